@@ -1,0 +1,1 @@
+"""GraphQL API: strawberry types, resolvers, permissions and the Starlette app."""

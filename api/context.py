@@ -1,0 +1,44 @@
+"""Per-request context: the caller, the runtime's services and fresh dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from api.loaders import Loaders
+from domain.identity.model import Principal
+
+if TYPE_CHECKING:
+    from infra.runtime import Runtime
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    runtime: Runtime
+    principal: Principal | None
+    loaders: Loaders
+    cost: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def client_address(self) -> str:
+        client = self.request.client
+        return client.host if client else "unknown"
+
+
+def build_context(
+    request: Request | WebSocket, response: Response | None, runtime: Runtime
+) -> Context:
+    principal: Any = request.scope.get("state", {}).get("principal")
+    return Context(
+        request=request,
+        response=response,
+        runtime=runtime,
+        principal=principal,
+        loaders=Loaders(runtime.repos),
+    )

@@ -1,0 +1,79 @@
+"""How failures reach clients.
+
+- Expected failures of a mutation: the payload's `errors`, typed per context (`CatalogError`
+  with a `CatalogErrorCode`, ...), all implementing the `UserError` interface.
+- Failures before a resolver runs (no or bad token, missing permission, malformed query,
+  limits): top-level errors with `extensions.code`.
+- Anything unexpected: masked as "Internal error" with the request id; the trace is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from domain import errors as d
+
+log = logging.getLogger("omnishelf.api")
+
+
+def _codes(name: str, context: type[Enum]) -> Any:
+    members = {c.value: c.value for c in d.CommonErrorCode}
+    members.update({c.value: c.value for c in context})
+    return strawberry.enum(Enum(name, members), description=f"Error codes of {name[:-9]}.")  # type: ignore[misc]
+
+
+AuthErrorCode = _codes("AuthErrorCode", d.AuthErrorCode)
+CatalogErrorCode = _codes("CatalogErrorCode", d.CatalogErrorCode)
+LocationErrorCode = _codes("LocationErrorCode", d.LocationErrorCode)
+
+
+@strawberry.interface(description="An expected failure: what went wrong, where, and a code.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault (e.g. ['variants', '0', 'code'])."
+    )
+    message: str
+
+
+@strawberry.type
+class AuthError(UserError):
+    code: AuthErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class CatalogError(UserError):
+    code: CatalogErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class LocationError(UserError):
+    code: LocationErrorCode  # type: ignore[valid-type]
+
+
+ERROR_TYPES: dict[type, tuple[type, Any]] = {
+    AuthError: (AuthError, AuthErrorCode),
+    CatalogError: (CatalogError, CatalogErrorCode),
+    LocationError: (LocationError, LocationErrorCode),
+}
+
+
+def user_error(error_type: type, error: d.DomainError) -> Any:
+    """Convert a domain error (of the context or a common one) into the payload's error type."""
+    _, codes = ERROR_TYPES[error_type]
+    try:
+        code = codes(error.code.value)
+    except ValueError:
+        code = codes("INVALID_INPUT")
+    return error_type(field=error.field, message=error.message, code=code)
+
+
+class ApiError(GraphQLError):
+    """A top-level error with a code, for failures outside any payload."""
+
+    def __init__(self, code: str, message: str, **extensions: Any):
+        super().__init__(message, extensions={"code": code, **extensions})

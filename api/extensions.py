@@ -1,0 +1,111 @@
+"""Schema extensions: the cost ceiling, error shaping and masking, and metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from api.cost import estimate
+from api.metrics import METRICS
+from domain.errors import DomainError
+from infra.logging import request_id_var
+
+log = logging.getLogger("omnishelf.api")
+
+
+class CostLimiter(SchemaExtension):
+    """Estimate each operation's cost before it runs; refuse it above the ceiling."""
+
+    def __init__(self, *, max_cost: int):
+        self.max_cost = max_cost
+        self.cost: int | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        if document is not None:
+            fragments = {
+                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            chosen = [
+                o for o in operations
+                if ctx.operation_name is None or (o.name and o.name.value == ctx.operation_name)
+            ]
+            if chosen:
+                self.cost = estimate(
+                    ctx.schema._schema, chosen[0], fragments, ctx.variables
+                )
+                if self.cost > self.max_cost:
+                    raise GraphQLError(
+                        f"This query would cost {self.cost}, above the limit of "
+                        f"{self.max_cost}. Ask for smaller pages (`first`) or fewer fields.",
+                        extensions={"code": "QUERY_TOO_COSTLY", "cost": self.cost},
+                    )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "maximum": self.max_cost}}
+
+
+def _code_of(error: GraphQLError) -> str | None:
+    code = (error.extensions or {}).get("code")
+    return str(code) if code else None
+
+
+class ErrorShaping(SchemaExtension):
+    """Give every top-level error a code; mask unexpected ones and log them with the request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._shape(e) for e in result.errors]
+
+    def _shape(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            return GraphQLError(
+                original.message,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": original.code.value, "field": original.field},
+            )
+        if _code_of(error):
+            METRICS.error(_code_of(error) or "")
+            return error
+        if original is None or isinstance(original, GraphQLError):
+            METRICS.error("GRAPHQL_VALIDATION_FAILED")
+            error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+            return error
+        request_id = request_id_var.get()
+        log.error(
+            "unexpected error in resolver",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"path": error.path},
+        )
+        METRICS.error("INTERNAL_SERVER_ERROR")
+        return GraphQLError(
+            f"Internal error. Quote request id {request_id} when reporting it.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )
+
+
+class Metrics(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        result = ctx.result
+        status = "error" if result is not None and result.errors else "ok"
+        METRICS.operation(ctx.operation_name, time.perf_counter() - started, status)

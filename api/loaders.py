@@ -1,0 +1,55 @@
+"""Dataloaders, created per request: every list resolves its children in one query."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+
+from domain.catalog.model import Category, Product, Variant
+from domain.locations.model import Location
+
+if TYPE_CHECKING:
+    from infra.db.uow import Repositories
+
+T = TypeVar("T")
+
+
+def _in_key_order(keys: Sequence[UUID], items: Sequence[T], key_of: dict[UUID, T]) -> list[T | None]:
+    return [key_of.get(k) for k in keys]
+
+
+class Loaders:
+    def __init__(self, repos: Repositories):
+        catalog, locations = repos.catalog, repos.locations
+
+        async def products(keys: list[UUID]) -> list[Product | None]:
+            found = await catalog.get_products(keys)
+            return _in_key_order(keys, found, {p.id: p for p in found})
+
+        async def variants(keys: list[UUID]) -> list[Variant | None]:
+            found = await catalog.get_variants(keys)
+            return _in_key_order(keys, found, {v.id: v for v in found})
+
+        async def variants_by_product(keys: list[UUID]) -> list[list[Variant]]:
+            grouped: dict[UUID, list[Variant]] = defaultdict(list)
+            for variant in await catalog.variants_of(keys):
+                grouped[variant.product_id].append(variant)
+            return [grouped.get(k, []) for k in keys]
+
+        async def categories(keys: list[UUID]) -> list[Category | None]:
+            found = await catalog.get_categories(keys)
+            return _in_key_order(keys, found, {c.id: c for c in found})
+
+        async def locations_(keys: list[UUID]) -> list[Location | None]:
+            found = await locations.get_many(keys)
+            return _in_key_order(keys, found, {loc.id: loc for loc in found})
+
+        self.product = DataLoader(products)
+        self.variant = DataLoader(variants)
+        self.variants_by_product = DataLoader(variants_by_product)
+        self.category = DataLoader(categories)
+        self.location = DataLoader(locations_)

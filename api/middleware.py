@@ -1,0 +1,154 @@
+"""Pure ASGI middleware: request ids, body size limit, bearer authentication."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import METRICS
+from domain.errors import DomainError
+from domain.identity.services import authenticate
+from infra.logging import request_id_var
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[Any] | None = None) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _graphql_error(code: str, message: str) -> dict[str, Any]:
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class RequestIdMiddleware:
+    """Accept a sane incoming X-Request-Id or make one; echo it and log with it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        route = "/graphql" if scope.get("path", "").startswith("/graphql") else scope.get("path", "")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                label = route if route in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
+                METRICS.http.labels(label, str(message["status"])).inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above the limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        too_big = _graphql_error(
+            "REQUEST_TOO_LARGE", f"The request body exceeds {self.max_bytes} bytes."
+        )
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _send_json(send, 413, too_big)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _send_json(send, 413, too_big)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class AuthMiddleware:
+    """Resolve `Authorization: Bearer` into a principal; a bad token is refused with 401."""
+
+    def __init__(self, app: ASGIApp, runtime: Any):
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+        principal = None
+        if header:
+            scheme, _, token = header.partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+                    raise _malformed()
+                principal = await authenticate(self.runtime.auth, token.strip())
+            except DomainError as error:
+                METRICS.error("UNAUTHENTICATED")
+                if scope["type"] == "http":
+                    await _send_json(
+                        send,
+                        401,
+                        _graphql_error("UNAUTHENTICATED", error.message),
+                        [(b"www-authenticate", b'Bearer error="invalid_token"')],
+                    )
+                else:
+                    await send({"type": "websocket.close", "code": 4401})
+                return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _malformed() -> DomainError:
+    from domain.errors import AuthError, AuthErrorCode
+
+    return AuthError(
+        AuthErrorCode.UNAUTHENTICATED, "Send the token as `Authorization: Bearer <token>`."
+    )

@@ -1,0 +1,73 @@
+"""One small permission class per rule; each failure carries a code and says what is needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError
+from domain.identity.model import ApiScope, PrincipalKind, StaffRole
+
+
+def _principal(info: Info[Context, Any]) -> Any:
+    return info.context.principal
+
+
+class IsAuthenticated(BasePermission):
+    message = "Log in first: send `Authorization: Bearer <token>`."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        return _principal(info) is not None
+
+
+class _Forbidden(BasePermission):
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        principal = _principal(info)
+        if principal is None:
+            # An anonymous caller is told to authenticate, a known one that it lacks the right.
+            raise ApiError("UNAUTHENTICATED", IsAuthenticated.message)
+        return self.allows(principal)
+
+    def allows(self, principal: Any) -> bool:
+        raise NotImplementedError
+
+
+class IsAdmin(_Forbidden):
+    message = "Only ADMIN staff may do this."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.is_admin)
+
+
+class IsStaff(_Forbidden):
+    message = "Only staff may do this."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.kind is PrincipalKind.STAFF)
+
+
+class CanManageStores(_Forbidden):
+    message = "Only ADMIN or STORE_MANAGER staff may do this."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER))
+
+
+class CanWriteCatalog(_Forbidden):
+    message = "Only ADMIN staff or API keys with the catalog:write scope may change the catalog."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.is_admin or principal.has_scope(ApiScope.CATALOG_WRITE))
+
+
+class CanWriteLocations(_Forbidden):
+    message = "Only ADMIN staff or API keys with the locations:write scope may add locations."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.is_admin or principal.has_scope(ApiScope.LOCATIONS_WRITE))

@@ -1,0 +1,206 @@
+"""Read side: thin resolvers over repositories and query services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError
+from api.permissions import IsAdmin, IsAuthenticated
+from api.relay import Connection, Node, decode_any_id, decode_cursor, decode_id
+from api.types.catalog import Category, Product, Variant
+from api.types.identity import StaffUser, Viewer
+from api.types.locations import Location, LocationType
+from domain.catalog.model import CatalogStatus
+from domain.errors import DomainError
+from domain.identity.model import ApiScope, Principal
+from domain.locations import model as lm
+from domain.locations.services import find_locations
+from domain.pagination import PageRequest
+
+
+def _invalid(error: DomainError) -> ApiError:
+    return ApiError(error.code.value, error.message, field=error.field)
+
+
+def _page(first: int | None, after: str | None) -> PageRequest:
+    try:
+        return PageRequest.of(first, decode_cursor(after))
+    except DomainError as error:
+        raise _invalid(error) from None
+
+
+def _uuid(global_id: str, type_name: str) -> Any:
+    try:
+        return decode_id(global_id, type_name)
+    except DomainError as error:
+        raise _invalid(error) from None
+
+
+def sees_archived(principal: Principal | None) -> bool:
+    return principal is not None and (
+        principal.is_admin or principal.has_scope(ApiScope.CATALOG_READ)
+    )
+
+
+def _visible_product(product: Any, principal: Principal | None) -> bool:
+    return product is not None and (
+        product.status is CatalogStatus.ACTIVE or sees_archived(principal)
+    )
+
+
+@strawberry.input
+class NearInput:
+    latitude: float
+    longitude: float
+
+
+async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
+    try:
+        type_name, key = decode_any_id(global_id)
+    except DomainError as error:
+        raise _invalid(error) from None
+    loaders, principal = info.context.loaders, info.context.principal
+    if type_name == "Product":
+        product = await loaders.product.load(key)
+        return Product.from_domain(product) if _visible_product(product, principal) else None
+    if type_name == "Variant":
+        variant = await loaders.variant.load(key)
+        if variant is None or not (
+            variant.status is CatalogStatus.ACTIVE or sees_archived(principal)
+        ):
+            return None
+        return Variant.from_domain(variant)
+    if type_name == "Category":
+        category = await loaders.category.load(key)
+        return Category.from_domain(category) if category else None
+    if type_name == "Location":
+        location = await loaders.location.load(key)
+        return Location.from_domain(location) if location else None
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global id.")
+    async def node(self, info: Info[Context, Any], id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field(
+        description="Who the request authenticated as.", permission_classes=[IsAuthenticated]
+    )
+    def viewer(self, info: Info[Context, Any]) -> Viewer:
+        principal = info.context.principal
+        assert principal is not None
+        return Viewer(
+            kind=principal.kind,
+            role=principal.role,
+            scopes=sorted(principal.scopes, key=lambda s: s.value),
+            principal=principal,
+        )
+
+    @strawberry.field(description="Products, oldest first; ARCHIVED ones only for ADMIN/API keys.")
+    async def products(
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+        category_id: strawberry.ID | None = None,
+        include_archived: bool = False,
+    ) -> Connection[Product]:
+        page = _page(first, after)
+        if search is not None and len(search) > 100:
+            raise ApiError("INVALID_INPUT", "`search` is at most 100 characters.")
+        if include_archived and not sees_archived(info.context.principal):
+            raise ApiError("FORBIDDEN", "Only ADMIN staff or catalog:read keys see archived items.")
+        statuses = list(CatalogStatus) if include_archived else [CatalogStatus.ACTIVE]
+        result = await info.context.runtime.repos.catalog.list_products(
+            page,
+            search=search.strip() or None if search else None,
+            category_id=_uuid(category_id, "Category") if category_id else None,
+            statuses=statuses,
+        )
+        for item in result.items:
+            info.context.loaders.product.prime(item.id, item)
+        return Connection[Product].from_page(result, Product.from_domain)
+
+    @strawberry.field
+    async def product(self, info: Info[Context, Any], id: strawberry.ID) -> Product | None:
+        found = await info.context.loaders.product.load(_uuid(id, "Product"))
+        return Product.from_domain(found) if _visible_product(found, info.context.principal) else None
+
+    @strawberry.field
+    async def variant(self, info: Info[Context, Any], id: strawberry.ID) -> Variant | None:
+        _uuid(id, "Variant")
+        node = await _node(info, id)
+        return node if isinstance(node, Variant) else None
+
+    @strawberry.field(description="Look up a SKU by its code (exact).")
+    async def variant_by_code(self, info: Info[Context, Any], code: str) -> Variant | None:
+        found = await info.context.runtime.repos.catalog.variant_by_code(code.strip()[:64])
+        if found is None or not (
+            found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
+        ):
+            return None
+        return Variant.from_domain(found)
+
+    @strawberry.field(description="Look up a SKU by its barcode (POS scanners).")
+    async def variant_by_barcode(self, info: Info[Context, Any], barcode: str) -> Variant | None:
+        found = await info.context.runtime.repos.catalog.variant_by_barcode(barcode.strip()[:14])
+        if found is None or not (
+            found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
+        ):
+            return None
+        return Variant.from_domain(found)
+
+    @strawberry.field
+    async def categories(self, info: Info[Context, Any]) -> list[Category]:
+        return [Category.from_domain(c) for c in await info.context.runtime.repos.catalog.list_categories()]
+
+    @strawberry.field(description="Active locations, nearest first when `near` is given.")
+    async def locations(
+        self,
+        info: Info[Context, Any],
+        near: NearInput | None = None,
+        types: list[LocationType] | None = None,  # type: ignore[valid-type]
+        pickup_enabled: bool | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Location]:
+        page = _page(first, after)
+        try:
+            point = lm.GeoPoint.of(near.latitude, near.longitude) if near else None
+        except DomainError as error:
+            raise _invalid(error) from None
+        if types is not None and len(types) > len(lm.LocationType):
+            raise ApiError("TOO_MANY_ITEMS", "`types` lists each location type at most once.")
+        result = await find_locations(
+            info.context.runtime.locations,
+            page,
+            near=point,
+            types=types,
+            pickup_enabled=pickup_enabled,
+        )
+        return Connection[Location].from_page(
+            result, lambda item: Location.from_domain(item.location, item.distance_m)
+        )
+
+    @strawberry.field
+    async def location(self, info: Info[Context, Any], id: strawberry.ID) -> Location | None:
+        found = await info.context.loaders.location.load(_uuid(id, "Location"))
+        return Location.from_domain(found) if found else None
+
+    @strawberry.field
+    async def location_by_code(self, info: Info[Context, Any], code: str) -> Location | None:
+        found = await info.context.runtime.repos.locations.get_by_code(code.strip().upper()[:32])
+        return Location.from_domain(found) if found else None
+
+    @strawberry.field(permission_classes=[IsAdmin], description="Staff accounts (ADMIN).")
+    async def staff_user(self, info: Info[Context, Any], username: str) -> StaffUser | None:
+        found = await info.context.runtime.repos.staff.get_by_username(username.strip().lower())
+        return StaffUser.from_domain(found) if found else None
+

@@ -1,0 +1,1 @@
+"""Catalog: products, their variants (the SKUs customers buy) and categories."""

@@ -1,0 +1,280 @@
+"""Catalog use cases (ADMIN and catalog-sync API keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from domain.catalog.model import (
+    CatalogStatus,
+    Category,
+    Product,
+    Variant,
+    clean_attributes,
+    clean_barcode,
+    clean_code,
+    clean_name,
+    clean_price,
+    clean_slug,
+    slugify,
+)
+from domain.clock import Clock
+from domain.errors import CatalogError, CatalogErrorCode
+from domain.ids import new_id
+from domain.uow import UnitOfWork
+
+MAX_VARIANTS_PER_PRODUCT = 100
+
+
+@dataclass(frozen=True)
+class VariantDraft:
+    code: str
+    name: str
+    price: int
+    currency: str = "CNY"
+    barcode: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProductDraft:
+    name: str
+    description: str = ""
+    slug: str | None = None
+    category_id: UUID | None = None
+    variants: Sequence[VariantDraft] = ()
+
+
+@dataclass(frozen=True)
+class ProductPatch:
+    name: str | None = None
+    description: str | None = None
+    slug: str | None = None
+    category_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class VariantPatch:
+    name: str | None = None
+    price: int | None = None
+    barcode: str | None = None  # "" clears it
+    attributes: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class CatalogDeps:
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+
+
+def _not_found(what: str, field_name: str) -> CatalogError:
+    return CatalogError(CatalogErrorCode.NOT_FOUND, f"Unknown {what}.", [field_name])
+
+
+def _prefixed(error: CatalogError, *path: str) -> CatalogError:
+    error.field = [*path, *(error.field or [])]
+    return error
+
+
+async def _check_category(uow: UnitOfWork, category_id: UUID | None) -> None:
+    if category_id is not None and await uow.catalog.get_category(category_id) is None:
+        raise _not_found("category", "categoryId")
+
+
+async def _new_variant(
+    deps: CatalogDeps, uow: UnitOfWork, product_id: UUID, draft: VariantDraft
+) -> Variant:
+    code = clean_code(draft.code)
+    barcode = clean_barcode(draft.barcode)
+    if await uow.catalog.variant_by_code(code):
+        raise CatalogError(
+            CatalogErrorCode.DUPLICATE_CODE, f"SKU code {code!r} already exists.", ["code"]
+        )
+    if barcode and await uow.catalog.variant_by_barcode(barcode):
+        raise CatalogError(
+            CatalogErrorCode.DUPLICATE_BARCODE, f"Barcode {barcode} already exists.", ["barcode"]
+        )
+    now = deps.clock.now()
+    variant = Variant(
+        id=new_id(),
+        product_id=product_id,
+        code=code,
+        name=clean_name(draft.name),
+        price=clean_price(draft.price, draft.currency),
+        status=CatalogStatus.ACTIVE,
+        created_at=now,
+        updated_at=now,
+        barcode=barcode,
+        attributes=clean_attributes(draft.attributes),
+    )
+    await uow.catalog.add_variant(variant)
+    return variant
+
+
+async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
+    name = clean_name(draft.name)
+    description = draft.description.strip()
+    if len(description) > 10_000:
+        raise CatalogError(
+            CatalogErrorCode.INVALID_INPUT, "`description` is at most 10000 characters.",
+            ["description"],
+        )
+    if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
+        raise CatalogError(
+            CatalogErrorCode.INVALID_INPUT,
+            f"At most {MAX_VARIANTS_PER_PRODUCT} variants per product.",
+            ["variants"],
+        )
+    codes = [v.code.strip() for v in draft.variants]
+    if len(set(codes)) != len(codes):
+        raise CatalogError(
+            CatalogErrorCode.DUPLICATE_CODE, "Two variants share one SKU code.", ["variants"]
+        )
+    product_id = new_id()
+    slug = clean_slug(draft.slug) if draft.slug else slugify(name, product_id.hex[-6:])
+    now = deps.clock.now()
+    product = Product(
+        id=product_id,
+        name=name,
+        slug=slug,
+        description=description,
+        category_id=draft.category_id,
+        status=CatalogStatus.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    async with deps.uow() as uow:
+        await _check_category(uow, draft.category_id)
+        if await uow.catalog.slug_taken(slug, kind="product"):
+            raise CatalogError(
+                CatalogErrorCode.DUPLICATE_SLUG, f"Slug {slug!r} is taken.", ["slug"]
+            )
+        await uow.catalog.add_product(product)
+        for index, variant in enumerate(draft.variants):
+            try:
+                await _new_variant(deps, uow, product.id, variant)
+            except CatalogError as error:
+                raise _prefixed(error, "variants", str(index)) from None
+    return product
+
+
+async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatch) -> Product:
+    async with deps.uow() as uow:
+        product = await uow.catalog.get_product(product_id)
+        if product is None:
+            raise _not_found("product", "id")
+        if patch.name is not None:
+            product.name = clean_name(patch.name)
+        if patch.description is not None:
+            product.description = patch.description.strip()[:10_000]
+        if patch.slug is not None:
+            slug = clean_slug(patch.slug)
+            if await uow.catalog.slug_taken(slug, kind="product", exclude=product.id):
+                raise CatalogError(
+                    CatalogErrorCode.DUPLICATE_SLUG, f"Slug {slug!r} is taken.", ["slug"]
+                )
+            product.slug = slug
+        if patch.category_id is not None:
+            await _check_category(uow, patch.category_id)
+            product.category_id = patch.category_id
+        product.updated_at = deps.clock.now()
+        await uow.catalog.save_product(product)
+    return product
+
+
+async def set_product_status(
+    deps: CatalogDeps, product_id: UUID, status: CatalogStatus
+) -> Product:
+    """Archiving a product archives its variants; restoring it restores them."""
+    async with deps.uow() as uow:
+        product = await uow.catalog.get_product(product_id)
+        if product is None:
+            raise _not_found("product", "id")
+        product.status = status
+        product.updated_at = deps.clock.now()
+        await uow.catalog.save_product(product)
+        await uow.catalog.set_variants_status(product.id, status)
+    return product
+
+
+async def create_variant(deps: CatalogDeps, product_id: UUID, draft: VariantDraft) -> Variant:
+    async with deps.uow() as uow:
+        product = await uow.catalog.get_product(product_id)
+        if product is None:
+            raise _not_found("product", "productId")
+        if product.status is CatalogStatus.ARCHIVED:
+            raise CatalogError(
+                CatalogErrorCode.ARCHIVED,
+                "The product is archived; restore it before adding variants.",
+                ["productId"],
+            )
+        return await _new_variant(deps, uow, product.id, draft)
+
+
+async def update_variant(deps: CatalogDeps, variant_id: UUID, patch: VariantPatch) -> Variant:
+    async with deps.uow() as uow:
+        variant = await uow.catalog.get_variant(variant_id)
+        if variant is None:
+            raise _not_found("variant", "id")
+        if patch.name is not None:
+            variant.name = clean_name(patch.name)
+        if patch.price is not None:
+            variant.price = clean_price(patch.price, variant.price.currency)
+        if patch.barcode is not None:
+            barcode = clean_barcode(patch.barcode)
+            if barcode and barcode != variant.barcode:
+                other = await uow.catalog.variant_by_barcode(barcode)
+                if other is not None:
+                    raise CatalogError(
+                        CatalogErrorCode.DUPLICATE_BARCODE,
+                        f"Barcode {barcode} already exists.",
+                        ["barcode"],
+                    )
+            variant.barcode = barcode
+        if patch.attributes is not None:
+            variant.attributes = clean_attributes(patch.attributes)
+        variant.updated_at = deps.clock.now()
+        await uow.catalog.save_variant(variant)
+    return variant
+
+
+async def set_variant_status(
+    deps: CatalogDeps, variant_id: UUID, status: CatalogStatus
+) -> Variant:
+    async with deps.uow() as uow:
+        variant = await uow.catalog.get_variant(variant_id)
+        if variant is None:
+            raise _not_found("variant", "id")
+        if status is CatalogStatus.ACTIVE:
+            product = await uow.catalog.get_product(variant.product_id)
+            if product is not None and product.status is CatalogStatus.ARCHIVED:
+                raise CatalogError(
+                    CatalogErrorCode.ARCHIVED,
+                    "The product is archived; restore the product first.",
+                    ["id"],
+                )
+        variant.status = status
+        variant.updated_at = deps.clock.now()
+        await uow.catalog.save_variant(variant)
+    return variant
+
+
+async def create_category(
+    deps: CatalogDeps, name: str, slug: str | None, parent_id: UUID | None
+) -> Category:
+    clean = clean_name(name, limit=100)
+    category_id = new_id()
+    final_slug = clean_slug(slug) if slug else slugify(clean, category_id.hex[-6:])
+    async with deps.uow() as uow:
+        if parent_id is not None and await uow.catalog.get_category(parent_id) is None:
+            raise _not_found("parent category", "parentId")
+        if await uow.catalog.slug_taken(final_slug, kind="category"):
+            raise CatalogError(
+                CatalogErrorCode.DUPLICATE_SLUG, f"Slug {final_slug!r} is taken.", ["slug"]
+            )
+        category = Category(id=category_id, name=clean, slug=final_slug, parent_id=parent_id)
+        await uow.catalog.add_category(category)
+    return category
+
+

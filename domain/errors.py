@@ -1,0 +1,105 @@
+"""Every expected failure of the domain, and the code a client sees for it.
+
+    DomainError                      base: carries a context, a code, a message and a field path
+    ├── CommonError                  CommonErrorCode
+    │     INVALID_ID, NOT_FOUND, INVALID_INPUT, TOO_MANY_ITEMS, IDEMPOTENCY_CONFLICT
+    ├── AuthError                    AuthErrorCode
+    │     UNAUTHENTICATED, INVALID_CREDENTIALS, TOO_MANY_ATTEMPTS, INVALID_REFRESH_TOKEN,
+    │     REFRESH_TOKEN_REUSED, FORBIDDEN, DUPLICATE_USERNAME, INVALID_INPUT, NOT_FOUND
+    ├── CatalogError                 CatalogErrorCode
+    │     NOT_FOUND, INVALID_INPUT, DUPLICATE_CODE, DUPLICATE_BARCODE, DUPLICATE_SLUG,
+    │     INVALID_BARCODE, INVALID_PRICE, ARCHIVED
+    └── LocationError                LocationErrorCode
+          NOT_FOUND, INVALID_INPUT, DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
+          INVALID_OPENING_HOURS, FORBIDDEN
+
+Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
+else in the API layer invents codes. Permission failures that happen before a use case
+runs are top-level GraphQL errors with `extensions.code` (UNAUTHENTICATED or FORBIDDEN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+
+class CommonErrorCode(str, Enum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+
+
+class AuthErrorCode(str, Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    FORBIDDEN = "FORBIDDEN"
+    DUPLICATE_USERNAME = "DUPLICATE_USERNAME"
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+
+
+class CatalogErrorCode(str, Enum):
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    DUPLICATE_BARCODE = "DUPLICATE_BARCODE"
+    DUPLICATE_SLUG = "DUPLICATE_SLUG"
+    INVALID_BARCODE = "INVALID_BARCODE"
+    INVALID_PRICE = "INVALID_PRICE"
+    ARCHIVED = "ARCHIVED"
+
+
+class LocationErrorCode(str, Enum):
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
+    INVALID_COORDINATES = "INVALID_COORDINATES"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    INVALID_OPENING_HOURS = "INVALID_OPENING_HOURS"
+    FORBIDDEN = "FORBIDDEN"
+
+
+ErrorCode = CommonErrorCode | AuthErrorCode | CatalogErrorCode | LocationErrorCode
+
+
+class DomainError(Exception):
+    """An expected failure: it names what went wrong, where in the input, and what to do."""
+
+    def __init__(self, code: ErrorCode, message: str, field: Sequence[str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = list(field) if field else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.value}, {self.message!r}, field={self.field})"
+
+
+class CommonError(DomainError):
+    code: CommonErrorCode
+
+
+class AuthError(DomainError):
+    code: AuthErrorCode
+
+
+class CatalogError(DomainError):
+    code: CatalogErrorCode
+
+
+class LocationError(DomainError):
+    code: LocationErrorCode
+
+
+class ValidationErrors(Exception):
+    """Several input problems found at once; each is a DomainError of one context."""
+
+    def __init__(self, errors: Sequence[DomainError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = list(errors)

@@ -1,0 +1,1 @@
+"""Locations: stores, warehouses, front warehouses and pickup points, with where they are."""

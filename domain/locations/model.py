@@ -1,0 +1,143 @@
+"""Locations and the rules for where they are and when they open."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.errors import LocationError, LocationErrorCode
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+EARTH_RADIUS_M = 6_371_008.8
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+OpeningHours = dict[str, list[tuple[str, str]]]
+
+
+class LocationType(str, Enum):
+    STORE = "STORE"
+    WAREHOUSE = "WAREHOUSE"
+    FRONT_WAREHOUSE = "FRONT_WAREHOUSE"
+    PICKUP_POINT = "PICKUP_POINT"
+
+
+class LocationStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    latitude: float
+    longitude: float
+
+    @classmethod
+    def of(cls, latitude: float, longitude: float) -> GeoPoint:
+        if not (
+            math.isfinite(latitude)
+            and math.isfinite(longitude)
+            and -90 <= latitude <= 90
+            and -180 <= longitude <= 180
+        ):
+            raise LocationError(
+                LocationErrorCode.INVALID_COORDINATES,
+                "Latitude must be within ±90 and longitude within ±180 degrees.",
+                ["latitude"],
+            )
+        return cls(latitude, longitude)
+
+    def distance_to(self, other: GeoPoint) -> float:
+        """Great-circle distance in metres (haversine)."""
+        lat1, lat2 = math.radians(self.latitude), math.radians(other.latitude)
+        dlat = lat2 - lat1
+        dlon = math.radians(other.longitude - self.longitude)
+        a = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+        return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass
+class Location:
+    id: UUID
+    code: str
+    name: str
+    type: LocationType
+    address: str
+    city: str
+    point: GeoPoint
+    timezone: str
+    opening_hours: OpeningHours
+    pickup_enabled: bool
+    ships_online: bool
+    status: LocationStatus
+    created_at: datetime
+    updated_at: datetime
+    phone: str | None = None
+
+    def is_open_at(self, moment: datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        hhmm = local.strftime("%H:%M")
+        day = DAYS[local.weekday()]
+        return any(start <= hhmm < end for start, end in self.opening_hours.get(day, []))
+
+
+def clean_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise LocationError(
+            LocationErrorCode.INVALID_TIMEZONE,
+            f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai).",
+            ["timezone"],
+        ) from None
+    return value
+
+
+def clean_opening_hours(hours: OpeningHours) -> OpeningHours:
+    """Days mon..sun, each a list of non-overlapping [open, close) ranges in local HH:MM."""
+    cleaned: OpeningHours = {}
+    for day, ranges in hours.items():
+        if day not in DAYS:
+            raise LocationError(
+                LocationErrorCode.INVALID_OPENING_HOURS,
+                f"Unknown day {day!r}; use one of {', '.join(DAYS)}.",
+                ["openingHours", day],
+            )
+        if len(ranges) > 4:
+            raise LocationError(
+                LocationErrorCode.INVALID_OPENING_HOURS,
+                "At most 4 opening ranges per day.",
+                ["openingHours", day],
+            )
+        ordered = sorted(ranges)
+        for index, (start, end) in enumerate(ordered):
+            if not (TIME_RE.fullmatch(start) and TIME_RE.fullmatch(end)) or start >= end:
+                raise LocationError(
+                    LocationErrorCode.INVALID_OPENING_HOURS,
+                    f"{day}: {start}-{end} is not a range of HH:MM times with open before close.",
+                    ["openingHours", day],
+                )
+            if index and ordered[index - 1][1] > start:
+                raise LocationError(
+                    LocationErrorCode.INVALID_OPENING_HOURS,
+                    f"{day}: opening ranges overlap.",
+                    ["openingHours", day],
+                )
+        cleaned[day] = [(s, e) for s, e in ordered]
+    return cleaned
+
+
+def clean_text(value: str, field_name: str, limit: int, *, required: bool = True) -> str:
+    text = value.strip()
+    if (required and not text) or len(text) > limit:
+        raise LocationError(
+            LocationErrorCode.INVALID_INPUT,
+            f"`{field_name}` must be {'1' if required else '0'}-{limit} characters.",
+            [field_name],
+        )
+    return text

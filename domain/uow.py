@@ -1,0 +1,35 @@
+"""The unit of work: one application-service call is one transaction over these repositories."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from domain.catalog.ports import CatalogRepository
+from domain.identity.ports import (
+    ApiKeyRepository,
+    DeviceRepository,
+    SessionRepository,
+    StaffRepository,
+)
+from domain.locations.ports import LocationRepository
+
+
+class UnitOfWork(Protocol):
+    staff: StaffRepository
+    devices: DeviceRepository
+    api_keys: ApiKeyRepository
+    sessions: SessionRepository
+    catalog: CatalogRepository
+    locations: LocationRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit when the block ends normally, roll back when it raises."""
+        ...

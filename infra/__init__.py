@@ -1,0 +1,1 @@
+"""Adapters: database, Redis, jobs, security, external services, settings and the CLI."""

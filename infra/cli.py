@@ -1,0 +1,217 @@
+"""The `omnishelf` command line: serve, worker, migrate, seed, and admin tasks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from domain.errors import DomainError
+from infra.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"omnishelf: configuration error: {error}")
+
+
+def _with_runtime(action: Callable[[Any], Awaitable[int]]) -> int:
+    """Run one admin task against the configured database and report domain errors plainly."""
+    from infra.runtime import Runtime
+
+    async def main() -> int:
+        runtime = Runtime(_settings())
+        await runtime.start()
+        try:
+            return await action(runtime)
+        except DomainError as error:
+            print(f"omnishelf: {error.code.value}: {error.message}", file=sys.stderr)
+            return 2
+        finally:
+            await runtime.stop()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    if settings.is_sqlite and args.workers > 1:
+        sys.exit("omnishelf: --workers > 1 needs PostgreSQL (SQLite is single-writer).")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from infra.jobs import worker_settings
+    from infra.logging import configure_logging
+
+    settings = _settings()
+    if not settings.redis_url:
+        sys.exit("omnishelf worker needs REDIS_URL; without it `serve` runs the jobs in-process.")
+    configure_logging(settings.log_level)
+    run_worker(worker_settings(settings))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from infra.db.connection import downgrade, migrate
+
+    settings = _settings()
+    if args.downgrade:
+        downgrade(settings.database_url, args.downgrade)
+    else:
+        migrate(settings.database_url, args.revision)
+    print(f"omnishelf: database at {args.downgrade or args.revision}")
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    from infra.seed import seed
+
+    return _with_runtime(seed)
+
+
+def cmd_create_staff(args: argparse.Namespace) -> int:
+    from domain.identity.model import StaffRole
+    from domain.identity.services import create_staff
+
+    async def action(runtime: Any) -> int:
+        store_ids = []
+        for code in args.store or []:
+            location = await runtime.repos.locations.get_by_code(code.upper())
+            if location is None:
+                print(f"omnishelf: no location with code {code!r}", file=sys.stderr)
+                return 2
+            store_ids.append(location.id)
+        staff = await create_staff(
+            runtime.auth, args.username, args.password, StaffRole(args.role), store_ids
+        )
+        print(f"created {staff.role.value} {staff.username} ({staff.id})")
+        return 0
+
+    return _with_runtime(action)
+
+
+def cmd_create_device(args: argparse.Namespace) -> int:
+    from domain.identity.model import DeviceKind
+    from domain.identity.services import create_device
+
+    async def action(runtime: Any) -> int:
+        location = await runtime.repos.locations.get_by_code(args.store.upper())
+        if location is None:
+            print(f"omnishelf: no location with code {args.store!r}", file=sys.stderr)
+            return 2
+        device, token = await create_device(runtime.auth, location.id, DeviceKind(args.kind), args.name)
+        print(f"created {device.kind.value} device {device.name} ({device.id})")
+        print(f"token (shown once): {token}")
+        return 0
+
+    return _with_runtime(action)
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> int:
+    from domain.identity.model import ApiScope
+    from domain.identity.services import create_api_key
+
+    async def action(runtime: Any) -> int:
+        key, secret = await create_api_key(
+            runtime.auth, args.name, [ApiScope(s) for s in args.scope]
+        )
+        print(f"created API key {key.name} ({key.id}) with scopes {', '.join(s.value for s in key.scopes)}")
+        print(f"key (shown once): {secret}")
+        return 0
+
+    return _with_runtime(action)
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from api.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+        print(f"omnishelf: wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from domain.identity.model import ApiScope, DeviceKind, StaffRole
+
+    parser = argparse.ArgumentParser(
+        prog="omnishelf",
+        description="omnishelf: GraphQL backend for omnichannel retail. "
+        "Configuration comes from the environment (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="serve the GraphQL API (uvicorn)")
+    p.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background jobs from Redis (arq); needs REDIS_URL")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="apply Alembic migrations to DATABASE_URL")
+    p.add_argument("--revision", default="head", help="target revision (default head)")
+    p.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load the demo data (idempotent)")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("create-staff", help="create a staff user")
+    p.add_argument("--username", required=True)
+    p.add_argument("--password", required=True, help="at least 10 characters")
+    p.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
+    p.add_argument("--store", action="append", metavar="CODE", help="store code (repeatable)")
+    p.set_defaults(func=cmd_create_staff)
+
+    p = sub.add_parser("create-device", help="register a kiosk or POS and print its token")
+    p.add_argument("--store", required=True, metavar="CODE", help="store code")
+    p.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
+    p.add_argument("--name", help="display name")
+    p.set_defaults(func=cmd_create_device)
+
+    p = sub.add_parser("create-api-key", help="create an integration key and print it")
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--scope", required=True, action="append", choices=[s.value for s in ApiScope],
+        help="scope (repeatable)",
+    )
+    p.set_defaults(func=cmd_create_api_key)
+
+    p = sub.add_parser("export-schema", help="write the GraphQL SDL")
+    p.add_argument("--output", default="schema.graphql", help="file, or - for stdout")
+    p.set_defaults(func=cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Database: Tortoise models (mirroring the Alembic revisions), lifecycle and unit of work."""

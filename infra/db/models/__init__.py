@@ -1,0 +1,7 @@
+"""Tortoise models, one module per bounded context. Alembic revisions are the schema."""
+
+MODEL_MODULES = [
+    "infra.db.models.identity",
+    "infra.db.models.catalog",
+    "infra.db.models.locations",
+]

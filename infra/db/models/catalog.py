@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.catalog.model import CatalogStatus
+
+
+class CategoryRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    slug = fields.CharField(max_length=100, unique=True)
+    parent: fields.ForeignKeyNullableRelation[CategoryRow] = fields.ForeignKeyField(
+        "models.CategoryRow", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "category"
+
+
+class ProductRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=100, unique=True)
+    description = fields.TextField()
+    category: fields.ForeignKeyNullableRelation[CategoryRow] = fields.ForeignKeyField(
+        "models.CategoryRow", related_name="products", null=True, on_delete=fields.SET_NULL,
+        db_index=True,
+    )
+    status = fields.CharEnumField(CatalogStatus, max_length=10)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "product"
+
+
+class VariantRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    product: fields.ForeignKeyRelation[ProductRow] = fields.ForeignKeyField(
+        "models.ProductRow", related_name="variants", on_delete=fields.CASCADE, db_index=True
+    )
+    code = fields.CharField(max_length=64, unique=True)
+    barcode = fields.CharField(max_length=14, unique=True, null=True)
+    name = fields.CharField(max_length=200)
+    attributes = fields.JSONField()
+    price_amount = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    status = fields.CharEnumField(CatalogStatus, max_length=10)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "variant"

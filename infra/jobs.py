@@ -1,0 +1,114 @@
+"""Background jobs: arq on Redis in production, the same functions in-process when embedded.
+
+Every job is idempotent, so two processes running one by accident do no double harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.cron import cron
+
+from domain.identity.services import purge_expired_sessions
+from infra.runtime import Runtime
+from infra.settings import Settings
+
+log = logging.getLogger("omnishelf.jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Runtime], Awaitable[int]]
+    every_seconds: int
+
+
+async def _purge_sessions(runtime: Runtime) -> int:
+    return await purge_expired_sessions(runtime.auth)
+
+
+JOBS: list[Job] = [Job("purge_expired_sessions", _purge_sessions, 3600)]
+
+
+async def run_job(runtime: Runtime, job: Job) -> None:
+    try:
+        count = await job.run(runtime)
+        log.info("job done", extra={"job": job.name, "affected": count})
+    except Exception:
+        log.exception("job failed", extra={"job": job.name})
+
+
+class InProcessScheduler:
+    """Runs JOBS on their intervals inside the API process (embedded mode, no Redis)."""
+
+    def __init__(self, runtime: Runtime, jobs: list[Job] | None = None):
+        self._runtime = runtime
+        self._jobs = JOBS if jobs is None else jobs
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._loop(job), name=f"job:{job.name}"))
+
+    async def _loop(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(job.every_seconds)
+            await run_job(self._runtime, job)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+
+def _arq_function(job: Job) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    async def handler(ctx: dict[str, Any]) -> None:
+        await run_job(ctx["runtime"], job)
+
+    handler.__name__ = job.name
+    handler.__qualname__ = job.name
+    return handler
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """arq worker settings: the same JOBS as cron entries (unique per run, so one worker wins)."""
+    assert settings.redis_url, "omnishelf worker needs REDIS_URL"
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        runtime = Runtime(settings)
+        await runtime.start()
+        ctx["runtime"] = runtime
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["runtime"].stop()
+
+    functions = [_arq_function(job) for job in JOBS]
+    crons = []
+    for job, func in zip(JOBS, functions, strict=True):
+        minutes = max(1, job.every_seconds // 60)
+        crons.append(
+            cron(
+                func,  # type: ignore[arg-type]
+                name=job.name,
+                minute=set(range(0, 60, minutes)) if minutes < 60 else {0},
+                unique=True,
+                run_at_startup=False,
+            )
+        )
+    return {
+        "functions": functions,
+        "cron_jobs": crons,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": "omnishelf:queue",
+    }

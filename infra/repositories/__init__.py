@@ -1,0 +1,1 @@
+"""Repositories: the domain ports implemented on Tortoise, converting rows to domain objects."""

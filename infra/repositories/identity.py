@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from domain.identity.model import (
+    ApiKey,
+    ApiScope,
+    AuthSession,
+    Device,
+    RefreshToken,
+    StaffUser,
+)
+from infra.db.models.identity import (
+    ApiKeyRow,
+    AuthSessionRow,
+    DeviceRow,
+    RefreshTokenRow,
+    StaffStoreRow,
+    StaffUserRow,
+)
+from domain.ids import new_id
+
+
+def _staff(row: StaffUserRow, store_ids: list[UUID]) -> StaffUser:
+    return StaffUser(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        role=row.role,
+        display_name=row.display_name,
+        store_ids=store_ids,
+        is_active=row.is_active,
+        created_at=row.created_at,
+    )
+
+
+class TortoiseStaffRepository:
+    async def _with_stores(self, row: StaffUserRow | None) -> StaffUser | None:
+        if row is None:
+            return None
+        stores = await StaffStoreRow.filter(staff_id=row.id).values_list("location_id", flat=True)
+        return _staff(row, [UUID(str(s)) for s in stores])
+
+    async def get(self, staff_id: UUID) -> StaffUser | None:
+        return await self._with_stores(await StaffUserRow.get_or_none(id=staff_id))
+
+    async def get_by_username(self, username: str) -> StaffUser | None:
+        return await self._with_stores(await StaffUserRow.get_or_none(username=username))
+
+    async def add(self, staff: StaffUser) -> None:
+        await StaffUserRow.create(
+            id=staff.id,
+            username=staff.username,
+            password_hash=staff.password_hash,
+            role=staff.role,
+            display_name=staff.display_name,
+            is_active=staff.is_active,
+            created_at=staff.created_at,
+        )
+        if staff.store_ids:
+            await StaffStoreRow.bulk_create(
+                [
+                    StaffStoreRow(id=new_id(), staff_id=staff.id, location_id=store)
+                    for store in staff.store_ids
+                ]
+            )
+
+
+def _device(row: DeviceRow) -> Device:
+    return Device(
+        id=row.id,
+        location_id=row.location_id,
+        kind=row.kind,
+        name=row.name,
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class TortoiseDeviceRepository:
+    async def get(self, device_id: UUID) -> Device | None:
+        row = await DeviceRow.get_or_none(id=device_id)
+        return _device(row) if row else None
+
+    async def get_by_token_hash(self, token_hash: str) -> Device | None:
+        row = await DeviceRow.get_or_none(token_hash=token_hash)
+        return _device(row) if row else None
+
+    async def add(self, device: Device) -> None:
+        await DeviceRow.create(
+            id=device.id,
+            location_id=device.location_id,
+            kind=device.kind,
+            name=device.name,
+            token_hash=device.token_hash,
+            created_at=device.created_at,
+        )
+
+    async def revoke(self, device_id: UUID, at: datetime) -> bool:
+        count = await DeviceRow.filter(id=device_id, revoked_at__isnull=True).update(revoked_at=at)
+        return bool(count)
+
+
+def _api_key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        secret_hash=row.secret_hash,
+        scopes=[ApiScope(s) for s in row.scopes],
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class TortoiseApiKeyRepository:
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        row = await ApiKeyRow.get_or_none(id=key_id)
+        return _api_key(row) if row else None
+
+    async def get_by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        row = await ApiKeyRow.get_or_none(secret_hash=secret_hash)
+        return _api_key(row) if row else None
+
+    async def add(self, key: ApiKey) -> None:
+        await ApiKeyRow.create(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            secret_hash=key.secret_hash,
+            scopes=[s.value for s in key.scopes],
+            created_at=key.created_at,
+        )
+
+    async def revoke(self, key_id: UUID, at: datetime) -> bool:
+        count = await ApiKeyRow.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=at)
+        return bool(count)
+
+
+class TortoiseSessionRepository:
+    async def add_session(self, session: AuthSession) -> None:
+        await AuthSessionRow.create(
+            id=session.id,
+            principal_kind=session.principal_kind,
+            principal_id=session.principal_id,
+            created_at=session.created_at,
+        )
+
+    async def get_session(self, session_id: UUID) -> AuthSession | None:
+        row = await AuthSessionRow.get_or_none(id=session_id)
+        if row is None:
+            return None
+        return AuthSession(
+            id=row.id,
+            principal_kind=row.principal_kind,
+            principal_id=row.principal_id,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            revoked_reason=row.revoked_reason,
+        )
+
+    async def add_token(self, token: RefreshToken) -> None:
+        await RefreshTokenRow.create(
+            id=token.id,
+            session_id=token.session_id,
+            token_hash=token.token_hash,
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+        )
+
+    async def get_token_by_hash(self, token_hash: str) -> RefreshToken | None:
+        row = await RefreshTokenRow.get_or_none(token_hash=token_hash)
+        if row is None:
+            return None
+        return RefreshToken(
+            id=row.id,
+            session_id=row.session_id,
+            token_hash=row.token_hash,
+            issued_at=row.issued_at,
+            expires_at=row.expires_at,
+            used_at=row.used_at,
+        )
+
+    async def mark_used(self, token_id: UUID, at: datetime) -> bool:
+        count = await RefreshTokenRow.filter(id=token_id, used_at__isnull=True).update(used_at=at)
+        return bool(count)
+
+    async def revoke_session(self, session_id: UUID, at: datetime, reason: str) -> None:
+        await AuthSessionRow.filter(id=session_id, revoked_at__isnull=True).update(
+            revoked_at=at, revoked_reason=reason
+        )
+
+    async def delete_expired(self, before: datetime) -> int:
+        return await RefreshTokenRow.filter(expires_at__lt=before).delete()

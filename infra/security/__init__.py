@@ -1,0 +1,1 @@
+"""Passwords (argon2), access tokens (JWT) and request rate limits."""

@@ -1,0 +1,93 @@
+"""Access tokens: HS256 JWTs with exp/iat/nbf/aud/iss and a `kid` header for key rotation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from domain.clock import Clock
+from domain.errors import AuthError, AuthErrorCode
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+
+ALGORITHMS = ["HS256"]  # the only algorithm we sign or accept; never "none"
+
+
+class JwtAccessTokens:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        secret: str,
+        kid: str,
+        previous_keys: dict[str, str],
+        issuer: str,
+        audience: str,
+        ttl: timedelta,
+    ):
+        self._clock = clock
+        self._kid = kid
+        self._keys = {**previous_keys, kid: secret}
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl
+
+    def issue(self, principal: Principal) -> tuple[str, datetime]:
+        now = self._clock.now()
+        expires = now + self._ttl
+        claims: dict[str, object] = {
+            "sub": str(principal.id),
+            "typ": principal.kind.value,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "iss": self._issuer,
+            "aud": self._audience,
+        }
+        if principal.role is not None:
+            claims["role"] = principal.role.value
+        if principal.store_ids:
+            claims["stores"] = sorted(str(s) for s in principal.store_ids)
+        if principal.session_id is not None:
+            claims["sid"] = str(principal.session_id)
+        token = jwt.encode(
+            claims, self._keys[self._kid], algorithm=ALGORITHMS[0], headers={"kid": self._kid}
+        )
+        return token, expires
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.get(str(header.get("kid")))
+            if key is None or header.get("alg") not in ALGORITHMS:
+                raise jwt.InvalidTokenError("unknown key id or algorithm")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+            )
+            # Expiry is checked against our clock (so tests can move time), not the wall.
+            if int(claims["exp"]) <= int(self._clock.now().timestamp()):
+                raise jwt.ExpiredSignatureError("expired")
+            kind = PrincipalKind(claims["typ"])
+            return Principal(
+                kind=kind,
+                id=UUID(claims["sub"]),
+                role=StaffRole(claims["role"]) if "role" in claims else None,
+                store_ids=frozenset(UUID(s) for s in claims.get("stores", [])),
+                session_id=UUID(claims["sid"]) if "sid" in claims else None,
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError(
+                AuthErrorCode.UNAUTHENTICATED,
+                "The access token has expired. Refresh it with refreshToken or log in again.",
+            ) from None
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+            raise AuthError(
+                AuthErrorCode.UNAUTHENTICATED,
+                "The access token is invalid (bad signature, audience, issuer or format).",
+            ) from None

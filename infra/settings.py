@@ -1,0 +1,133 @@
+"""Settings are read once from the environment, validated, and refuse surprises in production."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the message says which and how to fix it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer; got {raw!r}.") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}; got {value}.")
+    return value
+
+
+def _keys(raw: str) -> dict[str, str]:
+    """`kid1:secret1,kid2:secret2`: previous signing keys still accepted for verification."""
+    keys: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kid, sep, secret = part.partition(":")
+        if not sep or not kid or not secret:
+            raise SettingsError("JWT_PREVIOUS_KEYS must look like 'kid:secret,kid2:secret2'.")
+        keys[kid] = secret
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = DEFAULT_SQLITE
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_kid: str = "k1"
+    jwt_previous_keys: dict[str, str] = field(default_factory=dict)
+    jwt_issuer: str = "omnishelf"
+    jwt_audience: str = "omnishelf-api"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 86400
+    login_limit_per_username: int = 10
+    login_limit_per_address: int = 30
+    login_window_seconds: int = 300
+    max_body_bytes: int = 1_048_576
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 3000
+    graphql_max_aliases: int = 30
+    graphql_max_cost: int = 20_000
+    db_pool_size: int = 20
+    run_jobs_in_process: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        mode = e.get("OMNISHELF_ENV", "development")
+        if mode not in ("development", "production", "test"):
+            raise SettingsError("OMNISHELF_ENV must be development, production or test.")
+        redis_url = e.get("REDIS_URL") or None
+        settings = cls(
+            env=mode,
+            database_url=e.get("DATABASE_URL") or DEFAULT_SQLITE,
+            redis_url=redis_url,
+            host=e.get("HOST", "127.0.0.1"),
+            port=_int(e, "PORT", 8000, 1, 65535),
+            log_level=e.get("LOG_LEVEL", "INFO").upper(),
+            jwt_secret=e.get("JWT_SECRET") or DEV_JWT_SECRET,
+            jwt_kid=e.get("JWT_KID") or "k1",
+            jwt_previous_keys=_keys(e.get("JWT_PREVIOUS_KEYS", "")),
+            jwt_issuer=e.get("JWT_ISSUER") or "omnishelf",
+            jwt_audience=e.get("JWT_AUDIENCE") or "omnishelf-api",
+            access_token_ttl=_int(e, "ACCESS_TOKEN_TTL", 900, 60, 86400),
+            refresh_token_ttl=_int(e, "REFRESH_TOKEN_TTL", 30 * 86400, 3600, 365 * 86400),
+            login_limit_per_username=_int(e, "LOGIN_LIMIT_PER_USERNAME", 10, 1, 10_000),
+            login_limit_per_address=_int(e, "LOGIN_LIMIT_PER_ADDRESS", 30, 1, 100_000),
+            login_window_seconds=_int(e, "LOGIN_WINDOW_SECONDS", 300, 1, 86400),
+            max_body_bytes=_int(e, "MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+            graphql_max_depth=_int(e, "GRAPHQL_MAX_DEPTH", 12, 2, 50),
+            graphql_max_tokens=_int(e, "GRAPHQL_MAX_TOKENS", 3000, 100, 100_000),
+            graphql_max_aliases=_int(e, "GRAPHQL_MAX_ALIASES", 30, 1, 1000),
+            graphql_max_cost=_int(e, "GRAPHQL_MAX_COST", 20_000, 10, 10_000_000),
+            db_pool_size=_int(e, "DB_POOL_SIZE", 20, 1, 500),
+            run_jobs_in_process=redis_url is None,
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR.")
+        if not self.database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise SettingsError(
+                "DATABASE_URL must start with sqlite:// or postgres://; "
+                f"got {self.database_url.split(':', 1)[0]}://..."
+            )
+        if len(self.jwt_secret) < 32:
+            raise SettingsError("JWT_SECRET must be at least 32 characters.")
+        if self.is_production:
+            if self.jwt_secret == DEV_JWT_SECRET:
+                raise SettingsError("Production refuses the development JWT_SECRET: set your own.")
+            if self.is_sqlite:
+                raise SettingsError("Production needs PostgreSQL: set DATABASE_URL=postgres://...")
+            if not self.redis_url:
+                raise SettingsError("Production needs Redis for jobs and limits: set REDIS_URL.")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)

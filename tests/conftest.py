@@ -1,0 +1,192 @@
+"""Fixtures: one migrated test database per run, emptied between tests; the app over ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import connections
+
+from api.app import create_app
+from domain.identity.model import StaffRole
+from domain.identity.services import create_staff
+from domain.locations.model import LocationType
+from domain.locations.services import LocationDraft, create_location
+from infra.db.connection import migrate
+from infra.runtime import Runtime
+from infra.settings import Settings
+from tests.support import TestClock, is_postgres, table_names, test_database_url
+
+HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(url.replace("postgres://", "postgresql://", 1))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = test_database_url()
+    if is_postgres(url):
+        _reset_postgres(url)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    import os
+
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=os.environ.get("TEST_REDIS_URL") or None,
+        login_limit_per_username=5,
+        login_limit_per_address=20,
+        run_jobs_in_process=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture(scope="session")
+async def runtime(settings: Settings, clock: TestClock) -> AsyncIterator[Runtime]:
+    rt = Runtime(settings, clock=clock, fast_password_hashing=True)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(runtime: Runtime, clock: TestClock) -> AsyncIterator[None]:
+    yield
+    clock.offset = type(clock.offset)()
+    conn = connections.get("default")
+    tables = table_names()
+    if is_postgres(runtime.settings.database_url):
+        await conn.execute_script(f"TRUNCATE {', '.join(tables)} CASCADE")
+    else:
+        await conn.execute_script(
+            "PRAGMA foreign_keys=OFF;"
+            + "".join(f'DELETE FROM "{t}";' for t in tables)
+            + "PRAGMA foreign_keys=ON;"
+        )
+    if runtime.redis is not None:
+        await runtime.redis.flushdb()
+    else:
+        runtime.limiter._windows.clear()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=runtime)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class Api:
+    """Posts GraphQL to the app; `as_(token)` sends a bearer token."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str | None = None):
+        self.client = client
+        self.token = token
+
+    def as_(self, token: str | None) -> Api:
+        return Api(self.client, token)
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self(query, variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+LOGIN = """
+mutation($u: String!, $p: String!) {
+  staffLogin(input: {username: $u, password: $p}) {
+    tokens { accessToken refreshToken }
+    errors { code message field }
+  }
+}"""
+
+
+async def login(api: Api, username: str, password: str) -> dict[str, Any]:
+    data = await api.data(LOGIN, {"u": username, "p": password})
+    result: dict[str, Any] = data["staffLogin"]
+    return result
+
+
+@pytest.fixture
+async def stores(runtime: Runtime) -> dict[str, Any]:
+    """Two stores in Shanghai and one warehouse."""
+    made = {}
+    for code, lat, lon, kind, pickup in (
+        ("SH-A", 31.2304, 121.4737, LocationType.STORE, True),
+        ("SH-B", 31.1880, 121.4365, LocationType.STORE, True),
+        ("WH-1", 31.3800, 120.9800, LocationType.WAREHOUSE, False),
+    ):
+        made[code] = await create_location(
+            runtime.locations,
+            LocationDraft(
+                code=code, name=f"Store {code}", type=kind, address="1 Test Rd", city="Shanghai",
+                latitude=lat, longitude=lon, opening_hours=HOURS, pickup_enabled=pickup,
+                ships_online=kind is LocationType.WAREHOUSE,
+            ),
+        )
+    return made
+
+
+async def _staff_token(api: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]) -> str:
+    await create_staff(runtime.auth, name, "correct-horse-battery", role, [s.id for s in stores])
+    result = await login(api, name, "correct-horse-battery")
+    assert result["errors"] == [], result
+    token: str = result["tokens"]["accessToken"]
+    return token
+
+
+@pytest.fixture
+async def admin(api: Api, runtime: Runtime) -> Api:
+    return api.as_(await _staff_token(api, runtime, "admin", StaffRole.ADMIN, []))
+
+
+@pytest.fixture
+async def manager_a(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
+    return api.as_(
+        await _staff_token(api, runtime, "manager-a", StaffRole.STORE_MANAGER, [stores["SH-A"]])
+    )
+
+
+@pytest.fixture
+async def clerk_a(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
+    return api.as_(
+        await _staff_token(api, runtime, "clerk-a", StaffRole.STORE_CLERK, [stores["SH-A"]])
+    )

@@ -1,0 +1,66 @@
+"""Shared test helpers: the test database, a movable clock, SQL statement counting."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from tortoise import Tortoise
+
+
+def test_database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url:
+        url = f"sqlite://{tempfile.mkdtemp()}/test.sqlite3"
+    return url
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+class TestClock:
+    """Real time plus an offset the test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def table_names() -> list[str]:
+    return [model._meta.db_table for model in Tortoise.apps["models"].values()]  # type: ignore[index]
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = str(record.msg)
+        if text.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.statements.append(record.getMessage())
+
+
+@contextmanager
+def count_sql() -> Iterator[list[str]]:
+    """Collect the SQL statements Tortoise sends while the block runs."""
+    logger = logging.getLogger("tortoise.db_client")
+    handler = _Counter()
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler.statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
