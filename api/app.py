@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,7 +39,9 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
-        return build_context(request, response if isinstance(response, Response) else None, self.runtime)
+        return build_context(
+            request, response if isinstance(response, Response) else None, self.runtime
+        )
 
 
 async def healthz(_: Request) -> Response:
@@ -109,5 +110,3 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     wrapped: Any = BodyLimitMiddleware(app, settings.max_body_bytes)
     return RequestIdMiddleware(wrapped)  # type: ignore[return-value]
-
-

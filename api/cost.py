@@ -59,7 +59,9 @@ class CostEstimator:
                 return max(0, min(value, MAX_PAGE_SIZE))
         return None
 
-    def selection_cost(self, selection_set: SelectionSetNode | None, parent: Any, depth: int = 0) -> int:
+    def selection_cost(
+        self, selection_set: SelectionSetNode | None, parent: Any, depth: int = 0
+    ) -> int:
         if selection_set is None or depth > 50:
             return 0
         total = 0

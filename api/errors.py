@@ -21,15 +21,8 @@ from domain import errors as d
 log = logging.getLogger("omnishelf.api")
 
 
-def _codes(name: str, context: type[Enum]) -> Any:
-    members = {c.value: c.value for c in d.CommonErrorCode}
-    members.update({c.value: c.value for c in context})
-    return strawberry.enum(Enum(name, members), description=f"Error codes of {name[:-9]}.")  # type: ignore[misc]
-
-
-AuthErrorCode = _codes("AuthErrorCode", d.AuthErrorCode)
-CatalogErrorCode = _codes("CatalogErrorCode", d.CatalogErrorCode)
-LocationErrorCode = _codes("LocationErrorCode", d.LocationErrorCode)
+for _codes in (d.AuthErrorCode, d.CatalogErrorCode, d.LocationErrorCode):
+    strawberry.enum(_codes)
 
 
 @strawberry.interface(description="An expected failure: what went wrong, where, and a code.")
@@ -42,32 +35,32 @@ class UserError:
 
 @strawberry.type
 class AuthError(UserError):
-    code: AuthErrorCode  # type: ignore[valid-type]
+    code: d.AuthErrorCode
 
 
 @strawberry.type
 class CatalogError(UserError):
-    code: CatalogErrorCode  # type: ignore[valid-type]
+    code: d.CatalogErrorCode
 
 
 @strawberry.type
 class LocationError(UserError):
-    code: LocationErrorCode  # type: ignore[valid-type]
+    code: d.LocationErrorCode
 
 
-ERROR_TYPES: dict[type, tuple[type, Any]] = {
-    AuthError: (AuthError, AuthErrorCode),
-    CatalogError: (CatalogError, CatalogErrorCode),
-    LocationError: (LocationError, LocationErrorCode),
+CODES: dict[type, type[Enum]] = {
+    AuthError: d.AuthErrorCode,
+    CatalogError: d.CatalogErrorCode,
+    LocationError: d.LocationErrorCode,
 }
 
 
 def user_error(error_type: type, error: d.DomainError) -> Any:
     """Convert a domain error (of the context or a common one) into the payload's error type."""
-    _, codes = ERROR_TYPES[error_type]
+    codes = CODES[error_type]
     try:
         code = codes(error.code.value)
-    except ValueError:
+    except ValueError:  # a code of another context: report it as bad input, keep the message
         code = codes("INVALID_INPUT")
     return error_type(field=error.field, message=error.message, code=code)
 

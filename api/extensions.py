@@ -30,17 +30,18 @@ class CostLimiter(SchemaExtension):
         document = ctx.graphql_document
         if document is not None:
             fragments = {
-                d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
             }
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
             chosen = [
-                o for o in operations
+                o
+                for o in operations
                 if ctx.operation_name is None or (o.name and o.name.value == ctx.operation_name)
             ]
             if chosen:
-                self.cost = estimate(
-                    ctx.schema._schema, chosen[0], fragments, ctx.variables
-                )
+                self.cost = estimate(ctx.schema._schema, chosen[0], fragments, ctx.variables)
                 if self.cost > self.max_cost:
                     raise GraphQLError(
                         f"This query would cost {self.cost}, above the limit of "
@@ -73,6 +74,7 @@ class ErrorShaping(SchemaExtension):
     def _shape(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, DomainError):
+            METRICS.error(original.code.value)
             return GraphQLError(
                 original.message,
                 nodes=error.nodes,

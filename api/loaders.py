@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _in_key_order(keys: Sequence[UUID], items: Sequence[T], key_of: dict[UUID, T]) -> list[T | None]:
+def _in_key_order(
+    keys: Sequence[UUID], items: Sequence[T], key_of: dict[UUID, T]
+) -> list[T | None]:
     return [key_of.get(k) for k in keys]
 
 

@@ -14,21 +14,29 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "omnishelf_graphql_requests", "GraphQL operations served",
-            ["operation", "status"], registry=self.registry,
+            "omnishelf_graphql_requests",
+            "GraphQL operations served",
+            ["operation", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "omnishelf_graphql_duration_seconds", "GraphQL operation latency",
-            ["operation"], registry=self.registry,
+            "omnishelf_graphql_duration_seconds",
+            "GraphQL operation latency",
+            ["operation"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.errors = Counter(
-            "omnishelf_graphql_errors", "Top-level GraphQL errors by code",
-            ["code"], registry=self.registry,
+            "omnishelf_graphql_errors",
+            "Top-level GraphQL errors by code",
+            ["code"],
+            registry=self.registry,
         )
         self.http = Counter(
-            "omnishelf_http_requests", "HTTP requests by route and status",
-            ["route", "status"], registry=self.registry,
+            "omnishelf_http_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
         )
         self._names: set[str] = set()
 

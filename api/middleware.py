@@ -17,7 +17,9 @@ from infra.logging import request_id_var
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[Any] | None = None) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[Any] | None = None
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -50,13 +52,17 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        route = "/graphql" if scope.get("path", "").startswith("/graphql") else scope.get("path", "")
+        route = (
+            "/graphql" if scope.get("path", "").startswith("/graphql") else scope.get("path", "")
+        )
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-                label = route if route in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
+                label = (
+                    route if route in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
+                )
                 METRICS.http.labels(label, str(message["status"])).inc()
             await send(message)
 

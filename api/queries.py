@@ -13,11 +13,13 @@ from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import Connection, Node, decode_any_id, decode_cursor, decode_id
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import StaffUser, Viewer
-from api.types.locations import Location, LocationType
+from api.types.locations import Location
 from domain.catalog.model import CatalogStatus
+from domain.catalog.model import Product as DomainProduct
 from domain.errors import DomainError
 from domain.identity.model import ApiScope, Principal
 from domain.locations import model as lm
+from domain.locations.model import LocationType
 from domain.locations.services import find_locations
 from domain.pagination import PageRequest
 
@@ -46,10 +48,10 @@ def sees_archived(principal: Principal | None) -> bool:
     )
 
 
-def _visible_product(product: Any, principal: Principal | None) -> bool:
-    return product is not None and (
-        product.status is CatalogStatus.ACTIVE or sees_archived(principal)
-    )
+def _visible(product: DomainProduct | None, principal: Principal | None) -> Product | None:
+    if product is None or not (product.status is CatalogStatus.ACTIVE or sees_archived(principal)):
+        return None
+    return Product.from_domain(product)
 
 
 @strawberry.input
@@ -65,8 +67,7 @@ async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
         raise _invalid(error) from None
     loaders, principal = info.context.loaders, info.context.principal
     if type_name == "Product":
-        product = await loaders.product.load(key)
-        return Product.from_domain(product) if _visible_product(product, principal) else None
+        return _visible(await loaders.product.load(key), principal)
     if type_name == "Variant":
         variant = await loaders.variant.load(key)
         if variant is None or not (
@@ -131,7 +132,7 @@ class Query:
     @strawberry.field
     async def product(self, info: Info[Context, Any], id: strawberry.ID) -> Product | None:
         found = await info.context.loaders.product.load(_uuid(id, "Product"))
-        return Product.from_domain(found) if _visible_product(found, info.context.principal) else None
+        return _visible(found, info.context.principal)
 
     @strawberry.field
     async def variant(self, info: Info[Context, Any], id: strawberry.ID) -> Variant | None:
@@ -159,14 +160,17 @@ class Query:
 
     @strawberry.field
     async def categories(self, info: Info[Context, Any]) -> list[Category]:
-        return [Category.from_domain(c) for c in await info.context.runtime.repos.catalog.list_categories()]
+        return [
+            Category.from_domain(c)
+            for c in await info.context.runtime.repos.catalog.list_categories()
+        ]
 
     @strawberry.field(description="Active locations, nearest first when `near` is given.")
     async def locations(
         self,
         info: Info[Context, Any],
         near: NearInput | None = None,
-        types: list[LocationType] | None = None,  # type: ignore[valid-type]
+        types: list[LocationType] | None = None,
         pickup_enabled: bool | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -203,4 +207,3 @@ class Query:
     async def staff_user(self, info: Info[Context, Any], username: str) -> StaffUser | None:
         found = await info.context.runtime.repos.staff.get_by_username(username.strip().lower())
         return StaffUser.from_domain(found) if found else None
-

@@ -102,7 +102,9 @@ class Connection(Generic[T]):
     def from_page(cls, page: Page[D], convert: Callable[[D], T]) -> Connection[T]:
         cursors = [encode_cursor(k) for k in page.keys]
         return cls(
-            edges=[Edge(cursor=c, node=convert(i)) for c, i in zip(cursors, page.items, strict=True)],
+            edges=[
+                Edge(cursor=c, node=convert(i)) for c, i in zip(cursors, page.items, strict=True)
+            ],
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,

@@ -1,16 +1,16 @@
 """Every expected failure of the domain, and the code a client sees for it.
 
     DomainError                      base: carries a context, a code, a message and a field path
-    ├── CommonError                  CommonErrorCode
-    │     INVALID_ID, NOT_FOUND, INVALID_INPUT, TOO_MANY_ITEMS, IDEMPOTENCY_CONFLICT
+    ├── CommonError                  CommonErrorCode: raised where no context is known yet
+    │     INVALID_ID, NOT_FOUND, INVALID_INPUT, TOO_MANY_ITEMS (every context's enum has them)
     ├── AuthError                    AuthErrorCode
-    │     UNAUTHENTICATED, INVALID_CREDENTIALS, TOO_MANY_ATTEMPTS, INVALID_REFRESH_TOKEN,
-    │     REFRESH_TOKEN_REUSED, FORBIDDEN, DUPLICATE_USERNAME, INVALID_INPUT, NOT_FOUND
+    │     (common codes) UNAUTHENTICATED, INVALID_CREDENTIALS, TOO_MANY_ATTEMPTS,
+    │     INVALID_REFRESH_TOKEN, REFRESH_TOKEN_REUSED, FORBIDDEN, DUPLICATE_USERNAME
     ├── CatalogError                 CatalogErrorCode
-    │     NOT_FOUND, INVALID_INPUT, DUPLICATE_CODE, DUPLICATE_BARCODE, DUPLICATE_SLUG,
+    │     (common codes) DUPLICATE_CODE, DUPLICATE_BARCODE, DUPLICATE_SLUG,
     │     INVALID_BARCODE, INVALID_PRICE, ARCHIVED
     └── LocationError                LocationErrorCode
-          NOT_FOUND, INVALID_INPUT, DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
+          (common codes) DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
           INVALID_OPENING_HOURS, FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
@@ -21,18 +21,19 @@ runs are top-level GraphQL errors with `extensions.code` (UNAUTHENTICATED or FOR
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 
-class CommonErrorCode(str, Enum):
+class CommonErrorCode(StrEnum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
-    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
 
 
-class AuthErrorCode(str, Enum):
+class AuthErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
@@ -44,9 +45,11 @@ class AuthErrorCode(str, Enum):
     NOT_FOUND = "NOT_FOUND"
 
 
-class CatalogErrorCode(str, Enum):
+class CatalogErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     DUPLICATE_CODE = "DUPLICATE_CODE"
     DUPLICATE_BARCODE = "DUPLICATE_BARCODE"
     DUPLICATE_SLUG = "DUPLICATE_SLUG"
@@ -55,9 +58,11 @@ class CatalogErrorCode(str, Enum):
     ARCHIVED = "ARCHIVED"
 
 
-class LocationErrorCode(str, Enum):
+class LocationErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     DUPLICATE_CODE = "DUPLICATE_CODE"
     INVALID_COORDINATES = "INVALID_COORDINATES"
     INVALID_TIMEZONE = "INVALID_TIMEZONE"

@@ -39,9 +39,7 @@ class Page(Generic[T]):
     has_previous: bool
 
     @classmethod
-    def from_rows(
-        cls, rows: Sequence[T], keys: Sequence[str], request: PageRequest
-    ) -> Page[T]:
+    def from_rows(cls, rows: Sequence[T], keys: Sequence[str], request: PageRequest) -> Page[T]:
         """`rows` were fetched with limit first+1: the extra row only says there is more."""
         return cls(
             items=list(rows[: request.first]),

@@ -16,12 +16,18 @@ from domain.locations.ports import LocationRepository
 
 
 class UnitOfWork(Protocol):
-    staff: StaffRepository
-    devices: DeviceRepository
-    api_keys: ApiKeyRepository
-    sessions: SessionRepository
-    catalog: CatalogRepository
-    locations: LocationRepository
+    @property
+    def staff(self) -> StaffRepository: ...
+    @property
+    def devices(self) -> DeviceRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def catalog(self) -> CatalogRepository: ...
+    @property
+    def locations(self) -> LocationRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

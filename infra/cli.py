@@ -119,7 +119,9 @@ def cmd_create_device(args: argparse.Namespace) -> int:
         if location is None:
             print(f"omnishelf: no location with code {args.store!r}", file=sys.stderr)
             return 2
-        device, token = await create_device(runtime.auth, location.id, DeviceKind(args.kind), args.name)
+        device, token = await create_device(
+            runtime.auth, location.id, DeviceKind(args.kind), args.name
+        )
         print(f"created {device.kind.value} device {device.name} ({device.id})")
         print(f"token (shown once): {token}")
         return 0
@@ -135,7 +137,8 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
         key, secret = await create_api_key(
             runtime.auth, args.name, [ApiScope(s) for s in args.scope]
         )
-        print(f"created API key {key.name} ({key.id}) with scopes {', '.join(s.value for s in key.scopes)}")
+        scopes = ", ".join(s.value for s in key.scopes)
+        print(f"created API key {key.name} ({key.id}) with scopes {scopes}")
         print(f"key (shown once): {secret}")
         return 0
 
@@ -197,7 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-api-key", help="create an integration key and print it")
     p.add_argument("--name", required=True)
     p.add_argument(
-        "--scope", required=True, action="append", choices=[s.value for s in ApiScope],
+        "--scope",
+        required=True,
+        action="append",
+        choices=[s.value for s in ApiScope],
         help="scope (repeatable)",
     )
     p.set_defaults(func=cmd_create_api_key)

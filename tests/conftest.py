@@ -157,15 +157,24 @@ async def stores(runtime: Runtime) -> dict[str, Any]:
         made[code] = await create_location(
             runtime.locations,
             LocationDraft(
-                code=code, name=f"Store {code}", type=kind, address="1 Test Rd", city="Shanghai",
-                latitude=lat, longitude=lon, opening_hours=HOURS, pickup_enabled=pickup,
+                code=code,
+                name=f"Store {code}",
+                type=kind,
+                address="1 Test Rd",
+                city="Shanghai",
+                latitude=lat,
+                longitude=lon,
+                opening_hours=HOURS,
+                pickup_enabled=pickup,
                 ships_online=kind is LocationType.WAREHOUSE,
             ),
         )
     return made
 
 
-async def _staff_token(api: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]) -> str:
+async def _staff_token(
+    api: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]
+) -> str:
     await create_staff(runtime.auth, name, "correct-horse-battery", role, [s.id for s in stores])
     result = await login(api, name, "correct-horse-battery")
     assert result["errors"] == [], result

@@ -46,9 +46,9 @@ class _Counter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = str(record.msg)
+        text = record.getMessage()
         if text.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
-            self.statements.append(record.getMessage())
+            self.statements.append(text)
 
 
 @contextmanager

@@ -11,7 +11,9 @@ from domain.errors import DomainError
 T = TypeVar("T")
 
 
-async def attempt(error_type: type, action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Any]]:
+async def attempt(
+    error_type: type, action: Callable[[], Awaitable[T]]
+) -> tuple[T | None, list[Any]]:
     """Run one use case; expected failures become the payload's typed errors."""
     try:
         return await action(), []

@@ -10,11 +10,9 @@ from api.errors import AuthError
 from api.mutations import attempt
 from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import decode_id
-from api.types.identity import ApiKey, ApiScope, AuthTokens, Device, DeviceKind, StaffRole, StaffUser
+from api.types.identity import ApiKey, AuthTokens, Device, StaffUser
 from domain.identity import services
-from domain.identity.model import ApiScope as DomainScope
-from domain.identity.model import DeviceKind as DomainDeviceKind
-from domain.identity.model import StaffRole as DomainRole
+from domain.identity.model import ApiScope, DeviceKind, StaffRole
 
 MAX_STORES = 50
 
@@ -53,7 +51,7 @@ class LogoutPayload:
 class StaffCreateInput:
     username: str
     password: str
-    role: StaffRole  # type: ignore[valid-type]
+    role: StaffRole
     store_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     display_name: str | None = None
 
@@ -67,7 +65,7 @@ class StaffCreatePayload:
 @strawberry.input
 class DeviceCreateInput:
     location_id: strawberry.ID
-    kind: DeviceKind  # type: ignore[valid-type]
+    kind: DeviceKind
     name: str | None = None
 
 
@@ -94,7 +92,7 @@ class RevokePayload:
 @strawberry.input
 class ApiKeyCreateInput:
     name: str
-    scopes: list[ApiScope]  # type: ignore[valid-type]
+    scopes: list[ApiScope]
 
 
 @strawberry.type
@@ -119,7 +117,9 @@ def _store_ids(ids: list[strawberry.ID]) -> list[Any]:
 @strawberry.type
 class AuthMutations:
     @strawberry.mutation(description="Log a staff user in; returns an access and a refresh token.")
-    async def staff_login(self, info: Info[Context, Any], input: StaffLoginInput) -> StaffLoginPayload:
+    async def staff_login(
+        self, info: Info[Context, Any], input: StaffLoginInput
+    ) -> StaffLoginPayload:
         deps, address = info.context.runtime.auth, info.context.client_address
         result, errors = await attempt(
             AuthError, lambda: services.staff_login(deps, input.username, input.password, address)
@@ -169,7 +169,7 @@ class AuthMutations:
                 deps,
                 input.username,
                 input.password,
-                DomainRole(input.role.value),
+                input.role,
                 _store_ids(input.store_ids),
                 input.display_name,
             )
@@ -187,9 +187,7 @@ class AuthMutations:
 
         async def run() -> Any:
             location_id = decode_id(input.location_id, "Location", "locationId")
-            return await services.create_device(
-                deps, location_id, DomainDeviceKind(input.kind.value), input.name
-            )
+            return await services.create_device(deps, location_id, input.kind, input.name)
 
         result, errors = await attempt(AuthError, run)
         if result is None:
@@ -210,7 +208,7 @@ class AuthMutations:
         self, info: Info[Context, Any], input: ApiKeyCreateInput
     ) -> ApiKeyCreatePayload:
         deps = info.context.runtime.auth
-        scopes = [DomainScope(s.value) for s in input.scopes]
+        scopes = list(input.scopes)
         result, errors = await attempt(
             AuthError, lambda: services.create_api_key(deps, input.name, scopes)
         )

@@ -10,10 +10,10 @@ from api.errors import LocationError
 from api.mutations import attempt
 from api.permissions import CanManageStores, CanWriteLocations
 from api.relay import decode_id
-from api.types.locations import Location, LocationStatus, LocationType
+from api.types.locations import Location
 from domain.errors import CommonError, CommonErrorCode
 from domain.locations import services
-from domain.locations.model import DAYS, OpeningHours
+from domain.locations.model import DAYS, LocationStatus, LocationType, OpeningHours
 
 
 @strawberry.input
@@ -32,7 +32,7 @@ class OpeningDayInput:
 class LocationCreateInput:
     code: str
     name: str
-    type: LocationType  # type: ignore[valid-type]
+    type: LocationType
     address: str
     city: str
     latitude: float
@@ -57,7 +57,7 @@ class LocationUpdateInput:
     pickup_enabled: bool | None = None
     ships_online: bool | None = None
     phone: str | None = None
-    status: LocationStatus | None = None  # type: ignore[valid-type]
+    status: LocationStatus | None = None
 
 
 @strawberry.type

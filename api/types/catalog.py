@@ -9,8 +9,9 @@ from strawberry.types import Info
 from api.context import Context
 from api.relay import Node, encode_id
 from domain.catalog import model as m
+from domain.catalog.model import CatalogStatus
 
-CatalogStatus = strawberry.enum(m.CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
+strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
 
 
 @strawberry.type(description="An amount of money in minor units (fen for CNY).")
@@ -63,7 +64,7 @@ class Variant(Node):
     barcode: str | None = strawberry.field(description="GTIN/EAN printed on the package.")
     name: str
     price: Money
-    status: CatalogStatus  # type: ignore[valid-type]
+    status: CatalogStatus
     attributes: list[Attribute]
     product_key: strawberry.Private[Any]
 
@@ -92,7 +93,7 @@ class Product(Node):
     name: str
     slug: str
     description: str
-    status: CatalogStatus  # type: ignore[valid-type]
+    status: CatalogStatus
     created_at: datetime
     updated_at: datetime
     key: strawberry.Private[Any]
@@ -120,7 +121,7 @@ class Product(Node):
         return [
             Variant.from_domain(v)
             for v in found
-            if include_archived or v.status is m.CatalogStatus.ACTIVE
+            if include_archived or v.status is CatalogStatus.ACTIVE
         ]
 
     @strawberry.field
@@ -133,5 +134,5 @@ class Product(Node):
     @strawberry.field(description="Lowest active variant price, for list views.")
     async def price_from(self, info: Info[Context, Any]) -> Money | None:
         found = await info.context.loaders.variants_by_product.load(self.key)
-        prices = [v.price for v in found if v.status is m.CatalogStatus.ACTIVE]
+        prices = [v.price for v in found if v.status is CatalogStatus.ACTIVE]
         return Money.from_domain(min(prices, key=lambda p: p.amount)) if prices else None

@@ -10,11 +10,12 @@ from api.context import Context
 from api.relay import Node, encode_id
 from api.types.locations import Location
 from domain.identity import model as m
+from domain.identity.model import ApiScope, DeviceKind, PrincipalKind, StaffRole
 
-StaffRole = strawberry.enum(m.StaffRole)
-DeviceKind = strawberry.enum(m.DeviceKind)
-PrincipalKind = strawberry.enum(m.PrincipalKind)
-ApiScope = strawberry.enum(m.ApiScope, description="What an integration key may do.")
+strawberry.enum(StaffRole)
+strawberry.enum(DeviceKind)
+strawberry.enum(PrincipalKind)
+strawberry.enum(ApiScope, description="What an integration key may do.")
 
 
 async def _locations(info: Info[Context, Any], keys: list[Any]) -> list[Location]:
@@ -26,7 +27,7 @@ async def _locations(info: Info[Context, Any], keys: list[Any]) -> list[Location
 class StaffUser(Node):
     username: str
     display_name: str
-    role: StaffRole  # type: ignore[valid-type]
+    role: StaffRole
     is_active: bool
     store_keys: strawberry.Private[list[Any]]
 
@@ -48,7 +49,7 @@ class StaffUser(Node):
 
 @strawberry.type(description="A kiosk or POS terminal, bound to one store.")
 class Device(Node):
-    kind: DeviceKind  # type: ignore[valid-type]
+    kind: DeviceKind
     name: str
     created_at: datetime
     revoked_at: datetime | None
@@ -75,7 +76,7 @@ class Device(Node):
 class ApiKey(Node):
     name: str
     prefix: str = strawberry.field(description="First characters of the key, to recognise it.")
-    scopes: list[ApiScope]  # type: ignore[valid-type]
+    scopes: list[ApiScope]
     created_at: datetime
     revoked_at: datetime | None
 
@@ -93,9 +94,9 @@ class ApiKey(Node):
 
 @strawberry.type(description="Who the current request authenticated as.")
 class Viewer:
-    kind: PrincipalKind  # type: ignore[valid-type]
-    role: StaffRole | None  # type: ignore[valid-type]
-    scopes: list[ApiScope]  # type: ignore[valid-type]
+    kind: PrincipalKind
+    role: StaffRole | None
+    scopes: list[ApiScope]
     principal: strawberry.Private[m.Principal]
 
     @strawberry.field

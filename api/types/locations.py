@@ -6,9 +6,10 @@ import strawberry
 
 from api.relay import Node, encode_id
 from domain.locations import model as m
+from domain.locations.model import LocationStatus, LocationType
 
-LocationType = strawberry.enum(m.LocationType)
-LocationStatus = strawberry.enum(m.LocationStatus)
+strawberry.enum(LocationType)
+strawberry.enum(LocationStatus)
 
 
 @strawberry.type(description="Opening ranges of one weekday, in the location's local time.")
@@ -33,8 +34,8 @@ class GeoPoint:
 class Location(Node):
     code: str
     name: str
-    type: LocationType  # type: ignore[valid-type]
-    status: LocationStatus  # type: ignore[valid-type]
+    type: LocationType
+    status: LocationStatus
     address: str
     city: str
     coordinates: GeoPoint
@@ -65,7 +66,9 @@ class Location(Node):
             opening_hours=[
                 OpeningDay(
                     day=day,
-                    ranges=[OpeningRange(opens=s, closes=e) for s, e in location.opening_hours[day]],
+                    ranges=[
+                        OpeningRange(opens=s, closes=e) for s, e in location.opening_hours[day]
+                    ],
                 )
                 for day in m.DAYS
                 if day in location.opening_hours

@@ -117,7 +117,8 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     description = draft.description.strip()
     if len(description) > 10_000:
         raise CatalogError(
-            CatalogErrorCode.INVALID_INPUT, "`description` is at most 10000 characters.",
+            CatalogErrorCode.INVALID_INPUT,
+            "`description` is at most 10000 characters.",
             ["description"],
         )
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
@@ -183,9 +184,7 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
     return product
 
 
-async def set_product_status(
-    deps: CatalogDeps, product_id: UUID, status: CatalogStatus
-) -> Product:
+async def set_product_status(deps: CatalogDeps, product_id: UUID, status: CatalogStatus) -> Product:
     """Archiving a product archives its variants; restoring it restores them."""
     async with deps.uow() as uow:
         product = await uow.catalog.get_product(product_id)
@@ -239,9 +238,7 @@ async def update_variant(deps: CatalogDeps, variant_id: UUID, patch: VariantPatc
     return variant
 
 
-async def set_variant_status(
-    deps: CatalogDeps, variant_id: UUID, status: CatalogStatus
-) -> Variant:
+async def set_variant_status(deps: CatalogDeps, variant_id: UUID, status: CatalogStatus) -> Variant:
     async with deps.uow() as uow:
         variant = await uow.catalog.get_variant(variant_id)
         if variant is None:
@@ -276,5 +273,3 @@ async def create_category(
         category = Category(id=category_id, name=clean, slug=final_slug, parent_id=parent_id)
         await uow.catalog.add_category(category)
     return category
-
-

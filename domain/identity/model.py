@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     MEMBER = "MEMBER"
     STAFF = "STAFF"
     DEVICE = "DEVICE"
     API_KEY = "API_KEY"
 
 
-class StaffRole(str, Enum):
+class StaffRole(StrEnum):
     ADMIN = "ADMIN"
     STORE_MANAGER = "STORE_MANAGER"
     STORE_CLERK = "STORE_CLERK"
@@ -26,12 +26,12 @@ class StaffRole(str, Enum):
         return self in (StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
 
 
-class DeviceKind(str, Enum):
+class DeviceKind(StrEnum):
     KIOSK = "KIOSK"
     POS = "POS"
 
 
-class ApiScope(str, Enum):
+class ApiScope(StrEnum):
     CATALOG_READ = "catalog:read"
     CATALOG_WRITE = "catalog:write"
     LOCATIONS_READ = "locations:read"

@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,14 +20,14 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 OpeningHours = dict[str, list[tuple[str, str]]]
 
 
-class LocationType(str, Enum):
+class LocationType(StrEnum):
     STORE = "STORE"
     WAREHOUSE = "WAREHOUSE"
     FRONT_WAREHOUSE = "FRONT_WAREHOUSE"
     PICKUP_POINT = "PICKUP_POINT"
 
 
-class LocationStatus(str, Enum):
+class LocationStatus(StrEnum):
     ACTIVE = "ACTIVE"
     CLOSED = "CLOSED"
 

@@ -180,9 +180,7 @@ async def find_locations(
         rows = await uow.locations.search(
             types=types, pickup_enabled=pickup_enabled, statuses=statuses
         )
-    items = [
-        NearbyLocation(row, near.distance_to(row.point) if near else None) for row in rows
-    ]
+    items = [NearbyLocation(row, near.distance_to(row.point) if near else None) for row in rows]
     items.sort(key=_cursor_key)
     if page.after is not None:
         items = [item for item in items if _cursor_key(item) > page.after]

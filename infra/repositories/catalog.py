@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from domain.catalog.model import CatalogStatus, Category, Money, Product, Variant
 from domain.errors import CatalogError, CatalogErrorCode
@@ -44,7 +45,7 @@ def _category(row: CategoryRow) -> Category:
     return Category(id=row.id, name=row.name, slug=row.slug, parent_id=row.parent_id)
 
 
-def _variant_fields(variant: Variant) -> dict[str, object]:
+def _variant_fields(variant: Variant) -> dict[str, Any]:
     return {
         "product_id": variant.product_id,
         "code": variant.code,
@@ -123,10 +124,10 @@ class TortoiseCatalogRepository:
     ) -> Page[Product]:
         query = ProductRow.filter(status__in=list(statuses))
         if search:
-            matching = VariantRow.filter(
-                Q(code__icontains=search) | Q(barcode=search)
-            ).values("product_id")
-            query = query.filter(Q(name__icontains=search) | Q(id__in=matching))
+            matching = VariantRow.filter(Q(code__icontains=search) | Q(barcode=search)).values(
+                "product_id"
+            )
+            query = query.filter(Q(name__icontains=search) | Q(id__in=Subquery(matching)))
         if category_id is not None:
             query = query.filter(category_id=category_id)
         if page.after is not None:
@@ -177,7 +178,9 @@ class TortoiseCatalogRepository:
     async def add_category(self, category: Category) -> None:
         try:
             await CategoryRow.create(
-                id=category.id, name=category.name, slug=category.slug,
+                id=category.id,
+                name=category.name,
+                slug=category.slug,
                 parent_id=category.parent_id,
             )
         except IntegrityError as error:

@@ -11,6 +11,7 @@ from domain.identity.model import (
     RefreshToken,
     StaffUser,
 )
+from domain.ids import new_id
 from infra.db.models.identity import (
     ApiKeyRow,
     AuthSessionRow,
@@ -19,7 +20,6 @@ from infra.db.models.identity import (
     StaffStoreRow,
     StaffUserRow,
 )
-from domain.ids import new_id
 
 
 def _staff(row: StaffUserRow, store_ids: list[UUID]) -> StaffUser:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
@@ -30,7 +31,7 @@ def _location(row: LocationRow) -> Location:
     )
 
 
-def _fields(location: Location) -> dict[str, object]:
+def _fields(location: Location) -> dict[str, Any]:
     return {
         "code": location.code,
         "name": location.name,
@@ -40,7 +41,9 @@ def _fields(location: Location) -> dict[str, object]:
         "latitude": location.point.latitude,
         "longitude": location.point.longitude,
         "timezone": location.timezone,
-        "opening_hours": {d: [list(r) for r in spans] for d, spans in location.opening_hours.items()},
+        "opening_hours": {
+            d: [list(r) for r in spans] for d, spans in location.opening_hours.items()
+        },
         "pickup_enabled": location.pickup_enabled,
         "ships_online": location.ships_online,
         "status": location.status,

@@ -68,11 +68,19 @@ class JwtAccessTokens:
                 algorithms=ALGORITHMS,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-            # Expiry is checked against our clock (so tests can move time), not the wall.
-            if int(claims["exp"]) <= int(self._clock.now().timestamp()):
+            # Time claims are checked against our clock (so tests can move time), not the wall.
+            now = int(self._clock.now().timestamp())
+            if int(claims["exp"]) <= now:
                 raise jwt.ExpiredSignatureError("expired")
+            if int(claims["iat"]) > now or int(claims.get("nbf", claims["iat"])) > now:
+                raise jwt.ImmatureSignatureError("not yet valid")
             kind = PrincipalKind(claims["typ"])
             return Principal(
                 kind=kind,

@@ -15,10 +15,13 @@ async def test_admin_creates_product_and_anyone_lists_it(admin: Api, api: Api) -
     created = await admin.data(
         """mutation { productCreate(input: {name: "Mango", variants: [
              {code: "MANGO-1", name: "Mango 1kg", price: 1990, barcode: "6901234567892"}]})
-           { product { id name variants { code price { amount formatted } } } errors { code field message } } }"""
+           { product { id name variants { code price { amount formatted } } }
+             errors { code field message } } }"""
     )
     payload = created["productCreate"]
     assert payload["errors"] == []
     assert payload["product"]["variants"][0]["price"] == {"amount": 1990, "formatted": "¥19.90"}
-    listed = await api.data("{ products(first: 5) { edges { node { name } } pageInfo { hasNextPage } } }")
+    listed = await api.data(
+        "{ products(first: 5) { edges { node { name } } pageInfo { hasNextPage } } }"
+    )
     assert [e["node"]["name"] for e in listed["products"]["edges"]] == ["Mango"]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,6 +17,8 @@ class CategoryRow(Model):
         "models.CategoryRow", related_name="children", null=True, on_delete=fields.RESTRICT
     )
 
+    parent_id: UUID | None
+
     class Meta:
         table = "category"
 
@@ -24,12 +29,17 @@ class ProductRow(Model):
     slug = fields.CharField(max_length=100, unique=True)
     description = fields.TextField()
     category: fields.ForeignKeyNullableRelation[CategoryRow] = fields.ForeignKeyField(
-        "models.CategoryRow", related_name="products", null=True, on_delete=fields.SET_NULL,
+        "models.CategoryRow",
+        related_name="products",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     status = fields.CharEnumField(CatalogStatus, max_length=10)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+
+    category_id: UUID | None
 
     class Meta:
         table = "product"
@@ -43,12 +53,14 @@ class VariantRow(Model):
     code = fields.CharField(max_length=64, unique=True)
     barcode = fields.CharField(max_length=14, unique=True, null=True)
     name = fields.CharField(max_length=200)
-    attributes = fields.JSONField()
+    attributes: Any = fields.JSONField()
     price_amount = fields.BigIntField()
     currency = fields.CharField(max_length=3)
     status = fields.CharEnumField(CatalogStatus, max_length=10)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+
+    product_id: UUID
 
     class Meta:
         table = "variant"

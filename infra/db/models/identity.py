@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -49,7 +52,7 @@ class ApiKeyRow(Model):
     name = fields.CharField(max_length=100)
     prefix = fields.CharField(max_length=16)
     secret_hash = fields.CharField(max_length=64, unique=True)
-    scopes = fields.JSONField()
+    scopes: Any = fields.JSONField()
     created_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
 
@@ -78,6 +81,8 @@ class RefreshTokenRow(Model):
     issued_at = fields.DatetimeField()
     expires_at = fields.DatetimeField(db_index=True)
     used_at = fields.DatetimeField(null=True)
+
+    session_id: UUID
 
     class Meta:
         table = "refresh_token"

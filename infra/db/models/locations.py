@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -16,7 +18,7 @@ class LocationRow(Model):
     latitude = fields.FloatField()
     longitude = fields.FloatField()
     timezone = fields.CharField(max_length=64)
-    opening_hours = fields.JSONField()
+    opening_hours: Any = fields.JSONField()
     pickup_enabled = fields.BooleanField()
     ships_online = fields.BooleanField()
     status = fields.CharEnumField(LocationStatus, max_length=10)

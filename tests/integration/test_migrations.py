@@ -1,0 +1,175 @@
+"""Alembic owns the schema; the Tortoise models must expect exactly what it builds."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tortoise.context import TortoiseContext
+
+from infra.db.connection import downgrade, migrate, sqlalchemy_url, tortoise_config
+from tests.support import is_postgres
+
+
+def _admin_url(url: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/postgres"
+
+
+@pytest.fixture
+def fresh_url(database_url: str) -> Iterator[Any]:
+    """A factory of empty databases of the suite's backend, dropped afterwards."""
+    made: list[str] = []
+
+    def make() -> str:
+        if not is_postgres(database_url):
+            return f"sqlite://{tempfile.mkdtemp()}/fresh.sqlite3"
+        name = f"drift_{uuid.uuid4().hex[:10]}"
+        engine = sa.create_engine(
+            sqlalchemy_url(_admin_url(database_url)), isolation_level="AUTOCOMMIT"
+        )
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        made.append(name)
+        return f"{database_url.rpartition('/')[0]}/{name}"
+
+    yield make
+    if made:
+        engine = sa.create_engine(
+            sqlalchemy_url(_admin_url(database_url)), isolation_level="AUTOCOMMIT"
+        )
+        with engine.connect() as conn:
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def _on_delete(fk: dict[str, Any]) -> str:
+    # Backends report the default as None, NO ACTION or RESTRICT: all refuse the delete.
+    rule = str((fk.get("options") or {}).get("ondelete") or "RESTRICT").upper()
+    return "RESTRICT" if rule == "NO ACTION" else rule
+
+
+def _foreign_keys(engine: sa.Engine, inspector: Any, table: str) -> set[Any]:
+    if engine.dialect.name == "sqlite":
+        # The inspector misreads ON DELETE of inline REFERENCES; the pragma has it right.
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")').mappings()
+            return {
+                ((r["from"],), r["table"], _on_delete({"options": {"ondelete": r["on_delete"]}}))
+                for r in rows
+            }
+    return {
+        (tuple(fk["constrained_columns"]), fk["referred_table"], _on_delete(fk))
+        for fk in inspector.get_foreign_keys(table)
+    }
+
+
+def describe(url: str) -> dict[str, Any]:
+    """Tables, columns (type, nullability), unique keys, indexes and foreign keys."""
+    engine = sa.create_engine(sqlalchemy_url(url))
+    inspector = sa.inspect(engine)
+    shape: dict[str, Any] = {}
+    for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        columns = {
+            c["name"]: (repr(c["type"]).replace("INT()", "INTEGER()"), c["nullable"])
+            for c in inspector.get_columns(table)
+        }
+        unique, indexes = _keys(engine, inspector, table)
+        foreign = _foreign_keys(engine, inspector, table)
+        shape[table] = {
+            "columns": columns,
+            "primary_key": tuple(inspector.get_pk_constraint(table)["constrained_columns"]),
+            "unique": sorted(unique),
+            "indexes": sorted(indexes),
+            "foreign_keys": sorted(foreign, key=str),
+        }
+    engine.dispose()
+    return shape
+
+
+def _keys(engine: sa.Engine, inspector: Any, table: str) -> tuple[set[Any], set[Any]]:
+    """Unique keys and plain indexes as column tuples, however each backend declares them."""
+    unique: set[Any] = set()
+    indexes: set[Any] = set()
+    if engine.dialect.name == "sqlite":
+        # Column-level UNIQUE lives in sqlite_autoindex_* indexes, which the inspector hides.
+        with engine.connect() as conn:
+            for row in conn.exec_driver_sql(f'PRAGMA index_list("{table}")').mappings():
+                if row["origin"] == "pk":
+                    continue
+                cols = tuple(
+                    r["name"]
+                    for r in conn.exec_driver_sql(f'PRAGMA index_info("{row["name"]}")').mappings()
+                )
+                (unique if row["unique"] else indexes).add(cols)
+        return unique, indexes
+    unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
+    for index in inspector.get_indexes(table):
+        (unique if index["unique"] else indexes).add(tuple(index["column_names"]))
+    return unique, indexes
+
+
+async def _tortoise_schema(url: str) -> None:
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(url, pool_size=2))
+        await ctx.generate_schemas(safe=False)
+
+
+async def test_migrations_match_the_tortoise_models(fresh_url: Any) -> None:
+    migrated, generated = fresh_url(), fresh_url()
+    migrate(migrated)
+    await _tortoise_schema(generated)
+
+    expected, actual = describe(generated), describe(migrated)
+    assert sorted(actual) == sorted(expected), "tables differ"
+    for table in expected:
+        for aspect in ("columns", "primary_key", "unique", "indexes", "foreign_keys"):
+            assert actual[table][aspect] == expected[table][aspect], (
+                f"{table}.{aspect}: migration has {actual[table][aspect]}, "
+                f"models expect {expected[table][aspect]}"
+            )
+
+
+async def test_downgrade_to_base_then_upgrade_to_head(fresh_url: Any) -> None:
+    url = fresh_url()
+    migrate(url)
+    head = describe(url)
+    downgrade(url, "base")
+    assert describe(url) == {}
+    migrate(url)
+    assert describe(url) == head
+
+
+async def test_database_constraints_back_the_invariants(fresh_url: Any) -> None:
+    url = fresh_url()
+    migrate(url)
+    engine = sa.create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO product (id, name, slug, description, status, created_at, updated_at) "
+                "VALUES (:id, 'p', 'p', '', 'ACTIVE', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"id": str(uuid.uuid4())},
+        )
+    bad_rows = [
+        ("UPDATE product SET status = 'SOLD_OUT'", "status check"),
+        (
+            "INSERT INTO location (id, code, name, type, address, city, latitude, longitude, "
+            "timezone, opening_hours, pickup_enabled, ships_online, status, created_at, "
+            "updated_at) VALUES ('" + str(uuid.uuid4()) + "', 'X', 'x', 'STORE', 'a', 'c', 95, 0,"
+            " 'UTC', '{}', true, false, 'ACTIVE', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "latitude check",
+        ),
+    ]
+    for statement, what in bad_rows:
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(sa.text(statement))
+            pytest.fail(f"{what} did not hold")
+    engine.dispose()

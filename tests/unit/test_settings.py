@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from infra.settings import DEV_JWT_SECRET, Settings, SettingsError
+
+PRODUCTION = {
+    "OMNISHELF_ENV": "production",
+    "DATABASE_URL": "postgres://app@db/omnishelf",
+    "REDIS_URL": "redis://cache:6379/0",
+    "JWT_SECRET": "a-real-production-secret-of-forty-chars!!",
+}
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite://var/omnishelf.sqlite3"
+    assert settings.redis_url is None and settings.run_jobs_in_process
+    assert settings.port == 8000 and not settings.is_production
+
+
+def test_production_accepts_real_settings() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    assert settings.is_production and not settings.run_jobs_in_process
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"JWT_SECRET": ""}, "development JWT_SECRET"),
+        ({"JWT_SECRET": DEV_JWT_SECRET}, "development JWT_SECRET"),
+        ({"DATABASE_URL": "sqlite://var/x.sqlite3"}, "PostgreSQL"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+    ],
+)
+def test_production_refuses_development_choices(override: dict[str, str], complaint: str) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        Settings.from_env({**PRODUCTION, **override})
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"PORT": "eighty"}, "PORT must be an integer"),
+        ({"PORT": "70000"}, "PORT must be between"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"JWT_SECRET": "short"}, "at least 32"),
+        ({"JWT_PREVIOUS_KEYS": "nocolon"}, "JWT_PREVIOUS_KEYS"),
+        ({"OMNISHELF_ENV": "staging"}, "OMNISHELF_ENV"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_malformed_settings_say_what_to_fix(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        Settings.from_env(env)
+
+
+def test_previous_jwt_keys_are_parsed() -> None:
+    settings = Settings.from_env({"JWT_PREVIOUS_KEYS": "k0:" + "s" * 40 + ", old:" + "t" * 40})
+    assert set(settings.jwt_previous_keys) == {"k0", "old"}
