@@ -23,6 +23,8 @@ from domain.locations.model import LocationType
 from domain.locations.services import find_locations
 from domain.pagination import PageRequest
 
+NUL = "\x00"  # PostgreSQL rejects it in any text parameter: nothing stored can contain it
+
 
 def _invalid(error: DomainError) -> ApiError:
     return ApiError(error.code.value, error.message, field=error.field)
@@ -114,8 +116,8 @@ class Query:
         include_archived: bool = False,
     ) -> Connection[Product]:
         page = _page(first, after)
-        if search is not None and len(search) > 100:
-            raise ApiError("INVALID_INPUT", "`search` is at most 100 characters.")
+        if search is not None and (len(search) > 100 or NUL in search):
+            raise ApiError("INVALID_INPUT", "`search` is at most 100 characters (and no NUL).")
         if include_archived and not sees_archived(info.context.principal):
             raise ApiError("FORBIDDEN", "Only ADMIN staff or catalog:read keys see archived items.")
         statuses = list(CatalogStatus) if include_archived else [CatalogStatus.ACTIVE]
@@ -142,7 +144,9 @@ class Query:
 
     @strawberry.field(description="Look up a SKU by its code (exact).")
     async def variant_by_code(self, info: Info[Context, Any], code: str) -> Variant | None:
-        found = await info.context.runtime.repos.catalog.variant_by_code(code.strip()[:64])
+        key = code.strip()[:64]
+        repos = info.context.runtime.repos
+        found = None if NUL in key else await repos.catalog.variant_by_code(key)
         if found is None or not (
             found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
         ):
@@ -151,7 +155,9 @@ class Query:
 
     @strawberry.field(description="Look up a SKU by its barcode (POS scanners).")
     async def variant_by_barcode(self, info: Info[Context, Any], barcode: str) -> Variant | None:
-        found = await info.context.runtime.repos.catalog.variant_by_barcode(barcode.strip()[:14])
+        key = barcode.strip()[:14]
+        repos = info.context.runtime.repos
+        found = None if NUL in key else await repos.catalog.variant_by_barcode(key)
         if found is None or not (
             found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
         ):
@@ -200,7 +206,8 @@ class Query:
 
     @strawberry.field
     async def location_by_code(self, info: Info[Context, Any], code: str) -> Location | None:
-        found = await info.context.runtime.repos.locations.get_by_code(code.strip().upper()[:32])
+        key = code.strip().upper()[:32]
+        found = None if NUL in key else await info.context.runtime.repos.locations.get_by_code(key)
         return Location.from_domain(found) if found else None
 
     @strawberry.field(permission_classes=[IsAdmin], description="Staff accounts (ADMIN).")

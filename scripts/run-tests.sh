@@ -15,5 +15,5 @@ echo "== whole suite on PostgreSQL + Redis"
 echo "== API and integration suites on SQLite"
 sqlite_dir=$(mktemp -d)
 trap 'rm -rf "$sqlite_dir"' EXIT
-TEST_DATABASE_URL="sqlite://$sqlite_dir/test.sqlite3" TEST_REDIS_URL="" \
+TEST_DATABASE_URL="sqlite://$sqlite_dir/test.sqlite3" \
   "$bin/pytest" -q -p no:cacheprovider tests/api tests/integration

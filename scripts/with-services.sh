@@ -90,19 +90,21 @@ apt_install() {
     fi
 
     local apt_env=(env DEBIAN_FRONTEND=noninteractive)
-    local install=(apt-get install -y --no-install-recommends "$@")
+    # Wait for the dpkg lock if another apt/dpkg run is in progress.
+    local lock=(-o DPkg::Lock::Timeout=600)
+    local install=(apt-get "${lock[@]}" install -y --no-install-recommends "$@")
     local rc=0
     log "installing: $*"
     if apt_lists_empty; then
         log "apt lists empty; running apt-get update"
-        "${sudo[@]}" "${apt_env[@]}" apt-get update -q </dev/null >&2 || rc=$?
+        "${sudo[@]}" "${apt_env[@]}" apt-get "${lock[@]}" update -q </dev/null >&2 || rc=$?
     fi
     if [ "$rc" -eq 0 ]; then
         "${sudo[@]}" "${apt_env[@]}" "${install[@]}" </dev/null >&2 || rc=$?
         if [ "$rc" -ne 0 ]; then
             log "install failed; running apt-get update and retrying"
             rc=0
-            "${sudo[@]}" "${apt_env[@]}" apt-get update -q </dev/null >&2 \
+            "${sudo[@]}" "${apt_env[@]}" apt-get "${lock[@]}" update -q </dev/null >&2 \
                 && "${sudo[@]}" "${apt_env[@]}" "${install[@]}" </dev/null >&2 \
                 || rc=$?
         fi
@@ -134,7 +136,7 @@ free_port() {
 
 redis_ping() {
     if [ -n "$REDIS_CLI" ]; then
-        [ "$("$REDIS_CLI" -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]
+        [ "$("$REDIS_CLI" -h 127.0.0.1 -p "$1" ping </dev/null 2>/dev/null)" = "PONG" ]
     else
         python3 - "$1" <<'EOF'
 import socket, sys
@@ -148,7 +150,17 @@ EOF
     fi
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# True if the process exists and is not a zombie (daemonized servers are
+# reparented to init, which may reap them late).
+pid_alive() {
+    local pid=${1:-} state=""
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    if [ -r "/proc/$pid/stat" ]; then
+        state=$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$pid/stat" 2>/dev/null || true)
+        [ "$state" != "Z" ] && [ "$state" != "X" ] || return 1
+    fi
+    return 0
+}
 
 # Kill a pid: TERM, wait up to $2 seconds, then KILL.
 kill_wait() {
@@ -194,7 +206,9 @@ su_run() {
     su -s /bin/sh "$SVC_USER" -c "$q"
 }
 
-as_svc() { "${RUN_AS[@]}" "$@"; }
+# Run as the service user. stdin is always /dev/null: a closed fd 0 (e.g. CI
+# with no stdin) makes redis-server crash on startup.
+as_svc() { "${RUN_AS[@]}" "$@" </dev/null; }
 
 # ---------------------------------------------------------------- cleanup
 
@@ -249,7 +263,7 @@ log "initdb in $PG_DATA"
         --locale=C --no-sync >"$TMP/initdb.log" 2>&1
 ) || { cat "$TMP/initdb.log" >&2 2>/dev/null; die "initdb failed"; }
 
-as_svc tee -a "$PG_DATA/postgresql.conf" >/dev/null <<EOF
+cat >>"$PG_DATA/postgresql.conf" <<EOF
 
 # --- with-services.sh: throwaway test server ---
 listen_addresses = '127.0.0.1'

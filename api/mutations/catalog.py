@@ -13,7 +13,7 @@ from api.relay import decode_id
 from api.types.catalog import Category, Product, Variant
 from domain.catalog import services
 from domain.catalog.model import CatalogStatus
-from domain.errors import CommonError, CommonErrorCode
+from domain.errors import CommonError, CommonErrorCode, DomainError
 
 MAX_VARIANTS = services.MAX_VARIANTS_PER_PRODUCT
 
@@ -205,7 +205,13 @@ class CatalogMutations:
         async def run() -> Any:
             _check_attributes(input.variant.attributes, ["variant", "attributes"])
             product_id = decode_id(input.product_id, "Product", "productId")
-            return await services.create_variant(deps, product_id, input.variant.to_draft())
+            try:
+                return await services.create_variant(deps, product_id, input.variant.to_draft())
+            except DomainError as error:
+                # Paths are into the input: the variant's fields sit under `variant`.
+                if error.field and error.field[0] != "productId":
+                    error.field = ["variant", *error.field]
+                raise
 
         return _variant_payload(*await attempt(CatalogError, run))
 

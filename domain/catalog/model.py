@@ -63,10 +63,10 @@ class Variant:
 
 def clean_name(value: str, field_name: str = "name", limit: int = 200) -> str:
     name = value.strip()
-    if not name or len(name) > limit:
+    if not name or len(name) > limit or "\x00" in name:  # PostgreSQL cannot store U+0000
         raise CatalogError(
             CatalogErrorCode.INVALID_INPUT,
-            f"`{field_name}` must be 1-{limit} characters.",
+            f"`{field_name}` must be 1-{limit} characters (and no NUL).",
             [field_name],
         )
     return name
@@ -84,7 +84,7 @@ def clean_slug(value: str) -> str:
 
 
 def slugify(name: str, suffix: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80]
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower())[:80].strip("-")
     return f"{base}-{suffix}" if base else suffix
 
 
@@ -106,7 +106,7 @@ def clean_barcode(value: str | None) -> str | None:
     code = value.strip()
     if not code:
         return None
-    if not code.isdigit() or len(code) not in (8, 12, 13, 14):
+    if not (code.isascii() and code.isdigit()) or len(code) not in (8, 12, 13, 14):
         raise CatalogError(
             CatalogErrorCode.INVALID_BARCODE,
             "`barcode` must be an EAN-8, UPC-A, EAN-13 or GTIN-14 (8, 12, 13 or 14 digits).",
@@ -131,11 +131,12 @@ def clean_price(amount: int, currency: str = "CNY") -> Money:
             f"`price` is in fen and must be between 0 and {MAX_PRICE_FEN}.",
             ["price"],
         )
-    cur = currency.strip().upper()
-    if len(cur) != 3 or not cur.isalpha():
+    cur = currency.strip()
+    if len(cur) != 3 or not (cur.isascii() and cur.isalpha()):  # "ßa".upper() is "SSA"
         raise CatalogError(
             CatalogErrorCode.INVALID_INPUT, "`currency` must be an ISO 4217 code.", ["currency"]
         )
+    cur = cur.upper()
     return Money(amount, cur)
 
 
@@ -149,7 +150,7 @@ def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     for name, value in attributes.items():
         key, val = name.strip(), value.strip()
-        if not key or len(key) > 50 or len(val) > 200:
+        if not key or len(key) > 50 or len(val) > 200 or "\x00" in key + val:
             raise CatalogError(
                 CatalogErrorCode.INVALID_INPUT,
                 "Attribute names are 1-50 characters and values at most 200.",

@@ -77,6 +77,17 @@ def _prefixed(error: CatalogError, *path: str) -> CatalogError:
     return error
 
 
+def _clean_description(value: str) -> str:
+    description = value.strip()
+    if len(description) > 10_000 or "\x00" in description:  # PostgreSQL cannot store U+0000
+        raise CatalogError(
+            CatalogErrorCode.INVALID_INPUT,
+            "`description` is at most 10000 characters (and no NUL).",
+            ["description"],
+        )
+    return description
+
+
 async def _check_category(uow: UnitOfWork, category_id: UUID | None) -> None:
     if category_id is not None and await uow.catalog.get_category(category_id) is None:
         raise _not_found("category", "categoryId")
@@ -114,13 +125,7 @@ async def _new_variant(
 
 async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     name = clean_name(draft.name)
-    description = draft.description.strip()
-    if len(description) > 10_000:
-        raise CatalogError(
-            CatalogErrorCode.INVALID_INPUT,
-            "`description` is at most 10000 characters.",
-            ["description"],
-        )
+    description = _clean_description(draft.description)
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
         raise CatalogError(
             CatalogErrorCode.INVALID_INPUT,
@@ -168,7 +173,7 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
         if patch.name is not None:
             product.name = clean_name(patch.name)
         if patch.description is not None:
-            product.description = patch.description.strip()[:10_000]
+            product.description = _clean_description(patch.description)
         if patch.slug is not None:
             slug = clean_slug(patch.slug)
             if await uow.catalog.slug_taken(slug, kind="product", exclude=product.id):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.errors import LocationError, LocationErrorCode
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+TIME_RE = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -39,17 +39,13 @@ class GeoPoint:
 
     @classmethod
     def of(cls, latitude: float, longitude: float) -> GeoPoint:
-        if not (
-            math.isfinite(latitude)
-            and math.isfinite(longitude)
-            and -90 <= latitude <= 90
-            and -180 <= longitude <= 180
-        ):
-            raise LocationError(
-                LocationErrorCode.INVALID_COORDINATES,
-                "Latitude must be within ±90 and longitude within ±180 degrees.",
-                ["latitude"],
-            )
+        for name, value, limit in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+            if not (math.isfinite(value) and -limit <= value <= limit):
+                raise LocationError(
+                    LocationErrorCode.INVALID_COORDINATES,
+                    "Latitude must be within ±90 and longitude within ±180 degrees.",
+                    [name],
+                )
         return cls(latitude, longitude)
 
     def distance_to(self, other: GeoPoint) -> float:
@@ -88,8 +84,10 @@ class Location:
 
 def clean_timezone(value: str) -> str:
     try:
+        if len(value) > 64:  # longer than any IANA name, and than the column
+            raise ValueError(value)
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory
         raise LocationError(
             LocationErrorCode.INVALID_TIMEZONE,
             f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai).",
@@ -134,10 +132,10 @@ def clean_opening_hours(hours: OpeningHours) -> OpeningHours:
 
 def clean_text(value: str, field_name: str, limit: int, *, required: bool = True) -> str:
     text = value.strip()
-    if (required and not text) or len(text) > limit:
+    if (required and not text) or len(text) > limit or "\x00" in text:  # PostgreSQL: no U+0000
         raise LocationError(
             LocationErrorCode.INVALID_INPUT,
-            f"`{field_name}` must be {'1' if required else '0'}-{limit} characters.",
+            f"`{field_name}` must be {'1' if required else '0'}-{limit} characters (and no NUL).",
             [field_name],
         )
     return text

@@ -82,7 +82,7 @@ def _cursor_key(item: NearbyLocation) -> str:
 
 
 async def create_location(deps: LocationDeps, draft: LocationDraft) -> Location:
-    code = clean_text(draft.code, "code", CODE_LIMIT).upper()
+    code = clean_text(draft.code.upper(), "code", CODE_LIMIT)  # "ß".upper() is "SS": longer
     now = deps.clock.now()
     location = Location(
         id=new_id(),

@@ -8,7 +8,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
 from domain.catalog.model import CatalogStatus, Category, Money, Product, Variant
-from domain.errors import CatalogError, CatalogErrorCode
+from domain.errors import CatalogError, CatalogErrorCode, CommonError, CommonErrorCode
 from domain.pagination import Page, PageRequest
 from infra.db.models.catalog import CategoryRow, ProductRow, VariantRow
 
@@ -70,6 +70,18 @@ def _duplicate(error: IntegrityError) -> CatalogError:
     return CatalogError(CatalogErrorCode.DUPLICATE_CODE, "SKU code exists.", ["code"])
 
 
+def _after(key: str) -> UUID:
+    """The sort key of a products cursor is the id of the last product seen."""
+    try:
+        return UUID(key)
+    except ValueError:
+        raise CommonError(
+            CommonErrorCode.INVALID_INPUT,
+            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
+            ["after"],
+        ) from None
+
+
 class TortoiseCatalogRepository:
     async def get_product(self, product_id: UUID) -> Product | None:
         row = await ProductRow.get_or_none(id=product_id)
@@ -124,14 +136,15 @@ class TortoiseCatalogRepository:
     ) -> Page[Product]:
         query = ProductRow.filter(status__in=list(statuses))
         if search:
-            matching = VariantRow.filter(Q(code__icontains=search) | Q(barcode=search)).values(
-                "product_id"
-            )
+            by_variant = Q(code__icontains=search)
+            if len(search) <= 14:  # longer text is no barcode (and fails the column's check)
+                by_variant |= Q(barcode=search)
+            matching = VariantRow.filter(by_variant).values("product_id")
             query = query.filter(Q(name__icontains=search) | Q(id__in=Subquery(matching)))
         if category_id is not None:
             query = query.filter(category_id=category_id)
         if page.after is not None:
-            query = query.filter(id__gt=UUID(page.after))
+            query = query.filter(id__gt=_after(page.after))
         rows = await query.order_by("id").limit(page.first + 1)
         return Page.from_rows([_product(r) for r in rows], [str(r.id) for r in rows], page)
 

@@ -189,9 +189,7 @@ async def test_successful_login_resets_the_username_counter(api: Api, runtime: R
     assert codes(await login(api, "alice", PASSWORD)) == ["TOO_MANY_ATTEMPTS"]
 
 
-async def test_twenty_first_attempt_from_one_address_is_refused(
-    api: Api, runtime: Runtime
-) -> None:
+async def test_twenty_first_attempt_from_one_address_is_refused(api: Api, runtime: Runtime) -> None:
     await add_staff(runtime, "alice")
 
     for n in range(20):
@@ -256,9 +254,7 @@ async def test_concurrent_refresh_with_one_token_succeeds_once(
     await add_staff(runtime, "alice")
     tokens = await login_ok(api, "alice")
 
-    results = await asyncio.gather(
-        *(refresh(api, tokens["refreshToken"]) for _ in range(callers))
-    )
+    results = await asyncio.gather(*(refresh(api, tokens["refreshToken"]) for _ in range(callers)))
 
     winners = [r for r in results if r["tokens"] is not None]
     losers = [r for r in results if r["tokens"] is None]

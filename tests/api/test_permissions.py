@@ -243,7 +243,10 @@ async def test_api_key_acts_within_its_scopes_until_revoked(api: Api, admin: Api
 
     seen = await key.data("{ viewer { kind role scopes staff { username } } }")
     assert seen["viewer"] == {
-        "kind": "API_KEY", "role": None, "scopes": ["CATALOG_WRITE"], "staff": None
+        "kind": "API_KEY",
+        "role": None,
+        "scopes": ["CATALOG_WRITE"],
+        "staff": None,
     }
     made = (await create_product(key))["data"]["productCreate"]
     assert made["errors"] == []
@@ -255,9 +258,7 @@ async def test_api_key_acts_within_its_scopes_until_revoked(api: Api, admin: Api
     assert_401(await key.raw(PRODUCTS))
 
 
-async def test_api_key_without_catalog_write_cannot_create_products(
-    api: Api, admin: Api
-) -> None:
+async def test_api_key_without_catalog_write_cannot_create_products(api: Api, admin: Api) -> None:
     data = await admin.data(API_KEY_CREATE, {"name": "reader", "scopes": ["CATALOG_READ"]})
     key = api.as_(data["apiKeyCreate"]["secret"])
     assert_denied(await create_product(key), "productCreate", "FORBIDDEN")
@@ -339,8 +340,14 @@ async def test_admin_changes_anything(api: Api, admin: Api, stores: dict[str, An
     sh_b = gid("Location", stores["SH-B"])
 
     body = await update_location(
-        admin, sh_b, name="Store B (new)", latitude=31.2, longitude=121.4, status="CLOSED",
-        openingHours=NEW_HOURS, pickupEnabled=False,
+        admin,
+        sh_b,
+        name="Store B (new)",
+        latitude=31.2,
+        longitude=121.4,
+        status="CLOSED",
+        openingHours=NEW_HOURS,
+        pickupEnabled=False,
     )
 
     payload = body["data"]["locationUpdate"]
@@ -396,7 +403,9 @@ async def test_created_clerk_logs_in_and_sees_its_store(
     )
     assert payload["errors"] == []
     assert payload["staff"] == {
-        "username": "carol", "role": "STORE_CLERK", "stores": [{"code": "SH-B"}]
+        "username": "carol",
+        "role": "STORE_CLERK",
+        "stores": [{"code": "SH-B"}],
     }
 
     result = await login(api, "carol", PASSWORD)

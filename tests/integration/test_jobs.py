@@ -1,0 +1,65 @@
+"""Jobs do their work once, in-process or through arq on Redis, and are safe to repeat."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker
+
+from domain.identity.model import StaffRole
+from domain.identity.services import create_staff, staff_login
+from infra.db.models.identity import RefreshTokenRow
+from infra.jobs import JOBS, run_job, worker_settings
+from infra.runtime import Runtime
+from tests.support import TestClock
+
+PURGE = next(job for job in JOBS if job.name == "purge_expired_sessions")
+
+
+async def _expired_login(runtime: Runtime, clock: TestClock) -> None:
+    await create_staff(runtime.auth, "jobber", "long-enough-pw", StaffRole.ADMIN, [])
+    await staff_login(runtime.auth, "jobber", "long-enough-pw", "198.51.100.1")
+    clock.advance(timedelta(days=32))
+
+
+async def test_purge_removes_expired_refresh_tokens_once(
+    runtime: Runtime, clock: TestClock
+) -> None:
+    await _expired_login(runtime, clock)
+    assert await RefreshTokenRow.all().count() == 1
+    await run_job(runtime, PURGE)
+    await run_job(runtime, PURGE)  # a second run (another process, a retry) changes nothing
+    assert await RefreshTokenRow.all().count() == 0
+
+
+async def test_purge_keeps_live_tokens(runtime: Runtime, clock: TestClock) -> None:
+    await create_staff(runtime.auth, "jobber", "long-enough-pw", StaffRole.ADMIN, [])
+    await staff_login(runtime.auth, "jobber", "long-enough-pw", "198.51.100.1")
+    await run_job(runtime, PURGE)
+    assert await RefreshTokenRow.all().count() == 1
+
+
+async def test_arq_worker_runs_the_job_from_redis(runtime: Runtime, clock: TestClock) -> None:
+    await _expired_login(runtime, clock)
+    settings = worker_settings(runtime.settings)
+    assert {c.name for c in settings["cron_jobs"]} == {job.name for job in JOBS}
+    url = os.environ.get("TEST_REDIS_URL")
+    assert url, "this test needs Redis: run it through `make test` (scripts/with-services.sh)"
+    redis = await create_pool(RedisSettings.from_dsn(url))
+    await redis.enqueue_job(PURGE.name, _queue_name=settings["queue_name"])
+    worker = Worker(
+        functions=settings["functions"],
+        queue_name=settings["queue_name"],
+        redis_pool=redis,
+        burst=True,
+        poll_delay=0.05,
+        ctx={"runtime": runtime},  # the test's runtime instead of on_startup's own
+        handle_signals=False,
+    )
+    await worker.main()
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    assert await RefreshTokenRow.all().count() == 0
+    await worker.close()
+    await redis.aclose()
