@@ -17,7 +17,7 @@ from domain.locations.services import LocationDraft, create_location
 from infra.db.connection import migrate
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.support import TestClock, is_postgres, table_names, test_database_url
+from tests.support import MovableClock, is_postgres, table_names, test_database_url
 
 HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -56,12 +56,12 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def clock() -> TestClock:
-    return TestClock()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.fixture(scope="session")
-async def runtime(settings: Settings, clock: TestClock) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, clock: MovableClock) -> AsyncIterator[Runtime]:
     rt = Runtime(settings, clock=clock, fast_password_hashing=True)
     await rt.start()
     yield rt
@@ -69,7 +69,7 @@ async def runtime(settings: Settings, clock: TestClock) -> AsyncIterator[Runtime
 
 
 @pytest.fixture(autouse=True)
-async def clean_state(runtime: Runtime, clock: TestClock) -> AsyncIterator[None]:
+async def clean_state(runtime: Runtime, clock: MovableClock) -> AsyncIterator[None]:
     yield
     clock.offset = type(clock.offset)()
     conn = connections.get("default")

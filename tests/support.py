@@ -23,7 +23,7 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
 
 
-class TestClock:
+class MovableClock:
     """Real time plus an offset the test can move forward."""
 
     def __init__(self) -> None:

@@ -18,7 +18,7 @@ from domain.identity.services import create_staff
 from infra.runtime import Runtime
 from infra.settings import Settings
 from tests.conftest import Api, login
-from tests.support import TestClock as MovableClock
+from tests.support import MovableClock as MovableClock
 
 PASSWORD = "correct-horse-battery"
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.conftest import Api
-from tests.support import TestClock as MovableClock
+from tests.support import MovableClock as MovableClock
 
 ERRORS = "errors { code field message }"
 VARIANT = (

@@ -13,19 +13,19 @@ from domain.identity.services import create_staff, staff_login
 from infra.db.models.identity import RefreshTokenRow
 from infra.jobs import JOBS, run_job, worker_settings
 from infra.runtime import Runtime
-from tests.support import TestClock
+from tests.support import MovableClock
 
 PURGE = next(job for job in JOBS if job.name == "purge_expired_sessions")
 
 
-async def _expired_login(runtime: Runtime, clock: TestClock) -> None:
+async def _expired_login(runtime: Runtime, clock: MovableClock) -> None:
     await create_staff(runtime.auth, "jobber", "long-enough-pw", StaffRole.ADMIN, [])
     await staff_login(runtime.auth, "jobber", "long-enough-pw", "198.51.100.1")
     clock.advance(timedelta(days=32))
 
 
 async def test_purge_removes_expired_refresh_tokens_once(
-    runtime: Runtime, clock: TestClock
+    runtime: Runtime, clock: MovableClock
 ) -> None:
     await _expired_login(runtime, clock)
     assert await RefreshTokenRow.all().count() == 1
@@ -34,14 +34,14 @@ async def test_purge_removes_expired_refresh_tokens_once(
     assert await RefreshTokenRow.all().count() == 0
 
 
-async def test_purge_keeps_live_tokens(runtime: Runtime, clock: TestClock) -> None:
+async def test_purge_keeps_live_tokens(runtime: Runtime, clock: MovableClock) -> None:
     await create_staff(runtime.auth, "jobber", "long-enough-pw", StaffRole.ADMIN, [])
     await staff_login(runtime.auth, "jobber", "long-enough-pw", "198.51.100.1")
     await run_job(runtime, PURGE)
     assert await RefreshTokenRow.all().count() == 1
 
 
-async def test_arq_worker_runs_the_job_from_redis(runtime: Runtime, clock: TestClock) -> None:
+async def test_arq_worker_runs_the_job_from_redis(runtime: Runtime, clock: MovableClock) -> None:
     await _expired_login(runtime, clock)
     settings = worker_settings(runtime.settings)
     assert {c.name for c in settings["cron_jobs"]} == {job.name for job in JOBS}
