@@ -21,7 +21,7 @@ from domain import errors as d
 log = logging.getLogger("omnishelf.api")
 
 
-for _codes in (d.AuthErrorCode, d.CatalogErrorCode, d.LocationErrorCode):
+for _codes in (d.AuthErrorCode, d.CatalogErrorCode, d.LocationErrorCode, d.MemberErrorCode):
     strawberry.enum(_codes)
 
 
@@ -48,7 +48,13 @@ class LocationError(UserError):
     code: d.LocationErrorCode
 
 
+@strawberry.type
+class MemberError(UserError):
+    code: d.MemberErrorCode
+
+
 CODES: dict[type, type[Enum]] = {
+    MemberError: d.MemberErrorCode,
     AuthError: d.AuthErrorCode,
     CatalogError: d.CatalogErrorCode,
     LocationError: d.LocationErrorCode,

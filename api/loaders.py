@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.catalog.model import Category, Product, Variant
 from domain.locations.model import Location
+from domain.members.model import ConsentRecord, Identity, Member
 
 if TYPE_CHECKING:
     from infra.db.uow import Repositories
@@ -50,6 +51,27 @@ class Loaders:
             found = await locations.get_many(keys)
             return _in_key_order(keys, found, {loc.id: loc for loc in found})
 
+        members_repo = repos.members
+
+        async def members(keys: list[UUID]) -> list[Member | None]:
+            found = await members_repo.get_many(keys)
+            return _in_key_order(keys, found, {m.id: m for m in found})
+
+        async def identities(keys: list[UUID]) -> list[list[Identity]]:
+            grouped: dict[UUID, list[Identity]] = defaultdict(list)
+            for identity in await members_repo.identities_of(keys):
+                grouped[identity.member_id].append(identity)
+            return [grouped.get(k, []) for k in keys]
+
+        async def consents(keys: list[UUID]) -> list[list[ConsentRecord]]:
+            grouped: dict[UUID, list[ConsentRecord]] = defaultdict(list)
+            for record in await members_repo.consents_of(keys):
+                grouped[record.member_id].append(record)
+            return [grouped.get(k, []) for k in keys]
+
+        self.member = DataLoader(members)
+        self.identities_by_member = DataLoader(identities)
+        self.consents_by_member = DataLoader(consents)
         self.product = DataLoader(products)
         self.variant = DataLoader(variants)
         self.variants_by_product = DataLoader(variants_by_product)

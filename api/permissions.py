@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
-from domain.identity.model import ApiScope, PrincipalKind, StaffRole
+from domain.identity.model import ApiScope, DeviceKind, PrincipalKind, StaffRole
 
 
 def _principal(info: Info[Context, Any]) -> Any:
@@ -71,3 +71,26 @@ class CanWriteLocations(_Forbidden):
 
     def allows(self, principal: Any) -> bool:
         return bool(principal.is_admin or principal.has_scope(ApiScope.LOCATIONS_WRITE))
+
+
+class IsMember(_Forbidden):
+    message = "Only a logged-in member may do this (loginWithWechat or loginWithPhone)."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.is_member)
+
+
+class CanServeMembers(_Forbidden):
+    message = "Only POS devices and staff may look up or enrol members."
+
+    def allows(self, principal: Any) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return bool(principal.device_kind is DeviceKind.POS)
+        return bool(principal.kind is PrincipalKind.STAFF)
+
+
+class IsCustomerService(_Forbidden):
+    message = "Only CS_AGENT or ADMIN staff may do this."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT))

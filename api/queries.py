@@ -80,6 +80,10 @@ async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
     if type_name == "Category":
         category = await loaders.category.load(key)
         return Category.from_domain(category) if category else None
+    if type_name == "Member":
+        from api.member_queries import member_node
+
+        return await member_node(info, key)
     if type_name == "Location":
         location = await loaders.location.load(key)
         return Location.from_domain(location) if location else None

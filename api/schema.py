@@ -7,18 +7,26 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 
 from api.extensions import CostLimiter, ErrorShaping, Metrics
+from api.member_queries import MemberQueries
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.locations import LocationMutations
-from api.queries import Query
+from api.mutations.members import MemberMutations
+from api.queries import Query as CoreQuery
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location
+from api.types.members import Member
 from infra.settings import Settings
 
 
 @strawberry.type
-class Mutation(AuthMutations, CatalogMutations, LocationMutations):
+class Query(CoreQuery, MemberQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthMutations, CatalogMutations, LocationMutations, MemberMutations):
     pass
 
 
@@ -27,7 +35,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey],
+        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             ErrorShaping,

@@ -9,9 +9,14 @@
     ├── CatalogError                 CatalogErrorCode
     │     (common codes) DUPLICATE_CODE, DUPLICATE_BARCODE, DUPLICATE_SLUG,
     │     INVALID_BARCODE, INVALID_PRICE, ARCHIVED
-    └── LocationError                LocationErrorCode
-          (common codes) DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
-          INVALID_OPENING_HOURS, FORBIDDEN
+    ├── LocationError                LocationErrorCode
+    │     (common codes) DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
+    │     INVALID_OPENING_HOURS, FORBIDDEN
+    └── MemberError                  MemberErrorCode
+          (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
+          CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
+          INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
+          MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED, FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -70,7 +75,32 @@ class LocationErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
-ErrorCode = CommonErrorCode | AuthErrorCode | CatalogErrorCode | LocationErrorCode
+class MemberErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    INVALID_PHONE = "INVALID_PHONE"
+    INVALID_IDENTIFIER = "INVALID_IDENTIFIER"
+    INVALID_CODE = "INVALID_CODE"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    CODE_ALREADY_USED = "CODE_ALREADY_USED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    SMS_UNAVAILABLE = "SMS_UNAVAILABLE"
+    UNKNOWN_APP = "UNKNOWN_APP"
+    INVALID_WECHAT_CODE = "INVALID_WECHAT_CODE"
+    WECHAT_RATE_LIMITED = "WECHAT_RATE_LIMITED"
+    WECHAT_UNAVAILABLE = "WECHAT_UNAVAILABLE"
+    MEMBER_MERGED = "MEMBER_MERGED"
+    MEMBER_ERASED = "MEMBER_ERASED"
+    MERGE_INTO_SELF = "MERGE_INTO_SELF"
+    IDENTIFIER_TAKEN = "IDENTIFIER_TAKEN"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+ErrorCode = CommonErrorCode | AuthErrorCode | CatalogErrorCode | LocationErrorCode | MemberErrorCode
 
 
 class DomainError(Exception):
@@ -102,9 +132,5 @@ class LocationError(DomainError):
     code: LocationErrorCode
 
 
-class ValidationErrors(Exception):
-    """Several input problems found at once; each is a DomainError of one context."""
-
-    def __init__(self, errors: Sequence[DomainError]):
-        super().__init__("; ".join(e.message for e in errors))
-        self.errors = list(errors)
+class MemberError(DomainError):
+    code: MemberErrorCode

@@ -13,6 +13,7 @@ from domain.identity.ports import (
     StaffRepository,
 )
 from domain.locations.ports import LocationRepository
+from domain.members.ports import MemberRepository
 
 
 class UnitOfWork(Protocol):
@@ -28,6 +29,8 @@ class UnitOfWork(Protocol):
     def catalog(self) -> CatalogRepository: ...
     @property
     def locations(self) -> LocationRepository: ...
+    @property
+    def members(self) -> MemberRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -40,5 +40,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("tortoise", "aiosqlite", "asyncio", "uvicorn.access"):
+    for noisy in ("tortoise", "aiosqlite", "asyncio", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

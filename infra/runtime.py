@@ -9,15 +9,21 @@ from redis.asyncio import Redis
 
 from domain.catalog.services import CatalogDeps
 from domain.clock import Clock, SystemClock
+from domain.events import DataExporters, EventHandlers
 from domain.identity.ports import RateLimiter
 from domain.identity.services import AuthDeps, AuthPolicy
 from domain.locations.services import LocationDeps
+from domain.members.ports import SmsSender, WeChatGateway
+from domain.members.services import MemberDeps
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import Repositories, TortoiseUnitOfWork
 from infra.security.passwords import Argon2PasswordHasher
+from infra.security.pii import AesGcmVault
 from infra.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from infra.security.tokens import JwtAccessTokens
-from infra.settings import Settings
+from infra.settings import DEMO_WECHAT_APP, Settings
+from infra.sms import DisabledSms, FakeSmsSender
+from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
 
 
 @dataclass
@@ -42,7 +48,20 @@ class Runtime:
             ttl=timedelta(seconds=s.access_token_ttl),
         )
         self.hasher = Argon2PasswordHasher(fast=self.fast_password_hashing)
+        self.vault = AesGcmVault(*s.pii_keys())
+        self.wechat = self._wechat()
+        self.sms: SmsSender = (
+            FakeSmsSender(self.clock) if s.sms_provider == "fake" else DisabledSms()
+        )
+        self.events = EventHandlers()
+        self.exporters = DataExporters()
         self._rebuild_deps()
+
+    def _wechat(self) -> WeChatGateway:
+        s = self.settings
+        if s.wechat_fake:
+            return FakeWeChatGateway({DEMO_WECHAT_APP, *s.wechat_apps})
+        return HttpWeChatGateway(apps=s.wechat_apps, clock=self.clock)
 
     def _rebuild_deps(self) -> None:
         s = self.settings
@@ -61,6 +80,16 @@ class Runtime:
         )
         self.catalog = CatalogDeps(uow=TortoiseUnitOfWork, clock=self.clock)
         self.locations = LocationDeps(uow=TortoiseUnitOfWork, clock=self.clock)
+        apps = [DEMO_WECHAT_APP] if s.wechat_fake and not s.wechat_apps else list(s.wechat_apps)
+        self.members = MemberDeps(
+            auth=self.auth,
+            vault=self.vault,
+            wechat=self.wechat,
+            sms=self.sms,
+            events=self.events,
+            exporters=self.exporters,
+            default_wechat_app=apps[0] if len(apps) == 1 else None,
+        )
 
     async def start(self, *, database: bool = True) -> None:
         """Connect the database and Redis; idempotent so tests and the lifespan can share it."""
@@ -80,6 +109,8 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None
+        if isinstance(self.wechat, HttpWeChatGateway):
+            await self.wechat.aclose()
         if database:
             await stop_database()
         self.started = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,6 +11,10 @@ from pathlib import Path
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
+# Development-only keys (base64 of 32 bytes); production refuses them.
+DEV_PII_MASTER_KEY = "ZGV2LW9ubHktcGlpLW1hc3Rlci1rZXktMzJieXRlcyE="
+DEV_PII_HASH_KEY = "ZGV2LW9ubHktcGlpLWhhc2gta2V5LTMyLWJ5dGVzISE="
+DEMO_WECHAT_APP = "wx-demo"
 
 
 class SettingsError(ValueError):
@@ -28,15 +34,34 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _keys(raw: str) -> dict[str, str]:
-    """`kid1:secret1,kid2:secret2`: previous signing keys still accepted for verification."""
+def _keys(raw: str, name: str = "JWT_PREVIOUS_KEYS", shape: str = "kid:secret") -> dict[str, str]:
+    """`name1:secret1,name2:secret2` (old JWT keys still accepted; WeChat app secrets)."""
     keys: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
         kid, sep, secret = part.partition(":")
         if not sep or not kid or not secret:
-            raise SettingsError("JWT_PREVIOUS_KEYS must look like 'kid:secret,kid2:secret2'.")
+            raise SettingsError(f"{name} must look like '{shape},{shape}2'.")
         keys[kid] = secret
     return keys
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise SettingsError(f"{name} must be 1 or 0.")
+    return raw in ("1", "true", "yes")
+
+
+def _key_bytes(name: str, value: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name} must be base64 (e.g. `openssl rand -base64 32`).") from None
+    if len(raw) != 32:
+        raise SettingsError(f"{name} must decode to 32 bytes; got {len(raw)}.")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,11 @@ class Settings:
     graphql_max_cost: int = 20_000
     db_pool_size: int = 20
     run_jobs_in_process: bool = True
+    pii_master_key: str = DEV_PII_MASTER_KEY
+    pii_hash_key: str = DEV_PII_HASH_KEY
+    wechat_apps: dict[str, str] = field(default_factory=dict)
+    wechat_fake: bool = True
+    sms_provider: str = "fake"
 
     @property
     def is_production(self) -> bool:
@@ -104,6 +134,11 @@ class Settings:
             graphql_max_cost=_int(e, "GRAPHQL_MAX_COST", 20_000, 10, 10_000_000),
             db_pool_size=_int(e, "DB_POOL_SIZE", 20, 1, 500),
             run_jobs_in_process=redis_url is None,
+            pii_master_key=e.get("PII_MASTER_KEY") or DEV_PII_MASTER_KEY,
+            pii_hash_key=e.get("PII_HASH_KEY") or DEV_PII_HASH_KEY,
+            wechat_apps=_keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret"),
+            wechat_fake=_flag(e, "WECHAT_FAKE", default=mode != "production"),
+            sms_provider=e.get("SMS_PROVIDER") or ("disabled" if mode == "production" else "fake"),
         )
         settings.validate()
         return settings
@@ -118,6 +153,10 @@ class Settings:
             )
         if len(self.jwt_secret) < 32:
             raise SettingsError("JWT_SECRET must be at least 32 characters.")
+        _key_bytes("PII_MASTER_KEY", self.pii_master_key)
+        _key_bytes("PII_HASH_KEY", self.pii_hash_key)
+        if self.sms_provider not in ("fake", "disabled"):
+            raise SettingsError("SMS_PROVIDER must be fake or disabled (real providers: later).")
         if self.is_production:
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise SettingsError("Production refuses the development JWT_SECRET: set your own.")
@@ -125,6 +164,20 @@ class Settings:
                 raise SettingsError("Production needs PostgreSQL: set DATABASE_URL=postgres://...")
             if not self.redis_url:
                 raise SettingsError("Production needs Redis for jobs and limits: set REDIS_URL.")
+            if DEV_PII_MASTER_KEY in (self.pii_master_key, self.pii_hash_key) or (
+                DEV_PII_HASH_KEY in (self.pii_master_key, self.pii_hash_key)
+            ):
+                raise SettingsError("Production refuses the development PII keys: set your own.")
+            if self.wechat_fake:
+                raise SettingsError("Production refuses the fake WeChat gateway (WECHAT_FAKE=0).")
+            if self.sms_provider == "fake":
+                raise SettingsError("Production refuses the fake SMS sender.")
+
+    def pii_keys(self) -> tuple[bytes, bytes]:
+        return (
+            _key_bytes("PII_MASTER_KEY", self.pii_master_key),
+            _key_bytes("PII_HASH_KEY", self.pii_hash_key),
+        )
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

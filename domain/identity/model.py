@@ -50,6 +50,7 @@ class Principal:
     store_ids: frozenset[UUID] = frozenset()
     scopes: frozenset[ApiScope] = frozenset()
     session_id: UUID | None = None
+    device_kind: DeviceKind | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -57,6 +58,20 @@ class Principal:
 
     def has_role(self, *roles: StaffRole) -> bool:
         return self.kind is PrincipalKind.STAFF and self.role in roles
+
+    @property
+    def has_pii_access(self) -> bool:
+        """Roles that may see identifiers unmasked (every such read is logged)."""
+        return self.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
+
+    @property
+    def is_member(self) -> bool:
+        return self.kind is PrincipalKind.MEMBER
+
+    @property
+    def label(self) -> str:
+        """How audit records name the actor."""
+        return f"{self.kind.value}:{self.id}"
 
     def has_scope(self, scope: ApiScope) -> bool:
         return self.kind is PrincipalKind.API_KEY and scope in self.scopes
@@ -109,7 +124,10 @@ class Device:
 
     def principal(self) -> Principal:
         return Principal(
-            kind=PrincipalKind.DEVICE, id=self.id, store_ids=frozenset({self.location_id})
+            kind=PrincipalKind.DEVICE,
+            id=self.id,
+            store_ids=frozenset({self.location_id}),
+            device_kind=self.kind,
         )
 
 

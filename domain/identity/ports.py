@@ -11,6 +11,7 @@ from domain.identity.model import (
     AuthSession,
     Device,
     Principal,
+    PrincipalKind,
     RefreshToken,
     StaffUser,
 )
@@ -66,4 +67,7 @@ class SessionRepository(Protocol):
         ...
 
     async def revoke_session(self, session_id: UUID, at: datetime, reason: str) -> None: ...
+    async def revoke_sessions_of(
+        self, kind: PrincipalKind, principal_id: UUID, at: datetime, reason: str
+    ) -> int: ...
     async def delete_expired(self, before: datetime) -> int: ...

@@ -64,8 +64,8 @@ def _unauthenticated(detail: str = "The token is invalid, expired or revoked.") 
     return AuthError(AuthErrorCode.UNAUTHENTICATED, f"{detail} Log in again to get a new one.")
 
 
-async def _issue_pair(deps: AuthDeps, uow: UnitOfWork, principal: Principal) -> TokenPair:
-    """Open a new refresh family for the principal and hand out its first pair."""
+async def issue_tokens(deps: AuthDeps, uow: UnitOfWork, principal: Principal) -> TokenPair:
+    """Open a new refresh family (a login) for the principal and hand out its first pair."""
     now = deps.clock.now()
     session = AuthSession(
         id=new_id(), principal_kind=principal.kind, principal_id=principal.id, created_at=now
@@ -125,7 +125,7 @@ async def staff_login(
                 "Unknown username or wrong password.",
                 ["password"],
             )
-        pair = await _issue_pair(deps, uow, staff.principal())
+        pair = await issue_tokens(deps, uow, staff.principal())
     await deps.limiter.reset(f"login:user:{name}")
     return staff, pair
 
@@ -188,6 +188,10 @@ async def _principal_for(uow: UnitOfWork, session: AuthSession) -> Principal | N
     if session.principal_kind is PrincipalKind.STAFF:
         staff = await uow.staff.get(session.principal_id)
         return staff.principal() if staff and staff.is_active else None
+    if session.principal_kind is PrincipalKind.MEMBER:
+        member = await uow.members.get(session.principal_id)
+        active = member is not None and member.is_active
+        return Principal(kind=PrincipalKind.MEMBER, id=session.principal_id) if active else None
     return None
 
 

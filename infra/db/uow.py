@@ -15,6 +15,7 @@ from infra.repositories.identity import (
     TortoiseStaffRepository,
 )
 from infra.repositories.locations import TortoiseLocationRepository
+from infra.repositories.members import TortoiseMemberRepository
 
 
 class Repositories:
@@ -27,6 +28,7 @@ class Repositories:
         self.sessions = TortoiseSessionRepository()
         self.catalog = TortoiseCatalogRepository()
         self.locations = TortoiseLocationRepository()
+        self.members = TortoiseMemberRepository()
 
 
 class TortoiseUnitOfWork(Repositories):

@@ -8,9 +8,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
 from domain.catalog.model import CatalogStatus, Category, Money, Product, Variant
-from domain.errors import CatalogError, CatalogErrorCode, CommonError, CommonErrorCode
+from domain.errors import CatalogError, CatalogErrorCode
 from domain.pagination import Page, PageRequest
 from infra.db.models.catalog import CategoryRow, ProductRow, VariantRow
+from infra.repositories.paging import after_uuid
 
 
 def _product(row: ProductRow) -> Product:
@@ -68,18 +69,6 @@ def _duplicate(error: IntegrityError) -> CatalogError:
     if "slug" in text:
         return CatalogError(CatalogErrorCode.DUPLICATE_SLUG, "Slug is taken.", ["slug"])
     return CatalogError(CatalogErrorCode.DUPLICATE_CODE, "SKU code exists.", ["code"])
-
-
-def _after(key: str) -> UUID:
-    """The sort key of a products cursor is the id of the last product seen."""
-    try:
-        return UUID(key)
-    except ValueError:
-        raise CommonError(
-            CommonErrorCode.INVALID_INPUT,
-            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
-            ["after"],
-        ) from None
 
 
 class TortoiseCatalogRepository:
@@ -144,7 +133,7 @@ class TortoiseCatalogRepository:
         if category_id is not None:
             query = query.filter(category_id=category_id)
         if page.after is not None:
-            query = query.filter(id__gt=_after(page.after))
+            query = query.filter(id__gt=after_uuid(page.after))
         rows = await query.order_by("id").limit(page.first + 1)
         return Page.from_rows([_product(r) for r in rows], [str(r.id) for r in rows], page)
 

@@ -8,6 +8,7 @@ from domain.identity.model import (
     ApiScope,
     AuthSession,
     Device,
+    PrincipalKind,
     RefreshToken,
     StaffUser,
 )
@@ -191,6 +192,13 @@ class TortoiseSessionRepository:
         await AuthSessionRow.filter(id=session_id, revoked_at__isnull=True).update(
             revoked_at=at, revoked_reason=reason
         )
+
+    async def revoke_sessions_of(
+        self, kind: PrincipalKind, principal_id: UUID, at: datetime, reason: str
+    ) -> int:
+        return await AuthSessionRow.filter(
+            principal_kind=kind, principal_id=principal_id, revoked_at__isnull=True
+        ).update(revoked_at=at, revoked_reason=reason)
 
     async def delete_expired(self, before: datetime) -> int:
         return await RefreshTokenRow.filter(expires_at__lt=before).delete()

@@ -9,6 +9,10 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://app@db/omnishelf",
     "REDIS_URL": "redis://cache:6379/0",
     "JWT_SECRET": "a-real-production-secret-of-forty-chars!!",
+    "PII_MASTER_KEY": "cHJvZHVjdGlvbi1tYXN0ZXIta2V5LTMyLWJ5dGVzISE=",
+    "PII_HASH_KEY": "cHJvZHVjdGlvbi1oYXNoLWtleS0zMi1ieXRlcyEhISE=",
+    "WECHAT_APPS": "wx1234567890:app-secret",
+    "WECHAT_FAKE": "0",
 }
 
 
@@ -31,6 +35,9 @@ def test_production_accepts_real_settings() -> None:
         ({"JWT_SECRET": DEV_JWT_SECRET}, "development JWT_SECRET"),
         ({"DATABASE_URL": "sqlite://var/x.sqlite3"}, "PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"PII_MASTER_KEY": ""}, "development PII keys"),
+        ({"WECHAT_FAKE": "1"}, "fake WeChat"),
+        ({"SMS_PROVIDER": "fake"}, "fake SMS"),
     ],
 )
 def test_production_refuses_development_choices(override: dict[str, str], complaint: str) -> None:
@@ -48,6 +55,10 @@ def test_production_refuses_development_choices(override: dict[str, str], compla
         ({"JWT_PREVIOUS_KEYS": "nocolon"}, "JWT_PREVIOUS_KEYS"),
         ({"OMNISHELF_ENV": "staging"}, "OMNISHELF_ENV"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"PII_HASH_KEY": "not base64!"}, "PII_HASH_KEY must be base64"),
+        ({"PII_MASTER_KEY": "c2hvcnQ="}, "32 bytes"),
+        ({"WECHAT_APPS": "no-secret"}, "WECHAT_APPS"),
+        ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"),
     ],
 )
 def test_malformed_settings_say_what_to_fix(env: dict[str, str], complaint: str) -> None:

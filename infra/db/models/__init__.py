@@ -4,4 +4,5 @@ MODEL_MODULES = [
     "infra.db.models.identity",
     "infra.db.models.catalog",
     "infra.db.models.locations",
+    "infra.db.models.members",
 ]

@@ -1,0 +1,116 @@
+"""Member reads: the member's own view, POS lookup, and the customer-service console."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError
+from api.permissions import CanServeMembers, IsAdmin, IsCustomerService, IsMember
+from api.relay import Connection, decode_cursor, decode_id
+from api.types.members import Member, PiiAccessEntry
+from domain.errors import DomainError
+from domain.identity.model import Principal
+from domain.members.services import lookup_member, resolve_member, search_members
+from domain.pagination import PageRequest
+
+
+def _top_level(error: DomainError) -> ApiError:
+    return ApiError(error.code.value, error.message, field=error.field)
+
+
+def _page(first: int | None, after: str | None) -> PageRequest:
+    try:
+        return PageRequest.of(first, decode_cursor(after))
+    except DomainError as error:
+        raise _top_level(error) from None
+
+
+async def member_node(info: Info[Context, Any], key: UUID) -> Member | None:
+    """A member by id, following merges; members see only themselves, CS sees everyone."""
+    principal: Principal | None = info.context.principal
+    if principal is None:
+        return None
+    member = await resolve_member(info.context.runtime.repos.members, key)
+    if member is None:
+        return None
+    allowed = (principal.is_member and principal.id == member.id) or principal.has_pii_access
+    return Member.from_domain(member) if allowed else None
+
+
+@strawberry.input
+class MemberLookupInput:
+    phone: str | None = None
+    pos_card: str | None = None
+
+
+@strawberry.type
+class MemberQueries:
+    @strawberry.field(permission_classes=[IsMember], description="The logged-in member.")
+    async def me(self, info: Info[Context, Any]) -> Member | None:
+        principal = info.context.principal
+        assert principal is not None
+        return await member_node(info, principal.id)
+
+    @strawberry.field(
+        permission_classes=[CanServeMembers],
+        description="POS and store staff: the member behind a phone number or member card.",
+    )
+    async def lookup_member(
+        self, info: Info[Context, Any], input: MemberLookupInput
+    ) -> Member | None:
+        try:
+            found = await lookup_member(info.context.runtime.members, input.phone, input.pos_card)
+        except DomainError as error:
+            raise _top_level(error) from None
+        if found is None:
+            return None
+        member, identities = found
+        info.context.loaders.identities_by_member.prime(member.id, identities)
+        return Member.from_domain(member)
+
+    @strawberry.field(
+        permission_classes=[IsCustomerService],
+        description="Search by exact phone or card number, or by a fragment of the name.",
+    )
+    async def members(
+        self,
+        info: Info[Context, Any],
+        search: str,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Member]:
+        page = _page(first, after)
+        try:
+            result = await search_members(info.context.runtime.members, search, page)
+        except DomainError as error:
+            raise _top_level(error) from None
+        return Connection[Member].from_page(result, Member.from_domain)
+
+    @strawberry.field(
+        permission_classes=[IsCustomerService],
+        description="A member by id; the id of a merged member gives its survivor.",
+    )
+    async def member(self, info: Info[Context, Any], id: strawberry.ID) -> Member | None:
+        try:
+            key = decode_id(id, "Member")
+        except DomainError as error:
+            raise _top_level(error) from None
+        return await member_node(info, key)
+
+    @strawberry.field(
+        permission_classes=[IsAdmin], description="Every unmasked read of personal data."
+    )
+    async def pii_access_log(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[PiiAccessEntry]:
+        page = _page(first, after)
+        try:
+            result = await info.context.runtime.repos.members.list_pii_access(page)
+        except DomainError as error:
+            raise _top_level(error) from None
+        return Connection[PiiAccessEntry].from_page(result, PiiAccessEntry.from_domain)

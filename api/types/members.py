@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.context import Context
+from api.relay import Node, encode_id
+from domain.members import model as m
+from domain.members.model import Channel, ConsentPurpose, IdentityKind, MemberStatus, VerifiedBy
+from domain.members.services import sorted_identities
+
+for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
+    strawberry.enum(_enum)
+
+
+@strawberry.type(description="One identifier of a member, masked (138****5678).")
+class MemberIdentity:
+    kind: IdentityKind
+    app_id: str | None = strawberry.field(description="The mini-program of an openid.")
+    masked: str
+    verified: bool
+    verified_by: VerifiedBy
+    linked_at: datetime
+
+    @classmethod
+    def from_domain(cls, identity: m.Identity) -> MemberIdentity:
+        return cls(
+            kind=identity.kind,
+            app_id=identity.app_id or None,
+            masked=identity.masked,
+            verified=identity.verified,
+            verified_by=identity.verified_by,
+            linked_at=identity.linked_at,
+        )
+
+
+@strawberry.type(description="An unmasked identifier; reading it was written to the PII log.")
+class RevealedIdentity:
+    kind: IdentityKind
+    app_id: str | None
+    value: str
+    verified: bool
+
+
+@strawberry.type
+class ConsentRecord:
+    purpose: ConsentPurpose
+    granted: bool
+    policy_version: str
+    channel: Channel
+    recorded_at: datetime
+
+    @classmethod
+    def from_domain(cls, record: m.ConsentRecord) -> ConsentRecord:
+        return cls(
+            purpose=record.purpose,
+            granted=record.granted,
+            policy_version=record.policy_version,
+            channel=record.channel,
+            recorded_at=record.recorded_at,
+        )
+
+
+@strawberry.type(description="Where a purpose stands now; no record means not granted.")
+class ConsentState:
+    purpose: ConsentPurpose
+    granted: bool
+    policy_version: str | None
+    recorded_at: datetime | None
+
+
+@strawberry.type
+class Consents:
+    current: list[ConsentState]
+    history: list[ConsentRecord]
+
+    @classmethod
+    def from_domain(cls, records: list[m.ConsentRecord]) -> Consents:
+        latest = m.current_consents(records)
+        return cls(
+            current=[
+                ConsentState(
+                    purpose=p,
+                    granted=bool(latest.get(p) and latest[p].granted),
+                    policy_version=latest[p].policy_version if p in latest else None,
+                    recorded_at=latest[p].recorded_at if p in latest else None,
+                )
+                for p in ConsentPurpose
+            ],
+            history=[ConsentRecord.from_domain(r) for r in records],
+        )
+
+
+@strawberry.type(description="A person, across every channel and identifier (OneID).")
+class Member(Node):
+    display_name: str
+    status: MemberStatus
+    tier: str
+    created_channel: Channel
+    created_at: datetime
+    key: strawberry.Private[Any]
+    merged_into_key: strawberry.Private[Any]
+
+    @classmethod
+    def from_domain(cls, member: m.Member) -> Member:
+        return cls(
+            id=encode_id("Member", member.id),
+            display_name=member.display_name,
+            status=member.status,
+            tier=member.tier,
+            created_channel=member.created_channel,
+            created_at=member.created_at,
+            key=member.id,
+            merged_into_key=member.merged_into,
+        )
+
+    @strawberry.field(description="Every identifier of the member, masked.")
+    async def identities(self, info: Info[Context, Any]) -> list[MemberIdentity]:
+        found = await info.context.loaders.identities_by_member.load(self.key)
+        return [MemberIdentity.from_domain(i) for i in sorted_identities(found)]
+
+    @strawberry.field(description="Consent per purpose now, and every change.")
+    async def consents(self, info: Info[Context, Any]) -> Consents:
+        return Consents.from_domain(await info.context.loaders.consents_by_member.load(self.key))
+
+    @strawberry.field(description="The member this one was merged into (MERGED only).")
+    async def merged_into(self, info: Info[Context, Any]) -> Member | None:
+        if self.merged_into_key is None:
+            return None
+        found = await info.context.loaders.member.load(self.merged_into_key)
+        return Member.from_domain(found) if found else None
+
+
+@strawberry.type
+class MemberMerge:
+    id: strawberry.ID
+    source_member_id: strawberry.ID
+    target_member_id: strawberry.ID
+    reason: str
+    actor: str
+    moved: JSON
+    created_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, merge: m.MemberMerge) -> MemberMerge:
+        return cls(
+            id=encode_id("MemberMerge", merge.id),
+            source_member_id=encode_id("Member", merge.source_member_id),
+            target_member_id=encode_id("Member", merge.target_member_id),
+            reason=merge.reason,
+            actor=merge.actor,
+            moved=cast(JSON, merge.moved),
+            created_at=merge.created_at,
+        )
+
+
+@strawberry.type(description="Who read whose personal data unmasked, when and why.")
+class PiiAccessEntry:
+    actor: str
+    member_id: strawberry.ID
+    kinds: list[str]
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, entry: m.PiiAccess) -> PiiAccessEntry:
+        return cls(
+            actor=entry.actor,
+            member_id=encode_id("Member", entry.member_id),
+            kinds=entry.kinds,
+            reason=entry.reason,
+            created_at=entry.created_at,
+        )

@@ -1,0 +1,66 @@
+"""Domain events and their handlers.
+
+Handlers run inside the transaction of the use case that raised the event, so a context
+that must move its rows when members merge (orders, points, subscriptions) does it
+atomically with the merge, and a failing handler rolls the whole use case back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from domain.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class MembersMerged:
+    source_member_id: UUID
+    target_member_id: UUID
+    merge_id: UUID
+
+
+@dataclass(frozen=True)
+class MemberErased:
+    member_id: UUID
+
+
+E = TypeVar("E")
+Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
+Exporter = Callable[[UnitOfWork, UUID], Awaitable[Any]]
+
+
+class EventHandlers:
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+
+    def register(
+        self, event_type: type[E], handler: Callable[[UnitOfWork, E], Awaitable[None]]
+    ) -> None:
+        self._handlers[event_type].append(handler)
+
+    def unregister(self, event_type: type, handler: Handler) -> None:
+        self._handlers[event_type].remove(handler)
+
+    async def dispatch(self, uow: UnitOfWork, event: object) -> None:
+        for handler in list(self._handlers[type(event)]):
+            await handler(uow, event)
+
+
+class DataExporters:
+    """Sections of a member's data export; each context adds its own (orders, points...)."""
+
+    def __init__(self) -> None:
+        self._sections: dict[str, Exporter] = {}
+
+    def register(self, name: str, exporter: Exporter) -> None:
+        self._sections[name] = exporter
+
+    def unregister(self, name: str) -> None:
+        self._sections.pop(name, None)
+
+    async def collect(self, uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
+        return {name: await export(uow, member_id) for name, export in self._sections.items()}

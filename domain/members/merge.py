@@ -1,0 +1,98 @@
+"""Merging duplicate members: one transaction, rows locked in id order, idempotent."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.errors import MemberError, MemberErrorCode
+from domain.events import MembersMerged
+from domain.identity.model import Principal, PrincipalKind
+from domain.ids import new_id
+from domain.members.model import Member, MemberMerge, MemberStatus
+from domain.members.services import MemberDeps
+from domain.uow import UnitOfWork
+
+
+def _check(source: Member | None, target: Member | None) -> tuple[Member, Member]:
+    if source is None:
+        raise MemberError(MemberErrorCode.NOT_FOUND, "Unknown source member.", ["sourceMemberId"])
+    if target is None:
+        raise MemberError(MemberErrorCode.NOT_FOUND, "Unknown target member.", ["targetMemberId"])
+    for member, field in ((source, "sourceMemberId"), (target, "targetMemberId")):
+        if member.status is MemberStatus.ERASED:
+            raise MemberError(
+                MemberErrorCode.MEMBER_ERASED, "An erased member cannot be merged.", [field]
+            )
+    if target.status is MemberStatus.MERGED:
+        raise MemberError(
+            MemberErrorCode.MEMBER_MERGED,
+            f"The target was itself merged into member {target.merged_into}; merge into that one.",
+            ["targetMemberId"],
+        )
+    return source, target
+
+
+async def merge_in_uow(
+    deps: MemberDeps, uow: UnitOfWork, source_id: UUID, target_id: UUID, reason: str, actor: str
+) -> MemberMerge:
+    """Absorb `source` into `target` inside the caller's transaction."""
+    if source_id == target_id:
+        raise MemberError(
+            MemberErrorCode.MERGE_INTO_SELF,
+            "A member cannot be merged into itself.",
+            ["targetMemberId"],
+        )
+    locked = {m.id: m for m in await uow.members.lock([source_id, target_id])}
+    source, target = _check(locked.get(source_id), locked.get(target_id))
+    if source.status is MemberStatus.MERGED:
+        previous = [
+            m for m in await uow.members.merges_of(source.id) if m.source_member_id == source.id
+        ]
+        if source.merged_into == target.id and previous:
+            return previous[0]  # the same merge again: nothing more to do
+        raise MemberError(
+            MemberErrorCode.MEMBER_MERGED,
+            f"The source was already merged into member {source.merged_into}.",
+            ["sourceMemberId"],
+        )
+    assert source.data_key is not None and target.data_key is not None
+    now = deps.auth.clock.now()
+    identities = await uow.members.identities_of([source.id])
+    for identity in identities:
+        # Re-encrypt under the survivor's key: the absorbed key is destroyed below.
+        plaintext = deps.vault.decrypt(source.data_key, identity.ciphertext)
+        identity.ciphertext = deps.vault.encrypt(target.data_key, plaintext)
+        identity.member_id = target.id
+        await uow.members.save_identity(identity)
+    consents = await uow.members.move_consents(source.id, target.id)
+    sessions = await uow.sessions.revoke_sessions_of(
+        PrincipalKind.MEMBER, source.id, now, "member merged"
+    )
+    source.status, source.merged_into, source.data_key = MemberStatus.MERGED, target.id, None
+    source.updated_at = now
+    await uow.members.save(source)
+    merge = MemberMerge(
+        id=new_id(),
+        source_member_id=source.id,
+        target_member_id=target.id,
+        reason=reason,
+        actor=actor,
+        moved={"identities": len(identities), "consents": consents, "sessions_revoked": sessions},
+        created_at=now,
+    )
+    await uow.members.add_merge(merge)
+    await deps.events.dispatch(uow, MembersMerged(source.id, target.id, merge.id))
+    return merge
+
+
+async def merge_members(
+    deps: MemberDeps, actor: Principal, source_id: UUID, target_id: UUID, reason: str
+) -> MemberMerge:
+    """CS: merge two records of one person. Everything of `source` moves to `target`."""
+    why = reason.strip()
+    if not 3 <= len(why) <= 200:
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT, "Give a reason (3-200 characters).", ["reason"]
+        )
+    async with deps.auth.uow() as uow:
+        return await merge_in_uow(deps, uow, source_id, target_id, why, actor.label)

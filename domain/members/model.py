@@ -1,0 +1,143 @@
+"""The member (OneID), its identifiers, consents and merges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+DEFAULT_TIER = "STANDARD"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    MERGED = "MERGED"
+    ERASED = "ERASED"
+
+
+class Channel(StrEnum):
+    MINI_PROGRAM = "MINI_PROGRAM"
+    H5 = "H5"
+    KIOSK = "KIOSK"
+    POS = "POS"
+    CS = "CS"
+
+
+class IdentityKind(StrEnum):
+    WECHAT_OPENID = "WECHAT_OPENID"
+    WECHAT_UNIONID = "WECHAT_UNIONID"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    POS_CARD = "POS_CARD"
+    ALIPAY_USER_ID = "ALIPAY_USER_ID"
+    DOUYIN_OPENID = "DOUYIN_OPENID"
+
+
+class VerifiedBy(StrEnum):
+    NONE = "NONE"
+    WECHAT = "WECHAT"
+    SMS = "SMS"
+    CARD = "CARD"
+    STAFF = "STAFF"
+
+
+class ConsentPurpose(StrEnum):
+    MARKETING_SMS = "MARKETING_SMS"
+    MARKETING_WECHAT = "MARKETING_WECHAT"
+    PERSONALISED_RECOMMENDATIONS = "PERSONALISED_RECOMMENDATIONS"
+    PRECISE_LOCATION = "PRECISE_LOCATION"
+    ANALYTICS = "ANALYTICS"
+
+    @property
+    def is_marketing(self) -> bool:
+        return self in (ConsentPurpose.MARKETING_SMS, ConsentPurpose.MARKETING_WECHAT)
+
+
+@dataclass
+class Member:
+    id: UUID
+    status: MemberStatus
+    display_name: str
+    tier: str
+    created_channel: Channel
+    created_at: datetime
+    updated_at: datetime
+    data_key: str | None  # wrapped per-member key; None once erased (crypto-shredded)
+    merged_into: UUID | None = None
+    erased_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is MemberStatus.ACTIVE
+
+
+@dataclass
+class Identity:
+    id: UUID
+    member_id: UUID
+    kind: IdentityKind
+    app_id: str  # the WeChat/Douyin app an openid belongs to; "" for global identifiers
+    lookup_hash: str
+    ciphertext: str
+    masked: str
+    verified: bool
+    verified_by: VerifiedBy
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    id: UUID
+    member_id: UUID
+    purpose: ConsentPurpose
+    granted: bool
+    policy_version: str
+    channel: Channel
+    recorded_at: datetime
+
+
+@dataclass
+class MemberMerge:
+    id: UUID
+    source_member_id: UUID
+    target_member_id: UUID
+    reason: str
+    actor: str  # "STAFF:<id>", "MEMBER:<id>" or "SYSTEM"
+    moved: dict[str, int] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PiiAccess:
+    id: UUID
+    actor: str
+    member_id: UUID
+    kinds: list[str]
+    reason: str
+    created_at: datetime
+
+
+@dataclass
+class PhoneCode:
+    id: UUID
+    phone_hash: str
+    code_hash: str
+    expires_at: datetime
+    attempts: int
+    created_at: datetime
+    consumed_at: datetime | None = None
+
+
+def current_consents(records: list[ConsentRecord]) -> dict[ConsentPurpose, ConsentRecord]:
+    """The latest record per purpose: consent is append-only, the newest one counts."""
+    latest: dict[ConsentPurpose, ConsentRecord] = {}
+    for record in sorted(records, key=lambda r: (r.recorded_at, str(r.id))):
+        latest[record.purpose] = record
+    return latest
+
+
+def can_contact(records: list[ConsentRecord], purpose: ConsentPurpose) -> bool:
+    """Every marketing sender must ask this first. No record means no consent."""
+    record = current_consents(records).get(purpose)
+    return bool(record and record.granted)

@@ -1,0 +1,171 @@
+"""Personal-data rights (PIPL): consent, one-tap unsubscribe, export, erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from domain.errors import MemberError, MemberErrorCode
+from domain.events import MemberErased
+from domain.identity.model import Principal, PrincipalKind
+from domain.ids import new_id
+from domain.members.model import (
+    Channel,
+    ConsentPurpose,
+    ConsentRecord,
+    MemberStatus,
+    current_consents,
+)
+from domain.members.services import MemberDeps, active_member, sorted_identities
+
+ERASED_NAME = ""
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    purpose: ConsentPurpose
+    granted: bool
+
+
+def _policy_version(value: str) -> str:
+    version = value.strip()
+    if not version or len(version) > 32 or "\x00" in version:
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT,
+            "`policyVersion` names the privacy policy shown (1-32 characters, e.g. 2026-10).",
+            ["policyVersion"],
+        )
+    return version
+
+
+async def update_consents(
+    deps: MemberDeps,
+    principal: Principal,
+    changes: Sequence[ConsentChange],
+    policy_version: str,
+    channel: Channel,
+) -> list[ConsentRecord]:
+    """Append one record per change; returns the member's whole history."""
+    version = _policy_version(policy_version)
+    if not changes:
+        raise MemberError(MemberErrorCode.INVALID_INPUT, "Give at least one change.", ["changes"])
+    if len({c.purpose for c in changes}) != len(changes):
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT, "Each purpose at most once per call.", ["changes"]
+        )
+    return await _append(deps, principal.id, changes, version, channel)
+
+
+async def unsubscribe_all(
+    deps: MemberDeps, principal: Principal, channel: Channel
+) -> list[ConsentRecord]:
+    """One tap: withdraw every marketing purpose."""
+    changes = [ConsentChange(p, False) for p in ConsentPurpose if p.is_marketing]
+    return await _append(deps, principal.id, changes, "unsubscribe", channel)
+
+
+async def _append(
+    deps: MemberDeps,
+    member_id: UUID,
+    changes: Sequence[ConsentChange],
+    version: str,
+    channel: Channel,
+) -> list[ConsentRecord]:
+    now = deps.auth.clock.now()
+    async with deps.auth.uow() as uow:
+        member = await active_member(uow, member_id)
+        await uow.members.add_consents(
+            [
+                ConsentRecord(
+                    id=new_id(),
+                    member_id=member.id,
+                    purpose=c.purpose,
+                    granted=c.granted,
+                    policy_version=version,
+                    channel=channel,
+                    recorded_at=now,
+                )
+                for c in changes
+            ]
+        )
+        return await uow.members.consents_of([member.id])
+
+
+async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str, Any]:
+    """Everything we hold about the member, machine-readable, identifiers decrypted."""
+    async with deps.auth.uow() as uow:
+        member = await active_member(uow, principal.id)
+        assert member.data_key is not None
+        identities = sorted_identities(await uow.members.identities_of([member.id]))
+        consents = await uow.members.consents_of([member.id])
+        merges = await uow.members.merges_of(member.id)
+        sections = await deps.exporters.collect(uow, member.id)
+    current = current_consents(consents)
+    return {
+        "format": "omnishelf.member-export/1",
+        "exportedAt": deps.auth.clock.now().isoformat(),
+        "member": {
+            "id": str(member.id),
+            "displayName": member.display_name,
+            "status": member.status.value,
+            "tier": member.tier,
+            "createdChannel": member.created_channel.value,
+            "createdAt": member.created_at.isoformat(),
+        },
+        "identities": [
+            {
+                "kind": i.kind.value,
+                "appId": i.app_id or None,
+                "value": deps.vault.decrypt(member.data_key, i.ciphertext),
+                "verified": i.verified,
+                "verifiedBy": i.verified_by.value,
+                "linkedAt": i.linked_at.isoformat(),
+            }
+            for i in identities
+        ],
+        "consents": {
+            "current": {p.value: r.granted for p, r in current.items()},
+            "history": [
+                {
+                    "purpose": r.purpose.value,
+                    "granted": r.granted,
+                    "policyVersion": r.policy_version,
+                    "channel": r.channel.value,
+                    "recordedAt": r.recorded_at.isoformat(),
+                }
+                for r in sorted(consents, key=lambda r: r.recorded_at)
+            ],
+        },
+        "mergedFrom": [
+            {
+                "memberId": str(m.source_member_id),
+                "at": m.created_at.isoformat() if m.created_at else None,
+            }
+            for m in merges
+            if m.target_member_id == member.id
+        ],
+        **sections,
+    }
+
+
+async def delete_account(deps: MemberDeps, principal: Principal, confirm: bool) -> None:
+    """Erase personal data: identifiers deleted, the member's data key destroyed (anything
+    still encrypted under it is unreadable), sessions revoked. Orders and ledgers keep the
+    bare member id, which now names no one."""
+    if not confirm:
+        raise MemberError(
+            MemberErrorCode.CONFIRMATION_REQUIRED,
+            "Deleting the account cannot be undone; send `confirm: true`.",
+            ["confirm"],
+        )
+    now = deps.auth.clock.now()
+    async with deps.auth.uow() as uow:
+        member = await active_member(uow, principal.id)
+        await uow.members.delete_identities(member.id)
+        await uow.sessions.revoke_sessions_of(PrincipalKind.MEMBER, member.id, now, "erased")
+        member.status, member.data_key = MemberStatus.ERASED, None
+        member.display_name, member.erased_at, member.updated_at = ERASED_NAME, now, now
+        await uow.members.save(member)
+        await deps.events.dispatch(uow, MemberErased(member.id))

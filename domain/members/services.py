@@ -1,0 +1,305 @@
+"""Member use cases shared by every channel: create, find, bind identifiers, POS and CS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+from domain.errors import MemberError, MemberErrorCode
+from domain.events import DataExporters, EventHandlers
+from domain.identity.model import Principal, PrincipalKind
+from domain.identity.services import AuthDeps
+from domain.ids import new_id
+from domain.members.identifiers import lookup_namespace, mask, normalise, normalise_phone
+from domain.members.model import (
+    DEFAULT_TIER,
+    Channel,
+    Identity,
+    IdentityKind,
+    Member,
+    MemberStatus,
+    PiiAccess,
+    VerifiedBy,
+)
+from domain.members.ports import MemberRepository, PiiVault, SmsSender, WeChatGateway
+from domain.pagination import Page, PageRequest
+from domain.uow import UnitOfWork
+
+MAX_MERGE_HOPS = 16
+# Proof of ownership strong enough to take an identifier over from another member (merge).
+PROVES_OWNERSHIP = frozenset({VerifiedBy.WECHAT, VerifiedBy.SMS})
+
+
+@dataclass(frozen=True)
+class MemberPolicy:
+    code_ttl: timedelta = timedelta(minutes=5)
+    code_max_attempts: int = 5
+    code_resend_seconds: int = 60
+    codes_per_phone: int = 5
+    codes_per_address: int = 20
+    code_window_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class MemberDeps:
+    auth: AuthDeps
+    vault: PiiVault
+    wechat: WeChatGateway
+    sms: SmsSender
+    events: EventHandlers = field(default_factory=EventHandlers)
+    exporters: DataExporters = field(default_factory=DataExporters)
+    policy: MemberPolicy = field(default_factory=MemberPolicy)
+    default_wechat_app: str | None = None  # used when a call names no app (one app set up)
+
+
+def member_principal(member: Member, session_id: UUID | None = None) -> Principal:
+    return Principal(kind=PrincipalKind.MEMBER, id=member.id, session_id=session_id)
+
+
+def identity_hash(deps: MemberDeps, kind: IdentityKind, app_id: str, value: str) -> str:
+    return deps.vault.lookup_hash(lookup_namespace(kind, app_id), value)
+
+
+def clean_display_name(value: str | None, fallback: str = "") -> str:
+    name = (value or fallback).strip()
+    if len(name) > 64 or "\x00" in name:
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT,
+            "`displayName` is at most 64 characters.",
+            ["displayName"],
+        )
+    return name
+
+
+async def new_member(
+    deps: MemberDeps, uow: UnitOfWork, channel: Channel, display_name: str = ""
+) -> Member:
+    now = deps.auth.clock.now()
+    member = Member(
+        id=new_id(),
+        status=MemberStatus.ACTIVE,
+        display_name=display_name,
+        tier=DEFAULT_TIER,
+        created_channel=channel,
+        created_at=now,
+        updated_at=now,
+        data_key=deps.vault.new_member_key(),
+    )
+    await uow.members.add(member)
+    return member
+
+
+async def find_member(
+    deps: MemberDeps, uow: UnitOfWork, kind: IdentityKind, value: str, app_id: str = ""
+) -> tuple[Member, Identity] | None:
+    identity = await uow.members.identity_by_hash(identity_hash(deps, kind, app_id, value))
+    if identity is None:
+        return None
+    member = await uow.members.get(identity.member_id)
+    return (member, identity) if member is not None else None
+
+
+async def resolve_member(members: MemberRepository, member_id: UUID) -> Member | None:
+    """Follow `mergedInto` so an absorbed member's id keeps pointing at the survivor."""
+    member = await members.get(member_id)
+    hops = 0
+    while member is not None and member.merged_into is not None and hops < MAX_MERGE_HOPS:
+        member = await members.get(member.merged_into)
+        hops += 1
+    return member
+
+
+async def active_member(uow: UnitOfWork, member_id: UUID, field_name: str = "memberId") -> Member:
+    member = await uow.members.get(member_id)
+    if member is None:
+        raise MemberError(MemberErrorCode.NOT_FOUND, "Unknown member.", [field_name])
+    if member.status is MemberStatus.ERASED:
+        raise MemberError(
+            MemberErrorCode.MEMBER_ERASED, "This member erased their account.", [field_name]
+        )
+    if member.status is MemberStatus.MERGED:
+        raise MemberError(
+            MemberErrorCode.MEMBER_MERGED,
+            f"This member was merged into member {member.merged_into}; use that one.",
+            [field_name],
+        )
+    return member
+
+
+async def link_identity(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    member: Member,
+    kind: IdentityKind,
+    value: str,
+    verified_by: VerifiedBy,
+    app_id: str = "",
+) -> Identity:
+    assert member.data_key is not None, "active members always have a data key"
+    identity = Identity(
+        id=new_id(),
+        member_id=member.id,
+        kind=kind,
+        app_id=app_id,
+        lookup_hash=identity_hash(deps, kind, app_id, value),
+        ciphertext=deps.vault.encrypt(member.data_key, value),
+        masked=mask(kind, value),
+        verified=verified_by is not VerifiedBy.NONE,
+        verified_by=verified_by,
+        linked_at=deps.auth.clock.now(),
+    )
+    await uow.members.add_identity(identity)
+    return identity
+
+
+async def bind_identifier(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    member: Member,
+    kind: IdentityKind,
+    value: str,
+    verified_by: VerifiedBy,
+    actor: str,
+    app_id: str = "",
+) -> None:
+    """Attach an identifier to the member.
+
+    If another member holds it and this binding proves ownership (WeChat or SMS), that
+    member is the same person: it is merged into this one, in this transaction.
+    """
+    from domain.members.merge import merge_in_uow  # merge imports this module
+
+    found = await find_member(deps, uow, kind, value, app_id)
+    if found is None:
+        await link_identity(deps, uow, member, kind, value, verified_by, app_id)
+        return
+    holder, identity = found
+    if holder.id != member.id:
+        if verified_by not in PROVES_OWNERSHIP:
+            raise MemberError(
+                MemberErrorCode.IDENTIFIER_TAKEN,
+                f"{identity.masked} belongs to another member; verify it by SMS or WeChat "
+                "to merge the two accounts.",
+                [kind.value.lower()],
+            )
+        await merge_in_uow(
+            deps,
+            uow,
+            holder.id,
+            member.id,
+            f"{kind.value} {identity.masked} verified by {verified_by.value}",
+            actor,
+        )
+        identity.member_id = member.id
+    if verified_by is not VerifiedBy.NONE and not identity.verified:
+        identity.verified, identity.verified_by = True, verified_by
+        await uow.members.save_identity(identity)
+
+
+async def lookup_member(
+    deps: MemberDeps, phone: str | None, pos_card: str | None
+) -> tuple[Member, list[Identity]] | None:
+    """POS and store staff: the member behind a phone number or a member card."""
+    kind, raw = _one_identifier(phone, pos_card)
+    value = normalise(kind, raw)
+    async with deps.auth.uow() as uow:
+        found = await find_member(deps, uow, kind, value)
+        if found is None:
+            return None
+        member = found[0]
+        return member, await uow.members.identities_of([member.id])
+
+
+def _one_identifier(phone: str | None, pos_card: str | None) -> tuple[IdentityKind, str]:
+    if (phone is None) == (pos_card is None):
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT, "Give exactly one of `phone` or `posCard`.", ["phone"]
+        )
+    return (
+        (IdentityKind.PHONE, phone) if phone is not None else (IdentityKind.POS_CARD, str(pos_card))
+    )
+
+
+async def enrol_member(
+    deps: MemberDeps,
+    actor: Principal,
+    phone: str,
+    pos_card: str | None = None,
+    display_name: str | None = None,
+) -> tuple[Member, bool]:
+    """At the till: the member with this phone, or a new unverified one. Returns (member,
+    created). A card already on another member is refused, never silently moved."""
+    number = normalise_phone(phone)
+    card = normalise(IdentityKind.POS_CARD, pos_card) if pos_card else None
+    name = clean_display_name(display_name)
+    async with deps.auth.uow() as uow:
+        found = await find_member(deps, uow, IdentityKind.PHONE, number)
+        created = found is None
+        member = found[0] if found else await new_member(deps, uow, Channel.POS, name)
+        if created:
+            await link_identity(deps, uow, member, IdentityKind.PHONE, number, VerifiedBy.NONE)
+        if card is not None:
+            await bind_identifier(
+                deps, uow, member, IdentityKind.POS_CARD, card, VerifiedBy.CARD, actor.label
+            )
+    return member, created
+
+
+async def search_members(deps: MemberDeps, search: str, page: PageRequest) -> Page[Member]:
+    """CS search: an exact phone or card number, else a fragment of the display name."""
+    text = search.strip()
+    if not text or len(text) > 64 or "\x00" in text:
+        raise MemberError(MemberErrorCode.INVALID_INPUT, "`search` is 1-64 characters.", ["search"])
+    async with deps.auth.uow() as uow:
+        for kind in (IdentityKind.PHONE, IdentityKind.POS_CARD):
+            try:
+                value = normalise(kind, text)
+            except MemberError:
+                continue
+            found = await find_member(deps, uow, kind, value)
+            if found is not None:
+                return Page(
+                    items=[found[0]], keys=[str(found[0].id)], has_next=False, has_previous=False
+                )
+        return await uow.members.search_by_name(text, page)
+
+
+async def reveal_identifiers(
+    deps: MemberDeps, actor: Principal, member_id: UUID, reason: str
+) -> list[tuple[Identity, str]]:
+    """Unmasked identifiers for staff with PII access; every call is written to the log."""
+    if not actor.has_pii_access:
+        raise MemberError(
+            MemberErrorCode.FORBIDDEN, "Your role may not see unmasked personal data."
+        )
+    why = reason.strip()
+    if not 3 <= len(why) <= 200:
+        raise MemberError(
+            MemberErrorCode.INVALID_INPUT,
+            "Say why you need the data (3-200 characters); it is logged.",
+            ["reason"],
+        )
+    async with deps.auth.uow() as uow:
+        member = await uow.members.get(member_id)
+        if member is None:
+            raise MemberError(MemberErrorCode.NOT_FOUND, "Unknown member.", ["memberId"])
+        identities = await uow.members.identities_of([member.id])
+        key = member.data_key
+        revealed = [(i, deps.vault.decrypt(key, i.ciphertext)) for i in identities] if key else []
+        await uow.members.add_pii_access(
+            PiiAccess(
+                id=new_id(),
+                actor=actor.label,
+                member_id=member.id,
+                kinds=sorted({i.kind.value for i in identities}),
+                reason=why,
+                created_at=deps.auth.clock.now(),
+            )
+        )
+    return revealed
+
+
+def sorted_identities(identities: Sequence[Identity]) -> list[Identity]:
+    return sorted(identities, key=lambda i: (list(IdentityKind).index(i.kind), i.linked_at))

@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from domain.errors import MemberError, MemberErrorCode
+from domain.members.model import (
+    ConsentRecord,
+    Identity,
+    Member,
+    MemberMerge,
+    PhoneCode,
+    PiiAccess,
+)
+from domain.pagination import Page, PageRequest
+from infra.db.models.members import (
+    ConsentRecordRow,
+    MemberIdentityRow,
+    MemberMergeRow,
+    MemberRow,
+    PhoneCodeRow,
+    PiiAccessRow,
+)
+from infra.repositories.paging import after_uuid
+
+
+def _member(row: MemberRow) -> Member:
+    return Member(
+        id=row.id,
+        status=row.status,
+        display_name=row.display_name,
+        tier=row.tier,
+        created_channel=row.created_channel,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        data_key=row.data_key,
+        merged_into=row.merged_into_id,
+        erased_at=row.erased_at,
+    )
+
+
+def _identity(row: MemberIdentityRow) -> Identity:
+    return Identity(
+        id=row.id,
+        member_id=row.member_id,
+        kind=row.kind,
+        app_id=row.app_id,
+        lookup_hash=row.lookup_hash,
+        ciphertext=row.ciphertext,
+        masked=row.masked,
+        verified=row.verified,
+        verified_by=row.verified_by,
+        linked_at=row.linked_at,
+    )
+
+
+def _consent(row: ConsentRecordRow) -> ConsentRecord:
+    return ConsentRecord(
+        id=row.id,
+        member_id=row.member_id,
+        purpose=row.purpose,
+        granted=row.granted,
+        policy_version=row.policy_version,
+        channel=row.channel,
+        recorded_at=row.recorded_at,
+    )
+
+
+def _merge(row: MemberMergeRow) -> MemberMerge:
+    return MemberMerge(
+        id=row.id,
+        source_member_id=row.source_member_id,
+        target_member_id=row.target_member_id,
+        reason=row.reason,
+        actor=row.actor,
+        moved=dict(row.moved),
+        created_at=row.created_at,
+    )
+
+
+class TortoiseMemberRepository:
+    async def get(self, member_id: UUID) -> Member | None:
+        row = await MemberRow.get_or_none(id=member_id)
+        return _member(row) if row else None
+
+    async def get_many(self, ids: Sequence[UUID]) -> list[Member]:
+        return [_member(r) for r in await MemberRow.filter(id__in=list(ids))]
+
+    async def lock(self, ids: Sequence[UUID]) -> list[Member]:
+        # FOR UPDATE in id order; SQLite ignores it and serialises writers itself.
+        rows = await MemberRow.filter(id__in=list(ids)).order_by("id").select_for_update()
+        return [_member(r) for r in rows]
+
+    async def add(self, member: Member) -> None:
+        await MemberRow.create(
+            id=member.id,
+            status=member.status,
+            display_name=member.display_name,
+            tier=member.tier,
+            created_channel=member.created_channel,
+            merged_into_id=member.merged_into,
+            data_key=member.data_key,
+            created_at=member.created_at,
+            updated_at=member.updated_at,
+            erased_at=member.erased_at,
+        )
+
+    async def save(self, member: Member) -> None:
+        await MemberRow.filter(id=member.id).update(
+            status=member.status,
+            display_name=member.display_name,
+            tier=member.tier,
+            merged_into_id=member.merged_into,
+            data_key=member.data_key,
+            updated_at=member.updated_at,
+            erased_at=member.erased_at,
+        )
+        # Path compression: members absorbed earlier by this one now point at its survivor.
+        if member.merged_into is not None:
+            await MemberRow.filter(merged_into_id=member.id).update(
+                merged_into_id=member.merged_into
+            )
+
+    async def search_by_name(self, fragment: str, page: PageRequest) -> Page[Member]:
+        query = MemberRow.filter(status="ACTIVE", display_name__icontains=fragment)
+        if page.after is not None:
+            query = query.filter(id__gt=after_uuid(page.after))
+        rows = await query.order_by("id").limit(page.first + 1)
+        return Page.from_rows([_member(r) for r in rows], [str(r.id) for r in rows], page)
+
+    async def identity_by_hash(self, lookup_hash: str) -> Identity | None:
+        row = await MemberIdentityRow.get_or_none(lookup_hash=lookup_hash)
+        return _identity(row) if row else None
+
+    async def identities_of(self, member_ids: Sequence[UUID]) -> list[Identity]:
+        rows = await MemberIdentityRow.filter(member_id__in=list(member_ids)).order_by("linked_at")
+        return [_identity(r) for r in rows]
+
+    async def add_identity(self, identity: Identity) -> None:
+        try:
+            await MemberIdentityRow.create(
+                id=identity.id,
+                member_id=identity.member_id,
+                kind=identity.kind,
+                app_id=identity.app_id,
+                lookup_hash=identity.lookup_hash,
+                ciphertext=identity.ciphertext,
+                masked=identity.masked,
+                verified=identity.verified,
+                verified_by=identity.verified_by,
+                linked_at=identity.linked_at,
+            )
+        except IntegrityError:
+            raise MemberError(
+                MemberErrorCode.IDENTIFIER_TAKEN,
+                f"{identity.masked} was just linked to another member; try again.",
+            ) from None
+
+    async def save_identity(self, identity: Identity) -> None:
+        await MemberIdentityRow.filter(id=identity.id).update(
+            member_id=identity.member_id,
+            ciphertext=identity.ciphertext,
+            masked=identity.masked,
+            verified=identity.verified,
+            verified_by=identity.verified_by,
+        )
+
+    async def delete_identities(self, member_id: UUID) -> int:
+        return await MemberIdentityRow.filter(member_id=member_id).delete()
+
+    async def consents_of(self, member_ids: Sequence[UUID]) -> list[ConsentRecord]:
+        rows = await ConsentRecordRow.filter(member_id__in=list(member_ids)).order_by(
+            "recorded_at", "id"
+        )
+        return [_consent(r) for r in rows]
+
+    async def add_consents(self, records: Sequence[ConsentRecord]) -> None:
+        await ConsentRecordRow.bulk_create(
+            [
+                ConsentRecordRow(
+                    id=r.id,
+                    member_id=r.member_id,
+                    purpose=r.purpose,
+                    granted=r.granted,
+                    policy_version=r.policy_version,
+                    channel=r.channel,
+                    recorded_at=r.recorded_at,
+                )
+                for r in records
+            ]
+        )
+
+    async def move_consents(self, source: UUID, target: UUID) -> int:
+        return await ConsentRecordRow.filter(member_id=source).update(member_id=target)
+
+    async def add_merge(self, merge: MemberMerge) -> None:
+        try:
+            await MemberMergeRow.create(
+                id=merge.id,
+                source_member_id=merge.source_member_id,
+                target_member_id=merge.target_member_id,
+                reason=merge.reason,
+                actor=merge.actor,
+                moved=merge.moved,
+                created_at=merge.created_at,
+            )
+        except IntegrityError:
+            raise MemberError(
+                MemberErrorCode.MEMBER_MERGED,
+                "The source member was merged by a concurrent request.",
+                ["sourceMemberId"],
+            ) from None
+
+    async def merges_of(self, member_id: UUID) -> list[MemberMerge]:
+        rows = await MemberMergeRow.filter(source_member_id=member_id).order_by("created_at")
+        rows += await MemberMergeRow.filter(target_member_id=member_id).order_by("created_at")
+        return [_merge(r) for r in rows]
+
+    async def add_phone_code(self, code: PhoneCode) -> None:
+        await PhoneCodeRow.create(
+            id=code.id,
+            phone_hash=code.phone_hash,
+            code_hash=code.code_hash,
+            expires_at=code.expires_at,
+            attempts=code.attempts,
+            created_at=code.created_at,
+        )
+
+    async def latest_phone_code(self, phone_hash: str) -> PhoneCode | None:
+        row = (
+            await PhoneCodeRow.filter(phone_hash=phone_hash).order_by("-created_at", "-id").first()
+        )
+        if row is None:
+            return None
+        return PhoneCode(
+            id=row.id,
+            phone_hash=row.phone_hash,
+            code_hash=row.code_hash,
+            expires_at=row.expires_at,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            consumed_at=row.consumed_at,
+        )
+
+    async def count_failed_attempt(self, code_id: UUID) -> None:
+        await PhoneCodeRow.filter(id=code_id).update(attempts=F("attempts") + 1)
+
+    async def consume_phone_code(self, code_id: UUID, at: datetime) -> bool:
+        count = await PhoneCodeRow.filter(id=code_id, consumed_at__isnull=True).update(
+            consumed_at=at
+        )
+        return bool(count)
+
+    async def add_pii_access(self, entry: PiiAccess) -> None:
+        await PiiAccessRow.create(
+            id=entry.id,
+            actor=entry.actor,
+            member_id=entry.member_id,
+            kinds=entry.kinds,
+            reason=entry.reason,
+            created_at=entry.created_at,
+        )
+
+    async def list_pii_access(self, page: PageRequest) -> Page[PiiAccess]:
+        query = PiiAccessRow.all()
+        if page.after is not None:
+            query = query.filter(id__lt=after_uuid(page.after))
+        rows = await query.order_by("-id").limit(page.first + 1)
+        entries = [
+            PiiAccess(
+                id=r.id,
+                actor=r.actor,
+                member_id=r.member_id,
+                kinds=list(r.kinds),
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+        return Page.from_rows(entries, [str(r.id) for r in rows], page)
