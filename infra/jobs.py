@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 
 from domain.identity.services import purge_expired_sessions
+from domain.members.login import purge_phone_codes
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -33,7 +34,14 @@ async def _purge_sessions(runtime: Runtime) -> int:
     return await purge_expired_sessions(runtime.auth)
 
 
-JOBS: list[Job] = [Job("purge_expired_sessions", _purge_sessions, 3600)]
+async def _purge_phone_codes(runtime: Runtime) -> int:
+    return await purge_phone_codes(runtime.members)
+
+
+JOBS: list[Job] = [
+    Job("purge_expired_sessions", _purge_sessions, 3600),
+    Job("purge_phone_codes", _purge_phone_codes, 3600),
+]
 
 
 async def run_job(runtime: Runtime, job: Job) -> None:

@@ -210,3 +210,11 @@ async def verify_phone(deps: MemberDeps, principal: Principal, phone: str, code:
             deps, uow, member, IdentityKind.PHONE, number, VerifiedBy.SMS, principal.label
         )
     return member
+
+
+async def purge_phone_codes(deps: MemberDeps) -> int:
+    """Job: forget codes a day after they expired (idempotent)."""
+    async with deps.auth.uow() as uow:
+        return await uow.members.delete_phone_codes_before(
+            deps.auth.clock.now() - timedelta(days=1)
+        )

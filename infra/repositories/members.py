@@ -249,6 +249,9 @@ class TortoiseMemberRepository:
     async def count_failed_attempt(self, code_id: UUID) -> None:
         await PhoneCodeRow.filter(id=code_id).update(attempts=F("attempts") + 1)
 
+    async def delete_phone_codes_before(self, before: datetime) -> int:
+        return await PhoneCodeRow.filter(expires_at__lt=before).delete()
+
     async def consume_phone_code(self, code_id: UUID, at: datetime) -> bool:
         count = await PhoneCodeRow.filter(id=code_id, consumed_at__isnull=True).update(
             consumed_at=at

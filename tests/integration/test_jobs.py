@@ -63,3 +63,18 @@ async def test_arq_worker_runs_the_job_from_redis(runtime: Runtime, clock: Movab
     assert await RefreshTokenRow.all().count() == 0
     await worker.close()
     await redis.aclose()
+
+
+async def test_purge_forgets_phone_codes_a_day_after_expiry(
+    runtime: Runtime, clock: MovableClock
+) -> None:
+    from domain.members.login import request_phone_code
+    from infra.db.models.members import PhoneCodeRow
+
+    job = next(job for job in JOBS if job.name == "purge_phone_codes")
+    await request_phone_code(runtime.members, "13700137000", "198.51.100.2")
+    await run_job(runtime, job)
+    assert await PhoneCodeRow.all().count() == 1  # still within its grace day
+    clock.advance(timedelta(days=1, minutes=6))
+    await run_job(runtime, job)
+    assert await PhoneCodeRow.all().count() == 0

@@ -79,5 +79,5 @@ async def test_disabled_sender_refuses_without_logging_the_message(
     caplog.set_level(logging.INFO, logger="omnishelf.sms")
     with pytest.raises(MemberError) as caught:
         await DisabledSms().send(PHONE, "Your code is 123456")
-    assert caught.value.code is MemberErrorCode.INVALID_INPUT
+    assert caught.value.code is MemberErrorCode.SMS_UNAVAILABLE
     assert "123456" not in caplog.text and "8000" not in caplog.text
