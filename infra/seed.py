@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from domain.catalog.services import ProductDraft, VariantDraft, create_category, create_product
-from domain.identity.model import DeviceKind
+from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.identity.services import create_device, create_staff
 from domain.locations.model import Location, LocationType
 from domain.locations.services import create_location
+from domain.members.services import enrol_member
 from infra.db.models.identity import DeviceRow
 from infra.runtime import Runtime
 from infra.seed_data import (
@@ -44,8 +45,27 @@ async def seed(runtime: Runtime) -> int:
     await seed_products(runtime, categories)
     await seed_staff(runtime, locations)
     new_devices = await seed_devices(runtime, locations)
+    await seed_members(runtime)
     print_login_help(new_devices)
     return 0
+
+
+DEMO_MEMBERS = (  # (display name, phone, card): enrolled at a till, as a brand's CRM would be
+    ("Li Na", "13800138000", "DEMO-0001"),
+    ("Wang Wei", "13900139000", "DEMO-0002"),
+    ("Zhang Min", "13700137000", None),
+)
+
+
+async def seed_members(runtime: Runtime) -> None:
+    """Members enrolled at the POS; a WeChat login that binds one of these phones merges."""
+    tally = Tally()
+    till = Principal(kind=PrincipalKind.STAFF, id=UUID(int=0), role=StaffRole.ADMIN)
+    for name, phone, card in DEMO_MEMBERS:
+        _, created = await enrol_member(runtime.members, till, phone, card, name)
+        tally.created += created
+        tally.existing += not created
+    tally.report("members")
 
 
 async def seed_locations(runtime: Runtime) -> dict[str, Location]:
@@ -176,6 +196,9 @@ def print_login_help(new_devices: list[str]) -> None:
         f"  store staff: <store-code-lowercase>-manager and <store-code-lowercase>-clerk "
         f"(e.g. sh-xjh-manager), password {DEMO_PASSWORD}\n"
         f"  customer service: cs-agent / {DEMO_PASSWORD}\n"
+        '  a shopper: loginWithWechat(input: {appId: "wx-demo", code: "test:any-openid"}), '
+        'then bindPhone(input: {wechatPhoneCode: "test-phone:13800138000"}) merges in the '
+        "POS member Li Na\n"
         f"  {devices_note}",
         flush=True,
     )
