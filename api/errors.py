@@ -21,7 +21,13 @@ from domain import errors as d
 log = logging.getLogger("omnishelf.api")
 
 
-for _codes in (d.AuthErrorCode, d.CatalogErrorCode, d.LocationErrorCode, d.MemberErrorCode):
+for _codes in (
+    d.AuthErrorCode,
+    d.CatalogErrorCode,
+    d.LocationErrorCode,
+    d.MemberErrorCode,
+    d.InventoryErrorCode,
+):
     strawberry.enum(_codes)
 
 
@@ -53,7 +59,22 @@ class MemberError(UserError):
     code: d.MemberErrorCode
 
 
+@strawberry.type
+class InventoryError(UserError):
+    code: d.InventoryErrorCode
+    variant_id: strawberry.ID | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: the short variant."
+    )
+    available: int | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: what is available of it."
+    )
+    current_on_hand: int | None = strawberry.field(
+        default=None, description="STALE_QUANTITY: on hand now."
+    )
+
+
 CODES: dict[type, type[Enum]] = {
+    InventoryError: d.InventoryErrorCode,
     MemberError: d.MemberErrorCode,
     AuthError: d.AuthErrorCode,
     CatalogError: d.CatalogErrorCode,

@@ -10,7 +10,8 @@ from uuid import UUID
 from strawberry.dataloader import DataLoader
 
 from domain.catalog.model import Category, Product, Variant
-from domain.locations.model import Location
+from domain.inventory.model import StockLevel
+from domain.locations.model import Location, LocationStatus
 from domain.members.model import ConsentRecord, Identity, Member
 
 if TYPE_CHECKING:
@@ -69,6 +70,23 @@ class Loaders:
                 grouped[record.member_id].append(record)
             return [grouped.get(k, []) for k in keys]
 
+        inventory = repos.inventory
+
+        async def levels_by_variant(keys: list[UUID]) -> list[list[StockLevel]]:
+            grouped: dict[UUID, list[StockLevel]] = defaultdict(list)
+            for level in await inventory.levels(keys):
+                grouped[level.variant_id].append(level)
+            return [grouped.get(k, []) for k in keys]
+
+        async def active_locations(keys: list[str]) -> list[dict[UUID, Location]]:
+            found = await locations.search(
+                types=None, pickup_enabled=None, statuses=[LocationStatus.ACTIVE]
+            )
+            network = {loc.id: loc for loc in found}
+            return [network for _ in keys]
+
+        self.levels_by_variant = DataLoader(levels_by_variant)
+        self.network = DataLoader(active_locations)  # one key, "all": the active network
         self.member = DataLoader(members)
         self.identities_by_member = DataLoader(identities)
         self.consents_by_member = DataLoader(consents)

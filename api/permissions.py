@@ -94,3 +94,40 @@ class IsCustomerService(_Forbidden):
 
     def allows(self, principal: Any) -> bool:
         return bool(principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT))
+
+
+class CanRecordSales(_Forbidden):
+    message = "Only POS devices and store staff record till sales."
+
+    def allows(self, principal: Any) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return bool(principal.device_kind is DeviceKind.POS)
+        return bool(
+            principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
+        )
+
+
+class IsStockSyncer(_Forbidden):
+    message = "Only ADMIN staff or API keys with stock:write sync stock in bulk."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(principal.is_admin or principal.has_scope(ApiScope.STOCK_WRITE))
+
+
+class CanReadStock(_Forbidden):
+    message = "Only staff, POS devices or API keys with stock:read see stock quantities."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(sees_quantities(principal))
+
+
+def sees_quantities(principal: Any) -> bool:
+    if principal is None:
+        return False
+    if principal.kind is PrincipalKind.STAFF:
+        return True
+    if principal.kind is PrincipalKind.DEVICE:
+        return bool(principal.device_kind is DeviceKind.POS)
+    return bool(
+        principal.has_scope(ApiScope.STOCK_READ) or principal.has_scope(ApiScope.STOCK_WRITE)
+    )

@@ -7,9 +7,11 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 
 from api.extensions import CostLimiter, ErrorShaping, Metrics
+from api.inventory_queries import InventoryQueries
 from api.member_queries import MemberQueries
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
+from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.queries import Query as CoreQuery
@@ -21,12 +23,14 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries):
+class Query(CoreQuery, MemberQueries, InventoryQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutations, CatalogMutations, LocationMutations, MemberMutations):
+class Mutation(
+    AuthMutations, CatalogMutations, LocationMutations, MemberMutations, InventoryMutations
+):
     pass
 
 

@@ -12,6 +12,11 @@
     ├── LocationError                LocationErrorCode
     │     (common codes) DUPLICATE_CODE, INVALID_COORDINATES, INVALID_TIMEZONE,
     │     INVALID_OPENING_HOURS, FORBIDDEN
+    ├── InventoryError               InventoryErrorCode
+    │     (common codes) INSUFFICIENT_STOCK (InsufficientStock lists the shortages),
+    │     STALE_QUANTITY, INVALID_QUANTITY, DUPLICATE_VARIANT, SAME_LOCATION,
+    │     TRANSFER_NOT_SHIPPED, TRANSFER_ALREADY_SHIPPED, TRANSFER_ALREADY_RECEIVED,
+    │     RESERVATION_NOT_FOUND, IDEMPOTENCY_CONFLICT, FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -34,6 +39,7 @@ class CommonErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
 
 
 class AuthErrorCode(StrEnum):
@@ -75,6 +81,24 @@ class LocationErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class InventoryErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    STALE_QUANTITY = "STALE_QUANTITY"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    DUPLICATE_VARIANT = "DUPLICATE_VARIANT"
+    SAME_LOCATION = "SAME_LOCATION"
+    TRANSFER_NOT_SHIPPED = "TRANSFER_NOT_SHIPPED"
+    TRANSFER_ALREADY_SHIPPED = "TRANSFER_ALREADY_SHIPPED"
+    TRANSFER_ALREADY_RECEIVED = "TRANSFER_ALREADY_RECEIVED"
+    RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+
+
 class MemberErrorCode(StrEnum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
@@ -100,7 +124,14 @@ class MemberErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
-ErrorCode = CommonErrorCode | AuthErrorCode | CatalogErrorCode | LocationErrorCode | MemberErrorCode
+ErrorCode = (
+    CommonErrorCode
+    | AuthErrorCode
+    | CatalogErrorCode
+    | LocationErrorCode
+    | InventoryErrorCode
+    | MemberErrorCode
+)
 
 
 class DomainError(Exception):
@@ -130,6 +161,10 @@ class CatalogError(DomainError):
 
 class LocationError(DomainError):
     code: LocationErrorCode
+
+
+class InventoryError(DomainError):
+    code: InventoryErrorCode
 
 
 class MemberError(DomainError):

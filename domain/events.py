@@ -28,6 +28,30 @@ class MemberErased:
     member_id: UUID
 
 
+@dataclass(frozen=True)
+class ReservationExpired:
+    owner: str
+    reservation_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class ReservationsAtRisk:
+    """A till sale took the shelf below what online orders hold: the order side must react."""
+
+    location_id: UUID
+    variant_id: UUID
+    owners: tuple[str, ...]
+    reservation_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class PosSaleRecorded:
+    location_id: UUID
+    transaction_id: str
+    member_id: UUID | None
+    lines: tuple[tuple[UUID, int], ...]  # (variant id, quantity)
+
+
 E = TypeVar("E")
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 Exporter = Callable[[UnitOfWork, UUID], Awaitable[Any]]

@@ -6,12 +6,14 @@ from types import TracebackType
 from typing import Protocol
 
 from domain.catalog.ports import CatalogRepository
+from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
     ApiKeyRepository,
     DeviceRepository,
     SessionRepository,
     StaffRepository,
 )
+from domain.inventory.ports import InventoryRepository
 from domain.locations.ports import LocationRepository
 from domain.members.ports import MemberRepository
 
@@ -31,6 +33,10 @@ class UnitOfWork(Protocol):
     def locations(self) -> LocationRepository: ...
     @property
     def members(self) -> MemberRepository: ...
+    @property
+    def inventory(self) -> InventoryRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

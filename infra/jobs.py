@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 
 from domain.identity.services import purge_expired_sessions
+from domain.inventory.reservations import sweep_expired
 from domain.members.login import purge_phone_codes
 from infra.runtime import Runtime
 from infra.settings import Settings
@@ -38,7 +39,12 @@ async def _purge_phone_codes(runtime: Runtime) -> int:
     return await purge_phone_codes(runtime.members)
 
 
+async def _sweep_reservations(runtime: Runtime) -> int:
+    return await sweep_expired(runtime.inventory)
+
+
 JOBS: list[Job] = [
+    Job("sweep_expired_reservations", _sweep_reservations, 60),
     Job("purge_expired_sessions", _purge_sessions, 3600),
     Job("purge_phone_codes", _purge_phone_codes, 3600),
 ]

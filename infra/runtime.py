@@ -12,6 +12,7 @@ from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.identity.ports import RateLimiter
 from domain.identity.services import AuthDeps, AuthPolicy
+from domain.inventory.reservations import InventoryDeps
 from domain.locations.services import LocationDeps
 from domain.members.ports import SmsSender, WeChatGateway
 from domain.members.services import MemberDeps
@@ -80,6 +81,7 @@ class Runtime:
         )
         self.catalog = CatalogDeps(uow=TortoiseUnitOfWork, clock=self.clock)
         self.locations = LocationDeps(uow=TortoiseUnitOfWork, clock=self.clock)
+        self.inventory = InventoryDeps(uow=TortoiseUnitOfWork, clock=self.clock, events=self.events)
         apps = [DEMO_WECHAT_APP] if s.wechat_fake and not s.wechat_apps else list(s.wechat_apps)
         self.members = MemberDeps(
             auth=self.auth,

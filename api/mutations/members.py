@@ -265,7 +265,11 @@ class MemberMutations:
             source = decode_id(input.source_member_id, "Member", "sourceMemberId")
             target = decode_id(input.target_member_id, "Member", "targetMemberId")
             done = await merge.merge_members(deps, principal, source, target, input.reason)
-            survivor = await info.context.runtime.repos.members.get(done.target_member_id)
+            # A repeated merge returns the first one, whose target may have been merged on
+            # since: the payload names the member that survives now.
+            survivor = await services.resolve_member(
+                info.context.runtime.repos.members, done.target_member_id
+            )
             return done, survivor
 
         result, errors = await attempt(MemberError, run)

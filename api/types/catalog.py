@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Node, encode_id
+
+if TYPE_CHECKING:
+    from api.queries import NearInput
+    from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus
+from domain.inventory.model import OnlineChannel
 
 strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
+strawberry.enum(OnlineChannel)
 
 
 @strawberry.type(description="An amount of money in minor units (fen for CNY).")
@@ -67,6 +73,7 @@ class Variant(Node):
     status: CatalogStatus
     attributes: list[Attribute]
     product_key: strawberry.Private[Any]
+    key: strawberry.Private[Any]
 
     @classmethod
     def from_domain(cls, variant: m.Variant) -> Variant:
@@ -79,7 +86,30 @@ class Variant(Node):
             status=variant.status,
             attributes=[Attribute(name=k, value=v) for k, v in variant.attributes.items()],
             product_key=variant.product_id,
+            key=variant.id,
         )
+
+    @strawberry.field(
+        description="Where to find it, nearest first; exact quantities for staff only."
+    )
+    async def availability(
+        self,
+        info: Info[Context, Any],
+        near: Annotated[NearInput, strawberry.lazy("api.queries")] | None = None,
+        pickup_only: bool = False,
+        first: int = 10,
+    ) -> list[Annotated[LocationAvailability, strawberry.lazy("api.types.inventory")]]:
+        from api.availability import availability_of
+
+        return await availability_of(info, self.key, near, pickup_only, first)
+
+    @strawberry.field(description="Units the online channels can sell (locations that ship).")
+    async def total_available(
+        self, info: Info[Context, Any], channel: OnlineChannel = OnlineChannel.MINI_PROGRAM
+    ) -> int:
+        from api.availability import total_available_of
+
+        return await total_available_of(info, self.key)
 
     @strawberry.field
     async def product(self, info: Info[Context, Any]) -> Product:

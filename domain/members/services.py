@@ -192,7 +192,11 @@ async def bind_identifier(
             f"{kind.value} {identity.masked} verified by {verified_by.value}",
             actor,
         )
-        identity.member_id = member.id
+        # The merge moved and re-encrypted the identity under the survivor's key: work on
+        # the stored row, not the copy read before (its ciphertext names a destroyed key).
+        moved = await uow.members.identity_by_hash(identity.lookup_hash)
+        assert moved is not None and moved.member_id == member.id
+        identity = moved
     if verified_by is not VerifiedBy.NONE and not identity.verified:
         identity.verified, identity.verified_by = True, verified_by
         await uow.members.save_identity(identity)

@@ -14,6 +14,7 @@ from infra.repositories.identity import (
     TortoiseSessionRepository,
     TortoiseStaffRepository,
 )
+from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInventoryRepository
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.members import TortoiseMemberRepository
 
@@ -29,6 +30,8 @@ class Repositories:
         self.catalog = TortoiseCatalogRepository()
         self.locations = TortoiseLocationRepository()
         self.members = TortoiseMemberRepository()
+        self.inventory = TortoiseInventoryRepository()
+        self.idempotency = TortoiseIdempotencyStore()
 
 
 class TortoiseUnitOfWork(Repositories):

@@ -5,4 +5,5 @@ MODEL_MODULES = [
     "infra.db.models.catalog",
     "infra.db.models.locations",
     "infra.db.models.members",
+    "infra.db.models.inventory",
 ]

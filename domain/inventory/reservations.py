@@ -1,0 +1,232 @@
+"""Reservations: stock held for an owner (an order, a subscription cycle) until it is
+committed (goods leave), released, or expires. Used inside the owner's transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+from domain.clock import Clock
+from domain.errors import InventoryError, InventoryErrorCode
+from domain.events import EventHandlers, ReservationExpired
+from domain.ids import new_id
+from domain.inventory.model import (
+    HOLDING,
+    InsufficientStock,
+    Movement,
+    MovementKind,
+    Reservation,
+    ReservationState,
+    Shortage,
+    StockLine,
+    clean_lines,
+)
+from domain.uow import UnitOfWork
+
+MAX_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class InventoryDeps:
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    events: EventHandlers = field(default_factory=EventHandlers)
+
+
+def _movement(
+    deps: InventoryDeps,
+    r: Reservation,
+    kind: MovementKind,
+    on_hand: int,
+    reserved: int,
+    reason: str,
+    actor: str,
+) -> Movement:
+    return Movement(
+        id=new_id(),
+        location_id=r.location_id,
+        variant_id=r.variant_id,
+        kind=kind,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        reason=reason,
+        reference=r.owner,
+        actor=actor,
+        created_at=deps.clock.now(),
+    )
+
+
+def _check_owner_ttl(owner: str, ttl: timedelta) -> None:
+    if not owner or len(owner) > 100:
+        raise InventoryError(InventoryErrorCode.INVALID_INPUT, "Owner is 1-100 characters.")
+    if not timedelta(0) < ttl <= MAX_TTL:
+        raise InventoryError(InventoryErrorCode.INVALID_INPUT, "TTL must be within 30 days.")
+
+
+async def reserve_in_uow(
+    deps: InventoryDeps,
+    uow: UnitOfWork,
+    lines: Sequence[StockLine],
+    location_id: UUID,
+    owner: str,
+    ttl: timedelta,
+    actor: str = "SYSTEM",
+) -> list[Reservation]:
+    """All or nothing: each line is one conditional update, taken in variant-id order."""
+    _check_owner_ttl(owner, ttl)
+    ordered = clean_lines(lines)
+    short = [
+        line
+        for line in ordered
+        if not await uow.inventory.try_reserve(location_id, line.variant_id, line.quantity)
+    ]
+    if short:
+        levels = {
+            level.variant_id: level
+            for level in await uow.inventory.levels([s.variant_id for s in short], [location_id])
+        }
+        raise InsufficientStock(
+            [
+                Shortage(
+                    s.variant_id,
+                    s.quantity,
+                    levels[s.variant_id].available if s.variant_id in levels else 0,
+                )
+                for s in short
+            ],
+            location_id,
+        )
+    now = deps.clock.now()
+    reservations = [
+        Reservation(
+            id=new_id(),
+            owner=owner,
+            location_id=location_id,
+            variant_id=line.variant_id,
+            quantity=line.quantity,
+            state=ReservationState.ACTIVE,
+            expires_at=now + ttl,
+            created_at=now,
+        )
+        for line in ordered
+    ]
+    await uow.inventory.add_reservations(reservations)
+    await uow.inventory.add_movements(
+        [
+            _movement(deps, r, MovementKind.RESERVE, 0, r.quantity, "reserved", actor)
+            for r in reservations
+        ]
+    )
+    return reservations
+
+
+async def reserve(
+    deps: InventoryDeps,
+    lines: Sequence[StockLine],
+    location_id: UUID,
+    owner: str,
+    ttl: timedelta,
+    actor: str = "SYSTEM",
+) -> list[Reservation]:
+    async with deps.uow() as uow:
+        return await reserve_in_uow(deps, uow, lines, location_id, owner, ttl, actor)
+
+
+async def _holding(uow: UnitOfWork, owner: str) -> list[Reservation]:
+    found = await uow.inventory.reservations_of(owner, HOLDING)
+    return sorted(found, key=lambda r: (r.location_id, r.variant_id))
+
+
+async def release_in_uow(
+    deps: InventoryDeps,
+    uow: UnitOfWork,
+    owner: str,
+    actor: str = "SYSTEM",
+    to: ReservationState = ReservationState.RELEASED,
+    reason: str = "released",
+) -> list[Reservation]:
+    """Give the owner's held stock back. Safe to repeat: each reservation moves once."""
+    released = []
+    for r in await _holding(uow, owner):
+        if await uow.inventory.move_reservations([r.id], HOLDING, to):
+            await uow.inventory.unreserve(r.location_id, r.variant_id, r.quantity)
+            released.append(r)
+    await uow.inventory.add_movements(
+        [_movement(deps, r, MovementKind.RELEASE, 0, -r.quantity, reason, actor) for r in released]
+    )
+    return released
+
+
+async def release(deps: InventoryDeps, owner: str, actor: str = "SYSTEM") -> list[Reservation]:
+    async with deps.uow() as uow:
+        return await release_in_uow(deps, uow, owner, actor)
+
+
+async def commit_in_uow(
+    deps: InventoryDeps, uow: UnitOfWork, owner: str, actor: str = "SYSTEM"
+) -> list[Reservation]:
+    """The goods leave: on_hand and reserved both drop. Fails if a till sale took them."""
+    committed, short = [], []
+    for r in await _holding(uow, owner):
+        if not await uow.inventory.move_reservations([r.id], HOLDING, ReservationState.COMMITTED):
+            continue
+        if await uow.inventory.try_commit(r.location_id, r.variant_id, r.quantity):
+            committed.append(r)
+        else:
+            short.append(r)
+    if short:
+        levels = await uow.inventory.levels([r.variant_id for r in short], [short[0].location_id])
+        on_hand = {level.variant_id: level.on_hand for level in levels}
+        raise InsufficientStock(
+            [Shortage(r.variant_id, r.quantity, on_hand.get(r.variant_id, 0)) for r in short],
+            short[0].location_id,
+        )
+    await uow.inventory.add_movements(
+        [
+            _movement(deps, r, MovementKind.COMMIT, -r.quantity, -r.quantity, "committed", actor)
+            for r in committed
+        ]
+    )
+    return committed
+
+
+async def commit(deps: InventoryDeps, owner: str, actor: str = "SYSTEM") -> list[Reservation]:
+    async with deps.uow() as uow:
+        return await commit_in_uow(deps, uow, owner, actor)
+
+
+async def extend(deps: InventoryDeps, owner: str, ttl: timedelta) -> int:
+    _check_owner_ttl(owner, ttl)
+    async with deps.uow() as uow:
+        count = await uow.inventory.extend_reservations(owner, deps.clock.now() + ttl)
+    if not count:
+        raise InventoryError(
+            InventoryErrorCode.RESERVATION_NOT_FOUND, f"{owner!r} holds no reservations."
+        )
+    return count
+
+
+async def sweep_expired(deps: InventoryDeps, batch: int = 500) -> int:
+    """Job: release reservations past their expiry and tell their owners. Several sweepers
+    can run at once: SKIP LOCKED gives each its own rows, and each row moves once."""
+    async with deps.uow() as uow:
+        expired = []
+        for r in await uow.inventory.claim_expired(deps.clock.now(), batch):
+            if await uow.inventory.move_reservations([r.id], HOLDING, ReservationState.EXPIRED):
+                await uow.inventory.unreserve(r.location_id, r.variant_id, r.quantity)
+                expired.append(r)
+        await uow.inventory.add_movements(
+            [
+                _movement(deps, r, MovementKind.RELEASE, 0, -r.quantity, "expired", "SYSTEM")
+                for r in expired
+            ]
+        )
+        by_owner: dict[str, list[UUID]] = defaultdict(list)
+        for r in expired:
+            by_owner[r.owner].append(r.id)
+        for owner, ids in by_owner.items():
+            await deps.events.dispatch(uow, ReservationExpired(owner, tuple(ids)))
+    return len(expired)
