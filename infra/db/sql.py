@@ -34,7 +34,8 @@ def _prepare(client: BaseDBAsyncClient, sql: str, values: tuple[Any, ...]) -> tu
 
 
 async def execute(sql: str, *values: Any) -> int:
-    """Run a statement; returns the number of rows it changed."""
+    """Run an UPDATE or DELETE; returns the number of rows it changed. (For INSERT use
+    `fetch` with RETURNING: asyncpg's INSERT status carries no usable row count.)"""
     client = _client()
     text, params = _prepare(client, sql, values)
     count, _ = await client.execute_query(text, params)

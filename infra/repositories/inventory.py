@@ -330,9 +330,10 @@ class TortoiseInventoryRepository:
     async def record_pos_transaction(
         self, location_id: UUID, transaction_id: str, at: datetime, summary: dict[str, Any]
     ) -> dict[str, Any] | None:
-        inserted = await sql.execute(
+        inserted = await sql.fetch(
             "INSERT INTO pos_transaction (id, location_id, transaction_id, summary, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (location_id, transaction_id) DO NOTHING",
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (location_id, transaction_id) DO NOTHING "
+            "RETURNING id",
             new_id(),
             location_id,
             transaction_id,
@@ -387,9 +388,9 @@ class TortoiseIdempotencyStore:
     async def claim(
         self, scope: str, key: str, fingerprint: str, at: datetime
     ) -> tuple[str, dict[str, Any] | None] | None:
-        inserted = await sql.execute(
+        inserted = await sql.fetch(  # RETURNING: asyncpg's INSERT status has no row count
             "INSERT INTO idempotency_record (id, scope, key, fingerprint, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING",
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
             new_id(),
             scope,
             key,
