@@ -286,7 +286,7 @@ async def reveal_identifiers(
             ["reason"],
         )
     async with deps.auth.uow() as uow:
-        member = await uow.members.get(member_id)
+        member = await resolve_member(uow.members, member_id)  # a merged id means its survivor
         if member is None:
             raise MemberError(MemberErrorCode.NOT_FOUND, "Unknown member.", ["memberId"])
         identities = await uow.members.identities_of([member.id])
