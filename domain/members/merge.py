@@ -68,6 +68,9 @@ async def merge_in_uow(
     sessions = await uow.sessions.revoke_sessions_of(
         PrincipalKind.MEMBER, source.id, now, "member merged"
     )
+    if not target.display_name and source.display_name:
+        target.display_name, target.updated_at = source.display_name, now  # keep the name known
+        await uow.members.save(target)
     source.status, source.merged_into, source.data_key = MemberStatus.MERGED, target.id, None
     source.updated_at = now
     await uow.members.save(source)

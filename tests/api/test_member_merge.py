@@ -1,0 +1,330 @@
+"""Customer service merges duplicate members over GraphQL: what moves, what is refused, and
+that handlers of MembersMerged run inside the merge's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from api.relay import decode_id, encode_id
+from domain.events import MembersMerged
+from domain.identity.model import StaffRole
+from domain.identity.services import create_staff
+from domain.ids import new_id
+from domain.uow import UnitOfWork
+from infra.db.models.members import MemberIdentityRow, MemberMergeRow, MemberRow
+from infra.runtime import Runtime
+from tests.conftest import Api, login
+
+WECHAT_LOGIN = """
+mutation($code: String!) {
+  loginWithWechat(input: {appId: "wx-demo", code: $code}) {
+    tokens { accessToken refreshToken } created member { id }
+    errors { code message field }
+  }
+}"""
+
+BIND_PHONE = """
+mutation($code: String!) {
+  bindPhone(input: {wechatPhoneCode: $code}) { member { id } errors { code message field } }
+}"""
+
+GRANT = """
+mutation($purpose: ConsentPurpose!) {
+  updateConsents(input: {changes: [{purpose: $purpose, granted: true}], policyVersion: "2026-01"})
+  { errors { code message field } }
+}"""
+
+MERGE = """
+mutation($source: ID!, $target: ID!, $reason: String!) {
+  mergeMembers(input: {sourceMemberId: $source, targetMemberId: $target, reason: $reason}) {
+    member { id status identities { kind masked } consents { history { purpose granted } } }
+    merge { id sourceMemberId targetMemberId reason actor moved createdAt }
+    errors { code message field }
+  }
+}"""
+
+MEMBER = "query($id: ID!) { member(id: $id) { id status } }"
+
+ME = """{ me { id status identities { kind appId masked } consents {
+  current { purpose granted } history { purpose granted } } } }"""
+
+REFRESH = """
+mutation($token: String!) {
+  refreshToken(input: {refreshToken: $token}) { tokens { accessToken } errors { code } }
+}"""
+
+REVEAL = """
+mutation($id: ID!) {
+  revealIdentifiers(input: {memberId: $id, reason: "checking a duplicate"}) {
+    identities { kind value } errors { code }
+  }
+}"""
+
+
+@dataclass
+class Shopper:
+    id: str  # the global id
+    api: Api  # calls with the shopper's access token
+    refresh: str
+
+    @property
+    def key(self) -> UUID:
+        return decode_id(self.id, "Member")
+
+
+async def shopper(api: Api, openid: str, phone: str | None = None) -> Shopper:
+    login_ = (await api.data(WECHAT_LOGIN, {"code": f"test:{openid}"}))["loginWithWechat"]
+    assert login_["errors"] == [], login_
+    member = Shopper(
+        login_["member"]["id"],
+        api.as_(login_["tokens"]["accessToken"]),
+        login_["tokens"]["refreshToken"],
+    )
+    if phone is not None:
+        bound = await member.api.data(BIND_PHONE, {"code": f"test-phone:{phone}"})
+        assert bound["bindPhone"]["errors"] == [], bound
+    return member
+
+
+@pytest.fixture
+async def cs(api: Api, runtime: Runtime) -> Api:
+    await create_staff(runtime.auth, "cs-agent", "long-enough-pw", StaffRole.CS_AGENT, [])
+    result = await login(api, "cs-agent", "long-enough-pw")
+    assert result["errors"] == [], result
+    return api.as_(result["tokens"]["accessToken"])
+
+
+async def merge(caller: Api, source: str, target: str, reason: str = "same person") -> Any:
+    body = await caller(MERGE, {"source": source, "target": target, "reason": reason})
+    return body
+
+
+async def merged(caller: Api, source: str, target: str, reason: str = "same person") -> Any:
+    body = await merge(caller, source, target, reason)
+    assert "errors" not in body, body
+    payload = body["data"]["mergeMembers"]
+    assert payload["errors"] == [], payload
+    return payload
+
+
+async def merge_errors(caller: Api, source: str, target: str, reason: str = "dup") -> Any:
+    body = await merge(caller, source, target, reason)
+    assert "errors" not in body, body
+    payload = body["data"]["mergeMembers"]
+    assert payload["merge"] is None and payload["member"] is None, payload
+    return [(e["code"], e["field"]) for e in payload["errors"]]
+
+
+async def status_of(member: Shopper) -> str:
+    row = await MemberRow.get(id=member.key)
+    return str(row.status)
+
+
+async def test_merge_moves_everything_to_the_target_and_logs_the_source_out(
+    api: Api, cs: Api
+) -> None:
+    source = await shopper(api, "open-src", phone="+8613800138000")
+    target = await shopper(api, "open-tgt")
+    granted = await source.api.data(GRANT, {"purpose": "MARKETING_SMS"})
+    assert granted["updateConsents"]["errors"] == []
+
+    payload = await merged(cs, source.id, target.id, "  called in: two accounts  ")
+
+    done = payload["merge"]
+    assert decode_id(done["id"], "MemberMerge")
+    assert (done["sourceMemberId"], done["targetMemberId"]) == (source.id, target.id)
+    assert done["reason"] == "called in: two accounts"
+    assert done["actor"].startswith("STAFF:")
+    assert done["moved"] == {"identities": 2, "consents": 1, "sessions_revoked": 1}
+    survivor = payload["member"]
+    assert survivor["id"] == target.id and survivor["status"] == "ACTIVE"
+    assert sorted(i["kind"] for i in survivor["identities"]) == [
+        "PHONE",
+        "WECHAT_OPENID",
+        "WECHAT_OPENID",
+    ]
+    assert survivor["consents"]["history"] == [{"purpose": "MARKETING_SMS", "granted": True}]
+
+    # The target sees both sets of identifiers and the consent as its own.
+    me = (await target.api.data(ME))["me"]
+    assert {i["masked"] for i in me["identities"]} >= {"138****8000"}
+    assert len(me["identities"]) == 3
+    current = {c["purpose"]: c["granted"] for c in me["consents"]["current"]}
+    assert current["MARKETING_SMS"] is True
+
+    # The source's tokens are dead; its id resolves to the survivor.
+    assert (await source.api.raw(ME)).status_code == 401
+    refreshed = (await api.data(REFRESH, {"token": source.refresh}))["refreshToken"]
+    assert refreshed["tokens"] is None and refreshed["errors"] == [
+        {"code": "INVALID_REFRESH_TOKEN"}
+    ]
+    assert (await cs.data(MEMBER, {"id": source.id}))["member"] == {
+        "id": target.id,
+        "status": "ACTIVE",
+    }
+    assert await status_of(source) == "MERGED"
+    assert await MemberIdentityRow.filter(member_id=source.key).count() == 0
+
+    # The moved identifiers were re-encrypted under the survivor's key: they still decrypt.
+    revealed = (await cs.data(REVEAL, {"id": target.id}))["revealIdentifiers"]
+    assert revealed["errors"] == []
+    assert sorted(i["value"] for i in revealed["identities"]) == [
+        "+8613800138000",
+        "open-src",
+        "open-tgt",
+    ]
+
+
+async def test_repeating_a_merge_returns_the_same_merge(api: Api, cs: Api) -> None:
+    source = await shopper(api, "open-src")
+    target = await shopper(api, "open-tgt")
+    first = await merged(cs, source.id, target.id)
+    again = await merged(cs, source.id, target.id, "clicked twice")
+    assert again["merge"]["id"] == first["merge"]["id"]
+    assert again["merge"]["reason"] == "same person"
+    assert again["member"]["id"] == target.id
+    assert await MemberMergeRow.all().count() == 1
+
+
+async def test_a_member_cannot_be_merged_into_itself(api: Api, cs: Api) -> None:
+    member = await shopper(api, "open-1")
+    assert await merge_errors(cs, member.id, member.id) == [("MERGE_INTO_SELF", ["targetMemberId"])]
+    assert await status_of(member) == "ACTIVE"
+
+
+async def test_a_source_already_merged_elsewhere_is_refused(api: Api, cs: Api) -> None:
+    source = await shopper(api, "open-src")
+    first = await shopper(api, "open-1")
+    second = await shopper(api, "open-2")
+    await merged(cs, source.id, first.id)
+    assert await merge_errors(cs, source.id, second.id) == [("MEMBER_MERGED", ["sourceMemberId"])]
+    assert await MemberMergeRow.all().count() == 1
+    assert await status_of(second) == "ACTIVE"
+
+
+async def test_a_merged_target_is_refused(api: Api, cs: Api) -> None:
+    absorbed = await shopper(api, "open-1")
+    survivor = await shopper(api, "open-2")
+    other = await shopper(api, "open-3")
+    await merged(cs, absorbed.id, survivor.id)
+    assert await merge_errors(cs, other.id, absorbed.id) == [("MEMBER_MERGED", ["targetMemberId"])]
+    assert await status_of(other) == "ACTIVE"
+
+
+async def test_an_erased_member_cannot_be_merged(api: Api, cs: Api) -> None:
+    erased = await shopper(api, "open-gone")
+    other = await shopper(api, "open-here")
+    deleted = await erased.api.data(
+        "mutation { deleteMyAccount(input: {confirm: true}) { ok errors { code } } }"
+    )
+    assert deleted["deleteMyAccount"] == {"ok": True, "errors": []}
+    assert await merge_errors(cs, erased.id, other.id) == [("MEMBER_ERASED", ["sourceMemberId"])]
+    assert await merge_errors(cs, other.id, erased.id) == [("MEMBER_ERASED", ["targetMemberId"])]
+
+
+async def test_ids_that_name_no_member_are_refused(api: Api, cs: Api) -> None:
+    member = await shopper(api, "open-1")
+    unknown = encode_id("Member", new_id())
+    assert await merge_errors(cs, unknown, member.id) == [("NOT_FOUND", ["sourceMemberId"])]
+    assert await merge_errors(cs, member.id, unknown) == [("NOT_FOUND", ["targetMemberId"])]
+    assert await merge_errors(cs, "not-an-id", member.id) == [("INVALID_ID", ["sourceMemberId"])]
+    product = encode_id("Product", new_id())
+    assert await merge_errors(cs, member.id, product) == [("INVALID_ID", ["targetMemberId"])]
+    assert await status_of(member) == "ACTIVE"
+
+
+@pytest.mark.parametrize("reason", ["", "  ", "x" * 201])
+async def test_a_merge_needs_a_reason(api: Api, cs: Api, reason: str) -> None:
+    source = await shopper(api, "open-src")
+    target = await shopper(api, "open-tgt")
+    assert await merge_errors(cs, source.id, target.id, reason) == [("INVALID_INPUT", ["reason"])]
+    assert await status_of(source) == "ACTIVE"
+
+
+async def test_store_clerks_cannot_merge(api: Api, cs: Api, clerk_a: Api) -> None:
+    source = await shopper(api, "open-src")
+    target = await shopper(api, "open-tgt")
+    for caller in (clerk_a, source.api):
+        body = await merge(caller, source.id, target.id)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+        assert body["data"] is None
+    assert await status_of(source) == "ACTIVE"
+
+
+async def test_merge_chains_resolve_to_the_last_survivor(api: Api, cs: Api) -> None:
+    a = await shopper(api, "open-a")
+    b = await shopper(api, "open-b")
+    c = await shopper(api, "open-c")
+    await merged(cs, a.id, b.id)
+    await merged(cs, b.id, c.id)
+
+    for old in (a, b):
+        resolved = (await cs.data(MEMBER, {"id": old.id}))["member"]
+        assert resolved == {"id": c.id, "status": "ACTIVE"}
+    me = (await c.api.data(ME))["me"]
+    assert len(me["identities"]) == 3
+    # B is absorbed too: nothing can be merged into it any more
+    assert await merge_errors(cs, a.id, b.id) == [("MEMBER_MERGED", ["targetMemberId"])]
+    # A is already part of C: asking again is no new merge, and names C as the survivor
+    again = await merged(cs, a.id, c.id)
+    assert (again["member"]["id"], again["member"]["status"]) == (c.id, "ACTIVE")
+    assert await MemberMergeRow.all().count() == 2
+
+
+async def test_members_merged_handlers_get_the_event(api: Api, cs: Api, runtime: Runtime) -> None:
+    source = await shopper(api, "open-src")
+    target = await shopper(api, "open-tgt")
+    seen: list[MembersMerged] = []
+    source_status_inside: list[str] = []
+
+    async def record(uow: UnitOfWork, event: MembersMerged) -> None:
+        seen.append(event)
+        inside = await uow.members.get(event.source_member_id)
+        assert inside is not None
+        source_status_inside.append(inside.status.value)
+
+    runtime.events.register(MembersMerged, record)
+    try:
+        payload = await merged(cs, source.id, target.id)
+        await merged(cs, source.id, target.id)  # the repeat raises no second event
+    finally:
+        runtime.events.unregister(MembersMerged, record)
+
+    merge_id = decode_id(payload["merge"]["id"], "MemberMerge")
+    assert seen == [MembersMerged(source.key, target.key, merge_id)]
+    assert source_status_inside == ["MERGED"]
+
+
+async def test_a_failing_handler_rolls_the_merge_back(api: Api, cs: Api, runtime: Runtime) -> None:
+    source = await shopper(api, "open-src", phone="+8613800138000")
+    target = await shopper(api, "open-tgt")
+    identities_before = await MemberIdentityRow.filter(member_id=source.key).count()
+
+    async def fail(uow: UnitOfWork, event: MembersMerged) -> None:
+        raise RuntimeError("points could not move: secret-detail-42")
+
+    runtime.events.register(MembersMerged, fail)
+    try:
+        body = await merge(cs, source.id, target.id)
+    finally:
+        runtime.events.unregister(MembersMerged, fail)
+
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "secret-detail-42" not in str(body)  # masked
+    # Nothing of the merge survived: it all ran in one transaction.
+    assert await status_of(source) == "ACTIVE"
+    row = await MemberRow.get(id=source.key)
+    assert row.merged_into_id is None and row.data_key is not None
+    assert await MemberIdentityRow.filter(member_id=source.key).count() == identities_before == 2
+    assert await MemberMergeRow.all().count() == 0
+    assert (await source.api.raw(ME)).status_code == 200
+    assert (await cs.data(MEMBER, {"id": source.id}))["member"]["id"] == source.id
+
+    # Without the failing handler the same merge goes through.
+    assert (await merged(cs, source.id, target.id))["merge"]["moved"]["identities"] == 2
