@@ -89,6 +89,45 @@ def cmd_seed(_: argparse.Namespace) -> int:
     return _with_runtime(seed)
 
 
+def cmd_import_stock(args: argparse.Namespace) -> int:
+    from infra.stock_import import ImportFileError, Progress, import_stock, inspect_file
+
+    try:
+        plan = inspect_file(Path(args.file))
+    except ImportFileError as error:
+        print(f"omnishelf: {error}", file=sys.stderr)
+        return 2
+
+    async def action(runtime: Any) -> int:
+        progress = Progress(plan.total, sys.stderr, sys.stdout)
+        try:
+            summary = await import_stock(
+                runtime.inventory,
+                plan,
+                batch_size=args.batch_size,
+                on_problem=lambda problem: progress.say(str(problem)),
+                on_progress=progress.update,
+            )
+        finally:
+            progress.finish()
+        print(summary.line())
+        return 0
+
+    return _with_runtime(action)
+
+
+def _batch_size(text: str) -> int:
+    from domain.inventory.stock import MAX_BATCH
+
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_BATCH}, got {text!r}")
+    return size
+
+
 def cmd_create_staff(args: argparse.Namespace) -> int:
     from domain.identity.model import StaffRole
     from domain.identity.services import create_staff
@@ -159,6 +198,7 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from domain.identity.model import ApiScope, DeviceKind, StaffRole
+    from domain.inventory.stock import MAX_BATCH
 
     parser = argparse.ArgumentParser(
         prog="omnishelf",
@@ -183,6 +223,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seed", help="load the demo data (idempotent)")
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser(
+        "import-stock",
+        help="set on-hand stock from an ERP CSV file (idempotent)",
+        description="Set absolute on-hand quantities from a CSV file with a header row naming "
+        "the columns location_code, variant_code and on_hand (any case; other columns are "
+        "ignored). Rows go through the ERP bulk sync in batches, one transaction each. Bad "
+        "rows (and repeats of a location and variant already in the file) are reported with "
+        "their line number and skipped; the rest are applied. "
+        "Running the same file again changes nothing. Exit status 0 once the file was "
+        "processed, 2 if it cannot be read or lacks a column.",
+    )
+    p.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8)")
+    p.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=MAX_BATCH,
+        metavar="N",
+        help=f"rows per transaction, 1 to {MAX_BATCH} (default {MAX_BATCH})",
+    )
+    p.set_defaults(func=cmd_import_stock)
 
     p = sub.add_parser("create-staff", help="create a staff user")
     p.add_argument("--username", required=True)

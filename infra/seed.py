@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from domain.catalog.services import ProductDraft, VariantDraft, create_category, create_product
-from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
+from domain.identity.model import DeviceKind
 from domain.identity.services import create_device, create_staff
+from domain.inventory.stock import MAX_BATCH, BulkRow, bulk_set
 from domain.locations.model import Location, LocationType
 from domain.locations.services import create_location
 from domain.members.services import enrol_member
@@ -26,8 +27,12 @@ from infra.seed_data import (
     LOCATIONS,
     PRODUCTS,
     STAFF,
+    STOCKED_TYPES,
     ProductSeed,
+    demo_on_hand,
+    variant_codes,
 )
+from infra.stock_import import SYSTEM_ACTOR, chunks
 
 
 @dataclass
@@ -43,11 +48,40 @@ async def seed(runtime: Runtime) -> int:
     locations = await seed_locations(runtime)
     categories = await seed_categories(runtime)
     await seed_products(runtime, categories)
+    await seed_stock(runtime, locations)
     await seed_staff(runtime, locations)
     new_devices = await seed_devices(runtime, locations)
     await seed_members(runtime)
     print_login_help(new_devices)
     return 0
+
+
+def stock_rows(locations: dict[str, Location]) -> list[BulkRow]:
+    """The demo quantity of every seeded variant at every store and warehouse."""
+    return [
+        BulkRow(location.code, code, demo_on_hand(location.code, location.type, code))
+        for location in locations.values()
+        if location.type in STOCKED_TYPES
+        for code in variant_codes()
+    ]
+
+
+async def seed_stock(runtime: Runtime, locations: dict[str, Location]) -> None:
+    """Absolute quantities through the ERP bulk sync, so a second seed sets nothing."""
+    rows = stock_rows(locations)
+    statuses: list[str] = []
+    for batch in chunks(rows, MAX_BATCH):
+        outcomes = await bulk_set(runtime.inventory, SYSTEM_ACTOR, batch)
+        statuses.extend(outcome.status for outcome in outcomes)
+    rejected = len(statuses) - statuses.count("SET") - statuses.count("UNCHANGED")
+    if rejected:
+        raise RuntimeError(f"seed: the bulk sync rejected {rejected} demo stock rows")
+    stocked = sum(1 for loc in locations.values() if loc.type in STOCKED_TYPES)
+    print(
+        f"stock: {statuses.count('SET')} set, {statuses.count('UNCHANGED')} unchanged "
+        f"({len(variant_codes())} variants at {stocked} locations)",
+        flush=True,
+    )
 
 
 DEMO_MEMBERS = (  # (display name, phone, card): enrolled at a till, as a brand's CRM would be
@@ -60,7 +94,7 @@ DEMO_MEMBERS = (  # (display name, phone, card): enrolled at a till, as a brand'
 async def seed_members(runtime: Runtime) -> None:
     """Members enrolled at the POS; a WeChat login that binds one of these phones merges."""
     tally = Tally()
-    till = Principal(kind=PrincipalKind.STAFF, id=UUID(int=0), role=StaffRole.ADMIN)
+    till = SYSTEM_ACTOR
     for name, phone, card in DEMO_MEMBERS:
         _, created = await enrol_member(runtime.members, till, phone, card, name)
         tally.created += created

@@ -3,6 +3,7 @@ staff accounts and one kiosk per store. Plain data only; infra/seed.py does the 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from domain.identity.model import StaffRole
@@ -632,6 +633,34 @@ _HOME: tuple[ProductSeed, ...] = (
 )
 
 PRODUCTS: tuple[ProductSeed, ...] = _FRUIT + _DAIRY + _BAKERY + _COFFEE_TEA + _SNACKS + _HOME
+
+
+# --- stock ----------------------------------------------------------------------------------
+
+# Every store, warehouse and front warehouse carries every variant; pickup points hold none.
+STOCKED_TYPES = frozenset(
+    {LocationType.STORE, LocationType.WAREHOUSE, LocationType.FRONT_WAREHOUSE}
+)
+STORE_STOCK = (0, 40)
+WAREHOUSE_STOCK = (100, 500)
+STORE_OUT_OF_STOCK_PERCENT = 10  # so the demo shows OUT_OF_STOCK next to LOW_STOCK (1 to 5)
+
+
+def variant_codes() -> tuple[str, ...]:
+    return tuple(product.code(option) for product in PRODUCTS for option in product.options)
+
+
+def demo_on_hand(location_code: str, location_type: LocationType, variant_code: str) -> int:
+    """A pseudo-random but fixed quantity: the same on every run and every machine."""
+    digest = hashlib.sha256(f"{location_code}/{variant_code}".encode()).digest()
+    roll = int.from_bytes(digest[:8], "big")
+    if location_type is LocationType.STORE:
+        if roll % 100 < STORE_OUT_OF_STOCK_PERCENT:
+            return 0
+        low, high = STORE_STOCK
+    else:
+        low, high = WAREHOUSE_STOCK
+    return low + (roll // 100) % (high - low + 1)
 
 
 # --- staff ----------------------------------------------------------------------------------
