@@ -10,15 +10,25 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 from tortoise import connections
 
 from api.context import Context, build_context
 from api.metrics import METRICS
-from api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    bearer_principal,
+)
 from api.schema import build_schema
+from api.webhooks import payment_webhook
+from domain.errors import DomainError
 from infra.jobs import InProcessScheduler
 from infra.logging import configure_logging
 from infra.runtime import Runtime
@@ -28,11 +38,15 @@ log = logging.getLogger("omnishelf.api")
 
 
 class OmnishelfGraphQL(GraphQL[Context, None]):
+    """POST /graphql for queries and mutations; subscriptions over a WebSocket on the same path
+    with the graphql-transport-ws protocol (the legacy graphql-ws protocol is not offered)."""
+
     def __init__(self, runtime: Runtime):
         super().__init__(
             build_schema(runtime.settings),
             graphql_ide="graphiql",
             allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
 
@@ -42,6 +56,23 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
         return build_context(
             request, response if isinstance(response, Response) else None, self.runtime
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """`connection_init` may carry `{"authorization": "Bearer <token>"}`, since browsers
+        cannot set headers on a WebSocket. It replaces any header token; a bad one closes the
+        socket with 4403. Without it the connection keeps the header's caller (or none)."""
+        params = context.connection_params or {}
+        value = next((v for k, v in params.items() if k.lower() == "authorization"), None)
+        if value is not None:
+            principal = None
+            if isinstance(value, str):
+                with contextlib.suppress(DomainError):
+                    principal = await bearer_principal(self.runtime, value)
+            if principal is None:
+                METRICS.error("UNAUTHENTICATED")
+                raise ConnectionRejectionError()
+            context.principal = principal
+        return await super().on_ws_connect(context)
 
 
 async def healthz(_: Request) -> Response:
@@ -103,7 +134,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/healthz", healthz),
             Route("/readyz", _readyz(runtime)),
             Route("/metrics", metrics),
+            Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

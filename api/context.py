@@ -24,6 +24,8 @@ class Context:
     principal: Principal | None
     loaders: Loaders
     cost: dict[str, int] = field(default_factory=dict)
+    # graphql-transport-ws: the `connection_init` payload, set by strawberry before on_ws_connect.
+    connection_params: dict[str, object] | None = None
 
     @property
     def client_address(self) -> str:

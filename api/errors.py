@@ -27,6 +27,7 @@ for _codes in (
     d.LocationErrorCode,
     d.MemberErrorCode,
     d.InventoryErrorCode,
+    d.OrderErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -73,7 +74,28 @@ class InventoryError(UserError):
     )
 
 
+@strawberry.type(description="A pickup location that could cover the whole order instead.")
+class PickupAlternative:
+    location_id: strawberry.ID
+    distance: float = strawberry.field(description="Metres from the store that was chosen.")
+
+
+@strawberry.type
+class OrderError(UserError):
+    code: d.OrderErrorCode
+    variant_id: strawberry.ID | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: the short variant."
+    )
+    available: int | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: what the store has of it."
+    )
+    alternatives: list[PickupAlternative] | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: nearby pickup locations that can cover it."
+    )
+
+
 CODES: dict[type, type[Enum]] = {
+    OrderError: d.OrderErrorCode,
     InventoryError: d.InventoryErrorCode,
     MemberError: d.MemberErrorCode,
     AuthError: d.AuthErrorCode,

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult, StreamExecutionResult
 
 from api.cost import estimate
 from api.metrics import METRICS
@@ -64,12 +65,22 @@ def _code_of(error: GraphQLError) -> str | None:
 class ErrorShaping(SchemaExtension):
     """Give every top-level error a code; mask unexpected ones and log them with the request id."""
 
+    def __init__(self) -> None:
+        self.streamed = False
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
+        if self.streamed or result is None or not result.errors:
             return
         result.errors = [self._shape(e) for e in result.errors]
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """WebSocket operations: shape each result before it is sent (on_operation ends after)."""
+        self.streamed = True
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [self._shape(e) for e in result.errors]
+        yield
 
     def _shape(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error

@@ -39,15 +39,27 @@ def _id(value: str, type_name: str, field: str) -> UUID:
         raise _top(error) from None
 
 
+def _store_scoped(principal: Any) -> bool:
+    return principal is not None and (
+        principal.kind is PrincipalKind.DEVICE
+        or (principal.role is not None and principal.role.is_store_scoped)
+    )
+
+
 def _check_store(info: Info[Context, Any], location_id: UUID) -> None:
     """Store staff and POS devices read their own stores; ADMIN, CS and API keys all."""
     principal = info.context.principal
     assert principal is not None
-    scoped = principal.kind is PrincipalKind.DEVICE or (
-        principal.role is not None and principal.role.is_store_scoped
-    )
-    if scoped and not principal.can_act_on_store(location_id):
+    if _store_scoped(principal) and not principal.can_act_on_store(location_id):
         raise ApiError("FORBIDDEN", "You may read stock of your own stores only.")
+
+
+def _check_store_filter(info: Info[Context, Any], location_id: UUID | None) -> None:
+    """Store-scoped callers must filter a network-wide list by one of their stores."""
+    if location_id is not None:
+        _check_store(info, location_id)
+    elif _store_scoped(info.context.principal):
+        raise ApiError("FORBIDDEN", "Filter by one of your stores (`locationId`).")
 
 
 @strawberry.input
@@ -98,13 +110,7 @@ class InventoryQueries:
     ) -> Connection[StockMovement]:
         where = filter or StockMovementFilter()
         location = _id(where.location_id, "Location", "locationId") if where.location_id else None
-        if location is not None:
-            _check_store(info, location)
-        elif (principal := info.context.principal) is not None and (
-            principal.kind is PrincipalKind.DEVICE
-            or (principal.role is not None and principal.role.is_store_scoped)
-        ):
-            raise ApiError("FORBIDDEN", "Filter by one of your stores (`locationId`).")
+        _check_store_filter(info, location)
         criteria = MovementFilter(
             location_id=location,
             variant_id=_id(where.variant_id, "Variant", "variantId") if where.variant_id else None,
@@ -131,8 +137,7 @@ class InventoryQueries:
         after: str | None = None,
     ) -> Connection[StockDiscrepancy]:
         location = _id(location_id, "Location", "locationId") if location_id else None
-        if location is not None:
-            _check_store(info, location)
+        _check_store_filter(info, location)
         try:
             page = await info.context.runtime.repos.inventory.discrepancies(
                 location, _page(first, after)
@@ -148,4 +153,13 @@ class InventoryQueries:
         found = await info.context.runtime.repos.inventory.get_transfer(
             _id(id, "StockTransfer", "id")
         )
+        principal = info.context.principal
+        if (
+            found is not None
+            and principal is not None
+            and _store_scoped(principal)
+            and not principal.can_act_on_store(found.from_location_id)
+            and not principal.can_act_on_store(found.to_location_id)
+        ):
+            raise ApiError("FORBIDDEN", "You may read transfers of your own stores only.")
         return StockTransfer.from_domain(found) if found else None

@@ -13,6 +13,7 @@ from domain.catalog.model import Category, Product, Variant
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
 from domain.members.model import ConsentRecord, Identity, Member
+from domain.ordering.model import OrderEvent, Payment, PickupCode
 
 if TYPE_CHECKING:
     from infra.db.uow import Repositories
@@ -85,6 +86,27 @@ class Loaders:
             network = {loc.id: loc for loc in found}
             return [network for _ in keys]
 
+        orders = repos.orders
+
+        async def events_by_order(keys: list[UUID]) -> list[list[OrderEvent]]:
+            grouped: dict[UUID, list[OrderEvent]] = defaultdict(list)
+            for event in await orders.events_of(keys):
+                grouped[event.order_id].append(event)
+            return [grouped.get(k, []) for k in keys]
+
+        async def payments_by_order(keys: list[UUID]) -> list[list[Payment]]:
+            grouped: dict[UUID, list[Payment]] = defaultdict(list)
+            for payment in await orders.payments_of(keys):
+                grouped[payment.order_id].append(payment)
+            return [grouped.get(k, []) for k in keys]
+
+        async def pickup_by_order(keys: list[UUID]) -> list[PickupCode | None]:
+            found = await orders.pickups_of(keys)
+            return _in_key_order(keys, found, {p.order_id: p for p in found})
+
+        self.events_by_order = DataLoader(events_by_order)
+        self.payments_by_order = DataLoader(payments_by_order)
+        self.pickup_by_order = DataLoader(pickup_by_order)
         self.levels_by_variant = DataLoader(levels_by_variant)
         self.network = DataLoader(active_locations)  # one key, "all": the active network
         self.member = DataLoader(members)

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import METRICS
 from domain.errors import DomainError
+from domain.identity.model import Principal
 from domain.identity.services import authenticate
 from infra.logging import request_id_var
 
@@ -118,7 +119,9 @@ class BodyLimitMiddleware:
 
 
 class AuthMiddleware:
-    """Resolve `Authorization: Bearer` into a principal; a bad token is refused with 401."""
+    """Resolve `Authorization: Bearer` into a principal; a bad token is refused with 401 (a
+    WebSocket handshake with 403). Browsers cannot set headers on a WebSocket: theirs send the
+    token in `connection_init` instead (OmnishelfGraphQL.on_ws_connect)."""
 
     def __init__(self, app: ASGIApp, runtime: Any):
         self.app = app
@@ -131,11 +134,8 @@ class AuthMiddleware:
         header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
         principal = None
         if header:
-            scheme, _, token = header.partition(" ")
             try:
-                if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
-                    raise _malformed()
-                principal = await authenticate(self.runtime.auth, token.strip())
+                principal = await bearer_principal(self.runtime, header)
             except DomainError as error:
                 METRICS.error("UNAUTHENTICATED")
                 if scope["type"] == "http":
@@ -150,6 +150,15 @@ class AuthMiddleware:
                 return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+async def bearer_principal(runtime: Any, authorization: str) -> Principal:
+    """`Bearer <token>` (a header, or a WebSocket's connection_init) to the caller it names;
+    a DomainError (UNAUTHENTICATED) when it is malformed, unknown, expired or revoked."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+        raise _malformed()
+    return await authenticate(runtime.auth, token.strip())
 
 
 def _malformed() -> DomainError:

@@ -80,6 +80,15 @@ async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
     if type_name == "Category":
         category = await loaders.category.load(key)
         return Category.from_domain(category) if category else None
+    if type_name == "Order":
+        from domain.ordering.services import may_read
+
+        order = await info.context.runtime.repos.orders.get(key)
+        if order is None or not may_read(info.context.principal, order):
+            return None
+        from api.types.orders import Order
+
+        return Order.from_domain(order)
     if type_name == "Member":
         from api.member_queries import member_node
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -99,7 +99,7 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
     @classmethod
-    def from_page(cls, page: Page[D], convert: Callable[[D], T]) -> Connection[T]:
+    def from_page(cls, page: Page[D], convert: Callable[[D], T]) -> Self:
         cursors = [encode_cursor(k) for k in page.keys]
         return cls(
             edges=[

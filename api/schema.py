@@ -14,22 +14,31 @@ from api.mutations.catalog import CatalogMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
+from api.mutations.orders import OrderMutations
+from api.order_queries import OrderQueries
 from api.queries import Query as CoreQuery
+from api.subscriptions import Subscription
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location
 from api.types.members import Member
+from api.types.orders import Order
 from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries):
+class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries):
     pass
 
 
 @strawberry.type
 class Mutation(
-    AuthMutations, CatalogMutations, LocationMutations, MemberMutations, InventoryMutations
+    AuthMutations,
+    CatalogMutations,
+    LocationMutations,
+    MemberMutations,
+    InventoryMutations,
+    OrderMutations,
 ):
     pass
 
@@ -39,7 +48,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member],
+        subscription=Subscription,
+        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member, Order],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             ErrorShaping,

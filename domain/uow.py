@@ -16,6 +16,8 @@ from domain.identity.ports import (
 from domain.inventory.ports import InventoryRepository
 from domain.locations.ports import LocationRepository
 from domain.members.ports import MemberRepository
+from domain.ordering.ports import OrderRepository
+from domain.outbox import OutboxRepository
 
 
 class UnitOfWork(Protocol):
@@ -36,7 +38,11 @@ class UnitOfWork(Protocol):
     @property
     def inventory(self) -> InventoryRepository: ...
     @property
+    def orders(self) -> OrderRepository: ...
+    @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

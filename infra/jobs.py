@@ -18,6 +18,8 @@ from arq.cron import cron
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
 from domain.members.login import purge_phone_codes
+from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
+from domain.outbox import deliver_due
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -43,7 +45,27 @@ async def _sweep_reservations(runtime: Runtime) -> int:
     return await sweep_expired(runtime.inventory)
 
 
+async def _deliver_outbox(runtime: Runtime) -> int:
+    return await deliver_due(runtime.outbox_deps)
+
+
+async def _cancel_unpaid(runtime: Runtime) -> int:
+    return await cancel_unpaid(runtime.ordering)
+
+
+async def _expire_unclaimed(runtime: Runtime) -> int:
+    return await expire_unclaimed(runtime.ordering)
+
+
+async def _pickup_reminders(runtime: Runtime) -> int:
+    return await send_reminders(runtime.ordering)
+
+
 JOBS: list[Job] = [
+    Job("deliver_outbox", _deliver_outbox, 10),
+    Job("cancel_unpaid_orders", _cancel_unpaid, 60),
+    Job("expire_unclaimed_orders", _expire_unclaimed, 300),
+    Job("pickup_reminders", _pickup_reminders, 300),
     Job("sweep_expired_reservations", _sweep_reservations, 60),
     Job("purge_expired_sessions", _purge_sessions, 3600),
     Job("purge_phone_codes", _purge_phone_codes, 3600),
@@ -109,11 +131,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     crons = []
     for job, func in zip(JOBS, functions, strict=True):
         minutes = max(1, job.every_seconds // 60)
+        seconds = job.every_seconds if job.every_seconds < 60 else None
         crons.append(
             cron(
                 func,  # type: ignore[arg-type]
                 name=job.name,
                 minute=set(range(0, 60, minutes)) if minutes < 60 else {0},
+                second=set(range(0, 60, seconds)) if seconds else 0,
                 unique=True,
                 run_at_startup=False,
             )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID
 
 from redis.asyncio import Redis
 
@@ -13,14 +15,24 @@ from domain.events import DataExporters, EventHandlers
 from domain.identity.ports import RateLimiter
 from domain.identity.services import AuthDeps, AuthPolicy
 from domain.inventory.reservations import InventoryDeps
+from domain.live import OrderAccess
 from domain.locations.services import LocationDeps
+from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
 from domain.members.services import MemberDeps
+from domain.ordering.lifecycle import export_orders
+from domain.ordering.lifecycle import register_handlers as register_order_handlers
+from domain.ordering.services import OrderingDeps, OrderPolicy
+from domain.outbox import Notifier, OutboxDeps
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import Repositories, TortoiseUnitOfWork
+from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
+from infra.notifier import FakeNotifier
+from infra.payments import DevPayProvider
 from infra.security.passwords import Argon2PasswordHasher
 from infra.security.pii import AesGcmVault
 from infra.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from infra.security.signing import HmacSigner
 from infra.security.tokens import JwtAccessTokens
 from infra.settings import DEMO_WECHAT_APP, Settings
 from infra.sms import DisabledSms, FakeSmsSender
@@ -34,6 +46,9 @@ class Runtime:
     fast_password_hashing: bool = False
     redis: Redis | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    live: LiveBus = field(default_factory=InProcessLiveEvents)
+    # Set by the ordering context; until then `orderUpdated` finds no order.
+    order_access: OrderAccess | None = None
     started: bool = False
 
     def __post_init__(self) -> None:
@@ -54,9 +69,15 @@ class Runtime:
         self.sms: SmsSender = (
             FakeSmsSender(self.clock) if s.sms_provider == "fake" else DisabledSms()
         )
+        # Always the fake for now: WeChatSubscribeNotifier needs an access token, and
+        # HttpWeChatGateway has no public way to lend its cached one.
+        self.notifier: Notifier = FakeNotifier()
         self.events = EventHandlers()
         self.exporters = DataExporters()
         self._rebuild_deps()
+        register_order_handlers(self.ordering)
+        self.exporters.register("orders", export_orders)
+        self.order_access = self.repos.orders
 
     def _wechat(self) -> WeChatGateway:
         s = self.settings
@@ -92,6 +113,42 @@ class Runtime:
             exporters=self.exporters,
             default_wechat_app=apps[0] if len(apps) == 1 else None,
         )
+        self.ordering = OrderingDeps(
+            uow=TortoiseUnitOfWork,
+            clock=self.clock,
+            inventory=self.inventory,
+            payments={"devpay": DevPayProvider(s.payment_secret)},
+            limiter=self.limiter,
+            signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
+            vault=self.vault,
+            live=self.live,
+            policy=OrderPolicy(
+                payment_timeout=timedelta(seconds=s.payment_timeout),
+                pickup_window=timedelta(seconds=s.pickup_window),
+            ),
+        )
+        self.outbox_deps = OutboxDeps(
+            uow=TortoiseUnitOfWork,
+            clock=self.clock,
+            notifier=self.notifier,
+            recipient=self._wechat_openid,
+        )
+
+    async def _wechat_openid(self, member_id: UUID | None) -> str | None:
+        """The member's WeChat openid (for the configured app when there is one), or None."""
+        member = await self.repos.members.get(member_id) if member_id else None
+        if member is not None and member.merged_into is not None:
+            member = await self.repos.members.get(member.merged_into)
+        if member is None or member.data_key is None:
+            return None
+        identities = await self.repos.members.identities_of([member.id])
+        openids = sorted(
+            (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID),
+            key=lambda i: (i.app_id != self.members.default_wechat_app, i.linked_at),
+        )
+        if not openids:
+            return None
+        return self.vault.decrypt(member.data_key, openids[0].ciphertext)
 
     async def start(self, *, database: bool = True) -> None:
         """Connect the database and Redis; idempotent so tests and the lifespan can share it."""
@@ -102,12 +159,15 @@ class Runtime:
         if self.settings.redis_url:
             self.redis = Redis.from_url(self.settings.redis_url)
             self.limiter = RedisRateLimiter(self.redis)
+            self.live = RedisLiveEvents(self.redis)
             self._rebuild_deps()
+        await self.live.start()
         self.started = True
 
     async def stop(self, *, database: bool = True) -> None:
         if not self.started:
             return
+        await self.live.stop()
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None

@@ -15,6 +15,7 @@ DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
 DEV_PII_MASTER_KEY = "ZGV2LW9ubHktcGlpLW1hc3Rlci1rZXktMzJieXRlcyE="
 DEV_PII_HASH_KEY = "ZGV2LW9ubHktcGlpLWhhc2gta2V5LTMyLWJ5dGVzISE="
 DEMO_WECHAT_APP = "wx-demo"
+DEV_PAYMENT_SECRET = "dev-only-payment-webhook-secret"
 
 
 class SettingsError(ValueError):
@@ -94,6 +95,9 @@ class Settings:
     wechat_apps: dict[str, str] = field(default_factory=dict)
     wechat_fake: bool = True
     sms_provider: str = "fake"
+    payment_secret: str = DEV_PAYMENT_SECRET
+    payment_timeout: int = 900
+    pickup_window: int = 3 * 86400
 
     @property
     def is_production(self) -> bool:
@@ -139,6 +143,9 @@ class Settings:
             wechat_apps=_keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret"),
             wechat_fake=_flag(e, "WECHAT_FAKE", default=mode != "production"),
             sms_provider=e.get("SMS_PROVIDER") or ("disabled" if mode == "production" else "fake"),
+            payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
+            payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
+            pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
         )
         settings.validate()
         return settings
@@ -172,6 +179,8 @@ class Settings:
                 raise SettingsError("Production refuses the fake WeChat gateway (WECHAT_FAKE=0).")
             if self.sms_provider == "fake":
                 raise SettingsError("Production refuses the fake SMS sender.")
+            if self.payment_secret == DEV_PAYMENT_SECRET:
+                raise SettingsError("Production refuses the development PAYMENT_WEBHOOK_SECRET.")
 
     def pii_keys(self) -> tuple[bytes, bytes]:
         return (

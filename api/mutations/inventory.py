@@ -16,7 +16,13 @@ from domain.errors import DomainError, InventoryErrorCode
 from domain.errors import InventoryError as DomainInventoryError
 from domain.identity.model import Principal
 from domain.inventory import stock, transfers
-from domain.inventory.model import InsufficientStock, MovementKind, StaleQuantity, StockLine
+from domain.inventory.model import (
+    InsufficientStock,
+    MovementKind,
+    StaleQuantity,
+    StockLine,
+    clean_quantity,
+)
 from domain.inventory.model import StockLevel as DomainLevel
 
 T = TypeVar("T")
@@ -312,10 +318,14 @@ class InventoryMutations:
             counted = None
             if input.lines is not None:
                 lines = _lines(input.lines)
-                if len({x.variant_id for x in lines}) != len(lines):
-                    raise DomainInventoryError(
-                        InventoryErrorCode.DUPLICATE_VARIANT, "Each variant once.", ["lines"]
-                    )
+                for n, x in enumerate(lines):  # paths by index, as the client sent them
+                    clean_quantity(x.quantity, ["lines", str(n), "quantity"], allow_zero=True)
+                    if any(y.variant_id == x.variant_id for y in lines[:n]):
+                        raise DomainInventoryError(
+                            InventoryErrorCode.DUPLICATE_VARIANT,
+                            "Each variant once.",
+                            ["lines", str(n), "variantId"],
+                        )
                 counted = {x.variant_id: x.quantity for x in lines}
             return await transfers.receive_transfer(deps, actor, transfer_id, counted)
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +12,10 @@ from api.relay import Node, encode_id
 from domain.members import model as m
 from domain.members.model import Channel, ConsentPurpose, IdentityKind, MemberStatus, VerifiedBy
 from domain.members.services import sorted_identities
+from domain.ordering.model import OrderStatus
+
+if TYPE_CHECKING:
+    from api.types.orders import OrderConnection
 
 for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
     strawberry.enum(_enum)
@@ -126,6 +130,25 @@ class Member(Node):
     @strawberry.field(description="Consent per purpose now, and every change.")
     async def consents(self, info: Info[Context, Any]) -> Consents:
         return Consents.from_domain(await info.context.loaders.consents_by_member.load(self.key))
+
+    @strawberry.field(description="Orders of the member, newest first (the member and CS).")
+    async def orders(
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        status: list[OrderStatus] | None = None,
+    ) -> Annotated[OrderConnection, strawberry.lazy("api.types.orders")] | None:
+        from api.order_queries import _page, list_orders
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        return await list_orders(
+            info, _page(first, after), member_id=self.key, statuses=tuple(status or ())
+        )
 
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:

@@ -34,6 +34,10 @@ class RateLimiter(Protocol):
         """Count one attempt; return 0 if allowed, else the seconds to wait."""
         ...
 
+    async def peek(self, key: str, limit: int) -> int:
+        """Seconds to wait if `key` is over `limit` in its window, else 0 (counts nothing)."""
+        ...
+
     async def reset(self, key: str) -> None: ...
 
 

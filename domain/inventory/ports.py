@@ -87,6 +87,12 @@ class InventoryRepository(Protocol):
         """Insert; if this till transaction was recorded before, return its summary."""
         ...
 
+    async def complete_pos_transaction(
+        self, location_id: UUID, transaction_id: str, summary: dict[str, Any]
+    ) -> None:
+        """Replace the summary with the outcome, so a replay reports what the sale did."""
+        ...
+
     async def add_discrepancies(self, items: Sequence[Discrepancy]) -> None: ...
     async def discrepancies(
         self, location_id: UUID | None, page: PageRequest

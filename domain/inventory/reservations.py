@@ -78,12 +78,15 @@ async def reserve_in_uow(
     """All or nothing: each line is one conditional update, taken in variant-id order."""
     _check_owner_ttl(owner, ttl)
     ordered = clean_lines(lines)
-    short = [
-        line
-        for line in ordered
-        if not await uow.inventory.try_reserve(location_id, line.variant_id, line.quantity)
-    ]
+    held: list[StockLine] = []
+    short: list[StockLine] = []
+    for line in ordered:
+        ok = await uow.inventory.try_reserve(location_id, line.variant_id, line.quantity)
+        (held if ok else short).append(line)
     if short:
+        # Undo the lines that did fit, so a caller may catch this and try another location.
+        for line in held:
+            await uow.inventory.unreserve(location_id, line.variant_id, line.quantity)
         levels = {
             level.variant_id: level
             for level in await uow.inventory.levels([s.variant_id for s in short], [location_id])

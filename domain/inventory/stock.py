@@ -37,9 +37,15 @@ MAX_BATCH = 500
 
 
 def can_write_stock(actor: Principal, location_id: UUID) -> bool:
+    """ADMIN, API keys with stock:write, or store staff of that store (not CS agents)."""
     if actor.is_admin or actor.has_scope(ApiScope.STOCK_WRITE):
         return True
-    return actor.kind is PrincipalKind.STAFF and actor.can_act_on_store(location_id)
+    return (
+        actor.kind is PrincipalKind.STAFF
+        and actor.role is not None
+        and actor.role.is_store_scoped
+        and actor.can_act_on_store(location_id)
+    )
 
 
 def authorize(actor: Principal, location_id: UUID, field: str = "locationId") -> None:
@@ -51,13 +57,21 @@ def authorize(actor: Principal, location_id: UUID, field: str = "locationId") ->
         )
 
 
-async def check_exists(uow: UnitOfWork, location_id: UUID, variant_ids: Sequence[UUID]) -> None:
+async def check_exists(
+    uow: UnitOfWork,
+    location_id: UUID,
+    variant_ids: Sequence[UUID],
+    *,
+    location_field: str = "locationId",
+    lines_field: str | None = None,
+) -> None:
+    """Paths name the input: `variantId`, or `lines.<index>.variantId` for requests with lines."""
     if await uow.locations.get(location_id) is None:
-        raise InventoryError(InventoryErrorCode.NOT_FOUND, "Unknown location.", ["locationId"])
+        raise InventoryError(InventoryErrorCode.NOT_FOUND, "Unknown location.", [location_field])
     found = {v.id for v in await uow.catalog.get_variants(list(variant_ids))}
     for index, variant_id in enumerate(variant_ids):
         if variant_id not in found:
-            path = ["variantId"] if len(variant_ids) == 1 else ["lines", str(index), "variantId"]
+            path = [lines_field, str(index), "variantId"] if lines_field else ["variantId"]
             raise InventoryError(InventoryErrorCode.NOT_FOUND, "Unknown variant.", path)
 
 
@@ -266,19 +280,27 @@ async def record_pos_sale(
     ordered = clean_lines(lines)
     now = deps.clock.now()
     async with deps.uow() as uow:
-        await check_exists(uow, location_id, [line.variant_id for line in lines])
+        await check_exists(
+            uow, location_id, [line.variant_id for line in lines], lines_field="lines"
+        )
         summary = {"lines": [[str(x.variant_id), x.quantity] for x in ordered]}
         first = await uow.inventory.record_pos_transaction(location_id, tx_id, now, summary)
-        if first is not None:
+        if first is not None:  # the same answer as the first time (taken, discrepancies...)
             return PosSaleResult(
-                lines=[(UUID(v), q, q) for v, q in first["lines"]],
-                discrepancies=0,
-                at_risk=0,
+                lines=[(UUID(x[0]), x[1], x[2] if len(x) > 2 else x[1]) for x in first["lines"]],
+                discrepancies=first.get("discrepancies", 0),
+                at_risk=first.get("at_risk", 0),
                 replayed=True,
             )
         result = PosSaleResult(lines=[], discrepancies=0, at_risk=0)
         for line in ordered:
             result = await _sell_line(deps, uow, actor, location_id, tx_id, line, result)
+        outcome = {
+            "lines": [[str(v), q, taken] for v, q, taken in result.lines],
+            "discrepancies": result.discrepancies,
+            "at_risk": result.at_risk,
+        }
+        await uow.inventory.complete_pos_transaction(location_id, tx_id, outcome)
         await deps.events.dispatch(
             uow,
             PosSaleRecorded(

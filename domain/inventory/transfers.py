@@ -72,7 +72,13 @@ async def create_transfer(
     async with deps.uow() as uow:
 
         async def run() -> dict[str, Any]:
-            await check_exists(uow, from_location_id, [line.variant_id for line in lines])
+            await check_exists(
+                uow,
+                from_location_id,
+                [line.variant_id for line in lines],
+                location_field="fromLocationId",
+                lines_field="lines",
+            )
             if await uow.locations.get(to_location_id) is None:
                 raise InventoryError(
                     InventoryErrorCode.NOT_FOUND, "Unknown location.", ["toLocationId"]

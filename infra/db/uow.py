@@ -17,6 +17,8 @@ from infra.repositories.identity import (
 from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInventoryRepository
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.members import TortoiseMemberRepository
+from infra.repositories.orders import TortoiseOrderRepository
+from infra.repositories.outbox import TortoiseOutboxRepository
 
 
 class Repositories:
@@ -31,7 +33,9 @@ class Repositories:
         self.locations = TortoiseLocationRepository()
         self.members = TortoiseMemberRepository()
         self.inventory = TortoiseInventoryRepository()
+        self.orders = TortoiseOrderRepository()
         self.idempotency = TortoiseIdempotencyStore()
+        self.outbox = TortoiseOutboxRepository()
 
 
 class TortoiseUnitOfWork(Repositories):

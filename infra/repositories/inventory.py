@@ -345,6 +345,13 @@ class TortoiseInventoryRepository:
         row = await PosTransactionRow.get(location_id=location_id, transaction_id=transaction_id)
         return dict(row.summary)
 
+    async def complete_pos_transaction(
+        self, location_id: UUID, transaction_id: str, summary: dict[str, Any]
+    ) -> None:
+        await PosTransactionRow.filter(
+            location_id=location_id, transaction_id=transaction_id
+        ).update(summary=summary)
+
     async def add_discrepancies(self, items: Sequence[Discrepancy]) -> None:
         if items:
             await DiscrepancyRow.bulk_create(

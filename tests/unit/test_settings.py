@@ -13,6 +13,7 @@ PRODUCTION = {
     "PII_HASH_KEY": "cHJvZHVjdGlvbi1oYXNoLWtleS0zMi1ieXRlcyEhISE=",
     "WECHAT_APPS": "wx1234567890:app-secret",
     "WECHAT_FAKE": "0",
+    "PAYMENT_WEBHOOK_SECRET": "a-production-payment-secret",
 }
 
 

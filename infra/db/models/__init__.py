@@ -6,4 +6,6 @@ MODEL_MODULES = [
     "infra.db.models.locations",
     "infra.db.models.members",
     "infra.db.models.inventory",
+    "infra.db.models.outbox",
+    "infra.db.models.orders",
 ]

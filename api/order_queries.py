@@ -1,0 +1,98 @@
+"""Order reads: the owner, staff of the fulfilling store, and customer service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError
+from api.permissions import IsAuthenticated, IsCustomerService
+from api.relay import decode_cursor, decode_id
+from api.types.orders import Order, OrderConnection
+from domain.errors import DomainError
+from domain.ordering.model import OPEN, OrderStatus
+from domain.ordering.services import is_store_staff, may_read
+from domain.pagination import PageRequest
+
+
+def _top(error: DomainError) -> ApiError:
+    return ApiError(error.code.value, error.message, field=error.field)
+
+
+def _page(first: int | None, after: str | None) -> PageRequest:
+    try:
+        return PageRequest.of(first, decode_cursor(after))
+    except DomainError as error:
+        raise _top(error) from None
+
+
+def _id(value: str, type_name: str, field: str) -> Any:
+    try:
+        return decode_id(value, type_name, field)
+    except DomainError as error:
+        raise _top(error) from None
+
+
+async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any) -> OrderConnection:
+    try:
+        result = await info.context.runtime.repos.orders.search(page, **where)
+    except DomainError as error:
+        raise _top(error) from None
+    return OrderConnection.from_page(result, Order.from_domain)
+
+
+@strawberry.type
+class OrderQueries:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="An order: its member, staff of the fulfilling store, CS and ADMIN.",
+    )
+    async def order(self, info: Info[Context, Any], id: strawberry.ID) -> Order | None:
+        found = await info.context.runtime.repos.orders.get(_id(id, "Order", "id"))
+        return (
+            Order.from_domain(found) if found and may_read(info.context.principal, found) else None
+        )
+
+    @strawberry.field(
+        permission_classes=[IsCustomerService],
+        description="CS: orders, optionally of one member and in some statuses; newest first.",
+    )
+    async def orders(
+        self,
+        info: Info[Context, Any],
+        member_id: strawberry.ID | None = None,
+        status: list[OrderStatus] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> OrderConnection:
+        member = _id(member_id, "Member", "memberId") if member_id else None
+        return await list_orders(
+            info, _page(first, after), member_id=member, statuses=tuple(status or ())
+        )
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Staff of a store: its open pickup orders (default: paid to ready).",
+    )
+    async def pickup_queue(
+        self,
+        info: Info[Context, Any],
+        location_id: strawberry.ID,
+        statuses: list[OrderStatus] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> OrderConnection:
+        location = _id(location_id, "Location", "locationId")
+        principal = info.context.principal
+        assert principal is not None
+        if not is_store_staff(principal, location):
+            raise ApiError("FORBIDDEN", "Only staff or devices of this store see its queue.")
+        wanted = tuple(
+            statuses or (OrderStatus.PAID, OrderStatus.PREPARING, OrderStatus.READY_FOR_PICKUP)
+        )
+        if any(s not in OPEN for s in wanted):
+            raise ApiError("INVALID_INPUT", "The queue holds open orders only.", field=["statuses"])
+        return await list_orders(info, _page(first, after), location_id=location, statuses=wanted)

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.relay import Connection, Node, encode_id
+from api.types.catalog import Money, Product, Variant
+from api.types.locations import Location
+from domain.catalog.model import Money as DomainMoney
+from domain.ordering import model as m
+from domain.ordering.model import (
+    Fulfilment,
+    OrderStatus,
+    PaymentKind,
+    PaymentStatus,
+    SalesChannel,
+)
+from domain.ordering.services import is_cs, is_store_staff
+
+if TYPE_CHECKING:
+    from api.types.members import Member
+
+for _enum in (OrderStatus, Fulfilment, SalesChannel, PaymentKind, PaymentStatus):
+    strawberry.enum(_enum)
+
+
+def _money(amount: int, currency: str) -> Money:
+    return Money.from_domain(DomainMoney(amount, currency))
+
+
+@strawberry.type
+class OrderLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    total: Money
+    variant_key: strawberry.Private[Any]
+    product_key: strawberry.Private[Any]
+
+    @classmethod
+    def from_domain(cls, line: m.OrderLine, currency: str) -> OrderLine:
+        return cls(
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=_money(line.unit_price, currency),
+            total=_money(line.total, currency),
+            variant_key=line.variant_id,
+            product_key=line.product_id,
+        )
+
+    @strawberry.field
+    async def variant(self, info: Info[Context, Any]) -> Variant | None:
+        found = await info.context.loaders.variant.load(self.variant_key)
+        return Variant.from_domain(found) if found else None
+
+    @strawberry.field
+    async def product(self, info: Info[Context, Any]) -> Product | None:
+        found = await info.context.loaders.product.load(self.product_key)
+        return Product.from_domain(found) if found else None
+
+
+@strawberry.type(description="What the customer shows at the counter.")
+class Pickup:
+    code: str = strawberry.field(description="Six digits, unique among the store's open pickups.")
+    qr_payload: str = strawberry.field(description="Signed payload for the POS scanner.")
+    deadline: datetime
+
+
+@strawberry.type(description="One step of the order's history.")
+class OrderEvent:
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor: str
+    reason: str
+    at: datetime
+
+
+@strawberry.type
+class OrderPayment:
+    kind: PaymentKind
+    provider: str
+    method: str
+    amount: Money
+    status: PaymentStatus
+    created_at: datetime
+
+
+@strawberry.type
+class Order(Node):
+    number: str
+    status: OrderStatus
+    channel: SalesChannel
+    fulfilment: Fulfilment
+    total: Money
+    note: str
+    created_at: datetime
+    updated_at: datetime
+    payment_deadline: datetime | None
+    paid_at: datetime | None
+    pickup_deadline: datetime | None
+    cancel_reason: str | None
+    at_risk: bool = strawberry.field(
+        description="A till sale took goods this order holds: the store must check the shelf."
+    )
+    lines: list[OrderLine]
+    domain: strawberry.Private[m.Order]
+
+    @classmethod
+    def from_domain(cls, order: m.Order) -> Order:
+        return cls(
+            id=encode_id("Order", order.id),
+            number=order.number,
+            status=order.status,
+            channel=order.channel,
+            fulfilment=order.fulfilment,
+            total=_money(order.total, order.currency),
+            note=order.note,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            payment_deadline=order.payment_deadline,
+            paid_at=order.paid_at,
+            pickup_deadline=order.pickup_deadline,
+            cancel_reason=order.cancel_reason,
+            at_risk=order.at_risk,
+            lines=[OrderLine.from_domain(x, order.currency) for x in order.lines],
+            domain=order,
+        )
+
+    def _staff_view(self, info: Info[Context, Any]) -> bool:
+        actor = info.context.principal
+        return actor is not None and (
+            is_cs(actor) or is_store_staff(actor, self.domain.location_id)
+        )
+
+    @strawberry.field(description="The store or warehouse that fulfils the order.")
+    async def location(self, info: Info[Context, Any]) -> Location | None:
+        found = await info.context.loaders.location.load(self.domain.location_id)
+        return Location.from_domain(found) if found else None
+
+    @strawberry.field(description="The pickup code: for the ordering member only.")
+    async def pickup(self, info: Info[Context, Any]) -> Pickup | None:
+        actor = info.context.principal
+        if actor is None or not actor.is_member or actor.id != self.domain.member_id:
+            return None
+        found = await info.context.loaders.pickup_by_order.load(self.domain.id)
+        if found is None:
+            return None
+        from domain.ordering.lifecycle import qr_payload
+
+        return Pickup(
+            code=found.code,
+            qr_payload=qr_payload(info.context.runtime.ordering, found),
+            deadline=found.deadline,
+        )
+
+    @strawberry.field(description="Every transition (staff of the store and CS).")
+    async def timeline(self, info: Info[Context, Any]) -> list[OrderEvent] | None:
+        if not self._staff_view(info):
+            return None
+        events = await info.context.loaders.events_by_order.load(self.domain.id)
+        return [
+            OrderEvent(
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor=e.actor,
+                reason=e.reason,
+                at=e.at,
+            )
+            for e in events
+        ]
+
+    @strawberry.field(description="Payments and refunds (staff of the store and CS).")
+    async def payments(self, info: Info[Context, Any]) -> list[OrderPayment] | None:
+        if not self._staff_view(info):
+            return None
+        found = await info.context.loaders.payments_by_order.load(self.domain.id)
+        return [
+            OrderPayment(
+                kind=p.kind,
+                provider=p.provider,
+                method=p.method,
+                amount=_money(p.amount, p.currency),
+                status=p.status,
+                created_at=p.created_at,
+            )
+            for p in found
+        ]
+
+    @strawberry.field(description="The customer (staff of the store and CS).")
+    async def member(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Member, strawberry.lazy("api.types.members")] | None:
+        if self.domain.member_id is None or not self._staff_view(info):
+            return None
+        from api.types.members import Member
+
+        found = await info.context.loaders.member.load(self.domain.member_id)
+        return Member.from_domain(found) if found else None
+
+
+@strawberry.type
+class OrderConnection(Connection[Order]):
+    """Orders, newest first."""

@@ -1,0 +1,40 @@
+"""Payment provider notifications: POST /webhooks/payments/<provider>.
+
+The signature is checked over the raw body before anything is parsed; a forged or unreadable
+notification gets 401/400 and changes nothing; a repeat has no second effect."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from domain.ordering.payments import handle_notification
+from domain.ordering.ports import WebhookRejected
+
+log = logging.getLogger("omnishelf.webhooks")
+STATUS = {
+    "paid": 200,
+    "duplicate": 200,
+    "refunded": 200,
+    "ignored": 200,
+    "unknown": 404,
+    "mismatch": 422,
+}
+
+
+def payment_webhook(runtime: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            result = await handle_notification(runtime.ordering, provider, headers, body)
+        except WebhookRejected as error:
+            log.warning("payment webhook rejected", extra={"provider": provider, "why": str(error)})
+            return JSONResponse({"result": "rejected"}, status_code=401)
+        return JSONResponse({"result": result}, status_code=STATUS.get(result, 200))
+
+    return endpoint

@@ -1,0 +1,1 @@
+"""Ordering: checkout, payment, the order lifecycle and pickup in store (BOPIS)."""

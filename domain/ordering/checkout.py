@@ -1,0 +1,294 @@
+"""Checkout: price the lines from the catalog, choose the fulfilling location, reserve the
+stock with a payment timeout, all in one transaction (and once per idempotency key)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from domain.catalog.model import CatalogStatus
+from domain.errors import OrderError, OrderErrorCode
+from domain.idempotency import once
+from domain.identity.model import Principal
+from domain.ids import new_id
+from domain.inventory.model import InsufficientStock, StockLine, clean_lines
+from domain.inventory.reservations import reserve_in_uow
+from domain.locations.model import GeoPoint, Location, LocationStatus
+from domain.ordering.model import (
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PickupAlternative,
+    SalesChannel,
+    reservation_owner,
+)
+from domain.ordering.services import OrderingDeps
+from domain.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class DeliveryTo:
+    address: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Checkout:
+    channel: SalesChannel
+    lines: Sequence[StockLine]
+    member_id: UUID | None
+    pickup_location_id: UUID | None = None
+    delivery: DeliveryTo | None = None
+    note: str = ""
+
+
+class PickupShortage(OrderError):
+    """The store cannot cover the order; these nearby pickup locations can."""
+
+    def __init__(self, error: InsufficientStock, alternatives: list[PickupAlternative]):
+        super().__init__(OrderErrorCode.INSUFFICIENT_STOCK, error.message, ["lines"])
+        self.shortages = error.shortages
+        self.alternatives = alternatives
+
+
+def _validate(checkout: Checkout) -> list[StockLine]:
+    if (checkout.pickup_location_id is None) == (checkout.delivery is None):
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT,
+            "Choose exactly one fulfilment: `pickup` or `delivery`.",
+            ["fulfilment"],
+        )
+    if len(checkout.lines) > MAX_LINES:
+        raise OrderError(
+            OrderErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines per order.", ["lines"]
+        )
+    for index, line in enumerate(checkout.lines):
+        if not 1 <= line.quantity <= MAX_LINE_QUANTITY:
+            raise OrderError(
+                OrderErrorCode.INVALID_INPUT,
+                f"Quantities are 1 to {MAX_LINE_QUANTITY}.",
+                ["lines", str(index), "quantity"],
+            )
+    if len(checkout.note) > 500:
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT, "`note` is at most 500 characters.", ["note"]
+        )
+    if checkout.delivery is not None:
+        address = checkout.delivery.address.strip()
+        if not 5 <= len(address) <= 300:
+            raise OrderError(
+                OrderErrorCode.INVALID_INPUT,
+                "Give a delivery address (5-300 characters).",
+                ["fulfilment", "delivery", "address"],
+            )
+        if checkout.member_id is None:
+            raise OrderError(
+                OrderErrorCode.INVALID_INPUT, "Delivery orders need a member.", ["memberId"]
+            )
+    try:
+        return clean_lines(checkout.lines)
+    except Exception as error:  # an InventoryError: report it in the order's terms
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT, str(error), getattr(error, "field", None) or ["lines"]
+        ) from None
+
+
+async def _priced_lines(uow: UnitOfWork, lines: list[StockLine]) -> list[OrderLine]:
+    variants = {v.id: v for v in await uow.catalog.get_variants([x.variant_id for x in lines])}
+    products = {
+        p.id: p
+        for p in await uow.catalog.get_products(list({v.product_id for v in variants.values()}))
+    }
+    priced = []
+    for index, line in enumerate(lines):
+        variant = variants.get(line.variant_id)
+        product = products.get(variant.product_id) if variant else None
+        if variant is None or product is None:
+            raise OrderError(
+                OrderErrorCode.NOT_FOUND, "Unknown variant.", ["lines", str(index), "variantId"]
+            )
+        if variant.status is not CatalogStatus.ACTIVE or product.status is not CatalogStatus.ACTIVE:
+            raise OrderError(
+                OrderErrorCode.VARIANT_UNAVAILABLE,
+                f"{variant.name} is no longer sold.",
+                ["lines", str(index), "variantId"],
+            )
+        priced.append(
+            OrderLine(
+                new_id(),
+                variant.id,
+                product.id,
+                variant.code,
+                f"{product.name} {variant.name}",
+                variant.price.amount,
+                line.quantity,
+            )
+        )
+    return priced
+
+
+async def _alternatives(
+    deps: OrderingDeps, uow: UnitOfWork, lines: list[StockLine], near: Location
+) -> list[PickupAlternative]:
+    """Pickup locations that could cover the whole order, nearest first."""
+    candidates = {
+        loc.id: loc
+        for loc in await uow.locations.search(
+            types=None, pickup_enabled=True, statuses=[LocationStatus.ACTIVE]
+        )
+        if loc.id != near.id
+    }
+    levels = await uow.inventory.levels([x.variant_id for x in lines], list(candidates))
+    available = {(lv.location_id, lv.variant_id): lv.available for lv in levels}
+    covering = [
+        PickupAlternative(loc.id, near.point.distance_to(loc.point))
+        for loc in candidates.values()
+        if all(available.get((loc.id, x.variant_id), 0) >= x.quantity for x in lines)
+    ]
+    covering.sort(key=lambda a: a.distance_m)
+    return covering[: deps.policy.alternatives]
+
+
+async def _reserve_pickup(
+    deps: OrderingDeps, uow: UnitOfWork, order_id: UUID, lines: list[StockLine], location_id: UUID
+) -> Location:
+    location = await uow.locations.get(location_id)
+    if (
+        location is None
+        or location.status is not LocationStatus.ACTIVE
+        or not location.pickup_enabled
+    ):
+        raise OrderError(
+            OrderErrorCode.LOCATION_UNAVAILABLE,
+            "That location does not offer pickup.",
+            ["fulfilment", "pickup", "locationId"],
+        )
+    try:
+        await reserve_in_uow(
+            deps.inventory,
+            uow,
+            lines,
+            location.id,
+            reservation_owner(order_id),
+            deps.policy.payment_timeout,
+        )
+    except InsufficientStock as error:
+        raise PickupShortage(error, await _alternatives(deps, uow, lines, location)) from None
+    return location
+
+
+async def _reserve_delivery(
+    deps: OrderingDeps, uow: UnitOfWork, order_id: UUID, lines: list[StockLine], to: DeliveryTo
+) -> Location:
+    """The nearest location that ships online and can cover every line (stores included)."""
+    point = GeoPoint.of(to.latitude, to.longitude)
+    shipping = [
+        loc
+        for loc in await uow.locations.search(
+            types=None, pickup_enabled=None, statuses=[LocationStatus.ACTIVE]
+        )
+        if loc.ships_online
+    ]
+    levels = await uow.inventory.levels([x.variant_id for x in lines], [x.id for x in shipping])
+    available = {(lv.location_id, lv.variant_id): lv.available for lv in levels}
+    for location in sorted(shipping, key=lambda loc: point.distance_to(loc.point)):
+        if not all(available.get((location.id, x.variant_id), 0) >= x.quantity for x in lines):
+            continue
+        try:
+            await reserve_in_uow(
+                deps.inventory,
+                uow,
+                lines,
+                location.id,
+                reservation_owner(order_id),
+                deps.policy.payment_timeout,
+            )
+            return location
+        except InsufficientStock:
+            continue  # a concurrent buyer got there first; reserve_in_uow undid its lines
+    raise OrderError(
+        OrderErrorCode.NO_FULFILMENT_LOCATION,
+        "No location that delivers can cover the whole order right now.",
+        ["lines"],
+    )
+
+
+def order_number(order_id: UUID) -> str:
+    """Short, readable at the counter: the date part of the id and random digits."""
+    return f"{order_id.hex[:6].upper()}{secrets.randbelow(10_000):04d}"
+
+
+async def place_order(
+    deps: OrderingDeps, actor: Principal, checkout: Checkout, idempotency_key: str | None
+) -> Order:
+    lines = _validate(checkout)
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+
+        async def run() -> dict[str, Any]:
+            order_id = new_id()
+            priced = await _priced_lines(uow, lines)
+            if checkout.delivery is not None:
+                location = await _reserve_delivery(deps, uow, order_id, lines, checkout.delivery)
+            else:
+                assert checkout.pickup_location_id is not None
+                location = await _reserve_pickup(
+                    deps, uow, order_id, lines, checkout.pickup_location_id
+                )
+            order = Order(
+                id=order_id,
+                number=order_number(order_id),
+                member_id=checkout.member_id,
+                channel=checkout.channel,
+                fulfilment=Fulfilment.DELIVERY if checkout.delivery else Fulfilment.PICKUP,
+                location_id=location.id,
+                status=OrderStatus.PENDING_PAYMENT,
+                currency="CNY",
+                total=sum(line.total for line in priced),
+                note=checkout.note.strip(),
+                created_at=now,
+                updated_at=now,
+                payment_deadline=now + deps.policy.payment_timeout,
+                lines=priced,
+            )
+            if checkout.delivery is not None:
+                order.delivery_address = await _seal(uow, deps, checkout)
+                order.delivery_latitude = checkout.delivery.latitude
+                order.delivery_longitude = checkout.delivery.longitude
+            await uow.orders.add(order)
+            await uow.orders.add_events(
+                [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)]
+            )
+            return {"order_id": str(order.id)}
+
+        payload = {
+            "c": checkout.channel.value,
+            "m": str(checkout.member_id),
+            "p": str(checkout.pickup_location_id),
+            "d": str(checkout.delivery),
+            "l": [[str(x.variant_id), x.quantity] for x in lines],
+            "n": checkout.note,
+        }
+        result = await once(
+            uow.idempotency, f"{actor.label}:placeOrder", idempotency_key, payload, now, run
+        )
+        order = await uow.orders.get(UUID(result["order_id"]))
+    assert order is not None
+    return order
+
+
+async def _seal(uow: UnitOfWork, deps: OrderingDeps, checkout: Checkout) -> str:
+    """Delivery addresses are personal data: encrypted under the member's own key."""
+    assert checkout.member_id is not None and checkout.delivery is not None
+    member = await uow.members.get(checkout.member_id)
+    if member is None or member.data_key is None:
+        raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown member.", ["memberId"])
+    return deps.vault.encrypt(member.data_key, checkout.delivery.address.strip())

@@ -1,0 +1,372 @@
+"""After payment: preparing, ready with a pickup code, hand-over, delivery, cancellation,
+and the jobs and event handlers that move orders along without a person."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+from uuid import UUID
+
+from domain.errors import OrderError, OrderErrorCode
+from domain.events import MembersMerged, ReservationExpired, ReservationsAtRisk
+from domain.identity.model import Principal
+from domain.ids import new_id
+from domain.inventory.reservations import commit_in_uow, release_in_uow
+from domain.ordering.model import (
+    HOLDS_STOCK,
+    MEMBER_MAY_CANCEL,
+    PAID_STATES,
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    PickupCode,
+    order_id_of,
+)
+from domain.ordering.payments import refund_paid
+from domain.ordering.services import (
+    Effects,
+    OrderingDeps,
+    deadline_text,
+    is_cs,
+    is_store_staff,
+    load,
+    move,
+    notify,
+)
+from domain.uow import UnitOfWork
+
+CODE_RE = re.compile(r"^[0-9]{6}$")
+QR_PREFIX = "OSP1"
+
+
+def _store_only(actor: Principal, order: Order) -> None:
+    if not is_store_staff(actor, order.location_id):
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "Only staff of the fulfilling store may do this.",
+            ["orderId"],
+        )
+
+
+async def _step(
+    deps: OrderingDeps, actor: Principal, order_id: UUID, target: OrderStatus, reason: str = ""
+) -> Order:
+    effects = Effects()
+    async with deps.uow() as uow:
+        order = await load(uow, order_id)
+        _store_only(actor, order)
+        await move(deps, uow, order, target, actor.label, reason, effects)
+        if target is OrderStatus.SHIPPED:
+            await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor.label)
+    await effects.publish(deps.live)
+    return order
+
+
+async def start_preparing(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Order:
+    return await _step(deps, actor, order_id, OrderStatus.PREPARING)
+
+
+async def ship_order(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Order:
+    """Delivery orders: the goods leave (stock committed)."""
+    return await _step(deps, actor, order_id, OrderStatus.SHIPPED)
+
+
+async def mark_delivered(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Order:
+    return await _step(deps, actor, order_id, OrderStatus.DELIVERED)
+
+
+def qr_payload(deps: OrderingDeps, code: PickupCode) -> str:
+    message = f"{code.order_id}:{code.location_id}:{code.code}"
+    return f"{QR_PREFIX}.{code.order_id}.{code.code}.{deps.signer.sign(message)}"
+
+
+async def _issue_code(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> PickupCode:
+    """Six digits, unique among the store's open pickups (the database enforces it)."""
+    assert order.pickup_deadline is not None
+    for _ in range(20):
+        code = PickupCode(
+            order.id,
+            order.location_id,
+            f"{secrets.randbelow(1_000_000):06d}",
+            order.pickup_deadline,
+        )
+        if await uow.orders.add_pickup_code(code):
+            return code
+    raise OrderError(OrderErrorCode.INVALID_INPUT, "Could not issue a pickup code; try again.")
+
+
+async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Order:
+    """Goods are packed: issue the pickup code, tell the shopper, light up the kiosk board."""
+    effects = Effects()
+    async with deps.uow() as uow:
+        order = await load(uow, order_id)
+        _store_only(actor, order)
+        if order.fulfilment is not Fulfilment.PICKUP:
+            raise OrderError(
+                OrderErrorCode.ILLEGAL_TRANSITION, "Delivery orders ship instead.", ["orderId"]
+            )
+        deadline = deps.clock.now() + deps.policy.pickup_window
+        await move(
+            deps,
+            uow,
+            order,
+            OrderStatus.READY_FOR_PICKUP,
+            actor.label,
+            "packed",
+            effects,
+            pickup_deadline=deadline,
+        )
+        code = await _issue_code(deps, uow, order)
+        location = await uow.locations.get(order.location_id)
+        await notify(
+            deps,
+            uow,
+            order,
+            "ORDER_READY_FOR_PICKUP",
+            "ready",
+            code=code.code,
+            store=location.name if location else "",
+            deadline=deadline_text(deadline),
+        )
+    await effects.publish(deps.live)
+    return order
+
+
+async def _find_code(
+    deps: OrderingDeps, uow: UnitOfWork, location_id: UUID, presented: str
+) -> PickupCode | None:
+    text = presented.strip()
+    if CODE_RE.fullmatch(text):
+        return await uow.orders.pickup_by_code(location_id, text)
+    parts = text.split(".")
+    if len(parts) != 4 or parts[0] != QR_PREFIX or not CODE_RE.fullmatch(parts[2]):
+        return None
+    try:
+        order_id = UUID(parts[1])
+    except ValueError:
+        return None
+    if not deps.signer.verify(f"{order_id}:{location_id}:{parts[2]}", parts[3]):
+        return None
+    found = await uow.orders.pickup_by_code(location_id, parts[2])
+    return found if found is not None and found.order_id == order_id else None
+
+
+async def complete_pickup(
+    deps: OrderingDeps, actor: Principal, location_id: UUID, presented: str
+) -> Order:
+    """Staff scan or type the code: the goods are handed over and the stock committed."""
+    if not is_store_staff(actor, location_id):
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "Only staff or devices of this store hand over its orders.",
+            ["locationId"],
+        )
+    key = f"pickup-wrong:{location_id}"
+    policy = deps.policy
+    if await deps.limiter.peek(key, policy.wrong_codes_per_store):
+        raise OrderError(
+            OrderErrorCode.TOO_MANY_ATTEMPTS,
+            "Too many wrong pickup codes at this store; wait a few minutes.",
+            ["pickupCode"],
+        )
+    effects = Effects()
+    async with deps.uow() as uow:
+        code = await _find_code(deps, uow, location_id, presented[:200])
+        if code is None:
+            wrong = True
+        else:
+            wrong = False
+            order = await load(uow, code.order_id)
+            await move(deps, uow, order, OrderStatus.PICKED_UP, actor.label, "handed over", effects)
+            await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor.label)
+            await uow.orders.delete_pickup(order.id)
+            await notify(deps, uow, order, "REVIEW_INVITATION", "review")
+    if wrong:
+        await deps.limiter.hit(key, policy.wrong_codes_per_store, policy.wrong_code_window_seconds)
+        raise OrderError(
+            OrderErrorCode.INVALID_PICKUP_CODE,
+            "No open pickup at this store has that code; check it with the customer.",
+            ["pickupCode"],
+        )
+    await effects.publish(deps.live)
+    return order
+
+
+async def cancel_in_uow(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    actor: str,
+    reason: str,
+    effects: Effects,
+    target: OrderStatus = OrderStatus.CANCELLED,
+) -> None:
+    was_paid = order.status in PAID_STATES
+    await move(deps, uow, order, target, actor, reason, effects, cancel_reason=reason)
+    await release_in_uow(deps.inventory, uow, order.reservation_owner, actor)
+    await uow.orders.delete_pickup(order.id)
+    if was_paid:
+        await refund_paid(deps, uow, order, reason)
+    kind = "ORDER_UNCLAIMED" if target is OrderStatus.UNCLAIMED else "ORDER_CANCELLED"
+    await notify(deps, uow, order, kind, target.value.lower(), reason=reason)
+
+
+async def cancel_order(deps: OrderingDeps, actor: Principal, order_id: UUID, reason: str) -> Order:
+    why = reason.strip()
+    if not 2 <= len(why) <= 200:
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT, "Give a reason (2-200 characters).", ["reason"]
+        )
+    effects = Effects()
+    async with deps.uow() as uow:
+        order = await load(uow, order_id)
+        if actor.is_member:
+            if order.member_id != actor.id:
+                raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+            if order.status not in MEMBER_MAY_CANCEL:
+                raise OrderError(
+                    OrderErrorCode.ILLEGAL_TRANSITION,
+                    f"The order is {order.status.value}; ask the store to cancel it.",
+                    ["orderId"],
+                )
+        elif not (is_cs(actor) or is_store_staff(actor, order.location_id)):
+            raise OrderError(
+                OrderErrorCode.FORBIDDEN, "You may not cancel this order.", ["orderId"]
+            )
+        await cancel_in_uow(deps, uow, order, actor.label, why, effects)
+    await effects.publish(deps.live)
+    return order
+
+
+# Jobs: each is idempotent (conditional transitions) and safe to run in several processes.
+
+
+async def _sweep(
+    deps: OrderingDeps, status: OrderStatus, field: str, target: OrderStatus, reason: str
+) -> int:
+    effects = Effects()
+    done = 0
+    async with deps.uow() as uow:
+        for order in await uow.orders.due(status, field, deps.clock.now(), 200):
+            await cancel_in_uow(deps, uow, order, "SYSTEM", reason, effects, target)
+            done += 1
+    await effects.publish(deps.live)
+    return done
+
+
+async def cancel_unpaid(deps: OrderingDeps) -> int:
+    return await _sweep(
+        deps,
+        OrderStatus.PENDING_PAYMENT,
+        "payment_deadline",
+        OrderStatus.CANCELLED,
+        "payment timeout",
+    )
+
+
+async def expire_unclaimed(deps: OrderingDeps) -> int:
+    return await _sweep(
+        deps,
+        OrderStatus.READY_FOR_PICKUP,
+        "pickup_deadline",
+        OrderStatus.UNCLAIMED,
+        "not collected by the deadline",
+    )
+
+
+async def send_reminders(deps: OrderingDeps) -> int:
+    """Once per order, a day before the pickup deadline (dedupe key makes it once)."""
+    soon = deps.clock.now() + deps.policy.reminder_before
+    sent = 0
+    async with deps.uow() as uow:
+        for order in await uow.orders.due(
+            OrderStatus.READY_FOR_PICKUP, "pickup_deadline", soon, 200
+        ):
+            if order.reminder_sent:
+                continue
+            assert order.pickup_deadline is not None
+            await notify(
+                deps,
+                uow,
+                order,
+                "PICKUP_REMINDER",
+                "reminder",
+                deadline=deadline_text(order.pickup_deadline),
+            )
+            await uow.orders.set_flags(order.id, reminder_sent=True)
+            sent += 1
+    return sent
+
+
+# Reactions to other contexts' events (registered by the runtime; run in their transaction).
+
+
+def register_handlers(deps: OrderingDeps) -> None:
+    events = deps.inventory.events
+
+    async def on_expired(uow: UnitOfWork, event: ReservationExpired) -> None:
+        order_id = order_id_of(event.owner)
+        order = await uow.orders.get(order_id, lock=True) if order_id else None
+        if order is not None and order.status is OrderStatus.PENDING_PAYMENT:
+            await move(
+                deps,
+                uow,
+                order,
+                OrderStatus.CANCELLED,
+                "SYSTEM",
+                "payment timeout",
+                None,
+                cancel_reason="payment timeout",
+            )
+            await notify(deps, uow, order, "ORDER_CANCELLED", "cancelled", reason="payment timeout")
+
+    async def on_at_risk(uow: UnitOfWork, event: ReservationsAtRisk) -> None:
+        for owner in event.owners:
+            order_id = order_id_of(owner)
+            order = await uow.orders.get(order_id) if order_id else None
+            if order is not None and order.status in HOLDS_STOCK and not order.at_risk:
+                await uow.orders.set_flags(order.id, at_risk=True)
+                await uow.orders.add_events(
+                    [
+                        OrderEvent(
+                            new_id(),
+                            order.id,
+                            order.status,
+                            order.status,
+                            "SYSTEM",
+                            "stock at risk: a till sale took the goods",
+                            deps.clock.now(),
+                        )
+                    ]
+                )
+
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.orders.move_member(event.source_member_id, event.target_member_id)
+
+    events.register(ReservationExpired, on_expired)
+    events.register(ReservationsAtRisk, on_at_risk)
+    events.register(MembersMerged, on_merged)
+
+
+async def export_orders(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]]:
+    """The orders section of a member's data export."""
+    from domain.pagination import PageRequest
+
+    page = await uow.orders.search(PageRequest(first=100), member_id=member_id)
+    return [
+        {
+            "number": o.number,
+            "status": o.status.value,
+            "fulfilment": o.fulfilment.value,
+            "total": o.total,
+            "currency": o.currency,
+            "createdAt": o.created_at.isoformat(),
+            "lines": [
+                {"sku": x.sku, "name": x.name, "quantity": x.quantity, "unitPrice": x.unit_price}
+                for x in o.lines
+            ],
+        }
+        for o in page.items
+    ]

@@ -1,0 +1,178 @@
+"""Orders, their lines, the lifecycle state machine, payments and the timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from domain.errors import OrderError, OrderErrorCode
+
+MAX_LINES = 50
+MAX_LINE_QUANTITY = 99
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    PREPARING = "PREPARING"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    PICKED_UP = "PICKED_UP"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    UNCLAIMED = "UNCLAIMED"
+
+
+class Fulfilment(StrEnum):
+    PICKUP = "PICKUP"
+    DELIVERY = "DELIVERY"
+
+
+class SalesChannel(StrEnum):
+    MINI_PROGRAM = "MINI_PROGRAM"
+    H5 = "H5"
+    KIOSK = "KIOSK"
+    POS = "POS"
+    CS = "CS"
+
+
+class PaymentKind(StrEnum):
+    PAYMENT = "PAYMENT"
+    REFUND = "REFUND"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    REFUND_PENDING = "REFUND_PENDING"  # recorded; the provider call happens outside
+
+
+S = OrderStatus
+TRANSITIONS: dict[Fulfilment, dict[OrderStatus, frozenset[OrderStatus]]] = {
+    Fulfilment.PICKUP: {
+        S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+        S.PAID: frozenset({S.PREPARING, S.CANCELLED}),
+        S.PREPARING: frozenset({S.READY_FOR_PICKUP, S.CANCELLED}),
+        S.READY_FOR_PICKUP: frozenset({S.PICKED_UP, S.UNCLAIMED, S.CANCELLED}),
+    },
+    Fulfilment.DELIVERY: {
+        S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+        S.PAID: frozenset({S.PREPARING, S.SHIPPED, S.CANCELLED}),
+        S.PREPARING: frozenset({S.SHIPPED, S.CANCELLED}),
+        S.SHIPPED: frozenset({S.DELIVERED}),
+    },
+}
+OPEN = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING, S.READY_FOR_PICKUP, S.SHIPPED})
+HOLDS_STOCK = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING, S.READY_FOR_PICKUP})
+PAID_STATES = frozenset({S.PAID, S.PREPARING, S.READY_FOR_PICKUP, S.SHIPPED})
+MEMBER_MAY_CANCEL = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING})
+
+
+def check_transition(fulfilment: Fulfilment, current: OrderStatus, target: OrderStatus) -> None:
+    if target not in TRANSITIONS[fulfilment].get(current, frozenset()):
+        raise OrderError(
+            OrderErrorCode.ILLEGAL_TRANSITION,
+            f"A {fulfilment.value.lower()} order cannot go from {current.value} to {target.value}.",
+            ["orderId"],
+        )
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    id: UUID
+    variant_id: UUID
+    product_id: UUID
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+
+    @property
+    def total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass
+class Order:
+    id: UUID
+    number: str
+    member_id: UUID | None
+    channel: SalesChannel
+    fulfilment: Fulfilment
+    location_id: UUID  # the store or warehouse that fulfils it
+    status: OrderStatus
+    currency: str
+    total: int
+    note: str
+    created_at: datetime
+    updated_at: datetime
+    payment_deadline: datetime | None
+    lines: list[OrderLine] = field(default_factory=list)
+    delivery_address: str | None = None  # encrypted at rest under the member's key
+    delivery_latitude: float | None = None
+    delivery_longitude: float | None = None
+    paid_at: datetime | None = None
+    pickup_deadline: datetime | None = None
+    cancel_reason: str | None = None
+    at_risk: bool = False
+    reminder_sent: bool = False
+
+    @property
+    def reservation_owner(self) -> str:
+        return reservation_owner(self.id)
+
+
+def reservation_owner(order_id: UUID) -> str:
+    return f"order:{order_id}"
+
+
+def order_id_of(owner: str) -> UUID | None:
+    prefix, _, value = owner.partition(":")
+    if prefix != "order":
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    id: UUID
+    order_id: UUID
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass
+class Payment:
+    id: UUID
+    order_id: UUID
+    kind: PaymentKind
+    provider: str
+    provider_ref: str
+    method: str
+    amount: int
+    currency: str
+    status: PaymentStatus
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PickupCode:
+    order_id: UUID
+    location_id: UUID
+    code: str
+    deadline: datetime
+
+
+@dataclass(frozen=True)
+class PickupAlternative:
+    location_id: UUID
+    distance_m: float

@@ -1,0 +1,195 @@
+"""Paying for orders: start a payment with a provider, accept its signed notification once,
+refund what arrives for an order that is no longer open, and take payment at the till."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from uuid import UUID
+
+from domain.errors import OrderError, OrderErrorCode
+from domain.identity.model import Principal
+from domain.ids import new_id
+from domain.ordering.model import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from domain.ordering.ports import PaymentRequest, WebhookRejected
+from domain.ordering.services import Effects, OrderingDeps, is_store_staff, load, move, notify
+from domain.uow import UnitOfWork
+
+log = logging.getLogger("omnishelf.payments")
+IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
+
+
+async def pay_order(
+    deps: OrderingDeps, actor: Principal, order_id: UUID, provider: str
+) -> tuple[Order, PaymentRequest]:
+    """What the client needs to pay. The provider call happens outside any transaction."""
+    gateway = deps.payments.get(provider)
+    if gateway is None:
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT, f"Unknown provider {provider!r}.", ["provider"]
+        )
+    async with deps.uow() as uow:
+        order = await load(uow, order_id, lock=False)
+    if not actor.is_member or order.member_id != actor.id:
+        raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        raise OrderError(
+            OrderErrorCode.PAYMENT_NOT_ALLOWED,
+            f"The order is {order.status.value}; nothing to pay.",
+            ["orderId"],
+        )
+    payment_id = new_id()
+    request = await gateway.start(order, payment_id)
+    async with deps.uow() as uow:
+        await uow.orders.add_payment(
+            Payment(
+                payment_id,
+                order.id,
+                PaymentKind.PAYMENT,
+                gateway.name,
+                request.provider_ref,
+                "ONLINE",
+                order.total,
+                order.currency,
+                PaymentStatus.PENDING,
+                deps.clock.now(),
+            )
+        )
+    return order, request
+
+
+async def _refund(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, payment: Payment, why: str
+) -> None:
+    await uow.orders.add_payment(
+        Payment(
+            new_id(),
+            order.id,
+            PaymentKind.REFUND,
+            payment.provider,
+            f"refund:{payment.provider_ref}",
+            payment.method,
+            payment.amount,
+            payment.currency,
+            PaymentStatus.REFUND_PENDING,
+            deps.clock.now(),
+        )
+    )
+    await notify(
+        deps, uow, order, "ORDER_REFUNDED", "refunded", amount=str(payment.amount), reason=why
+    )
+
+
+async def refund_paid(deps: OrderingDeps, uow: UnitOfWork, order: Order, why: str) -> None:
+    """Record a refund for every successful payment of the order (the provider call is a job)."""
+    for payment in await uow.orders.payments_of([order.id]):
+        if payment.kind is PaymentKind.PAYMENT and payment.status is PaymentStatus.SUCCEEDED:
+            await _refund(deps, uow, order, payment, why)
+
+
+async def handle_notification(
+    deps: OrderingDeps, provider: str, headers: Mapping[str, str], body: bytes
+) -> str:
+    """The provider's webhook. Returns what happened: paid, duplicate, refunded, mismatch."""
+    gateway = deps.payments.get(provider)
+    if gateway is None:
+        raise WebhookRejected(f"unknown provider {provider}")
+    notice = gateway.parse_notification(headers, body)  # raises WebhookRejected
+    effects = Effects()
+    async with deps.uow() as uow:
+        payment = await uow.orders.payment_by_ref(gateway.name, notice.provider_ref)
+        if payment is None or payment.kind is not PaymentKind.PAYMENT:
+            log.warning("payment notice for unknown payment", extra={"ref": notice.provider_ref})
+            return "unknown"
+        if not notice.succeeded:
+            return "ignored"
+        if notice.amount != payment.amount or notice.currency != payment.currency:
+            log.error(
+                "payment amount differs from the order; refused",
+                extra={
+                    "order_id": str(payment.order_id),
+                    "expected": payment.amount,
+                    "notified": notice.amount,
+                },
+            )
+            return "mismatch"
+        if not await uow.orders.complete_payment(payment.id, deps.clock.now()):
+            return "duplicate"
+        order = await load(uow, payment.order_id)
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            # Paid after it was cancelled (or paid twice): keep the order, give the money back.
+            await _refund(
+                deps, uow, order, payment, f"payment arrived when order was {order.status.value}"
+            )
+            return "refunded"
+        await mark_paid(deps, uow, order, "PROVIDER:" + gateway.name, effects)
+    await effects.publish(deps.live)
+    return "paid"
+
+
+async def mark_paid(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, actor: str, effects: Effects
+) -> None:
+    now = deps.clock.now()
+    deadline = now + deps.policy.pickup_window
+    await move(deps, uow, order, OrderStatus.PAID, actor, "payment received", effects, paid_at=now)
+    # Hold the goods until the pickup deadline instead of the payment timeout.
+    await uow.inventory.extend_reservations(
+        order.reservation_owner, deadline + deps.policy.payment_timeout
+    )
+    await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.total))
+
+
+async def record_in_store_payment(
+    deps: OrderingDeps, actor: Principal, order_id: UUID, method: str, amount: int
+) -> Order:
+    if method not in IN_STORE_METHODS:
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT,
+            f"`method` is one of {', '.join(sorted(IN_STORE_METHODS))}.",
+            ["method"],
+        )
+    effects = Effects()
+    async with deps.uow() as uow:
+        order = await load(uow, order_id)
+        if not is_store_staff(actor, order.location_id):
+            raise OrderError(
+                OrderErrorCode.FORBIDDEN, "Only the fulfilling store takes payment.", ["orderId"]
+            )
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                f"The order is {order.status.value}.",
+                ["orderId"],
+            )
+        if amount != order.total:
+            raise OrderError(
+                OrderErrorCode.AMOUNT_MISMATCH,
+                f"The order total is {order.total} fen; {amount} was entered.",
+                ["amount"],
+            )
+        now = deps.clock.now()
+        await uow.orders.add_payment(
+            Payment(
+                new_id(),
+                order.id,
+                PaymentKind.PAYMENT,
+                "IN_STORE",
+                f"store:{new_id()}",
+                method,
+                amount,
+                order.currency,
+                PaymentStatus.SUCCEEDED,
+                now,
+                now,
+            )
+        )
+        await mark_paid(deps, uow, order, actor.label, effects)
+    await effects.publish(deps.live)
+    return order

@@ -1,0 +1,98 @@
+"""What ordering needs: order storage and payment providers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.ordering.model import (
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+    PickupCode,
+)
+from domain.pagination import Page, PageRequest
+
+
+class OrderRepository(Protocol):
+    async def add(self, order: Order) -> None: ...
+    async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None: ...
+    async def get_many(self, ids: Sequence[UUID]) -> list[Order]: ...
+    async def transition(
+        self, order_id: UUID, frm: OrderStatus, to: OrderStatus, changes: Mapping[str, Any]
+    ) -> bool:
+        """Move the order only if it is still in `frm` (no lost updates); False otherwise."""
+        ...
+
+    async def set_flags(self, order_id: UUID, **flags: Any) -> None: ...
+    async def add_events(self, events: Sequence[OrderEvent]) -> None: ...
+    async def events_of(self, order_ids: Sequence[UUID]) -> list[OrderEvent]: ...
+    async def search(
+        self,
+        page: PageRequest,
+        *,
+        member_id: UUID | None = None,
+        location_id: UUID | None = None,
+        statuses: Sequence[OrderStatus] = (),
+    ) -> Page[Order]: ...
+    async def due(
+        self, status: OrderStatus, field: str, before: datetime, limit: int
+    ) -> list[Order]:
+        """Orders in `status` whose `field` (a deadline) is before `before`, SKIP LOCKED."""
+        ...
+
+    async def move_member(self, source: UUID, target: UUID) -> int: ...
+    async def add_payment(self, payment: Payment) -> None: ...
+    async def payment_by_ref(self, provider: str, provider_ref: str) -> Payment | None: ...
+    async def complete_payment(self, payment_id: UUID, at: datetime) -> bool:
+        """PENDING -> SUCCEEDED only once; False if it already was."""
+        ...
+
+    async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]: ...
+    async def add_pickup_code(self, code: PickupCode) -> bool:
+        """False if the store already has an open pickup with that code."""
+        ...
+
+    async def pickup_by_code(self, location_id: UUID, code: str) -> PickupCode | None: ...
+    async def pickups_of(self, order_ids: Sequence[UUID]) -> list[PickupCode]: ...
+    async def delete_pickup(self, order_id: UUID) -> None: ...
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What the client needs to pay (for WeChat Pay: the wx.requestPayment parameters)."""
+
+    provider_ref: str
+    client_payload: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    provider_ref: str
+    amount: int
+    currency: str
+    succeeded: bool
+
+
+class WebhookRejected(Exception):
+    """The notification is not authentic (bad signature) or not readable: HTTP 401/400."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest: ...
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
+        """Verify the signature over the raw body and read the notice, or raise
+        WebhookRejected."""
+        ...
+
+
+class CodeSigner(Protocol):
+    def sign(self, message: str) -> str: ...
+    def verify(self, message: str, signature: str) -> bool: ...

@@ -1,0 +1,188 @@
+"""Shared wiring and steps of the ordering use cases: transitions with a timeline,
+notifications through the outbox, live events after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.clock import Clock
+from domain.errors import OrderError, OrderErrorCode
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.identity.ports import RateLimiter
+from domain.ids import new_id
+from domain.inventory.reservations import InventoryDeps
+from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_topic
+from domain.members.ports import PiiVault
+from domain.ordering.model import (
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    check_transition,
+)
+from domain.ordering.ports import CodeSigner, PaymentProvider
+from domain.outbox import Notification, enqueue
+from domain.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class OrderPolicy:
+    payment_timeout: timedelta = timedelta(minutes=15)
+    pickup_window: timedelta = timedelta(days=3)
+    reminder_before: timedelta = timedelta(hours=24)
+    wrong_codes_per_store: int = 20
+    wrong_code_window_seconds: int = 300
+    alternatives: int = 5
+
+
+@dataclass(frozen=True)
+class OrderingDeps:
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    inventory: InventoryDeps
+    payments: Mapping[str, PaymentProvider]
+    limiter: RateLimiter
+    signer: CodeSigner
+    vault: PiiVault
+    live: LiveEvents
+    policy: OrderPolicy = field(default_factory=OrderPolicy)
+
+
+@dataclass
+class Effects:
+    """What to publish once the transaction has committed."""
+
+    events: list[LiveEvent] = field(default_factory=list)
+
+    async def publish(self, live: LiveEvents) -> None:
+        for event in self.events:
+            await live.publish(event)
+
+
+def not_found() -> OrderError:
+    return OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+
+
+async def load(uow: UnitOfWork, order_id: UUID, *, lock: bool = True) -> Order:
+    order = await uow.orders.get(order_id, lock=lock)
+    if order is None:
+        raise not_found()
+    return order
+
+
+def is_store_staff(actor: Principal, location_id: UUID) -> bool:
+    """Staff or devices who may work the orders of this store (ADMIN everywhere)."""
+    if actor.is_admin:
+        return True
+    if actor.kind is PrincipalKind.DEVICE:
+        return location_id in actor.store_ids
+    return (
+        actor.kind is PrincipalKind.STAFF
+        and actor.role is not None
+        and actor.role.is_store_scoped
+        and location_id in actor.store_ids
+    )
+
+
+def is_cs(actor: Principal) -> bool:
+    return actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
+
+
+def may_read(actor: Principal | None, order: Order) -> bool:
+    if actor is None:
+        return False
+    if actor.is_member:
+        return order.member_id == actor.id
+    return is_cs(actor) or is_store_staff(actor, order.location_id)
+
+
+async def move(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    target: OrderStatus,
+    actor: str,
+    reason: str = "",
+    effects: Effects | None = None,
+    **changes: Any,
+) -> Order:
+    """One legal transition: conditional on the current status, recorded in the timeline."""
+    check_transition(order.fulfilment, order.status, target)
+    now = deps.clock.now()
+    if not await uow.orders.transition(
+        order.id, order.status, target, {"updated_at": now, **changes}
+    ):
+        raise OrderError(
+            OrderErrorCode.ILLEGAL_TRANSITION,
+            "The order changed while you were working on it; reload it.",
+            ["orderId"],
+        )
+    await uow.orders.add_events(
+        [OrderEvent(new_id(), order.id, order.status, target, actor, reason, now)]
+    )
+    previous = order.status
+    order.status, order.updated_at = target, now
+    for name, value in changes.items():
+        setattr(order, name, value)
+    if effects is not None:
+        effects.events.append(status_event(order, previous))
+        if order.fulfilment is Fulfilment.PICKUP and target in (
+            OrderStatus.READY_FOR_PICKUP,
+            OrderStatus.PICKED_UP,
+            OrderStatus.UNCLAIMED,
+            OrderStatus.CANCELLED,
+        ):
+            effects.events.append(board_event(order))
+    return order
+
+
+def status_event(order: Order, previous: OrderStatus) -> LiveEvent:
+    return LiveEvent(
+        order_topic(order.id),
+        {
+            "order_id": str(order.id),
+            "status": order.status.value,
+            "from": previous.value,
+            "at": order.updated_at.isoformat(),
+        },
+    )
+
+
+def board_event(order: Order) -> LiveEvent:
+    return LiveEvent(
+        pickup_board_topic(order.location_id),
+        {
+            "order_id": str(order.id),
+            "order_number": order.number,
+            "status": order.status.value,
+            "at": order.updated_at.isoformat(),
+        },
+    )
+
+
+async def notify(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, kind: str, suffix: str, **data: str
+) -> None:
+    if order.member_id is None:
+        return  # walk-in: nobody to notify
+    await enqueue(
+        uow,
+        deps.clock,
+        [
+            Notification(
+                kind=kind,
+                member_id=order.member_id,
+                order_id=order.id,
+                data={"order_number": order.number, **data},
+                dedupe_key=f"order:{order.id}:{suffix}",
+            )
+        ],
+    )
+
+
+def deadline_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

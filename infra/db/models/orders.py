@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.ordering.model import (
+    Fulfilment,
+    OrderStatus,
+    PaymentKind,
+    PaymentStatus,
+    SalesChannel,
+)
+
+
+class OrderRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    number = fields.CharField(max_length=20, unique=True)
+    member_id = fields.UUIDField(null=True, db_index=True)
+    channel = fields.CharEnumField(SalesChannel, max_length=20)
+    fulfilment = fields.CharEnumField(Fulfilment, max_length=10)
+    location_id = fields.UUIDField(db_index=True)
+    status = fields.CharEnumField(OrderStatus, max_length=20)
+    currency = fields.CharField(max_length=3)
+    total = fields.BigIntField()
+    note = fields.CharField(max_length=500)
+    delivery_address = fields.TextField(null=True)
+    delivery_latitude = fields.FloatField(null=True)
+    delivery_longitude = fields.FloatField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    payment_deadline = fields.DatetimeField(null=True, db_index=True)
+    paid_at = fields.DatetimeField(null=True)
+    pickup_deadline = fields.DatetimeField(null=True, db_index=True)
+    cancel_reason = fields.CharField(max_length=200, null=True)
+    at_risk = fields.BooleanField()
+    reminder_sent = fields.BooleanField()
+
+    class Meta:
+        table = "customer_order"
+        indexes = (("location_id", "status"),)
+
+
+class OrderLineRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    order: fields.ForeignKeyRelation[OrderRow] = fields.ForeignKeyField(
+        "models.OrderRow", related_name="lines", on_delete=fields.CASCADE, db_index=True
+    )
+    variant_id = fields.UUIDField()
+    product_id = fields.UUIDField()
+    sku = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=300)
+    unit_price = fields.BigIntField()
+    quantity = fields.IntField()
+
+    order_id: UUID
+
+    class Meta:
+        table = "order_line"
+
+
+class OrderEventRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    order_id = fields.UUIDField(db_index=True)
+    from_status = fields.CharEnumField(OrderStatus, max_length=20, null=True)
+    to_status = fields.CharEnumField(OrderStatus, max_length=20)
+    actor = fields.CharField(max_length=60)
+    reason = fields.CharField(max_length=200)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_event"
+
+
+class OrderPaymentRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    order_id = fields.UUIDField(db_index=True)
+    kind = fields.CharEnumField(PaymentKind, max_length=10)
+    provider = fields.CharField(max_length=30)
+    provider_ref = fields.CharField(max_length=100)
+    method = fields.CharField(max_length=20)
+    amount = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    status = fields.CharEnumField(PaymentStatus, max_length=20)
+    created_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "order_payment"
+        unique_together = (("provider", "provider_ref"),)
+
+
+class PickupCodeRow(Model):
+    """Open pickups only: the row goes when the order is collected or cancelled."""
+
+    id = fields.UUIDField(primary_key=True)
+    order_id = fields.UUIDField(unique=True)
+    location_id = fields.UUIDField()
+    code = fields.CharField(max_length=6)
+    deadline = fields.DatetimeField()
+
+    class Meta:
+        table = "pickup_code"
+        unique_together = (("location_id", "code"),)

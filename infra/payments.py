@@ -1,0 +1,57 @@
+"""Payment providers. `DevPayProvider` is the development provider: the shape of a real one
+(WeChat Pay: a prepay request, then a signed notification) without a network."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from uuid import UUID
+
+from domain.ordering.model import Order
+from domain.ordering.ports import PaymentNotice, PaymentRequest, WebhookRejected
+
+SIGNATURE_HEADER = "x-devpay-signature"
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class DevPayProvider:
+    """Notifications are JSON {"paymentRef", "amount", "currency", "status"} POSTed to
+    /webhooks/payments/devpay with X-Devpay-Signature: hex HMAC-SHA256 of the raw body."""
+
+    name = "devpay"
+
+    def __init__(self, secret: str):
+        self._secret = secret
+
+    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
+        ref = f"dp_{payment_id.hex}"
+        return PaymentRequest(
+            provider_ref=ref,
+            client_payload={
+                "provider": self.name,
+                "paymentRef": ref,
+                "amount": str(order.total),
+                "currency": order.currency,
+                "webhook": f"/webhooks/payments/{self.name}",
+            },
+        )
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
+        presented = headers.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(presented, sign_body(self._secret, body)):
+            raise WebhookRejected("bad signature")
+        try:
+            data = json.loads(body)
+            return PaymentNotice(
+                provider_ref=str(data["paymentRef"]),
+                amount=int(data["amount"]),
+                currency=str(data.get("currency", "CNY")),
+                succeeded=data.get("status") == "SUCCEEDED",
+            )
+        except (ValueError, KeyError, TypeError):
+            raise WebhookRejected("unreadable notification") from None
