@@ -91,6 +91,16 @@ class OrderPayment:
     created_at: datetime
 
 
+@strawberry.type(description="A message to the customer and whether it went out.")
+class OrderNotification:
+    kind: str
+    status: str = strawberry.field(description="PENDING, SENDING, SENT or FAILED.")
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
 @strawberry.type
 class Order(Node):
     number: str
@@ -190,6 +200,24 @@ class Order(Node):
                 created_at=p.created_at,
             )
             for p in found
+        ]
+
+    @strawberry.field(description="Notifications to the customer (CS and ADMIN).")
+    async def notifications(self, info: Info[Context, Any]) -> list[OrderNotification] | None:
+        actor = info.context.principal
+        if actor is None or not is_cs(actor):
+            return None
+        found = await info.context.runtime.repos.outbox.for_order(self.domain.id)
+        return [
+            OrderNotification(
+                kind=n.kind,
+                status=n.status.value,
+                attempts=n.attempts,
+                last_error=n.last_error,
+                created_at=n.created_at,
+                sent_at=n.sent_at,
+            )
+            for n in found
         ]
 
     @strawberry.field(description="The customer (staff of the store and CS).")
