@@ -166,6 +166,7 @@ async def adjust(
                 actor,
             )
             await uow.inventory.add_movements([movement])
+            await _flag_at_risk(deps, uow, level)  # a correction can undercut orders too
             return level_result(level, movement.id)
 
         payload = {"op": "adjust", **{k: str(v) for k, v in change.__dict__.items()}}
@@ -218,6 +219,7 @@ async def set_on_hand(
                     actor,
                 )
                 await uow.inventory.add_movements([movement])
+            await _flag_at_risk(deps, uow, level)
             return level_result(level, movement.id if movement else None)
 
         payload = {
