@@ -28,6 +28,7 @@ for _codes in (
     d.MemberErrorCode,
     d.InventoryErrorCode,
     d.OrderErrorCode,
+    d.PointsErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -94,7 +95,13 @@ class OrderError(UserError):
     )
 
 
+@strawberry.type
+class PointsError(UserError):
+    code: d.PointsErrorCode
+
+
 CODES: dict[type, type[Enum]] = {
+    PointsError: d.PointsErrorCode,
     OrderError: d.OrderErrorCode,
     InventoryError: d.InventoryErrorCode,
     MemberError: d.MemberErrorCode,

@@ -15,6 +15,7 @@ from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
+from api.mutations.points import PointsMutations
 from api.order_queries import OrderQueries
 from api.queries import Query as CoreQuery
 from api.subscriptions import Subscription
@@ -39,6 +40,7 @@ class Mutation(
     MemberMutations,
     InventoryMutations,
     OrderMutations,
+    PointsMutations,
 ):
     pass
 

@@ -22,6 +22,9 @@
     │     VARIANT_UNAVAILABLE, LOCATION_UNAVAILABLE, NO_FULFILMENT_LOCATION,
     │     ILLEGAL_TRANSITION, INVALID_PICKUP_CODE, TOO_MANY_ATTEMPTS, AMOUNT_MISMATCH,
     │     PAYMENT_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, FORBIDDEN
+    ├── PointsError                  PointsErrorCode
+    │     (common codes) INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED, ALREADY_CHECKED_IN,
+    │     HOLD_NOT_FOUND, FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -119,6 +122,21 @@ class OrderErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     PAYMENT_NOT_ALLOWED = "PAYMENT_NOT_ALLOWED"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class PointsErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
+    ALREADY_CHECKED_IN = "ALREADY_CHECKED_IN"
+    HOLD_NOT_FOUND = "HOLD_NOT_FOUND"
     FORBIDDEN = "FORBIDDEN"
 
 
@@ -154,6 +172,7 @@ ErrorCode = (
     | LocationErrorCode
     | InventoryErrorCode
     | OrderErrorCode
+    | PointsErrorCode
     | MemberErrorCode
 )
 
@@ -193,6 +212,10 @@ class InventoryError(DomainError):
 
 class OrderError(DomainError):
     code: OrderErrorCode
+
+
+class PointsError(DomainError):
+    code: PointsErrorCode
 
 
 class MemberError(DomainError):

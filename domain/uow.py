@@ -15,6 +15,7 @@ from domain.identity.ports import (
 )
 from domain.inventory.ports import InventoryRepository
 from domain.locations.ports import LocationRepository
+from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
 from domain.outbox import OutboxRepository
@@ -39,6 +40,8 @@ class UnitOfWork(Protocol):
     def inventory(self) -> InventoryRepository: ...
     @property
     def orders(self) -> OrderRepository: ...
+    @property
+    def loyalty(self) -> LoyaltyRepository: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
     @property

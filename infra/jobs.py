@@ -17,6 +17,8 @@ from arq.cron import cron
 
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
+from domain.loyalty.ledger import expire_due
+from domain.loyalty.services import recompute_all_tiers
 from domain.members.login import purge_phone_codes
 from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
 from domain.outbox import deliver_due
@@ -61,7 +63,17 @@ async def _pickup_reminders(runtime: Runtime) -> int:
     return await send_reminders(runtime.ordering)
 
 
+async def _expire_points(runtime: Runtime) -> int:
+    return await expire_due(runtime.loyalty)
+
+
+async def _recompute_tiers(runtime: Runtime) -> int:
+    return await recompute_all_tiers(runtime.loyalty)
+
+
 JOBS: list[Job] = [
+    Job("expire_points", _expire_points, 3600),
+    Job("recompute_tiers", _recompute_tiers, 86400),
     Job("deliver_outbox", _deliver_outbox, 10),
     Job("cancel_unpaid_orders", _cancel_unpaid, 60),
     Job("expire_unclaimed_orders", _expire_unclaimed, 300),

@@ -35,7 +35,7 @@ class DevPayProvider:
             client_payload={
                 "provider": self.name,
                 "paymentRef": ref,
-                "amount": str(order.total),
+                "amount": str(order.amount_due),
                 "currency": order.currency,
                 "webhook": f"/webhooks/payments/{self.name}",
             },

@@ -17,6 +17,9 @@ from domain.identity.services import AuthDeps, AuthPolicy
 from domain.inventory.reservations import InventoryDeps
 from domain.live import OrderAccess
 from domain.locations.services import LocationDeps
+from domain.loyalty.ledger import LoyaltyDeps
+from domain.loyalty.reactions import export_points
+from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
 from domain.members.services import MemberDeps
@@ -76,7 +79,9 @@ class Runtime:
         self.exporters = DataExporters()
         self._rebuild_deps()
         register_order_handlers(self.ordering)
+        register_loyalty_handlers(self.loyalty)
         self.exporters.register("orders", export_orders)
+        self.exporters.register("points", export_points)
         self.order_access = self.repos.orders
 
     def _wechat(self) -> WeChatGateway:
@@ -113,6 +118,7 @@ class Runtime:
             exporters=self.exporters,
             default_wechat_app=apps[0] if len(apps) == 1 else None,
         )
+        self.loyalty = LoyaltyDeps(uow=TortoiseUnitOfWork, clock=self.clock, events=self.events)
         self.ordering = OrderingDeps(
             uow=TortoiseUnitOfWork,
             clock=self.clock,
@@ -122,6 +128,7 @@ class Runtime:
             signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
             vault=self.vault,
             live=self.live,
+            loyalty=self.loyalty,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),

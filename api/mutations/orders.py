@@ -102,6 +102,9 @@ class PlaceOrderInput:
     member_id: strawberry.ID | None = strawberry.field(
         default=None, description="POS/staff: the looked-up member; leave out for a walk-in."
     )
+    points_to_redeem: int = strawberry.field(
+        default=0, description="Points to pay with (held now, spent when the order is paid)."
+    )
     idempotency_key: str | None = None
 
 
@@ -140,6 +143,7 @@ def _checkout(actor: Principal, data: PlaceOrderInput) -> Checkout:
         if delivery
         else None,
         note=data.note,
+        points_to_redeem=data.points_to_redeem,
     )
 
 

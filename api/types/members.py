@@ -16,6 +16,7 @@ from domain.ordering.model import OrderStatus
 
 if TYPE_CHECKING:
     from api.types.orders import OrderConnection
+    from api.types.points import Points
 
 for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
     strawberry.enum(_enum)
@@ -149,6 +150,21 @@ class Member(Node):
         return await list_orders(
             info, _page(first, after), member_id=self.key, statuses=tuple(status or ())
         )
+
+    @strawberry.field(description="Points and tier (the member and CS).")
+    async def points(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Points, strawberry.lazy("api.types.points")] | None:
+        from api.types.points import Points
+        from domain.loyalty.services import summary
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        deps = info.context.runtime.loyalty
+        return Points.from_domain(await summary(deps, self.key), deps.policy.tiers)
 
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:

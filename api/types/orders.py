@@ -119,6 +119,9 @@ class Order(Node):
         description="A till sale took goods this order holds: the store must check the shelf."
     )
     lines: list[OrderLine]
+    points_redeemed: int
+    points_discount: Money = strawberry.field(description="What points paid.")
+    amount_due: Money = strawberry.field(description="What is paid in money.")
     domain: strawberry.Private[m.Order]
 
     @classmethod
@@ -139,6 +142,9 @@ class Order(Node):
             cancel_reason=order.cancel_reason,
             at_risk=order.at_risk,
             lines=[OrderLine.from_domain(x, order.currency) for x in order.lines],
+            points_redeemed=order.points_redeemed,
+            points_discount=_money(order.points_discount, order.currency),
+            amount_due=_money(order.amount_due, order.currency),
             domain=order,
         )
 

@@ -13,6 +13,8 @@ from domain.events import MembersMerged, ReservationExpired, ReservationsAtRisk
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
+from domain.loyalty.ledger import release_hold, reverse_redemption
+from domain.loyalty.services import earn_for_purchase
 from domain.ordering.model import (
     HOLDS_STOCK,
     MEMBER_MAY_CANCEL,
@@ -60,6 +62,8 @@ async def _step(
         await move(deps, uow, order, target, actor.label, reason, effects)
         if target is OrderStatus.SHIPPED:
             await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor.label)
+        if target is OrderStatus.DELIVERED:
+            await _earn(deps, uow, order)
     await effects.publish(deps.live)
     return order
 
@@ -117,6 +121,10 @@ async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Or
             "packed",
             effects,
             pickup_deadline=deadline,
+        )
+        # The goods stay held until the pickup deadline, however long after payment that is.
+        await uow.inventory.extend_reservations(
+            order.reservation_owner, deadline + deps.policy.payment_timeout
         )
         code = await _issue_code(deps, uow, order)
         location = await uow.locations.get(order.location_id)
@@ -182,6 +190,7 @@ async def complete_pickup(
             await move(deps, uow, order, OrderStatus.PICKED_UP, actor.label, "handed over", effects)
             await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor.label)
             await uow.orders.delete_pickup(order.id)
+            await _earn(deps, uow, order)
             await notify(deps, uow, order, "REVIEW_INVITATION", "review")
     if wrong:
         await deps.limiter.hit(key, policy.wrong_codes_per_store, policy.wrong_code_window_seconds)
@@ -192,6 +201,14 @@ async def complete_pickup(
         )
     await effects.publish(deps.live)
     return order
+
+
+async def _earn(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> None:
+    """Goods handed over: the member earns on what they paid in money."""
+    if order.member_id is not None:
+        await earn_for_purchase(
+            deps.loyalty, uow, order.member_id, order.amount_due, order.reservation_owner
+        )
 
 
 async def cancel_in_uow(
@@ -206,6 +223,9 @@ async def cancel_in_uow(
     was_paid = order.status in PAID_STATES
     await move(deps, uow, order, target, actor, reason, effects, cancel_reason=reason)
     await release_in_uow(deps.inventory, uow, order.reservation_owner, actor)
+    # Points: an unpaid order's hold comes back; a paid one's redemption is reversed.
+    await release_hold(deps.loyalty, uow, order.reservation_owner, actor)
+    await reverse_redemption(deps.loyalty, uow, order.reservation_owner, actor)
     await uow.orders.delete_pickup(order.id)
     if was_paid:
         await refund_paid(deps, uow, order, reason)
@@ -320,6 +340,7 @@ def register_handlers(deps: OrderingDeps) -> None:
                 None,
                 cancel_reason="payment timeout",
             )
+            await release_hold(deps.loyalty, uow, order.reservation_owner, "SYSTEM")
             await notify(deps, uow, order, "ORDER_CANCELLED", "cancelled", reason="payment timeout")
 
     async def on_at_risk(uow: UnitOfWork, event: ReservationsAtRisk) -> None:

@@ -118,6 +118,13 @@ class Order:
     cancel_reason: str | None = None
     at_risk: bool = False
     reminder_sent: bool = False
+    points_redeemed: int = 0
+    points_discount: int = 0  # fen paid with points
+
+    @property
+    def amount_due(self) -> int:
+        """What the customer pays in money: the total less what points paid."""
+        return self.total - self.points_discount
 
     @property
     def reservation_owner(self) -> str:

@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.errors import OrderError, OrderErrorCode
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.loyalty.ledger import post_hold
 from domain.ordering.model import (
     Order,
     OrderStatus,
@@ -55,7 +56,7 @@ async def pay_order(
                 gateway.name,
                 request.provider_ref,
                 "ONLINE",
-                order.total,
+                order.amount_due,
                 order.currency,
                 PaymentStatus.PENDING,
                 deps.clock.now(),
@@ -143,7 +144,8 @@ async def mark_paid(
     await uow.inventory.extend_reservations(
         order.reservation_owner, deadline + deps.policy.payment_timeout
     )
-    await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.total))
+    await post_hold(deps.loyalty, uow, order.reservation_owner, actor)  # points, phase two
+    await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.amount_due))
 
 
 async def record_in_store_payment(
@@ -168,10 +170,10 @@ async def record_in_store_payment(
                 f"The order is {order.status.value}.",
                 ["orderId"],
             )
-        if amount != order.total:
+        if amount != order.amount_due:
             raise OrderError(
                 OrderErrorCode.AMOUNT_MISMATCH,
-                f"The order total is {order.total} fen; {amount} was entered.",
+                f"The order's amount due is {order.amount_due} fen; {amount} was entered.",
                 ["amount"],
             )
         now = deps.clock.now()

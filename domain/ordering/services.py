@@ -16,6 +16,7 @@ from domain.identity.ports import RateLimiter
 from domain.ids import new_id
 from domain.inventory.reservations import InventoryDeps
 from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_topic
+from domain.loyalty.ledger import LoyaltyDeps
 from domain.members.ports import PiiVault
 from domain.ordering.model import (
     Fulfilment,
@@ -49,6 +50,7 @@ class OrderingDeps:
     signer: CodeSigner
     vault: PiiVault
     live: LiveEvents
+    loyalty: LoyaltyDeps
     policy: OrderPolicy = field(default_factory=OrderPolicy)
 
 

@@ -16,6 +16,7 @@ from infra.repositories.identity import (
 )
 from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInventoryRepository
 from infra.repositories.locations import TortoiseLocationRepository
+from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
@@ -34,6 +35,7 @@ class Repositories:
         self.members = TortoiseMemberRepository()
         self.inventory = TortoiseInventoryRepository()
         self.orders = TortoiseOrderRepository()
+        self.loyalty = TortoiseLoyaltyRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
 

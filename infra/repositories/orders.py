@@ -54,6 +54,8 @@ def _order(row: OrderRow, lines: list[OrderLine]) -> Order:
         cancel_reason=row.cancel_reason,
         at_risk=row.at_risk,
         reminder_sent=row.reminder_sent,
+        points_redeemed=row.points_redeemed,
+        points_discount=row.points_discount,
     )
 
 
@@ -111,6 +113,8 @@ class TortoiseOrderRepository:
             cancel_reason=order.cancel_reason,
             at_risk=order.at_risk,
             reminder_sent=order.reminder_sent,
+            points_redeemed=order.points_redeemed,
+            points_discount=order.points_discount,
         )
         await OrderLineRow.bulk_create(
             [

@@ -8,4 +8,5 @@ MODEL_MODULES = [
     "infra.db.models.inventory",
     "infra.db.models.outbox",
     "infra.db.models.orders",
+    "infra.db.models.loyalty",
 ]

@@ -36,6 +36,8 @@ class OrderRow(Model):
     cancel_reason = fields.CharField(max_length=200, null=True)
     at_risk = fields.BooleanField()
     reminder_sent = fields.BooleanField()
+    points_redeemed = fields.BigIntField(default=0)
+    points_discount = fields.BigIntField(default=0)
 
     class Meta:
         table = "customer_order"

@@ -1,0 +1,209 @@
+"""Loyalty use cases: check-in, CS adjustments, earning on hand-over, tiers, reading."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.errors import CommonError, CommonErrorCode, PointsError, PointsErrorCode
+from domain.idempotency import clean_key
+from domain.identity.model import Principal
+from domain.loyalty.ledger import LoyaltyDeps, account_for, credit, debit
+from domain.loyalty.model import MAX_POINTS, Account, Entry, EntryKind, Tier
+from domain.uow import UnitOfWork
+
+
+async def daily_check_in(deps: LoyaltyDeps, member_id: UUID) -> Entry:
+    """Once per local day, whatever retries or processes do (the entry key is the day)."""
+    day = deps.clock.now().astimezone(ZoneInfo(deps.policy.timezone)).date().isoformat()
+    key = f"checkin:{day}"
+    async with deps.uow() as uow:
+        await account_for(deps, uow, member_id)
+        if await uow.loyalty.entry_by_key(member_id, key) is not None:
+            raise PointsError(
+                PointsErrorCode.ALREADY_CHECKED_IN,
+                f"Already checked in on {day}; come back tomorrow.",
+            )
+        return await credit(
+            deps,
+            uow,
+            member_id,
+            deps.policy.check_in_points,
+            EntryKind.CHECK_IN,
+            key,
+            f"MEMBER:{member_id}",
+            "daily check-in",
+            key,
+        )
+
+
+async def adjust_points(
+    deps: LoyaltyDeps,
+    actor: Principal,
+    member_id: UUID,
+    delta: int,
+    reason: str,
+    idempotency_key: str | None,
+) -> Entry:
+    """CS corrections, with the actor and the reason on the entry."""
+    why = reason.strip()
+    if not 3 <= len(why) <= 200:
+        raise PointsError(
+            PointsErrorCode.INVALID_INPUT, "Give a reason (3-200 characters).", ["reason"]
+        )
+    if delta == 0 or abs(delta) > MAX_POINTS:
+        raise PointsError(
+            PointsErrorCode.INVALID_INPUT,
+            f"`delta` is a non-zero change up to {MAX_POINTS}.",
+            ["delta"],
+        )
+    key = clean_key(idempotency_key)
+    async with deps.uow() as uow:
+        if await uow.members.get(member_id) is None:
+            raise PointsError(PointsErrorCode.NOT_FOUND, "Unknown member.", ["memberId"])
+        scoped = f"adjust:{key}" if key else None
+        if scoped and (first := await uow.loyalty.entry_by_key(member_id, scoped)) is not None:
+            if first.amount != delta:
+                raise CommonError(
+                    CommonErrorCode.IDEMPOTENCY_CONFLICT,
+                    "This idempotencyKey was used for a different adjustment.",
+                    ["idempotencyKey"],
+                )
+            return first
+        if delta > 0:
+            return await credit(
+                deps,
+                uow,
+                member_id,
+                delta,
+                EntryKind.ADJUST,
+                f"cs:{actor.id}",
+                actor.label,
+                why,
+                scoped,
+            )
+        return await debit(
+            deps,
+            uow,
+            member_id,
+            -delta,
+            EntryKind.ADJUST,
+            f"cs:{actor.id}",
+            actor.label,
+            why,
+            scoped,
+        )
+
+
+async def earn_for_purchase(
+    deps: LoyaltyDeps, uow: UnitOfWork, member_id: UUID, paid_fen: int, reference: str
+) -> Entry | None:
+    """Goods handed over: points per yuan paid times the tier multiplier; growth counts."""
+    account = await account_for(deps, uow, member_id)
+    now = deps.clock.now()
+    await uow.loyalty.add_growth(member_id, paid_fen, now, reference)
+    await recompute_tier(deps, uow, account)
+    points = deps.policy.earned_for(paid_fen, account.tier)
+    if points <= 0:
+        return None
+    return await credit(
+        deps,
+        uow,
+        member_id,
+        points,
+        EntryKind.EARN,
+        reference,
+        "SYSTEM",
+        f"purchase {reference}",
+        f"earn:{reference}",
+    )
+
+
+async def reverse_for_refund(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    reference: str,
+    refunded_fen: int,
+    paid_fen: int,
+) -> Entry | None:
+    """A refund takes back the proportional points; spent ones become a recorded debt."""
+    earned = await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")
+    if earned is None or paid_fen <= 0:
+        return None
+    points = earned.amount * min(refunded_fen, paid_fen) // paid_fen
+    await uow.loyalty.add_growth(member_id, -refunded_fen, deps.clock.now(), f"refund:{reference}")
+    if points <= 0:
+        return None
+    return await debit(
+        deps,
+        uow,
+        member_id,
+        points,
+        EntryKind.REVERSE,
+        f"refund:{reference}",
+        "SYSTEM",
+        f"refund of {reference}",
+        f"reverse-earn:{reference}:{refunded_fen}",
+        allow_debt=True,
+    )
+
+
+async def recompute_tier(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -> None:
+    now = deps.clock.now()
+    growth = (
+        await uow.loyalty.growth_since([account.member_id], now - deps.policy.growth_window)
+    ).get(account.member_id, 0)
+    tier = deps.policy.tier_for(growth).name
+    account.growth_value = growth
+    if tier != account.tier:
+        await uow.loyalty.add_tier_change(account.member_id, account.tier, tier, now)
+        account.tier = tier
+    await uow.loyalty.save_account(account)
+
+
+async def recompute_all_tiers(deps: LoyaltyDeps, batch: int = 500) -> int:
+    """Nightly job: growth leaves the rolling window, so tiers go down as well as up."""
+    after: UUID | None = None
+    changed = 0
+    while True:
+        async with deps.uow() as uow:
+            accounts = await uow.loyalty.accounts_page(after, batch)
+            for account in accounts:
+                before = account.tier
+                locked = await account_for(deps, uow, account.member_id)
+                await recompute_tier(deps, uow, locked)
+                changed += locked.tier != before
+        if len(accounts) < batch:
+            return changed
+        after = accounts[-1].member_id
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    account: Account
+    tier: Tier
+    next_tier: Tier | None
+    expiring: list[tuple[datetime, int]]
+
+
+async def summary(deps: LoyaltyDeps, member_id: UUID) -> PointsSummary:
+    async with deps.uow() as uow:
+        account = await uow.loyalty.get_account(member_id) or Account(
+            member_id, 0, 0, 0, 0, deps.policy.tiers[0].name
+        )
+        lots = await uow.loyalty.lots(member_id)
+    horizon = deps.clock.now() + deps.policy.expiring_soon
+    soon: dict[datetime, int] = defaultdict(int)
+    for lot in lots:
+        if lot.expires_at <= horizon and lot.remaining > 0:
+            soon[lot.expires_at] += lot.remaining
+    return PointsSummary(
+        account=account,
+        tier=deps.policy.tier_for(account.growth_value),
+        next_tier=deps.policy.next_tier(account.growth_value),
+        expiring=sorted(soon.items()),
+    )
