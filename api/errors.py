@@ -29,6 +29,7 @@ for _codes in (
     d.InventoryErrorCode,
     d.OrderErrorCode,
     d.PointsErrorCode,
+    d.SubscriptionErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -100,7 +101,13 @@ class PointsError(UserError):
     code: d.PointsErrorCode
 
 
+@strawberry.type
+class SubscriptionError(UserError):
+    code: d.SubscriptionErrorCode
+
+
 CODES: dict[type, type[Enum]] = {
+    SubscriptionError: d.SubscriptionErrorCode,
     PointsError: d.PointsErrorCode,
     OrderError: d.OrderErrorCode,
     InventoryError: d.InventoryErrorCode,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +16,9 @@ from domain.errors import DomainError
 from domain.ordering.model import OPEN, OrderStatus
 from domain.ordering.services import is_store_staff, may_read
 from domain.pagination import PageRequest
+
+if TYPE_CHECKING:
+    from api.types.subscriptions import SubscriptionPlan
 
 
 def _top(error: DomainError) -> ApiError:
@@ -46,6 +49,15 @@ async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any)
 
 @strawberry.type
 class OrderQueries:
+    @strawberry.field(description="Subscription plans on offer.")
+    async def subscription_plans(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[SubscriptionPlan, strawberry.lazy("api.types.subscriptions")]]:
+        from api.types.subscriptions import SubscriptionPlan
+
+        plans = await info.context.runtime.repos.subscriptions.list_plans(active_only=True)
+        return [SubscriptionPlan.from_domain(p) for p in plans]
+
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="An order: its member, staff of the fulfilling store, CS and ADMIN.",

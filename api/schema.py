@@ -16,6 +16,7 @@ from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
+from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
 from api.queries import Query as CoreQuery
 from api.subscriptions import Subscription
@@ -41,6 +42,7 @@ class Mutation(
     InventoryMutations,
     OrderMutations,
     PointsMutations,
+    SubscriptionMutations,
 ):
     pass
 

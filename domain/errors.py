@@ -25,6 +25,9 @@
     ├── PointsError                  PointsErrorCode
     │     (common codes) INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED, ALREADY_CHECKED_IN,
     │     HOLD_NOT_FOUND, FORBIDDEN
+    ├── SubscriptionError            SubscriptionErrorCode
+    │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
+    │     OUTSIDE_WINDOW, ILLEGAL_STATE, FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -140,6 +143,20 @@ class PointsErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class SubscriptionErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    PLAN_UNAVAILABLE = "PLAN_UNAVAILABLE"
+    VARIANT_NOT_IN_PLAN = "VARIANT_NOT_IN_PLAN"
+    INVALID_DATE = "INVALID_DATE"
+    OUTSIDE_WINDOW = "OUTSIDE_WINDOW"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    FORBIDDEN = "FORBIDDEN"
+
+
 class MemberErrorCode(StrEnum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
@@ -173,6 +190,7 @@ ErrorCode = (
     | InventoryErrorCode
     | OrderErrorCode
     | PointsErrorCode
+    | SubscriptionErrorCode
     | MemberErrorCode
 )
 
@@ -216,6 +234,10 @@ class OrderError(DomainError):
 
 class PointsError(DomainError):
     code: PointsErrorCode
+
+
+class SubscriptionError(DomainError):
+    code: SubscriptionErrorCode
 
 
 class MemberError(DomainError):

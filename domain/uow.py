@@ -19,6 +19,7 @@ from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
 from domain.outbox import OutboxRepository
+from domain.subscriptions.ports import SubscriptionRepository
 
 
 class UnitOfWork(Protocol):
@@ -42,6 +43,8 @@ class UnitOfWork(Protocol):
     def orders(self) -> OrderRepository: ...
     @property
     def loyalty(self) -> LoyaltyRepository: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
     @property

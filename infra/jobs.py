@@ -22,6 +22,8 @@ from domain.loyalty.services import recompute_all_tiers
 from domain.members.login import purge_phone_codes
 from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
 from domain.outbox import deliver_due
+from domain.subscriptions.renewals import renew_due
+from domain.subscriptions.renewals import send_reminders as subscription_reminders
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -71,7 +73,17 @@ async def _recompute_tiers(runtime: Runtime) -> int:
     return await recompute_all_tiers(runtime.loyalty)
 
 
+async def _renew_subscriptions(runtime: Runtime) -> int:
+    return sum((await renew_due(runtime.subscriptions)).values())
+
+
+async def _subscription_reminders(runtime: Runtime) -> int:
+    return await subscription_reminders(runtime.subscriptions)
+
+
 JOBS: list[Job] = [
+    Job("renew_subscriptions", _renew_subscriptions, 300),
+    Job("subscription_reminders", _subscription_reminders, 3600),
     Job("expire_points", _expire_points, 3600),
     Job("recompute_tiers", _recompute_tiers, 86400),
     Job("deliver_outbox", _deliver_outbox, 10),

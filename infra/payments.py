@@ -11,6 +11,7 @@ from uuid import UUID
 
 from domain.ordering.model import Order
 from domain.ordering.ports import PaymentNotice, PaymentRequest, WebhookRejected
+from domain.subscriptions.ports import PaymentDeclined
 
 SIGNATURE_HEADER = "x-devpay-signature"
 
@@ -55,3 +56,34 @@ class DevPayProvider:
             )
         except (ValueError, KeyError, TypeError):
             raise WebhookRejected("unreadable notification") from None
+
+
+class DevPayAgreements:
+    """Signed payment agreements ("withhold") of the development provider. Agreements are
+    strings the mini-program gets when the member signs; `decline(agreement)` makes the
+    next charges fail, as a card that bounces would."""
+
+    name = "devpay"
+
+    def __init__(self) -> None:
+        self._declining: dict[str, int] = {}
+        self._charged: dict[str, str] = {}
+
+    def decline(self, agreement: str, times: int = 1_000_000) -> None:
+        self._declining[agreement] = times
+
+    def recover(self, agreement: str) -> None:
+        self._declining.pop(agreement, None)
+
+    async def withhold(
+        self, agreement: str, amount: int, currency: str, idempotency_key: str
+    ) -> str:
+        if idempotency_key in self._charged:
+            return self._charged[idempotency_key]  # the same cycle never charges twice
+        left = self._declining.get(agreement, 0)
+        if left > 0:
+            self._declining[agreement] = left - 1
+            raise PaymentDeclined("card declined")
+        ref = f"dpa_{len(self._charged) + 1:08d}"
+        self._charged[idempotency_key] = ref
+        return ref

@@ -27,11 +27,14 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.services import OrderingDeps, OrderPolicy
 from domain.outbox import Notifier, OutboxDeps
+from domain.subscriptions.reactions import export_subscriptions
+from domain.subscriptions.reactions import register_handlers as register_subscription_handlers
+from domain.subscriptions.services import SubscriptionDeps
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
 from infra.notifier import FakeNotifier
-from infra.payments import DevPayProvider
+from infra.payments import DevPayAgreements, DevPayProvider
 from infra.security.passwords import Argon2PasswordHasher
 from infra.security.pii import AesGcmVault
 from infra.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -77,9 +80,12 @@ class Runtime:
         self.notifier: Notifier = FakeNotifier()
         self.events = EventHandlers()
         self.exporters = DataExporters()
+        self.agreements = DevPayAgreements()
         self._rebuild_deps()
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
+        register_subscription_handlers(self.events)
+        self.exporters.register("subscriptions", export_subscriptions)
         self.exporters.register("orders", export_orders)
         self.exporters.register("points", export_points)
         self.order_access = self.repos.orders
@@ -133,6 +139,14 @@ class Runtime:
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),
             ),
+        )
+        self.subscriptions = SubscriptionDeps(
+            uow=TortoiseUnitOfWork,
+            clock=self.clock,
+            ordering=self.ordering,
+            agreements=self.agreements,
+            vault=self.vault,
+            events=self.events,
         )
         self.outbox_deps = OutboxDeps(
             uow=TortoiseUnitOfWork,

@@ -17,6 +17,7 @@ from domain.ordering.model import OrderStatus
 if TYPE_CHECKING:
     from api.types.orders import OrderConnection
     from api.types.points import Points
+    from api.types.subscriptions import SubscriptionConnection
 
 for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
     strawberry.enum(_enum)
@@ -165,6 +166,23 @@ class Member(Node):
             return None
         deps = info.context.runtime.loyalty
         return Points.from_domain(await summary(deps, self.key), deps.policy.tiers)
+
+    @strawberry.field(description="Subscriptions with their next deliveries (member and CS).")
+    async def subscriptions(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Annotated[SubscriptionConnection, strawberry.lazy("api.types.subscriptions")] | None:
+        from api.order_queries import _page
+        from api.types.subscriptions import Subscription, SubscriptionConnection
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        page = await info.context.runtime.repos.subscriptions.for_member(
+            self.key, _page(first, after)
+        )
+        return SubscriptionConnection.from_page(page, Subscription.from_domain)
 
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:

@@ -204,15 +204,29 @@ async def hold(
     return held
 
 
+async def _locked_hold(
+    deps: LoyaltyDeps, uow: UnitOfWork, owner: str
+) -> tuple[Account, Hold] | None:
+    """The hold, re-read under its member's account lock. A merge may move it to another
+    member while we wait for that lock: then the survivor's account is locked instead."""
+    found = await uow.loyalty.hold_by_owner(owner)
+    while found is not None:
+        account = await account_for(deps, uow, found.member_id)
+        current = await uow.loyalty.hold_by_owner(owner)
+        assert current is not None
+        if current.member_id == found.member_id:
+            return account, current
+        found = current
+    return None
+
+
 async def _finish_hold(
     deps: LoyaltyDeps, uow: UnitOfWork, owner: str, to: HoldState, actor: str
 ) -> Hold | None:
-    found = await uow.loyalty.hold_by_owner(owner)
-    if found is None:
+    locked = await _locked_hold(deps, uow, owner)
+    if locked is None:
         return None
-    account = await account_for(deps, uow, found.member_id)
-    current = await uow.loyalty.hold_by_owner(owner)  # re-read under the account lock
-    assert current is not None
+    account, current = locked
     if current.state is not HoldState.OPEN:
         return current  # already posted or released: nothing more to do
     lots = {lot.id: lot for lot in await uow.loyalty.lots(current.member_id)}
@@ -271,10 +285,10 @@ async def reverse_redemption(
     deps: LoyaltyDeps, uow: UnitOfWork, owner: str, actor: str
 ) -> Entry | None:
     """A paid order was refunded: the redeemed points return to the lots they came from."""
-    found = await uow.loyalty.hold_by_owner(owner)
-    if found is None or found.state is not HoldState.POSTED:
-        return None
-    account = await account_for(deps, uow, found.member_id)
+    locked = await _locked_hold(deps, uow, owner)
+    if locked is None or locked[1].state is not HoldState.POSTED:
+        return None  # not a redemption, or a concurrent call reversed it a moment ago
+    account, found = locked
     lots = {lot.id: lot for lot in await uow.loyalty.lots(found.member_id)}
     restored = []
     for lot_id, part in found.allocations.items():
@@ -360,9 +374,11 @@ async def merge_accounts(
         second: await account_for(deps, uow, second),
     }
     src, dst = accounts[source], accounts[target]
+    # Always move the rows: spent lots and posted holds (a later reversal restores them)
+    # and growth records belong to the survivor even when the source's balance is zero.
+    await uow.loyalty.move_member(source, target)
     if src.balance == 0 and src.held == 0 and src.debt == 0:
         return
-    await uow.loyalty.move_member(source, target)
     moved, held, debt = src.balance, src.held, src.debt
     src.balance, src.held, src.debt = 0, 0, 0
     await _record(

@@ -85,17 +85,20 @@ async def adjust_points(
                 why,
                 scoped,
             )
-        return await debit(
-            deps,
-            uow,
-            member_id,
-            -delta,
-            EntryKind.ADJUST,
-            f"cs:{actor.id}",
-            actor.label,
-            why,
-            scoped,
-        )
+        try:
+            return await debit(
+                deps,
+                uow,
+                member_id,
+                -delta,
+                EntryKind.ADJUST,
+                f"cs:{actor.id}",
+                actor.label,
+                why,
+                scoped,
+            )
+        except PointsError as error:  # point at the input field the caller gave
+            raise PointsError(error.code, error.message, ["delta"]) from None
 
 
 async def earn_for_purchase(
@@ -103,6 +106,8 @@ async def earn_for_purchase(
 ) -> Entry | None:
     """Goods handed over: points per yuan paid times the tier multiplier; growth counts."""
     account = await account_for(deps, uow, member_id)
+    if (earned := await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")) is not None:
+        return earned  # a replayed hand-over: its growth and points were counted already
     now = deps.clock.now()
     await uow.loyalty.add_growth(member_id, paid_fen, now, reference)
     await recompute_tier(deps, uow, account)
@@ -134,6 +139,10 @@ async def reverse_for_refund(
     earned = await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")
     if earned is None or paid_fen <= 0:
         return None
+    await account_for(deps, uow, member_id)  # replays of this refund wait for each other
+    key = f"reverse-earn:{reference}:{refunded_fen}"
+    if (done := await uow.loyalty.entry_by_key(member_id, key)) is not None:
+        return done  # a replayed refund: its growth and points were taken back already
     points = earned.amount * min(refunded_fen, paid_fen) // paid_fen
     await uow.loyalty.add_growth(member_id, -refunded_fen, deps.clock.now(), f"refund:{reference}")
     if points <= 0:
@@ -147,7 +156,7 @@ async def reverse_for_refund(
         f"refund:{reference}",
         "SYSTEM",
         f"refund of {reference}",
-        f"reverse-earn:{reference}:{refunded_fen}",
+        key,
         allow_debt=True,
     )
 

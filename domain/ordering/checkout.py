@@ -3,8 +3,9 @@ stock with a payment timeout, all in one transaction (and once per idempotency k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +52,9 @@ class Checkout:
     delivery: DeliveryTo | None = None
     note: str = ""
     points_to_redeem: int = 0
+    # Set by the system only (renewals): prices locked at sign-up, a longer time to pay.
+    unit_prices: Mapping[UUID, int] | None = None
+    pay_within: timedelta | None = None
 
 
 class PickupShortage(OrderError):
@@ -105,7 +109,10 @@ def _validate(checkout: Checkout) -> list[StockLine]:
 
 
 async def _priced_lines(
-    uow: UnitOfWork, lines: list[StockLine], requested: Sequence[StockLine]
+    uow: UnitOfWork,
+    lines: list[StockLine],
+    requested: Sequence[StockLine],
+    locked: Mapping[UUID, int] | None = None,
 ) -> list[OrderLine]:
     """`lines` are sorted by variant; errors name the line's index in the request."""
     position = {x.variant_id: n for n, x in enumerate(requested)}
@@ -136,7 +143,7 @@ async def _priced_lines(
                 product.id,
                 variant.code,
                 f"{product.name} {variant.name}",
-                variant.price.amount,
+                (locked or {}).get(variant.id, variant.price.amount),
                 line.quantity,
             )
         )
@@ -166,7 +173,12 @@ async def _alternatives(
 
 
 async def _reserve_pickup(
-    deps: OrderingDeps, uow: UnitOfWork, order_id: UUID, lines: list[StockLine], location_id: UUID
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order_id: UUID,
+    lines: list[StockLine],
+    location_id: UUID,
+    ttl: timedelta,
 ) -> Location:
     location = await uow.locations.get(location_id)
     if (
@@ -186,7 +198,7 @@ async def _reserve_pickup(
             lines,
             location.id,
             reservation_owner(order_id),
-            deps.policy.payment_timeout,
+            ttl,
         )
     except InsufficientStock as error:
         raise PickupShortage(error, await _alternatives(deps, uow, lines, location)) from None
@@ -194,7 +206,12 @@ async def _reserve_pickup(
 
 
 async def _reserve_delivery(
-    deps: OrderingDeps, uow: UnitOfWork, order_id: UUID, lines: list[StockLine], to: DeliveryTo
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order_id: UUID,
+    lines: list[StockLine],
+    to: DeliveryTo,
+    ttl: timedelta,
 ) -> Location:
     """The nearest location that ships online and can cover every line (stores included)."""
     point = GeoPoint.of(to.latitude, to.longitude)
@@ -217,7 +234,7 @@ async def _reserve_delivery(
                 lines,
                 location.id,
                 reservation_owner(order_id),
-                deps.policy.payment_timeout,
+                ttl,
             )
             return location
         except InsufficientStock:
@@ -256,13 +273,16 @@ async def place_order(
             order_id = new_id()
             if checkout.member_id is not None and not actor.is_member:
                 await _check_member(uow, checkout.member_id)
-            priced = await _priced_lines(uow, lines, checkout.lines)
+            priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
+            ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:
-                location = await _reserve_delivery(deps, uow, order_id, lines, checkout.delivery)
+                location = await _reserve_delivery(
+                    deps, uow, order_id, lines, checkout.delivery, ttl
+                )
             else:
                 assert checkout.pickup_location_id is not None
                 location = await _reserve_pickup(
-                    deps, uow, order_id, lines, checkout.pickup_location_id
+                    deps, uow, order_id, lines, checkout.pickup_location_id, ttl
                 )
             order = Order(
                 id=order_id,
@@ -277,7 +297,7 @@ async def place_order(
                 note=checkout.note.strip(),
                 created_at=now,
                 updated_at=now,
-                payment_deadline=now + deps.policy.payment_timeout,
+                payment_deadline=now + ttl,
                 lines=priced,
             )
             if checkout.points_to_redeem:

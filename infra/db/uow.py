@@ -20,6 +20,7 @@ from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
+from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 
 
 class Repositories:
@@ -36,6 +37,7 @@ class Repositories:
         self.inventory = TortoiseInventoryRepository()
         self.orders = TortoiseOrderRepository()
         self.loyalty = TortoiseLoyaltyRepository()
+        self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
 

@@ -9,4 +9,5 @@ MODEL_MODULES = [
     "infra.db.models.outbox",
     "infra.db.models.orders",
     "infra.db.models.loyalty",
+    "infra.db.models.subscriptions",
 ]

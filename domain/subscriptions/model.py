@@ -1,0 +1,143 @@
+"""Plans, subscriptions, their renewal cycles and history, and the calendar arithmetic."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from domain.errors import SubscriptionError, SubscriptionErrorCode
+
+
+class IntervalUnit(StrEnum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    PAST_DUE = "PAST_DUE"
+
+
+class CycleStatus(StrEnum):
+    PENDING = "PENDING"  # claimed; the order is being made
+    ORDERED = "ORDERED"  # order placed, payment failed: retried on a schedule
+    PAID = "PAID"
+    SKIPPED = "SKIPPED"  # by the member
+    SHORT = "SHORT"  # stock shortfall: skipped by policy, member told
+    FAILED = "FAILED"  # payment failed for good: subscription paused
+
+
+@dataclass(frozen=True)
+class Interval:
+    unit: IntervalUnit
+    count: int
+
+    def __post_init__(self) -> None:
+        limit = {IntervalUnit.DAY: 90, IntervalUnit.WEEK: 12, IntervalUnit.MONTH: 12}[self.unit]
+        if not 1 <= self.count <= limit:
+            raise SubscriptionError(
+                SubscriptionErrorCode.INVALID_INPUT,
+                f"Every 1 to {limit} {self.unit.value.lower()}s.",
+                ["interval"],
+            )
+
+    def after(self, anchor: date, cycles: int) -> date:
+        """The date `cycles` intervals after `anchor`; months keep the anchor's day where the
+        month has it (Jan 31 -> Feb 28/29 -> Mar 31)."""
+        if self.unit is IntervalUnit.DAY:
+            return anchor + timedelta(days=self.count * cycles)
+        if self.unit is IntervalUnit.WEEK:
+            return anchor + timedelta(weeks=self.count * cycles)
+        months = anchor.month - 1 + self.count * cycles
+        year, month = anchor.year + months // 12, months % 12 + 1
+        return date(year, month, min(anchor.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class Plan:
+    id: UUID
+    name: str
+    variant_ids: list[UUID]
+    interval: Interval
+    discount_percent: int  # 0-50, applied to the catalog price at sign-up
+    min_cycles: int
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionLine:
+    variant_id: UUID
+    quantity: int
+    unit_price: int  # fen, locked at sign-up
+
+
+@dataclass
+class Subscription:
+    id: UUID
+    member_id: UUID
+    plan_id: UUID
+    lines: list[SubscriptionLine]
+    interval: Interval
+    anchor_date: date  # the first delivery; later dates count intervals from it
+    next_date: date  # store-local date of the next delivery
+    cycles_done: int  # scheduled dates passed since the anchor (the schedule's position)
+    sequence: int  # cycles processed in the subscription's life (numbers its cycles)
+    status: SubscriptionStatus
+    pickup_location_id: UUID | None
+    delivery_address: str | None  # encrypted under the member's key
+    delivery_latitude: float | None
+    delivery_longitude: float | None
+    payment_agreement: str
+    timezone: str
+    created_at: datetime
+    updated_at: datetime
+    paused_until: date | None = None
+    cancel_reason: str | None = None
+    failed_attempts: int = 0
+    next_retry_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(line.unit_price * line.quantity for line in self.lines)
+
+
+@dataclass
+class Cycle:
+    id: UUID
+    subscription_id: UUID
+    number: int
+    scheduled_date: date
+    status: CycleStatus
+    order_id: UUID | None
+    attempts: int
+    note: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    id: UUID
+    subscription_id: UUID
+    what: str
+    detail: str
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RenewalPolicy:
+    lead_time: timedelta = timedelta(days=2)  # order this long before the delivery date
+    reminder_before: timedelta = timedelta(days=3)
+    reschedule_window_days: int = 3
+    retry_delays: tuple[timedelta, ...] = field(
+        default=(timedelta(hours=1), timedelta(days=1), timedelta(days=3))
+    )
+    max_lines: int = 20

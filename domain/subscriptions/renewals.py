@@ -1,0 +1,277 @@
+"""The renewal engine: each due cycle becomes exactly one order, whatever runs twice.
+
+lead time before the delivery date          delivery date
+───────┬──────────────────────────────────────────┬──────▶
+       │ claim cycle (unique per number)           │
+       │ + order at locked prices + stock reserved │ pickup / delivery lifecycle
+       │ (one transaction, subscription row        │
+       │  locked with SKIP LOCKED)                 │
+       │ charge the agreement (subscription row    │
+       │  locked, nothing else) ─ paid: next date  │
+       │                        └ declined: PAST_DUE, retry 1 h / 1 d / 3 d,
+       │                                   then PAUSED and the member told
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from domain.errors import DomainError
+from domain.identity.model import Principal, PrincipalKind
+from domain.ids import new_id
+from domain.inventory.model import StockLine
+from domain.ordering.checkout import Checkout, DeliveryTo, place_order
+from domain.ordering.lifecycle import cancel_in_uow
+from domain.ordering.model import (
+    OrderStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    SalesChannel,
+)
+from domain.ordering.payments import mark_paid
+from domain.ordering.services import Effects
+from domain.outbox import Notification, enqueue
+from domain.subscriptions.model import Cycle, CycleStatus, Subscription, SubscriptionStatus
+from domain.subscriptions.ports import PaymentDeclined
+from domain.subscriptions.services import SubscriptionDeps, local_today, record
+from domain.uow import UnitOfWork
+
+
+async def _notify(
+    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, kind: str, key: str, **data: str
+) -> None:
+    await enqueue(
+        uow,
+        deps.clock,
+        [
+            Notification(
+                kind=kind,
+                member_id=s.member_id,
+                order_id=None,
+                data={"subscription": str(s.id), **data},
+                dedupe_key=f"subscription:{s.id}:{key}",
+            )
+        ],
+    )
+
+
+def _advance(s: Subscription) -> None:
+    s.cycles_done += 1
+    s.sequence += 1
+    s.next_date = s.interval.after(s.anchor_date, s.cycles_done)
+
+
+async def _checkout(deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription) -> Checkout:
+    delivery = None
+    if s.delivery_address is not None:
+        member = await uow.members.get(s.member_id)
+        assert member is not None and member.data_key is not None
+        delivery = DeliveryTo(
+            deps.vault.decrypt(member.data_key, s.delivery_address),
+            s.delivery_latitude or 0.0,
+            s.delivery_longitude or 0.0,
+        )
+    return Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(x.variant_id, x.quantity) for x in s.lines],
+        member_id=s.member_id,
+        pickup_location_id=s.pickup_location_id,
+        delivery=delivery,
+        note=f"subscription {s.id} delivery {s.next_date}",
+        unit_prices={x.variant_id: x.unit_price for x in s.lines},
+        pay_within=deps.policy.lead_time + timedelta(days=2),
+    )
+
+
+async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
+    """Claim the next cycle and place its order, in one transaction (the caller's lock)."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        locked = await uow.subscriptions.get(s.id, lock=True)
+        if locked is None or locked.status is not SubscriptionStatus.ACTIVE:
+            return None
+        cycle = Cycle(
+            new_id(),
+            s.id,
+            locked.sequence + 1,
+            locked.next_date,
+            CycleStatus.PENDING,
+            None,
+            0,
+            "",
+            now,
+            now,
+        )
+        if not await uow.subscriptions.claim_cycle(cycle):
+            return None  # another worker has this cycle
+        member = Principal(kind=PrincipalKind.MEMBER, id=locked.member_id)
+        try:
+            order = await place_order(
+                deps.ordering,
+                member,
+                await _checkout(deps, uow, locked),
+                f"subscription:{locked.id}:{cycle.number}",
+            )
+        except DomainError as error:
+            cycle.status, cycle.note = CycleStatus.SHORT, error.message[:200]
+            await uow.subscriptions.save_cycle(cycle)
+            await _notify(
+                deps,
+                uow,
+                locked,
+                "SUBSCRIPTION_SHORT",
+                f"{cycle.number}:short",
+                date=locked.next_date.isoformat(),
+                reason=error.message[:100],
+            )
+            _advance(locked)
+            await uow.subscriptions.save(locked)
+            await record(deps, uow, locked, "CYCLE_SKIPPED", error.message, "SYSTEM")
+            return None
+        cycle.status, cycle.order_id = CycleStatus.ORDERED, order.id
+        await uow.subscriptions.save_cycle(cycle)
+        await record(
+            deps, uow, locked, "ORDERED", f"cycle {cycle.number} order {order.number}", "SYSTEM"
+        )
+    return cycle
+
+
+async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -> str:
+    """Charge the agreement for the cycle's order while holding the subscription row, so a
+    pause or cancel waits for us and nothing is ever charged once they are recorded."""
+    effects = Effects()
+    async with deps.uow() as uow:
+        s = await uow.subscriptions.get(subscription_id, lock=True)
+        assert s is not None and cycle.order_id is not None
+        order = await uow.orders.get(cycle.order_id, lock=True)
+        assert order is not None
+        if s.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
+            await cancel_in_uow(
+                deps.ordering,
+                uow,
+                order,
+                "SYSTEM",
+                f"subscription {s.status.value.lower()}",
+                effects,
+            )
+            cycle.status, cycle.note = CycleStatus.SKIPPED, f"subscription {s.status.value}"
+            await uow.subscriptions.save_cycle(cycle)
+            return "skipped"
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            return "done"
+        if (
+            s.status is SubscriptionStatus.PAST_DUE
+            and s.next_retry_at
+            and s.next_retry_at > deps.clock.now()
+        ):
+            return "not_due"  # another worker retried a moment ago
+        key = f"subscription:{s.id}:{cycle.number}"
+        try:
+            ref = await deps.agreements.withhold(
+                s.payment_agreement, order.amount_due, order.currency, key
+            )
+        except PaymentDeclined as declined:
+            return await _declined(deps, uow, s, cycle, order, str(declined), effects)
+        now = deps.clock.now()
+        await uow.orders.add_payment(
+            Payment(
+                new_id(),
+                order.id,
+                PaymentKind.PAYMENT,
+                deps.agreements.name,
+                ref,
+                "AGREEMENT",
+                order.amount_due,
+                order.currency,
+                PaymentStatus.SUCCEEDED,
+                now,
+                now,
+            )
+        )
+        await mark_paid(deps.ordering, uow, order, "SYSTEM", effects)
+        cycle.status, cycle.attempts = CycleStatus.PAID, cycle.attempts + 1
+        await uow.subscriptions.save_cycle(cycle)
+        s.status, s.failed_attempts, s.next_retry_at = SubscriptionStatus.ACTIVE, 0, None
+        _advance(s)
+        await uow.subscriptions.save(s)
+        await record(deps, uow, s, "PAID", f"cycle {cycle.number}", "SYSTEM")
+    await effects.publish(deps.ordering.live)
+    return "paid"
+
+
+async def _declined(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    s: Subscription,
+    cycle: Cycle,
+    order: object,
+    why: str,
+    effects: Effects,
+) -> str:
+    from domain.ordering.model import Order
+
+    assert isinstance(order, Order)
+    cycle.attempts += 1
+    delays = deps.policy.retry_delays
+    if s.failed_attempts < len(delays):
+        s.status = SubscriptionStatus.PAST_DUE
+        s.next_retry_at = deps.clock.now() + delays[s.failed_attempts]
+        s.failed_attempts += 1
+        cycle.note = f"declined: {why}"[:200]
+        await uow.subscriptions.save_cycle(cycle)
+        await uow.subscriptions.save(s)
+        await record(deps, uow, s, "PAST_DUE", f"attempt {s.failed_attempts}: {why}", "SYSTEM")
+        return "past_due"
+    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", "subscription payment failed", effects)
+    cycle.status, cycle.note = CycleStatus.FAILED, f"declined: {why}"[:200]
+    await uow.subscriptions.save_cycle(cycle)
+    s.status, s.next_retry_at = SubscriptionStatus.PAUSED, None
+    _advance(s)
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "PAUSED", "payment kept failing", "SYSTEM")
+    await _notify(deps, uow, s, "SUBSCRIPTION_PAUSED", f"{cycle.number}:paused", reason=why[:100])
+    return "paused"
+
+
+async def renew_due(deps: SubscriptionDeps, batch: int = 100) -> dict[str, int]:
+    """Job: order what is due within the lead time, retry what is past due."""
+    now = deps.clock.now()
+    outcome: dict[str, int] = {}
+    async with deps.uow() as uow:
+        # Widest local "today" first: the repository compares each row's own next date.
+        horizon = (now + deps.policy.lead_time + timedelta(hours=14)).date()
+        candidates = await uow.subscriptions.due(horizon, now, batch)
+    for s in candidates:
+        if s.status is SubscriptionStatus.ACTIVE:
+            if s.next_date > local_today(deps, s.timezone) + deps.policy.lead_time:
+                continue
+            cycle = await _order_cycle(deps, s)
+        else:
+            async with deps.uow() as uow:
+                cycle = await uow.subscriptions.open_cycle(s.id)
+        if cycle is None:
+            continue
+        result = await _charge(deps, s.id, cycle)
+        outcome[result] = outcome.get(result, 0) + 1
+    return outcome
+
+
+async def send_reminders(deps: SubscriptionDeps) -> int:
+    """Job: tell members a renewal is coming (once per cycle: the dedupe key)."""
+    sent = 0
+    async with deps.uow() as uow:
+        by = (deps.clock.now() + deps.policy.reminder_before).date()
+        for s in await uow.subscriptions.reminders_due(by, 200):
+            await _notify(
+                deps,
+                uow,
+                s,
+                "SUBSCRIPTION_REMINDER",
+                f"{s.sequence + 1}:reminder",
+                date=s.next_date.isoformat(),
+                total=str(s.total),
+            )
+            sent += 1
+    return sent

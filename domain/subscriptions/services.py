@@ -1,0 +1,402 @@
+"""Plans (ADMIN) and what members do with their subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.catalog.model import CatalogStatus
+from domain.clock import Clock
+from domain.errors import SubscriptionError, SubscriptionErrorCode
+from domain.events import EventHandlers
+from domain.idempotency import once
+from domain.identity.model import Principal
+from domain.ids import new_id
+from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
+from domain.members.ports import PiiVault
+from domain.ordering.services import OrderingDeps
+from domain.subscriptions.model import (
+    Interval,
+    Plan,
+    RenewalPolicy,
+    Subscription,
+    SubscriptionChange,
+    SubscriptionLine,
+    SubscriptionStatus,
+)
+from domain.subscriptions.ports import AgreementPayments
+from domain.uow import UnitOfWork
+
+E = SubscriptionErrorCode
+
+
+@dataclass(frozen=True)
+class SubscriptionDeps:
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    ordering: OrderingDeps
+    agreements: AgreementPayments
+    vault: PiiVault
+    events: EventHandlers
+    policy: RenewalPolicy = field(default_factory=RenewalPolicy)
+
+
+def _error(code: SubscriptionErrorCode, message: str, *path: str) -> SubscriptionError:
+    return SubscriptionError(code, message, list(path) or None)
+
+
+def local_today(deps: SubscriptionDeps, timezone: str) -> date:
+    return deps.clock.now().astimezone(ZoneInfo(timezone)).date()
+
+
+async def create_plan(
+    deps: SubscriptionDeps,
+    name: str,
+    variant_ids: Sequence[UUID],
+    interval: Interval,
+    discount_percent: int,
+    min_cycles: int,
+) -> Plan:
+    clean = name.strip()
+    if not 1 <= len(clean) <= 100:
+        raise _error(E.INVALID_INPUT, "Name the plan (1-100 characters).", "name")
+    if not variant_ids or len(variant_ids) > 50:
+        raise _error(E.INVALID_INPUT, "A plan offers 1 to 50 variants.", "variantIds")
+    if not 0 <= discount_percent <= 50:
+        raise _error(E.INVALID_INPUT, "The discount is 0-50 %.", "discountPercent")
+    if not 0 <= min_cycles <= 52:
+        raise _error(E.INVALID_INPUT, "Minimum cycles are 0-52.", "minCycles")
+    async with deps.uow() as uow:
+        found = {v.id for v in await uow.catalog.get_variants(list(variant_ids))}
+        if missing := [v for v in variant_ids if v not in found]:
+            raise _error(E.NOT_FOUND, f"Unknown variant {missing[0]}.", "variantIds")
+        plan = Plan(
+            new_id(),
+            clean,
+            list(dict.fromkeys(variant_ids)),
+            interval,
+            discount_percent,
+            min_cycles,
+            True,
+            deps.clock.now(),
+        )
+        await uow.subscriptions.add_plan(plan)
+    return plan
+
+
+@dataclass(frozen=True)
+class SignUp:
+    plan_id: UUID
+    lines: Mapping[UUID, int]  # variant -> quantity
+    first_date: date
+    pickup_location_id: UUID | None = None
+    delivery_address: str | None = None
+    delivery_latitude: float | None = None
+    delivery_longitude: float | None = None
+    payment_agreement: str = ""
+
+
+async def _timezone_of(uow: UnitOfWork, location_id: UUID | None) -> str:
+    if location_id is None:
+        return DEFAULT_TIMEZONE
+    location = await uow.locations.get(location_id)
+    if (
+        location is None
+        or location.status is not LocationStatus.ACTIVE
+        or not location.pickup_enabled
+    ):
+        raise _error(
+            E.INVALID_INPUT,
+            "That location does not offer pickup.",
+            "fulfilment",
+            "pickup",
+            "locationId",
+        )
+    return location.timezone
+
+
+def _check_fulfilment(
+    pickup: UUID | None, address: str | None, lat: float | None, lon: float | None
+) -> None:
+    if (pickup is None) == (address is None):
+        raise _error(E.INVALID_INPUT, "Choose exactly one of pickup or delivery.", "fulfilment")
+    if address is not None:
+        if not 5 <= len(address.strip()) <= 300:
+            raise _error(
+                E.INVALID_INPUT,
+                "Give a delivery address (5-300 characters).",
+                "fulfilment",
+                "delivery",
+                "address",
+            )
+        if lat is None or lon is None:
+            raise _error(E.INVALID_INPUT, "Delivery needs coordinates.", "fulfilment", "delivery")
+        GeoPoint.of(lat, lon)
+
+
+async def create_subscription(
+    deps: SubscriptionDeps, member: Principal, signup: SignUp, idempotency_key: str | None
+) -> Subscription:
+    _check_fulfilment(
+        signup.pickup_location_id,
+        signup.delivery_address,
+        signup.delivery_latitude,
+        signup.delivery_longitude,
+    )
+    if not signup.lines or len(signup.lines) > deps.policy.max_lines:
+        raise _error(E.INVALID_INPUT, f"1 to {deps.policy.max_lines} lines.", "lines")
+    for variant_id, quantity in signup.lines.items():
+        if not 1 <= quantity <= 99:
+            raise _error(E.INVALID_INPUT, "Quantities are 1 to 99.", "lines", str(variant_id))
+    agreement = signup.payment_agreement.strip()
+    if not 1 <= len(agreement) <= 100:
+        raise _error(
+            E.INVALID_INPUT,
+            "Sign a payment agreement first (`paymentAgreement`).",
+            "paymentAgreement",
+        )
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+
+        async def run() -> dict[str, str]:
+            plan = await uow.subscriptions.get_plan(signup.plan_id)
+            if plan is None or not plan.active:
+                raise _error(E.PLAN_UNAVAILABLE, "That plan is not offered.", "planId")
+            if stray := [v for v in signup.lines if v not in plan.variant_ids]:
+                raise _error(
+                    E.VARIANT_NOT_IN_PLAN, f"Variant {stray[0]} is not in this plan.", "lines"
+                )
+            timezone = await _timezone_of(uow, signup.pickup_location_id)
+            if signup.first_date <= local_today(deps, timezone):
+                raise _error(
+                    E.INVALID_DATE, "The first delivery must be after today.", "firstDeliveryDate"
+                )
+            variants = {v.id: v for v in await uow.catalog.get_variants(list(signup.lines))}
+            lines = []
+            for variant_id, quantity in sorted(signup.lines.items()):
+                variant = variants.get(variant_id)
+                if variant is None or variant.status is not CatalogStatus.ACTIVE:
+                    raise _error(E.VARIANT_NOT_IN_PLAN, "A variant is no longer sold.", "lines")
+                price = variant.price.amount * (100 - plan.discount_percent) // 100
+                lines.append(SubscriptionLine(variant_id, quantity, price))
+            address = None
+            if signup.delivery_address is not None:
+                holder = await uow.members.get(member.id)
+                assert holder is not None and holder.data_key is not None
+                address = deps.vault.encrypt(holder.data_key, signup.delivery_address.strip())
+            subscription = Subscription(
+                id=new_id(),
+                member_id=member.id,
+                plan_id=plan.id,
+                lines=lines,
+                interval=plan.interval,
+                anchor_date=signup.first_date,
+                next_date=signup.first_date,
+                cycles_done=0,
+                sequence=0,
+                status=SubscriptionStatus.ACTIVE,
+                pickup_location_id=signup.pickup_location_id,
+                delivery_address=address,
+                delivery_latitude=signup.delivery_latitude,
+                delivery_longitude=signup.delivery_longitude,
+                payment_agreement=agreement,
+                timezone=timezone,
+                created_at=now,
+                updated_at=now,
+            )
+            await uow.subscriptions.add(subscription)
+            await record(deps, uow, subscription, "CREATED", f"plan {plan.name}", member.label)
+            return {"subscription_id": str(subscription.id)}
+
+        payload = {
+            "p": str(signup.plan_id),
+            "l": sorted((str(k), v) for k, v in signup.lines.items()),
+            "d": signup.first_date.isoformat(),
+            "f": str(signup.pickup_location_id),
+            "a": signup.delivery_address,
+        }
+        result = await once(
+            uow.idempotency,
+            f"{member.label}:createSubscription",
+            idempotency_key,
+            payload,
+            now,
+            run,
+        )
+        found = await uow.subscriptions.get(UUID(result["subscription_id"]))
+    assert found is not None
+    return found
+
+
+async def record(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    subscription: Subscription,
+    what: str,
+    detail: str,
+    actor: str,
+) -> None:
+    subscription.updated_at = deps.clock.now()
+    await uow.subscriptions.add_change(
+        SubscriptionChange(new_id(), subscription.id, what, detail[:200], actor, deps.clock.now())
+    )
+
+
+async def _mine(uow: UnitOfWork, member: Principal, subscription_id: UUID) -> Subscription:
+    found = await uow.subscriptions.get(subscription_id, lock=True)
+    if found is None or found.member_id != member.id:
+        raise _error(E.NOT_FOUND, "Unknown subscription.", "id")
+    if found.status is SubscriptionStatus.CANCELLED:
+        raise _error(E.ILLEGAL_STATE, "This subscription was cancelled.", "id")
+    return found
+
+
+async def _change(
+    deps: SubscriptionDeps,
+    member: Principal,
+    subscription_id: UUID,
+    apply: Callable[[Subscription], tuple[str, str]],
+) -> Subscription:
+    async with deps.uow() as uow:
+        subscription = await _mine(uow, member, subscription_id)
+        what, detail = apply(subscription)
+        await uow.subscriptions.save(subscription)
+        await record(deps, uow, subscription, what, detail, member.label)
+    return subscription
+
+
+async def pause(
+    deps: SubscriptionDeps, member: Principal, subscription_id: UUID, until: date | None
+) -> Subscription:
+    def apply(s: Subscription) -> tuple[str, str]:
+        if s.status is SubscriptionStatus.PAUSED:
+            raise _error(E.ILLEGAL_STATE, "Already paused.", "id")
+        if until is not None and until <= local_today(deps, s.timezone):
+            raise _error(E.INVALID_DATE, "`until` must be in the future.", "until")
+        s.status, s.paused_until = SubscriptionStatus.PAUSED, until
+        return "PAUSED", f"until {until}" if until else "until resumed"
+
+    return await _change(deps, member, subscription_id, apply)
+
+
+def _roll_forward(s: Subscription, today: date) -> None:
+    """After a pause the next date is the first scheduled date after today."""
+    while s.next_date <= today:
+        s.cycles_done += 1
+        s.sequence += 1
+        s.next_date = s.interval.after(s.anchor_date, s.cycles_done)
+
+
+async def resume(deps: SubscriptionDeps, member: Principal, subscription_id: UUID) -> Subscription:
+    def apply(s: Subscription) -> tuple[str, str]:
+        if s.status is not SubscriptionStatus.PAUSED:
+            raise _error(E.ILLEGAL_STATE, "Only a paused subscription resumes.", "id")
+        s.status, s.paused_until, s.failed_attempts = SubscriptionStatus.ACTIVE, None, 0
+        _roll_forward(s, local_today(deps, s.timezone))
+        return "RESUMED", f"next delivery {s.next_date}"
+
+    return await _change(deps, member, subscription_id, apply)
+
+
+async def skip_next(
+    deps: SubscriptionDeps, member: Principal, subscription_id: UUID
+) -> Subscription:
+    def apply(s: Subscription) -> tuple[str, str]:
+        skipped = s.next_date
+        s.cycles_done += 1
+        s.sequence += 1
+        s.next_date = s.interval.after(s.anchor_date, s.cycles_done)
+        return "SKIPPED", f"{skipped} skipped; next {s.next_date}"
+
+    return await _change(deps, member, subscription_id, apply)
+
+
+async def reschedule_next(
+    deps: SubscriptionDeps, member: Principal, subscription_id: UUID, new_date: date
+) -> Subscription:
+    window = deps.policy.reschedule_window_days
+
+    def apply(s: Subscription) -> tuple[str, str]:
+        scheduled = s.interval.after(s.anchor_date, s.cycles_done)
+        if new_date <= local_today(deps, s.timezone):
+            raise _error(E.INVALID_DATE, "Choose a date after today.", "date")
+        if abs((new_date - scheduled).days) > window:
+            raise _error(
+                E.OUTSIDE_WINDOW, f"Move a delivery at most {window} days from {scheduled}.", "date"
+            )
+        old, s.next_date = s.next_date, new_date
+        return "RESCHEDULED", f"{old} -> {new_date}"
+
+    return await _change(deps, member, subscription_id, apply)
+
+
+async def change_interval(
+    deps: SubscriptionDeps, member: Principal, subscription_id: UUID, interval: Interval
+) -> Subscription:
+    def apply(s: Subscription) -> tuple[str, str]:
+        s.interval, s.anchor_date, s.cycles_done = interval, s.next_date, 0
+        return "INTERVAL", f"every {interval.count} {interval.unit.value.lower()}"
+
+    async with deps.uow() as uow:
+        subscription = await _mine(uow, member, subscription_id)
+        what, detail = apply(subscription)
+        # cycles count from the new anchor: keep the processed count in the history
+        await uow.subscriptions.save(subscription)
+        await record(deps, uow, subscription, what, detail, member.label)
+    return subscription
+
+
+async def change_fulfilment(
+    deps: SubscriptionDeps,
+    member: Principal,
+    subscription_id: UUID,
+    pickup: UUID | None,
+    address: str | None,
+    lat: float | None,
+    lon: float | None,
+) -> Subscription:
+    _check_fulfilment(pickup, address, lat, lon)
+    async with deps.uow() as uow:
+        subscription = await _mine(uow, member, subscription_id)
+        timezone = await _timezone_of(uow, pickup)
+        holder = await uow.members.get(member.id)
+        assert holder is not None and holder.data_key is not None
+        subscription.pickup_location_id, subscription.timezone = pickup, timezone
+        subscription.delivery_address = (
+            deps.vault.encrypt(holder.data_key, address.strip()) if address else None
+        )
+        subscription.delivery_latitude, subscription.delivery_longitude = lat, lon
+        await uow.subscriptions.save(subscription)
+        await record(
+            deps, uow, subscription, "FULFILMENT", "pickup" if pickup else "delivery", member.label
+        )
+    return subscription
+
+
+async def cancel(
+    deps: SubscriptionDeps, member: Principal, subscription_id: UUID, reason: str
+) -> Subscription:
+    why = reason.strip()
+    if not 2 <= len(why) <= 200:
+        raise _error(E.INVALID_INPUT, "Give a reason (2-200 characters).", "reason")
+
+    def apply(s: Subscription) -> tuple[str, str]:
+        s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, why
+        return "CANCELLED", why
+
+    return await _change(deps, member, subscription_id, apply)
+
+
+def upcoming(subscription: Subscription, count: int = 4) -> list[date]:
+    """The next deliveries the member will get, for `me { subscriptions }`."""
+    if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.PAUSED):
+        return []
+    dates = [subscription.next_date]
+    n = subscription.cycles_done + 1
+    while len(dates) < count:
+        dates.append(subscription.interval.after(subscription.anchor_date, n))
+        n += 1
+    return dates

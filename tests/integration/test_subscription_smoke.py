@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from domain.catalog.services import ProductDraft, VariantDraft, create_product
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.ids import new_id
+from domain.inventory.model import MovementKind
+from domain.inventory.stock import Adjustment, adjust
+from domain.members.login import login_with_wechat
+from domain.pagination import PageRequest
+from domain.subscriptions import renewals, services
+from domain.subscriptions.model import Interval, IntervalUnit, SubscriptionStatus
+from infra.runtime import Runtime
+from tests.support import MovableClock
+
+
+async def test_weekly_renewals_make_one_order_each(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    admin = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(
+            name="Fruit box", variants=[VariantDraft(code="FB-1", name="box", price=5000)]
+        ),
+    )
+    variant = (await runtime.repos.catalog.variants_of([product.id]))[0]
+    await adjust(
+        runtime.inventory,
+        admin,
+        Adjustment(stores["SH-A"].id, variant.id, 100, MovementKind.RECEIPT, "in"),
+        None,
+    )
+    member, _, _ = await login_with_wechat(runtime.members, "wx-demo", "test:sub-1")
+    me = Principal(kind=PrincipalKind.MEMBER, id=member.id)
+    plan = await services.create_plan(
+        runtime.subscriptions, "Weekly fruit", [variant.id], Interval(IntervalUnit.WEEK, 1), 10, 0
+    )
+    first = (clock.now() + timedelta(days=5)).date()
+    sub = await services.create_subscription(
+        runtime.subscriptions,
+        me,
+        services.SignUp(
+            plan.id,
+            {variant.id: 2},
+            first,
+            pickup_location_id=stores["SH-A"].id,
+            payment_agreement="agreement-1",
+        ),
+        "signup-1",
+    )
+    assert sub.lines[0].unit_price == 4500  # locked, with the plan discount
+    for _week in range(4):
+        clock.advance(timedelta(days=7))
+        await renewals.renew_due(runtime.subscriptions)
+        await renewals.renew_due(runtime.subscriptions)  # a second worker run: no second order
+    cycles = await runtime.repos.subscriptions.cycles_of([sub.id])
+    assert [c.number for c in cycles] == [1, 2, 3, 4]
+    assert {c.status.value for c in cycles} == {"PAID"}
+    orders = await runtime.repos.orders.search(PageRequest(first=50), member_id=member.id)
+    assert len(orders.items) == 4
+    assert all(o.total == 9000 for o in orders.items)
+    after = await runtime.repos.subscriptions.get(sub.id)
+    assert after is not None and after.status is SubscriptionStatus.ACTIVE
+    assert after.next_date == first + timedelta(weeks=4)
