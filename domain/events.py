@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -21,6 +21,9 @@ class MembersMerged:
     source_member_id: UUID
     target_member_id: UUID
     merge_id: UUID
+    # Re-encrypts a ciphertext of the absorbed member's key (the merge destroys it) under the
+    # survivor's, for handlers that hold personal data so encrypted (delivery addresses).
+    reseal: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ async def merge_in_uow(
             ["sourceMemberId"],
         )
     assert source.data_key is not None and target.data_key is not None
+    source_key, target_key = source.data_key, target.data_key
     now = deps.auth.clock.now()
     identities = await uow.members.identities_of([source.id])
     for identity in identities:
@@ -84,7 +85,11 @@ async def merge_in_uow(
         created_at=now,
     )
     await uow.members.add_merge(merge)
-    await deps.events.dispatch(uow, MembersMerged(source.id, target.id, merge.id))
+
+    def reseal(ciphertext: str) -> str:
+        return deps.vault.encrypt(target_key, deps.vault.decrypt(source_key, ciphertext))
+
+    await deps.events.dispatch(uow, MembersMerged(source.id, target.id, merge.id, reseal))
     return merge
 
 

@@ -304,8 +304,10 @@ async def send_reminders(deps: OrderingDeps) -> int:
         for order in await uow.orders.due(
             OrderStatus.READY_FOR_PICKUP, "pickup_deadline", soon, 200
         ):
-            if order.reminder_sent:
-                continue
+            if order.reminder_sent or (
+                order.pickup_deadline is not None and order.pickup_deadline <= deps.clock.now()
+            ):
+                continue  # reminded already, or too late to remind
             assert order.pickup_deadline is not None
             await notify(
                 deps,

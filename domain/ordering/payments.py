@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
@@ -23,6 +24,7 @@ from domain.ordering.services import Effects, OrderingDeps, is_store_staff, load
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")
+PAID_HOLD = timedelta(days=30)
 IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
 
 
@@ -140,10 +142,9 @@ async def mark_paid(
     now = deps.clock.now()
     deadline = now + deps.policy.pickup_window
     await move(deps, uow, order, OrderStatus.PAID, actor, "payment received", effects, paid_at=now)
-    # Hold the goods until the pickup deadline instead of the payment timeout.
-    await uow.inventory.extend_reservations(
-        order.reservation_owner, deadline + deps.policy.payment_timeout
-    )
+    # Paid goods stay held while the store prepares or ships them (however long that
+    # takes); marking the order ready re-sets the hold to its pickup deadline.
+    await uow.inventory.extend_reservations(order.reservation_owner, deadline + PAID_HOLD)
     await post_hold(deps.loyalty, uow, order.reservation_owner, actor)  # points, phase two
     await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.amount_due))
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.clock import Clock
 from domain.errors import OrderError, OrderErrorCode
-from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.identity.ports import RateLimiter
 from domain.ids import new_id
 from domain.inventory.reservations import InventoryDeps
@@ -80,8 +80,8 @@ def is_store_staff(actor: Principal, location_id: UUID) -> bool:
     """Staff or devices who may work the orders of this store (ADMIN everywhere)."""
     if actor.is_admin:
         return True
-    if actor.kind is PrincipalKind.DEVICE:
-        return location_id in actor.store_ids
+    if actor.kind is PrincipalKind.DEVICE:  # the till works orders; a kiosk only shows them
+        return actor.device_kind is DeviceKind.POS and location_id in actor.store_ids
     return (
         actor.kind is PrincipalKind.STAFF
         and actor.role is not None

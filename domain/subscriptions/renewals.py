@@ -81,7 +81,8 @@ async def _checkout(deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription) ->
         delivery=delivery,
         note=f"subscription {s.id} delivery {s.next_date}",
         unit_prices={x.variant_id: x.unit_price for x in s.lines},
-        pay_within=deps.policy.lead_time + timedelta(days=2),
+        # unpaid, the order must outlive every retry of the charge (1 h + 1 d + 3 d)
+        pay_within=sum(deps.policy.retry_delays, timedelta(days=1)),
     )
 
 
@@ -105,7 +106,10 @@ async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
             now,
         )
         if not await uow.subscriptions.claim_cycle(cycle):
-            return None  # another worker has this cycle
+            # Another worker has this cycle, or its order still waits for payment (paused
+            # while past due, then resumed): charge that order (_charge re-checks it).
+            waiting = await uow.subscriptions.open_cycle(s.id)
+            return waiting if waiting is not None and waiting.number == cycle.number else None
         member = Principal(kind=PrincipalKind.MEMBER, id=locked.member_id)
         try:
             order = await place_order(
@@ -158,6 +162,8 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
             )
             cycle.status, cycle.note = CycleStatus.SKIPPED, f"subscription {s.status.value}"
             await uow.subscriptions.save_cycle(cycle)
+            s.sequence += 1  # the number is used: after a resume the date gets a new cycle
+            await uow.subscriptions.save(s)
             return "skipped"
         if order.status is not OrderStatus.PENDING_PAYMENT:
             return "done"

@@ -19,6 +19,8 @@ from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
 from domain.members.ports import PiiVault
 from domain.ordering.services import OrderingDeps
 from domain.subscriptions.model import (
+    Cycle,
+    CycleStatus,
     Interval,
     Plan,
     RenewalPolicy,
@@ -304,14 +306,24 @@ async def resume(deps: SubscriptionDeps, member: Principal, subscription_id: UUI
 async def skip_next(
     deps: SubscriptionDeps, member: Principal, subscription_id: UUID
 ) -> Subscription:
-    def apply(s: Subscription) -> tuple[str, str]:
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        s = await _mine(uow, member, subscription_id)
         skipped = s.next_date
+        # The skipped delivery is a cycle of its own (SKIPPED, no order); if its number is
+        # taken, its order was already placed and waits for payment: too late to skip.
+        cycle = Cycle(
+            new_id(), s.id, s.sequence + 1, skipped, CycleStatus.SKIPPED, None, 0, "", now, now
+        )
+        if not await uow.subscriptions.claim_cycle(cycle):
+            raise _error(E.ILLEGAL_STATE, "That delivery is already ordered.", "id")
         s.cycles_done += 1
         s.sequence += 1
         s.next_date = s.interval.after(s.anchor_date, s.cycles_done)
-        return "SKIPPED", f"{skipped} skipped; next {s.next_date}"
-
-    return await _change(deps, member, subscription_id, apply)
+        detail = f"{skipped} skipped; next {s.next_date}"
+        await record(deps, uow, s, "SKIPPED", detail, member.label)
+        await uow.subscriptions.save(s)
+    return s
 
 
 async def reschedule_next(
