@@ -12,8 +12,8 @@ echo "== lint (ruff, mypy)"
 echo "== whole suite on PostgreSQL + Redis"
 "$bin/pytest" -q -p no:cacheprovider tests
 
-echo "== API and integration suites on SQLite"
+echo "== API, integration and end-to-end suites on SQLite"
 sqlite_dir=$(mktemp -d)
 trap 'rm -rf "$sqlite_dir"' EXIT
 TEST_DATABASE_URL="sqlite://$sqlite_dir/test.sqlite3" \
-  "$bin/pytest" -q -p no:cacheprovider tests/api tests/integration
+  "$bin/pytest" -q -p no:cacheprovider tests/api tests/integration tests/e2e

@@ -1,0 +1,217 @@
+"""Orders racing each other on a real database: no oversell, one payment, one hand-over.
+
+On PostgreSQL every racer runs in its own transaction on its own pooled connection, so they
+really overlap: the conditional UPDATE on the stock level, the conditional payment and order
+transitions and the row lock on the order decide who wins. SQLite serialises writers; the
+same invariants must hold there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from api.relay import encode_id
+from domain.catalog.services import ProductDraft, VariantDraft, create_product
+from domain.errors import DomainError, OrderErrorCode
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.ids import new_id
+from domain.inventory.model import MovementKind, ReservationState, StockLine
+from domain.inventory.stock import Adjustment, adjust
+from domain.members.login import login_with_wechat
+from domain.members.services import member_principal
+from domain.ordering.checkout import Checkout, PickupShortage, place_order
+from domain.ordering.lifecycle import mark_ready, start_preparing
+from domain.ordering.model import Order, OrderStatus, PaymentStatus, SalesChannel
+from domain.ordering.payments import pay_order
+from infra.db.models.inventory import MovementRow, ReservationRow
+from infra.db.models.orders import OrderRow
+from infra.payments import SIGNATURE_HEADER, sign_body
+from infra.runtime import Runtime
+from tests.conftest import Api
+
+STOCK = 20
+BUYERS = 100
+ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
+
+
+async def a_variant(runtime: Runtime, code: str = "MANGO-1", price: int = 1990) -> UUID:
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(name="Mango", variants=[VariantDraft(code=code, name="1kg", price=price)]),
+    )
+    [variant] = await runtime.repos.catalog.variants_of([product.id])
+    return variant.id
+
+
+async def receive(runtime: Runtime, location_id: UUID, variant_id: UUID, units: int) -> None:
+    await adjust(
+        runtime.inventory,
+        ADMIN,
+        Adjustment(location_id, variant_id, units, MovementKind.RECEIPT, "delivery"),
+        None,
+    )
+
+
+async def members(runtime: Runtime, count: int, prefix: str = "buyer") -> list[Principal]:
+    made = []
+    for i in range(count):
+        member, _, created = await login_with_wechat(
+            runtime.members, "wx-demo", f"test:{prefix}-{i}"
+        )
+        assert created
+        made.append(member_principal(member))
+    return made
+
+
+def pickup(member: Principal, location_id: UUID, variant_id: UUID, quantity: int = 1) -> Checkout:
+    return Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(variant_id, quantity)],
+        member_id=member.id,
+        pickup_location_id=location_id,
+    )
+
+
+async def attempt(runtime: Runtime, member: Principal, checkout: Checkout, key: str) -> Any:
+    try:
+        return await place_order(runtime.ordering, member, checkout, key)
+    except DomainError as error:
+        return error
+
+
+async def assert_ledger_agrees(runtime: Runtime) -> None:
+    sums = await runtime.repos.inventory.ledger_sums()
+    assert sums, "the ledger is empty"
+    for (location_id, variant_id), ledger in sums.items():
+        level = await runtime.repos.inventory.level(location_id, variant_id)
+        assert level is not None
+        assert ledger == (level.on_hand, level.reserved), (location_id, variant_id)
+
+
+async def test_concurrent_buyers_never_oversell(runtime: Runtime, stores: dict[str, Any]) -> None:
+    store = stores["SH-A"].id
+    variant = await a_variant(runtime)
+    await receive(runtime, store, variant, STOCK)
+    buyers = await members(runtime, BUYERS)
+
+    results = await asyncio.gather(
+        *(
+            attempt(runtime, buyer, pickup(buyer, store, variant), f"cart-{n}")
+            for n, buyer in enumerate(buyers)
+        )
+    )
+
+    orders = [r for r in results if isinstance(r, Order)]
+    refused = [r for r in results if not isinstance(r, Order)]
+    assert len(orders) == STOCK
+    assert len(refused) == BUYERS - STOCK
+    assert all(isinstance(r, PickupShortage) for r in refused), Counter(map(type, refused))
+    assert {r.code for r in refused} == {OrderErrorCode.INSUFFICIENT_STOCK}
+    for shortage in refused:
+        assert [(s.variant_id, s.requested, s.available) for s in shortage.shortages] == [
+            (variant, 1, 0)
+        ]
+        assert shortage.alternatives == []  # SH-B has none of it either
+    assert all(o.status is OrderStatus.PENDING_PAYMENT and o.location_id == store for o in orders)
+    assert len({o.member_id for o in orders}) == STOCK  # one order per winning buyer
+    assert len({o.number for o in orders}) == STOCK
+
+    level = await runtime.repos.inventory.level(store, variant)
+    assert level is not None
+    assert (level.on_hand, level.reserved, level.available) == (STOCK, STOCK, 0)
+    assert await OrderRow.all().count() == STOCK
+    held = await ReservationRow.filter(state=ReservationState.ACTIVE)
+    assert len(held) == STOCK and sum(r.quantity for r in held) == STOCK
+    assert {r.owner for r in held} == {o.reservation_owner for o in orders}
+    assert await MovementRow.filter(kind=MovementKind.RESERVE).count() == STOCK
+    await assert_ledger_agrees(runtime)
+
+
+async def a_paying_order(runtime: Runtime, store: UUID) -> tuple[Order, Principal, str]:
+    """An order of one member, with a payment started: (order, member, payment ref)."""
+    variant = await a_variant(runtime, "MANGO-2", 2500)
+    await receive(runtime, store, variant, 5)
+    [member] = await members(runtime, 1, "payer")
+    order = await place_order(runtime.ordering, member, pickup(member, store, variant, 2), None)
+    _, request = await pay_order(runtime.ordering, member, order.id, "devpay")
+    return order, member, request.provider_ref
+
+
+def signed(runtime: Runtime, ref: str, amount: int) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {"paymentRef": ref, "amount": amount, "currency": "CNY", "status": "SUCCEEDED"}
+    ).encode()
+    return body, {SIGNATURE_HEADER: sign_body(runtime.settings.payment_secret, body)}
+
+
+async def test_duplicate_webhooks_racing_pay_once(
+    runtime: Runtime, stores: dict[str, Any], client: httpx.AsyncClient
+) -> None:
+    order, _, ref = await a_paying_order(runtime, stores["SH-A"].id)
+    body, headers = signed(runtime, ref, order.total)
+
+    responses = await asyncio.gather(
+        *(
+            client.post("/webhooks/payments/devpay", content=body, headers=headers)
+            for _ in range(10)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * 10
+    assert Counter(r.json()["result"] for r in responses) == {"paid": 1, "duplicate": 9}
+    paid = await runtime.repos.orders.get(order.id)
+    assert paid is not None and paid.status is OrderStatus.PAID
+    events = await runtime.repos.orders.events_of([order.id])
+    assert [e.to_status for e in events].count(OrderStatus.PAID) == 1
+    payments = await runtime.repos.orders.payments_of([order.id])
+    assert [p.status for p in payments] == [PaymentStatus.SUCCEEDED]  # and no refund
+    notices = await runtime.repos.outbox.for_order(order.id)
+    assert [m.kind for m in notices].count("ORDER_PAID") == 1
+
+
+async def test_one_pickup_code_hands_over_once(
+    runtime: Runtime, stores: dict[str, Any], client: httpx.AsyncClient, manager_a: Api
+) -> None:
+    store = stores["SH-A"].id
+    order, _, ref = await a_paying_order(runtime, store)
+    body, headers = signed(runtime, ref, order.total)
+    assert (await client.post("/webhooks/payments/devpay", content=body, headers=headers)).json()
+    manager = Principal(
+        kind=PrincipalKind.STAFF,
+        id=new_id(),
+        role=StaffRole.STORE_MANAGER,
+        store_ids=frozenset({store}),
+    )
+    await start_preparing(runtime.ordering, manager, order.id)
+    await mark_ready(runtime.ordering, manager, order.id)
+    [code] = await runtime.repos.orders.pickups_of([order.id])
+
+    complete = """mutation($l: ID!, $c: String!) { completePickup(input: {locationId: $l,
+      pickupCode: $c}) { order { id status } errors { code message } } }"""
+    variables = {"l": encode_id("Location", store), "c": code.code}
+    results = await asyncio.gather(*(manager_a.data(complete, variables) for _ in range(5)))
+
+    payloads = [r["completePickup"] for r in results]
+    done = [p for p in payloads if p["order"] is not None]
+    assert len(done) == 1, payloads
+    assert done[0]["order"] == {"id": encode_id("Order", order.id), "status": "PICKED_UP"}
+    assert done[0]["errors"] == []
+    for loser in (p for p in payloads if p["order"] is None):
+        [error] = loser["errors"]
+        # Too late to find the code, or found it and then saw the order already handed over.
+        assert error["code"] in ("INVALID_PICKUP_CODE", "ILLEGAL_TRANSITION"), loser
+
+    events = await runtime.repos.orders.events_of([order.id])
+    assert [e.to_status for e in events].count(OrderStatus.PICKED_UP) == 1
+    assert await MovementRow.filter(kind=MovementKind.COMMIT).count() == 1
+    variant = order.lines[0].variant_id
+    level = await runtime.repos.inventory.level(store, variant)
+    assert level is not None and (level.on_hand, level.reserved) == (3, 0)
+    assert await runtime.repos.orders.pickups_of([order.id]) == []
+    await assert_ledger_agrees(runtime)
