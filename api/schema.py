@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from api.extensions import CostLimiter, ErrorShaping, Metrics
@@ -62,6 +68,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
             lambda: CostLimiter(max_cost=s.graphql_max_cost),
+            # Clients send the same few documents over and over: parse and validate once.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
         ],
     )
 
