@@ -84,7 +84,7 @@ class Runtime:
         self._rebuild_deps()
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
-        register_subscription_handlers(self.events)
+        register_subscription_handlers(self.events, self.clock)
         self.exporters.register("subscriptions", export_subscriptions)
         self.exporters.register("orders", export_orders)
         self.exporters.register("points", export_points)

@@ -28,6 +28,15 @@ class InventoryRepository(Protocol):
     async def level(self, location_id: UUID, variant_id: UUID) -> StockLevel | None: ...
     async def ensure_level(self, location_id: UUID, variant_id: UUID) -> None: ...
 
+    async def lock_levels(
+        self, keys: Sequence[tuple[UUID, UUID]], *, skip_locked: bool = False
+    ) -> set[tuple[UUID, UUID]]:
+        """Lock these (location, variant) levels in that order and return them; with
+        skip_locked, leave out those another transaction holds instead of waiting. Take
+        levels before reservations, as a till sale does; holding reservations already,
+        take them with skip_locked (waiting could deadlock)."""
+        ...
+
     async def try_reserve(self, location_id: UUID, variant_id: UUID, quantity: int) -> bool:
         """reserved += q only if on_hand - reserved - safety_stock >= q."""
         ...

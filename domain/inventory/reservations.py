@@ -143,6 +143,12 @@ async def _holding(uow: UnitOfWork, owner: str) -> list[Reservation]:
     return sorted(found, key=lambda r: (r.location_id, r.variant_id))
 
 
+async def _lock_levels_first(uow: UnitOfWork, held: Sequence[Reservation]) -> None:
+    """Lock order is levels, then reservations: a till sale holds the level while it puts
+    reservations AT_RISK, so moving a reservation before taking its level could deadlock."""
+    await uow.inventory.lock_levels([(r.location_id, r.variant_id) for r in held])
+
+
 async def release_in_uow(
     deps: InventoryDeps,
     uow: UnitOfWork,
@@ -153,7 +159,9 @@ async def release_in_uow(
 ) -> list[Reservation]:
     """Give the owner's held stock back. Safe to repeat: each reservation moves once."""
     released = []
-    for r in await _holding(uow, owner):
+    held = await _holding(uow, owner)
+    await _lock_levels_first(uow, held)
+    for r in held:
         if await uow.inventory.move_reservations([r.id], HOLDING, to):
             await uow.inventory.unreserve(r.location_id, r.variant_id, r.quantity)
             released.append(r)
@@ -173,7 +181,9 @@ async def commit_in_uow(
 ) -> list[Reservation]:
     """The goods leave: on_hand and reserved both drop. Fails if a till sale took them."""
     committed, short = [], []
-    for r in await _holding(uow, owner):
+    held = await _holding(uow, owner)
+    await _lock_levels_first(uow, held)
+    for r in held:
         if not await uow.inventory.move_reservations([r.id], HOLDING, ReservationState.COMMITTED):
             continue
         if await uow.inventory.try_commit(r.location_id, r.variant_id, r.quantity):
@@ -214,10 +224,18 @@ async def extend(deps: InventoryDeps, owner: str, ttl: timedelta) -> int:
 
 async def sweep_expired(deps: InventoryDeps, batch: int = 500) -> int:
     """Job: release reservations past their expiry and tell their owners. Several sweepers
-    can run at once: SKIP LOCKED gives each its own rows, and each row moves once."""
+    can run at once: SKIP LOCKED gives each its own rows, and each row moves once. The
+    claimed rows are locked before their levels, so the levels are taken without waiting
+    (a till sale holding one may be waiting for these rows); the rest wait for the next run."""
     async with deps.uow() as uow:
         expired = []
-        for r in await uow.inventory.claim_expired(deps.clock.now(), batch):
+        claimed = await uow.inventory.claim_expired(deps.clock.now(), batch)
+        free = await uow.inventory.lock_levels(
+            [(r.location_id, r.variant_id) for r in claimed], skip_locked=True
+        )
+        for r in sorted(claimed, key=lambda r: (r.location_id, r.variant_id)):
+            if (r.location_id, r.variant_id) not in free:
+                continue
             if await uow.inventory.move_reservations([r.id], HOLDING, ReservationState.EXPIRED):
                 await uow.inventory.unreserve(r.location_id, r.variant_id, r.quantity)
                 expired.append(r)

@@ -93,6 +93,8 @@ async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
         locked = await uow.subscriptions.get(s.id, lock=True)
         if locked is None or locked.status is not SubscriptionStatus.ACTIVE:
             return None
+        if locked.next_date > local_today(deps, locked.timezone) + deps.policy.lead_time:
+            return None  # moved on since the candidates were read (paid, skipped, moved)
         cycle = Cycle(
             new_id(),
             s.id,
@@ -151,6 +153,8 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
         assert s is not None and cycle.order_id is not None
         order = await uow.orders.get(cycle.order_id, lock=True)
         assert order is not None
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            return await _settled_elsewhere(deps, uow, s, cycle, order.status)
         if s.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
             await cancel_in_uow(
                 deps.ordering,
@@ -165,8 +169,6 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
             s.sequence += 1  # the number is used: after a resume the date gets a new cycle
             await uow.subscriptions.save(s)
             return "skipped"
-        if order.status is not OrderStatus.PENDING_PAYMENT:
-            return "done"
         if (
             s.status is SubscriptionStatus.PAST_DUE
             and s.next_retry_at
@@ -205,6 +207,28 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
         await record(deps, uow, s, "PAID", f"cycle {cycle.number}", "SYSTEM")
     await effects.publish(deps.ordering.live)
     return "paid"
+
+
+async def _settled_elsewhere(
+    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, cycle: Cycle, order: OrderStatus
+) -> str:
+    """The order no longer waits for our charge: another worker settled the cycle, or the
+    order was paid in the app or cancelled (member, CS, payment timeout) while past due.
+    Close a cycle left open exactly once, so the subscription moves on."""
+    [current] = [c for c in await uow.subscriptions.cycles_of([s.id]) if c.number == cycle.number]
+    if current.status is not CycleStatus.ORDERED:
+        return "done"
+    paid = order not in (OrderStatus.CANCELLED, OrderStatus.UNCLAIMED)
+    current.status = CycleStatus.PAID if paid else CycleStatus.SKIPPED
+    current.note = "paid outside the agreement" if paid else f"order {order.value.lower()}"
+    await uow.subscriptions.save_cycle(current)
+    if s.status is SubscriptionStatus.PAST_DUE:
+        s.status, s.failed_attempts, s.next_retry_at = SubscriptionStatus.ACTIVE, 0, None
+    _advance(s)
+    await uow.subscriptions.save(s)
+    what = "PAID" if paid else "CYCLE_SKIPPED"
+    await record(deps, uow, s, what, f"cycle {cycle.number}: {current.note}", "SYSTEM")
+    return "done"
 
 
 async def _declined(

@@ -121,6 +121,22 @@ class TortoiseInventoryRepository:
             new_id(),
         )
 
+    async def lock_levels(
+        self, keys: Sequence[tuple[UUID, UUID]], *, skip_locked: bool = False
+    ) -> set[tuple[UUID, UUID]]:
+        wanted = sorted(set(keys))
+        if not wanted or sql.is_sqlite():  # SQLite serialises writers: nothing to lock
+            return set(wanted)
+        skip = " SKIP LOCKED" if skip_locked else ""
+        rows = await sql.fetch(  # LockRows runs after the sort: locked in this order
+            "SELECT location_id, variant_id FROM stock_level WHERE (location_id, variant_id) "
+            "IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) "
+            f"ORDER BY location_id, variant_id FOR UPDATE{skip}",
+            [location for location, _ in wanted],
+            [variant for _, variant in wanted],
+        )
+        return {(sql.as_uuid(r["location_id"]), sql.as_uuid(r["variant_id"])) for r in rows}
+
     async def try_reserve(self, location_id: UUID, variant_id: UUID, quantity: int) -> bool:
         changed = await sql.execute(
             f"UPDATE stock_level SET reserved = reserved + $3 {WHERE} "
