@@ -24,6 +24,7 @@ from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_remi
 from domain.outbox import deliver_due
 from domain.subscriptions.renewals import renew_due
 from domain.subscriptions.renewals import send_reminders as subscription_reminders
+from domain.subscriptions.services import resume_paused_until_due
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -81,7 +82,12 @@ async def _subscription_reminders(runtime: Runtime) -> int:
     return await subscription_reminders(runtime.subscriptions)
 
 
+async def _resume_paused(runtime: Runtime) -> int:
+    return await resume_paused_until_due(runtime.subscriptions)
+
+
 JOBS: list[Job] = [
+    Job("resume_paused_subscriptions", _resume_paused, 3600),
     Job("renew_subscriptions", _renew_subscriptions, 300),
     Job("subscription_reminders", _subscription_reminders, 3600),
     Job("expire_points", _expire_points, 3600),

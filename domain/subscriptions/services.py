@@ -412,3 +412,28 @@ def upcoming(subscription: Subscription, count: int = 4) -> list[date]:
         dates.append(subscription.interval.after(subscription.anchor_date, n))
         n += 1
     return dates
+
+
+async def resume_paused_until_due(deps: SubscriptionDeps) -> int:
+    """Job: subscriptions paused `until` a date resume on that (store-local) date."""
+    resumed = 0
+    async with deps.uow() as uow:
+        for s in await uow.subscriptions.paused_until_due(deps.clock.now().date(), 200):
+            today = local_today(deps, s.timezone)
+            if s.paused_until is None or s.paused_until > today:
+                continue
+            locked = await uow.subscriptions.get(s.id, lock=True)
+            if locked is None or locked.status is not SubscriptionStatus.PAUSED:
+                continue
+            locked.status, locked.paused_until, locked.failed_attempts = (
+                SubscriptionStatus.ACTIVE,
+                None,
+                0,
+            )
+            _roll_forward(locked, today)
+            await record(
+                deps, uow, locked, "RESUMED", f"next delivery {locked.next_date}", "SYSTEM"
+            )
+            await uow.subscriptions.save(locked)
+            resumed += 1
+    return resumed

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -162,6 +162,12 @@ class TortoiseSubscriptionRepository:
     async def reminders_due(self, by: date, limit: int) -> list[Subscription]:
         rows = await SubscriptionRow.filter(
             status=SubscriptionStatus.ACTIVE, next_date__lte=by
+        ).limit(limit)
+        return [_subscription(r) for r in rows]
+
+    async def paused_until_due(self, by: date, limit: int) -> list[Subscription]:
+        rows = await SubscriptionRow.filter(
+            status=SubscriptionStatus.PAUSED, paused_until__lte=by + timedelta(days=1)
         ).limit(limit)
         return [_subscription(r) for r in rows]
 

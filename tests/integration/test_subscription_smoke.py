@@ -65,3 +65,43 @@ async def test_weekly_renewals_make_one_order_each(
     after = await runtime.repos.subscriptions.get(sub.id)
     assert after is not None and after.status is SubscriptionStatus.ACTIVE
     assert after.next_date == first + timedelta(weeks=4)
+
+
+async def test_pause_until_a_date_resumes_by_itself(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(name="Milk", variants=[VariantDraft(code="MK-1", name="1L", price=1200)]),
+    )
+    variant = (await runtime.repos.catalog.variants_of([product.id]))[0]
+    member, _, _ = await login_with_wechat(runtime.members, "wx-demo", "test:sub-pause")
+    me = Principal(kind=PrincipalKind.MEMBER, id=member.id)
+    plan = await services.create_plan(
+        runtime.subscriptions, "Weekly milk", [variant.id], Interval(IntervalUnit.WEEK, 1), 0, 0
+    )
+    first = (clock.now() + timedelta(days=5)).date()
+    sub = await services.create_subscription(
+        runtime.subscriptions,
+        me,
+        services.SignUp(
+            plan.id,
+            {variant.id: 1},
+            first,
+            pickup_location_id=stores["SH-A"].id,
+            payment_agreement="agreement-2",
+        ),
+        None,
+    )
+    until = first + timedelta(days=10)
+    await services.pause(runtime.subscriptions, me, sub.id, until)
+    clock.advance(timedelta(days=8))
+    assert await services.resume_paused_until_due(runtime.subscriptions) == 0  # not yet
+    clock.advance(timedelta(days=8))
+    assert await services.resume_paused_until_due(runtime.subscriptions) == 1
+    assert await services.resume_paused_until_due(runtime.subscriptions) == 0  # once
+    after = await runtime.repos.subscriptions.get(sub.id)
+    assert after is not None and after.status is SubscriptionStatus.ACTIVE
+    assert after.paused_until is None
+    assert after.next_date > clock.now().date()
+    assert (after.next_date - first).days % 7 == 0  # still on the weekly schedule
