@@ -12,7 +12,13 @@ ERP's bulk sync. After every step:
 * each level's `reserved` is the sum of its ACTIVE and AT_RISK reservations;
 * the movement ledger sums to (on_hand, reserved) of every level;
 * levels and reservation states are what the model predicts (so a refused operation
-  changed nothing, and an accepted one changed exactly what it should).
+  changed nothing, and an accepted one changed exactly what it should; a till sale, an
+  adjustment or a count that takes the shelf below what is reserved puts the newest
+  reservations AT_RISK until what is still ACTIVE fits).
+
+Every example starts with random stock and a few reservations, so whichever rules
+Hypothesis enables for it meet reservations; two rules aim at them on purpose (a till sale
+below what is reserved, a transfer wanting reserved units).
 
 Hypothesis runs many examples inside one test, so each example empties the inventory
 tables itself. The state machine's rules are synchronous; they run each coroutine to
