@@ -8,35 +8,20 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import id_arg as _id
+from api.arguments import page_args as _page
+from api.arguments import top_level_error as _top
 from api.context import Context
 from api.errors import ApiError
 from api.permissions import CanReadStock
-from api.relay import Connection, decode_cursor, decode_id
+from api.relay import Connection
 from api.types.inventory import StockDiscrepancy, StockLevel, StockMovement, StockTransfer
 from domain.errors import DomainError
 from domain.identity.model import PrincipalKind
 from domain.inventory.model import MovementFilter, MovementKind
-from domain.pagination import Page, PageRequest
+from domain.pagination import Page
 
 MAX_VARIANT_IDS = 100
-
-
-def _top(error: DomainError) -> ApiError:
-    return ApiError(error.code.value, error.message, field=error.field)
-
-
-def _page(first: int | None, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.of(first, decode_cursor(after))
-    except DomainError as error:
-        raise _top(error) from None
-
-
-def _id(value: str, type_name: str, field: str) -> UUID:
-    try:
-        return decode_id(value, type_name, field)
-    except DomainError as error:
-        raise _top(error) from None
 
 
 def _store_scoped(principal: Any) -> bool:

@@ -8,26 +8,15 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import page_args as _page
+from api.arguments import top_level_error as _top_level
 from api.context import Context
-from api.errors import ApiError
 from api.permissions import CanServeMembers, IsAdmin, IsCustomerService, IsMember
-from api.relay import Connection, decode_cursor, decode_id
+from api.relay import Connection, decode_id
 from api.types.members import Member, PiiAccessEntry
 from domain.errors import DomainError
 from domain.identity.model import Principal
 from domain.members.services import lookup_member, resolve_member, search_members
-from domain.pagination import PageRequest
-
-
-def _top_level(error: DomainError) -> ApiError:
-    return ApiError(error.code.value, error.message, field=error.field)
-
-
-def _page(first: int | None, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.of(first, decode_cursor(after))
-    except DomainError as error:
-        raise _top_level(error) from None
 
 
 async def member_node(info: Info[Context, Any], key: UUID) -> Member | None:

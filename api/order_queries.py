@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import id_arg as _id
+from api.arguments import page_args as _page
+from api.arguments import top_level_error as _top
 from api.context import Context
 from api.errors import ApiError
 from api.permissions import IsAuthenticated, IsCustomerService
-from api.relay import decode_cursor, decode_id
 from api.types.orders import Order, OrderConnection
 from domain.errors import DomainError
 from domain.ordering.model import OPEN, OrderStatus
@@ -19,24 +21,6 @@ from domain.pagination import PageRequest
 
 if TYPE_CHECKING:
     from api.types.subscriptions import SubscriptionPlan
-
-
-def _top(error: DomainError) -> ApiError:
-    return ApiError(error.code.value, error.message, field=error.field)
-
-
-def _page(first: int | None, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.of(first, decode_cursor(after))
-    except DomainError as error:
-        raise _top(error) from None
-
-
-def _id(value: str, type_name: str, field: str) -> Any:
-    try:
-        return decode_id(value, type_name, field)
-    except DomainError as error:
-        raise _top(error) from None
 
 
 async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any) -> OrderConnection:

@@ -7,10 +7,13 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from api.arguments import id_arg as _uuid
+from api.arguments import page_args as _page
+from api.arguments import top_level_error as _invalid
 from api.context import Context
 from api.errors import ApiError
 from api.permissions import IsAdmin, IsAuthenticated
-from api.relay import Connection, Node, decode_any_id, decode_cursor, decode_id
+from api.relay import Connection, Node, decode_any_id
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import StaffUser, Viewer
 from api.types.locations import Location
@@ -21,27 +24,8 @@ from domain.identity.model import ApiScope, Principal
 from domain.locations import model as lm
 from domain.locations.model import LocationType
 from domain.locations.services import find_locations
-from domain.pagination import PageRequest
 
 NUL = "\x00"  # PostgreSQL rejects it in any text parameter: nothing stored can contain it
-
-
-def _invalid(error: DomainError) -> ApiError:
-    return ApiError(error.code.value, error.message, field=error.field)
-
-
-def _page(first: int | None, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.of(first, decode_cursor(after))
-    except DomainError as error:
-        raise _invalid(error) from None
-
-
-def _uuid(global_id: str, type_name: str) -> Any:
-    try:
-        return decode_id(global_id, type_name)
-    except DomainError as error:
-        raise _invalid(error) from None
 
 
 def sees_archived(principal: Principal | None) -> bool:

@@ -141,7 +141,8 @@ class Member(Node):
         after: str | None = None,
         status: list[OrderStatus] | None = None,
     ) -> Annotated[OrderConnection, strawberry.lazy("api.types.orders")] | None:
-        from api.order_queries import _page, list_orders
+        from api.arguments import page_args as _page
+        from api.order_queries import list_orders
 
         actor = info.context.principal
         if actor is None or not (
@@ -171,7 +172,7 @@ class Member(Node):
     async def subscriptions(
         self, info: Info[Context, Any], first: int | None = None, after: str | None = None
     ) -> Annotated[SubscriptionConnection, strawberry.lazy("api.types.subscriptions")] | None:
-        from api.order_queries import _page
+        from api.arguments import page_args as _page
         from api.types.subscriptions import Subscription, SubscriptionConnection
 
         actor = info.context.principal
