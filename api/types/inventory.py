@@ -35,14 +35,28 @@ async def _variant(info: Info[Context, Any], key: Any) -> Variant:
     return Variant.from_domain(found)
 
 
+@strawberry.type
+class _AtLevel:
+    """Rows about one (location, variant) stock level resolve both through the loaders."""
+
+    location_key: strawberry.Private[Any]
+    variant_key: strawberry.Private[Any]
+
+    @strawberry.field
+    async def location(self, info: Info[Context, Any]) -> Location:
+        return await _location(info, self.location_key)
+
+    @strawberry.field
+    async def variant(self, info: Info[Context, Any]) -> Variant:
+        return await _variant(info, self.variant_key)
+
+
 @strawberry.type(description="Stock of one variant at one location.")
-class StockLevel:
+class StockLevel(_AtLevel):
     on_hand: int = strawberry.field(description="Units physically there.")
     reserved: int = strawberry.field(description="Units held for orders not yet handed over.")
     safety_stock: int = strawberry.field(description="Units never offered online.")
     available: int = strawberry.field(description="on_hand - reserved - safety_stock, >= 0.")
-    location_key: strawberry.Private[Any]
-    variant_key: strawberry.Private[Any]
 
     @classmethod
     def from_domain(cls, level: m.StockLevel) -> StockLevel:
@@ -54,14 +68,6 @@ class StockLevel:
             location_key=level.location_id,
             variant_key=level.variant_id,
         )
-
-    @strawberry.field
-    async def location(self, info: Info[Context, Any]) -> Location:
-        return await _location(info, self.location_key)
-
-    @strawberry.field
-    async def variant(self, info: Info[Context, Any]) -> Variant:
-        return await _variant(info, self.variant_key)
 
 
 @strawberry.type(description="Whether a location has the variant; quantities for staff only.")
@@ -75,7 +81,7 @@ class LocationAvailability:
 
 
 @strawberry.type(description="One line of the append-only stock ledger.")
-class StockMovement(Node):
+class StockMovement(Node, _AtLevel):
     kind: MovementKind
     on_hand_delta: int
     reserved_delta: int
@@ -83,8 +89,6 @@ class StockMovement(Node):
     reference: str
     actor: str
     created_at: datetime
-    location_key: strawberry.Private[Any]
-    variant_key: strawberry.Private[Any]
 
     @classmethod
     def from_domain(cls, movement: m.Movement) -> StockMovement:
@@ -100,14 +104,6 @@ class StockMovement(Node):
             location_key=movement.location_id,
             variant_key=movement.variant_id,
         )
-
-    @strawberry.field
-    async def location(self, info: Info[Context, Any]) -> Location:
-        return await _location(info, self.location_key)
-
-    @strawberry.field
-    async def variant(self, info: Info[Context, Any]) -> Variant:
-        return await _variant(info, self.variant_key)
 
 
 @strawberry.type
@@ -157,13 +153,11 @@ class StockTransfer(Node):
 
 
 @strawberry.type(description="Stock the system could not account for: the store should recount.")
-class StockDiscrepancy:
+class StockDiscrepancy(_AtLevel):
     kind: DiscrepancyKind
     quantity: int
     reference: str
     created_at: datetime
-    location_key: strawberry.Private[Any]
-    variant_key: strawberry.Private[Any]
 
     @classmethod
     def from_domain(cls, item: m.Discrepancy) -> StockDiscrepancy:
@@ -175,11 +169,3 @@ class StockDiscrepancy:
             location_key=item.location_id,
             variant_key=item.variant_id,
         )
-
-    @strawberry.field
-    async def location(self, info: Info[Context, Any]) -> Location:
-        return await _location(info, self.location_key)
-
-    @strawberry.field
-    async def variant(self, info: Info[Context, Any]) -> Variant:
-        return await _variant(info, self.variant_key)
