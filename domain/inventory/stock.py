@@ -421,48 +421,74 @@ async def bulk_set(
     deps: InventoryDeps, actor: Principal, rows: Sequence[BulkRow]
 ) -> list[BulkOutcome]:
     """ERP sync: absolute on-hand values, row by row; bad rows are reported, not fatal.
-    Running the same file twice changes nothing the second time."""
+    Running the same file twice changes nothing the second time.
+
+    Rows are resolved first and written in (location, variant) id order, the order every
+    other stock writer locks levels in, so two syncs of the same shelf never deadlock."""
     if len(rows) > MAX_BATCH:
         raise InventoryError(
             InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_BATCH} rows per batch.", ["rows"]
         )
-    outcomes = []
+    outcomes: dict[int, BulkOutcome] = {}
+    targets: list[tuple[UUID, UUID, int, int]] = []  # location, variant, input index, on_hand
     async with deps.uow() as uow:
         for index, row in enumerate(rows):
-            outcomes.append(await _bulk_row(deps, uow, actor, index, row))
-    return outcomes
+            resolved = await _resolve_bulk_row(uow, actor, row)
+            if isinstance(resolved, str):
+                outcomes[index] = BulkOutcome(index, resolved)
+            else:
+                targets.append((*resolved, index, row.on_hand))
+        for location_id, variant_id, index, on_hand in sorted(targets):
+            outcomes[index] = await _bulk_write(
+                deps, uow, actor, index, location_id, variant_id, on_hand
+            )
+    return [outcomes[index] for index in range(len(rows))]
 
 
-async def _bulk_row(
-    deps: InventoryDeps, uow: UnitOfWork, actor: Principal, index: int, row: BulkRow
-) -> BulkOutcome:
+async def _resolve_bulk_row(
+    uow: UnitOfWork, actor: Principal, row: BulkRow
+) -> tuple[UUID, UUID] | str:
     if not 0 <= row.on_hand <= MAX_QUANTITY:
-        return BulkOutcome(index, "INVALID_QUANTITY")
+        return "INVALID_QUANTITY"
     location = await uow.locations.get_by_code(row.location_code.strip().upper()[:32])
     if location is None or not can_write_stock(actor, location.id):
-        return BulkOutcome(index, "UNKNOWN_LOCATION")
+        return "UNKNOWN_LOCATION"
     variant = await uow.catalog.variant_by_code(row.variant_code.strip()[:64])
     if variant is None:
-        return BulkOutcome(index, "UNKNOWN_VARIANT")
-    await uow.inventory.ensure_level(location.id, variant.id)
+        return "UNKNOWN_VARIANT"
+    return location.id, variant.id
+
+
+async def _bulk_write(
+    deps: InventoryDeps,
+    uow: UnitOfWork,
+    actor: Principal,
+    index: int,
+    location_id: UUID,
+    variant_id: UUID,
+    on_hand: int,
+) -> BulkOutcome:
+    await uow.inventory.ensure_level(location_id, variant_id)
     while True:  # compare-and-swap against the value we read; retry if a sale slipped in
-        current = await uow.inventory.level(location.id, variant.id)
+        current = await uow.inventory.level(location_id, variant_id)
         before = current.on_hand if current else 0
-        if before == row.on_hand:
+        if before == on_hand:
             return BulkOutcome(index, "UNCHANGED", before)
-        if await uow.inventory.compare_and_set(location.id, variant.id, row.on_hand, before):
+        level = await uow.inventory.compare_and_set(location_id, variant_id, on_hand, before)
+        if level is not None:
             await uow.inventory.add_movements(
                 [
                     _move(
                         deps,
-                        location.id,
-                        variant.id,
+                        location_id,
+                        variant_id,
                         MovementKind.COUNT,
-                        row.on_hand - before,
+                        on_hand - before,
                         "ERP stock sync",
                         "",
                         actor,
                     )
                 ]
             )
-            return BulkOutcome(index, "SET", row.on_hand)
+            await _flag_at_risk(deps, uow, level)  # a lower count can undercut orders
+            return BulkOutcome(index, "SET", on_hand)

@@ -438,3 +438,36 @@ async def test_concurrent_counts_from_one_reading_set_once(
     assert level.on_hand == 11 + won[0]
     assert all(r.current_on_hand == level.on_hand for r in stale)
     await check_books(runtime)
+
+
+async def test_bulk_syncs_in_opposite_row_orders_do_not_deadlock_and_flag_shortfalls(
+    runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    codes = [f"SYNC-{i}" for i in range(6)]
+    ids = await variants(runtime, len(codes), prefix="SYNC")
+    store = stores["SH-A"]
+    for variant in ids:
+        await receive(runtime, store.id, variant, 10)
+    [held] = await reservations.reserve(
+        runtime.inventory, [StockLine(ids[0], 4)], store.id, "order-held", TTL
+    )
+
+    def sync(i: int) -> Awaitable[list[stock.BulkOutcome]]:
+        # Every sync counts 2 of the first SKU (below the 4 reserved) and i of the rest.
+        rows = [
+            stock.BulkRow(store.code, code, 2 if n == 0 else 20 + i) for n, code in enumerate(codes)
+        ]
+        return stock.bulk_set(runtime.inventory, ADMIN, rows if i % 2 else rows[::-1])
+
+    async with connections_in_use(runtime) as peak:
+        results = await race(*(sync(i) for i in range(8)))  # a deadlock would raise
+    assert overlapped(runtime, peak), peak
+
+    for outcomes in results:
+        assert [o.index for o in outcomes] == list(range(len(codes)))  # reported in input order
+        assert all(o.status in ("SET", "UNCHANGED") for o in outcomes)
+    first = await level_of(store.id, ids[0])
+    assert (first.on_hand, first.reserved) == (2, 4)
+    row = await ReservationRow.get(id=held.id)
+    assert row.state is ReservationState.AT_RISK  # the sync undercut the order's reservation
+    await check_books(runtime)
