@@ -38,6 +38,17 @@ class ReservationExpired:
 
 
 @dataclass(frozen=True)
+class ReservationsExpiring:
+    """Sent before the sweeper releases expired reservations. The owners' context locks its
+    records without waiting and adds to `busy` the owners it could not lock (someone is paying
+    or cancelling that order right now): their reservations wait for the next sweep, so the
+    sweeper never waits for a lock while it holds stock rows (no deadlock with checkout)."""
+
+    owners: frozenset[str]
+    busy: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
 class ReservationsAtRisk:
     """A till sale took the shelf below what online orders hold: the order side must react."""
 

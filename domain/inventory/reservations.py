@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.clock import Clock
 from domain.errors import InventoryError, InventoryErrorCode
-from domain.events import EventHandlers, ReservationExpired
+from domain.events import EventHandlers, ReservationExpired, ReservationsExpiring
 from domain.ids import new_id
 from domain.inventory.model import (
     HOLDING,
@@ -226,15 +226,19 @@ async def sweep_expired(deps: InventoryDeps, batch: int = 500) -> int:
     """Job: release reservations past their expiry and tell their owners. Several sweepers
     can run at once: SKIP LOCKED gives each its own rows, and each row moves once. The
     claimed rows are locked before their levels, so the levels are taken without waiting
-    (a till sale holding one may be waiting for these rows); the rest wait for the next run."""
+    (a till sale holding one may be waiting for these rows); the rest wait for the next run.
+    Owners whose records are busy (ReservationsExpiring) wait for the next run too."""
     async with deps.uow() as uow:
         expired = []
         claimed = await uow.inventory.claim_expired(deps.clock.now(), batch)
         free = await uow.inventory.lock_levels(
             [(r.location_id, r.variant_id) for r in claimed], skip_locked=True
         )
-        for r in sorted(claimed, key=lambda r: (r.location_id, r.variant_id)):
-            if (r.location_id, r.variant_id) not in free:
+        ready = [r for r in claimed if (r.location_id, r.variant_id) in free]
+        expiring = ReservationsExpiring(frozenset(r.owner for r in ready))
+        await deps.events.dispatch(uow, expiring)
+        for r in sorted(ready, key=lambda r: (r.location_id, r.variant_id)):
+            if r.owner in expiring.busy:
                 continue
             if await uow.inventory.move_reservations([r.id], HOLDING, ReservationState.EXPIRED):
                 await uow.inventory.unreserve(r.location_id, r.variant_id, r.quantity)

@@ -9,7 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.events import MembersMerged, ReservationExpired, ReservationsAtRisk
+from domain.events import (
+    MembersMerged,
+    ReservationExpired,
+    ReservationsAtRisk,
+    ReservationsExpiring,
+)
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
@@ -345,6 +350,16 @@ def register_handlers(deps: OrderingDeps) -> None:
             await release_hold(deps.loyalty, uow, order.reservation_owner, "SYSTEM")
             await notify(deps, uow, order, "ORDER_CANCELLED", "cancelled", reason="payment timeout")
 
+    async def on_expiring(uow: UnitOfWork, event: ReservationsExpiring) -> None:
+        wanted = {owner: order_id_of(owner) for owner in event.owners}
+        ids = [order_id for order_id in wanted.values() if order_id is not None]
+        locked = await uow.orders.lock_if_free(ids) if ids else set()
+        for owner, order_id in wanted.items():
+            if order_id is None or order_id in locked:
+                continue
+            if await uow.orders.get(order_id) is not None:
+                event.busy.add(owner)  # being paid or cancelled right now
+
     async def on_at_risk(uow: UnitOfWork, event: ReservationsAtRisk) -> None:
         for owner in event.owners:
             order_id = order_id_of(owner)
@@ -368,6 +383,7 @@ def register_handlers(deps: OrderingDeps) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.orders.move_member(event.source_member_id, event.target_member_id)
 
+    events.register(ReservationsExpiring, on_expiring)
     events.register(ReservationExpired, on_expired)
     events.register(ReservationsAtRisk, on_at_risk)
     events.register(MembersMerged, on_merged)

@@ -139,6 +139,19 @@ class TortoiseOrderRepository:
         row = await query.first()
         return (await self._with_lines([row]))[0] if row else None
 
+    async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Lock these orders without waiting; the ids returned are locked, the rest are busy
+        (or do not exist). SQLite serialises writers: nothing to lock there."""
+        wanted = sorted(set(ids))
+        if not wanted or sql.is_sqlite():
+            return set(wanted)
+        rows = await sql.fetch(
+            "SELECT id FROM customer_order WHERE id = ANY($1::uuid[]) "
+            "ORDER BY id FOR UPDATE SKIP LOCKED",
+            wanted,
+        )
+        return {sql.as_uuid(r["id"]) for r in rows}
+
     async def get_many(self, ids: Sequence[UUID]) -> list[Order]:
         return await self._with_lines(await OrderRow.filter(id__in=list(ids)))
 

@@ -527,6 +527,7 @@ class InventoryMachine(RuleBasedStateMachine):
                 expected.append((index, "UNCHANGED", on_hand))
             else:
                 level.on_hand = on_hand
+                self.flag_at_risk((where, v))  # a lower count can undercut reservations
                 expected.append((index, "SET", on_hand))
         outcomes = self.run(stock.bulk_set(self.deps, ADMIN, batch))
         assert [(o.index, o.status, o.on_hand) for o in outcomes] == expected

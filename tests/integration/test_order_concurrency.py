@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
+from tortoise.transactions import in_transaction
 
 from api.relay import encode_id
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
@@ -22,6 +24,7 @@ from domain.errors import DomainError, OrderErrorCode
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, ReservationState, StockLine
+from domain.inventory.reservations import sweep_expired
 from domain.inventory.stock import Adjustment, adjust
 from domain.members.login import login_with_wechat
 from domain.members.services import member_principal
@@ -34,6 +37,7 @@ from infra.db.models.orders import OrderRow
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.conftest import Api
+from tests.support import MovableClock, is_postgres
 
 STOCK = 20
 BUYERS = 100
@@ -214,4 +218,45 @@ async def test_one_pickup_code_hands_over_once(
     level = await runtime.repos.inventory.level(store, variant)
     assert level is not None and (level.on_hand, level.reserved) == (3, 0)
     assert await runtime.repos.orders.pickups_of([order.id]) == []
+    await assert_ledger_agrees(runtime)
+
+
+async def test_the_sweeper_leaves_an_order_being_paid_and_never_waits_for_it(
+    runtime: Runtime, stores: dict[str, Any], clock: MovableClock, client: httpx.AsyncClient
+) -> None:
+    """A payment holds the order's lock and then extends its reservations; a sweeper that
+    waited for that lock while holding the reservation rows would deadlock with it. The
+    sweeper skips an order someone holds, and expires it on a later run if still unpaid."""
+    order, _, ref = await a_paying_order(runtime, stores["SH-A"].id)
+    clock.advance(timedelta(minutes=16))  # past the reservation's expiry, not yet swept
+
+    if is_postgres(runtime.settings.database_url):
+        locked, release = asyncio.Event(), asyncio.Event()
+
+        async def payer() -> None:  # someone is paying this order right now
+            async with in_transaction() as held:
+                await held.execute_query(
+                    "SELECT id FROM customer_order WHERE id = $1 FOR UPDATE", [str(order.id)]
+                )
+                locked.set()
+                await release.wait()
+
+        paying = asyncio.create_task(payer())
+        await locked.wait()
+        try:
+            swept = await asyncio.wait_for(sweep_expired(runtime.inventory), timeout=30)
+        finally:
+            release.set()
+            await paying
+        assert swept == 0  # skipped, not waited for
+        untouched = await runtime.repos.orders.get(order.id)
+        assert untouched is not None and untouched.status is OrderStatus.PENDING_PAYMENT
+        assert await ReservationRow.filter(owner=order.reservation_owner, state="ACTIVE").count()
+
+    assert await sweep_expired(runtime.inventory) == 1  # its one reservation expires now
+    cancelled = await runtime.repos.orders.get(order.id)
+    assert cancelled is not None and cancelled.status is OrderStatus.CANCELLED
+    body, headers = signed(runtime, ref, order.total)  # the late payment is given back
+    late = await client.post("/webhooks/payments/devpay", content=body, headers=headers)
+    assert late.json()["result"] == "refunded"
     await assert_ledger_agrees(runtime)
