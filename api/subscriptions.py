@@ -112,7 +112,9 @@ class CanFollowOrder(BasePermission):
             raise ApiError("NOT_FOUND", "No order has this id.")
         member_id, location_id = parties
         if principal.is_member:
-            return principal.id == member_id
+            if principal.id != member_id:  # as for order(id): another's order does not exist
+                raise ApiError("NOT_FOUND", "No order has this id.")
+            return True
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT) or (
             principal.kind is PrincipalKind.STAFF and _works_at(principal, location_id)
         )
