@@ -162,10 +162,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     for job, func in zip(JOBS, functions, strict=True):
         minutes = max(1, job.every_seconds // 60)
         seconds = job.every_seconds if job.every_seconds < 60 else None
+        hours = job.every_seconds // 3600
         crons.append(
             cron(
                 func,  # type: ignore[arg-type]
                 name=job.name,
+                hour=set(range(0, 24, hours)) if 1 < hours < 24 else ({0} if hours >= 24 else None),
                 minute=set(range(0, 60, minutes)) if minutes < 60 else {0},
                 second=set(range(0, 60, seconds)) if seconds else 0,
                 unique=True,

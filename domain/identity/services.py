@@ -217,11 +217,12 @@ async def authenticate(deps: AuthDeps, bearer: str) -> Principal:
             raise _unauthenticated("The API key is unknown or revoked.")
         return key.principal()
     principal = deps.tokens.verify(bearer)
-    if principal.session_id is not None:
-        async with deps.uow() as uow:
-            session = await uow.sessions.get_session(principal.session_id)
-        if session is None or session.revoked_at is not None:
-            raise _unauthenticated("This session was logged out or revoked.")
+    if principal.session_id is None:  # every login's tokens name their session
+        raise _unauthenticated("The token names no session. Log in again.")
+    async with deps.uow() as uow:
+        session = await uow.sessions.get_session(principal.session_id)
+    if session is None or session.revoked_at is not None:
+        raise _unauthenticated("This session was logged out or revoked.")
     return principal
 
 

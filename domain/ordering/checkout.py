@@ -266,6 +266,12 @@ async def place_order(
     deps: OrderingDeps, actor: Principal, checkout: Checkout, idempotency_key: str | None
 ) -> Order:
     lines = _validate(checkout)
+    if checkout.points_to_redeem and not (actor.is_member and actor.id == checkout.member_id):
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "Only the member spends their points: redeem them from the member's own sign-in.",
+            ["pointsToRedeem"],
+        )
     now = deps.clock.now()
     async with deps.uow() as uow:
 

@@ -354,6 +354,11 @@ def _tampered_role(s: Settings, token: str, claims: dict[str, Any]) -> str:
     return f"Bearer {header}.{b64url({**claims, 'role': 'ADMIN'})}.{signature}"
 
 
+def _no_session(s: Settings, token: str, claims: dict[str, Any]) -> str:
+    """Signed with the real key (say it leaked) but naming no session to revoke."""
+    return "Bearer " + _sign(s, {k: v for k, v in claims.items() if k != "sid"})
+
+
 def _garbage(s: Settings, token: str, claims: dict[str, Any]) -> str:
     return "Bearer this-is-not-a-token"
 
@@ -378,6 +383,7 @@ FORGERIES: dict[str, Forgery] = {
     "unknown kid": _unknown_kid,
     "no expiry": _no_expiry,
     "tampered role": _tampered_role,
+    "no session": _no_session,
     "garbage": _garbage,
     "basic scheme": _basic_scheme,
     "basic scheme, real token": _basic_scheme_with_real_token,

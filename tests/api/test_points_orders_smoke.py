@@ -133,3 +133,26 @@ async def test_cancel_releases_the_hold(api: Api, runtime: Runtime, stores: dict
     assert cancelled["cancelOrder"]["errors"] == []
     points = (await member.data(POINTS))["me"]["points"]
     assert (points["balance"], points["held"], points["available"]) == (1000, 0, 1000)
+
+
+async def test_only_the_member_spends_their_points_at_checkout(
+    api: Api, runtime: Runtime, stores: dict[str, Any], clerk_a: Api, admin: Api
+) -> None:
+    member, v, a, _ = await _setup(api, runtime, stores)
+    member_id = (await member.data("{ me { id } }"))["me"]["id"]
+    for staff in (clerk_a, admin):  # a till or a console may order for the member...
+        placed = await staff.data(
+            """mutation($v: ID!, $l: ID!, $m: ID!) { placeOrder(input: {channel: POS,
+            memberId: $m, lines: [{variantId: $v, quantity: 1}],
+            fulfilment: {pickup: {locationId: $l}}, pointsToRedeem: 300}) {
+            order { id } errors { code field } } }""",
+            {"v": v, "l": a, "m": member_id},
+        )
+        # ...but not spend the member's points without them
+        assert placed["placeOrder"] == {
+            "order": None,
+            "errors": [{"code": "FORBIDDEN", "field": ["pointsToRedeem"]}],
+        }
+    points = (await member.data(POINTS))["me"]["points"]
+    assert (points["balance"], points["held"], points["available"]) == (1000, 0, 1000)
+    assert (await member.data(PLACE, {"v": v, "l": a, "p": 300}))["placeOrder"]["errors"] == []

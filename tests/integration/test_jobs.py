@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import pairwise
 
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker
@@ -78,3 +79,17 @@ async def test_purge_forgets_phone_codes_a_day_after_expiry(
     clock.advance(timedelta(days=1, minutes=6))
     await run_job(runtime, job)
     assert await PhoneCodeRow.all().count() == 0
+
+
+def test_arq_cron_runs_every_job_on_its_interval(runtime: Runtime) -> None:
+    """Each cron entry fires as often as its Job says: every 10 s, 5 min, hour or day."""
+    crons = {c.name: c for c in worker_settings(runtime.settings)["cron_jobs"]}
+    start = datetime(2026, 11, 22, 0, 0, 0, 200000)
+    for job in JOBS:
+        cron_job = crons[job.name]
+        runs = [start]
+        for _ in range(4):
+            cron_job.calculate_next(runs[-1])
+            runs.append(cron_job.next_run)
+        gaps = {(b - a).total_seconds() for a, b in pairwise(runs[1:])}
+        assert gaps == {job.every_seconds}, (job.name, gaps)
