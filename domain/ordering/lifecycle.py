@@ -301,13 +301,13 @@ async def expire_unclaimed(deps: OrderingDeps) -> int:
     )
 
 
-async def send_reminders(deps: OrderingDeps) -> int:
+async def send_reminders(deps: OrderingDeps, batch: int = 200) -> int:
     """Once per order, a day before the pickup deadline (dedupe key makes it once)."""
     soon = deps.clock.now() + deps.policy.reminder_before
     sent = 0
     async with deps.uow() as uow:
         for order in await uow.orders.due(
-            OrderStatus.READY_FOR_PICKUP, "pickup_deadline", soon, 200
+            OrderStatus.READY_FOR_PICKUP, "pickup_deadline", soon, batch, unreminded=True
         ):
             if order.reminder_sent or (
                 order.pickup_deadline is not None and order.pickup_deadline <= deps.clock.now()

@@ -41,9 +41,16 @@ class OrderRepository(Protocol):
         statuses: Sequence[OrderStatus] = (),
     ) -> Page[Order]: ...
     async def due(
-        self, status: OrderStatus, field: str, before: datetime, limit: int
+        self,
+        status: OrderStatus,
+        field: str,
+        before: datetime,
+        limit: int,
+        *,
+        unreminded: bool = False,
     ) -> list[Order]:
-        """Orders in `status` whose `field` (a deadline) is before `before`, SKIP LOCKED."""
+        """Orders in `status` whose `field` (a deadline) is before `before`, SKIP LOCKED;
+        with `unreminded`, only those not yet reminded (so reminded ones never fill a batch)."""
         ...
 
     async def move_member(self, source: UUID, target: UUID) -> int: ...

@@ -209,11 +209,18 @@ class TortoiseOrderRepository:
         return Page.from_rows(orders, [str(r.id) for r in rows], page)
 
     async def due(
-        self, status: OrderStatus, field: str, before: datetime, limit: int
+        self,
+        status: OrderStatus,
+        field: str,
+        before: datetime,
+        limit: int,
+        *,
+        unreminded: bool = False,
     ) -> list[Order]:
         assert field in DEADLINES
+        extra = {"reminder_sent": False} if unreminded else {}
         rows = (
-            await OrderRow.filter(status=status, **{f"{field}__lt": before})
+            await OrderRow.filter(status=status, **{f"{field}__lt": before}, **extra)
             .order_by(field)
             .limit(limit)
             .select_for_update(skip_locked=True)

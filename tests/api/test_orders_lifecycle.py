@@ -642,6 +642,18 @@ async def test_one_pickup_reminder_a_day_before_the_deadline(
     assert message.kind == "PICKUP_REMINDER" and message.data["deadline"].endswith("UTC")
 
 
+async def test_reminded_orders_never_crowd_out_the_rest_of_a_batch(
+    story: Story, member: Shopper, runtime: Runtime, clock: MovableClock
+) -> None:
+    first = await story.ready(member)
+    second = await story.ready(member)
+    clock.advance(timedelta(days=2, hours=12))
+    # a batch of one: the reminded (earliest) order must not take the only place again
+    assert [await send_reminders(runtime.ordering, batch=1) for _ in range(3)] == [1, 1, 0]
+    for order in (first, second):
+        assert "PICKUP_REMINDER" in kinds(await outbox(runtime, order))
+
+
 # ---------------------------------------------------------------- notifications
 
 
