@@ -171,18 +171,22 @@ async def enqueue(uow: UnitOfWork, clock: Clock, notifications: Sequence[Notific
     return await uow.outbox.add([OutboxMessage.pending(n, now) for n in notifications])
 
 
-async def deliver_due(deps: OutboxDeps, batch: int = 100) -> int:
+async def deliver_due(deps: OutboxDeps, batch: int = 100, max_batches: int = 20) -> int:
     """Job: send what is due; returns how many were sent. Runs may overlap: each claims its
-    own messages, and stops sending once its lease is over (the rest may be claimed again)."""
-    now = deps.clock.now()
-    lease_until = now + CLAIM_LEASE
-    async with deps.uow() as uow:
-        claimed = await uow.outbox.claim_due(now, batch, lease_until)
+    own messages, and stops sending once its lease is over (the rest may be claimed again).
+    A run keeps claiming batches while they come back full (up to `max_batches`), so a
+    backlog drains at the notifier's pace rather than one batch per tick."""
     sent = 0
-    for message in claimed:
-        if deps.clock.now() >= lease_until:
+    for _ in range(max_batches):
+        lease_until = deps.clock.now() + CLAIM_LEASE
+        async with deps.uow() as uow:
+            claimed = await uow.outbox.claim_due(deps.clock.now(), batch, lease_until)
+        for message in claimed:
+            if deps.clock.now() >= lease_until:
+                return sent
+            sent += await _deliver(deps, message)
+        if len(claimed) < batch:
             break
-        sent += await _deliver(deps, message)
     return sent
 
 

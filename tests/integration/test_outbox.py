@@ -312,6 +312,16 @@ async def test_a_crashing_send_is_a_failure_and_the_others_go_out(
     assert (m.status, m.last_error) == (OutboxStatus.PENDING, "RuntimeError")
 
 
+async def test_one_run_drains_a_backlog_batch_after_batch(
+    runtime: Runtime, deps: OutboxDeps
+) -> None:
+    await add(deps, *(note(f"order:{i}:ready", MEMBER) for i in range(7)))
+    assert await deliver_due(deps, batch=3) == 7  # three claims: 3 + 3 + 1
+    assert {m.status for m in await stored(runtime)} == {OutboxStatus.SENT}
+    await add(deps, *(note(f"order:{i}:paid", MEMBER) for i in range(7)))
+    assert await deliver_due(deps, batch=3, max_batches=2) == 6  # bounded per run
+
+
 # -- concurrency and the lease -----------------------------------------------------------
 
 
