@@ -31,9 +31,9 @@ from domain.subscriptions.reactions import export_subscriptions
 from domain.subscriptions.reactions import register_handlers as register_subscription_handlers
 from domain.subscriptions.services import SubscriptionDeps
 from infra.db.connection import start_database, stop_database
-from infra.db.uow import Repositories, TortoiseUnitOfWork
+from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
-from infra.notifier import FakeNotifier
+from infra.notifier import FakeNotifier, WeChatSubscribeNotifier
 from infra.payments import DevPayAgreements, DevPayProvider
 from infra.security.passwords import Argon2PasswordHasher
 from infra.security.pii import AesGcmVault
@@ -75,9 +75,7 @@ class Runtime:
         self.sms: SmsSender = (
             FakeSmsSender(self.clock) if s.sms_provider == "fake" else DisabledSms()
         )
-        # Always the fake for now: WeChatSubscribeNotifier needs an access token, and
-        # HttpWeChatGateway has no public way to lend its cached one.
-        self.notifier: Notifier = FakeNotifier()
+        self.notifier: Notifier = self._notifier()
         self.events = EventHandlers()
         self.exporters = DataExporters()
         self.agreements = DevPayAgreements()
@@ -96,6 +94,19 @@ class Runtime:
             return FakeWeChatGateway({DEMO_WECHAT_APP, *s.wechat_apps})
         return HttpWeChatGateway(apps=s.wechat_apps, clock=self.clock)
 
+    @property
+    def notify_app(self) -> str | None:
+        """The mini-program whose subscribe messages members receive: the first configured."""
+        return next(iter(self.settings.wechat_apps), None)
+
+    def _notifier(self) -> Notifier:
+        """WeChat subscribe messages with the real gateway's cached access token; the fake
+        (which only records) with the fake gateway."""
+        gateway, app = self.wechat, self.notify_app
+        if isinstance(gateway, HttpWeChatGateway) and app is not None:
+            return WeChatSubscribeNotifier(token_provider=lambda: gateway.access_token(app))
+        return FakeNotifier()
+
     def _rebuild_deps(self) -> None:
         s = self.settings
         self.auth = AuthDeps(
@@ -110,6 +121,7 @@ class Runtime:
                 login_limit_per_address=s.login_limit_per_address,
                 login_window_seconds=s.login_window_seconds,
             ),
+            reads=ReadUnitOfWork,
         )
         self.catalog = CatalogDeps(uow=TortoiseUnitOfWork, clock=self.clock)
         self.locations = LocationDeps(uow=TortoiseUnitOfWork, clock=self.clock)
@@ -165,7 +177,7 @@ class Runtime:
         identities = await self.repos.members.identities_of([member.id])
         openids = sorted(
             (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID),
-            key=lambda i: (i.app_id != self.members.default_wechat_app, i.linked_at),
+            key=lambda i: (i.app_id != (self.notify_app or DEMO_WECHAT_APP), i.linked_at),
         )
         if not openids:
             return None
@@ -194,6 +206,8 @@ class Runtime:
             self.redis = None
         if isinstance(self.wechat, HttpWeChatGateway):
             await self.wechat.aclose()
+        if isinstance(self.notifier, WeChatSubscribeNotifier):
+            await self.notifier.aclose()
         if database:
             await stop_database()
         self.started = False

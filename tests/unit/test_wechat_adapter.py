@@ -392,3 +392,25 @@ async def test_fake_unknown_app() -> None:
         fake.phone_number("wx-other", "test-phone:13800138000"),
     ):
         assert (await _error_of(call)).code is MemberErrorCode.UNKNOWN_APP
+
+
+async def test_the_cached_access_token_is_lent_to_other_wechat_apis(
+    gateway: HttpWeChatGateway, stub: WeChatStub
+) -> None:
+    await gateway.phone_number(APP, PHONE_CODE)
+    assert await gateway.access_token(APP) == "ACCESS-TOKEN-1"  # the same cached token
+    assert stub.tokens_issued == 1
+    error = await _error_of(gateway.access_token("wx-unknown"))
+    assert error.code is MemberErrorCode.UNKNOWN_APP  # refused without asking WeChat
+    assert stub.paths().count("/cgi-bin/token") == 1
+
+
+def test_production_wiring_sends_notifications_through_wechat() -> None:
+    from infra.notifier import FakeNotifier, WeChatSubscribeNotifier
+    from infra.runtime import Runtime
+    from infra.settings import Settings
+
+    real = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}))
+    assert isinstance(real.notifier, WeChatSubscribeNotifier)
+    assert real.notify_app == APP
+    assert isinstance(Runtime(Settings()).notifier, FakeNotifier)  # development: recorded only
