@@ -24,7 +24,12 @@ class SubscriptionRepository(Protocol):
         retry is due; locked with SKIP LOCKED so concurrent workers take different rows."""
         ...
 
-    async def reminders_due(self, by: date, limit: int) -> list[Subscription]: ...
+    async def reminders_due(
+        self, by: date, limit: int, after: UUID | None = None
+    ) -> list[Subscription]:
+        """Active subscriptions with a delivery by `by`, in id order, after `after`."""
+        ...
+
     async def paused_until_due(self, by: date, limit: int) -> list[Subscription]:
         """PAUSED subscriptions whose `paused_until` is on or before `by` (UTC date + 1 day
         covers every time zone; the caller checks the store-local date)."""

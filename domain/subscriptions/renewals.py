@@ -288,20 +288,26 @@ async def renew_due(deps: SubscriptionDeps, batch: int = 100) -> dict[str, int]:
     return outcome
 
 
-async def send_reminders(deps: SubscriptionDeps) -> int:
-    """Job: tell members a renewal is coming (once per cycle: the dedupe key)."""
-    sent = 0
-    async with deps.uow() as uow:
-        by = (deps.clock.now() + deps.policy.reminder_before).date()
-        for s in await uow.subscriptions.reminders_due(by, 200):
-            await _notify(
-                deps,
-                uow,
-                s,
-                "SUBSCRIPTION_REMINDER",
-                f"{s.sequence + 1}:reminder",
-                date=s.next_date.isoformat(),
-                total=str(s.total),
-            )
-            sent += 1
+async def send_reminders(deps: SubscriptionDeps, batch: int = 200) -> int:
+    """Job: tell members a renewal is coming (once per cycle: the dedupe key). Walks every
+    due subscription in id order, a batch per transaction, so none is left out however many."""
+    sent, after = 0, None
+    by = (deps.clock.now() + deps.policy.reminder_before).date()
+    while True:
+        async with deps.uow() as uow:
+            due = await uow.subscriptions.reminders_due(by, batch, after)
+            for s in due:
+                await _notify(
+                    deps,
+                    uow,
+                    s,
+                    "SUBSCRIPTION_REMINDER",
+                    f"{s.sequence + 1}:reminder",
+                    date=s.next_date.isoformat(),
+                    total=str(s.total),
+                )
+                sent += 1
+        if len(due) < batch:
+            break
+        after = due[-1].id
     return sent

@@ -159,10 +159,13 @@ class TortoiseSubscriptionRepository:
         )
         return [_subscription(r) for r in rows]
 
-    async def reminders_due(self, by: date, limit: int) -> list[Subscription]:
-        rows = await SubscriptionRow.filter(
-            status=SubscriptionStatus.ACTIVE, next_date__lte=by
-        ).limit(limit)
+    async def reminders_due(
+        self, by: date, limit: int, after: UUID | None = None
+    ) -> list[Subscription]:
+        query = SubscriptionRow.filter(status=SubscriptionStatus.ACTIVE, next_date__lte=by)
+        if after is not None:
+            query = query.filter(id__gt=after)
+        rows = await query.order_by("id").limit(limit)
         return [_subscription(r) for r in rows]
 
     async def paused_until_due(self, by: date, limit: int) -> list[Subscription]:

@@ -841,6 +841,22 @@ async def test_one_reminder_per_cycle_before_it_is_ordered(
     assert len(await messages(shop, member.id, "SUBSCRIPTION_REMINDER")) == 4
 
 
+async def test_reminders_reach_every_due_subscription_whatever_the_batch(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    first = date(2027, 12, 17)
+    put_clock(clock, first - timedelta(days=6))
+    shop = await open_shop(runtime, clock, stores)
+    plan = await a_plan(shop)
+    members = [await a_member(runtime, f"batch-{n}") for n in range(3)]
+    for member in members:
+        await subscribe(shop, member, plan, first)
+    put_clock(clock, first - timedelta(days=3))
+    await renewals.send_reminders(shop.deps, batch=1)  # one run, three batches of one
+    for member in members:
+        assert len(await messages(shop, member.id, "SUBSCRIPTION_REMINDER")) == 1
+
+
 # --------------------------------------------------------------------------- after the order
 
 
