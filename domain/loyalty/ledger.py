@@ -353,14 +353,20 @@ async def expire_member(deps: LoyaltyDeps, uow: UnitOfWork, member_id: UUID) -> 
     return expired
 
 
-async def expire_due(deps: LoyaltyDeps, batch: int = 200) -> int:
-    """Job: expire lots past their date (per member, idempotent)."""
-    async with deps.uow() as uow:
-        members = await uow.loyalty.members_with_expired_lots(deps.clock.now(), batch)
-    total = 0
-    for member_id in members:
+async def expire_due(deps: LoyaltyDeps, batch: int = 200, max_batches: int = 50) -> int:
+    """Job: expire lots past their date (per member, idempotent). A run keeps taking batches
+    of members while they come back full, up to `max_batches` (a New Year's backlog drains
+    in one run, not 200 members an hour)."""
+    total, after = 0, None
+    for _ in range(max_batches):
         async with deps.uow() as uow:
-            total += await expire_member(deps, uow, member_id)
+            members = await uow.loyalty.members_with_expired_lots(deps.clock.now(), batch, after)
+        for member_id in members:
+            async with deps.uow() as uow:
+                total += await expire_member(deps, uow, member_id)
+        if len(members) < batch:
+            break
+        after = members[-1]
     return total
 
 

@@ -163,9 +163,14 @@ class TortoiseLoyaltyRepository:
                 remaining=lot.remaining, held=lot.held, member_id=lot.member_id
             )
 
-    async def members_with_expired_lots(self, now: datetime, limit: int) -> list[UUID]:
+    async def members_with_expired_lots(
+        self, now: datetime, limit: int, after: UUID | None = None
+    ) -> list[UUID]:
+        query = PointsLotRow.filter(expires_at__lte=now, remaining__gt=0)
+        if after is not None:
+            query = query.filter(member_id__gt=after)
         rows = (
-            await PointsLotRow.filter(expires_at__lte=now, remaining__gt=0)
+            await query.order_by("member_id")
             .distinct()
             .limit(limit)
             .values_list("member_id", flat=True)

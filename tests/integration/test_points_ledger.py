@@ -942,3 +942,17 @@ async def test_the_summary_shows_points_expiring_within_thirty_days(
     assert found.next_tier is not None and found.next_tier.name == "SILVER"
     empty = await services.summary(runtime.loyalty, new_id())
     assert (empty.account.balance, empty.expiring) == (0, [])
+
+
+async def test_one_expiry_run_walks_every_member_batch_after_batch(
+    runtime: Runtime, clock: MovableClock
+) -> None:
+    members = [await new_member(runtime, f"points-expiring-{n}") for n in range(5)]
+    for member in members:
+        await earn(runtime, member, 10, expires_in=3 * DAY)
+    clock.advance(4 * DAY)
+    assert await ledger.expire_due(runtime.loyalty, batch=2, max_batches=2) == 40  # bounded
+    assert await ledger.expire_due(runtime.loyalty, batch=2) == 10  # the rest, in one run
+    for member in members:
+        assert await numbers(runtime, member) == (0, 0, 0, 0)
+    await check_books()
