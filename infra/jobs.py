@@ -14,6 +14,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.cron import cron
+from arq.worker import func
 
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
@@ -36,6 +37,7 @@ class Job:
     name: str
     run: Callable[[Runtime], Awaitable[int]]
     every_seconds: int
+    timeout_seconds: int = 300  # arq cancels a run after this (and retries a lost one later)
 
 
 async def _purge_sessions(runtime: Runtime) -> int:
@@ -91,7 +93,7 @@ JOBS: list[Job] = [
     Job("renew_subscriptions", _renew_subscriptions, 300),
     Job("subscription_reminders", _subscription_reminders, 3600),
     Job("expire_points", _expire_points, 3600),
-    Job("recompute_tiers", _recompute_tiers, 86400),
+    Job("recompute_tiers", _recompute_tiers, 86400, timeout_seconds=3600),
     Job("deliver_outbox", _deliver_outbox, 10),
     Job("cancel_unpaid_orders", _cancel_unpaid, 60),
     Job("expire_unclaimed_orders", _expire_unclaimed, 300),
@@ -157,21 +159,26 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await ctx["runtime"].stop()
 
-    functions = [_arq_function(job) for job in JOBS]
+    handlers = [_arq_function(job) for job in JOBS]
+    functions = [
+        func(handler, name=job.name, timeout=job.timeout_seconds)  # type: ignore[arg-type]
+        for job, handler in zip(JOBS, handlers, strict=True)
+    ]
     crons = []
-    for job, func in zip(JOBS, functions, strict=True):
+    for job, handler in zip(JOBS, handlers, strict=True):
         minutes = max(1, job.every_seconds // 60)
         seconds = job.every_seconds if job.every_seconds < 60 else None
         hours = job.every_seconds // 3600
         crons.append(
             cron(
-                func,  # type: ignore[arg-type]
+                handler,  # type: ignore[arg-type]
                 name=job.name,
                 hour=set(range(0, 24, hours)) if 1 < hours < 24 else ({0} if hours >= 24 else None),
                 minute=set(range(0, 60, minutes)) if minutes < 60 else {0},
                 second=set(range(0, 60, seconds)) if seconds else 0,
                 unique=True,
                 run_at_startup=False,
+                timeout=job.timeout_seconds,
             )
         )
     return {

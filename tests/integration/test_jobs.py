@@ -93,3 +93,11 @@ def test_arq_cron_runs_every_job_on_its_interval(runtime: Runtime) -> None:
             runs.append(cron_job.next_run)
         gaps = {(b - a).total_seconds() for a, b in pairwise(runs[1:])}
         assert gaps == {job.every_seconds}, (job.name, gaps)
+
+
+def test_a_long_job_gets_a_timeout_to_finish_in(runtime: Runtime) -> None:
+    settings = worker_settings(runtime.settings)
+    timeouts = {c.name: c.timeout_s for c in settings["cron_jobs"]}
+    by_name = {f.name: f.timeout_s for f in settings["functions"]}
+    assert timeouts == by_name == {job.name: job.timeout_seconds for job in JOBS}
+    assert timeouts["recompute_tiers"] == 3600 and timeouts["deliver_outbox"] == 300
