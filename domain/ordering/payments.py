@@ -90,9 +90,16 @@ async def _refund(
 
 
 async def refund_paid(deps: OrderingDeps, uow: UnitOfWork, order: Order, why: str) -> None:
-    """Record a refund for every successful payment of the order (the provider call is a job)."""
-    for payment in await uow.orders.payments_of([order.id]):
-        if payment.kind is PaymentKind.PAYMENT and payment.status is PaymentStatus.SUCCEEDED:
+    """Record a refund for every successful payment of the order not refunded yet (a second
+    payment was refunded when it arrived); the provider call is a job."""
+    payments = await uow.orders.payments_of([order.id])
+    refunded = {p.provider_ref for p in payments if p.kind is PaymentKind.REFUND}
+    for payment in payments:
+        if (
+            payment.kind is PaymentKind.PAYMENT
+            and payment.status is PaymentStatus.SUCCEEDED
+            and f"refund:{payment.provider_ref}" not in refunded
+        ):
             await _refund(deps, uow, order, payment, why)
 
 

@@ -246,6 +246,18 @@ async def test_a_second_payment_of_the_same_order_is_refunded(
     ]
     assert [k for k, _ in await outbox(runtime, order)] == ["ORDER_PAID", "ORDER_REFUNDED"]
 
+    # Cancelled now: the first payment is refunded too, the second not a second time.
+    done = (await member.api.data(CANCEL, {"o": order["id"], "r": "changed my mind"}))[
+        "cancelOrder"
+    ]
+    assert done["errors"] == [] and done["order"]["status"] == "CANCELLED", done
+    assert sorted(payments(await read(cs, order["id"]))) == [
+        ("PAYMENT", "devpay", "ONLINE", 2 * PRICE, "SUCCEEDED"),
+        ("PAYMENT", "devpay", "ONLINE", 2 * PRICE, "SUCCEEDED"),
+        ("REFUND", "devpay", "ONLINE", 2 * PRICE, "REFUND_PENDING"),
+        ("REFUND", "devpay", "ONLINE", 2 * PRICE, "REFUND_PENDING"),
+    ]
+
 
 async def test_unknown_providers_and_payments(
     client: httpx.AsyncClient,
