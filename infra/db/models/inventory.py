@@ -28,12 +28,13 @@ class ReservationRow(Model):
     variant_id = fields.UUIDField()
     quantity = fields.IntField()
     state = fields.CharEnumField(ReservationState, max_length=10)
-    expires_at = fields.DatetimeField(db_index=True)
+    expires_at = fields.DatetimeField()
     created_at = fields.DatetimeField()
 
     class Meta:
         table = "stock_reservation"
-        indexes = (("location_id", "variant_id"),)
+        # The sweeper's held-and-expired scan, and a level's held reservations.
+        indexes = (("state", "expires_at"), ("location_id", "variant_id", "state"))
 
 
 class MovementRow(Model):
