@@ -184,6 +184,12 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from infra.doctor.command import main as doctor
+
+    return doctor(args)
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from api.schema import schema_sdl
 
@@ -268,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="scope (repeatable)",
     )
     p.set_defaults(func=cmd_create_api_key)
+
+    from infra.doctor.command import configure as configure_doctor
+
+    p = sub.add_parser("doctor", help="check the database's invariants (exit 1 on a violation)")
+    configure_doctor(p)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("export-schema", help="write the GraphQL SDL")
     p.add_argument("--output", default="schema.graphql", help="file, or - for stdout")

@@ -1,0 +1,40 @@
+"""The invariants `omnishelf doctor` checks, in the order it runs and reports them: one
+set-based SQL statement each (`infra/doctor/check.py` says how they are written).
+
+What each check relies on (the code that keeps it true):
+
+  stock_ledger            every stock change writes its movement in the same transaction
+                          (domain/inventory/stock.py, reservations.py, transfers.py)
+  stock_reserved          `reserved` moves only with a reservation entering or leaving
+                          ACTIVE/AT_RISK (domain/inventory/reservations.py)
+  finished_reservations   checkout reserves as `order:<id>`; every exit from the
+  open_reservations       stock-holding statuses commits or releases them
+                          (domain/ordering/checkout.py, lifecycle.py)
+  order_totals            the total is priced from the lines once, at checkout
+  order_payments          paid = a SUCCEEDED payment (webhook, till, agreement), in the
+                          transaction that marks the order paid; cancelling a paid order
+                          and a payment arriving too late both record a refund
+  pickup_codes            a code row lives exactly while its order is READY_FOR_PICKUP
+  order_points            placeOrder holds, payment posts, cancellation releases (unpaid)
+                          or reverses (paid) the hold `order:<id>` (domain/loyalty/ledger.py)
+  points_entries,         domain.loyalty.model.Account: balance = entries = lots - debt,
+  points_lots,            held = open holds = lots' held
+  points_holds
+  outbox_delivery         domain/outbox.py: SENT has sent_at, FAILED its error, PENDING and
+                          SENDING wait for next_attempt_at (the claim lease)
+  subscription_cycles     domain/subscriptions/renewals.py: cycle n+1 is claimed against
+                          `sequence`, closing it advances `sequence`, one order per cycle
+"""
+
+from __future__ import annotations
+
+from infra.doctor import delivery, inventory, loyalty, ordering
+from infra.doctor.check import Check
+
+CHECKS: tuple[Check, ...] = (
+    *inventory.CHECKS,
+    *ordering.CHECKS,
+    *loyalty.CHECKS,
+    *delivery.CHECKS,
+)
+NAMES = tuple(check.name for check in CHECKS)

@@ -1,0 +1,582 @@
+"""`omnishelf doctor` on a real database: silent on books the domain services wrote (also
+while writers are busy), and each check catching exactly the corruption it is about."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.catalog.services import ProductDraft, VariantDraft, create_product
+from domain.errors import DomainError
+from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
+from domain.ids import new_id
+from domain.inventory.model import MovementKind, StockLine
+from domain.inventory.reservations import reserve
+from domain.inventory.stock import Adjustment, adjust, record_pos_sale, set_on_hand
+from domain.inventory.transfers import create_transfer, receive_transfer, ship_transfer
+from domain.loyalty.services import adjust_points, daily_check_in
+from domain.members.login import login_with_wechat
+from domain.members.merge import merge_members
+from domain.members.services import member_principal
+from domain.ordering.checkout import Checkout, DeliveryTo, place_order
+from domain.ordering.lifecycle import (
+    cancel_order,
+    cancel_unpaid,
+    complete_pickup,
+    mark_delivered,
+    mark_ready,
+    ship_order,
+    start_preparing,
+)
+from domain.ordering.model import Order, SalesChannel
+from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
+from domain.outbox import deliver_due
+from domain.subscriptions import renewals, services
+from domain.subscriptions.model import Interval, IntervalUnit
+from infra.db import sql
+from infra.doctor import NAMES, UnknownCheck, run_checks
+from infra.payments import SIGNATURE_HEADER, sign_body
+from infra.runtime import Runtime
+from tests.support import MovableClock, count_sql
+
+ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
+
+
+@dataclass
+class Books:
+    """What the services wrote, for the corruptions to aim at."""
+
+    stores: dict[str, Any]
+    variants: dict[str, UUID]
+    members: list[Principal]
+    orders: dict[str, Order]
+    subscription_id: UUID
+
+
+def _staff(store_id: UUID) -> Principal:
+    return Principal(
+        kind=PrincipalKind.STAFF,
+        id=new_id(),
+        role=StaffRole.STORE_MANAGER,
+        store_ids=frozenset({store_id}),
+    )
+
+
+async def _pay_online(runtime: Runtime, member: Principal, order: Order) -> str:
+    _, request = await pay_order(runtime.ordering, member, order.id, "devpay")
+    body = json.dumps(
+        {
+            "paymentRef": request.provider_ref,
+            "amount": order.amount_due,
+            "currency": "CNY",
+            "status": "SUCCEEDED",
+        }
+    ).encode()
+    headers = {SIGNATURE_HEADER: sign_body(runtime.settings.payment_secret, body)}
+    return await handle_notification(runtime.ordering, "devpay", headers, body)
+
+
+async def _order(
+    runtime: Runtime,
+    member: Principal,
+    lines: dict[UUID, int],
+    *,
+    at: UUID | None = None,
+    deliver: bool = False,
+    points: int = 0,
+) -> Order:
+    checkout = Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(v, q) for v, q in lines.items()],
+        member_id=member.id,
+        pickup_location_id=None if deliver else at,
+        delivery=DeliveryTo("1 Garden Rd, Shanghai", 31.3, 121.0) if deliver else None,
+        points_to_redeem=points,
+    )
+    return await place_order(runtime.ordering, member, checkout, None)
+
+
+async def _hand_over(runtime: Runtime, staff: Principal, order: Order) -> None:
+    await start_preparing(runtime.ordering, staff, order.id)
+    await mark_ready(runtime.ordering, staff, order.id)
+    [code] = await runtime.repos.orders.pickups_of([order.id])
+    await complete_pickup(runtime.ordering, staff, order.location_id, code.code)
+
+
+async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, Any]) -> Books:
+    """A little of everything, through the domain services only."""
+    sh_a, sh_b, wh = stores["SH-A"].id, stores["SH-B"].id, stores["WH-1"].id
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(
+            name="Fruit",
+            variants=[
+                VariantDraft(code="MANGO", name="mango", price=1990),
+                VariantDraft(code="KIWI", name="kiwi", price=890),
+                VariantDraft(code="LYCHEE", name="lychee", price=2990),
+            ],
+        ),
+    )
+    variants = {v.code: v.id for v in await runtime.repos.catalog.variants_of([product.id])}
+    mango, kiwi, lychee = variants["MANGO"], variants["KIWI"], variants["LYCHEE"]
+    for location, variant, units in (
+        (sh_a, mango, 50),
+        (sh_a, kiwi, 50),
+        (sh_a, lychee, 20),
+        (wh, mango, 30),
+    ):
+        await adjust(
+            runtime.inventory,
+            ADMIN,
+            Adjustment(location, variant, units, MovementKind.RECEIPT, "delivery"),
+            None,
+        )
+    await set_on_hand(runtime.inventory, ADMIN, sh_a, kiwi, 48, 50, None, "count")
+    transfer = await create_transfer(
+        runtime.inventory, ADMIN, wh, sh_b, [StockLine(mango, 5)], None
+    )
+    await ship_transfer(runtime.inventory, ADMIN, transfer.id)
+    await receive_transfer(runtime.inventory, ADMIN, transfer.id, {mango: 4})
+    # A reservation held by something other than an order (inventory serves any owner).
+    await reserve(runtime.inventory, [StockLine(kiwi, 1)], sh_a, "kiosk-hold:1", timedelta(hours=1))
+
+    members = []
+    for name in ("ann", "bob", "cy", "dee"):
+        member, _, _ = await login_with_wechat(runtime.members, "wx-demo", f"test:doctor-{name}")
+        members.append(member_principal(member))
+    ann, bob, cy, dee = members
+    await daily_check_in(runtime.loyalty, ann.id)
+    await adjust_points(runtime.loyalty, ADMIN, ann.id, 500, "welcome gift", "gift-ann")
+    await adjust_points(runtime.loyalty, ADMIN, bob.id, 300, "welcome gift", "gift-bob")
+    await adjust_points(runtime.loyalty, ADMIN, dee.id, 200, "welcome gift", "gift-dee")
+
+    staff_a = _staff(sh_a)
+    orders: dict[str, Order] = {}
+    # Paid online with points, collected: points earned, stock committed.
+    orders["collected"] = await _order(runtime, ann, {mango: 2}, at=sh_a, points=100)
+    assert await _pay_online(runtime, ann, orders["collected"]) == "paid"
+    await _hand_over(runtime, staff_a, orders["collected"])
+    # Paid at the till, waiting on the shelf with its pickup code.
+    orders["ready"] = await _order(runtime, bob, {kiwi: 1}, at=sh_a)
+    await record_in_store_payment(
+        runtime.ordering, staff_a, orders["ready"].id, "CASH", orders["ready"].amount_due
+    )
+    await start_preparing(runtime.ordering, staff_a, orders["ready"].id)
+    await mark_ready(runtime.ordering, staff_a, orders["ready"].id)
+    # Cancelled before payment: points hold released.
+    orders["cancelled_unpaid"] = await _order(runtime, ann, {lychee: 1}, at=sh_a, points=50)
+    await cancel_order(runtime.ordering, ann, orders["cancelled_unpaid"].id, "changed my mind")
+    # Paid with points, then cancelled by the store: refund, redemption reversed.
+    orders["refunded"] = await _order(runtime, bob, {mango: 1}, at=sh_a, points=100)
+    assert await _pay_online(runtime, bob, orders["refunded"]) == "paid"
+    await cancel_order(runtime.ordering, staff_a, orders["refunded"].id, "out of stock")
+    # Delivered from the warehouse.
+    orders["delivered"] = await _order(runtime, cy, {mango: 1}, deliver=True)
+    assert await _pay_online(runtime, cy, orders["delivered"]) == "paid"
+    warehouse = _staff(wh)
+    await ship_order(runtime.ordering, warehouse, orders["delivered"].id)
+    await mark_delivered(runtime.ordering, warehouse, orders["delivered"].id)
+    # Paid after the member cancelled it: the late payment is refunded.
+    orders["late_payment"] = await _order(runtime, cy, {kiwi: 2}, at=sh_a)
+    _, request = await pay_order(runtime.ordering, cy, orders["late_payment"].id, "devpay")
+    await cancel_order(runtime.ordering, cy, orders["late_payment"].id, "too slow")
+    body = json.dumps(
+        {"paymentRef": request.provider_ref, "amount": 1780, "status": "SUCCEEDED"}
+    ).encode()
+    headers = {SIGNATURE_HEADER: sign_body(runtime.settings.payment_secret, body)}
+    assert await handle_notification(runtime.ordering, "devpay", headers, body) == "refunded"
+    # Unpaid, and a till sale takes its goods: its reservation goes AT_RISK.
+    orders["at_risk"] = await _order(runtime, dee, {lychee: 2}, at=sh_a)
+    till = Principal(
+        kind=PrincipalKind.DEVICE,
+        id=new_id(),
+        device_kind=DeviceKind.POS,
+        store_ids=frozenset({sh_a}),
+    )
+    await record_pos_sale(runtime.inventory, till, sh_a, "till-1", [StockLine(lychee, 19)], dee.id)
+    # Still waiting for payment, points held.
+    orders["unpaid"] = await _order(runtime, dee, {kiwi: 1}, at=sh_a, points=100)
+
+    # Subscriptions: one renewed and paid, then a delivery skipped; one whose card bounces.
+    plan = await services.create_plan(
+        runtime.subscriptions, "Weekly kiwi", [kiwi], Interval(IntervalUnit.WEEK, 1), 10, 0
+    )
+    subscription_ids = []
+    for member, agreement in ((ann, "agreement-ann"), (bob, "agreement-bob")):
+        subscription = await services.create_subscription(
+            runtime.subscriptions,
+            member,
+            services.SignUp(
+                plan.id,
+                {kiwi: 1},
+                (clock.now() + timedelta(days=1)).date(),
+                pickup_location_id=sh_a,
+                payment_agreement=agreement,
+            ),
+            None,
+        )
+        subscription_ids.append(subscription.id)
+    runtime.agreements.decline("agreement-bob")
+    await renewals.renew_due(runtime.subscriptions)
+    await services.skip_next(runtime.subscriptions, ann, subscription_ids[0])
+
+    # Bob's record absorbs Cy's: orders, points and subscriptions move with it.
+    await merge_members(runtime.members, ADMIN, cy.id, bob.id, "same person")
+
+    # Deliver the notifications once, one failing (retried later).
+    runtime.notifier.fail_next(1)  # type: ignore[attr-defined]
+    await deliver_due(runtime.outbox_deps)
+    # The payment-timeout job cancels what is left unpaid (releasing stock and points)...
+    clock.advance(timedelta(minutes=20))
+    assert await cancel_unpaid(runtime.ordering) == 2
+    # ...and a new order waits.
+    orders["pending"] = await _order(runtime, ann, {mango: 1}, at=sh_a, points=100)
+    return Books(stores, variants, members, orders, subscription_ids[0])
+
+
+@pytest.fixture
+async def books(runtime: Runtime, clock: MovableClock, stores: dict[str, Any]) -> Books:
+    return await build_books(runtime, clock, stores)
+
+
+async def test_the_books_the_services_wrote_pass_every_check(
+    books: Books, clock: MovableClock
+) -> None:
+    report = await run_checks(now=clock.now())
+    assert [r.name for r in report.results] == list(NAMES)
+    assert report.exit_code == 0, report.text()
+    assert "none failing" in report.text()
+    assert report.as_json()["ok"] is True
+
+
+def _order_owner(order: Order) -> str:
+    return f"order:{order.id}"
+
+
+async def _first_id(query: str, *args: Any) -> Any:
+    rows = await sql.fetch(query, *args)
+    assert rows, query
+    return rows[0]["id"]
+
+
+async def corrupt_stock_ledger(books: Books) -> None:
+    await sql.execute(
+        "UPDATE stock_level SET on_hand = on_hand + 2 WHERE location_id = $1 AND variant_id = $2",
+        books.stores["SH-A"].id,
+        books.variants["MANGO"],
+    )
+
+
+async def corrupt_stock_reserved(books: Books) -> None:
+    await sql.fetch(
+        "INSERT INTO stock_reservation (id, owner, location_id, variant_id, quantity, state, "
+        "expires_at, created_at) VALUES ($1, 'kiosk-hold:2', $2, $3, 1, 'ACTIVE', $4, $4) "
+        "RETURNING id",
+        new_id(),
+        books.stores["SH-A"].id,
+        books.variants["KIWI"],
+        books.orders["pending"].created_at,
+    )
+
+
+async def corrupt_finished_reservations(books: Books) -> None:
+    await sql.execute(
+        "UPDATE stock_reservation SET owner = $1 WHERE owner = 'kiosk-hold:1'",
+        _order_owner(books.orders["refunded"]),
+    )
+
+
+async def corrupt_open_reservations(books: Books) -> None:
+    await sql.execute(
+        "UPDATE stock_reservation SET owner = 'kiosk-hold:3' WHERE owner = $1",
+        _order_owner(books.orders["ready"]),
+    )
+
+
+async def corrupt_order_totals(books: Books) -> None:
+    await sql.execute(
+        "UPDATE order_line SET unit_price = unit_price + 1 WHERE order_id = $1",
+        books.orders["delivered"].id,
+    )
+
+
+async def corrupt_order_payments(books: Books) -> None:
+    await sql.execute("DELETE FROM order_payment WHERE order_id = $1", books.orders["ready"].id)
+
+
+async def corrupt_pickup_codes(books: Books) -> None:
+    await sql.execute("DELETE FROM pickup_code WHERE order_id = $1", books.orders["ready"].id)
+
+
+async def corrupt_order_points(books: Books) -> None:
+    await sql.execute(
+        "UPDATE points_hold SET state = 'RELEASED' WHERE owner = $1",
+        _order_owner(books.orders["collected"]),
+    )
+
+
+async def corrupt_points_entries(books: Books) -> None:
+    entry = await _first_id(
+        "SELECT id FROM points_entry WHERE member_id = $1 AND kind = 'CHECK_IN'",
+        books.members[0].id,
+    )
+    await sql.execute("UPDATE points_entry SET amount = amount + 5 WHERE id = $1", entry)
+
+
+async def corrupt_points_lots(books: Books) -> None:
+    lot = await _first_id(
+        "SELECT id FROM points_lot WHERE member_id = $1 AND remaining > 0", books.members[1].id
+    )
+    await sql.execute("UPDATE points_lot SET remaining = remaining - 1 WHERE id = $1", lot)
+
+
+async def corrupt_points_holds(books: Books) -> None:
+    await sql.fetch(
+        "INSERT INTO points_hold (id, member_id, owner, amount, state, allocations, created_at) "
+        "VALUES ($1, $2, 'gift-card:1', 40, 'OPEN', '{}', $3) RETURNING id",
+        new_id(),
+        books.members[1].id,
+        books.orders["pending"].created_at,
+    )
+
+
+async def corrupt_outbox_delivery(books: Books) -> None:
+    message = await _first_id("SELECT id FROM outbox_message WHERE status = 'PENDING'")
+    await sql.execute("UPDATE outbox_message SET status = 'SENT' WHERE id = $1", message)
+
+
+async def corrupt_subscription_cycles(books: Books) -> None:
+    await sql.execute(
+        "UPDATE subscription SET sequence = sequence - 1 WHERE id = $1", books.subscription_id
+    )
+
+
+Corruption = Callable[[Books], Awaitable[None]]
+CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
+    "stock_ledger": (corrupt_stock_ledger, "stock level SH-A/MANGO: on_hand 50, ledger sums to 48"),
+    "stock_reserved": (
+        corrupt_stock_reserved,
+        "stock level SH-A/KIWI: reserved 4, ACTIVE/AT_RISK reservations sum to 5",
+    ),
+    "finished_reservations": (
+        corrupt_finished_reservations,
+        "ACTIVE reservation of 1 at SH-A/KIWI belongs to order {refunded}, which is CANCELLED",
+    ),
+    "open_reservations": (
+        corrupt_open_reservations,
+        "order {ready} is READY_FOR_PICKUP but holds no ACTIVE/AT_RISK reservation for its "
+        "line KIWI x 1 at SH-A/KIWI",
+    ),
+    "order_totals": (
+        corrupt_order_totals,
+        "order {delivered} (DELIVERED): total 1990, its lines sum to 1991",
+    ),
+    "order_payments": (
+        corrupt_order_payments,
+        "order {ready} (READY_FOR_PICKUP, amount due 890) was paid but has no successful payment",
+    ),
+    "pickup_codes": (corrupt_pickup_codes, "order {ready} (READY_FOR_PICKUP) has no pickup code"),
+    "order_points": (
+        corrupt_order_points,
+        "order {collected} (PICKED_UP) redeemed 100 points; its hold is RELEASED 100, "
+        "expected POSTED 100",
+    ),
+    "points_entries": (corrupt_points_entries, "balance 448, entries sum to 453"),
+    "points_lots": (corrupt_points_lots, ", its lots hold"),
+    "points_holds": (corrupt_points_holds, "held 0, its OPEN holds sum to 40"),
+    "outbox_delivery": (corrupt_outbox_delivery, ", SENT) has no sent_at"),
+    "subscription_cycles": (
+        corrupt_subscription_cycles,
+        "cycle 2 (SKIPPED) is closed but the subscription's sequence is still 1",
+    ),
+}
+
+
+def test_every_check_has_a_corruption_test() -> None:
+    assert set(CORRUPTIONS) == set(NAMES)
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+async def test_each_check_catches_its_corruption_and_only_it(
+    name: str, books: Books, clock: MovableClock
+) -> None:
+    corrupt, expected = CORRUPTIONS[name]
+    await corrupt(books)
+    report = await run_checks(now=clock.now())
+    assert report.failing() == [name], report.text()
+    result = report.result(name)
+    assert result.violations == 1 and len(result.sample) == 1, report.text()
+    numbers = {key: order.number for key, order in books.orders.items()}
+    assert expected.format(**numbers) in result.sample[0], result.sample
+    assert report.exit_code == 1
+    assert report.as_json()["checks"][NAMES.index(name)]["status"] == "violations"
+
+
+async def test_the_report_counts_every_violation_and_samples_a_few(
+    books: Books, clock: MovableClock
+) -> None:
+    await sql.execute("UPDATE stock_level SET on_hand = on_hand + 1 WHERE on_hand > 0")
+    rows = await sql.fetch("SELECT COUNT(*) AS n FROM stock_level WHERE on_hand > 0")
+    report = await run_checks(["stock_ledger", "points_holds"], sample=2, now=clock.now())
+    ledger = report.result("stock_ledger")
+    assert ledger.violations == int(rows[0]["n"]) > 2
+    assert len(ledger.sample) == 2 and f"and {ledger.violations - 2} more" in report.text()
+    assert [r.name for r in report.results] == ["stock_ledger", "points_holds"]
+    assert json.loads(report.json_text())["checks"][0]["sample"][0]["row"]["location_code"]
+
+
+async def test_an_outbox_message_overdue_past_the_grace_period_means_delivery_stalled(
+    books: Books, clock: MovableClock
+) -> None:
+    waiting = await sql.fetch(
+        "SELECT COUNT(*) AS n FROM outbox_message WHERE status IN ('PENDING', 'SENDING')"
+    )
+    assert int(waiting[0]["n"]) > 0
+    on_time = await run_checks(["outbox_delivery"], now=clock.now())
+    assert on_time.exit_code == 0, on_time.text()
+    later = clock.now() + timedelta(hours=3)
+    stalled = await run_checks(["outbox_delivery"], now=later)
+    assert stalled.result("outbox_delivery").violations == int(waiting[0]["n"])
+    assert "is the delivery job running?" in stalled.text()
+    patient = await run_checks(["outbox_delivery"], now=later, outbox_grace=timedelta(hours=4))
+    assert patient.exit_code == 0
+
+
+async def test_the_statement_count_does_not_grow_with_the_data(
+    runtime: Runtime, clock: MovableClock, books: Books
+) -> None:
+    with count_sql() as small:
+        await run_checks(now=clock.now())
+    sh_a = books.stores["SH-A"].id
+    for _ in range(5):
+        order = await _order(runtime, books.members[3], {books.variants["KIWI"]: 1}, at=sh_a)
+        await record_in_store_payment(
+            runtime.ordering, _staff(sh_a), order.id, "CARD", order.amount_due
+        )
+    with count_sql() as large:
+        report = await run_checks(now=clock.now())
+    assert report.exit_code == 0, report.text()
+    assert len(small) == len(large) == len(NAMES)
+
+
+async def test_no_false_positive_while_writers_are_busy(
+    runtime: Runtime, clock: MovableClock, books: Books
+) -> None:
+    """Orders placed, paid and cancelled all the while the doctor reads (on PostgreSQL each
+    writer has its own connection; SQLite serialises them with the doctor's snapshot)."""
+    sh_a, kiwi = books.stores["SH-A"].id, books.variants["KIWI"]
+    staff = _staff(sh_a)
+    done = asyncio.Event()
+
+    async def writer(member: Principal) -> int:
+        rounds = 0
+        while not done.is_set() or rounds == 0:
+            try:
+                order = await _order(runtime, member, {kiwi: 1}, at=sh_a)
+                await record_in_store_payment(
+                    runtime.ordering, staff, order.id, "CARD", order.amount_due
+                )
+                await cancel_order(runtime.ordering, staff, order.id, "stress test")
+            except DomainError:
+                pass
+            rounds += 1
+        return rounds
+
+    writers = [asyncio.create_task(writer(m)) for m in books.members]
+    reports = []
+    for _ in range(6):
+        reports.append(await run_checks(now=clock.now()))
+        await asyncio.sleep(0)
+    done.set()
+    rounds = await asyncio.gather(*writers)
+    assert sum(rounds) > 0
+    for report in reports:
+        assert report.exit_code == 0, report.text()
+    assert (await run_checks(now=clock.now())).exit_code == 0
+
+
+async def test_a_check_that_cannot_run_is_reported_and_the_others_still_run(
+    books: Books, clock: MovableClock
+) -> None:
+    """Each check runs in a savepoint: on PostgreSQL a failed statement would otherwise
+    abort the snapshot transaction and every check after it."""
+    await sql.execute("ALTER TABLE pickup_code RENAME TO pickup_code_away")
+    try:
+        report = await run_checks(now=clock.now())
+    finally:
+        await sql.execute("ALTER TABLE pickup_code_away RENAME TO pickup_code")
+    assert report.failing() == ["pickup_codes"], report.text()
+    assert report.result("pickup_codes").status == "error"
+    assert report.exit_code == 2
+    assert "pickup_codes: could not run:" in report.text()
+    after = NAMES[NAMES.index("pickup_codes") + 1 :]
+    assert after and all(report.result(name).status == "ok" for name in after)
+
+
+async def test_an_unknown_check_is_refused() -> None:
+    with pytest.raises(UnknownCheck, match="no_such_check"):
+        await run_checks(["no_such_check"])
+
+
+# --- the command line, in a subprocess against the test database ---------------------------
+
+
+def _doctor(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", "doctor", *args],
+        env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "", "OMNISHELF_ENV": "test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_documents_every_check() -> None:
+    result = _doctor("sqlite:///nowhere.sqlite3", "--help")
+    assert result.returncode == 0
+    for name in NAMES:
+        assert name in result.stdout
+
+
+def test_a_database_it_cannot_reach_is_exit_2(tmp_path: Any) -> None:
+    missing = _doctor(f"sqlite://{tmp_path}/missing.sqlite3")
+    assert missing.returncode == 2 and "no database at" in missing.stderr
+    refused = _doctor("postgres://nobody@127.0.0.1:1/nothing")
+    assert refused.returncode == 2 and "omnishelf doctor:" in refused.stderr
+    unmigrated = tmp_path / "empty.sqlite3"
+    unmigrated.write_bytes(b"")
+    empty = _doctor(f"sqlite://{unmigrated}")
+    assert empty.returncode == 2 and "could not run" in empty.stdout
+
+
+async def test_the_command_line_reports_and_exits(
+    books: Books, database_url: str, clock: MovableClock
+) -> None:
+    clean = await asyncio.to_thread(_doctor, database_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "13 checks" in clean.stdout and "none failing" in clean.stdout
+    await corrupt_stock_ledger(books)
+    broken = await asyncio.to_thread(_doctor, database_url)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "stock_ledger           1 violation" in broken.stdout
+    assert "stock level SH-A/MANGO: on_hand 50, ledger sums to 48" in broken.stdout
+    subset = await asyncio.to_thread(
+        _doctor, database_url, "--json", "--check", "stock_ledger", "--check", "order_totals"
+    )
+    assert subset.returncode == 1
+    report = json.loads(subset.stdout)
+    assert [c["name"] for c in report["checks"]] == ["stock_ledger", "order_totals"]
+    assert report["checks"][0]["violations"] == 1 and report["ok"] is False
+    assert report["checks"][0]["sample"][0]["row"]["on_hand"] == 50
+    other = await asyncio.to_thread(_doctor, database_url, "--check", "order_totals")
+    assert other.returncode == 0
