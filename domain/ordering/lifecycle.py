@@ -31,7 +31,7 @@ from domain.ordering.model import (
     PickupCode,
     order_id_of,
 )
-from domain.ordering.payments import refund_paid
+from domain.ordering.payments import PAID_HOLD, refund_paid
 from domain.ordering.services import (
     Effects,
     OrderingDeps,
@@ -127,10 +127,9 @@ async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Or
             effects,
             pickup_deadline=deadline,
         )
-        # The goods stay held until the pickup deadline, however long after payment that is.
-        await uow.inventory.extend_reservations(
-            order.reservation_owner, deadline + deps.policy.payment_timeout
-        )
+        # The goods stay held past the pickup deadline: the unclaimed-orders job releases them
+        # (every few minutes); the reservation sweeper must not get there first.
+        await uow.inventory.extend_reservations(order.reservation_owner, deadline + PAID_HOLD)
         code = await _issue_code(deps, uow, order)
         location = await uow.locations.get(order.location_id)
         await notify(

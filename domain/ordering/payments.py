@@ -24,7 +24,7 @@ from domain.ordering.services import Effects, OrderingDeps, is_store_staff, load
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")
-PAID_HOLD = timedelta(days=30)
+PAID_HOLD = timedelta(days=30)  # paid goods stay held this long past their last deadline
 IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
 
 

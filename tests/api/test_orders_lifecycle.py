@@ -570,6 +570,10 @@ async def test_an_order_not_collected_by_the_deadline_becomes_unclaimed_and_is_r
     assert await expire_unclaimed(runtime.ordering) == 0
 
     clock.advance(timedelta(hours=1, minutes=1))
+    # Past the deadline (and a payment timeout more) before the job ran: the reservation
+    # sweeper must not take the goods from under the still-READY order.
+    clock.advance(timedelta(minutes=16))
+    assert await sweep_expired(runtime.inventory) == 0
     assert await expire_unclaimed(runtime.ordering) == 1
     assert await expire_unclaimed(runtime.ordering) == 0
 
