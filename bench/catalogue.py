@@ -1,0 +1,174 @@
+"""Every scenario of `python -m bench run`: what it measures, in which unit, against which
+baseline, and the project's targets (reported next to the results, met or not)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Target:
+    """`text` as the guide says it; checked on `impl` at `concurrency` (None: the level with
+    the highest throughput)."""
+
+    text: str
+    impl: str
+    concurrency: int | None = None
+    min_rate: float | None = None
+    max_p99_ms: float | None = None
+    min_ratio: float | None = None  # of the raw baseline's throughput
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    unit: str  # what one operation is
+    about: str
+    kind: str = "http"  # http (vs raw) or inproc (domain vs raw)
+    per_request: bool = False  # throughput and latency per request, not per operation
+    variants: tuple[str, ...] = ("",)
+    targets: tuple[Target, ...] = field(default=())
+
+    @property
+    def impls(self) -> tuple[str, str]:
+        return ("http", "raw") if self.kind == "http" else ("domain", "raw")
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "place_order",
+            "placeOrder, pickup, 2 lines",
+            "orders",
+            "A member places a pickup order for two random variants (1 unit each) at a random "
+            "store, with a fresh idempotency key.",
+            targets=(
+                Target(
+                    "placeOrder pickup (2 lines) ≥ 300 orders/s at 32 clients, p99 < 100 ms",
+                    "http",
+                    32,
+                    min_rate=300,
+                    max_p99_ms=100,
+                ),
+            ),
+        ),
+        Scenario(
+            "place_order_points",
+            "placeOrder with points redeemed",
+            "orders",
+            "The same checkout, paying 200 points (2 yuan): the points are held on the "
+            "member's lots in the order's transaction.",
+        ),
+        Scenario(
+            "pickup_story",
+            "The pickup story",
+            "stories",
+            "placeOrder → payOrder → the provider's signed webhook → the clerk's "
+            "startPreparingOrder → markOrderReadyForPickup → the member reads the pickup code "
+            "→ the clerk's completePickup with it (stock committed, points earned): 7 "
+            "requests per story.",
+        ),
+        Scenario(
+            "availability",
+            "Variant.availability(near:) for shoppers",
+            "requests",
+            "A logged-in shopper asks where a random variant is in stock near a random point "
+            "of central Shanghai (pickup stores, 5 nearest, no quantities).",
+            targets=(
+                Target(
+                    "shopper Variant.availability(near:) ≥ 1,000 requests/s",
+                    "http",
+                    None,
+                    min_rate=1000,
+                ),
+            ),
+        ),
+        Scenario(
+            "my_orders",
+            "me { orders(first: 20) { lines { variant { product } } } }",
+            "requests",
+            "A member with 22 orders reads their 20 newest with lines, variants and products.",
+        ),
+        Scenario(
+            "products",
+            "products(first: 20) { variants }",
+            "requests",
+            "A logged-in shopper lists the first 20 products with their variants and prices.",
+            targets=(
+                Target(
+                    "products(first: 20) { variants } ≥ 740 requests/s at 8 clients",
+                    "http",
+                    8,
+                    min_rate=740,
+                ),
+            ),
+        ),
+        Scenario(
+            "pos_sale",
+            "POS sale recording",
+            "sales",
+            "A store's POS device records a till sale of two items; every other sale names a "
+            "member, who earns points on it.",
+        ),
+        Scenario(
+            "points_earn",
+            "Points earned through the API",
+            "entries",
+            "A CS agent's adjustPoints(+100) with an idempotency key: one ledger credit (a new "
+            "lot). Check-in cannot loop (once a day per member); earning on hand-over and on "
+            "till sales is measured inside pickup_story and pos_sale.",
+        ),
+        Scenario(
+            "points_redeem",
+            "Points redeemed at checkout",
+            "redemptions",
+            "Redeeming as it happens: placeOrder holds 200 points, payOrder and the payment "
+            "webhook spend them (3 requests per redemption).",
+        ),
+        Scenario(
+            "mixed",
+            "Mixed traffic",
+            "requests",
+            "User actions drawn at random: 30 % products, 25 % availability, 15 % my orders, "
+            "10 % checkout (placeOrder + payOrder + webhook; 1 in 5 with points), 8 % a "
+            "pickup step on one of the client's paid orders (prepare, ready, or code + "
+            "hand-over), 7 % POS sales, 5 % CS points adjustments. Throughput and latency "
+            "are per request.",
+            per_request=True,
+        ),
+        Scenario(
+            "points_ledger",
+            "Points ledger: domain services vs raw SQL",
+            "operations",
+            "In process, no HTTP: `earn` is one credit of 100 points with a fresh key; `redeem` "
+            "a hold of 100 points then its posting (two transactions). `spread` over a crowd "
+            "of members, `hot` on one member (every operation waits for the same account row "
+            "lock).",
+            kind="inproc",
+            variants=("earn-spread", "earn-hot", "redeem-spread", "redeem-hot"),
+            targets=(
+                Target(
+                    "points-ledger writes ≥ 40 % of their raw baseline", "domain", 32, min_ratio=0.4
+                ),
+            ),
+        ),
+        Scenario(
+            "reservations",
+            "Stock reservations: domain services vs raw SQL",
+            "reservations",
+            "In process, no HTTP: `reserve` of 1 unit for a new owner, `hot` on one variant "
+            "(one row lock), `spread` over the catalogue.",
+            kind="inproc",
+            variants=("hot", "spread"),
+            targets=(
+                Target(
+                    "stock reservations ≥ 40 % of their raw baseline", "domain", 32, min_ratio=0.4
+                ),
+            ),
+        ),
+    )
+}
+
+HTTP = [s for s in SCENARIOS.values() if s.kind == "http"]

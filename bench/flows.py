@@ -1,0 +1,228 @@
+"""What the clients send over HTTP, scenario by scenario: GraphQL documents as the
+mini-program, the store app, the POS and the CS console send them, encoded once as templates.
+
+Every response is checked: HTTP 200, no top-level `errors`, no non-empty payload `errors`
+(and, with `strict`, parsed in full). A failed step fails the operation."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import uuid
+from hashlib import sha256
+from typing import Any
+
+from bench.compose import Scenarios
+from bench.driver import Client
+from bench.httpclient import (
+    ResponseError,
+    Template,
+    auth_line,
+    check,
+    data,
+    hole,
+    raw_post,
+    value_hole,
+)
+
+GRAPHQL = "/graphql"
+POINTS_AT_CHECKOUT = 200  # 2 yuan off a ~25-yuan order (at most half may be paid in points)
+
+PLACE_ORDER = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+  order { id number status amountDue { amount } } errors { code message } } }"""
+PAY_ORDER = """mutation($id: ID!) { payOrder(input: {orderId: $id}) {
+  order { amountDue { amount } } payment { paymentRef } errors { code message } } }"""
+START_PREPARING = """mutation($id: ID!) { startPreparingOrder(input: {orderId: $id}) {
+  order { id status } errors { code message } } }"""
+MARK_READY = """mutation($id: ID!) { markOrderReadyForPickup(input: {orderId: $id}) {
+  order { id status } errors { code message } } }"""
+PICKUP_CODE = """query($id: ID!) { order(id: $id) { status pickup { code } } }"""
+COMPLETE_PICKUP = """mutation($location: ID!, $code: String!) {
+  completePickup(input: {locationId: $location, pickupCode: $code}) {
+  order { id status } errors { code message } } }"""
+AVAILABILITY = """query($id: ID!, $lat: Float!, $lng: Float!) { variant(id: $id) { id name
+  availability(near: {latitude: $lat, longitude: $lng}, pickupOnly: true, first: 5) {
+    location { id name address } status distance } } }"""
+MY_ORDERS = """{ me { orders(first: 20) { edges { node { number status createdAt
+  total { amount } lines { name quantity variant { product { name } } } } } } } }"""
+PRODUCTS = """{ products(first: 20) { edges { node { id name priceFrom { amount }
+  variants { id code name price { amount } } } } } }"""
+POS_SALE = """mutation($input: RecordPosSalesInput!) { recordPosSales(input: $input) {
+  discrepancies replayed errors { code message } } }"""
+ADJUST_POINTS = """mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) {
+  entry { balanceAfter } errors { code message } } }"""
+
+
+def with_member(c: Client) -> bool:
+    """Every other till sale of a client names a member, starting with its first."""
+    sales: int = c.state.get("sales", 0) + 1
+    c.state["sales"] = sales
+    return sales % 2 == 1
+
+
+def _gql(query: str, variables: dict[str, Any]) -> Template:
+    return Template(GRAPHQL, {"query": query, "variables": variables})
+
+
+def _key() -> bytes:
+    return uuid.uuid4().hex.encode()
+
+
+class Flows(Scenarios):
+    """Templates and steps for one world (see bench.seed)."""
+
+    def __init__(self, world: dict[str, Any]):
+        self.world = world
+        self.payment_secret = world["secrets"]["payment"].encode()
+        self.members = [(m, auth_line(m["token"])) for m in world["members"]]
+        self.history = [auth_line(m["token"]) for m in world["history_members"]]
+        self.stores = world["stores"]
+        self.clerks = {s["gid"]: auth_line(s["clerk"]["token"]) for s in self.stores}
+        self.tills = [(s, auth_line(s["pos"]["token"])) for s in self.stores]
+        self.cs = auth_line(world["cs"]["token"])
+        self.variants = world["variants"]
+        line = {"variantId": hole(2), "quantity": 1}
+        order_input = {
+            "channel": "MINI_PROGRAM",
+            "lines": [line, {"variantId": hole(3), "quantity": 1}],
+            "fulfilment": {"pickup": {"locationId": hole(1)}},
+            "idempotencyKey": hole(0),
+        }
+        self.place_ = _gql(PLACE_ORDER, {"input": order_input})
+        self.place_points = _gql(
+            PLACE_ORDER, {"input": {**order_input, "pointsToRedeem": POINTS_AT_CHECKOUT}}
+        )
+        self.pay = _gql(PAY_ORDER, {"id": hole(0)})
+        self.prepare_ = _gql(START_PREPARING, {"id": hole(0)})
+        self.ready_ = _gql(MARK_READY, {"id": hole(0)})
+        self.code = _gql(PICKUP_CODE, {"id": hole(0)})
+        self.complete = _gql(COMPLETE_PICKUP, {"location": hole(0), "code": hole(1)})
+        self.availability_ = _gql(
+            AVAILABILITY, {"id": hole(0), "lat": value_hole(1), "lng": value_hole(2)}
+        )
+        self.my_orders_ = _gql(MY_ORDERS, {})
+        self.products_ = _gql(PRODUCTS, {})
+        sale = {
+            "locationId": hole(0),
+            "posTransactionId": hole(1),
+            "lines": [
+                {"variantId": hole(2), "quantity": 1},
+                {"variantId": hole(3), "quantity": 1},
+            ],
+        }
+        self.pos_sale_ = _gql(POS_SALE, {"input": sale})
+        self.pos_sale_member = _gql(POS_SALE, {"input": {**sale, "memberId": hole(4)}})
+        self.adjust = _gql(
+            ADJUST_POINTS,
+            {
+                "input": {
+                    "memberId": hole(0),
+                    "delta": 100,
+                    "reason": "bench goodwill",
+                    "idempotencyKey": hole(1),
+                }
+            },
+        )
+
+    # ------------------------------------------------------------ steps
+
+    async def _call(self, c: Client, kind: str, request: bytes, strict: bool) -> Any:
+        c.state["step"] = kind
+        t0 = time.perf_counter()
+        status, body = await c.conn.request(request)
+        c.rec.step(kind, time.perf_counter() - t0)
+        return data(status, body) if strict else check(status, body)
+
+    async def place(self, c: Client, strict: bool, points: bool = False) -> dict[str, Any]:
+        rnd = c.rnd
+        _, auth = rnd.choice(self.members)
+        store = rnd.choice(self.stores)
+        a, b = rnd.sample(self.variants, 2)
+        template = self.place_points if points else self.place_
+        request = template.render(
+            auth, (_key(), store["gid"].encode(), a["gid"].encode(), b["gid"].encode())
+        )
+        body = await self._call(c, "placeOrder", request, True)  # later steps need the id
+        order = body["data"]["placeOrder"]["order"]
+        return {"id": order["id"], "store": store["gid"], "auth": auth}
+
+    async def pay_and_notify(self, c: Client, order: dict[str, Any], strict: bool) -> None:
+        body = await self._call(
+            c, "payOrder", self.pay.render(order["auth"], (order["id"].encode(),)), True
+        )
+        paid = body["data"]["payOrder"]
+        notice = json.dumps(
+            {
+                "paymentRef": paid["payment"]["paymentRef"],
+                "amount": paid["order"]["amountDue"]["amount"],
+                "currency": "CNY",
+                "status": "SUCCEEDED",
+            }
+        ).encode()
+        signature = hmac.new(self.payment_secret, notice, sha256).hexdigest()
+        request = raw_post(
+            "/webhooks/payments/devpay", (("x-devpay-signature", signature),), notice
+        )
+        c.state["step"] = "webhook"
+        t0 = time.perf_counter()
+        status, response = await c.conn.request(request)
+        c.rec.step("webhook", time.perf_counter() - t0)
+        if status != 200 or b'"paid"' not in response:
+            raise ResponseError(status, response, "payment webhook not accepted as paid")
+
+    async def prepare(self, c: Client, order: dict[str, Any], strict: bool) -> None:
+        request = self.prepare_.render(self.clerks[order["store"]], (order["id"].encode(),))
+        await self._call(c, "startPreparing", request, strict)
+
+    async def ready(self, c: Client, order: dict[str, Any], strict: bool) -> None:
+        request = self.ready_.render(self.clerks[order["store"]], (order["id"].encode(),))
+        await self._call(c, "markReady", request, strict)
+
+    async def hand_over(self, c: Client, order: dict[str, Any], strict: bool) -> None:
+        request = self.code.render(order["auth"], (order["id"].encode(),))
+        body = await self._call(c, "pickupCode", request, True)
+        code = body["data"]["order"]["pickup"]["code"].encode()
+        request = self.complete.render(self.clerks[order["store"]], (order["store"].encode(), code))
+        await self._call(c, "completePickup", request, strict)
+
+    async def availability(self, c: Client, strict: bool) -> None:
+        rnd = c.rnd
+        variant = rnd.choice(self.variants)
+        lat = b"%.5f" % (31.2304 + rnd.uniform(-0.05, 0.05))
+        lng = b"%.5f" % (121.4737 + rnd.uniform(-0.05, 0.05))
+        _, auth = rnd.choice(self.members)
+        request = self.availability_.render(auth, (variant["gid"].encode(), lat, lng))
+        await self._call(c, "availability", request, strict)
+
+    async def my_orders(self, c: Client, strict: bool) -> None:
+        body = await self._call(
+            c, "myOrders", self.my_orders_.render(c.rnd.choice(self.history)), strict
+        )
+        if strict and len(body["data"]["me"]["orders"]["edges"]) < 20:
+            raise ResponseError(200, json.dumps(body).encode(), "fewer than 20 orders")
+
+    async def products(self, c: Client, strict: bool) -> None:
+        _, auth = c.rnd.choice(self.members)
+        body = await self._call(c, "products", self.products_.render(auth), strict)
+        if strict and len(body["data"]["products"]["edges"]) < 20:
+            raise ResponseError(200, json.dumps(body).encode(), "fewer than 20 products")
+
+    async def pos_sale(self, c: Client, strict: bool) -> None:
+        """A till sale of two items; every other one (the first included) with a member,
+        who earns points on it."""
+        rnd = c.rnd
+        store, till = rnd.choice(self.tills)
+        a, b = rnd.sample(self.variants, 2)
+        values = [store["gid"].encode(), _key(), a["gid"].encode(), b["gid"].encode()]
+        if with_member(c):
+            values.append(rnd.choice(self.members)[0]["gid"].encode())
+            request = self.pos_sale_member.render(till, values)
+        else:
+            request = self.pos_sale_.render(till, values)
+        await self._call(c, "recordPosSales", request, strict)
+
+    async def points_earn(self, c: Client, strict: bool) -> None:
+        member, _ = c.rnd.choice(self.members)
+        request = self.adjust.render(self.cs, (member["gid"].encode(), _key()))
+        await self._call(c, "adjustPoints", request, strict)
