@@ -84,6 +84,8 @@ class DevPayAgreements:
         if left > 0:
             self._declining[agreement] = left - 1
             raise PaymentDeclined("card declined")
-        ref = f"dpa_{len(self._charged) + 1:08d}"
+        # From the key, as a provider answers a repeated request: the same in every process
+        # (a counter here restarted with each worker, and two workers' refs collided).
+        ref = "dpa_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
         self._charged[idempotency_key] = ref
         return ref
