@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 from tortoise import connections
@@ -25,6 +31,7 @@ from api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
     bearer_principal,
+    graphql_error,
 )
 from api.schema import build_schema
 from api.webhooks import payment_webhook
@@ -35,6 +42,13 @@ from infra.runtime import Runtime
 from infra.settings import Settings
 
 log = logging.getLogger("omnishelf.api")
+
+
+def _json_bytes(data: object) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an unpaired surrogate quoted in a message
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 class OmnishelfGraphQL(GraphQL[Context, None]):
@@ -49,6 +63,47 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As strawberry's, but a request it cannot take (not JSON, a batch, another content
+        type, a query over GET) gets the JSON error shape of every other refusal, not text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            body = graphql_error("BAD_REQUEST", error.reason)
+            response = JSONResponse(body, status_code=error.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body that is not UTF-8 JSON, nests deeper than the JSON parser recurses, or is a
+        bare string, number or null is a 400 (they used to escape as exceptions: HTTP 500)."""
+        try:
+            parsed = self.decode_json(data)
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+            raise HTTPException(400, "The body is not JSON in UTF-8.") from None
+        if not isinstance(parsed, dict | list):  # a list is a batch, which strawberry refuses
+            raise HTTPException(400, "The body must be a JSON object with a `query`.")
+        return parsed
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """As strawberry's, with the body encoded by orjson (a page of products: 10 µs instead
+        of 170). WebSocket messages keep strawberry's encoder, and text frames."""
+        response = Response(
+            _json_bytes(response_data), status_code=200, media_type="application/json"
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -104,6 +159,18 @@ async def metrics(_: Request) -> Response:
     return PlainTextResponse(METRICS.render(), media_type="text/plain; version=0.0.4")
 
 
+def settle_garbage_collector() -> None:
+    """For a serving process, once started. A request allocates tens of thousands of
+    short-lived objects (GraphQL results, domain objects): with the default thresholds the
+    collector ran every 700 allocations and, every few dozen requests, walked the whole heap
+    (the schema, the modules: 130,000 objects), a fifth of the CPU of a large query. What is
+    alive after start-up lives for good: `freeze` takes it out of every collection; young
+    collections then run every 20,000 allocations."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """App factory (uvicorn --factory). Tests pass a started runtime; serving starts its own."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
@@ -117,6 +184,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         scheduler = InProcessScheduler(runtime) if settings.run_jobs_in_process else None
         if owns_runtime:
             await runtime.start()
+            settle_garbage_collector()
         if scheduler:
             scheduler.start()
         log.info("omnishelf ready", extra={"env": settings.env, "sqlite": settings.is_sqlite})

@@ -69,7 +69,12 @@ class ErrorShaping(SchemaExtension):
         self.streamed = False
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as error:
+            # ParserCache parses in `on_parse`, outside strawberry's handling of syntax errors:
+            # those (and the token limit's) come through here instead of in the result.
+            raise self._shape(error) from None
         result = self.execution_context.result
         if self.streamed or result is None or not result.errors:
             return

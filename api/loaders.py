@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -21,99 +22,147 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def now_or_later(loader: DataLoader[Any, Any], key: Any, convert: Callable[[Any], Any]) -> Any:
+    """The converted value when the loader holds it already, else an awaitable of it (a
+    resolver may return either: graphql-core awaits what needs awaiting)."""
+    loaded = loader.cache_map.get(key)
+    if loaded is not None and loaded.done() and not loaded.cancelled():
+        found = loaded.result()
+        return convert(found) if found else None
+
+    async def later() -> Any:
+        found = await loader.load(key)
+        return convert(found) if found else None
+
+    return later()
+
+
 def _in_key_order(
     keys: Sequence[UUID], items: Sequence[T], key_of: dict[UUID, T]
 ) -> list[T | None]:
     return [key_of.get(k) for k in keys]
 
 
+def _grouped(
+    items: Sequence[T], keys: Sequence[UUID], key_of: Callable[[T], UUID]
+) -> list[list[T]]:
+    grouped: dict[UUID, list[T]] = defaultdict(list)
+    for item in items:
+        grouped[key_of(item)].append(item)
+    return [grouped.get(k, []) for k in keys]
+
+
 class Loaders:
+    """One DataLoader per kind of child, made the first time a request asks for it (most
+    requests use one or two of them)."""
+
     def __init__(self, repos: Repositories):
-        catalog, locations = repos.catalog, repos.locations
+        self._repos = repos
 
-        async def products(keys: list[UUID]) -> list[Product | None]:
-            found = await catalog.get_products(keys)
-            return _in_key_order(keys, found, {p.id: p for p in found})
+    async def _products(self, keys: list[UUID]) -> list[Product | None]:
+        found = await self._repos.catalog.get_products(keys)
+        return _in_key_order(keys, found, {p.id: p for p in found})
 
-        async def variants(keys: list[UUID]) -> list[Variant | None]:
-            found = await catalog.get_variants(keys)
-            return _in_key_order(keys, found, {v.id: v for v in found})
+    async def _variants(self, keys: list[UUID]) -> list[Variant | None]:
+        found = await self._repos.catalog.get_variants(keys)
+        return _in_key_order(keys, found, {v.id: v for v in found})
 
-        async def variants_by_product(keys: list[UUID]) -> list[list[Variant]]:
-            grouped: dict[UUID, list[Variant]] = defaultdict(list)
-            for variant in await catalog.variants_of(keys):
-                grouped[variant.product_id].append(variant)
-            return [grouped.get(k, []) for k in keys]
+    async def _variants_by_product(self, keys: list[UUID]) -> list[list[Variant]]:
+        found = await self._repos.catalog.variants_of(keys)
+        return _grouped(found, keys, lambda v: v.product_id)
 
-        async def categories(keys: list[UUID]) -> list[Category | None]:
-            found = await catalog.get_categories(keys)
-            return _in_key_order(keys, found, {c.id: c for c in found})
+    async def _categories(self, keys: list[UUID]) -> list[Category | None]:
+        found = await self._repos.catalog.get_categories(keys)
+        return _in_key_order(keys, found, {c.id: c for c in found})
 
-        async def locations_(keys: list[UUID]) -> list[Location | None]:
-            found = await locations.get_many(keys)
-            return _in_key_order(keys, found, {loc.id: loc for loc in found})
+    async def _locations(self, keys: list[UUID]) -> list[Location | None]:
+        found = await self._repos.locations.get_many(keys)
+        return _in_key_order(keys, found, {loc.id: loc for loc in found})
 
-        members_repo = repos.members
+    async def _members(self, keys: list[UUID]) -> list[Member | None]:
+        found = await self._repos.members.get_many(keys)
+        return _in_key_order(keys, found, {m.id: m for m in found})
 
-        async def members(keys: list[UUID]) -> list[Member | None]:
-            found = await members_repo.get_many(keys)
-            return _in_key_order(keys, found, {m.id: m for m in found})
+    async def _identities(self, keys: list[UUID]) -> list[list[Identity]]:
+        found = await self._repos.members.identities_of(keys)
+        return _grouped(found, keys, lambda i: i.member_id)
 
-        async def identities(keys: list[UUID]) -> list[list[Identity]]:
-            grouped: dict[UUID, list[Identity]] = defaultdict(list)
-            for identity in await members_repo.identities_of(keys):
-                grouped[identity.member_id].append(identity)
-            return [grouped.get(k, []) for k in keys]
+    async def _consents(self, keys: list[UUID]) -> list[list[ConsentRecord]]:
+        found = await self._repos.members.consents_of(keys)
+        return _grouped(found, keys, lambda r: r.member_id)
 
-        async def consents(keys: list[UUID]) -> list[list[ConsentRecord]]:
-            grouped: dict[UUID, list[ConsentRecord]] = defaultdict(list)
-            for record in await members_repo.consents_of(keys):
-                grouped[record.member_id].append(record)
-            return [grouped.get(k, []) for k in keys]
+    async def _levels_by_variant(self, keys: list[UUID]) -> list[list[StockLevel]]:
+        found = await self._repos.inventory.levels(keys)
+        return _grouped(found, keys, lambda level: level.variant_id)
 
-        inventory = repos.inventory
+    async def _active_locations(self, keys: list[str]) -> list[dict[UUID, Location]]:
+        found = await self._repos.locations.search(
+            types=None, pickup_enabled=None, statuses=[LocationStatus.ACTIVE]
+        )
+        network = {loc.id: loc for loc in found}
+        return [network for _ in keys]
 
-        async def levels_by_variant(keys: list[UUID]) -> list[list[StockLevel]]:
-            grouped: dict[UUID, list[StockLevel]] = defaultdict(list)
-            for level in await inventory.levels(keys):
-                grouped[level.variant_id].append(level)
-            return [grouped.get(k, []) for k in keys]
+    async def _events_by_order(self, keys: list[UUID]) -> list[list[OrderEvent]]:
+        found = await self._repos.orders.events_of(keys)
+        return _grouped(found, keys, lambda e: e.order_id)
 
-        async def active_locations(keys: list[str]) -> list[dict[UUID, Location]]:
-            found = await locations.search(
-                types=None, pickup_enabled=None, statuses=[LocationStatus.ACTIVE]
-            )
-            network = {loc.id: loc for loc in found}
-            return [network for _ in keys]
+    async def _payments_by_order(self, keys: list[UUID]) -> list[list[Payment]]:
+        found = await self._repos.orders.payments_of(keys)
+        return _grouped(found, keys, lambda p: p.order_id)
 
-        orders = repos.orders
+    async def _pickup_by_order(self, keys: list[UUID]) -> list[PickupCode | None]:
+        found = await self._repos.orders.pickups_of(keys)
+        return _in_key_order(keys, found, {p.order_id: p for p in found})
 
-        async def events_by_order(keys: list[UUID]) -> list[list[OrderEvent]]:
-            grouped: dict[UUID, list[OrderEvent]] = defaultdict(list)
-            for event in await orders.events_of(keys):
-                grouped[event.order_id].append(event)
-            return [grouped.get(k, []) for k in keys]
+    @cached_property
+    def events_by_order(self) -> DataLoader[UUID, list[OrderEvent]]:
+        return DataLoader(self._events_by_order)
 
-        async def payments_by_order(keys: list[UUID]) -> list[list[Payment]]:
-            grouped: dict[UUID, list[Payment]] = defaultdict(list)
-            for payment in await orders.payments_of(keys):
-                grouped[payment.order_id].append(payment)
-            return [grouped.get(k, []) for k in keys]
+    @cached_property
+    def payments_by_order(self) -> DataLoader[UUID, list[Payment]]:
+        return DataLoader(self._payments_by_order)
 
-        async def pickup_by_order(keys: list[UUID]) -> list[PickupCode | None]:
-            found = await orders.pickups_of(keys)
-            return _in_key_order(keys, found, {p.order_id: p for p in found})
+    @cached_property
+    def pickup_by_order(self) -> DataLoader[UUID, PickupCode | None]:
+        return DataLoader(self._pickup_by_order)
 
-        self.events_by_order = DataLoader(events_by_order)
-        self.payments_by_order = DataLoader(payments_by_order)
-        self.pickup_by_order = DataLoader(pickup_by_order)
-        self.levels_by_variant = DataLoader(levels_by_variant)
-        self.network = DataLoader(active_locations)  # one key, "all": the active network
-        self.member = DataLoader(members)
-        self.identities_by_member = DataLoader(identities)
-        self.consents_by_member = DataLoader(consents)
-        self.product = DataLoader(products)
-        self.variant = DataLoader(variants)
-        self.variants_by_product = DataLoader(variants_by_product)
-        self.category = DataLoader(categories)
-        self.location = DataLoader(locations_)
+    @cached_property
+    def levels_by_variant(self) -> DataLoader[UUID, list[StockLevel]]:
+        return DataLoader(self._levels_by_variant)
+
+    @cached_property
+    def network(self) -> DataLoader[str, dict[UUID, Location]]:
+        """One key, "all": the active network."""
+        return DataLoader(self._active_locations)
+
+    @cached_property
+    def member(self) -> DataLoader[UUID, Member | None]:
+        return DataLoader(self._members)
+
+    @cached_property
+    def identities_by_member(self) -> DataLoader[UUID, list[Identity]]:
+        return DataLoader(self._identities)
+
+    @cached_property
+    def consents_by_member(self) -> DataLoader[UUID, list[ConsentRecord]]:
+        return DataLoader(self._consents)
+
+    @cached_property
+    def product(self) -> DataLoader[UUID, Product | None]:
+        return DataLoader(self._products)
+
+    @cached_property
+    def variant(self) -> DataLoader[UUID, Variant | None]:
+        return DataLoader(self._variants)
+
+    @cached_property
+    def variants_by_product(self) -> DataLoader[UUID, list[Variant]]:
+        return DataLoader(self._variants_by_product)
+
+    @cached_property
+    def category(self) -> DataLoader[UUID, Category | None]:
+        return DataLoader(self._categories)
+
+    @cached_property
+    def location(self) -> DataLoader[UUID, Location | None]:
+        return DataLoader(self._locations)

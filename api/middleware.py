@@ -36,7 +36,7 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-def _graphql_error(code: str, message: str) -> dict[str, Any]:
+def graphql_error(code: str, message: str) -> dict[str, Any]:
     return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
 
 
@@ -85,7 +85,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = _graphql_error(
+        too_big = graphql_error(
             "REQUEST_TOO_LARGE", f"The request body exceeds {self.max_bytes} bytes."
         )
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
@@ -142,7 +142,7 @@ class AuthMiddleware:
                     await _send_json(
                         send,
                         401,
-                        _graphql_error("UNAUTHENTICATED", error.message),
+                        graphql_error("UNAUTHENTICATED", error.message),
                         [(b"www-authenticate", b'Bearer error="invalid_token"')],
                     )
                 else:

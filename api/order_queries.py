@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from api.arguments import id_arg as _id
 from api.arguments import page_args as _page
@@ -16,6 +19,7 @@ from api.permissions import IsAuthenticated, IsCustomerService
 from api.types.orders import Order, OrderConnection
 from domain.errors import DomainError
 from domain.ordering.model import OPEN, OrderStatus
+from domain.ordering.model import Order as DomainOrder
 from domain.ordering.services import is_store_staff, may_read
 from domain.pagination import PageRequest
 
@@ -28,7 +32,49 @@ async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any)
         result = await info.context.runtime.repos.orders.search(page, **where)
     except DomainError as error:
         raise _top(error) from None
+    await prefetch_lines(info, result.items)
     return OrderConnection.from_page(result, Order.from_domain)
+
+
+async def prefetch_lines(info: Info[Context, Any], orders: Sequence[DomainOrder]) -> None:
+    """When the query asks for the lines' variants or products, load them for every line
+    at once: each line then resolves them without a coroutine of its own (20 orders of a
+    few lines made a hundred tasks and DataLoader round trips)."""
+    wanted = _line_fields(info.selected_fields)
+    lines = [line for order in orders for line in order.lines]
+    loaders = info.context.loaders
+    loads: list[Awaitable[Any]] = []
+    if "variant" in wanted:
+        loads.append(loaders.variant.load_many(list({x.variant_id for x in lines})))
+    if wanted & {"product", "variant.product"}:
+        loads.append(loaders.product.load_many(list({x.product_id for x in lines})))
+    if lines and loads:
+        await asyncio.gather(*loads)
+
+
+def _line_fields(selections: Sequence[Any]) -> set[str]:
+    """What is selected under any `lines` field in this selection: `variant`, `product`,
+    `variant.product`, ..."""
+    found: set[str] = set()
+    for selection in selections:
+        children = getattr(selection, "selections", None) or []
+        if getattr(selection, "name", None) == "lines":
+            for child in _fields(children):
+                found.add(child.name)
+                found.update(f"{child.name}.{c.name}" for c in _fields(child.selections))
+        found |= _line_fields(children)
+    return found
+
+
+def _fields(selections: Sequence[Any]) -> list[SelectedField]:
+    """The fields of a selection, those in its fragments included."""
+    fields: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            fields.append(selection)
+        else:
+            fields.extend(_fields(getattr(selection, "selections", None) or []))
+    return fields
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import Connection, Node, decode_any_id
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import StaffUser, Viewer
-from api.types.locations import Location
+from api.types.locations import Location, NearInput
 from domain.catalog.model import CatalogStatus
 from domain.catalog.model import Product as DomainProduct
 from domain.errors import DomainError
@@ -38,12 +38,6 @@ def _visible(product: DomainProduct | None, principal: Principal | None) -> Prod
     if product is None or not (product.status is CatalogStatus.ACTIVE or sees_archived(principal)):
         return None
     return Product.from_domain(product)
-
-
-@strawberry.input
-class NearInput:
-    latitude: float
-    longitude: float
 
 
 async def _node(info: Info[Context, Any], global_id: str) -> Node | None:

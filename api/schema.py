@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -12,6 +14,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from api.document_guards import DocumentLimiter, VariableLimits
 from api.extensions import CostLimiter, ErrorShaping, Metrics
 from api.inventory_queries import InventoryQueries
 from api.member_queries import MemberQueries
@@ -25,6 +28,7 @@ from api.mutations.points import PointsMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
 from api.queries import Query as CoreQuery
+from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
@@ -53,8 +57,19 @@ class Mutation(
     pass
 
 
+def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The depth and alias limits as validation rules, made once per schema. ValidationCache
+    keys on the rule classes, and QueryDepthLimiter / MaxAliasesLimiter make new classes per
+    instance: as per-request extensions they made every validation a cache miss."""
+    return [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
+    rules = limit_rules(s)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -64,10 +79,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             ErrorShaping,
             Metrics,
-            lambda: QueryDepthLimiter(max_depth=s.graphql_max_depth),
+            lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
             lambda: CostLimiter(max_cost=s.graphql_max_cost),
+            VariableLimits,
+            CatalogResponses,  # after the checks of the request: it may skip execution
+            lambda: DocumentLimiter(max_tokens=s.graphql_max_tokens),
             # Clients send the same few documents over and over: parse and validate once.
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),

@@ -15,10 +15,16 @@ MAX_KEY_LENGTH = 100
 
 class IdempotencyStore(Protocol):
     async def claim(
-        self, scope: str, key: str, fingerprint: str, at: datetime
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        at: datetime,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any] | None] | None:
-        """Reserve `key` in this transaction. None: it is new, run the action. Otherwise
-        (fingerprint, result) of the first request; a concurrent twin waits for it."""
+        """Reserve `key` in this transaction (with `result` already, when it is known before
+        the action runs). None: it is new, run the action. Otherwise (fingerprint, result) of
+        the first request; a concurrent twin waits for it."""
         ...
 
     async def complete(self, scope: str, key: str, result: dict[str, Any]) -> None: ...
@@ -48,13 +54,17 @@ async def once(
     payload: dict[str, Any],
     at: datetime,
     action: Callable[[], Awaitable[dict[str, Any]]],
+    result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run `action` once per (scope, key); replays return the stored result."""
+    """Run `action` once per (scope, key); replays return the stored result. `result`: what
+    the action will return, when the caller knows it up front (an id it chose): stored with
+    the claim, one write fewer. The claim and the action share one transaction, so a failed
+    action leaves neither."""
     clean = clean_key(key)
     if clean is None:
         return await action()
     print_ = fingerprint(payload)
-    stored = await store.claim(scope, clean, print_, at)
+    stored = await store.claim(scope, clean, print_, at, result)
     if stored is not None:
         first_print, result = stored
         if first_print != print_ or result is None:
@@ -64,6 +74,7 @@ async def once(
                 ["idempotencyKey"],
             )
         return result
-    result = await action()
-    await store.complete(scope, clean, result)
-    return result
+    outcome = await action()
+    if result is None:
+        await store.complete(scope, clean, outcome)
+    return outcome

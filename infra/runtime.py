@@ -30,6 +30,7 @@ from domain.outbox import Notifier, OutboxDeps
 from domain.subscriptions.reactions import export_subscriptions
 from domain.subscriptions.reactions import register_handlers as register_subscription_handlers
 from domain.subscriptions.services import SubscriptionDeps
+from infra.cache import Caches
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
@@ -59,7 +60,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.repos = Repositories()
+        self.caches = Caches()
+        self.repos = Repositories(self.caches)
+        self._reads = ReadUnitOfWork(self.caches)  # authentication's reads, through the caches
         self.tokens = JwtAccessTokens(
             clock=self.clock,
             secret=s.jwt_secret,
@@ -88,6 +91,10 @@ class Runtime:
         self.exporters.register("points", export_points)
         self.order_access = self.repos.orders
 
+    def unit_of_work(self) -> TortoiseUnitOfWork:
+        """One transaction; once it commits, the caches forget what it changed."""
+        return TortoiseUnitOfWork(self.caches)
+
     def _wechat(self) -> WeChatGateway:
         s = self.settings
         if s.wechat_fake:
@@ -110,7 +117,7 @@ class Runtime:
     def _rebuild_deps(self) -> None:
         s = self.settings
         self.auth = AuthDeps(
-            uow=TortoiseUnitOfWork,
+            uow=self.unit_of_work,
             clock=self.clock,
             hasher=self.hasher,
             tokens=self.tokens,
@@ -121,11 +128,11 @@ class Runtime:
                 login_limit_per_address=s.login_limit_per_address,
                 login_window_seconds=s.login_window_seconds,
             ),
-            reads=ReadUnitOfWork,
+            reads=lambda: self._reads,
         )
-        self.catalog = CatalogDeps(uow=TortoiseUnitOfWork, clock=self.clock)
-        self.locations = LocationDeps(uow=TortoiseUnitOfWork, clock=self.clock)
-        self.inventory = InventoryDeps(uow=TortoiseUnitOfWork, clock=self.clock, events=self.events)
+        self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
+        self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
+        self.inventory = InventoryDeps(uow=self.unit_of_work, clock=self.clock, events=self.events)
         apps = [DEMO_WECHAT_APP] if s.wechat_fake and not s.wechat_apps else list(s.wechat_apps)
         self.members = MemberDeps(
             auth=self.auth,
@@ -136,9 +143,9 @@ class Runtime:
             exporters=self.exporters,
             default_wechat_app=apps[0] if len(apps) == 1 else None,
         )
-        self.loyalty = LoyaltyDeps(uow=TortoiseUnitOfWork, clock=self.clock, events=self.events)
+        self.loyalty = LoyaltyDeps(uow=self.unit_of_work, clock=self.clock, events=self.events)
         self.ordering = OrderingDeps(
-            uow=TortoiseUnitOfWork,
+            uow=self.unit_of_work,
             clock=self.clock,
             inventory=self.inventory,
             payments={"devpay": DevPayProvider(s.payment_secret)},
@@ -153,7 +160,7 @@ class Runtime:
             ),
         )
         self.subscriptions = SubscriptionDeps(
-            uow=TortoiseUnitOfWork,
+            uow=self.unit_of_work,
             clock=self.clock,
             ordering=self.ordering,
             agreements=self.agreements,
@@ -161,7 +168,7 @@ class Runtime:
             events=self.events,
         )
         self.outbox_deps = OutboxDeps(
-            uow=TortoiseUnitOfWork,
+            uow=self.unit_of_work,
             clock=self.clock,
             notifier=self.notifier,
             recipient=self._wechat_openid,
@@ -191,6 +198,7 @@ class Runtime:
             await start_database(self.settings)
         if self.settings.redis_url:
             self.redis = Redis.from_url(self.settings.redis_url)
+            self.caches.share(self.redis)
             self.limiter = RedisRateLimiter(self.redis)
             self.live = RedisLiveEvents(self.redis)
             self._rebuild_deps()
@@ -202,6 +210,7 @@ class Runtime:
             return
         await self.live.stop()
         if self.redis is not None:
+            self.caches.share(None)
             await self.redis.aclose()
             self.redis = None
         if isinstance(self.wechat, HttpWeChatGateway):

@@ -82,6 +82,7 @@ async def clean_state(runtime: Runtime, clock: MovableClock) -> AsyncIterator[No
             + "".join(f'DELETE FROM "{t}";' for t in tables)
             + "PRAGMA foreign_keys=ON;"
         )
+    runtime.caches.clear()  # the tables were emptied behind the unit of work's back
     if runtime.redis is not None:
         await runtime.redis.flushdb()
     else:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise import Tortoise
 
+from infra.cache import ReadCache
+
 
 def test_database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
@@ -52,8 +54,11 @@ class _Counter(logging.Handler):
 
 
 @contextmanager
-def count_sql() -> Iterator[list[str]]:
-    """Collect the SQL statements Tortoise sends while the block runs."""
+def count_sql(*, cold: bool = True) -> Iterator[list[str]]:
+    """Collect the SQL statements Tortoise sends while the block runs; by default from cold
+    caches (the catalog and the locations are otherwise read once and kept): the worst case."""
+    if cold:
+        ReadCache.clear_all()
     logger = logging.getLogger("tortoise.db_client")
     handler = _Counter()
     old_level = logger.level

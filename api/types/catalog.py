@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.loaders import now_or_later
 from api.relay import Node, encode_id
+from api.types.locations import NearInput
 
 if TYPE_CHECKING:
-    from api.queries import NearInput
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus
@@ -95,7 +96,7 @@ class Variant(Node):
     async def availability(
         self,
         info: Info[Context, Any],
-        near: Annotated[NearInput, strawberry.lazy("api.queries")] | None = None,
+        near: NearInput | None = None,  # not lazy: a lazy argument type resolves per call
         pickup_only: bool = False,
         first: int = 10,
     ) -> list[Annotated[LocationAvailability, strawberry.lazy("api.types.inventory")]]:
@@ -112,10 +113,11 @@ class Variant(Node):
         return await total_available_of(info, self.key)
 
     @strawberry.field
-    async def product(self, info: Info[Context, Any]) -> Product:
-        found = await info.context.loaders.product.load(self.product_key)
-        assert found is not None  # a variant always has its product (foreign key)
-        return Product.from_domain(found)
+    def product(self, info: Info[Context, Any]) -> Product:
+        """Synchronous when the request has loaded the product already (order lists do)."""
+        # a variant always has its product (foreign key)
+        loader = info.context.loaders.product
+        return cast(Product, now_or_later(loader, self.product_key, Product.from_domain))
 
 
 @strawberry.type

@@ -24,10 +24,25 @@ class OpeningRange:
     closes: str = strawberry.field(description="HH:MM local time (24:00 allowed).")
 
 
+@strawberry.input
+class NearInput:
+    latitude: float
+    longitude: float
+
+
 @strawberry.type
 class GeoPoint:
     latitude: float
     longitude: float
+
+
+def _opening_days(root: Location) -> list[OpeningDay]:
+    """Built when asked for: most reads of a location (availability, orders) do not."""
+    return [
+        OpeningDay(day=day, ranges=[OpeningRange(opens=s, closes=e) for s, e in root.hours[day]])
+        for day in m.DAYS
+        if day in root.hours
+    ]
 
 
 @strawberry.type(description="A store, warehouse, front warehouse or pickup point.")
@@ -40,7 +55,7 @@ class Location(Node):
     city: str
     coordinates: GeoPoint
     timezone: str = strawberry.field(description="IANA zone used for local dates and hours.")
-    opening_hours: list[OpeningDay]
+    opening_hours: list[OpeningDay] = strawberry.field(resolver=_opening_days)
     pickup_enabled: bool
     ships_online: bool
     phone: str | None
@@ -48,6 +63,7 @@ class Location(Node):
         description="Metres from the `near` point of the query, when one was given."
     )
     key: strawberry.Private[Any]
+    hours: strawberry.Private[m.OpeningHours]
 
     @classmethod
     def from_domain(cls, location: m.Location, distance: float | None = None) -> Location:
@@ -63,19 +79,10 @@ class Location(Node):
                 latitude=location.point.latitude, longitude=location.point.longitude
             ),
             timezone=location.timezone,
-            opening_hours=[
-                OpeningDay(
-                    day=day,
-                    ranges=[
-                        OpeningRange(opens=s, closes=e) for s, e in location.opening_hours[day]
-                    ],
-                )
-                for day in m.DAYS
-                if day in location.opening_hours
-            ],
             pickup_enabled=location.pickup_enabled,
             ships_online=location.ships_online,
             phone=location.phone,
             distance=None if distance is None else round(distance, 1),
             key=location.id,
+            hours=location.opening_hours,
         )

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.loaders import now_or_later
 from api.relay import Connection, Node, encode_id
 from api.types.catalog import Money, Product, Variant
 from api.types.locations import Location
@@ -55,14 +56,16 @@ class OrderLine:
         )
 
     @strawberry.field
-    async def variant(self, info: Info[Context, Any]) -> Variant | None:
-        found = await info.context.loaders.variant.load(self.variant_key)
-        return Variant.from_domain(found) if found else None
+    def variant(self, info: Info[Context, Any]) -> Variant | None:
+        """Synchronous when the request's loader has it already (an order list prefetches
+        its lines' variants): no coroutine and task per line."""
+        loader = info.context.loaders.variant
+        return cast("Variant | None", now_or_later(loader, self.variant_key, Variant.from_domain))
 
     @strawberry.field
-    async def product(self, info: Info[Context, Any]) -> Product | None:
-        found = await info.context.loaders.product.load(self.product_key)
-        return Product.from_domain(found) if found else None
+    def product(self, info: Info[Context, Any]) -> Product | None:
+        loader = info.context.loaders.product
+        return cast("Product | None", now_or_later(loader, self.product_key, Product.from_domain))
 
 
 @strawberry.type(description="What the customer shows at the counter.")

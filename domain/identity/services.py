@@ -53,6 +53,9 @@ class AuthDeps:
     tokens: AccessTokens
     limiter: RateLimiter
     policy: AuthPolicy
+    # Repositories without a transaction, for the single reads of every request's
+    # authentication (no BEGIN/COMMIT round trips); None: `uow`.
+    reads: UnitOfWorkFactory | None = None
 
 
 def hash_secret(secret: str) -> str:
@@ -203,15 +206,19 @@ async def logout(deps: AuthDeps, principal: Principal) -> None:
 
 
 async def authenticate(deps: AuthDeps, bearer: str) -> Principal:
-    """Turn an `Authorization: Bearer ...` value into a principal, or fail UNAUTHENTICATED."""
+    """Turn an `Authorization: Bearer ...` value into a principal, or fail UNAUTHENTICATED.
+    One read each, without a transaction, through `deps.reads` (which may keep what it
+    read: the runtime's forgets it when a revocation commits, in every process within
+    0.1 s)."""
+    reads = deps.reads or deps.uow
     if bearer.startswith(DEVICE_TOKEN_PREFIX):
-        async with deps.uow() as uow:
+        async with reads() as uow:
             device = await uow.devices.get_by_token_hash(hash_secret(bearer))
         if device is None or not device.is_active:
             raise _unauthenticated("The device token is unknown or revoked.")
         return device.principal()
     if bearer.startswith(API_KEY_PREFIX):
-        async with deps.uow() as uow:
+        async with reads() as uow:
             key = await uow.api_keys.get_by_secret_hash(hash_secret(bearer))
         if key is None or not key.is_active:
             raise _unauthenticated("The API key is unknown or revoked.")
@@ -219,7 +226,7 @@ async def authenticate(deps: AuthDeps, bearer: str) -> Principal:
     principal = deps.tokens.verify(bearer)
     if principal.session_id is None:  # every login's tokens name their session
         raise _unauthenticated("The token names no session. Log in again.")
-    async with deps.uow() as uow:
+    async with reads() as uow:
         session = await uow.sessions.get_session(principal.session_id)
     if session is None or session.revoked_at is not None:
         raise _unauthenticated("This session was logged out or revoked.")
@@ -244,6 +251,14 @@ def validate_password(password: str) -> None:
             f"Passwords need {MIN_PASSWORD_LENGTH} to 256 characters.",
             ["password"],
         )
+
+
+def _label(text: str, field: str) -> str:
+    """A display name: trimmed and cut to 100 characters; NUL refused (PostgreSQL cannot
+    store U+0000)."""
+    if "\x00" in text:
+        raise AuthError(AuthErrorCode.INVALID_INPUT, f"`{field}` may not contain NUL.", [field])
+    return text.strip()[:100]
 
 
 async def create_staff(
@@ -277,7 +292,7 @@ async def create_staff(
             username=name,
             password_hash=deps.hasher.hash(password),
             role=role,
-            display_name=(display_name or name).strip()[:100],
+            display_name=_label(display_name or name, "displayName"),
             store_ids=list(dict.fromkeys(store_ids)),
             created_at=deps.clock.now(),
         )
@@ -298,7 +313,7 @@ async def create_device(
             id=new_id(),
             location_id=location_id,
             kind=kind,
-            name=(name or f"{location.code} {kind.value.lower()}").strip()[:100],
+            name=_label(name or f"{location.code} {kind.value.lower()}", "name"),
             token_hash=hash_secret(token),
             created_at=deps.clock.now(),
         )
@@ -316,8 +331,10 @@ async def create_api_key(
     deps: AuthDeps, name: str, scopes: Sequence[ApiScope]
 ) -> tuple[ApiKey, str]:
     clean = name.strip()
-    if not clean or len(clean) > 100:
-        raise AuthError(AuthErrorCode.INVALID_INPUT, "Name the key (1-100 characters).", ["name"])
+    if not clean or len(clean) > 100 or "\x00" in clean:  # PostgreSQL cannot store U+0000
+        raise AuthError(
+            AuthErrorCode.INVALID_INPUT, "Name the key (1-100 characters, no NUL).", ["name"]
+        )
     if not scopes:
         raise AuthError(AuthErrorCode.INVALID_INPUT, "Give the key at least one scope.", ["scopes"])
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)

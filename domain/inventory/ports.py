@@ -59,7 +59,8 @@ class InventoryRepository(Protocol):
     async def take_for_sale(
         self, location_id: UUID, variant_id: UUID, quantity: int
     ) -> tuple[int, StockLevel]:
-        """on_hand drops by min(q, on_hand); returns (units taken, level after)."""
+        """on_hand drops by min(q, on_hand), the level made first if there is none (a till
+        may sell what the system never stocked); returns (units taken, level after)."""
         ...
 
     async def set_safety_stock(

@@ -295,8 +295,10 @@ async def record_pos_sale(
                 replayed=True,
             )
         result = PosSaleResult(lines=[], discrepancies=0, at_risk=0)
+        movements: list[Movement] = []  # every line's, written together
         for line in ordered:
-            result = await _sell_line(deps, uow, actor, location_id, tx_id, line, result)
+            result = await _sell_line(deps, uow, actor, location_id, tx_id, line, result, movements)
+        await uow.inventory.add_movements(movements)
         outcome = {
             "lines": [[str(v), q, taken] for v, q, taken in result.lines],
             "discrepancies": result.discrepancies,
@@ -320,10 +322,11 @@ async def _sell_line(
     tx_id: str,
     line: StockLine,
     so_far: PosSaleResult,
+    movements: list[Movement],
 ) -> PosSaleResult:
-    await uow.inventory.ensure_level(location_id, line.variant_id)
+    """Take the line from stock; its movements are appended to `movements`."""
     taken, level = await uow.inventory.take_for_sale(location_id, line.variant_id, line.quantity)
-    movements = [
+    movements.append(
         _move(
             deps,
             location_id,
@@ -334,7 +337,7 @@ async def _sell_line(
             tx_id,
             actor,
         )
-    ]
+    )
     discrepancies = so_far.discrepancies
     if taken < line.quantity:
         missing = line.quantity - taken
@@ -364,7 +367,6 @@ async def _sell_line(
             ]
         )
         discrepancies += 1
-    await uow.inventory.add_movements(movements)
     at_risk = so_far.at_risk + await _flag_at_risk(deps, uow, level)
     return PosSaleResult(
         lines=[*so_far.lines, (line.variant_id, line.quantity, taken)],

@@ -99,6 +99,28 @@ async def credit(
     account = await account_for(deps, uow, member_id)
     if key and (first := await uow.loyalty.entry_by_key(member_id, key)) is not None:
         return first
+    return await credit_locked(
+        deps, uow, account, points, kind, source, actor, reason, key, expires_at=expires_at
+    )
+
+
+async def credit_locked(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    account: Account,
+    points: int,
+    kind: EntryKind,
+    source: str,
+    actor: str,
+    reason: str,
+    key: str | None,
+    *,
+    expires_at: datetime | None = None,
+) -> Entry:
+    """`credit` for a caller that has locked the account and checked the key already."""
+    assert kind in CREDITS
+    _check_points(points)
+    member_id = account.member_id
     now = deps.clock.now()
     paid_debt = min(points, account.debt)
     account.debt -= paid_debt

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from domain.errors import CommonError, CommonErrorCode, PointsError, PointsErrorCode
 from domain.idempotency import clean_key
 from domain.identity.model import Principal
-from domain.loyalty.ledger import LoyaltyDeps, account_for, credit, debit
+from domain.loyalty.ledger import LoyaltyDeps, account_for, credit, credit_locked, debit
 from domain.loyalty.model import MAX_POINTS, Account, Entry, EntryKind, Tier
 from domain.uow import UnitOfWork
 
@@ -110,14 +110,15 @@ async def earn_for_purchase(
         return earned  # a replayed hand-over: its growth and points were counted already
     now = deps.clock.now()
     await uow.loyalty.add_growth(member_id, paid_fen, now, reference)
-    await recompute_tier(deps, uow, account)
+    await _retier(deps, uow, account)
     points = deps.policy.earned_for(paid_fen, account.tier)
     if points <= 0:
+        await uow.loyalty.save_account(account)
         return None
-    return await credit(
+    return await credit_locked(  # saves the account (its new tier and growth too)
         deps,
         uow,
-        member_id,
+        account,
         points,
         EntryKind.EARN,
         reference,
@@ -162,6 +163,13 @@ async def reverse_for_refund(
 
 
 async def recompute_tier(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -> None:
+    await _retier(deps, uow, account)
+    await uow.loyalty.save_account(account)
+
+
+async def _retier(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -> None:
+    """The account's growth and tier from its growth records (a change is recorded); the
+    caller saves the account."""
     now = deps.clock.now()
     growth = (
         await uow.loyalty.growth_since([account.member_id], now - deps.policy.growth_window)
@@ -171,7 +179,6 @@ async def recompute_tier(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -
     if tier != account.tier:
         await uow.loyalty.add_tier_change(account.member_id, account.tier, tier, now)
         account.tier = tier
-    await uow.loyalty.save_account(account)
 
 
 async def recompute_all_tiers(deps: LoyaltyDeps, batch: int = 500) -> int:

@@ -21,6 +21,7 @@ from domain.loyalty.ledger import hold
 from domain.loyalty.model import MAX_POINTS
 from domain.members.model import MemberStatus
 from domain.ordering.model import (
+    MAX_LINE_NAME,
     MAX_LINE_QUANTITY,
     MAX_LINES,
     Fulfilment,
@@ -116,11 +117,9 @@ async def _priced_lines(
 ) -> list[OrderLine]:
     """`lines` are sorted by variant; errors name the line's index in the request."""
     position = {x.variant_id: n for n, x in enumerate(requested)}
-    variants = {v.id: v for v in await uow.catalog.get_variants([x.variant_id for x in lines])}
-    products = {
-        p.id: p
-        for p in await uow.catalog.get_products(list({v.product_id for v in variants.values()}))
-    }
+    pairs = await uow.catalog.variants_with_products([x.variant_id for x in lines])
+    variants = {v.id: v for v, _ in pairs}
+    products = {p.id: p for _, p in pairs}
     priced = []
     for line in lines:
         index = position[line.variant_id]
@@ -142,7 +141,7 @@ async def _priced_lines(
                 variant.id,
                 product.id,
                 variant.code,
-                f"{product.name} {variant.name}",
+                f"{product.name} {variant.name}"[:MAX_LINE_NAME],
                 (locked or {}).get(variant.id, variant.price.amount),
                 line.quantity,
             )
@@ -273,10 +272,11 @@ async def place_order(
             ["pointsToRedeem"],
         )
     now = deps.clock.now()
+    placed: list[Order] = []  # the order this call made (a replay reads the first one's)
+    order_id = new_id()
     async with deps.uow() as uow:
 
         async def run() -> dict[str, Any]:
-            order_id = new_id()
             if checkout.member_id is not None and not actor.is_member:
                 await _check_member(uow, checkout.member_id)
             priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
@@ -316,6 +316,7 @@ async def place_order(
             await uow.orders.add_events(
                 [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)]
             )
+            placed.append(order)
             return {"order_id": str(order.id)}
 
         payload = {
@@ -328,9 +329,15 @@ async def place_order(
             "n": checkout.note,
         }
         result = await once(
-            uow.idempotency, f"{actor.label}:placeOrder", idempotency_key, payload, now, run
+            uow.idempotency,
+            f"{actor.label}:placeOrder",
+            idempotency_key,
+            payload,
+            now,
+            run,
+            result={"order_id": str(order_id)},
         )
-        order = await uow.orders.get(UUID(result["order_id"]))
+        order = placed[0] if placed else await uow.orders.get(UUID(result["order_id"]))
     assert order is not None
     return order
 

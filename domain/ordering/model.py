@@ -11,6 +11,7 @@ from domain.errors import OrderError, OrderErrorCode
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 99
+MAX_LINE_NAME = 300  # product and variant name, as stored with the line
 
 
 class OrderStatus(StrEnum):

@@ -6,11 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 
 from infra.db.models import MODEL_MODULES
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _keep_session(connection: Any) -> None:
+    """What the pool does to a connection it takes back, instead of asyncpg's default reset
+    (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`: one more round trip
+    per release, so per statement outside a transaction). Nothing here changes session state:
+    no session SET (settings are SET LOCAL, in a transaction), LISTEN, cursors held past a
+    transaction or session advisory locks. asyncpg still rolls back a transaction left open."""
 
 
 def tortoise_config(database_url: str, pool_size: int = 20) -> dict[str, Any]:
@@ -22,7 +31,8 @@ def tortoise_config(database_url: str, pool_size: int = 20) -> dict[str, Any]:
     else:
         url = database_url.replace("postgresql://", "postgres://", 1)
         sep = "&" if "?" in url else "?"
-        connection = f"{url}{sep}minsize=1&maxsize={pool_size}"
+        connection = expand_db_url(f"{url}{sep}minsize=1&maxsize={pool_size}")
+        connection["credentials"]["reset"] = _keep_session
     return {
         "connections": {"default": connection},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},

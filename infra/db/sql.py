@@ -1,10 +1,15 @@
-"""Raw SQL for the few statements the ORM cannot say (conditional updates, upserts),
-written once with $n placeholders and run on PostgreSQL or SQLite."""
+"""Raw SQL, written once with $n placeholders and run on PostgreSQL or SQLite: the
+statements the ORM cannot say (conditional updates, upserts) and those of the hot paths
+(checkout, catalog and order reads), where building each statement through the ORM cost
+more CPU than the round trip itself."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -27,10 +32,20 @@ def _prepare(client: BaseDBAsyncClient, sql: str, values: tuple[Any, ...]) -> tu
     if not _is_sqlite(client):
         return sql, list(values)
     converted = [
-        str(v) if isinstance(v, UUID) else v.isoformat(" ") if isinstance(v, datetime) else v
+        str(v) if isinstance(v, UUID) else _sqlite_datetime(v) if isinstance(v, datetime) else v
         for v in values
     ]
-    return _PLACEHOLDER.sub(r"?\1", sql), converted
+    return _sqlite_text(sql), converted
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_text(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """As Tortoise stores an aware datetime on SQLite (UTC, ISO 8601 with a space)."""
+    return (value.astimezone(UTC) if value.tzinfo else value).isoformat(" ")
 
 
 async def execute(sql: str, *values: Any) -> int:
@@ -45,7 +60,35 @@ async def execute(sql: str, *values: Any) -> int:
 async def fetch(sql: str, *values: Any) -> list[dict[str, Any]]:
     client = _client()
     text, params = _prepare(client, sql, values)
-    return [dict(row) for row in await client.execute_query_dict(text, params)]
+    rows: list[dict[str, Any]] = await client.execute_query_dict(text, params)
+    return rows
+
+
+async def insert(table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    """Every row in one multi-row INSERT (one round trip). Values as the driver takes them:
+    enum members as their `.value`, JSON as text (`as_json_text`)."""
+    if not rows:
+        return
+    client = _client()
+    text, params = _prepare(
+        client, _insert_text(table, columns, len(rows)), tuple(v for row in rows for v in row)
+    )
+    await client.execute_query(text, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_text(table: str, columns: tuple[str, ...], count: int) -> str:
+    width = len(columns)
+    values = ", ".join(
+        "(" + ", ".join(f"${row * width + n + 1}" for n in range(width)) + ")"
+        for row in range(count)
+    )
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+def placeholders(count: int, start: int = 1) -> str:
+    """`$start, ..., $(start + count - 1)`: an IN list that runs on both databases."""
+    return ", ".join(f"${n}" for n in range(start, start + count))
 
 
 def is_sqlite() -> bool:
@@ -54,3 +97,26 @@ def is_sqlite() -> bool:
 
 def as_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def as_optional_uuid(value: Any) -> UUID | None:
+    return None if value is None else as_uuid(value)
+
+
+def as_datetime(value: Any) -> datetime:
+    """A timestamp column: asyncpg gives an aware datetime, SQLite the text Tortoise wrote."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def as_optional_datetime(value: Any) -> datetime | None:
+    return None if value is None else as_datetime(value)
+
+
+def as_json(value: Any) -> Any:
+    """A JSON column: text from both drivers (no codec is registered)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def as_json_text(value: Any) -> str:
+    return json.dumps(value)

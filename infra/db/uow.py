@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from types import TracebackType
 
 from tortoise.backends.base.client import TransactionContext
 from tortoise.transactions import in_transaction
 
+from infra.cache import Caches
+from infra.repositories.cached import (
+    CachedApiKeyRepository,
+    CachedCatalogRepository,
+    CachedDeviceRepository,
+    CachedLocationRepository,
+    CachedSessionRepository,
+)
 from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
@@ -24,15 +33,26 @@ from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 
 
 class Repositories:
-    """The repositories without a transaction: for reads that need no atomicity."""
+    """The repositories without a transaction: for reads that need no atomicity. With
+    `caches`, the catalog, the locations and the credentials are read through them."""
 
-    def __init__(self) -> None:
+    def __init__(self, caches: Caches | None = None) -> None:
         self.staff = TortoiseStaffRepository()
-        self.devices = TortoiseDeviceRepository()
-        self.api_keys = TortoiseApiKeyRepository()
-        self.sessions = TortoiseSessionRepository()
-        self.catalog = TortoiseCatalogRepository()
-        self.locations = TortoiseLocationRepository()
+        self.devices = (
+            CachedDeviceRepository(caches.credentials) if caches else TortoiseDeviceRepository()
+        )
+        self.api_keys = (
+            CachedApiKeyRepository(caches.credentials) if caches else TortoiseApiKeyRepository()
+        )
+        self.sessions = (
+            CachedSessionRepository(caches.credentials) if caches else TortoiseSessionRepository()
+        )
+        self.catalog = (
+            CachedCatalogRepository(caches.catalog) if caches else TortoiseCatalogRepository()
+        )
+        self.locations = (
+            CachedLocationRepository(caches.locations) if caches else TortoiseLocationRepository()
+        )
         self.members = TortoiseMemberRepository()
         self.inventory = TortoiseInventoryRepository()
         self.orders = TortoiseOrderRepository()
@@ -42,14 +62,43 @@ class Repositories:
         self.outbox = TortoiseOutboxRepository()
 
 
+class ReadUnitOfWork(Repositories):
+    """The unit-of-work shape without a transaction: for use cases that make one read (each
+    statement sees what was committed before it), with no BEGIN/COMMIT round trips. It holds
+    no state: one instance may serve every call."""
+
+    async def __aenter__(self) -> ReadUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+# The caches an open unit of work (and those nested in it) changed, told after the outermost
+# one commits: telling them earlier would let a reader refill them with what is being replaced.
+_changed: ContextVar[set[str] | None] = ContextVar("omnishelf_uow_changed", default=None)
+
+
 class TortoiseUnitOfWork(Repositories):
-    def __init__(self) -> None:
+    """One transaction. `caches`: told after the commit when the catalog, the locations or
+    the credentials (revocations) were written."""
+
+    def __init__(self, caches: Caches | None = None) -> None:
         super().__init__()
+        self._caches = caches
         self._tx: TransactionContext | None = None
+        self._outermost: Token[set[str] | None] | None = None
 
     async def __aenter__(self) -> TortoiseUnitOfWork:
         self._tx = in_transaction()
         await self._tx.__aenter__()
+        if _changed.get() is None:
+            self._outermost = _changed.set(set())
         return self
 
     async def __aexit__(
@@ -60,4 +109,22 @@ class TortoiseUnitOfWork(Repositories):
     ) -> None:
         assert self._tx is not None
         tx, self._tx = self._tx, None
-        await tx.__aexit__(exc_type, exc, tb)
+        changed = _changed.get()
+        if changed is not None:
+            changed.update(
+                name
+                for name, repositories in (
+                    ("catalog", (self.catalog,)),
+                    ("locations", (self.locations,)),
+                    ("credentials", (self.sessions, self.devices, self.api_keys)),
+                )
+                if any(repository.touched for repository in repositories)
+            )
+        outermost, self._outermost = self._outermost, None
+        try:
+            await tx.__aexit__(exc_type, exc, tb)
+        finally:
+            if outermost is not None:
+                _changed.reset(outermost)
+        if outermost is not None and exc_type is None and changed and self._caches is not None:
+            await self._caches.changed(changed)

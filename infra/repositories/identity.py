@@ -8,11 +8,13 @@ from domain.identity.model import (
     ApiScope,
     AuthSession,
     Device,
+    DeviceKind,
     PrincipalKind,
     RefreshToken,
     StaffUser,
 )
 from domain.ids import new_id
+from infra.db import sql
 from infra.db.models.identity import (
     ApiKeyRow,
     AuthSessionRow,
@@ -21,6 +23,8 @@ from infra.db.models.identity import (
     StaffStoreRow,
     StaffUserRow,
 )
+
+USERNAME_MAX_LENGTH = 64  # staff_user.username is VARCHAR(64)
 
 
 def _staff(row: StaffUserRow, store_ids: list[UUID]) -> StaffUser:
@@ -47,6 +51,8 @@ class TortoiseStaffRepository:
         return await self._with_stores(await StaffUserRow.get_or_none(id=staff_id))
 
     async def get_by_username(self, username: str) -> StaffUser | None:
+        if len(username) > USERNAME_MAX_LENGTH or "\x00" in username:
+            return None  # no such user, and the ORM or PostgreSQL would refuse the filter
         return await self._with_stores(await StaffUserRow.get_or_none(username=username))
 
     async def add(self, staff: StaffUser) -> None:
@@ -81,13 +87,32 @@ def _device(row: DeviceRow) -> Device:
 
 
 class TortoiseDeviceRepository:
+    # The unit of work tells the credentials cache after committing a revocation.
+    touched = False
+
     async def get(self, device_id: UUID) -> Device | None:
         row = await DeviceRow.get_or_none(id=device_id)
         return _device(row) if row else None
 
     async def get_by_token_hash(self, token_hash: str) -> Device | None:
-        row = await DeviceRow.get_or_none(token_hash=token_hash)
-        return _device(row) if row else None
+        """Every POS and kiosk request authenticates here: prebuilt SQL, not the ORM."""
+        rows = await sql.fetch(
+            "SELECT id, location_id, kind, name, token_hash, created_at, revoked_at "
+            "FROM device WHERE token_hash = $1",
+            token_hash,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return Device(
+            id=sql.as_uuid(row["id"]),
+            location_id=sql.as_uuid(row["location_id"]),
+            kind=DeviceKind(row["kind"]),
+            name=row["name"],
+            token_hash=row["token_hash"],
+            created_at=sql.as_datetime(row["created_at"]),
+            revoked_at=sql.as_optional_datetime(row["revoked_at"]),
+        )
 
     async def add(self, device: Device) -> None:
         await DeviceRow.create(
@@ -100,6 +125,7 @@ class TortoiseDeviceRepository:
         )
 
     async def revoke(self, device_id: UUID, at: datetime) -> bool:
+        self.touched = True
         count = await DeviceRow.filter(id=device_id, revoked_at__isnull=True).update(revoked_at=at)
         return bool(count)
 
@@ -117,6 +143,9 @@ def _api_key(row: ApiKeyRow) -> ApiKey:
 
 
 class TortoiseApiKeyRepository:
+    # The unit of work tells the credentials cache after committing a revocation.
+    touched = False
+
     async def get(self, key_id: UUID) -> ApiKey | None:
         row = await ApiKeyRow.get_or_none(id=key_id)
         return _api_key(row) if row else None
@@ -136,11 +165,15 @@ class TortoiseApiKeyRepository:
         )
 
     async def revoke(self, key_id: UUID, at: datetime) -> bool:
+        self.touched = True
         count = await ApiKeyRow.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=at)
         return bool(count)
 
 
 class TortoiseSessionRepository:
+    # The unit of work tells the credentials cache after committing a revocation.
+    touched = False
+
     async def add_session(self, session: AuthSession) -> None:
         await AuthSessionRow.create(
             id=session.id,
@@ -150,16 +183,22 @@ class TortoiseSessionRepository:
         )
 
     async def get_session(self, session_id: UUID) -> AuthSession | None:
-        row = await AuthSessionRow.get_or_none(id=session_id)
-        if row is None:
+        """Every request with an access token checks its session here: prebuilt SQL."""
+        rows = await sql.fetch(
+            "SELECT id, principal_kind, principal_id, created_at, revoked_at, revoked_reason "
+            "FROM auth_session WHERE id = $1",
+            session_id,
+        )
+        if not rows:
             return None
+        row = rows[0]
         return AuthSession(
-            id=row.id,
-            principal_kind=row.principal_kind,
-            principal_id=row.principal_id,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
-            revoked_reason=row.revoked_reason,
+            id=sql.as_uuid(row["id"]),
+            principal_kind=PrincipalKind(row["principal_kind"]),
+            principal_id=sql.as_uuid(row["principal_id"]),
+            created_at=sql.as_datetime(row["created_at"]),
+            revoked_at=sql.as_optional_datetime(row["revoked_at"]),
+            revoked_reason=row["revoked_reason"],
         )
 
     async def add_token(self, token: RefreshToken) -> None:
@@ -189,6 +228,7 @@ class TortoiseSessionRepository:
         return bool(count)
 
     async def revoke_session(self, session_id: UUID, at: datetime, reason: str) -> None:
+        self.touched = True
         await AuthSessionRow.filter(id=session_id, revoked_at__isnull=True).update(
             revoked_at=at, revoked_reason=reason
         )
@@ -196,6 +236,7 @@ class TortoiseSessionRepository:
     async def revoke_sessions_of(
         self, kind: PrincipalKind, principal_id: UUID, at: datetime, reason: str
     ) -> int:
+        self.touched = True
         return await AuthSessionRow.filter(
             principal_kind=kind, principal_id=principal_id, revoked_at__isnull=True
         ).update(revoked_at=at, revoked_reason=reason)

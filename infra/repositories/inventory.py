@@ -31,6 +31,28 @@ from infra.db.models.inventory import (
 from infra.repositories.paging import after_uuid
 
 WHERE = "WHERE location_id = $1 AND variant_id = $2"
+MOVEMENT_COLUMNS = (
+    "id",
+    "location_id",
+    "variant_id",
+    "kind",
+    "on_hand_delta",
+    "reserved_delta",
+    "reason",
+    "reference",
+    "actor",
+    "created_at",
+)
+RESERVATION_COLUMNS = (
+    "id",
+    "owner",
+    "location_id",
+    "variant_id",
+    "quantity",
+    "state",
+    "expires_at",
+    "created_at",
+)
 RETURNING = "RETURNING location_id, variant_id, on_hand, reserved, safety_stock"
 
 
@@ -95,10 +117,20 @@ class TortoiseInventoryRepository:
     async def levels(
         self, variant_ids: Sequence[UUID], location_ids: Sequence[UUID] | None = None
     ) -> list[StockLevel]:
-        query = StockLevelRow.filter(variant_id__in=list(variant_ids))
+        variants = list(variant_ids)
+        if not variants or (location_ids is not None and not location_ids):
+            return []
+        where = f"variant_id IN ({sql.placeholders(len(variants))})"
+        values: list[Any] = variants
         if location_ids is not None:
-            query = query.filter(location_id__in=list(location_ids))
-        return [_level(r) for r in await query]
+            where += f" AND location_id IN ({sql.placeholders(len(location_ids), len(values) + 1)})"
+            values = [*values, *location_ids]
+        rows = await sql.fetch(
+            "SELECT location_id, variant_id, on_hand, reserved, safety_stock FROM stock_level "
+            f"WHERE {where}",
+            *values,
+        )
+        return [_level(r) for r in rows]
 
     async def levels_at(self, location_id: UUID, page: PageRequest) -> Page[StockLevel]:
         query = StockLevelRow.filter(location_id=location_id)
@@ -193,9 +225,15 @@ class TortoiseInventoryRepository:
     async def take_for_sale(
         self, location_id: UUID, variant_id: UUID, quantity: int
     ) -> tuple[int, StockLevel]:
-        lock = "" if sql.is_sqlite() else " FOR UPDATE"
+        # The level, made if missing and locked (the no-op DO UPDATE takes the row lock),
+        # with its on-hand count: one statement instead of an upsert and a SELECT FOR UPDATE.
         before = await sql.fetch(
-            f"SELECT on_hand FROM stock_level {WHERE}{lock}", location_id, variant_id
+            "INSERT INTO stock_level (id, location_id, variant_id, on_hand, reserved, "
+            "safety_stock) VALUES ($3, $1, $2, 0, 0, 0) ON CONFLICT (location_id, variant_id) "
+            "DO UPDATE SET on_hand = stock_level.on_hand RETURNING on_hand",
+            location_id,
+            variant_id,
+            new_id(),
         )
         taken = min(quantity, int(before[0]["on_hand"]))
         rows = await sql.fetch(
@@ -218,24 +256,25 @@ class TortoiseInventoryRepository:
         return _level(rows[0])
 
     async def add_movements(self, movements: Sequence[Movement]) -> None:
-        if movements:
-            await MovementRow.bulk_create(
-                [
-                    MovementRow(
-                        id=m.id,
-                        location_id=m.location_id,
-                        variant_id=m.variant_id,
-                        kind=m.kind,
-                        on_hand_delta=m.on_hand_delta,
-                        reserved_delta=m.reserved_delta,
-                        reason=m.reason,
-                        reference=m.reference,
-                        actor=m.actor,
-                        created_at=m.created_at,
-                    )
-                    for m in movements
-                ]
-            )
+        await sql.insert(
+            "stock_movement",
+            MOVEMENT_COLUMNS,
+            [
+                (
+                    m.id,
+                    m.location_id,
+                    m.variant_id,
+                    m.kind.value,
+                    m.on_hand_delta,
+                    m.reserved_delta,
+                    m.reason,
+                    m.reference,
+                    m.actor,
+                    m.created_at,
+                )
+                for m in movements
+            ],
+        )
 
     async def movements(self, where: MovementFilter, page: PageRequest) -> Page[Movement]:
         query = MovementRow.all()
@@ -266,20 +305,22 @@ class TortoiseInventoryRepository:
         }
 
     async def add_reservations(self, reservations: Sequence[Reservation]) -> None:
-        await ReservationRow.bulk_create(
+        await sql.insert(
+            "stock_reservation",
+            RESERVATION_COLUMNS,
             [
-                ReservationRow(
-                    id=r.id,
-                    owner=r.owner,
-                    location_id=r.location_id,
-                    variant_id=r.variant_id,
-                    quantity=r.quantity,
-                    state=r.state,
-                    expires_at=r.expires_at,
-                    created_at=r.created_at,
+                (
+                    r.id,
+                    r.owner,
+                    r.location_id,
+                    r.variant_id,
+                    r.quantity,
+                    r.state.value,
+                    r.expires_at,
+                    r.created_at,
                 )
                 for r in reservations
-            ]
+            ],
         )
 
     async def reservations_of(
@@ -364,9 +405,13 @@ class TortoiseInventoryRepository:
     async def complete_pos_transaction(
         self, location_id: UUID, transaction_id: str, summary: dict[str, Any]
     ) -> None:
-        await PosTransactionRow.filter(
-            location_id=location_id, transaction_id=transaction_id
-        ).update(summary=summary)
+        await sql.execute(
+            "UPDATE pos_transaction SET summary = $3 "
+            "WHERE location_id = $1 AND transaction_id = $2",
+            location_id,
+            transaction_id,
+            sql.as_json_text(summary),
+        )
 
     async def add_discrepancies(self, items: Sequence[Discrepancy]) -> None:
         if items:
@@ -409,16 +454,22 @@ class TortoiseInventoryRepository:
 
 class TortoiseIdempotencyStore:
     async def claim(
-        self, scope: str, key: str, fingerprint: str, at: datetime
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        at: datetime,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any] | None] | None:
         inserted = await sql.fetch(  # RETURNING: asyncpg's INSERT status has no row count
-            "INSERT INTO idempotency_record (id, scope, key, fingerprint, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            "INSERT INTO idempotency_record (id, scope, key, fingerprint, created_at, result) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
             new_id(),
             scope,
             key,
             fingerprint,
             at,
+            None if result is None else sql.as_json_text(result),
         )
         if inserted:
             return None
@@ -426,4 +477,9 @@ class TortoiseIdempotencyStore:
         return row.fingerprint, row.result
 
     async def complete(self, scope: str, key: str, result: dict[str, Any]) -> None:
-        await IdempotencyRow.filter(scope=scope, key=key).update(result=result)
+        await sql.execute(
+            "UPDATE idempotency_record SET result = $3 WHERE scope = $1 AND key = $2",
+            scope,
+            key,
+            sql.as_json_text(result),
+        )

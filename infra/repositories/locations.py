@@ -8,26 +8,34 @@ from tortoise.exceptions import IntegrityError
 
 from domain.errors import LocationError, LocationErrorCode
 from domain.locations.model import GeoPoint, Location, LocationStatus, LocationType
+from infra.db import sql
 from infra.db.models.locations import LocationRow
 
+LOCATION_COLUMNS = (
+    "id, code, name, type, address, city, latitude, longitude, timezone, opening_hours, "
+    "pickup_enabled, ships_online, status, created_at, updated_at, phone"
+)
+SELECT_LOCATIONS = f"SELECT {LOCATION_COLUMNS} FROM location"
 
-def _location(row: LocationRow) -> Location:
+
+def _location(row: dict[str, Any]) -> Location:
+    hours = sql.as_json(row["opening_hours"])
     return Location(
-        id=row.id,
-        code=row.code,
-        name=row.name,
-        type=row.type,
-        address=row.address,
-        city=row.city,
-        point=GeoPoint(row.latitude, row.longitude),
-        timezone=row.timezone,
-        opening_hours={day: [(s, e) for s, e in spans] for day, spans in row.opening_hours.items()},
-        pickup_enabled=row.pickup_enabled,
-        ships_online=row.ships_online,
-        status=row.status,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        phone=row.phone,
+        id=sql.as_uuid(row["id"]),
+        code=row["code"],
+        name=row["name"],
+        type=LocationType(row["type"]),
+        address=row["address"],
+        city=row["city"],
+        point=GeoPoint(row["latitude"], row["longitude"]),
+        timezone=row["timezone"],
+        opening_hours={day: [(s, e) for s, e in spans] for day, spans in hours.items()},
+        pickup_enabled=bool(row["pickup_enabled"]),
+        ships_online=bool(row["ships_online"]),
+        status=LocationStatus(row["status"]),
+        created_at=sql.as_datetime(row["created_at"]),
+        updated_at=sql.as_datetime(row["updated_at"]),
+        phone=row["phone"],
     )
 
 
@@ -54,16 +62,28 @@ def _fields(location: Location) -> dict[str, Any]:
 
 
 class TortoiseLocationRepository:
+    """Reads through prebuilt SQL (the network is read on every availability request),
+    writes through the ORM. `touched`: this instance wrote (the unit of work tells the
+    locations cache after its commit)."""
+
+    touched = False
+
     async def get(self, location_id: UUID) -> Location | None:
-        row = await LocationRow.get_or_none(id=location_id)
-        return _location(row) if row else None
+        rows = await sql.fetch(f"{SELECT_LOCATIONS} WHERE id = $1", location_id)
+        return _location(rows[0]) if rows else None
 
     async def get_many(self, ids: Sequence[UUID]) -> list[Location]:
-        return [_location(r) for r in await LocationRow.filter(id__in=list(ids))]
+        if not ids:
+            return []
+        keys = list(ids)
+        rows = await sql.fetch(
+            f"{SELECT_LOCATIONS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_location(r) for r in rows]
 
     async def get_by_code(self, code: str) -> Location | None:
-        row = await LocationRow.get_or_none(code=code)
-        return _location(row) if row else None
+        rows = await sql.fetch(f"{SELECT_LOCATIONS} WHERE code = $1", code)
+        return _location(rows[0]) if rows else None
 
     async def search(
         self,
@@ -72,14 +92,19 @@ class TortoiseLocationRepository:
         pickup_enabled: bool | None,
         statuses: Sequence[LocationStatus],
     ) -> list[Location]:
-        query = LocationRow.filter(status__in=list(statuses))
+        values: list[Any] = [s.value for s in statuses]
+        where = [f"status IN ({sql.placeholders(len(values))})"]
         if types:
-            query = query.filter(type__in=list(types))
+            where.append(f"type IN ({sql.placeholders(len(types), len(values) + 1)})")
+            values.extend(t.value for t in types)
         if pickup_enabled is not None:
-            query = query.filter(pickup_enabled=pickup_enabled)
-        return [_location(r) for r in await query]
+            values.append(pickup_enabled)
+            where.append(f"pickup_enabled = ${len(values)}")
+        rows = await sql.fetch(f"{SELECT_LOCATIONS} WHERE {' AND '.join(where)}", *values)
+        return [_location(r) for r in rows]
 
     async def add(self, location: Location) -> None:
+        self.touched = True
         try:
             await LocationRow.create(id=location.id, **_fields(location))
         except IntegrityError:
@@ -88,4 +113,5 @@ class TortoiseLocationRepository:
             ) from None
 
     async def save(self, location: Location) -> None:
+        self.touched = True
         await LocationRow.filter(id=location.id).update(**_fields(location))

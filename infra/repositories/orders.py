@@ -8,6 +8,8 @@ from uuid import UUID
 
 from domain.ids import new_id
 from domain.ordering.model import (
+    MAX_LINE_NAME,
+    Fulfilment,
     Order,
     OrderEvent,
     OrderLine,
@@ -15,12 +17,12 @@ from domain.ordering.model import (
     Payment,
     PaymentStatus,
     PickupCode,
+    SalesChannel,
 )
 from domain.pagination import Page, PageRequest
 from infra.db import sql
 from infra.db.models.orders import (
     OrderEventRow,
-    OrderLineRow,
     OrderPaymentRow,
     OrderRow,
     PickupCodeRow,
@@ -30,38 +32,112 @@ from infra.repositories.paging import after_uuid
 DEADLINES = frozenset({"payment_deadline", "pickup_deadline"})
 
 
-def _order(row: OrderRow, lines: list[OrderLine]) -> Order:
+ORDER_COLUMNS = (
+    "id",
+    "number",
+    "member_id",
+    "channel",
+    "fulfilment",
+    "location_id",
+    "status",
+    "currency",
+    "total",
+    "note",
+    "delivery_address",
+    "delivery_latitude",
+    "delivery_longitude",
+    "created_at",
+    "updated_at",
+    "payment_deadline",
+    "paid_at",
+    "pickup_deadline",
+    "cancel_reason",
+    "at_risk",
+    "reminder_sent",
+    "points_redeemed",
+    "points_discount",
+)
+LINE_COLUMNS = (
+    "id",
+    "order_id",
+    "variant_id",
+    "product_id",
+    "sku",
+    "name",
+    "unit_price",
+    "quantity",
+)
+EVENT_COLUMNS = ("id", "order_id", "from_status", "to_status", "actor", "reason", "at")
+SELECT_ORDERS = f"SELECT {', '.join(ORDER_COLUMNS)} FROM customer_order"
+SELECT_LINES = f"SELECT {', '.join(LINE_COLUMNS)} FROM order_line"
+
+
+def _order(row: dict[str, Any], lines: list[OrderLine]) -> Order:
     return Order(
-        id=row.id,
-        number=row.number,
-        member_id=row.member_id,
-        channel=row.channel,
-        fulfilment=row.fulfilment,
-        location_id=row.location_id,
-        status=row.status,
-        currency=row.currency,
-        total=row.total,
-        note=row.note,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        payment_deadline=row.payment_deadline,
+        id=sql.as_uuid(row["id"]),
+        number=row["number"],
+        member_id=sql.as_optional_uuid(row["member_id"]),
+        channel=SalesChannel(row["channel"]),
+        fulfilment=Fulfilment(row["fulfilment"]),
+        location_id=sql.as_uuid(row["location_id"]),
+        status=OrderStatus(row["status"]),
+        currency=row["currency"],
+        total=row["total"],
+        note=row["note"],
+        created_at=sql.as_datetime(row["created_at"]),
+        updated_at=sql.as_datetime(row["updated_at"]),
+        payment_deadline=sql.as_optional_datetime(row["payment_deadline"]),
         lines=lines,
-        delivery_address=row.delivery_address,
-        delivery_latitude=row.delivery_latitude,
-        delivery_longitude=row.delivery_longitude,
-        paid_at=row.paid_at,
-        pickup_deadline=row.pickup_deadline,
-        cancel_reason=row.cancel_reason,
-        at_risk=row.at_risk,
-        reminder_sent=row.reminder_sent,
-        points_redeemed=row.points_redeemed,
-        points_discount=row.points_discount,
+        delivery_address=row["delivery_address"],
+        delivery_latitude=row["delivery_latitude"],
+        delivery_longitude=row["delivery_longitude"],
+        paid_at=sql.as_optional_datetime(row["paid_at"]),
+        pickup_deadline=sql.as_optional_datetime(row["pickup_deadline"]),
+        cancel_reason=row["cancel_reason"],
+        at_risk=bool(row["at_risk"]),
+        reminder_sent=bool(row["reminder_sent"]),
+        points_redeemed=row["points_redeemed"],
+        points_discount=row["points_discount"],
     )
 
 
-def _line(row: OrderLineRow) -> OrderLine:
+def _order_values(order: Order) -> tuple[Any, ...]:
+    return (
+        order.id,
+        order.number,
+        order.member_id,
+        order.channel.value,
+        order.fulfilment.value,
+        order.location_id,
+        order.status.value,
+        order.currency,
+        order.total,
+        order.note,
+        order.delivery_address,
+        order.delivery_latitude,
+        order.delivery_longitude,
+        order.created_at,
+        order.updated_at,
+        order.payment_deadline,
+        order.paid_at,
+        order.pickup_deadline,
+        order.cancel_reason,
+        order.at_risk,
+        order.reminder_sent,
+        order.points_redeemed,
+        order.points_discount,
+    )
+
+
+def _line(row: dict[str, Any]) -> OrderLine:
     return OrderLine(
-        row.id, row.variant_id, row.product_id, row.sku, row.name, row.unit_price, row.quantity
+        sql.as_uuid(row["id"]),
+        sql.as_uuid(row["variant_id"]),
+        sql.as_uuid(row["product_id"]),
+        row["sku"],
+        row["name"],
+        row["unit_price"],
+        row["quantity"],
     )
 
 
@@ -82,62 +158,41 @@ def _payment(row: OrderPaymentRow) -> Payment:
 
 
 class TortoiseOrderRepository:
-    async def _with_lines(self, rows: Sequence[OrderRow]) -> list[Order]:
+    async def _with_lines(self, rows: Sequence[dict[str, Any]]) -> list[Order]:
         if not rows:
             return []
+        ids = [sql.as_uuid(r["id"]) for r in rows]
         grouped: dict[UUID, list[OrderLine]] = defaultdict(list)
-        for line in await OrderLineRow.filter(order_id__in=[r.id for r in rows]).order_by("id"):
-            grouped[line.order_id].append(_line(line))
-        return [_order(r, grouped[r.id]) for r in rows]
+        for line in await sql.fetch(
+            f"{SELECT_LINES} WHERE order_id IN ({sql.placeholders(len(ids))}) ORDER BY id", *ids
+        ):
+            grouped[sql.as_uuid(line["order_id"])].append(_line(line))
+        return [_order(r, grouped[key]) for r, key in zip(rows, ids, strict=True)]
 
     async def add(self, order: Order) -> None:
-        await OrderRow.create(
-            id=order.id,
-            number=order.number,
-            member_id=order.member_id,
-            channel=order.channel,
-            fulfilment=order.fulfilment,
-            location_id=order.location_id,
-            status=order.status,
-            currency=order.currency,
-            total=order.total,
-            note=order.note,
-            delivery_address=order.delivery_address,
-            delivery_latitude=order.delivery_latitude,
-            delivery_longitude=order.delivery_longitude,
-            created_at=order.created_at,
-            updated_at=order.updated_at,
-            payment_deadline=order.payment_deadline,
-            paid_at=order.paid_at,
-            pickup_deadline=order.pickup_deadline,
-            cancel_reason=order.cancel_reason,
-            at_risk=order.at_risk,
-            reminder_sent=order.reminder_sent,
-            points_redeemed=order.points_redeemed,
-            points_discount=order.points_discount,
-        )
-        await OrderLineRow.bulk_create(
+        await sql.insert("customer_order", ORDER_COLUMNS, [_order_values(order)])
+        await sql.insert(
+            "order_line",
+            LINE_COLUMNS,
             [
-                OrderLineRow(
-                    id=x.id,
-                    order_id=order.id,
-                    variant_id=x.variant_id,
-                    product_id=x.product_id,
-                    sku=x.sku,
-                    name=x.name[:300],
-                    unit_price=x.unit_price,
-                    quantity=x.quantity,
+                (
+                    x.id,
+                    order.id,
+                    x.variant_id,
+                    x.product_id,
+                    x.sku,
+                    x.name[:MAX_LINE_NAME],
+                    x.unit_price,
+                    x.quantity,
                 )
                 for x in order.lines
-            ]
+            ],
         )
 
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None:
-        query = OrderRow.filter(id=order_id)
-        if lock:
-            query = query.select_for_update()
-        row = await query.first()
-        return (await self._with_lines([row]))[0] if row else None
+        lock_clause = " FOR UPDATE" if lock and not sql.is_sqlite() else ""
+        rows = await sql.fetch(f"{SELECT_ORDERS} WHERE id = $1{lock_clause}", order_id)
+        return (await self._with_lines(rows))[0] if rows else None
 
     async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
         """Lock these orders without waiting; the ids returned are locked, the rest are busy
@@ -153,7 +208,12 @@ class TortoiseOrderRepository:
         return {sql.as_uuid(r["id"]) for r in rows}
 
     async def get_many(self, ids: Sequence[UUID]) -> list[Order]:
-        return await self._with_lines(await OrderRow.filter(id__in=list(ids)))
+        if not ids:
+            return []
+        keys = list(ids)
+        return await self._with_lines(
+            await sql.fetch(f"{SELECT_ORDERS} WHERE id IN ({sql.placeholders(len(keys))})", *keys)
+        )
 
     async def transition(
         self, order_id: UUID, frm: OrderStatus, to: OrderStatus, changes: Mapping[str, Any]
@@ -165,19 +225,21 @@ class TortoiseOrderRepository:
         await OrderRow.filter(id=order_id).update(**flags)
 
     async def add_events(self, events: Sequence[OrderEvent]) -> None:
-        await OrderEventRow.bulk_create(
+        await sql.insert(
+            "order_event",
+            EVENT_COLUMNS,
             [
-                OrderEventRow(
-                    id=e.id,
-                    order_id=e.order_id,
-                    from_status=e.from_status,
-                    to_status=e.to_status,
-                    actor=e.actor,
-                    reason=e.reason[:200],
-                    at=e.at,
+                (
+                    e.id,
+                    e.order_id,
+                    e.from_status.value if e.from_status else None,
+                    e.to_status.value,
+                    e.actor,
+                    e.reason[:200],
+                    e.at,
                 )
                 for e in events
-            ]
+            ],
         )
 
     async def events_of(self, order_ids: Sequence[UUID]) -> list[OrderEvent]:
@@ -195,18 +257,27 @@ class TortoiseOrderRepository:
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
     ) -> Page[Order]:
-        query = OrderRow.all()
+        where: list[str] = []
+        values: list[Any] = []
+
+        def param(value: Any) -> str:
+            values.append(value)
+            return f"${len(values)}"
+
         if member_id is not None:
-            query = query.filter(member_id=member_id)
+            where.append(f"member_id = {param(member_id)}")
         if location_id is not None:
-            query = query.filter(location_id=location_id)
+            where.append(f"location_id = {param(location_id)}")
         if statuses:
-            query = query.filter(status__in=list(statuses))
+            where.append(f"status IN ({', '.join(param(s.value) for s in statuses)})")
         if page.after is not None:
-            query = query.filter(id__lt=after_uuid(page.after))
-        rows = await query.order_by("-id").limit(page.first + 1)
+            where.append(f"id < {param(after_uuid(page.after))}")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = await sql.fetch(
+            f"{SELECT_ORDERS}{clause} ORDER BY id DESC LIMIT {param(page.first + 1)}", *values
+        )
         orders = await self._with_lines(rows)
-        return Page.from_rows(orders, [str(r.id) for r in rows], page)
+        return Page.from_rows(orders, [str(o.id) for o in orders], page)
 
     async def due(
         self,
@@ -218,12 +289,15 @@ class TortoiseOrderRepository:
         unreminded: bool = False,
     ) -> list[Order]:
         assert field in DEADLINES
-        extra = {"reminder_sent": False} if unreminded else {}
-        rows = (
-            await OrderRow.filter(status=status, **{f"{field}__lt": before}, **extra)
-            .order_by(field)
-            .limit(limit)
-            .select_for_update(skip_locked=True)
+        unsent = " AND reminder_sent = $4" if unreminded else ""
+        skip = "" if sql.is_sqlite() else " FOR UPDATE SKIP LOCKED"
+        rows = await sql.fetch(
+            f"{SELECT_ORDERS} WHERE status = $1 AND {field} < $2{unsent} "
+            f"ORDER BY {field} LIMIT $3{skip}",
+            status.value,
+            before,
+            limit,
+            *([False] if unreminded else []),
         )
         return await self._with_lines(rows)
 

@@ -12,6 +12,14 @@ from domain.errors import AuthError, AuthErrorCode
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 
 ALGORITHMS = ["HS256"]  # the only algorithm we sign or accept; never "none"
+MAX_VERIFIED = 10_000  # verified tokens remembered (then forgotten all at once)
+
+
+def _expired() -> AuthError:
+    return AuthError(
+        AuthErrorCode.UNAUTHENTICATED,
+        "The access token has expired. Refresh it with refreshToken or log in again.",
+    )
 
 
 class JwtAccessTokens:
@@ -32,6 +40,10 @@ class JwtAccessTokens:
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl
+        # Tokens whose signature and claims were checked: (principal, exp, not before). The
+        # same token comes with every request of a session; its time claims are still
+        # checked each time, against the clock.
+        self._verified: dict[str, tuple[Principal, int, int]] = {}
 
     def issue(self, principal: Principal) -> tuple[str, datetime]:
         now = self._clock.now()
@@ -57,6 +69,21 @@ class JwtAccessTokens:
         return token, expires
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires, not_before = known
+            now = int(self._clock.now().timestamp())
+            if expires <= now:
+                raise _expired()
+            if not_before <= now:
+                return principal
+        principal, expires, not_before = self._verify(token)
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[token] = (principal, expires, not_before)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, int, int]:
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(str(header.get("kid")))
@@ -82,18 +109,17 @@ class JwtAccessTokens:
             if int(claims["iat"]) > now or int(claims.get("nbf", claims["iat"])) > now:
                 raise jwt.ImmatureSignatureError("not yet valid")
             kind = PrincipalKind(claims["typ"])
-            return Principal(
+            principal = Principal(
                 kind=kind,
                 id=UUID(claims["sub"]),
                 role=StaffRole(claims["role"]) if "role" in claims else None,
                 store_ids=frozenset(UUID(s) for s in claims.get("stores", [])),
                 session_id=UUID(claims["sid"]) if "sid" in claims else None,
             )
+            not_before = max(int(claims["iat"]), int(claims.get("nbf", claims["iat"])))
+            return principal, int(claims["exp"]), not_before
         except jwt.ExpiredSignatureError:
-            raise AuthError(
-                AuthErrorCode.UNAUTHENTICATED,
-                "The access token has expired. Refresh it with refreshToken or log in again.",
-            ) from None
+            raise _expired() from None
         except (jwt.PyJWTError, KeyError, ValueError, TypeError):
             raise AuthError(
                 AuthErrorCode.UNAUTHENTICATED,
