@@ -352,6 +352,7 @@ async def server(
         "WECHAT_FAKE": "0",
         "WECHAT_APPS": "wx1:cpu-app-secret",
         "SMS_PROVIDER": "disabled",
+        "NOTIFIER": "disabled",  # no WeChat to reach from here: messages are kept as FAILED
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "infra.cli", "serve", "--port", str(port)]

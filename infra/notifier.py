@@ -71,6 +71,14 @@ class FakeNotifier:
         )
 
 
+class DisabledNotifier:
+    """NOTIFIER=disabled: no channel to members; each message fails permanently (the outbox
+    keeps it, FAILED with this reason), nothing piles up in memory."""
+
+    async def send(self, message: OutboxMessage, recipient_openid: str | None) -> None:
+        raise NotifierError("notifications are disabled (NOTIFIER=disabled)", permanent=True)
+
+
 class WeChatSubscribeNotifier:
     """`subscribeMessage.send` over HTTPS. WeChat answers HTTP 200 with an `errcode` for
     most failures; every failure becomes a NotifierError, permanent when retrying is futile."""
@@ -92,7 +100,12 @@ class WeChatSubscribeNotifier:
     async def send(self, message: OutboxMessage, recipient_openid: str | None) -> None:
         if not recipient_openid:
             raise NotifierError("the member has no WeChat openid", permanent=True)
-        token = await self._token_provider()
+        try:
+            token = await self._token_provider()
+        except NotifierError:
+            raise
+        except Exception as exc:  # the gateway's own errors: WeChat unreachable, refused
+            raise NotifierError(f"no WeChat access token ({type(exc).__name__})") from None
         body = subscribe_message(message, recipient_openid)
         # Exceptions are re-raised `from None`: httpx's carry the URL, access token included.
         try:

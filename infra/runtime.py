@@ -34,7 +34,7 @@ from infra.cache import Caches
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
-from infra.notifier import FakeNotifier, WeChatSubscribeNotifier
+from infra.notifier import DisabledNotifier, FakeNotifier, WeChatSubscribeNotifier
 from infra.payments import DevPayAgreements, DevPayProvider
 from infra.security.passwords import Argon2PasswordHasher
 from infra.security.pii import AesGcmVault
@@ -107,10 +107,16 @@ class Runtime:
         return next(iter(self.settings.wechat_apps), None)
 
     def _notifier(self) -> Notifier:
-        """WeChat subscribe messages with the real gateway's cached access token; the fake
-        (which only records) with the fake gateway."""
+        """NOTIFIER: WeChat subscribe messages with the real gateway's cached access token,
+        disabled (every message fails, kept in the outbox), or the fake that only records."""
         gateway, app = self.wechat, self.notify_app
-        if isinstance(gateway, HttpWeChatGateway) and app is not None:
+        if self.settings.notifier == "disabled":
+            return DisabledNotifier()
+        if (
+            self.settings.notifier == "wechat"
+            and isinstance(gateway, HttpWeChatGateway)
+            and app is not None
+        ):
             return WeChatSubscribeNotifier(token_provider=lambda: gateway.access_token(app))
         return FakeNotifier()
 

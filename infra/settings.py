@@ -95,6 +95,7 @@ class Settings:
     wechat_apps: dict[str, str] = field(default_factory=dict)
     wechat_fake: bool = True
     sms_provider: str = "fake"
+    notifier: str = "fake"
     payment_secret: str = DEV_PAYMENT_SECRET
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
@@ -143,6 +144,7 @@ class Settings:
             wechat_apps=_keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret"),
             wechat_fake=_flag(e, "WECHAT_FAKE", default=mode != "production"),
             sms_provider=e.get("SMS_PROVIDER") or ("disabled" if mode == "production" else "fake"),
+            notifier=e.get("NOTIFIER") or _default_notifier(e, mode),
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
@@ -164,6 +166,12 @@ class Settings:
         _key_bytes("PII_HASH_KEY", self.pii_hash_key)
         if self.sms_provider not in ("fake", "disabled"):
             raise SettingsError("SMS_PROVIDER must be fake or disabled (real providers: later).")
+        if self.notifier not in ("wechat", "fake", "disabled"):
+            raise SettingsError("NOTIFIER must be wechat, fake or disabled.")
+        if self.notifier == "wechat" and (self.wechat_fake or not self.wechat_apps):
+            raise SettingsError(
+                "NOTIFIER=wechat needs the real WeChat gateway (WECHAT_FAKE=0 and WECHAT_APPS)."
+            )
         if self.is_production:
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise SettingsError("Production refuses the development JWT_SECRET: set your own.")
@@ -177,6 +185,10 @@ class Settings:
                 raise SettingsError("Production refuses the development PII keys: set your own.")
             if self.wechat_fake:
                 raise SettingsError("Production refuses the fake WeChat gateway (WECHAT_FAKE=0).")
+            if self.notifier == "fake":
+                raise SettingsError(
+                    "Production refuses the fake notifier (NOTIFIER=wechat, or disabled)."
+                )
             if self.sms_provider == "fake":
                 raise SettingsError("Production refuses the fake SMS sender.")
             if self.payment_secret == DEV_PAYMENT_SECRET:
@@ -193,3 +205,12 @@ class Settings:
             return None
         path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _default_notifier(e: Mapping[str, str], mode: str) -> str:
+    """WeChat subscribe messages with the real gateway; the recording fake in development;
+    in production without a mini-program to send from, disabled."""
+    real_gateway = not _flag(e, "WECHAT_FAKE", default=mode != "production")
+    if real_gateway and e.get("WECHAT_APPS"):
+        return "wechat"
+    return "disabled" if mode == "production" else "fake"

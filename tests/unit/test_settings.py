@@ -70,3 +70,16 @@ def test_malformed_settings_say_what_to_fix(env: dict[str, str], complaint: str)
 def test_previous_jwt_keys_are_parsed() -> None:
     settings = Settings.from_env({"JWT_PREVIOUS_KEYS": "k0:" + "s" * 40 + ", old:" + "t" * 40})
     assert set(settings.jwt_previous_keys) == {"k0", "old"}
+
+
+def test_notifier_is_wechat_with_the_real_gateway_and_production_refuses_the_fake() -> None:
+    assert Settings.from_env(PRODUCTION).notifier == "wechat"
+    no_app = {k: v for k, v in PRODUCTION.items() if k != "WECHAT_APPS"}
+    assert Settings.from_env(no_app).notifier == "disabled"  # nothing to send from
+    assert Settings.from_env({}).notifier == "fake"  # development: recorded only
+    with pytest.raises(SettingsError, match="fake notifier"):
+        Settings.from_env({**PRODUCTION, "NOTIFIER": "fake"})
+    with pytest.raises(SettingsError, match="NOTIFIER must be"):
+        Settings.from_env({"NOTIFIER": "carrier-pigeon"})
+    with pytest.raises(SettingsError, match="real WeChat gateway"):
+        Settings.from_env({"NOTIFIER": "wechat"})

@@ -15,6 +15,8 @@ import pytest
 from domain.clock import FrozenClock
 from domain.errors import MemberError, MemberErrorCode
 from domain.members.ports import WeChatSession
+from domain.outbox import NotifierError, OutboxMessage
+from infra.notifier import DisabledNotifier
 from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
 
 APP = "wx1234567890abcdef"
@@ -410,7 +412,40 @@ def test_production_wiring_sends_notifications_through_wechat() -> None:
     from infra.runtime import Runtime
     from infra.settings import Settings
 
-    real = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}))
+    real = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}, notifier="wechat"))
     assert isinstance(real.notifier, WeChatSubscribeNotifier)
     assert real.notify_app == APP
     assert isinstance(Runtime(Settings()).notifier, FakeNotifier)  # development: recorded only
+    off = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}, notifier="disabled"))
+    assert isinstance(off.notifier, DisabledNotifier)
+
+
+async def test_a_failed_token_fetch_is_a_retryable_notifier_error(stub: WeChatStub) -> None:
+    from infra.notifier import WeChatSubscribeNotifier
+
+    async def unreachable() -> str:
+        raise MemberError(MemberErrorCode.WECHAT_UNAVAILABLE, "WeChat could not be reached")
+
+    notifier = WeChatSubscribeNotifier(token_provider=unreachable)
+    with pytest.raises(NotifierError) as failed:
+        await notifier.send(message_for_test(), "openid")
+    assert not failed.value.permanent and "access token" in str(failed.value)
+    await notifier.aclose()
+
+
+async def test_disabled_notifications_fail_permanently() -> None:
+    with pytest.raises(NotifierError) as failed:
+        await DisabledNotifier().send(message_for_test(), "openid")
+    assert failed.value.permanent
+
+
+def message_for_test() -> OutboxMessage:
+    from datetime import UTC, datetime
+
+    from domain.ids import new_id
+    from domain.outbox import Notification
+
+    notification = Notification(
+        kind="ORDER_PAID", member_id=new_id(), order_id=None, data={}, dedupe_key="k"
+    )
+    return OutboxMessage.pending(notification, datetime(2026, 1, 1, tzinfo=UTC))
