@@ -93,7 +93,9 @@ JOBS: list[Job] = [
     Job("renew_subscriptions", _renew_subscriptions, 300),
     Job("subscription_reminders", _subscription_reminders, 3600),
     Job("expire_points", _expire_points, 3600),
-    Job("recompute_tiers", _recompute_tiers, 86400, timeout_seconds=3600),
+    # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
+    # it again, so no job gets more than the default 300 s (one long one would delay them all).
+    Job("recompute_tiers", _recompute_tiers, 86400),
     Job("deliver_outbox", _deliver_outbox, 10),
     Job("cancel_unpaid_orders", _cancel_unpaid, 60),
     Job("expire_unclaimed_orders", _expire_unclaimed, 300),

@@ -95,9 +95,10 @@ def test_arq_cron_runs_every_job_on_its_interval(runtime: Runtime) -> None:
         assert gaps == {job.every_seconds}, (job.name, gaps)
 
 
-def test_a_long_job_gets_a_timeout_to_finish_in(runtime: Runtime) -> None:
+def test_every_job_has_the_timeout_a_killed_workers_job_waits_for(runtime: Runtime) -> None:
+    """arq re-runs a job lost with its worker after the longest timeout + 10 s: keep it 300 s."""
     settings = worker_settings(runtime.settings)
     timeouts = {c.name: c.timeout_s for c in settings["cron_jobs"]}
     by_name = {f.name: f.timeout_s for f in settings["functions"]}
     assert timeouts == by_name == {job.name: job.timeout_seconds for job in JOBS}
-    assert timeouts["recompute_tiers"] == 3600 and timeouts["deliver_outbox"] == 300
+    assert set(timeouts.values()) == {300}
