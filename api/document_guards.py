@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 
 from graphql import (
@@ -39,6 +39,8 @@ MAX_SPREADS = 30  # distinct fragments spread into one selection set
 # variants of 20 attributes, holds 6,600; 20,000 leave room for a list past its input's
 # limit to get the typed error. Coercing 20,000 takes about a quarter of a second.
 MAX_VARIABLE_VALUES = 20_000
+SHAPE_CACHE_SIZE = 512  # as ValidationCache
+_SHAPES: OrderedDict[tuple[str, int], str | None] = OrderedDict()
 LENGTH_PER_TOKEN = 10  # characters of document per token allowed, whitespace included
 
 
@@ -223,7 +225,19 @@ class DocumentLimiter(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         document = self.execution_context.graphql_document
-        problem = shape_problem(document, self.max_selections) if document else None
+        problem = self._shape_of(document) if document else None
         if problem is not None:
             raise _refusal(problem)
         yield
+
+    def _shape_of(self, document: DocumentNode) -> str | None:
+        """The shape verdict of a document text, walked once (clients repeat a few documents,
+        as ParserCache and ValidationCache assume)."""
+        key = (self.execution_context.query or "", self.max_selections)
+        if key in _SHAPES:
+            _SHAPES.move_to_end(key)
+            return _SHAPES[key]
+        problem = _SHAPES[key] = shape_problem(document, self.max_selections)
+        if len(_SHAPES) > SHAPE_CACHE_SIZE:
+            _SHAPES.popitem(last=False)
+        return problem
