@@ -9,6 +9,25 @@ echo "== lint (ruff, mypy)"
 "$bin/ruff" check .
 "$bin/mypy"
 
+# The date-sensitive suites at two wall-clock hours where the stores' day (Asia/Shanghai,
+# UTC+8) and UTC's differ or have just turned: a test that builds a UTC date fails here.
+# libfaketime moves the clock of the test process only (servers keep real time).
+date_suites=(
+  tests/integration/test_doctor.py
+  tests/integration/test_subscription_renewals.py
+  tests/integration/test_subscription_smoke.py
+  tests/integration/test_subscription_concurrency.py
+  tests/api/test_subscriptions_api.py
+  tests/integration/test_points_ledger.py
+  tests/api/test_points_api.py
+  tests/api/test_orders_lifecycle.py
+  tests/integration/test_jobs.py
+)
+for hour in 23:30 00:30; do
+  echo "== date-sensitive suites with the wall clock at $hour UTC"
+  faketime -f "@$(date -u +%F) $hour:00" "$bin/pytest" -q -p no:cacheprovider "${date_suites[@]}"
+done
+
 echo "== whole suite on PostgreSQL + Redis"
 "$bin/pytest" -q -p no:cacheprovider tests
 

@@ -11,8 +11,8 @@
 # If TEST_DATABASE_URL and TEST_REDIS_URL are both already set, no servers are
 # started and the command is run as is.
 #
-# Missing server binaries are installed with apt-get (Debian/Ubuntu). The
-# servers listen on 127.0.0.1 only, on free ports, with all data in a temporary
+# Missing server binaries (and libfaketime, for the tests) are installed with
+# apt-get (Debian/Ubuntu). The servers listen on 127.0.0.1 only, on free ports, with all data in a temporary
 # directory that is deleted afterwards. Both servers are always stopped, and
 # the script exits with the command's exit status.
 #
@@ -117,6 +117,8 @@ missing=()
 PG_BIN=$(find_pg_bindir || true)
 [ -n "$PG_BIN" ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# libfaketime: scripts/run-tests.sh runs the date-sensitive suites at chosen wall-clock hours.
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
     hash -r

@@ -71,7 +71,7 @@ async def runtime(settings: Settings, clock: MovableClock) -> AsyncIterator[Runt
 @pytest.fixture(autouse=True)
 async def clean_state(runtime: Runtime, clock: MovableClock) -> AsyncIterator[None]:
     yield
-    clock.offset = type(clock.offset)()
+    clock.reset()
     conn = connections.get("default")
     tables = table_names()
     if is_postgres(runtime.settings.database_url):

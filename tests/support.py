@@ -7,10 +7,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise import Tortoise
 
+from domain.locations.model import DEFAULT_TIMEZONE
 from infra.cache import ReadCache
 
 
@@ -25,8 +27,15 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
 
 
+STORE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the zone stores are created in
+
+
 class MovableClock:
-    """Real time plus an offset the test can move forward."""
+    """Real time plus an offset the test can move.
+
+    Every date a test builds comes from here, in the stores' zone: `today()`, `put(day)`.
+    A UTC date (`now().date()`) is the wrong day from 16:00 to 24:00 UTC.
+    """
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -36,6 +45,23 @@ class MovableClock:
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta
+
+    def reset(self) -> None:
+        self.offset = timedelta()
+
+    def today(self) -> date:
+        """The store-local date right now."""
+        return local_date(self.now())
+
+    def put(self, day: date, hour: int = 10) -> None:
+        """Make `now()` the given store-local moment (time then runs on from there)."""
+        target = datetime(day.year, day.month, day.day, hour, tzinfo=STORE_ZONE)
+        self.offset = target - datetime.now(UTC)
+
+
+def local_date(moment: datetime) -> date:
+    """The store-local date of a moment."""
+    return moment.astimezone(STORE_ZONE).date()
 
 
 def table_names() -> list[str]:

@@ -22,7 +22,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 import httpx
 from graphql import (
@@ -67,6 +66,7 @@ from tests.api.test_orders_checkout import (
 )
 from tests.api.test_subscriptions import server, session, until
 from tests.conftest import Api
+from tests.support import local_date
 
 __all__ = ["server"]  # the uvicorn fixture serving the WebSocket, shared with test_subscriptions
 
@@ -74,7 +74,6 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 TABLE = Path(__file__).with_name("authorization_matrix.csv")
 SCHEMA_FILE = ROOT_DIR / "schema.graphql"
 PASSWORD = "correct-horse-battery"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 PRINCIPALS = (
     "anonymous",
@@ -340,7 +339,7 @@ async def weekly_subscription(runtime: Runtime, world: World, who: Shopper, stor
         10,
         0,
     )
-    today = runtime.clock.now().astimezone(SHANGHAI).date()
+    today = local_date(runtime.clock.now())
     payload = (
         await who.api.data(
             CREATE_SUBSCRIPTION,

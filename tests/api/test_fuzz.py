@@ -53,7 +53,7 @@ from infra.runtime import Runtime
 from infra.settings import Settings
 from tests.api.test_orders_checkout import order_input, placed, receive, shopper
 from tests.conftest import Api, login
-from tests.support import MovableClock, count_sql
+from tests.support import MovableClock, count_sql, local_date
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
@@ -447,7 +447,7 @@ def member_tokens(
     async def sign_up() -> str:
         member = await shopper(Api(client), f"fuzz-member-{len(ID_POOL)}")
         principal = Principal(kind=PrincipalKind.MEMBER, id=member.key)
-        first = (rt.clock.now() + timedelta(days=7)).date()
+        first = local_date(rt.clock.now() + timedelta(days=7))
         signup = SignUp(
             world.plan.id,
             {world.variant.id: 1},

@@ -9,10 +9,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,7 +27,6 @@ from infra.runtime import Runtime
 from tests.conftest import Api, login
 from tests.support import MovableClock
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = date(2027, 3, 10)  # a Wednesday
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 PRICES = (5000, 1990, 800)  # fen: the catalog price of each variant
@@ -131,11 +129,6 @@ class World:
         return [e["node"] for e in edges]
 
 
-def put_clock(clock: MovableClock, when: date, hour: int = 10) -> None:
-    target = datetime(when.year, when.month, when.day, hour, tzinfo=SHANGHAI)
-    clock.offset = target - datetime.now(UTC)
-
-
 async def staff(api: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]) -> Api:
     await create_staff(runtime.auth, name, "correct-horse-battery", role, [s.id for s in stores])
     result = await login(api, name, "correct-horse-battery")
@@ -151,7 +144,7 @@ async def member(api: Api, openid: str) -> Api:
 
 @pytest.fixture
 async def world(api: Api, runtime: Runtime, clock: MovableClock, stores: dict[str, Any]) -> World:
-    put_clock(clock, TODAY)  # before any token is issued
+    clock.put(TODAY)  # before any token is issued
     product = await create_product(
         runtime.catalog,
         ProductDraft(
@@ -508,7 +501,7 @@ async def test_a_pause_until_a_date_not_ahead_is_refused(world: World, until: st
 async def test_resuming_after_the_dates_passed_rolls_forward(world: World) -> None:
     sub = await world.subscribe()
     await world.ok(world.alice, "pauseSubscription", id=sub["id"])
-    put_clock(world.clock, TODAY + timedelta(days=13))  # two deliveries missed
+    world.clock.put(TODAY + timedelta(days=13))  # two deliveries missed
     alice = await member(world.api, "alice")  # the old access token has expired by now
     resumed = await world.ok(alice, "resumeSubscription", id=sub["id"])
     assert resumed["nextDeliveryDate"] == day(19)

@@ -219,7 +219,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
             services.SignUp(
                 plan.id,
                 {kiwi: 1},
-                (clock.now() + timedelta(days=1)).date(),
+                clock.today() + timedelta(days=1),
                 pickup_location_id=sh_a,
                 payment_agreement=agreement,
             ),

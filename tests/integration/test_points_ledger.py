@@ -25,7 +25,6 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -46,9 +45,8 @@ from infra.db.models.loyalty import (
     TierChangeRow,
 )
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import STORE_ZONE, MovableClock
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
 CS = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)
 DAY = timedelta(days=1)
@@ -279,10 +277,10 @@ async def assert_only_appended(before: Snapshot) -> Snapshot:
 def local_time(clock: MovableClock, hour: int, minute: int = 0) -> None:
     """Move the clock forward to the next `hour:minute` in Shanghai."""
     now = clock.now()
-    local = now.astimezone(SHANGHAI)
-    target = datetime.combine(local.date(), time(hour, minute), SHANGHAI)
+    local = now.astimezone(STORE_ZONE)
+    target = datetime.combine(local.date(), time(hour, minute), STORE_ZONE)
     if target <= local:
-        target = datetime.combine(local.date() + DAY, time(hour, minute), SHANGHAI)
+        target = datetime.combine(local.date() + DAY, time(hour, minute), STORE_ZONE)
     clock.advance(target - now)
 
 
@@ -426,8 +424,8 @@ async def test_credit_makes_a_lot_that_expires_by_the_policy(runtime: Runtime, a
     assert (lot.amount, lot.remaining, lot.held) == (120, 120, 0)
     expected = PointsPolicy().expiry_for(lot.earned_at)
     assert lot.expires_at == expected
-    local = lot.expires_at.astimezone(SHANGHAI)
-    earned = lot.earned_at.astimezone(SHANGHAI)
+    local = lot.expires_at.astimezone(STORE_ZONE)
+    earned = lot.earned_at.astimezone(STORE_ZONE)
     assert (local.hour, local.minute, local.second) == (23, 59, 59)
     assert (local + timedelta(seconds=1)).day == 1  # the last second of a month
     months = (local.year - earned.year) * 12 + local.month - earned.month

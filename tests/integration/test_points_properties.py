@@ -54,7 +54,7 @@ from infra.db.models.loyalty import (
 from infra.runtime import Runtime
 from tests.integration.test_points_ledger import (
     CS,
-    SHANGHAI,
+    STORE_ZONE,
     Snapshot,
     assert_only_appended,
     check_books,
@@ -215,7 +215,7 @@ class PointsMachine(RuleBasedStateMachine):
     @rule(who=MEMBER)
     def check_in(self, who: int) -> None:
         m = self.alive(who)
-        day = self.now().astimezone(SHANGHAI).date().isoformat()
+        day = self.now().astimezone(STORE_ZONE).date().isoformat()
         result = self.attempt(services.daily_check_in(self.deps, self.members[m]))
         if (m, day) in self.checked_in:
             assert isinstance(result, PointsError), result

@@ -34,10 +34,8 @@ from tests.integration.test_subscription_renewals import (
     level,
     open_shop,
     orders_of,
-    put_clock,
     renew,
     subscribe,
-    today,
 )
 from tests.support import MovableClock
 
@@ -68,7 +66,7 @@ async def assert_one_cycle_row_per_number() -> None:
 async def test_concurrent_workers_order_each_cycle_exactly_once(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
-    put_clock(clock, FIRST - timedelta(days=3))
+    clock.put(FIRST - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores, stock=SUBSCRIPTIONS * QUANTITY * 3)
     subs = await subscribers(shop, SUBSCRIPTIONS, "racer")
 
@@ -117,7 +115,7 @@ async def test_concurrent_workers_order_each_cycle_exactly_once(
 async def test_concurrent_retries_charge_a_past_due_cycle_once(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
-    put_clock(clock, FIRST - timedelta(days=2))
+    clock.put(FIRST - timedelta(days=2))
     shop = await open_shop(runtime, clock, stores)
     cards = [agreement() for _ in range(10)]
     plan = await a_plan(shop)
@@ -147,7 +145,7 @@ async def test_concurrent_retries_charge_a_past_due_cycle_once(
 async def test_nothing_is_charged_once_a_pause_is_recorded(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
-    put_clock(clock, FIRST - timedelta(days=3))
+    clock.put(FIRST - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores, stock=SUBSCRIPTIONS * QUANTITY)
     subs = await subscribers(shop, SUBSCRIPTIONS, "pause-racer")
     clock.advance(timedelta(days=1))
@@ -203,7 +201,7 @@ async def test_a_pause_between_ordering_and_charging_cancels_that_order(
 ) -> None:
     """The interleaving the race above may or may not hit, forced: the worker has placed the
     cycle's order (its first transaction) when the member's pause commits."""
-    put_clock(clock, FIRST - timedelta(days=2))
+    clock.put(FIRST - timedelta(days=2))
     shop = await open_shop(runtime, clock, stores, stock=10)
     [(member, sub)] = await subscribers(shop, 1, "between")
 
@@ -223,7 +221,7 @@ async def test_a_pause_between_ordering_and_charging_cancels_that_order(
 
     # resumed before the delivery date: that delivery is ordered and paid after all
     resumed = await services.resume(shop.deps, member, sub.id)
-    assert resumed.next_date == FIRST and today(clock) < FIRST
+    assert resumed.next_date == FIRST and clock.today() < FIRST
     await renew(shop)
     found = await cycles(shop, sub.id)
     assert [(c.scheduled_date, c.status) for c in found] == [
@@ -239,7 +237,7 @@ async def test_member_changes_racing_a_renewal_leave_one_consistent_schedule(
 ) -> None:
     """Skips racing the renewal workers: a delivery is either skipped (no order) or ordered
     and paid, never both, and the schedule advances once per delivery."""
-    put_clock(clock, FIRST - timedelta(days=3))
+    clock.put(FIRST - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores, stock=SUBSCRIPTIONS * QUANTITY)
     subs = await subscribers(shop, SUBSCRIPTIONS, "skip-racer")
     clock.advance(timedelta(days=1))
@@ -267,7 +265,7 @@ async def test_member_changes_racing_a_renewal_leave_one_consistent_schedule(
         placed = await orders_of(shop, member.id)
         after = await current(shop, sub.id)
         # nothing is ordered ahead of the lead time, whoever came first
-        horizon = today(clock) + timedelta(days=2)
+        horizon = clock.today() + timedelta(days=2)
         assert all(c.scheduled_date <= horizon for c in found if c.order_id), found
         if first.status is CycleStatus.SKIPPED:
             assert first.order_id is None

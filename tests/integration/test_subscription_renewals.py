@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -51,9 +50,8 @@ from domain.subscriptions.model import (
 )
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import MovableClock, local_date
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 CS = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)
 WEEKLY = Interval(IntervalUnit.WEEK, 1)
@@ -67,20 +65,6 @@ A = SubscriptionStatus
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def put_clock(clock: MovableClock, day: date, hour: int = 10) -> None:
-    """Make `clock.now()` the given store-local moment (it then runs on in real time)."""
-    target = datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI)
-    clock.offset = target - datetime.now(UTC)
-
-
-def today(clock: MovableClock) -> date:
-    return clock.now().astimezone(SHANGHAI).date()
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(SHANGHAI).date()
 
 
 @dataclass
@@ -181,7 +165,7 @@ async def day_by_day(
     shop: Shop, until: date, *, runs: int = 2, reminders: bool = False, sweeps: bool = False
 ) -> None:
     """Advance one day at a time until the local date is `until`, running the jobs each day."""
-    while today(shop.clock) < until:
+    while shop.clock.today() < until:
         shop.clock.advance(timedelta(days=1))
         if sweeps:
             await production_sweeps(shop)
@@ -247,7 +231,7 @@ async def test_a_year_of_weekly_renewals_orders_each_delivery_once(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 1, 29)  # a Friday
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "year")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -306,7 +290,7 @@ async def test_a_monthly_plan_anchored_on_the_31st_keeps_to_month_ends(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any], year: int, february: date
 ) -> None:
     first = date(year, 1, 31)
-    put_clock(clock, date(year, 1, 25))
+    clock.put(date(year, 1, 25))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, f"monthly-{year}")
     sub = await subscribe(shop, member, await a_plan(shop, MONTHLY), first)
@@ -341,7 +325,7 @@ async def test_skipping_the_next_delivery_orders_nothing_for_it(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 3, 26)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "skipper")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -373,7 +357,7 @@ async def test_nothing_is_ordered_or_charged_while_paused_and_resuming_rolls_for
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 6, 25)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "pauser")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -392,7 +376,7 @@ async def test_nothing_is_ordered_or_charged_while_paused_and_resuming_rolls_for
     resumed = await services.resume(shop.deps, member, sub.id)
     assert resumed.status is A.ACTIVE
     assert resumed.next_date == first + timedelta(weeks=2)  # the first scheduled date after today
-    assert resumed.next_date > today(clock)
+    assert resumed.next_date > clock.today()
 
     await day_by_day(shop, first + timedelta(days=13))
     found = await cycles(shop, sub.id)
@@ -409,7 +393,7 @@ async def test_a_pause_inside_the_lead_time_stops_the_order_that_was_due(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 6, 25)
-    put_clock(clock, first - timedelta(days=1))  # already inside the two-day lead time
+    clock.put(first - timedelta(days=1))  # already inside the two-day lead time
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "late-pauser")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -430,7 +414,7 @@ async def test_a_past_due_subscription_paused_and_resumed_renews_again(
 ) -> None:
     """The member's card bounces, they pause, fix the card and resume before the delivery."""
     first = date(2027, 6, 25)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "past-due-pauser")
     card = agreement()
@@ -469,7 +453,7 @@ async def test_a_rescheduled_delivery_is_ordered_relative_to_the_new_date(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any], offset: int
 ) -> None:
     first = date(2027, 9, 24)
-    put_clock(clock, first - timedelta(days=6))
+    clock.put(first - timedelta(days=6))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, f"mover{offset}")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -507,7 +491,7 @@ async def test_reschedules_outside_the_window_or_into_the_past_are_refused(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 9, 24)
-    put_clock(clock, first - timedelta(days=2))
+    clock.put(first - timedelta(days=2))
     shop = await open_shop(runtime, clock, stores, stock=0)
     member = await a_member(runtime, "bad-mover")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -536,7 +520,7 @@ async def test_a_cancelled_subscription_never_renews(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 5, 7)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "leaver")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -565,7 +549,7 @@ async def test_cancelling_after_the_order_is_paid_keeps_that_delivery_and_stops_
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 5, 7)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "late-leaver")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -585,7 +569,7 @@ async def test_a_declined_card_is_retried_after_an_hour_and_recovers(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 10, 29)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "bouncer")
     card = agreement()
@@ -632,7 +616,7 @@ async def test_a_card_that_keeps_failing_pauses_the_subscription_after_the_last_
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 10, 29)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores, stock=10)
     member = await a_member(runtime, "always-declined")
     card = agreement()
@@ -696,7 +680,7 @@ async def test_a_card_that_keeps_failing_pauses_the_subscription_after_the_last_
 
 async def past_due(shop: Shop, name: str, first: date) -> tuple[Principal, Subscription, str]:
     """A subscription whose card declines: its first renewal order waits for payment."""
-    put_clock(shop.clock, first - timedelta(days=3))
+    shop.clock.put(first - timedelta(days=3))
     member = await a_member(shop.runtime, name)
     card = agreement()
     sub = await subscribe(shop, member, await a_plan(shop), first, agreement_ref=card)
@@ -783,7 +767,7 @@ async def test_a_stock_shortfall_skips_the_cycle_and_tells_the_member(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 11, 26)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores, stock=0)
     await receive(shop, shop.stores["SH-A"].id, 1)  # one box; two are needed
     member = await a_member(runtime, "short")
@@ -816,7 +800,7 @@ async def test_one_reminder_per_cycle_before_it_is_ordered(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 12, 17)
-    put_clock(clock, first - timedelta(days=6))
+    clock.put(first - timedelta(days=6))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "reminded")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -845,13 +829,13 @@ async def test_reminders_reach_every_due_subscription_whatever_the_batch(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 12, 17)
-    put_clock(clock, first - timedelta(days=6))
+    clock.put(first - timedelta(days=6))
     shop = await open_shop(runtime, clock, stores)
     plan = await a_plan(shop)
     members = [await a_member(runtime, f"batch-{n}") for n in range(3)]
     for member in members:
         await subscribe(shop, member, plan, first)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     await renewals.send_reminders(shop.deps, batch=1)  # one run, three batches of one
     for member in members:
         assert len(await messages(shop, member.id, "SUBSCRIPTION_REMINDER")) == 1
@@ -864,7 +848,7 @@ async def test_renewal_orders_go_through_pickup_and_earn_points(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 8, 27)
-    put_clock(clock, first - timedelta(days=3))
+    clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "collector")
     sub = await subscribe(shop, member, await a_plan(shop), first)
@@ -898,7 +882,7 @@ async def test_a_merge_moves_subscriptions_and_they_renew_for_the_survivor(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 7, 30)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     await receive(shop, stores["WH-1"].id, 100)  # delivery orders ship from the warehouse
     source = await a_member(runtime, "duplicate")
@@ -942,7 +926,7 @@ async def test_the_data_export_has_a_subscriptions_section(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 7, 30)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "exporter")
     other = await a_member(runtime, "not-exported")
@@ -973,7 +957,7 @@ async def test_an_erased_member_is_never_charged_again(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
 ) -> None:
     first = date(2027, 7, 30)
-    put_clock(clock, first - timedelta(days=5))
+    clock.put(first - timedelta(days=5))
     shop = await open_shop(runtime, clock, stores)
     await receive(shop, stores["WH-1"].id, 100)
     leaving = await a_member(runtime, "forget-me")
