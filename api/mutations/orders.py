@@ -15,7 +15,7 @@ from api.relay import decode_id, encode_id
 from api.types.orders import Order
 from domain.errors import DomainError, OrderErrorCode
 from domain.errors import OrderError as DomainOrderError
-from domain.identity.model import Principal, PrincipalKind
+from domain.identity.model import Principal
 from domain.inventory.model import StockLine
 from domain.ordering import lifecycle, payments
 from domain.ordering.checkout import Checkout, DeliveryTo, PickupShortage, place_order
@@ -113,17 +113,9 @@ def _checkout(actor: Principal, data: PlaceOrderInput) -> Checkout:
         raise DomainOrderError(
             OrderErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", ["lines"]
         )
-    member: UUID | None
-    if actor.is_member:
-        if data.member_id is not None:
-            raise DomainOrderError(
-                OrderErrorCode.INVALID_INPUT, "Members order for themselves.", ["memberId"]
-            )
-        member = actor.id
-    elif actor.kind in (PrincipalKind.STAFF, PrincipalKind.DEVICE):
-        member = decode_id(data.member_id, "Member", "memberId") if data.member_id else None
-    else:
-        raise DomainOrderError(OrderErrorCode.FORBIDDEN, "Members, POS and staff place orders.")
+    member: UUID | None = actor.id if actor.is_member else None
+    if data.member_id is not None:
+        member = decode_id(data.member_id, "Member", "memberId")
     pickup, delivery = data.fulfilment.pickup, data.fulfilment.delivery
     return Checkout(
         channel=data.channel,

@@ -12,7 +12,7 @@ from uuid import UUID
 from domain.catalog.model import CatalogStatus
 from domain.errors import OrderError, OrderErrorCode, PointsError
 from domain.idempotency import once
-from domain.identity.model import Principal
+from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.inventory.model import InsufficientStock, StockLine, clean_lines
 from domain.inventory.reservations import reserve_in_uow
@@ -265,6 +265,7 @@ async def place_order(
     deps: OrderingDeps, actor: Principal, checkout: Checkout, idempotency_key: str | None
 ) -> Order:
     lines = _validate(checkout)
+    _authorise(actor, checkout)
     if checkout.points_to_redeem and not (actor.is_member and actor.id == checkout.member_id):
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
@@ -340,6 +341,27 @@ async def place_order(
         order = placed[0] if placed else await uow.orders.get(UUID(result["order_id"]))
     assert order is not None
     return order
+
+
+def _authorise(actor: Principal, checkout: Checkout) -> None:
+    """Members order for themselves; staff and in-store devices order for a walk-in or a
+    looked-up member, for pickup only at a store they act on (a clerk or kiosk of one store
+    cannot reserve another store's shelf)."""
+    if actor.is_member:
+        if checkout.member_id != actor.id:
+            raise OrderError(
+                OrderErrorCode.INVALID_INPUT, "Members order for themselves.", ["memberId"]
+            )
+        return
+    if actor.kind not in (PrincipalKind.STAFF, PrincipalKind.DEVICE):
+        raise OrderError(OrderErrorCode.FORBIDDEN, "Members, POS and staff place orders.")
+    store = checkout.pickup_location_id
+    if store is not None and not actor.can_act_on_store(store):
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "You place pickup orders only at your own stores.",
+            ["fulfilment", "pickup", "locationId"],
+        )
 
 
 async def _check_member(uow: UnitOfWork, member_id: UUID) -> None:

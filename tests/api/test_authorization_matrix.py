@@ -427,6 +427,14 @@ TARGETS: dict[str, Given] = {
             "lines": [{"variantId": w.variant, "quantity": 1}],
         }
     },
+    # A walk-in (or the member's own) pickup at SH-A: only SH-A's staff and devices, and members.
+    "Mutation.placeOrder": lambda w: {
+        "input": {
+            "channel": "POS",
+            "lines": [{"variantId": w.variant, "quantity": 1}],
+            "fulfilment": {"pickup": {"locationId": w.store("SH-A")}},
+        }
+    },
     "Mutation.payOrder": _order,
     # A valid method, so the request reaches the store check; the amount is wrong on purpose.
     "Mutation.recordInStorePayment": lambda w: {

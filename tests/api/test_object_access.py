@@ -378,3 +378,47 @@ async def test_a_pos_of_store_a_cannot_record_a_sale_at_store_b(
     done = await run(pos_b, "recordPosSales", **sale)
     assert done["errors"] == [] and done["replayed"] is False, done
     assert (await level_at(world, "SH-B"))["onHand"] == before["onHand"] - 3
+
+
+PLACE_ORDER = mutation("placeOrder", "PlaceOrderInput", "order { id status location { code } }")
+
+
+async def test_store_a_cannot_place_pickup_orders_at_store_b(world: World) -> None:
+    """A kiosk, till, clerk or manager of SH-A ordering for pickup at SH-B would reserve
+    SH-B's shelf (here all of it) for any member: refused, nothing reserved."""
+    before = await level_at(world, "SH-B")
+
+    def order_at(code: str, quantity: int, member: str | None) -> dict[str, Any]:
+        return {
+            "input": {
+                "channel": "POS",
+                "lines": [{"variantId": world.variant, "quantity": quantity}],
+                "fulfilment": {"pickup": {"locationId": world.store(code)}},
+                "memberId": member,
+            }
+        }
+
+    for outsider in ("clerk_a", "manager_a", "kiosk_a", "pos_a"):
+        for member in (world.member_b.id, None):
+            answer = (await as_(world, outsider).data(PLACE_ORDER, order_at("SH-B", 50, member)))[
+                "placeOrder"
+            ]
+            assert refusal(answer)[:2] == ("FORBIDDEN", ["fulfilment", "pickup", "locationId"])
+    assert await level_at(world, "SH-B") == before
+    admin_view = await as_(world, "admin").data(MEMBER, {"id": world.member_b.id})
+    assert admin_view["member"] is not None
+
+    # At their own store they order for the member; SH-B's own clerk orders at SH-B.
+    for caller, code in (("pos_a", "SH-A"), ("kiosk_a", "SH-A"), ("clerk_b", "SH-B")):
+        answer = (await as_(world, caller).data(PLACE_ORDER, order_at(code, 1, world.member_b.id)))[
+            "placeOrder"
+        ]
+        assert answer["errors"] == [], answer
+        assert answer["order"]["location"]["code"] == code
+    assert (await level_at(world, "SH-B"))["reserved"] == before["reserved"] + 1
+
+    # The member must exist and be active, also at the caller's own store.
+    answer = (await as_(world, "pos_a").data(PLACE_ORDER, order_at("SH-A", 1, unknown("Member"))))[
+        "placeOrder"
+    ]
+    assert refusal(answer)[:2] == ("NOT_FOUND", ["memberId"])
