@@ -96,6 +96,15 @@ class IsCustomerService(_Forbidden):
         return bool(principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT))
 
 
+class CanDecidePointsClaims(_Forbidden):
+    message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff decide points claims."
+
+    def allows(self, principal: Any) -> bool:
+        return bool(
+            principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
+        )
+
+
 class CanRecordSales(_Forbidden):
     message = "Only POS devices and store staff record till sales."
 

@@ -27,6 +27,7 @@ from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
+from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
@@ -39,7 +40,7 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries):
+class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries):
     pass
 
 

@@ -232,7 +232,8 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
 
     def place_order(n: int, rnd: random.Random) -> Request:
         lines = [
-            {"variantId": _gid("Variant", v), "quantity": 1} for v in rnd.sample(state.variants, 2)
+            {"variantId": _gid("Variant", v), "quantity": 1, "lineTotal": 100}
+            for v in rnd.sample(state.variants, 2)
         ]
         body = {
             "query": PLACE_ORDER,
@@ -269,7 +270,8 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
     def pos_sale(n: int, rnd: random.Random) -> Request:
         store = rnd.randrange(len(state.stores))
         lines = [
-            {"variantId": _gid("Variant", v), "quantity": 1} for v in rnd.sample(state.variants, 2)
+            {"variantId": _gid("Variant", v), "quantity": 1, "lineTotal": 100}
+            for v in rnd.sample(state.variants, 2)
         ]
         body = {
             "query": POS_SALE,

@@ -107,8 +107,8 @@ class Flows(Scenarios):
             "locationId": hole(0),
             "posTransactionId": hole(1),
             "lines": [
-                {"variantId": hole(2), "quantity": 1},
-                {"variantId": hole(3), "quantity": 1},
+                {"variantId": hole(2), "quantity": 1, "lineTotal": 100},
+                {"variantId": hole(3), "quantity": 1, "lineTotal": 100},
             ],
         }
         self.pos_sale_ = _gql(POS_SALE, {"input": sale})

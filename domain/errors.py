@@ -24,7 +24,7 @@
     │     PAYMENT_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, FORBIDDEN
     ├── PointsError                  PointsErrorCode
     │     (common codes) INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED, ALREADY_CHECKED_IN,
-    │     HOLD_NOT_FOUND, FORBIDDEN
+    │     HOLD_NOT_FOUND, CLAIM_ALREADY_DECIDED (a till sale's points decided otherwise), FORBIDDEN
     ├── SubscriptionError            SubscriptionErrorCode
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, FORBIDDEN
@@ -140,6 +140,7 @@ class PointsErrorCode(StrEnum):
     POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
     ALREADY_CHECKED_IN = "ALREADY_CHECKED_IN"
     HOLD_NOT_FOUND = "HOLD_NOT_FOUND"
+    CLAIM_ALREADY_DECIDED = "CLAIM_ALREADY_DECIDED"
     FORBIDDEN = "FORBIDDEN"
 
 

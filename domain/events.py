@@ -63,7 +63,14 @@ class PosSaleRecorded:
     location_id: UUID
     transaction_id: str
     member_id: UUID | None
-    lines: tuple[tuple[UUID, int], ...]  # (variant id, quantity)
+    lines: tuple[tuple[UUID, int, int], ...]  # (variant id, quantity, fen the till charged)
+    # Filled by the loyalty handler for the sale's answer: points `earned` now, points
+    # `pending` approval and their `claim` id.
+    points: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def paid(self) -> int:
+        return sum(charged for _, _, charged in self.lines)
 
 
 E = TypeVar("E")

@@ -18,6 +18,7 @@ from domain.inventory.reservations import InventoryDeps
 from domain.live import OrderAccess
 from domain.locations.services import LocationDeps
 from domain.loyalty.ledger import LoyaltyDeps
+from domain.loyalty.model import PointsPolicy
 from domain.loyalty.reactions import export_points
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.model import IdentityKind
@@ -138,7 +139,12 @@ class Runtime:
         )
         self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
         self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
-        self.inventory = InventoryDeps(uow=self.unit_of_work, clock=self.clock, events=self.events)
+        self.inventory = InventoryDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            events=self.events,
+            till_price_ceiling_percent=s.till_price_ceiling_percent,
+        )
         apps = [DEMO_WECHAT_APP] if s.wechat_fake and not s.wechat_apps else list(s.wechat_apps)
         self.members = MemberDeps(
             auth=self.auth,
@@ -149,7 +155,12 @@ class Runtime:
             exporters=self.exporters,
             default_wechat_app=apps[0] if len(apps) == 1 else None,
         )
-        self.loyalty = LoyaltyDeps(uow=self.unit_of_work, clock=self.clock, events=self.events)
+        self.loyalty = LoyaltyDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            policy=PointsPolicy(till_points_cap=s.till_points_cap),
+            events=self.events,
+        )
         self.ordering = OrderingDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -99,6 +99,8 @@ class Settings:
     payment_secret: str = DEV_PAYMENT_SECRET
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
+    till_points_cap: int = 5_000  # a till sale earning more waits for approval
+    till_price_ceiling_percent: int = 200  # a till line charges at most this of catalog
 
     @property
     def is_production(self) -> bool:
@@ -148,6 +150,8 @@ class Settings:
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
+            till_points_cap=_int(e, "TILL_POINTS_CAP", 5_000, 0, 100_000_000),
+            till_price_ceiling_percent=_int(e, "TILL_PRICE_CEILING_PERCENT", 200, 100, 1000),
         )
         settings.validate()
         return settings

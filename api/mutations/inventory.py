@@ -17,10 +17,12 @@ from domain.errors import InventoryError as DomainInventoryError
 from domain.identity.model import Principal
 from domain.inventory import stock, transfers
 from domain.inventory.model import (
+    MAX_LINES,
     InsufficientStock,
     MovementKind,
     StaleQuantity,
     StockLine,
+    TillLine,
     clean_quantity,
 )
 from domain.inventory.model import StockLevel as DomainLevel
@@ -73,6 +75,21 @@ def _lines(lines: list[StockLineInput], path: str = "lines") -> list[StockLine]:
         raise DomainInventoryError(InventoryErrorCode.TOO_MANY_ITEMS, "At most 100 lines.", [path])
     return [
         StockLine(decode_id(x.variant_id, "Variant", [path, str(n), "variantId"]), x.quantity)
+        for n, x in enumerate(lines)
+    ]
+
+
+def _till_lines(lines: list[TillLineInput]) -> list[TillLine]:
+    if len(lines) > MAX_LINES:
+        raise DomainInventoryError(
+            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", ["lines"]
+        )
+    return [
+        TillLine(
+            decode_id(x.variant_id, "Variant", ["lines", str(n), "variantId"]),
+            x.quantity,
+            x.line_total,
+        )
         for n, x in enumerate(lines)
     ]
 
@@ -150,10 +167,20 @@ class TransferPayload:
 
 
 @strawberry.input
+class TillLineInput:
+    variant_id: strawberry.ID
+    quantity: int = strawberry.field(description="1 to 9,999.")
+    line_total: int = strawberry.field(
+        description="Fen the till charged for the line, after its own discounts: what a member "
+        "earns points and growth on (0 up to twice the catalog price by default)."
+    )
+
+
+@strawberry.input
 class RecordPosSalesInput:
     location_id: strawberry.ID
     pos_transaction_id: str
-    lines: list[StockLineInput]
+    lines: list[TillLineInput]
     member_id: strawberry.ID | None = None
 
 
@@ -174,6 +201,13 @@ class RecordPosSalesPayload:
     replayed: bool = strawberry.field(
         default=False, description="This till transaction was recorded before; nothing changed."
     )
+    points_earned: int = strawberry.field(default=0, description="Credited to the member now.")
+    points_pending: int = strawberry.field(
+        default=0,
+        description="Above the per-sale cap: waiting for a store manager or CS "
+        "(`pointsClaims`, `approvePointsClaim`).",
+    )
+    points_claim_id: strawberry.ID | None = None
     errors: list[InventoryError] = strawberry.field(default_factory=list)
 
 
@@ -347,7 +381,7 @@ class InventoryMutations:
                 actor,
                 decode_id(input.location_id, "Location", "locationId"),
                 input.pos_transaction_id,
-                _lines(input.lines),
+                _till_lines(input.lines),
                 member,
             )
 
@@ -362,6 +396,11 @@ class InventoryMutations:
             discrepancies=result.discrepancies,
             reservations_at_risk=result.at_risk,
             replayed=result.replayed,
+            points_earned=result.points_earned,
+            points_pending=result.points_pending,
+            points_claim_id=encode_id("PointsClaim", result.points_claim_id)
+            if result.points_claim_id
+            else None,
         )
 
     @strawberry.mutation(

@@ -8,14 +8,15 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
-from api.relay import Connection, decode_cursor
+from api.relay import Connection, decode_cursor, encode_id
 from domain.errors import DomainError
 from domain.loyalty import model as m
-from domain.loyalty.model import EntryKind
+from domain.loyalty.model import ClaimState, EntryKind
 from domain.loyalty.services import PointsSummary
 from domain.pagination import PageRequest
 
 strawberry.enum(EntryKind)
+strawberry.enum(ClaimState, name="PointsClaimState")
 
 
 @strawberry.type
@@ -116,3 +117,42 @@ class Points:
             ),
             member_key=account.member_id,
         )
+
+
+@strawberry.type(
+    description="A till sale's points above the per-sale cap, waiting for a store manager of "
+    "that store or a CS agent (approvePointsClaim / rejectPointsClaim)."
+)
+class PointsClaim:
+    id: strawberry.ID
+    member_id: strawberry.ID
+    location_id: strawberry.ID
+    reference: str = strawberry.field(description="pos:<location>:<till transaction>.")
+    paid: int = strawberry.field(description="Fen the till recorded as paid.")
+    points: int = strawberry.field(description="What the sale earns at the tier it was made in.")
+    state: ClaimState
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str
+
+    @classmethod
+    def from_domain(cls, claim: m.PointsClaim) -> PointsClaim:
+        return cls(
+            id=encode_id("PointsClaim", claim.id),
+            member_id=encode_id("Member", claim.member_id),
+            location_id=encode_id("Location", claim.location_id),
+            reference=claim.reference,
+            paid=claim.paid,
+            points=claim.points,
+            state=claim.state,
+            created_at=claim.created_at,
+            decided_by=claim.decided_by,
+            decided_at=claim.decided_at,
+            reason=claim.reason,
+        )
+
+
+@strawberry.type
+class PointsClaimConnection(Connection[PointsClaim]):
+    """Newest first."""

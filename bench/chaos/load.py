@@ -328,10 +328,10 @@ class Load:
 
     async def pos_sale(self, rng: random.Random) -> None:
         store, tx = rng.choice(self.world.stores), f"chaos-{uuid.uuid4().hex}"
-        lines = [
-            {"variantId": v, "quantity": rng.randint(1, 3)}
-            for v in rng.sample(self.world.variants, rng.randint(1, 2))
-        ]
+        lines = []
+        for v in rng.sample(self.world.variants, rng.randint(1, 2)):
+            quantity = rng.randint(1, 3)  # rung up at ¥1 each (under any catalog price)
+            lines.append({"variantId": v, "quantity": quantity, "lineTotal": 100 * quantity})
         request = {"locationId": store.gid, "posTransactionId": tx, "lines": lines}
 
         async def action(op: Op) -> None:

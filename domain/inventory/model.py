@@ -12,6 +12,7 @@ from domain.errors import DomainError, InventoryError, InventoryErrorCode
 
 MAX_QUANTITY = 1_000_000  # per line or per level: anything larger is a typo
 MAX_LINES = 100
+MAX_TILL_QUANTITY = 9_999  # per till line: a till never scans ten thousand of one item
 LOW_STOCK_AT = 5  # available at or below this is LOW_STOCK for shoppers
 
 
@@ -119,6 +120,14 @@ class StockLine:
 
 
 @dataclass(frozen=True)
+class TillLine(StockLine):
+    """A till line: what left the shelf and what the till charged for it, in fen, after the
+    till's own discounts. Points and growth come from `line_total`, never from the catalog."""
+
+    line_total: int
+
+
+@dataclass(frozen=True)
 class Shortage:
     variant_id: UUID
     requested: int
@@ -218,6 +227,41 @@ def clean_lines(lines: Sequence[StockLine], path: str = "lines") -> list[StockLi
             )
         seen.add(line.variant_id)
     return sorted(lines, key=lambda line: line.variant_id)
+
+
+def clean_till_lines(lines: Sequence[TillLine]) -> list[TillLine]:
+    """`clean_lines` for a till: 1-9,999 units a line and an amount charged of 0 or more."""
+    for index, line in enumerate(lines):
+        path = ["lines", str(index)]
+        if not 1 <= line.quantity <= MAX_TILL_QUANTITY:
+            raise quantity_error(
+                f"Till quantities are 1 to {MAX_TILL_QUANTITY}; got {line.quantity}.",
+                [*path, "quantity"],
+            )
+        if line.line_total < 0:
+            raise InventoryError(
+                InventoryErrorCode.INVALID_INPUT,
+                "`lineTotal` is what the till charged, in fen: 0 or more.",
+                [*path, "lineTotal"],
+            )
+    cleaned = clean_lines(lines)
+    return [line for line in cleaned if isinstance(line, TillLine)]
+
+
+def check_till_charges(
+    lines: Sequence[TillLine], prices: dict[UUID, int], ceiling_percent: int
+) -> None:
+    """Each line charged at most `ceiling_percent` of its catalog price (`prices`: fen per
+    unit by variant): a mistyped amount would otherwise pay out points."""
+    for index, line in enumerate(lines):
+        ceiling = prices.get(line.variant_id, 0) * line.quantity * ceiling_percent // 100
+        if line.line_total > ceiling:
+            raise InventoryError(
+                InventoryErrorCode.INVALID_INPUT,
+                f"`lineTotal` is at most {ceiling} fen for this line ({ceiling_percent} % of "
+                f"the catalog price); got {line.line_total}.",
+                ["lines", str(index), "lineTotal"],
+            )
 
 
 def clean_text(value: str, name: str, limit: int = 200) -> str:

@@ -34,6 +34,7 @@ class InventoryDeps:
     uow: Callable[[], UnitOfWork]
     clock: Clock
     events: EventHandlers = field(default_factory=EventHandlers)
+    till_price_ceiling_percent: int = 200  # a till line may charge up to this of catalog
 
 
 def _movement(

@@ -4,7 +4,7 @@ till sales and the ERP's bulk sync. Every change writes the ledger in the same t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +25,11 @@ from domain.inventory.model import (
     Shortage,
     StaleQuantity,
     StockLevel,
-    StockLine,
-    clean_lines,
+    TillLine,
+    check_till_charges,
     clean_quantity,
     clean_text,
+    clean_till_lines,
 )
 from domain.inventory.reservations import InventoryDeps
 from domain.uow import UnitOfWork
@@ -64,15 +65,17 @@ async def check_exists(
     *,
     location_field: str = "locationId",
     lines_field: str | None = None,
-) -> None:
-    """Paths name the input: `variantId`, or `lines.<index>.variantId` for requests with lines."""
+) -> dict[UUID, int]:
+    """The variants' catalog prices (fen) by id. Paths name the input: `variantId`, or
+    `lines.<index>.variantId` for requests with lines."""
     if await uow.locations.get(location_id) is None:
         raise InventoryError(InventoryErrorCode.NOT_FOUND, "Unknown location.", [location_field])
-    found = {v.id for v in await uow.catalog.get_variants(list(variant_ids))}
+    found = {v.id: v.price.amount for v in await uow.catalog.get_variants(list(variant_ids))}
     for index, variant_id in enumerate(variant_ids):
         if variant_id not in found:
             path = [lines_field, str(index), "variantId"] if lines_field else ["variantId"]
             raise InventoryError(InventoryErrorCode.NOT_FOUND, "Unknown variant.", path)
+    return found
 
 
 def _move(
@@ -256,6 +259,9 @@ class PosSaleResult:
     discrepancies: int
     at_risk: int
     replayed: bool = False
+    points_earned: int = 0
+    points_pending: int = 0  # above the per-sale cap: waits for a manager's or CS decision
+    points_claim_id: UUID | None = None
 
 
 async def record_pos_sale(
@@ -263,11 +269,12 @@ async def record_pos_sale(
     actor: Principal,
     location_id: UUID,
     transaction_id: str,
-    lines: Sequence[StockLine],
+    lines: Sequence[TillLine],
     member_id: UUID | None = None,
 ) -> PosSaleResult:
-    """A till sale is a physical fact: it is never refused. Below zero it records a
-    discrepancy; below `reserved` it puts reservations AT_RISK and tells their owners."""
+    """A till sale is a physical fact: it is never refused for stock. Below zero it records a
+    discrepancy; below `reserved` it puts reservations AT_RISK and tells their owners. Lines
+    carry what the till charged: that, not the catalog, is what a member earns on."""
     if not (actor.can_act_on_store(location_id) or actor.is_admin):
         raise InventoryError(
             InventoryErrorCode.FORBIDDEN, "Record sales only for your own store.", ["locationId"]
@@ -279,39 +286,57 @@ async def record_pos_sale(
             "`posTransactionId` is required.",
             ["posTransactionId"],
         )
-    ordered = clean_lines(lines)
+    ordered = clean_till_lines(lines)
     now = deps.clock.now()
     async with deps.uow() as uow:
-        await check_exists(
+        prices = await check_exists(
             uow, location_id, [line.variant_id for line in lines], lines_field="lines"
         )
-        summary = {"lines": [[str(x.variant_id), x.quantity] for x in ordered]}
+        check_till_charges(lines, prices, deps.till_price_ceiling_percent)
+        summary = {"lines": [[str(x.variant_id), x.quantity, x.line_total] for x in ordered]}
         first = await uow.inventory.record_pos_transaction(location_id, tx_id, now, summary)
         if first is not None:  # the same answer as the first time (taken, discrepancies...)
-            return PosSaleResult(
-                lines=[(UUID(x[0]), x[1], x[2] if len(x) > 2 else x[1]) for x in first["lines"]],
-                discrepancies=first.get("discrepancies", 0),
-                at_risk=first.get("at_risk", 0),
-                replayed=True,
-            )
+            return _replayed(first)
         result = PosSaleResult(lines=[], discrepancies=0, at_risk=0)
         movements: list[Movement] = []  # every line's, written together
         for line in ordered:
             result = await _sell_line(deps, uow, actor, location_id, tx_id, line, result, movements)
         await uow.inventory.add_movements(movements)
+        sale = PosSaleRecorded(
+            location_id,
+            tx_id,
+            member_id,
+            tuple((x.variant_id, x.quantity, x.line_total) for x in ordered),
+        )
+        await deps.events.dispatch(uow, sale)
+        claim = sale.points.get("claim")
+        result = replace(
+            result,
+            points_earned=sale.points.get("earned", 0),
+            points_pending=sale.points.get("pending", 0),
+            points_claim_id=UUID(claim) if claim else None,
+        )
         outcome = {
             "lines": [[str(v), q, taken] for v, q, taken in result.lines],
             "discrepancies": result.discrepancies,
             "at_risk": result.at_risk,
+            "points": sale.points,
         }
         await uow.inventory.complete_pos_transaction(location_id, tx_id, outcome)
-        await deps.events.dispatch(
-            uow,
-            PosSaleRecorded(
-                location_id, tx_id, member_id, tuple((x.variant_id, x.quantity) for x in ordered)
-            ),
-        )
     return result
+
+
+def _replayed(first: dict[str, Any]) -> PosSaleResult:
+    points = first.get("points", {})
+    return PosSaleResult(
+        lines=[(UUID(x[0]), x[1], x[2] if len(x) > 2 else x[1]) for x in first["lines"]],
+        discrepancies=first.get("discrepancies", 0),
+        at_risk=first.get("at_risk", 0),
+        replayed=True,
+        points_earned=points.get("earned", 0),
+        points_pending=points.get("pending", 0),
+        points_claim_id=UUID(points["claim"]) if points.get("claim") else None,
+    )
 
 
 async def _sell_line(
@@ -320,7 +345,7 @@ async def _sell_line(
     actor: Principal,
     location_id: UUID,
     tx_id: str,
-    line: StockLine,
+    line: TillLine,
     so_far: PosSaleResult,
     movements: list[Movement],
 ) -> PosSaleResult:

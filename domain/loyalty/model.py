@@ -25,6 +25,12 @@ class EntryKind(StrEnum):
     MERGE_OUT = "MERGE_OUT"
 
 
+class ClaimState(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
 class HoldState(StrEnum):
     OPEN = "OPEN"
     POSTED = "POSTED"
@@ -89,6 +95,24 @@ class Hold:
     created_at: datetime
 
 
+@dataclass
+class PointsClaim:
+    """Points of a till sale above the per-sale cap: they wait, and neither points nor growth
+    count, until a store manager of that store or a CS agent approves (or rejects) them."""
+
+    id: UUID
+    member_id: UUID
+    location_id: UUID
+    reference: str  # "pos:<location>:<till transaction>", the earn entry's source
+    paid: int  # fen the till recorded as paid
+    points: int  # what the sale would earn at the member's tier when it was recorded
+    state: ClaimState
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class Tier:
     name: str
@@ -115,6 +139,7 @@ class PointsPolicy:
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     timezone: str = "Asia/Shanghai"
     expiring_soon: timedelta = timedelta(days=30)
+    till_points_cap: int = 5_000  # a till sale earning more waits for approval (PointsClaim)
 
     def tier_for(self, growth_value: int) -> Tier:
         reached = [t for t in self.tiers if growth_value >= t.threshold]
@@ -128,8 +153,11 @@ class PointsPolicy:
         return next((t.multiplier for t in self.tiers if t.name == tier), 1.0)
 
     def earned_for(self, paid_fen: int, tier: str) -> int:
-        """Points for a hand-over: per whole yuan, times the tier multiplier, rounded down."""
-        return int((paid_fen // 100) * self.points_per_yuan * self.multiplier(tier))
+        """Points for a hand-over: per whole yuan, times the tier multiplier, rounded down,
+        at most MAX_POINTS (what one entry may carry)."""
+        return min(
+            MAX_POINTS, int((paid_fen // 100) * self.points_per_yuan * self.multiplier(tier))
+        )
 
     def value_of(self, points: int) -> int:
         """Fen that `points` pay for."""

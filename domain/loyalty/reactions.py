@@ -1,5 +1,6 @@
 """How loyalty reacts to the other contexts (registered by the runtime): merges move the
-account, till sales with a member earn points, and the export gets a points section."""
+account, till sales with a member earn points (or claim them, above the cap), and the export
+gets a points section."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from uuid import UUID
 
 from domain.events import MembersMerged, PosSaleRecorded
 from domain.loyalty.ledger import LoyaltyDeps, merge_accounts
-from domain.loyalty.services import earn_for_purchase
+from domain.loyalty.services import earn_for_till_sale
 from domain.pagination import PageRequest
 from domain.uow import UnitOfWork
 
@@ -22,11 +23,17 @@ def register_handlers(deps: LoyaltyDeps) -> None:
     async def on_pos_sale(uow: UnitOfWork, event: PosSaleRecorded) -> None:
         if event.member_id is None:
             return
-        variants = {v.id: v for v in await uow.catalog.get_variants([v for v, _ in event.lines])}
-        paid = sum(variants[v].price.amount * q for v, q in event.lines if v in variants)
-        await earn_for_purchase(
-            deps, uow, event.member_id, paid, f"pos:{event.location_id}:{event.transaction_id}"
+        outcome = await earn_for_till_sale(
+            deps,
+            uow,
+            event.member_id,
+            event.location_id,
+            event.paid,
+            f"pos:{event.location_id}:{event.transaction_id}",
         )
+        event.points.update(earned=outcome.earned, pending=outcome.pending)
+        if outcome.claim_id is not None:
+            event.points["claim"] = str(outcome.claim_id)
 
     deps.events.register(MembersMerged, on_merged)
     deps.events.register(PosSaleRecorded, on_pos_sale)

@@ -10,9 +10,19 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import CommonError, CommonErrorCode, PointsError, PointsErrorCode
 from domain.idempotency import clean_key
-from domain.identity.model import Principal
+from domain.identity.model import Principal, StaffRole
+from domain.ids import new_id
 from domain.loyalty.ledger import LoyaltyDeps, account_for, credit, credit_locked, debit
-from domain.loyalty.model import MAX_POINTS, Account, Entry, EntryKind, Tier
+from domain.loyalty.model import (
+    MAX_POINTS,
+    Account,
+    ClaimState,
+    Entry,
+    EntryKind,
+    PointsClaim,
+    Tier,
+)
+from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 
 
@@ -102,16 +112,24 @@ async def adjust_points(
 
 
 async def earn_for_purchase(
-    deps: LoyaltyDeps, uow: UnitOfWork, member_id: UUID, paid_fen: int, reference: str
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    paid_fen: int,
+    reference: str,
+    actor: str = "SYSTEM",
+    points: int | None = None,
 ) -> Entry | None:
-    """Goods handed over: points per yuan paid times the tier multiplier; growth counts."""
+    """Goods handed over: points per yuan paid times the tier multiplier (or the `points`
+    an approver agreed to); growth counts."""
     account = await account_for(deps, uow, member_id)
     if (earned := await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")) is not None:
         return earned  # a replayed hand-over: its growth and points were counted already
     now = deps.clock.now()
     await uow.loyalty.add_growth(member_id, paid_fen, now, reference)
     await _retier(deps, uow, account)
-    points = deps.policy.earned_for(paid_fen, account.tier)
+    if points is None:
+        points = deps.policy.earned_for(paid_fen, account.tier)
     if points <= 0:
         await uow.loyalty.save_account(account)
         return None
@@ -122,10 +140,120 @@ async def earn_for_purchase(
         points,
         EntryKind.EARN,
         reference,
-        "SYSTEM",
+        actor,
         f"purchase {reference}",
         f"earn:{reference}",
     )
+
+
+@dataclass(frozen=True)
+class TillPoints:
+    """What a till sale did for the member: points earned now, or points waiting."""
+
+    earned: int = 0
+    pending: int = 0
+    claim_id: UUID | None = None
+
+
+async def earn_for_till_sale(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    location_id: UUID,
+    paid_fen: int,
+    reference: str,
+) -> TillPoints:
+    """Points and growth from what the till recorded as paid. A sale that would earn more than
+    the per-sale cap still counts as a sale, but its points and growth wait as a PENDING
+    claim: a till (or whoever holds its token) cannot mint points or jump tiers alone."""
+    if paid_fen <= 0:
+        return TillPoints()
+    account = await account_for(deps, uow, member_id)
+    if (claim := await uow.loyalty.claim_by_reference(reference)) is not None:
+        return TillPoints(pending=claim.points, claim_id=claim.id)  # a replayed sale
+    points = deps.policy.earned_for(paid_fen, account.tier)
+    if points > deps.policy.till_points_cap:
+        claim = PointsClaim(
+            new_id(),
+            member_id,
+            location_id,
+            reference,
+            paid_fen,
+            points,
+            ClaimState.PENDING,
+            deps.clock.now(),
+        )
+        await uow.loyalty.add_claim(claim)
+        return TillPoints(pending=points, claim_id=claim.id)
+    entry = await earn_for_purchase(deps, uow, member_id, paid_fen, reference)
+    return TillPoints(earned=entry.amount if entry else 0)
+
+
+async def decide_claim(
+    deps: LoyaltyDeps, actor: Principal, claim_id: UUID, approve: bool, reason: str
+) -> PointsClaim:
+    """A STORE_MANAGER of the sale's store, a CS agent or an admin approves a claim (its points,
+    as shown, and the sale's growth are earned now) or rejects it. Deciding again the same
+    way answers the same claim; the other way is CLAIM_ALREADY_DECIDED."""
+    why = reason.strip()
+    if len(why) > 200 or (not approve and len(why) < 3):
+        raise PointsError(
+            PointsErrorCode.INVALID_INPUT,
+            "Give a reason (3-200 characters) to reject; at most 200 to approve.",
+            ["reason"],
+        )
+    async with deps.uow() as uow:
+        found = await uow.loyalty.get_claim(claim_id)
+        if found is None or not _may_decide(actor, found.location_id):
+            raise PointsError(PointsErrorCode.NOT_FOUND, "Unknown points claim.", ["claimId"])
+        await account_for(deps, uow, found.member_id)  # the account first, as every writer
+        claim = await uow.loyalty.get_claim(claim_id, lock=True)
+        assert claim is not None
+        wanted = ClaimState.APPROVED if approve else ClaimState.REJECTED
+        if claim.state is not ClaimState.PENDING:
+            if claim.state is wanted:
+                return claim
+            raise PointsError(
+                PointsErrorCode.CLAIM_ALREADY_DECIDED,
+                f"This claim was {claim.state.value.lower()} by {claim.decided_by}.",
+                ["claimId"],
+            )
+        claim.state, claim.decided_by = wanted, actor.label
+        claim.decided_at, claim.reason = deps.clock.now(), why
+        if approve:
+            await earn_for_purchase(
+                deps, uow, claim.member_id, claim.paid, claim.reference, actor.label, claim.points
+            )
+        await uow.loyalty.save_claim(claim)
+        return claim
+
+
+def _may_decide(actor: Principal, location_id: UUID) -> bool:
+    if actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT):
+        return True
+    return actor.has_role(StaffRole.STORE_MANAGER) and location_id in actor.store_ids
+
+
+async def claims(
+    deps: LoyaltyDeps,
+    actor: Principal,
+    location_id: UUID | None,
+    state: ClaimState | None,
+    page: PageRequest,
+) -> Page[PointsClaim]:
+    """Claims to decide: a store manager sees their stores' (or one of them), CS all."""
+    if actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT):
+        stores: list[UUID] | None = None if location_id is None else [location_id]
+    elif actor.has_role(StaffRole.STORE_MANAGER):
+        if location_id is not None and location_id not in actor.store_ids:
+            raise PointsError(
+                PointsErrorCode.FORBIDDEN, "Only your own stores' claims.", ["locationId"]
+            )
+        stores = [location_id] if location_id else sorted(actor.store_ids)
+    else:
+        raise PointsError(PointsErrorCode.FORBIDDEN, "Store managers and CS decide claims.")
+    async with deps.uow() as uow:
+        return await uow.loyalty.claims(stores, state, page)
 
 
 async def reverse_for_refund(

@@ -6,12 +6,22 @@ from typing import Any
 from uuid import UUID
 
 from domain.ids import new_id
-from domain.loyalty.model import Account, Entry, EntryKind, Hold, HoldState, Lot
+from domain.loyalty.model import (
+    Account,
+    ClaimState,
+    Entry,
+    EntryKind,
+    Hold,
+    HoldState,
+    Lot,
+    PointsClaim,
+)
 from domain.pagination import Page, PageRequest
 from infra.db import sql
 from infra.db.models.loyalty import (
     GrowthRecordRow,
     PointsAccountRow,
+    PointsClaimRow,
     PointsEntryRow,
     PointsHoldRow,
     PointsLotRow,
@@ -293,6 +303,7 @@ class TortoiseLoyaltyRepository:
         await PointsLotRow.filter(member_id=source).update(member_id=target)
         await PointsHoldRow.filter(member_id=source).update(member_id=target)
         await GrowthRecordRow.filter(member_id=source).update(member_id=target)
+        await PointsClaimRow.filter(member_id=source).update(member_id=target)
 
     async def add_growth(self, member_id: UUID, amount: int, at: datetime, reference: str) -> None:
         await sql.insert(
@@ -324,3 +335,67 @@ class TortoiseLoyaltyRepository:
         if after is not None:
             query = query.filter(member_id__gt=after)
         return [_account(r) for r in await query.order_by("member_id").limit(limit)]
+
+    async def add_claim(self, claim: PointsClaim) -> None:
+        await PointsClaimRow.create(**_claim_fields(claim))
+
+    async def claim_by_reference(self, reference: str) -> PointsClaim | None:
+        row = await PointsClaimRow.get_or_none(reference=reference)
+        return _claim(row) if row else None
+
+    async def get_claim(self, claim_id: UUID, *, lock: bool = False) -> PointsClaim | None:
+        query = PointsClaimRow.filter(id=claim_id)
+        if lock:
+            query = query.select_for_update()
+        row = await query.first()
+        return _claim(row) if row else None
+
+    async def save_claim(self, claim: PointsClaim) -> None:
+        fields = _claim_fields(claim)
+        del fields["id"]
+        await PointsClaimRow.filter(id=claim.id).update(**fields)
+
+    async def claims(
+        self, location_ids: Sequence[UUID] | None, state: ClaimState | None, page: PageRequest
+    ) -> Page[PointsClaim]:
+        query = PointsClaimRow.all()
+        if location_ids is not None:
+            query = query.filter(location_id__in=list(location_ids))
+        if state is not None:
+            query = query.filter(state=state)
+        if page.after is not None:
+            query = query.filter(id__lt=after_uuid(page.after))
+        rows = await query.order_by("-id").limit(page.first + 1)
+        return Page.from_rows([_claim(r) for r in rows], [str(r.id) for r in rows], page)
+
+
+def _claim_fields(claim: PointsClaim) -> dict[str, Any]:
+    return {
+        "id": claim.id,
+        "member_id": claim.member_id,
+        "location_id": claim.location_id,
+        "reference": claim.reference,
+        "paid": claim.paid,
+        "points": claim.points,
+        "state": claim.state,
+        "created_at": claim.created_at,
+        "decided_by": claim.decided_by,
+        "decided_at": claim.decided_at,
+        "reason": claim.reason,
+    }
+
+
+def _claim(row: PointsClaimRow) -> PointsClaim:
+    return PointsClaim(
+        id=row.id,
+        member_id=row.member_id,
+        location_id=row.location_id,
+        reference=row.reference,
+        paid=row.paid,
+        points=row.points,
+        state=ClaimState(row.state),
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+    )

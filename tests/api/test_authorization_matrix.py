@@ -424,7 +424,7 @@ TARGETS: dict[str, Given] = {
     "Mutation.recordPosSales": lambda w: {
         "input": {
             "locationId": w.store("SH-A"),
-            "lines": [{"variantId": w.variant, "quantity": 1}],
+            "lines": [{"variantId": w.variant, "quantity": 1, "lineTotal": 1990}],
         }
     },
     # A walk-in (or the member's own) pickup at SH-A: only SH-A's staff and devices, and members.

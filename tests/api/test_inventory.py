@@ -226,7 +226,7 @@ async def sell(
             "input": {
                 "locationId": location,
                 "posTransactionId": tx,
-                "lines": [{"variantId": v, "quantity": q} for v, q in lines],
+                "lines": [{"variantId": v, "quantity": q, "lineTotal": 0} for v, q in lines],
                 **extra,
             }
         },
@@ -420,7 +420,7 @@ async def test_cs_agent_reads_every_store_but_changes_no_stock(
                 "input": {
                     "locationId": b,
                     "posTransactionId": "T",
-                    "lines": [{"variantId": v, "quantity": 1}],
+                    "lines": [{"variantId": v, "quantity": 1, "lineTotal": 0}],
                 }
             },
         )
@@ -800,7 +800,7 @@ async def test_pos_device_records_sales_only_for_its_store(
         "input": {
             "locationId": b,
             "posTransactionId": "TX-2",
-            "lines": [{"variantId": v, "quantity": 1}],
+            "lines": [{"variantId": v, "quantity": 1, "lineTotal": 0}],
         }
     }
     assert codes(await api.as_(kiosk_token)(POS_SALES, variables)) == ["FORBIDDEN"]

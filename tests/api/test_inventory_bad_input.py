@@ -165,6 +165,10 @@ def line(variant: str, quantity: int) -> dict[str, Any]:
     return {"variantId": variant, "quantity": quantity}
 
 
+def till(variant: str, quantity: int, total: int = 0) -> dict[str, Any]:
+    return {"variantId": variant, "quantity": quantity, "lineTotal": total}
+
+
 Variables = Callable[[World], dict[str, Any]]
 
 
@@ -211,7 +215,7 @@ def transfer(**overrides: Any) -> Variables:
 
 def sale(**overrides: Any) -> Variables:
     def build(w: World) -> dict[str, Any]:
-        base = {"locationId": w.a, "posTransactionId": "TX-1", "lines": [line(w.milk, 1)]}
+        base = {"locationId": w.a, "posTransactionId": "TX-1", "lines": [till(w.milk, 1)]}
         return {"input": {**base, **{k: v(w) if callable(v) else v for k, v in overrides.items()}}}
 
     return build
@@ -544,30 +548,30 @@ CASES = [
         Case(
             f"sale quantity {quantity}",
             "recordPosSales",
-            sale(lines=lambda w, q=quantity: [line(w.milk, q)]),
+            sale(lines=lambda w, q=quantity: [till(w.milk, q)]),
             "INVALID_QUANTITY",
             ["lines", "0", "quantity"],
         )
-        for quantity in (0, -1, TOO_MANY)
+        for quantity in (0, -1, 10_000, TOO_MANY)
     ),
     Case(
         "sale duplicate variant",
         "recordPosSales",
-        sale(lines=lambda w: [line(w.milk, 1), line(w.milk, 1)]),
+        sale(lines=lambda w: [till(w.milk, 1), till(w.milk, 1)]),
         "DUPLICATE_VARIANT",
         ["lines", "1", "variantId"],
     ),
     Case(
         "sale 101 lines",
         "recordPosSales",
-        sale(lines=lambda w: [line(w.milk, 1)] * 101),
+        sale(lines=lambda w: [till(w.milk, 1)] * 101),
         "TOO_MANY_ITEMS",
         ["lines"],
     ),
     Case(
         "sale unknown variant",
         "recordPosSales",
-        sale(lines=lambda w: [line(w.unknown_variant, 1)]),
+        sale(lines=lambda w: [till(w.unknown_variant, 1)]),
         "NOT_FOUND",
         ["lines", "0", "variantId"],
     ),
@@ -594,6 +598,17 @@ CASES = [
         sale(memberId=MALFORMED),
         "INVALID_ID",
         ["memberId"],
+    ),
+    *(
+        Case(
+            f"sale line total {total}",
+            "recordPosSales",
+            sale(lines=lambda w, t=total: [till(w.milk, 2, t)]),
+            "INVALID_INPUT",
+            ["lines", "0", "lineTotal"],
+        )
+        # Milk is 1290 fen: two are charged 0 to 5160 (200 %).
+        for total in (-1, 5161, 2**31 - 1)
     ),
 ]
 

@@ -368,7 +368,7 @@ async def test_a_pos_of_store_a_cannot_record_a_sale_at_store_b(
     sale = {
         "locationId": world.store("SH-B"),
         "posTransactionId": "TILL-1-0001",
-        "lines": [{"variantId": world.variant, "quantity": 3}],
+        "lines": [{"variantId": world.variant, "quantity": 3, "lineTotal": 5970}],
     }
     answer = await run(as_(world, "pos_a"), "recordPosSales", **sale)
     assert refusal(answer)[:2] == ("FORBIDDEN", ["locationId"]), answer

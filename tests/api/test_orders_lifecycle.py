@@ -726,7 +726,7 @@ async def test_a_till_sale_below_the_reservations_puts_the_newest_order_at_risk(
             "input": {
                 "locationId": lid(stores, "SH-A"),
                 "posTransactionId": "till-1-0001",
-                "lines": [{"variantId": vid(mango), "quantity": 7}],
+                "lines": [{"variantId": vid(mango), "quantity": 7, "lineTotal": 0}],
             }
         },
     )

@@ -20,7 +20,7 @@ from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import DomainError
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
-from domain.inventory.model import MovementKind, StockLine
+from domain.inventory.model import MovementKind, StockLine, TillLine
 from domain.inventory.reservations import reserve
 from domain.inventory.stock import Adjustment, adjust, record_pos_sale, set_on_hand
 from domain.inventory.transfers import create_transfer, receive_transfer, ship_transfer
@@ -203,7 +203,9 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         device_kind=DeviceKind.POS,
         store_ids=frozenset({sh_a}),
     )
-    await record_pos_sale(runtime.inventory, till, sh_a, "till-1", [StockLine(lychee, 19)], dee.id)
+    await record_pos_sale(
+        runtime.inventory, till, sh_a, "till-1", [TillLine(lychee, 19, 19 * 2590)], dee.id
+    )
     # Still waiting for payment, points held.
     orders["unpaid"] = await _order(runtime, dee, {kiwi: 1}, at=sh_a, points=100)
 

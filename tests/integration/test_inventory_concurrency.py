@@ -35,6 +35,7 @@ from domain.inventory.model import (
     ReservationState,
     StaleQuantity,
     StockLine,
+    TillLine,
 )
 from domain.inventory.stock import Adjustment, PosSaleResult
 from domain.uow import UnitOfWork
@@ -220,7 +221,7 @@ async def test_till_sales_racing_reservations_keep_the_invariants(
     def sell(i: int) -> Awaitable[PosSaleResult | InventoryError]:
         return outcome(
             stock.record_pos_sale(
-                runtime.inventory, ADMIN, store, f"till-{i}", [StockLine(variant, 1 + i % 3)]
+                runtime.inventory, ADMIN, store, f"till-{i}", [TillLine(variant, 1 + i % 3, 0)]
             )
         )
 
@@ -280,9 +281,9 @@ async def test_till_sales_racing_releases_commits_and_sweeps_keep_the_invariants
             else:
                 racers.append(reservations.release(runtime.inventory, owner))
             if i % 2 == 0:  # soon below what is reserved: the sales put reservations at risk
-                lines = [StockLine(b, 2), StockLine(a, 2)]
+                till = [TillLine(b, 2, 0), TillLine(a, 2, 0)]
                 tx = f"till-{round_}-{i}"
-                racers.append(stock.record_pos_sale(runtime.inventory, ADMIN, store, tx, lines))
+                racers.append(stock.record_pos_sale(runtime.inventory, ADMIN, store, tx, till))
         async with connections_in_use(runtime) as peak:
             results = await race(*racers)  # a deadlock or a refused till sale would raise
         assert overlapped(runtime, peak), peak

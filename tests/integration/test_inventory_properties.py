@@ -58,6 +58,7 @@ from domain.inventory.model import (
     ReservationState,
     StaleQuantity,
     StockLine,
+    TillLine,
 )
 from domain.inventory.stock import Adjustment, BulkRow
 from infra.db.models.inventory import (
@@ -432,7 +433,7 @@ class InventoryMachine(RuleBasedStateMachine):
                     ADMIN,
                     self.loc(location),
                     earlier[-1],
-                    [StockLine(self.var(v), q) for v, q in lines],
+                    [TillLine(self.var(v), q, 0) for v, q in lines],
                 )
             )
             first = self.model.till_sales[(location, earlier[-1])]
@@ -467,7 +468,7 @@ class InventoryMachine(RuleBasedStateMachine):
                 ADMIN,
                 self.loc(location),
                 tx_id,
-                [StockLine(self.var(v), q) for v, q in lines],
+                [TillLine(self.var(v), q, 0) for v, q in lines],
             )
         )
         self.model.till_sales[(location, tx_id)] = result

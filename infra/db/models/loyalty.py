@@ -5,7 +5,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from domain.loyalty.model import EntryKind, HoldState
+from domain.loyalty.model import ClaimState, EntryKind, HoldState
 
 
 class PointsAccountRow(Model):
@@ -89,3 +89,23 @@ class TierChangeRow(Model):
 
     class Meta:
         table = "tier_change"
+
+
+class PointsClaimRow(Model):
+    """A till sale's points above the per-sale cap, waiting for a decision."""
+
+    id = fields.UUIDField(primary_key=True)
+    member_id = fields.UUIDField(db_index=True)
+    location_id = fields.UUIDField()
+    reference = fields.CharField(max_length=100, unique=True)
+    paid = fields.BigIntField()
+    points = fields.BigIntField()
+    state = fields.CharEnumField(ClaimState, max_length=10)
+    created_at = fields.DatetimeField()
+    decided_by = fields.CharField(max_length=60, null=True)
+    decided_at = fields.DatetimeField(null=True)
+    reason = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "points_claim"
+        indexes = (("location_id", "state"),)
