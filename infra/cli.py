@@ -86,6 +86,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_seed(_: argparse.Namespace) -> int:
     from infra.seed import seed
 
+    if _settings().is_production:
+        sys.exit(
+            "omnishelf: seed creates demo staff with published passwords; it does not run with "
+            "OMNISHELF_ENV=production. Create real staff with `omnishelf create-staff`."
+        )
     return _with_runtime(seed)
 
 
@@ -128,9 +133,33 @@ def _batch_size(text: str) -> int:
     return size
 
 
+def _read_password(from_stdin: bool) -> str:
+    """From standard input (one line) or a prompt, never from the command line, where every
+    user of the machine could read it in the process list."""
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        sys.exit("omnishelf: no terminal to ask for the password: use --password-stdin.")
+    password = getpass.getpass("Password (at least 10 characters): ")
+    if getpass.getpass("Again: ") != password:
+        sys.exit("omnishelf: the passwords differ.")
+    return password
+
+
 def cmd_create_staff(args: argparse.Namespace) -> int:
     from domain.identity.model import StaffRole
     from domain.identity.services import create_staff
+
+    if args.password is not None:
+        print(
+            "omnishelf: --password would show the password in the process list: "
+            "use --password-stdin, or leave both out to be asked.",
+            file=sys.stderr,
+        )
+        return 2
+    password = _read_password(args.password_stdin)
 
     async def action(runtime: Any) -> int:
         store_ids = []
@@ -141,7 +170,7 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
                 return 2
             store_ids.append(location.id)
         staff = await create_staff(
-            runtime.auth, args.username, args.password, StaffRole(args.role), store_ids
+            runtime.auth, args.username, password, StaffRole(args.role), store_ids
         )
         print(f"created {staff.role.value} {staff.username} ({staff.id})")
         return 0
@@ -253,7 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-staff", help="create a staff user")
     p.add_argument("--username", required=True)
-    p.add_argument("--password", required=True, help="at least 10 characters")
+    p.add_argument("--password", help=argparse.SUPPRESS)  # refused, with the way to do it
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (at least 10 characters) from standard input; "
+        "without it, you are asked for it",
+    )
     p.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
     p.add_argument("--store", action="append", metavar="CODE", help="store code (repeatable)")
     p.set_defaults(func=cmd_create_staff)

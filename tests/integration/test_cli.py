@@ -21,10 +21,13 @@ COMMANDS = [
 ]
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infra.cli", *args],
         env={**os.environ, **env},
+        input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,14 +45,16 @@ def test_admin_tasks_on_a_fresh_database(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
     assert _run(["migrate"], env).returncode == 0
     staff = _run(
-        ["create-staff", "--username", "ops", "--password", "long-enough-pw", "--role", "ADMIN"],
+        ["create-staff", "--username", "ops", "--role", "ADMIN", "--password-stdin"],
         env,
+        "long-enough-pw\n",
     )
     assert staff.returncode == 0, staff.stderr
     assert "created ADMIN ops" in staff.stdout
     again = _run(
-        ["create-staff", "--username", "ops", "--password", "long-enough-pw", "--role", "ADMIN"],
+        ["create-staff", "--username", "ops", "--role", "ADMIN", "--password-stdin"],
         env,
+        "long-enough-pw\n",
     )
     assert again.returncode == 2 and "DUPLICATE_USERNAME" in again.stderr
     missing = _run(["create-device", "--store", "NOPE", "--kind", "KIOSK"], env)
@@ -65,3 +70,35 @@ def test_production_refuses_to_start_with_dev_secrets() -> None:
     result = _run(["migrate"], {"OMNISHELF_ENV": "production", "JWT_SECRET": ""})
     assert result.returncode != 0
     assert "configuration error" in result.stderr
+
+
+def test_passwords_never_come_from_the_command_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    assert _run(["migrate"], env).returncode == 0
+    as_argument = _run(
+        ["create-staff", "--username", "ops", "--password", "long-enough-pw", "--role", "ADMIN"],
+        env,
+    )
+    assert as_argument.returncode == 2 and "--password" in as_argument.stderr
+    no_terminal = _run(["create-staff", "--username", "ops", "--role", "ADMIN"], env)
+    assert no_terminal.returncode != 0 and "--password-stdin" in no_terminal.stderr
+    short = _run(
+        ["create-staff", "--username", "ops", "--role", "ADMIN", "--password-stdin"], env, "short\n"
+    )
+    assert short.returncode == 2, short.stderr
+
+
+def test_seed_refuses_production(tmp_path: Path) -> None:
+    env = {
+        "OMNISHELF_ENV": "production",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "JWT_SECRET": "x" * 40,
+        "PII_MASTER_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "PII_HASH_KEY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+        "PAYMENT_WEBHOOK_SECRET": "y" * 40,
+        "WECHAT_APPS": "wx1:secret",
+    }
+    result = _run(["seed"], env)
+    assert result.returncode != 0
+    assert "does not run with OMNISHELF_ENV=production" in result.stderr, result.stderr
