@@ -62,6 +62,32 @@ def _code_of(error: GraphQLError) -> str | None:
     return str(code) if code else None
 
 
+def client_error_code(error: GraphQLError) -> str | None:
+    """The code of an error the client caused (a domain rule, a permission, validation);
+    None for an unexpected one."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return original.code.value
+    if code := _code_of(error):
+        return code
+    if isinstance(original, GraphQLError):
+        return _code_of(original) or "GRAPHQL_VALIDATION_FAILED"
+    return "GRAPHQL_VALIDATION_FAILED" if original is None else None
+
+
+def log_client_errors(errors: list[GraphQLError], operation: str | None) -> None:
+    """Expected errors at INFO, by code and path only: no traceback, and no message, which may
+    quote the input (a phone number in a variable). Unexpected ones are ErrorShaping's: at
+    ERROR with the traceback."""
+    for error in errors:
+        code = client_error_code(error)
+        if code is not None:
+            log.info(
+                "client error",
+                extra={"code": code, "path": error.path, "operation": operation},
+            )
+
+
 class ErrorShaping(SchemaExtension):
     """Give every top-level error a code; mask unexpected ones and log them with the request id."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -13,9 +13,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.document_guards import DocumentLimiter, VariableLimits
-from api.extensions import CostLimiter, ErrorShaping, Metrics
+from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.inventory_queries import InventoryQueries
 from api.member_queries import MemberQueries
 from api.mutations.auth import AuthMutations
@@ -68,10 +69,19 @@ def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     ]
 
 
+class OmnishelfSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error at ERROR with a traceback; a wrong code or a missing
+        token is the client's, not ours."""
+        log_client_errors(errors, execution_context.operation_name if execution_context else None)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
     rules = limit_rules(s)
-    return strawberry.Schema(
+    return OmnishelfSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

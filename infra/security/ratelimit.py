@@ -9,26 +9,38 @@ from redis.asyncio import Redis
 
 
 class MemoryRateLimiter:
-    def __init__(self, now: Callable[[], float] = time.monotonic):
+    """Windows per key in a dict of at most `max_keys`: past it, ended windows go first, then
+    the oldest ones (a flood of distinct keys cannot grow the process without bound; it can
+    only forget old counts, which Redis-backed limits in production do not)."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
         self._now = now
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._window_of: dict[str, int] = {}
+        self._max_keys = max_keys
+        self._windows: dict[str, tuple[float, int, int]] = {}  # start, count, window seconds
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
         now = self._now()
-        start, count = self._windows.get(key, (now, 0))
+        start, count, _ = self._windows.pop(key, (now, 0, window_seconds))
         if now - start >= window_seconds:
             start, count = now, 0
         count += 1
-        self._windows[key] = (start, count)
-        self._window_of[key] = window_seconds
-        if len(self._windows) > 100_000:  # bound memory under a flood of distinct keys
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
+        self._windows[key] = (start, count, window_seconds)  # last in the dict: newest
+        if len(self._windows) > self._max_keys:
+            self._prune(now)
         return 0 if count <= limit else max(1, int(start + window_seconds - now))
 
+    def _prune(self, now: float) -> None:
+        """Down to half the bound at once, so a flood pays for pruning once per many hits."""
+        live = {k: v for k, v in self._windows.items() if now - v[0] < v[2]}
+        keep = self._max_keys // 2
+        self._windows = dict(list(live.items())[-keep:]) if len(live) > keep else live
+
     async def peek(self, key: str, limit: int) -> int:
-        start, count = self._windows.get(key, (0.0, 0))
-        window, now = self._window_of.get(key, 0), self._now()
+        start, count, window = self._windows.get(key, (0.0, 0, 0))
+        now = self._now()
         if count <= limit or now - start >= window:
             return 0
         return max(1, int(start + window - now))

@@ -29,3 +29,21 @@ async def test_memory_limiter_keys_are_independent_and_resettable() -> None:
     assert await limiter.hit("b", 1, 60) == 0
     await limiter.reset("a")
     assert await limiter.hit("a", 1, 60) == 0
+
+
+async def test_memory_limiter_stays_bounded_under_a_flood_of_keys() -> None:
+    """Issue 12, 7: every distinct key (an address, a phone) used to stay forever."""
+    tick = Ticker()
+    limiter = MemoryRateLimiter(now=tick, max_keys=1_000)
+    for n in range(10_000):
+        await limiter.hit(f"flood-{n}", 5, 3600)
+        assert len(limiter) <= 1_000
+    # A key in use keeps its count through the pruning (it was hit last: newest).
+    assert [await limiter.hit("me", 1, 3600) for _ in range(2)] == [0, 3600]
+    for n in range(400):
+        await limiter.hit(f"more-{n}", 5, 3600)
+    assert await limiter.peek("me", 1) == 3600
+    # Ended windows go first, whatever their key.
+    tick.now += 3600
+    await limiter.hit("after", 5, 60)
+    assert len(limiter) <= 1_000
