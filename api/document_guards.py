@@ -20,16 +20,22 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    ListValueNode,
+    Node,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -44,42 +50,105 @@ _SHAPES: OrderedDict[tuple[str, int], str | None] = OrderedDict()
 LENGTH_PER_TOKEN = 10  # characters of document per token allowed, whitespace included
 
 
-def variables_problem(variables: object) -> tuple[str, str] | None:
-    """(code, message) when the variables hold text with an unpaired surrogate (keys too) or
-    more than MAX_VARIABLE_VALUES values; iterative, and it stops at the first problem."""
-    pending = [variables]
+# Every String input, in one place: no control characters but tab, newline and carriage return
+# (PostgreSQL refuses U+0000; the others only ever hide text), and at most MAX_STRING_LENGTH
+# characters (the longest input, a product description, takes 10,000).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_STRING_LENGTH = 10_000
+
+
+def text_problem(value: str) -> str | None:
+    if _CONTROL.search(value):
+        return "Text may not hold control characters (other than tab and newline)."
+    if len(value) > MAX_STRING_LENGTH:
+        return f"Text is at most {MAX_STRING_LENGTH} characters; got {len(value)}."
+    return None
+
+
+def literals_problem(document: DocumentNode | None, text: str) -> tuple[str, list[str]] | None:
+    """(message, argument path) of the first string literal of the document that
+    `text_problem` refuses. Only documents that could hold one are walked."""
+    if document is None or not (
+        _CONTROL.search(text) or "\\u00" in text or len(text) > MAX_STRING_LENGTH
+    ):
+        return None
+    pending: list[tuple[Node, list[str]]] = [(document, [])]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, StringValueNode):
+            if (message := text_problem(node.value)) is not None:
+                return message, path
+            continue
+        if isinstance(node, ArgumentNode | ObjectFieldNode):
+            pending.append((node.value, [*path, node.name.value]))
+            continue
+        if isinstance(node, ListValueNode):
+            pending.extend((v, [*path, str(n)]) for n, v in enumerate(node.values))
+            continue
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                pending.append((child, path))
+            elif isinstance(child, tuple | list):
+                pending.extend((c, path) for c in child if isinstance(c, Node))
+    return None
+
+
+def variables_problem(variables: object, text: bool = True) -> tuple[str, str, list[str]] | None:
+    """(code, message, path) when the variables hold text with an unpaired surrogate (keys
+    too), `text_problem` text (when `text`), or more than MAX_VARIABLE_VALUES values;
+    iterative, and it stops at the first problem."""
+    pending: list[tuple[object, list[str]]] = [(variables, [])]
     seen = 0
     while pending:
-        item = pending.pop()
+        item, path = pending.pop()
         seen += 1
         if seen > MAX_VARIABLE_VALUES:
-            return "TOO_MANY_ITEMS", (
-                f"The variables hold more than {MAX_VARIABLE_VALUES} values; send fewer rows "
-                "per call (inventoryBulkSet takes 500)."
+            return (
+                "TOO_MANY_ITEMS",
+                (
+                    f"The variables hold more than {MAX_VARIABLE_VALUES} values; send fewer rows "
+                    "per call (inventoryBulkSet takes 500)."
+                ),
+                [],
             )
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                return "INVALID_INPUT", (
-                    "Variables may not hold unpaired surrogates (U+D800-U+DFFF): not text."
+                return (
+                    "INVALID_INPUT",
+                    ("Variables may not hold unpaired surrogates (U+D800-U+DFFF): not text."),
+                    path,
                 )
+            if text and (message := text_problem(item)) is not None:
+                return "INVALID_INPUT", message, path
         elif isinstance(item, dict):
             if any(_SURROGATE.search(key) for key in item):
-                return "INVALID_INPUT", "Variable names and keys must be text."
-            pending.extend(item.values())
+                return "INVALID_INPUT", "Variable names and keys must be text.", path
+            pending.extend((v, [*path, str(k)]) for k, v in item.items())
         elif isinstance(item, list):
-            pending.extend(item)
+            pending.extend((v, [*path, str(n)]) for n, v in enumerate(item))
     return None
 
 
 class VariableLimits(SchemaExtension):
     """Before execution, which coerces every variable before any permission is checked
-    (10,000 bulk rows took half a second of CPU, for an anonymous caller too)."""
+    (10,000 bulk rows took half a second of CPU, for an anonymous caller too). Every string
+    argument of a query or subscription, in the variables or in the document, passes
+    `text_problem` here (a NUL byte in a filter reached the database driver:
+    INTERNAL_SERVER_ERROR); mutations' inputs pass it in `api/text_inputs.py`."""
 
     def on_execute(self) -> Iterator[None]:
-        problem = variables_problem(self.execution_context.variables)
+        context = self.execution_context
+        # A mutation's text is checked by its field (api/text_inputs.py): a payload error.
+        queried = context.operation_type is not OperationType.MUTATION
+        problem = variables_problem(context.variables, text=queried)
         if problem is not None:
-            code, message = problem
-            raise GraphQLError(message, extensions={"code": code})
+            code, message, path = problem
+            raise GraphQLError(message, extensions={"code": code, "field": path or None})
+        literal = queried and literals_problem(context.graphql_document, context.query or "")
+        if literal:
+            message, path = literal
+            raise GraphQLError(message, extensions={"code": "INVALID_INPUT", "field": path})
         yield
 
 

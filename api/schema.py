@@ -32,6 +32,7 @@ from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
+from api.text_inputs import guard_mutations
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location
@@ -81,6 +82,7 @@ class OmnishelfSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
     rules = limit_rules(s)
+    guard_mutations(Mutation)
     return OmnishelfSchema(
         query=Query,
         mutation=Mutation,

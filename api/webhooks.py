@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from domain.ordering.payments import handle_notification
-from domain.ordering.ports import WebhookRejected
+from domain.ordering.ports import MalformedNotification, WebhookRejected
 
 log = logging.getLogger("omnishelf.webhooks")
 STATUS = {
@@ -32,6 +32,11 @@ def payment_webhook(runtime: Any) -> Any:
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             result = await handle_notification(runtime.ordering, provider, headers, body)
+        except MalformedNotification as error:
+            log.warning(
+                "payment webhook malformed", extra={"provider": provider, "why": str(error)}
+            )
+            return JSONResponse({"result": "malformed"}, status_code=400)
         except WebhookRejected as error:
             log.warning("payment webhook rejected", extra={"provider": provider, "why": str(error)})
             return JSONResponse({"result": "rejected"}, status_code=401)

@@ -10,10 +10,16 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from domain.ordering.model import Order
-from domain.ordering.ports import PaymentNotice, PaymentRequest, WebhookRejected
+from domain.ordering.ports import (
+    MalformedNotification,
+    PaymentNotice,
+    PaymentRequest,
+    WebhookRejected,
+)
 from domain.subscriptions.ports import PaymentDeclined
 
 SIGNATURE_HEADER = "x-devpay-signature"
+MAX_NOTIFIED_AMOUNT = 10**12  # fen: more than any order, inside BIGINT
 
 
 def sign_body(secret: str, body: bytes) -> str:
@@ -48,14 +54,20 @@ class DevPayProvider:
             raise WebhookRejected("bad signature")
         try:
             data = json.loads(body)
-            return PaymentNotice(
-                provider_ref=str(data["paymentRef"]),
-                amount=int(data["amount"]),
-                currency=str(data.get("currency", "CNY")),
-                succeeded=data.get("status") == "SUCCEEDED",
-            )
-        except (ValueError, KeyError, TypeError):
-            raise WebhookRejected("unreadable notification") from None
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
+            raise MalformedNotification("not JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("paymentRef"), str):
+            raise MalformedNotification("no paymentRef")
+        amount = data.get("amount")
+        # exact minor units: 990.9 is not 990, 1e400 is not a number of fen, true is not 1
+        if type(amount) is not int or not 0 <= amount <= MAX_NOTIFIED_AMOUNT:
+            raise MalformedNotification("amount is not a whole number of minor units")
+        return PaymentNotice(
+            provider_ref=data["paymentRef"],
+            amount=amount,
+            currency=str(data.get("currency", "CNY")),
+            succeeded=data.get("status") == "SUCCEEDED",
+        )
 
 
 class DevPayAgreements:

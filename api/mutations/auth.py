@@ -85,7 +85,7 @@ class RevokeInput:
 
 @strawberry.type
 class RevokePayload:
-    ok: bool
+    ok: bool = False
     errors: list[AuthError] = strawberry.field(default_factory=list)
 
 

@@ -87,7 +87,12 @@ class PaymentNotice:
 
 
 class WebhookRejected(Exception):
-    """The notification is not authentic (bad signature) or not readable: HTTP 401/400."""
+    """The notification is not authentic (bad signature): HTTP 401."""
+
+
+class MalformedNotification(WebhookRejected):
+    """Authentic but not readable as a notification (not JSON, a field missing, an amount
+    that is not an exact integer of minor units): HTTP 400."""
 
 
 class PaymentProvider(Protocol):

@@ -137,6 +137,7 @@ class RenewalPolicy:
     lead_time: timedelta = timedelta(days=2)  # order this long before the delivery date
     reminder_before: timedelta = timedelta(days=3)
     reschedule_window_days: int = 3
+    max_days_ahead: int = 366  # a first delivery or a pause end at most this far ahead
     retry_delays: tuple[timedelta, ...] = field(
         default=(timedelta(hours=1), timedelta(days=1), timedelta(days=3))
     )

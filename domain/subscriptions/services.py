@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -172,10 +172,7 @@ async def create_subscription(
                     E.VARIANT_NOT_IN_PLAN, f"Variant {stray[0]} is not in this plan.", "lines"
                 )
             timezone = await _timezone_of(uow, signup.pickup_location_id)
-            if signup.first_date <= local_today(deps, timezone):
-                raise _error(
-                    E.INVALID_DATE, "The first delivery must be after today.", "firstDeliveryDate"
-                )
+            _check_ahead(deps, signup.first_date, local_today(deps, timezone), "firstDeliveryDate")
             variants = {v.id: v for v in await uow.catalog.get_variants(list(signup.lines))}
             lines = []
             for variant_id, quantity in sorted(signup.lines.items()):
@@ -270,14 +267,24 @@ async def _change(
     return subscription
 
 
+def _check_ahead(deps: SubscriptionDeps, day: date, today: date, field: str) -> None:
+    """A date after today and within the policy's horizon (9999-12-31 was stored as
+    PostgreSQL's `infinity` and broke every view of the subscription)."""
+    last = today + timedelta(days=deps.policy.max_days_ahead)
+    if not today < day <= last:
+        raise _error(
+            E.INVALID_DATE, f"Choose a date after today ({today}) and at most {last}.", field
+        )
+
+
 async def pause(
     deps: SubscriptionDeps, member: Principal, subscription_id: UUID, until: date | None
 ) -> Subscription:
     def apply(s: Subscription) -> tuple[str, str]:
         if s.status is SubscriptionStatus.PAUSED:
             raise _error(E.ILLEGAL_STATE, "Already paused.", "id")
-        if until is not None and until <= local_today(deps, s.timezone):
-            raise _error(E.INVALID_DATE, "`until` must be in the future.", "until")
+        if until is not None:
+            _check_ahead(deps, until, local_today(deps, s.timezone), "until")
         s.status, s.paused_until = SubscriptionStatus.PAUSED, until
         return "PAUSED", f"until {until}" if until else "until resumed"
 

@@ -609,10 +609,10 @@ async def test_nul_in_staff_names_and_logins_is_a_typed_error(
     """PostgreSQL cannot store U+0000: staffLogin, staffUser, apiKeyCreate, deviceCreate and
     staffCreate's display name sent it to the database (INTERNAL_SERVER_ERROR)."""
     assert [e["code"] for e in (await login(api, "ad\x00min", "pw-pw-pw-pw"))["errors"]] == [
-        "INVALID_CREDENTIALS"
+        "INVALID_INPUT"  # every text input's rule (issue 12, 6), before any look-up
     ]
-    found = await admin.data("query($u: String!) { staffUser(username: $u) { id } }", {"u": "\x00"})
-    assert found == {"staffUser": None}
+    found = await admin("query($u: String!) { staffUser(username: $u) { id } }", {"u": "\x00"})
+    assert [e["extensions"]["code"] for e in found["errors"]] == ["INVALID_INPUT"]
     store = encode_id("Location", stores["SH-A"].id)
     for mutation, input_type, input_ in (
         ("apiKeyCreate", "ApiKeyCreateInput", {"name": "erp\x00", "scopes": ["CATALOG_READ"]}),

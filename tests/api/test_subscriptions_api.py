@@ -370,6 +370,8 @@ def _malformed(kind: str) -> str:
         ("today", "INVALID_DATE", ["firstDeliveryDate"]),
         ("yesterday", "INVALID_DATE", ["firstDeliveryDate"]),
         ("last year", "INVALID_DATE", ["firstDeliveryDate"]),
+        ("next year and a day", "INVALID_DATE", ["firstDeliveryDate"]),
+        ("9999-12-31", "INVALID_DATE", ["firstDeliveryDate"]),
         ("unknown plan", "PLAN_UNAVAILABLE", ["planId"]),
         ("malformed plan", "INVALID_ID", ["planId"]),
         ("plan id of a variant", "INVALID_ID", ["planId"]),
@@ -404,6 +406,8 @@ async def test_bad_sign_ups_are_refused(
         "today": {"firstDeliveryDate": day(0)},
         "yesterday": {"firstDeliveryDate": day(-1)},
         "last year": {"firstDeliveryDate": day(-365)},
+        "next year and a day": {"firstDeliveryDate": day(367)},
+        "9999-12-31": {"firstDeliveryDate": "9999-12-31"},
         "unknown plan": {"planId": encode_id("SubscriptionPlan", uuid4())},
         "malformed plan": {"planId": _malformed("SubscriptionPlan")},
         "plan id of a variant": {"planId": v0},
@@ -487,7 +491,7 @@ async def test_pause_and_resume(world: World) -> None:
     ]
 
 
-@pytest.mark.parametrize("until", [day(0), day(-1), day(-400)])
+@pytest.mark.parametrize("until", [day(0), day(-1), day(-400), day(367), "9999-12-31"])
 async def test_a_pause_until_a_date_not_ahead_is_refused(world: World, until: str) -> None:
     sub = await world.subscribe()
     assert await world.refused(world.alice, "pauseSubscription", id=sub["id"], until=until) == (

@@ -1,0 +1,88 @@
+"""Every string a mutation takes passes `text_problem` (api/document_guards.py) before its
+resolver runs: a control character (a NUL byte reached the database driver, which refuses it:
+INTERNAL_SERVER_ERROR) or an over-long text is the payload's INVALID_INPUT with the path of
+the field, and nothing runs. Query and subscription arguments, which have no payload, get the
+same check as a top-level INVALID_INPUT from `VariableLimits`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
+from strawberry.types.base import StrawberryList, has_object_definition
+from strawberry.types.field import StrawberryField
+
+from api.document_guards import text_problem
+from api.errors import ApiError, user_error
+from domain.errors import CommonError, CommonErrorCode
+
+Found = tuple[str, list[str]]  # the message and the path of the first refused string
+
+
+def _strings(value: Any, path: list[str], info: Info[Any, Any]) -> Iterator[Found]:
+    if isinstance(value, str):
+        if (message := text_problem(value)) is not None:
+            yield message, path
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _strings(item, [*path, str(index)], info)
+    elif isinstance(value, dict):  # a JSON scalar
+        for key, item in value.items():
+            yield from _strings(key, path, info)
+            yield from _strings(item, [*path, str(key)], info)
+    elif has_object_definition(value):
+        naming = info.schema.config.name_converter
+        definition: Any = type(value).__strawberry_definition__  # type: ignore[attr-defined]
+        for field in definition.fields:
+            name = naming.get_graphql_name(field)
+            yield from _strings(getattr(value, field.python_name, None), [*path, name], info)
+
+
+class TextInputs(FieldExtension):
+    def apply(self, field: StrawberryField) -> None:
+        self.field = field
+        self.arguments = {a.python_name: a.graphql_name or a.python_name for a in field.arguments}
+
+    def _refusal(self, info: Info[Any, Any], kwargs: dict[str, Any]) -> Any:
+        for name, value in kwargs.items():
+            # Payload errors name fields inside the one `input` (["lines", "0", "note"]).
+            start = [] if name == "input" else [self.arguments.get(name, name)]
+            for message, path in _strings(value, start, info):
+                return self._payload(message, path)
+        return None
+
+    def _payload(self, message: str, path: list[str]) -> Any:
+        payload: Any = self.field.type
+        errors = payload.__strawberry_definition__.get_field("errors")
+        if errors is None or not isinstance(errors.type, StrawberryList):
+            raise ApiError("INVALID_INPUT", message, field=path)
+        error = CommonError(CommonErrorCode.INVALID_INPUT, message, path)
+        error_type: Any = errors.type.of_type
+        return payload(errors=[user_error(error_type, error)])
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: Info[Any, Any], **kwargs: Any
+    ) -> Any:
+        refused = self._refusal(info, kwargs)
+        return refused if refused is not None else next_(source, info, **kwargs)
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info[Any, Any],
+        **kwargs: Any,
+    ) -> Any:
+        refused = self._refusal(info, kwargs)
+        return refused if refused is not None else await next_(source, info, **kwargs)
+
+
+def guard_mutations(mutation: type) -> None:
+    """Put `TextInputs` on every field of the Mutation type (once, however many schemas),
+    first in the list: the innermost, after the permission checks (an anonymous caller is
+    told to log in, not what is wrong with their text)."""
+    for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if not any(isinstance(e, TextInputs) for e in field.extensions):
+            field.extensions.insert(0, TextInputs())
