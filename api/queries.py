@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import Connection, Node, decode_any_id
 from api.types.catalog import Category, Product, Variant
-from api.types.identity import StaffUser, Viewer
+from api.types.identity import StaffAction, StaffUser, Viewer
 from api.types.locations import Location, NearInput
 from domain.catalog.model import CatalogStatus
 from domain.catalog.model import Product as DomainProduct
@@ -205,3 +205,16 @@ class Query:
     async def staff_user(self, info: Info[Context, Any], username: str) -> StaffUser | None:
         found = await info.context.runtime.repos.staff.get_by_username(username.strip().lower())
         return StaffUser.from_domain(found) if found else None
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="Audited staff decisions, newest first (ADMIN): pickup-code locks lifted.",
+    )
+    async def staff_actions(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Connection[StaffAction]:
+        try:
+            page = await info.context.runtime.repos.staff.actions(_page(first, after))
+        except DomainError as error:
+            raise _invalid(error) from None
+        return Connection[StaffAction].from_page(page, StaffAction.from_domain)

@@ -17,7 +17,7 @@ from domain.errors import DomainError, OrderErrorCode
 from domain.errors import OrderError as DomainOrderError
 from domain.identity.model import Principal
 from domain.inventory.model import StockLine
-from domain.ordering import lifecycle, payments
+from domain.ordering import handover, lifecycle, payments
 from domain.ordering.checkout import Checkout, DeliveryTo, PickupShortage, place_order
 from domain.ordering.model import MAX_LINES, SalesChannel
 
@@ -175,6 +175,33 @@ class InStorePaymentInput:
 class CompletePickupInput:
     location_id: strawberry.ID
     pickup_code: str = strawberry.field(description="The 6 digits, or the scanned QR payload.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retried hand-over with the same key answers the same order (and is "
+        "not counted as a wrong code).",
+    )
+
+
+@strawberry.input
+class LiftPickupCodeLockInput:
+    location_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class LiftPickupCodeLockPayload:
+    ok: bool = False
+    errors: list[OrderError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class HandOverWithoutCodeInput:
+    order_id: strawberry.ID
+    member_id: strawberry.ID = strawberry.field(
+        description="The member you looked up (lookupMember): it must be the order's."
+    )
+    reason: str
+    idempotency_key: str | None = None
 
 
 @strawberry.input
@@ -232,6 +259,45 @@ class OrderMutations:
             )
         )
 
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="STORE_MANAGER: the store's counters take pickup codes again (audited).",
+    )
+    async def lift_pickup_code_lock(
+        self, info: Info[Context, Any], input: LiftPickupCodeLockInput
+    ) -> LiftPickupCodeLockPayload:
+        deps, actor = info.context.runtime.ordering, _actor(info)
+
+        async def run() -> bool:
+            location = decode_id(input.location_id, "Location", "locationId")
+            await handover.lift_pickup_lock(deps, actor, location, input.reason)
+            return True
+
+        ok, errors = await attempt_order(run)
+        return LiftPickupCodeLockPayload(ok=bool(ok), errors=errors)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="STORE_MANAGER: hand a ready order over without its code (lost or expired) "
+        "to the member you looked up; on the order's timeline with the reason.",
+    )
+    async def hand_over_without_code(
+        self, info: Info[Context, Any], input: HandOverWithoutCodeInput
+    ) -> OrderPayload:
+        deps, actor = info.context.runtime.ordering, _actor(info)
+        return _payload(
+            *await attempt_order(
+                lambda: handover.hand_over_without_code(
+                    deps,
+                    actor,
+                    _order_id(input.order_id),
+                    decode_id(input.member_id, "Member", "memberId"),
+                    input.reason,
+                    input.idempotency_key,
+                )
+            )
+        )
+
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def start_preparing_order(
         self, info: Info[Context, Any], input: OrderIdInput
@@ -272,6 +338,7 @@ class OrderMutations:
                     actor,
                     decode_id(input.location_id, "Location", "locationId"),
                     input.pickup_code,
+                    input.idempotency_key,
                 )
             )
         )

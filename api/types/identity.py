@@ -134,3 +134,22 @@ class AuthTokens:
             refresh_token=pair.refresh_token,
             refresh_token_expires_at=pair.refresh_expires_at,
         )
+
+
+@strawberry.type(description="An audited staff decision (e.g. LIFT_PICKUP_LOCK).")
+class StaffAction:
+    actor: str
+    action: str
+    subject: str
+    reason: str
+    at: datetime
+
+    @classmethod
+    def from_domain(cls, action: m.StaffAction) -> StaffAction:
+        return cls(
+            actor=action.actor,
+            action=action.action,
+            subject=action.subject,
+            reason=action.reason,
+            at=action.at,
+        )

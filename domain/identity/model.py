@@ -177,3 +177,16 @@ class TokenPair:
     access_expires_at: datetime
     refresh_token: str
     refresh_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """An audited staff decision that no other record holds (a store's pickup-code lock
+    lifted, ...): who, what, on what, why, when."""
+
+    id: UUID
+    actor: str  # Principal.label
+    action: str
+    subject: str  # "location:<id>", "order:<id>", ...
+    reason: str
+    at: datetime

@@ -13,8 +13,10 @@ from domain.identity.model import (
     Principal,
     PrincipalKind,
     RefreshToken,
+    StaffAction,
     StaffUser,
 )
+from domain.pagination import Page, PageRequest
 
 
 class PasswordHasher(Protocol):
@@ -38,6 +40,10 @@ class RateLimiter(Protocol):
         """Seconds to wait if `key` is over `limit` in its window, else 0 (counts nothing)."""
         ...
 
+    async def give_back(self, key: str) -> None:
+        """Un-count one attempt of the current window (one that turned out to be right)."""
+        ...
+
     async def reset(self, key: str) -> None: ...
 
 
@@ -45,6 +51,10 @@ class StaffRepository(Protocol):
     async def get(self, staff_id: UUID) -> StaffUser | None: ...
     async def get_by_username(self, username: str) -> StaffUser | None: ...
     async def add(self, staff: StaffUser) -> None: ...
+    async def add_action(self, action: StaffAction) -> None: ...
+    async def actions(self, page: PageRequest) -> Page[StaffAction]:
+        """Newest first."""
+        ...
 
 
 class DeviceRepository(Protocol):

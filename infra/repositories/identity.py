@@ -11,18 +11,22 @@ from domain.identity.model import (
     DeviceKind,
     PrincipalKind,
     RefreshToken,
+    StaffAction,
     StaffUser,
 )
 from domain.ids import new_id
+from domain.pagination import Page, PageRequest
 from infra.db import sql
 from infra.db.models.identity import (
     ApiKeyRow,
     AuthSessionRow,
     DeviceRow,
     RefreshTokenRow,
+    StaffActionRow,
     StaffStoreRow,
     StaffUserRow,
 )
+from infra.repositories.paging import after_uuid
 
 USERNAME_MAX_LENGTH = 64  # staff_user.username is VARCHAR(64)
 
@@ -49,6 +53,24 @@ class TortoiseStaffRepository:
 
     async def get(self, staff_id: UUID) -> StaffUser | None:
         return await self._with_stores(await StaffUserRow.get_or_none(id=staff_id))
+
+    async def add_action(self, action: StaffAction) -> None:
+        await StaffActionRow.create(
+            id=action.id,
+            actor=action.actor,
+            action=action.action,
+            subject=action.subject,
+            reason=action.reason,
+            at=action.at,
+        )
+
+    async def actions(self, page: PageRequest) -> Page[StaffAction]:
+        query = StaffActionRow.all()
+        if page.after is not None:
+            query = query.filter(id__lt=after_uuid(page.after))
+        rows = await query.order_by("-id").limit(page.first + 1)
+        items = [StaffAction(r.id, r.actor, r.action, r.subject, r.reason, r.at) for r in rows]
+        return Page.from_rows(items, [str(r.id) for r in rows], page)
 
     async def get_by_username(self, username: str) -> StaffUser | None:
         if len(username) > USERNAME_MAX_LENGTH or "\x00" in username:

@@ -246,8 +246,11 @@ class TortoiseMemberRepository:
             consumed_at=row.consumed_at,
         )
 
-    async def count_failed_attempt(self, code_id: UUID) -> None:
-        await PhoneCodeRow.filter(id=code_id).update(attempts=F("attempts") + 1)
+    async def claim_code_attempt(self, code_id: UUID, max_attempts: int) -> bool:
+        count = await PhoneCodeRow.filter(
+            id=code_id, consumed_at__isnull=True, attempts__lt=max_attempts
+        ).update(attempts=F("attempts") + 1)
+        return bool(count)
 
     async def delete_phone_codes_before(self, before: datetime) -> int:
         return await PhoneCodeRow.filter(expires_at__lt=before).delete()

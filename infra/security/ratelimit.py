@@ -45,8 +45,22 @@ class MemoryRateLimiter:
             return 0
         return max(1, int(start + window - now))
 
+    async def give_back(self, key: str) -> None:
+        if (found := self._windows.get(key)) is not None and found[1] > 0:
+            self._windows[key] = (found[0], found[1] - 1, found[2])
+
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
+
+
+# DECR only a window that still exists: after it expired a DECR would make a key without a
+# TTL (and a credit of one attempt forever).
+_GIVE_BACK = """
+if redis.call('exists', KEYS[1]) == 1 and tonumber(redis.call('get', KEYS[1])) > 0 then
+  return redis.call('decr', KEYS[1])
+end
+return 0
+"""
 
 
 class RedisRateLimiter:
@@ -69,6 +83,9 @@ class RedisRateLimiter:
         if count is None or int(count) <= limit:
             return 0
         return max(1, int(await self._redis.ttl(name)))
+
+    async def give_back(self, key: str) -> None:
+        await self._redis.eval(_GIVE_BACK, 1, self._prefix + key)  # type: ignore[misc]
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)

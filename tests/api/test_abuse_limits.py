@@ -238,8 +238,11 @@ async def test_a_pickup_lock_holds_for_every_till_of_the_store_until_the_window_
     manager = windowed.api(token=manager_a.token)
 
     guesses = [f"{n:06d}" for n in range(40) if f"{n:06d}" != code]
-    for guess in guesses[: ORDER_POLICY.wrong_codes_per_store + 1]:
+    limit = ORDER_POLICY.wrong_codes_per_store
+    for guess in guesses[:limit]:
         assert refusal(await complete(manager, stores, guess))[0] == "INVALID_PICKUP_CODE"
+    # The next guess is refused before any look-up (the count comes first).
+    assert refusal(await complete(manager, stores, guesses[limit]))[0] == "TOO_MANY_ATTEMPTS"
 
     # The right code, typed at another till of the same store, is refused as well.
     other_till = windowed.api(token=till_a)

@@ -445,6 +445,13 @@ TARGETS: dict[str, Given] = {
     "Mutation.completePickup": lambda w: {
         "input": {"locationId": w.store("SH-A"), "pickupCode": "000000"}
     },
+    "Mutation.liftPickupCodeLock": lambda w: {
+        "input": {"locationId": w.store("SH-A"), "reason": "checked the counter"}
+    },
+    # A paid order (not ready): the manager gets past the checks to ILLEGAL_TRANSITION.
+    "Mutation.handOverWithoutCode": lambda w: {
+        "input": {"orderId": w.order, "memberId": w.member_a.id, "reason": "lost the code"}
+    },
     "Mutation.cancelOrder": _order,
     "Mutation.shipOrder": _order,
     "Mutation.markOrderDelivered": _order,

@@ -394,9 +394,10 @@ async def test_wrong_codes_lock_the_store_counter_even_for_the_right_code(
     code = (await pickup_of(member, order))["code"]
     guesses = [f"{n:06d}" for n in range(30) if f"{n:06d}" != code][:21]
 
-    for guess in guesses:
+    for guess in guesses[:20]:
         wrong = await complete(manager_a, stores, guess)
         assert refusal(wrong) == ("INVALID_PICKUP_CODE", ["pickupCode"]), guess
+    assert refusal(await complete(manager_a, stores, guesses[20]))[0] == "TOO_MANY_ATTEMPTS"
 
     locked = await complete(manager_a, stores, code)
     assert refusal(locked) == ("TOO_MANY_ATTEMPTS", ["pickupCode"])

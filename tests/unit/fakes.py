@@ -194,8 +194,12 @@ class FakeMemberRepository(MemberRepository):
         latest = max(sent, key=lambda c: (c.created_at, c.id), default=None)
         return replace(latest) if latest else None
 
-    async def count_failed_attempt(self, code_id: UUID) -> None:
-        self._t.phone_codes[code_id].attempts += 1
+    async def claim_code_attempt(self, code_id: UUID, max_attempts: int) -> bool:
+        code = self._t.phone_codes[code_id]
+        if code.consumed_at is not None or code.attempts >= max_attempts:
+            return False
+        code.attempts += 1
+        return True
 
     async def delete_phone_codes_before(self, before: datetime) -> int:
         doomed = [c.id for c in self._t.phone_codes.values() if c.expires_at < before]

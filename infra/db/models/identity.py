@@ -86,3 +86,17 @@ class RefreshTokenRow(Model):
 
     class Meta:
         table = "refresh_token"
+
+
+class StaffActionRow(Model):
+    """Append-only audit of staff decisions no other record holds."""
+
+    id = fields.UUIDField(primary_key=True)
+    actor = fields.CharField(max_length=60)
+    action = fields.CharField(max_length=40)
+    subject = fields.CharField(max_length=100)
+    reason = fields.CharField(max_length=200)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_action"
