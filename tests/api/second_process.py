@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,12 +39,12 @@ async def second_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         "LOGIN_LIMIT_PER_ADDRESS": str(settings.login_limit_per_address),
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "infra.cli", "serve", "--host", "127.0.0.1", "--port", str(port)),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,7 +55,7 @@ async def second_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
                         break
                 except httpx.TransportError:
                     pass
-                assert process.poll() is None, "the second API process exited"
+                assert process.returncode is None, "the second API process exited"
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the second API process did not start")
@@ -64,7 +63,7 @@ async def second_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         process.terminate()
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
             process.kill()
-            process.wait()
+            await process.wait()
