@@ -14,7 +14,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,6 +25,7 @@ from strawberry.types.unset import UnsetType
 from tortoise import connections
 
 from api.context import Context, build_context
+from api.exports import member_export
 from api.metrics import METRICS
 from api.middleware import (
     AuthMiddleware,
@@ -197,12 +198,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await runtime.stop()
 
     graphql = AuthMiddleware(OmnishelfGraphQL(runtime), runtime)
+    export = request_response(member_export(runtime))
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", _readyz(runtime)),
             Route("/metrics", metrics),
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
+            Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],

@@ -78,6 +78,21 @@ Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 Exporter = Callable[[UnitOfWork, UUID], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class ExportScope:
+    """Whose data a paged export section reads, and how to read what is encrypted under
+    their key (delivery addresses)."""
+
+    member_id: UUID
+    reveal: Callable[[str], str] = field(compare=False, repr=False)
+
+
+# One page of a list section: its items and where the next page starts (None: the last).
+PagedExporter = Callable[
+    [UnitOfWork, ExportScope, str | None], Awaitable[tuple[list[Any], str | None]]
+]
+
+
 class EventHandlers:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler]] = defaultdict(list)
@@ -96,16 +111,27 @@ class EventHandlers:
 
 
 class DataExporters:
-    """Sections of a member's data export; each context adds its own (orders, points...)."""
+    """Sections of a member's data export; each context adds its own. A summary section is
+    one value read with the member's record; a list section (orders, points entries...) is
+    read page by page, each page in a transaction of its own, so an export of any size is
+    streamed in bounded memory."""
 
     def __init__(self) -> None:
         self._sections: dict[str, Exporter] = {}
+        self._lists: dict[str, PagedExporter] = {}
 
     def register(self, name: str, exporter: Exporter) -> None:
         self._sections[name] = exporter
 
+    def register_list(self, name: str, exporter: PagedExporter) -> None:
+        self._lists[name] = exporter
+
     def unregister(self, name: str) -> None:
         self._sections.pop(name, None)
+        self._lists.pop(name, None)
 
     async def collect(self, uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
         return {name: await export(uow, member_id) for name, export in self._sections.items()}
+
+    def lists(self) -> list[tuple[str, PagedExporter]]:
+        return list(self._lists.items())

@@ -19,7 +19,7 @@ from domain.live import OrderAccess
 from domain.locations.services import LocationDeps
 from domain.loyalty.ledger import LoyaltyDeps
 from domain.loyalty.model import PointsPolicy
-from domain.loyalty.reactions import export_points
+from domain.loyalty.reactions import export_points, export_points_entries
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
@@ -87,9 +87,10 @@ class Runtime:
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
         register_subscription_handlers(self.events, self.clock)
-        self.exporters.register("subscriptions", export_subscriptions)
-        self.exporters.register("orders", export_orders)
         self.exporters.register("points", export_points)
+        self.exporters.register_list("orders", export_orders)
+        self.exporters.register_list("pointsEntries", export_points_entries)
+        self.exporters.register_list("subscriptions", export_subscriptions)
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:

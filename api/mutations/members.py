@@ -153,6 +153,11 @@ class ExportMyDataPayload:
     document: JSON | None = strawberry.field(
         default=None, description="Everything we hold about you, as JSON."
     )
+    download_url: str = strawberry.field(
+        default="/me/export",
+        description="The same document streamed (GET with your access token): for large "
+        "accounts, and to save it as a file.",
+    )
     errors: list[MemberError] = strawberry.field(default_factory=list)
 
 

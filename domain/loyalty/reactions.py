@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.events import MembersMerged, PosSaleRecorded
+from domain.events import ExportScope, MembersMerged, PosSaleRecorded
 from domain.loyalty.ledger import LoyaltyDeps, merge_accounts
 from domain.loyalty.services import earn_for_till_sale
+from domain.pagination import MAX_PAGE_SIZE as EXPORT_PAGE
 from domain.pagination import PageRequest
 from domain.uow import UnitOfWork
 
@@ -40,20 +41,28 @@ def register_handlers(deps: LoyaltyDeps) -> None:
 
 
 async def export_points(uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
+    """The points summary of a member's data export (the entries are a list section)."""
     account = await uow.loyalty.get_account(member_id)
-    page = await uow.loyalty.entries(member_id, (), PageRequest(first=100))
     return {
         "balance": account.balance if account else 0,
         "tier": account.tier if account else None,
-        "entries": [
-            {
-                "kind": e.kind.value,
-                "amount": e.amount,
-                "balanceAfter": e.balance_after,
-                "source": e.source,
-                "reason": e.reason,
-                "at": e.created_at.isoformat(),
-            }
-            for e in page.items
-        ],
     }
+
+
+async def export_points_entries(
+    uow: UnitOfWork, scope: ExportScope, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's points ledger, newest first."""
+    page = await uow.loyalty.entries(scope.member_id, (), PageRequest(EXPORT_PAGE, after))
+    items = [
+        {
+            "kind": e.kind.value,
+            "amount": e.amount,
+            "balanceAfter": e.balance_after,
+            "source": e.source,
+            "reason": e.reason,
+            "at": e.created_at.isoformat(),
+        }
+        for e in page.items
+    ]
+    return items, page.keys[-1] if page.has_next else None

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
-from domain.events import MemberErased
+from domain.events import ExportScope, MemberErased
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.members.model import (
     Channel,
     ConsentPurpose,
     ConsentRecord,
+    Identity,
+    Member,
+    MemberMerge,
     MemberStatus,
     current_consents,
 )
@@ -93,8 +97,21 @@ async def _append(
         return await uow.members.consents_of([member.id])
 
 
+EXPORT_FORMAT = "omnishelf.member-export/2"
+
+
 async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str, Any]:
-    """Everything we hold about the member, machine-readable, identifiers decrypted."""
+    """The whole export as one value (the GraphQL `exportMyData`): the stream, read."""
+    return cast(
+        dict[str, Any], json.loads("".join([c async for c in export_stream(deps, principal)]))
+    )
+
+
+async def export_stream(deps: MemberDeps, principal: Principal) -> AsyncIterator[str]:
+    """Everything we hold about the member, machine-readable, identifiers and addresses
+    decrypted, as JSON text in pieces: the member's record and the summary sections first,
+    then each list section (orders, points entries, subscriptions...) page by page, each page
+    read in a transaction of its own. Memory stays bounded whatever the account's size."""
     async with deps.auth.uow() as uow:
         member = await active_member(uow, principal.id)
         assert member.data_key is not None
@@ -102,9 +119,40 @@ async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str
         consents = await uow.members.consents_of([member.id])
         merges = await uow.members.merges_of(member.id)
         sections = await deps.exporters.collect(uow, member.id)
-    current = current_consents(consents)
+    key = member.data_key
+    head = json.dumps(
+        {**_header(deps, member, identities, consents, merges, key), **sections},
+        ensure_ascii=False,
+    )
+    yield head[:-1]  # without its closing brace: the list sections follow
+    scope = ExportScope(member.id, lambda sealed: deps.vault.decrypt(key, sealed))
+    for name, exporter in deps.exporters.lists():
+        yield f", {json.dumps(name)}: ["
+        after: str | None = None
+        first = True
+        while True:
+            async with deps.auth.uow() as uow:
+                items, after = await exporter(uow, scope, after)
+            for item in items:
+                yield ("" if first else ", ") + json.dumps(item, ensure_ascii=False)
+                first = False
+            if after is None:
+                break
+        yield "]"
+    yield "}"
+
+
+def _header(
+    deps: MemberDeps,
+    member: Member,
+    identities: Sequence[Identity],
+    consents: Sequence[ConsentRecord],
+    merges: Sequence[MemberMerge],
+    key: str,
+) -> dict[str, Any]:
+    current = current_consents(list(consents))
     return {
-        "format": "omnishelf.member-export/1",
+        "format": EXPORT_FORMAT,
         "exportedAt": deps.auth.clock.now().isoformat(),
         "member": {
             "id": str(member.id),
@@ -118,7 +166,7 @@ async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str
             {
                 "kind": i.kind.value,
                 "appId": i.app_id or None,
-                "value": deps.vault.decrypt(member.data_key, i.ciphertext),
+                "value": deps.vault.decrypt(key, i.ciphertext),
                 "verified": i.verified,
                 "verifiedBy": i.verified_by.value,
                 "linkedAt": i.linked_at.isoformat(),
@@ -146,7 +194,6 @@ async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str
             for m in merges
             if m.target_member_id == member.id
         ],
-        **sections,
     }
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
 from domain.events import (
+    ExportScope,
     MembersMerged,
     ReservationExpired,
     ReservationsAtRisk,
@@ -44,6 +45,7 @@ from domain.ordering.services import (
     notify,
     pickup_lock_key,
 )
+from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.uow import UnitOfWork
 
 CODE_RE = re.compile(r"^[0-9]{6}$")
@@ -427,12 +429,15 @@ def register_handlers(deps: OrderingDeps) -> None:
     events.register(MembersMerged, on_merged)
 
 
-async def export_orders(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]]:
-    """The orders section of a member's data export."""
-    from domain.pagination import PageRequest
+EXPORT_PAGE = MAX_PAGE_SIZE
 
-    page = await uow.orders.search(PageRequest(first=100), member_id=member_id)
-    return [
+
+async def export_orders(
+    uow: UnitOfWork, scope: ExportScope, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the orders section of a member's data export, delivery addresses read."""
+    page = await uow.orders.search(PageRequest(EXPORT_PAGE, after), member_id=scope.member_id)
+    items = [
         {
             "number": o.number,
             "status": o.status.value,
@@ -440,6 +445,7 @@ async def export_orders(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]
             "total": o.total,
             "currency": o.currency,
             "createdAt": o.created_at.isoformat(),
+            "deliveryAddress": scope.reveal(o.delivery_address) if o.delivery_address else None,
             "lines": [
                 {"sku": x.sku, "name": x.name, "quantity": x.quantity, "unitPrice": x.unit_price}
                 for x in o.lines
@@ -447,3 +453,4 @@ async def export_orders(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]
         }
         for o in page.items
     ]
+    return items, page.keys[-1] if page.has_next else None

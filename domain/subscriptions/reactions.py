@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 from domain.clock import Clock
-from domain.events import EventHandlers, MemberErased, MembersMerged
+from domain.events import EventHandlers, ExportScope, MemberErased, MembersMerged
 from domain.ids import new_id
-from domain.pagination import PageRequest
+from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.subscriptions.model import Subscription, SubscriptionChange, SubscriptionStatus
 from domain.subscriptions.services import upcoming
 from domain.uow import UnitOfWork
@@ -56,9 +56,12 @@ def register_handlers(events: EventHandlers, clock: Clock) -> None:
     events.register(MemberErased, on_erased)
 
 
-async def export_subscriptions(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]]:
-    page = await uow.subscriptions.for_member(member_id, PageRequest(first=100))
-    return [
+async def export_subscriptions(
+    uow: UnitOfWork, scope: ExportScope, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's subscriptions."""
+    page = await uow.subscriptions.for_member(scope.member_id, PageRequest(MAX_PAGE_SIZE, after))
+    items = [
         {
             "status": s.status.value,
             "every": f"{s.interval.count} {s.interval.unit.value}",
@@ -71,3 +74,4 @@ async def export_subscriptions(uow: UnitOfWork, member_id: UUID) -> list[dict[st
         }
         for s in page.items
     ]
+    return items, page.keys[-1] if page.has_next else None

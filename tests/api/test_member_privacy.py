@@ -3,21 +3,32 @@ export (with sections other contexts register) and account erasure."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+from unittest.mock import ANY
 from uuid import UUID
 
+import httpx
 import pytest
 
 from api.relay import decode_id
 from domain.events import MemberErased
-from domain.identity.model import StaffRole
+from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.identity.services import create_staff
+from domain.ids import new_id
+from domain.inventory.model import StockLine
+from domain.loyalty.services import adjust_points
 from domain.members.model import ConsentPurpose
+from domain.members.privacy import export_stream
+from domain.ordering.checkout import Checkout, DeliveryTo, place_order
+from domain.ordering.model import SalesChannel
 from domain.uow import UnitOfWork
 from infra.db.models.members import ConsentRecordRow, MemberIdentityRow, MemberRow
 from infra.runtime import Runtime
+from tests.api.test_orders_checkout import make_variants, receive
 from tests.conftest import Api, login
+from tests.support import count_sql
 
 ALL_PURPOSES = [p.value for p in ConsentPurpose]
 
@@ -242,7 +253,7 @@ async def test_export_holds_decrypted_identifiers_consents_and_registered_sectio
 
     assert payload["errors"] == []
     document = payload["document"]
-    assert document["format"] == "omnishelf.member-export/1"
+    assert document["format"] == "omnishelf.member-export/2"
     assert document["member"]["id"] == str(member.key)
     assert document["member"]["status"] == "ACTIVE"
     identities = {(i["kind"], i["appId"], i["value"]) for i in document["identities"]}
@@ -388,3 +399,67 @@ async def test_erasure_clears_the_name_given_at_the_till(
     )
     assert again["enrolMember"]["created"] is True
     assert decode_id(again["enrolMember"]["member"]["id"], "Member") != member_id
+
+
+# --------------------------------------------------------------------------- large exports
+
+
+async def test_the_export_holds_everything_streamed_page_by_page(
+    api: Api, client: httpx.AsyncClient, runtime: Runtime, stores: dict[str, Any], cs: Api
+) -> None:
+    """Issue 12, 5: the export stopped at 100 orders and 100 ledger entries and left out
+    delivery addresses. 250 of each, streamed from GET /me/export and in exportMyData."""
+    (mango,) = await make_variants(runtime, ("BIG-1", "1kg", 100))
+    await receive(runtime, stores["WH-1"].id, mango, 1_000)
+    member = await shopper(api, "open-hoarder", phone="+8613900139000")
+    me = Principal(kind=PrincipalKind.MEMBER, id=member.key)
+    for n in range(250):
+        await place_order(
+            runtime.ordering,
+            me,
+            Checkout(
+                SalesChannel.MINI_PROGRAM,
+                [StockLine(mango.id, 1)],
+                member.key,
+                delivery=DeliveryTo(f"{n} Nanjing East Road, Shanghai", 31.235, 121.48),
+            ),
+            None,
+        )
+    agent = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)
+    for n in range(250):
+        await adjust_points(runtime.loyalty, agent, member.key, 1, "goodwill", f"gift-{n}")
+
+    async with client.stream(
+        "GET", "/me/export", headers={"Authorization": f"Bearer {member.api.token}"}
+    ) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("application/json")
+        streamed = json.loads(await response.aread())
+    # The stream reads as it writes: the record first, then a page (100 items) at a time,
+    # each in a transaction of its own, items written one by one.
+    stream = export_stream(runtime.members, me)
+    first = await anext(stream)
+    assert '"orders"' not in first and first.startswith('{"format"')
+    with count_sql(cold=False) as statements:
+        rest = [chunk async for chunk in stream]
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) >= 3 + 3  # orders and entries, 250 each: three pages each
+    assert len(rest) > 500
+    assert json.loads(first + "".join(rest)) == {**streamed, "exportedAt": ANY}
+    document = (await member.api.data(EXPORT))["exportMyData"]["document"]
+    for export in (streamed, document):
+        orders = export["orders"]
+        assert len(orders) == 250 and len({o["number"] for o in orders}) == 250
+        assert {o["deliveryAddress"] for o in orders} == {
+            f"{n} Nanjing East Road, Shanghai" for n in range(250)
+        }
+        assert [e["kind"] for e in export["pointsEntries"]] == ["ADJUST"] * 250
+        assert export["points"] == {"balance": 250, "tier": "MEMBER"}
+
+    # Only the member themself, with a valid token.
+    assert (await client.get("/me/export")).status_code == 401
+    staff = await client.get("/me/export", headers={"Authorization": f"Bearer {cs.token}"})
+    assert (staff.status_code, staff.json()["errors"][0]["extensions"]["code"]) == (
+        403,
+        "FORBIDDEN",
+    )

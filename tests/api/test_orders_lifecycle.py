@@ -14,6 +14,7 @@ import pytest
 
 from api.relay import encode_id
 from domain.catalog.model import Variant
+from domain.events import ExportScope
 from domain.identity.model import DeviceKind, StaffRole
 from domain.identity.services import create_device
 from domain.ids import new_id
@@ -759,16 +760,17 @@ def orders_export(runtime: Runtime) -> None:
     """The shared test runtime may have lost the orders section of the member export
     (tests/api/test_member_privacy.py swaps in its own, then unregisters "orders"): restore
     it. test_a_new_runtime_exports_orders checks the wiring on a runtime of its own."""
-    runtime.exporters.register("orders", export_orders)
+    runtime.exporters.register_list("orders", export_orders)
 
 
 async def test_a_new_runtime_exports_orders(
     story: Story, member: Shopper, settings: Settings
 ) -> None:
     order = await story.pending(member)
+    sections = dict(Runtime(settings).exporters.lists())
     async with TortoiseUnitOfWork() as uow:
-        sections = await Runtime(settings).exporters.collect(uow, member.key)
-    assert [o["number"] for o in sections["orders"]] == [order["number"]]
+        items, after = await sections["orders"](uow, ExportScope(member.key, str), None)
+    assert ([o["number"] for o in items], after) == ([order["number"]], None)
 
 
 async def test_merged_members_orders_move_to_the_survivor_and_are_in_its_export(

@@ -260,15 +260,14 @@ async def test_the_data_export_has_a_points_section(runtime: Runtime, member: Sh
 
     payload = (await member.api.data(EXPORT))["exportMyData"]
     assert payload["errors"] == []
-    section = payload["document"]["points"]
-    assert section["balance"] == 130
-    assert section["tier"] == "MEMBER"
-    assert [(e["kind"], e["amount"], e["balanceAfter"]) for e in section["entries"]] == [
+    assert payload["document"]["points"] == {"balance": 130, "tier": "MEMBER"}
+    entries = payload["document"]["pointsEntries"]
+    assert [(e["kind"], e["amount"], e["balanceAfter"]) for e in entries] == [
         ("HOLD", 0, 130),
         ("CHECK_IN", 10, 130),
         ("EARN", 120, 120),
     ]
-    assert all(e["at"] and e["source"] is not None for e in section["entries"])
+    assert all(e["at"] and e["source"] is not None for e in entries)
 
 
 async def test_merging_members_moves_their_points_to_the_survivor(
