@@ -32,7 +32,8 @@
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
           INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
-          MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED, FORBIDDEN
+          MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
+          OPEN_ORDERS (paid orders not collected yet stop an erasure), FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -181,6 +182,7 @@ class MemberErrorCode(StrEnum):
     MERGE_INTO_SELF = "MERGE_INTO_SELF"
     IDENTIFIER_TAKEN = "IDENTIFIER_TAKEN"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    OPEN_ORDERS = "OPEN_ORDERS"
     FORBIDDEN = "FORBIDDEN"
 
 

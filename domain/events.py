@@ -27,6 +27,15 @@ class MembersMerged:
 
 
 @dataclass(frozen=True)
+class MemberErasing:
+    """Sent before a member's data is erased: a context that must refuse (paid orders not
+    collected yet) adds what stands in the way to `open_orders`."""
+
+    member_id: UUID
+    open_orders: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class MemberErased:
     member_id: UUID
 

@@ -9,7 +9,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
-from domain.events import ExportScope, MemberErased
+from domain.events import ExportScope, MemberErased, MemberErasing
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.members.model import (
@@ -200,7 +200,8 @@ def _header(
 async def delete_account(deps: MemberDeps, principal: Principal, confirm: bool) -> None:
     """Erase personal data: identifiers deleted, the member's data key destroyed (anything
     still encrypted under it is unreadable), sessions revoked. Orders and ledgers keep the
-    bare member id, which now names no one."""
+    bare member id, which now names no one. Refused (OPEN_ORDERS) while an order is paid and
+    neither handed over nor refunded; unpaid orders are cancelled with the erasure."""
     if not confirm:
         raise MemberError(
             MemberErrorCode.CONFIRMATION_REQUIRED,
@@ -210,6 +211,15 @@ async def delete_account(deps: MemberDeps, principal: Principal, confirm: bool) 
     now = deps.auth.clock.now()
     async with deps.auth.uow() as uow:
         member = await active_member(uow, principal.id)
+        erasing = MemberErasing(member.id)
+        await deps.events.dispatch(uow, erasing)
+        if erasing.open_orders:
+            raise MemberError(
+                MemberErrorCode.OPEN_ORDERS,
+                "These orders are paid and not collected yet: "
+                f"{', '.join(erasing.open_orders)}. Collect them, or cancel them for a refund, "
+                "then delete the account.",
+            )
         await uow.members.delete_identities(member.id)
         await uow.sessions.revoke_sessions_of(PrincipalKind.MEMBER, member.id, now, "erased")
         member.status, member.data_key = MemberStatus.ERASED, None

@@ -11,6 +11,8 @@ from uuid import UUID
 from domain.errors import OrderError, OrderErrorCode
 from domain.events import (
     ExportScope,
+    MemberErased,
+    MemberErasing,
     MembersMerged,
     ReservationExpired,
     ReservationsAtRisk,
@@ -423,10 +425,34 @@ def register_handlers(deps: OrderingDeps) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.orders.move_member(event.source_member_id, event.target_member_id)
 
+    async def on_erasing(uow: UnitOfWork, event: MemberErasing) -> None:
+        """Paid goods not handed over would be orphaned: the erasure waits for them."""
+        page = await uow.orders.search(
+            PageRequest(MAX_PAGE_SIZE), member_id=event.member_id, statuses=tuple(PAID_STATES)
+        )
+        event.open_orders.extend(o.number for o in page.items)
+
+    async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
+        """Unpaid orders go with the account: cancelled, their stock and points released."""
+        while True:
+            page = await uow.orders.search(
+                PageRequest(MAX_PAGE_SIZE),
+                member_id=event.member_id,
+                statuses=(OrderStatus.PENDING_PAYMENT,),
+            )
+            for found in page.items:
+                order = await load(uow, found.id)
+                if order.status is OrderStatus.PENDING_PAYMENT:
+                    await cancel_in_uow(deps, uow, order, "SYSTEM", "account deleted", Effects())
+            if not page.has_next:
+                return
+
     events.register(ReservationsExpiring, on_expiring)
     events.register(ReservationExpired, on_expired)
     events.register(ReservationsAtRisk, on_at_risk)
     events.register(MembersMerged, on_merged)
+    events.register(MemberErasing, on_erasing)
+    events.register(MemberErased, on_erased)
 
 
 EXPORT_PAGE = MAX_PAGE_SIZE

@@ -12,7 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from api.relay import decode_id
+from api.relay import decode_id, encode_id
 from domain.events import MemberErased
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.identity.services import create_staff
@@ -26,7 +26,16 @@ from domain.ordering.model import SalesChannel
 from domain.uow import UnitOfWork
 from infra.db.models.members import ConsentRecordRow, MemberIdentityRow, MemberRow
 from infra.runtime import Runtime
-from tests.api.test_orders_checkout import make_variants, receive
+from tests.api.test_orders_checkout import (
+    level,
+    make_variants,
+    order_input,
+    pay_online,
+    placed,
+    read,
+    receive,
+)
+from tests.api.test_orders_checkout import shopper as buyer
 from tests.conftest import Api, login
 from tests.support import count_sql
 
@@ -463,3 +472,37 @@ async def test_the_export_holds_everything_streamed_page_by_page(
         403,
         "FORBIDDEN",
     )
+
+
+async def test_an_account_with_paid_uncollected_orders_is_not_deleted(
+    api: Api, client: httpx.AsyncClient, runtime: Runtime, stores: dict[str, Any], cs: Api
+) -> None:
+    """Issue 12, 5: deleting orphaned paid orders. Refused while one is paid and not handed
+    over or refunded; an unpaid one is cancelled with the deletion (its stock released)."""
+    (mango,) = await make_variants(runtime, ("DEL-1", "1kg", 990))
+    await receive(runtime, stores["SH-A"].id, mango, 10)
+    member = await buyer(api, "open-leaver")
+    at_a = encode_id("Location", stores["SH-A"].id)
+    paid = await placed(member.api, order_input([(mango, 1)], pickup=at_a))
+    await pay_online(client, runtime, member, paid)
+    unpaid = await placed(member.api, order_input([(mango, 2)], pickup=at_a))
+
+    refused = (await member.api.data(DELETE, {"confirm": True}))["deleteMyAccount"]
+    assert refused["ok"] is False
+    [error] = refused["errors"]
+    assert error["code"] == "OPEN_ORDERS" and paid["number"] in error["message"]
+    assert unpaid["number"] not in error["message"]
+    assert (await MemberRow.get(id=member.key)).status == "ACTIVE"
+    assert await MemberIdentityRow.filter(member_id=member.key).count() == 1
+    assert (await read(cs, unpaid["id"]))["status"] == "PENDING_PAYMENT"
+
+    cancelled = await cs.data(
+        'mutation($o: ID!) { cancelOrder(input: {orderId: $o, reason: "customer asked"}) '
+        "{ errors { code } } }",
+        {"o": paid["id"]},
+    )
+    assert cancelled["cancelOrder"]["errors"] == []  # refunded: nothing owed any more
+    done = (await member.api.data(DELETE, {"confirm": True}))["deleteMyAccount"]
+    assert done == {"ok": True, "errors": []}
+    assert (await read(cs, unpaid["id"]))["status"] == "CANCELLED"
+    assert await level(runtime, stores["SH-A"].id, mango) == (10, 0)
