@@ -13,9 +13,11 @@ from api.arguments import top_level_error as _top_level
 from api.context import Context
 from api.permissions import CanServeMembers, IsAdmin, IsCustomerService, IsMember
 from api.relay import Connection, decode_id
-from api.types.members import Member, PiiAccessEntry
+from api.types.members import Member, MergeCandidate, PiiAccessEntry
 from domain.errors import DomainError
 from domain.identity.model import Principal
+from domain.members import candidates
+from domain.members.model import CandidateState
 from domain.members.services import lookup_member, resolve_member, search_members
 
 
@@ -90,6 +92,27 @@ class MemberQueries:
         except DomainError as error:
             raise _top_level(error) from None
         return await member_node(info, key)
+
+    @strawberry.field(
+        permission_classes=[IsCustomerService],
+        description="Phones claimed by one account and held by another (CS queue), oldest first.",
+    )
+    async def merge_candidates(
+        self,
+        info: Info[Context, Any],
+        state: CandidateState | None = CandidateState.OPEN,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[MergeCandidate]:
+        principal = info.context.principal
+        assert principal is not None
+        try:
+            result = await candidates.merge_candidates(
+                info.context.runtime.members, principal, state, _page(first, after)
+            )
+        except DomainError as error:
+            raise _top_level(error) from None
+        return Connection[MergeCandidate].from_page(result, MergeCandidate.from_domain)
 
     @strawberry.field(
         permission_classes=[IsAdmin], description="Every unmasked read of personal data."

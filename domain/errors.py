@@ -33,7 +33,9 @@
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
           INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
           MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
-          OPEN_ORDERS (paid orders not collected yet stop an erasure), FORBIDDEN
+          OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
+          another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
+          FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -183,6 +185,8 @@ class MemberErrorCode(StrEnum):
     IDENTIFIER_TAKEN = "IDENTIFIER_TAKEN"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
     OPEN_ORDERS = "OPEN_ORDERS"
+    PHONE_IN_USE = "PHONE_IN_USE"
+    CANDIDATE_RESOLVED = "CANDIDATE_RESOLVED"
     FORBIDDEN = "FORBIDDEN"
 
 

@@ -12,11 +12,11 @@ from api.mutations import attempt
 from api.permissions import CanServeMembers, IsCustomerService, IsMember
 from api.relay import decode_id
 from api.types.identity import AuthTokens
-from api.types.members import Consents, Member, MemberMerge, RevealedIdentity
+from api.types.members import Consents, Member, MemberMerge, MergeCandidate, RevealedIdentity
 from domain.errors import MemberError as DomainMemberError
 from domain.errors import MemberErrorCode
 from domain.identity.model import Principal
-from domain.members import login, merge, privacy, services
+from domain.members import candidates, login, merge, privacy, services
 from domain.members.model import Channel, ConsentPurpose
 
 
@@ -148,6 +148,22 @@ class ConsentsPayload:
     errors: list[MemberError] = strawberry.field(default_factory=list)
 
 
+strawberry.enum(candidates.CandidateAction, name="MergeCandidateAction")
+
+
+@strawberry.input
+class ResolveMergeCandidateInput:
+    candidate_id: strawberry.ID
+    action: candidates.CandidateAction
+    reason: str
+
+
+@strawberry.type
+class ResolveMergeCandidatePayload:
+    candidate: MergeCandidate | None = None
+    errors: list[MemberError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class ExportMyDataPayload:
     document: JSON | None = strawberry.field(
@@ -256,6 +272,28 @@ class MemberMutations:
             return EnrolMemberPayload(errors=errors)
         member, created = result
         return EnrolMemberPayload(member=Member.from_domain(member), created=created)
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="Decide a merge candidate: MERGE (one person: the holder is merged into "
+        "the claimant), RELEASE_PHONE (a recycled number: it moves to the claimant) or "
+        "DISMISS. Idempotent; the decision, who and why stay on the case.",
+    )
+    async def resolve_merge_candidate(
+        self, info: Info[Context, Any], input: ResolveMergeCandidateInput
+    ) -> ResolveMergeCandidatePayload:
+        deps, principal = info.context.runtime.members, _principal(info)
+
+        async def run() -> Any:
+            candidate_id = decode_id(input.candidate_id, "MergeCandidate", "candidateId")
+            return await candidates.resolve_candidate(
+                deps, principal, candidate_id, input.action, input.reason
+            )
+
+        done, errors = await attempt(MemberError, run)
+        return ResolveMergeCandidatePayload(
+            candidate=MergeCandidate.from_domain(done) if done else None, errors=errors
+        )
 
     @strawberry.mutation(
         permission_classes=[IsCustomerService],

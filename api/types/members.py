@@ -233,3 +233,39 @@ class PiiAccessEntry:
             reason=entry.reason,
             created_at=entry.created_at,
         )
+
+
+strawberry.enum(m.CandidateState, name="MergeCandidateState")
+
+
+@strawberry.type(
+    description="A phone proven by `claimant` but held by `holder`, an account with its own "
+    "WeChat/Alipay/Douyin identity: one person, or a recycled number. "
+    "resolveMergeCandidate decides."
+)
+class MergeCandidate:
+    id: strawberry.ID
+    claimant_id: strawberry.ID
+    holder_id: strawberry.ID
+    phone_masked: str
+    verified_by: str
+    state: m.CandidateState
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str
+
+    @classmethod
+    def from_domain(cls, c: m.MergeCandidate) -> MergeCandidate:
+        return cls(
+            id=encode_id("MergeCandidate", c.id),
+            claimant_id=encode_id("Member", c.claimant_id),
+            holder_id=encode_id("Member", c.holder_id),
+            phone_masked=c.masked,
+            verified_by=c.verified_by.value,
+            state=c.state,
+            created_at=c.created_at,
+            decided_by=c.decided_by,
+            decided_at=c.decided_at,
+            reason=c.reason,
+        )

@@ -11,12 +11,14 @@ from domain.errors import MemberError, MemberErrorCode
 from domain.identity.model import Principal, TokenPair
 from domain.identity.services import issue_tokens
 from domain.ids import new_id
+from domain.members.candidates import queue_candidate
 from domain.members.identifiers import normalise_phone
 from domain.members.merge import merge_in_uow
 from domain.members.model import Channel, IdentityKind, Member, PhoneCode, VerifiedBy
 from domain.members.ports import WeChatSession
 from domain.members.services import (
     MemberDeps,
+    PhoneHeldElsewhere,
     active_member,
     bind_identifier,
     find_member,
@@ -92,11 +94,23 @@ async def bind_wechat_phone(
     """The mini-program phone-number button: WeChat vouches for the number."""
     app = _app_for(deps, app_id)
     phone = normalise_phone(await deps.wechat.phone_number(app, phone_code))
-    async with deps.auth.uow() as uow:
-        member = await active_member(uow, principal.id)
-        await bind_identifier(
-            deps, uow, member, IdentityKind.PHONE, phone, VerifiedBy.WECHAT, principal.label
-        )
+    return await _bind_phone(deps, principal, phone, VerifiedBy.WECHAT)
+
+
+async def _bind_phone(
+    deps: MemberDeps, principal: Principal, number: str, proof: VerifiedBy
+) -> Member:
+    """A proven phone to the member; a holder with its own platform identity goes to CS's
+    queue (PHONE_IN_USE) instead of being merged away."""
+    try:
+        async with deps.auth.uow() as uow:
+            member = await active_member(uow, principal.id)
+            await bind_identifier(
+                deps, uow, member, IdentityKind.PHONE, number, proof, principal.label
+            )
+    except PhoneHeldElsewhere as held:
+        await queue_candidate(deps, principal.id, held)
+        raise
     return member
 
 
@@ -209,12 +223,7 @@ async def login_with_phone(
 async def verify_phone(deps: MemberDeps, principal: Principal, phone: str, code: str) -> Member:
     """Bind a phone proven by SMS to the logged-in member (merging its old owner in)."""
     number = await consume_phone_code(deps, phone, code)
-    async with deps.auth.uow() as uow:
-        member = await active_member(uow, principal.id)
-        await bind_identifier(
-            deps, uow, member, IdentityKind.PHONE, number, VerifiedBy.SMS, principal.label
-        )
-    return member
+    return await _bind_phone(deps, principal, number, VerifiedBy.SMS)
 
 
 async def purge_phone_codes(deps: MemberDeps) -> int:

@@ -108,6 +108,32 @@ class MemberMerge:
     created_at: datetime | None = None
 
 
+class CandidateState(StrEnum):
+    OPEN = "OPEN"
+    MERGED = "MERGED"  # one person: the holder was merged into the claimant
+    PHONE_RELEASED = "PHONE_RELEASED"  # a recycled number: it moved to the claimant
+    DISMISSED = "DISMISSED"  # nothing changes
+
+
+@dataclass
+class MergeCandidate:
+    """A phone proven (by SMS or WeChat) by `claimant` but held by `holder`, an account with
+    a platform-verified identity of its own (WeChat, Alipay, Douyin): perhaps the same
+    person, perhaps a recycled number. Customer service decides; nothing merges by itself."""
+
+    id: UUID
+    claimant_id: UUID
+    holder_id: UUID
+    identity_hash: str  # the phone's lookup hash
+    masked: str
+    verified_by: VerifiedBy
+    state: CandidateState
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class PiiAccess:
     id: UUID

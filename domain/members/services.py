@@ -30,6 +30,30 @@ from domain.uow import UnitOfWork
 MAX_MERGE_HOPS = 16
 # Proof of ownership strong enough to take an identifier over from another member (merge).
 PROVES_OWNERSHIP = frozenset({VerifiedBy.WECHAT, VerifiedBy.SMS})
+# Identities a platform vouches for: an account with one is somebody's own, not a record a
+# till made from a phone number.
+PLATFORM_KINDS = frozenset(
+    {
+        IdentityKind.WECHAT_OPENID,
+        IdentityKind.WECHAT_UNIONID,
+        IdentityKind.ALIPAY_USER_ID,
+        IdentityKind.DOUYIN_OPENID,
+    }
+)
+
+
+class PhoneHeldElsewhere(MemberError):
+    """The phone is proven by this member but held by an account with a platform identity
+    of its own (a recycled number, or one person with two accounts): CS decides."""
+
+    def __init__(self, holder_id: UUID, identity: Identity, verified_by: VerifiedBy):
+        super().__init__(
+            MemberErrorCode.PHONE_IN_USE,
+            f"{identity.masked} belongs to another account. Customer service will check "
+            "it and move the number to you, or merge the two accounts if they are both yours.",
+            ["phone"],
+        )
+        self.holder_id, self.identity, self.verified_by = holder_id, identity, verified_by
 
 
 @dataclass(frozen=True)
@@ -167,7 +191,10 @@ async def bind_identifier(
     """Attach an identifier to the member.
 
     If another member holds it and this binding proves ownership (WeChat or SMS), that
-    member is the same person: it is merged into this one, in this transaction.
+    member is the same person, merged into this one in this transaction, when it is only a
+    record made at a till (no platform identity). A phone held by an account with a WeChat,
+    Alipay or Douyin identity of its own is PhoneHeldElsewhere: a recycled number would
+    otherwise take the old owner's account over.
     """
     from domain.members.merge import merge_in_uow  # merge imports this module
 
@@ -184,6 +211,10 @@ async def bind_identifier(
                 "to merge the two accounts.",
                 [kind.value.lower()],
             )
+        if kind is IdentityKind.PHONE:
+            others = await uow.members.identities_of([holder.id])
+            if any(i.kind in PLATFORM_KINDS and i.verified for i in others):
+                raise PhoneHeldElsewhere(holder.id, identity, verified_by)
         await merge_in_uow(
             deps,
             uow,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
@@ -9,12 +10,15 @@ from tortoise.expressions import F
 
 from domain.errors import MemberError, MemberErrorCode
 from domain.members.model import (
+    CandidateState,
     ConsentRecord,
     Identity,
     Member,
     MemberMerge,
+    MergeCandidate,
     PhoneCode,
     PiiAccess,
+    VerifiedBy,
 )
 from domain.pagination import Page, PageRequest
 from infra.db.models.members import (
@@ -22,6 +26,7 @@ from infra.db.models.members import (
     MemberIdentityRow,
     MemberMergeRow,
     MemberRow,
+    MergeCandidateRow,
     PhoneCodeRow,
     PiiAccessRow,
 )
@@ -172,6 +177,44 @@ class TortoiseMemberRepository:
     async def delete_identities(self, member_id: UUID) -> int:
         return await MemberIdentityRow.filter(member_id=member_id).delete()
 
+    async def delete_identity(self, identity_id: UUID) -> None:
+        await MemberIdentityRow.filter(id=identity_id).delete()
+
+    async def open_merge_candidate(
+        self, claimant_id: UUID, holder_id: UUID, identity_hash: str
+    ) -> MergeCandidate | None:
+        row = await MergeCandidateRow.get_or_none(
+            claimant_member_id=claimant_id,
+            holder_member_id=holder_id,
+            identity_hash=identity_hash,
+            state=CandidateState.OPEN,
+        )
+        return _candidate(row) if row else None
+
+    async def add_merge_candidate(self, candidate: MergeCandidate) -> None:
+        await MergeCandidateRow.create(id=candidate.id, **_candidate_fields(candidate))
+
+    async def get_merge_candidate(
+        self, candidate_id: UUID, *, lock: bool = False
+    ) -> MergeCandidate | None:
+        query = MergeCandidateRow.filter(id=candidate_id)
+        row = await (query.select_for_update() if lock else query).first()
+        return _candidate(row) if row else None
+
+    async def save_merge_candidate(self, candidate: MergeCandidate) -> None:
+        await MergeCandidateRow.filter(id=candidate.id).update(**_candidate_fields(candidate))
+
+    async def merge_candidates(
+        self, state: CandidateState | None, page: PageRequest
+    ) -> Page[MergeCandidate]:
+        query = MergeCandidateRow.all()
+        if state is not None:
+            query = query.filter(state=state)
+        if page.after is not None:
+            query = query.filter(id__gt=after_uuid(page.after))
+        rows = await query.order_by("id").limit(page.first + 1)
+        return Page.from_rows([_candidate(r) for r in rows], [str(r.id) for r in rows], page)
+
     async def consents_of(self, member_ids: Sequence[UUID]) -> list[ConsentRecord]:
         rows = await ConsentRecordRow.filter(member_id__in=list(member_ids)).order_by(
             "recorded_at", "id"
@@ -288,3 +331,34 @@ class TortoiseMemberRepository:
             for r in rows
         ]
         return Page.from_rows(entries, [str(r.id) for r in rows], page)
+
+
+def _candidate_fields(c: MergeCandidate) -> dict[str, Any]:
+    return {
+        "claimant_member_id": c.claimant_id,
+        "holder_member_id": c.holder_id,
+        "identity_hash": c.identity_hash,
+        "masked": c.masked,
+        "verified_by": c.verified_by,
+        "state": c.state,
+        "created_at": c.created_at,
+        "decided_by": c.decided_by,
+        "decided_at": c.decided_at,
+        "reason": c.reason,
+    }
+
+
+def _candidate(row: MergeCandidateRow) -> MergeCandidate:
+    return MergeCandidate(
+        id=row.id,
+        claimant_id=row.claimant_member_id,
+        holder_id=row.holder_member_id,
+        identity_hash=row.identity_hash,
+        masked=row.masked,
+        verified_by=VerifiedBy(row.verified_by),
+        state=CandidateState(row.state),
+        created_at=row.created_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+    )

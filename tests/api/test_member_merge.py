@@ -17,6 +17,19 @@ from domain.ids import new_id
 from domain.uow import UnitOfWork
 from infra.db.models.members import MemberIdentityRow, MemberMergeRow, MemberRow
 from infra.runtime import Runtime
+from tests.api.test_member_login import ME as MY_IDENTITIES
+from tests.api.test_member_login import (
+    PHONE,
+    PHONE_E164,
+    bind_phone,
+    codes,
+    forget_send_limits,
+    identity,
+    kinds,
+    send_code,
+    verify_phone,
+    wechat_member,
+)
 from tests.conftest import Api, login
 
 WECHAT_LOGIN = """
@@ -328,3 +341,100 @@ async def test_a_failing_handler_rolls_the_merge_back(api: Api, cs: Api, runtime
 
     # Without the failing handler the same merge goes through.
     assert (await merged(cs, source.id, target.id))["merge"]["moved"]["identities"] == 2
+
+
+# ------------------------------------------------------------------ recycled phone numbers
+
+CANDIDATES = """query($s: MergeCandidateState) { mergeCandidates(state: $s) {
+  nodes { id claimantId holderId phoneMasked verifiedBy state decidedBy reason } } }"""
+RESOLVE = """mutation($i: ResolveMergeCandidateInput!) { resolveMergeCandidate(input: $i) {
+  candidate { id state decidedBy reason } errors { code field } } }"""
+
+
+async def test_a_phone_held_by_another_wechat_account_waits_for_customer_service(
+    api: Api, runtime: Runtime, cs: Api
+) -> None:
+    """Issue 12, 5: binding a number that a WeChat-verified member holds merged that member
+    away (a recycled number took the old owner's account over). Now PHONE_IN_USE, nothing
+    merged, and the case in CS's queue; CS moves the number (RELEASE_PHONE) or merges."""
+    old_owner, first = await wechat_member(api, "test:openid-old:union-old")
+    assert (await bind_phone(old_owner, f"test-phone:{PHONE_E164}"))["errors"] == []
+    newcomer, second = await wechat_member(api, "test:openid-new:union-new")
+    old_id, new_id_ = first["member"]["id"], second["member"]["id"]
+
+    for attempt in range(2):  # the mini-program button, then an SMS code: one case
+        if attempt == 0:
+            refused = await bind_phone(newcomer, f"test-phone:{PHONE_E164}")
+        else:
+            await forget_send_limits(runtime)
+            refused = await verify_phone(
+                newcomer, PHONE, await send_code(api, runtime, PHONE, PHONE_E164)
+            )
+        assert codes(refused) == ["PHONE_IN_USE"] and refused["member"] is None, refused
+    assert await MemberMergeRow.all().count() == 0
+    assert (await MemberRow.get(id=decode_id(old_id, "Member"))).status == "ACTIVE"
+    assert kinds((await old_owner.data(MY_IDENTITIES))["me"]) == [
+        "PHONE",
+        "WECHAT_OPENID",
+        "WECHAT_UNIONID",
+    ]
+
+    [case] = (await cs.data(CANDIDATES, {}))["mergeCandidates"]["nodes"]
+    assert (case["claimantId"], case["holderId"]) == (new_id_, old_id)
+    assert (case["phoneMasked"], case["verifiedBy"], case["state"]) == (
+        "139****9000",
+        "WECHAT",
+        "OPEN",
+    )
+    members_only = await newcomer(CANDIDATES, {})
+    assert members_only["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    def decide(action: str, reason: str = "old SIM deactivated per carrier") -> dict[str, Any]:
+        return {"i": {"candidateId": case["id"], "action": action, "reason": reason}}
+
+    released = (await cs.data(RESOLVE, decide("RELEASE_PHONE")))["resolveMergeCandidate"]
+    assert released["errors"] == [] and released["candidate"]["state"] == "PHONE_RELEASED"
+    assert released["candidate"]["decidedBy"].startswith("STAFF:")
+    assert kinds((await old_owner.data(MY_IDENTITIES))["me"]) == ["WECHAT_OPENID", "WECHAT_UNIONID"]
+    moved = (await newcomer.data(MY_IDENTITIES))["me"]
+    assert kinds(moved) == ["PHONE", "WECHAT_OPENID", "WECHAT_UNIONID"]
+    assert identity(moved, "PHONE")["verifiedBy"] == "WECHAT"
+    again = (await cs.data(RESOLVE, decide("RELEASE_PHONE")))["resolveMergeCandidate"]
+    assert again == released
+    other = (await cs.data(RESOLVE, decide("MERGE")))["resolveMergeCandidate"]
+    assert other["errors"] == [{"code": "CANDIDATE_RESOLVED", "field": ["candidateId"]}]
+    assert (await cs.data(CANDIDATES, {}))["mergeCandidates"]["nodes"] == []
+    assert await MemberMergeRow.all().count() == 0
+
+
+async def test_customer_service_merges_two_accounts_of_one_person(
+    api: Api, runtime: Runtime, cs: Api
+) -> None:
+    old_owner, first = await wechat_member(api, "test:openid-a:union-a")
+    assert (await bind_phone(old_owner, f"test-phone:{PHONE_E164}"))["errors"] == []
+    second_account, second = await wechat_member(api, "test:openid-b:union-b")
+    refused = await bind_phone(second_account, f"test-phone:{PHONE_E164}")
+    assert codes(refused) == ["PHONE_IN_USE"]
+    [case] = (await cs.data(CANDIDATES, {}))["mergeCandidates"]["nodes"]
+    merged = await cs.data(
+        RESOLVE, {"i": {"candidateId": case["id"], "action": "MERGE", "reason": "same person"}}
+    )
+    assert merged["resolveMergeCandidate"]["candidate"]["state"] == "MERGED"
+    holder = await MemberRow.get(id=decode_id(first["member"]["id"], "Member"))
+    assert holder.status == "MERGED"
+    assert holder.merged_into_id == decode_id(second["member"]["id"], "Member")
+
+
+async def test_a_phone_held_by_a_till_record_is_still_merged_at_once(
+    api: Api, runtime: Runtime, clerk_a: Api
+) -> None:
+    """A member the till made from a phone number alone (no platform identity) is the same
+    person as whoever proves the number: merged, as before."""
+    enrolled = await clerk_a.data(
+        'mutation { enrolMember(input: {phone: "13900139000"}) { created errors { code } } }'
+    )
+    assert enrolled["enrolMember"] == {"created": True, "errors": []}
+    member, _ = await wechat_member(api, "test:openid-c:union-c")
+    bound = await bind_phone(member, f"test-phone:{PHONE_E164}")
+    assert bound["errors"] == [], bound
+    assert await MemberMergeRow.all().count() == 1

@@ -6,7 +6,14 @@ from uuid import UUID
 from tortoise import fields
 from tortoise.models import Model
 
-from domain.members.model import Channel, ConsentPurpose, IdentityKind, MemberStatus, VerifiedBy
+from domain.members.model import (
+    CandidateState,
+    Channel,
+    ConsentPurpose,
+    IdentityKind,
+    MemberStatus,
+    VerifiedBy,
+)
 
 
 class MemberRow(Model):
@@ -102,3 +109,24 @@ class PiiAccessRow(Model):
 
     class Meta:
         table = "pii_access_log"
+
+
+class MergeCandidateRow(Model):
+    """A phone claimed by one account and held by another with its own platform identity:
+    customer service's queue."""
+
+    id = fields.UUIDField(primary_key=True)
+    claimant_member_id = fields.UUIDField(db_index=True)
+    holder_member_id = fields.UUIDField(db_index=True)
+    identity_hash = fields.CharField(max_length=64)
+    masked = fields.CharField(max_length=64)
+    verified_by = fields.CharEnumField(VerifiedBy, max_length=10)
+    state = fields.CharEnumField(CandidateState, max_length=16)
+    created_at = fields.DatetimeField()
+    decided_by = fields.CharField(max_length=60, null=True)
+    decided_at = fields.DatetimeField(null=True)
+    reason = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "merge_candidate"
+        indexes = (("state", "created_at"),)
