@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -75,7 +76,24 @@ def client_error_code(error: GraphQLError) -> str | None:
     return "GRAPHQL_VALIDATION_FAILED" if original is None else None
 
 
-def log_client_errors(errors: list[GraphQLError], operation: str | None) -> None:
+def document_id(query: str | None) -> str | None:
+    """How logs name a document: a hash of its text, never the text (its literal arguments
+    may be personal data)."""
+    return hashlib.sha256(query.encode()).hexdigest()[:16] if query else None
+
+
+def operation_of(context: Any) -> dict[str, Any]:
+    """The operation's name and document hash, for a log line."""
+    if context is None:
+        return {}
+    try:
+        name = context.operation_name
+    except Exception:  # an unparsable document has no operation to name
+        name = None
+    return {"operation": name, "document": document_id(context.query)}
+
+
+def log_client_errors(errors: list[GraphQLError], context: Any) -> None:
     """Expected errors at INFO, by code and path only: no traceback, and no message, which may
     quote the input (a phone number in a variable). Unexpected ones are ErrorShaping's: at
     ERROR with the traceback."""
@@ -84,7 +102,7 @@ def log_client_errors(errors: list[GraphQLError], operation: str | None) -> None
         if code is not None:
             log.info(
                 "client error",
-                extra={"code": code, "path": error.path, "operation": operation},
+                extra={"code": code, "path": error.path, **operation_of(context)},
             )
 
 
@@ -134,7 +152,7 @@ class ErrorShaping(SchemaExtension):
         log.error(
             "unexpected error in resolver",
             exc_info=(type(original), original, original.__traceback__),
-            extra={"path": error.path},
+            extra={"path": error.path, **operation_of(self.execution_context)},
         )
         METRICS.error("INTERNAL_SERVER_ERROR")
         return GraphQLError(

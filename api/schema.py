@@ -76,7 +76,7 @@ class OmnishelfSchema(strawberry.Schema):
     ) -> None:
         """Strawberry logs every error at ERROR with a traceback; a wrong code or a missing
         token is the client's, not ours."""
-        log_client_errors(errors, execution_context.operation_name if execution_context else None)
+        log_client_errors(errors, execution_context)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

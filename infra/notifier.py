@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from domain.members.identifiers import mask
+from domain.members.model import IdentityKind
 from domain.outbox import NotifierError, OutboxMessage
 from infra.wechat import _redact_httpx_log
 
@@ -25,6 +27,11 @@ SEND_URL = "https://api.weixin.qq.com/cgi-bin/message/subscribe/send"
 _PERMANENT_ERRCODES = frozenset({40003, 40037, 43101, 47003, 41030})
 
 TokenProvider = Callable[[], Awaitable[str]]
+
+
+def _masked(openid: str | None) -> str:
+    """Recipients in logs and recorded errors: the openid masked, as staff see it."""
+    return mask(IdentityKind.WECHAT_OPENID, openid) if openid else ""
 
 
 def subscribe_message(message: OutboxMessage, openid: str | None) -> dict[str, Any]:
@@ -66,7 +73,7 @@ class FakeNotifier:
             extra={
                 "kind": message.kind,
                 "dedupe_key": message.dedupe_key,
-                "touser": body["touser"],
+                "touser": _masked(body["touser"]),
             },
         )
 
@@ -127,6 +134,7 @@ class WeChatSubscribeNotifier:
             errmsg = str(answer.get("errmsg", ""))[:200]
             if token:
                 errmsg = errmsg.replace(token, "***")
+            errmsg = errmsg.replace(recipient_openid, _masked(recipient_openid))
             raise NotifierError(
                 f"WeChat answered errcode {errcode}: {errmsg}",
                 permanent=errcode in _PERMANENT_ERRCODES,

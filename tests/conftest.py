@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from domain.locations.services import LocationDraft, create_location
 from infra.db.connection import migrate
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.support import MovableClock, is_postgres, table_names, test_database_url
+from tests.support import MovableClock, PiiWatch, is_postgres, table_names, test_database_url
 
 HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -66,6 +67,28 @@ async def runtime(settings: Settings, clock: MovableClock) -> AsyncIterator[Runt
     await rt.start()
     yield rt
     await rt.stop()
+
+
+@pytest.fixture(scope="session")
+def pii_watch(runtime: Runtime) -> Iterator[PiiWatch]:
+    watch = PiiWatch()
+    watch.watch(runtime.vault)
+    root = logging.getLogger()
+    root.addHandler(watch)
+    old_level = root.level
+    root.setLevel(logging.INFO)  # production's default LOG_LEVEL
+    yield watch
+    root.setLevel(old_level)
+    root.removeHandler(watch)
+
+
+@pytest.fixture(autouse=True)
+def personal_data_is_never_logged(pii_watch: PiiWatch) -> Iterator[None]:
+    """Issue 12, 5: no phone number, openid or card a test used may appear in a log line
+    (documents are logged by operation name and hash, recipients masked)."""
+    pii_watch.forget()
+    yield
+    assert pii_watch.leaks() == [], "personal data in the logs"
 
 
 @pytest.fixture(autouse=True)
