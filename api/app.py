@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
@@ -64,6 +65,7 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
+        self._guards: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's, but a request it cannot take (not JSON, a batch, another content
@@ -127,8 +129,27 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             if principal is None:
                 METRICS.error("UNAUTHENTICATED")
                 raise ConnectionRejectionError()
-            context.principal = principal
+            context.principal, context.authorization = principal, str(value)
+        if context.authorization is not None and isinstance(context.request, WebSocket):
+            guard = asyncio.create_task(self._guard(context.request, context.authorization))
+            self._guards.add(guard)
+            guard.add_done_callback(self._guards.discard)
         return await super().on_ws_connect(context)
+
+    async def _guard(self, ws: WebSocket, authorization: str) -> None:
+        """Close the socket (4401) once its credential stops authenticating: a session logged
+        out or revoked (merges and erasures revoke theirs), a device or API key revoked, an
+        access token expired. Revocations reach every process's credentials cache within
+        0.1 s through Redis; checked every WS_AUTH_CHECK_SECONDS (0.5)."""
+        interval = self.runtime.settings.ws_auth_check_seconds
+        while ws.application_state is WebSocketState.CONNECTED:
+            await asyncio.sleep(interval)
+            try:
+                await bearer_principal(self.runtime, authorization)
+            except DomainError:
+                with contextlib.suppress(RuntimeError, OSError):  # closed meanwhile
+                    await ws.close(code=4401, reason="credential revoked or expired")
+                return
 
 
 async def healthz(_: Request) -> Response:

@@ -26,6 +26,9 @@ class Context:
     cost: dict[str, int] = field(default_factory=dict)
     # graphql-transport-ws: the `connection_init` payload, set by strawberry before on_ws_connect.
     connection_params: dict[str, object] | None = None
+    # The credential the caller authenticated with (`Bearer ...`): a WebSocket checks it again
+    # at every subscribe and while it stays open (api/app.py, api/subscriptions.py).
+    authorization: str | None = None
 
     @property
     def client_address(self) -> str:
@@ -43,4 +46,5 @@ def build_context(
         runtime=runtime,
         principal=principal,
         loaders=Loaders(runtime.repos),
+        authorization=request.headers.get("authorization") if principal is not None else None,
     )

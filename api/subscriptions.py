@@ -21,8 +21,10 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
+from api.middleware import bearer_principal
 from api.permissions import IsAuthenticated
 from api.relay import decode_id, encode_id
+from domain.errors import DomainError
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.live import LiveEvent, LiveEventsError, order_topic, pickup_board_topic
 
@@ -69,11 +71,17 @@ class OrderUpdateEvent:
         )
 
 
-def _signed_in(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    if principal is None:
+async def _signed_in(info: Info[Context, Any]) -> Principal:
+    """The caller, authenticated again at every subscribe: a socket opened before a logout,
+    a revocation or an erasure starts nothing after it."""
+    context = info.context
+    if context.principal is None or context.authorization is None:
         raise ApiError("UNAUTHENTICATED", IsAuthenticated.message)
-    return principal
+    try:
+        context.principal = await bearer_principal(context.runtime, context.authorization)
+    except DomainError as error:
+        raise ApiError("UNAUTHENTICATED", error.message) from None
+    return context.principal
 
 
 def _works_at(principal: Principal, location_id: UUID) -> bool:
@@ -90,7 +98,7 @@ class CanWatchPickupBoard(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        principal = _signed_in(info)
+        principal = await _signed_in(info)
         location_id = decode_id(kwargs["location_id"], "Location", "locationId")
         if principal.is_admin:
             if await info.context.loaders.location.load(location_id) is None:
@@ -104,7 +112,7 @@ class CanFollowOrder(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        principal = _signed_in(info)
+        principal = await _signed_in(info)
         order_id = decode_id(kwargs["order_id"], "Order", "orderId")
         access = info.context.runtime.order_access
         parties = await access.order_parties(order_id) if access is not None else None

@@ -100,6 +100,7 @@ class Settings:
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
     till_points_cap: int = 5_000  # a till sale earning more waits for approval
+    ws_auth_check_seconds: float = 0.5  # an open WebSocket's credential is checked this often
     till_price_ceiling_percent: int = 200  # a till line charges at most this of catalog
 
     @property
