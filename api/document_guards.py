@@ -135,11 +135,11 @@ class VariableLimits(SchemaExtension):
     (10,000 bulk rows took half a second of CPU, for an anonymous caller too). Every string
     argument of a query or subscription, in the variables or in the document, passes
     `text_problem` here (a NUL byte in a filter reached the database driver:
-    INTERNAL_SERVER_ERROR); mutations' inputs pass it in `api/text_inputs.py`."""
+    INTERNAL_SERVER_ERROR); mutations' inputs pass it in `api/mutation_guards.py`."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        # A mutation's text is checked by its field (api/text_inputs.py): a payload error.
+        # A mutation's text is checked by its field (api/mutation_guards.py): a payload error.
         queried = context.operation_type is not OperationType.MUTATION
         problem = variables_problem(context.variables, text=queried)
         if problem is not None:

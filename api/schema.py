@@ -19,6 +19,7 @@ from api.document_guards import DocumentLimiter, VariableLimits
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.inventory_queries import InventoryQueries
 from api.member_queries import MemberQueries
+from api.mutation_guards import guard_mutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.inventory import InventoryMutations
@@ -32,7 +33,6 @@ from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
-from api.text_inputs import guard_mutations
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from domain.ordering.payments import handle_notification
 from domain.ordering.ports import MalformedNotification, WebhookRejected
+from infra.db.retry import retrying
 
 log = logging.getLogger("omnishelf.webhooks")
 STATUS = {
@@ -31,7 +32,10 @@ def payment_webhook(runtime: Any) -> Any:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            result = await handle_notification(runtime.ordering, provider, headers, body)
+            result = await retrying(
+                lambda: handle_notification(runtime.ordering, provider, headers, body),
+                f"webhook {provider}",
+            )
         except MalformedNotification as error:
             log.warning(
                 "payment webhook malformed", extra={"provider": provider, "why": str(error)}

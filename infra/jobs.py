@@ -26,6 +26,7 @@ from domain.outbox import deliver_due
 from domain.subscriptions.renewals import renew_due
 from domain.subscriptions.renewals import send_reminders as subscription_reminders
 from domain.subscriptions.services import resume_paused_until_due
+from infra.db.retry import retrying
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -108,7 +109,8 @@ JOBS: list[Job] = [
 
 async def run_job(runtime: Runtime, job: Job) -> None:
     try:
-        count = await job.run(runtime)
+        # Jobs are idempotent: one that lost a deadlock runs again instead of failing.
+        count = await retrying(lambda: job.run(runtime), job.name)
         log.info("job done", extra={"job": job.name, "affected": count})
     except Exception:
         log.exception("job failed", extra={"job": job.name})

@@ -1,8 +1,13 @@
-"""Every string a mutation takes passes `text_problem` (api/document_guards.py) before its
+"""Guards around every mutation's use case.
+
+Every string a mutation takes passes `text_problem` (api/document_guards.py) before its
 resolver runs: a control character (a NUL byte reached the database driver, which refuses it:
 INTERNAL_SERVER_ERROR) or an over-long text is the payload's INVALID_INPUT with the path of
 the field, and nothing runs. Query and subscription arguments, which have no payload, get the
-same check as a top-level INVALID_INPUT from `VariableLimits`."""
+same check as a top-level INVALID_INPUT from `VariableLimits`.
+
+A use case whose transaction lost a deadlock or a serialization conflict runs again
+(`infra/db/retry.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from strawberry.types.field import StrawberryField
 from api.document_guards import text_problem
 from api.errors import ApiError, user_error
 from domain.errors import CommonError, CommonErrorCode
+from infra.db.retry import retrying
 
 Found = tuple[str, list[str]]  # the message and the path of the first refused string
 
@@ -79,10 +85,28 @@ class TextInputs(FieldExtension):
         return refused if refused is not None else await next_(source, info, **kwargs)
 
 
+class RetryTransient(FieldExtension):
+    """A mutation whose transaction lost a deadlock or a serialization conflict runs again
+    (infra/db/retry.py): the client gets its answer, not INTERNAL_SERVER_ERROR."""
+
+    def apply(self, field: StrawberryField) -> None:
+        self.name = field.name
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info[Any, Any],
+        **kwargs: Any,
+    ) -> Any:
+        return await retrying(lambda: next_(source, info, **kwargs), self.name)
+
+
 def guard_mutations(mutation: type) -> None:
-    """Put `TextInputs` on every field of the Mutation type (once, however many schemas),
-    first in the list: the innermost, after the permission checks (an anonymous caller is
-    told to log in, not what is wrong with their text)."""
+    """Put `TextInputs` and `RetryTransient` on every field of the Mutation type (once,
+    however many schemas), first in the list: the innermost, after the permission checks (an
+    anonymous caller is told to log in, not what is wrong with their text)."""
     for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         if not any(isinstance(e, TextInputs) for e in field.extensions):
             field.extensions.insert(0, TextInputs())
+            field.extensions.insert(0, RetryTransient())  # innermost: around the use case
