@@ -22,6 +22,13 @@ from domain.outbox import OutboxRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
 
+class Contended(Exception):
+    """A row the use case must lock next is held by another transaction, and waiting for it
+    would invert the lock order (docs/architecture.md, "Lock order"): the transaction gives
+    up at once and the use case runs again (infra/db/retry.py), like a lost deadlock but
+    without waiting for PostgreSQL to detect one."""
+
+
 class UnitOfWork(Protocol):
     @property
     def staff(self) -> StaffRepository: ...

@@ -48,7 +48,7 @@ from domain.ordering.services import (
     pickup_lock_key,
 )
 from domain.pagination import MAX_PAGE_SIZE, PageRequest
-from domain.uow import UnitOfWork
+from domain.uow import Contended, UnitOfWork
 
 CODE_RE = re.compile(r"^[0-9]{6}$")
 QR_PREFIX = "OSP1"
@@ -311,15 +311,32 @@ async def cancel_order(deps: OrderingDeps, actor: Principal, order_id: UUID, rea
 
 
 async def _sweep(
-    deps: OrderingDeps, status: OrderStatus, field: str, target: OrderStatus, reason: str
+    deps: OrderingDeps,
+    status: OrderStatus,
+    field: str,
+    target: OrderStatus,
+    reason: str,
+    batch: int = 200,
 ) -> int:
-    effects = Effects()
-    done = 0
+    """Each due order in a transaction of its own: a batch cancelled in one transaction
+    released many orders' stock out of the lock order (deadlocks with checkout). An order
+    another transaction holds right now is left to the next run."""
+    now = deps.clock.now()
     async with deps.uow() as uow:
-        for order in await uow.orders.due(status, field, deps.clock.now(), 200):
+        due = [o.id for o in await uow.orders.due(status, field, now, batch, lock=False)]
+    done = 0
+    for order_id in due:
+        effects = Effects()
+        async with deps.uow() as uow:
+            if not await uow.orders.lock_if_free([order_id]):
+                continue
+            order = await uow.orders.get(order_id)
+            deadline = getattr(order, field, None) if order is not None else None
+            if order is None or order.status is not status or deadline is None or deadline >= now:
+                continue  # paid, handed over or moved on meanwhile
             await cancel_in_uow(deps, uow, order, "SYSTEM", reason, effects, target)
             done += 1
-    await effects.publish(deps.live)
+        await effects.publish(deps.live)
     return done
 
 
@@ -403,6 +420,12 @@ def register_handlers(deps: OrderingDeps) -> None:
                 event.busy.add(owner)  # being paid or cancelled right now
 
     async def on_at_risk(uow: UnitOfWork, event: ReservationsAtRisk) -> None:
+        # The caller holds stock rows: waiting here for an order's lock would invert the
+        # lock order (an order is locked before its stock). A busy order: run again.
+        ids = [i for i in (order_id_of(owner) for owner in event.owners) if i is not None]
+        missing = set(ids) - await uow.orders.lock_if_free(ids)
+        if missing and await uow.orders.get_many(sorted(missing)):
+            raise Contended("an order at risk is being changed")
         for owner in event.owners:
             order_id = order_id_of(owner)
             order = await uow.orders.get(order_id) if order_id else None

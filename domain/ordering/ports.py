@@ -48,9 +48,11 @@ class OrderRepository(Protocol):
         limit: int,
         *,
         unreminded: bool = False,
+        lock: bool = True,
     ) -> list[Order]:
-        """Orders in `status` whose `field` (a deadline) is before `before`, SKIP LOCKED;
-        with `unreminded`, only those not yet reminded (so reminded ones never fill a batch)."""
+        """Orders in `status` whose `field` (a deadline) is before `before`, SKIP LOCKED
+        (only read with `lock=False`); with `unreminded`, only those not yet reminded (so
+        reminded ones never fill a batch)."""
         ...
 
     async def move_member(self, source: UUID, target: UUID) -> int: ...

@@ -15,6 +15,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from domain.uow import Contended
+
 log = logging.getLogger("omnishelf.db")
 
 T = TypeVar("T")
@@ -30,6 +32,8 @@ def is_transient(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, Contended):
+            return True
         if getattr(current, "sqlstate", None) in TRANSIENT_SQLSTATES:
             return True
         if "database is locked" in str(current) or "deadlock detected" in str(current):
@@ -45,6 +49,6 @@ async def retrying(action: Callable[[], Awaitable[T]], what: str) -> T:
         except Exception as error:
             if attempt == ATTEMPTS or not is_transient(error):
                 raise
-            log.info("transaction retried", extra={"what": what, "attempt": attempt})
+            log.warning("transaction retried", extra={"what": what, "attempt": attempt})
             await asyncio.sleep(FIRST_PAUSE * 2 ** (attempt - 1) * (0.5 + random.random()))
     raise AssertionError("unreachable")

@@ -287,10 +287,11 @@ class TortoiseOrderRepository:
         limit: int,
         *,
         unreminded: bool = False,
+        lock: bool = True,
     ) -> list[Order]:
         assert field in DEADLINES
         unsent = " AND reminder_sent = $4" if unreminded else ""
-        skip = "" if sql.is_sqlite() else " FOR UPDATE SKIP LOCKED"
+        skip = "" if sql.is_sqlite() or not lock else " FOR UPDATE SKIP LOCKED"
         rows = await sql.fetch(
             f"{SELECT_ORDERS} WHERE status = $1 AND {field} < $2{unsent} "
             f"ORDER BY {field} LIMIT $3{skip}",
