@@ -23,7 +23,7 @@ from domain.loyalty.reactions import export_points, export_points_entries
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
-from domain.members.services import MemberDeps
+from domain.members.services import MemberDeps, resolve_member
 from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.services import OrderingDeps, OrderPolicy
@@ -195,10 +195,9 @@ class Runtime:
         )
 
     async def _wechat_openid(self, member_id: UUID | None) -> str | None:
-        """The member's WeChat openid (for the configured app when there is one), or None."""
-        member = await self.repos.members.get(member_id) if member_id else None
-        if member is not None and member.merged_into is not None:
-            member = await self.repos.members.get(member.merged_into)
+        """The member's WeChat openid (for the configured app when there is one), or None; a
+        merged member's messages go to the survivor, however many merges ago."""
+        member = await resolve_member(self.repos.members, member_id) if member_id else None
         if member is None or member.data_key is None:
             return None
         identities = await self.repos.members.identities_of([member.id])

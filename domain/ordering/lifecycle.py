@@ -393,21 +393,12 @@ def register_handlers(deps: OrderingDeps) -> None:
     events = deps.inventory.events
 
     async def on_expired(uow: UnitOfWork, event: ReservationExpired) -> None:
+        """The sweeper released an unpaid order's stock: the order is cancelled the one way
+        every cancellation goes (points hold back, the member told)."""
         order_id = order_id_of(event.owner)
         order = await uow.orders.get(order_id, lock=True) if order_id else None
         if order is not None and order.status is OrderStatus.PENDING_PAYMENT:
-            await move(
-                deps,
-                uow,
-                order,
-                OrderStatus.CANCELLED,
-                "SYSTEM",
-                "payment timeout",
-                None,
-                cancel_reason="payment timeout",
-            )
-            await release_hold(deps.loyalty, uow, order.reservation_owner, "SYSTEM")
-            await notify(deps, uow, order, "ORDER_CANCELLED", "cancelled", reason="payment timeout")
+            await cancel_in_uow(deps, uow, order, "SYSTEM", "payment timeout", Effects())
 
     async def on_expiring(uow: UnitOfWork, event: ReservationsExpiring) -> None:
         wanted = {owner: order_id_of(owner) for owner in event.owners}

@@ -15,7 +15,7 @@ from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRol
 from domain.identity.ports import RateLimiter
 from domain.ids import new_id
 from domain.inventory.reservations import InventoryDeps
-from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_topic
+from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_event
 from domain.loyalty.ledger import LoyaltyDeps
 from domain.members.ports import PiiVault
 from domain.ordering.model import (
@@ -143,7 +143,7 @@ async def move(
             OrderStatus.UNCLAIMED,
             OrderStatus.CANCELLED,
         ):
-            effects.events.append(board_event(order))
+            effects.events.append(await board_event(uow, order))
     return order
 
 
@@ -159,15 +159,16 @@ def status_event(order: Order, previous: OrderStatus) -> LiveEvent:
     )
 
 
-def board_event(order: Order) -> LiveEvent:
-    return LiveEvent(
-        pickup_board_topic(order.location_id),
-        {
-            "order_id": str(order.id),
-            "order_number": order.number,
-            "status": order.status.value,
-            "at": order.updated_at.isoformat(),
-        },
+async def board_event(uow: UnitOfWork, order: Order) -> LiveEvent:
+    """The order on its store's pickup board, with the customer's masked name (王**)."""
+    member = await uow.members.get(order.member_id) if order.member_id else None
+    return pickup_board_event(
+        order.location_id,
+        order_id=order.id,
+        order_number=order.number,
+        status=order.status.value,
+        customer_name=member.display_name if member else None,
+        at=order.updated_at,
     )
 
 

@@ -259,3 +259,42 @@ async def test_order_updates_reach_the_store_staff_and_no_other(
     monkeypatch.setattr(runtime, "order_access", OneOrder(at_b, None, stores["SH-B"].id))
     async with session(server, clerk_a.token) as s:
         assert await s.refused(ORDER, {"id": encode_id("Order", at_b)}) == "FORBIDDEN"
+
+
+async def test_the_board_shows_the_customers_masked_name(
+    server: str, runtime: Runtime, stores: dict[str, Any], api: Api, manager_a: Api
+) -> None:
+    """Issue 13: production's board events never carried `customerLabel` (a twin function
+    that masked the name was only called by tests). A member enrolled at the till as 林小雨
+    orders there; the kiosk shows 林**."""
+    from tests.api.test_orders_checkout import make_variants, order_input, placed, receive, stepped
+    from tests.api.test_orders_payments import in_store
+
+    (mango,) = await make_variants(runtime, ("BOARD-1", "1kg", 990))
+    location = stores["SH-A"].id
+    await receive(runtime, location, mango, 5)
+    _, pos = await create_device(runtime.auth, location, DeviceKind.POS)
+    till = api.as_(pos)
+    enrolled = await till.data(
+        'mutation { enrolMember(input: {phone: "13600136000", displayName: "林小雨"}) '
+        "{ member { id } errors { code } } }"
+    )
+    member_id = enrolled["enrolMember"]["member"]["id"]
+    at_a = board_id(stores, "SH-A")
+    order = await placed(
+        till, order_input([(mango, 1)], pickup=at_a, channel="POS", member_id=member_id)
+    )
+    assert (await in_store(till, order["id"], 990))["errors"] == []
+    async with session(server, await kiosk(runtime, location)) as s:
+        await s.subscribe(BOARD, {"id": at_a})
+        await subscribed(runtime, pickup_board_topic(location))
+        assert await stepped(manager_a, "startPreparingOrder", order["id"]) == "PREPARING"
+        assert await stepped(manager_a, "markOrderReadyForPickup", order["id"]) == (
+            "READY_FOR_PICKUP"
+        )
+        event = (await s.receive())["payload"]["data"]["pickupBoard"]
+    assert (event["orderId"], event["status"], event["customerLabel"]) == (
+        order["id"],
+        "READY_FOR_PICKUP",
+        "林**",
+    )

@@ -13,8 +13,11 @@ from uuid import UUID
 
 import pytest
 
+from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.members.login import login_with_wechat
+from domain.members.merge import merge_members
+from domain.members.model import Channel, Member
 from domain.outbox import (
     CLAIM_LEASE,
     Notification,
@@ -229,6 +232,21 @@ async def test_the_recipient_is_the_members_wechat_openid(
     assert touser == {"order:1:ready": "oOpenid123", "order:2:ready": None}  # no such member
 
 
+async def test_a_member_merged_twice_is_reached_through_the_survivor(
+    runtime: Runtime, deps: OutboxDeps, notifier: FakeNotifier
+) -> None:
+    """Issue 13: recipients followed one merge hop (resolve_member follows sixteen): a message
+    to a member merged into one that was merged again went to nobody."""
+    first = await new_member(runtime, Channel.POS)
+    middle = await new_member(runtime, Channel.POS)
+    survivor, _, _ = await login_with_wechat(runtime.members, DEMO_WECHAT_APP, "test:oSurvivor1")
+    await merge_members(runtime.members, CS_AGENT, first.id, middle.id, "same person")
+    await merge_members(runtime.members, CS_AGENT, middle.id, survivor.id, "same person")
+    await add(deps, note("order:9:ready", first.id))
+    assert await deliver_due(deps) == 1
+    assert [body["touser"] for body in notifier.sent] == ["oSurvivor1"]
+
+
 async def test_the_job_delivers(runtime: Runtime, deps: OutboxDeps, notifier: FakeNotifier) -> None:
     job = next(job for job in JOBS if job.name == "deliver_outbox")
     assert job.every_seconds == 10
@@ -420,3 +438,13 @@ async def test_lists_by_order_and_by_member(runtime: Runtime, deps: OutboxDeps) 
     rest = await runtime.repos.outbox.for_member(MEMBER, PageRequest(first=2, after=first.keys[-1]))
     assert [m.dedupe_key for m in rest.items] == ["order:1:paid"]
     assert not rest.has_next and rest.has_previous
+
+
+CS_AGENT = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)
+
+
+async def new_member(runtime: Runtime, channel: Channel) -> Member:
+    from domain.members.services import new_member as create
+
+    async with runtime.unit_of_work() as uow:
+        return await create(runtime.members, uow, channel)
