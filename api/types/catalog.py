@@ -28,8 +28,7 @@ class Money:
 
     @strawberry.field(description="Human-readable, e.g. ¥19.90.")
     def formatted(self) -> str:
-        symbol = "¥" if self.currency == "CNY" else f"{self.currency} "
-        return f"{symbol}{self.amount // 100}.{self.amount % 100:02d}"
+        return m.Money(self.amount, self.currency).formatted
 
     @classmethod
     def from_domain(cls, money: m.Money) -> Money:

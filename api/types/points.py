@@ -110,7 +110,7 @@ class Points:
                 name=account.tier,
                 growth_value=account.growth_value,
                 next_tier=TierInfo(
-                    name=nxt.name, threshold=nxt.threshold, multiplier=nxt.multiplier
+                    name=nxt.name, threshold=nxt.threshold, multiplier=nxt.multiplier_bps / m.BPS
                 )
                 if nxt
                 else None,

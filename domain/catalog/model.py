@@ -26,6 +26,14 @@ class Money:
     amount: int  # minor units (fen)
     currency: str = "CNY"
 
+    @property
+    def formatted(self) -> str:
+        """¥19.90; a negative amount (a refund, a debt) is -¥1.50, not ¥-2.50."""
+        symbol = "¥" if self.currency == "CNY" else f"{self.currency} "
+        sign = "-" if self.amount < 0 else ""
+        yuan, fen = divmod(abs(self.amount), 100)
+        return f"{sign}{symbol}{yuan}.{fen:02d}"
+
 
 @dataclass
 class Category:

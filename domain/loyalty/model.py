@@ -117,14 +117,15 @@ class PointsClaim:
 class Tier:
     name: str
     threshold: int  # growth value (fen of qualifying spend) needed
-    multiplier: float
+    multiplier_bps: int  # points multiplier in basis points: 12_000 is x1.2 (no floats)
 
 
+BPS = 10_000  # basis points in one
 DEFAULT_TIERS = (
-    Tier("MEMBER", 0, 1.0),
-    Tier("SILVER", 100_000, 1.2),
-    Tier("GOLD", 500_000, 1.5),
-    Tier("DIAMOND", 1_500_000, 2.0),
+    Tier("MEMBER", 0, 10_000),
+    Tier("SILVER", 100_000, 12_000),
+    Tier("GOLD", 500_000, 15_000),
+    Tier("DIAMOND", 1_500_000, 20_000),
 )
 
 
@@ -132,7 +133,7 @@ DEFAULT_TIERS = (
 class PointsPolicy:
     points_per_yuan: int = 1  # earned per yuan paid, before the tier multiplier
     points_per_yuan_redeemed: int = 100  # 100 points pay 1 yuan
-    max_redeem_share: float = 0.5  # at most half of an order paid with points
+    max_redeem_bps: int = 5_000  # at most half of an order paid with points
     check_in_points: int = 10
     expiry_months: int = 12
     growth_window: timedelta = timedelta(days=365)
@@ -149,14 +150,14 @@ class PointsPolicy:
         above = [t for t in self.tiers if t.threshold > growth_value]
         return min(above, key=lambda t: t.threshold) if above else None
 
-    def multiplier(self, tier: str) -> float:
-        return next((t.multiplier for t in self.tiers if t.name == tier), 1.0)
+    def multiplier(self, tier: str) -> int:
+        return next((t.multiplier_bps for t in self.tiers if t.name == tier), BPS)
 
     def earned_for(self, paid_fen: int, tier: str) -> int:
-        """Points for a hand-over: per whole yuan, times the tier multiplier, rounded down,
-        at most MAX_POINTS (what one entry may carry)."""
+        """Points for a hand-over: per whole yuan, times the tier multiplier, rounded down in
+        integers (x1.15 of 100 yuan is 115, not float's 114), at most MAX_POINTS."""
         return min(
-            MAX_POINTS, int((paid_fen // 100) * self.points_per_yuan * self.multiplier(tier))
+            MAX_POINTS, (paid_fen // 100) * self.points_per_yuan * self.multiplier(tier) // BPS
         )
 
     def value_of(self, points: int) -> int:

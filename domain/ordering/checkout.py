@@ -18,7 +18,7 @@ from domain.inventory.model import InsufficientStock, StockLine, clean_lines
 from domain.inventory.reservations import reserve_in_uow
 from domain.locations.model import GeoPoint, Location, LocationStatus
 from domain.loyalty.ledger import hold
-from domain.loyalty.model import MAX_POINTS
+from domain.loyalty.model import BPS, MAX_POINTS
 from domain.members.model import MemberStatus
 from domain.ordering.model import (
     MAX_LINE_NAME,
@@ -394,7 +394,7 @@ async def _redeem(deps: OrderingDeps, uow: UnitOfWork, order: Order, points: int
         )
     policy = deps.loyalty.policy
     value = policy.value_of(points)
-    cap = int(order.total * policy.max_redeem_share)
+    cap = order.total * policy.max_redeem_bps // BPS
     if value > cap:
         raise OrderError(
             OrderErrorCode.POINTS_CAP_EXCEEDED,

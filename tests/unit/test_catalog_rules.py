@@ -213,3 +213,17 @@ def test_page_from_rows_uses_the_extra_row_only_to_say_there_is_more() -> None:
     )
     last = Page.from_rows(["c"], ["3"], PageRequest(2, "2"))
     assert (list(last.items), last.has_next, last.has_previous) == (["c"], False, True)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (1990, "CNY", "¥19.90"),
+        (5, "CNY", "¥0.05"),
+        (0, "CNY", "¥0.00"),
+        (-150, "CNY", "-¥1.50"),  # was ¥-2.50
+        (-5, "USD", "-USD 0.05"),
+    ],
+)
+def test_money_is_formatted_with_its_sign(amount: int, currency: str, shown: str) -> None:
+    assert Money(amount, currency).formatted == shown
