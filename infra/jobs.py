@@ -107,13 +107,17 @@ JOBS: list[Job] = [
 ]
 
 
-async def run_job(runtime: Runtime, job: Job) -> None:
+async def run_job(runtime: Runtime, job: Job) -> int:
+    """One run, logged `job done` or `job failed`; a failure is raised on, so arq counts it
+    (`jobs_failed`) and the in-process scheduler goes on with the next run."""
     try:
         # Jobs are idempotent: one that lost a deadlock runs again instead of failing.
         count = await retrying(lambda: job.run(runtime), job.name)
-        log.info("job done", extra={"job": job.name, "affected": count})
     except Exception:
         log.exception("job failed", extra={"job": job.name})
+        raise
+    log.info("job done", extra={"job": job.name, "affected": count})
+    return count
 
 
 class InProcessScheduler:
@@ -131,7 +135,8 @@ class InProcessScheduler:
     async def _loop(self, job: Job) -> None:
         while True:
             await asyncio.sleep(job.every_seconds)
-            await run_job(self._runtime, job)
+            with contextlib.suppress(Exception):  # logged by run_job; the next run comes
+                await run_job(self._runtime, job)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -6,13 +6,14 @@ import os
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from arq.connections import RedisSettings, create_pool
-from arq.worker import Worker
+from arq.worker import Worker, func
 
 from domain.identity.model import StaffRole
 from domain.identity.services import create_staff, staff_login
 from infra.db.models.identity import RefreshTokenRow
-from infra.jobs import JOBS, run_job, worker_settings
+from infra.jobs import JOBS, Job, _arq_function, run_job, worker_settings
 from infra.runtime import Runtime
 from tests.support import MovableClock
 
@@ -102,3 +103,34 @@ def test_every_job_has_the_timeout_a_killed_workers_job_waits_for(runtime: Runti
     by_name = {f.name: f.timeout_s for f in settings["functions"]}
     assert timeouts == by_name == {job.name: job.timeout_seconds for job in JOBS}
     assert set(timeouts.values()) == {300}
+
+
+async def test_a_failing_job_is_counted_by_the_worker_and_logged(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: run_job swallowed every exception, so arq's `jobs_failed` stayed 0 whatever
+    happened."""
+
+    async def broken(_: Runtime) -> int:
+        raise RuntimeError("the job broke")
+
+    failing = Job("broken_job", broken, 60)
+    settings = worker_settings(runtime.settings)
+    url = os.environ.get("TEST_REDIS_URL")
+    assert url, "this test needs Redis: run it through `make test` (scripts/with-services.sh)"
+    redis = await create_pool(RedisSettings.from_dsn(url))
+    await redis.enqueue_job("broken_job", _queue_name=settings["queue_name"])
+    worker = Worker(
+        functions=[func(_arq_function(failing), name="broken_job")],  # type: ignore[arg-type]
+        queue_name=settings["queue_name"],
+        redis_pool=redis,
+        burst=True,
+        poll_delay=0.05,
+        ctx={"runtime": runtime},
+        handle_signals=False,
+    )
+    await worker.main()
+    assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
+    assert any(r.getMessage() == "job failed" and r.job == "broken_job" for r in caplog.records)
+    await worker.close()
+    await redis.aclose()
