@@ -229,6 +229,26 @@ def clean_lines(lines: Sequence[StockLine], path: str = "lines") -> list[StockLi
     return sorted(lines, key=lambda line: line.variant_id)
 
 
+def clean_counts(lines: Sequence[StockLine], path: str = "lines") -> dict[UUID, int]:
+    """What a receipt counted, by variant: at most MAX_LINES, each 0 (nothing arrived) to
+    MAX_QUANTITY, each variant once; errors name the line by its index."""
+    if len(lines) > MAX_LINES:
+        raise InventoryError(
+            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
+        )
+    counted: dict[UUID, int] = {}
+    for index, line in enumerate(lines):
+        clean_quantity(line.quantity, [path, str(index), "quantity"], allow_zero=True)
+        if line.variant_id in counted:
+            raise InventoryError(
+                InventoryErrorCode.DUPLICATE_VARIANT,
+                "Each variant at most once per request; add the quantities up.",
+                [path, str(index), "variantId"],
+            )
+        counted[line.variant_id] = line.quantity
+    return counted
+
+
 def clean_till_lines(lines: Sequence[TillLine]) -> list[TillLine]:
     """`clean_lines` for a till: 1-9,999 units a line and an amount charged of 0 or more."""
     for index, line in enumerate(lines):

@@ -22,6 +22,7 @@ from domain.inventory.model import (
     Transfer,
     TransferLine,
     TransferState,
+    clean_counts,
     clean_lines,
     clean_quantity,
 )
@@ -166,12 +167,16 @@ async def receive_transfer(
     deps: InventoryDeps,
     actor: Principal,
     transfer_id: UUID,
-    received: Mapping[UUID, int] | None = None,
+    received: Sequence[StockLine] | Mapping[UUID, int] | None = None,
 ) -> Transfer:
-    """The goods arrive. Quantities default to what shipped; differences are recorded."""
-    counted = dict(received or {})
-    for variant_id, quantity in counted.items():
-        clean_quantity(quantity, ["lines", str(variant_id), "quantity"], allow_zero=True)
+    """The goods arrive. Quantities default to what shipped; differences are recorded.
+    `received`: the counted lines (checked by `clean_counts`) or counts by variant."""
+    if received is None or isinstance(received, Mapping):
+        counted = dict(received or {})
+        for variant_id, quantity in counted.items():
+            clean_quantity(quantity, ["lines", str(variant_id), "quantity"], allow_zero=True)
+    else:
+        counted = clean_counts(received)
     async with deps.uow() as uow:
         transfer = await _locked(uow, transfer_id)
         authorize(actor, transfer.to_location_id, "transferId")
