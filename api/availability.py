@@ -14,7 +14,7 @@ from api.permissions import sees_quantities
 from api.types.inventory import LocationAvailability
 from api.types.locations import Location
 from domain.errors import DomainError
-from domain.inventory.availability import availability_near, total_online
+from domain.inventory.availability import availability_near
 from domain.locations.model import GeoPoint
 
 MAX_FIRST = 50
@@ -42,10 +42,3 @@ async def availability_of(
         )
         for row in availability_near(levels, network, point, pickup_only=pickup_only, first=first)
     ]
-
-
-async def total_available_of(info: Info[Context, Any], variant_id: UUID) -> int:
-    loaders = info.context.loaders
-    return total_online(
-        await loaders.levels_by_variant.load(variant_id), await loaders.network.load("all")
-    )

@@ -11,6 +11,7 @@ from uuid import UUID
 from strawberry.dataloader import DataLoader
 
 from domain.catalog.model import Category, Product, Variant
+from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
 from domain.members.model import ConsentRecord, Identity, Member
@@ -95,6 +96,10 @@ class Loaders:
         found = await self._repos.inventory.levels(keys)
         return _grouped(found, keys, lambda level: level.variant_id)
 
+    async def _online_totals(self, keys: list[UUID]) -> list[int]:
+        totals = await totals_online(self._repos.inventory, keys, await self.network.load("all"))
+        return [totals[k] for k in keys]
+
     async def _active_locations(self, keys: list[str]) -> list[dict[UUID, Location]]:
         found = await self._repos.locations.search(
             types=None, pickup_enabled=None, statuses=[LocationStatus.ACTIVE]
@@ -129,6 +134,11 @@ class Loaders:
     @cached_property
     def levels_by_variant(self) -> DataLoader[UUID, list[StockLevel]]:
         return DataLoader(self._levels_by_variant)
+
+    @cached_property
+    def online_total(self) -> DataLoader[UUID, int]:
+        """Per variant, what the online channels can sell (`totals_online`)."""
+        return DataLoader(self._online_totals)
 
     @cached_property
     def network(self) -> DataLoader[str, dict[UUID, Location]]:

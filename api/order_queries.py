@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField
 
 from api.arguments import id_arg as _id
 from api.arguments import page_args as _page
 from api.arguments import top_level_error as _top
 from api.context import Context
 from api.errors import ApiError
+from api.lookahead import fields
 from api.permissions import IsAuthenticated, IsCustomerService
 from api.types.orders import Order, OrderConnection
 from domain.errors import DomainError
@@ -40,7 +40,7 @@ async def prefetch_lines(info: Info[Context, Any], orders: Sequence[DomainOrder]
     """When the query asks for the lines' variants or products, load them for every line
     at once: each line then resolves them without a coroutine of its own (20 orders of a
     few lines made a hundred tasks and DataLoader round trips)."""
-    wanted = _line_fields(info.selected_fields)
+    wanted = _linefields(info.selected_fields)
     lines = [line for order in orders for line in order.lines]
     loaders = info.context.loaders
     loads: list[Awaitable[Any]] = []
@@ -52,29 +52,18 @@ async def prefetch_lines(info: Info[Context, Any], orders: Sequence[DomainOrder]
         await asyncio.gather(*loads)
 
 
-def _line_fields(selections: Sequence[Any]) -> set[str]:
+def _linefields(selections: Sequence[Any]) -> set[str]:
     """What is selected under any `lines` field in this selection: `variant`, `product`,
     `variant.product`, ..."""
     found: set[str] = set()
     for selection in selections:
         children = getattr(selection, "selections", None) or []
         if getattr(selection, "name", None) == "lines":
-            for child in _fields(children):
+            for child in fields(children):
                 found.add(child.name)
-                found.update(f"{child.name}.{c.name}" for c in _fields(child.selections))
-        found |= _line_fields(children)
+                found.update(f"{child.name}.{c.name}" for c in fields(child.selections))
+        found |= _linefields(children)
     return found
-
-
-def _fields(selections: Sequence[Any]) -> list[SelectedField]:
-    """The fields of a selection, those in its fragments included."""
-    fields: list[SelectedField] = []
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            fields.append(selection)
-        else:
-            fields.extend(_fields(getattr(selection, "selections", None) or []))
-    return fields
 
 
 @strawberry.type

@@ -14,7 +14,7 @@ from api.context import Context
 from api.errors import ApiError
 from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import Connection, Node, decode_any_id
-from api.types.catalog import Category, Product, Variant
+from api.types.catalog import Category, Product, Variant, product_page
 from api.types.identity import StaffAction, StaffUser, Viewer
 from api.types.locations import Location, NearInput
 from domain.catalog.model import CatalogStatus
@@ -118,9 +118,7 @@ class Query:
             category_id=_uuid(category_id, "Category") if category_id else None,
             statuses=statuses,
         )
-        for item in result.items:
-            info.context.loaders.product.prime(item.id, item)
-        return Connection[Product].from_page(result, Product.from_domain)
+        return await product_page(info, result)
 
     @strawberry.field
     async def product(self, info: Info[Context, Any], id: strawberry.ID) -> Product | None:

@@ -56,6 +56,9 @@ class Steps:
     async def products(self, c: Client, strict: bool) -> None:
         raise NotImplementedError
 
+    async def products_stock(self, c: Client, strict: bool) -> None:
+        raise NotImplementedError
+
     async def pos_sale(self, c: Client, strict: bool) -> None:
         raise NotImplementedError
 
@@ -142,6 +145,7 @@ HTTP_SCENARIOS = (
     "availability",
     "my_orders",
     "products",
+    "products_stock",
     "pos_sale",
     "points_earn",
     "points_redeem",

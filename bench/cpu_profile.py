@@ -2,7 +2,7 @@
 
     scripts/with-services.sh sh -c '.venv/bin/python -m bench.cpu_profile \
         --database-url "${PG_ADMIN_URL%/postgres}/omnishelf_bench_cpu" --sql'
-    # options: --ops trivial,place_order,availability,products,my_orders,pos_sale
+    # options: --ops trivial,place_order,availability,products,products_stock,my_orders,pos_sale
     #          --requests 500 --rounds 4 --concurrency 8 --warmup 200 --keep --reuse
     #          --compare base=DIR (another source tree, e.g. `git archive HEAD | tar -x -C DIR`)
     #          --profile DIR (py-spy on the server: `.venv/bin/pip install py-spy` first)
@@ -57,7 +57,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 WECHAT_APP = "wx-demo"
 HOURS = {d: [("07:00", "23:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-OPS = ("trivial", "place_order", "availability", "products", "my_orders", "pos_sale")
+OPS = (
+    "trivial",
+    "place_order",
+    "availability",
+    "products",
+    "products_stock",
+    "my_orders",
+    "pos_sale",
+)
 
 # The documents of `make bench` (bench/flows.py), so the figures compare.
 PLACE_ORDER = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
@@ -69,6 +77,8 @@ MY_ORDERS = """{ me { orders(first: 20) { edges { node { number status createdAt
   total { amount } lines { name quantity variant { product { name } } } } } } } }"""
 PRODUCTS = """{ products(first: 20) { edges { node { id name priceFrom { amount }
   variants { id code name price { amount } } } } } }"""
+PRODUCTS_STOCK = """{ products(first: 20) { edges { node { id name
+  variants { id name totalAvailable } } } } }"""
 POS_SALE = """mutation($input: RecordPosSalesInput!) { recordPosSales(input: $input) {
   discrepancies replayed errors { code message } } }"""
 TRIVIAL = "{ __typename }"  # the floor: HTTP, middleware, strawberry, no resolver
@@ -264,6 +274,9 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
     def products(n: int, rnd: random.Random) -> Request:
         return {"query": PRODUCTS}, None
 
+    def products_stock(n: int, rnd: random.Random) -> Request:
+        return {"query": PRODUCTS_STOCK}, state.members[n % len(state.members)]
+
     def my_orders(n: int, rnd: random.Random) -> Request:
         return {"query": MY_ORDERS}, state.members[n % len(state.members)]
 
@@ -299,6 +312,7 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
         "place_order": place_order,
         "availability": availability,
         "products": products,
+        "products_stock": products_stock,
         "my_orders": my_orders,
         "pos_sale": pos_sale,
     }

@@ -48,6 +48,8 @@ MY_ORDERS = """{ me { orders(first: 20) { edges { node { number status createdAt
   total { amount } lines { name quantity variant { product { name } } } } } } } }"""
 PRODUCTS = """{ products(first: 20) { edges { node { id name priceFrom { amount }
   variants { id code name price { amount } } } } } }"""
+PRODUCTS_STOCK = """{ products(first: 20) { edges { node { id name
+  variants { id name totalAvailable } } } } }"""
 POS_SALE = """mutation($input: RecordPosSalesInput!) { recordPosSales(input: $input) {
   discrepancies replayed errors { code message } } }"""
 ADJUST_POINTS = """mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) {
@@ -103,6 +105,7 @@ class Flows(Scenarios):
         )
         self.my_orders_ = _gql(MY_ORDERS, {})
         self.products_ = _gql(PRODUCTS, {})
+        self.products_stock_ = _gql(PRODUCTS_STOCK, {})
         sale = {
             "locationId": hole(0),
             "posTransactionId": hole(1),
@@ -207,6 +210,15 @@ class Flows(Scenarios):
         body = await self._call(c, "products", self.products_.render(auth), strict)
         if strict and len(body["data"]["products"]["edges"]) < 20:
             raise ResponseError(200, json.dumps(body).encode(), "fewer than 20 products")
+
+    async def products_stock(self, c: Client, strict: bool) -> None:
+        _, auth = c.rnd.choice(self.members)
+        body = await self._call(c, "productsStock", self.products_stock_.render(auth), strict)
+        if strict:
+            edges = body["data"]["products"]["edges"]
+            totals = [v["totalAvailable"] for e in edges for v in e["node"]["variants"]]
+            if len(edges) < 20 or not all(totals):
+                raise ResponseError(200, json.dumps(body).encode(), "a page without stock")
 
     async def pos_sale(self, c: Client, strict: bool) -> None:
         """A till sale of two items; every other one (the first included) with a member,

@@ -573,6 +573,21 @@ class RawSteps(Scenarios):
 
         await self._timed(c, "products", work)
 
+    async def products_stock(self, c: Client, strict: bool) -> None:
+        _, session = c.rnd.choice(self.members)
+
+        async def work() -> int:
+            async with self.pool.acquire() as conn:
+                await self._session(conn, session)
+                page = (await conn.fetch(sql.PRODUCT_PAGE))[:20]
+                variants = await conn.fetch(sql.VARIANTS_OF, [p["id"] for p in page])
+                totals = await conn.fetch(sql.ONLINE_TOTALS, [v["id"] for v in variants])
+            return len(totals)
+
+        found = await self._timed(c, "productsStock", work)
+        if strict and found < 100:
+            raise Refused(f"{found} variants in stock online, expected 100")
+
     # ------------------------------------------------------------ till and points
 
     async def pos_sale(self, c: Client, strict: bool) -> None:

@@ -151,6 +151,12 @@ LINES_OF = (
 )
 PRODUCT_NAMES = "SELECT id, name FROM product WHERE id = ANY($1)"
 PRODUCT_PAGE = "SELECT id, name FROM product WHERE status = 'ACTIVE' ORDER BY id LIMIT 21"
+ONLINE_TOTALS = (
+    "SELECT s.variant_id, SUM(GREATEST(s.on_hand - s.reserved - s.safety_stock, 0)) "
+    "FROM stock_level s JOIN location l ON l.id = s.location_id "
+    "WHERE s.variant_id = ANY($1) AND l.ships_online AND l.status = 'ACTIVE' "
+    "GROUP BY s.variant_id"
+)
 VARIANTS_OF = (
     "SELECT id, product_id, code, name, price_amount FROM variant "
     "WHERE product_id = ANY($1) AND status = 'ACTIVE' ORDER BY id"

@@ -83,6 +83,7 @@ async def _stores(runtime: Any, size: Size) -> list[dict[str, Any]]:
                 longitude=longitude,
                 opening_hours=HOURS,
                 pickup_enabled=True,
+                ships_online=n % 4 == 0,  # what products_stock's totalAvailable counts
             ),
         )
         stores.append(

@@ -1,24 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
 from api.loaders import now_or_later
-from api.relay import Node, encode_id
+from api.lookahead import asks_for
+from api.relay import Connection, Node, encode_id
 from api.types.locations import NearInput
 
 if TYPE_CHECKING:
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus
-from domain.inventory.model import OnlineChannel
+from domain.inventory.availability import totals_online
+from domain.pagination import Page
 
 strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
-strawberry.enum(OnlineChannel)
 
 
 @strawberry.type(description="An amount of money in minor units (fen for CNY).")
@@ -74,9 +77,10 @@ class Variant(Node):
     attributes: list[Attribute]
     product_key: strawberry.Private[Any]
     key: strawberry.Private[Any]
+    online_total: strawberry.Private[int | None] = None  # when the list loaded it
 
     @classmethod
-    def from_domain(cls, variant: m.Variant) -> Variant:
+    def from_domain(cls, variant: m.Variant, online_total: int | None = None) -> Variant:
         return cls(
             id=encode_id("Variant", variant.id),
             code=variant.code,
@@ -87,6 +91,7 @@ class Variant(Node):
             attributes=[Attribute(name=k, value=v) for k, v in variant.attributes.items()],
             product_key=variant.product_id,
             key=variant.id,
+            online_total=online_total,
         )
 
     @strawberry.field(
@@ -103,13 +108,15 @@ class Variant(Node):
 
         return await availability_of(info, self.key, near, pickup_only, first)
 
-    @strawberry.field(description="Units the online channels can sell (locations that ship).")
-    async def total_available(
-        self, info: Info[Context, Any], channel: OnlineChannel = OnlineChannel.MINI_PROGRAM
-    ) -> int:
-        from api.availability import total_available_of
-
-        return await total_available_of(info, self.key)
+    @strawberry.field(
+        description="Units the online channels (mini-program, H5) can sell: available at the "
+        "active locations that ship online."
+    )
+    def total_available(self, info: Info[Context, Any]) -> int:
+        """Synchronous when the product list loaded the totals of its variants."""
+        if self.online_total is not None:
+            return self.online_total
+        return cast(int, info.context.loaders.online_total.load(self.key))
 
     @strawberry.field
     def product(self, info: Info[Context, Any]) -> Product:
@@ -129,9 +136,16 @@ class Product(Node):
     updated_at: datetime
     key: strawberry.Private[Any]
     category_key: strawberry.Private[Any]
+    page_variants: strawberry.Private[list[m.Variant] | None] = None  # loaded by the page
+    page_totals: strawberry.Private[Mapping[UUID, int] | None] = None
 
     @classmethod
-    def from_domain(cls, product: m.Product) -> Product:
+    def from_domain(
+        cls,
+        product: m.Product,
+        page_variants: list[m.Variant] | None = None,
+        page_totals: Mapping[UUID, int] | None = None,
+    ) -> Product:
         return cls(
             id=encode_id("Product", product.id),
             name=product.name,
@@ -142,18 +156,37 @@ class Product(Node):
             updated_at=product.updated_at,
             key=product.id,
             category_key=product.category_id,
+            page_variants=page_variants,
+            page_totals=page_totals,
         )
 
     @strawberry.field(description="Variants of the product, oldest first.")
-    async def variants(
-        self, info: Info[Context, Any], include_archived: bool = False
-    ) -> list[Variant]:
-        found = await info.context.loaders.variants_by_product.load(self.key)
+    def variants(self, info: Info[Context, Any], include_archived: bool = False) -> list[Variant]:
+        """Synchronous when the product page loaded the variants (and their totals) of all its
+        products; else one batch for every product asking."""
+        if self.page_variants is None:
+            return cast(list[Variant], self._variants_later(info, include_archived))
+        totals = self.page_totals or {}
         return [
-            Variant.from_domain(v)
-            for v in found
+            Variant.from_domain(v, totals.get(v.id))
+            for v in self.page_variants
             if include_archived or v.status is CatalogStatus.ACTIVE
         ]
+
+    async def _variants_later(
+        self, info: Info[Context, Any], include_archived: bool
+    ) -> list[Variant]:
+        loaders = info.context.loaders
+        found = [
+            v
+            for v in await loaders.variants_by_product.load(self.key)
+            if include_archived or v.status is CatalogStatus.ACTIVE
+        ]
+        if not asks_for(info, "totalAvailable"):
+            return [Variant.from_domain(v) for v in found]
+        # one batch for every product asking, and no coroutine per variant
+        totals = await loaders.online_total.load_many([v.id for v in found])
+        return [Variant.from_domain(v, total) for v, total in zip(found, totals, strict=True)]
 
     @strawberry.field
     async def category(self, info: Info[Context, Any]) -> Category | None:
@@ -167,3 +200,29 @@ class Product(Node):
         found = await info.context.loaders.variants_by_product.load(self.key)
         prices = [v.price for v in found if v.status is CatalogStatus.ACTIVE]
         return Money.from_domain(min(prices, key=lambda p: p.amount)) if prices else None
+
+
+async def product_page(info: Info[Context, Any], page: Page[m.Product]) -> Connection[Product]:
+    """A page of products. When the query asks for their variants (and the variants' totals),
+    they are loaded for the whole page here and handed to each product, so that below the
+    page every field resolves synchronously: no task or loader call per product or variant."""
+    loaders = info.context.loaders
+    for product in page.items:
+        loaders.product.prime(product.id, product)
+    variants: dict[UUID, list[m.Variant]] = {}
+    totals: Mapping[UUID, int] | None = None
+    for edge in (("edges", "node"), ("nodes",)):
+        if not asks_for(info, *edge, "variants"):
+            continue
+        keys = [p.id for p in page.items]
+        variants = dict(zip(keys, await loaders.variants_by_product.load_many(keys), strict=True))
+        if asks_for(info, *edge, "variants", "totalAvailable"):
+            totals = await totals_online(
+                info.context.runtime.repos.inventory,
+                [v.id for group in variants.values() for v in group],
+                await loaders.network.load("all"),
+            )
+        break
+    return Connection[Product].from_page(
+        page, lambda p: Product.from_domain(p, variants.get(p.id), totals)
+    )

@@ -132,6 +132,27 @@ class TortoiseInventoryRepository:
         )
         return [_level(r) for r in rows]
 
+    async def available_totals(
+        self, variant_ids: Sequence[UUID], location_ids: Sequence[UUID]
+    ) -> dict[UUID, int]:
+        variants = list(variant_ids)
+        totals = dict.fromkeys(variants, 0)
+        if not variants or not location_ids:
+            return totals
+        at = len(variants) + 1
+        rows = await sql.fetch_rows(
+            # StockLevel.available, summed: never below 0 per level
+            "SELECT variant_id, SUM(CASE WHEN on_hand - reserved - safety_stock > 0 "
+            "THEN on_hand - reserved - safety_stock ELSE 0 END) FROM stock_level "
+            f"WHERE variant_id IN ({sql.placeholders(len(variants))}) "
+            f"AND location_id IN ({sql.placeholders(len(location_ids), at)}) GROUP BY variant_id",
+            *variants,
+            *location_ids,
+        )
+        for variant, total in rows:
+            totals[sql.as_uuid(variant)] = int(total)
+        return totals
+
     async def levels_at(self, location_id: UUID, page: PageRequest) -> Page[StockLevel]:
         query = StockLevelRow.filter(location_id=location_id)
         if page.after is not None:

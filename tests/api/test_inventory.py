@@ -77,9 +77,9 @@ MOVEMENTS = """query($f: StockMovementFilter, $n: Int, $after: String) {
 DISCREPANCIES = """query($l: ID) { stockDiscrepancies(locationId: $l) {
   nodes { kind quantity reference location { code } variant { code } } } }"""
 TRANSFER_QUERY = f"query($id: ID!) {{ stockTransfer(id: $id) {{ {TRANSFER} }} }}"
-AVAILABILITY = """query($v: ID!, $near: NearInput, $pickup: Boolean! = false, $first: Int! = 10,
-  $channel: OnlineChannel! = MINI_PROGRAM) { variant(id: $v) {
-  totalAvailable(channel: $channel)
+AVAILABILITY = """query($v: ID!, $near: NearInput, $pickup: Boolean! = false, $first: Int! = 10)
+  { variant(id: $v) {
+  totalAvailable
   availability(near: $near, pickupOnly: $pickup, first: $first) {
     location { code } status distance quantity } } }"""
 
@@ -1203,9 +1203,12 @@ async def test_total_available_counts_only_locations_that_ship_online(
     await admin.data(
         SAFETY, {"input": {"locationId": loc(stores, "WH-1"), "variantId": v, "safetyStock": 2}}
     )
-    for channel in ("MINI_PROGRAM", "H5"):
-        data = await api.data(AVAILABILITY, {"v": v, "channel": channel})
-        assert data["variant"]["totalAvailable"] == 15, channel  # 20 - 3 reserved - 2 safety
+    data = await api.data(AVAILABILITY, {"v": v})
+    assert data["variant"]["totalAvailable"] == 15  # 20 - 3 reserved - 2 safety
+    await admin.data(
+        SAFETY, {"input": {"locationId": loc(stores, "WH-1"), "variantId": v, "safetyStock": 30}}
+    )  # oversubscribed: 0, not 20 - 3 - 30 (the database sums `StockLevel.available`)
+    assert (await api.data(AVAILABILITY, {"v": v}))["variant"]["totalAvailable"] == 0
     await assert_ledger_balanced(runtime)
 
 
@@ -1333,4 +1336,47 @@ async def test_product_list_with_availability_issues_a_constant_number_of_statem
         assert len(variant["availability"]) == 3
         assert all(r["quantity"] is None for r in variant["availability"])
     assert small == large, (small, large)
-    assert large <= 4  # products, their variants, the variants' levels, the active network
+    assert large <= 5  # products, variants, their levels, their online totals, the network
+
+
+async def test_stock_totals_are_the_same_however_the_query_reaches_the_variants(
+    api: Api, admin: Api, runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    """The product page loads the totals of all its variants at once (resolved without a
+    task each); a fragment, `nodes`, one product or one variant take the other paths."""
+    variants = [v for n in range(4) for v in await make_variants(runtime, f"T{n}", 2)]
+    rows = [
+        {"locationCode": "WH-1", "variantCode": v.code, "onHand": 3 * n + 1}
+        for n, v in enumerate(variants)
+    ]
+    assert (await admin.data(BULK, {"rows": rows}))["inventoryBulkSet"]["errors"] == []
+    expected = {v.code: 3 * n + 1 for n, v in enumerate(variants)}
+
+    def totals(products: list[dict[str, Any]]) -> dict[str, int]:
+        return {v["code"]: v["totalAvailable"] for p in products for v in p["variants"]}
+
+    listed = await _statements(
+        api, "{ products(first: 10) { edges { node { variants { code totalAvailable } } } } }", {}
+    )
+    by_fragment = await _statements(
+        api,
+        """{ products(first: 10) { edges { node { ...Stock } } } }
+        fragment Stock on Product { variants { code totalAvailable } }""",
+        {},
+    )
+    by_nodes = await _statements(
+        api, "{ products(first: 10) { nodes { variants { code totalAvailable } } } }", {}
+    )
+    for count, data in (listed, by_fragment):
+        assert totals([e["node"] for e in data["products"]["edges"]]) == expected
+        assert count == listed[0]
+    assert totals(by_nodes[1]["products"]["nodes"]) == expected
+    one = await api.data(
+        "query($id: ID!) { product(id: $id) { variants { code totalAvailable } } }",
+        {"id": encode_id("Product", variants[0].product_id)},
+    )
+    assert totals([one["product"]]) == {v.code: expected[v.code] for v in variants[:2]}
+    alone = await api.data(
+        "query($id: ID!) { variant(id: $id) { totalAvailable } }", {"id": vid(variants[5])}
+    )
+    assert alone["variant"]["totalAvailable"] == 16

@@ -3,6 +3,7 @@ shopper sees near them, what the online channels can sell, and who may write sto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -10,7 +11,7 @@ import pytest
 
 from domain.errors import InventoryError, InventoryErrorCode
 from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
-from domain.inventory.availability import availability_near, total_online
+from domain.inventory.availability import availability_near, sells_online, totals_online
 from domain.inventory.model import (
     LOW_STOCK_AT,
     MAX_LINES,
@@ -235,7 +236,27 @@ def test_availability_without_a_point_is_by_code_and_first_cuts() -> None:
 # ---------------------------------------------------------------- what online can sell
 
 
-def test_total_online_counts_active_locations_that_ship() -> None:
+class LevelsOnly:
+    """The one query `totals_online` makes, over levels in memory (the semantics the real
+    repository's SUM must match: tests/integration/test_inventory_totals.py)."""
+
+    def __init__(self, levels: list[StockLevel]):
+        self.levels = levels
+
+    async def available_totals(
+        self, variant_ids: Sequence[UUID], location_ids: Sequence[UUID]
+    ) -> dict[UUID, int]:
+        return {
+            v: sum(
+                lv.available
+                for lv in self.levels
+                if lv.variant_id == v and lv.location_id in location_ids
+            )
+            for v in variant_ids
+        }
+
+
+async def test_online_totals_count_active_locations_that_ship() -> None:
     second_wh = place("WH-2", 30.0, 120.0, pickup=False, ships=True)
     closed_wh = place("WH-3", 30.0, 120.0, pickup=False, ships=True, status=LocationStatus.CLOSED)
     network = {**NETWORK, second_wh.id: second_wh, closed_wh.id: closed_wh}
@@ -247,8 +268,10 @@ def test_total_online_counts_active_locations_that_ship() -> None:
         stock(MID, 30),
         StockLevel(uuid4(), VARIANT, 40, 0, 0),  # unknown location
     ]
-    assert total_online(levels, network) == 15
-    assert total_online([], network) == 0
+    other = uuid4()
+    totals = await totals_online(LevelsOnly(levels), [VARIANT, other], network)  # type: ignore[arg-type]
+    assert totals == {VARIANT: 15, other: 0}
+    assert [loc.code for loc in network.values() if sells_online(loc)] == ["WH-1", "WH-2"]
 
 
 # ---------------------------------------------------------------- who may write stock
