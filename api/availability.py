@@ -3,7 +3,6 @@ active network, whatever the number of variants on the page."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from strawberry.types import Info
@@ -12,7 +11,7 @@ from api.context import Context
 from api.errors import ApiError
 from api.permissions import sees_quantities
 from api.types.inventory import LocationAvailability
-from api.types.locations import Location
+from api.types.locations import Location, NearInput
 from domain.errors import DomainError
 from domain.inventory.availability import availability_near
 from domain.locations.model import GeoPoint
@@ -21,7 +20,11 @@ MAX_FIRST = 50
 
 
 async def availability_of(
-    info: Info[Context, Any], variant_id: UUID, near: Any, pickup_only: bool, first: int
+    info: Info[Context, object],
+    variant_id: UUID,
+    near: NearInput | None,
+    pickup_only: bool,
+    first: int,
 ) -> list[LocationAvailability]:
     if not 0 <= first <= MAX_FIRST:
         raise ApiError("INVALID_INPUT", f"`first` is 0 to {MAX_FIRST}.", field=["first"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,7 +39,8 @@ class Context:
 def build_context(
     request: Request | WebSocket, response: Response | None, runtime: Runtime
 ) -> Context:
-    principal: Any = request.scope.get("state", {}).get("principal")
+    principal = request.scope.get("state", {}).get("principal")
+    assert principal is None or isinstance(principal, Principal)  # set by the auth middleware
     return Context(
         request=request,
         response=response,

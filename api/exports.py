@@ -5,14 +5,17 @@ same JSON document `exportMyData` returns, written as it is read, page by page."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from domain.errors import DomainError
 from domain.members.privacy import export_stream
+
+if TYPE_CHECKING:
+    from infra.runtime import Runtime
 
 
 def _refusal(code: str, message: str, status: int) -> JSONResponse:
@@ -21,7 +24,7 @@ def _refusal(code: str, message: str, status: int) -> JSONResponse:
     )
 
 
-def member_export(runtime: Any) -> Any:
+def member_export(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         principal = request.scope.get("state", {}).get("principal")
         if principal is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -17,21 +16,21 @@ from api.permissions import CanReadStock
 from api.relay import Connection
 from api.types.inventory import StockDiscrepancy, StockLevel, StockMovement, StockTransfer
 from domain.errors import DomainError
-from domain.identity.model import PrincipalKind
+from domain.identity.model import Principal, PrincipalKind
 from domain.inventory.model import MovementFilter, MovementKind
 from domain.pagination import Page
 
 MAX_VARIANT_IDS = 100
 
 
-def _store_scoped(principal: Any) -> bool:
+def _store_scoped(principal: Principal | None) -> bool:
     return principal is not None and (
         principal.kind is PrincipalKind.DEVICE
         or (principal.role is not None and principal.role.is_store_scoped)
     )
 
 
-def _check_store(info: Info[Context, Any], location_id: UUID) -> None:
+def _check_store(info: Info[Context, object], location_id: UUID) -> None:
     """Store staff and POS devices read their own stores; ADMIN, CS and API keys all."""
     principal = info.context.principal
     assert principal is not None
@@ -39,7 +38,7 @@ def _check_store(info: Info[Context, Any], location_id: UUID) -> None:
         raise ApiError("FORBIDDEN", "You may read stock of your own stores only.")
 
 
-def _check_store_filter(info: Info[Context, Any], location_id: UUID | None) -> None:
+def _check_store_filter(info: Info[Context, object], location_id: UUID | None) -> None:
     """Store-scoped callers must filter a network-wide list by one of their stores."""
     if location_id is not None:
         _check_store(info, location_id)
@@ -63,7 +62,7 @@ class InventoryQueries:
     )
     async def stock_levels(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         location_id: strawberry.ID,
         variant_ids: list[strawberry.ID] | None = None,
         first: int | None = None,
@@ -88,7 +87,7 @@ class InventoryQueries:
     @strawberry.field(permission_classes=[CanReadStock], description="The ledger, newest first.")
     async def stock_movements(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         filter: StockMovementFilter | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -116,7 +115,7 @@ class InventoryQueries:
     )
     async def stock_discrepancies(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         location_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -133,7 +132,7 @@ class InventoryQueries:
 
     @strawberry.field(permission_classes=[CanReadStock])
     async def stock_transfer(
-        self, info: Info[Context, Any], id: strawberry.ID
+        self, info: Info[Context, object], id: strawberry.ID
     ) -> StockTransfer | None:
         found = await info.context.runtime.repos.inventory.get_transfer(
             _id(id, "StockTransfer", "id")

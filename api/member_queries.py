@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -21,7 +20,7 @@ from domain.members.model import CandidateState
 from domain.members.services import lookup_member, resolve_member, search_members
 
 
-async def member_node(info: Info[Context, Any], key: UUID) -> Member | None:
+async def member_node(info: Info[Context, object], key: UUID) -> Member | None:
     """A member by id, following merges; members see only themselves, CS sees everyone."""
     principal: Principal | None = info.context.principal
     if principal is None:
@@ -42,7 +41,7 @@ class MemberLookupInput:
 @strawberry.type
 class MemberQueries:
     @strawberry.field(permission_classes=[IsMember], description="The logged-in member.")
-    async def me(self, info: Info[Context, Any]) -> Member | None:
+    async def me(self, info: Info[Context, object]) -> Member | None:
         principal = info.context.principal
         assert principal is not None
         return await member_node(info, principal.id)
@@ -52,7 +51,7 @@ class MemberQueries:
         description="POS and store staff: the member behind a phone number or member card.",
     )
     async def lookup_member(
-        self, info: Info[Context, Any], input: MemberLookupInput
+        self, info: Info[Context, object], input: MemberLookupInput
     ) -> Member | None:
         try:
             found = await lookup_member(info.context.runtime.members, input.phone, input.pos_card)
@@ -70,7 +69,7 @@ class MemberQueries:
     )
     async def members(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         search: str,
         first: int | None = None,
         after: str | None = None,
@@ -86,7 +85,7 @@ class MemberQueries:
         permission_classes=[IsCustomerService],
         description="A member by id; the id of a merged member gives its survivor.",
     )
-    async def member(self, info: Info[Context, Any], id: strawberry.ID) -> Member | None:
+    async def member(self, info: Info[Context, object], id: strawberry.ID) -> Member | None:
         try:
             key = decode_id(id, "Member")
         except DomainError as error:
@@ -99,7 +98,7 @@ class MemberQueries:
     )
     async def merge_candidates(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         state: CandidateState | None = CandidateState.OPEN,
         first: int | None = None,
         after: str | None = None,
@@ -118,7 +117,7 @@ class MemberQueries:
         permission_classes=[IsAdmin], description="Every unmasked read of personal data."
     )
     async def pii_access_log(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+        self, info: Info[Context, object], first: int | None = None, after: str | None = None
     ) -> Connection[PiiAccessEntry]:
         page = _page(first, after)
         try:

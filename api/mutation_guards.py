@@ -12,22 +12,23 @@ A use case whose transaction lost a deadlock or a serialization conflict runs ag
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
-from strawberry.types.base import StrawberryList, has_object_definition
+from strawberry.types.base import StrawberryList, get_object_definition
 from strawberry.types.field import StrawberryField
 
 from api.document_guards import text_problem
-from api.errors import ApiError, user_error
+from api.errors import ApiError, UserError
+from api.mutations import Payload, refuse
 from domain.errors import CommonError, CommonErrorCode
 from infra.db.retry import retrying
 
 Found = tuple[str, list[str]]  # the message and the path of the first refused string
 
 
-def _strings(value: Any, path: list[str], info: Info[Any, Any]) -> Iterator[Found]:
+def _strings(value: object, path: list[str], info: Info[object, object]) -> Iterator[Found]:
     if isinstance(value, str):
         if (message := text_problem(value)) is not None:
             yield message, path
@@ -38,9 +39,8 @@ def _strings(value: Any, path: list[str], info: Info[Any, Any]) -> Iterator[Foun
         for key, item in value.items():
             yield from _strings(key, path, info)
             yield from _strings(item, [*path, str(key)], info)
-    elif has_object_definition(value):
+    elif (definition := get_object_definition(value)) is not None:
         naming = info.schema.config.name_converter
-        definition: Any = type(value).__strawberry_definition__  # type: ignore[attr-defined]
         for field in definition.fields:
             name = naming.get_graphql_name(field)
             yield from _strings(getattr(value, field.python_name, None), [*path, name], info)
@@ -51,7 +51,7 @@ class TextInputs(FieldExtension):
         self.field = field
         self.arguments = {a.python_name: a.graphql_name or a.python_name for a in field.arguments}
 
-    def _refusal(self, info: Info[Any, Any], kwargs: dict[str, Any]) -> Any:
+    def _refusal(self, info: Info[object, object], kwargs: dict[str, object]) -> object | None:
         for name, value in kwargs.items():
             # Payload errors name fields inside the one `input` (["lines", "0", "note"]).
             start = [] if name == "input" else [self.arguments.get(name, name)]
@@ -59,14 +59,19 @@ class TextInputs(FieldExtension):
                 return self._payload(message, path)
         return None
 
-    def _payload(self, message: str, path: list[str]) -> Any:
-        payload: Any = self.field.type
-        errors = payload.__strawberry_definition__.get_field("errors")
+    def _payload(self, message: str, path: list[str]) -> object:
+        """The payload `mutate` answers for a refused use case, or a top-level error for a
+        mutation whose result has no `errors`."""
+        payload = self.field.type
+        definition = getattr(payload, "__strawberry_definition__", None)
+        errors = definition.get_field("errors") if definition else None
         if errors is None or not isinstance(errors.type, StrawberryList):
             raise ApiError("INVALID_INPUT", message, field=path)
+        error_type = errors.type.of_type
+        assert isinstance(error_type, type) and issubclass(error_type, UserError)
         error = CommonError(CommonErrorCode.INVALID_INPUT, message, path)
-        error_type: Any = errors.type.of_type
-        return payload(errors=[user_error(error_type, error)])
+        # The schema found the type; only it can say that `errors` holds `error_type`.
+        return refuse(cast("Payload[object, UserError]", payload), error_type, error)
 
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Any, Any], **kwargs: Any

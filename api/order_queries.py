@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from api.types.subscriptions import SubscriptionPlan
 
 
-async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any) -> OrderConnection:
+async def list_orders(
+    info: Info[Context, object], page: PageRequest, **where: Any
+) -> OrderConnection:
     try:
         result = await info.context.runtime.repos.orders.search(page, **where)
     except DomainError as error:
@@ -36,7 +38,7 @@ async def list_orders(info: Info[Context, Any], page: PageRequest, **where: Any)
     return OrderConnection.from_page(result, Order.from_domain)
 
 
-async def prefetch_lines(info: Info[Context, Any], orders: Sequence[DomainOrder]) -> None:
+async def prefetch_lines(info: Info[Context, object], orders: Sequence[DomainOrder]) -> None:
     """When the query asks for the lines' variants or products, load them for every line
     at once: each line then resolves them without a coroutine of its own (20 orders of a
     few lines made a hundred tasks and DataLoader round trips)."""
@@ -70,7 +72,7 @@ def _linefields(selections: Sequence[Any]) -> set[str]:
 class OrderQueries:
     @strawberry.field(description="Subscription plans on offer.")
     async def subscription_plans(
-        self, info: Info[Context, Any]
+        self, info: Info[Context, object]
     ) -> list[Annotated[SubscriptionPlan, strawberry.lazy("api.types.subscriptions")]]:
         from api.types.subscriptions import SubscriptionPlan
 
@@ -81,7 +83,7 @@ class OrderQueries:
         permission_classes=[IsAuthenticated],
         description="An order: its member, staff of the fulfilling store, CS and ADMIN.",
     )
-    async def order(self, info: Info[Context, Any], id: strawberry.ID) -> Order | None:
+    async def order(self, info: Info[Context, object], id: strawberry.ID) -> Order | None:
         found = await info.context.runtime.repos.orders.get(_id(id, "Order", "id"))
         return (
             Order.from_domain(found) if found and may_read(info.context.principal, found) else None
@@ -93,7 +95,7 @@ class OrderQueries:
     )
     async def orders(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         member_id: strawberry.ID | None = None,
         status: list[OrderStatus] | None = None,
         first: int | None = None,
@@ -110,7 +112,7 @@ class OrderQueries:
     )
     async def pickup_queue(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         location_id: strawberry.ID,
         statuses: list[OrderStatus] | None = None,
         first: int | None = None,

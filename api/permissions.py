@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
-from domain.identity.model import ApiScope, DeviceKind, PrincipalKind, StaffRole
+from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
 
 
-def _principal(info: Info[Context, Any]) -> Any:
+def _principal(info: Info[Context, object]) -> Principal | None:
     return info.context.principal
 
 
@@ -20,123 +18,119 @@ class IsAuthenticated(BasePermission):
     message = "Log in first: send `Authorization: Bearer <token>`."
     error_extensions = {"code": "UNAUTHENTICATED"}
 
-    def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+    def has_permission(self, source: object, info: Info[Context, object], **kwargs: object) -> bool:
         return _principal(info) is not None
 
 
 class _Forbidden(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
-    def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+    def has_permission(self, source: object, info: Info[Context, object], **kwargs: object) -> bool:
         principal = _principal(info)
         if principal is None:
             # An anonymous caller is told to authenticate, a known one that it lacks the right.
             raise ApiError("UNAUTHENTICATED", IsAuthenticated.message)
         return self.allows(principal)
 
-    def allows(self, principal: Any) -> bool:
+    def allows(self, principal: Principal) -> bool:
         raise NotImplementedError
 
 
 class IsAdmin(_Forbidden):
     message = "Only ADMIN staff may do this."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.is_admin)
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_admin
 
 
 class IsStaff(_Forbidden):
     message = "Only staff may do this."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.kind is PrincipalKind.STAFF)
+    def allows(self, principal: Principal) -> bool:
+        return principal.kind is PrincipalKind.STAFF
 
 
 class CanManageStores(_Forbidden):
     message = "Only ADMIN or STORE_MANAGER staff may do this."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER))
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER)
 
 
 class CanWriteCatalog(_Forbidden):
     message = "Only ADMIN staff or API keys with the catalog:write scope may change the catalog."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.is_admin or principal.has_scope(ApiScope.CATALOG_WRITE))
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_admin or principal.has_scope(ApiScope.CATALOG_WRITE)
 
 
 class CanWriteLocations(_Forbidden):
     message = "Only ADMIN staff or API keys with the locations:write scope may add locations."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.is_admin or principal.has_scope(ApiScope.LOCATIONS_WRITE))
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_admin or principal.has_scope(ApiScope.LOCATIONS_WRITE)
 
 
 class IsMember(_Forbidden):
     message = "Only a logged-in member may do this (loginWithWechat or loginWithPhone)."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.is_member)
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_member
 
 
 class CanServeMembers(_Forbidden):
     message = "Only POS devices and staff may look up or enrol members."
 
-    def allows(self, principal: Any) -> bool:
+    def allows(self, principal: Principal) -> bool:
         if principal.kind is PrincipalKind.DEVICE:
-            return bool(principal.device_kind is DeviceKind.POS)
-        return bool(principal.kind is PrincipalKind.STAFF)
+            return principal.device_kind is DeviceKind.POS
+        return principal.kind is PrincipalKind.STAFF
 
 
 class IsCustomerService(_Forbidden):
     message = "Only CS_AGENT or ADMIN staff may do this."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT))
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
 
 
 class CanDecidePointsClaims(_Forbidden):
     message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff decide points claims."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(
-            principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
-        )
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
 
 
 class CanRecordSales(_Forbidden):
     message = "Only POS devices and store staff record till sales."
 
-    def allows(self, principal: Any) -> bool:
+    def allows(self, principal: Principal) -> bool:
         if principal.kind is PrincipalKind.DEVICE:
-            return bool(principal.device_kind is DeviceKind.POS)
-        return bool(
-            principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
-        )
+            return principal.device_kind is DeviceKind.POS
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
 
 
 class IsStockSyncer(_Forbidden):
     message = "Only ADMIN staff or API keys with stock:write sync stock in bulk."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(principal.is_admin or principal.has_scope(ApiScope.STOCK_WRITE))
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_admin or principal.has_scope(ApiScope.STOCK_WRITE)
 
 
 class CanReadStock(_Forbidden):
     message = "Only staff, POS devices or API keys with stock:read see stock quantities."
 
-    def allows(self, principal: Any) -> bool:
-        return bool(sees_quantities(principal))
+    def allows(self, principal: Principal) -> bool:
+        return sees_quantities(principal)
 
 
-def sees_quantities(principal: Any) -> bool:
+def sees_quantities(principal: Principal | None) -> bool:
     if principal is None:
         return False
     if principal.kind is PrincipalKind.STAFF:
         return True
     if principal.kind is PrincipalKind.DEVICE:
-        return bool(principal.device_kind is DeviceKind.POS)
+        return principal.device_kind is DeviceKind.POS
     return bool(
         principal.has_scope(ApiScope.STOCK_READ) or principal.has_scope(ApiScope.STOCK_WRITE)
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
@@ -27,7 +25,7 @@ class PointsQueries:
     )
     async def points_claims(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         location_id: strawberry.ID | None = None,
         state: ClaimState | None = ClaimState.PENDING,
         first: int | None = None,

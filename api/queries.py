@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
@@ -19,8 +17,10 @@ from api.types.identity import StaffAction, StaffUser, Viewer
 from api.types.locations import Location, NearInput
 from domain.catalog.model import CatalogStatus
 from domain.catalog.model import Product as DomainProduct
+from domain.catalog.model import Variant as DomainVariant
+from domain.catalog.services import sees_archived, visible
 from domain.errors import DomainError
-from domain.identity.model import ApiScope, Principal
+from domain.identity.model import Principal
 from domain.locations import model as lm
 from domain.locations.model import LocationType
 from domain.locations.services import find_locations
@@ -28,33 +28,26 @@ from domain.locations.services import find_locations
 NUL = "\x00"  # PostgreSQL rejects it in any text parameter: nothing stored can contain it
 
 
-def sees_archived(principal: Principal | None) -> bool:
-    return principal is not None and (
-        principal.is_admin or principal.has_scope(ApiScope.CATALOG_READ)
-    )
+def _product(found: DomainProduct | None, principal: Principal | None) -> Product | None:
+    product = visible(found, principal)
+    return Product.from_domain(product) if product else None
 
 
-def _visible(product: DomainProduct | None, principal: Principal | None) -> Product | None:
-    if product is None or not (product.status is CatalogStatus.ACTIVE or sees_archived(principal)):
-        return None
-    return Product.from_domain(product)
+def _variant(found: DomainVariant | None, principal: Principal | None) -> Variant | None:
+    variant = visible(found, principal)
+    return Variant.from_domain(variant) if variant else None
 
 
-async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
+async def _node(info: Info[Context, object], global_id: str) -> Node | None:
     try:
         type_name, key = decode_any_id(global_id)
     except DomainError as error:
         raise _invalid(error) from None
     loaders, principal = info.context.loaders, info.context.principal
     if type_name == "Product":
-        return _visible(await loaders.product.load(key), principal)
+        return _product(await loaders.product.load(key), principal)
     if type_name == "Variant":
-        variant = await loaders.variant.load(key)
-        if variant is None or not (
-            variant.status is CatalogStatus.ACTIVE or sees_archived(principal)
-        ):
-            return None
-        return Variant.from_domain(variant)
+        return _variant(await loaders.variant.load(key), principal)
     if type_name == "Category":
         category = await loaders.category.load(key)
         return Category.from_domain(category) if category else None
@@ -80,13 +73,13 @@ async def _node(info: Info[Context, Any], global_id: str) -> Node | None:
 @strawberry.type
 class Query:
     @strawberry.field(description="Fetch any object by its global id.")
-    async def node(self, info: Info[Context, Any], id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info[Context, object], id: strawberry.ID) -> Node | None:
         return await _node(info, id)
 
     @strawberry.field(
         description="Who the request authenticated as.", permission_classes=[IsAuthenticated]
     )
-    def viewer(self, info: Info[Context, Any]) -> Viewer:
+    def viewer(self, info: Info[Context, object]) -> Viewer:
         principal = info.context.principal
         assert principal is not None
         return Viewer(
@@ -99,7 +92,7 @@ class Query:
     @strawberry.field(description="Products, oldest first; ARCHIVED ones only for ADMIN/API keys.")
     async def products(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
@@ -121,40 +114,32 @@ class Query:
         return await product_page(info, result)
 
     @strawberry.field
-    async def product(self, info: Info[Context, Any], id: strawberry.ID) -> Product | None:
+    async def product(self, info: Info[Context, object], id: strawberry.ID) -> Product | None:
         found = await info.context.loaders.product.load(_uuid(id, "Product"))
-        return _visible(found, info.context.principal)
+        return _product(found, info.context.principal)
 
     @strawberry.field
-    async def variant(self, info: Info[Context, Any], id: strawberry.ID) -> Variant | None:
+    async def variant(self, info: Info[Context, object], id: strawberry.ID) -> Variant | None:
         _uuid(id, "Variant")
         node = await _node(info, id)
         return node if isinstance(node, Variant) else None
 
     @strawberry.field(description="Look up a SKU by its code (exact).")
-    async def variant_by_code(self, info: Info[Context, Any], code: str) -> Variant | None:
+    async def variant_by_code(self, info: Info[Context, object], code: str) -> Variant | None:
         key = code.strip()[:64]
         repos = info.context.runtime.repos
         found = None if NUL in key else await repos.catalog.variant_by_code(key)
-        if found is None or not (
-            found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
-        ):
-            return None
-        return Variant.from_domain(found)
+        return _variant(found, info.context.principal)
 
     @strawberry.field(description="Look up a SKU by its barcode (POS scanners).")
-    async def variant_by_barcode(self, info: Info[Context, Any], barcode: str) -> Variant | None:
+    async def variant_by_barcode(self, info: Info[Context, object], barcode: str) -> Variant | None:
         key = barcode.strip()[:14]
         repos = info.context.runtime.repos
         found = None if NUL in key else await repos.catalog.variant_by_barcode(key)
-        if found is None or not (
-            found.status is CatalogStatus.ACTIVE or sees_archived(info.context.principal)
-        ):
-            return None
-        return Variant.from_domain(found)
+        return _variant(found, info.context.principal)
 
     @strawberry.field
-    async def categories(self, info: Info[Context, Any]) -> list[Category]:
+    async def categories(self, info: Info[Context, object]) -> list[Category]:
         return [
             Category.from_domain(c)
             for c in await info.context.runtime.repos.catalog.list_categories()
@@ -163,7 +148,7 @@ class Query:
     @strawberry.field(description="Active locations, nearest first when `near` is given.")
     async def locations(
         self,
-        info: Info[Context, Any],
+        info: Info[Context, object],
         near: NearInput | None = None,
         types: list[LocationType] | None = None,
         pickup_enabled: bool | None = None,
@@ -189,18 +174,18 @@ class Query:
         )
 
     @strawberry.field
-    async def location(self, info: Info[Context, Any], id: strawberry.ID) -> Location | None:
+    async def location(self, info: Info[Context, object], id: strawberry.ID) -> Location | None:
         found = await info.context.loaders.location.load(_uuid(id, "Location"))
         return Location.from_domain(found) if found else None
 
     @strawberry.field
-    async def location_by_code(self, info: Info[Context, Any], code: str) -> Location | None:
+    async def location_by_code(self, info: Info[Context, object], code: str) -> Location | None:
         key = code.strip().upper()[:32]
         found = None if NUL in key else await info.context.runtime.repos.locations.get_by_code(key)
         return Location.from_domain(found) if found else None
 
     @strawberry.field(permission_classes=[IsAdmin], description="Staff accounts (ADMIN).")
-    async def staff_user(self, info: Info[Context, Any], username: str) -> StaffUser | None:
+    async def staff_user(self, info: Info[Context, object], username: str) -> StaffUser | None:
         found = await info.context.runtime.repos.staff.get_by_username(username.strip().lower())
         return StaffUser.from_domain(found) if found else None
 
@@ -209,7 +194,7 @@ class Query:
         description="Audited staff decisions, newest first (ADMIN): pickup-code locks lifted.",
     )
     async def staff_actions(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+        self, info: Info[Context, object], first: int | None = None, after: str | None = None
     ) -> Connection[StaffAction]:
         try:
             page = await info.context.runtime.repos.staff.actions(_page(first, after))

@@ -32,7 +32,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from api.queries import sees_archived
+from domain.catalog.services import sees_archived
 
 CATALOG_FIELDS: dict[str, frozenset[str]] = {
     "Query": frozenset(

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import strawberry
@@ -71,7 +71,7 @@ class OrderUpdateEvent:
         )
 
 
-async def _signed_in(info: Info[Context, Any]) -> Principal:
+async def _signed_in(info: Info[Context, object]) -> Principal:
     """The caller, authenticated again at every subscribe: a socket opened before a logout,
     a revocation or an erasure starts nothing after it."""
     context = info.context
@@ -97,7 +97,9 @@ class CanWatchPickupBoard(BasePermission):
     message = "Only the store's own devices and staff, or ADMIN, may watch its pickup board."
     error_extensions = {"code": "FORBIDDEN"}
 
-    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+    async def has_permission(
+        self, source: object, info: Info[Context, object], **kwargs: str
+    ) -> bool:
         principal = await _signed_in(info)
         location_id = decode_id(kwargs["location_id"], "Location", "locationId")
         if principal.is_admin:
@@ -111,7 +113,9 @@ class CanFollowOrder(BasePermission):
     message = "Only the member who placed the order, staff of its store, CS_AGENT or ADMIN."
     error_extensions = {"code": "FORBIDDEN"}
 
-    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+    async def has_permission(
+        self, source: object, info: Info[Context, object], **kwargs: str
+    ) -> bool:
         principal = await _signed_in(info)
         order_id = decode_id(kwargs["order_id"], "Order", "orderId")
         access = info.context.runtime.order_access
@@ -129,7 +133,7 @@ class CanFollowOrder(BasePermission):
 
 
 @contextlib.asynccontextmanager
-async def _live(info: Info[Context, Any], topic: str) -> AsyncIterator[AsyncIterator[LiveEvent]]:
+async def _live(info: Info[Context, object], topic: str) -> AsyncIterator[AsyncIterator[LiveEvent]]:
     """Subscribe for the block; the bus's failures become coded errors."""
     try:
         async with info.context.runtime.live.subscribe(topic) as events:
@@ -157,7 +161,7 @@ class Subscription:
         "kiosks, POS and staff, and ADMIN.",
     )
     async def pickup_board(
-        self, info: Info[Context, Any], location_id: strawberry.ID
+        self, info: Info[Context, object], location_id: strawberry.ID
     ) -> AsyncGenerator[PickupBoardEvent, None]:
         location = decode_id(location_id, "Location", "locationId")
         async with _live(info, pickup_board_topic(location)) as events:
@@ -170,7 +174,7 @@ class Subscription:
         "store, CS_AGENT and ADMIN.",
     )
     async def order_updated(
-        self, info: Info[Context, Any], order_id: strawberry.ID
+        self, info: Info[Context, object], order_id: strawberry.ID
     ) -> AsyncGenerator[OrderUpdateEvent, None]:
         order = decode_id(order_id, "Order", "orderId")
         async with _live(info, order_topic(order)) as events:

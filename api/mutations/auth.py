@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import AuthError
-from api.mutations import attempt
+from api.errors import AuthUserError
+from api.mutations import actor, mutate
 from api.permissions import IsAdmin, IsAuthenticated
 from api.relay import decode_id
 from api.types.identity import ApiKey, AuthTokens, Device, StaffUser
 from domain.identity import services
 from domain.identity.model import ApiScope, DeviceKind, StaffRole
-
-MAX_STORES = 50
 
 
 @strawberry.input
@@ -32,19 +28,19 @@ class RefreshTokenInput:
 class StaffLoginPayload:
     tokens: AuthTokens | None = None
     staff: StaffUser | None = None
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class RefreshTokenPayload:
     tokens: AuthTokens | None = None
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class LogoutPayload:
-    ok: bool
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    ok: bool = False
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -59,7 +55,7 @@ class StaffCreateInput:
 @strawberry.type
 class StaffCreatePayload:
     staff: StaffUser | None = None
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -75,7 +71,7 @@ class DeviceCreatePayload:
     token: str | None = strawberry.field(
         default=None, description="The device's bearer token; shown only this once."
     )
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -86,7 +82,7 @@ class RevokeInput:
 @strawberry.type
 class RevokePayload:
     ok: bool = False
-    errors: list[AuthError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -101,34 +97,23 @@ class ApiKeyCreatePayload:
     secret: str | None = strawberry.field(
         default=None, description="The key to send as a bearer token; shown only this once."
     )
-    errors: list[AuthError] = strawberry.field(default_factory=list)
-
-
-def _store_ids(ids: list[strawberry.ID]) -> list[Any]:
-    if len(ids) > MAX_STORES:
-        from domain.errors import CommonError, CommonErrorCode
-
-        raise CommonError(
-            CommonErrorCode.TOO_MANY_ITEMS, f"At most {MAX_STORES} stores.", ["storeIds"]
-        )
-    return [decode_id(i, "Location", ["storeIds", str(n)]) for n, i in enumerate(ids)]
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class AuthMutations:
     @strawberry.mutation(description="Log a staff user in; returns an access and a refresh token.")
     async def staff_login(
-        self, info: Info[Context, Any], input: StaffLoginInput
+        self, info: Info[Context, object], input: StaffLoginInput
     ) -> StaffLoginPayload:
         deps, address = info.context.runtime.auth, info.context.client_address
-        result, errors = await attempt(
-            AuthError, lambda: services.staff_login(deps, input.username, input.password, address)
-        )
-        if result is None:
-            return StaffLoginPayload(errors=errors)
-        staff, pair = result
-        return StaffLoginPayload(
-            tokens=AuthTokens.from_domain(pair), staff=StaffUser.from_domain(staff)
+        return await mutate(
+            StaffLoginPayload,
+            AuthUserError,
+            lambda: services.staff_login(deps, input.username, input.password, address),
+            lambda result: StaffLoginPayload(
+                tokens=AuthTokens.from_domain(result[1]), staff=StaffUser.from_domain(result[0])
+            ),
         )
 
     @strawberry.mutation(
@@ -136,91 +121,95 @@ class AuthMutations:
         "presenting a used one revokes the whole login."
     )
     async def refresh_token(
-        self, info: Info[Context, Any], input: RefreshTokenInput
+        self, info: Info[Context, object], input: RefreshTokenInput
     ) -> RefreshTokenPayload:
         deps = info.context.runtime.auth
-        pair, errors = await attempt(
-            AuthError, lambda: services.refresh_tokens(deps, input.refresh_token)
-        )
-        return RefreshTokenPayload(
-            tokens=AuthTokens.from_domain(pair) if pair else None, errors=errors
+        return await mutate(
+            RefreshTokenPayload,
+            AuthUserError,
+            lambda: services.refresh_tokens(deps, input.refresh_token),
+            lambda pair: RefreshTokenPayload(tokens=AuthTokens.from_domain(pair)),
         )
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="End this login: its refresh tokens and access tokens stop working.",
     )
-    async def logout(self, info: Info[Context, Any]) -> LogoutPayload:
-        principal = info.context.principal
-        assert principal is not None
-        _, errors = await attempt(
-            AuthError, lambda: services.logout(info.context.runtime.auth, principal)
+    async def logout(self, info: Info[Context, object]) -> LogoutPayload:
+        deps, caller = info.context.runtime.auth, actor(info)
+        return await mutate(
+            LogoutPayload,
+            AuthUserError,
+            lambda: services.logout(deps, caller),
+            lambda _: LogoutPayload(ok=True),
         )
-        return LogoutPayload(ok=not errors, errors=errors)
 
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def staff_create(
-        self, info: Info[Context, Any], input: StaffCreateInput
+        self, info: Info[Context, object], input: StaffCreateInput
     ) -> StaffCreatePayload:
         deps = info.context.runtime.auth
-
-        async def run() -> Any:
-            return await services.create_staff(
+        return await mutate(
+            StaffCreatePayload,
+            AuthUserError,
+            lambda: services.create_staff(
                 deps,
                 input.username,
                 input.password,
                 input.role,
-                _store_ids(input.store_ids),
+                [
+                    decode_id(i, "Location", ["storeIds", str(n)])
+                    for n, i in enumerate(input.store_ids)
+                ],
                 input.display_name,
-            )
-
-        staff, errors = await attempt(AuthError, run)
-        return StaffCreatePayload(
-            staff=StaffUser.from_domain(staff) if staff else None, errors=errors
+            ),
+            lambda staff: StaffCreatePayload(staff=StaffUser.from_domain(staff)),
         )
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Register a kiosk or POS.")
     async def device_create(
-        self, info: Info[Context, Any], input: DeviceCreateInput
+        self, info: Info[Context, object], input: DeviceCreateInput
     ) -> DeviceCreatePayload:
         deps = info.context.runtime.auth
-
-        async def run() -> Any:
-            location_id = decode_id(input.location_id, "Location", "locationId")
-            return await services.create_device(deps, location_id, input.kind, input.name)
-
-        result, errors = await attempt(AuthError, run)
-        if result is None:
-            return DeviceCreatePayload(errors=errors)
-        device, token = result
-        return DeviceCreatePayload(device=Device.from_domain(device), token=token)
+        return await mutate(
+            DeviceCreatePayload,
+            AuthUserError,
+            lambda: services.create_device(
+                deps, decode_id(input.location_id, "Location", "locationId"), input.kind, input.name
+            ),
+            lambda made: DeviceCreatePayload(device=Device.from_domain(made[0]), token=made[1]),
+        )
 
     @strawberry.mutation(permission_classes=[IsAdmin])
-    async def device_revoke(self, info: Info[Context, Any], input: RevokeInput) -> RevokePayload:
+    async def device_revoke(self, info: Info[Context, object], input: RevokeInput) -> RevokePayload:
         deps = info.context.runtime.auth
-        _, errors = await attempt(
-            AuthError, lambda: services.revoke_device(deps, decode_id(input.id, "Device"))
+        return await mutate(
+            RevokePayload,
+            AuthUserError,
+            lambda: services.revoke_device(deps, decode_id(input.id, "Device")),
+            lambda _: RevokePayload(ok=True),
         )
-        return RevokePayload(ok=not errors, errors=errors)
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Create an integration key.")
     async def api_key_create(
-        self, info: Info[Context, Any], input: ApiKeyCreateInput
+        self, info: Info[Context, object], input: ApiKeyCreateInput
     ) -> ApiKeyCreatePayload:
         deps = info.context.runtime.auth
-        scopes = list(input.scopes)
-        result, errors = await attempt(
-            AuthError, lambda: services.create_api_key(deps, input.name, scopes)
+        return await mutate(
+            ApiKeyCreatePayload,
+            AuthUserError,
+            lambda: services.create_api_key(deps, input.name, list(input.scopes)),
+            lambda made: ApiKeyCreatePayload(api_key=ApiKey.from_domain(made[0]), secret=made[1]),
         )
-        if result is None:
-            return ApiKeyCreatePayload(errors=errors)
-        key, secret = result
-        return ApiKeyCreatePayload(api_key=ApiKey.from_domain(key), secret=secret)
 
     @strawberry.mutation(permission_classes=[IsAdmin])
-    async def api_key_revoke(self, info: Info[Context, Any], input: RevokeInput) -> RevokePayload:
+    async def api_key_revoke(
+        self, info: Info[Context, object], input: RevokeInput
+    ) -> RevokePayload:
         deps = info.context.runtime.auth
-        _, errors = await attempt(
-            AuthError, lambda: services.revoke_api_key(deps, decode_id(input.id, "ApiKey"))
+        return await mutate(
+            RevokePayload,
+            AuthUserError,
+            lambda: services.revoke_api_key(deps, decode_id(input.id, "ApiKey")),
+            lambda _: RevokePayload(ok=True),
         )
-        return RevokePayload(ok=not errors, errors=errors)

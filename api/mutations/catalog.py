@@ -1,21 +1,21 @@
 from __future__ import annotations
 
-from typing import Any
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import CatalogError
-from api.mutations import attempt
+from api.errors import CatalogUserError
+from api.mutations import mutate
 from api.permissions import CanWriteCatalog
 from api.relay import decode_id
 from api.types.catalog import Category, Product, Variant
 from domain.catalog import services
 from domain.catalog.model import CatalogStatus
-from domain.errors import CommonError, CommonErrorCode, DomainError
-
-MAX_VARIANTS = services.MAX_VARIANTS_PER_PRODUCT
+from domain.catalog.model import Product as DomainProduct
+from domain.catalog.model import Variant as DomainVariant
+from domain.errors import DomainError
 
 
 @strawberry.input
@@ -40,7 +40,7 @@ class VariantInput:
             price=self.price,
             currency=self.currency,
             barcode=self.barcode,
-            attributes={a.name: a.value for a in self.attributes},
+            attributes=_attributes(self.attributes),
         )
 
 
@@ -70,7 +70,7 @@ class ByIdInput:
 @strawberry.type
 class ProductPayload:
     product: Product | None = None
-    errors: list[CatalogError] = strawberry.field(default_factory=list)
+    errors: list[CatalogUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -91,7 +91,7 @@ class VariantUpdateInput:
 @strawberry.type
 class VariantPayload:
     variant: Variant | None = None
-    errors: list[CatalogError] = strawberry.field(default_factory=list)
+    errors: list[CatalogUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -104,106 +104,107 @@ class CategoryCreateInput:
 @strawberry.type
 class CategoryPayload:
     category: Category | None = None
-    errors: list[CatalogError] = strawberry.field(default_factory=list)
+    errors: list[CatalogUserError] = strawberry.field(default_factory=list)
 
 
-def _category_id(value: strawberry.ID | None, field: str = "categoryId") -> Any:
+def _category_id(value: strawberry.ID | None, field: str = "categoryId") -> UUID | None:
     return decode_id(value, "Category", field) if value else None
 
 
-def _check_attributes(attributes: list[AttributeInput] | None, path: list[str]) -> None:
-    if attributes is not None and len(attributes) > 20:
-        raise CommonError(CommonErrorCode.TOO_MANY_ITEMS, "At most 20 attributes.", path)
+def _attributes(attributes: list[AttributeInput]) -> dict[str, str]:
+    return {a.name: a.value for a in attributes}
 
 
-def _product_payload(product: Any, errors: list[Any]) -> ProductPayload:
-    return ProductPayload(product=Product.from_domain(product) if product else None, errors=errors)
+def _product(product: DomainProduct) -> ProductPayload:
+    return ProductPayload(product=Product.from_domain(product))
 
 
-def _variant_payload(variant: Any, errors: list[Any]) -> VariantPayload:
-    return VariantPayload(variant=Variant.from_domain(variant) if variant else None, errors=errors)
+def _variant(variant: DomainVariant) -> VariantPayload:
+    return VariantPayload(variant=Variant.from_domain(variant))
 
 
 @strawberry.type
 class CatalogMutations:
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
     async def product_create(
-        self, info: Info[Context, Any], input: ProductCreateInput
+        self, info: Info[Context, object], input: ProductCreateInput
     ) -> ProductPayload:
         deps = info.context.runtime.catalog
-
-        async def run() -> Any:
-            if len(input.variants) > MAX_VARIANTS:
-                raise CommonError(
-                    CommonErrorCode.TOO_MANY_ITEMS,
-                    f"At most {MAX_VARIANTS} variants per product.",
-                    ["variants"],
-                )
-            for index, variant in enumerate(input.variants):
-                _check_attributes(variant.attributes, ["variants", str(index), "attributes"])
-            draft = services.ProductDraft(
-                name=input.name,
-                description=input.description,
-                slug=input.slug,
-                category_id=_category_id(input.category_id),
-                variants=[v.to_draft() for v in input.variants],
-            )
-            return await services.create_product(deps, draft)
-
-        return _product_payload(*await attempt(CatalogError, run))
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: services.create_product(
+                deps,
+                services.ProductDraft(
+                    name=input.name,
+                    description=input.description,
+                    slug=input.slug,
+                    category_id=_category_id(input.category_id),
+                    variants=[v.to_draft() for v in input.variants],
+                ),
+            ),
+            _product,
+        )
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
     async def product_update(
-        self, info: Info[Context, Any], input: ProductUpdateInput
+        self, info: Info[Context, object], input: ProductUpdateInput
     ) -> ProductPayload:
         deps = info.context.runtime.catalog
-
-        async def run() -> Any:
-            patch = services.ProductPatch(
-                name=input.name,
-                description=input.description,
-                slug=input.slug,
-                category_id=_category_id(input.category_id),
-            )
-            return await services.update_product(deps, decode_id(input.id, "Product"), patch)
-
-        return _product_payload(*await attempt(CatalogError, run))
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: services.update_product(
+                deps,
+                decode_id(input.id, "Product"),
+                services.ProductPatch(
+                    name=input.name,
+                    description=input.description,
+                    slug=input.slug,
+                    category_id=_category_id(input.category_id),
+                ),
+            ),
+            _product,
+        )
 
     @strawberry.mutation(
         permission_classes=[CanWriteCatalog],
         description="Archive a product and its variants: they stop selling but stay on record.",
     )
-    async def product_archive(self, info: Info[Context, Any], input: ByIdInput) -> ProductPayload:
+    async def product_archive(
+        self, info: Info[Context, object], input: ByIdInput
+    ) -> ProductPayload:
         deps = info.context.runtime.catalog
-        return _product_payload(
-            *await attempt(
-                CatalogError,
-                lambda: services.set_product_status(
-                    deps, decode_id(input.id, "Product"), CatalogStatus.ARCHIVED
-                ),
-            )
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: services.set_product_status(
+                deps, decode_id(input.id, "Product"), CatalogStatus.ARCHIVED
+            ),
+            _product,
         )
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
-    async def product_restore(self, info: Info[Context, Any], input: ByIdInput) -> ProductPayload:
+    async def product_restore(
+        self, info: Info[Context, object], input: ByIdInput
+    ) -> ProductPayload:
         deps = info.context.runtime.catalog
-        return _product_payload(
-            *await attempt(
-                CatalogError,
-                lambda: services.set_product_status(
-                    deps, decode_id(input.id, "Product"), CatalogStatus.ACTIVE
-                ),
-            )
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: services.set_product_status(
+                deps, decode_id(input.id, "Product"), CatalogStatus.ACTIVE
+            ),
+            _product,
         )
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
     async def variant_create(
-        self, info: Info[Context, Any], input: VariantCreateInput
+        self, info: Info[Context, object], input: VariantCreateInput
     ) -> VariantPayload:
         deps = info.context.runtime.catalog
 
-        async def run() -> Any:
-            _check_attributes(input.variant.attributes, ["variant", "attributes"])
+        async def run() -> DomainVariant:
             product_id = decode_id(input.product_id, "Product", "productId")
             try:
                 return await services.create_variant(deps, product_id, input.variant.to_draft())
@@ -213,51 +214,53 @@ class CatalogMutations:
                     error.field = ["variant", *error.field]
                 raise
 
-        return _variant_payload(*await attempt(CatalogError, run))
+        return await mutate(VariantPayload, CatalogUserError, run, _variant)
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
     async def variant_update(
-        self, info: Info[Context, Any], input: VariantUpdateInput
+        self, info: Info[Context, object], input: VariantUpdateInput
     ) -> VariantPayload:
         deps = info.context.runtime.catalog
-
-        async def run() -> Any:
-            _check_attributes(input.attributes, ["attributes"])
-            patch = services.VariantPatch(
-                name=input.name,
-                price=input.price,
-                barcode=input.barcode,
-                attributes=None
-                if input.attributes is None
-                else {a.name: a.value for a in input.attributes},
-            )
-            return await services.update_variant(deps, decode_id(input.id, "Variant"), patch)
-
-        return _variant_payload(*await attempt(CatalogError, run))
+        return await mutate(
+            VariantPayload,
+            CatalogUserError,
+            lambda: services.update_variant(
+                deps,
+                decode_id(input.id, "Variant"),
+                services.VariantPatch(
+                    name=input.name,
+                    price=input.price,
+                    barcode=input.barcode,
+                    attributes=None if input.attributes is None else _attributes(input.attributes),
+                ),
+            ),
+            _variant,
+        )
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
-    async def variant_archive(self, info: Info[Context, Any], input: ByIdInput) -> VariantPayload:
+    async def variant_archive(
+        self, info: Info[Context, object], input: ByIdInput
+    ) -> VariantPayload:
         deps = info.context.runtime.catalog
-        return _variant_payload(
-            *await attempt(
-                CatalogError,
-                lambda: services.set_variant_status(
-                    deps, decode_id(input.id, "Variant"), CatalogStatus.ARCHIVED
-                ),
-            )
+        return await mutate(
+            VariantPayload,
+            CatalogUserError,
+            lambda: services.set_variant_status(
+                deps, decode_id(input.id, "Variant"), CatalogStatus.ARCHIVED
+            ),
+            _variant,
         )
 
     @strawberry.mutation(permission_classes=[CanWriteCatalog])
     async def category_create(
-        self, info: Info[Context, Any], input: CategoryCreateInput
+        self, info: Info[Context, object], input: CategoryCreateInput
     ) -> CategoryPayload:
         deps = info.context.runtime.catalog
-        category, errors = await attempt(
-            CatalogError,
+        return await mutate(
+            CategoryPayload,
+            CatalogUserError,
             lambda: services.create_category(
                 deps, input.name, input.slug, _category_id(input.parent_id, "parentId")
             ),
-        )
-        return CategoryPayload(
-            category=Category.from_domain(category) if category else None, errors=errors
+            lambda category: CategoryPayload(category=Category.from_domain(category)),
         )

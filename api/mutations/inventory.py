@@ -1,66 +1,23 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import InventoryError, user_error
+from api.errors import InventoryUserError
+from api.mutations import actor, mutate
 from api.permissions import CanRecordSales, IsAuthenticated, IsStockSyncer
 from api.relay import decode_id, encode_id
 from api.types.inventory import StockLevel, StockTransfer
-from domain.errors import DomainError, InventoryErrorCode
-from domain.errors import InventoryError as DomainInventoryError
-from domain.identity.model import Principal
+from domain.errors import InventoryError, InventoryErrorCode
 from domain.inventory import stock, transfers
-from domain.inventory.model import (
-    MAX_LINES,
-    InsufficientStock,
-    MovementKind,
-    StaleQuantity,
-    StockLine,
-    TillLine,
-)
+from domain.inventory.model import MAX_LINES, MovementKind, StockLine, TillLine
 from domain.inventory.model import StockLevel as DomainLevel
-
-T = TypeVar("T")
-
-
-def inventory_errors(error: DomainError) -> list[InventoryError]:
-    """Shortages become one error per short line, naming the variant and what is there."""
-    if isinstance(error, InsufficientStock):
-        return [
-            InventoryError(
-                code=InventoryErrorCode.INSUFFICIENT_STOCK,
-                field=["lines"],
-                message=f"Only {s.available} available; {s.requested} requested.",
-                variant_id=encode_id("Variant", s.variant_id),
-                available=s.available,
-            )
-            for s in error.shortages
-        ]
-    converted: InventoryError = user_error(InventoryError, error)
-    if isinstance(error, StaleQuantity):
-        converted.current_on_hand = error.current_on_hand
-    return [converted]
-
-
-async def attempt_stock(
-    action: Callable[[], Awaitable[T]],
-) -> tuple[T | None, list[InventoryError]]:
-    try:
-        return await action(), []
-    except DomainError as error:
-        return None, inventory_errors(error)
-
-
-def _principal(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    assert principal is not None
-    return principal
+from domain.inventory.model import Transfer as DomainTransfer
+from domain.inventory.stock import PosSaleResult
 
 
 @strawberry.input
@@ -71,7 +28,7 @@ class StockLineInput:
 
 def _lines(lines: list[StockLineInput], path: str = "lines") -> list[StockLine]:
     if len(lines) > MAX_LINES:  # before decoding thousands of ids
-        raise DomainInventoryError(
+        raise InventoryError(
             InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
         )
     return [
@@ -82,7 +39,7 @@ def _lines(lines: list[StockLineInput], path: str = "lines") -> list[StockLine]:
 
 def _till_lines(lines: list[TillLineInput]) -> list[TillLine]:
     if len(lines) > MAX_LINES:
-        raise DomainInventoryError(
+        raise InventoryError(
             InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", ["lines"]
         )
     return [
@@ -98,18 +55,18 @@ def _till_lines(lines: list[TillLineInput]) -> list[TillLine]:
 @strawberry.type
 class StockLevelPayload:
     stock_level: StockLevel | None = None
-    errors: list[InventoryError] = strawberry.field(default_factory=list)
+    errors: list[InventoryUserError] = strawberry.field(default_factory=list)
 
 
-async def _level_payload(
-    info: Info[Context, Any], result: dict[str, Any] | None, errors: list[InventoryError]
-) -> StockLevelPayload:
-    if result is None:
-        return StockLevelPayload(errors=errors)
-    level = await info.context.runtime.repos.inventory.level(
-        UUID(result["location_id"]), UUID(result["variant_id"])
-    )
+def _level(level: DomainLevel | None) -> StockLevelPayload:
     return StockLevelPayload(stock_level=StockLevel.from_domain(level) if level else None)
+
+
+async def _level_now(info: Info[Context, object], changed: dict[str, Any]) -> DomainLevel | None:
+    """The level a change (`stock.adjust`, `stock.set_on_hand`) left, read after it commits."""
+    return await info.context.runtime.repos.inventory.level(
+        UUID(changed["location_id"]), UUID(changed["variant_id"])
+    )
 
 
 @strawberry.input
@@ -164,7 +121,7 @@ class ReceiveTransferInput:
 @strawberry.type
 class TransferPayload:
     transfer: StockTransfer | None = None
-    errors: list[InventoryError] = strawberry.field(default_factory=list)
+    errors: list[InventoryUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -209,7 +166,7 @@ class RecordPosSalesPayload:
         "(`pointsClaims`, `approvePointsClaim`).",
     )
     points_claim_id: strawberry.ID | None = None
-    errors: list[InventoryError] = strawberry.field(default_factory=list)
+    errors: list[InventoryUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -236,12 +193,27 @@ class StockRowResult:
 @strawberry.type
 class InventoryBulkSetPayload:
     results: list[StockRowResult] | None = None
-    errors: list[InventoryError] = strawberry.field(default_factory=list)
+    errors: list[InventoryUserError] = strawberry.field(default_factory=list)
 
 
-def _transfer_payload(transfer: Any, errors: list[InventoryError]) -> TransferPayload:
-    return TransferPayload(
-        transfer=StockTransfer.from_domain(transfer) if transfer else None, errors=errors
+def _transfer(transfer: DomainTransfer) -> TransferPayload:
+    return TransferPayload(transfer=StockTransfer.from_domain(transfer))
+
+
+def _pos_sales(result: PosSaleResult) -> RecordPosSalesPayload:
+    return RecordPosSalesPayload(
+        lines=[
+            PosSaleLine(variant_id=encode_id("Variant", v), quantity=q, taken_from_stock=t)
+            for v, q, t in result.lines
+        ],
+        discrepancies=result.discrepancies,
+        reservations_at_risk=result.at_risk,
+        replayed=result.replayed,
+        points_earned=result.points_earned,
+        points_pending=result.points_pending,
+        points_claim_id=encode_id("PointsClaim", result.points_claim_id)
+        if result.points_claim_id
+        else None,
     )
 
 
@@ -252,11 +224,11 @@ class InventoryMutations:
         description="Receive, return or correct stock by a delta (never below zero).",
     )
     async def inventory_adjust(
-        self, info: Info[Context, Any], input: InventoryAdjustInput
+        self, info: Info[Context, object], input: InventoryAdjustInput
     ) -> StockLevelPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
+        deps, caller = info.context.runtime.inventory, actor(info)
 
-        async def run() -> dict[str, Any]:
+        async def run() -> DomainLevel | None:
             change = stock.Adjustment(
                 location_id=decode_id(input.location_id, "Location", "locationId"),
                 variant_id=decode_id(input.variant_id, "Variant", "variantId"),
@@ -265,23 +237,25 @@ class InventoryMutations:
                 reason=input.reason,
                 reference=input.reference,
             )
-            return await stock.adjust(deps, actor, change, input.idempotency_key)
+            return await _level_now(
+                info, await stock.adjust(deps, caller, change, input.idempotency_key)
+            )
 
-        return await _level_payload(info, *await attempt_stock(run))
+        return await mutate(StockLevelPayload, InventoryUserError, run, _level)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="A count: set on hand if it is still `expectedOnHand` (compare-and-swap).",
     )
     async def inventory_set(
-        self, info: Info[Context, Any], input: InventorySetInput
+        self, info: Info[Context, object], input: InventorySetInput
     ) -> StockLevelPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
+        deps, caller = info.context.runtime.inventory, actor(info)
 
-        async def run() -> dict[str, Any]:
-            return await stock.set_on_hand(
+        async def run() -> DomainLevel | None:
+            changed = await stock.set_on_hand(
                 deps,
-                actor,
+                caller,
                 decode_id(input.location_id, "Location", "locationId"),
                 decode_id(input.variant_id, "Variant", "variantId"),
                 input.on_hand,
@@ -289,108 +263,98 @@ class InventoryMutations:
                 input.idempotency_key,
                 input.reason,
             )
+            return await _level_now(info, changed)
 
-        return await _level_payload(info, *await attempt_stock(run))
+        return await mutate(StockLevelPayload, InventoryUserError, run, _level)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def set_safety_stock(
-        self, info: Info[Context, Any], input: SetSafetyStockInput
+        self, info: Info[Context, object], input: SetSafetyStockInput
     ) -> StockLevelPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
-
-        async def run() -> DomainLevel:
-            return await stock.set_safety_stock(
+        deps, caller = info.context.runtime.inventory, actor(info)
+        return await mutate(
+            StockLevelPayload,
+            InventoryUserError,
+            lambda: stock.set_safety_stock(
                 deps,
-                actor,
+                caller,
                 decode_id(input.location_id, "Location", "locationId"),
                 decode_id(input.variant_id, "Variant", "variantId"),
                 input.safety_stock,
-            )
-
-        level, errors = await attempt_stock(run)
-        return StockLevelPayload(
-            stock_level=StockLevel.from_domain(level) if level else None, errors=errors
+            ),
+            _level,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def inventory_transfer(
-        self, info: Info[Context, Any], input: InventoryTransferInput
+        self, info: Info[Context, object], input: InventoryTransferInput
     ) -> TransferPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
-
-        async def run() -> Any:
-            return await transfers.create_transfer(
+        deps, caller = info.context.runtime.inventory, actor(info)
+        return await mutate(
+            TransferPayload,
+            InventoryUserError,
+            lambda: transfers.create_transfer(
                 deps,
-                actor,
+                caller,
                 decode_id(input.from_location_id, "Location", "fromLocationId"),
                 decode_id(input.to_location_id, "Location", "toLocationId"),
                 _lines(input.lines),
                 input.idempotency_key,
-            )
-
-        return _transfer_payload(*await attempt_stock(run))
+            ),
+            _transfer,
+        )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def ship_transfer(
-        self, info: Info[Context, Any], input: TransferIdInput
+        self, info: Info[Context, object], input: TransferIdInput
     ) -> TransferPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
-
-        async def run() -> Any:
-            transfer_id = decode_id(input.transfer_id, "StockTransfer", "transferId")
-            return await transfers.ship_transfer(deps, actor, transfer_id)
-
-        return _transfer_payload(*await attempt_stock(run))
+        deps, caller = info.context.runtime.inventory, actor(info)
+        return await mutate(
+            TransferPayload,
+            InventoryUserError,
+            lambda: transfers.ship_transfer(
+                deps, caller, decode_id(input.transfer_id, "StockTransfer", "transferId")
+            ),
+            _transfer,
+        )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def receive_transfer(
-        self, info: Info[Context, Any], input: ReceiveTransferInput
+        self, info: Info[Context, object], input: ReceiveTransferInput
     ) -> TransferPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
-
-        async def run() -> Any:
-            transfer_id = decode_id(input.transfer_id, "StockTransfer", "transferId")
-            counted = _lines(input.lines) if input.lines is not None else None
-            return await transfers.receive_transfer(deps, actor, transfer_id, counted)
-
-        return _transfer_payload(*await attempt_stock(run))
+        deps, caller = info.context.runtime.inventory, actor(info)
+        return await mutate(
+            TransferPayload,
+            InventoryUserError,
+            lambda: transfers.receive_transfer(
+                deps,
+                caller,
+                decode_id(input.transfer_id, "StockTransfer", "transferId"),
+                _lines(input.lines) if input.lines is not None else None,
+            ),
+            _transfer,
+        )
 
     @strawberry.mutation(
         permission_classes=[CanRecordSales],
         description="Till sales: idempotent per posTransactionId, never refused.",
     )
     async def record_pos_sales(
-        self, info: Info[Context, Any], input: RecordPosSalesInput
+        self, info: Info[Context, object], input: RecordPosSalesInput
     ) -> RecordPosSalesPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
-
-        async def run() -> Any:
-            member = decode_id(input.member_id, "Member", "memberId") if input.member_id else None
-            return await stock.record_pos_sale(
+        deps, caller = info.context.runtime.inventory, actor(info)
+        return await mutate(
+            RecordPosSalesPayload,
+            InventoryUserError,
+            lambda: stock.record_pos_sale(
                 deps,
-                actor,
+                caller,
                 decode_id(input.location_id, "Location", "locationId"),
                 input.pos_transaction_id,
                 _till_lines(input.lines),
-                member,
-            )
-
-        result, errors = await attempt_stock(run)
-        if result is None:
-            return RecordPosSalesPayload(errors=errors)
-        return RecordPosSalesPayload(
-            lines=[
-                PosSaleLine(variant_id=encode_id("Variant", v), quantity=q, taken_from_stock=t)
-                for v, q, t in result.lines
-            ],
-            discrepancies=result.discrepancies,
-            reservations_at_risk=result.at_risk,
-            replayed=result.replayed,
-            points_earned=result.points_earned,
-            points_pending=result.points_pending,
-            points_claim_id=encode_id("PointsClaim", result.points_claim_id)
-            if result.points_claim_id
-            else None,
+                decode_id(input.member_id, "Member", "memberId") if input.member_id else None,
+            ),
+            _pos_sales,
         )
 
     @strawberry.mutation(
@@ -398,15 +362,18 @@ class InventoryMutations:
         description="ERP sync: absolute on-hand values by codes, at most 500 rows a call.",
     )
     async def inventory_bulk_set(
-        self, info: Info[Context, Any], input: InventoryBulkSetInput
+        self, info: Info[Context, object], input: InventoryBulkSetInput
     ) -> InventoryBulkSetPayload:
-        deps, actor = info.context.runtime.inventory, _principal(info)
+        deps, caller = info.context.runtime.inventory, actor(info)
         rows = [stock.BulkRow(r.location_code, r.variant_code, r.on_hand) for r in input.rows]
-        outcomes, errors = await attempt_stock(lambda: stock.bulk_set(deps, actor, rows))
-        if outcomes is None:
-            return InventoryBulkSetPayload(errors=errors)
-        return InventoryBulkSetPayload(
-            results=[
-                StockRowResult(index=o.index, status=o.status, on_hand=o.on_hand) for o in outcomes
-            ]
+        return await mutate(
+            InventoryBulkSetPayload,
+            InventoryUserError,
+            lambda: stock.bulk_set(deps, caller, rows),
+            lambda outcomes: InventoryBulkSetPayload(
+                results=[
+                    StockRowResult(index=o.index, status=o.status, on_hand=o.on_hand)
+                    for o in outcomes
+                ]
+            ),
         )

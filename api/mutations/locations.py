@@ -1,19 +1,18 @@
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import LocationError
-from api.mutations import attempt
+from api.errors import LocationUserError
+from api.mutations import actor, mutate
 from api.permissions import CanManageStores, CanWriteLocations
 from api.relay import decode_id
 from api.types.locations import Location
 from domain.errors import CommonError, CommonErrorCode
 from domain.locations import services
 from domain.locations.model import DAYS, LocationStatus, LocationType, OpeningHours
+from domain.locations.model import Location as DomainLocation
 
 
 @strawberry.input
@@ -63,7 +62,7 @@ class LocationUpdateInput:
 @strawberry.type
 class LocationPayload:
     location: Location | None = None
-    errors: list[LocationError] = strawberry.field(default_factory=list)
+    errors: list[LocationUserError] = strawberry.field(default_factory=list)
 
 
 def _hours(days: list[OpeningDayInput] | None) -> OpeningHours | None:
@@ -83,21 +82,19 @@ def _hours(days: list[OpeningDayInput] | None) -> OpeningHours | None:
     return hours
 
 
-def _payload(location: Any, errors: list[Any]) -> LocationPayload:
-    return LocationPayload(
-        location=Location.from_domain(location) if location else None, errors=errors
-    )
+def _present(location: DomainLocation) -> LocationPayload:
+    return LocationPayload(location=Location.from_domain(location))
 
 
 @strawberry.type
 class LocationMutations:
     @strawberry.mutation(permission_classes=[CanWriteLocations])
     async def location_create(
-        self, info: Info[Context, Any], input: LocationCreateInput
+        self, info: Info[Context, object], input: LocationCreateInput
     ) -> LocationPayload:
         deps = info.context.runtime.locations
 
-        async def run() -> Any:
+        async def run() -> DomainLocation:
             draft = services.LocationDraft(
                 code=input.code,
                 name=input.name,
@@ -114,7 +111,7 @@ class LocationMutations:
             )
             return await services.create_location(deps, draft)
 
-        return _payload(*await attempt(LocationError, run))
+        return await mutate(LocationPayload, LocationUserError, run, _present)
 
     @strawberry.mutation(
         permission_classes=[CanManageStores],
@@ -122,12 +119,11 @@ class LocationMutations:
         "of their own stores.",
     )
     async def location_update(
-        self, info: Info[Context, Any], input: LocationUpdateInput
+        self, info: Info[Context, object], input: LocationUpdateInput
     ) -> LocationPayload:
-        deps, actor = info.context.runtime.locations, info.context.principal
-        assert actor is not None
+        deps, caller = info.context.runtime.locations, actor(info)
 
-        async def run() -> Any:
+        async def run() -> DomainLocation:
             patch = services.LocationPatch(
                 name=input.name,
                 address=input.address,
@@ -142,7 +138,7 @@ class LocationMutations:
                 status=input.status,
             )
             return await services.update_location(
-                deps, actor, decode_id(input.id, "Location"), patch
+                deps, caller, decode_id(input.id, "Location"), patch
             )
 
-        return _payload(*await attempt(LocationError, run))
+        return await mutate(LocationPayload, LocationUserError, run, _present)

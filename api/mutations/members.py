@@ -1,29 +1,23 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import MemberError
-from api.mutations import attempt
+from api.errors import MemberUserError
+from api.mutations import actor, mutate
 from api.permissions import CanServeMembers, IsCustomerService, IsMember
 from api.relay import decode_id
 from api.types.identity import AuthTokens
 from api.types.members import Consents, Member, MemberMerge, MergeCandidate, RevealedIdentity
-from domain.errors import MemberError as DomainMemberError
-from domain.errors import MemberErrorCode
-from domain.identity.model import Principal
+from domain.identity.model import TokenPair
 from domain.members import candidates, login, merge, privacy, services
-from domain.members.model import Channel, ConsentPurpose
-
-
-def _principal(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    assert principal is not None  # the permission class ran first
-    return principal
+from domain.members.model import Channel, ConsentPurpose, ConsentRecord, Identity
+from domain.members.model import Member as DomainMember
+from domain.members.model import MemberMerge as DomainMerge
 
 
 @strawberry.type
@@ -31,12 +25,10 @@ class MemberLoginPayload:
     tokens: AuthTokens | None = None
     member: Member | None = None
     created: bool = strawberry.field(default=False, description="A first login made the member.")
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
-def _login_payload(result: Any, errors: list[Any]) -> MemberLoginPayload:
-    if result is None:
-        return MemberLoginPayload(errors=errors)
+def _logged_in(result: tuple[DomainMember, TokenPair, bool]) -> MemberLoginPayload:
     member, pair, created = result
     return MemberLoginPayload(
         tokens=AuthTokens.from_domain(pair), member=Member.from_domain(member), created=created
@@ -46,11 +38,15 @@ def _login_payload(result: Any, errors: list[Any]) -> MemberLoginPayload:
 @strawberry.type
 class MemberPayload:
     member: Member | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
-def _member_payload(member: Any, errors: list[Any]) -> MemberPayload:
-    return MemberPayload(member=Member.from_domain(member) if member else None, errors=errors)
+def _member(member: DomainMember) -> MemberPayload:
+    return MemberPayload(member=Member.from_domain(member))
+
+
+def _consents(records: list[ConsentRecord]) -> ConsentsPayload:
+    return ConsentsPayload(consents=Consents.from_domain(records))
 
 
 @strawberry.input
@@ -73,7 +69,7 @@ class PhoneCodeInput:
 @strawberry.type
 class RequestPhoneCodePayload:
     expires_in_seconds: int | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -95,7 +91,7 @@ class EnrolMemberInput:
 class EnrolMemberPayload:
     member: Member | None = None
     created: bool = False
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -109,7 +105,7 @@ class MergeMembersInput:
 class MergeMembersPayload:
     member: Member | None = strawberry.field(default=None, description="The survivor.")
     merge: MemberMerge | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -121,7 +117,7 @@ class RevealIdentifiersInput:
 @strawberry.type
 class RevealIdentifiersPayload:
     identities: list[RevealedIdentity] | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -145,7 +141,7 @@ class UnsubscribeAllInput:
 @strawberry.type
 class ConsentsPayload:
     consents: Consents | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 strawberry.enum(candidates.CandidateAction, name="MergeCandidateAction")
@@ -161,7 +157,7 @@ class ResolveMergeCandidateInput:
 @strawberry.type
 class ResolveMergeCandidatePayload:
     candidate: MergeCandidate | None = None
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -174,7 +170,7 @@ class ExportMyDataPayload:
         description="The same document streamed (GET with your access token): for large "
         "accounts, and to save it as a file.",
     )
-    errors: list[MemberError] = strawberry.field(default_factory=list)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -185,73 +181,73 @@ class DeleteMyAccountInput:
 @strawberry.type
 class DeleteMyAccountPayload:
     ok: bool = False
-    errors: list[MemberError] = strawberry.field(default_factory=list)
-
-
-MAX_CONSENT_CHANGES = len(ConsentPurpose)
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MemberMutations:
     @strawberry.mutation(description="Mini-program login: exchange the wx.login() code.")
     async def login_with_wechat(
-        self, info: Info[Context, Any], input: LoginWithWechatInput
+        self, info: Info[Context, object], input: LoginWithWechatInput
     ) -> MemberLoginPayload:
         deps = info.context.runtime.members
-        return _login_payload(
-            *await attempt(
-                MemberError, lambda: login.login_with_wechat(deps, input.app_id, input.code)
-            )
+        return await mutate(
+            MemberLoginPayload,
+            MemberUserError,
+            lambda: login.login_with_wechat(deps, input.app_id, input.code),
+            _logged_in,
         )
 
     @strawberry.mutation(description="Text a 6-digit login/verification code to a phone.")
     async def request_phone_code(
-        self, info: Info[Context, Any], input: PhoneInput
+        self, info: Info[Context, object], input: PhoneInput
     ) -> RequestPhoneCodePayload:
         deps, address = info.context.runtime.members, info.context.client_address
-        ttl, errors = await attempt(
-            MemberError, lambda: login.request_phone_code(deps, input.phone, address)
-        )
-        return RequestPhoneCodePayload(
-            expires_in_seconds=int(ttl.total_seconds()) if ttl else None, errors=errors
+        return await mutate(
+            RequestPhoneCodePayload,
+            MemberUserError,
+            lambda: login.request_phone_code(deps, input.phone, address),
+            lambda ttl: RequestPhoneCodePayload(expires_in_seconds=int(ttl.total_seconds())),
         )
 
     @strawberry.mutation(description="H5 and kiosk login with an SMS code.")
     async def login_with_phone(
-        self, info: Info[Context, Any], input: PhoneCodeInput
+        self, info: Info[Context, object], input: PhoneCodeInput
     ) -> MemberLoginPayload:
         deps = info.context.runtime.members
-        return _login_payload(
-            *await attempt(
-                MemberError, lambda: login.login_with_phone(deps, input.phone, input.code)
-            )
+        return await mutate(
+            MemberLoginPayload,
+            MemberUserError,
+            lambda: login.login_with_phone(deps, input.phone, input.code),
+            _logged_in,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember],
         description="Bind a phone proven by SMS code; a member who already had it is merged in.",
     )
-    async def verify_phone(self, info: Info[Context, Any], input: PhoneCodeInput) -> MemberPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-        return _member_payload(
-            *await attempt(
-                MemberError, lambda: login.verify_phone(deps, principal, input.phone, input.code)
-            )
+    async def verify_phone(
+        self, info: Info[Context, object], input: PhoneCodeInput
+    ) -> MemberPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: login.verify_phone(deps, caller, input.phone, input.code),
+            _member,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember],
         description="Bind the phone from the mini-program phone-number button.",
     )
-    async def bind_phone(self, info: Info[Context, Any], input: BindPhoneInput) -> MemberPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-        return _member_payload(
-            *await attempt(
-                MemberError,
-                lambda: login.bind_wechat_phone(
-                    deps, principal, input.wechat_phone_code, input.app_id
-                ),
-            )
+    async def bind_phone(self, info: Info[Context, object], input: BindPhoneInput) -> MemberPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: login.bind_wechat_phone(deps, caller, input.wechat_phone_code, input.app_id),
+            _member,
         )
 
     @strawberry.mutation(
@@ -259,19 +255,19 @@ class MemberMutations:
         description="At the till: the member with this phone, or a new unverified one.",
     )
     async def enrol_member(
-        self, info: Info[Context, Any], input: EnrolMemberInput
+        self, info: Info[Context, object], input: EnrolMemberInput
     ) -> EnrolMemberPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-        result, errors = await attempt(
-            MemberError,
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            EnrolMemberPayload,
+            MemberUserError,
             lambda: services.enrol_member(
-                deps, principal, input.phone, input.pos_card, input.display_name
+                deps, caller, input.phone, input.pos_card, input.display_name
+            ),
+            lambda enrolled: EnrolMemberPayload(
+                member=Member.from_domain(enrolled[0]), created=enrolled[1]
             ),
         )
-        if result is None:
-            return EnrolMemberPayload(errors=errors)
-        member, created = result
-        return EnrolMemberPayload(member=Member.from_domain(member), created=created)
 
     @strawberry.mutation(
         permission_classes=[IsCustomerService],
@@ -280,19 +276,20 @@ class MemberMutations:
         "DISMISS. Idempotent; the decision, who and why stay on the case.",
     )
     async def resolve_merge_candidate(
-        self, info: Info[Context, Any], input: ResolveMergeCandidateInput
+        self, info: Info[Context, object], input: ResolveMergeCandidateInput
     ) -> ResolveMergeCandidatePayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-
-        async def run() -> Any:
-            candidate_id = decode_id(input.candidate_id, "MergeCandidate", "candidateId")
-            return await candidates.resolve_candidate(
-                deps, principal, candidate_id, input.action, input.reason
-            )
-
-        done, errors = await attempt(MemberError, run)
-        return ResolveMergeCandidatePayload(
-            candidate=MergeCandidate.from_domain(done) if done else None, errors=errors
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            ResolveMergeCandidatePayload,
+            MemberUserError,
+            lambda: candidates.resolve_candidate(
+                deps,
+                caller,
+                decode_id(input.candidate_id, "MergeCandidate", "candidateId"),
+                input.action,
+                input.reason,
+            ),
+            lambda done: ResolveMergeCandidatePayload(candidate=MergeCandidate.from_domain(done)),
         )
 
     @strawberry.mutation(
@@ -300,14 +297,14 @@ class MemberMutations:
         description="Merge two records of one person; everything moves to the target.",
     )
     async def merge_members(
-        self, info: Info[Context, Any], input: MergeMembersInput
+        self, info: Info[Context, object], input: MergeMembersInput
     ) -> MergeMembersPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
+        deps, caller = info.context.runtime.members, actor(info)
 
-        async def run() -> Any:
+        async def run() -> tuple[DomainMerge, DomainMember | None]:
             source = decode_id(input.source_member_id, "Member", "sourceMemberId")
             target = decode_id(input.target_member_id, "Member", "targetMemberId")
-            done = await merge.merge_members(deps, principal, source, target, input.reason)
+            done = await merge.merge_members(deps, caller, source, target, input.reason)
             # A repeated merge returns the first one, whose target may have been merged on
             # since: the payload names the member that survives now.
             survivor = await services.resolve_member(
@@ -315,99 +312,99 @@ class MemberMutations:
             )
             return done, survivor
 
-        result, errors = await attempt(MemberError, run)
-        if result is None:
-            return MergeMembersPayload(errors=errors)
-        done, survivor = result
-        return MergeMembersPayload(
-            member=Member.from_domain(survivor) if survivor else None,
-            merge=MemberMerge.from_domain(done),
-        )
+        def present(result: tuple[DomainMerge, DomainMember | None]) -> MergeMembersPayload:
+            done, survivor = result
+            return MergeMembersPayload(
+                member=Member.from_domain(survivor) if survivor else None,
+                merge=MemberMerge.from_domain(done),
+            )
+
+        return await mutate(MergeMembersPayload, MemberUserError, run, present)
 
     @strawberry.mutation(
         permission_classes=[IsCustomerService],
         description="Unmasked identifiers of a member (needs PII access; logged with the reason).",
     )
     async def reveal_identifiers(
-        self, info: Info[Context, Any], input: RevealIdentifiersInput
+        self, info: Info[Context, object], input: RevealIdentifiersInput
     ) -> RevealIdentifiersPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
+        deps, caller = info.context.runtime.members, actor(info)
 
-        async def run() -> Any:
-            member_id = decode_id(input.member_id, "Member", "memberId")
-            return await services.reveal_identifiers(deps, principal, member_id, input.reason)
+        def present(revealed: list[tuple[Identity, str]]) -> RevealIdentifiersPayload:
+            return RevealIdentifiersPayload(
+                identities=[
+                    RevealedIdentity(
+                        kind=i.kind, app_id=i.app_id or None, value=value, verified=i.verified
+                    )
+                    for i, value in revealed
+                ]
+            )
 
-        revealed, errors = await attempt(MemberError, run)
-        if revealed is None:
-            return RevealIdentifiersPayload(errors=errors)
-        return RevealIdentifiersPayload(
-            identities=[
-                RevealedIdentity(
-                    kind=i.kind, app_id=i.app_id or None, value=value, verified=i.verified
-                )
-                for i, value in revealed
-            ]
+        return await mutate(
+            RevealIdentifiersPayload,
+            MemberUserError,
+            lambda: services.reveal_identifiers(
+                deps, caller, decode_id(input.member_id, "Member", "memberId"), input.reason
+            ),
+            present,
         )
 
     @strawberry.mutation(permission_classes=[IsMember], description="Grant or withdraw consent.")
     async def update_consents(
-        self, info: Info[Context, Any], input: UpdateConsentsInput
+        self, info: Info[Context, object], input: UpdateConsentsInput
     ) -> ConsentsPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-
-        async def run() -> Any:
-            if len(input.changes) > MAX_CONSENT_CHANGES:
-                raise DomainMemberError(
-                    MemberErrorCode.TOO_MANY_ITEMS,
-                    f"At most {MAX_CONSENT_CHANGES} changes.",
-                    ["changes"],
-                )
-            changes = [privacy.ConsentChange(c.purpose, c.granted) for c in input.changes]
-            return await privacy.update_consents(
-                deps, principal, changes, input.policy_version, input.channel
-            )
-
-        records, errors = await attempt(MemberError, run)
-        return ConsentsPayload(
-            consents=Consents.from_domain(records) if records is not None else None,
-            errors=errors,
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            ConsentsPayload,
+            MemberUserError,
+            lambda: privacy.update_consents(
+                deps,
+                caller,
+                [privacy.ConsentChange(c.purpose, c.granted) for c in input.changes],
+                input.policy_version,
+                input.channel,
+            ),
+            _consents,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember], description="One tap: withdraw every marketing consent."
     )
     async def unsubscribe_all(
-        self, info: Info[Context, Any], input: UnsubscribeAllInput | None = None
+        self, info: Info[Context, object], input: UnsubscribeAllInput | None = None
     ) -> ConsentsPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
+        deps, caller = info.context.runtime.members, actor(info)
         channel = input.channel if input else Channel.MINI_PROGRAM
-        records, errors = await attempt(
-            MemberError, lambda: privacy.unsubscribe_all(deps, principal, channel)
-        )
-        return ConsentsPayload(
-            consents=Consents.from_domain(records) if records is not None else None,
-            errors=errors,
+        return await mutate(
+            ConsentsPayload,
+            MemberUserError,
+            lambda: privacy.unsubscribe_all(deps, caller, channel),
+            _consents,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember], description="Everything we hold about you, as JSON."
     )
-    async def export_my_data(self, info: Info[Context, Any]) -> ExportMyDataPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-        document, errors = await attempt(
-            MemberError, lambda: privacy.export_member_data(deps, principal)
+    async def export_my_data(self, info: Info[Context, object]) -> ExportMyDataPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            ExportMyDataPayload,
+            MemberUserError,
+            lambda: privacy.export_member_data(deps, caller),
+            lambda document: ExportMyDataPayload(document=cast(JSON, document)),
         )
-        return ExportMyDataPayload(document=cast(JSON | None, document), errors=errors)
 
     @strawberry.mutation(
         permission_classes=[IsMember],
         description="Erase your personal data and log out everywhere. Cannot be undone.",
     )
     async def delete_my_account(
-        self, info: Info[Context, Any], input: DeleteMyAccountInput
+        self, info: Info[Context, object], input: DeleteMyAccountInput
     ) -> DeleteMyAccountPayload:
-        deps, principal = info.context.runtime.members, _principal(info)
-        _, errors = await attempt(
-            MemberError, lambda: privacy.delete_account(deps, principal, input.confirm)
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            DeleteMyAccountPayload,
+            MemberUserError,
+            lambda: privacy.delete_account(deps, caller, input.confirm),
+            lambda _: DeleteMyAccountPayload(ok=True),
         )
-        return DeleteMyAccountPayload(ok=not errors, errors=errors)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import cast
 from uuid import UUID
 
 import strawberry
@@ -9,64 +8,28 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import OrderError, PickupAlternative, user_error
+from api.errors import OrderUserError
+from api.mutations import actor, mutate
 from api.permissions import IsAuthenticated
-from api.relay import decode_id, encode_id
+from api.relay import decode_id
 from api.types.orders import Order
-from domain.errors import DomainError, OrderErrorCode
-from domain.errors import OrderError as DomainOrderError
 from domain.identity.model import Principal
 from domain.inventory.model import StockLine
 from domain.ordering import handover, lifecycle, payments
-from domain.ordering.checkout import Checkout, DeliveryTo, PickupShortage, place_order
-from domain.ordering.model import MAX_LINES, SalesChannel
-
-T = TypeVar("T")
-
-
-def order_errors(error: DomainError) -> list[OrderError]:
-    if isinstance(error, PickupShortage):
-        alternatives = [
-            PickupAlternative(
-                location_id=encode_id("Location", a.location_id), distance=round(a.distance_m, 1)
-            )
-            for a in error.alternatives
-        ]
-        return [
-            OrderError(
-                code=OrderErrorCode.INSUFFICIENT_STOCK,
-                field=["lines"],
-                message=f"The store has {s.available}; {s.requested} requested.",
-                variant_id=encode_id("Variant", s.variant_id),
-                available=s.available,
-                alternatives=alternatives,
-            )
-            for s in error.shortages
-        ]
-    return [cast(OrderError, user_error(OrderError, error))]
-
-
-async def attempt_order(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[OrderError]]:
-    try:
-        return await action(), []
-    except DomainError as error:
-        return None, order_errors(error)
-
-
-def _actor(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    assert principal is not None
-    return principal
+from domain.ordering.checkout import Checkout, DeliveryTo, place_order
+from domain.ordering.model import Order as DomainOrder
+from domain.ordering.model import SalesChannel
+from domain.ordering.ports import PaymentRequest
 
 
 @strawberry.type
 class OrderPayload:
     order: Order | None = None
-    errors: list[OrderError] = strawberry.field(default_factory=list)
+    errors: list[OrderUserError] = strawberry.field(default_factory=list)
 
 
-def _payload(order: Any, errors: list[OrderError]) -> OrderPayload:
-    return OrderPayload(order=Order.from_domain(order) if order else None, errors=errors)
+def _present(order: DomainOrder) -> OrderPayload:
+    return OrderPayload(order=Order.from_domain(order))
 
 
 @strawberry.input
@@ -108,12 +71,8 @@ class PlaceOrderInput:
     idempotency_key: str | None = None
 
 
-def _checkout(actor: Principal, data: PlaceOrderInput) -> Checkout:
-    if len(data.lines) > MAX_LINES:
-        raise DomainOrderError(
-            OrderErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", ["lines"]
-        )
-    member: UUID | None = actor.id if actor.is_member else None
+def _checkout(caller: Principal, data: PlaceOrderInput) -> Checkout:
+    member: UUID | None = caller.id if caller.is_member else None
     if data.member_id is not None:
         member = decode_id(data.member_id, "Member", "memberId")
     pickup, delivery = data.fulfilment.pickup, data.fulfilment.delivery
@@ -161,7 +120,7 @@ class PaymentInstructions:
 class PayOrderPayload:
     order: Order | None = None
     payment: PaymentInstructions | None = None
-    errors: list[OrderError] = strawberry.field(default_factory=list)
+    errors: list[OrderUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -191,7 +150,7 @@ class LiftPickupCodeLockInput:
 @strawberry.type
 class LiftPickupCodeLockPayload:
     ok: bool = False
-    errors: list[OrderError] = strawberry.field(default_factory=list)
+    errors: list[OrderUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -210,7 +169,7 @@ class CancelOrderInput:
     reason: str
 
 
-def _order_id(value: strawberry.ID) -> Any:
+def _order_id(value: strawberry.ID) -> UUID:
     return decode_id(value, "Order", "orderId")
 
 
@@ -220,43 +179,51 @@ class OrderMutations:
         permission_classes=[IsAuthenticated],
         description="Check out: catalog prices; stock reserved until the payment deadline.",
     )
-    async def place_order(self, info: Info[Context, Any], input: PlaceOrderInput) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: place_order(deps, actor, _checkout(actor, input), input.idempotency_key)
-            )
+    async def place_order(
+        self, info: Info[Context, object], input: PlaceOrderInput
+    ) -> OrderPayload:
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: place_order(deps, caller, _checkout(caller, input), input.idempotency_key),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Start paying an order.")
-    async def pay_order(self, info: Info[Context, Any], input: PayOrderInput) -> PayOrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        result, errors = await attempt_order(
-            lambda: payments.pay_order(deps, actor, _order_id(input.order_id), input.provider)
-        )
-        if result is None:
-            return PayOrderPayload(errors=errors)
-        order, request = result
-        return PayOrderPayload(
-            order=Order.from_domain(order),
-            payment=PaymentInstructions(
-                provider=input.provider,
-                payment_ref=request.provider_ref,
-                payload=cast(JSON, request.client_payload),
-            ),
+    async def pay_order(self, info: Info[Context, object], input: PayOrderInput) -> PayOrderPayload:
+        deps, caller = info.context.runtime.ordering, actor(info)
+
+        def present(result: tuple[DomainOrder, PaymentRequest]) -> PayOrderPayload:
+            order, request = result
+            return PayOrderPayload(
+                order=Order.from_domain(order),
+                payment=PaymentInstructions(
+                    provider=input.provider,
+                    payment_ref=request.provider_ref,
+                    payload=cast(JSON, request.client_payload),
+                ),
+            )
+
+        return await mutate(
+            PayOrderPayload,
+            OrderUserError,
+            lambda: payments.pay_order(deps, caller, _order_id(input.order_id), input.provider),
+            present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="POS: paid at the till.")
     async def record_in_store_payment(
-        self, info: Info[Context, Any], input: InStorePaymentInput
+        self, info: Info[Context, object], input: InStorePaymentInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: payments.record_in_store_payment(
-                    deps, actor, _order_id(input.order_id), input.method, input.amount
-                )
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: payments.record_in_store_payment(
+                deps, caller, _order_id(input.order_id), input.method, input.amount
+            ),
+            _present,
         )
 
     @strawberry.mutation(
@@ -264,17 +231,17 @@ class OrderMutations:
         description="STORE_MANAGER: the store's counters take pickup codes again (audited).",
     )
     async def lift_pickup_code_lock(
-        self, info: Info[Context, Any], input: LiftPickupCodeLockInput
+        self, info: Info[Context, object], input: LiftPickupCodeLockInput
     ) -> LiftPickupCodeLockPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-
-        async def run() -> bool:
-            location = decode_id(input.location_id, "Location", "locationId")
-            await handover.lift_pickup_lock(deps, actor, location, input.reason)
-            return True
-
-        ok, errors = await attempt_order(run)
-        return LiftPickupCodeLockPayload(ok=bool(ok), errors=errors)
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            LiftPickupCodeLockPayload,
+            OrderUserError,
+            lambda: handover.lift_pickup_lock(
+                deps, caller, decode_id(input.location_id, "Location", "locationId"), input.reason
+            ),
+            lambda _: LiftPickupCodeLockPayload(ok=True),
+        )
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
@@ -282,31 +249,33 @@ class OrderMutations:
         "to the member you looked up; on the order's timeline with the reason.",
     )
     async def hand_over_without_code(
-        self, info: Info[Context, Any], input: HandOverWithoutCodeInput
+        self, info: Info[Context, object], input: HandOverWithoutCodeInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: handover.hand_over_without_code(
-                    deps,
-                    actor,
-                    _order_id(input.order_id),
-                    decode_id(input.member_id, "Member", "memberId"),
-                    input.reason,
-                    input.idempotency_key,
-                )
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: handover.hand_over_without_code(
+                deps,
+                caller,
+                _order_id(input.order_id),
+                decode_id(input.member_id, "Member", "memberId"),
+                input.reason,
+                input.idempotency_key,
+            ),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def start_preparing_order(
-        self, info: Info[Context, Any], input: OrderIdInput
+        self, info: Info[Context, object], input: OrderIdInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.start_preparing(deps, actor, _order_id(input.order_id))
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.start_preparing(deps, caller, _order_id(input.order_id)),
+            _present,
         )
 
     @strawberry.mutation(
@@ -314,13 +283,14 @@ class OrderMutations:
         description="Packed: issues the pickup code and tells the customer.",
     )
     async def mark_order_ready_for_pickup(
-        self, info: Info[Context, Any], input: OrderIdInput
+        self, info: Info[Context, object], input: OrderIdInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.mark_ready(deps, actor, _order_id(input.order_id))
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.mark_ready(deps, caller, _order_id(input.order_id)),
+            _present,
         )
 
     @strawberry.mutation(
@@ -328,46 +298,52 @@ class OrderMutations:
         description="Hand over the goods against the code; commits the stock.",
     )
     async def complete_pickup(
-        self, info: Info[Context, Any], input: CompletePickupInput
+        self, info: Info[Context, object], input: CompletePickupInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.complete_pickup(
-                    deps,
-                    actor,
-                    decode_id(input.location_id, "Location", "locationId"),
-                    input.pickup_code,
-                    input.idempotency_key,
-                )
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.complete_pickup(
+                deps,
+                caller,
+                decode_id(input.location_id, "Location", "locationId"),
+                input.pickup_code,
+                input.idempotency_key,
+            ),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def cancel_order(self, info: Info[Context, Any], input: CancelOrderInput) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.cancel_order(deps, actor, _order_id(input.order_id), input.reason)
-            )
+    async def cancel_order(
+        self, info: Info[Context, object], input: CancelOrderInput
+    ) -> OrderPayload:
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.cancel_order(deps, caller, _order_id(input.order_id), input.reason),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Delivery: shipped.")
-    async def ship_order(self, info: Info[Context, Any], input: OrderIdInput) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.ship_order(deps, actor, _order_id(input.order_id))
-            )
+    async def ship_order(self, info: Info[Context, object], input: OrderIdInput) -> OrderPayload:
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.ship_order(deps, caller, _order_id(input.order_id)),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Delivery: delivered.")
     async def mark_order_delivered(
-        self, info: Info[Context, Any], input: OrderIdInput
+        self, info: Info[Context, object], input: OrderIdInput
     ) -> OrderPayload:
-        deps, actor = info.context.runtime.ordering, _actor(info)
-        return _payload(
-            *await attempt_order(
-                lambda: lifecycle.mark_delivered(deps, actor, _order_id(input.order_id))
-            )
+        deps, caller = info.context.runtime.ordering, actor(info)
+        return await mutate(
+            OrderPayload,
+            OrderUserError,
+            lambda: lifecycle.mark_delivered(deps, caller, _order_id(input.order_id)),
+            _present,
         )

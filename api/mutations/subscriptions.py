@@ -1,28 +1,22 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import SubscriptionError
-from api.mutations import attempt
+from api.errors import SubscriptionUserError
+from api.mutations import actor, mutate
 from api.permissions import IsAdmin, IsMember
 from api.relay import decode_id
 from api.types.subscriptions import Subscription, SubscriptionPlan
-from domain.errors import SubscriptionError as DomainSubscriptionError
-from domain.errors import SubscriptionErrorCode
-from domain.identity.model import Principal
+from domain.inventory.model import StockLine
 from domain.subscriptions import services
 from domain.subscriptions.model import Interval, IntervalUnit
-
-
-def _actor(info: Info[Context, Any]) -> Principal:
-    principal = info.context.principal
-    assert principal is not None
-    return principal
+from domain.subscriptions.model import Subscription as DomainSubscription
 
 
 @strawberry.input
@@ -46,7 +40,7 @@ class SubscriptionPlanInput:
 @strawberry.type
 class SubscriptionPlanPayload:
     plan: SubscriptionPlan | None = None
-    errors: list[SubscriptionError] = strawberry.field(default_factory=list)
+    errors: list[SubscriptionUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -123,176 +117,179 @@ class CancelSubscriptionInput:
 @strawberry.type
 class SubscriptionPayload:
     subscription: Subscription | None = None
-    errors: list[SubscriptionError] = strawberry.field(default_factory=list)
+    errors: list[SubscriptionUserError] = strawberry.field(default_factory=list)
 
 
-def _payload(found: Any, errors: list[Any]) -> SubscriptionPayload:
-    return SubscriptionPayload(
-        subscription=Subscription.from_domain(found) if found else None, errors=errors
+def _present(subscription: DomainSubscription) -> SubscriptionPayload:
+    return SubscriptionPayload(subscription=Subscription.from_domain(subscription))
+
+
+@dataclass(frozen=True)
+class _Fulfilment:
+    pickup: UUID | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+
+
+def _fulfilment(f: SubscriptionFulfilmentInput) -> _Fulfilment:
+    return _Fulfilment(
+        pickup=decode_id(f.pickup.location_id, "Location", ["fulfilment", "pickup", "locationId"])
+        if f.pickup
+        else None,
+        address=f.delivery.address if f.delivery else None,
+        lat=f.delivery.latitude if f.delivery else None,
+        lon=f.delivery.longitude if f.delivery else None,
     )
 
 
-def _fulfilment(f: SubscriptionFulfilmentInput) -> dict[str, Any]:
-    return {
-        "pickup": decode_id(
-            f.pickup.location_id, "Location", ["fulfilment", "pickup", "locationId"]
-        )
-        if f.pickup
-        else None,
-        "address": f.delivery.address if f.delivery else None,
-        "lat": f.delivery.latitude if f.delivery else None,
-        "lon": f.delivery.longitude if f.delivery else None,
-    }
-
-
-def _id(value: strawberry.ID) -> Any:
+def _id(value: strawberry.ID) -> UUID:
     return decode_id(value, "Subscription", "id")
+
+
+def _signup(data: CreateSubscriptionInput) -> services.SignUp:
+    f = _fulfilment(data.fulfilment)
+    return services.SignUp(
+        plan_id=decode_id(data.plan_id, "SubscriptionPlan", "planId"),
+        lines=[
+            StockLine(
+                decode_id(x.variant_id, "Variant", ["lines", str(n), "variantId"]), x.quantity
+            )
+            for n, x in enumerate(data.lines)
+        ],
+        first_date=data.first_delivery_date,
+        pickup_location_id=f.pickup,
+        delivery_address=f.address,
+        delivery_latitude=f.lat,
+        delivery_longitude=f.lon,
+        payment_agreement=data.payment_agreement,
+    )
 
 
 @strawberry.type
 class SubscriptionMutations:
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def create_subscription_plan(
-        self, info: Info[Context, Any], input: SubscriptionPlanInput
+        self, info: Info[Context, object], input: SubscriptionPlanInput
     ) -> SubscriptionPlanPayload:
         deps = info.context.runtime.subscriptions
-
-        async def run() -> Any:
-            variants = [
-                decode_id(v, "Variant", ["variantIds", str(n)])
-                for n, v in enumerate(input.variant_ids[:51])
-            ]
-            return await services.create_plan(
+        return await mutate(
+            SubscriptionPlanPayload,
+            SubscriptionUserError,
+            lambda: services.create_plan(
                 deps,
                 input.name,
-                variants,
+                [
+                    decode_id(v, "Variant", ["variantIds", str(n)])
+                    for n, v in enumerate(input.variant_ids)
+                ],
                 input.interval.to_domain(),
                 input.discount_percent,
                 input.min_cycles,
-            )
-
-        plan, errors = await attempt(SubscriptionError, run)
-        return SubscriptionPlanPayload(
-            plan=SubscriptionPlan.from_domain(plan) if plan else None, errors=errors
+            ),
+            lambda plan: SubscriptionPlanPayload(plan=SubscriptionPlan.from_domain(plan)),
         )
 
     @strawberry.mutation(permission_classes=[IsMember], description="Subscribe to a plan.")
     async def create_subscription(
-        self, info: Info[Context, Any], input: CreateSubscriptionInput
+        self, info: Info[Context, object], input: CreateSubscriptionInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-
-        async def run() -> Any:
-            if len(input.lines) > deps.policy.max_lines:
-                raise DomainSubscriptionError(
-                    SubscriptionErrorCode.TOO_MANY_ITEMS, "Too many lines.", ["lines"]
-                )
-            lines: dict[Any, int] = {}
-            for n, x in enumerate(input.lines):
-                variant = decode_id(x.variant_id, "Variant", ["lines", str(n), "variantId"])
-                if variant in lines:
-                    raise DomainSubscriptionError(
-                        SubscriptionErrorCode.INVALID_INPUT,
-                        "Each variant once.",
-                        ["lines", str(n), "variantId"],
-                    )
-                lines[variant] = x.quantity
-            f = _fulfilment(input.fulfilment)
-            signup = services.SignUp(
-                plan_id=decode_id(input.plan_id, "SubscriptionPlan", "planId"),
-                lines=lines,
-                first_date=input.first_delivery_date,
-                pickup_location_id=f["pickup"],
-                delivery_address=f["address"],
-                delivery_latitude=f["lat"],
-                delivery_longitude=f["lon"],
-                payment_agreement=input.payment_agreement,
-            )
-            return await services.create_subscription(deps, member, signup, input.idempotency_key)
-
-        return _payload(*await attempt(SubscriptionError, run))
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.create_subscription(
+                deps, member, _signup(input), input.idempotency_key
+            ),
+            _present,
+        )
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def pause_subscription(
-        self, info: Info[Context, Any], input: PauseSubscriptionInput
+        self, info: Info[Context, object], input: PauseSubscriptionInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(
-                SubscriptionError, lambda: services.pause(deps, member, _id(input.id), input.until)
-            )
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.pause(deps, member, _id(input.id), input.until),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def resume_subscription(
-        self, info: Info[Context, Any], input: SubscriptionIdInput
+        self, info: Info[Context, object], input: SubscriptionIdInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(SubscriptionError, lambda: services.resume(deps, member, _id(input.id)))
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.resume(deps, member, _id(input.id)),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def skip_next_delivery(
-        self, info: Info[Context, Any], input: SubscriptionIdInput
+        self, info: Info[Context, object], input: SubscriptionIdInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(
-                SubscriptionError, lambda: services.skip_next(deps, member, _id(input.id))
-            )
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.skip_next(deps, member, _id(input.id)),
+            _present,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember], description="Move the next delivery within ±3 days."
     )
     async def reschedule_next_delivery(
-        self, info: Info[Context, Any], input: RescheduleInput
+        self, info: Info[Context, object], input: RescheduleInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(
-                SubscriptionError,
-                lambda: services.reschedule_next(deps, member, _id(input.id), input.date),
-            )
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.reschedule_next(deps, member, _id(input.id), input.date),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def change_subscription_interval(
-        self, info: Info[Context, Any], input: ChangeIntervalInput
+        self, info: Info[Context, object], input: ChangeIntervalInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(
-                SubscriptionError,
-                lambda: services.change_interval(
-                    deps, member, _id(input.id), input.interval.to_domain()
-                ),
-            )
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.change_interval(
+                deps, member, _id(input.id), input.interval.to_domain()
+            ),
+            _present,
         )
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def change_subscription_fulfilment(
-        self, info: Info[Context, Any], input: ChangeFulfilmentInput
+        self, info: Info[Context, object], input: ChangeFulfilmentInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
+        deps, member = info.context.runtime.subscriptions, actor(info)
 
-        async def run() -> Any:
+        async def run() -> DomainSubscription:
             f = _fulfilment(input.fulfilment)
             return await services.change_fulfilment(
-                deps, member, _id(input.id), f["pickup"], f["address"], f["lat"], f["lon"]
+                deps, member, _id(input.id), f.pickup, f.address, f.lat, f.lon
             )
 
-        return _payload(*await attempt(SubscriptionError, run))
+        return await mutate(SubscriptionPayload, SubscriptionUserError, run, _present)
 
     @strawberry.mutation(permission_classes=[IsMember])
     async def cancel_subscription(
-        self, info: Info[Context, Any], input: CancelSubscriptionInput
+        self, info: Info[Context, object], input: CancelSubscriptionInput
     ) -> SubscriptionPayload:
-        deps, member = info.context.runtime.subscriptions, _actor(info)
-        return _payload(
-            *await attempt(
-                SubscriptionError,
-                lambda: services.cancel(deps, member, _id(input.id), input.reason),
-            )
+        deps, member = info.context.runtime.subscriptions, actor(info)
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: services.cancel(deps, member, _id(input.id), input.reason),
+            _present,
         )

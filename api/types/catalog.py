@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus
+from domain.catalog.services import listed
 from domain.inventory.availability import totals_online
 from domain.pagination import Page
 
@@ -167,21 +168,21 @@ class Product(Node):
         if self.page_variants is None:
             return cast(list[Variant], self._variants_later(info, include_archived))
         totals = self.page_totals or {}
+        principal = info.context.principal
         return [
             Variant.from_domain(v, totals.get(v.id))
-            for v in self.page_variants
-            if include_archived or v.status is CatalogStatus.ACTIVE
+            for v in listed(self.page_variants, principal, include_archived=include_archived)
         ]
 
     async def _variants_later(
         self, info: Info[Context, Any], include_archived: bool
     ) -> list[Variant]:
         loaders = info.context.loaders
-        found = [
-            v
-            for v in await loaders.variants_by_product.load(self.key)
-            if include_archived or v.status is CatalogStatus.ACTIVE
-        ]
+        found = listed(
+            await loaders.variants_by_product.load(self.key),
+            info.context.principal,
+            include_archived=include_archived,
+        )
         if not asks_for(info, "totalAvailable"):
             return [Variant.from_domain(v) for v in found]
         # one batch for every product asking, and no coroutine per variant

@@ -151,7 +151,7 @@ def clean_price(amount: int, currency: str = "CNY") -> Money:
 def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
     if len(attributes) > MAX_ATTRIBUTES:
         raise CatalogError(
-            CatalogErrorCode.INVALID_INPUT,
+            CatalogErrorCode.TOO_MANY_ITEMS,
             f"At most {MAX_ATTRIBUTES} attributes per variant.",
             ["attributes"],
         )

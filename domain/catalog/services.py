@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 from domain.catalog.model import (
@@ -21,10 +22,37 @@ from domain.catalog.model import (
 )
 from domain.clock import Clock
 from domain.errors import CatalogError, CatalogErrorCode
+from domain.identity.model import ApiScope, Principal
 from domain.ids import new_id
 from domain.uow import UnitOfWork
 
 MAX_VARIANTS_PER_PRODUCT = 100
+
+Sellable = TypeVar("Sellable", Product, Variant)
+
+
+def sees_archived(principal: Principal | None) -> bool:
+    """Who sees ARCHIVED products and variants: ADMIN staff and catalog:read keys. Everyone
+    else (shoppers, anonymous callers, stores) sees ACTIVE ones only."""
+    return principal is not None and (
+        principal.is_admin or principal.has_scope(ApiScope.CATALOG_READ)
+    )
+
+
+def visible(item: Sellable | None, principal: Principal | None) -> Sellable | None:
+    """The product or variant if `principal` may see it, else None (as if it did not exist)."""
+    if item is None or not (item.status is CatalogStatus.ACTIVE or sees_archived(principal)):
+        return None
+    return item
+
+
+def listed(
+    items: Sequence[Sellable], principal: Principal | None, *, include_archived: bool
+) -> list[Sellable]:
+    """The items of a list `principal` sees: ARCHIVED ones only when asked for and allowed
+    (`sees_archived`); asking without the right lists the ACTIVE ones."""
+    every = include_archived and sees_archived(principal)
+    return [i for i in items if every or i.status is CatalogStatus.ACTIVE]
 
 
 @dataclass(frozen=True)
@@ -128,7 +156,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     description = _clean_description(draft.description)
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
         raise CatalogError(
-            CatalogErrorCode.INVALID_INPUT,
+            CatalogErrorCode.TOO_MANY_ITEMS,
             f"At most {MAX_VARIANTS_PER_PRODUCT} variants per product.",
             ["variants"],
         )

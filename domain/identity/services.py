@@ -261,6 +261,9 @@ def _label(text: str, field: str) -> str:
     return text.strip()[:100]
 
 
+MAX_STAFF_STORES = 50
+
+
 async def create_staff(
     deps: AuthDeps,
     username: str,
@@ -269,6 +272,10 @@ async def create_staff(
     store_ids: Sequence[UUID],
     display_name: str | None = None,
 ) -> StaffUser:
+    if len(store_ids) > MAX_STAFF_STORES:
+        raise AuthError(
+            AuthErrorCode.TOO_MANY_ITEMS, f"At most {MAX_STAFF_STORES} stores.", ["storeIds"]
+        )
     name = validate_username(username)
     validate_password(password)
     if role.is_store_scoped and not store_ids:

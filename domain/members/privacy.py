@@ -52,6 +52,12 @@ async def update_consents(
     channel: Channel,
 ) -> list[ConsentRecord]:
     """Append one record per change; returns the member's whole history."""
+    if len(changes) > len(ConsentPurpose):  # each purpose once: more is refused unread
+        raise MemberError(
+            MemberErrorCode.TOO_MANY_ITEMS,
+            f"At most {len(ConsentPurpose)} changes.",
+            ["changes"],
+        )
     version = _policy_version(policy_version)
     if not changes:
         raise MemberError(MemberErrorCode.INVALID_INPUT, "Give at least one change.", ["changes"])

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
 from domain.errors import SubscriptionError, SubscriptionErrorCode
+from domain.inventory.model import StockLine
+
+MAX_LINE_QUANTITY = 99
 
 
 class IntervalUnit(StrEnum):
@@ -142,3 +146,33 @@ class RenewalPolicy:
         default=(timedelta(hours=1), timedelta(days=1), timedelta(days=3))
     )
     max_lines: int = 20
+
+
+def clean_signup_lines(lines: Sequence[StockLine], max_lines: int) -> dict[UUID, int]:
+    """What a member subscribes to, by variant: 1 to `max_lines` lines (more is TOO_MANY_ITEMS,
+    the code of every over-long list), each 1 to MAX_LINE_QUANTITY units, each variant once;
+    errors name the line by its index."""
+    if not lines:
+        raise SubscriptionError(
+            SubscriptionErrorCode.INVALID_INPUT, "Subscribe to at least one line.", ["lines"]
+        )
+    if len(lines) > max_lines:
+        raise SubscriptionError(
+            SubscriptionErrorCode.TOO_MANY_ITEMS, f"At most {max_lines} lines.", ["lines"]
+        )
+    chosen: dict[UUID, int] = {}
+    for index, line in enumerate(lines):
+        if not 1 <= line.quantity <= MAX_LINE_QUANTITY:
+            raise SubscriptionError(
+                SubscriptionErrorCode.INVALID_INPUT,
+                f"Quantities are 1 to {MAX_LINE_QUANTITY}.",
+                ["lines", str(index), "quantity"],
+            )
+        if line.variant_id in chosen:
+            raise SubscriptionError(
+                SubscriptionErrorCode.INVALID_INPUT,
+                "Each variant once; add the quantities up.",
+                ["lines", str(index), "variantId"],
+            )
+        chosen[line.variant_id] = line.quantity
+    return chosen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from uuid import UUID
@@ -15,6 +15,7 @@ from domain.events import EventHandlers
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.inventory.model import StockLine
 from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
 from domain.members.ports import PiiVault
 from domain.ordering.services import OrderingDeps
@@ -28,6 +29,7 @@ from domain.subscriptions.model import (
     SubscriptionChange,
     SubscriptionLine,
     SubscriptionStatus,
+    clean_signup_lines,
 )
 from domain.subscriptions.ports import AgreementPayments
 from domain.uow import UnitOfWork
@@ -92,7 +94,7 @@ async def create_plan(
 @dataclass(frozen=True)
 class SignUp:
     plan_id: UUID
-    lines: Mapping[UUID, int]  # variant -> quantity
+    lines: Sequence[StockLine]  # as given: `clean_signup_lines` checks them
     first_date: date
     pickup_location_id: UUID | None = None
     delivery_address: str | None = None
@@ -148,11 +150,7 @@ async def create_subscription(
         signup.delivery_latitude,
         signup.delivery_longitude,
     )
-    if not signup.lines or len(signup.lines) > deps.policy.max_lines:
-        raise _error(E.INVALID_INPUT, f"1 to {deps.policy.max_lines} lines.", "lines")
-    for variant_id, quantity in signup.lines.items():
-        if not 1 <= quantity <= 99:
-            raise _error(E.INVALID_INPUT, "Quantities are 1 to 99.", "lines", str(variant_id))
+    chosen = clean_signup_lines(signup.lines, deps.policy.max_lines)
     agreement = signup.payment_agreement.strip()
     if not 1 <= len(agreement) <= 100:
         raise _error(
@@ -167,15 +165,15 @@ async def create_subscription(
             plan = await uow.subscriptions.get_plan(signup.plan_id)
             if plan is None or not plan.active:
                 raise _error(E.PLAN_UNAVAILABLE, "That plan is not offered.", "planId")
-            if stray := [v for v in signup.lines if v not in plan.variant_ids]:
+            if stray := [v for v in chosen if v not in plan.variant_ids]:
                 raise _error(
                     E.VARIANT_NOT_IN_PLAN, f"Variant {stray[0]} is not in this plan.", "lines"
                 )
             timezone = await _timezone_of(uow, signup.pickup_location_id)
             _check_ahead(deps, signup.first_date, local_today(deps, timezone), "firstDeliveryDate")
-            variants = {v.id: v for v in await uow.catalog.get_variants(list(signup.lines))}
+            variants = {v.id: v for v in await uow.catalog.get_variants(list(chosen))}
             lines = []
-            for variant_id, quantity in sorted(signup.lines.items()):
+            for variant_id, quantity in sorted(chosen.items()):
                 variant = variants.get(variant_id)
                 if variant is None or variant.status is not CatalogStatus.ACTIVE:
                     raise _error(E.VARIANT_NOT_IN_PLAN, "A variant is no longer sold.", "lines")
@@ -212,7 +210,7 @@ async def create_subscription(
 
         payload = {
             "p": str(signup.plan_id),
-            "l": sorted((str(k), v) for k, v in signup.lines.items()),
+            "l": sorted((str(k), v) for k, v in chosen.items()),
             "d": signup.first_date.isoformat(),
             "f": str(signup.pickup_location_id),
             "a": signup.delivery_address,

@@ -43,6 +43,7 @@ MUTATIONS = {
     "categoryCreate": ("CategoryCreateInput", "category"),
     "locationCreate": ("LocationCreateInput", "location"),
     "locationUpdate": ("LocationUpdateInput", "location"),
+    "staffCreate": ("StaffCreateInput", "staff"),
 }
 
 
@@ -406,6 +407,16 @@ async def test_over_long_lists_are_too_many_items(world: World) -> None:
             "locationUpdate",
             {"id": ids["Location"], "openingHours": [{"day": "mon", "ranges": []}] * 8},
             ["openingHours"],
+        ),
+        (
+            "staffCreate",
+            {
+                "username": "many-stores",
+                "password": "correct horse battery",
+                "role": "STORE_CLERK",
+                "storeIds": [ids["Location"]] * 51,
+            },
+            ["storeIds"],
         ),
     ]
     for name, input_, field in cases:

@@ -696,3 +696,26 @@ async def test_concurrent_creates_of_one_sku_code_let_exactly_one_win(admin: Api
     assert await product_names(admin, includeArchived=True) == [winners[0]["product"]["name"]]
     found = (await api.data(VARIANT_BY_CODE, {"code": "RACE-1"}))["variantByCode"]
     assert found["id"] == winners[0]["product"]["variants"][0]["id"]
+
+
+async def test_archived_variants_of_an_active_product_are_listed_only_for_those_who_may(
+    admin: Api, api: Api
+) -> None:
+    product = await create_product(admin, "Tea", variant("TEA-ON"), variant("TEA-OFF"))
+    off = product["variants"][1]["id"]
+    archived = await mutate(
+        admin,
+        """mutation($id: ID!) { variantArchive(input: {id: $id}) {
+          variant { status } errors { code } } }""",
+        "variantArchive",
+        {"id": off},
+    )
+    assert archived["variant"]["status"] == "ARCHIVED"
+    lists = """{ products(first: 5) { edges { node { variants(includeArchived: true) { code } } } }
+      product: products(first: 5) { nodes { variants(includeArchived: true) { code } } } }"""
+    for who, codes in ((api, ["TEA-ON"]), (admin, ["TEA-ON", "TEA-OFF"])):
+        data = await who.data(lists)
+        assert [v["code"] for v in data["products"]["edges"][0]["node"]["variants"]] == codes
+        assert [v["code"] for v in data["product"]["nodes"][0]["variants"]] == codes
+        one = await who.data(PRODUCT_BY_ID, {"id": product["id"]})
+        assert [v["code"] for v in one["product"]["variants"]] == codes

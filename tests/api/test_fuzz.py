@@ -47,6 +47,7 @@ from domain import errors as domain_errors
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.identity.services import create_api_key, create_device, create_staff, issue_tokens
+from domain.inventory.model import StockLine
 from domain.subscriptions.model import Interval, IntervalUnit
 from domain.subscriptions.services import SignUp, create_plan, create_subscription
 from infra.runtime import Runtime
@@ -452,7 +453,7 @@ def member_tokens(
         first = local_date(rt.clock.now() + timedelta(days=7))
         signup = SignUp(
             world.plan.id,
-            {world.variant.id: 1},
+            [StockLine(world.variant.id, 1)],
             first,
             pickup_location_id=world.store.id,
             payment_agreement="fuzz-agreement",
@@ -556,7 +557,7 @@ def test_the_checks_catch_what_they_are_for(status: int, body: Any) -> None:
     [
         ("{ viewer { kind } }", _error("Log in first.", "UNAUTHENTICATED")),
         ("{ viewer { kind } }", {"data": {"viewer": {"kind": "STAFF"}}}),
-        ("{ viewer { kind } }", _error("Cannot query field 'x' on type 'CatalogError'.")),
+        ("{ viewer { kind } }", _error("Cannot query field 'x' on type 'CatalogUserError'.")),
         (
             '{ product(id: "SELECT 1") { id } }',
             _error("'SELECT 1' is not a valid id", "INVALID_ID"),

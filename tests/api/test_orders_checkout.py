@@ -31,6 +31,7 @@ from domain.identity.services import create_device, create_staff
 from domain.ids import new_id
 from domain.inventory.model import MovementKind
 from domain.inventory.stock import Adjustment, adjust
+from domain.ordering.model import MAX_LINES
 from infra.db.models.orders import OrderLineRow, OrderRow
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
@@ -593,6 +594,21 @@ async def test_an_empty_cart_or_a_variant_twice_is_refused(
     assert "once" in twice["errors"][0]["message"]
     assert await OrderRow.all().count() == 0
     assert await level(runtime, stores["SH-A"].id, small) == (5, 0)
+
+
+async def test_the_line_limit_is_the_checkouts(
+    member: Shopper, runtime: Runtime, stores: dict[str, Any], fruit: list[Variant]
+) -> None:
+    """One rule, one place: the API answers the domain checkout's refusal (its message), not a
+    copy in the resolver."""
+    small, _ = fruit
+    await receive(runtime, stores["SH-A"].id, small, 5)
+    payload = await place(
+        member.api, order_input([(small, 1)] * (MAX_LINES + 1), pickup=lid(stores, "SH-A"))
+    )
+    assert refusal(payload) == ("TOO_MANY_ITEMS", ["lines"])
+    assert payload["errors"][0]["message"] == f"At most {MAX_LINES} lines per order."
+    assert await OrderRow.all().count() == 0
 
 
 async def test_a_note_is_at_most_500_characters(

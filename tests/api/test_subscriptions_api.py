@@ -379,9 +379,9 @@ def _malformed(kind: str) -> str:
         ("variant not in plan", "VARIANT_NOT_IN_PLAN", ["lines"]),
         ("unknown variant", "VARIANT_NOT_IN_PLAN", ["lines"]),
         ("malformed variant", "INVALID_ID", ["lines", "0", "variantId"]),
-        ("quantity 0", "INVALID_INPUT", None),
-        ("quantity -1", "INVALID_INPUT", None),
-        ("quantity 100", "INVALID_INPUT", None),
+        ("quantity 0", "INVALID_INPUT", ["lines", "0", "quantity"]),
+        ("quantity -1", "INVALID_INPUT", ["lines", "0", "quantity"]),
+        ("quantity 100", "INVALID_INPUT", ["lines", "0", "quantity"]),
         ("no lines", "INVALID_INPUT", ["lines"]),
         ("same variant twice", "INVALID_INPUT", ["lines", "1", "variantId"]),
         ("21 lines", "TOO_MANY_ITEMS", ["lines"]),
@@ -397,7 +397,7 @@ def _malformed(kind: str) -> str:
     ],
 )
 async def test_bad_sign_ups_are_refused(
-    world: World, case: str, code: str, field: list[str] | None
+    world: World, case: str, code: str, field: list[str]
 ) -> None:
     v0, v1, v2 = world.variants
     pickup_a = {"pickup": {"locationId": world.stores["SH-A"]}}
@@ -441,11 +441,7 @@ async def test_bad_sign_ups_are_refused(
     got_code, got_field = await world.refused(
         world.alice, "createSubscription", **world.signup(**changes)
     )
-    assert got_code == code
-    if field is None:
-        assert got_field is not None and got_field[0] == "lines"
-    else:
-        assert got_field == field
+    assert (got_code, got_field) == (code, field)
     assert await world.mine(world.alice) == []
 
 

@@ -220,7 +220,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
             member,
             services.SignUp(
                 plan.id,
-                {kiwi: 1},
+                [StockLine(kiwi, 1)],
                 clock.today() + timedelta(days=1),
                 pickup_location_id=sh_a,
                 payment_agreement=agreement,

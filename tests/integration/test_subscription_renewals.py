@@ -20,7 +20,7 @@ from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import SubscriptionError, SubscriptionErrorCode
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
-from domain.inventory.model import MovementKind
+from domain.inventory.model import MovementKind, StockLine
 from domain.inventory.reservations import sweep_expired
 from domain.inventory.stock import Adjustment, adjust
 from domain.members.login import login_with_wechat
@@ -139,7 +139,7 @@ async def subscribe(
 ) -> Subscription:
     signup = services.SignUp(
         plan.id,
-        {shop.variant_id: QUANTITY},
+        [StockLine(shop.variant_id, QUANTITY)],
         first,
         pickup_location_id=None if delivery else shop.store,
         delivery_address=ADDRESS if delivery else None,

@@ -6,7 +6,7 @@ from typing import Any
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
-from domain.inventory.model import MovementKind
+from domain.inventory.model import MovementKind, StockLine
 from domain.inventory.stock import Adjustment, adjust
 from domain.members.login import login_with_wechat
 from domain.pagination import PageRequest
@@ -44,7 +44,7 @@ async def test_weekly_renewals_make_one_order_each(
         me,
         services.SignUp(
             plan.id,
-            {variant.id: 2},
+            [StockLine(variant.id, 2)],
             first,
             pickup_location_id=stores["SH-A"].id,
             payment_agreement="agreement-1",
@@ -86,7 +86,7 @@ async def test_pause_until_a_date_resumes_by_itself(
         me,
         services.SignUp(
             plan.id,
-            {variant.id: 1},
+            [StockLine(variant.id, 1)],
             first,
             pickup_location_id=stores["SH-A"].id,
             payment_agreement="agreement-2",

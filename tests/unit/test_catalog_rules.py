@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from uuid import uuid4
+
 import pytest
 
 from domain.catalog.model import (
     MAX_PRICE_FEN,
     SLUG_RE,
+    CatalogStatus,
     Money,
+    Product,
+    Variant,
     clean_barcode,
     clean_code,
     clean_name,
@@ -15,7 +21,9 @@ from domain.catalog.model import (
     clean_slug,
     slugify,
 )
+from domain.catalog.services import sees_archived, visible
 from domain.errors import CatalogError, CommonError
+from domain.identity.model import ApiScope, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 
@@ -227,3 +235,27 @@ def test_page_from_rows_uses_the_extra_row_only_to_say_there_is_more() -> None:
 )
 def test_money_is_formatted_with_its_sign(amount: int, currency: str, shown: str) -> None:
     assert Money(amount, currency).formatted == shown
+
+
+# --------------------------------------------------------------------------- visibility
+
+
+def test_archived_items_are_visible_to_admin_and_catalog_readers_only() -> None:
+    """The catalog's visibility rule, which every read (node, product, variantByCode, the
+    product list and the response cache's caller kind) asks."""
+    now = datetime.now(UTC)
+    product = Product(uuid4(), "Tea", "tea", "", None, CatalogStatus.ACTIVE, now, now)
+    variant = Variant(
+        uuid4(), product.id, "TEA-1", "Tea", Money(100), CatalogStatus.ARCHIVED, now, now
+    )
+    admin = Principal(PrincipalKind.STAFF, uuid4(), role=StaffRole.ADMIN)
+    reader = Principal(PrincipalKind.API_KEY, uuid4(), scopes=frozenset({ApiScope.CATALOG_READ}))
+    writer = Principal(PrincipalKind.API_KEY, uuid4(), scopes=frozenset({ApiScope.CATALOG_WRITE}))
+    shopper = Principal(PrincipalKind.MEMBER, uuid4())
+    clerk = Principal(PrincipalKind.STAFF, uuid4(), role=StaffRole.STORE_CLERK)
+    for who in (admin, reader):
+        assert sees_archived(who) and visible(variant, who) is variant
+    for other in (None, shopper, clerk, writer):
+        assert not sees_archived(other) and visible(variant, other) is None
+        assert visible(product, other) is product  # ACTIVE: everyone
+    assert visible(None, admin) is None

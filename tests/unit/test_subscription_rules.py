@@ -18,13 +18,16 @@ from domain.errors import (
     SubscriptionError,
     SubscriptionErrorCode,
 )
+from domain.inventory.model import StockLine
 from domain.subscriptions.model import (
+    MAX_LINE_QUANTITY,
     Interval,
     IntervalUnit,
     RenewalPolicy,
     Subscription,
     SubscriptionLine,
     SubscriptionStatus,
+    clean_signup_lines,
 )
 from domain.subscriptions.services import _check_fulfilment, _roll_forward, upcoming
 
@@ -320,3 +323,30 @@ def test_resuming_before_the_next_date_keeps_it() -> None:
     assert (monthly.next_date, monthly.cycles_done) == (date(2028, 1, 31), 0)
     _roll_forward(monthly, date(2028, 3, 1))
     assert (monthly.next_date, monthly.cycles_done) == (date(2028, 3, 31), 2)
+
+
+# --------------------------------------------------------------------------- sign-up lines
+
+
+def _line_refusal(lines: list[StockLine], max_lines: int = 20) -> tuple[E, list[str] | None]:
+    with pytest.raises(SubscriptionError) as refused:
+        clean_signup_lines(lines, max_lines)
+    return refused.value.code, refused.value.field
+
+
+def test_sign_up_lines_are_checked_by_the_use_case_with_one_code_each() -> None:
+    """The resolver only decodes: the count, the quantities and duplicates are the domain's
+    (the resolver once answered TOO_MANY_ITEMS before the domain's INVALID_INPUT was reached)."""
+    a, b = uuid4(), uuid4()
+    assert clean_signup_lines([StockLine(a, 1), StockLine(b, MAX_LINE_QUANTITY)], 2) == {
+        a: 1,
+        b: MAX_LINE_QUANTITY,
+    }
+    assert _line_refusal([]) == (E.INVALID_INPUT, ["lines"])
+    too_many = [StockLine(uuid4(), 1) for _ in range(3)]
+    assert _line_refusal(too_many, max_lines=2) == (E.TOO_MANY_ITEMS, ["lines"])
+    for quantity in (0, -1, MAX_LINE_QUANTITY + 1):
+        lines = [StockLine(a, 1), StockLine(b, quantity)]
+        assert _line_refusal(lines) == (E.INVALID_INPUT, ["lines", "1", "quantity"])
+    twice = [StockLine(a, 1), StockLine(b, 1), StockLine(a, 2)]
+    assert _line_refusal(twice) == (E.INVALID_INPUT, ["lines", "2", "variantId"])
