@@ -24,6 +24,7 @@ from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
 from domain.loyalty.ledger import release_hold, reverse_redemption
 from domain.loyalty.services import earn_for_purchase
+from domain.members.model import ConsentPurpose
 from domain.ordering.model import (
     HOLDS_STOCK,
     MEMBER_MAY_CANCEL,
@@ -247,7 +248,10 @@ async def hand_over_in_uow(
     await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor)
     await uow.orders.delete_pickup(order.id)
     await _earn(deps, uow, order)
-    await notify(deps, uow, order, "REVIEW_INVITATION", "review")
+    # Marketing: only with the member's consent to WeChat marketing (the outbox checks it).
+    await notify(
+        deps, uow, order, "REVIEW_INVITATION", "review", consent=ConsentPurpose.MARKETING_WECHAT
+    )
 
 
 async def _earn(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> None:

@@ -157,6 +157,17 @@ async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str
     return [(m.kind, m.dedupe_key) for m in messages]
 
 
+CONSENT = """mutation($purpose: ConsentPurpose!, $granted: Boolean!) {
+  updateConsents(input: {changes: [{purpose: $purpose, granted: $granted}],
+    policyVersion: "2026-10"}) { errors { code message } } }"""
+
+
+async def consent(who: Shopper, granted: bool = True, purpose: str = "MARKETING_WECHAT") -> None:
+    """The member's own choice, through the API the mini-program uses."""
+    data = await who.api.data(CONSENT, {"purpose": purpose, "granted": granted})
+    assert data["updateConsents"]["errors"] == [], data
+
+
 def kinds(messages: list[tuple[str, str]]) -> list[str]:
     return [kind for kind, _ in messages]
 
@@ -330,6 +341,7 @@ async def test_the_pickup_code_and_its_signed_qr_payload(
     stores: dict[str, Any],
     mango: Variant,
 ) -> None:
+    await consent(member)  # to be invited to review what they collected
     order = await story.ready(member)
     other = await story.ready(member)
     pickup = await pickup_of(member, order)
@@ -669,6 +681,7 @@ async def test_notifications_go_through_the_outbox_to_the_members_openid(
     notifier = runtime.notifier
     assert isinstance(notifier, FakeNotifier)
     notifier.clear()
+    await consent(member)  # the review invitation is marketing
     collected = await story.picked_up(member)
     gone = await story.paid(member)
     assert (await cancel(member.api, gone))["errors"] == []
@@ -703,6 +716,35 @@ async def test_notifications_go_through_the_outbox_to_the_members_openid(
         seen = (await read(cs, order["id"]))["notifications"]
         assert [n["status"] for n in seen] == ["SENT", "SENT", "SENT"], seen
         assert sorted(n["kind"] for n in seen) == sorted(kinds(await outbox(runtime, order)))
+
+
+async def test_review_invitations_need_the_members_wechat_marketing_consent(
+    api: Api, story: Story, member: Shopper, runtime: Runtime
+) -> None:
+    """Marketing asks `can_contact` per purpose; transactional messages never do."""
+    transactional = ["ORDER_PAID", "ORDER_READY_FOR_PICKUP"]
+    never_asked = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, never_asked)) == transactional
+
+    await consent(member, purpose="MARKETING_SMS")  # another channel's purpose
+    sms_only = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, sms_only)) == transactional
+
+    await consent(member)
+    invited = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, invited)) == [*transactional, "REVIEW_INVITATION"]
+
+    done = await member.api.data("mutation { unsubscribeAll { errors { code } } }")
+    assert done["unsubscribeAll"]["errors"] == []
+    unsubscribed = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, unsubscribed)) == transactional
+
+    # Consent is the member's own: another member's grant reaches nobody else.
+    other = await shopper(api, "open-member-2")
+    await consent(other)
+    await consent(member, granted=False)
+    assert kinds(await outbox(runtime, await story.picked_up(member, 1))) == transactional
+    assert kinds(await outbox(runtime, await story.picked_up(other, 1)))[-1] == "REVIEW_INVITATION"
 
 
 # ---------------------------------------------------------------- AT_RISK, merges, export
