@@ -134,8 +134,8 @@ class OutboxRepository(Protocol):
         another run has meanwhile sent stays SENT."""
         ...
 
-    async def for_order(self, order_id: UUID) -> list[OutboxMessage]:
-        """Oldest first."""
+    async def for_orders(self, order_ids: Sequence[UUID]) -> list[OutboxMessage]:
+        """The messages about these orders, oldest first (one query for a page of orders)."""
         ...
 
     async def for_member(self, member_id: UUID, page: PageRequest) -> Page[OutboxMessage]:

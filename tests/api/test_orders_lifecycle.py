@@ -153,7 +153,7 @@ async def cancel(caller: Api, order: dict[str, Any], reason: str = "changed my m
 
 
 async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str]]:
-    messages = await runtime.repos.outbox.for_order(order_key(order))
+    messages = await runtime.repos.outbox.for_orders([order_key(order)])
     return [(m.kind, m.dedupe_key) for m in messages]
 
 
@@ -656,7 +656,7 @@ async def test_one_pickup_reminder_a_day_before_the_deadline(
     reminders = [m for m in await outbox(runtime, order) if m[0] == "PICKUP_REMINDER"]
     assert reminders == [("PICKUP_REMINDER", f"order:{order_key(order)}:reminder")]
     assert "PICKUP_REMINDER" not in kinds(await outbox(runtime, waiting))
-    message = (await runtime.repos.outbox.for_order(order_key(order)))[-1]
+    message = (await runtime.repos.outbox.for_orders([order_key(order)]))[-1]
     assert message.kind == "PICKUP_REMINDER" and message.data["deadline"].endswith("UTC")
 
 
@@ -1018,6 +1018,33 @@ async def test_the_pickup_queue_costs_the_same_sql_for_2_or_20_orders(
         assert all(x["variant"]["code"] == x["sku"] for x in node["lines"])
         assert all(x["product"]["name"] == "Mango" for x in node["lines"])
     assert len(small_statements) == len(large_statements), (small_statements, large_statements)
+
+
+MEMBER_ORDERS = """query($m: ID!, $first: Int!) { member(id: $m) { orders(first: $first) {
+  nodes { id notifications { kind status attempts } } } } }"""
+
+
+async def test_order_notifications_cost_the_same_sql_for_2_or_8_orders(
+    story: Story, member: Shopper, cs: Api
+) -> None:
+    await consent(member)
+    for _ in range(4):
+        await story.picked_up(member, 1)
+        await story.paid(member, 1)
+    counted = []
+    for first in (2, 8):
+        with count_sql() as statements:
+            seen = await cs.data(MEMBER_ORDERS, {"m": member.id, "first": first})
+        nodes = seen["member"]["orders"]["nodes"]
+        assert len(nodes) == first
+        assert all(n["notifications"] for n in nodes)
+        counted.append(len(statements))
+    assert {n["kind"] for o in nodes for n in o["notifications"]} >= {
+        "ORDER_PAID",
+        "ORDER_READY_FOR_PICKUP",
+        "REVIEW_INVITATION",
+    }
+    assert counted[0] == counted[1], counted
 
 
 async def test_lifecycle_mutations_refuse_the_id_of_another_type(
