@@ -15,10 +15,8 @@ if TYPE_CHECKING:
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus
-from domain.inventory.model import OnlineChannel
 
 strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
-strawberry.enum(OnlineChannel)
 
 
 @strawberry.type(description="An amount of money in minor units (fen for CNY).")
@@ -103,10 +101,11 @@ class Variant(Node):
 
         return await availability_of(info, self.key, near, pickup_only, first)
 
-    @strawberry.field(description="Units the online channels can sell (locations that ship).")
-    async def total_available(
-        self, info: Info[Context, Any], channel: OnlineChannel = OnlineChannel.MINI_PROGRAM
-    ) -> int:
+    @strawberry.field(
+        description="Units the online channels (mini-program, H5) can sell: one pool, the "
+        "active locations that ship online."
+    )
+    async def total_available(self, info: Info[Context, Any]) -> int:
         from api.availability import total_available_of
 
         return await total_available_of(info, self.key)

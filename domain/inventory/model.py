@@ -49,13 +49,6 @@ class TransferState(StrEnum):
     RECEIVED = "RECEIVED"
 
 
-class OnlineChannel(StrEnum):
-    """Channels that sell from locations that ship online (today they share one pool)."""
-
-    MINI_PROGRAM = "MINI_PROGRAM"
-    H5 = "H5"
-
-
 class StockStatus(StrEnum):
     IN_STOCK = "IN_STOCK"
     LOW_STOCK = "LOW_STOCK"
