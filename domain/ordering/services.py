@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -201,7 +201,3 @@ async def notify(
             )
         ],
     )
-
-
-def deadline_text(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -6,8 +6,9 @@ merged members, and the order queries (their visibility, paging and SQL cost).""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -656,8 +657,15 @@ async def test_one_pickup_reminder_a_day_before_the_deadline(
     reminders = [m for m in await outbox(runtime, order) if m[0] == "PICKUP_REMINDER"]
     assert reminders == [("PICKUP_REMINDER", f"order:{order_key(order)}:reminder")]
     assert "PICKUP_REMINDER" not in kinds(await outbox(runtime, waiting))
-    message = (await runtime.repos.outbox.for_orders([order_key(order)]))[-1]
-    assert message.kind == "PICKUP_REMINDER" and message.data["deadline"].endswith("UTC")
+    # Both messages show the deadline on the store's clock (Asia/Shanghai, UTC+8), not UTC.
+    stored = await runtime.repos.orders.get(order_key(order))
+    assert stored is not None and stored.pickup_deadline is not None
+    deadline = stored.pickup_deadline
+    store_clock = deadline.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert store_clock != deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    messages = {m.kind: m for m in await runtime.repos.outbox.for_orders([order_key(order)])}
+    assert messages["ORDER_READY_FOR_PICKUP"].data["deadline"] == store_clock
+    assert messages["PICKUP_REMINDER"].data["deadline"] == store_clock
 
 
 async def test_reminded_orders_never_crowd_out_the_rest_of_a_batch(
