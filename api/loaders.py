@@ -16,6 +16,8 @@ from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
 from domain.members.model import ConsentRecord, Identity, Member
 from domain.ordering.model import OrderEvent, Payment, PickupCode
+from domain.outbox import OutboxMessage
+from domain.subscriptions.model import Cycle, SubscriptionChange
 
 if TYPE_CHECKING:
     from infra.db.uow import Repositories
@@ -45,9 +47,9 @@ def _in_key_order(
 
 
 def _grouped(
-    items: Sequence[T], keys: Sequence[UUID], key_of: Callable[[T], UUID]
+    items: Sequence[T], keys: Sequence[UUID], key_of: Callable[[T], UUID | None]
 ) -> list[list[T]]:
-    grouped: dict[UUID, list[T]] = defaultdict(list)
+    grouped: dict[UUID | None, list[T]] = defaultdict(list)
     for item in items:
         grouped[key_of(item)].append(item)
     return [grouped.get(k, []) for k in keys]
@@ -118,6 +120,30 @@ class Loaders:
     async def _pickup_by_order(self, keys: list[UUID]) -> list[PickupCode | None]:
         found = await self._repos.orders.pickups_of(keys)
         return _in_key_order(keys, found, {p.order_id: p for p in found})
+
+    async def _notifications_by_order(self, keys: list[UUID]) -> list[list[OutboxMessage]]:
+        found = await self._repos.outbox.for_orders(keys)
+        return _grouped(found, keys, lambda n: n.order_id)
+
+    async def _changes_by_subscription(self, keys: list[UUID]) -> list[list[SubscriptionChange]]:
+        found = await self._repos.subscriptions.changes_of(keys)
+        return _grouped(found, keys, lambda c: c.subscription_id)
+
+    async def _cycles_by_subscription(self, keys: list[UUID]) -> list[list[Cycle]]:
+        found = await self._repos.subscriptions.cycles_of(keys)
+        return _grouped(found, keys, lambda c: c.subscription_id)
+
+    @cached_property
+    def notifications_by_order(self) -> DataLoader[UUID, list[OutboxMessage]]:
+        return DataLoader(self._notifications_by_order)
+
+    @cached_property
+    def changes_by_subscription(self) -> DataLoader[UUID, list[SubscriptionChange]]:
+        return DataLoader(self._changes_by_subscription)
+
+    @cached_property
+    def cycles_by_subscription(self) -> DataLoader[UUID, list[Cycle]]:
+        return DataLoader(self._cycles_by_subscription)
 
     @cached_property
     def events_by_order(self) -> DataLoader[UUID, list[OrderEvent]]:

@@ -2,7 +2,9 @@
 delivered afterwards by a job, at least once.
 
     enqueue(uow, clock, notifications)   inside the caller's unit of work: the state change
-                                         and its notifications commit, or roll back, together
+                                         and its notifications commit, or roll back, together;
+                                         a marketing message is dropped here unless its member
+                                         has consented to its purpose (`can_contact`)
     deliver_due(deps)                    the job: claim due messages under a lease (tx 1),
                                          send each outside any transaction, record each
                                          outcome (tx 2 per message), retry with backoff
@@ -15,6 +17,7 @@ which travels with every message.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +27,7 @@ from uuid import UUID
 
 from domain.clock import Clock
 from domain.ids import new_id
+from domain.members.model import ConsentPurpose, ConsentRecord, can_contact
 from domain.pagination import Page, PageRequest
 
 if TYPE_CHECKING:  # the unit of work lists this module's repository port
@@ -42,13 +46,19 @@ RecipientLookup = Callable[[UUID | None], Awaitable[str | None]]
 
 @dataclass(frozen=True)
 class Notification:
-    """What to tell a member; `data` fills the template (order_number, store, code...)."""
+    """What to tell a member; `data` fills the template (order_number, store, code...).
+
+    `consent` is None for a transactional message (order paid, ready, reminder, refund),
+    which the member gets whatever they chose. A marketing message (review invitation,
+    later coupons and campaigns) names the consent purpose of its channel, e.g.
+    MARKETING_WECHAT for a WeChat message, and is only written for a member who holds it."""
 
     kind: str  # ORDER_PAID, ORDER_READY_FOR_PICKUP, PICKUP_REMINDER, ...
     member_id: UUID | None
     order_id: UUID | None
     data: dict[str, str]
     dedupe_key: str  # at most one message per key, ever: e.g. f"order:{id}:ready"
+    consent: ConsentPurpose | None = None
 
     def __post_init__(self) -> None:
         # Mistakes of the calling context, not input a client could correct.
@@ -58,6 +68,8 @@ class Notification:
             raise ValueError(f"Notification dedupe_key is 1-{MAX_DEDUPE_KEY_LENGTH} characters.")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.data.items()):
             raise ValueError("Notification data maps template field names to strings.")
+        if self.consent is not None and not self.consent.is_marketing:
+            raise ValueError("A notification needs a marketing consent purpose, or none.")
 
 
 class OutboxStatus(StrEnum):
@@ -122,8 +134,8 @@ class OutboxRepository(Protocol):
         another run has meanwhile sent stays SENT."""
         ...
 
-    async def for_order(self, order_id: UUID) -> list[OutboxMessage]:
-        """Oldest first."""
+    async def for_orders(self, order_ids: Sequence[UUID]) -> list[OutboxMessage]:
+        """The messages about these orders, oldest first (one query for a page of orders)."""
         ...
 
     async def for_member(self, member_id: UUID, page: PageRequest) -> Page[OutboxMessage]:
@@ -164,11 +176,29 @@ class OutboxDeps:
 
 async def enqueue(uow: UnitOfWork, clock: Clock, notifications: Sequence[Notification]) -> int:
     """Call inside the caller's unit of work. Returns how many were new (a dedupe_key already
-    stored, by this or any earlier transaction, is skipped)."""
-    if not notifications:
+    stored, by this or any earlier transaction, is skipped, and so is a marketing message
+    to a member without the consent it needs)."""
+    allowed = await reachable(uow, notifications)
+    if not allowed:
         return 0
     now = clock.now()
-    return await uow.outbox.add([OutboxMessage.pending(n, now) for n in notifications])
+    return await uow.outbox.add([OutboxMessage.pending(n, now) for n in allowed])
+
+
+async def reachable(uow: UnitOfWork, notifications: Sequence[Notification]) -> list[Notification]:
+    """The notifications a member may receive: every transactional one; a marketing one only
+    when the member's current consent to its purpose is a grant (`can_contact`: never asked
+    or withdrawn means no). One read of the consents, whatever the number of messages."""
+    members = {n.member_id for n in notifications if n.consent is not None and n.member_id}
+    consents: dict[UUID, list[ConsentRecord]] = defaultdict(list)
+    for record in await uow.members.consents_of(sorted(members)) if members else []:
+        consents[record.member_id].append(record)
+    return [
+        n
+        for n in notifications
+        if n.consent is None
+        or (n.member_id is not None and can_contact(consents[n.member_id], n.consent))
+    ]
 
 
 async def deliver_due(deps: OutboxDeps, batch: int = 100, max_batches: int = 20) -> int:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -147,8 +149,49 @@ class InProcessScheduler:
         self._tasks.clear()
 
 
+@dataclass(frozen=True)
+class CronGrid:
+    """How arq's cron, which matches fields of the clock (hour, minute, second), runs a job
+    every N seconds. It fires every `tick` seconds, the largest step that divides both N and
+    the clock field's period (a minute, an hour, a day), and a firing goes ahead only when its
+    time since the epoch is a multiple of N (`is_due`). When N divides its period (10 s, 5 min,
+    an hour, a day) the tick is N and every firing runs; otherwise (45 s, 90 s, 7 s, 90 min) a
+    cron alone would run at uneven gaps (45 s: at :00 and :45 of each minute, 45 then 15 s)."""
+
+    every: int
+    tick: int
+    hour: set[int] | None
+    minute: set[int] | None
+    second: set[int]
+
+    def is_due(self, at: datetime) -> bool:
+        """Whether the firing scheduled at `at` (in UTC; a few hundred milliseconds late at
+        most) is one of the job's runs."""
+        slot = round(at.timestamp() / self.tick) * self.tick
+        return slot % self.every == 0
+
+
+def cron_grid(every_seconds: int) -> CronGrid:
+    if every_seconds <= 0:
+        raise ValueError("A job runs every 1 second or more.")
+    if every_seconds % 3600 == 0:
+        hours = math.gcd(every_seconds // 3600, 24)
+        return CronGrid(every_seconds, hours * 3600, set(range(0, 24, hours)), {0}, {0})
+    if every_seconds % 60 == 0:
+        minutes = math.gcd(every_seconds // 60, 60)
+        return CronGrid(every_seconds, minutes * 60, None, set(range(0, 60, minutes)), {0})
+    seconds = math.gcd(every_seconds, 60)
+    return CronGrid(every_seconds, seconds, None, None, set(range(0, 60, seconds)))
+
+
 def _arq_function(job: Job) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    grid = cron_grid(job.every_seconds)
+
     async def handler(ctx: dict[str, Any]) -> None:
+        # arq's `score` is when the job was due (ms); an off-grid firing is not a run.
+        due = datetime.fromtimestamp(ctx["score"] / 1000, UTC)
+        if grid.tick != grid.every and not grid.is_due(due):
+            return
         await run_job(ctx["runtime"], job)
 
     handler.__name__ = job.name
@@ -175,16 +218,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     ]
     crons = []
     for job, handler in zip(JOBS, handlers, strict=True):
-        minutes = max(1, job.every_seconds // 60)
-        seconds = job.every_seconds if job.every_seconds < 60 else None
-        hours = job.every_seconds // 3600
+        grid = cron_grid(job.every_seconds)
         crons.append(
             cron(
                 handler,  # type: ignore[arg-type]
                 name=job.name,
-                hour=set(range(0, 24, hours)) if 1 < hours < 24 else ({0} if hours >= 24 else None),
-                minute=set(range(0, 60, minutes)) if minutes < 60 else {0},
-                second=set(range(0, 60, seconds)) if seconds else 0,
+                hour=grid.hour,
+                minute=grid.minute,
+                second=grid.second,
                 unique=True,
                 run_at_startup=False,
                 timeout=job.timeout_seconds,
@@ -197,4 +238,5 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_shutdown": on_shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "queue_name": "omnishelf:queue",
+        "timezone": UTC,  # the cron grid is UTC's (is_due counts from the epoch), on any host
     }

@@ -216,7 +216,7 @@ class Order(Node):
         actor = info.context.principal
         if actor is None or not is_cs(actor):
             return None
-        found = await info.context.runtime.repos.outbox.for_order(self.domain.id)
+        found = await info.context.loaders.notifications_by_order.load(self.domain.id)
         return [
             OrderNotification(
                 kind=n.kind,

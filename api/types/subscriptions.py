@@ -125,7 +125,7 @@ class Subscription(Node):
 
     @strawberry.field(description="Every change, oldest first.")
     async def history(self, info: Info[Context, Any]) -> list[SubscriptionChange]:
-        changes = await info.context.runtime.repos.subscriptions.changes_of([self.domain.id])
+        changes = await info.context.loaders.changes_by_subscription.load(self.domain.id)
         return [
             SubscriptionChange(what=c.what, detail=c.detail, actor=c.actor, at=c.at)
             for c in changes
@@ -133,7 +133,7 @@ class Subscription(Node):
 
     @strawberry.field(description="Renewal cycles, oldest first.")
     async def cycles(self, info: Info[Context, Any]) -> list[SubscriptionCycle]:
-        found = await info.context.runtime.repos.subscriptions.cycles_of([self.domain.id])
+        found = await info.context.loaders.cycles_by_subscription.load(self.domain.id)
         return [
             SubscriptionCycle(
                 number=c.number,

@@ -82,6 +82,14 @@ class Location:
         return any(start <= hhmm < end for start, end in self.opening_hours.get(day, []))
 
 
+def local_time_text(moment: datetime, location: Location | None) -> str:
+    """A moment as the store's customers and staff read it, on the store's wall clock
+    (Asia/Shanghai when the store is unknown): "2027-01-05 04:00". Times are stored in UTC;
+    every message that shows one to a person formats it here."""
+    zone = ZoneInfo(location.timezone if location is not None else DEFAULT_TIMEZONE)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 def clean_timezone(value: str) -> str:
     try:
         if len(value) > 64:  # longer than any IANA name, and than the column

@@ -22,8 +22,10 @@ from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
+from domain.locations.model import local_time_text
 from domain.loyalty.ledger import release_hold, reverse_redemption
 from domain.loyalty.services import earn_for_purchase
+from domain.members.model import ConsentPurpose
 from domain.ordering.model import (
     HOLDS_STOCK,
     MEMBER_MAY_CANCEL,
@@ -39,7 +41,6 @@ from domain.ordering.payments import PAID_HOLD, refund_paid
 from domain.ordering.services import (
     Effects,
     OrderingDeps,
-    deadline_text,
     is_cs,
     is_store_staff,
     load,
@@ -146,7 +147,7 @@ async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Or
             "ready",
             code=code.code,
             store=location.name if location else "",
-            deadline=deadline_text(deadline),
+            deadline=local_time_text(deadline, location),
         )
     await effects.publish(deps.live)
     return order
@@ -216,10 +217,11 @@ async def complete_pickup(
                 )
             await deps.limiter.give_back(key)  # a right code is not a guess
             if code.deadline <= now:
+                expired = local_time_text(code.deadline, await uow.locations.get(location_id))
                 raise OrderError(
                     OrderErrorCode.PICKUP_CODE_EXPIRED,
-                    f"This pickup code expired at {code.deadline:%Y-%m-%d %H:%M} UTC; a store "
-                    "manager can hand the order over after looking the member up.",
+                    f"This pickup code expired at {expired}; a store manager can hand the "
+                    "order over after looking the member up.",
                     ["pickupCode"],
                 )
             order = await load(uow, code.order_id)
@@ -247,7 +249,10 @@ async def hand_over_in_uow(
     await commit_in_uow(deps.inventory, uow, order.reservation_owner, actor)
     await uow.orders.delete_pickup(order.id)
     await _earn(deps, uow, order)
-    await notify(deps, uow, order, "REVIEW_INVITATION", "review")
+    # Marketing: only with the member's consent to WeChat marketing (the outbox checks it).
+    await notify(
+        deps, uow, order, "REVIEW_INVITATION", "review", consent=ConsentPurpose.MARKETING_WECHAT
+    )
 
 
 async def _earn(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> None:
@@ -365,9 +370,12 @@ async def send_reminders(deps: OrderingDeps, batch: int = 200) -> int:
     soon = deps.clock.now() + deps.policy.reminder_before
     sent = 0
     async with deps.uow() as uow:
-        for order in await uow.orders.due(
+        due = await uow.orders.due(
             OrderStatus.READY_FOR_PICKUP, "pickup_deadline", soon, batch, unreminded=True
-        ):
+        )
+        at = sorted({o.location_id for o in due})
+        stores = {store.id: store for store in await uow.locations.get_many(at)}
+        for order in due:
             if order.reminder_sent or (
                 order.pickup_deadline is not None and order.pickup_deadline <= deps.clock.now()
             ):
@@ -379,7 +387,7 @@ async def send_reminders(deps: OrderingDeps, batch: int = 200) -> int:
                 order,
                 "PICKUP_REMINDER",
                 "reminder",
-                deadline=deadline_text(order.pickup_deadline),
+                deadline=local_time_text(order.pickup_deadline, stores.get(order.location_id)),
             )
             await uow.orders.set_flags(order.id, reminder_sent=True)
             sent += 1

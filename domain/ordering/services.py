@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from domain.ids import new_id
 from domain.inventory.reservations import InventoryDeps
 from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_event
 from domain.loyalty.ledger import LoyaltyDeps
+from domain.members.model import ConsentPurpose
 from domain.members.ports import PiiVault
 from domain.ordering.model import (
     Fulfilment,
@@ -173,8 +174,17 @@ async def board_event(uow: UnitOfWork, order: Order) -> LiveEvent:
 
 
 async def notify(
-    deps: OrderingDeps, uow: UnitOfWork, order: Order, kind: str, suffix: str, **data: str
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    kind: str,
+    suffix: str,
+    *,
+    consent: ConsentPurpose | None = None,
+    **data: str,
 ) -> None:
+    """A message to the order's member through the outbox; `consent` names the purpose a
+    marketing message needs (the outbox drops it for a member who has not granted it)."""
     if order.member_id is None:
         return  # walk-in: nobody to notify
     await enqueue(
@@ -187,10 +197,7 @@ async def notify(
                 order_id=order.id,
                 data={"order_number": order.number, **data},
                 dedupe_key=f"order:{order.id}:{suffix}",
+                consent=consent,
             )
         ],
     )
-
-
-def deadline_text(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -110,8 +110,8 @@ class TortoiseOutboxRepository:
             changes.update(status=OutboxStatus.PENDING, next_attempt_at=next_attempt_at)
         await OutboxMessageRow.filter(id=message_id, status=OutboxStatus.SENDING).update(**changes)
 
-    async def for_order(self, order_id: UUID) -> list[OutboxMessage]:
-        rows = await OutboxMessageRow.filter(order_id=order_id).order_by("id")
+    async def for_orders(self, order_ids: Sequence[UUID]) -> list[OutboxMessage]:
+        rows = await OutboxMessageRow.filter(order_id__in=list(order_ids)).order_by("id")
         return [_message(r) for r in rows]
 
     async def for_member(self, member_id: UUID, page: PageRequest) -> Page[OutboxMessage]:

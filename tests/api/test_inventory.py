@@ -1209,6 +1209,9 @@ async def test_total_available_counts_only_locations_that_ship_online(
         SAFETY, {"input": {"locationId": loc(stores, "WH-1"), "variantId": v, "safetyStock": 30}}
     )  # oversubscribed: 0, not 20 - 3 - 30 (the database sums `StockLevel.available`)
     assert (await api.data(AVAILABILITY, {"v": v}))["variant"]["totalAvailable"] == 0
+    # One pool for every online channel: the argument that pretended otherwise is gone.
+    refused = await api('{ variant(id: "x") { totalAvailable(channel: H5) } }')
+    assert "Unknown argument 'channel'" in refused["errors"][0]["message"], refused
     await assert_ledger_balanced(runtime)
 
 

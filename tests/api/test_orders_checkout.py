@@ -753,7 +753,7 @@ async def test_the_pos_orders_for_a_looked_up_member_and_for_a_walk_in(
         "recordInStorePayment"
     ]
     assert paid["errors"] == [] and paid["order"]["status"] == "PAID", paid
-    assert await runtime.repos.outbox.for_order(order_key(walk_in)) == []
+    assert await runtime.repos.outbox.for_orders([order_key(walk_in)]) == []
     assert await level(runtime, stores["SH-A"].id, small) == (10, 3)
 
 

@@ -6,8 +6,9 @@ merged members, and the order queries (their visibility, paging and SQL cost).""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -153,8 +154,19 @@ async def cancel(caller: Api, order: dict[str, Any], reason: str = "changed my m
 
 
 async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str]]:
-    messages = await runtime.repos.outbox.for_order(order_key(order))
+    messages = await runtime.repos.outbox.for_orders([order_key(order)])
     return [(m.kind, m.dedupe_key) for m in messages]
+
+
+CONSENT = """mutation($purpose: ConsentPurpose!, $granted: Boolean!) {
+  updateConsents(input: {changes: [{purpose: $purpose, granted: $granted}],
+    policyVersion: "2026-10"}) { errors { code message } } }"""
+
+
+async def consent(who: Shopper, granted: bool = True, purpose: str = "MARKETING_WECHAT") -> None:
+    """The member's own choice, through the API the mini-program uses."""
+    data = await who.api.data(CONSENT, {"purpose": purpose, "granted": granted})
+    assert data["updateConsents"]["errors"] == [], data
 
 
 def kinds(messages: list[tuple[str, str]]) -> list[str]:
@@ -330,6 +342,7 @@ async def test_the_pickup_code_and_its_signed_qr_payload(
     stores: dict[str, Any],
     mango: Variant,
 ) -> None:
+    await consent(member)  # to be invited to review what they collected
     order = await story.ready(member)
     other = await story.ready(member)
     pickup = await pickup_of(member, order)
@@ -644,8 +657,15 @@ async def test_one_pickup_reminder_a_day_before_the_deadline(
     reminders = [m for m in await outbox(runtime, order) if m[0] == "PICKUP_REMINDER"]
     assert reminders == [("PICKUP_REMINDER", f"order:{order_key(order)}:reminder")]
     assert "PICKUP_REMINDER" not in kinds(await outbox(runtime, waiting))
-    message = (await runtime.repos.outbox.for_order(order_key(order)))[-1]
-    assert message.kind == "PICKUP_REMINDER" and message.data["deadline"].endswith("UTC")
+    # Both messages show the deadline on the store's clock (Asia/Shanghai, UTC+8), not UTC.
+    stored = await runtime.repos.orders.get(order_key(order))
+    assert stored is not None and stored.pickup_deadline is not None
+    deadline = stored.pickup_deadline
+    store_clock = deadline.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert store_clock != deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    messages = {m.kind: m for m in await runtime.repos.outbox.for_orders([order_key(order)])}
+    assert messages["ORDER_READY_FOR_PICKUP"].data["deadline"] == store_clock
+    assert messages["PICKUP_REMINDER"].data["deadline"] == store_clock
 
 
 async def test_reminded_orders_never_crowd_out_the_rest_of_a_batch(
@@ -669,6 +689,7 @@ async def test_notifications_go_through_the_outbox_to_the_members_openid(
     notifier = runtime.notifier
     assert isinstance(notifier, FakeNotifier)
     notifier.clear()
+    await consent(member)  # the review invitation is marketing
     collected = await story.picked_up(member)
     gone = await story.paid(member)
     assert (await cancel(member.api, gone))["errors"] == []
@@ -703,6 +724,35 @@ async def test_notifications_go_through_the_outbox_to_the_members_openid(
         seen = (await read(cs, order["id"]))["notifications"]
         assert [n["status"] for n in seen] == ["SENT", "SENT", "SENT"], seen
         assert sorted(n["kind"] for n in seen) == sorted(kinds(await outbox(runtime, order)))
+
+
+async def test_review_invitations_need_the_members_wechat_marketing_consent(
+    api: Api, story: Story, member: Shopper, runtime: Runtime
+) -> None:
+    """Marketing asks `can_contact` per purpose; transactional messages never do."""
+    transactional = ["ORDER_PAID", "ORDER_READY_FOR_PICKUP"]
+    never_asked = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, never_asked)) == transactional
+
+    await consent(member, purpose="MARKETING_SMS")  # another channel's purpose
+    sms_only = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, sms_only)) == transactional
+
+    await consent(member)
+    invited = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, invited)) == [*transactional, "REVIEW_INVITATION"]
+
+    done = await member.api.data("mutation { unsubscribeAll { errors { code } } }")
+    assert done["unsubscribeAll"]["errors"] == []
+    unsubscribed = await story.picked_up(member, 1)
+    assert kinds(await outbox(runtime, unsubscribed)) == transactional
+
+    # Consent is the member's own: another member's grant reaches nobody else.
+    other = await shopper(api, "open-member-2")
+    await consent(other)
+    await consent(member, granted=False)
+    assert kinds(await outbox(runtime, await story.picked_up(member, 1))) == transactional
+    assert kinds(await outbox(runtime, await story.picked_up(other, 1)))[-1] == "REVIEW_INVITATION"
 
 
 # ---------------------------------------------------------------- AT_RISK, merges, export
@@ -976,6 +1026,33 @@ async def test_the_pickup_queue_costs_the_same_sql_for_2_or_20_orders(
         assert all(x["variant"]["code"] == x["sku"] for x in node["lines"])
         assert all(x["product"]["name"] == "Mango" for x in node["lines"])
     assert len(small_statements) == len(large_statements), (small_statements, large_statements)
+
+
+MEMBER_ORDERS = """query($m: ID!, $first: Int!) { member(id: $m) { orders(first: $first) {
+  nodes { id notifications { kind status attempts } } } } }"""
+
+
+async def test_order_notifications_cost_the_same_sql_for_2_or_8_orders(
+    story: Story, member: Shopper, cs: Api
+) -> None:
+    await consent(member)
+    for _ in range(4):
+        await story.picked_up(member, 1)
+        await story.paid(member, 1)
+    counted = []
+    for first in (2, 8):
+        with count_sql() as statements:
+            seen = await cs.data(MEMBER_ORDERS, {"m": member.id, "first": first})
+        nodes = seen["member"]["orders"]["nodes"]
+        assert len(nodes) == first
+        assert all(n["notifications"] for n in nodes)
+        counted.append(len(statements))
+    assert {n["kind"] for o in nodes for n in o["notifications"]} >= {
+        "ORDER_PAID",
+        "ORDER_READY_FOR_PICKUP",
+        "REVIEW_INVITATION",
+    }
+    assert counted[0] == counted[1], counted
 
 
 async def test_lifecycle_mutations_refuse_the_id_of_another_type(

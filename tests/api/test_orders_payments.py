@@ -68,7 +68,7 @@ async def order(member: Shopper, stores: dict[str, Any], mango: Variant) -> dict
 
 
 async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str]]:
-    messages = await runtime.repos.outbox.for_order(order_key(order))
+    messages = await runtime.repos.outbox.for_orders([order_key(order)])
     return [(m.kind, m.dedupe_key) for m in messages]
 
 

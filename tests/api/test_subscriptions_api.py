@@ -25,7 +25,7 @@ from domain.inventory.stock import Adjustment, adjust
 from domain.subscriptions import renewals
 from infra.runtime import Runtime
 from tests.conftest import Api, login
-from tests.support import MovableClock
+from tests.support import MovableClock, count_sql
 
 TODAY = date(2027, 3, 10)  # a Wednesday
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
@@ -744,6 +744,25 @@ async def test_me_shows_only_my_subscriptions_with_cycles_after_renewal(world: W
         "query($id: ID!) { order(id: $id) { status total { amount } } }", {"id": order_id}
     )
     assert order["order"] == {"status": "PAID", "total": {"amount": 2 * 4500}}
+
+
+async def test_subscription_history_and_cycles_cost_the_same_sql_for_2_or_6(
+    world: World,
+) -> None:
+    """Per-request loaders: one query for the page's histories, one for its cycles."""
+    for _ in range(6):
+        await world.subscribe(firstDeliveryDate=day(2))
+    await renewals.renew_due(world.runtime.subscriptions)
+    query = f"{{ me {{ subscriptions(first: $n) {{ nodes {{ {SUBSCRIPTION} }} }} }} }}"
+    query = "query($n: Int!) " + query
+    counted = []
+    for size in (2, 6):
+        with count_sql() as statements:
+            nodes = (await world.alice.data(query, {"n": size}))["me"]["subscriptions"]["nodes"]
+        assert len(nodes) == size
+        assert all(s["history"] and s["cycles"] for s in nodes), nodes
+        counted.append(len(statements))
+    assert counted[0] == counted[1], counted
 
 
 async def test_customer_service_sees_a_members_subscriptions_and_store_staff_do_not(

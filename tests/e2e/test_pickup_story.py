@@ -328,7 +328,7 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
             assert mine["order"]["status"] == "READY_FOR_PICKUP"
             code = mine["order"]["pickup"]["code"]
             assert len(code) == 6 and code.isdigit()
-            outbox = await runtime.repos.outbox.for_order(order_id)
+            outbox = await runtime.repos.outbox.for_orders([order_id])
             [message] = [m for m in outbox if m.kind == "ORDER_READY_FOR_PICKUP"]
             assert message.member_id == member_id
             assert message.data["code"] == code and message.data["store"] == sh_a.name

@@ -175,7 +175,7 @@ async def test_duplicate_webhooks_racing_pay_once(
     assert [e.to_status for e in events].count(OrderStatus.PAID) == 1
     payments = await runtime.repos.orders.payments_of([order.id])
     assert [p.status for p in payments] == [PaymentStatus.SUCCEEDED]  # and no refund
-    notices = await runtime.repos.outbox.for_order(order.id)
+    notices = await runtime.repos.outbox.for_orders([order.id])
     assert [m.kind for m in notices].count("ORDER_PAID") == 1
 
 

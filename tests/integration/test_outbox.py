@@ -144,7 +144,7 @@ class SlowPastTheLease(FakeNotifier):
 
 async def test_enqueue_commits_with_the_unit_of_work(runtime: Runtime, deps: OutboxDeps) -> None:
     assert await add(deps, note("order:1:ready", MEMBER, ORDER)) == 1
-    [m] = await runtime.repos.outbox.for_order(ORDER)
+    [m] = await runtime.repos.outbox.for_orders([ORDER])
     assert (m.kind, m.member_id, m.dedupe_key) == (
         "ORDER_READY_FOR_PICKUP",
         MEMBER,
@@ -160,7 +160,7 @@ async def test_enqueue_rolls_back_with_the_unit_of_work(runtime: Runtime, deps: 
         async with deps.uow() as uow:
             assert await enqueue(uow, deps.clock, [note("order:1:ready", MEMBER, ORDER)]) == 1
             raise RuntimeError("the state change failed")
-    assert await runtime.repos.outbox.for_order(ORDER) == []
+    assert await runtime.repos.outbox.for_orders([ORDER]) == []
 
 
 async def test_a_dedupe_key_is_stored_once(runtime: Runtime, deps: OutboxDeps) -> None:
@@ -215,7 +215,7 @@ async def test_deliver_due_sends_and_marks_sent(
     assert sorted(body["dedupe_key"] for body in notifier.sent) == ["order:1:paid", "order:1:ready"]
     assert notifier.sent[0]["template_id"] == "tmpl-order_ready_for_pickup"
     assert notifier.sent[0]["page"] == f"pages/order/detail?id={ORDER}"
-    for m in await runtime.repos.outbox.for_order(ORDER):
+    for m in await runtime.repos.outbox.for_orders([ORDER]):
         assert (m.status, m.attempts, m.last_error) == (OutboxStatus.SENT, 1, None)
         assert m.sent_at is not None and before <= m.sent_at <= clock.now()
     assert await deliver_due(deps) == 0
@@ -429,7 +429,7 @@ async def test_lists_by_order_and_by_member(runtime: Runtime, deps: OutboxDeps) 
     await add(deps, note("order:2:paid", MEMBER, other_order, kind="ORDER_PAID"))
     await add(deps, note("order:3:paid", other_member, new_id(), kind="ORDER_PAID"))
 
-    by_order = await runtime.repos.outbox.for_order(ORDER)
+    by_order = await runtime.repos.outbox.for_orders([ORDER])
     assert [m.dedupe_key for m in by_order] == ["order:1:paid", "order:1:ready"]
 
     first = await runtime.repos.outbox.for_member(MEMBER, PageRequest(first=2))

@@ -25,7 +25,13 @@ from domain.inventory.reservations import sweep_expired
 from domain.inventory.stock import Adjustment, adjust
 from domain.members.login import login_with_wechat
 from domain.members.merge import merge_members
-from domain.members.privacy import delete_account, export_member_data
+from domain.members.model import Channel, ConsentPurpose
+from domain.members.privacy import (
+    ConsentChange,
+    delete_account,
+    export_member_data,
+    update_consents,
+)
 from domain.members.services import member_principal
 from domain.ordering.lifecycle import (
     cancel_order,
@@ -851,6 +857,13 @@ async def test_renewal_orders_go_through_pickup_and_earn_points(
     clock.put(first - timedelta(days=3))
     shop = await open_shop(runtime, clock, stores)
     member = await a_member(runtime, "collector")
+    await update_consents(  # the review invitation is marketing: it needs the member's consent
+        runtime.members,
+        member,
+        [ConsentChange(ConsentPurpose.MARKETING_WECHAT, True)],
+        "2026-10",
+        Channel.MINI_PROGRAM,
+    )
     sub = await subscribe(shop, member, await a_plan(shop), first)
     await day_by_day(shop, first - timedelta(days=2))
     [cycle] = await cycles(shop, sub.id)

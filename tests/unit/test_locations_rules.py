@@ -18,6 +18,7 @@ from domain.locations.model import (
     OpeningHours,
     clean_opening_hours,
     clean_timezone,
+    local_time_text,
 )
 
 SHANGHAI = GeoPoint(31.2304, 121.4737)
@@ -222,3 +223,16 @@ def test_is_open_at_follows_daylight_saving_time() -> None:
     assert london.is_open_at(utc(2024, 7, 1, 8, 0)) is True  # 09:00 BST
     assert london.is_open_at(utc(2024, 7, 1, 16, 30)) is False  # 17:30 BST
     assert london.is_open_at(utc(2024, 7, 1, 7, 59)) is False  # 08:59 BST
+
+
+# --------------------------------------------------------------------------- customer time
+
+
+def test_messages_show_the_stores_wall_clock_not_utc() -> None:
+    late_evening_utc = utc(2027, 1, 4, 20, 5)  # already the 5th in Shanghai
+    assert local_time_text(late_evening_utc, location({})) == "2027-01-05 04:05"
+    assert local_time_text(late_evening_utc, None) == "2027-01-05 04:05"  # the default zone
+    assert local_time_text(late_evening_utc, location({}, "Europe/London")) == "2027-01-04 20:05"
+    summer = utc(2027, 7, 1, 23, 30)  # BST: London is an hour ahead of UTC, on the next day
+    assert local_time_text(summer, location({}, "Europe/London")) == "2027-07-02 00:30"
+    assert local_time_text(summer, location({}, "America/New_York")) == "2027-07-01 19:30"
