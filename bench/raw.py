@@ -468,16 +468,18 @@ class RawSteps(Scenarios):
                     )
                     await conn.execute(sql.DROP_CODE, order_id)
                     await self._earn(conn, row["member_id"], row["due"], owner, now)
-                    await conn.execute(
-                        sql.OUTBOX,
-                        _ids(1)[0],
-                        "REVIEW_INVITATION",
-                        row["member_id"],
-                        order_id,
-                        json.dumps({"order_number": row["number"]}),
-                        f"order:{order_id}:review",
-                        now,
-                    )
+                    # the review invitation is marketing: only with the member's consent
+                    if await conn.fetchval(sql.MARKETING_CONSENT, row["member_id"]):
+                        await conn.execute(
+                            sql.OUTBOX,
+                            _ids(1)[0],
+                            "REVIEW_INVITATION",
+                            row["member_id"],
+                            order_id,
+                            json.dumps({"order_number": row["number"]}),
+                            f"order:{order_id}:review",
+                            now,
+                        )
 
         await self._timed(c, "completePickup", complete)
 

@@ -151,6 +151,10 @@ LINES_OF = (
 )
 PRODUCT_NAMES = "SELECT id, name FROM product WHERE id = ANY($1)"
 PRODUCT_PAGE = "SELECT id, name FROM product WHERE status = 'ACTIVE' ORDER BY id LIMIT 21"
+MARKETING_CONSENT = (
+    "SELECT granted FROM consent_record WHERE member_id = $1 AND purpose = 'MARKETING_WECHAT' "
+    "ORDER BY recorded_at DESC, id DESC LIMIT 1"
+)
 ONLINE_TOTALS = (
     "SELECT s.variant_id, SUM(GREATEST(s.on_hand - s.reserved - s.safety_stock, 0)) "
     "FROM stock_level s JOIN location l ON l.id = s.location_id "
