@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.inventory_queries import InventoryQueries
+from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
 from api.mutations.auth import AuthMutations
@@ -83,7 +84,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
     rules = limit_rules(s)
     guard_mutations(Mutation)
-    return OmnishelfSchema(
+    schema = OmnishelfSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -103,6 +104,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=512),
         ],
     )
+    install_lean_resolvers(schema)
+    return schema
 
 
 def schema_sdl() -> str:

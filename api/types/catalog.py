@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.lean import lean
 from api.loaders import now_or_later
 from api.lookahead import asks_for
 from api.relay import Connection, Node, encode_id
@@ -114,17 +115,26 @@ class Variant(Node):
         "active locations that ship online."
     )
     def total_available(self, info: Info[Context, Any]) -> int:
-        """Synchronous when the product list loaded the totals of its variants."""
-        if self.online_total is not None:
-            return self.online_total
-        return cast(int, info.context.loaders.online_total.load(self.key))
+        return cast(int, _total_available(self, info.context))
 
     @strawberry.field
     def product(self, info: Info[Context, Any]) -> Product:
-        """Synchronous when the request has loaded the product already (order lists do)."""
-        # a variant always has its product (foreign key)
-        loader = info.context.loaders.product
-        return cast(Product, now_or_later(loader, self.product_key, Product.from_domain))
+        return cast(Product, _product_of_variant(self, info.context))
+
+
+@lean("Variant", "totalAvailable")
+def _total_available(variant: Variant, context: Context) -> object:
+    """Synchronous when the product page loaded the totals of its variants."""
+    if variant.online_total is not None:
+        return variant.online_total
+    return context.loaders.online_total.load(variant.key)
+
+
+@lean("Variant", "product")
+def _product_of_variant(variant: Variant, context: Context) -> object:
+    """Synchronous when the request has loaded the product already (order lists do); a
+    variant always has its product (foreign key)."""
+    return now_or_later(context.loaders.product, variant.product_key, Product.from_domain)
 
 
 @strawberry.type

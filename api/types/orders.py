@@ -7,6 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
+from api.lean import lean
 from api.loaders import now_or_later
 from api.relay import Connection, Node, encode_id
 from api.types.catalog import Money, Product, Variant
@@ -57,15 +58,23 @@ class OrderLine:
 
     @strawberry.field
     def variant(self, info: Info[Context, Any]) -> Variant | None:
-        """Synchronous when the request's loader has it already (an order list prefetches
-        its lines' variants): no coroutine and task per line."""
-        loader = info.context.loaders.variant
-        return cast("Variant | None", now_or_later(loader, self.variant_key, Variant.from_domain))
+        return cast("Variant | None", _line_variant(self, info.context))
 
     @strawberry.field
     def product(self, info: Info[Context, Any]) -> Product | None:
-        loader = info.context.loaders.product
-        return cast("Product | None", now_or_later(loader, self.product_key, Product.from_domain))
+        return cast("Product | None", _line_product(self, info.context))
+
+
+@lean("OrderLine", "variant")
+def _line_variant(line: OrderLine, context: Context) -> object:
+    """Synchronous when the request's loader has it already (an order list prefetches its
+    lines' variants): no coroutine and task per line."""
+    return now_or_later(context.loaders.variant, line.variant_key, Variant.from_domain)
+
+
+@lean("OrderLine", "product")
+def _line_product(line: OrderLine, context: Context) -> object:
+    return now_or_later(context.loaders.product, line.product_key, Product.from_domain)
 
 
 @strawberry.type(description="What the customer shows at the counter.")
