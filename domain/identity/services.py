@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.clock import Clock
@@ -21,6 +21,7 @@ from domain.identity.model import (
     Principal,
     PrincipalKind,
     RefreshToken,
+    StaffAction,
     StaffRole,
     StaffUser,
     TokenPair,
@@ -198,6 +199,14 @@ async def _principal_for(uow: UnitOfWork, session: AuthSession) -> Principal | N
     return None
 
 
+async def revoke_sessions_in_uow(
+    uow: UnitOfWork, kind: PrincipalKind, principal_id: UUID, at: datetime, reason: str
+) -> int:
+    """End every session of the principal (a member merged away or erased): their refresh
+    tokens stop working; returns how many were open."""
+    return await uow.sessions.revoke_sessions_of(kind, principal_id, at, reason)
+
+
 async def logout(deps: AuthDeps, principal: Principal) -> None:
     if principal.session_id is None:
         raise AuthError(AuthErrorCode.FORBIDDEN, "Only token logins can log out.")
@@ -361,3 +370,12 @@ async def purge_expired_sessions(deps: AuthDeps) -> int:
     """Job: drop refresh tokens that expired more than a day ago (idempotent)."""
     async with deps.uow() as uow:
         return await uow.sessions.delete_expired(deps.clock.now() - timedelta(days=1))
+
+
+async def record_staff_action_in_uow(
+    uow: UnitOfWork, actor: str, action: str, subject: str, reason: str, at: datetime
+) -> StaffAction:
+    """Audit a staff decision that no other record holds (see StaffAction)."""
+    record = StaffAction(new_id(), actor, action, subject, reason, at)
+    await uow.staff.add_action(record)
+    return record

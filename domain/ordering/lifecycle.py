@@ -35,7 +35,7 @@ from domain.ordering.model import (
     PickupCode,
     order_id_of,
 )
-from domain.ordering.payments import PAID_HOLD, refund_paid
+from domain.ordering.payments import hold_paid_goods, refund_paid
 from domain.ordering.services import (
     Effects,
     OrderingDeps,
@@ -135,7 +135,7 @@ async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Or
         )
         # The goods stay held past the pickup deadline: the unclaimed-orders job releases them
         # (every few minutes); the reservation sweeper must not get there first.
-        await uow.inventory.extend_reservations(order.reservation_owner, deadline + PAID_HOLD)
+        await hold_paid_goods(deps, uow, order, deadline)
         code = await _issue_code(deps, uow, order)
         location = await uow.locations.get(order.location_id)
         await notify(
