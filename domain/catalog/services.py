@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from domain.catalog.deps import CatalogDeps
 from domain.catalog.model import (
     CatalogStatus,
     Category,
@@ -19,7 +20,6 @@ from domain.catalog.model import (
     clean_slug,
     slugify,
 )
-from domain.clock import Clock
 from domain.errors import CatalogError, CatalogErrorCode
 from domain.ids import new_id
 from domain.uow import UnitOfWork
@@ -60,12 +60,6 @@ class VariantPatch:
     price: int | None = None
     barcode: str | None = None  # "" clears it
     attributes: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class CatalogDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
 
 
 def _not_found(what: str, field_name: str) -> CatalogError:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import AuthError, AuthErrorCode
+from domain.identity.deps import AuthDeps
 from domain.identity.model import (
     ApiKey,
     ApiScope,
@@ -26,37 +25,14 @@ from domain.identity.model import (
     StaffUser,
     TokenPair,
 )
-from domain.identity.ports import AccessTokens, PasswordHasher, RateLimiter
+from domain.identity.ports import PasswordHasher
 from domain.ids import new_id
 from domain.uow import UnitOfWork
-
-UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 DEVICE_TOKEN_PREFIX = "dev_"
 API_KEY_PREFIX = "key_"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 10
-
-
-@dataclass(frozen=True)
-class AuthPolicy:
-    refresh_ttl: timedelta = timedelta(days=30)
-    login_limit_per_username: int = 10
-    login_limit_per_address: int = 30
-    login_window_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class AuthDeps:
-    uow: UnitOfWorkFactory
-    clock: Clock
-    hasher: PasswordHasher
-    tokens: AccessTokens
-    limiter: RateLimiter
-    policy: AuthPolicy
-    # Repositories without a transaction, for the single reads of every request's
-    # authentication (no BEGIN/COMMIT round trips); None: `uow`.
-    reads: UnitOfWorkFactory | None = None
 
 
 def hash_secret(secret: str) -> str:

@@ -4,15 +4,14 @@ committed (goods leave), released, or expires. Used inside the owner's transacti
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import InventoryError, InventoryErrorCode
-from domain.events import EventHandlers, ReservationExpired, ReservationsExpiring
+from domain.events import ReservationExpired, ReservationsExpiring
 from domain.ids import new_id
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import (
     HOLDING,
     InsufficientStock,
@@ -29,14 +28,6 @@ from domain.uow import UnitOfWork
 # The longest a reservation is held from now. Paid goods wait out the longest pickup window
 # (30 days, PICKUP_WINDOW in infra/settings.py) plus the ordering context's grace after it.
 MAX_TTL = timedelta(days=60)
-
-
-@dataclass(frozen=True)
-class InventoryDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    events: EventHandlers = field(default_factory=EventHandlers)
-    till_price_ceiling_percent: int = 200  # a till line may charge up to this of catalog
 
 
 def _movement(

@@ -9,8 +9,8 @@ from domain.events import MembersMerged
 from domain.identity.model import Principal, PrincipalKind
 from domain.identity.services import revoke_sessions_in_uow
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.model import Member, MemberMerge, MemberStatus
-from domain.members.services import MemberDeps
 from domain.uow import UnitOfWork
 
 

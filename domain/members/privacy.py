@@ -13,6 +13,7 @@ from domain.events import ExportScope, MemberErased, MemberErasing
 from domain.identity.model import Principal, PrincipalKind
 from domain.identity.services import revoke_sessions_in_uow
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.model import (
     Channel,
     ConsentPurpose,
@@ -23,7 +24,7 @@ from domain.members.model import (
     MemberStatus,
     current_consents,
 )
-from domain.members.services import MemberDeps, active_member, sorted_identities
+from domain.members.services import active_member, sorted_identities
 
 ERASED_NAME = ""
 

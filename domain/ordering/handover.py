@@ -12,9 +12,10 @@ from domain.errors import OrderError, OrderErrorCode
 from domain.idempotency import once
 from domain.identity.model import Principal, StaffRole
 from domain.identity.services import record_staff_action_in_uow
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.lifecycle import hand_over_in_uow
 from domain.ordering.model import Order, OrderStatus
-from domain.ordering.services import Effects, OrderingDeps, load, not_found, pickup_lock_key
+from domain.ordering.services import Effects, load, not_found, pickup_lock_key
 
 
 def _manager_of(actor: Principal, location_id: UUID) -> bool:

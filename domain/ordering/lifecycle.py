@@ -24,6 +24,7 @@ from domain.ids import new_id
 from domain.inventory.reservations import commit_in_uow, release_in_uow
 from domain.loyalty.ledger import release_hold, reverse_redemption
 from domain.loyalty.services import earn_for_purchase
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     HOLDS_STOCK,
     MEMBER_MAY_CANCEL,
@@ -38,7 +39,6 @@ from domain.ordering.model import (
 from domain.ordering.payments import hold_paid_goods, refund_paid
 from domain.ordering.services import (
     Effects,
-    OrderingDeps,
     deadline_text,
     is_cs,
     is_store_staff,

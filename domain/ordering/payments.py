@@ -13,6 +13,7 @@ from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.reservations import extend_in_uow
 from domain.loyalty.ledger import post_hold
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     Order,
     OrderStatus,
@@ -21,7 +22,7 @@ from domain.ordering.model import (
     PaymentStatus,
 )
 from domain.ordering.ports import PaymentRequest, WebhookRejected
-from domain.ordering.services import Effects, OrderingDeps, is_store_staff, load, move, notify
+from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")

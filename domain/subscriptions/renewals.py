@@ -27,9 +27,10 @@ from domain.ordering.model import OrderStatus, SalesChannel
 from domain.ordering.payments import pay_in_uow
 from domain.ordering.services import Effects, load
 from domain.outbox import Notification, enqueue
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import Cycle, CycleStatus, Subscription, SubscriptionStatus
 from domain.subscriptions.ports import PaymentDeclined
-from domain.subscriptions.services import SubscriptionDeps, local_today, record
+from domain.subscriptions.services import local_today, record
 from domain.uow import UnitOfWork
 
 

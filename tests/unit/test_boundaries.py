@@ -123,3 +123,16 @@ async def mark_ready(deps, uow, order):
         "inventory uses uow.members (members's)",
         "inventory uses uow.orders.get (ordering's)",
     ]
+
+
+def test_every_deps_bundle_lives_in_its_contexts_deps_module() -> None:
+    """One predictable place: `domain/<context>/deps.py` holds what its services are given."""
+    misplaced = [
+        f"{path.relative_to(DOMAIN.parent)}: {node.name}"
+        for path in sorted(DOMAIN.rglob("*.py"))
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Deps") and path.name != "deps.py"
+    ]
+    assert misplaced == []
+    packages = {p.parent.name for p in DOMAIN.glob("*/__init__.py")}
+    assert packages == {p.parent.name for p in DOMAIN.glob("*/deps.py")}
