@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from domain.locations.ports import LocationRepository
 from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
-from domain.outbox import OutboxRepository
+from domain.outbox.ports import OutboxRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
 
@@ -67,3 +68,7 @@ class UnitOfWork(Protocol):
     ) -> None:
         """Commit when the block ends normally, roll back when it raises."""
         ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What every context's `Deps` holds: each call opens one transaction."""

@@ -67,7 +67,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
     if not settings.redis_url:
         sys.exit("omnishelf worker needs REDIS_URL; without it `serve` runs the jobs in-process.")
     configure_logging(settings.log_level)
-    run_worker(worker_settings(settings))  # type: ignore[arg-type]
+    run_worker(worker_settings(settings))
     return 0
 
 

@@ -9,28 +9,29 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from domain.catalog.services import CatalogDeps
+from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
+from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
-from domain.identity.services import AuthDeps, AuthPolicy
-from domain.inventory.reservations import InventoryDeps
+from domain.inventory.deps import InventoryDeps
 from domain.live import OrderAccess
-from domain.locations.services import LocationDeps
-from domain.loyalty.ledger import LoyaltyDeps
+from domain.locations.deps import LocationDeps
+from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import PointsPolicy
 from domain.loyalty.reactions import export_points, export_points_entries
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
+from domain.members.deps import MemberDeps
 from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
-from domain.members.services import MemberDeps, resolve_member
+from domain.members.services import resolve_member
+from domain.ordering.deps import OrderingDeps, OrderPolicy
 from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
-from domain.ordering.services import OrderingDeps, OrderPolicy
 from domain.outbox import Notifier, OutboxDeps
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.reactions import export_subscriptions
 from domain.subscriptions.reactions import register_handlers as register_subscription_handlers
-from domain.subscriptions.services import SubscriptionDeps
 from infra.cache import Caches
 from infra.db.connection import start_database, stop_database
 from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork

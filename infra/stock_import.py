@@ -20,8 +20,8 @@ from typing import TextIO, TypeVar
 from uuid import UUID
 
 from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import MAX_QUANTITY
-from domain.inventory.reservations import InventoryDeps
 from domain.inventory.stock import MAX_BATCH, BulkOutcome, BulkRow, bulk_set
 
 COLUMNS = ("location_code", "variant_code", "on_hand")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
 
+from domain.catalog.deps import CatalogDeps
 from domain.catalog.model import (
     CatalogStatus,
     Category,
@@ -20,7 +21,6 @@ from domain.catalog.model import (
     clean_slug,
     slugify,
 )
-from domain.clock import Clock
 from domain.errors import CatalogError, CatalogErrorCode
 from domain.identity.model import ApiScope, Principal
 from domain.ids import new_id
@@ -88,12 +88,6 @@ class VariantPatch:
     price: int | None = None
     barcode: str | None = None  # "" clears it
     attributes: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class CatalogDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
 
 
 def _not_found(what: str, field_name: str) -> CatalogError:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import AuthError, AuthErrorCode
+from domain.identity.deps import AuthDeps
 from domain.identity.model import (
     ApiKey,
     ApiScope,
@@ -21,41 +20,19 @@ from domain.identity.model import (
     Principal,
     PrincipalKind,
     RefreshToken,
+    StaffAction,
     StaffRole,
     StaffUser,
     TokenPair,
 )
-from domain.identity.ports import AccessTokens, PasswordHasher, RateLimiter
+from domain.identity.ports import PasswordHasher
 from domain.ids import new_id
 from domain.uow import UnitOfWork
-
-UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 DEVICE_TOKEN_PREFIX = "dev_"
 API_KEY_PREFIX = "key_"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 10
-
-
-@dataclass(frozen=True)
-class AuthPolicy:
-    refresh_ttl: timedelta = timedelta(days=30)
-    login_limit_per_username: int = 10
-    login_limit_per_address: int = 30
-    login_window_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class AuthDeps:
-    uow: UnitOfWorkFactory
-    clock: Clock
-    hasher: PasswordHasher
-    tokens: AccessTokens
-    limiter: RateLimiter
-    policy: AuthPolicy
-    # Repositories without a transaction, for the single reads of every request's
-    # authentication (no BEGIN/COMMIT round trips); None: `uow`.
-    reads: UnitOfWorkFactory | None = None
 
 
 def hash_secret(secret: str) -> str:
@@ -196,6 +173,14 @@ async def _principal_for(uow: UnitOfWork, session: AuthSession) -> Principal | N
         active = member is not None and member.is_active
         return Principal(kind=PrincipalKind.MEMBER, id=session.principal_id) if active else None
     return None
+
+
+async def revoke_sessions_in_uow(
+    uow: UnitOfWork, kind: PrincipalKind, principal_id: UUID, at: datetime, reason: str
+) -> int:
+    """End every session of the principal (a member merged away or erased): their refresh
+    tokens stop working; returns how many were open."""
+    return await uow.sessions.revoke_sessions_of(kind, principal_id, at, reason)
 
 
 async def logout(deps: AuthDeps, principal: Principal) -> None:
@@ -368,3 +353,12 @@ async def purge_expired_sessions(deps: AuthDeps) -> int:
     """Job: drop refresh tokens that expired more than a day ago (idempotent)."""
     async with deps.uow() as uow:
         return await uow.sessions.delete_expired(deps.clock.now() - timedelta(days=1))
+
+
+async def record_staff_action_in_uow(
+    uow: UnitOfWork, actor: str, action: str, subject: str, reason: str, at: datetime
+) -> StaffAction:
+    """Audit a staff decision that no other record holds (see StaffAction)."""
+    record = StaffAction(new_id(), actor, action, subject, reason, at)
+    await uow.staff.add_action(record)
+    return record

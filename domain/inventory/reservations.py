@@ -4,15 +4,14 @@ committed (goods leave), released, or expires. Used inside the owner's transacti
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import InventoryError, InventoryErrorCode
-from domain.events import EventHandlers, ReservationExpired, ReservationsExpiring
+from domain.events import ReservationExpired, ReservationsExpiring
 from domain.ids import new_id
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import (
     HOLDING,
     InsufficientStock,
@@ -26,15 +25,9 @@ from domain.inventory.model import (
 )
 from domain.uow import UnitOfWork
 
-MAX_TTL = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class InventoryDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    events: EventHandlers = field(default_factory=EventHandlers)
-    till_price_ceiling_percent: int = 200  # a till line may charge up to this of catalog
+# The longest a reservation is held from now. Paid goods wait out the longest pickup window
+# (30 days, PICKUP_WINDOW in infra/settings.py) plus the ordering context's grace after it.
+MAX_TTL = timedelta(days=60)
 
 
 def _movement(
@@ -64,7 +57,7 @@ def _check_owner_ttl(owner: str, ttl: timedelta) -> None:
     if not owner or len(owner) > 100:
         raise InventoryError(InventoryErrorCode.INVALID_INPUT, "Owner is 1-100 characters.")
     if not timedelta(0) < ttl <= MAX_TTL:
-        raise InventoryError(InventoryErrorCode.INVALID_INPUT, "TTL must be within 30 days.")
+        raise InventoryError(InventoryErrorCode.INVALID_INPUT, "TTL must be within 60 days.")
 
 
 async def reserve_in_uow(
@@ -212,10 +205,15 @@ async def commit(deps: InventoryDeps, owner: str, actor: str = "SYSTEM") -> list
         return await commit_in_uow(deps, uow, owner, actor)
 
 
-async def extend(deps: InventoryDeps, owner: str, ttl: timedelta) -> int:
+async def extend_in_uow(deps: InventoryDeps, uow: UnitOfWork, owner: str, ttl: timedelta) -> int:
+    """Hold the owner's reservations `ttl` from now; returns how many are held (0: none)."""
     _check_owner_ttl(owner, ttl)
+    return await uow.inventory.extend_reservations(owner, deps.clock.now() + ttl)
+
+
+async def extend(deps: InventoryDeps, owner: str, ttl: timedelta) -> int:
     async with deps.uow() as uow:
-        count = await uow.inventory.extend_reservations(owner, deps.clock.now() + ttl)
+        count = await extend_in_uow(deps, uow, owner, ttl)
     if not count:
         raise InventoryError(
             InventoryErrorCode.RESERVATION_NOT_FOUND, f"{owner!r} holds no reservations."

@@ -13,6 +13,7 @@ from domain.events import PosSaleRecorded, ReservationsAtRisk
 from domain.idempotency import once
 from domain.identity.model import ApiScope, Principal, PrincipalKind
 from domain.ids import new_id
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import (
     ADJUSTABLE,
     MAX_QUANTITY,
@@ -31,7 +32,6 @@ from domain.inventory.model import (
     clean_text,
     clean_till_lines,
 )
-from domain.inventory.reservations import InventoryDeps
 from domain.uow import UnitOfWork
 
 MAX_BATCH = 500

@@ -11,6 +11,7 @@ from domain.errors import InventoryError, InventoryErrorCode
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import (
     Discrepancy,
     DiscrepancyKind,
@@ -26,7 +27,6 @@ from domain.inventory.model import (
     clean_lines,
     clean_quantity,
 )
-from domain.inventory.reservations import InventoryDeps
 from domain.inventory.stock import authorize, check_exists
 from domain.uow import UnitOfWork
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import LocationError, LocationErrorCode
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.locations.deps import LocationDeps
 from domain.locations.model import (
     DEFAULT_TIMEZONE,
     GeoPoint,
@@ -22,7 +22,6 @@ from domain.locations.model import (
     clean_timezone,
 )
 from domain.pagination import Page, PageRequest
-from domain.uow import UnitOfWork
 
 CODE_LIMIT = 32
 
@@ -62,12 +61,6 @@ class LocationPatch:
 
     def touched(self) -> set[str]:
         return {name for name in self.__dataclass_fields__ if getattr(self, name) is not None}
-
-
-@dataclass(frozen=True)
-class LocationDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
 
 
 @dataclass(frozen=True)

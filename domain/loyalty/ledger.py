@@ -4,15 +4,12 @@ earnings make lots, spending takes the soonest-expiring lots first, holds earmar
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import PointsError, PointsErrorCode
-from domain.events import EventHandlers
 from domain.ids import new_id
+from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import (
     MAX_POINTS,
     Account,
@@ -21,21 +18,12 @@ from domain.loyalty.model import (
     Hold,
     HoldState,
     Lot,
-    PointsPolicy,
 )
 from domain.uow import UnitOfWork
 
 CREDITS = frozenset(
     {EntryKind.EARN, EntryKind.CHECK_IN, EntryKind.ADJUST, EntryKind.REVERSE, EntryKind.MERGE_IN}
 )
-
-
-@dataclass(frozen=True)
-class LoyaltyDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    policy: PointsPolicy = field(default_factory=PointsPolicy)
-    events: EventHandlers = field(default_factory=EventHandlers)
 
 
 def _check_points(points: int, path: str = "points") -> None:

@@ -8,7 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from domain.events import ExportScope, MembersMerged, PosSaleRecorded
-from domain.loyalty.ledger import LoyaltyDeps, merge_accounts
+from domain.loyalty.deps import LoyaltyDeps
+from domain.loyalty.ledger import merge_accounts
 from domain.loyalty.services import earn_for_till_sale
 from domain.pagination import MAX_PAGE_SIZE as EXPORT_PAGE
 from domain.pagination import PageRequest

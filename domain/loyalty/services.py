@@ -12,7 +12,8 @@ from domain.errors import CommonError, CommonErrorCode, PointsError, PointsError
 from domain.idempotency import clean_key
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
-from domain.loyalty.ledger import LoyaltyDeps, account_for, credit, credit_locked, debit
+from domain.loyalty.deps import LoyaltyDeps
+from domain.loyalty.ledger import account_for, credit, credit_locked, debit
 from domain.loyalty.model import (
     MAX_POINTS,
     Account,

@@ -10,13 +10,9 @@ from uuid import UUID
 from domain.errors import MemberError, MemberErrorCode
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.model import CandidateState, IdentityKind, Member, MergeCandidate
-from domain.members.services import (
-    MemberDeps,
-    PhoneHeldElsewhere,
-    link_identity,
-    resolve_member,
-)
+from domain.members.services import PhoneHeldElsewhere, link_identity, resolve_member
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 

@@ -12,12 +12,12 @@ from domain.identity.model import Principal, TokenPair
 from domain.identity.services import issue_tokens
 from domain.ids import new_id
 from domain.members.candidates import queue_candidate
+from domain.members.deps import MemberDeps
 from domain.members.identifiers import normalise_phone
 from domain.members.merge import merge_in_uow
 from domain.members.model import Channel, IdentityKind, Member, PhoneCode, VerifiedBy
 from domain.members.ports import WeChatSession
 from domain.members.services import (
-    MemberDeps,
     PhoneHeldElsewhere,
     active_member,
     bind_identifier,

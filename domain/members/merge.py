@@ -7,9 +7,10 @@ from uuid import UUID
 from domain.errors import MemberError, MemberErrorCode
 from domain.events import MembersMerged
 from domain.identity.model import Principal, PrincipalKind
+from domain.identity.services import revoke_sessions_in_uow
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.model import Member, MemberMerge, MemberStatus
-from domain.members.services import MemberDeps
 from domain.uow import UnitOfWork
 
 
@@ -66,8 +67,8 @@ async def merge_in_uow(
         identity.member_id = target.id
         await uow.members.save_identity(identity)
     consents = await uow.members.move_consents(source.id, target.id)
-    sessions = await uow.sessions.revoke_sessions_of(
-        PrincipalKind.MEMBER, source.id, now, "member merged"
+    sessions = await revoke_sessions_in_uow(
+        uow, PrincipalKind.MEMBER, source.id, now, "member merged"
     )
     if not target.display_name and source.display_name:
         target.display_name, target.updated_at = source.display_name, now  # keep the name known

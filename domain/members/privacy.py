@@ -11,7 +11,9 @@ from uuid import UUID
 from domain.errors import MemberError, MemberErrorCode
 from domain.events import ExportScope, MemberErased, MemberErasing
 from domain.identity.model import Principal, PrincipalKind
+from domain.identity.services import revoke_sessions_in_uow
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.model import (
     Channel,
     ConsentPurpose,
@@ -22,7 +24,7 @@ from domain.members.model import (
     MemberStatus,
     current_consents,
 )
-from domain.members.services import MemberDeps, active_member, sorted_identities
+from domain.members.services import active_member, sorted_identities
 
 ERASED_NAME = ""
 
@@ -227,7 +229,7 @@ async def delete_account(deps: MemberDeps, principal: Principal, confirm: bool) 
                 "then delete the account.",
             )
         await uow.members.delete_identities(member.id)
-        await uow.sessions.revoke_sessions_of(PrincipalKind.MEMBER, member.id, now, "erased")
+        await revoke_sessions_in_uow(uow, PrincipalKind.MEMBER, member.id, now, "erased")
         member.status, member.data_key = MemberStatus.ERASED, None
         member.display_name, member.erased_at, member.updated_at = ERASED_NAME, now, now
         await uow.members.save(member)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
-from domain.events import DataExporters, EventHandlers
 from domain.identity.model import Principal, PrincipalKind
-from domain.identity.services import AuthDeps
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.identifiers import lookup_namespace, mask, normalise, normalise_phone
 from domain.members.model import (
     DEFAULT_TIER,
@@ -23,7 +20,7 @@ from domain.members.model import (
     PiiAccess,
     VerifiedBy,
 )
-from domain.members.ports import MemberRepository, PiiVault, SmsSender, WeChatGateway
+from domain.members.ports import MemberRepository
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 
@@ -54,28 +51,6 @@ class PhoneHeldElsewhere(MemberError):
             ["phone"],
         )
         self.holder_id, self.identity, self.verified_by = holder_id, identity, verified_by
-
-
-@dataclass(frozen=True)
-class MemberPolicy:
-    code_ttl: timedelta = timedelta(minutes=5)
-    code_max_attempts: int = 5
-    code_resend_seconds: int = 60
-    codes_per_phone: int = 5
-    codes_per_address: int = 20
-    code_window_seconds: int = 3600
-
-
-@dataclass(frozen=True)
-class MemberDeps:
-    auth: AuthDeps
-    vault: PiiVault
-    wechat: WeChatGateway
-    sms: SmsSender
-    events: EventHandlers = field(default_factory=EventHandlers)
-    exporters: DataExporters = field(default_factory=DataExporters)
-    policy: MemberPolicy = field(default_factory=MemberPolicy)
-    default_wechat_app: str | None = None  # used when a call names no app (one app set up)
 
 
 def member_principal(member: Member, session_id: UUID | None = None) -> Principal:

@@ -20,6 +20,7 @@ from domain.locations.model import GeoPoint, Location, LocationStatus
 from domain.loyalty.ledger import hold
 from domain.loyalty.model import BPS, MAX_POINTS
 from domain.members.model import MemberStatus
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     MAX_LINE_NAME,
     MAX_LINE_QUANTITY,
@@ -33,7 +34,6 @@ from domain.ordering.model import (
     SalesChannel,
     reservation_owner,
 )
-from domain.ordering.services import OrderingDeps
 from domain.uow import UnitOfWork
 
 

@@ -10,11 +10,12 @@ from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
 from domain.idempotency import once
-from domain.identity.model import Principal, StaffAction, StaffRole
-from domain.ids import new_id
+from domain.identity.model import Principal, StaffRole
+from domain.identity.services import record_staff_action_in_uow
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.lifecycle import hand_over_in_uow
 from domain.ordering.model import Order, OrderStatus
-from domain.ordering.services import Effects, OrderingDeps, load, not_found, pickup_lock_key
+from domain.ordering.services import Effects, load, not_found, pickup_lock_key
 
 
 def _manager_of(actor: Principal, location_id: UUID) -> bool:
@@ -46,15 +47,8 @@ async def lift_pickup_lock(
     async with deps.uow() as uow:
         if await uow.locations.get(location_id) is None:
             raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown location.", ["locationId"])
-        await uow.staff.add_action(
-            StaffAction(
-                new_id(),
-                actor.label,
-                "LIFT_PICKUP_LOCK",
-                f"location:{location_id}",
-                why,
-                deps.clock.now(),
-            )
+        await record_staff_action_in_uow(
+            uow, actor.label, "LIFT_PICKUP_LOCK", f"location:{location_id}", why, deps.clock.now()
         )
     await deps.limiter.reset(pickup_lock_key(location_id))
 

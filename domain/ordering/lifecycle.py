@@ -26,6 +26,7 @@ from domain.locations.model import local_time_text
 from domain.loyalty.ledger import release_hold, reverse_redemption
 from domain.loyalty.services import earn_for_purchase
 from domain.members.model import ConsentPurpose
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     HOLDS_STOCK,
     MEMBER_MAY_CANCEL,
@@ -37,10 +38,9 @@ from domain.ordering.model import (
     PickupCode,
     order_id_of,
 )
-from domain.ordering.payments import PAID_HOLD, refund_paid
+from domain.ordering.payments import hold_paid_goods, refund_paid
 from domain.ordering.services import (
     Effects,
-    OrderingDeps,
     is_cs,
     is_store_staff,
     load,
@@ -136,7 +136,7 @@ async def mark_ready(deps: OrderingDeps, actor: Principal, order_id: UUID) -> Or
         )
         # The goods stay held past the pickup deadline: the unclaimed-orders job releases them
         # (every few minutes); the reservation sweeper must not get there first.
-        await uow.inventory.extend_reservations(order.reservation_owner, deadline + PAID_HOLD)
+        await hold_paid_goods(deps, uow, order, deadline)
         code = await _issue_code(deps, uow, order)
         location = await uow.locations.get(order.location_id)
         await notify(

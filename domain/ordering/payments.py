@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.inventory.reservations import extend_in_uow
 from domain.loyalty.ledger import post_hold
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     Order,
     OrderStatus,
@@ -20,7 +22,7 @@ from domain.ordering.model import (
     PaymentStatus,
 )
 from domain.ordering.ports import PaymentRequest, WebhookRejected
-from domain.ordering.services import Effects, OrderingDeps, is_store_staff, load, move, notify
+from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")
@@ -151,9 +153,18 @@ async def mark_paid(
     await move(deps, uow, order, OrderStatus.PAID, actor, "payment received", effects, paid_at=now)
     # Paid goods stay held while the store prepares or ships them (however long that
     # takes); marking the order ready re-sets the hold to its pickup deadline.
-    await uow.inventory.extend_reservations(order.reservation_owner, deadline + PAID_HOLD)
+    await hold_paid_goods(deps, uow, order, deadline)
     await post_hold(deps.loyalty, uow, order.reservation_owner, actor)  # points, phase two
     await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.amount_due))
+
+
+async def hold_paid_goods(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, deadline: datetime
+) -> None:
+    """Keep the order's stock held PAID_HOLD past its deadline, so the reservation sweeper
+    never releases paid goods before the order's own jobs (unclaimed, cancel) do."""
+    ttl = deadline + PAID_HOLD - deps.clock.now()
+    await extend_in_uow(deps.inventory, uow, order.reservation_owner, ttl)
 
 
 async def record_in_store_payment(
@@ -184,22 +195,39 @@ async def record_in_store_payment(
                 f"The order's amount due is {order.amount_due} fen; {amount} was entered.",
                 ["amount"],
             )
-        now = deps.clock.now()
-        await uow.orders.add_payment(
-            Payment(
-                new_id(),
-                order.id,
-                PaymentKind.PAYMENT,
-                "IN_STORE",
-                f"store:{new_id()}",
-                method,
-                amount,
-                order.currency,
-                PaymentStatus.SUCCEEDED,
-                now,
-                now,
-            )
+        await pay_in_uow(
+            deps, uow, order, "IN_STORE", f"store:{new_id()}", method, actor.label, effects
         )
-        await mark_paid(deps, uow, order, actor.label, effects)
     await effects.publish(deps.live)
     return order
+
+
+async def pay_in_uow(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    provider: str,
+    provider_ref: str,
+    method: str,
+    actor: str,
+    effects: Effects,
+) -> None:
+    """Money for the whole amount due was taken (at the till, or by a subscription's
+    agreement): record the payment and mark the order paid."""
+    now = deps.clock.now()
+    await uow.orders.add_payment(
+        Payment(
+            new_id(),
+            order.id,
+            PaymentKind.PAYMENT,
+            provider,
+            provider_ref,
+            method,
+            order.amount_due,
+            order.currency,
+            PaymentStatus.SUCCEEDED,
+            now,
+            now,
+        )
+    )
+    await mark_paid(deps, uow, order, actor, effects)

@@ -3,22 +3,16 @@ notifications through the outbox, live events after commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from domain.clock import Clock
 from domain.errors import OrderError, OrderErrorCode
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
-from domain.identity.ports import RateLimiter
 from domain.ids import new_id
-from domain.inventory.reservations import InventoryDeps
 from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_event
-from domain.loyalty.ledger import LoyaltyDeps
 from domain.members.model import ConsentPurpose
-from domain.members.ports import PiiVault
+from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
     Fulfilment,
     Order,
@@ -26,33 +20,8 @@ from domain.ordering.model import (
     OrderStatus,
     check_transition,
 )
-from domain.ordering.ports import CodeSigner, PaymentProvider
 from domain.outbox import Notification, enqueue
 from domain.uow import UnitOfWork
-
-
-@dataclass(frozen=True)
-class OrderPolicy:
-    payment_timeout: timedelta = timedelta(minutes=15)
-    pickup_window: timedelta = timedelta(days=3)
-    reminder_before: timedelta = timedelta(hours=24)
-    wrong_codes_per_store: int = 20
-    wrong_code_window_seconds: int = 300
-    alternatives: int = 5
-
-
-@dataclass(frozen=True)
-class OrderingDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    inventory: InventoryDeps
-    payments: Mapping[str, PaymentProvider]
-    limiter: RateLimiter
-    signer: CodeSigner
-    vault: PiiVault
-    live: LiveEvents
-    loyalty: LoyaltyDeps
-    policy: OrderPolicy = field(default_factory=OrderPolicy)
 
 
 @dataclass

@@ -23,19 +23,14 @@ from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.ordering.checkout import Checkout, DeliveryTo, place_order
 from domain.ordering.lifecycle import cancel_in_uow
-from domain.ordering.model import (
-    OrderStatus,
-    Payment,
-    PaymentKind,
-    PaymentStatus,
-    SalesChannel,
-)
-from domain.ordering.payments import mark_paid
-from domain.ordering.services import Effects
+from domain.ordering.model import OrderStatus, SalesChannel
+from domain.ordering.payments import pay_in_uow
+from domain.ordering.services import Effects, load
 from domain.outbox import Notification, enqueue
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import Cycle, CycleStatus, Subscription, SubscriptionStatus
 from domain.subscriptions.ports import PaymentDeclined
-from domain.subscriptions.services import SubscriptionDeps, local_today, record
+from domain.subscriptions.services import local_today, record
 from domain.uow import UnitOfWork
 
 
@@ -151,8 +146,7 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
     async with deps.uow() as uow:
         s = await uow.subscriptions.get(subscription_id, lock=True)
         assert s is not None and cycle.order_id is not None
-        order = await uow.orders.get(cycle.order_id, lock=True)
-        assert order is not None
+        order = await load(uow, cycle.order_id)
         if order.status is not OrderStatus.PENDING_PAYMENT:
             return await _settled_elsewhere(deps, uow, s, cycle, order.status)
         if s.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
@@ -182,23 +176,9 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
             )
         except PaymentDeclined as declined:
             return await _declined(deps, uow, s, cycle, order, str(declined), effects)
-        now = deps.clock.now()
-        await uow.orders.add_payment(
-            Payment(
-                new_id(),
-                order.id,
-                PaymentKind.PAYMENT,
-                deps.agreements.name,
-                ref,
-                "AGREEMENT",
-                order.amount_due,
-                order.currency,
-                PaymentStatus.SUCCEEDED,
-                now,
-                now,
-            )
+        await pay_in_uow(
+            deps.ordering, uow, order, deps.agreements.name, ref, "AGREEMENT", "SYSTEM", effects
         )
-        await mark_paid(deps.ordering, uow, order, "SYSTEM", effects)
         cycle.status, cycle.attempts = CycleStatus.PAID, cycle.attempts + 1
         await uow.subscriptions.save_cycle(cycle)
         s.status, s.failed_attempts, s.next_retry_at = SubscriptionStatus.ACTIVE, 0, None

@@ -3,49 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.catalog.model import CatalogStatus
-from domain.clock import Clock
 from domain.errors import SubscriptionError, SubscriptionErrorCode
-from domain.events import EventHandlers
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
-from domain.members.ports import PiiVault
-from domain.ordering.services import OrderingDeps
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import (
     Cycle,
     CycleStatus,
     Interval,
     Plan,
-    RenewalPolicy,
     Subscription,
     SubscriptionChange,
     SubscriptionLine,
     SubscriptionStatus,
     clean_signup_lines,
 )
-from domain.subscriptions.ports import AgreementPayments
 from domain.uow import UnitOfWork
 
 E = SubscriptionErrorCode
-
-
-@dataclass(frozen=True)
-class SubscriptionDeps:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    ordering: OrderingDeps
-    agreements: AgreementPayments
-    vault: PiiVault
-    events: EventHandlers
-    policy: RenewalPolicy = field(default_factory=RenewalPolicy)
 
 
 def _error(code: SubscriptionErrorCode, message: str, *path: str) -> SubscriptionError:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -93,6 +94,33 @@ def _insert_text(table: str, columns: tuple[str, ...], count: int) -> str:
         for row in range(count)
     )
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+async def insert_row(table: str, row: Mapping[str, Any]) -> None:
+    """One row given by column name (the writes of rarely changed tables: nothing to keep
+    in step by position); values converted as by `update`."""
+    await insert(table, tuple(row), [[as_driver_value(v) for v in row.values()]])
+
+
+async def update(table: str, changes: Mapping[str, Any], where: str, *values: Any) -> int:
+    """`UPDATE table SET <changes> WHERE <where>`, `where` naming `values` as $1..$n; returns
+    the number of rows changed. The keys of `changes` are column names the repository chose,
+    never input; enum members are sent as their value, dicts and lists as JSON text."""
+    params = list(values)
+    assignments = []
+    for column, value in changes.items():
+        params.append(as_driver_value(value))
+        assignments.append(f"{column} = ${len(params)}")
+    return await execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {where}", *params)
+
+
+def as_driver_value(value: Any) -> Any:
+    """A value as `insert` and `update` send it: an enum member's value, JSON as text."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return as_json_text(value)
+    return value
 
 
 def placeholders(count: int, start: int = 1) -> str:

@@ -20,7 +20,7 @@ What each check relies on (the code that keeps it true):
   points_entries,         domain.loyalty.model.Account: balance = entries = lots - debt,
   points_lots,            held = open holds = lots' held
   points_holds
-  outbox_delivery         domain/outbox.py: SENT has sent_at, FAILED its error, PENDING and
+  outbox_delivery         domain/outbox/: SENT has sent_at, FAILED its error, PENDING and
                           SENDING wait for next_attempt_at (the claim lease)
   subscription_cycles     domain/subscriptions/renewals.py: cycle n+1 is claimed against
                           `sequence`, closing it advances `sequence`, one order per cycle

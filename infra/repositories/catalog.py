@@ -11,7 +11,7 @@ from domain.catalog.model import CatalogStatus, Category, Money, Product, Varian
 from domain.errors import CatalogError, CatalogErrorCode
 from domain.pagination import Page, PageRequest
 from infra.db import sql
-from infra.db.models.catalog import CategoryRow, ProductRow, VariantRow
+from infra.db.models.catalog import ProductRow, VariantRow
 from infra.repositories.paging import after_uuid
 
 PRODUCT_COLUMNS = "id, name, slug, description, category_id, status, created_at, updated_at"
@@ -73,6 +73,18 @@ async def _by_ids(select: str, column: str, ids: Sequence[UUID]) -> list[dict[st
     return await sql.fetch(f"{select} WHERE {column} IN ({sql.placeholders(len(keys))})", *keys)
 
 
+def _product_fields(product: Product) -> dict[str, Any]:
+    """The columns a save writes (all but the id and created_at)."""
+    return {
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "category_id": product.category_id,
+        "status": product.status,
+        "updated_at": product.updated_at,
+    }
+
+
 def _variant_fields(variant: Variant) -> dict[str, Any]:
     return {
         "product_id": variant.product_id,
@@ -99,9 +111,9 @@ def _duplicate(error: IntegrityError) -> CatalogError:
 
 
 class TortoiseCatalogRepository:
-    """Reads through prebuilt SQL (every product list, variant and order view reads here);
-    writes and the rare searches through the ORM. `touched`: this instance wrote (the unit
-    of work tells the catalog cache after its commit)."""
+    """Reads and writes through prebuilt SQL (every product list, variant and order view
+    reads here); the text search, a use case of its own, through the ORM. `touched`: this
+    instance wrote (the unit of work tells the catalog cache after its commit)."""
 
     touched = False
 
@@ -156,11 +168,12 @@ class TortoiseCatalogRepository:
         return [_category(r) for r in await sql.fetch(f"{SELECT_CATEGORIES} ORDER BY name")]
 
     async def slug_taken(self, slug: str, *, kind: str, exclude: UUID | None = None) -> bool:
-        model = ProductRow if kind == "product" else CategoryRow
-        query = model.filter(slug=slug)
-        if exclude is not None:
-            query = query.exclude(id=exclude)
-        return await query.exists()
+        table = "product" if kind == "product" else "category"
+        if exclude is None:
+            return bool(await sql.fetch(f"SELECT 1 FROM {table} WHERE slug = $1", slug))
+        return bool(
+            await sql.fetch(f"SELECT 1 FROM {table} WHERE slug = $1 AND id <> $2", slug, exclude)
+        )
 
     async def list_products(
         self,
@@ -212,15 +225,9 @@ class TortoiseCatalogRepository:
     async def add_product(self, product: Product) -> None:
         self.touched = True
         try:
-            await ProductRow.create(
-                id=product.id,
-                name=product.name,
-                slug=product.slug,
-                description=product.description,
-                category_id=product.category_id,
-                status=product.status,
-                created_at=product.created_at,
-                updated_at=product.updated_at,
+            await sql.insert_row(
+                "product",
+                {"id": product.id, "created_at": product.created_at, **_product_fields(product)},
             )
         except IntegrityError as error:
             raise _duplicate(error) from None
@@ -228,43 +235,39 @@ class TortoiseCatalogRepository:
     async def save_product(self, product: Product) -> None:
         self.touched = True
         try:
-            await ProductRow.filter(id=product.id).update(
-                name=product.name,
-                slug=product.slug,
-                description=product.description,
-                category_id=product.category_id,
-                status=product.status,
-                updated_at=product.updated_at,
-            )
+            await sql.update("product", _product_fields(product), "id = $1", product.id)
         except IntegrityError as error:
             raise _duplicate(error) from None
 
     async def add_variant(self, variant: Variant) -> None:
         self.touched = True
         try:
-            await VariantRow.create(id=variant.id, **_variant_fields(variant))
+            await sql.insert_row("variant", {"id": variant.id, **_variant_fields(variant)})
         except IntegrityError as error:
             raise _duplicate(error) from None
 
     async def save_variant(self, variant: Variant) -> None:
         self.touched = True
         try:
-            await VariantRow.filter(id=variant.id).update(**_variant_fields(variant))
+            await sql.update("variant", _variant_fields(variant), "id = $1", variant.id)
         except IntegrityError as error:
             raise _duplicate(error) from None
 
     async def add_category(self, category: Category) -> None:
         self.touched = True
         try:
-            await CategoryRow.create(
-                id=category.id,
-                name=category.name,
-                slug=category.slug,
-                parent_id=category.parent_id,
+            await sql.insert_row(
+                "category",
+                {
+                    "id": category.id,
+                    "name": category.name,
+                    "slug": category.slug,
+                    "parent_id": category.parent_id,
+                },
             )
         except IntegrityError as error:
             raise _duplicate(error) from None
 
     async def set_variants_status(self, product_id: UUID, status: CatalogStatus) -> None:
         self.touched = True
-        await VariantRow.filter(product_id=product_id).update(status=status)
+        await sql.update("variant", {"status": status}, "product_id = $1", product_id)

@@ -23,7 +23,6 @@ from infra.db.models.inventory import (
     DiscrepancyRow,
     IdempotencyRow,
     MovementRow,
-    PosTransactionRow,
     ReservationRow,
     StockLevelRow,
     TransferRow,
@@ -161,8 +160,13 @@ class TortoiseInventoryRepository:
         return Page.from_rows([_level(r) for r in rows], [str(r.variant_id) for r in rows], page)
 
     async def level(self, location_id: UUID, variant_id: UUID) -> StockLevel | None:
-        row = await StockLevelRow.get_or_none(location_id=location_id, variant_id=variant_id)
-        return _level(row) if row else None
+        rows = await sql.fetch(
+            f"SELECT location_id, variant_id, on_hand, reserved, safety_stock FROM stock_level "
+            f"{WHERE}",
+            location_id,
+            variant_id,
+        )
+        return _level(rows[0]) if rows else None
 
     async def ensure_level(self, location_id: UUID, variant_id: UUID) -> None:
         await sql.execute(
@@ -420,8 +424,12 @@ class TortoiseInventoryRepository:
         )
         if inserted:
             return None
-        row = await PosTransactionRow.get(location_id=location_id, transaction_id=transaction_id)
-        return dict(row.summary)
+        [row] = await sql.fetch(
+            "SELECT summary FROM pos_transaction WHERE location_id = $1 AND transaction_id = $2",
+            location_id,
+            transaction_id,
+        )
+        return dict(sql.as_json(row["summary"]))
 
     async def complete_pos_transaction(
         self, location_id: UUID, transaction_id: str, summary: dict[str, Any]

@@ -9,7 +9,6 @@ from tortoise.exceptions import IntegrityError
 from domain.errors import LocationError, LocationErrorCode
 from domain.locations.model import GeoPoint, Location, LocationStatus, LocationType
 from infra.db import sql
-from infra.db.models.locations import LocationRow
 
 LOCATION_COLUMNS = (
     "id, code, name, type, address, city, latitude, longitude, timezone, opening_hours, "
@@ -62,8 +61,8 @@ def _fields(location: Location) -> dict[str, Any]:
 
 
 class TortoiseLocationRepository:
-    """Reads through prebuilt SQL (the network is read on every availability request),
-    writes through the ORM. `touched`: this instance wrote (the unit of work tells the
+    """Reads and writes through prebuilt SQL (the network is read on every availability
+    request). `touched`: this instance wrote (the unit of work tells the
     locations cache after its commit)."""
 
     touched = False
@@ -106,7 +105,7 @@ class TortoiseLocationRepository:
     async def add(self, location: Location) -> None:
         self.touched = True
         try:
-            await LocationRow.create(id=location.id, **_fields(location))
+            await sql.insert_row("location", {"id": location.id, **_fields(location)})
         except IntegrityError:
             raise LocationError(
                 LocationErrorCode.DUPLICATE_CODE, "Location code exists.", ["code"]
@@ -114,4 +113,4 @@ class TortoiseLocationRepository:
 
     async def save(self, location: Location) -> None:
         self.touched = True
-        await LocationRow.filter(id=location.id).update(**_fields(location))
+        await sql.update("location", _fields(location), "id = $1", location.id)

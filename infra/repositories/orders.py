@@ -157,6 +157,21 @@ def _payment(row: OrderPaymentRow) -> Payment:
     )
 
 
+async def _update(
+    order_id: UUID, changes: Mapping[str, Any], status: OrderStatus | None = None
+) -> int:
+    """One UPDATE of the order's row (conditional on its status when given), in prebuilt SQL
+    like the reads of the same use cases; returns the number of rows changed."""
+    unknown = set(changes) - set(ORDER_COLUMNS)
+    if unknown:
+        raise ValueError(f"customer_order has no column {sorted(unknown)}")
+    if status is None:
+        return await sql.update("customer_order", changes, "id = $1", order_id)
+    return await sql.update(
+        "customer_order", changes, "id = $1 AND status = $2", order_id, status.value
+    )
+
+
 class TortoiseOrderRepository:
     async def _with_lines(self, rows: Sequence[dict[str, Any]]) -> list[Order]:
         if not rows:
@@ -218,11 +233,10 @@ class TortoiseOrderRepository:
     async def transition(
         self, order_id: UUID, frm: OrderStatus, to: OrderStatus, changes: Mapping[str, Any]
     ) -> bool:
-        count = await OrderRow.filter(id=order_id, status=frm).update(status=to, **changes)
-        return count == 1
+        return await _update(order_id, {"status": to, **changes}, frm) == 1
 
     async def set_flags(self, order_id: UUID, **flags: Any) -> None:
-        await OrderRow.filter(id=order_id).update(**flags)
+        await _update(order_id, flags)
 
     async def add_events(self, events: Sequence[OrderEvent]) -> None:
         await sql.insert(

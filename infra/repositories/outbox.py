@@ -14,11 +14,21 @@ from infra.db import sql
 from infra.db.models.outbox import OutboxMessageRow
 from infra.repositories.paging import after_uuid
 
-_COLUMNS = (
-    "id, kind, member_id, order_id, data, dedupe_key, status, attempts, next_attempt_at, "
-    "last_error, created_at, sent_at"
+OUTBOX_COLUMNS = (
+    "id",
+    "kind",
+    "member_id",
+    "order_id",
+    "data",
+    "dedupe_key",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "sent_at",
 )
-_PER_ROW = 12
+_PER_ROW = len(OUTBOX_COLUMNS)
 
 
 def _values(m: OutboxMessage) -> tuple[Any, ...]:
@@ -66,7 +76,7 @@ class TortoiseOutboxRepository:
         # A plain INSERT of a taken key would abort a PostgreSQL transaction: the caller's
         # state change with it. RETURNING counts the new rows (asyncpg reports no row count).
         inserted = await sql.fetch(
-            f"INSERT INTO outbox_message ({_COLUMNS}) VALUES {rows} "
+            f"INSERT INTO outbox_message ({', '.join(OUTBOX_COLUMNS)}) VALUES {rows} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
             *(value for m in messages for value in _values(m)),
         )

@@ -39,8 +39,8 @@ from api.app import create_app
 from api.document_guards import count_tokens
 from domain.identity.model import DeviceKind, StaffRole
 from domain.identity.services import create_device, create_staff
-from domain.members.services import MemberPolicy
-from domain.ordering.services import OrderPolicy
+from domain.members.deps import MemberPolicy
+from domain.ordering.deps import OrderPolicy
 from infra.db.models.members import MemberRow, PhoneCodeRow
 from infra.runtime import Runtime
 from infra.security.ratelimit import MemoryRateLimiter

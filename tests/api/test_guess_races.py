@@ -19,7 +19,7 @@ import pytest
 
 from domain.identity.model import DeviceKind
 from domain.identity.services import create_device
-from domain.ordering.services import OrderPolicy
+from domain.ordering.deps import OrderPolicy
 from infra.db.models.members import PhoneCodeRow
 from infra.runtime import Runtime
 from tests.api.second_process import second_api

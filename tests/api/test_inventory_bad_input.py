@@ -851,7 +851,7 @@ async def test_bad_reservations_raise_typed_errors_and_write_nothing(
         ),
         (
             lambda: reservations.reserve(
-                deps, [StockLine(milk, 1)], store, "o:1", timedelta(days=31)
+                deps, [StockLine(milk, 1)], store, "o:1", timedelta(days=61)
             ),
             InventoryErrorCode.INVALID_INPUT,
         ),
@@ -862,6 +862,10 @@ async def test_bad_reservations_raise_typed_errors_and_write_nothing(
         (
             lambda: reservations.extend(deps, "no-such-owner", ttl),
             InventoryErrorCode.RESERVATION_NOT_FOUND,
+        ),
+        (
+            lambda: reservations.extend(deps, "o:1", timedelta(days=61)),
+            InventoryErrorCode.INVALID_INPUT,
         ),
     ]
     for action, code in bad:

@@ -52,6 +52,7 @@ from domain.errors import CommonError, CommonErrorCode, InventoryError, Inventor
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory import reservations, stock, transfers
+from domain.inventory.deps import InventoryDeps
 from domain.inventory.model import (
     InsufficientStock,
     MovementKind,
@@ -182,7 +183,7 @@ class InventoryMachine(RuleBasedStateMachine):
             await row.all().delete()
 
     @property
-    def deps(self) -> reservations.InventoryDeps:
+    def deps(self) -> InventoryDeps:
         return self.env.runtime.inventory
 
     def loc(self, index: int) -> UUID:
@@ -660,7 +661,7 @@ class InventoryMachine(RuleBasedStateMachine):
 
 
 async def stock_adjust(
-    deps: reservations.InventoryDeps,
+    deps: InventoryDeps,
     location_id: UUID,
     variant_id: UUID,
     delta: int,

@@ -41,6 +41,7 @@ from hypothesis.stateful import (
 
 from domain.errors import CommonError, CommonErrorCode, PointsError, PointsErrorCode
 from domain.loyalty import ledger, services
+from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import Entry, EntryKind, Hold, HoldState
 from domain.members.merge import merge_members
 from infra.db.models.loyalty import (
@@ -168,7 +169,7 @@ class PointsMachine(RuleBasedStateMachine):
             await row.all().delete()
 
     @property
-    def deps(self) -> ledger.LoyaltyDeps:
+    def deps(self) -> LoyaltyDeps:
         return self.env.runtime.loyalty
 
     def alive(self, index: int) -> int:

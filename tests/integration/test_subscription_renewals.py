@@ -45,6 +45,7 @@ from domain.ordering.payments import handle_notification, pay_order
 from domain.outbox import OutboxMessage
 from domain.pagination import PageRequest
 from domain.subscriptions import renewals, services
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import (
     Cycle,
     CycleStatus,
@@ -81,7 +82,7 @@ class Shop:
     variant_id: UUID
 
     @property
-    def deps(self) -> services.SubscriptionDeps:
+    def deps(self) -> SubscriptionDeps:
         return self.runtime.subscriptions
 
     @property

@@ -25,6 +25,7 @@ from uuid import UUID
 from domain.clock import Clock, FrozenClock
 from domain.errors import AuthError, AuthErrorCode, MemberError, MemberErrorCode
 from domain.events import DataExporters, EventHandlers
+from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.model import (
     AuthSession,
     Principal,
@@ -39,7 +40,7 @@ from domain.identity.ports import (
     SessionRepository,
     StaffRepository,
 )
-from domain.identity.services import AuthDeps, AuthPolicy
+from domain.members.deps import MemberDeps
 from domain.members.model import (
     ConsentRecord,
     Identity,
@@ -50,7 +51,6 @@ from domain.members.model import (
     PiiAccess,
 )
 from domain.members.ports import MemberRepository, PiiVault
-from domain.members.services import MemberDeps
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 from infra.security.ratelimit import MemoryRateLimiter

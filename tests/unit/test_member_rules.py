@@ -13,6 +13,7 @@ from domain.events import MembersMerged
 from domain.identity.model import Principal, PrincipalKind, StaffRole, TokenPair
 from domain.identity.services import authenticate
 from domain.ids import new_id
+from domain.members.deps import MemberDeps
 from domain.members.identifiers import mask, normalise, normalise_phone
 from domain.members.login import bind_wechat_phone, login_with_wechat
 from domain.members.merge import merge_in_uow, merge_members
@@ -32,7 +33,7 @@ from domain.members.privacy import (
     unsubscribe_all,
     update_consents,
 )
-from domain.members.services import MemberDeps, enrol_member, member_principal
+from domain.members.services import enrol_member, member_principal
 from domain.uow import UnitOfWork
 from tests.unit.fakes import database_of, member_deps
 

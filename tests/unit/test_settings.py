@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from domain.inventory.reservations import MAX_TTL
+from domain.ordering.payments import PAID_HOLD
 from infra.settings import DEV_JWT_SECRET, Settings, SettingsError
 
 PRODUCTION = {
@@ -83,3 +87,13 @@ def test_notifier_is_wechat_with_the_real_gateway_and_production_refuses_the_fak
         Settings.from_env({"NOTIFIER": "carrier-pigeon"})
     with pytest.raises(SettingsError, match="real WeChat gateway"):
         Settings.from_env({"NOTIFIER": "wechat"})
+
+
+def test_the_longest_pickup_window_holds_paid_goods_within_the_inventory_limit() -> None:
+    """Ordering holds paid goods PAID_HOLD past the pickup deadline through the inventory's
+    `extend_in_uow`, which refuses a hold longer than MAX_TTL: every window settings accept
+    must fit, or marking such an order paid or ready would fail."""
+    longest = Settings.from_env({"PICKUP_WINDOW": str(30 * 86400)}).pickup_window
+    assert timedelta(seconds=longest) + PAID_HOLD <= MAX_TTL
+    with pytest.raises(SettingsError):
+        Settings.from_env({"PICKUP_WINDOW": str(30 * 86400 + 1)})

@@ -1,0 +1,17 @@
+"""What the inventory services (reservations, stock, transfers) are given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.clock import Clock
+from domain.events import EventHandlers
+from domain.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class InventoryDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    events: EventHandlers = field(default_factory=EventHandlers)
+    till_price_ceiling_percent: int = 200  # a till line may charge up to this of catalog

@@ -1,0 +1,40 @@
+"""What the ordering use cases are given: ports, the deps of the contexts they call, the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from domain.clock import Clock
+from domain.identity.ports import RateLimiter
+from domain.inventory.deps import InventoryDeps
+from domain.live import LiveEvents
+from domain.loyalty.deps import LoyaltyDeps
+from domain.members.ports import PiiVault
+from domain.ordering.ports import CodeSigner, PaymentProvider
+from domain.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class OrderPolicy:
+    payment_timeout: timedelta = timedelta(minutes=15)
+    pickup_window: timedelta = timedelta(days=3)
+    reminder_before: timedelta = timedelta(hours=24)
+    wrong_codes_per_store: int = 20
+    wrong_code_window_seconds: int = 300
+    alternatives: int = 5
+
+
+@dataclass(frozen=True)
+class OrderingDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    inventory: InventoryDeps
+    payments: Mapping[str, PaymentProvider]
+    limiter: RateLimiter
+    signer: CodeSigner
+    vault: PiiVault
+    live: LiveEvents
+    loyalty: LoyaltyDeps
+    policy: OrderPolicy = field(default_factory=OrderPolicy)
