@@ -23,13 +23,12 @@ from domain.identity.model import DeviceKind
 from domain.identity.services import create_device, revoke_device
 from domain.live import pickup_board_topic
 from infra.runtime import Runtime
-from tests.api.second_process import second_api
-from tests.api.test_orders_checkout import make_variants, order_input, placed, receive, shopper
-from tests.api.test_subscriptions import BOARD, ORDER, Session, server, session, subscribed
-from tests.conftest import Api, login
 from tests.support import MovableClock
-
-__all__ = ["server"]
+from tests.support.api import Api, login
+from tests.support.orders import make_variants, order_input, placed, receive
+from tests.support.processes import second_api
+from tests.support.shoppers import shopper
+from tests.support.ws import BOARD, ORDER, Session, session, subscribed
 
 LOGOUT = "mutation { logout { ok errors { code } } }"
 DELETE = "mutation { deleteMyAccount(input: {confirm: true}) { ok errors { code } } }"

@@ -36,7 +36,7 @@ from infra.live import InProcessLiveEvents, RedisLiveEvents
 from infra.notifier import FakeNotifier
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api, login
+from tests.support.api import Api, login
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
 PASSWORD = "correct-horse-battery"

@@ -24,8 +24,8 @@ from domain.loyalty import services
 from domain.loyalty.model import EntryKind, Hold, HoldState
 from infra.db.models.loyalty import GrowthRecordRow, PointsEntryRow, PointsHoldRow
 from infra.runtime import Runtime
-from tests.conftest import Api, login
-from tests.integration.test_points_ledger import (
+from tests.support.api import Api, login
+from tests.support.points import (
     DAY,
     check_books,
     earn,

@@ -52,15 +52,9 @@ from infra.db.models.loyalty import (
     TierChangeRow,
 )
 from infra.runtime import Runtime
-from tests.integration.test_points_ledger import (
-    CS,
-    STORE_ZONE,
-    Snapshot,
-    assert_only_appended,
-    check_books,
-    new_member,
-)
 from tests.support import MovableClock
+from tests.support.clock import STORE_ZONE
+from tests.support.points import CS, Snapshot, assert_only_appended, check_books, new_member
 
 T = TypeVar("T")
 LOYALTY_ROWS = (
