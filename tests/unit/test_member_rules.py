@@ -34,7 +34,7 @@ from domain.members.privacy import (
 )
 from domain.members.services import MemberDeps, enrol_member, member_principal
 from domain.uow import UnitOfWork
-from tests.fakes.members import database_of, member_deps
+from tests.fakes.deps import database_of, member_deps
 
 APP = "wx-demo"
 CS = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)

@@ -21,24 +21,27 @@ def _is_test_module(dotted: str) -> bool:
     return dotted.startswith("tests.") and (last.startswith("test_") or last == "conftest")
 
 
+def _imported(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of every import in the tree."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found.append((node.lineno, node.module or ""))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return found
+
+
 def test_no_test_module_imports_another() -> None:
     found = []
     for path in [*_modules(), *(TESTS / home for home in HOMES)]:
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for file in files:
-            for node in ast.walk(ast.parse(file.read_text())):
-                names = (
-                    [node.module or ""]
-                    if isinstance(node, ast.ImportFrom)
-                    else [a.name for a in node.names]
-                    if isinstance(node, ast.Import)
-                    else []
-                )
-                for name in names:
-                    if _is_test_module(name) and not (
-                        name == "tests.conftest" and file.name.startswith("test_")
-                    ):
-                        found.append(f"{file.relative_to(TESTS)}:{node.lineno} imports {name}")
+            for line, name in _imported(ast.parse(file.read_text())):
+                # A test module may use conftest's constants; helpers never import conftest.
+                allowed = name == "tests.conftest" and file.name.startswith("test_")
+                if _is_test_module(name) and not allowed:
+                    found.append(f"{file.relative_to(TESTS)}:{line} imports {name}")
     assert found == [], "move the shared helpers to tests/support:\n" + "\n".join(found)
 
 
@@ -57,12 +60,13 @@ def test_the_checker_sees_a_cross_import_and_a_copied_helper() -> None:
     """The two checks above would pass on nothing: they must see what they look for."""
     module = ast.parse(
         "from tests.api.test_orders_checkout import placed\n"
+        "import tests.integration.test_points_ledger\n"
         "class Shopper: ...\n"
         "def codes(payload): ...\n"
     )
-    imported = [n.module for n in ast.walk(module) if isinstance(n, ast.ImportFrom)]
-    assert [m for m in imported if m and _is_test_module(m)] == ["tests.api.test_orders_checkout"]
-    defined = [n.name for n in ast.walk(module) if getattr(n, "name", None) in SINGLE]
-    assert defined == ["Shopper", "codes"]
+    imported = [name for _, name in _imported(module) if _is_test_module(name)]
+    assert imported == ["tests.api.test_orders_checkout", "tests.integration.test_points_ledger"]
+    defined = [n.name for n in ast.walk(module) if isinstance(n, ast.ClassDef | ast.FunctionDef)]
+    assert [name for name in defined if name in SINGLE] == ["Shopper", "codes"]
     assert any(p.name == "test_orders_checkout.py" for p in _modules())
     assert not any("support" in p.parts for p in _modules())
