@@ -1,8 +1,7 @@
 """Checkout over GraphQL (issue 5): catalog prices, the fulfilling location (pickup store or
 the nearest location that ships), stock reserved once per idempotency key, typed errors for
-every refusal, and orders placed by the POS for a looked-up member or a walk-in.
-
-The helpers at the top are shared with test_orders_payments and test_orders_lifecycle."""
+every refusal, and orders placed by the POS for a looked-up member or a walk-in. The helpers
+are in tests/support/orders.py."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ The books (`check_books`) hold for every account at every moment:
 Entries are never changed or deleted: tests snapshot them and compare after further
 operations, and the repository's source is checked for updates/deletes of entry rows.
 
-The other points test modules import the helpers from here.
+The helpers, `check_books` among them, are in tests/support/points.py.
 """
 
 from __future__ import annotations
