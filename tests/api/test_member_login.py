@@ -20,9 +20,6 @@ from tests.support.api import Api, login
 from tests.support.members import (
     APP,
     BIND_PHONE,
-    CS_MEMBER,
-    CS_NODE,
-    ENROL,
     ME,
     OTHER_PHONE,
     PHONE,
@@ -45,6 +42,17 @@ from tests.support.members import (
     wrong,
 )
 from tests.support.payloads import codes, top_level_codes
+
+ENROL = """
+mutation($phone: String!, $card: String) {
+  enrolMember(input: {phone: $phone, posCard: $card}) {
+    created member { id } errors { code message field }
+  }
+}"""
+
+CS_MEMBER = "query($id: ID!) { member(id: $id) { id status } }"
+
+CS_NODE = "query($id: ID!) { node(id: $id) { id ... on Member { status } } }"
 
 
 async def cs_agent(api: Api, runtime: Runtime) -> Api:

@@ -59,12 +59,6 @@ mutation($code: String!, $app: String) {{
   }}
 }}"""
 
-ENROL = """
-mutation($phone: String!, $card: String) {
-  enrolMember(input: {phone: $phone, posCard: $card}) {
-    created member { id } errors { code message field }
-  }
-}"""
 
 REFRESH = """
 mutation($t: String!) {
@@ -75,8 +69,6 @@ mutation($t: String!) {
 
 ME = f"{{ me {{ {MEMBER_FIELDS} }} }}"
 
-CS_MEMBER = "query($id: ID!) { member(id: $id) { id status } }"
-CS_NODE = "query($id: ID!) { node(id: $id) { id ... on Member { status } } }"
 
 PHONE = "13900139000"
 PHONE_E164 = "+8613900139000"
