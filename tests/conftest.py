@@ -20,7 +20,7 @@ from infra.runtime import Runtime
 from infra.settings import Settings
 from tests.support import MovableClock, PiiWatch, is_postgres, table_names, test_database_url
 from tests.support.api import Api, staff_api
-from tests.support.ws import serve
+from tests.support.ws import serve, ws_url
 
 HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -172,5 +172,5 @@ async def clerk_a(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
 @pytest.fixture
 async def server(runtime: Runtime) -> AsyncIterator[str]:
     """The app served by uvicorn inside the test's loop: the WebSocket URL to connect to."""
-    async with serve(runtime) as url:
-        yield url
+    async with serve(runtime) as address:
+        yield ws_url(address)

@@ -23,7 +23,7 @@ from domain.identity.services import create_device
 from domain.live import LiveEvent, order_topic, order_update_event, pickup_board_topic
 from infra.runtime import Runtime
 from tests.support.api import Api
-from tests.support.ws import BOARD, ORDER, PROTOCOL, session, subscribed
+from tests.support.ws import BOARD, ORDER_UPDATED, PROTOCOL, session, subscribed
 
 
 async def kiosk(runtime: Runtime, location_id: UUID) -> str:
@@ -144,7 +144,7 @@ async def test_order_updates_are_not_found_until_ordering_provides_access(
     monkeypatch.setattr(runtime, "order_access", None)
     async with session(server, admin.token) as s:
         order = encode_id("Order", uuid4())
-        assert await s.refused(ORDER, {"id": order}) == "NOT_FOUND"
+        assert await s.refused(ORDER_UPDATED, {"id": order}) == "NOT_FOUND"
 
 
 class OneOrder:
@@ -165,7 +165,7 @@ async def test_order_updates_reach_the_store_staff_and_no_other(
     at_a, at_b = uuid4(), uuid4()
     monkeypatch.setattr(runtime, "order_access", OneOrder(at_a, None, stores["SH-A"].id))
     async with session(server, clerk_a.token) as s:
-        await s.subscribe(ORDER, {"id": encode_id("Order", at_a)})
+        await s.subscribe(ORDER_UPDATED, {"id": encode_id("Order", at_a)})
         await subscribed(runtime, order_topic(at_a))
         await runtime.live.publish(
             order_update_event(at_a, status="READY_FOR_PICKUP", at=runtime.clock.now())
@@ -175,7 +175,7 @@ async def test_order_updates_reach_the_store_staff_and_no_other(
         assert data["status"] == "READY_FOR_PICKUP"
     monkeypatch.setattr(runtime, "order_access", OneOrder(at_b, None, stores["SH-B"].id))
     async with session(server, clerk_a.token) as s:
-        assert await s.refused(ORDER, {"id": encode_id("Order", at_b)}) == "FORBIDDEN"
+        assert await s.refused(ORDER_UPDATED, {"id": encode_id("Order", at_b)}) == "FORBIDDEN"
 
 
 async def test_the_board_shows_the_customers_masked_name(

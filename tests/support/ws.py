@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -28,7 +29,7 @@ subscription($id: ID!) {
   pickupBoard(locationId: $id) { orderId orderNumber status customerLabel at }
 }"""
 
-ORDER = """
+ORDER_UPDATED = """
 subscription($id: ID!) { orderUpdated(orderId: $id) { orderId status at } }"""
 
 
@@ -59,6 +60,19 @@ class Session:
         code: str = error["extensions"]["code"]
         return code
 
+    async def next(self, field: str, id: str = "1") -> dict[str, Any]:
+        """The next event of subscription `id`, checked to be a clean `next` message."""
+        message = await self.receive()
+        assert (message["id"], message["type"]) == (id, "next"), message
+        assert "errors" not in message["payload"], message
+        event: dict[str, Any] = message["payload"]["data"][field]
+        return event
+
+    async def nothing_more(self) -> None:
+        """No message is waiting (a short wait: live events arrive within milliseconds)."""
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(self.ws.recv(), 0.3)
+
 
 @asynccontextmanager
 async def session(
@@ -87,7 +101,8 @@ async def subscribed(runtime: Runtime, topic: str, count: int = 1) -> None:
 
 @asynccontextmanager
 async def serve(runtime: Runtime) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free local port; yields its WebSocket URL."""
+    """The app served by uvicorn on a free local port inside the test's loop; yields its
+    address, "127.0.0.1:<port>" (GraphQL over WebSocket at `ws_url(address)`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
@@ -97,8 +112,12 @@ async def serve(runtime: Runtime) -> AsyncIterator[str]:
     task = asyncio.create_task(served.serve(sockets=[sock]))
     try:
         await until(lambda: served.started)
-        yield f"ws://127.0.0.1:{sock.getsockname()[1]}/graphql"
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
     finally:
         served.should_exit = True
         await task
         sock.close()
+
+
+def ws_url(address: str) -> str:
+    return f"ws://{address}/graphql"
