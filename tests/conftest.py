@@ -1,4 +1,5 @@
-"""Fixtures: one migrated test database per run, emptied between tests; the app over ASGI."""
+"""Fixtures: one migrated test database per run, emptied between tests; the app over ASGI
+(and served over a socket for WebSockets); stores and staff. Helpers live in tests/support."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from tortoise import connections
 
 from api.app import create_app
 from domain.identity.model import StaffRole
-from domain.identity.services import create_staff
 from domain.locations.model import LocationType
 from domain.locations.services import LocationDraft, create_location
 from infra.db.connection import migrate
 from infra.runtime import Runtime
 from infra.settings import Settings
 from tests.support import MovableClock, PiiWatch, is_postgres, table_names, test_database_url
+from tests.support.api import Api, staff_api
+from tests.support.ws import serve, ws_url
 
 HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
@@ -120,53 +122,9 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-class Api:
-    """Posts GraphQL to the app; `as_(token)` sends a bearer token."""
-
-    def __init__(self, client: httpx.AsyncClient, token: str | None = None):
-        self.client = client
-        self.token = token
-
-    def as_(self, token: str | None) -> Api:
-        return Api(self.client, token)
-
-    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.raw(query, variables)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = await self(query, variables)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-
 @pytest.fixture
 def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
-
-
-LOGIN = """
-mutation($u: String!, $p: String!) {
-  staffLogin(input: {username: $u, password: $p}) {
-    tokens { accessToken refreshToken }
-    errors { code message field }
-  }
-}"""
-
-
-async def login(api: Api, username: str, password: str) -> dict[str, Any]:
-    data = await api.data(LOGIN, {"u": username, "p": password})
-    result: dict[str, Any] = data["staffLogin"]
-    return result
 
 
 @pytest.fixture
@@ -196,30 +154,23 @@ async def stores(runtime: Runtime) -> dict[str, Any]:
     return made
 
 
-async def _staff_token(
-    api: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]
-) -> str:
-    await create_staff(runtime.auth, name, "correct-horse-battery", role, [s.id for s in stores])
-    result = await login(api, name, "correct-horse-battery")
-    assert result["errors"] == [], result
-    token: str = result["tokens"]["accessToken"]
-    return token
-
-
 @pytest.fixture
 async def admin(api: Api, runtime: Runtime) -> Api:
-    return api.as_(await _staff_token(api, runtime, "admin", StaffRole.ADMIN, []))
+    return await staff_api(api, runtime, "admin", StaffRole.ADMIN, [])
 
 
 @pytest.fixture
 async def manager_a(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
-    return api.as_(
-        await _staff_token(api, runtime, "manager-a", StaffRole.STORE_MANAGER, [stores["SH-A"]])
-    )
+    return await staff_api(api, runtime, "manager-a", StaffRole.STORE_MANAGER, [stores["SH-A"]])
 
 
 @pytest.fixture
 async def clerk_a(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
-    return api.as_(
-        await _staff_token(api, runtime, "clerk-a", StaffRole.STORE_CLERK, [stores["SH-A"]])
-    )
+    return await staff_api(api, runtime, "clerk-a", StaffRole.STORE_CLERK, [stores["SH-A"]])
+
+
+@pytest.fixture
+async def server(runtime: Runtime) -> AsyncIterator[str]:
+    """The app served by uvicorn inside the test's loop: the WebSocket URL to connect to."""
+    async with serve(runtime) as address:
+        yield ws_url(address)

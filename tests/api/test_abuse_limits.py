@@ -45,11 +45,11 @@ from infra.db.models.members import MemberRow, PhoneCodeRow
 from infra.runtime import Runtime
 from infra.security.ratelimit import MemoryRateLimiter
 from infra.settings import Settings
-from tests.api.test_fuzz import OPERATIONS
-from tests.api.test_member_login import (
+from tests.support import MovableClock, count_sql
+from tests.support.api import Api, login
+from tests.support.members import (
     PHONE,
     PHONE_E164,
-    codes,
     last_code,
     phone_login,
     request_code,
@@ -57,10 +57,10 @@ from tests.api.test_member_login import (
     wechat_member,
     wrong,
 )
-from tests.api.test_orders_checkout import make_variants, receive, shopper
-from tests.api.test_orders_lifecycle import Story, complete, pickup_of, read, refusal
-from tests.conftest import Api, login
-from tests.support import MovableClock, count_sql
+from tests.support.orders import Story, complete, make_variants, pickup_of, read, receive
+from tests.support.payloads import codes, refusal
+from tests.support.schema import OPERATIONS
+from tests.support.shoppers import shopper
 
 PASSWORD = "correct-horse-battery"
 ADDRESS, OTHER_ADDRESS = "203.0.113.50", "198.51.100.77"
@@ -96,10 +96,6 @@ async def windowed(settings: Settings, clock: MovableClock) -> AsyncIterator[Win
     await rt.stop(database=False)
 
 
-def login_codes(payload: dict[str, Any]) -> list[str]:
-    return [error["code"] for error in payload["errors"]]
-
-
 # ---------------------------------------------------------------- staff login
 
 
@@ -109,15 +105,15 @@ async def test_a_locked_username_opens_again_after_the_window(
     await create_staff(runtime.auth, "alice", PASSWORD, StaffRole.CS_AGENT, [])
     api = windowed.api()
     for _ in range(settings.login_limit_per_username):
-        assert login_codes(await login(api, "alice", "wrong-password!")) == ["INVALID_CREDENTIALS"]
+        assert codes(await login(api, "alice", "wrong-password!")) == ["INVALID_CREDENTIALS"]
 
     windowed.wait(settings.login_window_seconds - 10)
     locked = await login(api, "alice", PASSWORD)
-    assert locked["tokens"] is None and login_codes(locked) == ["TOO_MANY_ATTEMPTS"]
+    assert locked["tokens"] is None and codes(locked) == ["TOO_MANY_ATTEMPTS"]
     assert "seconds" in locked["errors"][0]["message"]
     # Another address does not help: the lock is on the username.
     elsewhere = await login(windowed.api(OTHER_ADDRESS), "alice", PASSWORD)
-    assert login_codes(elsewhere) == ["TOO_MANY_ATTEMPTS"]
+    assert codes(elsewhere) == ["TOO_MANY_ATTEMPTS"]
 
     windowed.wait(11)
     assert (await login(api, "alice", PASSWORD))["errors"] == []
@@ -129,9 +125,9 @@ async def test_a_locked_address_holds_whatever_it_claims_and_opens_after_the_win
     await create_staff(runtime.auth, "alice", PASSWORD, StaffRole.CS_AGENT, [])
     api = windowed.api(ADDRESS)
     for n in range(settings.login_limit_per_address):
-        assert login_codes(await login(api, f"user{n:02}", PASSWORD)) == ["INVALID_CREDENTIALS"]
+        assert codes(await login(api, f"user{n:02}", PASSWORD)) == ["INVALID_CREDENTIALS"]
 
-    assert login_codes(await login(api, "alice", PASSWORD)) == ["TOO_MANY_ATTEMPTS"]
+    assert codes(await login(api, "alice", PASSWORD)) == ["TOO_MANY_ATTEMPTS"]
     # A client cannot pick its address: X-Forwarded-For is the proxy's to set (uvicorn's
     # --proxy-headers, trusted hosts only), the app keeps the connection's address.
     forged = await api.client.post(

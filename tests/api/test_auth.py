@@ -17,8 +17,9 @@ from domain.identity.model import StaffRole
 from domain.identity.services import create_staff
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.conftest import Api, login
 from tests.support import MovableClock as MovableClock
+from tests.support.api import Api, login
+from tests.support.payloads import codes
 
 PASSWORD = "correct-horse-battery"
 
@@ -63,10 +64,6 @@ async def refresh(api: Api, refresh_token: str) -> dict[str, Any]:
     data = await api.data(REFRESH, {"t": refresh_token})
     payload: dict[str, Any] = data["refreshToken"]
     return payload
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [error["code"] for error in payload["errors"]]
 
 
 async def viewer(api: Api, access_token: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.support.api import Api
 
 UNKNOWN_UUID = "0190a000-0000-7000-8000-000000000000"
 

@@ -8,29 +8,27 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from tests.conftest import Api
 from tests.support import MovableClock as MovableClock
-
-ERRORS = "errors { code field message }"
-VARIANT = (
-    "id code name barcode status price { amount currency formatted } attributes { name value }"
+from tests.support.api import Api
+from tests.support.catalog import (
+    ERRORS,
+    PRODUCT,
+    PRODUCT_ARCHIVE,
+    PRODUCT_BY_ID,
+    PRODUCT_CREATE,
+    VARIANT,
+    VARIANT_UPDATE,
+    create_product,
+    mutate,
+    variant,
 )
-PRODUCT = f"""id name slug description status createdAt updatedAt
-  category {{ id name }} priceFrom {{ amount }}
-  variants(includeArchived: true) {{ {VARIANT} }}"""
 
-PRODUCT_CREATE = f"""mutation($input: ProductCreateInput!) {{
-  productCreate(input: $input) {{ product {{ {PRODUCT} }} {ERRORS} }} }}"""
 PRODUCT_UPDATE = f"""mutation($input: ProductUpdateInput!) {{
   productUpdate(input: $input) {{ product {{ {PRODUCT} }} {ERRORS} }} }}"""
-PRODUCT_ARCHIVE = f"""mutation($id: ID!) {{
-  productArchive(input: {{id: $id}}) {{ product {{ {PRODUCT} }} {ERRORS} }} }}"""
 PRODUCT_RESTORE = f"""mutation($id: ID!) {{
   productRestore(input: {{id: $id}}) {{ product {{ {PRODUCT} }} {ERRORS} }} }}"""
 VARIANT_CREATE = f"""mutation($input: VariantCreateInput!) {{
   variantCreate(input: $input) {{ variant {{ {VARIANT} product {{ id }} }} {ERRORS} }} }}"""
-VARIANT_UPDATE = f"""mutation($input: VariantUpdateInput!) {{
-  variantUpdate(input: $input) {{ variant {{ {VARIANT} }} {ERRORS} }} }}"""
 CATEGORY_CREATE = f"""mutation($input: CategoryCreateInput!) {{
   categoryCreate(input: $input) {{
     category {{ id name slug parent {{ id name }} }} {ERRORS} }} }}"""
@@ -42,7 +40,6 @@ PRODUCTS = """query($first: Int, $after: String, $search: String, $categoryId: I
     edges { cursor node { id name status } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   } }"""
-PRODUCT_BY_ID = f"query($id: ID!) {{ product(id: $id) {{ {PRODUCT} }} }}"
 VARIANT_BY_CODE = f"query($code: String!) {{ variantByCode(code: $code) {{ {VARIANT} }} }}"
 VARIANT_BY_BARCODE = (
     f"query($barcode: String!) {{ variantByBarcode(barcode: $barcode) {{ {VARIANT} }} }}"
@@ -59,27 +56,6 @@ NODE = """query($id: ID!) { node(id: $id) {
 EAN13 = "6901234567892"
 EAN13_OTHER = "4006381333931"
 EAN8 = "96385074"
-
-
-def variant(code: str, price: int = 1000, **extra: Any) -> dict[str, Any]:
-    return {"code": code, "name": f"{code} each", "price": price, **extra}
-
-
-async def mutate(api: Api, query: str, field: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """Run a mutation that must not fail at the top level; return its payload."""
-    payload: dict[str, Any] = (await api.data(query, variables))[field]
-    return payload
-
-
-async def create_product(api: Api, name: str, *variants: dict[str, Any], **extra: Any) -> Any:
-    payload = await mutate(
-        api,
-        PRODUCT_CREATE,
-        "productCreate",
-        {"input": {"name": name, "variants": list(variants), **extra}},
-    )
-    assert payload["errors"] == [], payload
-    return payload["product"]
 
 
 async def create_category(api: Api, name: str, **extra: Any) -> Any:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import Api
+from tests.support.api import Api
 
 PHONE = "13912345678"
 LOGIN_WITH_A_WRONG_TYPE = (

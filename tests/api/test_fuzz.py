@@ -27,7 +27,6 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,13 +51,11 @@ from domain.subscriptions.model import Interval, IntervalUnit
 from domain.subscriptions.services import SignUp, create_plan, create_subscription
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.api.test_orders_checkout import order_input, placed, receive, shopper
-from tests.conftest import Api, login
 from tests.support import MovableClock, count_sql, local_date
-
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
-OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+from tests.support.api import Api, login
+from tests.support.orders import order_input, placed, receive
+from tests.support.schema import OPERATIONS, SCHEMA
+from tests.support.shoppers import shopper
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 # Examples per operation. Invalid documents fail validation before any resolver or

@@ -22,12 +22,13 @@ from domain.identity.services import create_device
 from domain.ordering.deps import OrderPolicy
 from infra.db.models.members import PhoneCodeRow
 from infra.runtime import Runtime
-from tests.api.second_process import second_api
-from tests.api.test_member_login import PHONE_LOGIN, send_code, wrong
-from tests.api.test_orders_checkout import COMPLETE, READ, lid, make_variants, receive, shopper
-from tests.api.test_orders_lifecycle import Story, pickup_of, refusal
-from tests.conftest import Api, login
 from tests.support import MovableClock, is_postgres
+from tests.support.api import Api, login
+from tests.support.members import PHONE_LOGIN, send_code, wrong
+from tests.support.orders import COMPLETE, READ, Story, lid, make_variants, pickup_of, receive
+from tests.support.payloads import refusal
+from tests.support.processes import second_api
+from tests.support.shoppers import shopper
 
 GUESSES = 300
 PHONE, PHONE_E164 = "13700137000", "+8613700137000"

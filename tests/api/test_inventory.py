@@ -40,8 +40,9 @@ from infra.db.models.inventory import (
     TransferRow,
 )
 from infra.runtime import Runtime
-from tests.conftest import Api, login
 from tests.support import count_sql
+from tests.support.api import Api, login
+from tests.support.payloads import top_level_codes
 
 ERRORS = "errors { code field message variantId available currentOnHand }"
 LEVEL = "onHand reserved safetyStock available location { code } variant { code }"
@@ -278,10 +279,6 @@ async def table_counts() -> dict[str, int]:
     }
 
 
-def codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
 # ---------------------------------------------------------------- inventoryAdjust
 
 
@@ -383,7 +380,7 @@ async def test_store_staff_write_and_read_only_their_own_stores(
         (DISCREPANCIES, {}),  # every store's discrepancies: filter by your store
     ):
         body = await clerk_a(query, variables)
-        assert codes(body) == ["FORBIDDEN"], (query, body)
+        assert top_level_codes(body) == ["FORBIDDEN"], (query, body)
         assert body["data"] is None
     assert len(await movements(clerk_a, locationId=a)) == 1
     own = await clerk_a.data(DISCREPANCIES, {"l": a})
@@ -413,7 +410,7 @@ async def test_cs_agent_reads_every_store_but_changes_no_stock(
     assert [e["code"] for e in safety["setSafetyStock"]["errors"]] == ["FORBIDDEN"]
     moved = await create_transfer(cs, b, loc(stores, "SH-A"), [(v, 1)])
     assert [e["code"] for e in moved["errors"]] == ["FORBIDDEN"]
-    assert codes(
+    assert top_level_codes(
         await cs(
             POS_SALES,
             {
@@ -735,7 +732,7 @@ async def test_transfer_permissions_follow_each_end(
     # A transfer between two other locations is not the clerk's to read.
     other = (await create_transfer(admin, b, w, [(vid(milk), 1)]))["transfer"]
     body = await clerk_a(TRANSFER_QUERY, {"id": other["id"]})
-    assert codes(body) == ["FORBIDDEN"], body
+    assert top_level_codes(body) == ["FORBIDDEN"], body
     await assert_ledger_balanced(runtime)
 
 
@@ -792,7 +789,7 @@ async def test_pos_device_records_sales_only_for_its_store(
     assert refused["lines"] is None
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("FORBIDDEN", ["locationId"])]
     # Reading another store's stock, adjusting stock: not for a till.
-    assert codes(await till_a(LEVELS, {"l": b})) == ["FORBIDDEN"]
+    assert top_level_codes(await till_a(LEVELS, {"l": b})) == ["FORBIDDEN"]
     assert [e["code"] for e in (await adjust(till_a, a, v, 1))["errors"]] == ["FORBIDDEN"]
     # Kiosks, API keys and shoppers do not record till sales at all.
     _, kiosk_token = await create_device(runtime.auth, stores["SH-B"].id, DeviceKind.KIOSK)
@@ -803,9 +800,9 @@ async def test_pos_device_records_sales_only_for_its_store(
             "lines": [{"variantId": v, "quantity": 1, "lineTotal": 0}],
         }
     }
-    assert codes(await api.as_(kiosk_token)(POS_SALES, variables)) == ["FORBIDDEN"]
-    assert codes(await erp(POS_SALES, variables)) == ["FORBIDDEN"]
-    assert codes(await api(POS_SALES, variables)) == ["UNAUTHENTICATED"]
+    assert top_level_codes(await api.as_(kiosk_token)(POS_SALES, variables)) == ["FORBIDDEN"]
+    assert top_level_codes(await erp(POS_SALES, variables)) == ["FORBIDDEN"]
+    assert top_level_codes(await api(POS_SALES, variables)) == ["UNAUTHENTICATED"]
     assert await table_counts() == before
     # Store staff of the store may record (a till fallback).
     assert (await sell(clerk_a, a, "TX-3", [(v, 1)]))["lines"][0]["takenFromStock"] == 0
@@ -1095,8 +1092,8 @@ async def test_bulk_set_is_for_admin_and_stock_write_keys_only(
     rows = [{"locationCode": "SH-A", "variantCode": "MILK-0", "onHand": 3}]
     for who in (clerk_a, manager_a, stock_reader, till_a):
         body = await who(BULK, {"rows": rows})
-        assert codes(body) == ["FORBIDDEN"], body
-    assert codes(await api(BULK, {"rows": rows})) == ["UNAUTHENTICATED"]
+        assert top_level_codes(body) == ["FORBIDDEN"], body
+    assert top_level_codes(await api(BULK, {"rows": rows})) == ["UNAUTHENTICATED"]
     assert await StockLevelRow.all().count() == 0
 
 

@@ -34,7 +34,7 @@ from infra.db.models.inventory import (
     TransferRow,
 )
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 ERRORS = "errors { code field message variantId available currentOnHand }"
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 ADJUST = """mutation($l: ID!, $v: ID!, $d: Int!, $k: String) { inventoryAdjust(input: {
   locationId: $l, variantId: $v, delta: $d, kind: RECEIPT, reason: "delivery", idempotencyKey: $k})

@@ -6,7 +6,7 @@ import httpx
 from tortoise import connections
 
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 
 def _nested(depth: int) -> str:

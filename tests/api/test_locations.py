@@ -6,7 +6,7 @@ import base64
 import math
 from typing import Any
 
-from tests.conftest import Api
+from tests.support.api import Api
 
 ERRORS = "errors { code field message }"
 LOCATION = """id code name type status address city coordinates { latitude longitude }
@@ -83,7 +83,7 @@ async def locations(api: Api, **variables: Any) -> dict[str, Any]:
     return connection
 
 
-async def codes(api: Api, **variables: Any) -> list[str]:
+async def location_codes(api: Api, **variables: Any) -> list[str]:
     connection = await locations(api, first=100, **variables)
     return [node["code"] for node in connection["nodes"]]
 
@@ -201,7 +201,7 @@ async def test_near_returns_nearest_first_with_distance_in_metres(
 
     # From next to SH-A, SH-A comes first.
     near_a = {"latitude": 31.2305, "longitude": 121.4738}
-    assert await codes(api, near=near_a) == ["SH-A", "SH-B", "WH-1"]
+    assert await location_codes(api, near=near_a) == ["SH-A", "SH-B", "WH-1"]
     first = (await locations(api, near=near_a))["edges"][0]["node"]
     assert first["distance"] < 20
 
@@ -212,13 +212,13 @@ async def test_near_returns_nearest_first_with_distance_in_metres(
 
 
 async def test_filters_by_type_and_pickup(api: Api, stores: dict[str, Any]) -> None:
-    assert await codes(api, near=NEAR_SH_B, types=["STORE"]) == ["SH-B", "SH-A"]
-    assert await codes(api, types=["WAREHOUSE"]) == ["WH-1"]
-    assert await codes(api, types=["WAREHOUSE", "STORE"]) == ["SH-A", "SH-B", "WH-1"]
-    assert await codes(api, types=["PICKUP_POINT"]) == []
-    assert await codes(api, near=NEAR_SH_B, pickupEnabled=True) == ["SH-B", "SH-A"]
-    assert await codes(api, pickupEnabled=False) == ["WH-1"]
-    assert await codes(api, types=["WAREHOUSE"], pickupEnabled=True) == []
+    assert await location_codes(api, near=NEAR_SH_B, types=["STORE"]) == ["SH-B", "SH-A"]
+    assert await location_codes(api, types=["WAREHOUSE"]) == ["WH-1"]
+    assert await location_codes(api, types=["WAREHOUSE", "STORE"]) == ["SH-A", "SH-B", "WH-1"]
+    assert await location_codes(api, types=["PICKUP_POINT"]) == []
+    assert await location_codes(api, near=NEAR_SH_B, pickupEnabled=True) == ["SH-B", "SH-A"]
+    assert await location_codes(api, pickupEnabled=False) == ["WH-1"]
+    assert await location_codes(api, types=["WAREHOUSE"], pickupEnabled=True) == []
 
 
 async def test_pagination_over_locations_sorted_by_distance(admin: Api, api: Api) -> None:
@@ -350,7 +350,7 @@ async def test_duplicate_code(admin: Api, api: Api, stores: dict[str, Any]) -> N
             admin, LOCATION_CREATE, "locationCreate", {"input": location_input(code)}
         )
         assert only_error(payload) == ("DUPLICATE_CODE", ["code"])
-    assert await codes(api) == ["SH-A", "SH-B", "WH-1"]
+    assert await location_codes(api) == ["SH-A", "SH-B", "WH-1"]
     assert (await api.data(LOCATION_BY_CODE, {"code": "SH-A"}))["locationByCode"]["name"] == (
         "Store SH-A"
     )
@@ -423,12 +423,14 @@ async def test_a_closed_location_disappears_from_the_list(
     assert payload["errors"] == []
     assert payload["location"]["status"] == "CLOSED"
 
-    assert await codes(api) == ["SH-A", "WH-1"]
-    assert await codes(api, near=NEAR_SH_B) == ["SH-A", "WH-1"]
-    assert await codes(api, near=NEAR_SH_B, types=["STORE"], pickupEnabled=True) == ["SH-A"]
+    assert await location_codes(api) == ["SH-A", "WH-1"]
+    assert await location_codes(api, near=NEAR_SH_B) == ["SH-A", "WH-1"]
+    assert await location_codes(api, near=NEAR_SH_B, types=["STORE"], pickupEnabled=True) == [
+        "SH-A"
+    ]
     # It is still on record.
     assert (await api.data(LOCATION_BY_ID, {"id": sh_b["id"]}))["location"]["status"] == "CLOSED"
 
     payload = await update_location(admin, sh_b["id"], status="ACTIVE")
     assert payload["errors"] == []
-    assert await codes(api, near=NEAR_SH_B) == ["SH-B", "SH-A", "WH-1"]
+    assert await location_codes(api, near=NEAR_SH_B) == ["SH-B", "SH-A", "WH-1"]

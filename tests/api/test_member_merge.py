@@ -3,9 +3,7 @@ that handlers of MembersMerged run inside the merge's transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -17,12 +15,12 @@ from domain.ids import new_id
 from domain.uow import UnitOfWork
 from infra.db.models.members import MemberIdentityRow, MemberMergeRow, MemberRow
 from infra.runtime import Runtime
-from tests.api.test_member_login import ME as MY_IDENTITIES
-from tests.api.test_member_login import (
+from tests.support.api import Api, login
+from tests.support.members import ME as MY_IDENTITIES
+from tests.support.members import (
     PHONE,
     PHONE_E164,
     bind_phone,
-    codes,
     forget_send_limits,
     identity,
     kinds,
@@ -30,20 +28,8 @@ from tests.api.test_member_login import (
     verify_phone,
     wechat_member,
 )
-from tests.conftest import Api, login
-
-WECHAT_LOGIN = """
-mutation($code: String!) {
-  loginWithWechat(input: {appId: "wx-demo", code: $code}) {
-    tokens { accessToken refreshToken } created member { id }
-    errors { code message field }
-  }
-}"""
-
-BIND_PHONE = """
-mutation($code: String!) {
-  bindPhone(input: {wechatPhoneCode: $code}) { member { id } errors { code message field } }
-}"""
+from tests.support.payloads import codes
+from tests.support.shoppers import Shopper, shopper
 
 GRANT = """
 mutation($purpose: ConsentPurpose!) {
@@ -76,31 +62,6 @@ mutation($id: ID!) {
     identities { kind value } errors { code }
   }
 }"""
-
-
-@dataclass
-class Shopper:
-    id: str  # the global id
-    api: Api  # calls with the shopper's access token
-    refresh: str
-
-    @property
-    def key(self) -> UUID:
-        return decode_id(self.id, "Member")
-
-
-async def shopper(api: Api, openid: str, phone: str | None = None) -> Shopper:
-    login_ = (await api.data(WECHAT_LOGIN, {"code": f"test:{openid}"}))["loginWithWechat"]
-    assert login_["errors"] == [], login_
-    member = Shopper(
-        login_["member"]["id"],
-        api.as_(login_["tokens"]["accessToken"]),
-        login_["tokens"]["refreshToken"],
-    )
-    if phone is not None:
-        bound = await member.api.data(BIND_PHONE, {"code": f"test-phone:{phone}"})
-        assert bound["bindPhone"]["errors"] == [], bound
-    return member
 
 
 @pytest.fixture

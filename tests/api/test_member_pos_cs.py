@@ -13,7 +13,8 @@ from domain.identity.model import DeviceKind, StaffRole
 from domain.identity.services import create_device, create_staff
 from infra.db.models.members import MemberIdentityRow, MemberRow, PiiAccessRow
 from infra.runtime import Runtime
-from tests.conftest import Api, login
+from tests.support.api import Api, login
+from tests.support.payloads import codes, top_level_codes
 
 MEMBER_FIELDS = """
   id displayName status createdChannel
@@ -76,14 +77,6 @@ CARD = "CARD-0001"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [error["code"] for error in payload["errors"]]
-
-
-def top_level_codes(body: dict[str, Any]) -> list[str]:
-    return [error["extensions"]["code"] for error in body.get("errors") or []]
 
 
 def global_id(type_name: str) -> str:

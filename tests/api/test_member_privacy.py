@@ -4,7 +4,6 @@ export (with sections other contexts register) and account erasure."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from unittest.mock import ANY
 from uuid import UUID
@@ -26,7 +25,9 @@ from domain.ordering.model import SalesChannel
 from domain.uow import UnitOfWork
 from infra.db.models.members import ConsentRecordRow, MemberIdentityRow, MemberRow
 from infra.runtime import Runtime
-from tests.api.test_orders_checkout import (
+from tests.support import count_sql
+from tests.support.api import Api, login
+from tests.support.orders import (
     level,
     make_variants,
     order_input,
@@ -35,24 +36,10 @@ from tests.api.test_orders_checkout import (
     read,
     receive,
 )
-from tests.api.test_orders_checkout import shopper as buyer
-from tests.conftest import Api, login
-from tests.support import count_sql
+from tests.support.shoppers import Shopper, shopper, wechat_login
 
 ALL_PURPOSES = [p.value for p in ConsentPurpose]
 
-WECHAT_LOGIN = """
-mutation($code: String!) {
-  loginWithWechat(input: {appId: "wx-demo", code: $code}) {
-    tokens { accessToken refreshToken } created member { id }
-    errors { code message field }
-  }
-}"""
-
-BIND_PHONE = """
-mutation($code: String!) {
-  bindPhone(input: {wechatPhoneCode: $code}) { member { id } errors { code message field } }
-}"""
 
 CONSENTS = """current { purpose granted policyVersion recordedAt }
   history { purpose granted policyVersion channel recordedAt }"""
@@ -89,36 +76,6 @@ mutation($source: ID!, $target: ID!) {
     merge { id } errors { code field }
   }
 }"""
-
-
-@dataclass
-class Shopper:
-    id: str
-    api: Api
-    refresh: str
-
-    @property
-    def key(self) -> UUID:
-        return decode_id(self.id, "Member")
-
-
-async def wechat_login(api: Api, code: str) -> dict[str, Any]:
-    payload: dict[str, Any] = (await api.data(WECHAT_LOGIN, {"code": code}))["loginWithWechat"]
-    assert payload["errors"] == [], payload
-    return payload
-
-
-async def shopper(api: Api, openid: str = "open-1", phone: str | None = None) -> Shopper:
-    payload = await wechat_login(api, f"test:{openid}")
-    member = Shopper(
-        payload["member"]["id"],
-        api.as_(payload["tokens"]["accessToken"]),
-        payload["tokens"]["refreshToken"],
-    )
-    if phone is not None:
-        bound = await member.api.data(BIND_PHONE, {"code": f"test-phone:{phone}"})
-        assert bound["bindPhone"]["errors"] == [], bound
-    return member
 
 
 def changes(**granted: bool) -> list[dict[str, Any]]:
@@ -481,7 +438,7 @@ async def test_an_account_with_paid_uncollected_orders_is_not_deleted(
     over or refunded; an unpaid one is cancelled with the deletion (its stock released)."""
     (mango,) = await make_variants(runtime, ("DEL-1", "1kg", 990))
     await receive(runtime, stores["SH-A"].id, mango, 10)
-    member = await buyer(api, "open-leaver")
+    member = await shopper(api, "open-leaver")
     at_a = encode_id("Location", stores["SH-A"].id)
     paid = await placed(member.api, order_input([(mango, 1)], pickup=at_a))
     await pay_online(client, runtime, member, paid)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 LOGIN = """mutation($code: String!) { loginWithWechat(input: {appId: "wx-demo", code: $code}) {
   tokens { accessToken } created member { id status identities { kind masked verified } }

@@ -18,19 +18,17 @@ from domain.identity.model import DeviceKind
 from domain.live import pickup_board_topic
 from domain.locations.model import Location
 from infra.runtime import Runtime
-from tests.api.test_authorization_matrix import (
+from tests.support.api import Api
+from tests.support.payloads import top_level_codes
+from tests.support.world import (
     World,
     device_token,
     paid_pickup,
     principals,
-    server,
     transfer,
     weekly_subscription,
 )
-from tests.api.test_subscriptions import session, subscribed
-from tests.conftest import Api
-
-__all__ = ["server"]  # the uvicorn fixture serving the WebSocket
+from tests.support.ws import session, subscribed
 
 ORDER = """query($id: ID!) { order(id: $id) { id number status } }"""
 NODE = """query($id: ID!) { node(id: $id) { id ... on Order { number status } } }"""
@@ -103,10 +101,6 @@ def as_(world: World, principal: str) -> Api:
     return world.api.as_(world.tokens[principal])
 
 
-def top_codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors") or []]
-
-
 async def run(caller: Api, name: str, **input_: Any) -> dict[str, Any]:
     """One of MUTATIONS; returns its payload."""
     payload: dict[str, Any] = (await caller.data(MUTATIONS[name], {"input": input_}))[name]
@@ -164,9 +158,9 @@ async def test_a_member_cannot_reach_another_members_points_or_subscription(
     a = world.member_a.api
     assert (await a.data(MEMBER_NODE, {"id": b_id}))["node"] is None
     assert (await a.data(NODE, {"id": subscription}))["node"] is None
-    assert top_codes(await a(MEMBER, {"id": b_id})) == ["FORBIDDEN"]
+    assert top_level_codes(await a(MEMBER, {"id": b_id})) == ["FORBIDDEN"]
     grab = {"input": {"memberId": b_id, "delta": 500, "reason": "mine now"}}
-    assert top_codes(await a(ADJUST_POINTS, grab)) == ["FORBIDDEN"]
+    assert top_level_codes(await a(ADJUST_POINTS, grab)) == ["FORBIDDEN"]
     mine = (await a.data(ME))["me"]
     assert mine["points"]["balance"] == 0 and mine["points"]["history"]["nodes"] == []
     assert mine["subscriptions"]["nodes"] == []
@@ -312,7 +306,7 @@ async def test_store_a_cannot_read_store_b_queue_stock_or_transfers(
         caller = as_(world, outsider)
         for query, variables in of_b + unfiltered:
             body = await caller(query, variables)
-            assert top_codes(body) == ["FORBIDDEN"], (outsider, query, body)
+            assert top_level_codes(body) == ["FORBIDDEN"], (outsider, query, body)
             assert not any((body["data"] or {}).values()), body
     # The store's own clerk reads all of it.
     clerk_b = as_(world, "clerk_b")

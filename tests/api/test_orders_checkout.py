@@ -1,254 +1,51 @@
 """Checkout over GraphQL (issue 5): catalog prices, the fulfilling location (pickup store or
 the nearest location that ships), stock reserved once per idempotency key, typed errors for
-every refusal, and orders placed by the POS for a looked-up member or a walk-in.
-
-The helpers at the top are shared with test_orders_payments and test_orders_lifecycle."""
+every refusal, and orders placed by the POS for a looked-up member or a walk-in. The helpers
+are in tests/support/orders.py."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
-import httpx
 import pytest
 
 from api.relay import decode_id, encode_id
 from domain.catalog.model import CatalogStatus, Variant
 from domain.catalog.services import (
-    ProductDraft,
-    VariantDraft,
     VariantPatch,
-    create_product,
     set_product_status,
     set_variant_status,
     update_variant,
 )
-from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
-from domain.identity.services import create_device, create_staff
+from domain.identity.model import DeviceKind
+from domain.identity.services import create_device
 from domain.ids import new_id
 from domain.inventory.model import MovementKind
 from domain.inventory.stock import Adjustment, adjust
 from domain.ordering.model import MAX_LINES
 from infra.db.models.orders import OrderLineRow, OrderRow
-from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api, login
+from tests.support.api import Api
+from tests.support.orders import (
+    IN_STORE,
+    PLACE,
+    ROOT,
+    level,
+    lid,
+    make_variants,
+    order_input,
+    order_key,
+    place,
+    placed,
+    receive,
+    vid,
+)
+from tests.support.payloads import codes, refusal
+from tests.support.shoppers import Shopper, shopper
 
-# ---------------------------------------------------------------- shared helpers
-
-STAFF_PASSWORD = "correct-horse-battery"  # tests.conftest's staff fixtures use it too
-ROOT = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
-
-ORDER = """id number status channel fulfilment note total { amount currency }
-  createdAt paymentDeadline paidAt pickupDeadline cancelReason atRisk
-  lines { sku name quantity unitPrice { amount currency } total { amount } }
-  location { code }"""
-ORDER_ERRORS = """errors { code message field variantId available
-  alternatives { locationId distance } }"""
-PLACE = f"""mutation($input: PlaceOrderInput!) {{ placeOrder(input: $input) {{
-  order {{ {ORDER} }} {ORDER_ERRORS} }} }}"""
-PAY = """mutation($o: ID!, $p: String!) { payOrder(input: {orderId: $o, provider: $p}) {
-  order { id status } payment { provider paymentRef payload } errors { code message field } } }"""
-IN_STORE = """mutation($o: ID!, $m: String!, $a: Int!) {
-  recordInStorePayment(input: {orderId: $o, method: $m, amount: $a}) {
-    order { id status paidAt } errors { code message field } } }"""
-CANCEL = """mutation($o: ID!, $r: String!) { cancelOrder(input: {orderId: $o, reason: $r}) {
-  order { id status cancelReason } errors { code message field } } }"""
-COMPLETE = """mutation($l: ID!, $c: String!) {
-  completePickup(input: {locationId: $l, pickupCode: $c}) {
-    order { id status } errors { code message field } } }"""
-READ = """query($id: ID!) { order(id: $id) { id status atRisk cancelReason paidAt pickupDeadline
-  timeline { fromStatus toStatus actor reason }
-  payments { kind provider method amount { amount } status }
-  notifications { kind status } } }"""
 LEVELS = """query($l: ID!, $v: [ID!]) { stockLevels(locationId: $l, variantIds: $v) {
   nodes { onHand reserved available variant { code } } } }"""
-WECHAT_LOGIN = """mutation($code: String!) { loginWithWechat(input: {appId: "wx-demo", code: $code})
-  { tokens { accessToken } member { id } errors { code message } } }"""
-
-
-@dataclass
-class Shopper:
-    id: str  # global id
-    api: Api
-    openid: str
-
-    @property
-    def key(self) -> UUID:
-        return decode_id(self.id, "Member")
-
-
-async def shopper(api: Api, openid: str) -> Shopper:
-    """A member logged in through WeChat (the fake gateway takes "test:<openid>")."""
-    data = (await api.data(WECHAT_LOGIN, {"code": f"test:{openid}"}))["loginWithWechat"]
-    assert data["errors"] == [], data
-    return Shopper(data["member"]["id"], api.as_(data["tokens"]["accessToken"]), openid)
-
-
-async def staff_api(
-    api: Api, runtime: Runtime, username: str, role: StaffRole, stores: list[Any]
-) -> Api:
-    await create_staff(runtime.auth, username, STAFF_PASSWORD, role, [s.id for s in stores])
-    return await relogin(api, username)
-
-
-async def relogin(api: Api, username: str) -> Api:
-    """A fresh access token (they live 15 minutes; tests that move the clock need new ones)."""
-    result = await login(api, username, STAFF_PASSWORD)
-    assert result["errors"] == [], result
-    return api.as_(result["tokens"]["accessToken"])
-
-
-async def make_variants(runtime: Runtime, *variants: tuple[str, str, int]) -> list[Variant]:
-    """One product "Mango" with the given (code, name, price) variants, in creation order."""
-    product = await create_product(
-        runtime.catalog,
-        ProductDraft(
-            name="Mango",
-            variants=[VariantDraft(code=c, name=n, price=p) for c, n, p in variants],
-        ),
-    )
-    found = {v.code: v for v in await runtime.repos.catalog.variants_of([product.id])}
-    return [found[code] for code, _, _ in variants]
-
-
-async def receive(runtime: Runtime, location_id: UUID, variant: Variant, quantity: int) -> None:
-    await adjust(
-        runtime.inventory,
-        ROOT,
-        Adjustment(location_id, variant.id, quantity, MovementKind.RECEIPT, "delivery"),
-        None,
-    )
-
-
-async def level(runtime: Runtime, location_id: UUID, variant: Variant) -> tuple[int, int]:
-    """(on hand, reserved)."""
-    found = await runtime.repos.inventory.level(location_id, variant.id)
-    return (found.on_hand, found.reserved) if found else (0, 0)
-
-
-def vid(variant: Variant) -> str:
-    return encode_id("Variant", variant.id)
-
-
-def lid(stores: dict[str, Any], code: str) -> str:
-    return encode_id("Location", stores[code].id)
-
-
-def order_key(order: dict[str, Any]) -> UUID:
-    return decode_id(order["id"], "Order")
-
-
-def order_input(
-    lines: list[tuple[Variant, int]],
-    *,
-    pickup: str | None = None,
-    delivery: dict[str, Any] | None = None,
-    channel: str = "MINI_PROGRAM",
-    key: str | None = None,
-    member_id: str | None = None,
-    note: str = "",
-) -> dict[str, Any]:
-    fulfilment: dict[str, Any] = {}
-    if pickup is not None:
-        fulfilment["pickup"] = {"locationId": pickup}
-    if delivery is not None:
-        fulfilment["delivery"] = delivery
-    data: dict[str, Any] = {
-        "channel": channel,
-        "lines": [{"variantId": vid(v), "quantity": q} for v, q in lines],
-        "fulfilment": fulfilment,
-        "note": note,
-    }
-    if key is not None:
-        data["idempotencyKey"] = key
-    if member_id is not None:
-        data["memberId"] = member_id
-    return data
-
-
-async def place(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
-    payload: dict[str, Any] = (await caller.data(PLACE, {"input": input_}))["placeOrder"]
-    return payload
-
-
-async def placed(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
-    payload = await place(caller, input_)
-    assert payload["errors"] == [] and payload["order"] is not None, payload
-    order: dict[str, Any] = payload["order"]
-    return order
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["errors"]]
-
-
-def refusal(payload: dict[str, Any]) -> tuple[str, list[str] | None]:
-    """The single typed error of a refused mutation (which must not return an order)."""
-    assert payload.get("order") is None and len(payload["errors"]) == 1, payload
-    error = payload["errors"][0]
-    return error["code"], error["field"]
-
-
-async def start_payment(caller: Api, order_id: str, provider: str = "devpay") -> dict[str, Any]:
-    payload: dict[str, Any] = (await caller.data(PAY, {"o": order_id, "p": provider}))["payOrder"]
-    return payload
-
-
-def notice(ref: str, amount: int, currency: str = "CNY", status: str = "SUCCEEDED") -> bytes:
-    body = {"paymentRef": ref, "amount": amount, "currency": currency, "status": status}
-    return json.dumps(body).encode()
-
-
-async def webhook(
-    client: httpx.AsyncClient,
-    runtime: Runtime,
-    body: bytes,
-    *,
-    signature: str | None = None,
-    provider: str = "devpay",
-) -> httpx.Response:
-    signed = sign_body(runtime.settings.payment_secret, body) if signature is None else signature
-    return await client.post(
-        f"/webhooks/payments/{provider}", content=body, headers={SIGNATURE_HEADER: signed}
-    )
-
-
-async def pay_online(
-    client: httpx.AsyncClient, runtime: Runtime, member: Shopper, order: dict[str, Any]
-) -> str:
-    """payOrder, then the provider's signed notification; returns the payment reference."""
-    started = await start_payment(member.api, order["id"])
-    assert started["errors"] == [], started
-    ref: str = started["payment"]["paymentRef"]
-    hook = await webhook(client, runtime, notice(ref, order["total"]["amount"]))
-    assert (hook.status_code, hook.json()) == (200, {"result": "paid"}), hook.text
-    return ref
-
-
-async def step(caller: Api, mutation: str, order_id: str) -> dict[str, Any]:
-    """startPreparingOrder, markOrderReadyForPickup, shipOrder or markOrderDelivered."""
-    data = await caller.data(
-        f"mutation($o: ID!) {{ {mutation}(input: {{orderId: $o}}) {{ order {{ id status }} "
-        "errors { code message field } } }",
-        {"o": order_id},
-    )
-    payload: dict[str, Any] = data[mutation]
-    return payload
-
-
-async def stepped(caller: Api, mutation: str, order_id: str) -> str:
-    payload = await step(caller, mutation, order_id)
-    assert payload["errors"] == [], payload
-    status: str = payload["order"]["status"]
-    return status
-
-
-async def read(caller: Api, order_id: str) -> Any:
-    return (await caller.data(READ, {"id": order_id}))["order"]
 
 
 async def order_status(order_id: str) -> str:

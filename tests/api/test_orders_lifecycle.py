@@ -32,33 +32,33 @@ from infra.db.uow import TortoiseUnitOfWork
 from infra.notifier import FakeNotifier
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.api.test_orders_checkout import (
+from tests.support import MovableClock, count_sql
+from tests.support.api import Api, relogin, staff_api
+from tests.support.orders import (
     CANCEL,
-    COMPLETE,
-    Shopper,
+    PICKUP,
+    Story,
+    complete,
     level,
     lid,
     make_variants,
     order_input,
     order_key,
+    outbox,
     pay_online,
+    pickup_of,
     place,
     placed,
     read,
     receive,
-    refusal,
-    relogin,
-    shopper,
-    staff_api,
     step,
     stepped,
     vid,
 )
-from tests.conftest import Api
-from tests.support import MovableClock, count_sql
+from tests.support.payloads import refusal, top_level_codes
+from tests.support.shoppers import Shopper, shopper
 
 PRICE = 1990
-PICKUP = "query($id: ID!) { order(id: $id) { id status pickup { code qrPayload deadline } } }"
 
 
 @pytest.fixture
@@ -83,49 +83,6 @@ async def manager_b(api: Api, runtime: Runtime, stores: dict[str, Any]) -> Api:
     return await staff_api(api, runtime, "manager-b", StaffRole.STORE_MANAGER, [stores["SH-B"]])
 
 
-class Story:
-    """Moves orders along the way a shopper and the staff of SH-A would."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        runtime: Runtime,
-        stores: dict[str, Any],
-        mango: Variant,
-        staff: Api,
-    ):
-        self.client, self.runtime, self.stores, self.mango = client, runtime, stores, mango
-        self.staff = staff
-
-    async def pending(self, who: Shopper, quantity: int = 2) -> dict[str, Any]:
-        return await placed(
-            who.api, order_input([(self.mango, quantity)], pickup=lid(self.stores, "SH-A"))
-        )
-
-    async def paid(self, who: Shopper, quantity: int = 2) -> dict[str, Any]:
-        order = await self.pending(who, quantity)
-        await pay_online(self.client, self.runtime, who, order)
-        return order
-
-    async def preparing(self, who: Shopper, quantity: int = 2) -> dict[str, Any]:
-        order = await self.paid(who, quantity)
-        assert await stepped(self.staff, "startPreparingOrder", order["id"]) == "PREPARING"
-        return order
-
-    async def ready(self, who: Shopper, quantity: int = 2) -> dict[str, Any]:
-        order = await self.preparing(who, quantity)
-        assert await stepped(self.staff, "markOrderReadyForPickup", order["id"]) == (
-            "READY_FOR_PICKUP"
-        )
-        return order
-
-    async def picked_up(self, who: Shopper, quantity: int = 2) -> dict[str, Any]:
-        order = await self.ready(who, quantity)
-        code = (await pickup_of(who, order))["code"]
-        assert (await complete(self.staff, self.stores, code))["order"]["status"] == "PICKED_UP"
-        return order
-
-
 @pytest.fixture
 def story(
     client: httpx.AsyncClient,
@@ -137,25 +94,8 @@ def story(
     return Story(client, runtime, stores, mango, manager_a)
 
 
-async def pickup_of(who: Shopper, order: dict[str, Any]) -> Any:
-    return (await who.api.data(PICKUP, {"id": order["id"]}))["order"]["pickup"]
-
-
-async def complete(
-    caller: Api, stores: dict[str, Any], code: str, store: str = "SH-A"
-) -> dict[str, Any]:
-    data = await caller.data(COMPLETE, {"l": lid(stores, store), "c": code})
-    payload: dict[str, Any] = data["completePickup"]
-    return payload
-
-
 async def cancel(caller: Api, order: dict[str, Any], reason: str = "changed my mind") -> Any:
     return (await caller.data(CANCEL, {"o": order["id"], "r": reason}))["cancelOrder"]
-
-
-async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str]]:
-    messages = await runtime.repos.outbox.for_orders([order_key(order)])
-    return [(m.kind, m.dedupe_key) for m in messages]
 
 
 CONSENT = """mutation($purpose: ConsentPurpose!, $granted: Boolean!) {
@@ -175,10 +115,6 @@ def kinds(messages: list[tuple[str, str]]) -> list[str]:
 
 def payments(seen: dict[str, Any]) -> list[tuple[str, str]]:
     return [(p["kind"], p["status"]) for p in seen["payments"]]
-
-
-def top_codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors") or []]
 
 
 # ---------------------------------------------------------------- the state machine
@@ -909,9 +845,9 @@ async def test_an_order_is_visible_to_its_member_its_store_and_cs_only(
     assert (await cs.data(ORDER_BY_ID, {"id": encode_id("Order", new_id())}))["order"] is None
 
     anonymous = await api(ORDER_BY_ID, {"id": order["id"]})
-    assert top_codes(anonymous) == ["UNAUTHENTICATED"]
+    assert top_level_codes(anonymous) == ["UNAUTHENTICATED"]
     malformed = await cs(ORDER_BY_ID, {"id": "not-an-id"})
-    assert top_codes(malformed) == ["INVALID_ID"]
+    assert top_level_codes(malformed) == ["INVALID_ID"]
 
 
 CS_ORDERS = """query($m: ID, $s: [OrderStatus!], $first: Int, $after: String) {
@@ -941,8 +877,8 @@ async def test_cs_lists_orders_by_member_and_status(
     assert ids(after) == [a2["id"], a1["id"]]
 
     for outsider in (manager_a, member.api):
-        assert top_codes(await outsider(CS_ORDERS)) == ["FORBIDDEN"]
-    assert top_codes(await api(CS_ORDERS)) == ["UNAUTHENTICATED"]
+        assert top_level_codes(await outsider(CS_ORDERS)) == ["FORBIDDEN"]
+    assert top_level_codes(await api(CS_ORDERS)) == ["UNAUTHENTICATED"]
 
 
 QUEUE = """query($l: ID!, $s: [OrderStatus!], $first: Int) {
@@ -985,11 +921,11 @@ async def test_the_pickup_queue_holds_the_stores_open_paid_orders(
     by_pos = await api.as_(pos_a).data(QUEUE, {"l": lid(stores, "SH-A")})
     assert len(by_pos["pickupQueue"]["nodes"]) == 3
 
-    assert top_codes(await clerk_a(QUEUE, {"l": lid(stores, "SH-A"), "s": ["CANCELLED"]})) == [
-        "INVALID_INPUT"
-    ]
+    assert top_level_codes(
+        await clerk_a(QUEUE, {"l": lid(stores, "SH-A"), "s": ["CANCELLED"]})
+    ) == ["INVALID_INPUT"]
     for outsider in (manager_b, cs, member.api):
-        assert top_codes(await outsider(QUEUE, {"l": lid(stores, "SH-A")})) == ["FORBIDDEN"]
+        assert top_level_codes(await outsider(QUEUE, {"l": lid(stores, "SH-A")})) == ["FORBIDDEN"]
 
 
 QUEUE_DEEP = """query($l: ID!, $first: Int) { pickupQueue(locationId: $l, first: $first) {

@@ -18,28 +18,27 @@ from domain.ordering.lifecycle import cancel_unpaid
 from infra.db.models.orders import OrderPaymentRow
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.api.test_orders_checkout import (
+from tests.support import MovableClock
+from tests.support.api import Api, staff_api
+from tests.support.orders import (
     CANCEL,
-    IN_STORE,
-    Shopper,
+    in_store,
     level,
     lid,
     make_variants,
     notice,
     order_input,
     order_key,
+    outbox,
     pay_online,
     placed,
     read,
     receive,
-    refusal,
-    shopper,
-    staff_api,
     start_payment,
     webhook,
 )
-from tests.conftest import Api
-from tests.support import MovableClock
+from tests.support.payloads import refusal
+from tests.support.shoppers import Shopper, shopper
 
 PRICE = 1990
 
@@ -65,11 +64,6 @@ async def cs(api: Api, runtime: Runtime) -> Api:
 async def order(member: Shopper, stores: dict[str, Any], mango: Variant) -> dict[str, Any]:
     """A pickup order of two mangoes at SH-A, waiting for payment."""
     return await placed(member.api, order_input([(mango, 2)], pickup=lid(stores, "SH-A")))
-
-
-async def outbox(runtime: Runtime, order: dict[str, Any]) -> list[tuple[str, str]]:
-    messages = await runtime.repos.outbox.for_orders([order_key(order)])
-    return [(m.kind, m.dedupe_key) for m in messages]
 
 
 def payments(seen: dict[str, Any]) -> list[tuple[str, str, str, int, str]]:
@@ -309,12 +303,6 @@ async def test_unknown_providers_and_payments(
 
 
 # ---------------------------------------------------------------- at the till
-
-
-async def in_store(caller: Api, order_id: str, amount: int, method: str = "CASH") -> Any:
-    return (await caller.data(IN_STORE, {"o": order_id, "m": method, "a": amount}))[
-        "recordInStorePayment"
-    ]
 
 
 async def test_in_store_payment_must_match_the_total(

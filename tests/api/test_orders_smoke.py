@@ -13,7 +13,7 @@ from domain.inventory.model import MovementKind
 from domain.inventory.stock import Adjustment, adjust
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 PLACE = """mutation($v: ID!, $l: ID!, $k: String) { placeOrder(input: {channel: MINI_PROGRAM,
   lines: [{variantId: $v, quantity: 2}], fulfilment: {pickup: {locationId: $l}},

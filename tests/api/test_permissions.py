@@ -11,7 +11,9 @@ from api.relay import encode_id
 from domain.identity.model import StaffRole
 from domain.identity.services import create_staff
 from infra.runtime import Runtime
-from tests.conftest import HOURS, Api, login
+from tests.conftest import HOURS
+from tests.support.api import Api, login
+from tests.support.payloads import codes
 
 PASSWORD = "correct-horse-battery"
 
@@ -102,10 +104,6 @@ def assert_401(response: httpx.Response) -> None:
     body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-
-
-def payload_codes(payload: dict[str, Any]) -> list[str]:
-    return [error["code"] for error in payload["errors"]]
 
 
 async def create_product(caller: Api, name: str = "Tea", code: str = "TEA-1") -> dict[str, Any]:
@@ -303,7 +301,7 @@ async def test_manager_cannot_touch_another_store(
 
     payload = body["data"]["locationUpdate"]
     assert payload["location"] is None
-    assert payload_codes(payload) == ["FORBIDDEN"]
+    assert codes(payload) == ["FORBIDDEN"]
     assert await read_location(api, sh_b) == before
     assert before["pickupEnabled"] is True
     assert len(before["openingHours"]) == len(HOURS)
@@ -320,7 +318,7 @@ async def test_manager_cannot_move_own_store(
         body = await update_location(manager_a, sh_a, pickupEnabled=False, **patch)
         payload = body["data"]["locationUpdate"]
         assert payload["location"] is None
-        assert payload_codes(payload) == ["FORBIDDEN"]
+        assert codes(payload) == ["FORBIDDEN"]
         assert payload["errors"][0]["field"] == list(patch)
 
     assert await read_location(api, sh_a) == before
@@ -368,7 +366,7 @@ async def test_store_roles_need_stores(admin: Api) -> None:
     for role in ("STORE_CLERK", "STORE_MANAGER"):
         payload = await staff_create(admin, username="carol", role=role)
         assert payload["staff"] is None
-        assert payload_codes(payload) == ["INVALID_INPUT"]
+        assert codes(payload) == ["INVALID_INPUT"]
         assert payload["errors"][0]["field"] == ["storeIds"]
 
 
@@ -377,7 +375,7 @@ async def test_duplicate_username_is_refused(admin: Api) -> None:
     for spelling in ("carol", "Carol"):
         payload = await staff_create(admin, username=spelling, role="CS_AGENT")
         assert payload["staff"] is None
-        assert payload_codes(payload) == ["DUPLICATE_USERNAME"]
+        assert codes(payload) == ["DUPLICATE_USERNAME"]
         assert payload["errors"][0]["field"] == ["username"]
 
 
@@ -387,12 +385,12 @@ async def test_store_ids_must_be_location_ids(admin: Api, stores: dict[str, Any]
     for bad in (not_base64, not_a_location):
         payload = await staff_create(admin, username="carol", role="STORE_CLERK", storeIds=[bad])
         assert payload["staff"] is None
-        assert payload_codes(payload) == ["INVALID_ID"], payload
+        assert codes(payload) == ["INVALID_ID"], payload
         assert payload["errors"][0]["field"] == ["storeIds", "0"]
 
     missing = base64.b64encode(b"Location:00000000-0000-4000-8000-000000000000").decode()
     payload = await staff_create(admin, username="carol", role="STORE_CLERK", storeIds=[missing])
-    assert payload_codes(payload) == ["NOT_FOUND"]
+    assert codes(payload) == ["NOT_FOUND"]
 
 
 async def test_created_clerk_logs_in_and_sees_its_store(

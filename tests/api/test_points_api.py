@@ -15,17 +15,10 @@ from domain.identity.services import create_staff
 from domain.ids import new_id
 from infra.db.models.loyalty import PointsLotRow
 from infra.runtime import Runtime
-from tests.api.test_member_merge import Shopper, shopper
-from tests.conftest import Api, login
-from tests.integration.test_points_ledger import (
-    DAY,
-    check_books,
-    earn,
-    entries_of,
-    hold,
-    lots_of,
-    purchase,
-)
+from tests.support.api import Api, login
+from tests.support.payloads import top_level_codes
+from tests.support.points import DAY, check_books, earn, entries_of, hold, lots_of, purchase
+from tests.support.shoppers import Shopper, shopper
 
 ME_POINTS = """{ me { points {
   balance held available
@@ -68,10 +61,6 @@ async def cs(api: Api, runtime: Runtime) -> tuple[Api, UUID]:
 @pytest.fixture
 async def member(api: Api) -> Shopper:
     return await shopper(api, "points-member", phone="+8613800138011")
-
-
-def top_level_codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
 
 
 def adjust_input(member_id: str, delta: int, reason: str = "goodwill", **more: Any) -> Any:

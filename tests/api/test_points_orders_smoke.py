@@ -15,7 +15,7 @@ from domain.loyalty.ledger import credit
 from domain.loyalty.model import EntryKind
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api
+from tests.support.api import Api
 
 PLACE = """mutation($v: ID!, $l: ID!, $p: Int!) { placeOrder(input: {channel: MINI_PROGRAM,
   lines: [{variantId: $v, quantity: 2}], fulfilment: {pickup: {locationId: $l}},

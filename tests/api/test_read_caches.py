@@ -15,7 +15,9 @@ from domain.inventory.model import MovementKind
 from domain.inventory.stock import Adjustment, adjust
 from infra.runtime import Runtime
 from infra.settings import Settings
-from tests.api.test_catalog import (
+from tests.support import count_sql
+from tests.support.api import Api, login
+from tests.support.catalog import (
     PRODUCT_ARCHIVE,
     PRODUCT_BY_ID,
     VARIANT_UPDATE,
@@ -23,16 +25,8 @@ from tests.api.test_catalog import (
     mutate,
     variant,
 )
-from tests.api.test_orders_checkout import (
-    lid,
-    make_variants,
-    order_input,
-    placed,
-    receive,
-    shopper,
-)
-from tests.conftest import Api, login
-from tests.support import count_sql
+from tests.support.orders import lid, make_variants, order_input, placed, receive
+from tests.support.shoppers import shopper
 
 LIST = """{ products(first: 20) { edges { node { id name
   variants { id code price { amount formatted } product { name } } } } } }"""

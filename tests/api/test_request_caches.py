@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from tests.conftest import Api
+from tests.support.api import Api
 
 QUERY = "query Cached($n: Int) { products(first: $n) { edges { node { name } } } }"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from api.app import _json_bytes
-from tests.api.test_catalog import create_product, variant
-from tests.conftest import Api
+from tests.support.api import Api
+from tests.support.catalog import create_product, variant
 
 
 def test_text_orjson_refuses_is_still_encoded() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.support.api import Api
 
 
 async def test_health_and_request_id(client) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from domain.catalog.services import ProductDraft, VariantDraft, create_category, create_product
 from infra.runtime import Runtime
-from tests.conftest import Api
 from tests.support import count_sql
+from tests.support.api import Api
 
 PRODUCTS = """query($n: Int!) { products(first: $n) { edges { cursor node {
   id name category { name parent { name } } priceFrom { amount }

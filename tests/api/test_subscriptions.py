@@ -10,103 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from api.app import create_app
 from api.relay import encode_id
 from domain.identity.model import DeviceKind
 from domain.identity.services import create_device
 from domain.live import LiveEvent, order_topic, order_update_event, pickup_board_topic
 from infra.runtime import Runtime
-from tests.conftest import Api
-
-PROTOCOL = "graphql-transport-ws"
-
-BOARD = """
-subscription($id: ID!) {
-  pickupBoard(locationId: $id) { orderId orderNumber status customerLabel at }
-}"""
-
-ORDER = """
-subscription($id: ID!) { orderUpdated(orderId: $id) { orderId status at } }"""
-
-
-@pytest.fixture
-async def server(runtime: Runtime) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(runtime=runtime), ws="websockets-sansio", log_config=None, lifespan="on"
-    )
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve(sockets=[sock]))
-    await until(lambda: served.started)
-    yield f"ws://127.0.0.1:{sock.getsockname()[1]}/graphql"
-    served.should_exit = True
-    await task
-    sock.close()
-
-
-class Session:
-    """Just enough of a graphql-transport-ws client."""
-
-    def __init__(self, ws: ClientConnection):
-        self.ws = ws
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def receive(self) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
-        return message
-
-    async def subscribe(self, query: str, variables: dict[str, Any], id: str = "1") -> None:
-        await self.send(
-            {"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
-        )
-
-    async def refused(self, query: str, variables: dict[str, Any]) -> str:
-        """Subscribe, expect the protocol's `error` message; return its code."""
-        await self.subscribe(query, variables)
-        message = await self.receive()
-        assert message["type"] == "error" and message["id"] == "1", message
-        [error] = message["payload"]
-        code: str = error["extensions"]["code"]
-        return code
-
-
-@asynccontextmanager
-async def session(
-    url: str, token: str | None = None, *, header_token: str | None = None
-) -> AsyncIterator[Session]:
-    headers = {"Authorization": f"Bearer {header_token}"} if header_token else None
-    async with connect(url, subprotocols=[PROTOCOL], additional_headers=headers) as ws:
-        assert ws.subprotocol == PROTOCOL
-        s = Session(ws)
-        payload = {"authorization": f"Bearer {token}"} if token else {}
-        await s.send({"type": "connection_init", "payload": payload})
-        assert (await s.receive())["type"] == "connection_ack"
-        yield s
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - nothing to await: uvicorn, the bus only poll
-            await asyncio.sleep(0.01)
-
-
-async def subscribed(runtime: Runtime, topic: str, count: int = 1) -> None:
-    """graphql-transport-ws does not acknowledge a subscribe; wait until the bus has it."""
-    await until(lambda: runtime.live.subscriber_count(topic) == count)
+from tests.support.api import Api
+from tests.support.ws import BOARD, ORDER_UPDATED, PROTOCOL, session, subscribed
 
 
 async def kiosk(runtime: Runtime, location_id: UUID) -> str:
@@ -227,7 +144,7 @@ async def test_order_updates_are_not_found_until_ordering_provides_access(
     monkeypatch.setattr(runtime, "order_access", None)
     async with session(server, admin.token) as s:
         order = encode_id("Order", uuid4())
-        assert await s.refused(ORDER, {"id": order}) == "NOT_FOUND"
+        assert await s.refused(ORDER_UPDATED, {"id": order}) == "NOT_FOUND"
 
 
 class OneOrder:
@@ -248,7 +165,7 @@ async def test_order_updates_reach_the_store_staff_and_no_other(
     at_a, at_b = uuid4(), uuid4()
     monkeypatch.setattr(runtime, "order_access", OneOrder(at_a, None, stores["SH-A"].id))
     async with session(server, clerk_a.token) as s:
-        await s.subscribe(ORDER, {"id": encode_id("Order", at_a)})
+        await s.subscribe(ORDER_UPDATED, {"id": encode_id("Order", at_a)})
         await subscribed(runtime, order_topic(at_a))
         await runtime.live.publish(
             order_update_event(at_a, status="READY_FOR_PICKUP", at=runtime.clock.now())
@@ -258,7 +175,7 @@ async def test_order_updates_reach_the_store_staff_and_no_other(
         assert data["status"] == "READY_FOR_PICKUP"
     monkeypatch.setattr(runtime, "order_access", OneOrder(at_b, None, stores["SH-B"].id))
     async with session(server, clerk_a.token) as s:
-        assert await s.refused(ORDER, {"id": encode_id("Order", at_b)}) == "FORBIDDEN"
+        assert await s.refused(ORDER_UPDATED, {"id": encode_id("Order", at_b)}) == "FORBIDDEN"
 
 
 async def test_the_board_shows_the_customers_masked_name(
@@ -267,8 +184,7 @@ async def test_the_board_shows_the_customers_masked_name(
     """Issue 13: production's board events never carried `customerLabel` (a twin function
     that masked the name was only called by tests). A member enrolled at the till as 林小雨
     orders there; the kiosk shows 林**."""
-    from tests.api.test_orders_checkout import make_variants, order_input, placed, receive, stepped
-    from tests.api.test_orders_payments import in_store
+    from tests.support.orders import in_store, make_variants, order_input, placed, receive, stepped
 
     (mango,) = await make_variants(runtime, ("BOARD-1", "1kg", 990))
     location = stores["SH-A"].id

@@ -24,8 +24,8 @@ from domain.inventory.model import MovementKind
 from domain.inventory.stock import Adjustment, adjust
 from domain.subscriptions import renewals
 from infra.runtime import Runtime
-from tests.conftest import Api, login
 from tests.support import MovableClock, count_sql
+from tests.support.api import Api, login
 
 TODAY = date(2027, 3, 10)  # a Wednesday
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)

@@ -5,8 +5,6 @@ refuses 0x00: INTERNAL_SERVER_ERROR."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from api.relay import encode_id
@@ -15,14 +13,12 @@ from domain.identity.services import create_staff
 from domain.locations.model import Location
 from infra.db.models.orders import OrderRow
 from infra.runtime import Runtime
-from tests.api.test_orders_checkout import PLACE, make_variants, order_input, receive, shopper
-from tests.conftest import Api, login
+from tests.support.api import Api, login
+from tests.support.orders import PLACE, make_variants, order_input, receive
+from tests.support.payloads import top_level_errors
+from tests.support.shoppers import shopper
 
 BAD_TEXT = ["nul\x00byte", "bell\x07", "escape\x1b[31m", "del\x7f", "x" * 10_001]
-
-
-def codes(body: dict[str, Any]) -> list[tuple[str, Any]]:
-    return [(e["extensions"]["code"], e["extensions"].get("field")) for e in body["errors"]]
 
 
 @pytest.mark.parametrize("text", BAD_TEXT)
@@ -66,7 +62,7 @@ async def test_bad_text_in_the_document_is_refused_with_its_argument(
     await create_staff(runtime.auth, "admin-t", "correct-horse-battery", StaffRole.ADMIN, [])
     token = (await login(api, "admin-t", "correct-horse-battery"))["tokens"]["accessToken"]
     body = await api.as_(token)(document)
-    assert codes(body) == [("INVALID_INPUT", field)], body
+    assert top_level_errors(body) == [("INVALID_INPUT", field)], body
 
 
 def _gid(location: Location) -> str:

@@ -15,9 +15,9 @@ from domain.locations.model import Location
 from domain.loyalty.model import MAX_POINTS
 from infra.db.models.loyalty import PointsClaimRow, PointsEntryRow
 from infra.runtime import Runtime
-from tests.api.test_authorization_matrix import World, principals, staff_token
-from tests.api.test_orders_checkout import make_variants
-from tests.conftest import Api
+from tests.support.api import Api
+from tests.support.orders import make_variants
+from tests.support.world import World, principals, staff_token
 
 SALE = """mutation($input: RecordPosSalesInput!) { recordPosSales(input: $input) {
   lines { quantity takenFromStock } discrepancies replayed pointsEarned pointsPending

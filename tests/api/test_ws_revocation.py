@@ -23,13 +23,12 @@ from domain.identity.model import DeviceKind
 from domain.identity.services import create_device, revoke_device
 from domain.live import pickup_board_topic
 from infra.runtime import Runtime
-from tests.api.second_process import second_api
-from tests.api.test_orders_checkout import make_variants, order_input, placed, receive, shopper
-from tests.api.test_subscriptions import BOARD, ORDER, Session, server, session, subscribed
-from tests.conftest import Api, login
 from tests.support import MovableClock
-
-__all__ = ["server"]
+from tests.support.api import Api, login
+from tests.support.orders import make_variants, order_input, placed, receive
+from tests.support.processes import second_api
+from tests.support.shoppers import shopper
+from tests.support.ws import BOARD, ORDER_UPDATED, Session, session, subscribed
 
 LOGOUT = "mutation { logout { ok errors { code } } }"
 DELETE = "mutation { deleteMyAccount(input: {confirm: true}) { ok errors { code } } }"
@@ -93,13 +92,13 @@ async def test_an_erased_member_and_an_expired_token_are_disconnected(
     leaving = await shopper(api, "ws-leaver")
     order = await placed(leaving.api, order_input([(mango, 1)], pickup=at_a))
     async with session(server, leaving.api.token) as s:
-        await s.subscribe(ORDER, {"id": order["id"]})
+        await s.subscribe(ORDER_UPDATED, {"id": order["id"]})
         assert (await leaving.api.data(DELETE))["deleteMyAccount"] == {"ok": True, "errors": []}
         assert await closed_with(s) == 4401
 
     staying = await shopper(api, "ws-stayer")
     async with session(server, staying.api.token) as s:
-        await s.subscribe(ORDER, {"id": order["id"]})  # not theirs: refused, socket stays
+        await s.subscribe(ORDER_UPDATED, {"id": order["id"]})  # not theirs: refused, socket stays
         clock.advance(timedelta(seconds=runtime.settings.access_token_ttl + 1))
         assert await closed_with(s) == 4401
 

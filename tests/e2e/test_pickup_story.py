@@ -13,43 +13,26 @@ on SQLite through the in-process bus. The story is the same on both.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
-from api.app import create_app
 from api.relay import decode_id, encode_id
 from domain.identity.model import StaffRole
-from domain.identity.services import create_staff
 from domain.live import order_topic, pickup_board_topic
 from domain.outbox import deliver_due
 from infra.live import InProcessLiveEvents, RedisLiveEvents
 from infra.notifier import FakeNotifier
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api, login
+from tests.support.api import Api, staff_api
+from tests.support.ws import BOARD, ORDER_UPDATED, Session, serve, session, subscribed, ws_url
 
-PROTOCOL = Subprotocol("graphql-transport-ws")
-PASSWORD = "correct-horse-battery"
 NEAR_SH_A = {"latitude": 31.2310, "longitude": 121.4740}  # a street away from SH-A
-
-BOARD = """
-subscription($id: ID!) {
-  pickupBoard(locationId: $id) { orderId orderNumber status customerLabel at }
-}"""
-
-ORDER_UPDATED = """
-subscription($id: ID!) { orderUpdated(orderId: $id) { orderId status at } }"""
-
 
 # ---------------------------------------------------------------- the served app
 
@@ -57,18 +40,8 @@ subscription($id: ID!) { orderUpdated(orderId: $id) { orderId status at } }"""
 @pytest.fixture
 async def served(runtime: Runtime) -> AsyncIterator[str]:
     """The real ASGI app behind uvicorn on 127.0.0.1; yields host:port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(runtime=runtime), ws="websockets-sansio", log_config=None, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await until(lambda: server.started)
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    await task
-    sock.close()
+    async with serve(runtime) as address:
+        yield address
 
 
 @pytest.fixture
@@ -90,69 +63,14 @@ def notifier(runtime: Runtime) -> FakeNotifier:
     return runtime.notifier
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - nothing to await: uvicorn, the bus only poll
-            await asyncio.sleep(0.01)
-
-
-async def subscribed(runtime: Runtime, topic: str, count: int = 1) -> None:
-    """graphql-transport-ws does not acknowledge a subscribe; wait until the bus has it."""
-    await until(lambda: runtime.live.subscriber_count(topic) == count)
-
-
-class Live:
-    """A graphql-transport-ws client with one subscription (id "1")."""
-
-    def __init__(self, ws: ClientConnection):
-        self.ws = ws
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(message))
-
-    async def receive(self) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
-        return message
-
-    async def subscribe(self, query: str, variables: dict[str, Any]) -> None:
-        await self.send(
-            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
-        )
-
-    async def next(self, field: str) -> dict[str, Any]:
-        """The next event of the subscription, checked to be a clean `next` message."""
-        message = await self.receive()
-        assert (message["id"], message["type"]) == ("1", "next"), message
-        assert "errors" not in message["payload"], message
-        event: dict[str, Any] = message["payload"]["data"][field]
-        return event
-
-    async def nothing_more(self) -> None:
-        """No event is waiting (a short wait: live events arrive within milliseconds)."""
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(self.ws.recv(), 0.3)
-
-
 @asynccontextmanager
-async def live(served: str, token: str) -> AsyncIterator[Live]:
-    async with connect(f"ws://{served}/graphql", subprotocols=[PROTOCOL]) as ws:
-        assert ws.subprotocol == PROTOCOL
-        session = Live(ws)
-        await session.send(
-            {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        )
-        assert (await session.receive())["type"] == "connection_ack"
-        yield session
+async def live(served: str, token: str) -> AsyncIterator[Session]:
+    """A graphql-transport-ws session of the served app, signed in with `token`."""
+    async with session(ws_url(served), token) as opened:
+        yield opened
 
 
 # ---------------------------------------------------------------- the steps
-
-
-async def staff(web: Api, runtime: Runtime, name: str, role: StaffRole, stores: list[Any]) -> Api:
-    await create_staff(runtime.auth, name, PASSWORD, role, [s.id for s in stores])
-    result = await login(web, name, PASSWORD)
-    assert result["errors"] == [], result
-    return web.as_(result["tokens"]["accessToken"])
 
 
 async def mutate(api: Api, name: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -189,8 +107,8 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
     store_a, store_b = encode_id("Location", sh_a.id), encode_id("Location", sh_b.id)
 
     # --- the head office and the store set up: catalog, stock, a kiosk at the counter
-    admin = await staff(web, runtime, "hq-admin", StaffRole.ADMIN, [])
-    manager = await staff(web, runtime, "sh-a-manager", StaffRole.STORE_MANAGER, [sh_a])
+    admin = await staff_api(web, runtime, "hq-admin", StaffRole.ADMIN, [])
+    manager = await staff_api(web, runtime, "sh-a-manager", StaffRole.STORE_MANAGER, [sh_a])
     product = await mutate(
         admin,
         "productCreate",

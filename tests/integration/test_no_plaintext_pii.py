@@ -18,8 +18,8 @@ from domain.members.identifiers import lookup_namespace
 from domain.members.model import IdentityKind
 from infra.db.models.members import MemberIdentityRow, MemberRow, PhoneCodeRow
 from infra.runtime import Runtime
-from tests.conftest import Api, login
 from tests.support import is_postgres
+from tests.support.api import Api, login
 
 POS_PHONE, WECHAT_PHONE, SMS_PHONE = "13800138000", "13900139000", "13700137000"
 CARD = "CARD-7788"

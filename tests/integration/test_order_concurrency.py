@@ -36,8 +36,8 @@ from infra.db.models.inventory import MovementRow, ReservationRow
 from infra.db.models.orders import OrderRow
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.conftest import Api
 from tests.support import MovableClock, is_postgres
+from tests.support.api import Api
 
 STOCK = 20
 BUYERS = 100

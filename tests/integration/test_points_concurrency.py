@@ -3,7 +3,7 @@
 On PostgreSQL every racer runs in its own transaction on its own pooled connection, so they
 really overlap: the row lock on the member's account (and the unique idempotency key of an
 entry) decide who wins. SQLite serialises writers; the same outcomes must hold there. The
-books (see test_points_ledger.check_books) are checked after every race.
+books (see tests/support/points.py `check_books`) are checked after every race.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from domain.loyalty import services
 from domain.loyalty.model import EntryKind, Hold, HoldState
 from infra.db.models.loyalty import GrowthRecordRow, PointsEntryRow, PointsHoldRow
 from infra.runtime import Runtime
-from tests.conftest import Api, login
-from tests.integration.test_points_ledger import (
+from tests.support.api import Api, login
+from tests.support.points import (
     DAY,
     check_books,
     earn,

@@ -8,7 +8,7 @@ a posted redemption, CS adjustments up and down (with replayed and conflicting k
 expiry and tier jobs after the clock moves, and one merge of the second member into the
 first (after which the second one's operations go to the survivor). After every step:
 
-* the books balance for every account (test_points_ledger.check_books);
+* the books balance for every account (tests/support/points.py `check_books`);
 * no entry was changed or deleted, only new ones appended;
 * each account's balance, held and debt, and each hold's state, are what the model says
   (so a refused operation changed nothing and an accepted one exactly what it should);
@@ -53,15 +53,9 @@ from infra.db.models.loyalty import (
     TierChangeRow,
 )
 from infra.runtime import Runtime
-from tests.integration.test_points_ledger import (
-    CS,
-    STORE_ZONE,
-    Snapshot,
-    assert_only_appended,
-    check_books,
-    new_member,
-)
 from tests.support import MovableClock
+from tests.support.clock import STORE_ZONE
+from tests.support.points import CS, Snapshot, assert_only_appended, check_books, new_member
 
 T = TypeVar("T")
 LOYALTY_ROWS = (

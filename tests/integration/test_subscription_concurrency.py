@@ -21,7 +21,8 @@ from domain.subscriptions.model import CycleStatus, SubscriptionStatus
 from infra.db.models.orders import OrderPaymentRow, OrderRow
 from infra.db.models.subscriptions import CycleRow
 from infra.runtime import Runtime
-from tests.integration.test_subscription_renewals import (
+from tests.support import MovableClock
+from tests.support.renewals import (
     QUANTITY,
     Shop,
     a_member,
@@ -37,7 +38,6 @@ from tests.integration.test_subscription_renewals import (
     renew,
     subscribe,
 )
-from tests.support import MovableClock
 
 WORKERS = 5
 SUBSCRIPTIONS = 20

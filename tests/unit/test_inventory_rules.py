@@ -3,7 +3,6 @@ shopper sees near them, what the online channels can sell, and who may write sto
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -29,6 +28,8 @@ from domain.inventory.model import (
 )
 from domain.inventory.stock import can_write_stock
 from domain.locations.model import GeoPoint, Location, LocationStatus, LocationType
+from tests.fakes.inventory import FakeInventory
+from tests.fakes.tables import Tables
 
 # ---------------------------------------------------------------- quantities and lines
 
@@ -236,26 +237,6 @@ def test_availability_without_a_point_is_by_code_and_first_cuts() -> None:
 # ---------------------------------------------------------------- what online can sell
 
 
-class LevelsOnly:
-    """The one query `totals_online` makes, over levels in memory (the semantics the real
-    repository's SUM must match: tests/integration/test_inventory_totals.py)."""
-
-    def __init__(self, levels: list[StockLevel]):
-        self.levels = levels
-
-    async def available_totals(
-        self, variant_ids: Sequence[UUID], location_ids: Sequence[UUID]
-    ) -> dict[UUID, int]:
-        return {
-            v: sum(
-                lv.available
-                for lv in self.levels
-                if lv.variant_id == v and lv.location_id in location_ids
-            )
-            for v in variant_ids
-        }
-
-
 async def test_online_totals_count_active_locations_that_ship() -> None:
     second_wh = place("WH-2", 30.0, 120.0, pickup=False, ships=True)
     closed_wh = place("WH-3", 30.0, 120.0, pickup=False, ships=True, status=LocationStatus.CLOSED)
@@ -269,7 +250,8 @@ async def test_online_totals_count_active_locations_that_ship() -> None:
         StockLevel(uuid4(), VARIANT, 40, 0, 0),  # unknown location
     ]
     other = uuid4()
-    totals = await totals_online(LevelsOnly(levels), [VARIANT, other], network)  # type: ignore[arg-type]
+    tables = Tables(levels={(lv.location_id, lv.variant_id): lv for lv in levels})
+    totals = await totals_online(FakeInventory(tables), [VARIANT, other], network)
     assert totals == {VARIANT: 15, other: 0}
     assert [loc.code for loc in network.values() if sells_online(loc)] == ["WH-1", "WH-2"]
 

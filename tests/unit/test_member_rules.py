@@ -35,7 +35,7 @@ from domain.members.privacy import (
 )
 from domain.members.services import enrol_member, member_principal
 from domain.uow import UnitOfWork
-from tests.unit.fakes import database_of, member_deps
+from tests.fakes.deps import database_of, member_deps
 
 APP = "wx-demo"
 CS = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.CS_AGENT)

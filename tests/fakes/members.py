@@ -1,14 +1,5 @@
-"""In-memory fakes of the ports the member services use.
-
-Each fake subclasses the real Protocol, so mypy checks every signature and treats a port
-method the fake does not implement as abstract: a port that grows breaks here, not in a
-puzzling test. Rows are copied in and out, as a database would, so a service that changes an
-entity without saving it changes nothing.
-
-`FakeDatabase` is the shared state; it is also the unit-of-work factory of `AuthDeps`. A
-`FakeUnitOfWork` snapshots the tables when it starts and restores them when its block raises
-(rollback); a normal exit keeps the writes (commit).
-"""
+"""In-memory fakes of the member and identity ports: the repositories of members, sessions
+and staff, and the vault, token and password adapters."""
 
 from __future__ import annotations
 
@@ -16,21 +7,18 @@ import copy
 import hashlib
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
 from uuid import UUID
 
-from domain.clock import Clock, FrozenClock
+from domain.clock import Clock
 from domain.errors import AuthError, AuthErrorCode, MemberError, MemberErrorCode
-from domain.events import DataExporters, EventHandlers
-from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.model import (
     AuthSession,
     Principal,
     PrincipalKind,
     RefreshToken,
+    StaffAction,
     StaffRole,
     StaffUser,
 )
@@ -40,47 +28,23 @@ from domain.identity.ports import (
     SessionRepository,
     StaffRepository,
 )
-from domain.members.deps import MemberDeps
 from domain.members.model import (
+    CandidateState,
     ConsentRecord,
     Identity,
     Member,
     MemberMerge,
     MemberStatus,
+    MergeCandidate,
     PhoneCode,
     PiiAccess,
 )
 from domain.members.ports import MemberRepository, PiiVault
 from domain.pagination import Page, PageRequest
-from domain.uow import UnitOfWork
-from infra.security.ratelimit import MemoryRateLimiter
-from infra.sms import FakeSmsSender
-from infra.wechat import FakeWeChatGateway
+from tests.fakes.tables import Tables, page_of
 
 WECHAT_APPS = ("wx-demo", "wx-shop")
 ACCESS_TTL = timedelta(minutes=15)
-
-
-@dataclass
-class Tables:
-    """What the database would hold; `FakeUnitOfWork` snapshots and restores it."""
-
-    members: dict[UUID, Member] = field(default_factory=dict)
-    identities: dict[UUID, Identity] = field(default_factory=dict)
-    consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
-    merges: dict[UUID, MemberMerge] = field(default_factory=dict)
-    phone_codes: dict[UUID, PhoneCode] = field(default_factory=dict)
-    pii_access: dict[UUID, PiiAccess] = field(default_factory=dict)
-    staff: dict[UUID, StaffUser] = field(default_factory=dict)
-    sessions: dict[UUID, AuthSession] = field(default_factory=dict)
-    refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
-
-    def snapshot(self) -> Tables:
-        return copy.deepcopy(self)
-
-    def restore(self, snapshot: Tables) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(snapshot, f.name))
 
 
 class FakeMemberRepository(MemberRepository):
@@ -155,6 +119,44 @@ class FakeMemberRepository(MemberRepository):
         for identity_id in doomed:
             del self._t.identities[identity_id]
         return len(doomed)
+
+    async def delete_identity(self, identity_id: UUID) -> None:
+        self._t.identities.pop(identity_id, None)
+
+    async def open_merge_candidate(
+        self, claimant_id: UUID, holder_id: UUID, identity_hash: str
+    ) -> MergeCandidate | None:
+        for c in self._t.merge_candidates.values():
+            if (c.claimant_id, c.holder_id, c.identity_hash, c.state) == (
+                claimant_id,
+                holder_id,
+                identity_hash,
+                CandidateState.OPEN,
+            ):
+                return replace(c)
+        return None
+
+    async def add_merge_candidate(self, candidate: MergeCandidate) -> None:
+        self._t.merge_candidates[candidate.id] = replace(candidate)
+
+    async def get_merge_candidate(
+        self, candidate_id: UUID, *, lock: bool = False
+    ) -> MergeCandidate | None:
+        found = self._t.merge_candidates.get(candidate_id)
+        return replace(found) if found else None
+
+    async def save_merge_candidate(self, candidate: MergeCandidate) -> None:
+        self._t.merge_candidates[candidate.id] = replace(candidate)
+
+    async def merge_candidates(
+        self, state: CandidateState | None, page: PageRequest
+    ) -> Page[MergeCandidate]:
+        found = [
+            replace(c)
+            for c in self._t.merge_candidates.values()
+            if state is None or c.state is state
+        ]
+        return page_of(found, lambda c: str(c.id), page)
 
     async def consents_of(self, member_ids: Sequence[UUID]) -> list[ConsentRecord]:
         wanted = set(member_ids)
@@ -293,88 +295,11 @@ class FakeStaffRepository(StaffRepository):
     async def add(self, staff: StaffUser) -> None:
         self._t.staff[staff.id] = copy.deepcopy(staff)
 
+    async def add_action(self, action: StaffAction) -> None:
+        self._t.staff_actions.append(action)
 
-def _unused(port: str) -> AssertionError:
-    return AssertionError(f"the member services were not expected to use uow.{port}")
-
-
-class FakeUnitOfWork(UnitOfWork):
-    """Commit on a normal exit; on an exception, put back the snapshot taken at the start."""
-
-    def __init__(self, database: FakeDatabase):
-        self._db = database
-        self._snapshot: Tables | None = None
-
-    @property
-    def members(self) -> FakeMemberRepository:
-        return self._db.members
-
-    @property
-    def sessions(self) -> FakeSessionRepository:
-        return self._db.sessions
-
-    @property
-    def staff(self) -> FakeStaffRepository:
-        return self._db.staff
-
-    # Ports of other contexts: the member services must not touch them.
-    @property
-    def devices(self) -> NoReturn:
-        raise _unused("devices")
-
-    @property
-    def api_keys(self) -> NoReturn:
-        raise _unused("api_keys")
-
-    @property
-    def catalog(self) -> NoReturn:
-        raise _unused("catalog")
-
-    @property
-    def locations(self) -> NoReturn:
-        raise _unused("locations")
-
-    @property
-    def inventory(self) -> NoReturn:
-        raise _unused("inventory")
-
-    @property
-    def idempotency(self) -> NoReturn:
-        raise _unused("idempotency")
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        assert self._snapshot is None, "a unit of work is entered once"
-        self._snapshot = self._db.tables.snapshot()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._snapshot is not None
-        if exc_type is None:
-            self._db.commits += 1
-        else:
-            self._db.tables.restore(self._snapshot)
-            self._db.rollbacks += 1
-        self._snapshot = None
-
-
-class FakeDatabase:
-    """The tables and their repositories; calling it opens a unit of work (`AuthDeps.uow`)."""
-
-    def __init__(self) -> None:
-        self.tables = Tables()
-        self.members = FakeMemberRepository(self.tables)
-        self.sessions = FakeSessionRepository(self.tables)
-        self.staff = FakeStaffRepository(self.tables)
-        self.commits = 0
-        self.rollbacks = 0
-
-    def __call__(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self)
+    async def actions(self, page: PageRequest) -> Page[StaffAction]:
+        return page_of(self._t.staff_actions, lambda a: str(a.id), page, newest_first=True)
 
 
 class FakePiiVault(PiiVault):
@@ -431,42 +356,3 @@ class FakePasswordHasher(PasswordHasher):
 
     def verify(self, password_hash: str, password: str) -> bool:
         return password_hash == f"plain:{password}"
-
-
-def member_deps(clock: Clock) -> MemberDeps:
-    """MemberDeps over the fakes, with the development WeChat and SMS adapters."""
-    return MemberDeps(
-        auth=AuthDeps(
-            uow=FakeDatabase(),
-            clock=clock,
-            hasher=FakePasswordHasher(),
-            tokens=FakeAccessTokens(clock),
-            limiter=MemoryRateLimiter(),
-            policy=AuthPolicy(),
-        ),
-        vault=FakePiiVault(),
-        wechat=FakeWeChatGateway(WECHAT_APPS),
-        sms=FakeSmsSender(clock),
-        events=EventHandlers(),
-        exporters=DataExporters(),
-        default_wechat_app=WECHAT_APPS[0],
-    )
-
-
-def database_of(deps: MemberDeps) -> FakeDatabase:
-    """The fake database behind `member_deps(...)`, to look at rows and count rollbacks."""
-    assert isinstance(deps.auth.uow, FakeDatabase)
-    return deps.auth.uow
-
-
-if TYPE_CHECKING:
-    # The fakes are the ports, structurally too (mypy checks these assignments).
-    _tables = Tables()
-    _database = FakeDatabase()
-    _members: MemberRepository = FakeMemberRepository(_tables)
-    _sessions: SessionRepository = FakeSessionRepository(_tables)
-    _staff: StaffRepository = FakeStaffRepository(_tables)
-    _uow: UnitOfWork = FakeUnitOfWork(_database)
-    _vault: PiiVault = FakePiiVault()
-    _tokens: AccessTokens = FakeAccessTokens(FrozenClock())
-    _hasher: PasswordHasher = FakePasswordHasher()

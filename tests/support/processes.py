@@ -15,7 +15,7 @@ import httpx
 
 from infra.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def _free_port() -> int:

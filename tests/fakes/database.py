@@ -1,0 +1,126 @@
+"""The fake database: the tables, one repository per port over them, and units of work.
+
+`FakeDatabase` is also the unit-of-work factory the services' deps take (`deps.uow()`). A
+`FakeUnitOfWork` snapshots the tables when it starts and restores them when its block raises
+(rollback); a normal exit keeps the writes (commit). Ports no fake stands for yet (devices,
+API keys, subscriptions) raise when a use case reaches them, so a test cannot pass by
+skipping a write."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import NoReturn
+
+from domain.uow import UnitOfWork
+from tests.fakes.catalog import FakeCatalog, FakeLocations
+from tests.fakes.inventory import FakeInventory
+from tests.fakes.loyalty import FakeLoyalty
+from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
+from tests.fakes.ordering import FakeOrders
+from tests.fakes.records import FakeIdempotency, FakeOutbox
+from tests.fakes.tables import Tables
+
+
+def _unfaked(port: str) -> AssertionError:
+    return AssertionError(f"uow.{port} has no fake: test this use case in tests/integration")
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Commit on a normal exit; on an exception, put back the snapshot taken at the start."""
+
+    def __init__(self, database: FakeDatabase):
+        self._db = database
+        self._snapshot: Tables | None = None
+
+    @property
+    def members(self) -> FakeMemberRepository:
+        return self._db.members
+
+    @property
+    def sessions(self) -> FakeSessionRepository:
+        return self._db.sessions
+
+    @property
+    def staff(self) -> FakeStaffRepository:
+        return self._db.staff
+
+    @property
+    def catalog(self) -> FakeCatalog:
+        return self._db.catalog
+
+    @property
+    def locations(self) -> FakeLocations:
+        return self._db.locations
+
+    @property
+    def inventory(self) -> FakeInventory:
+        return self._db.inventory
+
+    @property
+    def orders(self) -> FakeOrders:
+        return self._db.orders
+
+    @property
+    def loyalty(self) -> FakeLoyalty:
+        return self._db.loyalty
+
+    @property
+    def idempotency(self) -> FakeIdempotency:
+        return self._db.idempotency
+
+    @property
+    def outbox(self) -> FakeOutbox:
+        return self._db.outbox
+
+    @property
+    def devices(self) -> NoReturn:
+        raise _unfaked("devices")
+
+    @property
+    def api_keys(self) -> NoReturn:
+        raise _unfaked("api_keys")
+
+    @property
+    def subscriptions(self) -> NoReturn:
+        raise _unfaked("subscriptions")
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        assert self._snapshot is None, "a unit of work is entered once"
+        self._snapshot = self._db.tables.snapshot()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._snapshot is not None
+        if exc_type is None:
+            self._db.commits += 1
+        else:
+            self._db.tables.restore(self._snapshot)
+            self._db.rollbacks += 1
+        self._snapshot = None
+
+
+class FakeDatabase:
+    """The tables and their repositories; calling it opens a unit of work."""
+
+    def __init__(self) -> None:
+        self.tables = Tables()
+        self.members = FakeMemberRepository(self.tables)
+        self.sessions = FakeSessionRepository(self.tables)
+        self.staff = FakeStaffRepository(self.tables)
+        self.catalog = FakeCatalog(self.tables)
+        self.locations = FakeLocations(self.tables)
+        self.inventory = FakeInventory(self.tables)
+        self.orders = FakeOrders(self.tables)
+        self.loyalty = FakeLoyalty(self.tables)
+        self.idempotency = FakeIdempotency(self.tables)
+        self.outbox = FakeOutbox(self.tables)
+        self.commits = 0
+        self.rollbacks = 0
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)

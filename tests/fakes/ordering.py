@@ -1,0 +1,153 @@
+"""An in-memory `OrderRepository`: transitions are conditional on the current status, payments
+complete once and a store's open pickup codes are unique, as in the SQL repository."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.ordering.model import (
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    PickupCode,
+)
+from domain.ordering.ports import OrderRepository
+from domain.pagination import Page, PageRequest
+from tests.fakes.tables import Tables, page_of
+
+DEADLINES = ("payment_deadline", "pickup_deadline")
+
+
+class FakeOrders(OrderRepository):
+    def __init__(self, tables: Tables):
+        self._t = tables
+
+    async def add(self, order: Order) -> None:
+        assert order.id not in self._t.orders, "duplicate primary key"
+        self._t.orders[order.id] = copy.deepcopy(order)
+
+    async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None:
+        found = self._t.orders.get(order_id)
+        return copy.deepcopy(found) if found else None
+
+    async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
+        return {i for i in ids if i in self._t.orders}
+
+    async def get_many(self, ids: Sequence[UUID]) -> list[Order]:
+        return [copy.deepcopy(self._t.orders[i]) for i in ids if i in self._t.orders]
+
+    async def transition(
+        self, order_id: UUID, frm: OrderStatus, to: OrderStatus, changes: Mapping[str, Any]
+    ) -> bool:
+        order = self._t.orders.get(order_id)
+        if order is None or order.status is not frm:
+            return False
+        order.status = to
+        for name, value in changes.items():
+            assert hasattr(order, name), f"orders have no column {name}"
+            setattr(order, name, value)
+        return True
+
+    async def set_flags(self, order_id: UUID, **flags: Any) -> None:
+        order = self._t.orders[order_id]
+        for name, value in flags.items():
+            assert hasattr(order, name), f"orders have no column {name}"
+            setattr(order, name, value)
+
+    async def add_events(self, events: Sequence[OrderEvent]) -> None:
+        self._t.order_events.extend(events)
+
+    async def events_of(self, order_ids: Sequence[UUID]) -> list[OrderEvent]:
+        found = [e for e in self._t.order_events if e.order_id in order_ids]
+        return sorted(found, key=lambda e: (e.at, e.id))
+
+    async def search(
+        self,
+        page: PageRequest,
+        *,
+        member_id: UUID | None = None,
+        location_id: UUID | None = None,
+        statuses: Sequence[OrderStatus] = (),
+    ) -> Page[Order]:
+        found = [
+            copy.deepcopy(o)
+            for o in self._t.orders.values()
+            if (member_id is None or o.member_id == member_id)
+            and (location_id is None or o.location_id == location_id)
+            and (not statuses or o.status in statuses)
+        ]
+        return page_of(found, lambda o: str(o.id), page, newest_first=True)
+
+    async def due(
+        self,
+        status: OrderStatus,
+        field: str,
+        before: datetime,
+        limit: int,
+        *,
+        unreminded: bool = False,
+        lock: bool = True,
+    ) -> list[Order]:
+        assert field in DEADLINES
+        found = [
+            o
+            for o in self._t.orders.values()
+            if o.status is status
+            and (deadline := getattr(o, field)) is not None
+            and deadline < before
+            and not (unreminded and o.reminder_sent)
+        ]
+        found.sort(key=lambda o: getattr(o, field))
+        return [copy.deepcopy(o) for o in found[:limit]]
+
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        moving = [o for o in self._t.orders.values() if o.member_id == source]
+        for order in moving:
+            order.member_id = target
+        return len(moving)
+
+    async def add_payment(self, payment: Payment) -> None:
+        self._t.payments[payment.id] = replace(payment)
+
+    async def payment_by_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        for payment in self._t.payments.values():
+            if (payment.provider, payment.provider_ref) == (provider, provider_ref):
+                return replace(payment)
+        return None
+
+    async def complete_payment(self, payment_id: UUID, at: datetime) -> bool:
+        payment = self._t.payments[payment_id]
+        if payment.status is not PaymentStatus.PENDING:
+            return False
+        payment.status, payment.completed_at = PaymentStatus.SUCCEEDED, at
+        return True
+
+    async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]:
+        found = [replace(p) for p in self._t.payments.values() if p.order_id in order_ids]
+        return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    async def add_pickup_code(self, code: PickupCode) -> bool:
+        taken = {(c.location_id, c.code) for c in self._t.pickups.values()}
+        if (code.location_id, code.code) in taken:
+            return False
+        self._t.pickups[code.order_id] = code  # frozen
+        return True
+
+    async def pickup_by_code(self, location_id: UUID, code: str) -> PickupCode | None:
+        for pickup in self._t.pickups.values():
+            if (pickup.location_id, pickup.code) == (location_id, code):
+                return pickup
+        return None
+
+    async def pickups_of(self, order_ids: Sequence[UUID]) -> list[PickupCode]:
+        return [p for order_id, p in self._t.pickups.items() if order_id in order_ids]
+
+    async def delete_pickup(self, order_id: UUID) -> None:
+        self._t.pickups.pop(order_id, None)
