@@ -7,7 +7,7 @@ import contextlib
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -156,7 +156,7 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def _readyz(runtime: Runtime) -> Any:
+def _readyz(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def readyz(_: Request) -> Response:
         checks: dict[str, str] = {}
         try:

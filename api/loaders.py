@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -23,9 +23,14 @@ if TYPE_CHECKING:
     from infra.db.uow import Repositories
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+R = TypeVar("R")
 
 
-def now_or_later(loader: DataLoader[Any, Any], key: Any, convert: Callable[[Any], Any]) -> Any:
+def now_or_later(
+    loader: DataLoader[K, V | None], key: K, convert: Callable[[V], R]
+) -> R | Awaitable[R | None] | None:
     """The converted value when the loader holds it already, else an awaitable of it (a
     resolver may return either: graphql-core awaits what needs awaiting)."""
     loaded = loader.cache_map.get(key)
@@ -33,7 +38,7 @@ def now_or_later(loader: DataLoader[Any, Any], key: Any, convert: Callable[[Any]
         found = loaded.result()
         return convert(found) if found else None
 
-    async def later() -> Any:
+    async def later() -> R | None:
         found = await loader.load(key)
         return convert(found) if found else None
 

@@ -6,7 +6,8 @@ notification gets 401/400 and changes nothing; a repeat has no second effect."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,6 +15,9 @@ from starlette.responses import JSONResponse, Response
 from domain.ordering.payments import handle_notification
 from domain.ordering.ports import MalformedNotification, WebhookRejected
 from infra.db.retry import retrying
+
+if TYPE_CHECKING:
+    from infra.runtime import Runtime
 
 log = logging.getLogger("omnishelf.webhooks")
 STATUS = {
@@ -26,7 +30,7 @@ STATUS = {
 }
 
 
-def payment_webhook(runtime: Any) -> Any:
+def payment_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         provider = request.path_params["provider"]
         body = await request.body()

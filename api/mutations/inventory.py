@@ -12,9 +12,8 @@ from api.mutations import actor, mutate
 from api.permissions import CanRecordSales, IsAuthenticated, IsStockSyncer
 from api.relay import decode_id, encode_id
 from api.types.inventory import StockLevel, StockTransfer
-from domain.errors import InventoryError, InventoryErrorCode
 from domain.inventory import stock, transfers
-from domain.inventory.model import MAX_LINES, MovementKind, StockLine, TillLine
+from domain.inventory.model import MovementKind, StockLine, TillLine, check_line_count
 from domain.inventory.model import StockLevel as DomainLevel
 from domain.inventory.model import Transfer as DomainTransfer
 from domain.inventory.stock import PosSaleResult
@@ -27,10 +26,7 @@ class StockLineInput:
 
 
 def _lines(lines: list[StockLineInput], path: str = "lines") -> list[StockLine]:
-    if len(lines) > MAX_LINES:  # before decoding thousands of ids
-        raise InventoryError(
-            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
-        )
+    check_line_count(len(lines), path)  # before decoding thousands of ids
     return [
         StockLine(decode_id(x.variant_id, "Variant", [path, str(n), "variantId"]), x.quantity)
         for n, x in enumerate(lines)
@@ -38,10 +34,7 @@ def _lines(lines: list[StockLineInput], path: str = "lines") -> list[StockLine]:
 
 
 def _till_lines(lines: list[TillLineInput]) -> list[TillLine]:
-    if len(lines) > MAX_LINES:
-        raise InventoryError(
-            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", ["lines"]
-        )
+    check_line_count(len(lines))  # before decoding thousands of ids
     return [
         TillLine(
             decode_id(x.variant_id, "Variant", ["lines", str(n), "variantId"]),

@@ -200,15 +200,20 @@ def clean_quantity(value: int, path: Sequence[str], *, allow_zero: bool = False)
     return value
 
 
+def check_line_count(count: int, path: str = "lines") -> None:
+    """At most MAX_LINES lines in one request (the API asks before decoding any id)."""
+    if count > MAX_LINES:
+        raise InventoryError(
+            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
+        )
+
+
 def clean_lines(lines: Sequence[StockLine], path: str = "lines") -> list[StockLine]:
     """1-100 lines, positive sane quantities, each variant once; sorted by variant id so
     every transaction takes its row locks in the same order (no deadlocks)."""
     if not lines:
         raise InventoryError(InventoryErrorCode.INVALID_INPUT, "Give at least one line.", [path])
-    if len(lines) > MAX_LINES:
-        raise InventoryError(
-            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
-        )
+    check_line_count(len(lines), path)
     seen: set[UUID] = set()
     for index, line in enumerate(lines):
         clean_quantity(line.quantity, [path, str(index), "quantity"])
@@ -225,10 +230,7 @@ def clean_lines(lines: Sequence[StockLine], path: str = "lines") -> list[StockLi
 def clean_counts(lines: Sequence[StockLine], path: str = "lines") -> dict[UUID, int]:
     """What a receipt counted, by variant: at most MAX_LINES, each 0 (nothing arrived) to
     MAX_QUANTITY, each variant once; errors name the line by its index."""
-    if len(lines) > MAX_LINES:
-        raise InventoryError(
-            InventoryErrorCode.TOO_MANY_ITEMS, f"At most {MAX_LINES} lines.", [path]
-        )
+    check_line_count(len(lines), path)
     counted: dict[UUID, int] = {}
     for index, line in enumerate(lines):
         clean_quantity(line.quantity, [path, str(index), "quantity"], allow_zero=True)
