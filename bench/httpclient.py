@@ -99,6 +99,9 @@ def data(status: int, body: bytes) -> Any:
     return parsed
 
 
+HEALTH = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
 class Connection:
     """One keep-alive connection; reopened once if the server closed it between requests."""
 
@@ -109,6 +112,16 @@ class Connection:
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    def local_port(self) -> int:
+        assert self.writer is not None
+        return int(self.writer.get_extra_info("sockname")[1])
+
+    async def reopen(self) -> None:
+        """A new connection, accepted by a worker (one request answered) before it returns."""
+        await self.close()
+        await self.open()
+        await self.request(HEALTH)
 
     async def close(self) -> None:
         if self.writer is not None:

@@ -117,6 +117,7 @@ async def run(spec: dict[str, Any]) -> int:
     try:
         counter = None
         if impl == "http":
+            from bench.balance import balance
             from bench.flows import Flows
             from bench.httpclient import Connection
 
@@ -125,8 +126,10 @@ async def run(spec: dict[str, Any]) -> int:
             url = urlsplit(spec["url"])
             for _ in range(spec["concurrency"]):
                 conn = Connection(url.hostname or "127.0.0.1", url.port or 80)
-                await conn.open()
+                await conn.reopen()
                 resources.append(conn)
+            spread = await balance(resources, url.port or 80, spec["server_workers"])
+            emit("connections", per_worker=sorted(spread.values()))
         else:
             pool = await _pool(spec)
             if impl == "domain":

@@ -97,12 +97,15 @@ async def measure(
     edges: dict[str, tuple[Sample, float]] = {}
     result: dict[str, Any] | None = None
     failure = None
+    spread: list[int] | None = None
     async for line in process.stdout:
         event = json.loads(line)
         if event["event"] == "window":
             edges[event["edge"]] = (meter.sample(), time.perf_counter())
             process.stdin.write(b"go\n")  # the load generator waits for it
             await process.stdin.drain()
+        elif event["event"] == "connections":
+            spread = event["per_worker"]
         elif event["event"] == "result":
             result = event
         elif event["event"] == "failed":
@@ -132,6 +135,7 @@ async def measure(
         "throughput": round(rate, 2),  # per request for per-request scenarios (mixed)
         "requests": result["requests"],
         "requests_per_s": round(result["requests"] / result["seconds"], 2),
+        "connections_per_worker": spread,
         "latency": result["request_latency"] if per_request else result["latency"],
         "op_latency": result["latency"],
         "steps": result["steps"],
@@ -264,10 +268,10 @@ async def execute(plan: Plan) -> int:
                     meter.groups.update(server=srv.pgid, worker=wrk.pgid)
                     _log(f"server {server_url}: {plan.server_workers} workers; arq worker up")
                     for scenario in http:
+                        spec = {**base, "url": server_url, "server_workers": plan.server_workers}
                         runs = await run_scenario(
-                            plan, scenario, {**base, "url": server_url}, meter, logs,
-                            statements.get(scenario.name, {}),
-                        )  # fmt: skip
+                            plan, scenario, spec, meter, logs, statements.get(scenario.name, {})
+                        )
                         _log(f"wrote {save(plan, scenario, about, runs)}")
                 meter.groups.clear()
             for scenario in inproc:
