@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
+from api.execution import OmnishelfExecutionContext
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
@@ -90,6 +91,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member, Order],
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=OmnishelfExecutionContext,
         extensions=[
             ErrorShaping,
             Metrics,

@@ -1,0 +1,81 @@
+"""The executor: graphql-core's, with a shorter path for plain leaf fields.
+
+Most fields of a list page are plain attributes (`id`, `name`, `quantity`): strawberry
+resolves them with `getattr`, but graphql-core first builds a `GraphQLResolveInfo` for each
+and goes through its general completion. `execute_field` below reads such a field and coerces
+it directly; anything else, and any value the short path would not accept as is (a null, a
+value the scalar refuses), takes graphql-core's own path, which produces the errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    Undefined,
+    is_leaf_type,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+_NOT_PLAIN = object()
+# GraphQLField -> (attribute name, leaf type) or _NOT_PLAIN; fields live as long as the schema
+_plain: dict[int, tuple[GraphQLField, Any]] = {}
+
+
+def _plain_leaf(field: GraphQLField) -> Any:
+    """(attribute, leaf type) when strawberry would resolve the field by `getattr` alone."""
+    known = _plain.get(id(field))
+    if known is not None and known[0] is field:
+        return known[1]
+    definition = (field.extensions or {}).get("strawberry-definition")
+    resolve = field.resolve
+    leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    plain: Any = _NOT_PLAIN
+    if (
+        definition is not None
+        and getattr(definition, "is_basic_field", False)
+        and getattr(resolve, "_is_default", False)
+        and not field.args
+        and is_leaf_type(leaf)
+    ):
+        plain = (definition.python_name, leaf)
+    _plain[id(field)] = (field, plain)
+    return plain
+
+
+class OmnishelfExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        manager = self.middleware_manager
+        if manager is None or not manager.middlewares:
+            node = field_details_list[0].node
+            field = self.schema.get_field(parent_type, node.name.value)
+            if field is not None and not node.arguments:
+                plain = _plain_leaf(field)
+                if plain is not _NOT_PLAIN:
+                    name, leaf = plain
+                    value = getattr(source, name, None)
+                    if value is not None:
+                        coerced = _coerce(leaf, value)
+                        if coerced is not Undefined and coerced is not None:
+                            return coerced
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+
+def _coerce(leaf: GraphQLLeafType, value: Any) -> Any:
+    try:
+        return leaf.coerce_output_value(value)
+    except Exception:  # graphql-core's path reports it, located
+        return Undefined
