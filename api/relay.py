@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable, Sequence
 from typing import Generic, Self, TypeVar
 from uuid import UUID
@@ -17,7 +18,9 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
+@functools.lru_cache(maxsize=65_536)
 def encode_id(type_name: str, value: UUID) -> strawberry.ID:
+    """`base64("Type:uuid")`; remembered, as a page names the same few thousand objects."""
     return strawberry.ID(base64.b64encode(f"{type_name}:{value}".encode()).decode())
 
 

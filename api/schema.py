@@ -16,8 +16,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.document_guards import DocumentLimiter, VariableLimits
-from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.execution import OmnishelfExecutionContext
+from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries

@@ -80,9 +80,15 @@ class Variant(Node):
     product_key: strawberry.Private[Any]
     key: strawberry.Private[Any]
     online_total: strawberry.Private[int | None] = None  # when the list loaded it
+    loaded_product: strawberry.Private[m.Product | None] = None  # when the list read it
 
     @classmethod
-    def from_domain(cls, variant: m.Variant, online_total: int | None = None) -> Variant:
+    def from_domain(
+        cls,
+        variant: m.Variant,
+        online_total: int | None = None,
+        product: m.Product | None = None,
+    ) -> Variant:
         return cls(
             id=encode_id("Variant", variant.id),
             code=variant.code,
@@ -94,6 +100,7 @@ class Variant(Node):
             product_key=variant.product_id,
             key=variant.id,
             online_total=online_total,
+            loaded_product=product,
         )
 
     @strawberry.field(
@@ -134,6 +141,8 @@ def _total_available(variant: Variant, context: Context) -> object:
 def _product_of_variant(variant: Variant, context: Context) -> object:
     """Synchronous when the request has loaded the product already (order lists do); a
     variant always has its product (foreign key)."""
+    if variant.loaded_product is not None:
+        return Product.from_domain(variant.loaded_product)
     return now_or_later(context.loaders.product, variant.product_key, Product.from_domain)
 
 

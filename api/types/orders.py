@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -12,7 +15,8 @@ from api.loaders import now_or_later
 from api.relay import Connection, Node, encode_id
 from api.types.catalog import Money, Product, Variant
 from api.types.locations import Location
-from domain.catalog.model import Money as DomainMoney
+from domain.catalog.model import Product as DomainProduct
+from domain.catalog.model import Variant as DomainVariant
 from domain.ordering import model as m
 from domain.ordering.model import (
     Fulfilment,
@@ -31,7 +35,18 @@ for _enum in (OrderStatus, Fulfilment, SalesChannel, PaymentKind, PaymentStatus)
 
 
 def _money(amount: int, currency: str) -> Money:
-    return Money.from_domain(DomainMoney(amount, currency))
+    return Money(amount=amount, currency=currency)
+
+
+@dataclass(frozen=True)
+class LineGoods:
+    """The catalog rows the lines of an order page name, read once for the page."""
+
+    variants: Mapping[UUID, DomainVariant] = field(default_factory=dict)
+    products: Mapping[UUID, DomainProduct] = field(default_factory=dict)
+
+
+NO_GOODS = LineGoods()
 
 
 @strawberry.type
@@ -43,9 +58,12 @@ class OrderLine:
     total: Money
     variant_key: strawberry.Private[Any]
     product_key: strawberry.Private[Any]
+    goods: strawberry.Private[LineGoods] = NO_GOODS
 
     @classmethod
-    def from_domain(cls, line: m.OrderLine, currency: str) -> OrderLine:
+    def from_domain(
+        cls, line: m.OrderLine, currency: str, goods: LineGoods = NO_GOODS
+    ) -> OrderLine:
         return cls(
             sku=line.sku,
             name=line.name,
@@ -54,6 +72,7 @@ class OrderLine:
             total=_money(line.total, currency),
             variant_key=line.variant_id,
             product_key=line.product_id,
+            goods=goods,
         )
 
     @strawberry.field
@@ -67,13 +86,19 @@ class OrderLine:
 
 @lean("OrderLine", "variant")
 def _line_variant(line: OrderLine, context: Context) -> object:
-    """Synchronous when the request's loader has it already (an order list prefetches its
-    lines' variants): no coroutine and task per line."""
+    """Synchronous when the order page read its lines' variants (and products); else one
+    batch for every line asking."""
+    found = line.goods.variants.get(line.variant_key)
+    if found is not None:
+        return Variant.from_domain(found, product=line.goods.products.get(found.product_id))
     return now_or_later(context.loaders.variant, line.variant_key, Variant.from_domain)
 
 
 @lean("OrderLine", "product")
 def _line_product(line: OrderLine, context: Context) -> object:
+    found = line.goods.products.get(line.product_key)
+    if found is not None:
+        return Product.from_domain(found)
     return now_or_later(context.loaders.product, line.product_key, Product.from_domain)
 
 
@@ -137,7 +162,7 @@ class Order(Node):
     domain: strawberry.Private[m.Order]
 
     @classmethod
-    def from_domain(cls, order: m.Order) -> Order:
+    def from_domain(cls, order: m.Order, goods: LineGoods = NO_GOODS) -> Order:
         return cls(
             id=encode_id("Order", order.id),
             number=order.number,
@@ -153,7 +178,7 @@ class Order(Node):
             pickup_deadline=order.pickup_deadline,
             cancel_reason=order.cancel_reason,
             at_risk=order.at_risk,
-            lines=[OrderLine.from_domain(x, order.currency) for x in order.lines],
+            lines=[OrderLine.from_domain(x, order.currency, goods) for x in order.lines],
             points_redeemed=order.points_redeemed,
             points_discount=_money(order.points_discount, order.currency),
             amount_due=_money(order.amount_due, order.currency),

@@ -72,7 +72,7 @@ SELECT_ORDERS = f"SELECT {', '.join(ORDER_COLUMNS)} FROM customer_order"
 SELECT_LINES = f"SELECT {', '.join(LINE_COLUMNS)} FROM order_line"
 
 
-def _order(row: dict[str, Any], lines: list[OrderLine]) -> Order:
+def _order(row: Any, lines: list[OrderLine]) -> Order:
     return Order(
         id=sql.as_uuid(row["id"]),
         number=row["number"],
@@ -129,7 +129,7 @@ def _order_values(order: Order) -> tuple[Any, ...]:
     )
 
 
-def _line(row: dict[str, Any]) -> OrderLine:
+def _line(row: Any) -> OrderLine:
     return OrderLine(
         sql.as_uuid(row["id"]),
         sql.as_uuid(row["variant_id"]),
@@ -173,12 +173,13 @@ async def _update(
 
 
 class TortoiseOrderRepository:
-    async def _with_lines(self, rows: Sequence[dict[str, Any]]) -> list[Order]:
+    async def _with_lines(self, rows: Sequence[Any]) -> list[Order]:
+        """Orders of `rows` (dicts or driver rows) with their lines, read in one statement."""
         if not rows:
             return []
         ids = [sql.as_uuid(r["id"]) for r in rows]
         grouped: dict[UUID, list[OrderLine]] = defaultdict(list)
-        for line in await sql.fetch(
+        for line in await sql.fetch_rows(
             f"{SELECT_LINES} WHERE order_id IN ({sql.placeholders(len(ids))}) ORDER BY id", *ids
         ):
             grouped[sql.as_uuid(line["order_id"])].append(_line(line))
@@ -287,7 +288,7 @@ class TortoiseOrderRepository:
         if page.after is not None:
             where.append(f"id < {param(after_uuid(page.after))}")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = await sql.fetch(
+        rows = await sql.fetch_rows(  # a page of orders: no dict per row
             f"{SELECT_ORDERS}{clause} ORDER BY id DESC LIMIT {param(page.first + 1)}", *values
         )
         orders = await self._with_lines(rows)
