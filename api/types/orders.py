@@ -13,7 +13,7 @@ from api.context import Context
 from api.lean import lean
 from api.loaders import now_or_later
 from api.relay import Connection, Node, encode_id
-from api.types.catalog import Money, Product, Variant
+from api.types.catalog import Money, Product, Variant, money_of
 from api.types.locations import Location
 from domain.catalog.model import Product as DomainProduct
 from domain.catalog.model import Variant as DomainVariant
@@ -34,8 +34,7 @@ for _enum in (OrderStatus, Fulfilment, SalesChannel, PaymentKind, PaymentStatus)
     strawberry.enum(_enum)
 
 
-def _money(amount: int, currency: str) -> Money:
-    return Money(amount=amount, currency=currency)
+_money = money_of
 
 
 @dataclass(frozen=True)
