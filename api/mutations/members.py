@@ -53,6 +53,11 @@ def _consents(records: list[ConsentRecord]) -> ConsentsPayload:
 class LoginWithWechatInput:
     app_id: str
     code: str = strawberry.field(description="The code from wx.login().")
+    display_name: str | None = strawberry.field(
+        default=None,
+        description="The nickname typed in WeChat's nickname field (at most 64 characters): "
+        "names a member created by this login; a returning member keeps theirs.",
+    )
 
 
 @strawberry.input
@@ -194,7 +199,7 @@ class MemberMutations:
         return await mutate(
             MemberLoginPayload,
             MemberUserError,
-            lambda: login.login_with_wechat(deps, input.app_id, input.code),
+            lambda: login.login_with_wechat(deps, input.app_id, input.code, input.display_name),
             _logged_in,
         )
 

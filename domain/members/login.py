@@ -21,6 +21,7 @@ from domain.members.services import (
     PhoneHeldElsewhere,
     active_member,
     bind_identifier,
+    clean_display_name,
     find_member,
     link_identity,
     member_principal,
@@ -32,9 +33,12 @@ CODE_RE = re.compile(r"^[0-9]{6}$")
 
 
 async def login_with_wechat(
-    deps: MemberDeps, app_id: str, code: str
+    deps: MemberDeps, app_id: str, code: str, display_name: str | None = None
 ) -> tuple[Member, TokenPair, bool]:
-    """wx.login() code -> the member (created on first login) and tokens; (.., created)."""
+    """wx.login() code -> the member (created on first login) and tokens; (.., created).
+    `display_name` is the nickname the member typed in WeChat's nickname field: it names a
+    member created now (a returning member keeps theirs)."""
+    name = clean_display_name(display_name)
     if not deps.wechat.knows_app(app_id):
         raise MemberError(
             MemberErrorCode.UNKNOWN_APP,
@@ -45,7 +49,7 @@ async def login_with_wechat(
     for attempt in (1, 2):
         try:
             async with deps.auth.uow() as uow:
-                member, created = await _member_for_wechat(deps, uow, app_id, session)
+                member, created = await _member_for_wechat(deps, uow, app_id, session, name)
                 pair = await issue_tokens(deps.auth, uow, member_principal(member))
             return member, pair, created
         except MemberError as error:
@@ -56,7 +60,7 @@ async def login_with_wechat(
 
 
 async def _member_for_wechat(
-    deps: MemberDeps, uow: UnitOfWork, app_id: str, session: WeChatSession
+    deps: MemberDeps, uow: UnitOfWork, app_id: str, session: WeChatSession, name: str
 ) -> tuple[Member, bool]:
     by_union = (
         await find_member(deps, uow, IdentityKind.WECHAT_UNIONID, session.unionid)
@@ -65,7 +69,7 @@ async def _member_for_wechat(
     )
     by_open = await find_member(deps, uow, IdentityKind.WECHAT_OPENID, session.openid, app_id)
     found = by_union or by_open
-    member = found[0] if found else await new_member(deps, uow, Channel.MINI_PROGRAM)
+    member = found[0] if found else await new_member(deps, uow, Channel.MINI_PROGRAM, name)
     if by_union and by_open and by_union[0].id != by_open[0].id:
         # WeChat says both ids are one person: fold the openid's member into the union's.
         await merge_in_uow(

@@ -546,3 +546,21 @@ async def test_bind_phone_failures_are_typed_errors(api: Api) -> None:
         assert payload["member"] is None
     me = (await member.data(ME))["me"]
     assert kinds(me) == ["WECHAT_OPENID", "WECHAT_UNIONID"]
+
+
+async def test_the_wechat_nickname_names_a_new_member_only(api: Api) -> None:
+    query = """mutation($code: String!, $name: String) {
+      loginWithWechat(input: {appId: "wx-demo", code: $code, displayName: $name}) {
+        created member { id displayName } errors { code field } } }"""
+    first = (await api(query, {"code": "test:openid-n", "name": "  林小姐 "}))["data"]
+    assert first["loginWithWechat"]["member"]["displayName"] == "林小姐"
+    again = (await api(query, {"code": "test:openid-n", "name": "Someone else"}))["data"]
+    assert again["loginWithWechat"]["created"] is False
+    assert again["loginWithWechat"]["member"]["displayName"] == "林小姐"  # theirs is kept
+    too_long = (await api(query, {"code": "test:openid-m", "name": "x" * 65}))["data"]
+    payload = too_long["loginWithWechat"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("INVALID_INPUT", ["displayName"])
+    ]
+    assert payload["member"] is None
+    assert await MemberRow.all().count() == 1  # the refused login created nobody

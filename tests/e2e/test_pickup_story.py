@@ -142,7 +142,8 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
     logged_in = await mutate(
         web,
         "loginWithWechat",
-        """mutation { loginWithWechat(input: {appId: "wx-demo", code: "test:openid-lin"}) {
+        """mutation { loginWithWechat(input: {appId: "wx-demo", code: "test:openid-lin",
+          displayName: "林小姐"}) {
           tokens { accessToken } member { id } created errors { code message } } }""",
         {},
     )
@@ -236,6 +237,7 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
             assert ready["orderId"] == order["id"]
             assert ready["orderNumber"] == order["number"]
             assert ready["status"] == "READY_FOR_PICKUP"
+            assert ready["customerLabel"] == "林**"  # the kiosk never shows a whole name
             assert (await page.next("orderUpdated"))["status"] == "READY_FOR_PICKUP"
 
             # --- the member is told: the notification is in the outbox, then delivered
@@ -276,7 +278,11 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
                 "PICKED_UP",
             ]
             picked = await board.next("pickupBoard")
-            assert (picked["orderId"], picked["status"]) == (order["id"], "PICKED_UP")
+            assert (picked["orderId"], picked["status"], picked["customerLabel"]) == (
+                order["id"],
+                "PICKED_UP",
+                "林**",
+            )
             assert (await page.next("orderUpdated"))["status"] == "PICKED_UP"
             await page.nothing_more()
         await board.nothing_more()

@@ -17,7 +17,7 @@ from domain.ordering.model import (
 class OrderRow(Model):
     id = fields.UUIDField(primary_key=True)
     number = fields.CharField(max_length=20, unique=True)
-    member_id = fields.UUIDField(null=True, db_index=True)
+    member_id = fields.UUIDField(null=True)  # indexed with id: a member's newest orders
     channel = fields.CharEnumField(SalesChannel, max_length=20)
     fulfilment = fields.CharEnumField(Fulfilment, max_length=10)
     location_id = fields.UUIDField(db_index=True)
@@ -41,7 +41,7 @@ class OrderRow(Model):
 
     class Meta:
         table = "customer_order"
-        indexes = (("location_id", "status"),)
+        indexes = (("location_id", "status"), ("member_id", "id"))
 
 
 class OrderLineRow(Model):
