@@ -3,12 +3,14 @@
 Most fields of a list page are plain attributes (`id`, `name`, `quantity`): strawberry
 resolves them with `getattr`, but graphql-core first builds a `GraphQLResolveInfo` for each
 and goes through its general completion. `execute_field` below reads such a field and coerces
-it directly; anything else, and any value the short path would not accept as is (a null, a
-value the scalar refuses), takes graphql-core's own path, which produces the errors.
+it directly, and so does a lean field's `ready` value (`api/lean.py`: a `totalAvailable` the
+product page loaded). Anything else, and any value the short path would not accept as is (a
+null, a value the scalar refuses), takes graphql-core's own path, which produces the errors.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -21,28 +23,33 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.lean import READY
+
 _NOT_PLAIN = object()
 # GraphQLField -> (attribute name, leaf type) or _NOT_PLAIN; fields live as long as the schema
 _plain: dict[int, tuple[GraphQLField, Any]] = {}
 
 
 def _plain_leaf(field: GraphQLField) -> Any:
-    """(attribute, leaf type) when strawberry would resolve the field by `getattr` alone."""
+    """(read, leaf type) when the field's value can be read off its source: an attribute
+    strawberry would resolve by `getattr` alone, or a lean field's `ready` value (None: not
+    loaded, resolve it)."""
     known = _plain.get(id(field))
     if known is not None and known[0] is field:
         return known[1]
-    definition = (field.extensions or {}).get("strawberry-definition")
-    resolve = field.resolve
+    extensions = field.extensions or {}
+    definition = extensions.get("strawberry-definition")
     leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     plain: Any = _NOT_PLAIN
-    if (
-        definition is not None
-        and getattr(definition, "is_basic_field", False)
-        and getattr(resolve, "_is_default", False)
-        and not field.args
-        and is_leaf_type(leaf)
-    ):
-        plain = (definition.python_name, leaf)
+    if not field.args and is_leaf_type(leaf):
+        if extensions.get(READY) is not None:
+            plain = (extensions[READY], leaf)
+        elif (
+            definition is not None
+            and getattr(definition, "is_basic_field", False)
+            and getattr(field.resolve, "_is_default", False)
+        ):
+            plain = (attrgetter(definition.python_name), leaf)
     _plain[id(field)] = (field, plain)
     return plain
 
@@ -63,8 +70,8 @@ class OmnishelfExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if field is not None and not node.arguments:
                 plain = _plain_leaf(field)
                 if plain is not _NOT_PLAIN:
-                    name, leaf = plain
-                    value = getattr(source, name, None)
+                    read, leaf = plain
+                    value = _read(read, source)
                     if value is not None:
                         coerced = _coerce(leaf, value)
                         if coerced is not Undefined and coerced is not None:
@@ -72,6 +79,13 @@ class OmnishelfExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _read(read: Any, source: Any) -> Any:
+    try:
+        return read(source)
+    except AttributeError:  # graphql-core's path reports it
+        return None
 
 
 def _coerce(leaf: GraphQLLeafType, value: Any) -> Any:

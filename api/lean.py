@@ -21,16 +21,20 @@ import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 
 LeanResolver = Callable[[Any, Any], object]  # (source, request context) -> value or awaitable
+Ready = Callable[[Any], object]  # source -> the value when a list loaded it already, else None
 F = TypeVar("F", bound=LeanResolver)
 
-_LEAN: dict[tuple[str, str], LeanResolver] = {}
+READY = "omnishelf-ready"  # the GraphQL field's extension that holds its `ready` function
+_LEAN: dict[tuple[str, str], tuple[LeanResolver, Ready | None]] = {}
 
 
-def lean(type_name: str, field_name: str) -> Callable[[F], F]:
-    """Register `fn(source, context)` as the resolver of `type_name.field_name`."""
+def lean(type_name: str, field_name: str, *, ready: Ready | None = None) -> Callable[[F], F]:
+    """Register `fn(source, context)` as the resolver of `type_name.field_name`. `ready`, for
+    a scalar field, gives the value without a resolver call when the list above loaded it
+    (`api/execution.py` then completes the field like a plain attribute)."""
 
     def register(fn: F) -> F:
-        _LEAN[(type_name, field_name)] = fn
+        _LEAN[(type_name, field_name)] = (fn, ready)
         return fn
 
     return register
@@ -44,7 +48,7 @@ def _direct(fn: LeanResolver) -> Callable[[Any, GraphQLResolveInfo[Any]], object
 
 
 def install(schema: strawberry.Schema) -> None:
-    for (type_name, field_name), fn in _LEAN.items():
+    for (type_name, field_name), (fn, ready) in _LEAN.items():
         graphql_type = schema._schema.type_map[type_name]
         assert isinstance(graphql_type, GraphQLObjectType)
         field = graphql_type.fields[field_name]
@@ -57,3 +61,5 @@ def install(schema: strawberry.Schema) -> None:
         if field.args or wrapped.permission_classes or wrapped.extensions:
             raise TypeError(f"{type_name}.{field_name} takes arguments or extensions: not lean")
         field.resolve = _direct(fn)
+        if ready is not None:
+            field.extensions = {**(field.extensions or {}), READY: ready}

@@ -24,7 +24,13 @@ def fields(selections: Sequence[Any]) -> list[SelectedField]:
 def asks_for(info: Info[Any, Any], *path: str) -> bool:
     """Whether the current field's selection holds `path` (`asks_for(info, "edges", "node",
     "variants")`), through fragments too."""
-    level = fields(info.selected_fields)
+    return selects(fields(info.selected_fields), *path)
+
+
+def selects(selection: list[SelectedField], *path: str) -> bool:
+    """`asks_for` on a selection read once (`fields(info.selected_fields)`): strawberry builds
+    `selected_fields` anew at each call."""
+    level = selection
     for name in path:
         level = [
             child for field in level for child in fields(field.selections) if child.name == name

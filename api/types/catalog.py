@@ -12,7 +12,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.lean import lean
 from api.loaders import now_or_later
-from api.lookahead import asks_for
+from api.lookahead import asks_for, fields, selects
 from api.relay import Connection, Node, encode_id
 from api.types.locations import NearInput
 
@@ -136,7 +136,7 @@ class Variant(Node):
         return cast(Product, _product_of_variant(self, info.context))
 
 
-@lean("Variant", "totalAvailable")
+@lean("Variant", "totalAvailable", ready=lambda variant: variant.online_total)
 def _total_available(variant: Variant, context: Context) -> object:
     """Synchronous when the product page loaded the totals of its variants."""
     if variant.online_total is not None:
@@ -238,12 +238,13 @@ async def product_page(info: Info[Context, Any], page: Page[m.Product]) -> Conne
         loaders.product.prime(product.id, product)
     variants: dict[UUID, list[m.Variant]] = {}
     totals: Mapping[UUID, int] | None = None
+    selection = fields(info.selected_fields)
     for edge in (("edges", "node"), ("nodes",)):
-        if not asks_for(info, *edge, "variants"):
+        if not selects(selection, *edge, "variants"):
             continue
         keys = [p.id for p in page.items]
         variants = dict(zip(keys, await loaders.variants_by_product.load_many(keys), strict=True))
-        if asks_for(info, *edge, "variants", "totalAvailable"):
+        if selects(selection, *edge, "variants", "totalAvailable"):
             totals = await totals_online(
                 info.context.runtime.repos.inventory,
                 [v.id for group in variants.values() for v in group],
