@@ -26,6 +26,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from api.lean import READY
 
 _NOT_PLAIN = object()
+NO_INFO: Any = None
 # GraphQLField -> (attribute name, leaf type) or _NOT_PLAIN; fields live as long as the schema
 _plain: dict[int, tuple[GraphQLField, Any]] = {}
 
@@ -39,17 +40,22 @@ def _plain_leaf(field: GraphQLField) -> Any:
         return known[1]
     extensions = field.extensions or {}
     definition = extensions.get("strawberry-definition")
-    leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    outer = field.type
+    non_null = isinstance(outer, GraphQLNonNull)
+    inner = outer.of_type if isinstance(outer, GraphQLNonNull) else outer
+    # An object only when non-null: an error inside it then goes to the parent whichever
+    # path completed it (graphql-core would null a nullable field and go on).
+    shape = is_leaf_type(inner) or (non_null and isinstance(inner, GraphQLObjectType))
     plain: Any = _NOT_PLAIN
-    if not field.args and is_leaf_type(leaf):
+    if not field.args and shape:
         if extensions.get(READY) is not None:
-            plain = (extensions[READY], leaf)
+            plain = (extensions[READY], inner)
         elif (
             definition is not None
             and getattr(definition, "is_basic_field", False)
             and getattr(field.resolve, "_is_default", False)
         ):
-            plain = (attrgetter(definition.python_name), leaf)
+            plain = (attrgetter(definition.python_name), inner)
     _plain[id(field)] = (field, plain)
     return plain
 
@@ -70,10 +76,18 @@ class OmnishelfExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if field is not None and not node.arguments:
                 plain = _plain_leaf(field)
                 if plain is not _NOT_PLAIN:
-                    read, leaf = plain
+                    read, inner = plain
                     value = _read(read, source)
-                    if value is not None:
-                        coerced = _coerce(leaf, value)
+                    if value is None or self.is_awaitable(value):
+                        pass
+                    elif isinstance(inner, GraphQLObjectType):
+                        # strawberry's is_type_of is an isinstance check; it reads no info
+                        if inner.is_type_of is None or inner.is_type_of(value, NO_INFO):
+                            return self.collect_and_execute_subfields(
+                                inner, field_details_list, path, value, position_context
+                            )
+                    else:
+                        coerced = _coerce(inner, value)
                         if coerced is not Undefined and coerced is not None:
                             return coerced
         return super().execute_field(

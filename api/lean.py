@@ -29,8 +29,8 @@ _LEAN: dict[tuple[str, str], tuple[LeanResolver, Ready | None]] = {}
 
 
 def lean(type_name: str, field_name: str, *, ready: Ready | None = None) -> Callable[[F], F]:
-    """Register `fn(source, context)` as the resolver of `type_name.field_name`. `ready`, for
-    a scalar field, gives the value without a resolver call when the list above loaded it
+    """Register `fn(source, context)` as the resolver of `type_name.field_name`. `ready` gives
+    the value without a resolver call when the list above loaded it, else None
     (`api/execution.py` then completes the field like a plain attribute)."""
 
     def register(fn: F) -> F:

@@ -144,7 +144,12 @@ def _total_available(variant: Variant, context: Context) -> object:
     return context.loaders.online_total.load(variant.key)
 
 
-@lean("Variant", "product")
+def _loaded_product(variant: Variant) -> Product | None:
+    found = variant.loaded_product
+    return Product.from_domain(found) if found is not None else None
+
+
+@lean("Variant", "product", ready=_loaded_product)
 def _product_of_variant(variant: Variant, context: Context) -> object:
     """Synchronous when the request has loaded the product already (order lists do); a
     variant always has its product (foreign key)."""
