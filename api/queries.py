@@ -77,9 +77,11 @@ class Query:
         return await _node(info, id)
 
     @strawberry.field(
-        description="Who the request authenticated as.", permission_classes=[IsAuthenticated]
+        description="Who the request authenticated as; null with an UNAUTHENTICATED error "
+        "without a token (the rest of the query still answers).",
+        permission_classes=[IsAuthenticated],
     )
-    def viewer(self, info: Info[Context, object]) -> Viewer:
+    def viewer(self, info: Info[Context, object]) -> Viewer | None:
         principal = info.context.principal
         assert principal is not None
         return Viewer(

@@ -152,8 +152,17 @@ async def test_wrong_password_and_unknown_user_fail_the_same_way(
 
 async def test_anonymous_viewer_is_unauthenticated(api: Api) -> None:
     body = await api(VIEWER)
-    assert body["data"] is None
+    assert body["data"] == {"viewer": None}
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert body["errors"][0]["path"] == ["viewer"]
+
+
+async def test_an_anonymous_viewer_does_not_null_the_rest_of_the_query(api: Api) -> None:
+    """Issue 14: `viewer: Viewer!` denied made the whole response null."""
+    body = await api("{ viewer { kind } products(first: 1) { edges { cursor } } }")
+    assert body["data"]["viewer"] is None
+    assert body["data"]["products"] == {"edges": []}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
 
 
 # ---------------------------------------------------------------- rate limits
