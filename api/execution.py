@@ -27,18 +27,16 @@ from api.lean import READY
 
 _NOT_PLAIN = object()
 NO_INFO: Any = None
-# GraphQLField -> (attribute name, leaf type) or _NOT_PLAIN; fields live as long as the schema
-_plain: dict[int, tuple[GraphQLField, Any]] = {}
+_PLAIN = "omnishelf-plain"  # the field's extension caching what `_plain_leaf` found
 
 
 def _plain_leaf(field: GraphQLField) -> Any:
-    """(read, leaf type) when the field's value can be read off its source: an attribute
-    strawberry would resolve by `getattr` alone, or a lean field's `ready` value (None: not
-    loaded, resolve it)."""
-    known = _plain.get(id(field))
-    if known is not None and known[0] is field:
-        return known[1]
+    """(read, its scalar or object type) when the field's value can be read off its source: an
+    attribute strawberry would resolve by `getattr` alone, or a lean field's `ready` value
+    (None: not loaded, resolve it). Found once per field, kept in its extensions."""
     extensions = field.extensions or {}
+    if _PLAIN in extensions:
+        return extensions[_PLAIN]
     definition = extensions.get("strawberry-definition")
     outer = field.type
     non_null = isinstance(outer, GraphQLNonNull)
@@ -56,7 +54,7 @@ def _plain_leaf(field: GraphQLField) -> Any:
             and getattr(field.resolve, "_is_default", False)
         ):
             plain = (attrgetter(definition.python_name), inner)
-    _plain[id(field)] = (field, plain)
+    field.extensions = {**extensions, _PLAIN: plain}  # the field's, gone with its schema
     return plain
 
 

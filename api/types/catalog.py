@@ -139,7 +139,7 @@ class Variant(Node):
 @lean("Variant", "totalAvailable", ready=lambda variant: variant.online_total)
 def _total_available(variant: Variant, context: Context) -> object:
     """Synchronous when the product page loaded the totals of its variants."""
-    if variant.online_total is not None:
+    if variant.online_total is not None:  # `ready`: the executor usually answers before this
         return variant.online_total
     return context.loaders.online_total.load(variant.key)
 
@@ -153,8 +153,9 @@ def _loaded_product(variant: Variant) -> Product | None:
 def _product_of_variant(variant: Variant, context: Context) -> object:
     """Synchronous when the request has loaded the product already (order lists do); a
     variant always has its product (foreign key)."""
-    if variant.loaded_product is not None:
-        return Product.from_domain(variant.loaded_product)
+    loaded = _loaded_product(variant)
+    if loaded is not None:
+        return loaded
     return now_or_later(context.loaders.product, variant.product_key, Product.from_domain)
 
 

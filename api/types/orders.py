@@ -34,9 +34,6 @@ for _enum in (OrderStatus, Fulfilment, SalesChannel, PaymentKind, PaymentStatus)
     strawberry.enum(_enum)
 
 
-_money = money_of
-
-
 @dataclass(frozen=True)
 class LineGoods:
     """The catalog rows the lines of an order page name, read once for the page."""
@@ -67,8 +64,8 @@ class OrderLine:
             sku=line.sku,
             name=line.name,
             quantity=line.quantity,
-            unit_price=_money(line.unit_price, currency),
-            total=_money(line.total, currency),
+            unit_price=money_of(line.unit_price, currency),
+            total=money_of(line.total, currency),
             variant_key=line.variant_id,
             product_key=line.product_id,
             goods=goods,
@@ -168,7 +165,7 @@ class Order(Node):
             status=order.status,
             channel=order.channel,
             fulfilment=order.fulfilment,
-            total=_money(order.total, order.currency),
+            total=money_of(order.total, order.currency),
             note=order.note,
             created_at=order.created_at,
             updated_at=order.updated_at,
@@ -179,8 +176,8 @@ class Order(Node):
             at_risk=order.at_risk,
             lines=[OrderLine.from_domain(x, order.currency, goods) for x in order.lines],
             points_redeemed=order.points_redeemed,
-            points_discount=_money(order.points_discount, order.currency),
-            amount_due=_money(order.amount_due, order.currency),
+            points_discount=money_of(order.points_discount, order.currency),
+            amount_due=money_of(order.amount_due, order.currency),
             domain=order,
         )
 
@@ -237,7 +234,7 @@ class Order(Node):
                 kind=p.kind,
                 provider=p.provider,
                 method=p.method,
-                amount=_money(p.amount, p.currency),
+                amount=money_of(p.amount, p.currency),
                 status=p.status,
                 created_at=p.created_at,
             )
