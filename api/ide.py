@@ -24,9 +24,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 STATIC = Path(__file__).with_name("static")
 PAGE = STATIC / "graphiql.html"
 ASSETS = STATIC / "graphiql"
-ASSET_PREFIX = (
-    "static/graphiql"  # the page refers to it relatively: /graphql may sit under a prefix
-)
+# The page names its files relative to /graphql, which may sit under a proxy's path prefix.
+ASSET_PREFIX = "static/graphiql"
 ASSET_ROUTE = f"/{ASSET_PREFIX}/{{version}}/{{name}}"
 
 MEDIA_TYPES = {

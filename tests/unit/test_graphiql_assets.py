@@ -70,7 +70,11 @@ def test_the_page_loads_every_script_and_stylesheet_and_nothing_else() -> None:
 def test_the_install_ships_the_page_and_the_files() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["api"]
-    files = [p.relative_to(STATIC.parent).as_posix() for p in STATIC.rglob("*") if p.is_file()]
+    files = [
+        p.relative_to(STATIC.parent).as_posix()
+        for p in STATIC.rglob("*")
+        if p.is_file() and not p.name.startswith(".")  # .gitattributes
+    ]
     assert files
     unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert unshipped == []
