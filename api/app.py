@@ -27,6 +27,7 @@ from tortoise import connections
 
 from api.context import Context, build_context
 from api.exports import member_export
+from api.ide import ASSET_ROUTE, graphiql_asset, graphiql_page
 from api.metrics import METRICS
 from api.middleware import (
     AuthMiddleware,
@@ -90,6 +91,10 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
         if not isinstance(parsed, dict | list):  # a list is a batch, which strawberry refuses
             raise HTTPException(400, "The body must be a JSON object with a `query`.")
         return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the app's own files (api/ide.py), not strawberry's CDN page."""
+        return graphiql_page()
 
     def create_response(
         self,
@@ -228,6 +233,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(ASSET_ROUTE, graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
