@@ -38,6 +38,19 @@ class Metrics:
             ["route", "status"],
             registry=self.registry,
         )
+        self.job_runs = Counter(
+            "omnishelf_job_runs",
+            "Background job runs by job and outcome (ok, failed), in this process",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "omnishelf_job_duration_seconds",
+            "Background job run time, failed runs included",
+            ["job"],
+            registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 150, 300),
+        )
         self._names: set[str] = set()
 
     def _label(self, name: str | None) -> str:
@@ -54,6 +67,11 @@ class Metrics:
         label = self._label(name)
         self.requests.labels(label, status).inc()
         self.latency.labels(label).observe(seconds)
+
+    def job(self, name: str, seconds: float, *, ok: bool) -> None:
+        """Job names are the fixed list of infra/jobs.py: bounded."""
+        self.job_runs.labels(name, "ok" if ok else "failed").inc()
+        self.job_duration.labels(name).observe(seconds)
 
     def error(self, code: str) -> None:
         self.errors.labels(code[:40]).inc()
