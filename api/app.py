@@ -14,7 +14,7 @@ import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -28,13 +28,15 @@ from tortoise import connections
 from api.context import Context, build_context
 from api.exports import member_export
 from api.ide import ASSET_ROUTE, graphiql_asset, graphiql_page
-from api.metrics import METRICS
+from api.metrics import METRICS, metrics_endpoint
 from api.middleware import (
+    AccessLogMiddleware,
     AuthMiddleware,
     BodyLimitMiddleware,
     RequestIdMiddleware,
     bearer_principal,
     graphql_error,
+    note_principal,
 )
 from api.schema import build_schema
 from api.webhooks import payment_webhook
@@ -135,6 +137,7 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
                 METRICS.error("UNAUTHENTICATED")
                 raise ConnectionRejectionError()
             context.principal, context.authorization = principal, str(value)
+            note_principal(principal)
         if context.authorization is not None and isinstance(context.request, WebSocket):
             guard = asyncio.create_task(self._guard(context.request, context.authorization))
             self._guards.add(guard)
@@ -182,10 +185,6 @@ def _readyz(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     return readyz
 
 
-async def metrics(_: Request) -> Response:
-    return PlainTextResponse(METRICS.render(), media_type="text/plain; version=0.0.4")
-
-
 def settle_garbage_collector() -> None:
     """For a serving process, once started. A request allocates tens of thousands of
     short-lived objects (GraphQL results, domain objects): with the default thresholds the
@@ -229,7 +228,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", _readyz(runtime)),
-            Route("/metrics", metrics),
+            Route("/metrics", metrics_endpoint(settings, runtime.clock)),
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -240,4 +239,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     wrapped: Any = BodyLimitMiddleware(app, settings.max_body_bytes)
+    wrapped = AccessLogMiddleware(wrapped, enabled=settings.access_log)
     return RequestIdMiddleware(wrapped)  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionResult, StreamExecutionResult
 
 from api.cost import estimate
 from api.metrics import METRICS
+from api.middleware import note_operation
 from domain.errors import DomainError
 from infra.logging import request_id_var
 
@@ -164,10 +165,18 @@ class ErrorShaping(SchemaExtension):
 
 
 class Metrics(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        # A subscription's on_operation ends only with its stream: name it for the access
+        # line of its WebSocket once the document is parsed.
+        note_operation(operation_of(self.execution_context).get("operation"))
+        yield
+
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
         ctx = self.execution_context
         result = ctx.result
         status = "error" if result is not None and result.errors else "ok"
-        METRICS.operation(ctx.operation_name, time.perf_counter() - started, status)
+        name = operation_of(ctx).get("operation")
+        METRICS.operation(name, time.perf_counter() - started, status)
+        note_operation(name)

@@ -10,11 +10,17 @@ from strawberry.types import Info
 from api.arguments import page_args as _page
 from api.arguments import top_level_error as _top_level
 from api.context import Context
-from api.permissions import CanServeMembers, IsAdmin, IsCustomerService, IsMember
+from api.permissions import (
+    CanReadMembers,
+    CanServeMembers,
+    IsAdmin,
+    IsCustomerService,
+    IsMember,
+)
 from api.relay import Connection, decode_id
 from api.types.members import Member, MergeCandidate, PiiAccessEntry
 from domain.errors import DomainError
-from domain.identity.model import Principal
+from domain.identity.model import ApiScope, Principal
 from domain.members import candidates
 from domain.members.model import CandidateState
 from domain.members.services import lookup_member, resolve_member, search_members
@@ -28,8 +34,12 @@ async def member_node(info: Info[Context, object], key: UUID) -> Member | None:
     member = await resolve_member(info.context.runtime.repos.members, key)
     if member is None:
         return None
-    allowed = (principal.is_member and principal.id == member.id) or principal.has_pii_access
-    return Member.from_domain(member) if allowed else None
+    allowed = (
+        (principal.is_member and principal.id == member.id)
+        or principal.has_pii_access
+        or principal.has_scope(ApiScope.MEMBERS_READ)
+    )
+    return Member.for_viewer(member, principal) if allowed else None
 
 
 @strawberry.input
@@ -64,8 +74,9 @@ class MemberQueries:
         return Member.from_domain(member)
 
     @strawberry.field(
-        permission_classes=[IsCustomerService],
-        description="Search by exact phone or card number, or by a fragment of the name.",
+        permission_classes=[CanReadMembers],
+        description="Search by exact phone or card number, or by a fragment of the name "
+        "(CS; API keys with members:read see names masked).",
     )
     async def members(
         self,
@@ -79,11 +90,13 @@ class MemberQueries:
             result = await search_members(info.context.runtime.members, search, page)
         except DomainError as error:
             raise _top_level(error) from None
-        return Connection[Member].from_page(result, Member.from_domain)
+        principal = info.context.principal
+        return Connection[Member].from_page(result, lambda m: Member.for_viewer(m, principal))
 
     @strawberry.field(
-        permission_classes=[IsCustomerService],
-        description="A member by id; the id of a merged member gives its survivor.",
+        permission_classes=[CanReadMembers],
+        description="A member by id; the id of a merged member gives its survivor (CS; API "
+        "keys with members:read see the name masked).",
     )
     async def member(self, info: Info[Context, object], id: strawberry.ID) -> Member | None:
         try:

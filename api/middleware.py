@@ -1,21 +1,26 @@
-"""Pure ASGI middleware: request ids, body size limit, bearer authentication."""
+"""Pure ASGI middleware: request ids, the access log, body size limit, bearer authentication."""
 
 from __future__ import annotations
 
+import contextvars
 import json
+import logging
 import re
+import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import METRICS
+from api.metrics import METRICS, operation_name
 from domain.errors import DomainError
 from domain.identity.model import Principal
 from domain.identity.services import authenticate
 from infra.logging import request_id_var
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_access_log = logging.getLogger("omnishelf.access")
 
 
 async def _send_json(
@@ -53,24 +58,126 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        route = (
-            "/graphql" if scope.get("path", "").startswith("/graphql") else scope.get("path", "")
-        )
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-                label = (
-                    route if route in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
-                )
-                METRICS.http.labels(label, str(message["status"])).inc()
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+@dataclass
+class AccessRecord:
+    """What the layers inside learn about the request being served, for its access line."""
+
+    operation: str | None = None
+    principal: Principal | None = None
+
+
+_access: contextvars.ContextVar[AccessRecord | None] = contextvars.ContextVar(
+    "access", default=None
+)
+# Paths answered before routing (a body over the limit): the route they would have had.
+_UNROUTED = ("/graphql", "/healthz", "/readyz", "/metrics", "/me/export")
+
+
+def note_operation(name: str | None) -> None:
+    """The GraphQL operation being served (its sanitised name, `anonymous` without one)."""
+    record = _access.get()
+    if record is not None:
+        record.operation = operation_name(name) or "anonymous"
+
+
+def note_principal(principal: Principal | None) -> None:
+    """The caller, when it is known only after the handshake (a WebSocket's connection_init)."""
+    record = _access.get()
+    if record is not None and principal is not None:
+        record.principal = principal
+
+
+def principal_kind(principal: Principal | None) -> str:
+    return "anonymous" if principal is None else principal.kind.value.lower()
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/webhooks/payments/{provider}`), never the raw path: a
+    bounded label that carries nothing a client typed."""
+    route = scope.get("route")
+    if route is not None and isinstance(getattr(route, "path", None), str):
+        return str(route.path)
+    path = scope.get("path", "")
+    return path if path in _UNROUTED else "other"
+
+
+class AccessLogMiddleware:
+    """One `omnishelf.access` line per HTTP request when its response ends, and one per
+    WebSocket when it closes: method, route template, status (a WebSocket's close code),
+    duration, GraphQL operation name, principal kind, and (from the formatter) the request id.
+    Nothing a client chose beyond a sanitised operation name: no query string, no variables,
+    no address, no ids. Counts HTTP requests by route and open WebSockets for /metrics."""
+
+    def __init__(self, app: ASGIApp, enabled: bool = True):
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        record = AccessRecord()
+        token = _access.set(record)
+        started = time.perf_counter()
+        status: int | None = None
+        accepted = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal status, accepted
+            kind_of = message["type"]
+            if kind_of in ("http.response.start", "websocket.http.response.start"):
+                status = message["status"]
+            elif kind_of == "websocket.accept":
+                accepted = True
+                METRICS.websockets.inc()
+            elif kind_of == "websocket.close" and status is None:
+                status = int(message.get("code", 1000))
+            await send(message)
+
+        async def watching_receive() -> Message:
+            nonlocal status
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and status is None:
+                status = int(message.get("code", 1005))
+            return message
+
+        try:
+            await self.app(scope, watching_receive, watching_send)
+        finally:
+            if accepted:
+                METRICS.websockets.dec()
+            route = route_template(scope)
+            if kind == "http":
+                status = 500 if status is None else status
+                METRICS.http.labels(route, str(status)).inc()
+            if self.enabled:
+                principal = record.principal or scope.get("state", {}).get("principal")
+                _access_log.info(
+                    "websocket closed" if kind == "websocket" else "request",
+                    extra={
+                        "method": scope.get("method", "GET") if kind == "http" else "WEBSOCKET",
+                        "path": route,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "operation": record.operation,
+                        "principal": principal_kind(principal),
+                    },
+                )
+            _access.reset(token)
 
 
 class BodyLimitMiddleware:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -15,9 +16,10 @@ from api.arguments import top_level_error as _top
 from api.context import Context
 from api.errors import ApiError
 from api.lookahead import fields
-from api.permissions import IsAuthenticated, IsCustomerService
+from api.permissions import CanReadOrders, IsAuthenticated
 from api.types.orders import LineGoods, Order, OrderConnection
 from domain.errors import DomainError
+from domain.identity.model import ApiScope, PrincipalKind
 from domain.ordering.model import OPEN, OrderStatus
 from domain.ordering.model import Order as DomainOrder
 from domain.ordering.services import is_store_staff, may_read
@@ -89,26 +91,48 @@ class OrderQueries:
         description="An order: its member, staff of the fulfilling store, CS and ADMIN.",
     )
     async def order(self, info: Info[Context, object], id: strawberry.ID) -> Order | None:
+        principal = info.context.principal
+        if (
+            principal
+            and principal.kind is PrincipalKind.API_KEY
+            and not principal.has_scope(ApiScope.ORDERS_READ)
+        ):
+            raise ApiError("FORBIDDEN", "API keys need the orders:read scope to read orders.")
         found = await info.context.runtime.repos.orders.get(_id(id, "Order", "id"))
         return (
             Order.from_domain(found) if found and may_read(info.context.principal, found) else None
         )
 
     @strawberry.field(
-        permission_classes=[IsCustomerService],
-        description="CS: orders, optionally of one member and in some statuses; newest first.",
+        permission_classes=[CanReadOrders],
+        description="CS and API keys with orders:read: every store's orders, optionally of one "
+        "member and in some statuses; newest first. With `updatedSince`, the orders changed "
+        "since then, oldest change first: an ERP pulls incrementally by following `endCursor` "
+        "and, next time, from the last `updatedAt` it saw (an order changed meanwhile comes "
+        "again).",
     )
     async def orders(
         self,
         info: Info[Context, object],
         member_id: strawberry.ID | None = None,
         status: list[OrderStatus] | None = None,
+        updated_since: datetime | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> OrderConnection:
         member = _id(member_id, "Member", "memberId") if member_id else None
+        if updated_since is not None and updated_since.tzinfo is None:
+            raise ApiError(
+                "INVALID_INPUT",
+                "`updatedSince` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+                field=["updatedSince"],
+            )
         return await list_orders(
-            info, _page(first, after), member_id=member, statuses=tuple(status or ())
+            info,
+            _page(first, after),
+            member_id=member,
+            statuses=tuple(status or ()),
+            updated_since=updated_since,
         )
 
     @strawberry.field(

@@ -94,6 +94,25 @@ class IsCustomerService(_Forbidden):
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
 
 
+class CanReadOrders(_Forbidden):
+    message = "Only CS_AGENT or ADMIN staff, or API keys with the orders:read scope, list orders."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT) or principal.has_scope(
+            ApiScope.ORDERS_READ
+        )
+
+
+class CanReadMembers(_Forbidden):
+    message = (
+        "Only CS_AGENT or ADMIN staff, or API keys with the members:read scope (masked), "
+        "read members."
+    )
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_pii_access or principal.has_scope(ApiScope.MEMBERS_READ)
+
+
 class CanDecidePointsClaims(_Forbidden):
     message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff decide points claims."
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.metrics import METRICS
 from domain.ordering.payments import handle_notification
 from domain.ordering.ports import MalformedNotification, WebhookRejected
 from infra.db.retry import retrying
@@ -44,10 +45,13 @@ def payment_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]
             log.warning(
                 "payment webhook malformed", extra={"provider": provider, "why": str(error)}
             )
-            return JSONResponse({"result": "malformed"}, status_code=400)
+            result, status = "malformed", 400
         except WebhookRejected as error:
             log.warning("payment webhook rejected", extra={"provider": provider, "why": str(error)})
-            return JSONResponse({"result": "rejected"}, status_code=401)
-        return JSONResponse({"result": result}, status_code=STATUS.get(result, 200))
+            result, status = "rejected", 401
+        else:
+            status = STATUS.get(result, 200)
+        METRICS.webhook(provider, runtime.ordering.payments, result)
+        return JSONResponse({"result": result}, status_code=status)
 
     return endpoint

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
+from uuid import UUID
 
 from domain.errors import CommonError, CommonErrorCode
 
@@ -47,3 +49,21 @@ class Page(Generic[T]):
             has_next=len(rows) > request.first,
             has_previous=request.after is not None,
         )
+
+
+def change_key(at: datetime, key: UUID) -> str:
+    """The cursor of a list ordered by last change, oldest first: the change's time (UTC, fixed
+    width, so the text sorts as the time does) and the id that breaks ties."""
+    return f"{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}|{key}"
+
+
+def parse_change_key(text: str) -> tuple[datetime, UUID]:
+    at, _, key = text.partition("|")
+    try:
+        return datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), UUID(key)
+    except ValueError:
+        raise CommonError(
+            CommonErrorCode.INVALID_INPUT,
+            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
+            ["after"],
+        ) from None

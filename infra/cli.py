@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import run_worker
 
     from infra.jobs import worker_settings
@@ -67,8 +67,54 @@ def cmd_worker(_: argparse.Namespace) -> int:
     if not settings.redis_url:
         sys.exit("omnishelf worker needs REDIS_URL; without it `serve` runs the jobs in-process.")
     configure_logging(settings.log_level)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        from api.metrics import METRICS
+
+        # The job counters of this process; plain HTTP without METRICS_TOKEN: bind it privately.
+        start_http_server(args.metrics_port, addr=settings.host, registry=METRICS.registry)
     run_worker(worker_settings(settings))
     return 0
+
+
+def cmd_jobs_list(_: argparse.Namespace) -> int:
+    from infra.jobs import JOBS, schedule_text
+
+    width = max(len(job.name) for job in JOBS)
+    for job in JOBS:
+        print(f"{job.name:<{width}}  {schedule_text(job.every_seconds)}")
+        print(f"{'':<{width}}  {job.does}")
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    import time
+
+    from infra.jobs import JOBS, find_job, run_job
+
+    job = find_job(args.name)
+    if job is None:
+        names = "\n  ".join(j.name for j in JOBS)
+        print(f"omnishelf: no job named {args.name!r}; the jobs are:\n  {names}", file=sys.stderr)
+        return 2
+
+    from infra.logging import configure_logging
+
+    configure_logging(_settings().log_level)  # the job's own lines, as the worker writes them
+
+    async def action(runtime: Any) -> int:
+        started = time.perf_counter()
+        try:
+            affected = await run_job(runtime, job)
+        except Exception as error:  # logged with its trace by run_job
+            print(f"omnishelf: {job.name} failed: {type(error).__name__}", file=sys.stderr)
+            return 1
+        took = (time.perf_counter() - started) * 1000
+        print(f"{job.name}: {job.does}: {affected} affected ({took:.0f} ms)")
+        return 0
+
+    return _with_runtime(action)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -213,6 +259,34 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def cmd_devpay_pay(args: argparse.Namespace) -> int:
+    import httpx
+
+    from infra.devpay_tool import DevPayError, pending_notice
+
+    if _settings().is_production:
+        sys.exit("omnishelf: devpay pay forges provider notifications; not with production.")
+
+    async def action(runtime: Any) -> int:
+        try:
+            notice = await pending_notice(runtime, args.order)
+        except DevPayError as error:
+            print(f"omnishelf: {error}", file=sys.stderr)
+            return 2
+        if args.print:
+            print(notice.curl(args.url))
+            return 0
+        try:
+            response = await notice.send(args.url)
+        except httpx.TransportError as error:
+            print(f"omnishelf: cannot reach {args.url}: {error}", file=sys.stderr)
+            return 1
+        print(f"order {notice.order_number}: HTTP {response.status_code} {response.text}")
+        return 0 if response.status_code == 200 else 1
+
+    return _with_runtime(action)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from infra.doctor.command import main as doctor
 
@@ -249,7 +323,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run background jobs from Redis (arq); needs REDIS_URL")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's job metrics (Prometheus text) on HOST:PORT",
+    )
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "jobs",
+        help="list the background jobs, or run one now",
+        description="The scheduled background jobs (infra/jobs.py). `omnishelf worker` runs "
+        "them from Redis; without REDIS_URL `serve` runs them in-process.",
+    )
+    jobs = p.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    q = jobs.add_parser(
+        "list",
+        help="every job: name, schedule and what it does",
+        description="Each job's name, its interval and the arq cron entry it becomes (UTC), "
+        "and what it does.",
+    )
+    q.set_defaults(func=cmd_jobs_list)
+    q = jobs.add_parser(
+        "run",
+        help="run one job once, now, in this process",
+        description="Run the job NAME once, now, in this process, against DATABASE_URL (and "
+        "REDIS_URL), as the scheduler would: the same function, the same retry after a "
+        "deadlock, the same log lines. Every job is idempotent, so running it beside the "
+        "scheduler does no double harm. Prints how many rows it affected. Exit status 0 when "
+        "it ran, 1 when it failed, 2 for an unknown NAME (the jobs are listed).",
+    )
+    q.add_argument("name", metavar="NAME", help="a job name from `omnishelf jobs list`")
+    q.set_defaults(func=cmd_jobs_run)
 
     p = sub.add_parser("migrate", help="apply Alembic migrations to DATABASE_URL")
     p.add_argument("--revision", default="head", help="target revision (default head)")
@@ -309,6 +415,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="scope (repeatable)",
     )
     p.set_defaults(func=cmd_create_api_key)
+
+    p = sub.add_parser(
+        "devpay",
+        help="development payments: pay an order as the devpay provider would",
+        description="The development payment provider's side (refused in production).",
+    )
+    dev = p.add_subparsers(dest="devpay_command", required=True, metavar="ACTION")
+    q = dev.add_parser(
+        "pay",
+        help="send the signed 'payment succeeded' notification of an order's pending payment",
+        description="Find ORDER (its id, global id or number) in DATABASE_URL, take its newest "
+        'pending devpay payment (started with payOrder(provider: "devpay")), and POST the '
+        "notification DevPay would send, {paymentRef, amount, currency, status: SUCCEEDED}, "
+        "signed with PAYMENT_WEBHOOK_SECRET (X-Devpay-Signature: hex HMAC-SHA256 of the raw "
+        "body), to URL/webhooks/payments/devpay. Exit status 0 when the server answered 200, "
+        "1 otherwise, 2 when the order or its pending payment is not found.",
+    )
+    q.add_argument("order", metavar="ORDER", help="order id, global id or order number")
+    q.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="the running server (default http://127.0.0.1:8000)",
+    )
+    q.add_argument(
+        "--print",
+        action="store_true",
+        help="print the signed request as a curl command instead of sending it",
+    )
+    q.set_defaults(func=cmd_devpay_pay)
 
     from infra.doctor.command import configure as configure_doctor
 

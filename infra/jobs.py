@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
+from api.metrics import METRICS
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
 from domain.loyalty.ledger import expire_due
@@ -40,6 +42,7 @@ class Job:
     name: str
     run: Callable[[Runtime], Awaitable[int]]
     every_seconds: int
+    does: str  # one line for `omnishelf jobs list`
     timeout_seconds: int = 300  # arq cancels a run after this (and retries a lost one later)
 
 
@@ -92,32 +95,79 @@ async def _resume_paused(runtime: Runtime) -> int:
 
 
 JOBS: list[Job] = [
-    Job("resume_paused_subscriptions", _resume_paused, 3600),
-    Job("renew_subscriptions", _renew_subscriptions, 300),
-    Job("subscription_reminders", _subscription_reminders, 3600),
-    Job("expire_points", _expire_points, 3600),
+    Job(
+        "resume_paused_subscriptions",
+        _resume_paused,
+        3600,
+        "ends pauses whose `until` date has come (store-local)",
+    ),
+    Job(
+        "renew_subscriptions",
+        _renew_subscriptions,
+        300,
+        "orders and charges each due subscription cycle; retries past-due charges",
+    ),
+    Job(
+        "subscription_reminders",
+        _subscription_reminders,
+        3600,
+        "'delivery coming' messages three days ahead",
+    ),
+    Job("expire_points", _expire_points, 3600, "expires points lots past their expiry date"),
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).
-    Job("recompute_tiers", _recompute_tiers, 86400),
-    Job("deliver_outbox", _deliver_outbox, 10),
-    Job("cancel_unpaid_orders", _cancel_unpaid, 60),
-    Job("expire_unclaimed_orders", _expire_unclaimed, 300),
-    Job("pickup_reminders", _pickup_reminders, 300),
-    Job("sweep_expired_reservations", _sweep_reservations, 60),
-    Job("purge_expired_sessions", _purge_sessions, 3600),
-    Job("purge_phone_codes", _purge_phone_codes, 3600),
+    Job("recompute_tiers", _recompute_tiers, 86400, "recomputes tiers from 12 months of growth"),
+    Job("deliver_outbox", _deliver_outbox, 10, "sends due outbox notifications (at least once)"),
+    Job(
+        "cancel_unpaid_orders",
+        _cancel_unpaid,
+        60,
+        "cancels orders unpaid past their payment deadline, releasing stock and points",
+    ),
+    Job(
+        "expire_unclaimed_orders",
+        _expire_unclaimed,
+        300,
+        "marks ready orders not collected by their pickup deadline UNCLAIMED, with a refund",
+    ),
+    Job(
+        "pickup_reminders",
+        _pickup_reminders,
+        300,
+        "reminds members of a ready order within 24 h of its pickup deadline",
+    ),
+    Job(
+        "sweep_expired_reservations",
+        _sweep_reservations,
+        60,
+        "releases stock reservations past their expiry",
+    ),
+    Job(
+        "purge_expired_sessions",
+        _purge_sessions,
+        3600,
+        "deletes refresh tokens expired more than a day ago",
+    ),
+    Job("purge_phone_codes", _purge_phone_codes, 3600, "deletes SMS codes a day after expiry"),
 ]
+
+
+def find_job(name: str) -> Job | None:
+    return next((job for job in JOBS if job.name == name), None)
 
 
 async def run_job(runtime: Runtime, job: Job) -> int:
     """One run, logged `job done` or `job failed`; a failure is raised on, so arq counts it
     (`jobs_failed`) and the in-process scheduler goes on with the next run."""
+    started = time.perf_counter()
     try:
         # Jobs are idempotent: one that lost a deadlock runs again instead of failing.
         count = await retrying(lambda: job.run(runtime), job.name)
     except Exception:
+        METRICS.job(job.name, time.perf_counter() - started, ok=False)
         log.exception("job failed", extra={"job": job.name})
         raise
+    METRICS.job(job.name, time.perf_counter() - started, ok=True)
     log.info("job done", extra={"job": job.name, "affected": count})
     return count
 
@@ -182,6 +232,36 @@ def cron_grid(every_seconds: int) -> CronGrid:
         return CronGrid(every_seconds, minutes * 60, None, set(range(0, 60, minutes)), {0})
     seconds = math.gcd(every_seconds, 60)
     return CronGrid(every_seconds, seconds, None, None, set(range(0, 60, seconds)))
+
+
+def _field(values: set[int] | None, period: int) -> str:
+    """A cron field as a person reads it: `*`, `*/5`, `0`."""
+    if values is None or values == set(range(period)):
+        return "*"
+    step = min((b - a for a, b in zip(sorted(values), sorted(values)[1:], strict=False)), default=0)
+    if step > 1 and values == set(range(0, period, step)):
+        return f"*/{step}"
+    return ",".join(str(v) for v in sorted(values))
+
+
+def schedule_text(every_seconds: int) -> str:
+    """`every 5 min: cron hour * minute */5 second 0 (UTC)`, and the gate when the cron ticks
+    more often than the job runs (`cron_grid`)."""
+    grid = cron_grid(every_seconds)
+    text = (
+        f"every {_duration(every_seconds)}: cron hour {_field(grid.hour, 24)} "
+        f"minute {_field(grid.minute, 60)} second {_field(grid.second, 60)} (UTC)"
+    )
+    if grid.tick != grid.every:
+        text += f", runs on the ticks {every_seconds} s apart since the epoch"
+    return text
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _arq_function(job: Job) -> Callable[[dict[str, Any]], Awaitable[None]]:

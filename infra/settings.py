@@ -102,6 +102,9 @@ class Settings:
     till_points_cap: int = 5_000  # a till sale earning more waits for approval
     ws_auth_check_seconds: float = 0.5  # an open WebSocket's credential is checked this often
     till_price_ceiling_percent: int = 200  # a till line charges at most this of catalog
+    access_log: bool = True  # one `omnishelf.access` line per request and WebSocket
+    metrics_token: str | None = None  # /metrics wants `Bearer <token>` when set
+    metrics_refresh_seconds: int = 15  # the database gauges of /metrics are read this often
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +156,9 @@ class Settings:
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
             till_points_cap=_int(e, "TILL_POINTS_CAP", 5_000, 0, 100_000_000),
             till_price_ceiling_percent=_int(e, "TILL_PRICE_CEILING_PERCENT", 200, 100, 1000),
+            access_log=_flag(e, "ACCESS_LOG", default=True),
+            metrics_token=e.get("METRICS_TOKEN") or None,
+            metrics_refresh_seconds=_int(e, "METRICS_REFRESH_SECONDS", 15, 0, 3600),
         )
         settings.validate()
         return settings
@@ -171,6 +177,8 @@ class Settings:
         _key_bytes("PII_HASH_KEY", self.pii_hash_key)
         if self.sms_provider not in ("fake", "disabled"):
             raise SettingsError("SMS_PROVIDER must be fake or disabled (real providers: later).")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("METRICS_TOKEN must be at least 16 characters (or unset).")
         if self.notifier not in ("wechat", "fake", "disabled"):
             raise SettingsError("NOTIFIER must be wechat, fake or disabled.")
         if self.notifier == "wechat" and (self.wechat_fake or not self.wechat_apps):

@@ -9,6 +9,8 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Node, encode_id
+from domain.identity.model import Principal, PrincipalKind
+from domain.live import mask_name
 from domain.members import model as m
 from domain.members.model import Channel, ConsentPurpose, IdentityKind, MemberStatus, VerifiedBy
 from domain.members.services import sorted_identities
@@ -123,6 +125,15 @@ class Member(Node):
             key=member.id,
             merged_into_key=member.merged_into,
         )
+
+    @classmethod
+    def for_viewer(cls, member: m.Member, viewer: Principal | None) -> Member:
+        """As `from_domain`; an integration key (members:read) sees the name masked (王**), as
+        every identifier is for everyone (138****5678)."""
+        shown = cls.from_domain(member)
+        if viewer is not None and viewer.kind is PrincipalKind.API_KEY:
+            shown.display_name = mask_name(member.display_name) or ""
+        return shown
 
     @strawberry.field(description="Every identifier of the member, masked.")
     async def identities(self, info: Info[Context, Any]) -> list[MemberIdentity]:

@@ -17,6 +17,7 @@ from api.types.catalog import Money, Product, Variant, money_of
 from api.types.locations import Location
 from domain.catalog.model import Product as DomainProduct
 from domain.catalog.model import Variant as DomainVariant
+from domain.identity.model import ApiScope
 from domain.ordering import model as m
 from domain.ordering.model import (
     Fulfilment,
@@ -25,7 +26,7 @@ from domain.ordering.model import (
     PaymentStatus,
     SalesChannel,
 )
-from domain.ordering.services import is_cs, is_store_staff
+from domain.ordering.services import is_cs, is_store_staff, reads_all_orders
 
 if TYPE_CHECKING:
     from api.types.members import Member
@@ -184,7 +185,9 @@ class Order(Node):
     def _staff_view(self, info: Info[Context, Any]) -> bool:
         actor = info.context.principal
         return actor is not None and (
-            is_cs(actor) or is_store_staff(actor, self.domain.location_id)
+            is_cs(actor)
+            or is_store_staff(actor, self.domain.location_id)
+            or reads_all_orders(actor)
         )
 
     @strawberry.field(description="The store or warehouse that fulfils the order.")
@@ -259,16 +262,22 @@ class Order(Node):
             for n in found
         ]
 
-    @strawberry.field(description="The customer (staff of the store and CS).")
+    @strawberry.field(
+        description="The customer (staff of the store, CS; API keys with members:read, masked)."
+    )
     async def member(
         self, info: Info[Context, Any]
     ) -> Annotated[Member, strawberry.lazy("api.types.members")] | None:
+        actor = info.context.principal
         if self.domain.member_id is None or not self._staff_view(info):
             return None
+        integration = actor is not None and reads_all_orders(actor)
+        if integration and not (actor and actor.has_scope(ApiScope.MEMBERS_READ)):
+            return None  # an ERP sees its customer only with members:read
         from api.types.members import Member
 
         found = await info.context.loaders.member.load(self.domain.member_id)
-        return Member.from_domain(found) if found else None
+        return Member.for_viewer(found, actor) if found else None
 
 
 @strawberry.type

@@ -38,6 +38,8 @@ class ApiScope(StrEnum):
     LOCATIONS_WRITE = "locations:write"
     STOCK_READ = "stock:read"
     STOCK_WRITE = "stock:write"
+    ORDERS_READ = "orders:read"  # every store's orders, their lines, payments and timeline
+    MEMBERS_READ = "members:read"  # members with identifiers and names masked
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,12 @@ class OrderRepository(Protocol):
         member_id: UUID | None = None,
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
-    ) -> Page[Order]: ...
+        updated_since: datetime | None = None,
+    ) -> Page[Order]:
+        """Newest first; with `updated_since`, the orders changed since then, oldest change
+        first, keyed by `change_key` (a changed order comes again after the ones it passed)."""
+        ...
+
     async def due(
         self,
         status: OrderStatus,

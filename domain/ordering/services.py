@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
+from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_event
 from domain.members.model import ConsentPurpose
@@ -74,7 +74,13 @@ def may_read(actor: Principal | None, order: Order) -> bool:
         return False
     if actor.is_member:
         return order.member_id == actor.id
-    return is_cs(actor) or is_store_staff(actor, order.location_id)
+    return is_cs(actor) or is_store_staff(actor, order.location_id) or reads_all_orders(actor)
+
+
+def reads_all_orders(actor: Principal) -> bool:
+    """An integration (ERP) pulling every store's orders: lines, payments and timeline, never
+    the pickup code or the customer's messages."""
+    return actor.has_scope(ApiScope.ORDERS_READ)
 
 
 async def move(

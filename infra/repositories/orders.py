@@ -19,7 +19,7 @@ from domain.ordering.model import (
     PickupCode,
     SalesChannel,
 )
-from domain.pagination import Page, PageRequest
+from domain.pagination import Page, PageRequest, change_key, parse_change_key
 from infra.db import sql
 from infra.db.models.orders import (
     OrderEventRow,
@@ -271,6 +271,7 @@ class TortoiseOrderRepository:
         member_id: UUID | None = None,
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
+        updated_since: datetime | None = None,
     ) -> Page[Order]:
         where: list[str] = []
         values: list[Any] = []
@@ -285,13 +286,24 @@ class TortoiseOrderRepository:
             where.append(f"location_id = {param(location_id)}")
         if statuses:
             where.append(f"status IN ({', '.join(param(s.value) for s in statuses)})")
-        if page.after is not None:
-            where.append(f"id < {param(after_uuid(page.after))}")
+        if updated_since is not None:
+            where.append(f"updated_at >= {param(updated_since)}")
+            if page.after is not None:
+                at, key = parse_change_key(page.after)
+                later, same, tie = param(at), param(at), param(key)
+                where.append(f"(updated_at > {later} OR (updated_at = {same} AND id > {tie}))")
+            order_by = "updated_at, id"
+        else:
+            if page.after is not None:
+                where.append(f"id < {param(after_uuid(page.after))}")
+            order_by = "id DESC"
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await sql.fetch_rows(  # a page of orders: no dict per row
-            f"{SELECT_ORDERS}{clause} ORDER BY id DESC LIMIT {param(page.first + 1)}", *values
+            f"{SELECT_ORDERS}{clause} ORDER BY {order_by} LIMIT {param(page.first + 1)}", *values
         )
         orders = await self._with_lines(rows)
+        if updated_since is not None:
+            return Page.from_rows(orders, [change_key(o.updated_at, o.id) for o in orders], page)
         return Page.from_rows(orders, [str(o.id) for o in orders], page)
 
     async def due(

@@ -19,7 +19,7 @@ from domain.ordering.model import (
     PickupCode,
 )
 from domain.ordering.ports import OrderRepository
-from domain.pagination import Page, PageRequest
+from domain.pagination import Page, PageRequest, change_key
 from tests.fakes.tables import Tables, page_of
 
 DEADLINES = ("payment_deadline", "pickup_deadline")
@@ -75,6 +75,7 @@ class FakeOrders(OrderRepository):
         member_id: UUID | None = None,
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
+        updated_since: datetime | None = None,
     ) -> Page[Order]:
         found = [
             copy.deepcopy(o)
@@ -82,7 +83,10 @@ class FakeOrders(OrderRepository):
             if (member_id is None or o.member_id == member_id)
             and (location_id is None or o.location_id == location_id)
             and (not statuses or o.status in statuses)
+            and (updated_since is None or o.updated_at >= updated_since)
         ]
+        if updated_since is not None:
+            return page_of(found, lambda o: change_key(o.updated_at, o.id), page)
         return page_of(found, lambda o: str(o.id), page, newest_first=True)
 
     async def due(

@@ -18,6 +18,11 @@ COMMANDS = [
     "create-device",
     "create-api-key",
     "export-schema",
+    "jobs",
+    "jobs list",
+    "jobs run",
+    "devpay",
+    "devpay pay",
 ]
 
 
@@ -36,7 +41,7 @@ def _run(
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
-    result = _run([command, "--help"], {})
+    result = _run([*command.split(), "--help"], {})
     assert result.returncode == 0
     assert "usage: omnishelf" in result.stdout
 
@@ -102,3 +107,28 @@ def test_seed_refuses_production(tmp_path: Path) -> None:
     result = _run(["seed"], env)
     assert result.returncode != 0
     assert "does not run with OMNISHELF_ENV=production" in result.stderr, result.stderr
+
+
+def test_jobs_are_listed_and_run_once_by_name(tmp_path: Path) -> None:
+    from infra.jobs import JOBS, schedule_text
+
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    listed = _run(["jobs", "list"], env)
+    assert listed.returncode == 0
+    for job in JOBS:
+        assert f"{job.name}  " in listed.stdout and job.does in listed.stdout
+        assert schedule_text(job.every_seconds) in listed.stdout
+    assert "every 10 s: cron hour * minute * second */10 (UTC)" in listed.stdout  # the outbox
+
+    assert _run(["migrate"], env).returncode == 0
+    ran = _run(["jobs", "run", "purge_phone_codes"], env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith(
+        "purge_phone_codes: deletes SMS codes a day after expiry: 0 affected"
+    )
+    assert '"msg": "job done"' in ran.stderr and '"job": "purge_phone_codes"' in ran.stderr
+
+    unknown = _run(["jobs", "run", "purge_everything"], env)
+    assert unknown.returncode == 2
+    assert "no job named 'purge_everything'" in unknown.stderr
+    assert all(job.name in unknown.stderr for job in JOBS)

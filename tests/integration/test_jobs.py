@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -10,10 +11,19 @@ import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker, func
 
+from api.metrics import METRICS
 from domain.identity.model import StaffRole
 from domain.identity.services import create_staff, staff_login
 from infra.db.models.identity import RefreshTokenRow
-from infra.jobs import JOBS, Job, _arq_function, cron_grid, run_job, worker_settings
+from infra.jobs import (
+    JOBS,
+    InProcessScheduler,
+    Job,
+    _arq_function,
+    cron_grid,
+    run_job,
+    worker_settings,
+)
 from infra.runtime import Runtime
 from tests.support import MovableClock
 
@@ -119,7 +129,7 @@ async def test_a_failing_job_is_counted_by_the_worker_and_logged(
     async def broken(_: Runtime) -> int:
         raise RuntimeError("the job broke")
 
-    failing = Job("broken_job", broken, 60)
+    failing = Job("broken_job", broken, 60, "fails")
     settings = worker_settings(runtime.settings)
     url = os.environ.get("TEST_REDIS_URL")
     assert url, "this test needs Redis: run it through `make test` (scripts/with-services.sh)"
@@ -134,8 +144,42 @@ async def test_a_failing_job_is_counted_by_the_worker_and_logged(
         ctx={"runtime": runtime},
         handle_signals=False,
     )
+    before = _runs("broken_job", "failed")
     await worker.main()
     assert (worker.jobs_complete, worker.jobs_failed) == (0, 1)
+    assert _runs("broken_job", "failed") == before + 1  # /metrics: omnishelf_job_runs_total
     assert any(r.getMessage() == "job failed" and r.job == "broken_job" for r in caplog.records)
     await worker.close()
     await redis.aclose()
+
+
+def _runs(job: str, outcome: str) -> float:
+    value = METRICS.registry.get_sample_value(
+        "omnishelf_job_runs_total", {"job": job, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_the_in_process_scheduler_counts_runs_and_times_them(runtime: Runtime) -> None:
+    done = asyncio.Event()
+
+    async def counting(_: Runtime) -> int:
+        done.set()
+        return 3
+
+    scheduler = InProcessScheduler(runtime, [Job("counting_job", counting, 1, "counts")])
+    scheduler.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=30)
+        for _ in range(100):  # run_job records the run right after the job returns
+            if _runs("counting_job", "ok") >= 1:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await scheduler.stop()
+    assert _runs("counting_job", "ok") >= 1
+    assert _runs("counting_job", "failed") == 0
+    count = METRICS.registry.get_sample_value(
+        "omnishelf_job_duration_seconds_count", {"job": "counting_job"}
+    )
+    assert count is not None and count >= 1

@@ -87,7 +87,7 @@ async def test_the_arq_handler_runs_the_job_only_on_its_own_firings() -> None:
         done.append(1)
         return 0
 
-    handler = _arq_function(Job("every_45_seconds", count, 45))
+    handler = _arq_function(Job("every_45_seconds", count, 45, "counts"))
     ran = []
     for moment in firings(45, 12):  # 3 minutes of firings every 15 s
         before = len(done)

@@ -219,13 +219,16 @@ def test_who_may_read_an_order() -> None:
         _staff(StaffRole.CS_AGENT),
         _staff(StaffRole.ADMIN),
         _device(DeviceKind.POS, STORE_A),
+        Principal(PrincipalKind.API_KEY, uuid4(), scopes=frozenset({ApiScope.ORDERS_READ})),
     ]
     outsiders = [
         None,
         _member(),
         _staff(StaffRole.STORE_MANAGER, STORE_B),
         _device(DeviceKind.POS, STORE_B),
-        Principal(PrincipalKind.API_KEY, uuid4(), scopes=frozenset(ApiScope)),
+        Principal(
+            PrincipalKind.API_KEY, uuid4(), scopes=frozenset(ApiScope) - {ApiScope.ORDERS_READ}
+        ),
     ]
     assert [may_read(p, order) for p in readers] == [True] * len(readers)
     assert [may_read(p, order) for p in outsiders] == [False] * len(outsiders)
