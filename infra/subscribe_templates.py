@@ -99,11 +99,9 @@ def subscribe_message(
         "touser": openid,
         "template_id": template.template_id,
     }
-    if template.page is not None:
-        values = dict(message.data)
-        if message.order_id is not None:
-            values["order_id"] = str(message.order_id)
-        body["page"] = _fill(template.page, lambda name: quote(_field(values, name), safe=""))
+    page = _page(template, message)
+    if page is not None:
+        body["page"] = page
     body["data"] = {
         key: {"value": render_value(key, value, message.data, shapes)}
         for key, value in template.data.items()
@@ -111,6 +109,19 @@ def subscribe_message(
     body["miniprogram_state"] = template.miniprogram_state
     body["lang"] = template.lang
     return body
+
+
+def _page(template: SubscribeTemplate, message: OutboxMessage) -> str | None:
+    """The page the message opens, its values URL-encoded; none when the message lacks a
+    value the page needs (the message still reaches the member, and opens the home page)."""
+    if template.page is None:
+        return None
+    values = dict(message.data)
+    if message.order_id is not None:
+        values["order_id"] = str(message.order_id)
+    if any(name not in values for name in _placeholders(template.page)):
+        return None
+    return _fill(template.page, lambda name: quote(values[name], safe=""))
 
 
 def render_value(
