@@ -158,7 +158,7 @@ async def test_enqueue_commits_with_the_unit_of_work(runtime: Runtime, deps: Out
         MEMBER,
         "order:1:ready",
     )
-    assert m.data == {"order_number": "SH-A-0001", "code": "123456"}
+    assert m.data == DATA
     assert (m.status, m.attempts, m.last_error, m.sent_at) == (OutboxStatus.PENDING, 0, None, None)
     assert m.next_attempt_at == m.created_at
 
