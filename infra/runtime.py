@@ -44,7 +44,7 @@ from infra.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from infra.security.signing import HmacSigner
 from infra.security.tokens import JwtAccessTokens
 from infra.settings import DEMO_WECHAT_APP, Settings
-from infra.sms import DisabledSms, FakeSmsSender
+from infra.sms import DisabledSms, FakeSmsSender, TencentSmsSender
 from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
 
 
@@ -77,9 +77,7 @@ class Runtime:
         self.hasher = Argon2PasswordHasher(fast=self.fast_password_hashing)
         self.vault = AesGcmVault(*s.pii_keys())
         self.wechat = self._wechat()
-        self.sms: SmsSender = (
-            FakeSmsSender(self.clock) if s.sms_provider == "fake" else DisabledSms()
-        )
+        self.sms = self._sms()
         self.notifier: Notifier = self._notifier()
         self.events = EventHandlers()
         self.exporters = DataExporters()
@@ -106,6 +104,13 @@ class Runtime:
             return FakeWeChatGateway({DEMO_WECHAT_APP, *s.wechat_apps})
         return HttpWeChatGateway(apps=s.wechat_apps, clock=self.clock)
 
+    def _sms(self) -> SmsSender:
+        """SMS_PROVIDER: Tencent Cloud SMS, the development fake that logs, or a refusal."""
+        s = self.settings
+        if s.sms_provider == "tencent" and s.tencent_sms is not None:
+            return TencentSmsSender(s.tencent_sms, self.clock)
+        return FakeSmsSender(self.clock) if s.sms_provider == "fake" else DisabledSms()
+
     @property
     def notify_app(self) -> str | None:
         """The mini-program whose subscribe messages members receive: the first configured."""
@@ -122,8 +127,11 @@ class Runtime:
             and isinstance(gateway, HttpWeChatGateway)
             and app is not None
         ):
-            return WeChatSubscribeNotifier(token_provider=lambda: gateway.access_token(app))
-        return FakeNotifier()
+            return WeChatSubscribeNotifier(
+                token_provider=lambda stale: gateway.access_token(app, stale=stale),
+                templates=self.settings.subscribe_templates(),
+            )
+        return FakeNotifier(self.settings.subscribe_templates())
 
     def _rebuild_deps(self) -> None:
         s = self.settings
@@ -237,6 +245,8 @@ class Runtime:
             await self.wechat.aclose()
         if isinstance(self.notifier, WeChatSubscribeNotifier):
             await self.notifier.aclose()
+        if isinstance(self.sms, TencentSmsSender):
+            await self.sms.aclose()
         if database:
             await stop_database()
         self.started = False

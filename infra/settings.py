@@ -5,9 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from domain.members.ports import SmsKind
+from domain.outbox import MESSAGE_KINDS
+from infra import subscribe_templates
+from infra.sms import TENCENT_SMS_ENDPOINT, TENCENT_SMS_REGIONS, TencentSmsConfig
+from infra.subscribe_templates import DEV_TEMPLATES, SubscribeTemplate, TemplateError
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
@@ -95,7 +102,10 @@ class Settings:
     wechat_apps: dict[str, str] = field(default_factory=dict)
     wechat_fake: bool = True
     sms_provider: str = "fake"
+    tencent_sms: TencentSmsConfig | None = None  # SMS_PROVIDER=tencent
     notifier: str = "fake"
+    wechat_templates_file: str | None = None
+    wechat_templates: Mapping[str, SubscribeTemplate] = field(default_factory=dict)
     payment_secret: str = DEV_PAYMENT_SECRET
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
@@ -150,7 +160,10 @@ class Settings:
             wechat_apps=_keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret"),
             wechat_fake=_flag(e, "WECHAT_FAKE", default=mode != "production"),
             sms_provider=e.get("SMS_PROVIDER") or ("disabled" if mode == "production" else "fake"),
+            tencent_sms=_tencent_sms(e) if e.get("SMS_PROVIDER") == "tencent" else None,
             notifier=e.get("NOTIFIER") or _default_notifier(e, mode),
+            wechat_templates_file=e.get("WECHAT_TEMPLATES_FILE") or None,
+            wechat_templates=_wechat_templates(e.get("WECHAT_TEMPLATES_FILE")),
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
@@ -175,8 +188,10 @@ class Settings:
             raise SettingsError("JWT_SECRET must be at least 32 characters.")
         _key_bytes("PII_MASTER_KEY", self.pii_master_key)
         _key_bytes("PII_HASH_KEY", self.pii_hash_key)
-        if self.sms_provider not in ("fake", "disabled"):
-            raise SettingsError("SMS_PROVIDER must be fake or disabled (real providers: later).")
+        if self.sms_provider not in ("fake", "disabled", "tencent"):
+            raise SettingsError("SMS_PROVIDER must be tencent, fake or disabled.")
+        if self.sms_provider == "tencent" and self.tencent_sms is None:
+            raise SettingsError("SMS_PROVIDER=tencent needs the TENCENT_SMS_* settings.")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise SettingsError("METRICS_TOKEN must be at least 16 characters (or unset).")
         if self.notifier not in ("wechat", "fake", "disabled"):
@@ -185,6 +200,8 @@ class Settings:
             raise SettingsError(
                 "NOTIFIER=wechat needs the real WeChat gateway (WECHAT_FAKE=0 and WECHAT_APPS)."
             )
+        if self.notifier == "wechat":
+            _require_every_kind(self.wechat_templates_file, self.wechat_templates)
         if self.is_production:
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise SettingsError("Production refuses the development JWT_SECRET: set your own.")
@@ -204,8 +221,17 @@ class Settings:
                 )
             if self.sms_provider == "fake":
                 raise SettingsError("Production refuses the fake SMS sender.")
+            if self.tencent_sms and not self.tencent_sms.endpoint.startswith("https://"):
+                raise SettingsError("Production sends texts over HTTPS: TENCENT_SMS_ENDPOINT.")
             if self.payment_secret == DEV_PAYMENT_SECRET:
                 raise SettingsError("Production refuses the development PAYMENT_WEBHOOK_SECRET.")
+
+    def subscribe_templates(self) -> Mapping[str, SubscribeTemplate]:
+        """What each message kind renders to: the file's templates only when sending to WeChat;
+        otherwise (the recording fake) the development defaults, overridden by the file's."""
+        if self.notifier == "wechat":
+            return self.wechat_templates
+        return {**DEV_TEMPLATES, **self.wechat_templates}
 
     def pii_keys(self) -> tuple[bytes, bytes]:
         return (
@@ -227,3 +253,74 @@ def _default_notifier(e: Mapping[str, str], mode: str) -> str:
     if real_gateway and e.get("WECHAT_APPS"):
         return "wechat"
     return "disabled" if mode == "production" else "fake"
+
+
+def _wechat_templates(path: str | None) -> dict[str, SubscribeTemplate]:
+    if not path:
+        return {}
+    try:
+        return subscribe_templates.load(Path(path))
+    except TemplateError as error:
+        raise SettingsError(f"WECHAT_TEMPLATES_FILE: {error}.") from None
+
+
+def _require_every_kind(path: str | None, templates: Mapping[str, SubscribeTemplate]) -> None:
+    """Real subscribe messages need a template (or `enabled = false`) for every kind: a kind
+    left out would fail each of its messages at delivery, long after start-up."""
+    if not path:
+        raise SettingsError(
+            "NOTIFIER=wechat needs WECHAT_TEMPLATES_FILE: the subscribe-message template of "
+            "each message kind (docs/wechat-templates.example.toml)."
+        )
+    missing = [kind for kind in MESSAGE_KINDS if kind not in templates]
+    if missing:
+        raise SettingsError(
+            f"WECHAT_TEMPLATES_FILE has no template for {', '.join(missing)}: add one for "
+            "each, or a table with `enabled = false` for a kind not to send."
+        )
+
+
+_SMS_TEMPLATE_ID = re.compile(r"[0-9]{1,20}")
+
+
+def _tencent_sms(e: Mapping[str, str]) -> TencentSmsConfig:
+    """SMS_PROVIDER=tencent: every TENCENT_SMS_* setting, checked before the first text."""
+    values = {}
+    for name in (
+        "TENCENT_SMS_SECRET_ID",
+        "TENCENT_SMS_SECRET_KEY",
+        "TENCENT_SMS_SDK_APP_ID",
+        "TENCENT_SMS_SIGN_NAME",
+        "TENCENT_SMS_TEMPLATES",
+    ):
+        values[name] = e.get(name, "").strip()
+        if not values[name]:
+            raise SettingsError(f"SMS_PROVIDER=tencent needs {name}.")
+    if not values["TENCENT_SMS_SDK_APP_ID"].isdigit():
+        raise SettingsError("TENCENT_SMS_SDK_APP_ID is the SMS application's number (1400...).")
+    templates = _keys(values["TENCENT_SMS_TEMPLATES"], "TENCENT_SMS_TEMPLATES", "KIND:template_id")
+    for kind, template_id in templates.items():
+        if kind not in SmsKind.__members__:
+            raise SettingsError(
+                f"TENCENT_SMS_TEMPLATES names {kind!r}; the kinds are {', '.join(SmsKind)}."
+            )
+        if not _SMS_TEMPLATE_ID.fullmatch(template_id):
+            raise SettingsError(f"TENCENT_SMS_TEMPLATES: {kind}'s template id is a number.")
+    missing = [kind.value for kind in SmsKind if kind.value not in templates]
+    if missing:
+        raise SettingsError(f"TENCENT_SMS_TEMPLATES has no template for {', '.join(missing)}.")
+    region = e.get("TENCENT_SMS_REGION") or TENCENT_SMS_REGIONS[0]
+    if region not in TENCENT_SMS_REGIONS:
+        raise SettingsError(f"TENCENT_SMS_REGION must be one of {', '.join(TENCENT_SMS_REGIONS)}.")
+    endpoint = e.get("TENCENT_SMS_ENDPOINT") or TENCENT_SMS_ENDPOINT
+    if not endpoint.startswith(("https://", "http://")):
+        raise SettingsError("TENCENT_SMS_ENDPOINT must be an http(s):// URL.")
+    return TencentSmsConfig(
+        secret_id=values["TENCENT_SMS_SECRET_ID"],
+        secret_key=values["TENCENT_SMS_SECRET_KEY"],
+        sdk_app_id=values["TENCENT_SMS_SDK_APP_ID"],
+        sign_name=values["TENCENT_SMS_SIGN_NAME"],
+        templates=templates,
+        region=region,
+        endpoint=endpoint,
+    )

@@ -143,10 +143,11 @@ class HttpWeChatGateway:
         self._raise_for_errcode(app_id, _PHONE_PATH, body, PHONE_CODE_REJECTED)
         return _phone_from(body)
 
-    async def access_token(self, app_id: str) -> str:
-        """The app's cached access token, for other WeChat APIs (subscribe messages)."""
+    async def access_token(self, app_id: str, stale: str | None = None) -> str:
+        """The app's cached access token, for other WeChat APIs (subscribe messages). `stale`
+        is a token WeChat just rejected there: a fresh one replaces it."""
         _require_app(self._secrets, app_id)
-        return await self._access_token(app_id)
+        return await self._access_token(app_id, stale=stale)
 
     async def aclose(self) -> None:
         """Closes the HTTP client if this gateway created it; an injected one is the caller's."""

@@ -16,7 +16,7 @@ from domain.members.deps import MemberDeps
 from domain.members.identifiers import normalise_phone
 from domain.members.merge import merge_in_uow
 from domain.members.model import Channel, IdentityKind, Member, PhoneCode, VerifiedBy
-from domain.members.ports import WeChatSession
+from domain.members.ports import SmsKind, SmsMessage, WeChatSession
 from domain.members.services import (
     PhoneHeldElsewhere,
     active_member,
@@ -128,6 +128,16 @@ def _app_for(deps: MemberDeps, app_id: str | None) -> str:
     raise MemberError(MemberErrorCode.INVALID_INPUT, "Say which mini-program (`appId`).", ["appId"])
 
 
+def login_code_sms(code: str, ttl: timedelta) -> SmsMessage:
+    """The login-code text; a provider's template takes the code and the minutes, in order."""
+    minutes = str(int(ttl.total_seconds() // 60))
+    return SmsMessage(
+        SmsKind.LOGIN_CODE,
+        (code, minutes),
+        f"Your omnishelf code is {code}. It expires in {minutes} minutes.",
+    )
+
+
 def _code_hash(deps: MemberDeps, phone: str, code: str) -> str:
     return deps.vault.lookup_hash("phone-code", f"{phone}:{code}")
 
@@ -162,8 +172,7 @@ async def request_phone_code(deps: MemberDeps, phone: str, client_address: str) 
                 created_at=now,
             )
         )
-    minutes = int(policy.code_ttl.total_seconds() // 60)
-    await deps.sms.send(number, f"Your omnishelf code is {code}. It expires in {minutes} minutes.")
+    await deps.sms.send(number, login_code_sms(code, policy.code_ttl))
     return policy.code_ttl
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -44,8 +45,27 @@ class WeChatGateway(Protocol):
         ...
 
 
+class SmsKind(StrEnum):
+    LOGIN_CODE = "LOGIN_CODE"  # params: the code, its lifetime in minutes
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """A text from a template the SMS provider approved: `kind` picks the template (the
+    provider's template id is a setting per kind), `params` fill its placeholders in order,
+    `text` is how it reads (what a sender without templates, the development log, shows)."""
+
+    kind: SmsKind
+    params: tuple[str, ...]
+    text: str
+
+
 class SmsSender(Protocol):
-    async def send(self, phone_e164: str, text: str) -> None: ...
+    async def send(self, phone_e164: str, message: SmsMessage) -> None:
+        """Send one text, or raise MemberError: TOO_MANY_REQUESTS (the provider throttles
+        this number), INVALID_PHONE (it cannot receive texts), SMS_UNAVAILABLE (not
+        configured, or the provider failed: the message says whether to try again)."""
+        ...
 
 
 class PiiVault(Protocol):

@@ -9,12 +9,17 @@ delivered afterwards by a job, at least once.
                                          send each outside any transaction, record each
                                          outcome (tx 2 per message), retry with backoff
 
+`MESSAGE_KINDS` lists every kind of message and the fields it carries (the templates'
+contract).
+
 A worker that dies after sending but before recording leaves its messages SENDING; once the
-lease expires another run claims them and sends again. Receivers dedupe on `dedupe_key`,
-which travels with every message.
+lease expires another run claims them and sends again. Every message has a `dedupe_key` for
+receivers that dedupe; WeChat's subscribe messages do not, so after such a crash a member
+may see one twice.
 """
 
 from domain.outbox.deps import MAX_BACKOFF, OutboxDeps
+from domain.outbox.kinds import MESSAGE_KINDS, FieldShape, MessageKind
 from domain.outbox.model import (
     MAX_DEDUPE_KEY_LENGTH,
     MAX_ERROR_LENGTH,
@@ -32,6 +37,9 @@ __all__ = [
     "MAX_DEDUPE_KEY_LENGTH",
     "MAX_ERROR_LENGTH",
     "MAX_KIND_LENGTH",
+    "MESSAGE_KINDS",
+    "FieldShape",
+    "MessageKind",
     "Notification",
     "Notifier",
     "NotifierError",

@@ -649,12 +649,13 @@ async def test_notifications_go_through_the_outbox_to_the_members_openid(
     assert await deliver_due(runtime.outbox_deps) == 0
 
     assert len(notifier.sent) == 6
-    assert {body["touser"] for body in notifier.sent} == {member.openid}
+    assert {sent.body["touser"] for sent in notifier.sent} == {member.openid}
     stored = await outbox(runtime, collected) + await outbox(runtime, gone)
-    assert sorted(body["dedupe_key"] for body in notifier.sent) == sorted(k for _, k in stored)
-    ready = next(b for b in notifier.sent if b["template_id"] == "tmpl-order_ready_for_pickup")
-    assert ready["data"]["store"] == {"value": stores["SH-A"].name}
-    assert re.fullmatch(r"[0-9]{6}", ready["data"]["code"]["value"])
+    assert sorted(sent.dedupe_key for sent in notifier.sent) == sorted(k for _, k in stored)
+    ready = next(s.body for s in notifier.sent if s.kind == "ORDER_READY_FOR_PICKUP")
+    assert ready["template_id"] == "tmpl-order_ready_for_pickup"  # the development template
+    assert ready["data"]["thing2"] == {"value": stores["SH-A"].name}
+    assert re.fullmatch(r"[0-9]{6}", ready["data"]["character_string3"]["value"])
     assert ready["page"] == f"pages/order/detail?id={first}"
     for order in (collected, gone):
         seen = (await read(cs, order["id"]))["notifications"]

@@ -254,10 +254,10 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
             assert message.data["code"] == code and message.data["store"] == sh_a.name
             assert message.data["order_number"] == order["number"]
             assert await deliver_due(runtime.outbox_deps) >= 1
-            [sent] = [b for b in notifier.sent if b["template_id"] == "tmpl-order_ready_for_pickup"]
-            assert sent["touser"] == "openid-lin"  # the member's WeChat openid
-            assert sent["data"]["code"] == {"value": code}
-            assert sent["dedupe_key"] == f"order:{order_id}:ready"
+            [sent] = [s for s in notifier.sent if s.kind == "ORDER_READY_FOR_PICKUP"]
+            assert sent.body["touser"] == "openid-lin"  # the member's WeChat openid
+            assert sent.body["data"]["character_string3"] == {"value": code}  # the dev template
+            assert sent.dedupe_key == f"order:{order_id}:ready"
 
             # --- at the counter: the member shows the code, the manager hands over the goods
             done = await mutate(

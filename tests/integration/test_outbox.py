@@ -39,6 +39,14 @@ from tests.support import MovableClock
 LINGER_SECONDS = 0.05
 MEMBER = new_id()
 ORDER = new_id()
+# What the ORDER_READY_FOR_PICKUP and ORDER_PAID templates read.
+DATA = {
+    "order_number": "SH-A-0001",
+    "code": "123456",
+    "store": "Store SH-A",
+    "deadline": "2026-01-03 18:00",
+    "total": "1290",
+}
 
 
 def note(
@@ -51,7 +59,7 @@ def note(
         kind=kind,
         member_id=member_id,
         order_id=order_id,
-        data={"order_number": "SH-A-0001", "code": "123456"},
+        data=DATA,
         dedupe_key=key,
     )
 
@@ -150,7 +158,7 @@ async def test_enqueue_commits_with_the_unit_of_work(runtime: Runtime, deps: Out
         MEMBER,
         "order:1:ready",
     )
-    assert m.data == {"order_number": "SH-A-0001", "code": "123456"}
+    assert m.data == DATA
     assert (m.status, m.attempts, m.last_error, m.sent_at) == (OutboxStatus.PENDING, 0, None, None)
     assert m.next_attempt_at == m.created_at
 
@@ -212,9 +220,9 @@ async def test_deliver_due_sends_and_marks_sent(
     await add(deps, note("order:1:ready", MEMBER, ORDER), note("order:1:paid", MEMBER, ORDER))
     before = clock.now()
     assert await deliver_due(deps) == 2
-    assert sorted(body["dedupe_key"] for body in notifier.sent) == ["order:1:paid", "order:1:ready"]
-    assert notifier.sent[0]["template_id"] == "tmpl-order_ready_for_pickup"
-    assert notifier.sent[0]["page"] == f"pages/order/detail?id={ORDER}"
+    assert sorted(sent.dedupe_key for sent in notifier.sent) == ["order:1:paid", "order:1:ready"]
+    assert notifier.sent[0].body["template_id"] == "tmpl-order_ready_for_pickup"
+    assert notifier.sent[0].body["page"] == f"pages/order/detail?id={ORDER}"
     for m in await runtime.repos.outbox.for_orders([ORDER]):
         assert (m.status, m.attempts, m.last_error) == (OutboxStatus.SENT, 1, None)
         assert m.sent_at is not None and before <= m.sent_at <= clock.now()
@@ -228,7 +236,7 @@ async def test_the_recipient_is_the_members_wechat_openid(
     member, _, _ = await login_with_wechat(runtime.members, DEMO_WECHAT_APP, "test:oOpenid123")
     await add(deps, note("order:1:ready", member.id), note("order:2:ready", new_id()))
     assert await deliver_due(deps) == 2
-    touser = {body["dedupe_key"]: body["touser"] for body in notifier.sent}
+    touser = {sent.dedupe_key: sent.body["touser"] for sent in notifier.sent}
     assert touser == {"order:1:ready": "oOpenid123", "order:2:ready": None}  # no such member
 
 
@@ -244,7 +252,7 @@ async def test_a_member_merged_twice_is_reached_through_the_survivor(
     await merge_members(runtime.members, CS_AGENT, middle.id, survivor.id, "same person")
     await add(deps, note("order:9:ready", first.id))
     assert await deliver_due(deps) == 1
-    assert [body["touser"] for body in notifier.sent] == ["oSurvivor1"]
+    assert [sent.body["touser"] for sent in notifier.sent] == ["oSurvivor1"]
 
 
 async def test_the_job_delivers(runtime: Runtime, deps: OutboxDeps, notifier: FakeNotifier) -> None:
@@ -252,7 +260,7 @@ async def test_the_job_delivers(runtime: Runtime, deps: OutboxDeps, notifier: Fa
     assert job.every_seconds == 10
     await add(deps, note("order:1:ready", MEMBER))
     await run_job(runtime, job)
-    assert [body["dedupe_key"] for body in notifier.sent] == ["order:1:ready"]
+    assert [sent.dedupe_key for sent in notifier.sent] == ["order:1:ready"]
 
 
 def _delay(m: OutboxMessage, since: datetime, until: datetime) -> tuple[timedelta, timedelta]:
@@ -325,7 +333,7 @@ async def test_a_crashing_send_is_a_failure_and_the_others_go_out(
     crashing = CrashingNotifier(crash_on="order:1:ready")
     await add(deps, note("order:1:ready", MEMBER), note("order:2:ready", MEMBER))
     assert await deliver_due(replace(deps, notifier=crashing)) == 1
-    assert [body["dedupe_key"] for body in crashing.sent] == ["order:2:ready"]
+    assert [sent.dedupe_key for sent in crashing.sent] == ["order:2:ready"]
     m = await message(runtime, "order:1:ready")
     assert (m.status, m.last_error) == (OutboxStatus.PENDING, "RuntimeError")
 
@@ -357,7 +365,7 @@ async def test_concurrent_runs_send_each_message_once(runtime: Runtime, deps: Ou
 
     results = await asyncio.gather(worker(), worker())
     assert sum(results) == 12
-    assert Counter(body["dedupe_key"] for body in slow.sent) == dict.fromkeys(keys, 1)
+    assert Counter(sent.dedupe_key for sent in slow.sent) == dict.fromkeys(keys, 1)
     assert {m.status for m in await stored(runtime)} == {OutboxStatus.SENT}
 
 
@@ -375,7 +383,7 @@ async def test_an_expired_lease_is_sent_again(
     assert await deliver_due(deps) == 1
     m = await message(runtime, "order:1:ready")
     assert (m.status, m.attempts) == (OutboxStatus.SENT, 2)
-    assert [body["dedupe_key"] for body in notifier.sent] == ["order:1:ready"]
+    assert [sent.dedupe_key for sent in notifier.sent] == ["order:1:ready"]
 
 
 async def test_a_message_out_of_attempts_is_not_sent_again_after_its_lease(
@@ -402,7 +410,7 @@ async def test_a_run_stops_sending_when_its_lease_is_over(
     assert await deliver_due(replace(deps, notifier=slow)) == 1
     # The other message is claimable again at once, by this run's successor or another.
     assert await deliver_due(replace(deps, notifier=slow)) == 1
-    assert sorted(body["dedupe_key"] for body in slow.sent) == ["order:1:ready", "order:2:ready"]
+    assert sorted(sent.dedupe_key for sent in slow.sent) == ["order:1:ready", "order:2:ready"]
 
 
 async def test_a_late_failure_does_not_undo_a_send(

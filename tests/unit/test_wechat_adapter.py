@@ -407,13 +407,30 @@ async def test_the_cached_access_token_is_lent_to_other_wechat_apis(
     assert stub.paths().count("/cgi-bin/token") == 1
 
 
+async def test_a_token_rejected_elsewhere_is_replaced_once(
+    gateway: HttpWeChatGateway, stub: WeChatStub
+) -> None:
+    """Subscribe messages hand back the token WeChat rejected: it is replaced, and a second
+    caller holding the same stale token gets the replacement instead of a third token."""
+    first = await gateway.access_token(APP)
+    fresh = await gateway.access_token(APP, stale=first)
+    assert (first, fresh) == ("ACCESS-TOKEN-1", "ACCESS-TOKEN-2")
+    assert await gateway.access_token(APP, stale=first) == "ACCESS-TOKEN-2"
+    assert stub.tokens_issued == 2
+
+
 def test_production_wiring_sends_notifications_through_wechat() -> None:
     from infra.notifier import FakeNotifier, WeChatSubscribeNotifier
     from infra.runtime import Runtime
     from infra.settings import Settings
+    from infra.subscribe_templates import DEV_TEMPLATES
 
     real = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}, notifier="wechat"))
     assert isinstance(real.notifier, WeChatSubscribeNotifier)
+    # Only the operator's templates reach WeChat, never the development ones.
+    assert real.settings.subscribe_templates() == {}
+    assert isinstance(Runtime(Settings()).notifier, FakeNotifier)
+    assert Settings().subscribe_templates() == DEV_TEMPLATES
     assert real.notify_app == APP
     assert isinstance(Runtime(Settings()).notifier, FakeNotifier)  # development: recorded only
     off = Runtime(Settings(wechat_fake=False, wechat_apps={APP: SECRET}, notifier="disabled"))
@@ -422,11 +439,12 @@ def test_production_wiring_sends_notifications_through_wechat() -> None:
 
 async def test_a_failed_token_fetch_is_a_retryable_notifier_error(stub: WeChatStub) -> None:
     from infra.notifier import WeChatSubscribeNotifier
+    from infra.subscribe_templates import DEV_TEMPLATES
 
-    async def unreachable() -> str:
+    async def unreachable(stale: str | None) -> str:
         raise MemberError(MemberErrorCode.WECHAT_UNAVAILABLE, "WeChat could not be reached")
 
-    notifier = WeChatSubscribeNotifier(token_provider=unreachable)
+    notifier = WeChatSubscribeNotifier(token_provider=unreachable, templates=DEV_TEMPLATES)
     with pytest.raises(NotifierError) as failed:
         await notifier.send(message_for_test(), "openid")
     assert not failed.value.permanent and "access token" in str(failed.value)
@@ -446,6 +464,10 @@ def message_for_test() -> OutboxMessage:
     from domain.outbox import Notification
 
     notification = Notification(
-        kind="ORDER_PAID", member_id=new_id(), order_id=None, data={}, dedupe_key="k"
+        kind="ORDER_PAID",
+        member_id=new_id(),
+        order_id=None,
+        data={"order_number": "SH-A-0001", "total": "100"},
+        dedupe_key="k",
     )
     return OutboxMessage.pending(notification, datetime(2026, 1, 1, tzinfo=UTC))
