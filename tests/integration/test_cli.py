@@ -103,6 +103,9 @@ def test_seed_refuses_production(tmp_path: Path) -> None:
         "PII_HASH_KEY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
         "PAYMENT_WEBHOOK_SECRET": "y" * 40,
         "WECHAT_APPS": "wx1:secret",
+        "WECHAT_TEMPLATES_FILE": str(
+            Path(__file__).parents[2] / "docs/wechat-templates.example.toml"
+        ),
     }
     result = _run(["seed"], env)
     assert result.returncode != 0
