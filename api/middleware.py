@@ -7,8 +7,10 @@ import re
 import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.media_types import CONTENT_TYPES, accepted, error_body
 from api.metrics import METRICS
 from domain.errors import DomainError
 from domain.identity.model import Principal
@@ -18,26 +20,30 @@ from infra.logging import request_id_var
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[Any] | None = None
+async def _send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    payload = json.dumps(body).encode()
+    """A refusal of the whole request, in the media type its Accept prefers."""
+    media_type = accepted(Headers(scope=scope))
+    payload = json.dumps(error_body(code, message, media_type)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", CONTENT_TYPES[media_type].encode()),
                 (b"content-length", str(len(payload)).encode()),
+                (b"vary", b"Accept"),
                 *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
-
-
-def graphql_error(code: str, message: str) -> dict[str, Any]:
-    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 class RequestIdMiddleware:
@@ -85,11 +91,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = graphql_error(
-            "REQUEST_TOO_LARGE", f"The request body exceeds {self.max_bytes} bytes."
-        )
+        too_big = f"The request body exceeds {self.max_bytes} bytes."
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _send_json(send, 413, too_big)
+            await _send_error(scope, send, 413, "REQUEST_TOO_LARGE", too_big)
             return
         chunks: list[bytes] = []
         size = 0
@@ -101,7 +105,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_json(send, 413, too_big)
+                await _send_error(scope, send, 413, "REQUEST_TOO_LARGE", too_big)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -139,10 +143,12 @@ class AuthMiddleware:
             except DomainError as error:
                 METRICS.error("UNAUTHENTICATED")
                 if scope["type"] == "http":
-                    await _send_json(
+                    await _send_error(
+                        scope,
                         send,
                         401,
-                        graphql_error("UNAUTHENTICATED", error.message),
+                        "UNAUTHENTICATED",
+                        error.message,
                         [(b"www-authenticate", b'Bearer error="invalid_token"')],
                     )
                 else:
