@@ -32,7 +32,7 @@ from api.media_types import (
     CONTENT_TYPES,
     GRAPHQL_RESPONSE,
     JSON,
-    error_body,
+    error_response,
     is_request_error,
     negotiate,
     status_of,
@@ -60,16 +60,6 @@ def _json_bytes(data: object) -> bytes:
         return orjson.dumps(data)
     except (TypeError, orjson.JSONEncodeError):  # e.g. an unpaired surrogate quoted in a message
         return json.dumps(data, separators=(",", ":")).encode()
-
-
-def _error_response(
-    status: int, code: str, message: str, media_type: str, allow: str | None = None
-) -> Response:
-    """A refusal of the whole request, in our error shape and the negotiated media type."""
-    METRICS.error(code)
-    headers = {"vary": "Accept", **({"allow": allow} if allow else {})}
-    body = _json_bytes(error_body(code, message, media_type))
-    return Response(body, status, headers, media_type=CONTENT_TYPES[media_type])
 
 
 class OmnishelfGraphQL(GraphQL[Context, None]):
@@ -101,7 +91,8 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             try:
                 response = await self.run(request)
             except HTTPException as error:
-                response = _error_response(
+                METRICS.error("BAD_REQUEST")
+                response = error_response(
                     error.status_code, "BAD_REQUEST", error.reason, request.state.media_type
                 )
         await response(scope, receive, send)
@@ -114,11 +105,13 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
         ):
             return None
         if media_type is None:
+            METRICS.error("NOT_ACCEPTABLE")
             message = f"Accept allows neither {GRAPHQL_RESPONSE} nor {JSON}."
-            return _error_response(406, "NOT_ACCEPTABLE", message, JSON)
+            return error_response(406, "NOT_ACCEPTABLE", message, JSON)
         if request.method != "POST":
+            METRICS.error("METHOD_NOT_ALLOWED")
             message = "Send GraphQL operations with POST; GET serves only the GraphiQL IDE."
-            return _error_response(405, "METHOD_NOT_ALLOWED", message, media_type, allow="POST")
+            return error_response(405, "METHOD_NOT_ALLOWED", message, media_type, {"allow": "POST"})
         return None
 
     def parse_json(self, data: str | bytes) -> Any:

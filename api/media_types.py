@@ -16,10 +16,12 @@ content type, a batch) is 400 in either type; an operation over GET is 405.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphql import GraphQLError
+from starlette.responses import Response
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -84,6 +86,15 @@ def negotiate(accept: str | None) -> str | None:
     if graphql_q > json_q or (graphql_q == json_q and named):
         return GRAPHQL_RESPONSE
     return JSON
+
+
+def error_response(
+    status: int, code: str, message: str, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A refusal of the whole request (400, 401, 405, 406, 413), in our error shape."""
+    body = json.dumps(error_body(code, message, media_type)).encode()
+    headers = {"vary": "Accept", **(headers or {})}
+    return Response(body, status, headers, media_type=CONTENT_TYPES[media_type])
 
 
 def error_body(code: str, message: str, media_type: str = JSON) -> dict[str, Any]:

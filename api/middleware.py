@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.media_types import CONTENT_TYPES, accepted, error_body
+from api.media_types import accepted, error_response
 from api.metrics import METRICS
 from domain.errors import DomainError
 from domain.identity.model import Principal
@@ -20,30 +19,18 @@ from infra.logging import request_id_var
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-async def _send_error(
+async def _refuse(
     scope: Scope,
+    receive: Receive,
     send: Send,
     status: int,
     code: str,
     message: str,
-    headers: list[tuple[bytes, bytes]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """A refusal of the whole request, in the media type its Accept prefers."""
-    media_type = accepted(Headers(scope=scope))
-    payload = json.dumps(error_body(code, message, media_type)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", CONTENT_TYPES[media_type].encode()),
-                (b"content-length", str(len(payload)).encode()),
-                (b"vary", b"Accept"),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    """Refuse the whole request, in the media type its Accept prefers."""
+    response = error_response(status, code, message, accepted(Headers(scope=scope)), headers)
+    await response(scope, receive, send)
 
 
 class RequestIdMiddleware:
@@ -93,7 +80,7 @@ class BodyLimitMiddleware:
         length = dict(scope.get("headers", [])).get(b"content-length")
         too_big = f"The request body exceeds {self.max_bytes} bytes."
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _send_error(scope, send, 413, "REQUEST_TOO_LARGE", too_big)
+            await _refuse(scope, receive, send, 413, "REQUEST_TOO_LARGE", too_big)
             return
         chunks: list[bytes] = []
         size = 0
@@ -105,7 +92,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_error(scope, send, 413, "REQUEST_TOO_LARGE", too_big)
+                await _refuse(scope, receive, send, 413, "REQUEST_TOO_LARGE", too_big)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -143,13 +130,14 @@ class AuthMiddleware:
             except DomainError as error:
                 METRICS.error("UNAUTHENTICATED")
                 if scope["type"] == "http":
-                    await _send_error(
+                    await _refuse(
                         scope,
+                        receive,
                         send,
                         401,
                         "UNAUTHENTICATED",
                         error.message,
-                        [(b"www-authenticate", b'Bearer error="invalid_token"')],
+                        {"www-authenticate": 'Bearer error="invalid_token"'},
                     )
                 else:
                     await send({"type": "websocket.close", "code": 4401})
