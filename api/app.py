@@ -22,12 +22,22 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 from tortoise import connections
 
 from api.context import Context, build_context
 from api.exports import member_export
 from api.ide import ASSET_ROUTE, graphiql_asset, graphiql_page
+from api.media_types import (
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE,
+    JSON,
+    error_response,
+    is_request_error,
+    negotiate,
+    status_of,
+)
 from api.metrics import METRICS, metrics_endpoint
 from api.middleware import (
     AccessLogMiddleware,
@@ -35,7 +45,6 @@ from api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
     bearer_principal,
-    graphql_error,
     note_principal,
 )
 from api.schema import build_schema
@@ -71,17 +80,42 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
         self._guards: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """As strawberry's, but a request it cannot take (not JSON, a batch, another content
-        type, a query over GET) gets the JSON error shape of every other refusal, not text."""
+        """As strawberry's, in the media type the request's Accept prefers
+        (`api/media_types.py`), and a request it cannot take (not JSON, a batch, another
+        content type) gets the JSON error shape of every other refusal, not text."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as error:
-            body = graphql_error("BAD_REQUEST", error.reason)
-            response = JSONResponse(body, status_code=error.status_code)
+        request = Request(scope=scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept"))
+        request.state.media_type = media_type or JSON
+        response = self._refusal(request, media_type)
+        if response is None:
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                METRICS.error("BAD_REQUEST")
+                response = error_response(
+                    error.status_code, "BAD_REQUEST", error.reason, request.state.media_type
+                )
         await response(scope, receive, send)
+
+    def _refusal(self, request: Request, media_type: str | None) -> Response | None:
+        """406 when Accept allows neither media type; 405 for an operation over GET (GET
+        serves only the IDE, to a browser). Neither runs anything."""
+        if request.method == "GET" and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            return None
+        if media_type is None:
+            METRICS.error("NOT_ACCEPTABLE")
+            message = f"Accept allows neither {GRAPHQL_RESPONSE} nor {JSON}."
+            return error_response(406, "NOT_ACCEPTABLE", message, JSON)
+        if request.method != "POST":
+            METRICS.error("METHOD_NOT_ALLOWED")
+            message = "Send GraphQL operations with POST; GET serves only the GraphiQL IDE."
+            return error_response(405, "METHOD_NOT_ALLOWED", message, media_type, {"allow": "POST"})
+        return None
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is not UTF-8 JSON, nests deeper than the JSON parser recurses, or is a
@@ -98,15 +132,38 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
         """GraphiQL from the app's own files (api/ide.py), not strawberry's CDN page."""
         return graphiql_page()
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """The response that resolvers may add headers to; it carries the negotiated media
+        type to `create_response`."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = request.state.media_type
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """In application/graphql-response+json a request error has no `data` entry."""
+        body = await super().process_result(request, result)
+        if request.state.media_type == GRAPHQL_RESPONSE and is_request_error(
+            result.data, result.errors
+        ):
+            del body["data"]
+        return body
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        """As strawberry's, with the body encoded by orjson (a page of products: 10 µs instead
-        of 170). WebSocket messages keep strawberry's encoder, and text frames."""
+        """As strawberry's, in the negotiated media type with its status code, and with the
+        body encoded by orjson (a page of products: 10 µs instead of 170). WebSocket messages
+        keep strawberry's encoder, and text frames."""
+        media_type = sub_response.media_type or JSON
         response = Response(
-            _json_bytes(response_data), status_code=200, media_type="application/json"
+            _json_bytes(response_data),
+            status_code=status_of(response_data, media_type),
+            media_type=CONTENT_TYPES[media_type],
+            headers={"vary": "Accept"},
         )
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:

@@ -8,7 +8,12 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult, StreamExecutionResult
 
@@ -64,17 +69,28 @@ def _code_of(error: GraphQLError) -> str | None:
     return str(code) if code else None
 
 
+def document_error_code(error: GraphQLError) -> str:
+    """The code of a refused document that came without one: GRAPHQL_PARSE_FAILED for a
+    syntax error; GRAPHQL_VALIDATION_FAILED for a validation error and for the parser's own
+    limits (tokens, nesting: "... Parsing aborted."), which refuse a document's size as
+    `DocumentLimiter` does, not its syntax."""
+    cause = error.original_error if isinstance(error.original_error, GraphQLError) else error
+    if isinstance(cause, GraphQLSyntaxError) and not cause.message.endswith("Parsing aborted."):
+        return "GRAPHQL_PARSE_FAILED"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
 def client_error_code(error: GraphQLError) -> str | None:
-    """The code of an error the client caused (a domain rule, a permission, validation);
-    None for an unexpected one."""
+    """The code of an error the client caused (a domain rule, a permission, a document that
+    does not parse or validate); None for an unexpected one."""
     original = error.original_error
     if isinstance(original, DomainError):
         return original.code.value
     if code := _code_of(error):
         return code
     if isinstance(original, GraphQLError):
-        return _code_of(original) or "GRAPHQL_VALIDATION_FAILED"
-    return "GRAPHQL_VALIDATION_FAILED" if original is None else None
+        return _code_of(original) or document_error_code(error)
+    return document_error_code(error) if original is None else None
 
 
 def document_id(query: str | None) -> str | None:
@@ -146,8 +162,9 @@ class ErrorShaping(SchemaExtension):
             METRICS.error(_code_of(error) or "")
             return error
         if original is None or isinstance(original, GraphQLError):
-            METRICS.error("GRAPHQL_VALIDATION_FAILED")
-            error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+            code = document_error_code(error)
+            METRICS.error(code)
+            error.extensions = {**(error.extensions or {}), "code": code}
             return error
         request_id = request_id_var.get()
         log.error(

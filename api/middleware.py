@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
 import time
@@ -11,8 +10,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.media_types import accepted, error_response
 from api.metrics import METRICS, operation_name
 from domain.errors import DomainError
 from domain.identity.model import Principal
@@ -23,26 +24,18 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _access_log = logging.getLogger("omnishelf.access")
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[Any] | None = None
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-def graphql_error(code: str, message: str) -> dict[str, Any]:
-    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    """Refuse the whole request, in the media type its Accept prefers."""
+    response = error_response(status, code, message, accepted(Headers(scope=scope)), headers)
+    await response(scope, receive, send)
 
 
 class RequestIdMiddleware:
@@ -192,11 +185,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = graphql_error(
-            "REQUEST_TOO_LARGE", f"The request body exceeds {self.max_bytes} bytes."
-        )
+        too_big = f"The request body exceeds {self.max_bytes} bytes."
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _send_json(send, 413, too_big)
+            await _refuse(scope, receive, send, 413, "REQUEST_TOO_LARGE", too_big)
             return
         chunks: list[bytes] = []
         size = 0
@@ -208,7 +199,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_json(send, 413, too_big)
+                await _refuse(scope, receive, send, 413, "REQUEST_TOO_LARGE", too_big)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -246,11 +237,14 @@ class AuthMiddleware:
             except DomainError as error:
                 METRICS.error("UNAUTHENTICATED")
                 if scope["type"] == "http":
-                    await _send_json(
+                    await _refuse(
+                        scope,
+                        receive,
                         send,
                         401,
-                        graphql_error("UNAUTHENTICATED", error.message),
-                        [(b"www-authenticate", b'Bearer error="invalid_token"')],
+                        "UNAUTHENTICATED",
+                        error.message,
+                        {"www-authenticate": 'Bearer error="invalid_token"'},
                     )
                 else:
                     await send({"type": "websocket.close", "code": 4401})

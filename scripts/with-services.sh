@@ -11,8 +11,8 @@
 # If TEST_DATABASE_URL and TEST_REDIS_URL are both already set, no servers are
 # started and the command is run as is.
 #
-# Missing server binaries (and libfaketime, for the tests) are installed with
-# apt-get (Debian/Ubuntu). The servers listen on 127.0.0.1 only, on free ports, with all data in a temporary
+# Missing server binaries (and libfaketime and Node.js with npm, for the tests) are
+# installed with apt-get (Debian/Ubuntu). The servers listen on 127.0.0.1 only, on free ports, with all data in a temporary
 # directory that is deleted afterwards. Both servers are always stopped, and
 # the script exits with the command's exit status.
 #
@@ -133,6 +133,19 @@ if [ ! -x /usr/bin/chromium ]; then
     (apt_install chromium) \
         || log "warning: chromium not installed; tests/e2e/test_graphiql_offline.py will fail"
 fi
+
+# Node.js and npm: tests/e2e/test_graphql_http_audit.py runs the graphql-http audit of the
+# GraphQL-over-HTTP spec (tests/http_audit, `npm ci`) against the served app.
+node_missing=()
+command -v node >/dev/null 2>&1 || node_missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || node_missing+=(npm)
+if [ "${#node_missing[@]}" -gt 0 ]; then
+    apt_install "${node_missing[@]}"
+    hash -r
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        || die "node and npm not found after install"
+fi
+
 REDIS_SERVER=$(command -v redis-server)
 REDIS_CLI=$(command -v redis-cli || true)
 log "postgres binaries: $PG_BIN; redis: $REDIS_SERVER"

@@ -22,7 +22,7 @@ async def test_client_errors_are_info_without_traceback_or_input(
     calls = [
         ('{ staffUser(username: "x") { id } }', "UNAUTHENTICATED"),  # anonymous
         ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
-        ("{ products(first: ", "GRAPHQL_VALIDATION_FAILED"),  # a syntax error
+        ("{ products(first: ", "GRAPHQL_PARSE_FAILED"),  # a syntax error
         (LOGIN_WITH_A_WRONG_TYPE, "GRAPHQL_VALIDATION_FAILED"),  # echoes the phone
     ]
     for query, code in calls:

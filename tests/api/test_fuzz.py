@@ -72,6 +72,7 @@ API_CODES = {
     "INVALID_ID",
     "INVALID_INPUT",
     "QUERY_TOO_COSTLY",
+    "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "REQUEST_TOO_LARGE",
     "BAD_REQUEST",
@@ -242,6 +243,7 @@ CHECKS.append(nothing_internal_leaks)
 # Refusals of the whole document, before any resolver or permission runs.
 REFUSED_BEFORE_RESOLVERS = {
     "UNAUTHENTICATED",
+    "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "QUERY_TOO_COSTLY",
     "INVALID_INPUT",
@@ -695,5 +697,5 @@ async def test_syntax_errors_carry_a_code(api: Api, document: str) -> None:
     without `extensions.code`, which every top-level error is documented to carry."""
     body = await api(document)
     assert body["data"] is None
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_PARSE_FAILED"]
     assert body["errors"][0]["message"].startswith("Syntax Error")
