@@ -16,6 +16,7 @@ DEV_PII_MASTER_KEY = "ZGV2LW9ubHktcGlpLW1hc3Rlci1rZXktMzJieXRlcyE="
 DEV_PII_HASH_KEY = "ZGV2LW9ubHktcGlpLWhhc2gta2V5LTMyLWJ5dGVzISE="
 DEMO_WECHAT_APP = "wx-demo"
 DEV_PAYMENT_SECRET = "dev-only-payment-webhook-secret"
+PERSISTED_QUERY_MODES = ("off", "apq", "allowlist")
 
 
 class SettingsError(ValueError):
@@ -102,6 +103,8 @@ class Settings:
     till_points_cap: int = 5_000  # a till sale earning more waits for approval
     ws_auth_check_seconds: float = 0.5  # an open WebSocket's credential is checked this often
     till_price_ceiling_percent: int = 200  # a till line charges at most this of catalog
+    persisted_queries: str = "apq"  # off | apq | allowlist (api/persisted.py)
+    persisted_query_ttl: int = 7 * 86400  # an APQ document kept in Redis; 0: until evicted
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +156,8 @@ class Settings:
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
             till_points_cap=_int(e, "TILL_POINTS_CAP", 5_000, 0, 100_000_000),
             till_price_ceiling_percent=_int(e, "TILL_PRICE_CEILING_PERCENT", 200, 100, 1000),
+            persisted_queries=(e.get("PERSISTED_QUERIES") or "apq").strip().lower(),
+            persisted_query_ttl=_int(e, "PERSISTED_QUERY_TTL", 7 * 86400, 0, 365 * 86400),
         )
         settings.validate()
         return settings
@@ -171,6 +176,8 @@ class Settings:
         _key_bytes("PII_HASH_KEY", self.pii_hash_key)
         if self.sms_provider not in ("fake", "disabled"):
             raise SettingsError("SMS_PROVIDER must be fake or disabled (real providers: later).")
+        if self.persisted_queries not in PERSISTED_QUERY_MODES:
+            raise SettingsError("PERSISTED_QUERIES must be off, apq or allowlist.")
         if self.notifier not in ("wechat", "fake", "disabled"):
             raise SettingsError("NOTIFIER must be wechat, fake or disabled.")
         if self.notifier == "wechat" and (self.wechat_fake or not self.wechat_apps):
