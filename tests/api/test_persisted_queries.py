@@ -22,6 +22,8 @@ from tests.support.api import Api
 from tests.support.catalog import PRODUCT_CREATE, variant
 from tests.support.ws import serve, session, ws_url
 
+# Without Redis, what one test teaches APQ stays in the session runtime's memory: a test that
+# expects PersistedQueryNotFound first uses a document no other test sends with its hash.
 PRODUCTS = "query Products { products(first: 5) { edges { node { name } } } }"
 PING = "query Ping { __typename }"
 TYPENAME = {"__typename": "Query"}
@@ -131,7 +133,7 @@ async def test_a_hash_names_the_document_with_its_variables_and_operation(
 async def test_a_hash_that_is_not_the_documents_is_refused_and_not_learnt(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    other = sha256_hex(PING)
+    other = sha256_hex("query Mismatched { __typename }")
     mismatch = await _post(client, query=PRODUCTS, sha256=other)
     assert _refusal(mismatch) == (
         400,
@@ -204,8 +206,9 @@ async def test_a_document_longer_than_allowed_is_not_learnt(
 async def test_registered_operations_run_by_hash_in_apq_mode_too(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    await runtime.persisted_queries.add([Operation("Ping", PING)])
-    assert _data(await _post(client, sha256=sha256_hex(PING))) == TYPENAME
+    registered = "query Registered { __typename }"
+    await runtime.persisted_queries.add([Operation("Registered", registered)])
+    assert _data(await _post(client, sha256=sha256_hex(registered))) == TYPENAME
 
 
 async def test_with_persisted_queries_off_the_client_is_told_to_stop(
@@ -305,12 +308,13 @@ async def test_allowlist_applies_to_websocket_operations(
 
 
 async def test_apq_over_the_websocket(server: str) -> None:
+    query = "query OverTheSocket { __typename }"  # learnt by no other test of this process
     async with session(server) as ws:
-        extensions = _extension(sha256_hex(PING))
+        extensions = _extension(sha256_hex(query))
         await ws.send({"id": "1", "type": "subscribe", "payload": {"extensions": extensions}})
         miss = await ws.receive()
         assert (miss["type"], miss["payload"][0]["message"]) == ("error", "PersistedQueryNotFound")
-        payload = {"query": PING, "extensions": extensions}
+        payload = {"query": query, "extensions": extensions}
         await ws.send({"id": "2", "type": "subscribe", "payload": payload})
         assert (await ws.receive())["payload"]["data"] == TYPENAME
         assert (await ws.receive())["type"] == "complete"
