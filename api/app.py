@@ -8,10 +8,11 @@ import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -47,6 +48,7 @@ from api.middleware import (
     bearer_principal,
     note_principal,
 )
+from api.persisted import PersistedQueries, PersistedQueriesTransportWS, PersistedQueryRefused
 from api.schema import build_schema
 from api.webhooks import payment_webhook
 from domain.errors import DomainError
@@ -67,7 +69,10 @@ def _json_bytes(data: object) -> bytes:
 
 class OmnishelfGraphQL(GraphQL[Context, None]):
     """POST /graphql for queries and mutations; subscriptions over a WebSocket on the same path
-    with the graphql-transport-ws protocol (the legacy graphql-ws protocol is not offered)."""
+    with the graphql-transport-ws protocol (the legacy graphql-ws protocol is not offered).
+    Both take persisted queries (api/persisted.py)."""
+
+    graphql_transport_ws_handler_class = PersistedQueriesTransportWS
 
     def __init__(self, runtime: Runtime):
         super().__init__(
@@ -77,6 +82,7 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
+        self.persisted = PersistedQueries.of(runtime)
         self._guards: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,6 +104,8 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
                 response = error_response(
                     error.status_code, "BAD_REQUEST", error.reason, request.state.media_type
                 )
+            except PersistedQueryRefused as refusal:
+                response = refusal.response(request.state.media_type)
         await response(scope, receive, send)
 
     def _refusal(self, request: Request, media_type: str | None) -> Response | None:
@@ -116,6 +124,15 @@ class OmnishelfGraphQL(GraphQL[Context, None]):
             message = "Send GraphQL operations with POST; GET serves only the GraphiQL IDE."
             return error_response(405, "METHOD_NOT_ALLOWED", message, media_type, {"allow": "POST"})
         return None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """As strawberry's, with the document a persisted query names (api/persisted.py)."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):  # a batch, which strawberry refuses
+            return data
+        return replace(data, query=await self.persisted.resolve(data.query, data.extensions))
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is not UTF-8 JSON, nests deeper than the JSON parser recurses, or is a

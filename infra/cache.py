@@ -222,9 +222,11 @@ class Caches:
         # Sessions, device tokens and API keys: a revocation is seen by every process
         # within 0.1 s (Redis), at once by the one that made it; 1 s without Redis.
         self.credentials = ReadCache("credentials", counters=self.counters, ttl=5.0, ttl_alone=1.0)
+        # The persisted-query allow-list, whole (infra/persisted_queries.py).
+        self.persisted_queries = ReadCache("persisted_queries", counters=self.counters)
 
     def all(self) -> tuple[ReadCache, ...]:
-        return (self.catalog, self.locations, self.credentials)
+        return (self.catalog, self.locations, self.credentials, self.persisted_queries)
 
     def share(self, redis: Redis | None) -> None:
         for cache in self.all():

@@ -38,6 +38,7 @@ from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
 from infra.notifier import DisabledNotifier, FakeNotifier, WeChatSubscribeNotifier
 from infra.payments import DevPayAgreements, DevPayProvider
+from infra.persisted_queries import ApqDocuments, RegisteredQueries
 from infra.security.passwords import Argon2PasswordHasher
 from infra.security.pii import AesGcmVault
 from infra.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -82,6 +83,8 @@ class Runtime:
         self.events = EventHandlers()
         self.exporters = DataExporters()
         self.agreements = DevPayAgreements()
+        self.persisted_queries = RegisteredQueries(self.caches.persisted_queries, self.clock)
+        self.apq_documents = ApqDocuments(lambda: self.redis, ttl=s.persisted_query_ttl)
         self._rebuild_deps()
         # Handlers of one event run in this order, which is the lock order (subscriptions,
         # orders, points accounts: docs/architecture.md): a merge moves them in that order.

@@ -23,6 +23,7 @@ DEV_PII_MASTER_KEY = "ZGV2LW9ubHktcGlpLW1hc3Rlci1rZXktMzJieXRlcyE="
 DEV_PII_HASH_KEY = "ZGV2LW9ubHktcGlpLWhhc2gta2V5LTMyLWJ5dGVzISE="
 DEMO_WECHAT_APP = "wx-demo"
 DEV_PAYMENT_SECRET = "dev-only-payment-webhook-secret"
+PERSISTED_QUERY_MODES = ("off", "apq", "allowlist")
 
 
 class SettingsError(ValueError):
@@ -115,6 +116,8 @@ class Settings:
     access_log: bool = True  # one `omnishelf.access` line per request and WebSocket
     metrics_token: str | None = None  # /metrics wants `Bearer <token>` when set
     metrics_refresh_seconds: int = 15  # the database gauges of /metrics are read this often
+    persisted_queries: str = "apq"  # off | apq | allowlist (api/persisted.py)
+    persisted_query_ttl: int = 7 * 86400  # an APQ document kept in Redis; 0: until evicted
 
     @property
     def is_production(self) -> bool:
@@ -172,6 +175,8 @@ class Settings:
             access_log=_flag(e, "ACCESS_LOG", default=True),
             metrics_token=e.get("METRICS_TOKEN") or None,
             metrics_refresh_seconds=_int(e, "METRICS_REFRESH_SECONDS", 15, 0, 3600),
+            persisted_queries=(e.get("PERSISTED_QUERIES") or "apq").strip().lower(),
+            persisted_query_ttl=_int(e, "PERSISTED_QUERY_TTL", 7 * 86400, 0, 365 * 86400),
         )
         settings.validate()
         return settings
@@ -194,6 +199,8 @@ class Settings:
             raise SettingsError("SMS_PROVIDER=tencent needs the TENCENT_SMS_* settings.")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise SettingsError("METRICS_TOKEN must be at least 16 characters (or unset).")
+        if self.persisted_queries not in PERSISTED_QUERY_MODES:
+            raise SettingsError("PERSISTED_QUERIES must be off, apq or allowlist.")
         if self.notifier not in ("wechat", "fake", "disabled"):
             raise SettingsError("NOTIFIER must be wechat, fake or disabled.")
         if self.notifier == "wechat" and (self.wechat_fake or not self.wechat_apps):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +25,10 @@ COMMANDS = [
     "jobs run",
     "devpay",
     "devpay pay",
+    "persisted-queries",
+    "persisted-queries add",
+    "persisted-queries list",
+    "persisted-queries remove",
 ]
 
 
@@ -135,3 +141,95 @@ def test_jobs_are_listed_and_run_once_by_name(tmp_path: Path) -> None:
     assert unknown.returncode == 2
     assert "no job named 'purge_everything'" in unknown.stderr
     assert all(job.name in unknown.stderr for job in JOBS)
+
+
+OPERATIONS = """
+query Stores($first: Int = 10) { locations(first: $first) { edges { node { ...Store } } } }
+mutation Logout { logout { errors { code } } }
+fragment Store on Location { id name }
+fragment Unused on Location { code }
+"""
+# Apollo Client 3.14 (graphql-js 16.15) sends Stores as this text, with this hash: printed by
+# InMemoryCache's `transformDocument` and graphql's `print`, hashed as its persisted-query link
+# hashes (tests/unit/test_persisted_files.py compares a larger document).
+STORES_AS_APOLLO_SENDS = (
+    "query Stores($first: Int = 10) {\n  locations(first: $first) {\n    edges {\n      node {"
+    "\n        ...Store\n        __typename\n      }\n      __typename\n    }\n    __typename"
+    "\n  }\n}\n\nfragment Store on Location {\n  id\n  name\n  __typename\n}"
+)
+
+
+def test_persisted_queries_are_added_from_files_listed_and_removed(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    assert _run(["migrate"], env).returncode == 0
+    source = tmp_path / "app.graphql"
+    source.write_text(OPERATIONS)
+    stores = hashlib.sha256(STORES_AS_APOLLO_SENDS.encode()).hexdigest()
+    body = "query Ping { __typename }"
+    ping = hashlib.sha256(body.encode()).hexdigest()
+    manifest = tmp_path / "persisted-query-manifest.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [{"id": ping, "name": "Ping", "type": "query", "body": body}],
+            }
+        )
+    )
+
+    added = _run(["persisted-queries", "add", str(source), str(manifest)], env)
+    assert added.returncode == 0, added.stderr
+    lines = added.stdout.splitlines()
+    assert f"added  {stores}  Stores" in lines and f"added  {ping}  Ping" in lines
+    assert lines[-1] == "3 added, 0 already registered"
+
+    again = _run(["persisted-queries", "add", str(source), str(manifest)], env)
+    assert (
+        again.returncode == 0 and again.stdout.splitlines()[-1] == "0 added, 3 already registered"
+    )
+    assert f"exists {stores}  Stores" in again.stdout
+
+    listed = _run(["persisted-queries", "list"], env).stdout.splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(
+        [stores, ping, line_hash(lines, "Logout")]
+    )
+    removed = _run(["persisted-queries", "remove", ping.upper()], env)
+    assert removed.returncode == 0 and removed.stdout.strip() == f"removed {ping}"
+    assert ping not in _run(["persisted-queries", "list"], env).stdout
+    gone = _run(["persisted-queries", "remove", ping], env)
+    assert gone.returncode == 2 and "no persisted query" in gone.stderr
+
+
+def line_hash(lines: list[str], name: str) -> str:
+    [line] = [line for line in lines if line.endswith(f"  {name}")]
+    return line.split()[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "complaint"),
+    [
+        ("broken.graphql", "query { products ", "Expected Name"),
+        ("missing.graphql", "query A { locations { ...Nowhere } }", "spreads fragment Nowhere"),
+        (
+            "manifest.json",
+            '{"format": "apollo-persisted-query-manifest", "version": 2}',
+            "version 1",
+        ),
+        ("wrong.json", json.dumps({"0" * 64: "query A { __typename }"}), "is not the SHA-256"),
+        ("list.json", "[1, 2]", "neither an Apollo persisted-query manifest"),
+    ],
+)
+def test_a_bad_file_registers_nothing(
+    tmp_path: Path, name: str, content: str, complaint: str
+) -> None:
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    assert _run(["migrate"], env).returncode == 0
+    good = tmp_path / "good.graphql"
+    good.write_text("query Ping { __typename }")
+    bad = tmp_path / name
+    bad.write_text(content)
+    result = _run(["persisted-queries", "add", str(good), str(bad)], env)
+    assert result.returncode == 2 and complaint in result.stderr, result.stderr
+    assert "Nothing was registered" in result.stderr
+    assert _run(["persisted-queries", "list"], env).stdout == ""

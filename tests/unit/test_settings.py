@@ -78,11 +78,21 @@ def test_production_refuses_development_choices(override: dict[str, str], compla
         ({"PII_MASTER_KEY": "c2hvcnQ="}, "32 bytes"),
         ({"WECHAT_APPS": "no-secret"}, "WECHAT_APPS"),
         ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER must be tencent, fake or disabled"),
+        ({"PERSISTED_QUERIES": "safelist"}, "PERSISTED_QUERIES must be off, apq or allowlist"),
+        ({"PERSISTED_QUERY_TTL": "-1"}, "PERSISTED_QUERY_TTL must be between"),
     ],
 )
 def test_malformed_settings_say_what_to_fix(env: dict[str, str], complaint: str) -> None:
     with pytest.raises(SettingsError, match=complaint):
         Settings.from_env(env)
+
+
+def test_persisted_queries_default_to_apq_and_take_any_case() -> None:
+    assert Settings.from_env({}).persisted_queries == "apq"
+    assert Settings.from_env({"PERSISTED_QUERIES": " AllowList "}).persisted_queries == (
+        "allowlist"
+    )
+    assert Settings.from_env({"PERSISTED_QUERY_TTL": "0"}).persisted_query_ttl == 0
 
 
 def test_previous_jwt_keys_are_parsed() -> None:

@@ -10,4 +10,5 @@ MODEL_MODULES = [
     "infra.db.models.orders",
     "infra.db.models.loyalty",
     "infra.db.models.subscriptions",
+    "infra.db.models.persisted",
 ]
