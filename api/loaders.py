@@ -15,7 +15,7 @@ from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
 from domain.members.model import ConsentRecord, Identity, Member
-from domain.ordering.model import OrderEvent, Payment, PickupCode
+from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.subscriptions.model import Cycle, SubscriptionChange
 
@@ -114,6 +114,10 @@ class Loaders:
         network = {loc.id: loc for loc in found}
         return [network for _ in keys]
 
+    async def _orders(self, keys: list[UUID]) -> list[Order | None]:
+        found = await self._repos.orders.get_many(keys)
+        return _in_key_order(keys, found, {o.id: o for o in found})
+
     async def _events_by_order(self, keys: list[UUID]) -> list[list[OrderEvent]]:
         found = await self._repos.orders.events_of(keys)
         return _grouped(found, keys, lambda e: e.order_id)
@@ -149,6 +153,10 @@ class Loaders:
     @cached_property
     def cycles_by_subscription(self) -> DataLoader[UUID, list[Cycle]]:
         return DataLoader(self._cycles_by_subscription)
+
+    @cached_property
+    def order(self) -> DataLoader[UUID, Order | None]:
+        return DataLoader(self._orders)
 
     @cached_property
     def events_by_order(self) -> DataLoader[UUID, list[OrderEvent]]:
