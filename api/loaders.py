@@ -14,6 +14,7 @@ from domain.catalog.model import Category, Product, Variant
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
+from domain.loyalty.model import Account
 from domain.members.model import ConsentRecord, Identity, Member
 from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
@@ -90,6 +91,10 @@ class Loaders:
     async def _members(self, keys: list[UUID]) -> list[Member | None]:
         found = await self._repos.members.get_many(keys)
         return _in_key_order(keys, found, {m.id: m for m in found})
+
+    async def _points_accounts(self, keys: list[UUID]) -> list[Account | None]:
+        found = await self._repos.loyalty.get_accounts(keys)
+        return _in_key_order(keys, found, {a.member_id: a for a in found})
 
     async def _identities(self, keys: list[UUID]) -> list[list[Identity]]:
         found = await self._repos.members.identities_of(keys)
@@ -187,6 +192,10 @@ class Loaders:
     @cached_property
     def member(self) -> DataLoader[UUID, Member | None]:
         return DataLoader(self._members)
+
+    @cached_property
+    def points_account(self) -> DataLoader[UUID, Account | None]:
+        return DataLoader(self._points_accounts)
 
     @cached_property
     def identities_by_member(self) -> DataLoader[UUID, list[Identity]]:

@@ -11,7 +11,6 @@ from domain.ids import new_id
 from domain.members.deps import MemberDeps
 from domain.members.identifiers import lookup_namespace, mask, normalise, normalise_phone
 from domain.members.model import (
-    DEFAULT_TIER,
     Channel,
     Identity,
     IdentityKind,
@@ -80,7 +79,6 @@ async def new_member(
         id=new_id(),
         status=MemberStatus.ACTIVE,
         display_name=display_name,
-        tier=DEFAULT_TIER,
         created_channel=channel,
         created_at=now,
         updated_at=now,

@@ -20,7 +20,6 @@ class MemberRow(Model):
     id = fields.UUIDField(primary_key=True)
     status = fields.CharEnumField(MemberStatus, max_length=10)
     display_name = fields.CharField(max_length=64)
-    tier = fields.CharField(max_length=20)
     created_channel = fields.CharEnumField(Channel, max_length=20)
     merged_into: fields.ForeignKeyNullableRelation[MemberRow] = fields.ForeignKeyField(
         "models.MemberRow",

@@ -1,0 +1,31 @@
+"""A member's tier has one home, the loyalty account (`points_account.tier`, which purchases
+earn at and the tier job moves): `member.tier` was set to STANDARD at sign-up and never changed,
+so `me { tier }` and `me { points { tier } }` disagreed. The column goes.
+
+Revision ID: 0014_member_tier_from_loyalty
+Revises: 0013_pickup_numbers
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision = "0014_member_tier_from_loyalty"
+down_revision = "0013_pickup_numbers"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("member") as batch:  # SQLite rebuilds the table to drop a column
+        batch.drop_column("tier")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("member") as batch:
+        batch.add_column(
+            sa.Column("tier", sa.String(20), nullable=False, server_default="STANDARD")
+        )
