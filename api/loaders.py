@@ -14,8 +14,9 @@ from domain.catalog.model import Category, Product, Variant
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
+from domain.loyalty.model import Account
 from domain.members.model import ConsentRecord, Identity, Member
-from domain.ordering.model import OrderEvent, Payment, PickupCode
+from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.subscriptions.model import Cycle, SubscriptionChange
 
@@ -91,6 +92,10 @@ class Loaders:
         found = await self._repos.members.get_many(keys)
         return _in_key_order(keys, found, {m.id: m for m in found})
 
+    async def _points_accounts(self, keys: list[UUID]) -> list[Account | None]:
+        found = await self._repos.loyalty.get_accounts(keys)
+        return _in_key_order(keys, found, {a.member_id: a for a in found})
+
     async def _identities(self, keys: list[UUID]) -> list[list[Identity]]:
         found = await self._repos.members.identities_of(keys)
         return _grouped(found, keys, lambda i: i.member_id)
@@ -113,6 +118,10 @@ class Loaders:
         )
         network = {loc.id: loc for loc in found}
         return [network for _ in keys]
+
+    async def _orders(self, keys: list[UUID]) -> list[Order | None]:
+        found = await self._repos.orders.get_many(keys)
+        return _in_key_order(keys, found, {o.id: o for o in found})
 
     async def _events_by_order(self, keys: list[UUID]) -> list[list[OrderEvent]]:
         found = await self._repos.orders.events_of(keys)
@@ -151,6 +160,10 @@ class Loaders:
         return DataLoader(self._cycles_by_subscription)
 
     @cached_property
+    def order(self) -> DataLoader[UUID, Order | None]:
+        return DataLoader(self._orders)
+
+    @cached_property
     def events_by_order(self) -> DataLoader[UUID, list[OrderEvent]]:
         return DataLoader(self._events_by_order)
 
@@ -179,6 +192,10 @@ class Loaders:
     @cached_property
     def member(self) -> DataLoader[UUID, Member | None]:
         return DataLoader(self._members)
+
+    @cached_property
+    def points_account(self) -> DataLoader[UUID, Account | None]:
+        return DataLoader(self._points_accounts)
 
     @cached_property
     def identities_by_member(self) -> DataLoader[UUID, list[Identity]]:

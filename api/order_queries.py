@@ -16,13 +16,13 @@ from api.arguments import top_level_error as _top
 from api.context import Context
 from api.errors import ApiError
 from api.lookahead import fields
-from api.permissions import CanReadOrders, IsAuthenticated
+from api.permissions import CanReadOrders, CanSeePickupQueue, IsAuthenticated
 from api.types.orders import LineGoods, Order, OrderConnection
 from domain.errors import DomainError
 from domain.identity.model import ApiScope, PrincipalKind
 from domain.ordering.model import OPEN, OrderStatus
 from domain.ordering.model import Order as DomainOrder
-from domain.ordering.services import is_store_staff, may_read
+from domain.ordering.services import may_read
 from domain.pagination import PageRequest
 
 if TYPE_CHECKING:
@@ -136,25 +136,30 @@ class OrderQueries:
         )
 
     @strawberry.field(
-        permission_classes=[IsAuthenticated],
-        description="Staff of a store: its open pickup orders (default: paid to ready).",
+        permission_classes=[CanSeePickupQueue],
+        description="A store's open pickup orders (default: paid to ready), newest first: for "
+        "its staff and devices (kiosk, POS) and ADMIN. `pickupNumber` finds the order the "
+        "store called (A023).",
     )
     async def pickup_queue(
         self,
         info: Info[Context, object],
         location_id: strawberry.ID,
         statuses: list[OrderStatus] | None = None,
+        pickup_number: str | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> OrderConnection:
         location = _id(location_id, "Location", "locationId")
-        principal = info.context.principal
-        assert principal is not None
-        if not is_store_staff(principal, location):
-            raise ApiError("FORBIDDEN", "Only staff or devices of this store see its queue.")
         wanted = tuple(
             statuses or (OrderStatus.PAID, OrderStatus.PREPARING, OrderStatus.READY_FOR_PICKUP)
         )
         if any(s not in OPEN for s in wanted):
             raise ApiError("INVALID_INPUT", "The queue holds open orders only.", field=["statuses"])
-        return await list_orders(info, _page(first, after), location_id=location, statuses=wanted)
+        return await list_orders(
+            info,
+            _page(first, after),
+            location_id=location,
+            statuses=wanted,
+            pickup_number=pickup_number.strip().upper() if pickup_number else None,
+        )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from api.arguments import id_arg
 from api.context import Context
 from api.errors import ApiError
 from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
+from domain.ordering.services import sees_store_orders
 
 
 def _principal(info: Info[Context, object]) -> Principal | None:
@@ -85,6 +87,25 @@ class CanServeMembers(_Forbidden):
         if principal.kind is PrincipalKind.DEVICE:
             return principal.device_kind is DeviceKind.POS
         return principal.kind is PrincipalKind.STAFF
+
+
+class CanSeePickupQueue(_Forbidden):
+    message = (
+        "Only ADMIN and a store's own staff and devices (kiosk, POS) see its pickup queue: "
+        "ask for the queue of a store you work at; members follow their orders in "
+        "`me { orders }`."
+    )
+
+    def has_permission(self, source: object, info: Info[Context, object], **kwargs: object) -> bool:
+        if not super().has_permission(source, info, **kwargs):
+            return False
+        principal = _principal(info)
+        assert principal is not None  # _Forbidden refused the anonymous caller
+        location = id_arg(str(kwargs["location_id"]), "Location", "locationId")
+        return sees_store_orders(principal, location)
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.kind in (PrincipalKind.STAFF, PrincipalKind.DEVICE)
 
 
 class IsCustomerService(_Forbidden):

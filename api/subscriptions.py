@@ -21,53 +21,95 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError
+from api.loaders import Loaders
 from api.middleware import bearer_principal
 from api.permissions import IsAuthenticated
 from api.relay import decode_id, encode_id
+from api.types.orders import Order
 from domain.errors import DomainError
 from domain.identity.model import Principal, PrincipalKind, StaffRole
-from domain.live import LiveEvent, LiveEventsError, order_topic, pickup_board_topic
+from domain.live import Freshness, LiveEvent, LiveEventsError, order_topic, pickup_board_topic
+from domain.ordering.board import board_state
+from domain.ordering.model import OrderStatus
+from domain.ordering.services import sees_store_orders
 
 log = logging.getLogger("omnishelf.api")
 
 T = TypeVar("T")
 
 
-@strawberry.type(description="An order changed on a store's pickup board.")
+async def _current_order(info: Info[Context, object], key: UUID) -> Order:
+    found = await info.context.loaders.order.load(key)
+    if found is None:  # orders are never deleted: an id on the bus names one
+        raise ApiError("NOT_FOUND", "No order has this id.")
+    return Order.from_domain(found)
+
+
+@strawberry.type(
+    description="An order on a store's pickup board (it shows PREPARING and READY_FOR_PICKUP "
+    "pickup orders; any other status takes the order off). A subscription first sends the "
+    "board as it is, one event per order with `snapshot: true` (oldest first), then every "
+    "change. Clear the board when you subscribe; apply an event for an order only when its "
+    "`at` is newer than what you show for it."
+)
 class PickupBoardEvent:
     order_id: strawberry.ID
     order_number: str
-    status: str
+    pickup_number: str | None = strawberry.field(description="What the store calls (A023).")
+    status: OrderStatus
     customer_label: str | None = strawberry.field(
         description="The customer's name as a public screen may show it (王**)."
     )
-    at: datetime
+    at: datetime = strawberry.field(description="When the order changed (its updatedAt).")
+    snapshot: bool = strawberry.field(
+        description="Part of the board's state sent at subscribe time, not a change."
+    )
+    order_key: strawberry.Private[UUID]
+
+    @strawberry.field(
+        description="The order now, for the client's cache (Apollo normalises it as Order:id)."
+    )
+    async def order(self, info: Info[Context, object]) -> Order:
+        return await _current_order(info, self.order_key)
 
     @classmethod
-    def from_domain(cls, event: LiveEvent) -> PickupBoardEvent:
+    def from_domain(cls, event: LiveEvent, snapshot: bool = False) -> PickupBoardEvent:
         p = event.payload
+        key = UUID(p["order_id"])
         return cls(
-            order_id=encode_id("Order", UUID(p["order_id"])),
+            order_id=encode_id("Order", key),
             order_number=p["order_number"],
-            status=p["status"],
+            pickup_number=p.get("pickup_number"),
+            status=OrderStatus(p["status"]),
             customer_label=p.get("customer_label"),
             at=datetime.fromisoformat(p["at"]),
+            snapshot=snapshot,
+            order_key=key,
         )
 
 
 @strawberry.type(description="An order's status changed.")
 class OrderUpdateEvent:
     order_id: strawberry.ID
-    status: str
-    at: datetime
+    status: OrderStatus
+    at: datetime = strawberry.field(description="When the order changed (its updatedAt).")
+    order_key: strawberry.Private[UUID]
+
+    @strawberry.field(
+        description="The order now, for the client's cache (Apollo normalises it as Order:id)."
+    )
+    async def order(self, info: Info[Context, object]) -> Order:
+        return await _current_order(info, self.order_key)
 
     @classmethod
     def from_domain(cls, event: LiveEvent) -> OrderUpdateEvent:
         p = event.payload
+        key = UUID(p["order_id"])
         return cls(
-            order_id=encode_id("Order", UUID(p["order_id"])),
-            status=p["status"],
+            order_id=encode_id("Order", key),
+            status=OrderStatus(p["status"]),
             at=datetime.fromisoformat(p["at"]),
+            order_key=key,
         )
 
 
@@ -84,15 +126,6 @@ async def _signed_in(info: Info[Context, object]) -> Principal:
     return context.principal
 
 
-def _works_at(principal: Principal, location_id: UUID) -> bool:
-    """The store's own staff (manager, clerk) or devices (kiosk, POS)."""
-    if principal.kind is PrincipalKind.DEVICE or principal.has_role(
-        StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK
-    ):
-        return location_id in principal.store_ids
-    return False
-
-
 class CanWatchPickupBoard(BasePermission):
     message = "Only the store's own devices and staff, or ADMIN, may watch its pickup board."
     error_extensions = {"code": "FORBIDDEN"}
@@ -106,7 +139,7 @@ class CanWatchPickupBoard(BasePermission):
             if await info.context.loaders.location.load(location_id) is None:
                 raise ApiError("NOT_FOUND", "No location has this id.")
             return True
-        return _works_at(principal, location_id)
+        return sees_store_orders(principal, location_id)
 
 
 class CanFollowOrder(BasePermission):
@@ -128,7 +161,7 @@ class CanFollowOrder(BasePermission):
                 raise ApiError("NOT_FOUND", "No order has this id.")
             return True
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT) or (
-            principal.kind is PrincipalKind.STAFF and _works_at(principal, location_id)
+            principal.kind is PrincipalKind.STAFF and sees_store_orders(principal, location_id)
         )
 
 
@@ -142,30 +175,55 @@ async def _live(info: Info[Context, object], topic: str) -> AsyncIterator[AsyncI
         raise ApiError(error.code, error.message) from None
 
 
+def _fresh_loaders(info: Info[Context, object]) -> None:
+    """Each event reads the database as it is when the event is sent: a subscription lives
+    for hours, and one dataloader for all of it would serve its first reads for ever."""
+    info.context.loaders = Loaders(info.context.runtime.repos)
+
+
 async def _converted(
-    events: AsyncIterator[LiveEvent], convert: Callable[[LiveEvent], T]
+    info: Info[Context, object],
+    events: AsyncIterator[LiveEvent],
+    convert: Callable[[LiveEvent], T],
+    fresh: Freshness | None = None,
 ) -> AsyncIterator[T]:
-    """Events another version of the app published in a shape we cannot read are skipped."""
+    """Events another version of the app published in a shape we cannot read are skipped, as
+    are those `fresh` has seen already."""
     async for event in events:
         try:
-            yield convert(event)
+            if fresh is not None and not fresh.admit(event):
+                continue
+            converted = convert(event)
         except (KeyError, ValueError):
             log.warning("unreadable live event skipped", extra={"topic": event.topic})
+            continue
+        _fresh_loaders(info)
+        yield converted
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
         permission_classes=[CanWatchPickupBoard],
-        description="Orders changing on a store's pickup board, as they change. For the store's "
-        "kiosks, POS and staff, and ADMIN.",
+        description="A store's pickup board: first its orders as they are (`snapshot: true`), "
+        "then every change. For the store's kiosks, POS and staff, and ADMIN.",
     )
     async def pickup_board(
         self, info: Info[Context, object], location_id: strawberry.ID
     ) -> AsyncGenerator[PickupBoardEvent, None]:
         location = decode_id(location_id, "Location", "locationId")
+        # Subscribed first, then the board read: a change committed meanwhile is in the state
+        # or in the stream (or both: `Freshness` drops the second copy), never in neither.
         async with _live(info, pickup_board_topic(location)) as events:
-            async for event in _converted(events, PickupBoardEvent.from_domain):
+            state = await board_state(info.context.runtime.ordering, location)
+            fresh = Freshness()
+            _fresh_loaders(info)
+            for entry in state:
+                fresh.admit(entry.event)
+                info.context.loaders.order.prime(entry.order.id, entry.order)
+            for entry in state:
+                yield PickupBoardEvent.from_domain(entry.event, snapshot=True)
+            async for event in _converted(info, events, PickupBoardEvent.from_domain, fresh):
                 yield event
 
     @strawberry.subscription(
@@ -178,5 +236,5 @@ class Subscription:
     ) -> AsyncGenerator[OrderUpdateEvent, None]:
         order = decode_id(order_id, "Order", "orderId")
         async with _live(info, order_topic(order)) as events:
-            async for event in _converted(events, OrderUpdateEvent.from_domain):
+            async for event in _converted(info, events, OrderUpdateEvent.from_domain):
                 yield event

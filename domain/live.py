@@ -44,6 +44,7 @@ def pickup_board_event(
     *,
     order_id: UUID,
     order_number: str,
+    pickup_number: str | None,
     status: str,
     customer_name: str | None,
     at: datetime,
@@ -56,16 +57,44 @@ def pickup_board_event(
         "status": status,
         "at": at.isoformat(),
     }
+    if pickup_number is not None:
+        payload["pickup_number"] = pickup_number
     label = mask_name(customer_name)
     if label is not None:
         payload["customer_label"] = label
     return LiveEvent(pickup_board_topic(location_id), payload)
 
 
-def order_update_event(order_id: UUID, *, status: str, at: datetime) -> LiveEvent:
-    return LiveEvent(
-        order_topic(order_id), {"order_id": str(order_id), "status": status, "at": at.isoformat()}
-    )
+def order_update_event(
+    order_id: UUID, *, status: str, previous: str | None = None, at: datetime
+) -> LiveEvent:
+    payload = {"order_id": str(order_id), "status": status, "at": at.isoformat()}
+    if previous is not None:
+        payload["from"] = previous
+    return LiveEvent(order_topic(order_id), payload)
+
+
+class Freshness:
+    """Passes each order's events once and in order: an event is fresh when it is newer (its
+    `at`) than the last one passed for the same order, or as new with another status. A board
+    subscription subscribes first, then reads the board's state (a snapshot, passed here
+    first), then streams: an event the snapshot already reflects, or one delivered late behind
+    a newer one, is dropped."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[datetime, set[str]]] = {}
+
+    def admit(self, event: LiveEvent) -> bool:
+        order, status = event.payload["order_id"], event.payload["status"]
+        at = datetime.fromisoformat(event.payload["at"])
+        last = self._last.get(order)
+        if last is None or at > last[0]:
+            self._last[order] = (at, {status})
+            return True
+        if at == last[0] and status not in last[1]:
+            last[1].add(status)
+            return True
+        return False
 
 
 class LiveEventsError(Exception):

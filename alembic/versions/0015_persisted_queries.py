@@ -2,7 +2,7 @@
 PERSISTED_QUERIES=allowlist, registered by `omnishelf persisted-queries add` (api/persisted.py).
 
 Revision ID: 0015_persisted_queries
-Revises: 0012_member_orders_index
+Revises: 0014_member_tier_from_loyalty
 Create Date: 2026-12-08
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0015_persisted_queries"
-down_revision = "0012_member_orders_index"
+down_revision = "0014_member_tier_from_loyalty"
 branch_labels = None
 depends_on = None
 

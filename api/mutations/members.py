@@ -36,13 +36,20 @@ def _logged_in(result: tuple[DomainMember, TokenPair, bool]) -> MemberLoginPaylo
 
 
 @strawberry.type
-class MemberPayload:
-    member: Member | None = None
+class BindPhonePayload:
+    member: Member | None = strawberry.field(
+        default=None, description="The member after the binding (with the name a merge gave it)."
+    )
+    merged: bool = strawberry.field(
+        default=False,
+        description="The phone belonged to a member made at a till, now merged into this one.",
+    )
     errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
-def _member(member: DomainMember) -> MemberPayload:
-    return MemberPayload(member=Member.from_domain(member))
+def _bound(result: tuple[DomainMember, bool]) -> BindPhonePayload:
+    member, merged = result
+    return BindPhonePayload(member=Member.from_domain(member), merged=merged)
 
 
 def _consents(records: list[ConsentRecord]) -> ConsentsPayload:
@@ -233,26 +240,29 @@ class MemberMutations:
     )
     async def verify_phone(
         self, info: Info[Context, object], input: PhoneCodeInput
-    ) -> MemberPayload:
+    ) -> BindPhonePayload:
         deps, caller = info.context.runtime.members, actor(info)
         return await mutate(
-            MemberPayload,
+            BindPhonePayload,
             MemberUserError,
             lambda: login.verify_phone(deps, caller, input.phone, input.code),
-            _member,
+            _bound,
         )
 
     @strawberry.mutation(
         permission_classes=[IsMember],
-        description="Bind the phone from the mini-program phone-number button.",
+        description="Bind the phone from the mini-program phone-number button; a member made "
+        "at a till who had it is merged in (`merged`).",
     )
-    async def bind_phone(self, info: Info[Context, object], input: BindPhoneInput) -> MemberPayload:
+    async def bind_phone(
+        self, info: Info[Context, object], input: BindPhoneInput
+    ) -> BindPhonePayload:
         deps, caller = info.context.runtime.members, actor(info)
         return await mutate(
-            MemberPayload,
+            BindPhonePayload,
             MemberUserError,
             lambda: login.bind_wechat_phone(deps, caller, input.wechat_phone_code, input.app_id),
-            _member,
+            _bound,
         )
 
     @strawberry.mutation(

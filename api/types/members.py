@@ -107,7 +107,6 @@ class Consents:
 class Member(Node):
     display_name: str
     status: MemberStatus
-    tier: str
     created_channel: Channel
     created_at: datetime
     key: strawberry.Private[Any]
@@ -119,7 +118,6 @@ class Member(Node):
             id=encode_id("Member", member.id),
             display_name=member.display_name,
             status=member.status,
-            tier=member.tier,
             created_channel=member.created_channel,
             created_at=member.created_at,
             key=member.id,
@@ -134,6 +132,13 @@ class Member(Node):
         if viewer is not None and viewer.kind is PrincipalKind.API_KEY:
             shown.display_name = mask_name(member.display_name) or ""
         return shown
+
+    @strawberry.field(
+        description="The loyalty tier (MEMBER, SILVER...): the same as `points { tier { name } }`."
+    )
+    async def tier(self, info: Info[Context, Any]) -> str:
+        account = await info.context.loaders.points_account.load(self.key)
+        return info.context.runtime.loyalty.policy.tier_of(account)
 
     @strawberry.field(description="Every identifier of the member, masked.")
     async def identities(self, info: Info[Context, Any]) -> list[MemberIdentity]:

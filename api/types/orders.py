@@ -138,6 +138,10 @@ class OrderNotification:
 @strawberry.type
 class Order(Node):
     number: str
+    pickup_number: str | None = strawberry.field(
+        description="What the store calls and its board shows (A023): a pickup order's number "
+        "of the day, unique at its store on the store's local day, given when it is placed."
+    )
     status: OrderStatus
     channel: SalesChannel
     fulfilment: Fulfilment
@@ -163,6 +167,7 @@ class Order(Node):
         return cls(
             id=encode_id("Order", order.id),
             number=order.number,
+            pickup_number=order.pickup_number,
             status=order.status,
             channel=order.channel,
             fulfilment=order.fulfilment,

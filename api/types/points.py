@@ -107,7 +107,7 @@ class Points:
             available=account.available,
             expiring_soon=[PointsExpiry(amount=a, expires_at=at) for at, a in summary.expiring],
             tier=MemberTier(
-                name=account.tier,
+                name=summary.tier,
                 growth_value=account.growth_value,
                 next_tier=TierInfo(
                     name=nxt.name, threshold=nxt.threshold, multiplier=nxt.multiplier_bps / m.BPS

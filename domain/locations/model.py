@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,6 +88,13 @@ def local_time_text(moment: datetime, location: Location | None) -> str:
     every message that shows one to a person formats it here."""
     zone = ZoneInfo(location.timezone if location is not None else DEFAULT_TIMEZONE)
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def local_date(moment: datetime, location: Location | None) -> date:
+    """The day on the store's wall clock at `moment` (Asia/Shanghai when the store is
+    unknown): in Shanghai, 23:30 UTC is already the next day."""
+    zone = ZoneInfo(location.timezone if location is not None else DEFAULT_TIMEZONE)
+    return moment.astimezone(zone).date()
 
 
 def clean_timezone(value: str) -> str:

@@ -142,6 +142,11 @@ class PointsPolicy:
     expiring_soon: timedelta = timedelta(days=30)
     till_points_cap: int = 5_000  # a till sale earning more waits for approval (PointsClaim)
 
+    def tier_of(self, account: Account | None) -> str:
+        """A member's tier, wherever it is shown: its account's (the one its purchases earn
+        at, moved by `recompute_tier`), or the first tier while it has no account."""
+        return account.tier if account is not None else self.tiers[0].name
+
     def tier_for(self, growth_value: int) -> Tier:
         reached = [t for t in self.tiers if growth_value >= t.threshold]
         return max(reached, key=lambda t: t.threshold) if reached else self.tiers[0]

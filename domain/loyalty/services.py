@@ -330,16 +330,15 @@ async def recompute_all_tiers(deps: LoyaltyDeps, batch: int = 500) -> int:
 @dataclass(frozen=True)
 class PointsSummary:
     account: Account
-    tier: Tier
+    tier: str  # PointsPolicy.tier_of: the one answer to "which tier is this member in"
     next_tier: Tier | None
     expiring: list[tuple[datetime, int]]
 
 
 async def summary(deps: LoyaltyDeps, member_id: UUID) -> PointsSummary:
     async with deps.uow() as uow:
-        account = await uow.loyalty.get_account(member_id) or Account(
-            member_id, 0, 0, 0, 0, deps.policy.tiers[0].name
-        )
+        found = await uow.loyalty.get_account(member_id)
+        account = found or Account(member_id, 0, 0, 0, 0, deps.policy.tier_of(None))
         lots = await uow.loyalty.lots(member_id)
     horizon = deps.clock.now() + deps.policy.expiring_soon
     soon: dict[datetime, int] = defaultdict(int)
@@ -348,7 +347,7 @@ async def summary(deps: LoyaltyDeps, member_id: UUID) -> PointsSummary:
             soon[lot.expires_at] += lot.remaining
     return PointsSummary(
         account=account,
-        tier=deps.policy.tier_for(account.growth_value),
+        tier=deps.policy.tier_of(found),
         next_tier=deps.policy.next_tier(account.growth_value),
         expiring=sorted(soon.items()),
     )

@@ -94,8 +94,9 @@ async def _member_for_wechat(
 
 async def bind_wechat_phone(
     deps: MemberDeps, principal: Principal, phone_code: str, app_id: str | None
-) -> Member:
-    """The mini-program phone-number button: WeChat vouches for the number."""
+) -> tuple[Member, bool]:
+    """The mini-program phone-number button: WeChat vouches for the number. Returns the
+    member as it is after the binding, and whether the phone's holder was merged into it."""
     app = _app_for(deps, app_id)
     phone = normalise_phone(await deps.wechat.phone_number(app, phone_code))
     return await _bind_phone(deps, principal, phone, VerifiedBy.WECHAT)
@@ -103,19 +104,22 @@ async def bind_wechat_phone(
 
 async def _bind_phone(
     deps: MemberDeps, principal: Principal, number: str, proof: VerifiedBy
-) -> Member:
+) -> tuple[Member, bool]:
     """A proven phone to the member; a holder with its own platform identity goes to CS's
-    queue (PHONE_IN_USE) instead of being merged away."""
+    queue (PHONE_IN_USE) instead of being merged away. The member is read again after a
+    merge, which may have given it the holder's name."""
     try:
         async with deps.auth.uow() as uow:
             member = await active_member(uow, principal.id)
-            await bind_identifier(
+            merged = await bind_identifier(
                 deps, uow, member, IdentityKind.PHONE, number, proof, principal.label
             )
+            if merged:
+                member = await active_member(uow, principal.id)
     except PhoneHeldElsewhere as held:
         await queue_candidate(deps, principal.id, held)
         raise
-    return member
+    return member, merged
 
 
 def _app_for(deps: MemberDeps, app_id: str | None) -> str:
@@ -233,8 +237,11 @@ async def login_with_phone(
     return member, pair, found is None
 
 
-async def verify_phone(deps: MemberDeps, principal: Principal, phone: str, code: str) -> Member:
-    """Bind a phone proven by SMS to the logged-in member (merging its old owner in)."""
+async def verify_phone(
+    deps: MemberDeps, principal: Principal, phone: str, code: str
+) -> tuple[Member, bool]:
+    """Bind a phone proven by SMS to the logged-in member (merging its old owner in); as
+    `bind_wechat_phone`."""
     number = await consume_phone_code(deps, phone, code)
     return await _bind_phone(deps, principal, number, VerifiedBy.SMS)
 

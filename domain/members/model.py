@@ -7,8 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-DEFAULT_TIER = "STANDARD"
-
 
 class MemberStatus(StrEnum):
     ACTIVE = "ACTIVE"
@@ -59,7 +57,6 @@ class Member:
     id: UUID
     status: MemberStatus
     display_name: str
-    tier: str
     created_channel: Channel
     created_at: datetime
     updated_at: datetime

@@ -166,7 +166,6 @@ def _header(
             "id": str(member.id),
             "displayName": member.display_name,
             "status": member.status.value,
-            "tier": member.tier,
             "createdChannel": member.created_channel.value,
             "createdAt": member.created_at.isoformat(),
         },

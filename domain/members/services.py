@@ -11,7 +11,6 @@ from domain.ids import new_id
 from domain.members.deps import MemberDeps
 from domain.members.identifiers import lookup_namespace, mask, normalise, normalise_phone
 from domain.members.model import (
-    DEFAULT_TIER,
     Channel,
     Identity,
     IdentityKind,
@@ -80,7 +79,6 @@ async def new_member(
         id=new_id(),
         status=MemberStatus.ACTIVE,
         display_name=display_name,
-        tier=DEFAULT_TIER,
         created_channel=channel,
         created_at=now,
         updated_at=now,
@@ -162,8 +160,9 @@ async def bind_identifier(
     verified_by: VerifiedBy,
     actor: str,
     app_id: str = "",
-) -> None:
-    """Attach an identifier to the member.
+) -> bool:
+    """Attach an identifier to the member; True when its holder was merged into the member
+    (whose name it then keeps if the member had none: read the member again).
 
     If another member holds it and this binding proves ownership (WeChat or SMS), that
     member is the same person, merged into this one in this transaction, when it is only a
@@ -176,9 +175,10 @@ async def bind_identifier(
     found = await find_member(deps, uow, kind, value, app_id)
     if found is None:
         await link_identity(deps, uow, member, kind, value, verified_by, app_id)
-        return
+        return False
     holder, identity = found
-    if holder.id != member.id:
+    merged = holder.id != member.id
+    if merged:
         if verified_by not in PROVES_OWNERSHIP:
             raise MemberError(
                 MemberErrorCode.IDENTIFIER_TAKEN,
@@ -206,6 +206,7 @@ async def bind_identifier(
     if verified_by is not VerifiedBy.NONE and not identity.verified:
         identity.verified, identity.verified_by = True, verified_by
         await uow.members.save_identity(identity)
+    return merged
 
 
 async def lookup_member(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -69,6 +69,9 @@ OPEN = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING, S.READY_FOR_PICKUP, S.
 HOLDS_STOCK = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING, S.READY_FOR_PICKUP})
 PAID_STATES = frozenset({S.PAID, S.PREPARING, S.READY_FOR_PICKUP, S.SHIPPED})
 MEMBER_MAY_CANCEL = frozenset({S.PENDING_PAYMENT, S.PAID, S.PREPARING})
+# What a store's pickup board shows: 准备中 (PREPARING) and 请取餐 (READY_FOR_PICKUP). A pickup
+# order is on the board while in one of these; it leaves when picked up, unclaimed or cancelled.
+ON_BOARD = frozenset({S.PREPARING, S.READY_FOR_PICKUP})
 
 
 def check_transition(fulfilment: Fulfilment, current: OrderStatus, target: OrderStatus) -> None:
@@ -78,6 +81,34 @@ def check_transition(fulfilment: Fulfilment, current: OrderStatus, target: Order
             f"A {fulfilment.value.lower()} order cannot go from {current.value} to {target.value}.",
             ["orderId"],
         )
+
+
+def line_name(product_name: str, variant_name: str) -> str:
+    """An order line's name: the product's and the variant's, unless the variant's already
+    names the product ("Mango Juice 500ml" of "Mango Juice" stays "Mango Juice 500ml")."""
+    product, variant = product_name.strip(), variant_name.strip()
+    if not variant or variant.casefold() == product.casefold():
+        name = product
+    elif not product or product.casefold() in variant.casefold():
+        name = variant
+    else:
+        name = f"{product} {variant}"
+    return name[:MAX_LINE_NAME]
+
+
+PICKUP_SERIES = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: read aloud and on a screen as 1 and 0
+PICKUP_SERIES_SIZE = 999
+
+
+def pickup_number(sequence: int) -> str:
+    """The short number a customer listens for (A001 ... A999, B001 ...): the store's
+    `sequence`-th pickup order of its local day. Past Z999, the plain sequence (#23977)."""
+    if sequence < 1:
+        raise ValueError(f"pickup sequences start at 1, got {sequence}")
+    series, within = divmod(sequence - 1, PICKUP_SERIES_SIZE)
+    if series >= len(PICKUP_SERIES):
+        return f"#{sequence}"
+    return f"{PICKUP_SERIES[series]}{within + 1:03d}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +152,8 @@ class Order:
     reminder_sent: bool = False
     points_redeemed: int = 0
     points_discount: int = 0  # fen paid with points
+    pickup_number: str | None = None  # A023: unique per store and store-local day (pickup only)
+    pickup_day: date | None = None  # the store-local day the number belongs to
 
     @property
     def amount_due(self) -> int:

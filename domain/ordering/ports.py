@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -40,9 +40,22 @@ class OrderRepository(Protocol):
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
+        pickup_number: str | None = None,
     ) -> Page[Order]:
         """Newest first; with `updated_since`, the orders changed since then, oldest change
         first, keyed by `change_key` (a changed order comes again after the ones it passed)."""
+        ...
+
+    async def on_board(
+        self, location_id: UUID, statuses: Sequence[OrderStatus], limit: int
+    ) -> list[Order]:
+        """The store's pickup orders in `statuses`, oldest first (at most `limit`)."""
+        ...
+
+    async def next_pickup_sequence(self, location_id: UUID, day: date) -> int:
+        """The store's next pickup sequence of its local `day` (1, 2, ...), counted in the
+        caller's transaction: a concurrent checkout at the same store waits for this one to
+        commit or roll back, so the numbers are consecutive and never given twice."""
         ...
 
     async def due(

@@ -10,11 +10,11 @@ from uuid import UUID
 from domain.errors import OrderError, OrderErrorCode
 from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
-from domain.live import LiveEvent, LiveEvents, order_topic, pickup_board_event
+from domain.live import LiveEvent, LiveEvents, order_update_event
 from domain.members.model import ConsentPurpose
+from domain.ordering.board import board_event_in_uow, moves_on_board
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
-    Fulfilment,
     Order,
     OrderEvent,
     OrderStatus,
@@ -65,6 +65,19 @@ def is_store_staff(actor: Principal, location_id: UUID) -> bool:
     )
 
 
+def sees_store_orders(actor: Principal, location_id: UUID) -> bool:
+    """Who may watch a store's pickup board and read its pickup queue: ADMIN, and the store's
+    own staff (manager, clerk) and devices, the kiosk included (it shows the queue; it does
+    not work it: `is_store_staff`)."""
+    if actor.is_admin:
+        return True
+    if actor.kind is PrincipalKind.DEVICE or (
+        actor.kind is PrincipalKind.STAFF and actor.role is not None and actor.role.is_store_scoped
+    ):
+        return location_id in actor.store_ids
+    return False
+
+
 def is_cs(actor: Principal) -> bool:
     return actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
 
@@ -112,40 +125,19 @@ async def move(
     for name, value in changes.items():
         setattr(order, name, value)
     if effects is not None:
-        effects.events.append(status_event(order, previous))
-        if order.fulfilment is Fulfilment.PICKUP and target in (
-            OrderStatus.READY_FOR_PICKUP,
-            OrderStatus.PICKED_UP,
-            OrderStatus.UNCLAIMED,
-            OrderStatus.CANCELLED,
-        ):
-            effects.events.append(await board_event(uow, order))
+        effects.events.append(
+            order_update_event(
+                order.id, status=target.value, previous=previous.value, at=order.updated_at
+            )
+        )
+        if moves_on_board(order, previous):
+            effects.events.append(await board_event_in_uow(uow, order))
     return order
 
 
-def status_event(order: Order, previous: OrderStatus) -> LiveEvent:
-    return LiveEvent(
-        order_topic(order.id),
-        {
-            "order_id": str(order.id),
-            "status": order.status.value,
-            "from": previous.value,
-            "at": order.updated_at.isoformat(),
-        },
-    )
-
-
-async def board_event(uow: UnitOfWork, order: Order) -> LiveEvent:
-    """The order on its store's pickup board, with the customer's masked name (王**)."""
-    member = await uow.members.get(order.member_id) if order.member_id else None
-    return pickup_board_event(
-        order.location_id,
-        order_id=order.id,
-        order_number=order.number,
-        status=order.status.value,
-        customer_name=member.display_name if member else None,
-        at=order.updated_at,
-    )
+def _pickup_number(order: Order) -> dict[str, str]:
+    """A pickup order's messages name the number the store will call (A023)."""
+    return {"pickup_number": order.pickup_number} if order.pickup_number else {}
 
 
 async def notify(
@@ -170,7 +162,7 @@ async def notify(
                 kind=kind,
                 member_id=order.member_id,
                 order_id=order.id,
-                data={"order_number": order.number, **data},
+                data={"order_number": order.number, **_pickup_number(order), **data},
                 dedupe_key=f"order:{order.id}:{suffix}",
                 consent=consent,
             )

@@ -9,7 +9,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -32,11 +32,17 @@ def _is_sqlite(client: BaseDBAsyncClient) -> bool:
 def _prepare(client: BaseDBAsyncClient, sql: str, values: tuple[Any, ...]) -> tuple[str, list[Any]]:
     if not _is_sqlite(client):
         return sql, list(values)
-    converted = [
-        str(v) if isinstance(v, UUID) else _sqlite_datetime(v) if isinstance(v, datetime) else v
-        for v in values
-    ]
-    return _sqlite_text(sql), converted
+    return _sqlite_text(sql), [_sqlite_value(v) for v in values]
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return _sqlite_datetime(value)
+    if isinstance(value, date):  # as Tortoise stores a DateField: 2026-12-07
+        return value.isoformat()
+    return value
 
 
 @functools.lru_cache(maxsize=256)
@@ -148,6 +154,13 @@ def as_datetime(value: Any) -> datetime:
 
 def as_optional_datetime(value: Any) -> datetime | None:
     return None if value is None else as_datetime(value)
+
+
+def as_optional_date(value: Any) -> date | None:
+    """A DATE column: asyncpg gives a date, SQLite the ISO text."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def as_json(value: Any) -> Any:

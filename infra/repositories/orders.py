@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +56,8 @@ ORDER_COLUMNS = (
     "reminder_sent",
     "points_redeemed",
     "points_discount",
+    "pickup_number",
+    "pickup_day",
 )
 LINE_COLUMNS = (
     "id",
@@ -98,6 +100,8 @@ def _order(row: Any, lines: list[OrderLine]) -> Order:
         reminder_sent=bool(row["reminder_sent"]),
         points_redeemed=row["points_redeemed"],
         points_discount=row["points_discount"],
+        pickup_number=row["pickup_number"],
+        pickup_day=sql.as_optional_date(row["pickup_day"]),
     )
 
 
@@ -126,6 +130,8 @@ def _order_values(order: Order) -> tuple[Any, ...]:
         order.reminder_sent,
         order.points_redeemed,
         order.points_discount,
+        order.pickup_number,
+        order.pickup_day,
     )
 
 
@@ -272,6 +278,7 @@ class TortoiseOrderRepository:
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
+        pickup_number: str | None = None,
     ) -> Page[Order]:
         where: list[str] = []
         values: list[Any] = []
@@ -286,6 +293,8 @@ class TortoiseOrderRepository:
             where.append(f"location_id = {param(location_id)}")
         if statuses:
             where.append(f"status IN ({', '.join(param(s.value) for s in statuses)})")
+        if pickup_number is not None:
+            where.append(f"pickup_number = {param(pickup_number)}")
         if updated_since is not None:
             where.append(f"updated_at >= {param(updated_since)}")
             if page.after is not None:
@@ -305,6 +314,33 @@ class TortoiseOrderRepository:
         if updated_since is not None:
             return Page.from_rows(orders, [change_key(o.updated_at, o.id) for o in orders], page)
         return Page.from_rows(orders, [str(o.id) for o in orders], page)
+
+    async def on_board(
+        self, location_id: UUID, statuses: Sequence[OrderStatus], limit: int
+    ) -> list[Order]:
+        rows = await sql.fetch_rows(
+            f"{SELECT_ORDERS} WHERE location_id = $1 AND fulfilment = $2 "
+            f"AND status IN ({sql.placeholders(len(statuses), 3)}) "
+            f"ORDER BY id LIMIT ${len(statuses) + 3}",
+            location_id,
+            Fulfilment.PICKUP.value,
+            *(s.value for s in statuses),
+            limit,
+        )
+        return await self._with_lines(rows)
+
+    async def next_pickup_sequence(self, location_id: UUID, day: date) -> int:
+        # One statement on both databases: the first order of the day inserts the row, the
+        # next ones increment it; the row stays locked until the checkout commits.
+        rows = await sql.fetch(
+            "INSERT INTO pickup_counter (id, location_id, day, sequence) VALUES ($1, $2, $3, 1) "
+            "ON CONFLICT (location_id, day) DO UPDATE SET sequence = pickup_counter.sequence + 1 "
+            "RETURNING sequence",
+            new_id(),
+            location_id,
+            day,
+        )
+        return int(rows[0]["sequence"])
 
     async def due(
         self,

@@ -501,6 +501,32 @@ async def test_bind_phone_merges_the_pos_member(api: Api, runtime: Runtime, cler
         assert found["lookupMember"]["id"] == survivor["id"], (lookup, found)
 
 
+async def test_bind_phone_answers_the_member_after_the_merge_and_says_it_merged(
+    api: Api, clerk_a: Api
+) -> None:
+    """Issue 14: bindPhone answered the member read before the merge (displayName "") and
+    did not say whether one happened."""
+    enrolled = await clerk_a.data(
+        'mutation { enrolMember(input: {phone: "13800138000", displayName: "林小雨"}) '
+        "{ member { id displayName } errors { code } } }"
+    )
+    assert enrolled["enrolMember"]["member"]["displayName"] == "林小雨", enrolled
+    member, first = await wechat_member(api, "test:openid-1:union-1")
+
+    bound = await bind_phone(member, "test-phone:+8613800138000")
+
+    assert bound["errors"] == [] and bound["merged"] is True, bound
+    survivor = bound["member"]
+    assert (survivor["id"], survivor["displayName"]) == (first["member"]["id"], "林小雨")
+    me = (await member.data("{ me { id displayName } }"))["me"]
+    assert me == {"id": survivor["id"], "displayName": "林小雨"}
+
+    fresh, _ = await wechat_member(api, "test:openid-2:union-2")
+    unmerged = await bind_phone(fresh, "test-phone:+8613900139000")
+    assert unmerged["errors"] == [] and unmerged["merged"] is False, unmerged
+    assert kinds(unmerged["member"]) == ["PHONE", "WECHAT_OPENID", "WECHAT_UNIONID"]
+
+
 async def test_absorbed_phone_login_member_is_locked_out_after_bind_phone(
     api: Api, runtime: Runtime
 ) -> None:

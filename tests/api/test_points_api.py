@@ -293,3 +293,21 @@ async def test_merging_members_moves_their_points_to_the_survivor(
     seen = (await staff.data(MEMBER_POINTS, {"id": source.id}))["member"]
     assert seen["id"] == target.id and seen["points"]["balance"] == 350
     await check_books()
+
+
+TIERS = """{ me { tier points { tier { name } } } }"""
+
+
+async def test_me_tier_and_the_points_tier_are_one_answer(
+    runtime: Runtime, member: Shopper
+) -> None:
+    """Issue 14: `me { tier }` said STANDARD (a member column nobody moved) while
+    `me { points { tier } }` said MEMBER (the loyalty account's). Now both read the account."""
+
+    async def tiers() -> tuple[str, str]:
+        me = (await member.api.data(TIERS))["me"]
+        return me["tier"], me["points"]["tier"]["name"]
+
+    assert await tiers() == ("MEMBER", "MEMBER")  # no account yet: the first tier
+    await purchase(runtime, member.key, 120_000, "order-big")  # 1,200 yuan of growth
+    assert await tiers() == ("SILVER", "SILVER")

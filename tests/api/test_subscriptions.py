@@ -62,9 +62,11 @@ async def test_a_kiosk_sees_its_store_board_with_the_token_in_connection_init(
             "pickupBoard": {
                 "orderId": encode_id("Order", order),
                 "orderNumber": "A-0042",
+                "pickupNumber": None,
                 "status": "READY_FOR_PICKUP",
                 "customerLabel": "王**",
                 "at": "2026-03-01T09:30:00+00:00",
+                "snapshot": False,
             }
         }
         assert "errors" not in message["payload"]
@@ -205,12 +207,14 @@ async def test_the_board_shows_the_customers_masked_name(
         await s.subscribe(BOARD, {"id": at_a})
         await subscribed(runtime, pickup_board_topic(location))
         assert await stepped(manager_a, "startPreparingOrder", order["id"]) == "PREPARING"
+        preparing = await s.next("pickupBoard")
         assert await stepped(manager_a, "markOrderReadyForPickup", order["id"]) == (
             "READY_FOR_PICKUP"
         )
-        event = (await s.receive())["payload"]["data"]["pickupBoard"]
-    assert (event["orderId"], event["status"], event["customerLabel"]) == (
-        order["id"],
-        "READY_FOR_PICKUP",
-        "林**",
-    )
+        ready = await s.next("pickupBoard")
+    for event, status in ((preparing, "PREPARING"), (ready, "READY_FOR_PICKUP")):
+        assert (event["orderId"], event["status"], event["customerLabel"]) == (
+            order["id"],
+            status,
+            "林**",
+        )

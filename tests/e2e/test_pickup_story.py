@@ -228,7 +228,13 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
             # --- the store works the order
             assert await step(manager, "startPreparingOrder", order["id"]) == "PREPARING"
             assert (await page.next("orderUpdated"))["status"] == "PREPARING"
-            await board.nothing_more()  # the board shows orders once they are ready
+            preparing = await board.next("pickupBoard")  # 准备中: on the board from here
+            assert (preparing["orderId"], preparing["status"], preparing["snapshot"]) == (
+                order["id"],
+                "PREPARING",
+                False,
+            )
+            assert (preparing["pickupNumber"], preparing["customerLabel"]) == ("A001", "林**")
 
             assert await step(manager, "markOrderReadyForPickup", order["id"]) == (
                 "READY_FOR_PICKUP"
@@ -237,6 +243,7 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
             assert ready["orderId"] == order["id"]
             assert ready["orderNumber"] == order["number"]
             assert ready["status"] == "READY_FOR_PICKUP"
+            assert ready["pickupNumber"] == "A001"  # what the store calls
             assert ready["customerLabel"] == "林**"  # the kiosk never shows a whole name
             assert (await page.next("orderUpdated"))["status"] == "READY_FOR_PICKUP"
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from domain.ordering.model import (
+    Fulfilment,
     Order,
     OrderEvent,
     OrderStatus,
@@ -31,6 +32,12 @@ class FakeOrders(OrderRepository):
 
     async def add(self, order: Order) -> None:
         assert order.id not in self._t.orders, "duplicate primary key"
+        if order.pickup_number is not None:
+            numbered = {
+                (o.location_id, o.pickup_number, o.pickup_day) for o in self._t.orders.values()
+            }
+            key = (order.location_id, order.pickup_number, order.pickup_day)
+            assert key not in numbered, "pickup number given twice"
         self._t.orders[order.id] = copy.deepcopy(order)
 
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None:
@@ -76,6 +83,7 @@ class FakeOrders(OrderRepository):
         location_id: UUID | None = None,
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
+        pickup_number: str | None = None,
     ) -> Page[Order]:
         found = [
             copy.deepcopy(o)
@@ -84,10 +92,31 @@ class FakeOrders(OrderRepository):
             and (location_id is None or o.location_id == location_id)
             and (not statuses or o.status in statuses)
             and (updated_since is None or o.updated_at >= updated_since)
+            and (pickup_number is None or o.pickup_number == pickup_number)
         ]
         if updated_since is not None:
             return page_of(found, lambda o: change_key(o.updated_at, o.id), page)
         return page_of(found, lambda o: str(o.id), page, newest_first=True)
+
+    async def on_board(
+        self, location_id: UUID, statuses: Sequence[OrderStatus], limit: int
+    ) -> list[Order]:
+        found = sorted(
+            (
+                o
+                for o in self._t.orders.values()
+                if o.location_id == location_id
+                and o.fulfilment is Fulfilment.PICKUP
+                and o.status in statuses
+            ),
+            key=lambda o: o.id,
+        )
+        return [copy.deepcopy(o) for o in found[:limit]]
+
+    async def next_pickup_sequence(self, location_id: UUID, day: date) -> int:
+        key = (location_id, day)
+        self._t.pickup_counters[key] = self._t.pickup_counters.get(key, 0) + 1
+        return self._t.pickup_counters[key]
 
     async def due(
         self,

@@ -70,7 +70,7 @@ class FakeShop:
     def member(self, name: str = "王小明") -> Principal:
         now = self.clock.now()
         member = Member(
-            new_id(), MemberStatus.ACTIVE, name, "MEMBER", Channel.MINI_PROGRAM, now, now, "key-1"
+            new_id(), MemberStatus.ACTIVE, name, Channel.MINI_PROGRAM, now, now, "key-1"
         )
         self.db.tables.members[member.id] = member
         return Principal(kind=PrincipalKind.MEMBER, id=member.id)

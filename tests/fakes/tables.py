@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -72,6 +72,7 @@ class Tables:
     order_events: list[OrderEvent] = field(default_factory=list)
     payments: dict[UUID, Payment] = field(default_factory=dict)
     pickups: dict[UUID, PickupCode] = field(default_factory=dict)  # by order
+    pickup_counters: dict[tuple[UUID, date], int] = field(default_factory=dict)
     # loyalty
     accounts: dict[UUID, Account] = field(default_factory=dict)
     entries: list[Entry] = field(default_factory=list)

@@ -6,14 +6,15 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
 
 from domain.live import (
+    Freshness,
     LiveEvent,
     LiveEventsError,
     order_topic,
@@ -104,6 +105,7 @@ def test_event_helpers_mask_the_name_and_agree_on_topics() -> None:
         location,
         order_id=order,
         order_number="A-0042",
+        pickup_number="A042",
         status="READY_FOR_PICKUP",
         customer_name="王小明",
         at=at,
@@ -112,13 +114,35 @@ def test_event_helpers_mask_the_name_and_agree_on_topics() -> None:
     assert board.payload == {
         "order_id": str(order),
         "order_number": "A-0042",
+        "pickup_number": "A042",
         "status": "READY_FOR_PICKUP",
         "customer_label": "王**",
         "at": "2026-03-01T09:30:00+00:00",
     }
-    update = order_update_event(order, status="PICKED_UP", at=at)
+    update = order_update_event(order, status="PICKED_UP", previous="READY_FOR_PICKUP", at=at)
     assert update.topic == order_topic(order) == f"order:{order}"
-    assert update.payload["status"] == "PICKED_UP"
+    assert update.payload == {
+        "order_id": str(order),
+        "status": "PICKED_UP",
+        "from": "READY_FOR_PICKUP",
+        "at": "2026-03-01T09:30:00+00:00",
+    }
+
+
+def test_freshness_passes_each_change_of_an_order_once_and_in_order() -> None:
+    order, at = uuid4(), datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+    def change(status: str, seconds: int, of: UUID = order) -> LiveEvent:
+        return order_update_event(of, status=status, at=at + timedelta(seconds=seconds))
+
+    fresh = Freshness()
+    assert fresh.admit(change("PREPARING", 0))  # what the snapshot showed
+    assert not fresh.admit(change("PREPARING", 0))  # its late copy
+    assert not fresh.admit(change("PAID", -5))  # older than what is shown
+    assert fresh.admit(change("READY_FOR_PICKUP", 0))  # another change in the same instant
+    assert fresh.admit(change("PICKED_UP", 7))
+    assert not fresh.admit(change("READY_FOR_PICKUP", 3))  # delivered behind a newer one
+    assert fresh.admit(change("PREPARING", 0, uuid4()))  # other orders are their own
 
 
 # ---------------------------------------------------------------- Redis

@@ -30,7 +30,7 @@ from domain.members.login import login_with_wechat
 from domain.members.services import member_principal
 from domain.ordering.checkout import Checkout, PickupShortage, place_order
 from domain.ordering.lifecycle import mark_ready, start_preparing
-from domain.ordering.model import Order, OrderStatus, PaymentStatus, SalesChannel
+from domain.ordering.model import Order, OrderStatus, PaymentStatus, SalesChannel, pickup_number
 from domain.ordering.payments import pay_order
 from infra.db.models.inventory import MovementRow, ReservationRow
 from infra.db.models.orders import OrderRow
@@ -135,6 +135,36 @@ async def test_concurrent_buyers_never_oversell(runtime: Runtime, stores: dict[s
     assert {r.owner for r in held} == {o.reservation_owner for o in orders}
     assert await MovementRow.filter(kind=MovementKind.RESERVE).count() == STOCK
     await assert_ledger_agrees(runtime)
+
+
+async def test_concurrent_orders_at_one_store_get_consecutive_pickup_numbers(
+    runtime: Runtime, stores: dict[str, Any], clock: MovableClock
+) -> None:
+    """The counter row per (store, store-local day) is incremented inside each checkout's
+    transaction: 30 overlapping checkouts get A001 to A030, none twice, none skipped."""
+    clock.put(clock.today(), hour=12)  # noon in the store: the racers share one local day
+    store, count = stores["SH-A"].id, 30
+    variant = await a_variant(runtime)
+    await receive(runtime, store, variant, count)
+    buyers = await members(runtime, count)
+
+    orders = await asyncio.gather(
+        *(place_order(runtime.ordering, b, pickup(b, store, variant), None) for b in buyers)
+    )
+
+    assert sorted(o.pickup_number or "" for o in orders) == [
+        pickup_number(n) for n in range(1, count + 1)
+    ]
+    assert {o.pickup_day for o in orders} == {clock.today()}
+    rows = await OrderRow.filter(location_id=store).values_list("pickup_number", flat=True)
+    assert sorted(rows) == sorted(o.pickup_number for o in orders)
+    # The other store's day starts at A001.
+    [other] = await members(runtime, 1, "elsewhere")
+    await receive(runtime, stores["SH-B"].id, variant, 1)
+    there = await place_order(
+        runtime.ordering, other, pickup(other, stores["SH-B"].id, variant), None
+    )
+    assert there.pickup_number == "A001"
 
 
 async def a_paying_order(runtime: Runtime, store: UUID) -> tuple[Order, Principal, str]:

@@ -719,7 +719,7 @@ async def test_the_summary_shows_points_expiring_within_thirty_days(
     found = await services.summary(runtime.loyalty, alice)
     assert [amount for _, amount in found.expiring] == [50, 25]
     assert found.expiring[0][0] < found.expiring[1][0]
-    assert (found.account.balance, found.account.held, found.tier.name) == (625, 50, "MEMBER")
+    assert (found.account.balance, found.account.held, found.tier) == (625, 50, "MEMBER")
     assert found.next_tier is not None and found.next_tier.name == "SILVER"
     empty = await services.summary(runtime.loyalty, new_id())
     assert (empty.account.balance, empty.expiring) == (0, [])

@@ -54,7 +54,8 @@ mutation($phone: String!, $code: String!) {{
 BIND_PHONE = f"""
 mutation($code: String!, $app: String) {{
   bindPhone(input: {{wechatPhoneCode: $code, appId: $app}}) {{
-    member {{ {MEMBER_FIELDS} }}
+    member {{ {MEMBER_FIELDS} displayName }}
+    merged
     errors {{ code message field }}
   }}
 }}"""

@@ -26,7 +26,9 @@ PROTOCOL = Subprotocol("graphql-transport-ws")
 
 BOARD = """
 subscription($id: ID!) {
-  pickupBoard(locationId: $id) { orderId orderNumber status customerLabel at }
+  pickupBoard(locationId: $id) {
+    orderId orderNumber pickupNumber status customerLabel at snapshot
+  }
 }"""
 
 ORDER_UPDATED = """

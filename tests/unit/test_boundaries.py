@@ -38,7 +38,7 @@ FOREIGN_READS = {
     "catalog": {"get_variants", "variant_by_code", "variants_with_products"},
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
-    "members": {"get", "consents_of"},  # consents: the outbox asks `can_contact`
+    "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`
 }
 
 

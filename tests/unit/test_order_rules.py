@@ -16,6 +16,7 @@ from domain.inventory.model import StockLine
 from domain.ordering.checkout import Checkout, DeliveryTo, _validate, order_number
 from domain.ordering.model import (
     HOLDS_STOCK,
+    MAX_LINE_NAME,
     MEMBER_MAY_CANCEL,
     OPEN,
     PAID_STATES,
@@ -26,10 +27,12 @@ from domain.ordering.model import (
     OrderStatus,
     SalesChannel,
     check_transition,
+    line_name,
     order_id_of,
+    pickup_number,
     reservation_owner,
 )
-from domain.ordering.services import is_cs, is_store_staff, may_read
+from domain.ordering.services import is_cs, is_store_staff, may_read, sees_store_orders
 
 S = OrderStatus
 PICKUP, DELIVERY = Fulfilment.PICKUP, Fulfilment.DELIVERY
@@ -201,6 +204,28 @@ def test_store_staff_work_their_own_stores_only() -> None:
     assert not is_store_staff(key, STORE_A)
 
 
+def test_who_sees_a_stores_board_and_queue() -> None:
+    """The board and the queue: the store's staff and all its devices, the kiosk included
+    (it shows orders; it does not work them, so `is_store_staff` stays False for it)."""
+    kiosk = _device(DeviceKind.KIOSK, STORE_A)
+    assert sees_store_orders(kiosk, STORE_A) and not is_store_staff(kiosk, STORE_A)
+    for insider in (
+        _staff(StaffRole.STORE_MANAGER, STORE_A),
+        _staff(StaffRole.STORE_CLERK, STORE_A),
+        _device(DeviceKind.POS, STORE_A),
+        _staff(StaffRole.ADMIN),
+    ):
+        assert sees_store_orders(insider, STORE_A), insider
+    for outsider in (
+        _device(DeviceKind.KIOSK, STORE_B),
+        _staff(StaffRole.STORE_CLERK, STORE_B),
+        _staff(StaffRole.CS_AGENT, STORE_A),
+        _member(),
+        Principal(PrincipalKind.API_KEY, uuid4(), scopes=frozenset(ApiScope)),
+    ):
+        assert not sees_store_orders(outsider, STORE_A), outsider
+
+
 def test_is_cs() -> None:
     assert is_cs(_staff(StaffRole.CS_AGENT))
     assert is_cs(_staff(StaffRole.ADMIN))
@@ -259,6 +284,37 @@ def test_line_totals_and_the_order_number() -> None:
     for _ in range(50):
         number = order_number(uuid4())
         assert number.isalnum() and number == number.upper() and len(number) <= 20, number
+
+
+def test_a_line_is_named_without_repeating_the_product() -> None:
+    assert line_name("Mango Juice", "500ml") == "Mango Juice 500ml"
+    assert line_name("Mango Juice", "Mango Juice 500ml") == "Mango Juice 500ml"
+    assert line_name("Mango Juice", "mango juice 500ml") == "mango juice 500ml"
+    assert line_name("Mango Juice", "Iced Mango Juice (L)") == "Iced Mango Juice (L)"
+    assert line_name("芒果汁", "芒果汁 500ml") == "芒果汁 500ml"
+    assert line_name("芒果汁", "大杯") == "芒果汁 大杯"
+    assert line_name("Mango Juice", "Mango Juice") == "Mango Juice"
+    assert line_name("Mango Juice", "  ") == "Mango Juice"
+    assert len(line_name("x" * 200, "y" * 200)) == MAX_LINE_NAME
+
+
+def test_pickup_numbers_are_short_and_count_through_the_series() -> None:
+    assert [pickup_number(n) for n in (1, 23, 999, 1000, 1998, 1999)] == [
+        "A001",
+        "A023",
+        "A999",
+        "B001",
+        "B999",
+        "C001",
+    ]
+    last = 24 * 999
+    assert pickup_number(last) == "Z999"
+    assert pickup_number(last + 1) == f"#{last + 1}"  # a day no store has; still unique
+    numbers = [pickup_number(n) for n in range(1, last + 50)]
+    assert len(set(numbers)) == len(numbers)
+    assert all(len(n) <= 8 and "I" not in n and "O" not in n for n in numbers)  # its column
+    with pytest.raises(ValueError):
+        pickup_number(0)
 
 
 # ---------------------------------------------------------------- checkout input

@@ -5,7 +5,7 @@ committed, points held, spent and earned) or is cancelled (everything given back
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from domain.inventory.model import ReservationState, StockLine
 from domain.locations.model import Location
 from domain.loyalty.model import EntryKind, HoldState
 from domain.members.model import Channel, ConsentPurpose, ConsentRecord
-from domain.ordering.checkout import Checkout, PickupShortage, place_order
+from domain.ordering.checkout import Checkout, DeliveryTo, PickupShortage, place_order
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.lifecycle import (
     cancel_order,
@@ -216,6 +216,52 @@ async def test_staff_of_another_store_cannot_work_the_order(
 
     assert refused.value.code is OrderErrorCode.FORBIDDEN
     assert shop.db.tables.payments == {}
+
+
+async def test_pickup_numbers_count_per_store_and_store_local_day(
+    shop: FakeShop, deps: OrderingDeps
+) -> None:
+    """A001, A002... per store, starting again at the store's midnight (Shanghai), not UTC's:
+    16:01 UTC is still the same UTC date but already the next day in the store."""
+    store, other = shop.store("SH-A", 31.23, 121.47), shop.store("SH-B", 31.19, 121.44)
+    mango = shop.variant("M-1", PRICE)
+    shop.stock(store, mango, 50)
+    shop.stock(other, mango, 50)
+    member = shop.member()
+
+    async def number(at: Location) -> tuple[str | None, date | None]:
+        order = await place_order(deps, member, pickup(member, at, StockLine(mango.id, 1)), None)
+        stored = shop.db.tables.orders[order.id]
+        assert (stored.pickup_number, stored.pickup_day) == (order.pickup_number, order.pickup_day)
+        return order.pickup_number, order.pickup_day
+
+    monday, tuesday = date(2026, 3, 2), date(2026, 3, 3)
+    assert [await number(store), await number(store)] == [("A001", monday), ("A002", monday)]
+    assert await number(other) == ("A001", monday)
+    shop.clock.advance(datetime(2026, 3, 2, 15, 59, tzinfo=UTC) - shop.clock.now())  # 23:59
+    assert await number(store) == ("A003", monday)
+    shop.clock.advance(timedelta(minutes=2))  # 00:01 on Tuesday in Shanghai
+    assert shop.clock.now().date() == monday  # ... while UTC is still on Monday
+    assert await number(store) == ("A001", tuesday)
+    assert await number(other) == ("A001", tuesday)
+
+
+async def test_a_delivery_order_has_no_pickup_number(shop: FakeShop, deps: OrderingDeps) -> None:
+    warehouse = shop.store("WH-1", 31.23, 121.47, pickup=False, ships=True)
+    mango = shop.variant("M-1", PRICE)
+    shop.stock(warehouse, mango, 5)
+    member = shop.member()
+    checkout = Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(mango.id, 1)],
+        member_id=member.id,
+        delivery=DeliveryTo("1 Delivery Rd, Shanghai", 31.23, 121.47),
+    )
+
+    order = await place_order(deps, member, checkout, None)
+
+    assert (order.pickup_number, order.pickup_day) == (None, None)
+    assert shop.db.tables.pickup_counters == {}
 
 
 async def _give_points(shop: FakeShop, member: Principal, points: int) -> None:

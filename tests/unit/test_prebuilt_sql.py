@@ -40,7 +40,8 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("orders", "LINE_COLUMNS"): ("OrderLineRow", ("_line",), frozenset()),
     ("orders", "EVENT_COLUMNS"): ("OrderEventRow", (), frozenset()),
     ("outbox", "OUTBOX_COLUMNS"): ("OutboxMessageRow", (), frozenset()),
-    ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset()),
+    # member.tier: unused since migration 0014, kept nullable for rolling deploys
+    ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }
 
 

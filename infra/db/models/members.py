@@ -20,7 +20,10 @@ class MemberRow(Model):
     id = fields.UUIDField(primary_key=True)
     status = fields.CharEnumField(MemberStatus, max_length=10)
     display_name = fields.CharField(max_length=64)
-    tier = fields.CharField(max_length=20)
+    # Unused since migration 0014 (the tier is the loyalty account's): nullable, so the release
+    # before it, which still writes the column, and this one, which does not, can run side by
+    # side during a rolling deploy. A later migration drops it.
+    tier = fields.CharField(max_length=20, null=True)
     created_channel = fields.CharEnumField(Channel, max_length=20)
     merged_into: fields.ForeignKeyNullableRelation[MemberRow] = fields.ForeignKeyField(
         "models.MemberRow",

@@ -38,10 +38,27 @@ class OrderRow(Model):
     reminder_sent = fields.BooleanField()
     points_redeemed = fields.BigIntField(default=0)
     points_discount = fields.BigIntField(default=0)
+    pickup_number = fields.CharField(max_length=8, null=True)
+    pickup_day = fields.DateField(null=True)
 
     class Meta:
         table = "customer_order"
         indexes = (("location_id", "status"), ("member_id", "id"))
+        # One A023 per store and store-local day; staff find an order by (store, number).
+        unique_together = (("location_id", "pickup_number", "pickup_day"),)
+
+
+class PickupCounterRow(Model):
+    """The last pickup sequence given at a store on a store-local day (one row per day)."""
+
+    id = fields.UUIDField(primary_key=True)
+    location_id = fields.UUIDField()
+    day = fields.DateField()
+    sequence = fields.IntField()  # the last one given
+
+    class Meta:
+        table = "pickup_counter"
+        unique_together = (("location_id", "day"),)
 
 
 class OrderLineRow(Model):
