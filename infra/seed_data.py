@@ -348,9 +348,9 @@ _TEA_DRINKS: tuple[ProductSeed, ...] = (
         "芒果多多",
         "Fresh mango blended with jasmine green tea, made to order.",
         (
-            opt("500ML-ICED", 1900, volume="500ml", temperature=ICED),
-            opt("700ML-ICED", 2300, volume="700ml", temperature=ICED),
-            opt("500ML-ROOM", 1900, volume="500ml", temperature=ROOM),
+            opt("500ML-ICED", 1900, size="500ml", temperature=ICED),
+            opt("700ML-ICED", 2300, size="700ml", temperature=ICED),
+            opt("500ML-ROOM", 1900, size="500ml", temperature=ROOM),
         ),
     ),
     ProductSeed(
@@ -361,8 +361,8 @@ _TEA_DRINKS: tuple[ProductSeed, ...] = (
         "杨枝甘露",
         "Mango, pomelo and sago in coconut milk: the Hong Kong dessert as a drink.",
         (
-            opt("500ML-ICED", 2200, volume="500ml", temperature=ICED),
-            opt("700ML-ICED", 2600, volume="700ml", temperature=ICED),
+            opt("500ML-ICED", 2200, size="500ml", temperature=ICED),
+            opt("700ML-ICED", 2600, size="700ml", temperature=ICED),
         ),
     ),
 )

@@ -295,6 +295,9 @@ async def test_media_are_added_reordered_and_removed_in_order(admin: Api, api: A
     assert [m["type"] for m in added["media"]] == ["IMAGE", "IMAGE", "IMAGE", "VIDEO"]
     assert added["media"][1]["url"] == "https://cdn.example.com/main.jpg"
 
+    shown = (await api.data(PRODUCT_MEDIA, {"id": product["id"]}))["product"]
+    assert order(shown) == order(added)  # now in the catalog cache and the response cache
+
     ids = {m["alt"].split()[0]: m["id"] for m in added["media"]}
     payload = await mutate(
         admin,
@@ -316,7 +319,7 @@ async def test_media_are_added_reordered_and_removed_in_order(admin: Api, api: A
     assert payload["errors"] == []
     expected = [("video", 0), ("hero", 1), ("detail", 2)]
     assert order(payload["product"]) == expected
-    # and as a shopper reads it, through the catalog cache
+    # and as a shopper reads it: the writes forgot the cached answers
     assert order((await api.data(PRODUCT_MEDIA, {"id": product["id"]}))["product"]) == expected
 
 

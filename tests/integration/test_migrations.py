@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -196,3 +197,51 @@ async def test_database_constraints_back_the_invariants(fresh_url: Any) -> None:
             conn.execute(sa.text(statement))
             pytest.fail(f"{what} did not hold")
     engine.dispose()
+
+
+async def test_0014_keeps_attributes_and_indexes_existing_products(fresh_url: Any) -> None:
+    """Rows written before 0014: attributes as an object become [name, value] pairs (and back
+    on downgrade), and the products get their search text, pinyin included."""
+    url = fresh_url()
+    migrate(url, "0012_member_orders_index")
+    engine = sa.create_engine(sqlalchemy_url(url))
+    product_id, variant_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO product (id, name, slug, description, status, created_at, updated_at) "
+                "VALUES (:id, '芒果多多', 'mango', '', 'ACTIVE', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"id": product_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO variant (id, product_id, code, name, attributes, price_amount, "
+                "currency, status, created_at, updated_at) VALUES (:id, :product, 'MJ-500', "
+                "'Large', :attributes, 1900, 'CNY', 'ACTIVE', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"id": variant_id, "product": product_id, "attributes": '{"size": "500ml"}'},
+        )
+    engine.dispose()
+
+    def read() -> tuple[Any, ...]:
+        engine = sa.create_engine(sqlalchemy_url(url))
+        with engine.connect() as conn:
+            attributes = conn.execute(sa.text("SELECT attributes FROM variant")).scalar_one()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("product")}
+            search = (
+                conn.execute(sa.text("SELECT search_names, search_text FROM product")).one()
+                if "search_text" in columns
+                else None
+            )
+        engine.dispose()
+        return (json.loads(attributes) if isinstance(attributes, str) else attributes), search
+
+    migrate(url)
+    attributes, search = read()
+    assert attributes == [["size", "500ml"]]
+    assert search == ("\n芒果多多\n", "\nlarge\nmj-500\nmangguoduoduo\nmgdd\n")
+    downgrade(url, "0012_member_orders_index")
+    assert read() == ({"size": "500ml"}, None)
