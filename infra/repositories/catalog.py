@@ -77,9 +77,16 @@ def _variant(row: dict[str, Any]) -> Variant:
         created_at=sql.as_datetime(row["created_at"]),
         updated_at=sql.as_datetime(row["updated_at"]),
         barcode=row["barcode"],
-        attributes={name: value for name, value in sql.as_json(row["attributes"]) or []},
+        attributes=_attributes(row["attributes"]),
         names=_names(row["names"]),
     )
+
+
+def _attributes(value: Any) -> dict[str, str]:
+    """[[name, value], ...] in their order; an object is a row written by the release before
+    0014 during a rolling deploy."""
+    stored = sql.as_json(value) or []
+    return dict(stored.items() if isinstance(stored, dict) else stored)
 
 
 def _media(row: dict[str, Any]) -> ProductMedia:
