@@ -10,7 +10,7 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
-from domain.catalog.model import Category, Product, Variant
+from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
@@ -79,6 +79,10 @@ class Loaders:
     async def _variants_by_product(self, keys: list[UUID]) -> list[list[Variant]]:
         found = await self._repos.catalog.variants_of(keys)
         return _grouped(found, keys, lambda v: v.product_id)
+
+    async def _media_by_product(self, keys: list[UUID]) -> list[list[ProductMedia]]:
+        found = await self._repos.catalog.media_of(keys)
+        return _grouped(found, keys, lambda item: item.product_id)
 
     async def _categories(self, keys: list[UUID]) -> list[Category | None]:
         found = await self._repos.catalog.get_categories(keys)
@@ -216,6 +220,10 @@ class Loaders:
     @cached_property
     def variants_by_product(self) -> DataLoader[UUID, list[Variant]]:
         return DataLoader(self._variants_by_product)
+
+    @cached_property
+    def media_by_product(self) -> DataLoader[UUID, list[ProductMedia]]:
+        return DataLoader(self._media_by_product)
 
     @cached_property
     def category(self) -> DataLoader[UUID, Category | None]:

@@ -91,7 +91,11 @@ class Query:
             principal=principal,
         )
 
-    @strawberry.field(description="Products, oldest first; ARCHIVED ones only for ADMIN/API keys.")
+    @strawberry.field(
+        description="Products, oldest first; ARCHIVED ones only for ADMIN/API keys. With "
+        "`search`: by any name, variant name, SKU code, whole barcode or pinyin (mg, mangguo for "
+        "芒果), a whole name first, then a name's start, a name containing it, the rest."
+    )
     async def products(
         self,
         info: Info[Context, object],

@@ -54,13 +54,29 @@ CATALOG_FIELDS: dict[str, frozenset[str]] = {
             "variants",
             "category",
             "priceFrom",
+            "names",
+            "localizedName",
+            "media",
         }
     ),
     "Variant": frozenset(
-        {"id", "code", "barcode", "name", "price", "status", "attributes", "product"}
+        {
+            "id",
+            "code",
+            "barcode",
+            "name",
+            "price",
+            "status",
+            "attributes",
+            "product",
+            "names",
+            "localizedName",
+        }
     ),
     "Money": frozenset({"amount", "currency", "formatted"}),
     "Attribute": frozenset({"name", "value"}),
+    "LocalizedName": frozenset({"locale", "value"}),
+    "ProductMedia": frozenset({"id", "type", "url", "alt", "position"}),
     "Category": frozenset({"id", "name", "slug", "parent"}),
 }
 MAX_DOCUMENTS = 1024  # the verdicts kept; clients send a few documents over and over

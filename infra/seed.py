@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from domain.catalog.media import MediaDraft, add_media
+from domain.catalog.model import Locale
 from domain.catalog.services import ProductDraft, VariantDraft, create_category, create_product
 from domain.identity.model import DeviceKind
 from domain.identity.services import create_device, create_staff
@@ -25,6 +27,7 @@ from infra.seed_data import (
     DEMO_PASSWORD,
     GRAPHQL_URL,
     LOCATIONS,
+    MEDIA_BASE_URL,
     PRODUCTS,
     STAFF,
     STOCKED_TYPES,
@@ -133,23 +136,32 @@ async def seed_categories(runtime: Runtime) -> dict[str, UUID]:
     return by_slug
 
 
+def _bilingual(chinese: str, english: str) -> tuple[tuple[Locale, str], ...]:
+    return ((Locale.ZH_CN, chinese), (Locale.EN, english))
+
+
 def product_draft(product: ProductSeed, category_id: UUID) -> ProductDraft:
-    variants = [
-        VariantDraft(
-            code=product.code(option),
-            name=f"{product.name} {option.label}".strip(),
-            price=option.price,
-            barcode=product.barcode(index),
-            attributes=dict(option.attributes),
+    """The Chinese name is the display name; the English one is the EN translation."""
+    variants = []
+    for index, option in enumerate(product.options):
+        chinese, english = product.variant_names(option)
+        variants.append(
+            VariantDraft(
+                code=product.code(option),
+                name=chinese,
+                price=option.price,
+                barcode=product.barcode(index),
+                attributes=option.attribute_pairs(),
+                names=_bilingual(chinese, english),
+            )
         )
-        for index, option in enumerate(product.options)
-    ]
     return ProductDraft(
-        name=product.name,
+        name=product.chinese_name,
         description=product.description,
         slug=product.slug,
         category_id=category_id,
         variants=variants,
+        names=_bilingual(product.chinese_name, product.name),
     )
 
 
@@ -161,7 +173,13 @@ async def seed_products(runtime: Runtime, categories: dict[str, UUID]) -> None:
         if await runtime.repos.catalog.variant_by_code(first_code) is not None:
             tally.existing += 1
             continue
-        await create_product(runtime.catalog, product_draft(product, categories[product.category]))
+        created = await create_product(
+            runtime.catalog, product_draft(product, categories[product.category])
+        )
+        for media in product.media:
+            await add_media(
+                runtime.catalog, created.id, MediaDraft(f"{MEDIA_BASE_URL}/{media.path}", media.alt)
+            )
         tally.created += 1
         variants += len(product.options)
     tally.report("products")

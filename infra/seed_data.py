@@ -1,10 +1,12 @@
-"""The demo data `omnishelf seed` loads: stores in Shanghai and Hangzhou, a small grocery catalog,
-staff accounts and one kiosk per store. Plain data only; infra/seed.py does the writing."""
+"""The demo data `omnishelf seed` loads: stores in Shanghai and Hangzhou, a small catalog of a
+Chinese brand (tea drinks and groceries: Chinese display names with English beside them,
+attributes such as 规格 and 温度, pictures), staff accounts and one kiosk per store. Plain data
+only; infra/seed.py does the writing."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from domain.identity.model import StaffRole
 from domain.locations.model import DAYS, LocationType, OpeningHours
@@ -69,7 +71,7 @@ def _store(
 STORES: tuple[LocationDraft, ...] = (
     _store(
         "SH-XJH",
-        "omnishelf Xujiahui",
+        "omnishelf 徐家汇店 Xujiahui",
         "1 Hongqiao Road, Xuhui District (徐汇区虹桥路1号)",
         "Shanghai",
         (31.1956, 121.4372),
@@ -79,7 +81,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "SH-JAS",
-        "omnishelf Jing'an Temple",
+        "omnishelf 静安寺店 Jing'an Temple",
         "1699 Nanjing West Road, Jing'an District (静安区南京西路1699号)",
         "Shanghai",
         (31.2238, 121.4458),
@@ -88,7 +90,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "SH-LJZ",
-        "omnishelf Lujiazui",
+        "omnishelf 陆家嘴店 Lujiazui",
         "501 Yincheng Middle Road, Pudong New Area (浦东新区银城中路501号)",
         "Shanghai",
         (31.2368, 121.5031),
@@ -99,7 +101,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "SH-WJC",
-        "omnishelf Wujiaochang",
+        "omnishelf 五角场店 Wujiaochang",
         "8 Songhu Road, Yangpu District (杨浦区淞沪路8号)",
         "Shanghai",
         (31.3012, 121.5146),
@@ -108,7 +110,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "SH-ZSP",
-        "omnishelf Zhongshan Park",
+        "omnishelf 中山公园店 Zhongshan Park",
         "1018 Changning Road, Changning District (长宁区长宁路1018号)",
         "Shanghai",
         (31.2203, 121.4169),
@@ -117,7 +119,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "HZ-XH",
-        "omnishelf Wensan Road",
+        "omnishelf 文三路店 Wensan Road",
         "398 Wensan Road, Xihu District (西湖区文三路398号)",
         "Hangzhou",
         (30.2789, 120.1335),
@@ -126,7 +128,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "HZ-WL",
-        "omnishelf Wulin Square",
+        "omnishelf 武林广场店 Wulin Square",
         "530 Yan'an Road, Gongshu District (拱墅区延安路530号)",
         "Hangzhou",
         (30.2741, 120.1634),
@@ -136,7 +138,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "HZ-QJ",
-        "omnishelf Qianjiang New Town",
+        "omnishelf 钱江新城店 Qianjiang New Town",
         "1366 Fuchun Road, Shangcheng District (上城区富春路1366号)",
         "Hangzhou",
         (30.2458, 120.2108),
@@ -145,7 +147,7 @@ STORES: tuple[LocationDraft, ...] = (
     ),
     _store(
         "HZ-BJ",
-        "omnishelf Binjiang",
+        "omnishelf 滨江店 Binjiang",
         "1 Jianghui Road, Binjiang District (滨江区江晖路1号)",
         "Hangzhou",
         (30.2083, 120.2118),
@@ -157,7 +159,7 @@ STORES: tuple[LocationDraft, ...] = (
 OTHER_LOCATIONS: tuple[LocationDraft, ...] = (
     LocationDraft(
         code="WH-KS",
-        name="omnishelf East China DC (Kunshan)",
+        name="omnishelf 华东仓 East China DC (Kunshan)",
         type=LocationType.WAREHOUSE,
         address="88 Qianjin East Road, Kunshan Development Zone (昆山开发区前进东路88号)",
         city="Kunshan",
@@ -171,7 +173,7 @@ OTHER_LOCATIONS: tuple[LocationDraft, ...] = (
     ),
     LocationDraft(
         code="FW-SH-PD",
-        name="omnishelf Pudong Front Warehouse",
+        name="omnishelf 浦东前置仓 Pudong Front Warehouse",
         type=LocationType.FRONT_WAREHOUSE,
         address="88 Keyuan Road, Zhangjiang, Pudong New Area (浦东新区张江科苑路88号)",
         city="Shanghai",
@@ -185,7 +187,7 @@ OTHER_LOCATIONS: tuple[LocationDraft, ...] = (
     ),
     LocationDraft(
         code="PP-SH-HQ",
-        name="omnishelf Pickup Hongqiao Hub",
+        name="omnishelf 虹桥自提点 Pickup Hongqiao Hub",
         type=LocationType.PICKUP_POINT,
         address="1500 Shengui Road, Minhang District (闵行区申贵路1500号), B1 locker bank",
         city="Shanghai",
@@ -210,17 +212,58 @@ class CategorySeed:
     name: str
 
 
+# The attributes a variant shows (规格: 500g), by the key `opt` takes them under.
+ATTRIBUTE_NAMES = {
+    "size": ("规格", "size"),
+    "pack": ("包装", "pack"),
+    "volume": ("容量", "volume"),
+    "weight": ("净含量", "weight"),
+    "flavour": ("口味", "flavour"),
+    "filling": ("馅料", "filling"),
+    "roast": ("烘焙度", "roast"),
+    "spice": ("辣度", "spice"),
+    "cocoa": ("可可含量", "cocoa"),
+    "scent": ("香型", "scent"),
+    "temperature": ("温度", "temperature"),
+}
+
+
+@dataclass(frozen=True)
+class AttributeSeed:
+    key: str  # of ATTRIBUTE_NAMES
+    chinese: str
+    english: str
+
+
 @dataclass(frozen=True)
 class OptionSeed:
     """One variant: its SKU suffix, price in fen, and attributes (which also name it)."""
 
     suffix: str
     price: int
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: tuple[AttributeSeed, ...] = ()
+
+    @property
+    def chinese_label(self) -> str:
+        return " ".join(a.chinese for a in self.attributes)
 
     @property
     def label(self) -> str:
-        return " ".join(self.attributes.values())
+        return " ".join(a.english for a in self.attributes)
+
+    def attribute_pairs(self) -> tuple[tuple[str, str], ...]:
+        """As the shop shows them: Chinese names and values (规格: 500g, 温度: 冰)."""
+        return tuple((ATTRIBUTE_NAMES[a.key][0], a.chinese) for a in self.attributes)
+
+
+@dataclass(frozen=True)
+class MediaSeed:
+    path: str  # under MEDIA_BASE_URL
+    alt: str
+
+
+# Demo pictures live under a reserved domain (RFC 2606): a front end shows its placeholder.
+MEDIA_BASE_URL = "https://static.omnishelf.example/demo/products"
 
 
 @dataclass(frozen=True)
@@ -228,8 +271,8 @@ class ProductSeed:
     item: int  # 3-digit item number inside the barcode; unique across the catalog
     category: str  # a CategorySeed slug
     sku: str  # SKU prefix; the variant codes are f"{sku}-{suffix}"
-    name: str
-    chinese_name: str
+    name: str  # English
+    chinese_name: str  # the display name: the shelf is a Chinese brand's
     blurb: str
     options: tuple[OptionSeed, ...]
 
@@ -241,11 +284,26 @@ class ProductSeed:
     def description(self) -> str:
         return f"{self.chinese_name}. {self.blurb}"
 
+    @property
+    def media(self) -> tuple[MediaSeed, ...]:
+        """A main picture and a detail shot, with alt text in Chinese."""
+        return (
+            MediaSeed(f"{self.slug}/main.jpg", f"{self.chinese_name}商品主图"),
+            MediaSeed(f"{self.slug}/detail.jpg", f"{self.chinese_name}细节图"),
+        )
+
     def code(self, option: OptionSeed) -> str:
         return f"{self.sku}-{option.suffix}"
 
     def barcode(self, index: int) -> str:
         return ean13(f"{BARCODE_PREFIX}{self.item:03d}{index + 1:02d}")
+
+    def variant_names(self, option: OptionSeed) -> tuple[str, str]:
+        """(Chinese, English): 芒果多多 500ml 冰, Mango Juice 500ml iced."""
+        return (
+            f"{self.chinese_name} {option.chinese_label}".strip(),
+            f"{self.name} {option.label}".strip(),
+        )
 
 
 def ean13(body: str) -> str:
@@ -256,17 +314,57 @@ def ean13(body: str) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-def opt(suffix: str, price: int, **attributes: str) -> OptionSeed:
-    return OptionSeed(suffix, price, attributes)
+def opt(suffix: str, price: int, **attributes: str | tuple[str, str]) -> OptionSeed:
+    """`size="500g"`: the same in both languages; `pack=("4个装", "4 apples")`: (Chinese,
+    English)."""
+    return OptionSeed(
+        suffix,
+        price,
+        tuple(
+            AttributeSeed(key, *((value, value) if isinstance(value, str) else value))
+            for key, value in attributes.items()
+        ),
+    )
 
 
 CATEGORIES: tuple[CategorySeed, ...] = (
-    CategorySeed("fresh-fruit", "Fresh Fruit"),
-    CategorySeed("dairy-eggs", "Dairy & Eggs"),
-    CategorySeed("bakery", "Bakery"),
-    CategorySeed("coffee-tea", "Coffee & Tea"),
-    CategorySeed("snacks", "Snacks"),
-    CategorySeed("home", "Home & Household"),
+    CategorySeed("tea-drinks", "现制茶饮 Tea Drinks"),
+    CategorySeed("fresh-fruit", "新鲜水果 Fresh Fruit"),
+    CategorySeed("dairy-eggs", "乳品蛋类 Dairy & Eggs"),
+    CategorySeed("bakery", "烘焙面包 Bakery"),
+    CategorySeed("coffee-tea", "咖啡茶叶 Coffee & Tea"),
+    CategorySeed("snacks", "休闲零食 Snacks"),
+    CategorySeed("home", "家居日用 Home & Household"),
+)
+
+ICED, ROOM = ("冰", "iced"), ("常温", "room temperature")
+
+_TEA_DRINKS: tuple[ProductSeed, ...] = (
+    ProductSeed(
+        1,
+        "tea-drinks",
+        "TEA-MANGO",
+        "Mango Juice",
+        "芒果多多",
+        "Fresh mango blended with jasmine green tea, made to order.",
+        (
+            opt("500ML-ICED", 1900, size="500ml", temperature=ICED),
+            opt("700ML-ICED", 2300, size="700ml", temperature=ICED),
+            opt("500ML-ROOM", 1900, size="500ml", temperature=ROOM),
+        ),
+    ),
+    ProductSeed(
+        2,
+        "tea-drinks",
+        "TEA-SAGO",
+        "Mango Pomelo Sago",
+        "杨枝甘露",
+        "Mango, pomelo and sago in coconut milk: the Hong Kong dessert as a drink.",
+        (
+            opt("500ML-ICED", 2200, size="500ml", temperature=ICED),
+            opt("700ML-ICED", 2600, size="700ml", temperature=ICED),
+        ),
+    ),
 )
 
 _FRUIT: tuple[ProductSeed, ...] = (
@@ -286,7 +384,10 @@ _FRUIT: tuple[ProductSeed, ...] = (
         "Yantai Fuji Apple",
         "烟台红富士苹果",
         "Crisp, juicy Fuji apples from Shandong's Yantai orchards.",
-        (opt("4PK", 2490, pack="4 apples"), opt("8PK", 4590, pack="8 apples")),
+        (
+            opt("4PK", 2490, pack=("4个装", "4 apples")),
+            opt("8PK", 4590, pack=("8个装", "8 apples")),
+        ),
     ),
     ProductSeed(
         103,
@@ -344,9 +445,9 @@ _DAIRY: tuple[ProductSeed, ...] = (
         "希腊酸奶",
         "Thick strained yogurt, 10% protein.",
         (
-            opt("PLAIN", 890, flavour="plain", size="200g"),
-            opt("BLUEBERRY", 990, flavour="blueberry", size="200g"),
-            opt("HONEY", 990, flavour="honey", size="200g"),
+            opt("PLAIN", 890, flavour=("原味", "plain"), size="200g"),
+            opt("BLUEBERRY", 990, flavour=("蓝莓", "blueberry"), size="200g"),
+            opt("HONEY", 990, flavour=("蜂蜜", "honey"), size="200g"),
         ),
     ),
     ProductSeed(
@@ -356,7 +457,10 @@ _DAIRY: tuple[ProductSeed, ...] = (
         "Free-range Eggs",
         "散养鸡蛋",
         "Brown eggs from free-range hens in Anhui.",
-        (opt("10", 1990, pack="10 eggs"), opt("20", 3690, pack="20 eggs")),
+        (
+            opt("10", 1990, pack=("10枚装", "10 eggs")),
+            opt("20", 3690, pack=("20枚装", "20 eggs")),
+        ),
     ),
     ProductSeed(
         204,
@@ -365,7 +469,10 @@ _DAIRY: tuple[ProductSeed, ...] = (
         "Cheddar Cheese Slices",
         "切达奶酪片",
         "Mild cheddar slices for toast and sandwiches.",
-        (opt("10SL", 2590, pack="10 slices"), opt("24SL", 5490, pack="24 slices")),
+        (
+            opt("10SL", 2590, pack=("10片装", "10 slices")),
+            opt("24SL", 5490, pack=("24片装", "24 slices")),
+        ),
     ),
     ProductSeed(
         205,
@@ -375,8 +482,8 @@ _DAIRY: tuple[ProductSeed, ...] = (
         "黄油",
         "Churned from fresh cream, 82% milk fat.",
         (
-            opt("SALTED-200G", 2290, flavour="salted", size="200g"),
-            opt("UNSALTED-200G", 2290, flavour="unsalted", size="200g"),
+            opt("SALTED-200G", 2290, flavour=("有盐", "salted"), size="200g"),
+            opt("UNSALTED-200G", 2290, flavour=("无盐", "unsalted"), size="200g"),
         ),
     ),
 )
@@ -389,7 +496,10 @@ _BAKERY: tuple[ProductSeed, ...] = (
         "Sourdough Loaf",
         "酸种面包",
         "Slow-fermented country loaf, baked in store every morning.",
-        (opt("WHOLE", 2890, size="whole"), opt("HALF", 1590, size="half")),
+        (
+            opt("WHOLE", 2890, size=("整个", "whole")),
+            opt("HALF", 1590, size=("半个", "half")),
+        ),
     ),
     ProductSeed(
         302,
@@ -398,7 +508,10 @@ _BAKERY: tuple[ProductSeed, ...] = (
         "Butter Croissant",
         "黄油可颂",
         "Flaky all-butter croissants.",
-        (opt("1PC", 1200, pack="1 piece"), opt("4PK", 4200, pack="4 pieces")),
+        (
+            opt("1PC", 1200, pack=("1个", "1 piece")),
+            opt("4PK", 4200, pack=("4个装", "4 pieces")),
+        ),
     ),
     ProductSeed(
         303,
@@ -416,7 +529,10 @@ _BAKERY: tuple[ProductSeed, ...] = (
         "Portuguese Egg Tart",
         "葡式蛋挞",
         "Caramelised custard in puff pastry.",
-        (opt("2PK", 1290, pack="2 tarts"), opt("6PK", 3490, pack="6 tarts")),
+        (
+            opt("2PK", 1290, pack=("2个装", "2 tarts")),
+            opt("6PK", 3490, pack=("6个装", "6 tarts")),
+        ),
     ),
     ProductSeed(
         305,
@@ -425,7 +541,10 @@ _BAKERY: tuple[ProductSeed, ...] = (
         "Red Bean Bun",
         "红豆面包",
         "Milk bread filled with sweet red bean paste.",
-        (opt("1PC", 690, pack="1 bun"), opt("4PK", 2390, pack="4 buns")),
+        (
+            opt("1PC", 690, pack=("1个", "1 bun")),
+            opt("4PK", 2390, pack=("4个装", "4 buns")),
+        ),
     ),
     ProductSeed(
         306,
@@ -435,8 +554,8 @@ _BAKERY: tuple[ProductSeed, ...] = (
         "苏式月饼",
         "Flaky pastry mooncakes, a Jiangnan classic.",
         (
-            opt("PORK-4PK", 3280, filling="fresh pork", pack="4 pieces"),
-            opt("LOTUS-4PK", 2880, filling="lotus seed", pack="4 pieces"),
+            opt("PORK-4PK", 3280, filling=("鲜肉", "fresh pork"), pack=("4个装", "4 pieces")),
+            opt("LOTUS-4PK", 2880, filling=("莲蓉", "lotus seed"), pack=("4个装", "4 pieces")),
         ),
     ),
 )
@@ -450,9 +569,9 @@ _COFFEE_TEA: tuple[ProductSeed, ...] = (
         "云南小粒咖啡豆",
         "Single-origin Catimor from Pu'er, roasted in Shanghai.",
         (
-            opt("MED-250G", 6800, roast="medium", weight="250g"),
-            opt("DARK-250G", 6800, roast="dark", weight="250g"),
-            opt("MED-1KG", 23800, roast="medium", weight="1kg"),
+            opt("MED-250G", 6800, roast=("中度烘焙", "medium"), weight="250g"),
+            opt("DARK-250G", 6800, roast=("深度烘焙", "dark"), weight="250g"),
+            opt("MED-1KG", 23800, roast=("中度烘焙", "medium"), weight="1kg"),
         ),
     ),
     ProductSeed(
@@ -462,7 +581,10 @@ _COFFEE_TEA: tuple[ProductSeed, ...] = (
         "Cold Brew Coffee",
         "冷萃咖啡",
         "Steeped for 18 hours; smooth and low in acidity.",
-        (opt("330ML", 1290, pack="1 x 330ml"), opt("6X330ML", 6990, pack="6 x 330ml")),
+        (
+            opt("330ML", 1290, pack=("1瓶 330ml", "1 x 330ml")),
+            opt("6X330ML", 6990, pack=("6瓶 330ml", "6 x 330ml")),
+        ),
     ),
     ProductSeed(
         403,
@@ -489,7 +611,10 @@ _COFFEE_TEA: tuple[ProductSeed, ...] = (
         "Jasmine Green Tea Bags",
         "茉莉花茶包",
         "Green tea scented with Guangxi jasmine blossoms.",
-        (opt("20BAG", 2490, pack="20 bags"), opt("50BAG", 5290, pack="50 bags")),
+        (
+            opt("20BAG", 2490, pack=("20包装", "20 bags")),
+            opt("50BAG", 5290, pack=("50包装", "50 bags")),
+        ),
     ),
     ProductSeed(
         406,
@@ -498,7 +623,10 @@ _COFFEE_TEA: tuple[ProductSeed, ...] = (
         "Drip Bag Coffee",
         "挂耳咖啡",
         "Pour-over coffee in single-cup drip bags.",
-        (opt("10BAG", 4990, pack="10 bags"), opt("30BAG", 12900, pack="30 bags")),
+        (
+            opt("10BAG", 4990, pack=("10包装", "10 bags")),
+            opt("30BAG", 12900, pack=("30包装", "30 bags")),
+        ),
     ),
 )
 
@@ -511,9 +639,9 @@ _SNACKS: tuple[ProductSeed, ...] = (
         "香瓜子",
         "Slow-roasted sunflower seeds, the classic shared snack.",
         (
-            opt("CARAMEL-200G", 990, flavour="caramel", size="200g"),
-            opt("ORIGINAL-200G", 890, flavour="original", size="200g"),
-            opt("CARAMEL-500G", 2190, flavour="caramel", size="500g"),
+            opt("CARAMEL-200G", 990, flavour=("焦糖", "caramel"), size="200g"),
+            opt("ORIGINAL-200G", 890, flavour=("原味", "original"), size="200g"),
+            opt("CARAMEL-500G", 2190, flavour=("焦糖", "caramel"), size="500g"),
         ),
     ),
     ProductSeed(
@@ -523,7 +651,10 @@ _SNACKS: tuple[ProductSeed, ...] = (
         "Crispy Seaweed Snack",
         "海苔脆片",
         "Thin roasted laver sheets, lightly salted.",
-        (opt("12X5G", 1990, pack="12 x 5g"), opt("24X5G", 3590, pack="24 x 5g")),
+        (
+            opt("12X5G", 1990, pack=("12包 5g", "12 x 5g")),
+            opt("24X5G", 3590, pack=("24包 5g", "24 x 5g")),
+        ),
     ),
     ProductSeed(
         503,
@@ -533,8 +664,8 @@ _SNACKS: tuple[ProductSeed, ...] = (
         "卤鸭脖",
         "Wuhan-style braised duck neck, vacuum packed.",
         (
-            opt("MILD-250G", 2590, spice="mild", size="250g"),
-            opt("HOT-250G", 2590, spice="hot", size="250g"),
+            opt("MILD-250G", 2590, spice=("微辣", "mild"), size="250g"),
+            opt("HOT-250G", 2590, spice=("特辣", "hot"), size="250g"),
         ),
     ),
     ProductSeed(
@@ -544,7 +675,10 @@ _SNACKS: tuple[ProductSeed, ...] = (
         "Daily Mixed Nuts",
         "每日坚果",
         "Walnuts, almonds, cashews and dried berries in daily packs.",
-        (opt("7PK", 3990, pack="7 x 25g"), opt("30PK", 14900, pack="30 x 25g")),
+        (
+            opt("7PK", 3990, pack=("7包 25g", "7 x 25g")),
+            opt("30PK", 14900, pack=("30包 25g", "30 x 25g")),
+        ),
     ),
     ProductSeed(
         505,
@@ -577,7 +711,10 @@ _HOME: tuple[ProductSeed, ...] = (
         "Bamboo Facial Tissue",
         "竹浆抽纸",
         "Unbleached bamboo-pulp tissues, 3-ply.",
-        (opt("6PK", 2490, pack="6 packs"), opt("18PK", 6490, pack="18 packs")),
+        (
+            opt("6PK", 2490, pack=("6包装", "6 packs")),
+            opt("18PK", 6490, pack=("18包装", "18 packs")),
+        ),
     ),
     ProductSeed(
         602,
@@ -596,8 +733,8 @@ _HOME: tuple[ProductSeed, ...] = (
         "洗洁精",
         "Gentle on hands, tough on grease.",
         (
-            opt("LEMON-500ML", 1290, scent="lemon", volume="500ml"),
-            opt("GREENTEA-500ML", 1290, scent="green tea", volume="500ml"),
+            opt("LEMON-500ML", 1290, scent=("柠檬", "lemon"), volume="500ml"),
+            opt("GREENTEA-500ML", 1290, scent=("绿茶", "green tea"), volume="500ml"),
         ),
     ),
     ProductSeed(
@@ -607,7 +744,10 @@ _HOME: tuple[ProductSeed, ...] = (
         "Kitchen Paper Towels",
         "厨房纸巾",
         "Absorbent two-ply kitchen rolls.",
-        (opt("2ROLL", 1590, pack="2 rolls"), opt("6ROLL", 3990, pack="6 rolls")),
+        (
+            opt("2ROLL", 1590, pack=("2卷装", "2 rolls")),
+            opt("6ROLL", 3990, pack=("6卷装", "6 rolls")),
+        ),
     ),
     ProductSeed(
         605,
@@ -616,7 +756,7 @@ _HOME: tuple[ProductSeed, ...] = (
         "Reusable Shopping Bag",
         "环保购物袋",
         "Sturdy woven bag with the omnishelf logo.",
-        (opt("S", 590, size="small"), opt("L", 990, size="large")),
+        (opt("S", 590, size=("小号", "small")), opt("L", 990, size=("大号", "large"))),
     ),
     ProductSeed(
         606,
@@ -626,13 +766,15 @@ _HOME: tuple[ProductSeed, ...] = (
         "抽绳垃圾袋",
         "Thick, leak-proof bags with drawstring ties.",
         (
-            opt("45X50-100", 1290, size="45 x 50cm", pack="100 bags"),
-            opt("60X80-50", 1590, size="60 x 80cm", pack="50 bags"),
+            opt("45X50-100", 1290, size="45 x 50cm", pack=("100只装", "100 bags")),
+            opt("60X80-50", 1590, size="60 x 80cm", pack=("50只装", "50 bags")),
         ),
     ),
 )
 
-PRODUCTS: tuple[ProductSeed, ...] = _FRUIT + _DAIRY + _BAKERY + _COFFEE_TEA + _SNACKS + _HOME
+PRODUCTS: tuple[ProductSeed, ...] = (
+    _TEA_DRINKS + _FRUIT + _DAIRY + _BAKERY + _COFFEE_TEA + _SNACKS + _HOME
+)
 
 
 # --- stock ----------------------------------------------------------------------------------

@@ -11,11 +11,13 @@ from api.mutations import mutate
 from api.permissions import CanWriteCatalog
 from api.relay import decode_id
 from api.types.catalog import Category, Product, Variant
-from domain.catalog import services
-from domain.catalog.model import CatalogStatus
+from domain.catalog import media, services
+from domain.catalog.model import MAX_MEDIA_PER_PRODUCT, CatalogStatus, Locale, MediaKind
 from domain.catalog.model import Product as DomainProduct
 from domain.catalog.model import Variant as DomainVariant
 from domain.errors import DomainError
+
+MAX_MEDIA_IDS = MAX_MEDIA_PER_PRODUCT
 
 
 @strawberry.input
@@ -25,13 +27,26 @@ class AttributeInput:
 
 
 @strawberry.input
+class LocalizedNameInput:
+    locale: Locale
+    value: str
+
+
+NAMES = "The name per language (one each); `name` stays the display name."
+ATTRIBUTES = "Shown in this order; each name once, at most 20."
+
+
+@strawberry.input
 class VariantInput:
     code: str = strawberry.field(description="SKU code, unique across the catalog.")
     name: str
     price: int = strawberry.field(description="Price in minor units (fen).")
     currency: str = "CNY"
     barcode: str | None = None
-    attributes: list[AttributeInput] = strawberry.field(default_factory=list)
+    attributes: list[AttributeInput] = strawberry.field(
+        default_factory=list, description=ATTRIBUTES
+    )
+    names: list[LocalizedNameInput] = strawberry.field(default_factory=list, description=NAMES)
 
     def to_draft(self) -> services.VariantDraft:
         return services.VariantDraft(
@@ -41,6 +56,7 @@ class VariantInput:
             currency=self.currency,
             barcode=self.barcode,
             attributes=_attributes(self.attributes),
+            names=_names(self.names),
         )
 
 
@@ -51,6 +67,7 @@ class ProductCreateInput:
     slug: str | None = None
     category_id: strawberry.ID | None = None
     variants: list[VariantInput] = strawberry.field(default_factory=list)
+    names: list[LocalizedNameInput] = strawberry.field(default_factory=list, description=NAMES)
 
 
 @strawberry.input
@@ -60,6 +77,33 @@ class ProductUpdateInput:
     description: str | None = None
     slug: str | None = None
     category_id: strawberry.ID | None = None
+    names: list[LocalizedNameInput] | None = strawberry.field(
+        default=None, description="Replaces every name per language; [] removes them."
+    )
+
+
+@strawberry.input
+class ProductMediaAddInput:
+    product_id: strawberry.ID
+    url: str = strawberry.field(description="https only, at most 2048 characters.")
+    alt: str = strawberry.field(description="Required: what a screen reader says (1-300).")
+    type: MediaKind = MediaKind.IMAGE
+    position: int | None = strawberry.field(
+        default=None, description="0 first; omitted or past the end: last."
+    )
+
+
+@strawberry.input
+class ProductMediaReorderInput:
+    product_id: strawberry.ID
+    media_ids: list[strawberry.ID] = strawberry.field(
+        description="Every medium of the product once, first to last."
+    )
+
+
+@strawberry.input
+class ProductMediaRemoveInput:
+    id: strawberry.ID
 
 
 @strawberry.input
@@ -85,7 +129,12 @@ class VariantUpdateInput:
     name: str | None = None
     price: int | None = strawberry.field(default=None, description="Minor units (fen).")
     barcode: str | None = strawberry.field(default=None, description='"" removes the barcode.')
-    attributes: list[AttributeInput] | None = None
+    attributes: list[AttributeInput] | None = strawberry.field(
+        default=None, description=f"Replaces them all. {ATTRIBUTES}"
+    )
+    names: list[LocalizedNameInput] | None = strawberry.field(
+        default=None, description="Replaces every name per language; [] removes them."
+    )
 
 
 @strawberry.type
@@ -111,8 +160,12 @@ def _category_id(value: strawberry.ID | None, field: str = "categoryId") -> UUID
     return decode_id(value, "Category", field) if value else None
 
 
-def _attributes(attributes: list[AttributeInput]) -> dict[str, str]:
-    return {a.name: a.value for a in attributes}
+def _attributes(attributes: list[AttributeInput]) -> list[tuple[str, str]]:
+    return [(a.name, a.value) for a in attributes]
+
+
+def _names(names: list[LocalizedNameInput]) -> list[tuple[Locale, str]]:
+    return [(n.locale, n.value) for n in names]
 
 
 def _product(product: DomainProduct) -> ProductPayload:
@@ -141,6 +194,7 @@ class CatalogMutations:
                     slug=input.slug,
                     category_id=_category_id(input.category_id),
                     variants=[v.to_draft() for v in input.variants],
+                    names=_names(input.names),
                 ),
             ),
             _product,
@@ -162,6 +216,7 @@ class CatalogMutations:
                     description=input.description,
                     slug=input.slug,
                     category_id=_category_id(input.category_id),
+                    names=None if input.names is None else _names(input.names),
                 ),
             ),
             _product,
@@ -195,6 +250,58 @@ class CatalogMutations:
             lambda: services.set_product_status(
                 deps, decode_id(input.id, "Product"), CatalogStatus.ACTIVE
             ),
+            _product,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteCatalog],
+        description="Add a picture or video to a product (at most 20).",
+    )
+    async def product_media_add(
+        self, info: Info[Context, object], input: ProductMediaAddInput
+    ) -> ProductPayload:
+        deps = info.context.runtime.catalog
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: media.add_media(
+                deps,
+                decode_id(input.product_id, "Product", "productId"),
+                media.MediaDraft(input.url, input.alt, input.type, input.position),
+            ),
+            _product,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteCatalog], description="Put a product's media in a new order."
+    )
+    async def product_media_reorder(
+        self, info: Info[Context, object], input: ProductMediaReorderInput
+    ) -> ProductPayload:
+        deps = info.context.runtime.catalog
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: media.reorder_media(
+                deps,
+                decode_id(input.product_id, "Product", "productId"),
+                [
+                    decode_id(media_id, "ProductMedia", ["mediaIds", str(index)])
+                    for index, media_id in enumerate(input.media_ids)
+                ],
+            ),
+            _product,
+        )
+
+    @strawberry.mutation(permission_classes=[CanWriteCatalog], description="Remove one medium.")
+    async def product_media_remove(
+        self, info: Info[Context, object], input: ProductMediaRemoveInput
+    ) -> ProductPayload:
+        deps = info.context.runtime.catalog
+        return await mutate(
+            ProductPayload,
+            CatalogUserError,
+            lambda: media.remove_media(deps, decode_id(input.id, "ProductMedia")),
             _product,
         )
 
@@ -232,6 +339,7 @@ class CatalogMutations:
                     price=input.price,
                     barcode=input.barcode,
                     attributes=None if input.attributes is None else _attributes(input.attributes),
+                    names=None if input.names is None else _names(input.names),
                 ),
             ),
             _variant,

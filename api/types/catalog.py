@@ -19,12 +19,14 @@ from api.types.locations import NearInput
 if TYPE_CHECKING:
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
-from domain.catalog.model import CatalogStatus
+from domain.catalog.model import CatalogStatus, Locale, LocalizedNames, MediaKind
 from domain.catalog.services import listed
 from domain.inventory.availability import totals_online
 from domain.pagination import Page
 
 strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
+strawberry.enum(Locale, description="A language a name is given in.")
+strawberry.enum(MediaKind, name="MediaType", description="A picture or a video.")
 
 
 @strawberry.type(description="An amount of money in minor units (fen for CNY).")
@@ -47,10 +49,47 @@ def money_of(amount: int, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
-@strawberry.type
+@strawberry.type(description="A property of a variant shown to shoppers (规格: 500ml, 温度: 冰).")
 class Attribute:
     name: str
     value: str
+
+
+@strawberry.type(description="A name in one language.")
+class LocalizedName:
+    locale: Locale
+    value: str
+
+
+def _localized(names: LocalizedNames) -> list[LocalizedName]:
+    return [LocalizedName(locale=k, value=names[k]) for k in Locale if k in names]
+
+
+def _name_in(names: LocalizedNames, display: str, locale: Locale) -> str:
+    return names.get(locale, display)
+
+
+NAMES = "The name in each language it is given in (`name` is the display name)."
+NAME_IN = "The name in `locale`, or the display name `name` when none is given in it."
+
+
+@strawberry.type(description="A picture or video of a product, in the shop's order.")
+class ProductMedia:
+    id: strawberry.ID
+    kind: MediaKind = strawberry.field(name="type")
+    url: str = strawberry.field(description="An https address.")
+    alt: str = strawberry.field(description="What a screen reader says instead.")
+    position: int = strawberry.field(description="0 first; the first is the list picture.")
+
+    @classmethod
+    def from_domain(cls, media: m.ProductMedia) -> ProductMedia:
+        return cls(
+            id=encode_id("ProductMedia", media.id),
+            kind=media.kind,
+            url=media.url,
+            alt=media.alt,
+            position=media.position,
+        )
 
 
 @strawberry.type
@@ -83,7 +122,8 @@ class Variant(Node):
     name: str
     price: Money
     status: CatalogStatus
-    attributes: list[Attribute]
+    attributes: list[Attribute] = strawberry.field(description="In the order they were given.")
+    names_by_locale: strawberry.Private[LocalizedNames]
     product_key: strawberry.Private[Any]
     key: strawberry.Private[Any]
     online_total: strawberry.Private[int | None] = None  # when the list loaded it
@@ -104,11 +144,20 @@ class Variant(Node):
             price=Money.from_domain(variant.price),
             status=variant.status,
             attributes=[Attribute(name=k, value=v) for k, v in variant.attributes.items()],
+            names_by_locale=variant.names,
             product_key=variant.product_id,
             key=variant.id,
             online_total=online_total,
             loaded_product=product,
         )
+
+    @strawberry.field(description=NAMES)
+    def names(self) -> list[LocalizedName]:
+        return _localized(self.names_by_locale)
+
+    @strawberry.field(description=NAME_IN)
+    def localized_name(self, locale: Locale) -> str:
+        return _name_in(self.names_by_locale, self.name, locale)
 
     @strawberry.field(
         description="Where to find it, nearest first; exact quantities for staff only."
@@ -169,6 +218,7 @@ class Product(Node):
     updated_at: datetime
     key: strawberry.Private[Any]
     category_key: strawberry.Private[Any]
+    names_by_locale: strawberry.Private[LocalizedNames]
     page_variants: strawberry.Private[list[m.Variant] | None] = None  # loaded by the page
     page_totals: strawberry.Private[Mapping[UUID, int] | None] = None
 
@@ -189,9 +239,23 @@ class Product(Node):
             updated_at=product.updated_at,
             key=product.id,
             category_key=product.category_id,
+            names_by_locale=product.names,
             page_variants=page_variants,
             page_totals=page_totals,
         )
+
+    @strawberry.field(description=NAMES)
+    def names(self) -> list[LocalizedName]:
+        return _localized(self.names_by_locale)
+
+    @strawberry.field(description=NAME_IN)
+    def localized_name(self, locale: Locale) -> str:
+        return _name_in(self.names_by_locale, self.name, locale)
+
+    @strawberry.field(description="Pictures and videos, in order: one batch for the page.")
+    async def media(self, info: Info[Context, Any]) -> list[ProductMedia]:
+        found = await info.context.loaders.media_by_product.load(self.key)
+        return [ProductMedia.from_domain(item) for item in found]
 
     @strawberry.field(description="Variants of the product, oldest first.")
     def variants(self, info: Info[Context, Any], include_archived: bool = False) -> list[Variant]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from domain.errors import CatalogError, CatalogErrorCode
@@ -19,6 +21,17 @@ MAX_ATTRIBUTES = 20
 class CatalogStatus(StrEnum):
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
+
+
+class Locale(StrEnum):
+    """The languages a name can be given in. `name` itself is the display name (a Chinese
+    brand's shelf: Chinese); `names` holds it per language for the clients that choose."""
+
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+LocalizedNames = dict[Locale, str]
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,10 @@ class Product:
     status: CatalogStatus
     created_at: datetime
     updated_at: datetime
+    names: LocalizedNames = field(default_factory=dict)
+
+    def name_in(self, locale: Locale) -> str:
+        return self.names.get(locale, self.name)
 
 
 @dataclass
@@ -66,7 +83,62 @@ class Variant:
     created_at: datetime
     updated_at: datetime
     barcode: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)  # in the order given
+    names: LocalizedNames = field(default_factory=dict)
+
+    def name_in(self, locale: Locale) -> str:
+        return self.names.get(locale, self.name)
+
+
+MAX_MEDIA_PER_PRODUCT = 20
+MAX_URL_LENGTH = 2048
+MAX_ALT_LENGTH = 300
+
+
+class MediaKind(StrEnum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+@dataclass
+class ProductMedia:
+    """A picture or video of a product: a link (the file lives on a CDN) and the text a screen
+    reader says instead (`alt`, required)."""
+
+    id: UUID
+    product_id: UUID
+    kind: MediaKind
+    url: str
+    alt: str
+    position: int
+
+
+def clean_url(value: str) -> str:
+    """An absolute https URL with a host, at most MAX_URL_LENGTH characters, no spaces or
+    control characters (a mini-program loads only https resources)."""
+    url = value.strip()
+    problem = None
+    if len(url) > MAX_URL_LENGTH:
+        problem = f"at most {MAX_URL_LENGTH} characters"
+    elif any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        problem = "without spaces or control characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            parts, host = None, None
+        if parts is None or parts.scheme != "https" or not host:
+            problem = "an https:// address with a host"
+        elif parts.username is not None:
+            problem = "without a user name or password"
+    if problem:
+        raise CatalogError(CatalogErrorCode.INVALID_URL, f"`url` must be {problem}.", ["url"])
+    return url
+
+
+def clean_alt(value: str) -> str:
+    return clean_name(value, "alt", MAX_ALT_LENGTH)
 
 
 def clean_name(value: str, field_name: str = "name", limit: int = 200) -> str:
@@ -148,7 +220,27 @@ def clean_price(amount: int, currency: str = "CNY") -> Money:
     return Money(amount, cur)
 
 
-def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
+def clean_names(names: Sequence[tuple[Locale, str]], limit: int = 200) -> LocalizedNames:
+    """One name per language, each like `name` (1-`limit` characters)."""
+    cleaned: LocalizedNames = {}
+    for index, (locale, value) in enumerate(names):
+        if locale in cleaned:
+            raise CatalogError(
+                CatalogErrorCode.INVALID_INPUT,
+                f"Two names in {locale.value}.",
+                ["names", str(index), "locale"],
+            )
+        try:
+            cleaned[locale] = clean_name(value, "value", limit)
+        except CatalogError as error:
+            error.field = ["names", str(index), "value"]
+            raise
+    return cleaned
+
+
+def clean_attributes(attributes: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Name-value pairs shown with a variant (规格: 500ml, 温度: 冰), in the order given; a
+    name appears once (compared without case)."""
     if len(attributes) > MAX_ATTRIBUTES:
         raise CatalogError(
             CatalogErrorCode.TOO_MANY_ITEMS,
@@ -156,13 +248,21 @@ def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
             ["attributes"],
         )
     cleaned: dict[str, str] = {}
-    for name, value in attributes.items():
+    seen: set[str] = set()
+    for index, (name, value) in enumerate(attributes):
         key, val = name.strip(), value.strip()
-        if not key or len(key) > 50 or len(val) > 200 or "\x00" in key + val:
+        if not key or not val or len(key) > 50 or len(val) > 200 or "\x00" in key + val:
             raise CatalogError(
                 CatalogErrorCode.INVALID_INPUT,
-                "Attribute names are 1-50 characters and values at most 200.",
-                ["attributes"],
+                "Attribute names are 1-50 characters and values 1-200.",
+                ["attributes", str(index)],
             )
+        if key.casefold() in seen:
+            raise CatalogError(
+                CatalogErrorCode.DUPLICATE_ATTRIBUTE,
+                f"The attribute {key!r} is given twice.",
+                ["attributes", str(index), "name"],
+            )
+        seen.add(key.casefold())
         cleaned[key] = val
     return cleaned

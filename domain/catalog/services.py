@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
@@ -11,12 +11,14 @@ from domain.catalog.deps import CatalogDeps
 from domain.catalog.model import (
     CatalogStatus,
     Category,
+    Locale,
     Product,
     Variant,
     clean_attributes,
     clean_barcode,
     clean_code,
     clean_name,
+    clean_names,
     clean_price,
     clean_slug,
     slugify,
@@ -27,6 +29,9 @@ from domain.ids import new_id
 from domain.uow import UnitOfWork
 
 MAX_VARIANTS_PER_PRODUCT = 100
+
+Names = Sequence[tuple[Locale, str]]  # (language, name) as given: cleaned by `clean_names`
+Attributes = Sequence[tuple[str, str]]  # (name, value) as given: cleaned by `clean_attributes`
 
 Sellable = TypeVar("Sellable", Product, Variant)
 
@@ -62,7 +67,8 @@ class VariantDraft:
     price: int
     currency: str = "CNY"
     barcode: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: Attributes = ()
+    names: Names = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class ProductDraft:
     slug: str | None = None
     category_id: UUID | None = None
     variants: Sequence[VariantDraft] = ()
+    names: Names = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class ProductPatch:
     description: str | None = None
     slug: str | None = None
     category_id: UUID | None = None
+    names: Names | None = None  # replaces them all
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,8 @@ class VariantPatch:
     name: str | None = None
     price: int | None = None
     barcode: str | None = None  # "" clears it
-    attributes: dict[str, str] | None = None
+    attributes: Attributes | None = None  # replaces them all
+    names: Names | None = None  # replaces them all
 
 
 def _not_found(what: str, field_name: str) -> CatalogError:
@@ -140,6 +149,7 @@ async def _new_variant(
         updated_at=now,
         barcode=barcode,
         attributes=clean_attributes(draft.attributes),
+        names=clean_names(draft.names),
     )
     await uow.catalog.add_variant(variant)
     return variant
@@ -147,6 +157,7 @@ async def _new_variant(
 
 async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     name = clean_name(draft.name)
+    names = clean_names(draft.names)
     description = _clean_description(draft.description)
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
         raise CatalogError(
@@ -171,6 +182,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
         status=CatalogStatus.ACTIVE,
         created_at=now,
         updated_at=now,
+        names=names,
     )
     async with deps.uow() as uow:
         await _check_category(uow, draft.category_id)
@@ -184,6 +196,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
                 await _new_variant(deps, uow, product.id, variant)
             except CatalogError as error:
                 raise _prefixed(error, "variants", str(index)) from None
+        await uow.catalog.index_for_search(product.id)
     return product
 
 
@@ -194,6 +207,8 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
             raise _not_found("product", "id")
         if patch.name is not None:
             product.name = clean_name(patch.name)
+        if patch.names is not None:
+            product.names = clean_names(patch.names)
         if patch.description is not None:
             product.description = _clean_description(patch.description)
         if patch.slug is not None:
@@ -208,6 +223,8 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
             product.category_id = patch.category_id
         product.updated_at = deps.clock.now()
         await uow.catalog.save_product(product)
+        if patch.name is not None or patch.names is not None:
+            await uow.catalog.index_for_search(product.id)
     return product
 
 
@@ -235,7 +252,9 @@ async def create_variant(deps: CatalogDeps, product_id: UUID, draft: VariantDraf
                 "The product is archived; restore it before adding variants.",
                 ["productId"],
             )
-        return await _new_variant(deps, uow, product.id, draft)
+        variant = await _new_variant(deps, uow, product.id, draft)
+        await uow.catalog.index_for_search(product.id)
+    return variant
 
 
 async def update_variant(deps: CatalogDeps, variant_id: UUID, patch: VariantPatch) -> Variant:
@@ -245,6 +264,8 @@ async def update_variant(deps: CatalogDeps, variant_id: UUID, patch: VariantPatc
             raise _not_found("variant", "id")
         if patch.name is not None:
             variant.name = clean_name(patch.name)
+        if patch.names is not None:
+            variant.names = clean_names(patch.names)
         if patch.price is not None:
             variant.price = clean_price(patch.price, variant.price.currency)
         if patch.barcode is not None:
@@ -262,6 +283,8 @@ async def update_variant(deps: CatalogDeps, variant_id: UUID, patch: VariantPatc
             variant.attributes = clean_attributes(patch.attributes)
         variant.updated_at = deps.clock.now()
         await uow.catalog.save_variant(variant)
+        if patch.name is not None or patch.names is not None:
+            await uow.catalog.index_for_search(variant.product_id)
     return variant
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from domain.catalog.model import CatalogStatus, Category, Product, Variant
+from domain.catalog.model import CatalogStatus, Category, Product, ProductMedia, Variant
 from domain.identity.model import ApiKey, AuthSession, Device
 from domain.locations.model import Location, LocationStatus, LocationType
 from domain.pagination import Page, PageRequest
@@ -51,6 +51,12 @@ class CachedCatalogRepository(TortoiseCatalogRepository):
             grouped[variant.product_id].append(variant)
         return grouped
 
+    async def _media_of(self, product_ids: list[UUID]) -> dict[UUID, list[ProductMedia]]:
+        grouped: dict[UUID, list[ProductMedia]] = {key: [] for key in product_ids}
+        for item in await super().media_of(product_ids):
+            grouped[item.product_id].append(item)
+        return grouped
+
     async def get_product(self, product_id: UUID) -> Product | None:
         return (await self._cache.get_many([product_id], self._products, space="p")).get(product_id)
 
@@ -69,6 +75,10 @@ class CachedCatalogRepository(TortoiseCatalogRepository):
             (v for key in dict.fromkeys(product_ids) for v in found.get(key, [])),
             key=lambda v: v.id,
         )
+
+    async def media_of(self, product_ids: Sequence[UUID]) -> list[ProductMedia]:
+        found = await self._cache.get_many(product_ids, self._media_of, space="media-of")
+        return [item for key in dict.fromkeys(product_ids) for item in found.get(key, [])]
 
     async def get_category(self, category_id: UUID) -> Category | None:
         return (await self._cache.get_many([category_id], self._categories, space="c")).get(

@@ -5,24 +5,47 @@ from typing import Any
 from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q, Subquery
 
-from domain.catalog.model import CatalogStatus, Category, Money, Product, Variant
-from domain.errors import CatalogError, CatalogErrorCode
+from domain.catalog.model import (
+    CatalogStatus,
+    Category,
+    Locale,
+    LocalizedNames,
+    MediaKind,
+    Money,
+    Product,
+    ProductMedia,
+    Variant,
+)
+from domain.errors import CatalogError, CatalogErrorCode, CommonError, CommonErrorCode
 from domain.pagination import Page, PageRequest
+from infra.catalog_search import LIKE_ESCAPE, like_patterns, search_columns
 from infra.db import sql
-from infra.db.models.catalog import ProductRow, VariantRow
 from infra.repositories.paging import after_uuid
 
-PRODUCT_COLUMNS = "id, name, slug, description, category_id, status, created_at, updated_at"
+PRODUCT_COLUMNS = "id, name, slug, description, category_id, status, created_at, updated_at, names"
 VARIANT_COLUMNS = (
     "id, product_id, code, name, price_amount, currency, status, created_at, updated_at, "
-    "barcode, attributes"
+    "barcode, attributes, names"
 )
+MEDIA_COLUMNS = "id, product_id, kind, url, alt, position"
 PRODUCT_FIELDS = tuple(PRODUCT_COLUMNS.split(", "))
 SELECT_PRODUCTS = f"SELECT {PRODUCT_COLUMNS} FROM product"
 SELECT_VARIANTS = f"SELECT {VARIANT_COLUMNS} FROM variant"
 SELECT_CATEGORIES = "SELECT id, name, slug, parent_id FROM category"
+SELECT_MEDIA = f"SELECT {MEDIA_COLUMNS} FROM product_media"
+LOCALES = {locale.value: locale for locale in Locale}
+
+
+def _names(value: Any) -> LocalizedNames:
+    stored = sql.as_json(value) or {}
+    return {LOCALES[tag]: name for tag, name in stored.items() if tag in LOCALES}
+
+
+def _names_json(names: LocalizedNames) -> dict[str, str]:
+    return {locale.value: name for locale, name in names.items()}
+
+
 VARIANT_AND_PRODUCT = ", ".join(
     [f"v.{name}" for name in VARIANT_COLUMNS.split(", ")]
     + [f"p.{name} AS p_{name}" for name in PRODUCT_FIELDS]
@@ -39,6 +62,7 @@ def _product(row: dict[str, Any]) -> Product:
         status=CatalogStatus(row["status"]),
         created_at=sql.as_datetime(row["created_at"]),
         updated_at=sql.as_datetime(row["updated_at"]),
+        names=_names(row["names"]),
     )
 
 
@@ -53,7 +77,26 @@ def _variant(row: dict[str, Any]) -> Variant:
         created_at=sql.as_datetime(row["created_at"]),
         updated_at=sql.as_datetime(row["updated_at"]),
         barcode=row["barcode"],
-        attributes=dict(sql.as_json(row["attributes"]) or {}),
+        attributes=_attributes(row["attributes"]),
+        names=_names(row["names"]),
+    )
+
+
+def _attributes(value: Any) -> dict[str, str]:
+    """[[name, value], ...] in their order; an object is a row written by the release before
+    0014 during a rolling deploy."""
+    stored = sql.as_json(value) or []
+    return dict(stored.items() if isinstance(stored, dict) else stored)
+
+
+def _media(row: dict[str, Any]) -> ProductMedia:
+    return ProductMedia(
+        id=sql.as_uuid(row["id"]),
+        product_id=sql.as_uuid(row["product_id"]),
+        kind=MediaKind(row["kind"]),
+        url=row["url"],
+        alt=row["alt"],
+        position=int(row["position"]),
     )
 
 
@@ -82,6 +125,7 @@ def _product_fields(product: Product) -> dict[str, Any]:
         "category_id": product.category_id,
         "status": product.status,
         "updated_at": product.updated_at,
+        "names": _names_json(product.names),
     }
 
 
@@ -91,13 +135,26 @@ def _variant_fields(variant: Variant) -> dict[str, Any]:
         "code": variant.code,
         "barcode": variant.barcode,
         "name": variant.name,
-        "attributes": variant.attributes,
+        "names": _names_json(variant.names),
+        "attributes": [[name, value] for name, value in variant.attributes.items()],
         "price_amount": variant.price.amount,
         "currency": variant.price.currency,
         "status": variant.status,
         "created_at": variant.created_at,
         "updated_at": variant.updated_at,
     }
+
+
+def _search_cursor(key: str) -> tuple[int, UUID]:
+    """A search result's cursor, "rank:id" (`_search_products`)."""
+    rank, _, product_id = key.partition(":")
+    if rank in ("0", "1", "2", "3"):
+        return int(rank), after_uuid(product_id)
+    raise CommonError(
+        CommonErrorCode.INVALID_INPUT,
+        "`after` is not a cursor from this search; pass a `cursor` or `endCursor` as given.",
+        ["after"],
+    )
 
 
 def _duplicate(error: IntegrityError) -> CatalogError:
@@ -112,8 +169,9 @@ def _duplicate(error: IntegrityError) -> CatalogError:
 
 class TortoiseCatalogRepository:
     """Reads and writes through prebuilt SQL (every product list, variant and order view
-    reads here); the text search, a use case of its own, through the ORM. `touched`: this
-    instance wrote (the unit of work tells the catalog cache after its commit)."""
+    reads here), the text search too (LIKE on both databases, infra/catalog_search.py).
+    `touched`: this instance wrote (the unit of work tells the catalog cache after its
+    commit)."""
 
     touched = False
 
@@ -208,26 +266,118 @@ class TortoiseCatalogRepository:
         category_id: UUID | None,
         statuses: Sequence[CatalogStatus],
     ) -> Page[Product]:
-        query = ProductRow.filter(status__in=list(statuses))
-        by_variant = Q(code__icontains=search)
-        if len(search) <= 14:  # longer text is no barcode (and fails the column's check)
-            by_variant |= Q(barcode=search)
-        matching = VariantRow.filter(by_variant).values("product_id")
-        query = query.filter(Q(name__icontains=search) | Q(id__in=Subquery(matching)))
+        """Products whose names, variant names, SKU codes or pinyin contain `search`, or with a
+        variant of that barcode; a whole name first, then a name's start, then a name
+        containing it, then the rest (`search_rank`), by id within each. The cursor is
+        "rank:id"."""
+        patterns = like_patterns(search)
+        if patterns is None:
+            return Page.from_rows([], [], page)
+        whole, start, anywhere = patterns
+        values: list[Any] = [whole, start, anywhere, search.strip()[:14]]
+        escape = f"ESCAPE '{LIKE_ESCAPE}'"
+        rank = (
+            f"CASE WHEN search_names LIKE $1 {escape} THEN 0 "
+            f"WHEN search_names LIKE $2 {escape} THEN 1 "
+            f"WHEN search_names LIKE $3 {escape} THEN 2 ELSE 3 END"
+        )
+        where = [
+            f"(search_names LIKE $3 {escape} OR search_text LIKE $3 {escape} "
+            "OR id IN (SELECT product_id FROM variant WHERE barcode = $4))"
+        ]
+        values.extend(s.value for s in statuses)
+        where.append(f"status IN ({sql.placeholders(len(statuses), 5)})")
         if category_id is not None:
-            query = query.filter(category_id=category_id)
+            values.append(category_id)
+            where.append(f"category_id = ${len(values)}")
+        after = ""
         if page.after is not None:
-            query = query.filter(id__gt=after_uuid(page.after))
-        rows = await query.order_by("id").limit(page.first + 1).values(*PRODUCT_FIELDS)
+            after_rank, after_id = _search_cursor(page.after)
+            values.extend([after_rank, after_id])
+            n = len(values)
+            after = f"WHERE search_rank > ${n - 1} OR (search_rank = ${n - 1} AND id > ${n})"
+        values.append(page.first + 1)
+        rows = await sql.fetch(
+            f"SELECT * FROM (SELECT {PRODUCT_COLUMNS}, {rank} AS search_rank FROM product "
+            f"WHERE {' AND '.join(where)}) AS found {after} "
+            f"ORDER BY search_rank, id LIMIT ${len(values)}",
+            *values,
+        )
         products = [_product(r) for r in rows]
-        return Page.from_rows(products, [str(p.id) for p in products], page)
+        keys = [f"{r['search_rank']}:{p.id}" for r, p in zip(rows, products, strict=True)]
+        return Page.from_rows(products, keys, page)
+
+    async def index_for_search(self, product_id: UUID) -> None:
+        self.touched = True
+        product = await TortoiseCatalogRepository.get_product(self, product_id)
+        if product is None:
+            return
+        variants = await TortoiseCatalogRepository.variants_of(self, [product_id])
+        names, text = search_columns(
+            [product.name, *product.names.values()],
+            [name for v in variants for name in (v.name, *v.names.values())],
+            [v.code for v in variants],
+        )
+        await sql.update(
+            "product", {"search_names": names, "search_text": text}, "id = $1", product_id
+        )
+
+    async def lock_product(self, product_id: UUID) -> Product | None:
+        # FOR UPDATE on PostgreSQL; SQLite serialises writers itself.
+        lock = "" if sql.is_sqlite() else " FOR UPDATE"
+        rows = await sql.fetch(f"{SELECT_PRODUCTS} WHERE id = $1{lock}", product_id)
+        return _product(rows[0]) if rows else None
+
+    async def media_of(self, product_ids: Sequence[UUID]) -> list[ProductMedia]:
+        if not product_ids:
+            return []
+        keys = list(product_ids)
+        rows = await sql.fetch(
+            f"{SELECT_MEDIA} WHERE product_id IN ({sql.placeholders(len(keys))}) "
+            "ORDER BY product_id, position, id",
+            *keys,
+        )
+        return [_media(r) for r in rows]
+
+    async def get_media(self, media_id: UUID) -> ProductMedia | None:
+        rows = await sql.fetch(f"{SELECT_MEDIA} WHERE id = $1", media_id)
+        return _media(rows[0]) if rows else None
+
+    async def add_media(self, media: ProductMedia) -> None:
+        self.touched = True
+        await sql.insert_row(
+            "product_media",
+            {
+                "id": media.id,
+                "product_id": media.product_id,
+                "kind": media.kind,
+                "url": media.url,
+                "alt": media.alt,
+                "position": media.position,
+            },
+        )
+
+    async def save_media_positions(self, media: Sequence[ProductMedia]) -> None:
+        self.touched = True
+        for item in media:
+            await sql.update("product_media", {"position": item.position}, "id = $1", item.id)
+
+    async def remove_media(self, media_id: UUID) -> None:
+        self.touched = True
+        await sql.execute("DELETE FROM product_media WHERE id = $1", media_id)
 
     async def add_product(self, product: Product) -> None:
         self.touched = True
         try:
             await sql.insert_row(
                 "product",
-                {"id": product.id, "created_at": product.created_at, **_product_fields(product)},
+                {
+                    "id": product.id,
+                    "created_at": product.created_at,
+                    **_product_fields(product),
+                    "search_names": "",  # `index_for_search` fills them
+                    "search_text": "",
+                },
             )
         except IntegrityError as error:
             raise _duplicate(error) from None

@@ -1,5 +1,6 @@
 """In-memory catalog and location repositories: what the shop sells and where. Search is a
-plain substring match (the SQL repository ranks; no unit test depends on the ranking)."""
+plain substring match of the names and SKU codes, read at search time (the SQL repository
+keeps a search text, with pinyin, and ranks; no unit test depends on either)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
 
-from domain.catalog.model import CatalogStatus, Category, Product, Variant
+from domain.catalog.model import CatalogStatus, Category, Product, ProductMedia, Variant
 from domain.catalog.ports import CatalogRepository
 from domain.locations.model import Location, LocationStatus, LocationType
 from domain.locations.ports import LocationRepository
@@ -81,9 +82,15 @@ class FakeCatalog(CatalogRepository):
             for p in self._t.products.values()
             if p.status in statuses
             and (category_id is None or p.category_id == category_id)
-            and (not search or search.lower() in p.name.lower())
+            and (not search or search.lower() in self._text_of(p))
         ]
         return page_of(found, lambda p: str(p.id), page)
+
+    def _text_of(self, product: Product) -> str:
+        variants = [v for v in self._t.variants.values() if v.product_id == product.id]
+        texts = [product.name, *product.names.values()]
+        texts += [t for v in variants for t in (v.name, v.code, *v.names.values())]
+        return "\n".join(texts).lower()
 
     async def add_product(self, product: Product) -> None:
         assert product.id not in self._t.products, "duplicate primary key"
@@ -106,6 +113,31 @@ class FakeCatalog(CatalogRepository):
         for variant in self._t.variants.values():
             if variant.product_id == product_id:
                 variant.status = status
+
+    async def index_for_search(self, product_id: UUID) -> None:
+        """Nothing to keep: `list_products` reads the names themselves."""
+
+    async def lock_product(self, product_id: UUID) -> Product | None:
+        return await self.get_product(product_id)
+
+    async def media_of(self, product_ids: Sequence[UUID]) -> list[ProductMedia]:
+        found = [m for m in self._t.media.values() if m.product_id in product_ids]
+        return [replace(m) for m in sorted(found, key=lambda m: (m.product_id, m.position, m.id))]
+
+    async def get_media(self, media_id: UUID) -> ProductMedia | None:
+        found = self._t.media.get(media_id)
+        return replace(found) if found else None
+
+    async def add_media(self, media: ProductMedia) -> None:
+        assert media.id not in self._t.media, "duplicate primary key"
+        self._t.media[media.id] = replace(media)
+
+    async def save_media_positions(self, media: Sequence[ProductMedia]) -> None:
+        for item in media:
+            self._t.media[item.id].position = item.position
+
+    async def remove_media(self, media_id: UUID) -> None:
+        self._t.media.pop(media_id, None)
 
 
 class FakeLocations(LocationRepository):

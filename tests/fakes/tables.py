@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from domain.catalog.model import Category, Product, Variant
+from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.identity.model import AuthSession, RefreshToken, StaffAction, StaffUser
 from domain.inventory.model import (
     Discrepancy,
@@ -59,6 +59,7 @@ class Tables:
     products: dict[UUID, Product] = field(default_factory=dict)
     variants: dict[UUID, Variant] = field(default_factory=dict)
     categories: dict[UUID, Category] = field(default_factory=dict)
+    media: dict[UUID, ProductMedia] = field(default_factory=dict)
     locations: dict[UUID, Location] = field(default_factory=dict)
     # inventory
     levels: dict[LevelKey, StockLevel] = field(default_factory=dict)

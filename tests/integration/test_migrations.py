@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,11 @@ from tortoise.context import TortoiseContext
 
 from infra.db.connection import downgrade, migrate, sqlalchemy_url, tortoise_config
 from tests.support import is_postgres
+
+# Indexes the Tortoise models cannot declare, being PostgreSQL's own: the GIN trigram index of
+# the catalog search (alembic 0016). By name, so that no other index slips past the comparison;
+# `test_the_search_index_is_a_trigram_index` checks it instead.
+POSTGRES_ONLY_INDEXES = {"ix_product_search_trgm"}
 
 
 def _admin_url(url: str) -> str:
@@ -111,6 +117,8 @@ def _keys(engine: sa.Engine, inspector: Any, table: str) -> tuple[set[Any], set[
         return unique, indexes
     unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
     for index in inspector.get_indexes(table):
+        if index["name"] in POSTGRES_ONLY_INDEXES:
+            continue
         (unique if index["unique"] else indexes).add(tuple(index["column_names"]))
     return unique, indexes
 
@@ -134,6 +142,22 @@ async def test_migrations_match_the_tortoise_models(fresh_url: Any) -> None:
                 f"{table}.{aspect}: migration has {actual[table][aspect]}, "
                 f"models expect {expected[table][aspect]}"
             )
+
+
+async def test_the_search_index_is_a_trigram_index(fresh_url: Any) -> None:
+    url = fresh_url()
+    migrate(url)
+    if not is_postgres(url):
+        return  # SQLite has no such index: its search scans
+    engine = sa.create_engine(sqlalchemy_url(url))
+    with engine.connect() as conn:
+        definition = conn.execute(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_product_search_trgm'")
+        ).scalar_one()
+    engine.dispose()
+    assert "USING gin" in definition
+    assert "search_names gin_trgm_ops" in definition
+    assert "search_text gin_trgm_ops" in definition
 
 
 async def test_downgrade_to_base_then_upgrade_to_head(fresh_url: Any) -> None:
@@ -173,3 +197,51 @@ async def test_database_constraints_back_the_invariants(fresh_url: Any) -> None:
             conn.execute(sa.text(statement))
             pytest.fail(f"{what} did not hold")
     engine.dispose()
+
+
+async def test_0016_keeps_attributes_and_indexes_existing_products(fresh_url: Any) -> None:
+    """Rows written before 0016: attributes as an object become [name, value] pairs (and back
+    on downgrade), and the products get their search text, pinyin included."""
+    url = fresh_url()
+    migrate(url, "0015_persisted_queries")
+    engine = sa.create_engine(sqlalchemy_url(url))
+    product_id, variant_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO product (id, name, slug, description, status, created_at, updated_at) "
+                "VALUES (:id, '芒果多多', 'mango', '', 'ACTIVE', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"id": product_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO variant (id, product_id, code, name, attributes, price_amount, "
+                "currency, status, created_at, updated_at) VALUES (:id, :product, 'MJ-500', "
+                "'Large', :attributes, 1900, 'CNY', 'ACTIVE', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"id": variant_id, "product": product_id, "attributes": '{"size": "500ml"}'},
+        )
+    engine.dispose()
+
+    def read() -> tuple[Any, ...]:
+        engine = sa.create_engine(sqlalchemy_url(url))
+        with engine.connect() as conn:
+            attributes = conn.execute(sa.text("SELECT attributes FROM variant")).scalar_one()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("product")}
+            search = (
+                conn.execute(sa.text("SELECT search_names, search_text FROM product")).one()
+                if "search_text" in columns
+                else None
+            )
+        engine.dispose()
+        return (json.loads(attributes) if isinstance(attributes, str) else attributes), search
+
+    migrate(url)
+    attributes, search = read()
+    assert attributes == [["size", "500ml"]]
+    assert search == ("\n芒果多多\n", "\nlarge\nmj-500\nmangguoduoduo\nmgdd\n")
+    downgrade(url, "0015_persisted_queries")
+    assert read() == ({"size": "500ml"}, None)

@@ -26,8 +26,14 @@ REPOSITORIES = Path(__file__).resolve().parents[2] / "infra" / "repositories"
 # the functions that map a row selected with those columns, and the model's columns the list
 # leaves out on purpose.
 COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]] = {
-    ("catalog", "PRODUCT_COLUMNS"): ("ProductRow", ("_product",), frozenset()),
+    # The search columns are written by `index_for_search` and matched, never read into a row.
+    ("catalog", "PRODUCT_COLUMNS"): (
+        "ProductRow",
+        ("_product",),
+        frozenset({"search_names", "search_text"}),
+    ),
     ("catalog", "VARIANT_COLUMNS"): ("VariantRow", ("_variant",), frozenset()),
+    ("catalog", "MEDIA_COLUMNS"): ("ProductMediaRow", ("_media",), frozenset()),
     ("inventory", "MOVEMENT_COLUMNS"): ("MovementRow", (), frozenset()),
     ("inventory", "RESERVATION_COLUMNS"): ("ReservationRow", (), frozenset()),
     ("locations", "LOCATION_COLUMNS"): ("LocationRow", ("_location",), frozenset()),

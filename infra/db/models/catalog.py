@@ -6,7 +6,7 @@ from uuid import UUID
 from tortoise import fields
 from tortoise.models import Model
 
-from domain.catalog.model import CatalogStatus
+from domain.catalog.model import CatalogStatus, MediaKind
 
 
 class CategoryRow(Model):
@@ -38,6 +38,10 @@ class ProductRow(Model):
     status = fields.CharEnumField(CatalogStatus, max_length=10)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+    names: Any = fields.JSONField()  # {"zh-CN": ..., "en": ...}
+    # Written by `index_for_search`, read only by the search (infra/catalog_search.py).
+    search_names = fields.TextField()
+    search_text = fields.TextField()
 
     category_id: UUID | None
 
@@ -59,8 +63,26 @@ class VariantRow(Model):
     status = fields.CharEnumField(CatalogStatus, max_length=10)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+    names: Any = fields.JSONField()
 
     product_id: UUID
 
     class Meta:
         table = "variant"
+
+
+class ProductMediaRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    product: fields.ForeignKeyRelation[ProductRow] = fields.ForeignKeyField(
+        "models.ProductRow", related_name="media", on_delete=fields.CASCADE, db_index=False
+    )
+    kind = fields.CharEnumField(MediaKind, max_length=10)
+    url = fields.CharField(max_length=2048)
+    alt = fields.CharField(max_length=300)
+    position = fields.IntField()
+
+    product_id: UUID
+
+    class Meta:
+        table = "product_media"
+        indexes = (("product_id", "position"),)
