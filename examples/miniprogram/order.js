@@ -5,7 +5,7 @@ export async function placePickupOrder(variantId, storeId, cartId) {
   const data = await gql(`mutation($v: ID!, $store: ID!, $key: String!) {
     placeOrder(input: {channel: MINI_PROGRAM, idempotencyKey: $key,
       lines: [{variantId: $v, quantity: 1}], fulfilment: {pickup: {locationId: $store}}}) {
-      order { id number status total { amount formatted } }
+      order { id number pickupNumber status total { amount formatted } }
       errors { code message field } } }`,
     {v: variantId, store: storeId, key: cartId}) // the same key again: the same order
   const payload = data.placeOrder

@@ -1,7 +1,7 @@
 """The client examples of docs/clients.md run against the served app (uvicorn on a free
 local port), as a reader would run them, each in its own process: examples/python_client.py
-(the `gql` client over HTTP and graphql-transport-ws) and the mini-program's api.js and
-order.js under Node."""
+(the `gql` client over HTTP and graphql-transport-ws), the mini-program's api.js and order.js
+under Node, and the kiosk's pickup board (examples/kiosk/board.mjs, npm `graphql-ws`)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,28 @@ import httpx
 import pytest
 
 from api.relay import decode_id, encode_id
-from domain.identity.model import StaffRole
-from domain.live import order_topic
+from domain.identity.model import DeviceKind, StaffRole
+from domain.identity.services import create_device
+from domain.live import order_topic, pickup_board_topic
 from infra.runtime import Runtime
 from tests.support.api import Api, staff_api
+from tests.support.orders import Story, make_variants, receive, stepped
+from tests.support.shoppers import Shopper
 from tests.support.ws import serve, subscribed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+NAMED_LOGIN = """mutation($code: String!, $name: String) {
+  loginWithWechat(input: {appId: "wx-demo", code: $code, displayName: $name}) {
+    tokens { accessToken } member { id } errors { code } } }"""
+
+
+async def named(api: Api, openid: str, name: str) -> Shopper:
+    payload = (await api.data(NAMED_LOGIN, {"code": f"test:{openid}", "name": name}))[
+        "loginWithWechat"
+    ]
+    assert payload["errors"] == [], payload
+    return Shopper(payload["member"]["id"], api.as_(payload["tokens"]["accessToken"]), openid, "")
 
 
 @pytest.fixture
@@ -127,3 +142,84 @@ async def test_the_mini_program_example_logs_in_orders_and_follows_the_order(
     event = json.loads(out.decode().splitlines()[-1])["event"]
     assert event["orderId"] == placed["orderId"]
     assert event["status"] == "CANCELLED"
+
+
+async def _npm_ci(directory: Path) -> None:
+    """The example's packages (pinned by its package-lock.json), installed once."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is missing: scripts/with-services.sh installs it (Debian npm)")
+    if (directory / "node_modules").is_dir():
+        return
+    process = await asyncio.create_subprocess_exec(
+        npm,
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        cwd=directory,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 300)
+    assert process.returncode == 0, f"npm ci failed:\n{out.decode()}\n{err.decode()}"
+
+
+async def test_the_kiosk_example_shows_the_board_as_it_is_then_its_changes(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    api: Api,
+    manager_a: Api,
+    served: str,
+) -> None:
+    """examples/kiosk/board.mjs (the `graphql-ws` client under Node) started after two orders
+    reached the board: it shows both at once, then follows a change."""
+    (mango,) = await make_variants(runtime, ("KIOSK-M", "Mango 1kg", 1990))
+    await receive(runtime, stores["SH-A"].id, mango, 20)
+    story = Story(client, runtime, stores, mango, manager_a)
+    lin, wang = await named(api, "kiosk-lin", "林小雨"), await named(api, "kiosk-wang", "王大明")
+    ready, preparing = await story.ready(lin), await story.preparing(wang)
+    store = stores["SH-A"].id
+    _, kiosk_token = await create_device(runtime.auth, store, DeviceKind.KIOSK)
+
+    await _npm_ci(EXAMPLES / "kiosk")
+    process = await asyncio.create_subprocess_exec(
+        *_node(),
+        str(EXAMPLES / "kiosk" / "board.mjs"),
+        f"ws://{served}/graphql",
+        encode_id("Location", store),
+        kiosk_token,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+
+    async def shown() -> dict[str, Any]:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        if not line:
+            pytest.fail((await process.stderr.read()).decode())
+        screen: dict[str, Any] = json.loads(line)
+        return screen
+
+    try:
+        first, second = await shown(), await shown()
+        assert [(s["event"]["orderId"], s["event"]["snapshot"]) for s in (first, second)] == [
+            (ready["id"], True),
+            (preparing["id"], True),
+        ]
+        assert second["board"] == ["A001 林** READY_FOR_PICKUP", "A002 王** PREPARING"]
+
+        await subscribed(runtime, pickup_board_topic(store))
+        assert await stepped(manager_a, "markOrderReadyForPickup", preparing["id"]) == (
+            "READY_FOR_PICKUP"
+        )
+        moved = await shown()
+        assert moved["event"] == {
+            "orderId": preparing["id"],
+            "status": "READY_FOR_PICKUP",
+            "snapshot": False,
+        }
+        assert moved["board"] == ["A001 林** READY_FOR_PICKUP", "A002 王** READY_FOR_PICKUP"]
+    finally:
+        process.kill()
+        await process.wait()
