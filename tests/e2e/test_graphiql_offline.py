@@ -208,7 +208,8 @@ async def test_graphiql_subscribes_over_the_websocket_on_the_same_path(
         await ide.edit(HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"}))
         location = encode_id("Location", store.id)
         await ide.start(
-            f'subscription {{ pickupBoard(locationId: "{location}") {{ orderNumber status }} }}'
+            f'subscription {{ pickupBoard(locationId: "{location}") {{ '
+            "orderNumber pickupNumber status } }"
         )
         await subscribed(runtime, topic)
         await runtime.live.publish(
@@ -216,6 +217,7 @@ async def test_graphiql_subscribes_over_the_websocket_on_the_same_path(
                 store.id,
                 order_id=order,
                 order_number="A-0042",
+                pickup_number="A042",
                 status="READY_FOR_PICKUP",
                 customer_name=None,
                 at=runtime.clock.now(),
@@ -225,7 +227,11 @@ async def test_graphiql_subscribes_over_the_websocket_on_the_same_path(
 
         assert "errors" not in result, result
         assert result["data"] == {
-            "pickupBoard": {"orderNumber": "A-0042", "status": "READY_FOR_PICKUP"}
+            "pickupBoard": {
+                "orderNumber": "A-0042",
+                "pickupNumber": "A042",
+                "status": "READY_FOR_PICKUP",
+            }
         }
         assert ide.sockets == [served.replace("http://", "ws://", 1) + "/graphql"]
         assert ide.elsewhere == []
