@@ -19,7 +19,7 @@ from domain.live import OrderAccess
 from domain.locations.deps import LocationDeps
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import PointsPolicy
-from domain.loyalty.reactions import export_points, export_points_entries
+from domain.loyalty.reactions import export_points_entries, points_exporter
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.deps import MemberDeps
 from domain.members.model import IdentityKind
@@ -91,7 +91,7 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
-        self.exporters.register("points", export_points)
+        self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)

@@ -4,12 +4,14 @@ gets a points section."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 from domain.events import ExportScope, MembersMerged, PosSaleRecorded
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.ledger import merge_accounts
+from domain.loyalty.model import PointsPolicy
 from domain.loyalty.services import earn_for_till_sale
 from domain.pagination import MAX_PAGE_SIZE as EXPORT_PAGE
 from domain.pagination import PageRequest
@@ -41,13 +43,20 @@ def register_handlers(deps: LoyaltyDeps) -> None:
     deps.events.register(PosSaleRecorded, on_pos_sale)
 
 
-async def export_points(uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
-    """The points summary of a member's data export (the entries are a list section)."""
-    account = await uow.loyalty.get_account(member_id)
-    return {
-        "balance": account.balance if account else 0,
-        "tier": account.tier if account else None,
-    }
+def points_exporter(
+    policy: PointsPolicy,
+) -> Callable[[UnitOfWork, UUID], Awaitable[dict[str, Any]]]:
+    """The points summary of a member's data export (the entries are a list section); the
+    tier is the one `me { tier }` shows, MEMBER for a member without an account yet."""
+
+    async def export_points(uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
+        account = await uow.loyalty.get_account(member_id)
+        return {
+            "balance": account.balance if account else 0,
+            "tier": policy.tier_of(account),
+        }
+
+    return export_points
 
 
 async def export_points_entries(

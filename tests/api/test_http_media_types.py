@@ -230,3 +230,17 @@ async def test_metrics_count_each_code(client: httpx.AsyncClient) -> None:
     after = (await client.get("/metrics")).text
     deltas = [error_count(after, c) - error_count(before, c) for c in counted]
     assert deltas == [2, 1, 1]
+
+
+@pytest.mark.parametrize(("accept", "status"), [(NEW, 400), (JSON, 400)])
+async def test_a_subscription_over_http_is_refused_with_where_to_send_it(
+    client: httpx.AsyncClient, accept: str, status: int
+) -> None:
+    """Not run as a query (it used to fail inside, as a masked INTERNAL_SERVER_ERROR)."""
+    response = await post(
+        client, 'subscription { orderUpdated(orderId: "T3JkZXI6eA==") { status } }', accept
+    )
+    assert response.status_code == status
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "WebSocket" in error["message"] and "graphql-transport-ws" in error["message"]

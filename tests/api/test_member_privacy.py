@@ -233,6 +233,11 @@ async def test_export_holds_decrypted_identifiers_consents_and_registered_sectio
     ]
     assert document["test-section"] == {"memberStatus": "ACTIVE", "orders": []}
     assert called_with == [member.key]
+    # No points yet: the tier `me { tier }` shows (MEMBER), not null.
+    me = (await member.api.data("{ me { tier } }"))["me"]
+    assert (
+        document["points"] == {"balance": 0, "tier": me["tier"]} == {"balance": 0, "tier": "MEMBER"}
+    )
 
     # unregistered: the next export has no such section
     later = (await member.api.data(EXPORT))["exportMyData"]["document"]
