@@ -43,7 +43,8 @@ class OrderRow(Model):
 
     class Meta:
         table = "customer_order"
-        indexes = (("location_id", "status"), ("member_id", "id"))
+        # (updated_at, id): an ERP pulls the orders changed since its last pull, in that order.
+        indexes = (("location_id", "status"), ("member_id", "id"), ("updated_at", "id"))
         # One A023 per store and store-local day; staff find an order by (store, number).
         unique_together = (("location_id", "pickup_number", "pickup_day"),)
 
