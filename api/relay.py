@@ -12,7 +12,7 @@ from uuid import UUID
 import strawberry
 
 from domain.errors import CommonError, CommonErrorCode
-from domain.pagination import Page
+from domain.pagination import Page, not_a_cursor
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -65,11 +65,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     if not raw.startswith("c:") or len(raw) > 200:
-        raise CommonError(
-            CommonErrorCode.INVALID_INPUT,
-            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
-            ["after"],
-        )
+        raise not_a_cursor()
     return raw[2:]
 
 

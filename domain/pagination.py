@@ -62,8 +62,13 @@ def parse_change_key(text: str) -> tuple[datetime, UUID]:
     try:
         return datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), UUID(key)
     except ValueError:
-        raise CommonError(
-            CommonErrorCode.INVALID_INPUT,
-            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
-            ["after"],
-        ) from None
+        raise not_a_cursor() from None
+
+
+def not_a_cursor() -> CommonError:
+    """`after` that no page of this list gave out."""
+    return CommonError(
+        CommonErrorCode.INVALID_INPUT,
+        "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
+        ["after"],
+    )

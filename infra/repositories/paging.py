@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain.errors import CommonError, CommonErrorCode
+from domain.pagination import not_a_cursor
 
 
 def after_uuid(key: str) -> UUID:
@@ -12,8 +12,4 @@ def after_uuid(key: str) -> UUID:
     try:
         return UUID(key)
     except ValueError:
-        raise CommonError(
-            CommonErrorCode.INVALID_INPUT,
-            "`after` is not a cursor from this list; pass a `cursor` or `endCursor` as given.",
-            ["after"],
-        ) from None
+        raise not_a_cursor() from None

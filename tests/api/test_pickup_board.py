@@ -21,7 +21,7 @@ from domain.ordering.lifecycle import mark_ready
 from infra.runtime import Runtime
 from tests.support.api import Api
 from tests.support.orders import Story, make_variants, order_key, receive
-from tests.support.shoppers import Shopper
+from tests.support.shoppers import shopper
 from tests.support.ws import Session, session, subscribed
 
 BOARD = """
@@ -34,19 +34,6 @@ subscription($id: ID!) {
 
 QUEUE = """query($l: ID!, $n: String) {
   pickupQueue(locationId: $l, pickupNumber: $n) { nodes { id pickupNumber status } } }"""
-
-NAMED_LOGIN = """mutation($code: String!, $name: String) {
-  loginWithWechat(input: {appId: "wx-demo", code: $code, displayName: $name}) {
-    tokens { accessToken } member { id } errors { code } } }"""
-
-
-async def named(api: Api, openid: str, name: str) -> Shopper:
-    payload = (await api.data(NAMED_LOGIN, {"code": f"test:{openid}", "name": name}))[
-        "loginWithWechat"
-    ]
-    assert payload["errors"] == [], payload
-    token = payload["tokens"]["accessToken"]
-    return Shopper(payload["member"]["id"], api.as_(token), openid, "")
 
 
 @pytest.fixture
@@ -72,7 +59,7 @@ async def watching(
 async def test_a_kiosk_starts_from_the_board_as_it_is_then_follows_changes(
     server: str, runtime: Runtime, stores: dict[str, Any], api: Api, story: Story
 ) -> None:
-    lin, wang = await named(api, "lin", "林小雨"), await named(api, "wang", "王大明")
+    lin, wang = await shopper(api, "lin", name="林小雨"), await shopper(api, "wang", name="王大明")
     ready = await story.ready(lin)
     preparing = await story.preparing(wang)
     paid = await story.paid(lin)  # paid, not yet being made: not on the board
@@ -150,7 +137,7 @@ async def test_a_change_the_board_state_already_shows_is_not_sent_again(
     commits, the kiosk subscribes and reads the board (ready), and only then does the event
     arrive. The kiosk gets the order once, from the state; the late copy is dropped."""
     location = stores["SH-A"].id
-    late = await story.preparing(await named(api, "lin", "林小雨"))
+    late = await story.preparing(await shopper(api, "lin", name="林小雨"))
     held = Held()
     manager = Principal(
         PrincipalKind.STAFF, new_id(), role=StaffRole.STORE_MANAGER, store_ids=frozenset({location})
@@ -171,7 +158,7 @@ async def test_a_change_the_board_state_already_shows_is_not_sent_again(
         await kiosk.nothing_more()
 
         # A change after the state was read does arrive.
-        newer = await story.preparing(await named(api, "wang", "王大明"))
+        newer = await story.preparing(await shopper(api, "wang", name="王大明"))
         event = await kiosk.next("pickupBoard")
         assert (event["orderId"], event["status"], event["snapshot"]) == (
             newer["id"],
@@ -183,8 +170,8 @@ async def test_a_change_the_board_state_already_shows_is_not_sent_again(
 async def test_a_kiosk_reads_its_own_stores_queue_and_finds_an_order_by_number(
     runtime: Runtime, stores: dict[str, Any], api: Api, story: Story
 ) -> None:
-    first = await story.paid(await named(api, "lin", "林小雨"))
-    second = await story.ready(await named(api, "wang", "王大明"))
+    first = await story.paid(await shopper(api, "lin", name="林小雨"))
+    second = await story.ready(await shopper(api, "wang", name="王大明"))
     kiosk = api.as_(await kiosk_of(runtime, stores["SH-A"].id))
     at_a = encode_id("Location", stores["SH-A"].id)
 
@@ -202,7 +189,7 @@ async def test_other_stores_queues_stay_closed_and_the_refusal_says_what_is_allo
     runtime: Runtime, stores: dict[str, Any], api: Api
 ) -> None:
     at_a = encode_id("Location", stores["SH-A"].id)
-    member = await named(api, "lin", "林小雨")
+    member = await shopper(api, "lin", name="林小雨")
     for caller in (api.as_(await kiosk_of(runtime, stores["SH-B"].id)), member.api):
         answer = await caller(QUEUE, {"l": at_a})
         assert answer["data"] is None
@@ -224,7 +211,7 @@ async def test_an_order_page_gets_the_order_as_it_is_at_each_event(
 ) -> None:
     """Each event reads the order when it is sent (one subscription, fresh loaders): the
     second event does not show the first one's order."""
-    member = await named(api, "lin", "林小雨")
+    member = await shopper(api, "lin", name="林小雨")
     order = await story.paid(member)
     assert member.api.token is not None
     async with session(server, member.api.token) as page:

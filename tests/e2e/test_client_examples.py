@@ -24,22 +24,10 @@ from domain.live import order_topic, pickup_board_topic
 from infra.runtime import Runtime
 from tests.support.api import Api, staff_api
 from tests.support.orders import Story, make_variants, receive, stepped
-from tests.support.shoppers import Shopper
+from tests.support.shoppers import shopper
 from tests.support.ws import serve, subscribed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-NAMED_LOGIN = """mutation($code: String!, $name: String) {
-  loginWithWechat(input: {appId: "wx-demo", code: $code, displayName: $name}) {
-    tokens { accessToken } member { id } errors { code } } }"""
-
-
-async def named(api: Api, openid: str, name: str) -> Shopper:
-    payload = (await api.data(NAMED_LOGIN, {"code": f"test:{openid}", "name": name}))[
-        "loginWithWechat"
-    ]
-    assert payload["errors"] == [], payload
-    return Shopper(payload["member"]["id"], api.as_(payload["tokens"]["accessToken"]), openid, "")
 
 
 @pytest.fixture
@@ -177,7 +165,10 @@ async def test_the_kiosk_example_shows_the_board_as_it_is_then_its_changes(
     (mango,) = await make_variants(runtime, ("KIOSK-M", "Mango 1kg", 1990))
     await receive(runtime, stores["SH-A"].id, mango, 20)
     story = Story(client, runtime, stores, mango, manager_a)
-    lin, wang = await named(api, "kiosk-lin", "林小雨"), await named(api, "kiosk-wang", "王大明")
+    lin, wang = (
+        await shopper(api, "kiosk-lin", name="林小雨"),
+        await shopper(api, "kiosk-wang", name="王大明"),
+    )
     ready, preparing = await story.ready(lin), await story.preparing(wang)
     store = stores["SH-A"].id
     _, kiosk_token = await create_device(runtime.auth, store, DeviceKind.KIOSK)

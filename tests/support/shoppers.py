@@ -10,8 +10,8 @@ from api.relay import decode_id
 from tests.support.api import Api
 
 WECHAT_LOGIN = """
-mutation($code: String!) {
-  loginWithWechat(input: {appId: "wx-demo", code: $code}) {
+mutation($code: String!, $name: String) {
+  loginWithWechat(input: {appId: "wx-demo", code: $code, displayName: $name}) {
     tokens { accessToken refreshToken } created member { id }
     errors { code message field }
   }
@@ -35,17 +35,21 @@ class Shopper:
         return decode_id(self.id, "Member")
 
 
-async def wechat_login(api: Api, code: str) -> dict[str, Any]:
-    """loginWithWechat on the "wx-demo" app, which must succeed; its payload."""
-    payload: dict[str, Any] = (await api.data(WECHAT_LOGIN, {"code": code}))["loginWithWechat"]
+async def wechat_login(api: Api, code: str, name: str | None = None) -> dict[str, Any]:
+    """loginWithWechat on the "wx-demo" app, which must succeed; its payload. `name` is the
+    WeChat nickname a new member is named with."""
+    variables = {"code": code, "name": name}
+    payload: dict[str, Any] = (await api.data(WECHAT_LOGIN, variables))["loginWithWechat"]
     assert payload["errors"] == [], payload
     return payload
 
 
-async def shopper(api: Api, openid: str = "open-1", phone: str | None = None) -> Shopper:
-    """A member logged in through WeChat (the fake gateway takes "test:<openid>"), with
-    `phone` bound through WeChat's phone button if given."""
-    payload = await wechat_login(api, f"test:{openid}")
+async def shopper(
+    api: Api, openid: str = "open-1", phone: str | None = None, name: str | None = None
+) -> Shopper:
+    """A member logged in through WeChat (the fake gateway takes "test:<openid>"), named
+    `name` if new, with `phone` bound through WeChat's phone button if given."""
+    payload = await wechat_login(api, f"test:{openid}", name)
     member = Shopper(
         payload["member"]["id"],
         api.as_(payload["tokens"]["accessToken"]),
