@@ -106,7 +106,8 @@ class OrderQueries:
     @strawberry.field(
         permission_classes=[CanReadOrders],
         description="CS and API keys with orders:read: every store's orders, optionally of one "
-        "member and in some statuses; newest first. With `updatedSince`, the orders changed "
+        "member, one store, some statuses or one pickup number (A023: the number a store "
+        "called, newest day first); newest first. With `updatedSince`, the orders changed "
         "since then, oldest change first: an ERP pulls incrementally by following `endCursor` "
         "and, next time, from the last `updatedAt` it saw (an order changed meanwhile comes "
         "again).",
@@ -119,8 +120,11 @@ class OrderQueries:
         updated_since: datetime | None = None,
         first: int | None = None,
         after: str | None = None,
+        location_id: strawberry.ID | None = None,
+        pickup_number: str | None = None,
     ) -> OrderConnection:
         member = _id(member_id, "Member", "memberId") if member_id else None
+        location = _id(location_id, "Location", "locationId") if location_id else None
         if updated_since is not None and updated_since.tzinfo is None:
             raise ApiError(
                 "INVALID_INPUT",
@@ -131,8 +135,10 @@ class OrderQueries:
             info,
             _page(first, after),
             member_id=member,
+            location_id=location,
             statuses=tuple(status or ()),
             updated_since=updated_since,
+            pickup_number=pickup_number.strip().upper() if pickup_number else None,
         )
 
     @strawberry.field(

@@ -185,6 +185,31 @@ async def test_a_kiosk_reads_its_own_stores_queue_and_finds_an_order_by_number(
     assert (await kiosk.data(QUEUE, {"l": at_a, "n": "A404"}))["pickupQueue"]["nodes"] == []
 
 
+async def test_customer_service_finds_the_order_a_store_called(
+    stores: dict[str, Any], api: Api, admin: Api, story: Story
+) -> None:
+    """CS, on the phone with a customer who says "A002 at Xujiahui": `orders` by store and
+    pickup number (closed orders too, unlike the store's queue)."""
+    await story.paid(await shopper(api, "lin", name="林小雨"))
+    collected = await story.picked_up(await shopper(api, "wang", name="王大明"))
+    by_number = """query($l: ID, $n: String) { orders(locationId: $l, pickupNumber: $n) {
+      nodes { id pickupNumber status location { code } } } }"""
+    at_a, at_b = (encode_id("Location", stores[c].id) for c in ("SH-A", "SH-B"))
+
+    found = (await admin.data(by_number, {"l": at_a, "n": "a002"}))["orders"]["nodes"]
+    assert found == [
+        {
+            "id": collected["id"],
+            "pickupNumber": "A002",
+            "status": "PICKED_UP",
+            "location": {"code": "SH-A"},
+        }
+    ]
+    assert (await admin.data(by_number, {"l": at_b, "n": "A002"}))["orders"]["nodes"] == []
+    everywhere = (await admin.data(by_number, {"l": None, "n": "A001"}))["orders"]["nodes"]
+    assert [n["pickupNumber"] for n in everywhere] == ["A001"]
+
+
 async def test_other_stores_queues_stay_closed_and_the_refusal_says_what_is_allowed(
     runtime: Runtime, stores: dict[str, Any], api: Api
 ) -> None:
