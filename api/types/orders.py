@@ -17,7 +17,7 @@ from api.types.catalog import Money, Product, Variant, money_of
 from api.types.locations import Location
 from domain.catalog.model import Product as DomainProduct
 from domain.catalog.model import Variant as DomainVariant
-from domain.identity.model import ApiScope
+from domain.identity.model import ApiScope, DeviceKind
 from domain.ordering import model as m
 from domain.ordering.model import (
     Fulfilment,
@@ -146,7 +146,6 @@ class Order(Node):
     channel: SalesChannel
     fulfilment: Fulfilment
     total: Money
-    note: str
     created_at: datetime
     updated_at: datetime
     payment_deadline: datetime | None
@@ -172,7 +171,6 @@ class Order(Node):
             channel=order.channel,
             fulfilment=order.fulfilment,
             total=money_of(order.total, order.currency),
-            note=order.note,
             created_at=order.created_at,
             updated_at=order.updated_at,
             payment_deadline=order.payment_deadline,
@@ -194,6 +192,16 @@ class Order(Node):
             or is_store_staff(actor, self.domain.location_id)
             or reads_all_orders(actor)
         )
+
+    @strawberry.field(
+        description="The customer's note (less sugar, call on arrival). Null for a KIOSK: a "
+        "public screen shows no customer's words."
+    )
+    def note(self, info: Info[Context, Any]) -> str | None:
+        actor = info.context.principal
+        if actor is not None and actor.device_kind is DeviceKind.KIOSK:
+            return None
+        return self.domain.note
 
     @strawberry.field(description="The store or warehouse that fulfils the order.")
     async def location(self, info: Info[Context, Any]) -> Location | None:

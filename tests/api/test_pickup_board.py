@@ -20,7 +20,16 @@ from domain.live import LiveEvent, pickup_board_topic
 from domain.ordering.lifecycle import mark_ready
 from infra.runtime import Runtime
 from tests.support.api import Api
-from tests.support.orders import Story, make_variants, order_key, receive
+from tests.support.orders import (
+    Story,
+    lid,
+    make_variants,
+    order_input,
+    order_key,
+    pay_online,
+    place,
+    receive,
+)
 from tests.support.shoppers import shopper
 from tests.support.ws import Session, session, subscribed
 
@@ -183,6 +192,31 @@ async def test_a_kiosk_reads_its_own_stores_queue_and_finds_an_order_by_number(
     found = (await kiosk.data(QUEUE, {"l": at_a, "n": " a002 "}))["pickupQueue"]["nodes"]
     assert [n["id"] for n in found] == [second["id"]]
     assert (await kiosk.data(QUEUE, {"l": at_a, "n": "A404"}))["pickupQueue"]["nodes"] == []
+
+
+async def test_a_kiosk_does_not_read_the_customers_note_the_stores_staff_do(
+    runtime: Runtime, stores: dict[str, Any], api: Api, manager_a: Api, story: Story
+) -> None:
+    """A kiosk is a public screen: no customer's words on it. The store's POS and staff,
+    who make the drink, read them."""
+    member = await shopper(api, "lin", name="林小雨")
+    placed = await place(
+        member.api,
+        order_input([(story.mango, 1)], pickup=lid(stores, "SH-A"), note="少冰, call 13800138000"),
+    )
+    await pay_online(story.client, runtime, member, placed["order"])
+    queue = """query($l: ID!) { pickupQueue(locationId: $l) { nodes { note } } }"""
+    at_a = {"l": encode_id("Location", stores["SH-A"].id)}
+    kiosk = api.as_(await kiosk_of(runtime, stores["SH-A"].id))
+    _, pos_token = await create_device(runtime.auth, stores["SH-A"].id, DeviceKind.POS)
+    assert (await kiosk.data(queue, at_a))["pickupQueue"]["nodes"] == [{"note": None}]
+    for staff in (api.as_(pos_token), manager_a):
+        nodes = (await staff.data(queue, at_a))["pickupQueue"]["nodes"]
+        assert nodes == [{"note": "少冰, call 13800138000"}]
+    mine = "query($id: ID!) { order(id: $id) { note } }"
+    assert (await member.api.data(mine, {"id": placed["order"]["id"]}))["order"] == {
+        "note": "少冰, call 13800138000"
+    }
 
 
 async def test_customer_service_finds_the_order_a_store_called(
