@@ -85,7 +85,7 @@ class OrderRepository(Protocol):
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]: ...
     async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
         """Refunds to submit (REFUND_PENDING) or to ask about (REFUND_SUBMITTED) whose
-        `next_attempt_at` is before `before`, oldest first; only read."""
+        `next_attempt_at` has come by `before`, oldest first; only read."""
         ...
 
     async def claim_refund(self, refund: Payment, until: datetime) -> bool:

@@ -413,7 +413,7 @@ class TortoiseOrderRepository:
             await OrderPaymentRow.filter(
                 kind=PaymentKind.REFUND,
                 status__in=[PaymentStatus.REFUND_PENDING, PaymentStatus.REFUND_SUBMITTED],
-                next_attempt_at__lt=before,
+                next_attempt_at__lte=before,
             )
             .order_by("next_attempt_at", "id")
             .limit(limit)

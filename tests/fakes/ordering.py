@@ -175,7 +175,7 @@ class FakeOrders(OrderRepository):
             if p.kind is PaymentKind.REFUND
             and p.status in waiting
             and p.next_attempt_at is not None
-            and p.next_attempt_at < before
+            and p.next_attempt_at <= before
         ]
         found.sort(key=lambda p: (p.next_attempt_at or before, p.id))
         return found[:limit]
