@@ -25,7 +25,18 @@ if TYPE_CHECKING:
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPERATION_NAMES = 200
 WEBHOOK_OUTCOMES = frozenset(
-    {"paid", "duplicate", "refunded", "ignored", "unknown", "mismatch", "malformed", "rejected"}
+    {
+        "paid",
+        "duplicate",
+        "refunded",
+        "ignored",
+        "unknown",
+        "mismatch",
+        "malformed",
+        "rejected",
+        "refund_completed",
+        "refund_failed",
+    }
 )
 
 log = logging.getLogger("omnishelf.metrics")

@@ -26,6 +26,7 @@ from domain.loyalty.ledger import expire_due
 from domain.loyalty.services import recompute_all_tiers
 from domain.members.login import purge_phone_codes
 from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
+from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
 from domain.subscriptions.renewals import renew_due
 from domain.subscriptions.renewals import send_reminders as subscription_reminders
@@ -72,6 +73,10 @@ async def _expire_unclaimed(runtime: Runtime) -> int:
 
 async def _pickup_reminders(runtime: Runtime) -> int:
     return await send_reminders(runtime.ordering)
+
+
+async def _process_refunds(runtime: Runtime) -> int:
+    return await process_refunds(runtime.ordering)
 
 
 async def _expire_points(runtime: Runtime) -> int:
@@ -129,6 +134,12 @@ JOBS: list[Job] = [
         _expire_unclaimed,
         300,
         "marks ready orders not collected by their pickup deadline UNCLAIMED, with a refund",
+    ),
+    Job(
+        "process_refunds",
+        _process_refunds,
+        60,
+        "submits pending refunds to their provider (retried with backoff), polls submitted ones",
     ),
     Job(
         "pickup_reminders",

@@ -176,11 +176,13 @@ class Runtime:
             policy=PointsPolicy(till_points_cap=s.till_points_cap),
             events=self.events,
         )
+        self.devpay = DevPayProvider(s.payment_secret)
         self.ordering = OrderingDeps(
             uow=self.unit_of_work,
             clock=self.clock,
             inventory=self.inventory,
-            payments={"devpay": DevPayProvider(s.payment_secret)},
+            payments={"devpay": self.devpay},
+            refunds={"devpay": self.devpay},
             limiter=self.limiter,
             signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
             vault=self.vault,

@@ -115,7 +115,10 @@ class OrderEvent:
     at: datetime
 
 
-@strawberry.type
+@strawberry.type(
+    description="A payment, or a refund: REFUND_PENDING -> REFUND_SUBMITTED -> REFUNDED or "
+    "REFUND_FAILED (with the provider's reason); REFUND_AT_TILL is given back at the till."
+)
 class OrderPayment:
     kind: PaymentKind
     provider: str
@@ -123,6 +126,16 @@ class OrderPayment:
     amount: Money
     status: PaymentStatus
     created_at: datetime
+    completed_at: datetime | None = strawberry.field(
+        default=None, description="When the payment succeeded, or the refund's money was back."
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="A refund's last failure as the provider gave it (a failed or retried one).",
+    )
+    attempts: int = strawberry.field(
+        default=0, description="A refund's submissions and polls to the provider so far."
+    )
 
 
 @strawberry.type(description="A message to the customer and whether it went out.")
@@ -253,6 +266,9 @@ class Order(Node):
                 amount=money_of(p.amount, p.currency),
                 status=p.status,
                 created_at=p.created_at,
+                completed_at=p.completed_at,
+                reason=p.reason or None,
+                attempts=p.attempts,
             )
             for p in found
         ]

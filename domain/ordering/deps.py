@@ -12,7 +12,7 @@ from domain.inventory.deps import InventoryDeps
 from domain.live import LiveEvents
 from domain.loyalty.deps import LoyaltyDeps
 from domain.members.ports import PiiVault
-from domain.ordering.ports import CodeSigner, PaymentProvider
+from domain.ordering.ports import CodeSigner, PaymentProvider, RefundGateway
 from domain.uow import UnitOfWorkFactory
 
 
@@ -38,3 +38,4 @@ class OrderingDeps:
     live: LiveEvents
     loyalty: LoyaltyDeps
     policy: OrderPolicy = field(default_factory=OrderPolicy)
+    refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name

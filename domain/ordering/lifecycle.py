@@ -38,7 +38,8 @@ from domain.ordering.model import (
     PickupCode,
     order_id_of,
 )
-from domain.ordering.payments import hold_paid_goods, refund_paid
+from domain.ordering.payments import hold_paid_goods
+from domain.ordering.refunds import refund_paid
 from domain.ordering.services import (
     Effects,
     is_cs,

@@ -47,7 +47,25 @@ class PaymentKind(StrEnum):
 class PaymentStatus(StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
-    REFUND_PENDING = "REFUND_PENDING"  # recorded; the provider call happens outside
+    # A refund: recorded (PENDING), accepted by the provider (SUBMITTED), then the money is
+    # back (REFUNDED) or the provider gave up, or retries ran out (FAILED: CS sees the reason).
+    # Money taken at the till goes back at the till: REFUND_AT_TILL is a task for the store.
+    REFUND_PENDING = "REFUND_PENDING"
+    REFUND_SUBMITTED = "REFUND_SUBMITTED"
+    REFUNDED = "REFUNDED"
+    REFUND_FAILED = "REFUND_FAILED"
+    REFUND_AT_TILL = "REFUND_AT_TILL"
+
+
+# Refunds that give money back or will: all but a failed one.
+REFUND_OWED = frozenset(
+    {
+        PaymentStatus.REFUND_PENDING,
+        PaymentStatus.REFUND_SUBMITTED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.REFUND_AT_TILL,
+    }
+)
 
 
 S = OrderStatus
@@ -203,6 +221,12 @@ class Payment:
     status: PaymentStatus
     created_at: datetime
     completed_at: datetime | None = None
+    # A refund only: the payment it gives back (its `provider_ref` is the out_refund_no),
+    # the provider's reason when it failed, submissions tried, when the job looks again.
+    refund_of: UUID | None = None
+    reason: str = ""
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from domain.ordering.model import (
     PaymentKind,
     PaymentStatus,
 )
-from domain.ordering.ports import PaymentRequest, WebhookRejected
+from domain.ordering.ports import PaymentRequest, RefundNotice, WebhookRejected
+from domain.ordering.refunds import IN_STORE, apply_refund_notice, refund_in_uow
 from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
 
@@ -69,50 +70,17 @@ async def pay_order(
     return order, request
 
 
-async def _refund(
-    deps: OrderingDeps, uow: UnitOfWork, order: Order, payment: Payment, why: str
-) -> None:
-    await uow.orders.add_payment(
-        Payment(
-            new_id(),
-            order.id,
-            PaymentKind.REFUND,
-            payment.provider,
-            f"refund:{payment.provider_ref}",
-            payment.method,
-            payment.amount,
-            payment.currency,
-            PaymentStatus.REFUND_PENDING,
-            deps.clock.now(),
-        )
-    )
-    await notify(
-        deps, uow, order, "ORDER_REFUNDED", "refunded", amount=str(payment.amount), reason=why
-    )
-
-
-async def refund_paid(deps: OrderingDeps, uow: UnitOfWork, order: Order, why: str) -> None:
-    """Record a refund for every successful payment of the order not refunded yet (a second
-    payment was refunded when it arrived); the provider call is a job."""
-    payments = await uow.orders.payments_of([order.id])
-    refunded = {p.provider_ref for p in payments if p.kind is PaymentKind.REFUND}
-    for payment in payments:
-        if (
-            payment.kind is PaymentKind.PAYMENT
-            and payment.status is PaymentStatus.SUCCEEDED
-            and f"refund:{payment.provider_ref}" not in refunded
-        ):
-            await _refund(deps, uow, order, payment, why)
-
-
 async def handle_notification(
     deps: OrderingDeps, provider: str, headers: Mapping[str, str], body: bytes
 ) -> str:
-    """The provider's webhook. Returns what happened: paid, duplicate, refunded, mismatch."""
+    """The provider's webhook. Returns what happened: paid, duplicate, refunded, mismatch;
+    for a refund's notice: refund_completed, refund_failed, duplicate."""
     gateway = deps.payments.get(provider)
     if gateway is None:
         raise WebhookRejected(f"unknown provider {provider}")
     notice = gateway.parse_notification(headers, body)  # raises WebhookRejected
+    if isinstance(notice, RefundNotice):
+        return await apply_refund_notice(deps, gateway.name, notice)
     effects = Effects()
     async with deps.uow() as uow:
         payment = await uow.orders.payment_by_ref(gateway.name, notice.provider_ref)
@@ -136,9 +104,8 @@ async def handle_notification(
         order = await load(uow, payment.order_id)
         if order.status is not OrderStatus.PENDING_PAYMENT:
             # Paid after it was cancelled (or paid twice): keep the order, give the money back.
-            await _refund(
-                deps, uow, order, payment, f"payment arrived when order was {order.status.value}"
-            )
+            why = f"payment arrived when order was {order.status.value}"
+            await refund_in_uow(deps, uow, order, payment, payment.amount, why, suffix="refunded")
             return "refunded"
         await mark_paid(deps, uow, order, "PROVIDER:" + gateway.name, effects)
     await effects.publish(deps.live)
@@ -196,7 +163,7 @@ async def record_in_store_payment(
                 ["amount"],
             )
         await pay_in_uow(
-            deps, uow, order, "IN_STORE", f"store:{new_id()}", method, actor.label, effects
+            deps, uow, order, IN_STORE, f"store:{new_id()}", method, actor.label, effects
         )
     await effects.publish(deps.live)
     return order

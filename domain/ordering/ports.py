@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from domain.ordering.model import (
     OrderEvent,
     OrderStatus,
     Payment,
+    PaymentStatus,
     PickupCode,
 )
 from domain.pagination import Page, PageRequest
@@ -81,6 +83,30 @@ class OrderRepository(Protocol):
         ...
 
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]: ...
+    async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
+        """Refunds to submit (REFUND_PENDING) or to ask about (REFUND_SUBMITTED) whose
+        `next_attempt_at` has come by `before`, oldest first; only read."""
+        ...
+
+    async def claim_refund(self, refund: Payment, until: datetime) -> bool:
+        """Take the refund for one attempt: only if it is still in the status and attempt
+        count read (a conditional update), count the attempt and push `next_attempt_at` to
+        `until` (a lease). False when another worker took it first."""
+        ...
+
+    async def settle_refund(
+        self,
+        refund_id: UUID,
+        frm: PaymentStatus,
+        to: PaymentStatus,
+        *,
+        reason: str = "",
+        next_attempt_at: datetime | None = None,
+        completed_at: datetime | None = None,
+    ) -> bool:
+        """`frm` -> `to` only if the refund is still in `frm`; False otherwise."""
+        ...
+
     async def add_pickup_code(self, code: PickupCode) -> bool:
         """False if the store already has an open pickup with that code."""
         ...
@@ -120,9 +146,63 @@ class PaymentProvider(Protocol):
 
     async def start(self, order: Order, payment_id: UUID) -> PaymentRequest: ...
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
-        """Verify the signature over the raw body and read the notice, or raise
+    def parse_notification(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> PaymentNotice | RefundNotice:
+        """Verify the signature over the raw body and read the notice (of a payment, or of
+        a refund when the provider also implements RefundGateway), or raise
         WebhookRejected."""
+        ...
+
+
+@dataclass(frozen=True)
+class RefundSubmitted:
+    """The provider accepted the refund; the money is on its way (or already back)."""
+
+    done: bool = False  # True when the provider answered that the money is back
+
+
+@dataclass(frozen=True)
+class RefundFailed:
+    """The provider refused or could not be reached: `retry` says whether trying again with
+    the same out_refund_no may succeed (network, busy) or not (refused for good)."""
+
+    reason: str
+    retry: bool = True
+
+
+class RefundState(StrEnum):
+    """A submitted refund as the provider reports it (WeChat: SUCCESS, PROCESSING, ABNORMAL,
+    CLOSED)."""
+
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    ABNORMAL = "ABNORMAL"
+    CLOSED = "CLOSED"
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    """A refund notification (WeChat: REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED)."""
+
+    out_refund_no: str
+    state: RefundState
+    reason: str = ""
+
+
+class RefundGateway(Protocol):
+    """The refund side of a provider. Submitting is idempotent by `out_refund_no`: asking
+    twice refunds once. Several partial refunds of one payment each have their own number;
+    together they never exceed what was paid."""
+
+    name: str
+
+    async def submit_refund(
+        self, payment: Payment, out_refund_no: str, amount: int, reason: str
+    ) -> RefundSubmitted | RefundFailed: ...
+
+    async def refund_status(self, out_refund_no: str) -> tuple[RefundState, str]:
+        """The refund's state and, when it failed, the provider's reason."""
         ...
 
 

@@ -14,6 +14,10 @@ What each check relies on (the code that keeps it true):
   order_payments          paid = a SUCCEEDED payment (webhook, till, agreement), in the
                           transaction that marks the order paid; cancelling a paid order
                           and a payment arriving too late both record a refund
+  refunds_within_paid     domain/ordering/refunds.py: a refund names its payment and is
+                          recorded under the order's lock against what is left of it
+  refund_submissions      process_refunds claims a refund (conditional update, one attempt
+                          more) before each submission; till refunds stay at the till
   pickup_codes            a code row lives exactly while its order is READY_FOR_PICKUP
   order_points            placeOrder holds, payment posts, cancellation releases (unpaid)
                           or reverses (paid) the hold `order:<id>` (domain/loyalty/ledger.py)
@@ -28,12 +32,13 @@ What each check relies on (the code that keeps it true):
 
 from __future__ import annotations
 
-from infra.doctor import delivery, inventory, loyalty, ordering
+from infra.doctor import delivery, inventory, loyalty, ordering, refunds
 from infra.doctor.check import Check
 
 CHECKS: tuple[Check, ...] = (
     *inventory.CHECKS,
     *ordering.CHECKS,
+    *refunds.CHECKS,
     *loyalty.CHECKS,
     *delivery.CHECKS,
 )

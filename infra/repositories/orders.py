@@ -15,6 +15,7 @@ from domain.ordering.model import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentKind,
     PaymentStatus,
     PickupCode,
     SalesChannel,
@@ -160,6 +161,10 @@ def _payment(row: OrderPaymentRow) -> Payment:
         row.status,
         row.created_at,
         row.completed_at,
+        refund_of=row.refund_of,
+        reason=row.reason,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
     )
 
 
@@ -381,6 +386,10 @@ class TortoiseOrderRepository:
             status=payment.status,
             created_at=payment.created_at,
             completed_at=payment.completed_at,
+            refund_of=payment.refund_of,
+            reason=payment.reason,
+            attempts=payment.attempts,
+            next_attempt_at=payment.next_attempt_at,
         )
 
     async def payment_by_ref(self, provider: str, provider_ref: str) -> Payment | None:
@@ -398,6 +407,44 @@ class TortoiseOrderRepository:
             "created_at", "id"
         )
         return [_payment(r) for r in rows]
+
+    async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
+        rows = (
+            await OrderPaymentRow.filter(
+                kind=PaymentKind.REFUND,
+                status__in=[PaymentStatus.REFUND_PENDING, PaymentStatus.REFUND_SUBMITTED],
+                next_attempt_at__lte=before,
+            )
+            .order_by("next_attempt_at", "id")
+            .limit(limit)
+        )
+        return [_payment(r) for r in rows]
+
+    async def claim_refund(self, refund: Payment, until: datetime) -> bool:
+        count = await OrderPaymentRow.filter(
+            id=refund.id, status=refund.status, attempts=refund.attempts
+        ).update(attempts=refund.attempts + 1, next_attempt_at=until)
+        return count == 1
+
+    async def settle_refund(
+        self,
+        refund_id: UUID,
+        frm: PaymentStatus,
+        to: PaymentStatus,
+        *,
+        reason: str = "",
+        next_attempt_at: datetime | None = None,
+        completed_at: datetime | None = None,
+    ) -> bool:
+        count = await OrderPaymentRow.filter(
+            id=refund_id, kind=PaymentKind.REFUND, status=frm
+        ).update(
+            status=to,
+            reason=reason[:200],
+            next_attempt_at=next_attempt_at,
+            completed_at=completed_at,
+        )
+        return count == 1
 
     async def add_pickup_code(self, code: PickupCode) -> bool:
         inserted = await sql.fetch(

@@ -62,12 +62,14 @@ def loyalty_deps(database: FakeDatabase, clock: Clock) -> LoyaltyDeps:
 def ordering_deps(
     database: FakeDatabase, clock: Clock, policy: OrderPolicy | None = None
 ) -> OrderingDeps:
-    """Ordering over the fakes; payments through devpay (its webhook is not needed here)."""
+    """Ordering over the fakes; payments and refunds through devpay."""
+    devpay = DevPayProvider("unit-test-secret")
     return OrderingDeps(
         uow=database,
         clock=clock,
         inventory=inventory_deps(database, clock),
-        payments={"devpay": DevPayProvider("unit-test-secret")},
+        payments={"devpay": devpay},
+        refunds={"devpay": devpay},
         limiter=MemoryRateLimiter(),
         signer=HmacSigner(b"unit-test-key"),
         vault=FakePiiVault(),

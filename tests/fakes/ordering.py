@@ -16,6 +16,7 @@ from domain.ordering.model import (
     OrderEvent,
     OrderStatus,
     Payment,
+    PaymentKind,
     PaymentStatus,
     PickupCode,
 )
@@ -165,6 +166,43 @@ class FakeOrders(OrderRepository):
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]:
         found = [replace(p) for p in self._t.payments.values() if p.order_id in order_ids]
         return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
+        waiting = {PaymentStatus.REFUND_PENDING, PaymentStatus.REFUND_SUBMITTED}
+        found = [
+            replace(p)
+            for p in self._t.payments.values()
+            if p.kind is PaymentKind.REFUND
+            and p.status in waiting
+            and p.next_attempt_at is not None
+            and p.next_attempt_at <= before
+        ]
+        found.sort(key=lambda p: (p.next_attempt_at or before, p.id))
+        return found[:limit]
+
+    async def claim_refund(self, refund: Payment, until: datetime) -> bool:
+        held = self._t.payments[refund.id]
+        if (held.status, held.attempts) != (refund.status, refund.attempts):
+            return False
+        held.attempts, held.next_attempt_at = refund.attempts + 1, until
+        return True
+
+    async def settle_refund(
+        self,
+        refund_id: UUID,
+        frm: PaymentStatus,
+        to: PaymentStatus,
+        *,
+        reason: str = "",
+        next_attempt_at: datetime | None = None,
+        completed_at: datetime | None = None,
+    ) -> bool:
+        held = self._t.payments[refund_id]
+        if held.kind is not PaymentKind.REFUND or held.status is not frm:
+            return False
+        held.status, held.reason = to, reason[:200]
+        held.next_attempt_at, held.completed_at = next_attempt_at, completed_at
+        return True
 
     async def add_pickup_code(self, code: PickupCode) -> bool:
         taken = {(c.location_id, c.code) for c in self._t.pickups.values()}

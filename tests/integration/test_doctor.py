@@ -40,6 +40,7 @@ from domain.ordering.lifecycle import (
 )
 from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
+from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
 from domain.subscriptions import renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
@@ -241,6 +242,15 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     # The payment-timeout job cancels what is left unpaid (releasing stock and points)...
     clock.advance(timedelta(minutes=20))
     assert await cancel_unpaid(runtime.ordering) == 2
+    # The refund job submits both refunds (devpay accepts them) and completes one by polling.
+    assert await process_refunds(runtime.ordering) == 2
+    await sql.execute(
+        "UPDATE order_payment SET next_attempt_at = $1 WHERE order_id = $2 AND kind = 'REFUND'",
+        clock.now(),
+        orders["refunded"].id,
+    )
+    clock.advance(timedelta(seconds=1))
+    assert await process_refunds(runtime.ordering) == 1
     # ...and a new order waits.
     orders["pending"] = await _order(runtime, ann, {mango: 1}, at=sh_a, points=100)
     return Books(stores, variants, members, orders, subscription_ids[0])
@@ -316,6 +326,20 @@ async def corrupt_order_payments(books: Books) -> None:
     await sql.execute("DELETE FROM order_payment WHERE order_id = $1", books.orders["ready"].id)
 
 
+async def corrupt_refunds_within_paid(books: Books) -> None:
+    await sql.execute(
+        "UPDATE order_payment SET refund_of = NULL WHERE order_id = $1 AND kind = 'REFUND'",
+        books.orders["late_payment"].id,
+    )
+
+
+async def corrupt_refund_submissions(books: Books) -> None:
+    await sql.execute(
+        "UPDATE order_payment SET next_attempt_at = NULL WHERE order_id = $1 AND kind = 'REFUND'",
+        books.orders["late_payment"].id,
+    )
+
+
 async def corrupt_pickup_codes(books: Books) -> None:
     await sql.execute("DELETE FROM pickup_code WHERE order_id = $1", books.orders["ready"].id)
 
@@ -387,6 +411,14 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
         corrupt_order_payments,
         "order {ready} (READY_FOR_PICKUP, amount due 890) was paid but has no successful payment",
     ),
+    "refunds_within_paid": (
+        corrupt_refunds_within_paid,
+        "order {late_payment}: refund rf_",
+    ),
+    "refund_submissions": (
+        corrupt_refund_submissions,
+        "(REFUND_SUBMITTED) is due never: the refund job will not look at it again",
+    ),
     "pickup_codes": (corrupt_pickup_codes, "order {ready} (READY_FOR_PICKUP) has no pickup code"),
     "order_points": (
         corrupt_order_points,
@@ -422,6 +454,34 @@ async def test_each_check_catches_its_corruption_and_only_it(
     assert expected.format(**numbers) in result.sample[0], result.sample
     assert report.exit_code == 1
     assert report.as_json()["checks"][NAMES.index(name)]["status"] == "violations"
+
+
+async def test_a_payment_refunded_twice_over_is_caught(books: Books, clock: MovableClock) -> None:
+    # A second full refund of the late payment, as a job without its claim would record.
+    await sql.execute(
+        "INSERT INTO order_payment (id, order_id, kind, provider, provider_ref, method, amount, "
+        "currency, status, created_at, refund_of, reason, attempts, next_attempt_at) "
+        "SELECT $1, order_id, kind, provider, 'rf_again', method, amount, currency, status, "
+        "created_at, refund_of, reason, attempts, next_attempt_at FROM order_payment "
+        "WHERE order_id = $2 AND kind = 'REFUND'",
+        new_id(),
+        books.orders["late_payment"].id,
+    )
+    report = await run_checks(["refunds_within_paid", "refund_submissions"], now=clock.now())
+    assert report.failing() == ["refunds_within_paid"], report.text()
+    number = books.orders["late_payment"].number
+    assert report.result("refunds_within_paid").sample == [
+        f"order {number}: payment {await _payment_ref(books)} took 1780 but its refunds give "
+        "back 3560"
+    ]
+
+
+async def _payment_ref(books: Books) -> str:
+    rows = await sql.fetch(
+        "SELECT provider_ref FROM order_payment WHERE order_id = $1 AND kind = 'PAYMENT'",
+        books.orders["late_payment"].id,
+    )
+    return str(rows[0]["provider_ref"])
 
 
 async def test_the_report_counts_every_violation_and_samples_a_few(
@@ -566,7 +626,7 @@ async def test_the_command_line_reports_and_exits(
 ) -> None:
     clean = await asyncio.to_thread(_doctor, database_url)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "13 checks" in clean.stdout and "none failing" in clean.stdout
+    assert "15 checks" in clean.stdout and "none failing" in clean.stdout
     await corrupt_stock_ledger(books)
     broken = await asyncio.to_thread(_doctor, database_url)
     assert broken.returncode == 1, broken.stdout + broken.stderr

@@ -105,6 +105,12 @@ class OrderPaymentRow(Model):
     status = fields.CharEnumField(PaymentStatus, max_length=20)
     created_at = fields.DatetimeField()
     completed_at = fields.DatetimeField(null=True)
+    # Refunds only (migration 0018): the payment refunded, the provider's reason of a failure,
+    # submissions tried, and when the refund job looks at it next.
+    refund_of = fields.UUIDField(null=True, db_index=True)
+    reason = fields.CharField(max_length=200, default="")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "order_payment"

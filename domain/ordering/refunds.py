@@ -1,0 +1,260 @@
+"""Refunds that complete. A refund is a REFUND row of the order's payments, one per refund
+(several partial refunds of one payment each have their own row and out_refund_no):
+
+    REFUND_PENDING -> REFUND_SUBMITTED -> REFUNDED
+          |  (failed: retried with backoff)   \\-> REFUND_FAILED (ABNORMAL, CLOSED)
+          \\-> REFUND_FAILED (refused, or retries ran out; CS sees the provider's reason)
+    REFUND_AT_TILL: money taken at the till goes back at the till, a task for the store.
+
+Recording a refund joins the caller's transaction; `process_refunds` (a job) submits pending
+ones and asks about submitted ones outside any transaction, after claiming each with a
+conditional update, so two workers never submit one refund twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from domain.errors import OrderError, OrderErrorCode
+from domain.ids import new_id
+from domain.ordering.deps import OrderingDeps
+from domain.ordering.model import (
+    REFUND_OWED,
+    Order,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from domain.ordering.ports import RefundFailed, RefundNotice, RefundState, RefundSubmitted
+from domain.ordering.services import load, notify
+from domain.uow import UnitOfWork
+
+log = logging.getLogger("omnishelf.refunds")
+IN_STORE = "IN_STORE"  # the provider of payments taken at the till
+# After a failed submission, the next one waits this long (then the refund is REFUND_FAILED).
+RETRY_BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+MAX_SUBMISSIONS = len(RETRY_BACKOFF) + 1
+POLL_AFTER = timedelta(minutes=1)  # a submitted refund not notified is asked about this often
+LEASE = timedelta(minutes=5)  # a claimed refund waits this long if its worker dies
+BATCH = 100
+SUBMIT_REASON = "order refund"
+
+
+def out_refund_no(refund_id: UUID) -> str:
+    """The refund's number at the provider (WeChat: 6-64 of [0-9A-Za-z_-|*@])."""
+    return f"rf_{refund_id.hex}"
+
+
+def refundable(payment: Payment, payments: list[Payment]) -> int:
+    """What is left to refund of `payment`: paid less every refund not failed."""
+    owed = sum(
+        p.amount
+        for p in payments
+        if p.kind is PaymentKind.REFUND and p.refund_of == payment.id and p.status in REFUND_OWED
+    )
+    return payment.amount - owed
+
+
+async def refund_in_uow(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    payment: Payment,
+    amount: int,
+    why: str,
+    *,
+    suffix: str | None = None,
+) -> Payment:
+    """Record a refund of `amount` of `payment` (the order is locked by the caller, so two
+    refunds of one payment cannot both pass the check). Till payments become a task for the
+    store (REFUND_AT_TILL); the others wait for `process_refunds`."""
+    payments = await uow.orders.payments_of([order.id])
+    payment = next((p for p in payments if p.id == payment.id), payment)  # as stored now
+    left = refundable(payment, payments)
+    if (
+        payment.kind is not PaymentKind.PAYMENT
+        or payment.status is not PaymentStatus.SUCCEEDED
+        or payment.order_id != order.id
+    ):
+        raise OrderError(OrderErrorCode.PAYMENT_NOT_ALLOWED, "Nothing was paid.", ["paymentId"])
+    if not 0 < amount <= left:
+        raise OrderError(
+            OrderErrorCode.AMOUNT_MISMATCH,
+            f"A refund of this payment is 1 to {left} fen; {amount} was asked.",
+            ["amount"],
+        )
+    now = deps.clock.now()
+    refund_id = new_id()
+    at_till = payment.provider == IN_STORE
+    refund = Payment(
+        refund_id,
+        order.id,
+        PaymentKind.REFUND,
+        payment.provider,
+        out_refund_no(refund_id),
+        payment.method,
+        amount,
+        payment.currency,
+        PaymentStatus.REFUND_AT_TILL if at_till else PaymentStatus.REFUND_PENDING,
+        now,
+        refund_of=payment.id,
+        next_attempt_at=None if at_till else now,
+    )
+    await uow.orders.add_payment(refund)
+    await notify(
+        deps,
+        uow,
+        order,
+        "ORDER_REFUNDED",
+        suffix or f"refund:{refund_id.hex}",
+        amount=str(amount),
+        reason=why,
+    )
+    return refund
+
+
+async def refund_paid(deps: OrderingDeps, uow: UnitOfWork, order: Order, why: str) -> None:
+    """Refund what is left of every successful payment of the order (all of it, less any
+    partial refund before); the provider call is a job."""
+    payments = await uow.orders.payments_of([order.id])
+    for payment in payments:
+        if payment.kind is PaymentKind.PAYMENT and payment.status is PaymentStatus.SUCCEEDED:
+            left = refundable(payment, payments)
+            if left > 0:
+                await refund_in_uow(deps, uow, order, payment, left, why, suffix="refunded")
+
+
+async def refund_payment(
+    deps: OrderingDeps, order_id: UUID, payment_id: UUID, amount: int, why: str
+) -> Payment:
+    """A (partial) refund of one payment of the order, in its own transaction."""
+    async with deps.uow() as uow:
+        order = await load(uow, order_id)
+        payment = next(
+            (p for p in await uow.orders.payments_of([order.id]) if p.id == payment_id), None
+        )
+        if payment is None:
+            raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown payment.", ["paymentId"])
+        return await refund_in_uow(deps, uow, order, payment, amount, why)
+
+
+async def process_refunds(deps: OrderingDeps, limit: int = BATCH) -> int:
+    """The refund job: submit due REFUND_PENDING refunds, ask about REFUND_SUBMITTED ones
+    not notified. Returns how many it handled."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        due = await uow.orders.refunds_due(now, limit)
+    handled = 0
+    for refund in due:
+        try:
+            handled += await _attempt(deps, refund)
+        except Exception:  # one provider error must not stop the batch; the lease retries it
+            log.exception("refund attempt failed", extra={"refund_id": str(refund.id)})
+    return handled
+
+
+async def _attempt(deps: OrderingDeps, refund: Payment) -> int:
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        if not await uow.orders.claim_refund(refund, now + LEASE):
+            return 0  # another worker has it
+        paid = next(
+            (
+                p
+                for p in await uow.orders.payments_of([refund.order_id])
+                if p.id == refund.refund_of
+            ),
+            None,
+        )
+    attempts = refund.attempts + 1
+    gateway = deps.refunds.get(refund.provider)
+    if gateway is None or paid is None:
+        why = f"{refund.provider} cannot refund" if paid else "the refunded payment is missing"
+        return await _settle(deps, refund, PaymentStatus.REFUND_FAILED, reason=why)
+    if refund.status is PaymentStatus.REFUND_SUBMITTED:
+        state, why = await gateway.refund_status(refund.provider_ref)
+        return await _apply_state(deps, refund, state, why)
+    result = await gateway.submit_refund(paid, refund.provider_ref, refund.amount, SUBMIT_REASON)
+    if isinstance(result, RefundSubmitted):
+        if result.done:
+            return await _settle(deps, refund, PaymentStatus.REFUNDED)
+        return await _settle(deps, refund, PaymentStatus.REFUND_SUBMITTED, poll=True)
+    return await _failed(deps, refund, result, attempts)
+
+
+async def _failed(deps: OrderingDeps, refund: Payment, result: RefundFailed, attempts: int) -> int:
+    if result.retry and attempts < MAX_SUBMISSIONS:
+        wait = RETRY_BACKOFF[attempts - 1]
+        async with deps.uow() as uow:
+            await uow.orders.settle_refund(
+                refund.id,
+                refund.status,
+                refund.status,
+                reason=result.reason,
+                next_attempt_at=deps.clock.now() + wait,
+            )
+        return 1
+    log.warning("refund failed", extra={"refund_id": str(refund.id), "why": result.reason})
+    return await _settle(deps, refund, PaymentStatus.REFUND_FAILED, reason=result.reason)
+
+
+async def _apply_state(deps: OrderingDeps, refund: Payment, state: RefundState, why: str) -> int:
+    if state is RefundState.SUCCESS:
+        return await _settle(deps, refund, PaymentStatus.REFUNDED)
+    if state is RefundState.PROCESSING:
+        return await _settle(deps, refund, refund.status, poll=True)
+    return await _settle(deps, refund, PaymentStatus.REFUND_FAILED, reason=why or state.value)
+
+
+async def _settle(
+    deps: OrderingDeps,
+    refund: Payment,
+    to: PaymentStatus,
+    *,
+    reason: str = "",
+    poll: bool = False,
+) -> int:
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        moved = await uow.orders.settle_refund(
+            refund.id,
+            refund.status,
+            to,
+            reason=reason,
+            next_attempt_at=now + POLL_AFTER if poll else None,
+            completed_at=now if to is PaymentStatus.REFUNDED else None,
+        )
+    return int(moved)
+
+
+async def apply_refund_notice(deps: OrderingDeps, provider: str, notice: RefundNotice) -> str:
+    """A provider's refund notification: SUCCESS completes the refund, ABNORMAL and CLOSED
+    fail it with the provider's reason. A repeat (or one the poll already applied) is a
+    duplicate."""
+    async with deps.uow() as uow:
+        refund = await uow.orders.payment_by_ref(provider, notice.out_refund_no)
+        if refund is None or refund.kind is not PaymentKind.REFUND:
+            log.warning("refund notice for unknown refund", extra={"ref": notice.out_refund_no})
+            return "unknown"
+        if notice.state is RefundState.PROCESSING:
+            return "ignored"
+        success = notice.state is RefundState.SUCCESS
+        to = PaymentStatus.REFUNDED if success else PaymentStatus.REFUND_FAILED
+        now = deps.clock.now()
+        # Submitted, or still pending when the notice overtook our record of the submission.
+        for frm in (PaymentStatus.REFUND_SUBMITTED, PaymentStatus.REFUND_PENDING):
+            if await uow.orders.settle_refund(
+                refund.id,
+                frm,
+                to,
+                reason="" if success else (notice.reason or notice.state.value),
+                completed_at=now if success else None,
+            ):
+                return "refund_completed" if success else "refund_failed"
+    return "duplicate"
