@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from uuid import UUID
 
 from domain.ordering.model import Order
@@ -31,6 +32,7 @@ class DevPayProvider:
     /webhooks/payments/devpay with X-Devpay-Signature: hex HMAC-SHA256 of the raw body."""
 
     name = "devpay"
+    resume_within = timedelta(0)  # every payOrder is a new attempt
 
     def __init__(self, secret: str):
         self._secret = secret

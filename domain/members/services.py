@@ -312,5 +312,20 @@ async def reveal_identifiers(
     return revealed
 
 
+async def wechat_openid(deps: MemberDeps, member_id: UUID, app_id: str) -> str | None:
+    """The member's openid under the WeChat app `app_id` (a merged id means its survivor), or
+    None: an erased or closed account, or one that never signed in to that app."""
+    async with deps.auth.uow() as uow:
+        member = await resolve_member(uow.members, member_id)
+        if member is None or not member.is_active or member.data_key is None:
+            return None
+        identities = await uow.members.identities_of([member.id])
+    openids = sorted(
+        (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID and i.app_id == app_id),
+        key=lambda i: i.linked_at,
+    )
+    return deps.vault.decrypt(member.data_key, openids[0].ciphertext) if openids else None
+
+
 def sorted_identities(identities: Sequence[Identity]) -> list[Identity]:
     return sorted(identities, key=lambda i: (list(IdentityKind).index(i.kind), i.linked_at))

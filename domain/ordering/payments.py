@@ -21,7 +21,7 @@ from domain.ordering.model import (
     PaymentKind,
     PaymentStatus,
 )
-from domain.ordering.ports import PaymentRequest, WebhookRejected
+from domain.ordering.ports import PaymentProvider, PaymentRequest, WebhookRejected
 from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
 
@@ -41,14 +41,17 @@ async def pay_order(
         )
     async with deps.uow() as uow:
         order = await load(uow, order_id, lock=False)
-    if not actor.is_member or order.member_id != actor.id:
-        raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
-    if order.status is not OrderStatus.PENDING_PAYMENT:
-        raise OrderError(
-            OrderErrorCode.PAYMENT_NOT_ALLOWED,
-            f"The order is {order.status.value}; nothing to pay.",
-            ["orderId"],
-        )
+        if not actor.is_member or order.member_id != actor.id:
+            raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                f"The order is {order.status.value}; nothing to pay.",
+                ["orderId"],
+            )
+        pending = await _resumable(deps, uow, order, gateway)
+    if pending is not None:
+        return order, await gateway.start(order, pending.id)
     payment_id = new_id()
     request = await gateway.start(order, payment_id)
     async with deps.uow() as uow:
@@ -67,6 +70,26 @@ async def pay_order(
             )
         )
     return order, request
+
+
+async def _resumable(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, gateway: PaymentProvider
+) -> Payment | None:
+    """The order's newest pending attempt with this provider, if it is recent enough to be
+    resumed (a repeated payOrder then asks the provider for the same transaction again)."""
+    if not gateway.resume_within:
+        return None
+    since = deps.clock.now() - gateway.resume_within
+    attempts = [
+        p
+        for p in await uow.orders.payments_of([order.id])
+        if p.kind is PaymentKind.PAYMENT
+        and p.provider == gateway.name
+        and p.status is PaymentStatus.PENDING
+        and p.created_at > since
+        and p.amount == order.amount_due
+    ]
+    return max(attempts, key=lambda p: p.created_at, default=None)
 
 
 async def _refund(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -117,6 +117,9 @@ class MalformedNotification(WebhookRejected):
 
 class PaymentProvider(Protocol):
     name: str
+    # A repeated payOrder within this long of a pending attempt resumes it (the same
+    # provider_ref, e.g. WeChat's prepay_id) instead of starting another; zero: never.
+    resume_within: timedelta
 
     async def start(self, order: Order, payment_id: UUID) -> PaymentRequest: ...
 

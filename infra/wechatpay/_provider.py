@@ -1,0 +1,164 @@
+"""`wechatpay`: the PaymentProvider of WeChat Pay API v3 for the mini-program (JSAPI).
+
+A payment attempt's `out_trade_no` is its payment id (32 hex characters); asking WeChat again
+for the same attempt with the same parameters gives back the same `prepay_id`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from domain.clock import Clock
+from domain.errors import OrderError, OrderErrorCode
+from domain.ordering.model import Order
+from domain.ordering.ports import (
+    MalformedNotification,
+    PaymentNotice,
+    PaymentRequest,
+    WebhookRejected,
+)
+from infra.wechatpay._client import (
+    SignatureRejected,
+    WeChatPayClient,
+    WeChatPayError,
+    verify_signed,
+)
+from infra.wechatpay._crypto import (
+    BadCiphertext,
+    decrypt_resource,
+    nonce_str,
+    pay_sign_message,
+    rsa_sign,
+)
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+MAX_NOTIFIED_AMOUNT = 10**12  # fen: more than any order, inside BIGINT
+JSAPI = "/v3/pay/transactions/jsapi"
+# The member's openid under a WeChat app id, or None: the members context's service.
+PayerLookup = Callable[[UUID, str], Awaitable[str | None]]
+
+
+def rfc3339_beijing(moment: datetime) -> str:
+    """`time_expire` as WeChat Pay writes times: to the second, in +08:00."""
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+class WeChatPayProvider:
+    name = "wechatpay"
+    # A prepay_id is valid for two hours; asked again within them for the same out_trade_no,
+    # WeChat answers with the same one.
+    resume_within = timedelta(minutes=110)
+
+    def __init__(self, client: WeChatPayClient, clock: Clock, payer: PayerLookup):
+        self._client, self._clock, self._payer = client, clock, payer
+        self._config = client.config
+
+    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
+        config = self._config
+        openid = await self._payer(order.member_id, config.appid) if order.member_id else None
+        if openid is None:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                "Sign in with WeChat in the mini-program to pay with WeChat Pay.",
+                ["provider"],
+            )
+        out_trade_no = payment_id.hex
+        body: dict[str, Any] = {
+            "appid": config.appid,
+            "mchid": config.mchid,
+            "description": f"Order {order.number}",
+            "out_trade_no": out_trade_no,
+            "notify_url": config.notify_url,
+            "amount": {"total": order.amount_due, "currency": order.currency},
+            "payer": {"openid": openid},
+        }
+        if order.payment_deadline is not None:
+            body["time_expire"] = rfc3339_beijing(order.payment_deadline)
+        try:
+            answer = await self._client.request("POST", JSAPI, body=body)
+        except (WeChatPayError, SignatureRejected) as error:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                "WeChat Pay did not take the payment; try again in a moment.",
+                ["provider"],
+            ) from error
+        prepay_id = answer.get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                "WeChat Pay did not take the payment; try again in a moment.",
+                ["provider"],
+            )
+        return PaymentRequest(provider_ref=out_trade_no, client_payload=self._jsapi(prepay_id))
+
+    def _jsapi(self, prepay_id: str) -> dict[str, str]:
+        """Exactly the parameters of `wx.requestPayment`."""
+        app_id, timestamp, nonce = (
+            self._config.appid,
+            str(int(self._clock.now().timestamp())),
+            nonce_str(),
+        )
+        package = f"prepay_id={prepay_id}"
+        return {
+            "appId": app_id,
+            "timeStamp": timestamp,
+            "nonceStr": nonce,
+            "package": package,
+            "signType": "RSA",
+            "paySign": rsa_sign(
+                self._config.private_key, pay_sign_message(app_id, timestamp, nonce, package)
+            ),
+        }
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
+        try:
+            verify_signed(self._config, self._clock, headers, body)
+        except SignatureRejected as error:
+            raise WebhookRejected(str(error)) from None
+        envelope = _json(body)
+        resource = envelope.get("resource")
+        if not isinstance(resource, dict) or resource.get("algorithm") != "AEAD_AES_256_GCM":
+            raise MalformedNotification("no AEAD_AES_256_GCM resource")
+        if resource.get("original_type") != "transaction":
+            raise MalformedNotification("not a payment notification")
+        try:
+            plain = decrypt_resource(
+                self._config.apiv3_key,
+                str(resource.get("nonce", "")),
+                str(resource.get("associated_data", "")),
+                str(resource.get("ciphertext", "")),
+            )
+        except BadCiphertext as error:
+            raise WebhookRejected(str(error)) from None
+        transaction = _json(plain)
+        if transaction.get("mchid") != self._config.mchid:
+            raise WebhookRejected("mchid is not ours")
+        if transaction.get("appid") != self._config.appid:
+            raise WebhookRejected("appid is not ours")
+        out_trade_no, amount = transaction.get("out_trade_no"), transaction.get("amount")
+        if not isinstance(out_trade_no, str) or not isinstance(amount, dict):
+            raise MalformedNotification("no out_trade_no or amount")
+        total, currency = amount.get("total"), amount.get("currency")
+        if type(total) is not int or not 0 <= total <= MAX_NOTIFIED_AMOUNT:
+            raise MalformedNotification("amount.total is not a whole number of fen")
+        if not isinstance(currency, str):
+            raise MalformedNotification("no amount.currency")
+        return PaymentNotice(
+            provider_ref=out_trade_no,
+            amount=total,
+            currency=currency,
+            succeeded=transaction.get("trade_state") == "SUCCESS",
+        )
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise MalformedNotification("not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedNotification("not a JSON object")
+    return data
