@@ -26,6 +26,7 @@ from infra.wechatpay._client import (
     WeChatPayError,
     verify_signed,
 )
+from infra.wechatpay._config import WeChatPayConfig
 from infra.wechatpay._crypto import (
     BadCiphertext,
     decrypt_resource,
@@ -54,7 +55,10 @@ class WeChatPayProvider:
 
     def __init__(self, client: WeChatPayClient, clock: Clock, payer: PayerLookup):
         self._client, self._clock, self._payer = client, clock, payer
-        self._config = client.config
+
+    @property
+    def _config(self) -> WeChatPayConfig:
+        return self._client.config
 
     async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
         config = self._config

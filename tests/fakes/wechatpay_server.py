@@ -132,7 +132,7 @@ class FakeWeChatPay:
 
     # ------------------------------------------------------------ notifications
 
-    def transaction(self, out_trade_no: str, **changes: Any) -> dict[str, Any]:
+    def transaction(self, out_trade_no: str, /, **changes: Any) -> dict[str, Any]:
         """The transaction resource as WeChat reports it (`changes` replace fields)."""
         tx = self.transactions[out_trade_no]
         amount = tx.request["amount"]
@@ -170,6 +170,7 @@ class FakeWeChatPay:
     def notification(
         self,
         out_trade_no: str,
+        /,
         *,
         apiv3_key: bytes = APIV3_KEY,
         **changes: Any,
