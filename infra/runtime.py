@@ -23,9 +23,8 @@ from domain.loyalty.model import PointsPolicy
 from domain.loyalty.reactions import export_points_entries, points_exporter
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.deps import MemberDeps
-from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
-from domain.members.services import resolve_member, wechat_openid
+from domain.members.services import openid_identity, resolve_member, wechat_openid
 from domain.ordering.deps import OrderingDeps, OrderPolicy
 from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
@@ -238,13 +237,9 @@ class Runtime:
         if member is None or member.data_key is None:
             return None
         identities = await self.repos.members.identities_of([member.id])
-        openids = sorted(
-            (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID),
-            key=lambda i: (i.app_id != (self.notify_app or DEMO_WECHAT_APP), i.linked_at),
-        )
-        if not openids:
-            return None
-        return self.vault.decrypt(member.data_key, openids[0].ciphertext)
+        app = self.notify_app or DEMO_WECHAT_APP
+        found = openid_identity(identities, app, other_apps=True)
+        return self.vault.decrypt(member.data_key, found.ciphertext) if found else None
 
     async def start(self, *, database: bool = True) -> None:
         """Connect the database and Redis; idempotent so tests and the lifespan can share it."""

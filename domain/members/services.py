@@ -320,11 +320,25 @@ async def wechat_openid(deps: MemberDeps, member_id: UUID, app_id: str) -> str |
         if member is None or not member.is_active or member.data_key is None:
             return None
         identities = await uow.members.identities_of([member.id])
+    found = openid_identity(identities, app_id)
+    return deps.vault.decrypt(member.data_key, found.ciphertext) if found else None
+
+
+def openid_identity(
+    identities: Sequence[Identity], app_id: str, *, other_apps: bool = False
+) -> Identity | None:
+    """The member's (first linked) openid of WeChat app `app_id`; with `other_apps`, one of
+    another app when there is none of that one (a message reaches them there; a payment
+    cannot: WeChat Pay wants the openid of the paying app)."""
     openids = sorted(
-        (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID and i.app_id == app_id),
-        key=lambda i: i.linked_at,
+        (
+            i
+            for i in identities
+            if i.kind is IdentityKind.WECHAT_OPENID and (other_apps or i.app_id == app_id)
+        ),
+        key=lambda i: (i.app_id != app_id, i.linked_at),
     )
-    return deps.vault.decrypt(member.data_key, openids[0].ciphertext) if openids else None
+    return openids[0] if openids else None
 
 
 def sorted_identities(identities: Sequence[Identity]) -> list[Identity]:
