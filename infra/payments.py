@@ -50,6 +50,9 @@ class DevPayProvider:
             },
         )
 
+    async def query(self, provider_ref: str) -> PaymentNotice | None:
+        return None  # nothing to ask: `omnishelf devpay pay` sends the notification
+
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
         presented = headers.get(SIGNATURE_HEADER, "")
         if not hmac.compare_digest(presented, sign_body(self._secret, body)):

@@ -21,13 +21,20 @@ from domain.ordering.model import (
     PaymentKind,
     PaymentStatus,
 )
-from domain.ordering.ports import PaymentProvider, PaymentRequest, WebhookRejected
+from domain.ordering.ports import (
+    PaymentNotice,
+    PaymentProvider,
+    PaymentQueryFailed,
+    PaymentRequest,
+    WebhookRejected,
+)
 from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")
 PAID_HOLD = timedelta(days=30)  # paid goods stay held this long past their last deadline
 IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
+LOST_AFTER = timedelta(minutes=3)  # a payment pending this long is asked about
 
 
 async def pay_order(
@@ -136,9 +143,54 @@ async def handle_notification(
     if gateway is None:
         raise WebhookRejected(f"unknown provider {provider}")
     notice = gateway.parse_notification(headers, body)  # raises WebhookRejected
+    return await apply_notice(deps, gateway.name, notice)
+
+
+async def recover_lost_notices(deps: OrderingDeps, batch: int = 500) -> int:
+    """Ask the provider about online payments pending for more than LOST_AFTER (the
+    notification may never come) and apply each answer as its notification would be; returns
+    how many were paid. Reads first, so no transaction is open while the provider is asked."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        # Orders placed more than LOST_AFTER ago: their deadline is that much nearer than a
+        # new order's (the index of the payment-timeout job serves this read).
+        orders = await uow.orders.due(
+            OrderStatus.PENDING_PAYMENT,
+            "payment_deadline",
+            now + deps.policy.payment_timeout - LOST_AFTER,
+            batch,
+            lock=False,
+        )
+        payments = await uow.orders.payments_of([o.id for o in orders])
+    paid = 0
+    for payment in payments:
+        gateway = deps.payments.get(payment.provider)
+        if (
+            gateway is None
+            or payment.kind is not PaymentKind.PAYMENT
+            or payment.status is not PaymentStatus.PENDING
+            or payment.created_at > now - LOST_AFTER
+        ):
+            continue
+        try:
+            notice = await gateway.query(payment.provider_ref)
+        except PaymentQueryFailed as error:
+            log.warning(
+                "payment query failed",
+                extra={"provider": gateway.name, "payment_id": str(payment.id), "why": str(error)},
+            )
+            continue
+        if notice is not None and await apply_notice(deps, gateway.name, notice) == "paid":
+            paid += 1
+    return paid
+
+
+async def apply_notice(deps: OrderingDeps, provider: str, notice: PaymentNotice) -> str:
+    """What the provider reported (by notification or when asked), applied once. Returns what
+    happened: paid, duplicate, refunded, ignored, unknown, mismatch."""
     effects = Effects()
     async with deps.uow() as uow:
-        payment = await uow.orders.payment_by_ref(gateway.name, notice.provider_ref)
+        payment = await uow.orders.payment_by_ref(provider, notice.provider_ref)
         if payment is None or payment.kind is not PaymentKind.PAYMENT:
             log.warning("payment notice for unknown payment", extra={"ref": notice.provider_ref})
             return "unknown"
@@ -163,7 +215,7 @@ async def handle_notification(
                 deps, uow, order, payment, f"payment arrived when order was {order.status.value}"
             )
             return "refunded"
-        await mark_paid(deps, uow, order, "PROVIDER:" + gateway.name, effects)
+        await mark_paid(deps, uow, order, "PROVIDER:" + provider, effects)
     await effects.publish(deps.live)
     return "paid"
 

@@ -115,6 +115,10 @@ class MalformedNotification(WebhookRejected):
     that is not an exact integer of minor units): HTTP 400."""
 
 
+class PaymentQueryFailed(Exception):
+    """The provider could not say how a payment stands (unreachable, refused, unsigned)."""
+
+
 class PaymentProvider(Protocol):
     name: str
     # A repeated payOrder within this long of a pending attempt resumes it (the same
@@ -126,6 +130,12 @@ class PaymentProvider(Protocol):
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
         """Verify the signature over the raw body and read the notice, or raise
         WebhookRejected."""
+        ...
+
+    async def query(self, provider_ref: str) -> PaymentNotice | None:
+        """Ask the provider how the payment stands, for a notification that never came: the
+        notice it would have sent, or None when it has nothing to say (unknown, or no
+        provider to ask). Raises PaymentQueryFailed."""
         ...
 
 

@@ -17,6 +17,7 @@ from domain.ordering.model import Order
 from domain.ordering.ports import (
     MalformedNotification,
     PaymentNotice,
+    PaymentQueryFailed,
     PaymentRequest,
     WebhookRejected,
 )
@@ -137,7 +138,28 @@ class WeChatPayProvider:
             )
         except BadCiphertext as error:
             raise WebhookRejected(str(error)) from None
-        transaction = _json(plain)
+        return self._notice(_json(plain))
+
+    async def query(self, provider_ref: str) -> PaymentNotice | None:
+        """`GET /v3/pay/transactions/out-trade-no/{no}?mchid=`: the transaction read as its
+        notification would be; None for an out_trade_no WeChat does not know."""
+        path = f"/v3/pay/transactions/out-trade-no/{provider_ref}"
+        try:
+            answer = await self._client.request("GET", path, query={"mchid": self._config.mchid})
+            notice = self._notice(answer)
+        except WeChatPayError as error:
+            if error.code == "ORDER_NOT_EXIST":
+                return None
+            raise PaymentQueryFailed(f"{error.status} {error.code}") from None
+        except (SignatureRejected, WebhookRejected) as error:
+            raise PaymentQueryFailed(str(error)) from None
+        if notice.provider_ref != provider_ref:
+            raise PaymentQueryFailed("the answer is about another out_trade_no")
+        return notice
+
+    def _notice(self, transaction: dict[str, Any]) -> PaymentNotice:
+        """A transaction (decrypted notification or query answer) of our merchant and app, or
+        WebhookRejected."""
         if transaction.get("mchid") != self._config.mchid:
             raise WebhookRejected("mchid is not ours")
         if transaction.get("appid") != self._config.appid:

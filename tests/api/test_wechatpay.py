@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from domain.catalog.model import Variant
+from domain.ordering.payments import recover_lost_notices
 from infra.db.models.orders import OrderPaymentRow
+from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
 from infra.wechatpay import rfc3339_beijing
 from tests.fakes.wechatpay_server import MCHID, FakeWeChatPay, new_key
@@ -286,3 +288,63 @@ async def test_devpay_still_answers_in_its_own_shape(
     hook = await client.post("/webhooks/payments/devpay", content=b"{}")
     assert hook.status_code == 401 and hook.json() == {"result": "rejected"}
     assert json.loads((await client.post(HOOK, content=b"{}")).content)["code"] == "FAIL"
+
+
+# ---------------------------------------------------------------- lost notifications
+
+
+async def test_a_lost_notification_is_recovered_by_the_query_job(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    job = find_job("recover_lost_payments")
+    assert job is not None
+    paid_ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    wechat.pay(paid_ref)  # the member paid; WeChat's notification never arrives
+    unpaid = await placed(member.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    open_ref = (await start_payment(member.api, unpaid["id"], "wechatpay"))["payment"]["paymentRef"]
+
+    # Too young to be called lost: nobody asks WeChat yet.
+    clock.advance(timedelta(minutes=2))
+    assert await run_job(runtime, job) == 0 and wechat.queried == []
+    assert (await read(member.api, order["id"]))["status"] == "PENDING_PAYMENT"
+
+    clock.advance(timedelta(minutes=2))
+    assert await run_job(runtime, job) == 1
+    assert sorted(wechat.queried) == sorted([paid_ref, open_ref])
+    assert (await read(member.api, order["id"]))["status"] == "PAID"
+    assert (await read(member.api, unpaid["id"]))["status"] == "PENDING_PAYMENT"
+    assert await payments() == [
+        ("wechatpay", paid_ref, "SUCCEEDED"),
+        ("wechatpay", open_ref, "PENDING"),
+    ]
+
+    # Asked again, or notified late after all: no second effect.
+    assert await run_job(runtime, job) == 0
+    body = wechat.notification(paid_ref)
+    assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
+    assert [k for k, _ in await outbox(runtime, order)].count("ORDER_PAID") == 1
+    assert wechat.queried.count(paid_ref) == 1
+
+
+async def test_an_answer_that_does_not_verify_is_not_believed(
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+) -> None:
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    wechat.pay(ref)
+    clock.advance(timedelta(minutes=4))
+    assert runtime.wechatpay is not None
+    runtime.wechatpay.config = wechat.config(public_key=new_key().public_key())
+    assert await recover_lost_notices(runtime.ordering) == 0
+    assert wechat.queried == [ref]
+    assert (await read(member.api, order["id"]))["status"] == "PENDING_PAYMENT"

@@ -63,6 +63,7 @@ class FakeWeChatPay:
     platform_key: RSAPrivateKey = field(default_factory=new_key)
     transactions: dict[str, Transaction] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why each refused request was refused
+    queried: list[str] = field(default_factory=list)  # out_trade_no of each query
 
     def config(self, api_base: str = "http://wechatpay.test", **changes: Any) -> WeChatPayConfig:
         values: dict[str, Any] = {
@@ -278,6 +279,7 @@ class FakeWeChatPay:
         if refused is not None:
             return refused
         no = request.path_params["no"]
+        self.queried.append(no)
         if request.query_params.get("mchid") != self.mchid:
             return self._error(400, "PARAM_ERROR", "mchid")
         if no not in self.transactions:
