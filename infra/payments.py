@@ -13,6 +13,7 @@ from uuid import UUID
 from domain.ordering.model import Order
 from domain.ordering.ports import (
     MalformedNotification,
+    PayChannel,
     PaymentNotice,
     PaymentRequest,
     WebhookRejected,
@@ -37,7 +38,7 @@ class DevPayProvider:
     def __init__(self, secret: str):
         self._secret = secret
 
-    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
+    async def start(self, order: Order, payment_id: UUID, channel: PayChannel) -> PaymentRequest:
         ref = f"dp_{payment_id.hex}"
         return PaymentRequest(
             provider_ref=ref,

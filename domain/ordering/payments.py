@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.identity.model import Principal
+from domain.identity.model import DeviceKind, Principal, PrincipalKind
 from domain.ids import new_id
 from domain.inventory.reservations import extend_in_uow
 from domain.loyalty.ledger import post_hold
@@ -22,6 +22,7 @@ from domain.ordering.model import (
     PaymentStatus,
 )
 from domain.ordering.ports import (
+    PayChannel,
     PaymentNotice,
     PaymentProvider,
     PaymentQueryFailed,
@@ -48,19 +49,18 @@ async def pay_order(
         )
     async with deps.uow() as uow:
         order = await load(uow, order_id, lock=False)
-        if not actor.is_member or order.member_id != actor.id:
-            raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+        channel = _channel(actor, order)
         if order.status is not OrderStatus.PENDING_PAYMENT:
             raise OrderError(
                 OrderErrorCode.PAYMENT_NOT_ALLOWED,
                 f"The order is {order.status.value}; nothing to pay.",
                 ["orderId"],
             )
-        pending = await _resumable(deps, uow, order, gateway)
+        pending = await _resumable(deps, uow, order, gateway, channel)
     if pending is not None:
-        return order, await gateway.start(order, pending.id)
+        return order, await gateway.start(order, pending.id, channel)
     payment_id = new_id()
-    request = await gateway.start(order, payment_id)
+    request = await gateway.start(order, payment_id, channel)
     async with deps.uow() as uow:
         await uow.orders.add_payment(
             Payment(
@@ -69,7 +69,7 @@ async def pay_order(
                 PaymentKind.PAYMENT,
                 gateway.name,
                 request.provider_ref,
-                "ONLINE",
+                channel.value,
                 order.amount_due,
                 order.currency,
                 PaymentStatus.PENDING,
@@ -79,11 +79,30 @@ async def pay_order(
     return order, request
 
 
+def _channel(actor: Principal, order: Order) -> PayChannel:
+    """The member pays their own order in the mini-program; a store's kiosk shows a QR code
+    for the orders of its store. To anyone else the order does not exist."""
+    if actor.is_member and order.member_id == actor.id:
+        return PayChannel.MINI_PROGRAM
+    if (
+        actor.kind is PrincipalKind.DEVICE
+        and actor.device_kind is DeviceKind.KIOSK
+        and order.location_id in actor.store_ids
+    ):
+        return PayChannel.KIOSK_QR
+    raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+
+
 async def _resumable(
-    deps: OrderingDeps, uow: UnitOfWork, order: Order, gateway: PaymentProvider
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    gateway: PaymentProvider,
+    channel: PayChannel,
 ) -> Payment | None:
-    """The order's newest pending attempt with this provider, if it is recent enough to be
-    resumed (a repeated payOrder then asks the provider for the same transaction again)."""
+    """The order's newest pending attempt with this provider through this channel, if it is
+    recent enough to be resumed (a repeated payOrder then asks the provider for the same
+    transaction again)."""
     if not gateway.resume_within:
         return None
     since = deps.clock.now() - gateway.resume_within
@@ -92,6 +111,7 @@ async def _resumable(
         for p in await uow.orders.payments_of([order.id])
         if p.kind is PaymentKind.PAYMENT
         and p.provider == gateway.name
+        and p.method == channel.value
         and p.status is PaymentStatus.PENDING
         and p.created_at > since
         and p.amount == order.amount_due

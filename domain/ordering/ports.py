@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -90,6 +91,13 @@ class OrderRepository(Protocol):
     async def delete_pickup(self, order_id: UUID) -> None: ...
 
 
+class PayChannel(StrEnum):
+    """Where the payer pays; the value is the payment's `method`."""
+
+    MINI_PROGRAM = "ONLINE"  # the member, in the mini-program (WeChat Pay JSAPI)
+    KIOSK_QR = "KIOSK_QR"  # anyone, scanning the QR code a store's kiosk shows (Native)
+
+
 @dataclass(frozen=True)
 class PaymentRequest:
     """What the client needs to pay (for WeChat Pay: the wx.requestPayment parameters)."""
@@ -125,7 +133,9 @@ class PaymentProvider(Protocol):
     # provider_ref, e.g. WeChat's prepay_id) instead of starting another; zero: never.
     resume_within: timedelta
 
-    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest: ...
+    async def start(
+        self, order: Order, payment_id: UUID, channel: PayChannel
+    ) -> PaymentRequest: ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
         """Verify the signature over the raw body and read the notice, or raise

@@ -6,6 +6,7 @@ for the same attempt with the same parameters gives back the same `prepay_id`.""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -16,6 +17,7 @@ from domain.errors import OrderError, OrderErrorCode
 from domain.ordering.model import Order
 from domain.ordering.ports import (
     MalformedNotification,
+    PayChannel,
     PaymentNotice,
     PaymentQueryFailed,
     PaymentRequest,
@@ -39,6 +41,8 @@ from infra.wechatpay._crypto import (
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_NOTIFIED_AMOUNT = 10**12  # fen: more than any order, inside BIGINT
 JSAPI = "/v3/pay/transactions/jsapi"
+NATIVE = "/v3/pay/transactions/native"
+log = logging.getLogger("omnishelf.wechatpay")
 # The member's openid under a WeChat app id, or None: the members context's service.
 PayerLookup = Callable[[UUID, str], Awaitable[str | None]]
 
@@ -61,8 +65,23 @@ class WeChatPayProvider:
     def _config(self) -> WeChatPayConfig:
         return self._client.config
 
-    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
+    async def start(self, order: Order, payment_id: UUID, channel: PayChannel) -> PaymentRequest:
+        """A JSAPI transaction for the member's mini-program, or a Native one whose code_url
+        the kiosk shows as a QR code."""
         config = self._config
+        body: dict[str, Any] = {
+            "appid": config.appid,
+            "mchid": config.mchid,
+            "description": f"Order {order.number}",
+            "out_trade_no": payment_id.hex,
+            "notify_url": config.notify_url,
+            "amount": {"total": order.amount_due, "currency": order.currency},
+        }
+        if order.payment_deadline is not None:
+            body["time_expire"] = rfc3339_beijing(order.payment_deadline)
+        if channel is PayChannel.KIOSK_QR:
+            code_url = await self._prepay(NATIVE, body, "code_url")
+            return PaymentRequest(provider_ref=payment_id.hex, client_payload={"codeUrl": code_url})
         openid = await self._payer(order.member_id, config.appid) if order.member_id else None
         if openid is None:
             raise OrderError(
@@ -70,34 +89,24 @@ class WeChatPayProvider:
                 "Sign in with WeChat in the mini-program to pay with WeChat Pay.",
                 ["provider"],
             )
-        out_trade_no = payment_id.hex
-        body: dict[str, Any] = {
-            "appid": config.appid,
-            "mchid": config.mchid,
-            "description": f"Order {order.number}",
-            "out_trade_no": out_trade_no,
-            "notify_url": config.notify_url,
-            "amount": {"total": order.amount_due, "currency": order.currency},
-            "payer": {"openid": openid},
-        }
-        if order.payment_deadline is not None:
-            body["time_expire"] = rfc3339_beijing(order.payment_deadline)
+        body["payer"] = {"openid": openid}
+        prepay_id = await self._prepay(JSAPI, body, "prepay_id")
+        return PaymentRequest(provider_ref=payment_id.hex, client_payload=self._jsapi(prepay_id))
+
+    async def _prepay(self, path: str, body: dict[str, Any], field: str) -> str:
         try:
-            answer = await self._client.request("POST", JSAPI, body=body)
+            answer = await self._client.request("POST", path, body=body)
         except (WeChatPayError, SignatureRejected) as error:
-            raise OrderError(
-                OrderErrorCode.PAYMENT_NOT_ALLOWED,
-                "WeChat Pay did not take the payment; try again in a moment.",
-                ["provider"],
-            ) from error
-        prepay_id = answer.get("prepay_id")
-        if not isinstance(prepay_id, str) or not prepay_id:
+            log.warning("WeChat Pay refused a prepay", extra={"why": str(error)})
+            answer = {}
+        value = answer.get(field)
+        if not isinstance(value, str) or not value:
             raise OrderError(
                 OrderErrorCode.PAYMENT_NOT_ALLOWED,
                 "WeChat Pay did not take the payment; try again in a moment.",
                 ["provider"],
             )
-        return PaymentRequest(provider_ref=out_trade_no, client_payload=self._jsapi(prepay_id))
+        return value
 
     def _jsapi(self, prepay_id: str) -> dict[str, str]:
         """Exactly the parameters of `wx.requestPayment`."""

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from domain.catalog.model import Variant
+from domain.identity.model import DeviceKind
 from domain.ordering.payments import recover_lost_notices
 from infra.db.models.orders import OrderPaymentRow
 from infra.jobs import find_job, run_job
@@ -38,6 +39,7 @@ from tests.support.orders import (
 )
 from tests.support.payloads import refusal
 from tests.support.shoppers import Shopper, shopper
+from tests.support.world import device_token
 
 PRICE = 1990
 HOOK = "/webhooks/payments/wechatpay"
@@ -348,3 +350,44 @@ async def test_an_answer_that_does_not_verify_is_not_believed(
     assert await recover_lost_notices(runtime.ordering) == 0
     assert wechat.queried == [ref]
     assert (await read(member.api, order["id"]))["status"] == "PENDING_PAYMENT"
+
+
+# ---------------------------------------------------------------- kiosk: Native QR code
+
+
+async def test_a_kiosk_shows_a_native_qr_code_and_the_notification_pays_it(
+    api: Api,
+    manager_a: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    wechat: FakeWeChatPay,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    kiosk = api.as_(await device_token(runtime, stores["SH-A"], DeviceKind.KIOSK))
+    other = api.as_(await device_token(runtime, stores["SH-B"], DeviceKind.KIOSK))
+    walk_in = await placed(
+        kiosk, order_input([(mango, 1)], pickup=lid(stores, "SH-A"), channel="KIOSK")
+    )
+    assert refusal(await start_payment(other, walk_in["id"], "wechatpay")) == (
+        "NOT_FOUND",
+        ["orderId"],
+    )
+
+    started = await start_payment(kiosk, walk_in["id"], "wechatpay")
+    assert started["errors"] == [], started
+    ref = started["payment"]["paymentRef"]
+    tx = wechat.transactions[ref]
+    assert tx.kind == "NATIVE" and "payer" not in tx.request
+    assert started["payment"]["payload"] == {"codeUrl": tx.prepay}
+    assert tx.prepay.startswith("weixin://wxpay/bizpayurl?pr=")
+    assert tx.request["amount"] == {"total": PRICE, "currency": "CNY"}
+    again = await start_payment(kiosk, walk_in["id"], "wechatpay")
+    assert again["payment"] == started["payment"] and len(wechat.transactions) == 1
+    rows = await OrderPaymentRow.all()
+    assert [(r.provider_ref, r.method) for r in rows] == [(ref, "KIOSK_QR")]
+
+    wechat.pay(ref)
+    body = wechat.notification(ref)
+    assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
+    assert (await read(manager_a, walk_in["id"]))["status"] == "PAID"
