@@ -28,6 +28,7 @@ from tests.fakes.wechatpay_server import MCHID, FakeWeChatPay, new_key
 from tests.support import MovableClock
 from tests.support.api import Api
 from tests.support.orders import (
+    CANCEL,
     lid,
     make_variants,
     order_input,
@@ -391,3 +392,27 @@ async def test_a_kiosk_shows_a_native_qr_code_and_the_notification_pays_it(
     body = wechat.notification(ref)
     assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
     assert (await read(manager_a, walk_in["id"]))["status"] == "PAID"
+
+
+async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+) -> None:
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    cancelled = await member.api.data(CANCEL, {"o": order["id"], "r": "changed my mind"})
+    assert cancelled["cancelOrder"]["errors"] == []
+    wechat.pay(ref)  # paid in WeChat before the cancel reached it
+    body = wechat.notification(ref)
+    assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
+    assert (await read(member.api, order["id"]))["status"] == "CANCELLED"
+    rows = await OrderPaymentRow.all()
+    assert sorted((str(r.kind), r.provider, str(r.status), r.amount) for r in rows) == sorted(
+        [
+            ("PAYMENT", "wechatpay", "SUCCEEDED", 2 * PRICE),
+            ("REFUND", "wechatpay", "REFUND_PENDING", 2 * PRICE),
+        ]
+    )
+    assert "ORDER_REFUNDED" in [k for k, _ in await outbox(runtime, order)]
