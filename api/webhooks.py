@@ -1,7 +1,8 @@
 """Payment provider notifications: POST /webhooks/payments/<provider>.
 
 The signature is checked over the raw body before anything is parsed; a forged or unreadable
-notification gets 401/400 and changes nothing; a repeat has no second effect."""
+notification gets 401/400 and changes nothing; a repeat has no second effect. WeChat Pay is
+answered in its own shape (204, or 4xx with {"code": "FAIL", "message": ...})."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ STATUS = {
 }
 
 
+def wechatpay_answer(status: int, why: str) -> Response:
+    """WeChat Pay's convention: 204 with no body when taken (it stops retrying); otherwise a
+    4xx with {"code": "FAIL", "message": ...}, and WeChat retries on its schedule."""
+    if status < 300:
+        return Response(status_code=204)
+    return JSONResponse({"code": "FAIL", "message": why}, status_code=status)
+
+
 def payment_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         provider = request.path_params["provider"]
@@ -45,13 +54,15 @@ def payment_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]
             log.warning(
                 "payment webhook malformed", extra={"provider": provider, "why": str(error)}
             )
-            result, status = "malformed", 400
+            result, status, why = "malformed", 400, "malformed notification"
         except WebhookRejected as error:
             log.warning("payment webhook rejected", extra={"provider": provider, "why": str(error)})
-            result, status = "rejected", 401
+            result, status, why = "rejected", 401, "signature or content refused"
         else:
-            status = STATUS.get(result, 200)
+            status, why = STATUS.get(result, 200), result
         METRICS.webhook(provider, runtime.ordering.payments, result)
+        if provider == "wechatpay":
+            return wechatpay_answer(status, why)
         return JSONResponse({"result": result}, status_code=status)
 
     return endpoint

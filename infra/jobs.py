@@ -26,6 +26,7 @@ from domain.loyalty.ledger import expire_due
 from domain.loyalty.services import recompute_all_tiers
 from domain.members.login import purge_phone_codes
 from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
+from domain.ordering.payments import recover_lost_notices
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
 from domain.subscriptions.renewals import renew_due
@@ -65,6 +66,10 @@ async def _deliver_outbox(runtime: Runtime) -> int:
 
 async def _cancel_unpaid(runtime: Runtime) -> int:
     return await cancel_unpaid(runtime.ordering)
+
+
+async def _recover_lost_payments(runtime: Runtime) -> int:
+    return await recover_lost_notices(runtime.ordering)
 
 
 async def _expire_unclaimed(runtime: Runtime) -> int:
@@ -128,6 +133,12 @@ JOBS: list[Job] = [
         _cancel_unpaid,
         60,
         "cancels orders unpaid past their payment deadline, releasing stock and points",
+    ),
+    Job(
+        "recover_lost_payments",
+        _recover_lost_payments,
+        60,
+        "asks the provider about online payments pending over 3 min and applies the answer",
     ),
     Job(
         "expire_unclaimed_orders",

@@ -7,11 +7,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from uuid import UUID
 
 from domain.ordering.model import Order, Payment
 from domain.ordering.ports import (
     MalformedNotification,
+    PayChannel,
     PaymentNotice,
     PaymentRequest,
     RefundFailed,
@@ -41,6 +43,7 @@ class DevPayProvider:
     `refunds_end` make a development provider refuse or fail them, as a real one can."""
 
     name = "devpay"
+    resume_within = timedelta(0)  # every payOrder is a new attempt
 
     def __init__(self, secret: str):
         self._secret = secret
@@ -76,7 +79,7 @@ class DevPayProvider:
     async def refund_status(self, out_refund_no: str) -> tuple[RefundState, str]:
         return self._outcome
 
-    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest:
+    async def start(self, order: Order, payment_id: UUID, channel: PayChannel) -> PaymentRequest:
         ref = f"dp_{payment_id.hex}"
         return PaymentRequest(
             provider_ref=ref,
@@ -88,6 +91,9 @@ class DevPayProvider:
                 "webhook": f"/webhooks/payments/{self.name}",
             },
         )
+
+    async def query(self, provider_ref: str) -> PaymentNotice | None:
+        return None  # nothing to ask: `omnishelf devpay pay` sends the notification
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
+import httpx
 from redis.asyncio import Redis
 
 from domain.catalog.deps import CatalogDeps
@@ -22,12 +23,12 @@ from domain.loyalty.model import PointsPolicy
 from domain.loyalty.reactions import export_points_entries, points_exporter
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.deps import MemberDeps
-from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
-from domain.members.services import resolve_member
+from domain.members.services import openid_identity, resolve_member, wechat_openid
 from domain.ordering.deps import OrderingDeps, OrderPolicy
 from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
+from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.reactions import export_subscriptions
@@ -47,6 +48,7 @@ from infra.security.tokens import JwtAccessTokens
 from infra.settings import DEMO_WECHAT_APP, Settings
 from infra.sms import DisabledSms, FakeSmsSender, TencentSmsSender
 from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
+from infra.wechatpay import WeChatPayClient, WeChatPayProvider
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Runtime:
     redis: Redis | None = None
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     live: LiveBus = field(default_factory=InProcessLiveEvents)
+    # Where WeChat Pay requests go instead of the network (tests: the fake server's ASGI app).
+    wechatpay_transport: httpx.AsyncBaseTransport | None = None
     # Set by the ordering context; until then `orderUpdated` finds no order.
     order_access: OrderAccess | None = None
     started: bool = False
@@ -83,6 +87,7 @@ class Runtime:
         self.events = EventHandlers()
         self.exporters = DataExporters()
         self.agreements = DevPayAgreements()
+        self.wechatpay = self._wechatpay()
         self.persisted_queries = RegisteredQueries(self.caches.persisted_queries, self.clock)
         self.apq_documents = ApqDocuments(lambda: self.redis, ttl=s.persisted_query_ttl)
         self._rebuild_deps()
@@ -136,6 +141,25 @@ class Runtime:
             )
         return FakeNotifier(self.settings.subscribe_templates())
 
+    def _wechatpay(self) -> WeChatPayClient | None:
+        config = self.settings.wechatpay
+        if config is None:
+            return None
+        return WeChatPayClient(config, self.clock, transport=self.wechatpay_transport)
+
+    def _payment_providers(self) -> dict[str, PaymentProvider]:
+        """PAYMENT_PROVIDERS: the providers payOrder and the webhooks accept."""
+        s, providers = self.settings, dict[str, PaymentProvider]()
+        if "devpay" in s.payment_providers:
+            providers["devpay"] = self.devpay  # the same one refunds through
+        if self.wechatpay is not None:
+            providers["wechatpay"] = WeChatPayProvider(
+                self.wechatpay,
+                self.clock,
+                payer=lambda member_id, app_id: wechat_openid(self.members, member_id, app_id),
+            )
+        return providers
+
     def _rebuild_deps(self) -> None:
         s = self.settings
         self.auth = AuthDeps(
@@ -177,12 +201,14 @@ class Runtime:
             events=self.events,
         )
         self.devpay = DevPayProvider(s.payment_secret)
+        payments = self._payment_providers()
         self.ordering = OrderingDeps(
             uow=self.unit_of_work,
             clock=self.clock,
             inventory=self.inventory,
-            payments={"devpay": self.devpay},
-            refunds={"devpay": self.devpay},
+            payments=payments,
+            # WeChat Pay refunds: not yet (a wechatpay refund fails with "cannot refund")
+            refunds={"devpay": self.devpay} if "devpay" in payments else {},
             limiter=self.limiter,
             signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
             vault=self.vault,
@@ -215,13 +241,9 @@ class Runtime:
         if member is None or member.data_key is None:
             return None
         identities = await self.repos.members.identities_of([member.id])
-        openids = sorted(
-            (i for i in identities if i.kind is IdentityKind.WECHAT_OPENID),
-            key=lambda i: (i.app_id != (self.notify_app or DEMO_WECHAT_APP), i.linked_at),
-        )
-        if not openids:
-            return None
-        return self.vault.decrypt(member.data_key, openids[0].ciphertext)
+        app = self.notify_app or DEMO_WECHAT_APP
+        found = openid_identity(identities, app, other_apps=True)
+        return self.vault.decrypt(member.data_key, found.ciphertext) if found else None
 
     async def start(self, *, database: bool = True) -> None:
         """Connect the database and Redis; idempotent so tests and the lifespan can share it."""
@@ -252,6 +274,8 @@ class Runtime:
             await self.notifier.aclose()
         if isinstance(self.sms, TencentSmsSender):
             await self.sms.aclose()
+        if self.wechatpay is not None:
+            await self.wechatpay.aclose()
         if database:
             await stop_database()
         self.started = False

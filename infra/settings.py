@@ -10,11 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
 from domain.members.ports import SmsKind
 from domain.outbox import MESSAGE_KINDS
 from infra import subscribe_templates
 from infra.sms import TENCENT_SMS_ENDPOINT, TENCENT_SMS_REGIONS, TencentSmsConfig
 from infra.subscribe_templates import DEV_TEMPLATES, SubscribeTemplate, TemplateError
+from infra.wechatpay import PRODUCTION_API_BASE, WeChatPayConfig
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
@@ -24,6 +29,8 @@ DEV_PII_HASH_KEY = "ZGV2LW9ubHktcGlpLWhhc2gta2V5LTMyLWJ5dGVzISE="
 DEMO_WECHAT_APP = "wx-demo"
 DEV_PAYMENT_SECRET = "dev-only-payment-webhook-secret"
 PERSISTED_QUERY_MODES = ("off", "apq", "allowlist")
+PAYMENT_PROVIDER_NAMES = ("wechatpay", "devpay")
+WECHATPAY_PRODUCTION_HOSTS = (PRODUCTION_API_BASE, "https://api2.mch.weixin.qq.com")
 
 
 class SettingsError(ValueError):
@@ -108,6 +115,8 @@ class Settings:
     wechat_templates_file: str | None = None
     wechat_templates: Mapping[str, SubscribeTemplate] = field(default_factory=dict)
     payment_secret: str = DEV_PAYMENT_SECRET
+    payment_providers: tuple[str, ...] = ("devpay",)  # PAYMENT_PROVIDERS
+    wechatpay: WeChatPayConfig | None = None  # the WECHATPAY_* settings, when enabled
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
     till_points_cap: int = 5_000  # a till sale earning more waits for approval
@@ -134,6 +143,7 @@ class Settings:
         if mode not in ("development", "production", "test"):
             raise SettingsError("OMNISHELF_ENV must be development, production or test.")
         redis_url = e.get("REDIS_URL") or None
+        providers = _payment_providers(e, mode)
         settings = cls(
             env=mode,
             database_url=e.get("DATABASE_URL") or DEFAULT_SQLITE,
@@ -168,6 +178,8 @@ class Settings:
             wechat_templates_file=e.get("WECHAT_TEMPLATES_FILE") or None,
             wechat_templates=_wechat_templates(e.get("WECHAT_TEMPLATES_FILE")),
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
+            payment_providers=providers,
+            wechatpay=_wechatpay(e, mode) if "wechatpay" in providers else None,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
             till_points_cap=_int(e, "TILL_POINTS_CAP", 5_000, 0, 100_000_000),
@@ -232,6 +244,17 @@ class Settings:
                 raise SettingsError("Production sends texts over HTTPS: TENCENT_SMS_ENDPOINT.")
             if self.payment_secret == DEV_PAYMENT_SECRET:
                 raise SettingsError("Production refuses the development PAYMENT_WEBHOOK_SECRET.")
+            if "devpay" in self.payment_providers:
+                raise SettingsError(
+                    "Production refuses the devpay provider: PAYMENT_PROVIDERS=wechatpay."
+                )
+            if self.wechatpay and self.wechatpay.api_base not in WECHATPAY_PRODUCTION_HOSTS:
+                raise SettingsError(
+                    f"Production pays through WeChat Pay itself: WECHATPAY_API_BASE is "
+                    f"{PRODUCTION_API_BASE} (or unset)."
+                )
+        if "wechatpay" in self.payment_providers and self.wechatpay is None:
+            raise SettingsError("PAYMENT_PROVIDERS=wechatpay needs the WECHATPAY_* settings.")
 
     def subscribe_templates(self) -> Mapping[str, SubscribeTemplate]:
         """What each message kind renders to: the file's templates only when sending to WeChat;
@@ -331,3 +354,93 @@ def _tencent_sms(e: Mapping[str, str]) -> TencentSmsConfig:
         region=region,
         endpoint=endpoint,
     )
+
+
+def _payment_providers(e: Mapping[str, str], mode: str) -> tuple[str, ...]:
+    """PAYMENT_PROVIDERS: the online providers payOrder accepts; devpay outside production,
+    none in production until WeChat Pay is configured (in-store payment needs none)."""
+    raw = e.get("PAYMENT_PROVIDERS")
+    if raw is None:
+        return () if mode == "production" else ("devpay",)
+    names = tuple(dict.fromkeys(filter(None, (p.strip() for p in raw.split(",")))))
+    unknown = [name for name in names if name not in PAYMENT_PROVIDER_NAMES]
+    if unknown:
+        raise SettingsError(
+            f"PAYMENT_PROVIDERS names {', '.join(unknown)}; the providers are "
+            f"{', '.join(PAYMENT_PROVIDER_NAMES)}."
+        )
+    return names
+
+
+def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
+    """PAYMENT_PROVIDERS=wechatpay: every WECHATPAY_* setting, the keys read and parsed now so
+    a wrong file fails the start, not the first payment."""
+    values = {}
+    for name in (
+        "WECHATPAY_MCHID",
+        "WECHATPAY_MERCHANT_SERIAL",
+        "WECHATPAY_PRIVATE_KEY_FILE",
+        "WECHATPAY_APIV3_KEY",
+        "WECHATPAY_PUBLIC_KEY_FILE",
+        "WECHATPAY_PUBLIC_KEY_ID",
+        "WECHATPAY_NOTIFY_URL",
+    ):
+        values[name] = e.get(name, "").strip()
+        if not values[name]:
+            raise SettingsError(f"PAYMENT_PROVIDERS=wechatpay needs {name}.")
+    if not values["WECHATPAY_MCHID"].isdigit():
+        raise SettingsError("WECHATPAY_MCHID is the merchant number (digits).")
+    apiv3_key = values["WECHATPAY_APIV3_KEY"].encode()
+    if len(apiv3_key) != 32:
+        raise SettingsError(
+            f"WECHATPAY_APIV3_KEY is the 32-character APIv3 key; got {len(apiv3_key)} bytes."
+        )
+    if not values["WECHATPAY_PUBLIC_KEY_ID"].startswith("PUB_KEY_ID_"):
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID is the public key's id (PUB_KEY_ID_...).")
+    notify_url = values["WECHATPAY_NOTIFY_URL"]
+    if not notify_url.startswith("https://" if mode == "production" else ("https://", "http://")):
+        raise SettingsError("WECHATPAY_NOTIFY_URL must be an https:// URL WeChat Pay can reach.")
+    api_base = (e.get("WECHATPAY_API_BASE") or PRODUCTION_API_BASE).rstrip("/")
+    if not api_base.startswith(("https://", "http://")):
+        raise SettingsError("WECHATPAY_API_BASE must be an http(s):// URL.")
+    apps = _keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret")
+    appid = e.get("WECHATPAY_APPID") or next(iter(apps), None)
+    if appid is None and mode != "production":
+        appid = DEMO_WECHAT_APP
+    if not appid:
+        raise SettingsError("PAYMENT_PROVIDERS=wechatpay needs WECHATPAY_APPID (or WECHAT_APPS).")
+    private_key = _pem(values["WECHATPAY_PRIVATE_KEY_FILE"], "WECHATPAY_PRIVATE_KEY_FILE", True)
+    public_key = _pem(values["WECHATPAY_PUBLIC_KEY_FILE"], "WECHATPAY_PUBLIC_KEY_FILE", False)
+    if not isinstance(private_key, RSAPrivateKey) or not isinstance(public_key, RSAPublicKey):
+        raise SettingsError("WECHATPAY_PRIVATE_KEY_FILE and WECHATPAY_PUBLIC_KEY_FILE are swapped.")
+    return WeChatPayConfig(
+        mchid=values["WECHATPAY_MCHID"],
+        appid=appid,
+        merchant_serial=values["WECHATPAY_MERCHANT_SERIAL"],
+        private_key=private_key,
+        apiv3_key=apiv3_key,
+        public_key_id=values["WECHATPAY_PUBLIC_KEY_ID"],
+        public_key=public_key,
+        notify_url=notify_url,
+        api_base=api_base,
+    )
+
+
+def _pem(path: str, name: str, private: bool) -> RSAPrivateKey | RSAPublicKey:
+    """An RSA key of at least 2048 bits from a PEM file, or a SettingsError naming `name`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise SettingsError(f"{name}: cannot read {path} ({error.strerror}).") from None
+    try:
+        key = (
+            serialization.load_pem_private_key(data, password=None)
+            if private
+            else serialization.load_pem_public_key(data)
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        kind = "private" if private else "public"
+        raise SettingsError(f"{name}: {path} is not a PEM RSA {kind} key.") from None
+    if not isinstance(key, RSAPrivateKey | RSAPublicKey) or key.key_size < 2048:
+        raise SettingsError(f"{name}: {path} is not an RSA key of 2048 bits or more.")
+    return key

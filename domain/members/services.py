@@ -312,5 +312,34 @@ async def reveal_identifiers(
     return revealed
 
 
+async def wechat_openid(deps: MemberDeps, member_id: UUID, app_id: str) -> str | None:
+    """The member's openid under the WeChat app `app_id` (a merged id means its survivor), or
+    None: an erased or closed account, or one that never signed in to that app."""
+    async with deps.auth.uow() as uow:
+        member = await resolve_member(uow.members, member_id)
+        if member is None or not member.is_active or member.data_key is None:
+            return None
+        identities = await uow.members.identities_of([member.id])
+    found = openid_identity(identities, app_id)
+    return deps.vault.decrypt(member.data_key, found.ciphertext) if found else None
+
+
+def openid_identity(
+    identities: Sequence[Identity], app_id: str, *, other_apps: bool = False
+) -> Identity | None:
+    """The member's (first linked) openid of WeChat app `app_id`; with `other_apps`, one of
+    another app when there is none of that one (a message reaches them there; a payment
+    cannot: WeChat Pay wants the openid of the paying app)."""
+    openids = sorted(
+        (
+            i
+            for i in identities
+            if i.kind is IdentityKind.WECHAT_OPENID and (other_apps or i.app_id == app_id)
+        ),
+        key=lambda i: (i.app_id != app_id, i.linked_at),
+    )
+    return openids[0] if openids else None
+
+
 def sorted_identities(identities: Sequence[Identity]) -> list[Identity]:
     return sorted(identities, key=lambda i: (list(IdentityKind).index(i.kind), i.linked_at))

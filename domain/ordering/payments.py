@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.identity.model import Principal
+from domain.identity.model import DeviceKind, Principal, PrincipalKind
 from domain.ids import new_id
 from domain.inventory.reservations import extend_in_uow
 from domain.loyalty.ledger import post_hold
@@ -21,7 +21,15 @@ from domain.ordering.model import (
     PaymentKind,
     PaymentStatus,
 )
-from domain.ordering.ports import PaymentRequest, RefundNotice, WebhookRejected
+from domain.ordering.ports import (
+    PayChannel,
+    PaymentNotice,
+    PaymentProvider,
+    PaymentQueryFailed,
+    PaymentRequest,
+    RefundNotice,
+    WebhookRejected,
+)
 from domain.ordering.refunds import IN_STORE, apply_refund_notice, refund_in_uow
 from domain.ordering.services import Effects, is_store_staff, load, move, notify
 from domain.uow import UnitOfWork
@@ -29,6 +37,7 @@ from domain.uow import UnitOfWork
 log = logging.getLogger("omnishelf.payments")
 PAID_HOLD = timedelta(days=30)  # paid goods stay held this long past their last deadline
 IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
+LOST_AFTER = timedelta(minutes=3)  # a payment pending this long is asked about
 
 
 async def pay_order(
@@ -42,16 +51,18 @@ async def pay_order(
         )
     async with deps.uow() as uow:
         order = await load(uow, order_id, lock=False)
-    if not actor.is_member or order.member_id != actor.id:
-        raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
-    if order.status is not OrderStatus.PENDING_PAYMENT:
-        raise OrderError(
-            OrderErrorCode.PAYMENT_NOT_ALLOWED,
-            f"The order is {order.status.value}; nothing to pay.",
-            ["orderId"],
-        )
+        channel = _channel(actor, order)
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            raise OrderError(
+                OrderErrorCode.PAYMENT_NOT_ALLOWED,
+                f"The order is {order.status.value}; nothing to pay.",
+                ["orderId"],
+            )
+        pending = await _resumable(deps, uow, order, gateway, channel)
+    if pending is not None:
+        return order, await gateway.start(order, pending.id, channel)
     payment_id = new_id()
-    request = await gateway.start(order, payment_id)
+    request = await gateway.start(order, payment_id, channel)
     async with deps.uow() as uow:
         await uow.orders.add_payment(
             Payment(
@@ -60,7 +71,7 @@ async def pay_order(
                 PaymentKind.PAYMENT,
                 gateway.name,
                 request.provider_ref,
-                "ONLINE",
+                channel.value,
                 order.amount_due,
                 order.currency,
                 PaymentStatus.PENDING,
@@ -68,6 +79,46 @@ async def pay_order(
             )
         )
     return order, request
+
+
+def _channel(actor: Principal, order: Order) -> PayChannel:
+    """The member pays their own order in the mini-program; a store's kiosk shows a QR code
+    for the orders of its store. To anyone else the order does not exist."""
+    if actor.is_member and order.member_id == actor.id:
+        return PayChannel.MINI_PROGRAM
+    if (
+        actor.kind is PrincipalKind.DEVICE
+        and actor.device_kind is DeviceKind.KIOSK
+        and order.location_id in actor.store_ids
+    ):
+        return PayChannel.KIOSK_QR
+    raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown order.", ["orderId"])
+
+
+async def _resumable(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    gateway: PaymentProvider,
+    channel: PayChannel,
+) -> Payment | None:
+    """The order's newest pending attempt with this provider through this channel, if it is
+    recent enough to be resumed (a repeated payOrder then asks the provider for the same
+    transaction again)."""
+    if not gateway.resume_within:
+        return None
+    since = deps.clock.now() - gateway.resume_within
+    attempts = [
+        p
+        for p in await uow.orders.payments_of([order.id])
+        if p.kind is PaymentKind.PAYMENT
+        and p.provider == gateway.name
+        and p.method == channel.value
+        and p.status is PaymentStatus.PENDING
+        and p.created_at > since
+        and p.amount == order.amount_due
+    ]
+    return max(attempts, key=lambda p: p.created_at, default=None)
 
 
 async def handle_notification(
@@ -81,9 +132,54 @@ async def handle_notification(
     notice = gateway.parse_notification(headers, body)  # raises WebhookRejected
     if isinstance(notice, RefundNotice):
         return await apply_refund_notice(deps, gateway.name, notice)
+    return await apply_notice(deps, gateway.name, notice)
+
+
+async def recover_lost_notices(deps: OrderingDeps, batch: int = 500) -> int:
+    """Ask the provider about online payments pending for more than LOST_AFTER (the
+    notification may never come) and apply each answer as its notification would be; returns
+    how many were paid. Reads first, so no transaction is open while the provider is asked."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        # Orders placed more than LOST_AFTER ago: their deadline is that much nearer than a
+        # new order's (the index of the payment-timeout job serves this read).
+        orders = await uow.orders.due(
+            OrderStatus.PENDING_PAYMENT,
+            "payment_deadline",
+            now + deps.policy.payment_timeout - LOST_AFTER,
+            batch,
+            lock=False,
+        )
+        payments = await uow.orders.payments_of([o.id for o in orders])
+    paid = 0
+    for payment in payments:
+        gateway = deps.payments.get(payment.provider)
+        if (
+            gateway is None
+            or payment.kind is not PaymentKind.PAYMENT
+            or payment.status is not PaymentStatus.PENDING
+            or payment.created_at > now - LOST_AFTER
+        ):
+            continue
+        try:
+            notice = await gateway.query(payment.provider_ref)
+        except PaymentQueryFailed as error:
+            log.warning(
+                "payment query failed",
+                extra={"provider": gateway.name, "payment_id": str(payment.id), "why": str(error)},
+            )
+            continue
+        if notice is not None and await apply_notice(deps, gateway.name, notice) == "paid":
+            paid += 1
+    return paid
+
+
+async def apply_notice(deps: OrderingDeps, provider: str, notice: PaymentNotice) -> str:
+    """What the provider reported (by notification or when asked), applied once. Returns what
+    happened: paid, duplicate, refunded, ignored, unknown, mismatch."""
     effects = Effects()
     async with deps.uow() as uow:
-        payment = await uow.orders.payment_by_ref(gateway.name, notice.provider_ref)
+        payment = await uow.orders.payment_by_ref(provider, notice.provider_ref)
         if payment is None or payment.kind is not PaymentKind.PAYMENT:
             log.warning("payment notice for unknown payment", extra={"ref": notice.provider_ref})
             return "unknown"
@@ -107,7 +203,7 @@ async def handle_notification(
             why = f"payment arrived when order was {order.status.value}"
             await refund_in_uow(deps, uow, order, payment, payment.amount, why, suffix="refunded")
             return "refunded"
-        await mark_paid(deps, uow, order, "PROVIDER:" + gateway.name, effects)
+        await mark_paid(deps, uow, order, "PROVIDER:" + provider, effects)
     await effects.publish(deps.live)
     return "paid"
 

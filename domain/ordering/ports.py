@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
@@ -116,6 +116,13 @@ class OrderRepository(Protocol):
     async def delete_pickup(self, order_id: UUID) -> None: ...
 
 
+class PayChannel(StrEnum):
+    """Where the payer pays; the value is the payment's `method`."""
+
+    MINI_PROGRAM = "ONLINE"  # the member, in the mini-program (WeChat Pay JSAPI)
+    KIOSK_QR = "KIOSK_QR"  # anyone, scanning the QR code a store's kiosk shows (Native)
+
+
 @dataclass(frozen=True)
 class PaymentRequest:
     """What the client needs to pay (for WeChat Pay: the wx.requestPayment parameters)."""
@@ -141,10 +148,19 @@ class MalformedNotification(WebhookRejected):
     that is not an exact integer of minor units): HTTP 400."""
 
 
+class PaymentQueryFailed(Exception):
+    """The provider could not say how a payment stands (unreachable, refused, unsigned)."""
+
+
 class PaymentProvider(Protocol):
     name: str
+    # A repeated payOrder within this long of a pending attempt resumes it (the same
+    # provider_ref, e.g. WeChat's prepay_id) instead of starting another; zero: never.
+    resume_within: timedelta
 
-    async def start(self, order: Order, payment_id: UUID) -> PaymentRequest: ...
+    async def start(
+        self, order: Order, payment_id: UUID, channel: PayChannel
+    ) -> PaymentRequest: ...
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes
@@ -152,6 +168,12 @@ class PaymentProvider(Protocol):
         """Verify the signature over the raw body and read the notice (of a payment, or of
         a refund when the provider also implements RefundGateway), or raise
         WebhookRejected."""
+        ...
+
+    async def query(self, provider_ref: str) -> PaymentNotice | None:
+        """Ask the provider how the payment stands, for a notification that never came: the
+        notice it would have sent, or None when it has nothing to say (unknown, or no
+        provider to ask). Raises PaymentQueryFailed."""
         ...
 
 

@@ -1,0 +1,303 @@
+"""A fake WeChat Pay API v3 server speaking the real protocol, with RSA keys of its own made
+at test time: it checks our request signatures, answers JSAPI/Native prepay, query by
+out_trade_no and close with signed answers, and writes signed, encrypted notifications."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from infra.wechatpay import (
+    MAX_CLOCK_SKEW,
+    WeChatPayConfig,
+    encrypt_resource,
+    nonce_str,
+    parse_authorization,
+    request_message,
+    response_message,
+    rsa_sign,
+    rsa_verify,
+)
+
+MCHID = "1900000109"
+MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD3B8AC8F5"
+PUBLIC_KEY_ID = "PUB_KEY_ID_0114232134912410000000000000"
+APIV3_KEY = b"0123456789abcdefghijklmnopqrstuv"
+
+
+def new_key() -> RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class Transaction:
+    kind: str  # JSAPI or NATIVE
+    request: dict[str, Any]
+    prepay: str  # prepay_id, or code_url for NATIVE
+    state: str = "NOTPAY"
+    transaction_id: str = ""
+
+
+@dataclass
+class FakeWeChatPay:
+    """`now` is the clock both sides use (tests move it). `merchant_key` is the key our client
+    signs with; `platform_key` signs this server's answers under PUBLIC_KEY_ID."""
+
+    now: Callable[[], datetime]
+    appid: str = "wx-demo"
+    mchid: str = MCHID
+    merchant_key: RSAPrivateKey = field(default_factory=new_key)
+    platform_key: RSAPrivateKey = field(default_factory=new_key)
+    transactions: dict[str, Transaction] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)  # why each refused request was refused
+    queried: list[str] = field(default_factory=list)  # out_trade_no of each query
+
+    def config(self, api_base: str = "http://wechatpay.test", **changes: Any) -> WeChatPayConfig:
+        values: dict[str, Any] = {
+            "mchid": self.mchid,
+            "appid": self.appid,
+            "merchant_serial": MERCHANT_SERIAL,
+            "private_key": self.merchant_key,
+            "apiv3_key": APIV3_KEY,
+            "public_key_id": PUBLIC_KEY_ID,
+            "public_key": self.platform_key.public_key(),
+            "notify_url": "https://shop.example.com/webhooks/payments/wechatpay",
+            "api_base": api_base,
+        }
+        return WeChatPayConfig(**{**values, **changes})
+
+    def write_keys(self, folder: Path) -> tuple[Path, Path]:
+        """The merchant's private key and WeChat's public key as PEM files (for settings)."""
+        private = folder / "apiclient_key.pem"
+        public = folder / "pub_key.pem"
+        private.write_bytes(
+            self.merchant_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        public.write_bytes(
+            self.platform_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        return private, public
+
+    # ------------------------------------------------------------ signing as WeChat does
+
+    def signed_headers(
+        self,
+        body: bytes,
+        *,
+        serial: str = PUBLIC_KEY_ID,
+        timestamp: datetime | None = None,
+        key: RSAPrivateKey | None = None,
+    ) -> dict[str, str]:
+        stamp = str(int((timestamp or self.now()).timestamp()))
+        nonce = nonce_str()
+        signature = rsa_sign(
+            key or self.platform_key, response_message(stamp, nonce, body.decode())
+        )
+        return {
+            "Wechatpay-Serial": serial,
+            "Wechatpay-Timestamp": stamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": signature,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        }
+
+    def _answer(self, status: int, data: Mapping[str, Any] | None = None) -> Response:
+        body = b"" if data is None else json.dumps(data).encode()
+        headers = self.signed_headers(body)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return Response(body, status_code=status, headers=headers)
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        self.refused.append(code)
+        return self._answer(status, {"code": code, "message": message})
+
+    # ------------------------------------------------------------ notifications
+
+    def transaction(self, out_trade_no: str, /, **changes: Any) -> dict[str, Any]:
+        """The transaction resource as WeChat reports it (`changes` replace fields)."""
+        tx = self.transactions[out_trade_no]
+        amount = tx.request["amount"]
+        payer = tx.request.get("payer", {"openid": "o-native-payer"})
+        resource: dict[str, Any] = {
+            "appid": tx.request["appid"],
+            "mchid": tx.request["mchid"],
+            "out_trade_no": out_trade_no,
+            "transaction_id": tx.transaction_id or None,
+            "trade_type": tx.kind,
+            "trade_state": tx.state,
+            "trade_state_desc": tx.state,
+            "bank_type": "OTHERS",
+            "attach": "",
+            "success_time": self.now().isoformat(timespec="seconds")
+            if tx.state == "SUCCESS"
+            else None,
+            "payer": payer,
+            "amount": {
+                "total": amount["total"],
+                "payer_total": amount["total"],
+                "currency": amount.get("currency", "CNY"),
+                "payer_currency": "CNY",
+            },
+        }
+        resource = {k: v for k, v in resource.items() if v is not None}
+        resource.update(changes)
+        return resource
+
+    def pay(self, out_trade_no: str) -> None:
+        """The payer confirms in WeChat: the transaction succeeds."""
+        tx = self.transactions[out_trade_no]
+        tx.state, tx.transaction_id = "SUCCESS", "42000" + secrets.token_hex(12)
+
+    def notification(
+        self,
+        out_trade_no: str,
+        /,
+        *,
+        apiv3_key: bytes = APIV3_KEY,
+        **changes: Any,
+    ) -> bytes:
+        """The body WeChat POSTs to notify_url: the transaction encrypted with the APIv3 key."""
+        plain = json.dumps(self.transaction(out_trade_no, **changes)).encode()
+        nonce, associated = secrets.token_hex(6), "transaction"
+        envelope = {
+            "id": secrets.token_hex(18),
+            "create_time": self.now().isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": encrypt_resource(apiv3_key, nonce, associated, plain),
+                "associated_data": associated,
+                "nonce": nonce,
+            },
+        }
+        return json.dumps(envelope, ensure_ascii=False).encode()
+
+    # ------------------------------------------------------------ the API
+
+    @property
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v3/pay/transactions/jsapi", self._prepay, methods=["POST"]),
+                Route("/v3/pay/transactions/native", self._prepay, methods=["POST"]),
+                Route("/v3/pay/transactions/out-trade-no/{no}", self._query, methods=["GET"]),
+                Route(
+                    "/v3/pay/transactions/out-trade-no/{no}/close", self._close, methods=["POST"]
+                ),
+            ]
+        )
+
+    def _authentic(self, request: Request, body: bytes) -> str | None:
+        """Why the request's signature does not hold, or None."""
+        fields = parse_authorization(request.headers.get("authorization", ""))
+        if not fields:
+            return "no WECHATPAY2-SHA256-RSA2048 Authorization"
+        if fields.get("mchid") != self.mchid or fields.get("serial_no") != MERCHANT_SERIAL:
+            return "unknown merchant or certificate serial"
+        stamp = fields.get("timestamp", "")
+        if not stamp.isdigit() or abs(self.now().timestamp() - int(stamp)) > (
+            MAX_CLOCK_SKEW.total_seconds()
+        ):
+            return "timestamp out of range"
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        message = request_message(
+            request.method, target, stamp, fields.get("nonce_str", ""), body.decode()
+        )
+        if not rsa_verify(self.merchant_key.public_key(), message, fields.get("signature", "")):
+            return "signature does not verify"
+        return None
+
+    async def _checked(self, request: Request) -> tuple[bytes, Response | None]:
+        body = await request.body()
+        why = self._authentic(request, body)
+        if why is not None:
+            return body, self._error(401, "SIGN_ERROR", why)
+        return body, None
+
+    async def _prepay(self, request: Request) -> Response:
+        body, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        data = json.loads(body)
+        kind = "NATIVE" if request.url.path.endswith("native") else "JSAPI"
+        if data.get("mchid") != self.mchid or data.get("appid") != self.appid:
+            return self._error(400, "INVALID_REQUEST", "appid and mchid do not match")
+        no = data.get("out_trade_no", "")
+        if not 6 <= len(no) <= 32 or not no.isalnum():
+            return self._error(400, "PARAM_ERROR", "out_trade_no")
+        if kind == "JSAPI" and not data.get("payer", {}).get("openid"):
+            return self._error(400, "PARAM_ERROR", "payer.openid")
+        if not isinstance(data.get("amount", {}).get("total"), int):
+            return self._error(400, "PARAM_ERROR", "amount.total")
+        if "time_expire" in data:
+            datetime.fromisoformat(data["time_expire"])  # RFC 3339 or a 500
+        known = self.transactions.get(no)
+        if known is not None:
+            if known.state != "NOTPAY":
+                return self._error(
+                    400, "ORDERPAID" if known.state == "SUCCESS" else "ORDERCLOSED", known.state
+                )
+            if known.request != data:
+                return self._error(
+                    400, "INVALID_REQUEST", "out_trade_no reused with other parameters"
+                )
+        else:
+            prepay = (
+                "wx" + secrets.token_hex(16)
+                if kind == "JSAPI"
+                else f"weixin://wxpay/bizpayurl?pr={secrets.token_urlsafe(6)}"
+            )
+            known = self.transactions[no] = Transaction(kind, data, prepay)
+        field_name = "prepay_id" if kind == "JSAPI" else "code_url"
+        return self._answer(200, {field_name: known.prepay})
+
+    async def _query(self, request: Request) -> Response:
+        _, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        no = request.path_params["no"]
+        self.queried.append(no)
+        if request.query_params.get("mchid") != self.mchid:
+            return self._error(400, "PARAM_ERROR", "mchid")
+        if no not in self.transactions:
+            return self._error(404, "ORDER_NOT_EXIST", "no such order")
+        return self._answer(200, self.transaction(no))
+
+    async def _close(self, request: Request) -> Response:
+        body, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        no = request.path_params["no"]
+        if json.loads(body).get("mchid") != self.mchid or no not in self.transactions:
+            return self._error(400, "PARAM_ERROR", "mchid or out_trade_no")
+        tx = self.transactions[no]
+        if tx.state == "SUCCESS":
+            return self._error(400, "ORDERPAID", "already paid")
+        tx.state = "CLOSED"
+        return self._answer(204)
+
+
+__all__ = ["APIV3_KEY", "MCHID", "PUBLIC_KEY_ID", "FakeWeChatPay", "new_key"]
