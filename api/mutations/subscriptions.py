@@ -15,7 +15,7 @@ from api.relay import decode_id
 from api.types.subscriptions import Subscription, SubscriptionPlan
 from domain.inventory.model import StockLine
 from domain.subscriptions import services
-from domain.subscriptions.model import Interval, IntervalUnit
+from domain.subscriptions.model import Interval, IntervalUnit, Plan
 from domain.subscriptions.model import Subscription as DomainSubscription
 
 
@@ -35,6 +35,36 @@ class SubscriptionPlanInput:
     interval: IntervalInput
     discount_percent: int = 0
     min_cycles: int = 0
+
+
+@strawberry.input(description="The plan's new terms, whole: later sign-ups take them.")
+class UpdateSubscriptionPlanInput(SubscriptionPlanInput):
+    id: strawberry.ID
+
+
+@strawberry.input
+class SubscriptionPlanIdInput:
+    id: strawberry.ID
+
+
+def _terms(input: SubscriptionPlanInput) -> services.PlanTerms:
+    return services.PlanTerms(
+        name=input.name,
+        variant_ids=[
+            decode_id(v, "Variant", ["variantIds", str(n)]) for n, v in enumerate(input.variant_ids)
+        ],
+        interval=input.interval.to_domain(),
+        discount_percent=input.discount_percent,
+        min_cycles=input.min_cycles,
+    )
+
+
+def _plan_id(value: strawberry.ID) -> UUID:
+    return decode_id(value, "SubscriptionPlan", "id")
+
+
+def _present_plan(plan: Plan) -> SubscriptionPlanPayload:
+    return SubscriptionPlanPayload(plan=SubscriptionPlan.from_domain(plan))
 
 
 @strawberry.type
@@ -173,21 +203,48 @@ class SubscriptionMutations:
         self, info: Info[Context, object], input: SubscriptionPlanInput
     ) -> SubscriptionPlanPayload:
         deps = info.context.runtime.subscriptions
+
+        async def run() -> Plan:
+            terms = _terms(input)
+            return await services.create_plan(
+                deps,
+                terms.name,
+                terms.variant_ids,
+                terms.interval,
+                terms.discount_percent,
+                terms.min_cycles,
+            )
+
+        return await mutate(SubscriptionPlanPayload, SubscriptionUserError, run, _present_plan)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="New terms for new sign-ups; existing subscriptions keep their locked terms.",
+    )
+    async def update_subscription_plan(
+        self, info: Info[Context, object], input: UpdateSubscriptionPlanInput
+    ) -> SubscriptionPlanPayload:
+        deps = info.context.runtime.subscriptions
         return await mutate(
             SubscriptionPlanPayload,
             SubscriptionUserError,
-            lambda: services.create_plan(
-                deps,
-                input.name,
-                [
-                    decode_id(v, "Variant", ["variantIds", str(n)])
-                    for n, v in enumerate(input.variant_ids)
-                ],
-                input.interval.to_domain(),
-                input.discount_percent,
-                input.min_cycles,
-            ),
-            lambda plan: SubscriptionPlanPayload(plan=SubscriptionPlan.from_domain(plan)),
+            lambda: services.update_plan(deps, _plan_id(input.id), _terms(input)),
+            _present_plan,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="No new sign-ups; existing subscriptions continue on their locked terms.",
+    )
+    async def retire_subscription_plan(
+        self, info: Info[Context, object], input: SubscriptionPlanIdInput
+    ) -> SubscriptionPlanPayload:
+        deps = info.context.runtime.subscriptions
+        return await mutate(
+            SubscriptionPlanPayload,
+            SubscriptionUserError,
+            lambda: services.retire_plan(deps, _plan_id(input.id)),
+            _present_plan,
         )
 
     @strawberry.mutation(permission_classes=[IsMember], description="Subscribe to a plan.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -40,6 +40,34 @@ def local_today(deps: SubscriptionDeps, timezone: str) -> date:
     return deps.clock.now().astimezone(ZoneInfo(timezone)).date()
 
 
+@dataclass(frozen=True)
+class PlanTerms:
+    """What ADMIN offers: sign-ups lock these (prices from the discount, the interval); an
+    edit changes them for later sign-ups only."""
+
+    name: str
+    variant_ids: Sequence[UUID]
+    interval: Interval
+    discount_percent: int
+    min_cycles: int
+
+
+async def _checked_terms(uow: UnitOfWork, terms: PlanTerms) -> PlanTerms:
+    clean = terms.name.strip()
+    if not 1 <= len(clean) <= 100:
+        raise _error(E.INVALID_INPUT, "Name the plan (1-100 characters).", "name")
+    if not terms.variant_ids or len(terms.variant_ids) > 50:
+        raise _error(E.INVALID_INPUT, "A plan offers 1 to 50 variants.", "variantIds")
+    if not 0 <= terms.discount_percent <= 50:
+        raise _error(E.INVALID_INPUT, "The discount is 0-50 %.", "discountPercent")
+    if not 0 <= terms.min_cycles <= 52:
+        raise _error(E.INVALID_INPUT, "Minimum cycles are 0-52.", "minCycles")
+    found = {v.id for v in await uow.catalog.get_variants(list(terms.variant_ids))}
+    if missing := [v for v in terms.variant_ids if v not in found]:
+        raise _error(E.NOT_FOUND, f"Unknown variant {missing[0]}.", "variantIds")
+    return replace(terms, name=clean, variant_ids=list(dict.fromkeys(terms.variant_ids)))
+
+
 async def create_plan(
     deps: SubscriptionDeps,
     name: str,
@@ -48,30 +76,55 @@ async def create_plan(
     discount_percent: int,
     min_cycles: int,
 ) -> Plan:
-    clean = name.strip()
-    if not 1 <= len(clean) <= 100:
-        raise _error(E.INVALID_INPUT, "Name the plan (1-100 characters).", "name")
-    if not variant_ids or len(variant_ids) > 50:
-        raise _error(E.INVALID_INPUT, "A plan offers 1 to 50 variants.", "variantIds")
-    if not 0 <= discount_percent <= 50:
-        raise _error(E.INVALID_INPUT, "The discount is 0-50 %.", "discountPercent")
-    if not 0 <= min_cycles <= 52:
-        raise _error(E.INVALID_INPUT, "Minimum cycles are 0-52.", "minCycles")
+    terms = PlanTerms(name, variant_ids, interval, discount_percent, min_cycles)
     async with deps.uow() as uow:
-        found = {v.id for v in await uow.catalog.get_variants(list(variant_ids))}
-        if missing := [v for v in variant_ids if v not in found]:
-            raise _error(E.NOT_FOUND, f"Unknown variant {missing[0]}.", "variantIds")
+        clean = await _checked_terms(uow, terms)
         plan = Plan(
             new_id(),
-            clean,
-            list(dict.fromkeys(variant_ids)),
-            interval,
-            discount_percent,
-            min_cycles,
+            clean.name,
+            list(clean.variant_ids),
+            clean.interval,
+            clean.discount_percent,
+            clean.min_cycles,
             True,
             deps.clock.now(),
         )
         await uow.subscriptions.add_plan(plan)
+    return plan
+
+
+async def _offered_plan(uow: UnitOfWork, plan_id: UUID) -> Plan:
+    plan = await uow.subscriptions.get_plan(plan_id, lock=True)
+    if plan is None:
+        raise _error(E.NOT_FOUND, "Unknown plan.", "id")
+    if not plan.active:
+        raise _error(E.PLAN_UNAVAILABLE, "This plan was retired.", "id")
+    return plan
+
+
+async def update_plan(deps: SubscriptionDeps, plan_id: UUID, terms: PlanTerms) -> Plan:
+    """New terms for later sign-ups; existing subscriptions keep the lines, prices and
+    interval they locked when they signed up (renewals never read the plan)."""
+    async with deps.uow() as uow:
+        plan = await _offered_plan(uow, plan_id)
+        clean = await _checked_terms(uow, terms)
+        plan.name, plan.variant_ids, plan.interval = (
+            clean.name,
+            list(clean.variant_ids),
+            clean.interval,
+        )
+        plan.discount_percent, plan.min_cycles = clean.discount_percent, clean.min_cycles
+        await uow.subscriptions.save_plan(plan)
+    return plan
+
+
+async def retire_plan(deps: SubscriptionDeps, plan_id: UUID) -> Plan:
+    """No new sign-ups (PLAN_UNAVAILABLE, and off `subscriptionPlans`); existing subscriptions
+    continue on their locked terms."""
+    async with deps.uow() as uow:
+        plan = await _offered_plan(uow, plan_id)
+        plan.active = False
+        await uow.subscriptions.save_plan(plan)
     return plan
 
 
@@ -298,6 +351,12 @@ async def skip_next(
     now = deps.clock.now()
     async with deps.uow() as uow:
         s = await _mine(uow, member, subscription_id)
+        if s.status is SubscriptionStatus.PAUSED:
+            # A paused subscription has no next delivery: a skip would silently move the
+            # schedule of a subscription the member believes is on hold.
+            raise _error(
+                E.SUBSCRIPTION_PAUSED, "This subscription is paused: resume it first.", "id"
+            )
         skipped = s.next_date
         # The skipped delivery is a cycle of its own (SKIPPED, no order); if its number is
         # taken, its order was already placed and waits for payment: too late to skip.

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from domain.pagination import Page, PageRequest
 from domain.subscriptions.model import (
@@ -119,9 +119,23 @@ class TortoiseSubscriptionRepository:
             created_at=plan.created_at,
         )
 
-    async def get_plan(self, plan_id: UUID) -> Plan | None:
-        row = await PlanRow.get_or_none(id=plan_id)
+    async def get_plan(self, plan_id: UUID, *, lock: bool = False) -> Plan | None:
+        query = PlanRow.filter(id=plan_id)
+        if lock:
+            query = query.select_for_update()
+        row = await query.first()
         return _plan(row) if row else None
+
+    async def save_plan(self, plan: Plan) -> None:
+        await PlanRow.filter(id=plan.id).update(
+            name=plan.name,
+            variant_ids=[str(v) for v in plan.variant_ids],
+            interval_unit=plan.interval.unit,
+            interval_count=plan.interval.count,
+            discount_percent=plan.discount_percent,
+            min_cycles=plan.min_cycles,
+            active=plan.active,
+        )
 
     async def list_plans(self, active_only: bool) -> list[Plan]:
         query = PlanRow.filter(active=True) if active_only else PlanRow.all()
@@ -227,6 +241,20 @@ class TortoiseSubscriptionRepository:
     async def cycles_of(self, subscription_ids: Sequence[UUID]) -> list[Cycle]:
         rows = await CycleRow.filter(subscription_id__in=list(subscription_ids)).order_by("number")
         return [_cycle(r) for r in rows]
+
+    async def cycles_of_orders(self, order_ids: Sequence[UUID]) -> list[Cycle]:
+        rows = await CycleRow.filter(order_id__in=list(order_ids))
+        return [_cycle(r) for r in rows]
+
+    async def orders_due_after(self, location_id: UUID, day: date) -> list[UUID]:
+        at_store = SubscriptionRow.filter(pickup_location_id=location_id).values("id")
+        rows = await CycleRow.filter(
+            scheduled_date__gt=day,
+            status=CycleStatus.PAID,
+            order_id__isnull=False,
+            subscription_id__in=Subquery(at_store),
+        ).values_list("order_id", flat=True)
+        return [UUID(str(v)) for v in rows]
 
     async def move_member(self, source: UUID, target: UUID) -> int:
         return await SubscriptionRow.filter(member_id=source).update(member_id=target)
