@@ -1,7 +1,13 @@
-"""Renewal orders know their subscription and delivery date through their cycle: an order's
-`subscriptionId` / `deliveryDate` look the cycle up by `order_id`, and a store's pickup queue
-holds back the paid renewal orders whose `scheduled_date` is still ahead. Both lookups get an
-index.
+"""Prepaid subscription plans (周期购), and renewal orders that know their subscription.
+
+- `subscription_plan.prepaid_deliveries`: 0 for a plan charged per cycle through a payment
+  agreement; N for a plan whose members pay N deliveries up front.
+- `subscription.prepaid_deliveries`, `prepaid_used`, `prepayment_order_id`: what a member
+  bought (locked at sign-up like the prices), how many deliveries used it, and the first order
+  that carried the payment (a cancellation refunds the unused deliveries from its payment).
+- Indexes on `subscription_cycle.order_id` (an order's `subscriptionId` and `deliveryDate`
+  come from the cycle that placed it) and `scheduled_date` (a store's pickup queue holds back
+  the renewal orders whose day is ahead).
 
 Revision ID: 0019_prepaid_plans
 Revises: 0017_orders_changed_index
@@ -10,6 +16,9 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
 from alembic import op
 
 revision = "0019_prepaid_plans"
@@ -17,18 +26,32 @@ down_revision = "0017_orders_changed_index"
 branch_labels = None
 depends_on = None
 
-TABLE = "subscription_cycle"
+UUID = sa.CHAR(36).with_variant(postgresql.UUID(), "postgresql")
+CYCLE = "subscription_cycle"
 INDEXES = {
     "ix_subscription_cycle_order": ["order_id"],
     "ix_subscription_cycle_scheduled": ["scheduled_date"],
 }
 
 
+def _count(name: str) -> sa.Column[int]:
+    return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
+
+
 def upgrade() -> None:
+    op.add_column("subscription_plan", _count("prepaid_deliveries"))
+    op.add_column("subscription", _count("prepaid_deliveries"))
+    op.add_column("subscription", _count("prepaid_used"))
+    op.add_column("subscription", sa.Column("prepayment_order_id", UUID, nullable=True))
     for name, columns in INDEXES.items():
-        op.create_index(name, TABLE, columns)
+        op.create_index(name, CYCLE, columns)
 
 
 def downgrade() -> None:
     for name in INDEXES:
-        op.drop_index(name, table_name=TABLE)
+        op.drop_index(name, table_name=CYCLE)
+    with op.batch_alter_table("subscription") as table:
+        for column in ("prepayment_order_id", "prepaid_used", "prepaid_deliveries"):
+            table.drop_column(column)
+    with op.batch_alter_table("subscription_plan") as table:
+        table.drop_column("prepaid_deliveries")

@@ -35,6 +35,12 @@ class SubscriptionPlanInput:
     interval: IntervalInput
     discount_percent: int = 0
     min_cycles: int = 0
+    prepaid_deliveries: int = strawberry.field(
+        default=0,
+        description="0: each delivery is charged through the member's payment agreement. 2-52: "
+        "a prepaid plan (周期购): the member pays that many deliveries up front with the first "
+        "order (`payOrder`), each delivery then uses one.",
+    )
 
 
 @strawberry.input(description="The plan's new terms, whole: later sign-ups take them.")
@@ -56,6 +62,7 @@ def _terms(input: SubscriptionPlanInput) -> services.PlanTerms:
         interval=input.interval.to_domain(),
         discount_percent=input.discount_percent,
         min_cycles=input.min_cycles,
+        prepaid_deliveries=input.prepaid_deliveries,
     )
 
 
@@ -103,8 +110,10 @@ class CreateSubscriptionInput:
     lines: list[SubscriptionLineInput]
     fulfilment: SubscriptionFulfilmentInput
     first_delivery_date: date = strawberry.field(description="Store-local date, after today.")
-    payment_agreement: str = strawberry.field(
-        description="The signed payment agreement (WeChat Pay 'withhold') reference."
+    payment_agreement: str | None = strawberry.field(
+        default=None,
+        description="The signed payment agreement (WeChat Pay 'withhold') reference; not "
+        "needed for a prepaid plan.",
     )
     idempotency_key: str | None = None
 
@@ -192,7 +201,7 @@ def _signup(data: CreateSubscriptionInput) -> services.SignUp:
         delivery_address=f.address,
         delivery_latitude=f.lat,
         delivery_longitude=f.lon,
-        payment_agreement=data.payment_agreement,
+        payment_agreement=data.payment_agreement or "",
     )
 
 
@@ -213,6 +222,7 @@ class SubscriptionMutations:
                 terms.interval,
                 terms.discount_percent,
                 terms.min_cycles,
+                terms.prepaid_deliveries,
             )
 
         return await mutate(SubscriptionPlanPayload, SubscriptionUserError, run, _present_plan)

@@ -15,6 +15,8 @@ from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
+from domain.ordering.services import Effects
+from domain.subscriptions import prepaid
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import (
     Cycle,
@@ -50,6 +52,7 @@ class PlanTerms:
     interval: Interval
     discount_percent: int
     min_cycles: int
+    prepaid_deliveries: int = 0  # 0: charged per cycle (agreement); 2-52: paid up front
 
 
 async def _checked_terms(uow: UnitOfWork, terms: PlanTerms) -> PlanTerms:
@@ -62,6 +65,12 @@ async def _checked_terms(uow: UnitOfWork, terms: PlanTerms) -> PlanTerms:
         raise _error(E.INVALID_INPUT, "The discount is 0-50 %.", "discountPercent")
     if not 0 <= terms.min_cycles <= 52:
         raise _error(E.INVALID_INPUT, "Minimum cycles are 0-52.", "minCycles")
+    if terms.prepaid_deliveries != 0 and not 2 <= terms.prepaid_deliveries <= 52:
+        raise _error(
+            E.INVALID_INPUT,
+            "A prepaid plan sells 2 to 52 deliveries (0: charged per delivery).",
+            "prepaidDeliveries",
+        )
     found = {v.id for v in await uow.catalog.get_variants(list(terms.variant_ids))}
     if missing := [v for v in terms.variant_ids if v not in found]:
         raise _error(E.NOT_FOUND, f"Unknown variant {missing[0]}.", "variantIds")
@@ -75,8 +84,9 @@ async def create_plan(
     interval: Interval,
     discount_percent: int,
     min_cycles: int,
+    prepaid_deliveries: int = 0,
 ) -> Plan:
-    terms = PlanTerms(name, variant_ids, interval, discount_percent, min_cycles)
+    terms = PlanTerms(name, variant_ids, interval, discount_percent, min_cycles, prepaid_deliveries)
     async with deps.uow() as uow:
         clean = await _checked_terms(uow, terms)
         plan = Plan(
@@ -88,6 +98,7 @@ async def create_plan(
             clean.min_cycles,
             True,
             deps.clock.now(),
+            clean.prepaid_deliveries,
         )
         await uow.subscriptions.add_plan(plan)
     return plan
@@ -114,6 +125,7 @@ async def update_plan(deps: SubscriptionDeps, plan_id: UUID, terms: PlanTerms) -
             clean.interval,
         )
         plan.discount_percent, plan.min_cycles = clean.discount_percent, clean.min_cycles
+        plan.prepaid_deliveries = clean.prepaid_deliveries
         await uow.subscriptions.save_plan(plan)
     return plan
 
@@ -189,12 +201,8 @@ async def create_subscription(
     )
     chosen = clean_signup_lines(signup.lines, deps.policy.max_lines)
     agreement = signup.payment_agreement.strip()
-    if not 1 <= len(agreement) <= 100:
-        raise _error(
-            E.INVALID_INPUT,
-            "Sign a payment agreement first (`paymentAgreement`).",
-            "paymentAgreement",
-        )
+    if len(agreement) > 100:
+        raise _error(E.INVALID_INPUT, "At most 100 characters.", "paymentAgreement")
     now = deps.clock.now()
     async with deps.uow() as uow:
 
@@ -202,6 +210,12 @@ async def create_subscription(
             plan = await uow.subscriptions.get_plan(signup.plan_id)
             if plan is None or not plan.active:
                 raise _error(E.PLAN_UNAVAILABLE, "That plan is not offered.", "planId")
+            if not plan.prepaid and not agreement:
+                raise _error(
+                    E.INVALID_INPUT,
+                    "Sign a payment agreement first (`paymentAgreement`).",
+                    "paymentAgreement",
+                )
             if stray := [v for v in chosen if v not in plan.variant_ids]:
                 raise _error(
                     E.VARIANT_NOT_IN_PLAN, f"Variant {stray[0]} is not in this plan.", "lines"
@@ -240,9 +254,15 @@ async def create_subscription(
                 timezone=timezone,
                 created_at=now,
                 updated_at=now,
+                prepaid_deliveries=plan.prepaid_deliveries,
             )
             await uow.subscriptions.add(subscription)
             await record(deps, uow, subscription, "CREATED", f"plan {plan.name}", member.label)
+            if subscription.prepaid:
+                order = await prepaid.place_prepayment_in_uow(deps, uow, subscription)
+                await uow.subscriptions.save(subscription)
+                detail = f"{plan.prepaid_deliveries} deliveries: order {order.number}"
+                await record(deps, uow, subscription, "PREPAYMENT", detail, member.label)
             return {"subscription_id": str(subscription.id)}
 
         payload = {
@@ -443,11 +463,21 @@ async def cancel(
     if not 2 <= len(why) <= 200:
         raise _error(E.INVALID_INPUT, "Give a reason (2-200 characters).", "reason")
 
-    def apply(s: Subscription) -> tuple[str, str]:
+    effects = Effects()
+    async with deps.uow() as uow:
+        s = await _mine(uow, member, subscription_id)
         s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, why
-        return "CANCELLED", why
-
-    return await _change(deps, member, subscription_id, apply)
+        await record(deps, uow, s, "CANCELLED", why, member.label)
+        if s.prepaid:
+            # under the subscription's lock: a renewal uses a delivery or we refund it
+            refunded = await prepaid.settle_cancelled_in_uow(
+                deps, uow, s, member.label, why, effects
+            )
+            if refunded:
+                await record(deps, uow, s, "REFUNDED", f"{refunded} fen unused", member.label)
+        await uow.subscriptions.save(s)
+    await effects.publish(deps.ordering.live)
+    return s
 
 
 def upcoming(subscription: Subscription, count: int = 4) -> list[date]:

@@ -33,6 +33,7 @@ def _plan(row: PlanRow) -> Plan:
         row.min_cycles,
         row.active,
         row.created_at,
+        row.prepaid_deliveries,
     )
 
 
@@ -60,6 +61,9 @@ def _subscription(row: SubscriptionRow) -> Subscription:
         cancel_reason=row.cancel_reason,
         failed_attempts=row.failed_attempts,
         next_retry_at=row.next_retry_at,
+        prepaid_deliveries=row.prepaid_deliveries,
+        prepaid_used=row.prepaid_used,
+        prepayment_order_id=row.prepayment_order_id,
     )
 
 
@@ -87,6 +91,9 @@ def _fields(s: Subscription) -> dict[str, Any]:
         "cancel_reason": s.cancel_reason,
         "failed_attempts": s.failed_attempts,
         "next_retry_at": s.next_retry_at,
+        "prepaid_deliveries": s.prepaid_deliveries,
+        "prepaid_used": s.prepaid_used,
+        "prepayment_order_id": s.prepayment_order_id,
     }
 
 
@@ -117,6 +124,7 @@ class TortoiseSubscriptionRepository:
             min_cycles=plan.min_cycles,
             active=plan.active,
             created_at=plan.created_at,
+            prepaid_deliveries=plan.prepaid_deliveries,
         )
 
     async def get_plan(self, plan_id: UUID, *, lock: bool = False) -> Plan | None:
@@ -135,6 +143,7 @@ class TortoiseSubscriptionRepository:
             discount_percent=plan.discount_percent,
             min_cycles=plan.min_cycles,
             active=plan.active,
+            prepaid_deliveries=plan.prepaid_deliveries,
         )
 
     async def list_plans(self, active_only: bool) -> list[Plan]:

@@ -241,3 +241,49 @@ async def test_a_retired_plan_takes_no_sign_ups_and_existing_ones_continue(
     sent = {**plan_input(world)["input"], "id": world.plan}
     edit = (await world.admin.data(UPDATE, {"input": sent}))["updateSubscriptionPlan"]
     assert [e["code"] for e in edit["errors"]] == ["PLAN_UNAVAILABLE"]
+
+
+# --------------------------------------------------------------------------- prepaid plans
+
+PREPAID_SUB = """
+mutation($input: CreateSubscriptionInput!) {
+  createSubscription(input: $input) {
+    subscription { id status prepaidDeliveries prepaidDeliveriesLeft prepaymentOrderId
+      totalPerDelivery { amount } }
+    errors { code message field }
+  }
+}"""
+
+
+async def test_a_member_prepays_a_prepaid_plan_with_pay_order(world: World) -> None:
+    made = await world.admin.data(
+        UPDATE.replace("updateSubscriptionPlan", "createSubscriptionPlan")
+        .replace("UpdateSubscriptionPlanInput", "SubscriptionPlanInput")
+        .replace("minCycles active", "minCycles active prepaidDeliveries"),
+        plan_input(world, prepaidDeliveries=4, discountPercent=10),
+    )
+    plan = made["createSubscriptionPlan"]["plan"]
+    assert plan["prepaidDeliveries"] == 4
+    signup = world.signup(planId=plan["id"])
+    del signup["paymentAgreement"]  # a prepaid plan needs none
+    created = (await world.alice.data(PREPAID_SUB, {"input": signup}))["createSubscription"]
+    assert created["errors"] == []
+    sub = created["subscription"]
+    assert (sub["prepaidDeliveries"], sub["prepaidDeliveriesLeft"]) == (4, 4)
+    order = await the_order(world, sub["prepaymentOrderId"])
+    assert (order["status"], order["total"]["amount"]) == ("PENDING_PAYMENT", 4 * 2 * 4500)
+    assert (order["subscriptionId"], order["deliveryDate"]) == (sub["id"], day(5))
+    paying = await world.alice.data(
+        'mutation($o: ID!) { payOrder(input: {orderId: $o, provider: "devpay"}) '
+        "{ errors { code } } }",
+        {"o": sub["prepaymentOrderId"]},
+    )
+    assert paying["payOrder"]["errors"] == []
+
+    # an agreement plan still needs its agreement
+    signup = world.signup()
+    del signup["paymentAgreement"]
+    refused = (await world.bob.data(PREPAID_SUB, {"input": signup}))["createSubscription"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+        ("INVALID_INPUT", ["paymentAgreement"])
+    ]

@@ -18,6 +18,7 @@ class PlanRow(Model):
     min_cycles = fields.IntField()
     active = fields.BooleanField()
     created_at = fields.DatetimeField()
+    prepaid_deliveries = fields.IntField(default=0)
 
     class Meta:
         table = "subscription_plan"
@@ -47,6 +48,9 @@ class SubscriptionRow(Model):
     cancel_reason = fields.CharField(max_length=200, null=True)
     failed_attempts = fields.IntField()
     next_retry_at = fields.DatetimeField(null=True)
+    prepaid_deliveries = fields.IntField(default=0)
+    prepaid_used = fields.IntField(default=0)
+    prepayment_order_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "subscription"
