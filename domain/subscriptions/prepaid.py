@@ -71,6 +71,15 @@ async def place_prepayment_in_uow(
     return order
 
 
+# A paid order in these states was refunded whole by ordering (cancel, not collected).
+_REFUNDED_WHOLE = frozenset({OrderStatus.CANCELLED, OrderStatus.UNCLAIMED})
+
+
+async def prepayment_refunded(uow: UnitOfWork, s: Subscription) -> bool:
+    assert s.prepayment_order_id is not None
+    return (await load(uow, s.prepayment_order_id, lock=False)).status in _REFUNDED_WHOLE
+
+
 def is_prepayment(s: Subscription, cycle: Cycle) -> bool:
     return s.prepaid and cycle.order_id is not None and cycle.order_id == s.prepayment_order_id
 
@@ -129,7 +138,7 @@ async def settle_cancelled_in_uow(
         await uow.subscriptions.save_cycle(first)
         s.prepaid_used += 1
     unused = s.prepaid_deliveries - s.prepaid_used
-    if unused <= 0 or order.paid_at is None:
+    if unused <= 0 or order.paid_at is None or order.status in _REFUNDED_WHOLE:
         return 0
     amount = unused * s.total
     await refund_part_in_uow(deps.ordering, uow, order, amount, f"subscription:{s.id}", why)

@@ -150,6 +150,8 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
         ):
             return "not_due"  # another worker retried a moment ago
         if s.prepaid:
+            if await prepaid.prepayment_refunded(uow, s):
+                return await _prepayment_gone(deps, uow, s, cycle, order, effects)
             await prepaid.use_delivery_in_uow(deps, uow, s, order, effects)
             result = await _paid(
                 deps, uow, s, cycle, f"prepaid {s.prepaid_used}/{s.prepaid_deliveries}"
@@ -229,6 +231,27 @@ async def _prepayment_settled(
     await uow.subscriptions.save(s)
     await record(deps, uow, s, "CANCELLED", "prepayment not paid", "SYSTEM")
     return "prepayment_cancelled"
+
+
+async def _prepayment_gone(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    s: Subscription,
+    cycle: Cycle,
+    order: Order,
+    effects: Effects,
+) -> str:
+    """The prepayment order was cancelled or left unclaimed after it was paid: ordering
+    refunded it whole, so nothing is left to deliver from."""
+    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", "prepayment refunded", effects)
+    cycle.status, cycle.note = CycleStatus.SKIPPED, "prepayment refunded"
+    await uow.subscriptions.save_cycle(cycle)
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, "prepayment refunded"
+    s.sequence += 1
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "CANCELLED", "prepayment refunded", "SYSTEM")
+    await effects.publish(deps.ordering.live)
+    return "prepayment_refunded"
 
 
 async def _declined(

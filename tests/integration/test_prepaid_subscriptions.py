@@ -18,15 +18,18 @@ import pytest
 from domain.errors import SubscriptionError, SubscriptionErrorCode
 from domain.identity.model import Principal
 from domain.inventory.model import StockLine
+from domain.ordering.lifecycle import cancel_order
 from domain.ordering.model import OrderStatus, Payment, PaymentKind, PaymentStatus
 from domain.ordering.payments import handle_notification, pay_order
 from domain.pagination import PageRequest
 from domain.subscriptions import renewals, services
 from domain.subscriptions.model import CycleStatus, Plan, Subscription, SubscriptionStatus
+from infra.doctor import run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock
 from tests.support.renewals import (
+    CS,
     LOCKED,
     QUANTITY,
     WEEKLY,
@@ -222,6 +225,34 @@ async def test_an_unpaid_prepayment_ends_the_subscription(
     assert charges(shop, sub.id) == set()
 
 
+async def test_a_prepayment_order_cs_cancelled_ends_the_run_without_free_deliveries(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    shop, member, sub = await prepaid_and_paid(runtime, clock, stores, "cs-refunded")
+    await day_by_day(shop, FIRST)
+    assert (await current(shop, sub.id)).prepaid_used == 1
+    assert sub.prepayment_order_id is not None
+    await cancel_order(runtime.ordering, CS, sub.prepayment_order_id, "customer called us")
+    # ordering refunded the prepayment whole: nothing is left to deliver from
+    assert refunds(await payments(shop, sub.prepayment_order_id)) == [
+        (N * PER_DELIVERY, PaymentStatus.REFUND_PENDING)
+    ]
+    await day_by_day(shop, FIRST + timedelta(weeks=3))
+    ended = await current(shop, sub.id)
+    assert (ended.status, ended.cancel_reason, ended.prepaid_used) == (
+        S.CANCELLED,
+        "prepayment refunded",
+        1,
+    )
+    placed = await orders_of(shop, member.id)
+    assert [o.status for o in placed] == [OrderStatus.CANCELLED, OrderStatus.CANCELLED]
+    assert [p.provider for p in await payments(shop, placed[1].id)] == []
+    assert [c.status for c in await cycles(shop, sub.id)] == [
+        CycleStatus.PAID,
+        CycleStatus.SKIPPED,
+    ]
+
+
 @pytest.mark.parametrize("deliveries", [1, 53])
 async def test_a_prepaid_plan_sells_2_to_52_deliveries(
     runtime: Runtime, clock: MovableClock, stores: dict[str, Any], deliveries: int
@@ -283,3 +314,34 @@ async def test_a_renewal_and_a_cancel_at_once_never_use_and_refund_one_delivery(
         paid = [o for o in renewal_orders if o.status is OrderStatus.PAID]
         assert len(paid) == after.prepaid_used - 1
         assert all(o.status is OrderStatus.CANCELLED for o in renewal_orders if o not in paid)
+
+
+async def cancelled_after_two(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    shop, member, sub = await prepaid_and_paid(runtime, clock, stores, "audited")
+    await day_by_day(shop, FIRST + timedelta(days=6))
+    await services.cancel(shop.deps, member, sub.id, "moving away")
+
+
+async def test_the_cycles_of_a_prepaid_run_pass_the_doctor(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    await cancelled_after_two(runtime, clock, stores)
+    report = await run_checks(["subscription_cycles", "order_totals"], now=clock.now())
+    assert report.exit_code == 0, report.text()
+
+
+@pytest.mark.xfail(
+    reason="infra/doctor/ordering.py order_payments expects a paid order that keeps its money "
+    "to have no refund; a prepaid cancel refunds the unused deliveries from the prepayment "
+    "order while it keeps the used ones. The check must learn partial refunds (issue 15, "
+    "refunds that complete: several partial refunds per payment).",
+    strict=False,
+)
+async def test_a_partial_refund_of_a_prepayment_passes_the_order_payments_check(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    await cancelled_after_two(runtime, clock, stores)
+    report = await run_checks(["order_payments"], now=clock.now())
+    assert report.exit_code == 0, report.text()
