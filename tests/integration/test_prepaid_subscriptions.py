@@ -49,6 +49,8 @@ FIRST = date(2027, 5, 14)
 N = 4
 PER_DELIVERY = LOCKED * QUANTITY  # 9,000 fen at the plan's 10 % off
 S = SubscriptionStatus
+RACERS = 8
+STAGGER = 0.01  # seconds between the racers' cancels
 
 
 async def prepaid_plan(shop: Shop, deliveries: int = N) -> Plan:
@@ -287,7 +289,7 @@ async def test_a_renewal_and_a_cancel_at_once_never_use_and_refund_one_delivery(
     shop = await open_shop(runtime, clock, stores)
     plan = await prepaid_plan(shop)
     subs = []
-    for n in range(6):
+    for n in range(RACERS):
         member = await a_member(runtime, f"racer-{n}")
         sub = await sign_up(shop, member, plan)
         assert sub.prepayment_order_id is not None
@@ -296,9 +298,13 @@ async def test_a_renewal_and_a_cancel_at_once_never_use_and_refund_one_delivery(
     await day_by_day(shop, FIRST)  # the first delivery of each is used
     clock.advance(timedelta(days=5))  # the second is due: renewals race the cancels
 
+    async def cancel_later(n: int, member: Principal, sub: Subscription) -> None:
+        await asyncio.sleep(n * STAGGER)  # the first cancels beat the renewals, later ones not
+        await services.cancel(shop.deps, member, sub.id, "racing")
+
     await asyncio.gather(
         renewals.renew_due(shop.deps),
-        *(services.cancel(shop.deps, m, s.id, "racing") for m, s in subs),
+        *(cancel_later(n, m, s) for n, (m, s) in enumerate(subs)),
         renewals.renew_due(shop.deps),
     )
     await renewals.renew_due(shop.deps)  # whatever a cancelled one left behind is closed
