@@ -14,7 +14,7 @@ from api.permissions import IsAdmin, IsMember
 from api.relay import decode_id
 from api.types.subscriptions import Subscription, SubscriptionPlan
 from domain.inventory.model import StockLine
-from domain.subscriptions import services
+from domain.subscriptions import plans, services
 from domain.subscriptions.model import Interval, IntervalUnit, Plan
 from domain.subscriptions.model import Subscription as DomainSubscription
 
@@ -53,8 +53,8 @@ class SubscriptionPlanIdInput:
     id: strawberry.ID
 
 
-def _terms(input: SubscriptionPlanInput) -> services.PlanTerms:
-    return services.PlanTerms(
+def _terms(input: SubscriptionPlanInput) -> plans.PlanTerms:
+    return plans.PlanTerms(
         name=input.name,
         variant_ids=[
             decode_id(v, "Variant", ["variantIds", str(n)]) for n, v in enumerate(input.variant_ids)
@@ -215,7 +215,7 @@ class SubscriptionMutations:
 
         async def run() -> Plan:
             terms = _terms(input)
-            return await services.create_plan(
+            return await plans.create_plan(
                 deps,
                 terms.name,
                 terms.variant_ids,
@@ -238,7 +238,7 @@ class SubscriptionMutations:
         return await mutate(
             SubscriptionPlanPayload,
             SubscriptionUserError,
-            lambda: services.update_plan(deps, _plan_id(input.id), _terms(input)),
+            lambda: plans.update_plan(deps, _plan_id(input.id), _terms(input)),
             _present_plan,
         )
 
@@ -253,7 +253,7 @@ class SubscriptionMutations:
         return await mutate(
             SubscriptionPlanPayload,
             SubscriptionUserError,
-            lambda: services.retire_plan(deps, _plan_id(input.id)),
+            lambda: plans.retire_plan(deps, _plan_id(input.id)),
             _present_plan,
         )
 

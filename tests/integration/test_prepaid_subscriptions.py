@@ -22,7 +22,7 @@ from domain.ordering.lifecycle import cancel_order
 from domain.ordering.model import OrderStatus, Payment, PaymentKind, PaymentStatus
 from domain.ordering.payments import handle_notification, pay_order
 from domain.pagination import PageRequest
-from domain.subscriptions import renewals, services
+from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import CycleStatus, Plan, Subscription, SubscriptionStatus
 from infra.doctor import run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
@@ -54,7 +54,7 @@ STAGGER = 0.01  # seconds between the racers' cancels
 
 
 async def prepaid_plan(shop: Shop, deliveries: int = N) -> Plan:
-    return await services.create_plan(
+    return await plans.create_plan(
         shop.deps, "Fruit, 4 weeks prepaid", [shop.variant_id], WEEKLY, 10, 0, deliveries
     )
 
