@@ -5,9 +5,11 @@
 - `subscription.prepaid_deliveries`, `prepaid_used`, `prepayment_order_id`: what a member
   bought (locked at sign-up like the prices), how many deliveries used it, and the first order
   that carried the payment (a cancellation refunds the unused deliveries from its payment).
-- Indexes on `subscription_cycle.order_id` (an order's `subscriptionId` and `deliveryDate`
-  come from the cycle that placed it) and `scheduled_date` (a store's pickup queue holds back
-  the renewal orders whose day is ahead).
+- `subscription_cycle.location_id`: where the cycle's order is fulfilled (it stays there when
+  the member later picks another store), and indexes on `order_id` (an order's
+  `subscriptionId` and `deliveryDate` come from the cycle that placed it) and
+  `(location_id, scheduled_date)` (a store's pickup queue holds back the renewal orders whose
+  day is ahead).
 
 Revision ID: 0019_prepaid_plans
 Revises: 0017_orders_changed_index
@@ -30,7 +32,7 @@ UUID = sa.CHAR(36).with_variant(postgresql.UUID(), "postgresql")
 CYCLE = "subscription_cycle"
 INDEXES = {
     "ix_subscription_cycle_order": ["order_id"],
-    "ix_subscription_cycle_scheduled": ["scheduled_date"],
+    "ix_subscription_cycle_queue": ["location_id", "scheduled_date"],
 }
 
 
@@ -43,6 +45,7 @@ def upgrade() -> None:
     op.add_column("subscription", _count("prepaid_deliveries"))
     op.add_column("subscription", _count("prepaid_used"))
     op.add_column("subscription", sa.Column("prepayment_order_id", UUID, nullable=True))
+    op.add_column(CYCLE, sa.Column("location_id", UUID, nullable=True))
     for name, columns in INDEXES.items():
         op.create_index(name, CYCLE, columns)
 
@@ -50,6 +53,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in INDEXES:
         op.drop_index(name, table_name=CYCLE)
+    with op.batch_alter_table(CYCLE) as table:
+        table.drop_column("location_id")
     with op.batch_alter_table("subscription") as table:
         for column in ("prepayment_order_id", "prepaid_used", "prepaid_deliveries"):
             table.drop_column(column)

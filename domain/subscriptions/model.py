@@ -145,6 +145,7 @@ class Cycle:
     note: str
     created_at: datetime
     updated_at: datetime
+    location_id: UUID | None = None  # where its order is fulfilled (the store's queue)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ async def place_prepayment_in_uow(
     claimed = await uow.subscriptions.claim_cycle(cycle)
     assert claimed, "a new subscription has no cycles"
     cycle.status, cycle.order_id, cycle.note = CycleStatus.ORDERED, order.id, "prepayment"
+    cycle.location_id = order.location_id
     await uow.subscriptions.save_cycle(cycle)
     s.prepayment_order_id = order.id
     return order

@@ -109,7 +109,11 @@ async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
             await uow.subscriptions.save(locked)
             await record(deps, uow, locked, "CYCLE_SKIPPED", error.message, "SYSTEM")
             return None
-        cycle.status, cycle.order_id = CycleStatus.ORDERED, order.id
+        cycle.status, cycle.order_id, cycle.location_id = (
+            CycleStatus.ORDERED,
+            order.id,
+            order.location_id,
+        )
         await uow.subscriptions.save_cycle(cycle)
         await record(
             deps, uow, locked, "ORDERED", f"cycle {cycle.number} order {order.number}", "SYSTEM"

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
 from domain.pagination import Page, PageRequest
 from domain.subscriptions.model import (
@@ -109,6 +109,7 @@ def _cycle(row: CycleRow) -> Cycle:
         row.note,
         row.created_at,
         row.updated_at,
+        row.location_id,
     )
 
 
@@ -242,6 +243,7 @@ class TortoiseSubscriptionRepository:
         await CycleRow.filter(id=cycle.id).update(
             status=cycle.status,
             order_id=cycle.order_id,
+            location_id=cycle.location_id,
             attempts=cycle.attempts,
             note=cycle.note,
             updated_at=cycle.updated_at,
@@ -256,12 +258,11 @@ class TortoiseSubscriptionRepository:
         return [_cycle(r) for r in rows]
 
     async def orders_due_after(self, location_id: UUID, day: date) -> list[UUID]:
-        at_store = SubscriptionRow.filter(pickup_location_id=location_id).values("id")
         rows = await CycleRow.filter(
+            location_id=location_id,
             scheduled_date__gt=day,
             status=CycleStatus.PAID,
             order_id__isnull=False,
-            subscription_id__in=Subquery(at_store),
         ).values_list("order_id", flat=True)
         return [UUID(str(v)) for v in rows]
 

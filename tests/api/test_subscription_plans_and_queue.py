@@ -287,3 +287,21 @@ async def test_a_member_prepays_a_prepaid_plan_with_pay_order(world: World) -> N
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [
         ("INVALID_INPUT", ["paymentAgreement"])
     ]
+
+
+async def test_the_queue_holds_a_renewal_at_its_store_after_the_member_moves(
+    world: World,
+) -> None:
+    sub = await world.subscribe(firstDeliveryDate=day(2))
+    await renew(world)
+    [mine] = await world.mine(world.alice)
+    order_id = mine["cycles"][0]["orderId"]
+    await world.ok(
+        world.alice,
+        "changeSubscriptionFulfilment",
+        id=sub["id"],
+        fulfilment={"pickup": {"locationId": world.stores["SH-B"]}},
+    )
+    # the placed order stays at SH-A, held back there until its day
+    assert await queue(world) == []
+    assert await queue(world, day(2)) == [{"id": order_id, "deliveryDate": day(2)}]

@@ -60,9 +60,10 @@ class CycleRow(Model):
     id = fields.UUIDField(primary_key=True)
     subscription_id = fields.UUIDField()
     number = fields.IntField()
-    scheduled_date = fields.DateField(db_index=True)
+    scheduled_date = fields.DateField()
     status = fields.CharEnumField(CycleStatus, max_length=10)
     order_id = fields.UUIDField(null=True, db_index=True)
+    location_id = fields.UUIDField(null=True)
     attempts = fields.IntField()
     note = fields.CharField(max_length=200)
     created_at = fields.DatetimeField()
@@ -71,6 +72,7 @@ class CycleRow(Model):
     class Meta:
         table = "subscription_cycle"
         unique_together = (("subscription_id", "number"),)
+        indexes = (("location_id", "scheduled_date"),)
 
 
 class SubscriptionChangeRow(Model):
