@@ -5,6 +5,8 @@
 - `subscription.prepaid_deliveries`, `prepaid_used`, `prepayment_order_id`: what a member
   bought (locked at sign-up like the prices), how many deliveries used it, and the first order
   that carried the payment (a cancellation refunds the unused deliveries from its payment).
+  On PostgreSQL a CHECK keeps `0 <= prepaid_used <= prepaid_deliveries` (SQLite cannot add
+  one to an existing table without rebuilding it).
 - `subscription_cycle.location_id`: where the cycle's order is fulfilled (it stays there when
   the member later picks another store), and indexes on `order_id` (an order's
   `subscriptionId` and `deliveryDate` come from the cycle that placed it) and
@@ -36,6 +38,14 @@ INDEXES = {
 }
 
 
+CHECK = "ck_subscription_prepaid_used"
+USED_WITHIN = "prepaid_used >= 0 AND prepaid_used <= prepaid_deliveries"
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
 def _count(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.Integer(), nullable=False, server_default="0")
 
@@ -46,11 +56,15 @@ def upgrade() -> None:
     op.add_column("subscription", _count("prepaid_used"))
     op.add_column("subscription", sa.Column("prepayment_order_id", UUID, nullable=True))
     op.add_column(CYCLE, sa.Column("location_id", UUID, nullable=True))
+    if _postgres():
+        op.create_check_constraint(CHECK, "subscription", USED_WITHIN)
     for name, columns in INDEXES.items():
         op.create_index(name, CYCLE, columns)
 
 
 def downgrade() -> None:
+    if _postgres():
+        op.drop_constraint(CHECK, "subscription", type_="check")
     for name in INDEXES:
         op.drop_index(name, table_name=CYCLE)
     with op.batch_alter_table(CYCLE) as table:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from domain.errors import SubscriptionError, SubscriptionErrorCode
 from domain.identity.model import Principal
@@ -24,10 +25,11 @@ from domain.ordering.payments import handle_notification, pay_order
 from domain.pagination import PageRequest
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import CycleStatus, Plan, Subscription, SubscriptionStatus
+from infra.db.models.subscriptions import SubscriptionRow
 from infra.doctor import run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import MovableClock, is_postgres
 from tests.support.renewals import (
     CS,
     LOCKED,
@@ -351,3 +353,15 @@ async def test_a_partial_refund_of_a_prepayment_passes_the_order_payments_check(
     await cancelled_after_two(runtime, clock, stores)
     report = await run_checks(["order_payments"], now=clock.now())
     assert report.exit_code == 0, report.text()
+
+
+async def test_postgresql_refuses_more_deliveries_used_than_prepaid(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    if not is_postgres(runtime.settings.database_url):
+        pytest.skip("the CHECK constraint is PostgreSQL's")
+    _, _, sub = await prepaid_and_paid(runtime, clock, stores, "over-used")
+    with pytest.raises(IntegrityError):
+        await SubscriptionRow.filter(id=sub.id).update(prepaid_used=N + 1)
+    with pytest.raises(IntegrityError):
+        await SubscriptionRow.filter(id=sub.id).update(prepaid_used=-1)
