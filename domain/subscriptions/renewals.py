@@ -154,28 +154,46 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
         ):
             return "not_due"  # another worker retried a moment ago
         if s.prepaid:
-            if await prepaid.prepayment_refunded(uow, s):
-                return await _prepayment_gone(deps, uow, s, cycle, order, effects)
-            await prepaid.use_delivery_in_uow(deps, uow, s, order, effects)
-            result = await _paid(
-                deps, uow, s, cycle, f"prepaid {s.prepaid_used}/{s.prepaid_deliveries}"
+            result = await _from_prepayment(deps, uow, s, cycle, order, effects)
+        else:
+            key = f"subscription:{s.id}:{cycle.number}"
+            try:
+                ref = await deps.agreements.withhold(
+                    s.payment_agreement, order.amount_due, order.currency, key
+                )
+            except PaymentDeclined as declined:
+                return await _declined(deps, uow, s, cycle, order, str(declined), effects)
+            await pay_in_uow(
+                deps.ordering, uow, order, deps.agreements.name, ref, "AGREEMENT", "SYSTEM", effects
             )
-            await effects.publish(deps.ordering.live)
-            return result
-        key = f"subscription:{s.id}:{cycle.number}"
-        try:
-            ref = await deps.agreements.withhold(
-                s.payment_agreement, order.amount_due, order.currency, key
-            )
-        except PaymentDeclined as declined:
-            return await _declined(deps, uow, s, cycle, order, str(declined), effects)
-        await pay_in_uow(
-            deps.ordering, uow, order, deps.agreements.name, ref, "AGREEMENT", "SYSTEM", effects
-        )
-        s.status = SubscriptionStatus.ACTIVE
-        result = await _paid(deps, uow, s, cycle, "")
+            s.status = SubscriptionStatus.ACTIVE
+            result = await _paid(deps, uow, s, cycle, "")
     await effects.publish(deps.ordering.live)
     return result
+
+
+async def _from_prepayment(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    s: Subscription,
+    cycle: Cycle,
+    order: Order,
+    effects: Effects,
+) -> str:
+    """Pay a prepaid subscription's renewal order with one of its prepaid deliveries, unless
+    ordering refunded the prepayment whole (its order cancelled or left unclaimed after it
+    was paid): then nothing is left to deliver from and the subscription ends."""
+    if not await prepaid.prepayment_refunded(uow, s):
+        await prepaid.use_delivery_in_uow(deps, uow, s, order, effects)
+        return await _paid(deps, uow, s, cycle, f"prepaid {s.prepaid_used}/{s.prepaid_deliveries}")
+    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", "prepayment refunded", effects)
+    cycle.status, cycle.note = CycleStatus.SKIPPED, "prepayment refunded"
+    await uow.subscriptions.save_cycle(cycle)
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, "prepayment refunded"
+    s.sequence += 1
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "CANCELLED", "prepayment refunded", "SYSTEM")
+    return "prepayment_refunded"
 
 
 async def _paid(
@@ -235,27 +253,6 @@ async def _prepayment_settled(
     await uow.subscriptions.save(s)
     await record(deps, uow, s, "CANCELLED", "prepayment not paid", "SYSTEM")
     return "prepayment_cancelled"
-
-
-async def _prepayment_gone(
-    deps: SubscriptionDeps,
-    uow: UnitOfWork,
-    s: Subscription,
-    cycle: Cycle,
-    order: Order,
-    effects: Effects,
-) -> str:
-    """The prepayment order was cancelled or left unclaimed after it was paid: ordering
-    refunded it whole, so nothing is left to deliver from."""
-    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", "prepayment refunded", effects)
-    cycle.status, cycle.note = CycleStatus.SKIPPED, "prepayment refunded"
-    await uow.subscriptions.save_cycle(cycle)
-    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, "prepayment refunded"
-    s.sequence += 1
-    await uow.subscriptions.save(s)
-    await record(deps, uow, s, "CANCELLED", "prepayment refunded", "SYSTEM")
-    await effects.publish(deps.ordering.live)
-    return "prepayment_refunded"
 
 
 async def _declined(
