@@ -76,9 +76,14 @@ async def place_prepayment_in_uow(
 _REFUNDED_WHOLE = frozenset({OrderStatus.CANCELLED, OrderStatus.UNCLAIMED})
 
 
-async def prepayment_refunded(uow: UnitOfWork, s: Subscription) -> bool:
+async def prepayment_gone(uow: UnitOfWork, s: Subscription) -> str | None:
+    """Why nothing is left to deliver from (None: the prepayment stands): its order was
+    cancelled unpaid, or ordering refunded it whole (cancelled or left unclaimed once paid)."""
     assert s.prepayment_order_id is not None
-    return (await load(uow, s.prepayment_order_id, lock=False)).status in _REFUNDED_WHOLE
+    order = await load(uow, s.prepayment_order_id, lock=False)
+    if order.status not in _REFUNDED_WHOLE:
+        return None
+    return "prepayment refunded" if order.paid_at is not None else "prepayment not paid"
 
 
 def is_prepayment(s: Subscription, cycle: Cycle) -> bool:

@@ -181,19 +181,20 @@ async def _from_prepayment(
     effects: Effects,
 ) -> str:
     """Pay a prepaid subscription's renewal order with one of its prepaid deliveries, unless
-    ordering refunded the prepayment whole (its order cancelled or left unclaimed after it
-    was paid): then nothing is left to deliver from and the subscription ends."""
-    if not await prepaid.prepayment_refunded(uow, s):
+    the prepayment is gone (never paid, or refunded whole by ordering): then nothing is left
+    to deliver from and the subscription ends."""
+    gone = await prepaid.prepayment_gone(uow, s)
+    if gone is None:
         await prepaid.use_delivery_in_uow(deps, uow, s, order, effects)
         return await _paid(deps, uow, s, cycle, f"prepaid {s.prepaid_used}/{s.prepaid_deliveries}")
-    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", "prepayment refunded", effects)
-    cycle.status, cycle.note = CycleStatus.SKIPPED, "prepayment refunded"
+    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", gone, effects)
+    cycle.status, cycle.note = CycleStatus.SKIPPED, gone
     await uow.subscriptions.save_cycle(cycle)
-    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, "prepayment refunded"
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, gone
     s.sequence += 1
     await uow.subscriptions.save(s)
-    await record(deps, uow, s, "CANCELLED", "prepayment refunded", "SYSTEM")
-    return "prepayment_refunded"
+    await record(deps, uow, s, "CANCELLED", gone, "SYSTEM")
+    return "prepayment_gone"
 
 
 async def _paid(

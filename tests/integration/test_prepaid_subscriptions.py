@@ -365,3 +365,26 @@ async def test_postgresql_refuses_more_deliveries_used_than_prepaid(
         await SubscriptionRow.filter(id=sub.id).update(prepaid_used=N + 1)
     with pytest.raises(IntegrityError):
         await SubscriptionRow.filter(id=sub.id).update(prepaid_used=-1)
+
+
+async def test_paused_before_paying_and_resumed_later_delivers_nothing_for_free(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    clock.put(FIRST - timedelta(days=10))
+    shop = await open_shop(runtime, clock, stores)
+    member = await a_member(runtime, "pauses-unpaid")
+    sub = await sign_up(shop, member, await prepaid_plan(shop))
+    await services.pause(shop.deps, member, sub.id, None)
+    await day_by_day(shop, FIRST + timedelta(days=3), sweeps=True)  # payment timeout
+    await services.resume(shop.deps, member, sub.id)
+    await day_by_day(shop, FIRST + timedelta(weeks=3), sweeps=True)
+    ended = await current(shop, sub.id)
+    assert (ended.status, ended.cancel_reason, ended.prepaid_used) == (
+        S.CANCELLED,
+        "prepayment not paid",
+        0,
+    )
+    placed = await orders_of(shop, member.id)
+    assert {o.status for o in placed} == {OrderStatus.CANCELLED}
+    for placed_order in placed:
+        assert await payments(shop, placed_order.id) == []  # nothing paid, nothing taken
