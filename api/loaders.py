@@ -163,6 +163,15 @@ class Loaders:
     def cycles_by_subscription(self) -> DataLoader[UUID, list[Cycle]]:
         return DataLoader(self._cycles_by_subscription)
 
+    async def _cycle_by_order(self, keys: list[UUID]) -> list[Cycle | None]:
+        found = {c.order_id: c for c in await self._repos.subscriptions.cycles_of_orders(keys)}
+        return [found.get(k) for k in keys]
+
+    @cached_property
+    def cycle_by_order(self) -> DataLoader[UUID, Cycle | None]:
+        """The renewal cycle that placed an order (None: not a renewal order)."""
+        return DataLoader(self._cycle_by_order)
+
     @cached_property
     def order(self) -> DataLoader[UUID, Order | None]:
         return DataLoader(self._orders)

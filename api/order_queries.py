@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.types import Info
@@ -20,6 +21,7 @@ from api.permissions import CanReadOrders, CanSeePickupQueue, IsAuthenticated
 from api.types.orders import LineGoods, Order, OrderConnection
 from domain.errors import DomainError
 from domain.identity.model import ApiScope, PrincipalKind
+from domain.locations.model import DEFAULT_TIMEZONE
 from domain.ordering.model import OPEN, OrderStatus
 from domain.ordering.model import Order as DomainOrder
 from domain.ordering.services import may_read
@@ -145,7 +147,9 @@ class OrderQueries:
         permission_classes=[CanSeePickupQueue],
         description="A store's open pickup orders (default: paid to ready), newest first: for "
         "its staff and devices (kiosk, POS) and ADMIN. `pickupNumber` finds the order the "
-        "store called (A023).",
+        "store called (A023). Subscription renewal orders are placed two days ahead: the queue "
+        "holds one back until its `deliveryDate`, i.e. it shows the orders due by `forDate` "
+        "(default: the store's local today; tomorrow's date to prepare ahead).",
     )
     async def pickup_queue(
         self,
@@ -155,6 +159,7 @@ class OrderQueries:
         pickup_number: str | None = None,
         first: int | None = None,
         after: str | None = None,
+        for_date: date | None = None,
     ) -> OrderConnection:
         location = _id(location_id, "Location", "locationId")
         wanted = tuple(
@@ -162,10 +167,16 @@ class OrderQueries:
         )
         if any(s not in OPEN for s in wanted):
             raise ApiError("INVALID_INPUT", "The queue holds open orders only.", field=["statuses"])
+        runtime = info.context.runtime
+        if for_date is None:
+            store = await info.context.loaders.location.load(location)
+            zone = ZoneInfo(store.timezone if store else DEFAULT_TIMEZONE)
+            for_date = runtime.clock.now().astimezone(zone).date()
         return await list_orders(
             info,
             _page(first, after),
             location_id=location,
             statuses=wanted,
             pickup_number=pickup_number.strip().upper() if pickup_number else None,
+            exclude_ids=await runtime.repos.subscriptions.orders_due_after(location, for_date),
         )

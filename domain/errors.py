@@ -27,7 +27,8 @@
     │     HOLD_NOT_FOUND, CLAIM_ALREADY_DECIDED (a till sale's points decided otherwise), FORBIDDEN
     ├── SubscriptionError            SubscriptionErrorCode
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
-    │     OUTSIDE_WINDOW, ILLEGAL_STATE, FORBIDDEN
+    │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
+    │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -161,6 +162,8 @@ class SubscriptionErrorCode(StrEnum):
     INVALID_DATE = "INVALID_DATE"
     OUTSIDE_WINDOW = "OUTSIDE_WINDOW"
     ILLEGAL_STATE = "ILLEGAL_STATE"
+    SUBSCRIPTION_PAUSED = "SUBSCRIPTION_PAUSED"
+    FIRST_ORDER_REFUSED = "FIRST_ORDER_REFUSED"
     FORBIDDEN = "FORBIDDEN"
 
 

@@ -14,8 +14,8 @@ from api.permissions import IsAdmin, IsMember
 from api.relay import decode_id
 from api.types.subscriptions import Subscription, SubscriptionPlan
 from domain.inventory.model import StockLine
-from domain.subscriptions import services
-from domain.subscriptions.model import Interval, IntervalUnit
+from domain.subscriptions import plans, services
+from domain.subscriptions.model import Interval, IntervalUnit, Plan
 from domain.subscriptions.model import Subscription as DomainSubscription
 
 
@@ -35,6 +35,43 @@ class SubscriptionPlanInput:
     interval: IntervalInput
     discount_percent: int = 0
     min_cycles: int = 0
+    prepaid_deliveries: int = strawberry.field(
+        default=0,
+        description="0: each delivery is charged through the member's payment agreement. 2-52: "
+        "a prepaid plan (周期购): the member pays that many deliveries up front with the first "
+        "order (`payOrder`), each delivery then uses one.",
+    )
+
+
+@strawberry.input(description="The plan's new terms, whole: later sign-ups take them.")
+class UpdateSubscriptionPlanInput(SubscriptionPlanInput):
+    id: strawberry.ID
+
+
+@strawberry.input
+class SubscriptionPlanIdInput:
+    id: strawberry.ID
+
+
+def _terms(input: SubscriptionPlanInput) -> plans.PlanTerms:
+    return plans.PlanTerms(
+        name=input.name,
+        variant_ids=[
+            decode_id(v, "Variant", ["variantIds", str(n)]) for n, v in enumerate(input.variant_ids)
+        ],
+        interval=input.interval.to_domain(),
+        discount_percent=input.discount_percent,
+        min_cycles=input.min_cycles,
+        prepaid_deliveries=input.prepaid_deliveries,
+    )
+
+
+def _plan_id(value: strawberry.ID) -> UUID:
+    return decode_id(value, "SubscriptionPlan", "id")
+
+
+def _present_plan(plan: Plan) -> SubscriptionPlanPayload:
+    return SubscriptionPlanPayload(plan=SubscriptionPlan.from_domain(plan))
 
 
 @strawberry.type
@@ -73,8 +110,10 @@ class CreateSubscriptionInput:
     lines: list[SubscriptionLineInput]
     fulfilment: SubscriptionFulfilmentInput
     first_delivery_date: date = strawberry.field(description="Store-local date, after today.")
-    payment_agreement: str = strawberry.field(
-        description="The signed payment agreement (WeChat Pay 'withhold') reference."
+    payment_agreement: str | None = strawberry.field(
+        default=None,
+        description="The signed payment agreement (WeChat Pay 'withhold') reference; not "
+        "needed for a prepaid plan.",
     )
     idempotency_key: str | None = None
 
@@ -162,7 +201,7 @@ def _signup(data: CreateSubscriptionInput) -> services.SignUp:
         delivery_address=f.address,
         delivery_latitude=f.lat,
         delivery_longitude=f.lon,
-        payment_agreement=data.payment_agreement,
+        payment_agreement=data.payment_agreement or "",
     )
 
 
@@ -173,21 +212,49 @@ class SubscriptionMutations:
         self, info: Info[Context, object], input: SubscriptionPlanInput
     ) -> SubscriptionPlanPayload:
         deps = info.context.runtime.subscriptions
+
+        async def run() -> Plan:
+            terms = _terms(input)
+            return await plans.create_plan(
+                deps,
+                terms.name,
+                terms.variant_ids,
+                terms.interval,
+                terms.discount_percent,
+                terms.min_cycles,
+                terms.prepaid_deliveries,
+            )
+
+        return await mutate(SubscriptionPlanPayload, SubscriptionUserError, run, _present_plan)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="New terms for new sign-ups; existing subscriptions keep their locked terms.",
+    )
+    async def update_subscription_plan(
+        self, info: Info[Context, object], input: UpdateSubscriptionPlanInput
+    ) -> SubscriptionPlanPayload:
+        deps = info.context.runtime.subscriptions
         return await mutate(
             SubscriptionPlanPayload,
             SubscriptionUserError,
-            lambda: services.create_plan(
-                deps,
-                input.name,
-                [
-                    decode_id(v, "Variant", ["variantIds", str(n)])
-                    for n, v in enumerate(input.variant_ids)
-                ],
-                input.interval.to_domain(),
-                input.discount_percent,
-                input.min_cycles,
-            ),
-            lambda plan: SubscriptionPlanPayload(plan=SubscriptionPlan.from_domain(plan)),
+            lambda: plans.update_plan(deps, _plan_id(input.id), _terms(input)),
+            _present_plan,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="No new sign-ups; existing subscriptions continue on their locked terms.",
+    )
+    async def retire_subscription_plan(
+        self, info: Info[Context, object], input: SubscriptionPlanIdInput
+    ) -> SubscriptionPlanPayload:
+        deps = info.context.runtime.subscriptions
+        return await mutate(
+            SubscriptionPlanPayload,
+            SubscriptionUserError,
+            lambda: plans.retire_plan(deps, _plan_id(input.id)),
+            _present_plan,
         )
 
     @strawberry.mutation(permission_classes=[IsMember], description="Subscribe to a plan.")

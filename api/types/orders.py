@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from uuid import UUID
 
@@ -215,6 +215,22 @@ class Order(Node):
         if actor is not None and actor.device_kind is DeviceKind.KIOSK:
             return None
         return self.domain.note
+
+    @strawberry.field(
+        description="A renewal order's subscription (`MemberSubscription` id); null for "
+        "other orders."
+    )
+    async def subscription_id(self, info: Info[Context, Any]) -> strawberry.ID | None:
+        cycle = await info.context.loaders.cycle_by_order.load(self.domain.id)
+        return encode_id("Subscription", cycle.subscription_id) if cycle else None
+
+    @strawberry.field(
+        description="A renewal order's store-local delivery (or pickup) date: the store "
+        "prepares it for that day; null for other orders."
+    )
+    async def delivery_date(self, info: Info[Context, Any]) -> date | None:
+        cycle = await info.context.loaders.cycle_by_order.load(self.domain.id)
+        return cycle.scheduled_date if cycle else None
 
     @strawberry.field(description="The store or warehouse that fulfils the order.")
     async def location(self, info: Info[Context, Any]) -> Location | None:

@@ -32,6 +32,9 @@ class SubscriptionPlan(Node):
     discount_percent: int
     min_cycles: int
     active: bool
+    prepaid_deliveries: int = strawberry.field(
+        description="0: charged per delivery (payment agreement); N: N deliveries paid up front."
+    )
     variant_keys: strawberry.Private[list[Any]]
 
     @classmethod
@@ -43,6 +46,7 @@ class SubscriptionPlan(Node):
             discount_percent=plan.discount_percent,
             min_cycles=plan.min_cycles,
             active=plan.active,
+            prepaid_deliveries=plan.prepaid_deliveries,
             variant_keys=list(plan.variant_ids),
         )
 
@@ -92,6 +96,15 @@ class Subscription(Node):
     total_per_delivery: Money
     paused_until: date | None
     cancel_reason: str | None
+    prepaid_deliveries: int = strawberry.field(
+        description="A prepaid subscription's deliveries bought up front (0: charged per delivery)."
+    )
+    prepaid_deliveries_left: int = strawberry.field(
+        description="Prepaid deliveries not used yet (a skipped delivery uses none)."
+    )
+    prepayment_order_id: strawberry.ID | None = strawberry.field(
+        description="The first order, which carries the prepayment: pay it with `payOrder`."
+    )
     domain: strawberry.Private[m.Subscription]
 
     @classmethod
@@ -113,6 +126,11 @@ class Subscription(Node):
             total_per_delivery=Money.from_domain(DomainMoney(s.total)),
             paused_until=s.paused_until,
             cancel_reason=s.cancel_reason,
+            prepaid_deliveries=s.prepaid_deliveries,
+            prepaid_deliveries_left=s.prepaid_left,
+            prepayment_order_id=encode_id("Order", s.prepayment_order_id)
+            if s.prepayment_order_id
+            else None,
             domain=s,
         )
 

@@ -53,7 +53,7 @@ async def build(admin_url: str, database: str, keys: Secrets, members: int) -> W
     from domain.locations.services import LocationDraft, create_location
     from domain.members.login import login_with_wechat
     from domain.subscriptions.model import Interval, IntervalUnit
-    from domain.subscriptions.services import create_plan
+    from domain.subscriptions.plans import create_plan
     from infra.db.connection import migrate
     from infra.runtime import Runtime
 

@@ -43,9 +43,11 @@ class OrderRepository(Protocol):
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
         pickup_number: str | None = None,
+        exclude_ids: Sequence[UUID] = (),
     ) -> Page[Order]:
         """Newest first; with `updated_since`, the orders changed since then, oldest change
-        first, keyed by `change_key` (a changed order comes again after the ones it passed)."""
+        first, keyed by `change_key` (a changed order comes again after the ones it passed).
+        `exclude_ids`: orders left out (a queue holding renewal orders back until their date)."""
         ...
 
     async def on_board(

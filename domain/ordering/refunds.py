@@ -258,3 +258,23 @@ async def apply_refund_notice(deps: OrderingDeps, provider: str, notice: RefundN
             ):
                 return "refund_completed" if success else "refund_failed"
     return "duplicate"
+
+
+async def refund_part_in_uow(
+    deps: OrderingDeps, uow: UnitOfWork, order: Order, amount: int, reference: str, why: str
+) -> Payment:
+    """Give back `amount` of an order paid once: a prepaid subscription cancelled with
+    deliveries left (the prepayment paid for N, fewer were delivered). The caller's lock (the
+    subscription's) makes it once per `reference`; `refund_in_uow` keeps it within what is
+    left of the payment."""
+    payments = await uow.orders.payments_of([order.id])
+    paid = [
+        p for p in payments if p.kind is PaymentKind.PAYMENT and p.status is PaymentStatus.SUCCEEDED
+    ]
+    if len(paid) != 1:
+        raise OrderError(
+            OrderErrorCode.PAYMENT_NOT_ALLOWED, "The order has no single payment to refund."
+        )
+    return await refund_in_uow(
+        deps, uow, order, paid[0], amount, why, suffix=f"refunded:{reference}"
+    )

@@ -65,6 +65,9 @@ class Interval:
 
 @dataclass
 class Plan:
+    """A plan is charged per cycle through a payment agreement, or prepaid (周期购): the member
+    pays `prepaid_deliveries` deliveries up front with the first order."""
+
     id: UUID
     name: str
     variant_ids: list[UUID]
@@ -73,6 +76,11 @@ class Plan:
     min_cycles: int
     active: bool
     created_at: datetime
+    prepaid_deliveries: int = 0  # 0: charged per cycle through the agreement; N: paid up front
+
+    @property
+    def prepaid(self) -> bool:
+        return self.prepaid_deliveries > 0
 
 
 @dataclass(frozen=True)
@@ -106,10 +114,23 @@ class Subscription:
     cancel_reason: str | None = None
     failed_attempts: int = 0
     next_retry_at: datetime | None = None
+    # 周期购: N deliveries paid up front by the first order (cycle 1's, `prepayment_order_id`,
+    # N x `total`); each delivered cycle uses one (`prepaid_used`), skipped ones none.
+    prepaid_deliveries: int = 0
+    prepaid_used: int = 0
+    prepayment_order_id: UUID | None = None
 
     @property
     def total(self) -> int:
         return sum(line.unit_price * line.quantity for line in self.lines)
+
+    @property
+    def prepaid(self) -> bool:
+        return self.prepaid_deliveries > 0
+
+    @property
+    def prepaid_left(self) -> int:
+        return self.prepaid_deliveries - self.prepaid_used
 
 
 @dataclass
@@ -124,6 +145,7 @@ class Cycle:
     note: str
     created_at: datetime
     updated_at: datetime
+    location_id: UUID | None = None  # where its order is fulfilled (the store's queue)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,16 @@ from uuid import UUID
 from domain.errors import DomainError
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
-from domain.inventory.model import StockLine
-from domain.ordering.checkout import Checkout, DeliveryTo, place_order
+from domain.ordering.checkout import place_order
 from domain.ordering.lifecycle import cancel_in_uow
-from domain.ordering.model import OrderStatus, SalesChannel
+from domain.ordering.model import Order, OrderStatus
 from domain.ordering.payments import pay_in_uow
 from domain.ordering.services import Effects, load
 from domain.outbox import Notification, enqueue
+from domain.subscriptions import prepaid
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import Cycle, CycleStatus, Subscription, SubscriptionStatus
+from domain.subscriptions.orders import checkout_of
 from domain.subscriptions.ports import PaymentDeclined
 from domain.subscriptions.services import local_today, record
 from domain.uow import UnitOfWork
@@ -56,29 +57,6 @@ def _advance(s: Subscription) -> None:
     s.cycles_done += 1
     s.sequence += 1
     s.next_date = s.interval.after(s.anchor_date, s.cycles_done)
-
-
-async def _checkout(deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription) -> Checkout:
-    delivery = None
-    if s.delivery_address is not None:
-        member = await uow.members.get(s.member_id)
-        assert member is not None and member.data_key is not None
-        delivery = DeliveryTo(
-            deps.vault.decrypt(member.data_key, s.delivery_address),
-            s.delivery_latitude or 0.0,
-            s.delivery_longitude or 0.0,
-        )
-    return Checkout(
-        channel=SalesChannel.MINI_PROGRAM,
-        lines=[StockLine(x.variant_id, x.quantity) for x in s.lines],
-        member_id=s.member_id,
-        pickup_location_id=s.pickup_location_id,
-        delivery=delivery,
-        note=f"subscription {s.id} delivery {s.next_date}",
-        unit_prices={x.variant_id: x.unit_price for x in s.lines},
-        # unpaid, the order must outlive every retry of the charge (1 h + 1 d + 3 d)
-        pay_within=sum(deps.policy.retry_delays, timedelta(days=1)),
-    )
 
 
 async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
@@ -112,7 +90,7 @@ async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
             order = await place_order(
                 deps.ordering,
                 member,
-                await _checkout(deps, uow, locked),
+                await checkout_of(deps, uow, locked),
                 f"subscription:{locked.id}:{cycle.number}",
             )
         except DomainError as error:
@@ -131,7 +109,11 @@ async def _order_cycle(deps: SubscriptionDeps, s: Subscription) -> Cycle | None:
             await uow.subscriptions.save(locked)
             await record(deps, uow, locked, "CYCLE_SKIPPED", error.message, "SYSTEM")
             return None
-        cycle.status, cycle.order_id = CycleStatus.ORDERED, order.id
+        cycle.status, cycle.order_id, cycle.location_id = (
+            CycleStatus.ORDERED,
+            order.id,
+            order.location_id,
+        )
         await uow.subscriptions.save_cycle(cycle)
         await record(
             deps, uow, locked, "ORDERED", f"cycle {cycle.number} order {order.number}", "SYSTEM"
@@ -148,7 +130,9 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
         assert s is not None and cycle.order_id is not None
         order = await load(uow, cycle.order_id)
         if order.status is not OrderStatus.PENDING_PAYMENT:
-            return await _settled_elsewhere(deps, uow, s, cycle, order.status)
+            return await _settled_elsewhere(deps, uow, s, cycle, order)
+        if prepaid.is_prepayment(s, cycle):
+            return "awaiting_prepayment"  # the member pays it in the app (`payOrder`)
         if s.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE):
             await cancel_in_uow(
                 deps.ordering,
@@ -169,38 +153,83 @@ async def _charge(deps: SubscriptionDeps, subscription_id: UUID, cycle: Cycle) -
             and s.next_retry_at > deps.clock.now()
         ):
             return "not_due"  # another worker retried a moment ago
-        key = f"subscription:{s.id}:{cycle.number}"
-        try:
-            ref = await deps.agreements.withhold(
-                s.payment_agreement, order.amount_due, order.currency, key
+        if s.prepaid:
+            result = await _from_prepayment(deps, uow, s, cycle, order, effects)
+        else:
+            key = f"subscription:{s.id}:{cycle.number}"
+            try:
+                ref = await deps.agreements.withhold(
+                    s.payment_agreement, order.amount_due, order.currency, key
+                )
+            except PaymentDeclined as declined:
+                return await _declined(deps, uow, s, cycle, order, str(declined), effects)
+            await pay_in_uow(
+                deps.ordering, uow, order, deps.agreements.name, ref, "AGREEMENT", "SYSTEM", effects
             )
-        except PaymentDeclined as declined:
-            return await _declined(deps, uow, s, cycle, order, str(declined), effects)
-        await pay_in_uow(
-            deps.ordering, uow, order, deps.agreements.name, ref, "AGREEMENT", "SYSTEM", effects
-        )
-        cycle.status, cycle.attempts = CycleStatus.PAID, cycle.attempts + 1
-        await uow.subscriptions.save_cycle(cycle)
-        s.status, s.failed_attempts, s.next_retry_at = SubscriptionStatus.ACTIVE, 0, None
-        _advance(s)
-        await uow.subscriptions.save(s)
-        await record(deps, uow, s, "PAID", f"cycle {cycle.number}", "SYSTEM")
+            s.status = SubscriptionStatus.ACTIVE
+            result = await _paid(deps, uow, s, cycle, "")
     await effects.publish(deps.ordering.live)
-    return "paid"
+    return result
+
+
+async def _from_prepayment(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    s: Subscription,
+    cycle: Cycle,
+    order: Order,
+    effects: Effects,
+) -> str:
+    """Pay a prepaid subscription's renewal order with one of its prepaid deliveries, unless
+    the prepayment is gone (never paid, or refunded whole by ordering): then nothing is left
+    to deliver from and the subscription ends."""
+    gone = await prepaid.prepayment_gone(uow, s)
+    if gone is None:
+        await prepaid.use_delivery_in_uow(deps, uow, s, order, effects)
+        return await _paid(deps, uow, s, cycle, f"prepaid {s.prepaid_used}/{s.prepaid_deliveries}")
+    await cancel_in_uow(deps.ordering, uow, order, "SYSTEM", gone, effects)
+    cycle.status, cycle.note = CycleStatus.SKIPPED, gone
+    await uow.subscriptions.save_cycle(cycle)
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, gone
+    s.sequence += 1
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "CANCELLED", gone, "SYSTEM")
+    return "prepayment_gone"
+
+
+async def _paid(
+    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, cycle: Cycle, note: str
+) -> str:
+    """The cycle's order is paid (charged, or from the prepayment): on to the next date; the
+    last prepaid delivery ends the subscription."""
+    cycle.status, cycle.attempts = CycleStatus.PAID, cycle.attempts + 1
+    cycle.note = note or cycle.note
+    await uow.subscriptions.save_cycle(cycle)
+    s.failed_attempts, s.next_retry_at = 0, None
+    _advance(s)
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "PAID", f"cycle {cycle.number} {note}".strip(), "SYSTEM")
+    if s.status is SubscriptionStatus.CANCELLED:
+        await record(deps, uow, s, "ENDED", s.cancel_reason or "", "SYSTEM")
+        return "prepaid_ended"
+    return "prepaid" if s.prepaid else "paid"
 
 
 async def _settled_elsewhere(
-    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, cycle: Cycle, order: OrderStatus
+    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, cycle: Cycle, order: Order
 ) -> str:
     """The order no longer waits for our charge: another worker settled the cycle, or the
-    order was paid in the app or cancelled (member, CS, payment timeout) while past due.
-    Close a cycle left open exactly once, so the subscription moves on."""
+    order was paid in the app or cancelled (member, CS, payment timeout) while past due, or
+    it is a prepaid plan's first order, paid or not. Close a cycle left open exactly once, so
+    the subscription moves on."""
     [current] = [c for c in await uow.subscriptions.cycles_of([s.id]) if c.number == cycle.number]
     if current.status is not CycleStatus.ORDERED:
         return "done"
-    paid = order not in (OrderStatus.CANCELLED, OrderStatus.UNCLAIMED)
+    if prepaid.is_prepayment(s, current):
+        return await _prepayment_settled(deps, uow, s, current, order)
+    paid = order.status not in (OrderStatus.CANCELLED, OrderStatus.UNCLAIMED)
     current.status = CycleStatus.PAID if paid else CycleStatus.SKIPPED
-    current.note = "paid outside the agreement" if paid else f"order {order.value.lower()}"
+    current.note = "paid outside the agreement" if paid else f"order {order.status.value.lower()}"
     await uow.subscriptions.save_cycle(current)
     if s.status is SubscriptionStatus.PAST_DUE:
         s.status, s.failed_attempts, s.next_retry_at = SubscriptionStatus.ACTIVE, 0, None
@@ -209,6 +238,22 @@ async def _settled_elsewhere(
     what = "PAID" if paid else "CYCLE_SKIPPED"
     await record(deps, uow, s, what, f"cycle {cycle.number}: {current.note}", "SYSTEM")
     return "done"
+
+
+async def _prepayment_settled(
+    deps: SubscriptionDeps, uow: UnitOfWork, s: Subscription, cycle: Cycle, order: Order
+) -> str:
+    """A prepaid plan's first order paid is its first delivery used; cancelled (unpaid at the
+    payment deadline, or called off and refunded whole) ends the subscription."""
+    if order.paid_at is not None and order.status is not OrderStatus.CANCELLED:
+        prepaid.used_one(s)
+        return await _paid(deps, uow, s, cycle, f"prepaid 1/{s.prepaid_deliveries}")
+    cycle.status, cycle.note = CycleStatus.SKIPPED, f"prepayment order {order.status.value}"
+    await uow.subscriptions.save_cycle(cycle)
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, "prepayment not paid"
+    await uow.subscriptions.save(s)
+    await record(deps, uow, s, "CANCELLED", "prepayment not paid", "SYSTEM")
+    return "prepayment_cancelled"
 
 
 async def _declined(
@@ -220,8 +265,6 @@ async def _declined(
     why: str,
     effects: Effects,
 ) -> str:
-    from domain.ordering.model import Order
-
     assert isinstance(order, Order)
     cycle.attempts += 1
     delays = deps.policy.retry_delays

@@ -1,4 +1,4 @@
-"""Plans (ADMIN) and what members do with their subscriptions."""
+"""What members do with their subscriptions: sign up, pause, skip, move, cancel."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.locations.model import DEFAULT_TIMEZONE, GeoPoint, LocationStatus
+from domain.ordering.services import Effects
+from domain.subscriptions import prepaid
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import (
     Cycle,
     CycleStatus,
     Interval,
-    Plan,
     Subscription,
     SubscriptionChange,
     SubscriptionLine,
@@ -38,41 +39,6 @@ def _error(code: SubscriptionErrorCode, message: str, *path: str) -> Subscriptio
 
 def local_today(deps: SubscriptionDeps, timezone: str) -> date:
     return deps.clock.now().astimezone(ZoneInfo(timezone)).date()
-
-
-async def create_plan(
-    deps: SubscriptionDeps,
-    name: str,
-    variant_ids: Sequence[UUID],
-    interval: Interval,
-    discount_percent: int,
-    min_cycles: int,
-) -> Plan:
-    clean = name.strip()
-    if not 1 <= len(clean) <= 100:
-        raise _error(E.INVALID_INPUT, "Name the plan (1-100 characters).", "name")
-    if not variant_ids or len(variant_ids) > 50:
-        raise _error(E.INVALID_INPUT, "A plan offers 1 to 50 variants.", "variantIds")
-    if not 0 <= discount_percent <= 50:
-        raise _error(E.INVALID_INPUT, "The discount is 0-50 %.", "discountPercent")
-    if not 0 <= min_cycles <= 52:
-        raise _error(E.INVALID_INPUT, "Minimum cycles are 0-52.", "minCycles")
-    async with deps.uow() as uow:
-        found = {v.id for v in await uow.catalog.get_variants(list(variant_ids))}
-        if missing := [v for v in variant_ids if v not in found]:
-            raise _error(E.NOT_FOUND, f"Unknown variant {missing[0]}.", "variantIds")
-        plan = Plan(
-            new_id(),
-            clean,
-            list(dict.fromkeys(variant_ids)),
-            interval,
-            discount_percent,
-            min_cycles,
-            True,
-            deps.clock.now(),
-        )
-        await uow.subscriptions.add_plan(plan)
-    return plan
 
 
 @dataclass(frozen=True)
@@ -136,12 +102,8 @@ async def create_subscription(
     )
     chosen = clean_signup_lines(signup.lines, deps.policy.max_lines)
     agreement = signup.payment_agreement.strip()
-    if not 1 <= len(agreement) <= 100:
-        raise _error(
-            E.INVALID_INPUT,
-            "Sign a payment agreement first (`paymentAgreement`).",
-            "paymentAgreement",
-        )
+    if len(agreement) > 100:
+        raise _error(E.INVALID_INPUT, "At most 100 characters.", "paymentAgreement")
     now = deps.clock.now()
     async with deps.uow() as uow:
 
@@ -149,6 +111,12 @@ async def create_subscription(
             plan = await uow.subscriptions.get_plan(signup.plan_id)
             if plan is None or not plan.active:
                 raise _error(E.PLAN_UNAVAILABLE, "That plan is not offered.", "planId")
+            if not plan.prepaid and not agreement:
+                raise _error(
+                    E.INVALID_INPUT,
+                    "Sign a payment agreement first (`paymentAgreement`).",
+                    "paymentAgreement",
+                )
             if stray := [v for v in chosen if v not in plan.variant_ids]:
                 raise _error(
                     E.VARIANT_NOT_IN_PLAN, f"Variant {stray[0]} is not in this plan.", "lines"
@@ -187,9 +155,15 @@ async def create_subscription(
                 timezone=timezone,
                 created_at=now,
                 updated_at=now,
+                prepaid_deliveries=plan.prepaid_deliveries,
             )
             await uow.subscriptions.add(subscription)
             await record(deps, uow, subscription, "CREATED", f"plan {plan.name}", member.label)
+            if subscription.prepaid:
+                order = await prepaid.place_prepayment_in_uow(deps, uow, subscription)
+                await uow.subscriptions.save(subscription)
+                detail = f"{plan.prepaid_deliveries} deliveries: order {order.number}"
+                await record(deps, uow, subscription, "PREPAYMENT", detail, member.label)
             return {"subscription_id": str(subscription.id)}
 
         payload = {
@@ -298,6 +272,12 @@ async def skip_next(
     now = deps.clock.now()
     async with deps.uow() as uow:
         s = await _mine(uow, member, subscription_id)
+        if s.status is SubscriptionStatus.PAUSED:
+            # A paused subscription has no next delivery: a skip would silently move the
+            # schedule of a subscription the member believes is on hold.
+            raise _error(
+                E.SUBSCRIPTION_PAUSED, "This subscription is paused: resume it first.", "id"
+            )
         skipped = s.next_date
         # The skipped delivery is a cycle of its own (SKIPPED, no order); if its number is
         # taken, its order was already placed and waits for payment: too late to skip.
@@ -384,11 +364,21 @@ async def cancel(
     if not 2 <= len(why) <= 200:
         raise _error(E.INVALID_INPUT, "Give a reason (2-200 characters).", "reason")
 
-    def apply(s: Subscription) -> tuple[str, str]:
+    effects = Effects()
+    async with deps.uow() as uow:
+        s = await _mine(uow, member, subscription_id)
         s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, why
-        return "CANCELLED", why
-
-    return await _change(deps, member, subscription_id, apply)
+        await record(deps, uow, s, "CANCELLED", why, member.label)
+        if s.prepaid:
+            # under the subscription's lock: a renewal uses a delivery or we refund it
+            refunded = await prepaid.settle_cancelled_in_uow(
+                deps, uow, s, member.label, why, effects
+            )
+            if refunded:
+                await record(deps, uow, s, "REFUNDED", f"{refunded} fen unused", member.label)
+        await uow.subscriptions.save(s)
+    await effects.publish(deps.ordering.live)
+    return s
 
 
 def upcoming(subscription: Subscription, count: int = 4) -> list[date]:

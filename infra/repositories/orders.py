@@ -284,6 +284,7 @@ class TortoiseOrderRepository:
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
         pickup_number: str | None = None,
+        exclude_ids: Sequence[UUID] = (),
     ) -> Page[Order]:
         where: list[str] = []
         values: list[Any] = []
@@ -300,6 +301,8 @@ class TortoiseOrderRepository:
             where.append(f"status IN ({', '.join(param(s.value) for s in statuses)})")
         if pickup_number is not None:
             where.append(f"pickup_number = {param(pickup_number)}")
+        if exclude_ids:
+            where.append(f"id NOT IN ({', '.join(param(x) for x in exclude_ids)})")
         if updated_since is not None:
             where.append(f"updated_at >= {param(updated_since)}")
             if page.after is not None:

@@ -33,6 +33,7 @@ def _plan(row: PlanRow) -> Plan:
         row.min_cycles,
         row.active,
         row.created_at,
+        row.prepaid_deliveries,
     )
 
 
@@ -60,6 +61,9 @@ def _subscription(row: SubscriptionRow) -> Subscription:
         cancel_reason=row.cancel_reason,
         failed_attempts=row.failed_attempts,
         next_retry_at=row.next_retry_at,
+        prepaid_deliveries=row.prepaid_deliveries,
+        prepaid_used=row.prepaid_used,
+        prepayment_order_id=row.prepayment_order_id,
     )
 
 
@@ -87,6 +91,9 @@ def _fields(s: Subscription) -> dict[str, Any]:
         "cancel_reason": s.cancel_reason,
         "failed_attempts": s.failed_attempts,
         "next_retry_at": s.next_retry_at,
+        "prepaid_deliveries": s.prepaid_deliveries,
+        "prepaid_used": s.prepaid_used,
+        "prepayment_order_id": s.prepayment_order_id,
     }
 
 
@@ -102,6 +109,7 @@ def _cycle(row: CycleRow) -> Cycle:
         row.note,
         row.created_at,
         row.updated_at,
+        row.location_id,
     )
 
 
@@ -117,11 +125,27 @@ class TortoiseSubscriptionRepository:
             min_cycles=plan.min_cycles,
             active=plan.active,
             created_at=plan.created_at,
+            prepaid_deliveries=plan.prepaid_deliveries,
         )
 
-    async def get_plan(self, plan_id: UUID) -> Plan | None:
-        row = await PlanRow.get_or_none(id=plan_id)
+    async def get_plan(self, plan_id: UUID, *, lock: bool = False) -> Plan | None:
+        query = PlanRow.filter(id=plan_id)
+        if lock:
+            query = query.select_for_update()
+        row = await query.first()
         return _plan(row) if row else None
+
+    async def save_plan(self, plan: Plan) -> None:
+        await PlanRow.filter(id=plan.id).update(
+            name=plan.name,
+            variant_ids=[str(v) for v in plan.variant_ids],
+            interval_unit=plan.interval.unit,
+            interval_count=plan.interval.count,
+            discount_percent=plan.discount_percent,
+            min_cycles=plan.min_cycles,
+            active=plan.active,
+            prepaid_deliveries=plan.prepaid_deliveries,
+        )
 
     async def list_plans(self, active_only: bool) -> list[Plan]:
         query = PlanRow.filter(active=True) if active_only else PlanRow.all()
@@ -219,6 +243,7 @@ class TortoiseSubscriptionRepository:
         await CycleRow.filter(id=cycle.id).update(
             status=cycle.status,
             order_id=cycle.order_id,
+            location_id=cycle.location_id,
             attempts=cycle.attempts,
             note=cycle.note,
             updated_at=cycle.updated_at,
@@ -227,6 +252,19 @@ class TortoiseSubscriptionRepository:
     async def cycles_of(self, subscription_ids: Sequence[UUID]) -> list[Cycle]:
         rows = await CycleRow.filter(subscription_id__in=list(subscription_ids)).order_by("number")
         return [_cycle(r) for r in rows]
+
+    async def cycles_of_orders(self, order_ids: Sequence[UUID]) -> list[Cycle]:
+        rows = await CycleRow.filter(order_id__in=list(order_ids))
+        return [_cycle(r) for r in rows]
+
+    async def orders_due_after(self, location_id: UUID, day: date) -> list[UUID]:
+        rows = await CycleRow.filter(
+            location_id=location_id,
+            scheduled_date__gt=day,
+            status=CycleStatus.PAID,
+            order_id__isnull=False,
+        ).values_list("order_id", flat=True)
+        return [UUID(str(v)) for v in rows]
 
     async def move_member(self, source: UUID, target: UUID) -> int:
         return await SubscriptionRow.filter(member_id=source).update(member_id=target)

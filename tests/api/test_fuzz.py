@@ -48,7 +48,8 @@ from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind
 from domain.identity.services import create_api_key, create_device, create_staff, issue_tokens
 from domain.inventory.model import StockLine
 from domain.subscriptions.model import Interval, IntervalUnit
-from domain.subscriptions.services import SignUp, create_plan, create_subscription
+from domain.subscriptions.plans import create_plan
+from domain.subscriptions.services import SignUp, create_subscription
 from infra.runtime import Runtime
 from infra.settings import Settings
 from tests.support import MovableClock, count_sql, local_date

@@ -85,6 +85,7 @@ class FakeOrders(OrderRepository):
         statuses: Sequence[OrderStatus] = (),
         updated_since: datetime | None = None,
         pickup_number: str | None = None,
+        exclude_ids: Sequence[UUID] = (),
     ) -> Page[Order]:
         found = [
             copy.deepcopy(o)
@@ -94,6 +95,7 @@ class FakeOrders(OrderRepository):
             and (not statuses or o.status in statuses)
             and (updated_since is None or o.updated_at >= updated_since)
             and (pickup_number is None or o.pickup_number == pickup_number)
+            and o.id not in exclude_ids
         ]
         if updated_since is not None:
             return page_of(found, lambda o: change_key(o.updated_at, o.id), page)

@@ -42,7 +42,7 @@ from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
-from domain.subscriptions import renewals, services
+from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
 from infra.db import sql
 from infra.doctor import NAMES, UnknownCheck, run_checks
@@ -211,7 +211,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     orders["unpaid"] = await _order(runtime, dee, {kiwi: 1}, at=sh_a, points=100)
 
     # Subscriptions: one renewed and paid, then a delivery skipped; one whose card bounces.
-    plan = await services.create_plan(
+    plan = await plans.create_plan(
         runtime.subscriptions, "Weekly kiwi", [kiwi], Interval(IntervalUnit.WEEK, 1), 10, 0
     )
     subscription_ids = []

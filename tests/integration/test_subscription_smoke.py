@@ -10,7 +10,7 @@ from domain.inventory.model import MovementKind, StockLine
 from domain.inventory.stock import Adjustment, adjust
 from domain.members.login import login_with_wechat
 from domain.pagination import PageRequest
-from domain.subscriptions import renewals, services
+from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit, SubscriptionStatus
 from infra.runtime import Runtime
 from tests.support import MovableClock
@@ -35,7 +35,7 @@ async def test_weekly_renewals_make_one_order_each(
     )
     member, _, _ = await login_with_wechat(runtime.members, "wx-demo", "test:sub-1")
     me = Principal(kind=PrincipalKind.MEMBER, id=member.id)
-    plan = await services.create_plan(
+    plan = await plans.create_plan(
         runtime.subscriptions, "Weekly fruit", [variant.id], Interval(IntervalUnit.WEEK, 1), 10, 0
     )
     first = clock.today() + timedelta(days=5)
@@ -77,7 +77,7 @@ async def test_pause_until_a_date_resumes_by_itself(
     variant = (await runtime.repos.catalog.variants_of([product.id]))[0]
     member, _, _ = await login_with_wechat(runtime.members, "wx-demo", "test:sub-pause")
     me = Principal(kind=PrincipalKind.MEMBER, id=member.id)
-    plan = await services.create_plan(
+    plan = await plans.create_plan(
         runtime.subscriptions, "Weekly milk", [variant.id], Interval(IntervalUnit.WEEK, 1), 0, 0
     )
     first = clock.today() + timedelta(days=5)

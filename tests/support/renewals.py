@@ -23,7 +23,7 @@ from domain.ordering.lifecycle import (
 from domain.ordering.model import Order
 from domain.outbox import OutboxMessage
 from domain.pagination import PageRequest
-from domain.subscriptions import renewals, services
+from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.model import (
     Cycle,
@@ -98,7 +98,7 @@ async def a_member(runtime: Runtime, name: str) -> Principal:
 
 async def a_plan(shop: Shop, interval: Interval = WEEKLY, discount: int = 10) -> Plan:
     name = f"Fruit every {interval.count} {interval.unit.value.lower()}"
-    return await services.create_plan(shop.deps, name, [shop.variant_id], interval, discount, 0)
+    return await plans.create_plan(shop.deps, name, [shop.variant_id], interval, discount, 0)
 
 
 def agreement() -> str:

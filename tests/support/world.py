@@ -18,7 +18,7 @@ from domain.inventory import transfers
 from domain.inventory.model import StockLine
 from domain.locations.model import Location
 from domain.subscriptions.model import Interval, IntervalUnit
-from domain.subscriptions.services import create_plan
+from domain.subscriptions.plans import create_plan
 from infra.runtime import Runtime
 from tests.support.api import STAFF_PASSWORD, Api
 from tests.support.clock import local_date

@@ -18,6 +18,7 @@ class PlanRow(Model):
     min_cycles = fields.IntField()
     active = fields.BooleanField()
     created_at = fields.DatetimeField()
+    prepaid_deliveries = fields.IntField(default=0)
 
     class Meta:
         table = "subscription_plan"
@@ -47,6 +48,9 @@ class SubscriptionRow(Model):
     cancel_reason = fields.CharField(max_length=200, null=True)
     failed_attempts = fields.IntField()
     next_retry_at = fields.DatetimeField(null=True)
+    prepaid_deliveries = fields.IntField(default=0)
+    prepaid_used = fields.IntField(default=0)
+    prepayment_order_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "subscription"
@@ -58,7 +62,8 @@ class CycleRow(Model):
     number = fields.IntField()
     scheduled_date = fields.DateField()
     status = fields.CharEnumField(CycleStatus, max_length=10)
-    order_id = fields.UUIDField(null=True)
+    order_id = fields.UUIDField(null=True, db_index=True)
+    location_id = fields.UUIDField(null=True)
     attempts = fields.IntField()
     note = fields.CharField(max_length=200)
     created_at = fields.DatetimeField()
@@ -67,6 +72,7 @@ class CycleRow(Model):
     class Meta:
         table = "subscription_cycle"
         unique_together = (("subscription_id", "number"),)
+        indexes = (("location_id", "scheduled_date"),)
 
 
 class SubscriptionChangeRow(Model):
