@@ -116,6 +116,9 @@ class Settings:
     wechat_templates: Mapping[str, SubscribeTemplate] = field(default_factory=dict)
     payment_secret: str = DEV_PAYMENT_SECRET
     payment_providers: tuple[str, ...] = ("devpay",)  # PAYMENT_PROVIDERS
+    # DEVPAY_IN_PRODUCTION=1: benchmarks and the crash test, which run in production mode with
+    # no WeChat Pay to reach, pay with devpay. Never on a real deployment.
+    devpay_in_production: bool = False
     wechatpay: WeChatPayConfig | None = None  # the WECHATPAY_* settings, when enabled
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
@@ -179,6 +182,7 @@ class Settings:
             wechat_templates=_wechat_templates(e.get("WECHAT_TEMPLATES_FILE")),
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
             payment_providers=providers,
+            devpay_in_production=_flag(e, "DEVPAY_IN_PRODUCTION", default=False),
             wechatpay=_wechatpay(e, mode) if "wechatpay" in providers else None,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
@@ -244,7 +248,7 @@ class Settings:
                 raise SettingsError("Production sends texts over HTTPS: TENCENT_SMS_ENDPOINT.")
             if self.payment_secret == DEV_PAYMENT_SECRET:
                 raise SettingsError("Production refuses the development PAYMENT_WEBHOOK_SECRET.")
-            if "devpay" in self.payment_providers:
+            if "devpay" in self.payment_providers and not self.devpay_in_production:
                 raise SettingsError(
                     "Production refuses the devpay provider: PAYMENT_PROVIDERS=wechatpay."
                 )

@@ -18,7 +18,6 @@ date_suites=(
   tests/integration/test_subscription_smoke.py
   tests/integration/test_subscription_concurrency.py
   tests/api/test_subscriptions_api.py
-  tests/api/test_subscription_plans_and_queue.py
   tests/integration/test_prepaid_subscriptions.py
   tests/integration/test_points_ledger.py
   tests/api/test_points_api.py

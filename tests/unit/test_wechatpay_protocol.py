@@ -259,6 +259,11 @@ def test_production_refuses_devpay_and_a_test_server(fake: FakeWeChatPay, tmp_pa
     assert live.wechatpay.appid == "wx1234567890"  # the first of WECHAT_APPS
     with pytest.raises(SettingsError, match="Production refuses the devpay provider"):
         Settings.from_env({**PRODUCTION, **wechat, "PAYMENT_PROVIDERS": "wechatpay,devpay"})
+    # ... unless it is a benchmark or the crash test (bench/processes.py), which say so
+    bench = Settings.from_env(
+        {**PRODUCTION, "PAYMENT_PROVIDERS": "devpay", "DEVPAY_IN_PRODUCTION": "1"}
+    )
+    assert bench.payment_providers == ("devpay",)
     with pytest.raises(SettingsError, match="WECHATPAY_API_BASE"):
         Settings.from_env({**PRODUCTION, **wechat, "WECHATPAY_API_BASE": "http://127.0.0.1:9"})
     with pytest.raises(SettingsError, match="WECHATPAY_NOTIFY_URL must be an https"):
