@@ -207,8 +207,11 @@ class Runtime:
             clock=self.clock,
             inventory=self.inventory,
             payments=payments,
-            # WeChat Pay refunds: not yet (a wechatpay refund fails with "cannot refund")
-            refunds={"devpay": self.devpay} if "devpay" in payments else {},
+            refunds={
+                n: p
+                for n, p in payments.items()
+                if isinstance(p, (DevPayProvider, WeChatPayProvider))
+            },
             limiter=self.limiter,
             signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
             vault=self.vault,

@@ -1,7 +1,9 @@
-"""`wechatpay`: the PaymentProvider of WeChat Pay API v3 for the mini-program (JSAPI).
+"""`wechatpay`: the PaymentProvider and RefundGateway of WeChat Pay API v3 for the
+mini-program (JSAPI) and the kiosk (Native).
 
 A payment attempt's `out_trade_no` is its payment id (32 hex characters); asking WeChat again
-for the same attempt with the same parameters gives back the same `prepay_id`."""
+for the same attempt with the same parameters gives back the same `prepay_id`. A refund's
+`out_refund_no` is the refund's own; submitting it again gives back the same refund."""
 
 from __future__ import annotations
 
@@ -14,13 +16,17 @@ from uuid import UUID
 
 from domain.clock import Clock
 from domain.errors import OrderError, OrderErrorCode
-from domain.ordering.model import Order
+from domain.ordering.model import Order, Payment
 from domain.ordering.ports import (
     MalformedNotification,
     PayChannel,
     PaymentNotice,
     PaymentQueryFailed,
     PaymentRequest,
+    RefundFailed,
+    RefundNotice,
+    RefundState,
+    RefundSubmitted,
     WebhookRejected,
 )
 from infra.wechatpay._client import (
@@ -36,6 +42,14 @@ from infra.wechatpay._crypto import (
     nonce_str,
     pay_sign_message,
     rsa_sign,
+)
+from infra.wechatpay._refunds import (
+    REFUNDS,
+    refund_body,
+    refund_notice,
+    refund_state,
+    refused,
+    submitted,
 )
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -127,7 +141,11 @@ class WeChatPayProvider:
             ),
         }
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
+    def parse_notification(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> PaymentNotice | RefundNotice:
+        """A TRANSACTION.* notification (resource `transaction`) or a REFUND.* one
+        (resource `refund`), at the same notify_url."""
         try:
             verify_signed(self._config, self._clock, headers, body)
         except SignatureRejected as error:
@@ -136,8 +154,9 @@ class WeChatPayProvider:
         resource = envelope.get("resource")
         if not isinstance(resource, dict) or resource.get("algorithm") != "AEAD_AES_256_GCM":
             raise MalformedNotification("no AEAD_AES_256_GCM resource")
-        if resource.get("original_type") != "transaction":
-            raise MalformedNotification("not a payment notification")
+        kind = resource.get("original_type")
+        if kind not in ("transaction", "refund"):
+            raise MalformedNotification("neither a payment nor a refund notification")
         try:
             plain = decrypt_resource(
                 self._config.apiv3_key,
@@ -147,7 +166,36 @@ class WeChatPayProvider:
             )
         except BadCiphertext as error:
             raise WebhookRejected(str(error)) from None
+        if kind == "refund":
+            return refund_notice(_json(plain), self._config.mchid)
         return self._notice(_json(plain))
+
+    async def submit_refund(
+        self, payment: Payment, out_refund_no: str, amount: int, reason: str
+    ) -> RefundSubmitted | RefundFailed:
+        """`POST /v3/refund/domestic/refunds`; WeChat answers a repeated out_refund_no with the
+        same refund, so a resubmission never refunds twice."""
+        body = refund_body(payment, out_refund_no, amount, reason, self._config.notify_url)
+        try:
+            answer = await self._client.request("POST", REFUNDS, body=body)
+            return submitted(refund_state(answer, out_refund_no))
+        except WeChatPayError as error:
+            log.warning("WeChat Pay refused a refund", extra={"why": str(error)})
+            return refused(error)
+        except SignatureRejected as error:  # not WeChat's answer: ask again later
+            return RefundFailed(f"answer not verified: {error}", retry=True)
+
+    async def refund_status(self, out_refund_no: str) -> tuple[RefundState, str]:
+        """`GET /v3/refund/domestic/refunds/{out_refund_no}`. An answer we cannot have (an
+        error, or one that does not verify) leaves the refund PROCESSING: the job asks again."""
+        try:
+            answer = await self._client.request("GET", f"{REFUNDS}/{out_refund_no}")
+            state = refund_state(answer, out_refund_no)
+        except (WeChatPayError, SignatureRejected) as error:
+            log.warning("WeChat Pay refund query failed", extra={"why": str(error)})
+            return RefundState.PROCESSING, ""
+        failed = state in (RefundState.ABNORMAL, RefundState.CLOSED)
+        return state, state.value if failed else ""
 
     async def query(self, provider_ref: str) -> PaymentNotice | None:
         """`GET /v3/pay/transactions/out-trade-no/{no}?mchid=`: the transaction read as its

@@ -1,6 +1,7 @@
 """A fake WeChat Pay API v3 server speaking the real protocol, with RSA keys of its own made
 at test time: it checks our request signatures, answers JSAPI/Native prepay, query by
-out_trade_no and close with signed answers, and writes signed, encrypted notifications."""
+out_trade_no, close and refunds (create, query by out_refund_no) with signed answers, and
+writes signed, encrypted payment and refund notifications."""
 
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ class Transaction:
 
 
 @dataclass
+class Refund:
+    request: dict[str, Any]
+    refund_id: str
+    status: str  # PROCESSING, then SUCCESS, ABNORMAL or CLOSED
+
+    @property
+    def amount(self) -> int:
+        return int(self.request["amount"]["refund"])
+
+
+@dataclass
 class FakeWeChatPay:
     """`now` is the clock both sides use (tests move it). `merchant_key` is the key our client
     signs with; `platform_key` signs this server's answers under PUBLIC_KEY_ID."""
@@ -64,6 +76,12 @@ class FakeWeChatPay:
     transactions: dict[str, Transaction] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why each refused request was refused
     queried: list[str] = field(default_factory=list)  # out_trade_no of each query
+    refunds: dict[str, Refund] = field(default_factory=dict)  # by out_refund_no
+    refund_requests: list[dict[str, Any]] = field(default_factory=list)  # every body, repeats too
+    refund_queries: list[str] = field(default_factory=list)  # out_refund_no of each query
+    refund_answer: str = "PROCESSING"  # the status a new refund starts in
+    # The next refund submissions are answered with this error: (HTTP status, code, message).
+    refund_errors: list[tuple[int, str, str]] = field(default_factory=list)
 
     def config(self, api_base: str = "http://wechatpay.test", **changes: Any) -> WeChatPayConfig:
         values: dict[str, Any] = {
@@ -195,6 +213,63 @@ class FakeWeChatPay:
         }
         return json.dumps(envelope, ensure_ascii=False).encode()
 
+    def refund_resource(self, out_refund_no: str, /, **changes: Any) -> dict[str, Any]:
+        """The refund as WeChat reports it, in an answer or (decrypted) in a notification."""
+        refund = self.refunds[out_refund_no]
+        request = refund.request
+        tx = self.transactions[request["out_trade_no"]]
+        resource: dict[str, Any] = {
+            "mchid": self.mchid,
+            "out_trade_no": request["out_trade_no"],
+            "transaction_id": tx.transaction_id,
+            "out_refund_no": out_refund_no,
+            "refund_id": refund.refund_id,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "status": refund.status,
+            "create_time": self.now().isoformat(timespec="seconds"),
+            "amount": {
+                "total": request["amount"]["total"],
+                "refund": refund.amount,
+                "payer_total": request["amount"]["total"],
+                "payer_refund": refund.amount,
+                "currency": "CNY",
+            },
+        }
+        if refund.status == "SUCCESS":
+            resource["success_time"] = self.now().isoformat(timespec="seconds")
+        resource.update(changes)
+        return resource
+
+    def end_refund(self, out_refund_no: str, status: str = "SUCCESS") -> None:
+        """The money reaches the payer (SUCCESS), or cannot (ABNORMAL, CLOSED)."""
+        self.refunds[out_refund_no].status = status
+
+    def refund_notification(
+        self, out_refund_no: str, /, *, apiv3_key: bytes = APIV3_KEY, **changes: Any
+    ) -> bytes:
+        """The REFUND.<status> body WeChat POSTs to the refund's notify_url, encrypted."""
+        resource = self.refund_resource(out_refund_no)
+        resource["refund_status"] = resource.pop("status")  # as a notification names it
+        resource.update(changes)
+        plain = json.dumps(resource, ensure_ascii=False).encode()
+        nonce, associated = secrets.token_hex(6), "refund"
+        envelope = {
+            "id": secrets.token_hex(18),
+            "create_time": self.now().isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": f"REFUND.{resource['refund_status']}",
+            "summary": "退款状态变更",
+            "resource": {
+                "original_type": "refund",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": encrypt_resource(apiv3_key, nonce, associated, plain),
+                "associated_data": associated,
+                "nonce": nonce,
+            },
+        }
+        return json.dumps(envelope, ensure_ascii=False).encode()
+
     # ------------------------------------------------------------ the API
 
     @property
@@ -207,6 +282,8 @@ class FakeWeChatPay:
                 Route(
                     "/v3/pay/transactions/out-trade-no/{no}/close", self._close, methods=["POST"]
                 ),
+                Route("/v3/refund/domestic/refunds", self._refund, methods=["POST"]),
+                Route("/v3/refund/domestic/refunds/{no}", self._refund_query, methods=["GET"]),
             ]
         )
 
@@ -299,5 +376,48 @@ class FakeWeChatPay:
         tx.state = "CLOSED"
         return self._answer(204)
 
+    async def _refund(self, request: Request) -> Response:
+        """A refund of a paid transaction: the same out_refund_no answers the same refund; all
+        refunds not CLOSED or ABNORMAL together stay within what was paid."""
+        body, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        data = json.loads(body)
+        self.refund_requests.append(data)
+        if self.refund_errors:
+            return self._error(*self.refund_errors.pop(0))
+        no, amount = data.get("out_refund_no", ""), data.get("amount", {})
+        if no in self.refunds:
+            return self._answer(200, self.refund_resource(no))
+        tx = self.transactions.get(data.get("out_trade_no", ""))
+        if tx is None:
+            return self._error(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        if tx.state != "SUCCESS":
+            return self._error(400, "INVALID_REQUEST", "订单未支付")
+        if not isinstance(amount.get("refund"), int) or amount.get("currency") != "CNY":
+            return self._error(400, "PARAM_ERROR", "amount")
+        if amount.get("total") != tx.request["amount"]["total"]:
+            return self._error(400, "INVALID_REQUEST", "订单金额与原订单不一致")
+        refunded = sum(
+            r.amount
+            for r in self.refunds.values()
+            if r.request["out_trade_no"] == data["out_trade_no"]
+            and r.status not in ("CLOSED", "ABNORMAL")
+        )
+        if not 0 < amount["refund"] <= amount["total"] - refunded:
+            return self._error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+        self.refunds[no] = Refund(data, "50" + secrets.token_hex(14), self.refund_answer)
+        return self._answer(200, self.refund_resource(no))
 
-__all__ = ["APIV3_KEY", "MCHID", "PUBLIC_KEY_ID", "FakeWeChatPay", "new_key"]
+    async def _refund_query(self, request: Request) -> Response:
+        _, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        no = request.path_params["no"]
+        self.refund_queries.append(no)
+        if no not in self.refunds:
+            return self._error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return self._answer(200, self.refund_resource(no))
+
+
+__all__ = ["APIV3_KEY", "MCHID", "PUBLIC_KEY_ID", "FakeWeChatPay", "Refund", "new_key"]
