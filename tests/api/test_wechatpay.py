@@ -6,7 +6,6 @@ nothing."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ from tests.support.orders import (
 )
 from tests.support.payloads import refusal
 from tests.support.shoppers import Shopper, shopper
+from tests.support.wechatpay import wechatpay_on
 from tests.support.world import device_token
 
 PRICE = 1990
@@ -48,22 +48,8 @@ HOOK = "/webhooks/payments/wechatpay"
 
 @pytest.fixture
 async def wechat(runtime: Runtime, clock: MovableClock) -> AsyncIterator[FakeWeChatPay]:
-    """The runtime with PAYMENT_PROVIDERS=devpay,wechatpay, its WeChat Pay client talking to
-    the fake server over ASGI; put back as it was afterwards."""
-    fake = FakeWeChatPay(clock.now)
-    before = runtime.settings
-    runtime.settings = dataclasses.replace(
-        before, payment_providers=("devpay", "wechatpay"), wechatpay=fake.config()
-    )
-    runtime.wechatpay_transport = httpx.ASGITransport(app=fake.app)
-    runtime.wechatpay = runtime._wechatpay()
-    runtime._rebuild_deps()
-    yield fake
-    assert runtime.wechatpay is not None
-    await runtime.wechatpay.aclose()
-    runtime.settings, runtime.wechatpay_transport = before, None
-    runtime.wechatpay = runtime._wechatpay()
-    runtime._rebuild_deps()
+    async with wechatpay_on(runtime, clock) as fake:
+        yield fake
 
 
 @pytest.fixture
