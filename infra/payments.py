@@ -95,6 +95,9 @@ class DevPayProvider:
     async def query(self, provider_ref: str) -> PaymentNotice | None:
         return None  # nothing to ask: `omnishelf devpay pay` sends the notification
 
+    async def close(self, provider_ref: str) -> PaymentNotice | None:
+        return None  # nothing to close: a notification sent later is refunded
+
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes
     ) -> PaymentNotice | RefundNotice:

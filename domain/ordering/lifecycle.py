@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -38,7 +39,7 @@ from domain.ordering.model import (
     PickupCode,
     order_id_of,
 )
-from domain.ordering.payments import hold_paid_goods
+from domain.ordering.payments import close_attempts, close_cancelled, hold_paid_goods
 from domain.ordering.refunds import refund_paid
 from domain.ordering.services import (
     Effects,
@@ -273,8 +274,10 @@ async def cancel_in_uow(
     effects: Effects,
     target: OrderStatus = OrderStatus.CANCELLED,
 ) -> None:
-    was_paid = order.status in PAID_STATES
+    was_paid, was_unpaid = order.status in PAID_STATES, order.status is OrderStatus.PENDING_PAYMENT
     await move(deps, uow, order, target, actor, reason, effects, cancel_reason=reason)
+    if was_unpaid:
+        await uow.orders.close_payments(order.id)  # money that still lands is refunded
     await release_in_uow(deps.inventory, uow, order.reservation_owner, actor)
     # Points: an unpaid order's hold comes back; a paid one's redemption is reversed.
     await release_hold(deps.loyalty, uow, order.reservation_owner, actor)
@@ -308,8 +311,11 @@ async def cancel_order(deps: OrderingDeps, actor: Principal, order_id: UUID, rea
             raise OrderError(
                 OrderErrorCode.FORBIDDEN, "You may not cancel this order.", ["orderId"]
             )
+        was_unpaid = order.status is OrderStatus.PENDING_PAYMENT
         await cancel_in_uow(deps, uow, order, actor.label, why, effects)
     await effects.publish(deps.live)
+    if was_unpaid:
+        await close_cancelled(deps, order.id)
     return order
 
 
@@ -323,15 +329,19 @@ async def _sweep(
     target: OrderStatus,
     reason: str,
     batch: int = 200,
+    before: Callable[[OrderingDeps, Sequence[Order]], Awaitable[Sequence[Order]]] | None = None,
 ) -> int:
     """Each due order in a transaction of its own: a batch cancelled in one transaction
     released many orders' stock out of the lock order (deadlocks with checkout). An order
-    another transaction holds right now is left to the next run."""
+    another transaction holds right now is left to the next run. `before` picks, outside any
+    transaction, the due orders that may go now."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        due = [o.id for o in await uow.orders.due(status, field, now, batch, lock=False)]
+        orders: Sequence[Order] = await uow.orders.due(status, field, now, batch, lock=False)
+    if before is not None and orders:
+        orders = await before(deps, orders)
     done = 0
-    for order_id in due:
+    for order_id in [o.id for o in orders]:
         effects = Effects()
         async with deps.uow() as uow:
             if not await uow.orders.lock_if_free([order_id]):
@@ -353,6 +363,7 @@ async def cancel_unpaid(deps: OrderingDeps) -> int:
         "payment_deadline",
         OrderStatus.CANCELLED,
         "payment timeout",
+        before=close_attempts,  # closed at the provider before stock and points go back
     )
 
 

@@ -47,6 +47,9 @@ class PaymentKind(StrEnum):
 class PaymentStatus(StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
+    # A payment attempt of an order that was cancelled unpaid: closed at the provider (or
+    # past hope of closing); money that still arrives for it is refunded.
+    CLOSED = "CLOSED"
     # A refund: recorded (PENDING), accepted by the provider (SUBMITTED), then the money is
     # back (REFUNDED) or the provider gave up, or retries ran out (FAILED: CS sees the reason).
     # Money taken at the till goes back at the till: REFUND_AT_TILL is a task for the store.

@@ -4,7 +4,8 @@ refund what arrives for an order that is no longer open, and take payment at the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -38,6 +39,9 @@ log = logging.getLogger("omnishelf.payments")
 PAID_HOLD = timedelta(days=30)  # paid goods stay held this long past their last deadline
 IN_STORE_METHODS = frozenset({"CASH", "CARD", "WECHAT_PAY_QR", "ALIPAY_QR"})
 LOST_AFTER = timedelta(minutes=3)  # a payment pending this long is asked about
+# An unpaid order's stock waits this long past its payment deadline for the provider to close
+# the payment attempt; after that the order is cancelled anyway (money that lands is refunded).
+CLOSE_GRACE = timedelta(minutes=10)
 
 
 async def pay_order(
@@ -64,6 +68,13 @@ async def pay_order(
     payment_id = new_id()
     request = await gateway.start(order, payment_id, channel)
     async with deps.uow() as uow:
+        # The goods stay held until the attempt is closed at the provider (cancel_unpaid),
+        # not only until the deadline: nobody can pay for goods already released.
+        if order.payment_deadline is not None:
+            hold = order.payment_deadline + CLOSE_GRACE - deps.clock.now()
+            await extend_in_uow(
+                deps.inventory, uow, order.reservation_owner, max(hold, CLOSE_GRACE)
+            )
         await uow.orders.add_payment(
             Payment(
                 payment_id,
@@ -172,6 +183,63 @@ async def recover_lost_notices(deps: OrderingDeps, batch: int = 500) -> int:
         if notice is not None and await apply_notice(deps, gateway.name, notice) == "paid":
             paid += 1
     return paid
+
+
+async def close_attempts(deps: OrderingDeps, orders: Sequence[Order]) -> list[Order]:
+    """Before unpaid orders are cancelled, close their pending payment attempts at the
+    provider, so that nobody pays for goods and points already released. Returns the orders to
+    cancel now: everything closed, or past CLOSE_GRACE with a provider that could not close
+    (money that lands later is refunded). An attempt paid before it could be closed is applied
+    as its notification would be: that order is paid, not cancelled. No transaction is open
+    while a provider is asked."""
+    async with deps.uow() as uow:
+        payments = await uow.orders.payments_of([o.id for o in orders])
+    attempts: dict[UUID, list[Payment]] = defaultdict(list)
+    for payment in payments:
+        if payment.kind is PaymentKind.PAYMENT and payment.status is PaymentStatus.PENDING:
+            attempts[payment.order_id].append(payment)
+    now, ready = deps.clock.now(), []
+    for order in orders:
+        outcome = await _close(deps, attempts[order.id])
+        late = order.payment_deadline is None or order.payment_deadline + CLOSE_GRACE <= now
+        if outcome == "closed" or (outcome == "open" and late):
+            ready.append(order)
+    return ready
+
+
+async def close_cancelled(deps: OrderingDeps, order_id: UUID) -> None:
+    """After an unpaid order was cancelled by someone, close its attempts at the provider
+    (the cancel marked them CLOSED on our side); a payment that landed meanwhile is
+    refunded as it is applied."""
+    async with deps.uow() as uow:
+        payments = await uow.orders.payments_of([order_id])
+    await _close(
+        deps,
+        [p for p in payments if p.kind is PaymentKind.PAYMENT and p.status is PaymentStatus.CLOSED],
+    )
+
+
+async def _close(deps: OrderingDeps, attempts: Sequence[Payment]) -> str:
+    """closed: none can be paid any more; paid: one was (applied); open: a provider could not
+    close one (asked again on the next run)."""
+    outcome = "closed"
+    for attempt in attempts:
+        gateway = deps.payments.get(attempt.provider)
+        if gateway is None:
+            continue
+        try:
+            notice = await gateway.close(attempt.provider_ref)
+        except PaymentQueryFailed as error:
+            log.warning(
+                "payment close failed",
+                extra={"provider": gateway.name, "payment_id": str(attempt.id), "why": str(error)},
+            )
+            outcome = "open" if outcome == "closed" else outcome
+            continue
+        if notice is not None:
+            await apply_notice(deps, gateway.name, notice)
+            outcome = "paid"
+    return outcome
 
 
 async def apply_notice(deps: OrderingDeps, provider: str, notice: PaymentNotice) -> str:

@@ -81,7 +81,12 @@ class OrderRepository(Protocol):
     async def add_payment(self, payment: Payment) -> None: ...
     async def payment_by_ref(self, provider: str, provider_ref: str) -> Payment | None: ...
     async def complete_payment(self, payment_id: UUID, at: datetime) -> bool:
-        """PENDING -> SUCCEEDED only once; False if it already was."""
+        """PENDING (or CLOSED: paid after all) -> SUCCEEDED only once; False if it already
+        was."""
+        ...
+
+    async def close_payments(self, order_id: UUID) -> int:
+        """The order's PENDING payment attempts -> CLOSED; returns how many."""
         ...
 
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]: ...
@@ -139,6 +144,7 @@ class PaymentNotice:
     amount: int
     currency: str
     succeeded: bool
+    state: str = ""  # the provider's own word for it (WeChat: SUCCESS, NOTPAY, CLOSED, ...)
 
 
 class WebhookRejected(Exception):
@@ -176,6 +182,13 @@ class PaymentProvider(Protocol):
         """Ask the provider how the payment stands, for a notification that never came: the
         notice it would have sent, or None when it has nothing to say (unknown, or no
         provider to ask). Raises PaymentQueryFailed."""
+        ...
+
+    async def close(self, provider_ref: str) -> PaymentNotice | None:
+        """Close the attempt so that it can no longer be paid (an order that timed out or was
+        cancelled): None once nobody can pay it, or the succeeded notice when it was paid
+        first (apply it as its notification). Raises PaymentQueryFailed when the provider
+        could not close it: ask again later."""
         ...
 
 

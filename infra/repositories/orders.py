@@ -400,10 +400,15 @@ class TortoiseOrderRepository:
         return _payment(row) if row else None
 
     async def complete_payment(self, payment_id: UUID, at: datetime) -> bool:
-        count = await OrderPaymentRow.filter(id=payment_id, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.SUCCEEDED, completed_at=at
-        )
+        count = await OrderPaymentRow.filter(
+            id=payment_id, status__in=[PaymentStatus.PENDING, PaymentStatus.CLOSED]
+        ).update(status=PaymentStatus.SUCCEEDED, completed_at=at)
         return count == 1
+
+    async def close_payments(self, order_id: UUID) -> int:
+        return await OrderPaymentRow.filter(
+            order_id=order_id, kind=PaymentKind.PAYMENT, status=PaymentStatus.PENDING
+        ).update(status=PaymentStatus.CLOSED)
 
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]:
         rows = await OrderPaymentRow.filter(order_id__in=list(order_ids)).order_by(

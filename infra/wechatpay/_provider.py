@@ -55,6 +55,8 @@ from infra.wechatpay._refunds import (
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_NOTIFIED_AMOUNT = 10**12  # fen: more than any order, inside BIGINT
 JSAPI = "/v3/pay/transactions/jsapi"
+# Transaction states in which nobody can pay any more (REFUND: paid, then refunded).
+CLOSED_STATES = frozenset({"CLOSED", "REVOKED", "PAYERROR"})
 NATIVE = "/v3/pay/transactions/native"
 log = logging.getLogger("omnishelf.wechatpay")
 # The member's openid under a WeChat app id, or None: the members context's service.
@@ -214,6 +216,23 @@ class WeChatPayProvider:
             raise PaymentQueryFailed("the answer is about another out_trade_no")
         return notice
 
+    async def close(self, provider_ref: str) -> PaymentNotice | None:
+        """`POST /v3/pay/transactions/out-trade-no/{no}/close` (204, no body). When WeChat
+        refuses (ORDERPAID, or anything else), the transaction itself says how it stands:
+        paid (the notice), closed or never known (None), or still payable (try again)."""
+        path = f"/v3/pay/transactions/out-trade-no/{provider_ref}/close"
+        try:
+            await self._client.request("POST", path, body={"mchid": self._config.mchid})
+            return None
+        except (WeChatPayError, SignatureRejected) as error:
+            log.info("WeChat Pay did not close a transaction", extra={"why": str(error)})
+        notice = await self.query(provider_ref)
+        if notice is not None and notice.succeeded:
+            return notice
+        if notice is None or notice.state in CLOSED_STATES:
+            return None
+        raise PaymentQueryFailed(f"not closed: the transaction is {notice.state}")
+
     def _notice(self, transaction: dict[str, Any]) -> PaymentNotice:
         """A transaction (decrypted notification or query answer) of our merchant and app, or
         WebhookRejected."""
@@ -234,6 +253,7 @@ class WeChatPayProvider:
             amount=total,
             currency=currency,
             succeeded=transaction.get("trade_state") == "SUCCESS",
+            state=str(transaction.get("trade_state", "")),
         )
 
 

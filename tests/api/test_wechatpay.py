@@ -16,9 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from api.relay import decode_id
 from domain.catalog.model import Variant
 from domain.identity.model import DeviceKind
-from domain.ordering.payments import recover_lost_notices
+from domain.ordering.payments import CLOSE_GRACE, recover_lost_notices
 from infra.db.models.orders import OrderPaymentRow
 from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
@@ -28,6 +29,7 @@ from tests.support import MovableClock
 from tests.support.api import Api
 from tests.support.orders import (
     CANCEL,
+    level,
     lid,
     make_variants,
     order_input,
@@ -387,13 +389,17 @@ async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded(
     member: Shopper,
     order: dict[str, Any],
 ) -> None:
+    """The member paid in WeChat while cancelling in the mini-program: the cancel asks WeChat
+    to close, hears it was paid, and gives the money back; the notification that follows has
+    no second effect."""
     ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    wechat.pay(ref)  # paid in WeChat before the cancel reached it
     cancelled = await member.api.data(CANCEL, {"o": order["id"], "r": "changed my mind"})
     assert cancelled["cancelOrder"]["errors"] == []
-    wechat.pay(ref)  # paid in WeChat before the cancel reached it
+    assert wechat.closed == [ref]
+    assert (await read(member.api, order["id"]))["status"] == "CANCELLED"
     body = wechat.notification(ref)
     assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
-    assert (await read(member.api, order["id"]))["status"] == "CANCELLED"
     rows = await OrderPaymentRow.all()
     assert sorted((str(r.kind), r.provider, str(r.status), r.amount) for r in rows) == sorted(
         [
@@ -401,4 +407,96 @@ async def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded(
             ("REFUND", "wechatpay", "REFUND_PENDING", 2 * PRICE),
         ]
     )
-    assert "ORDER_REFUNDED" in [k for k, _ in await outbox(runtime, order)]
+    assert [k for k, _ in await outbox(runtime, order)].count("ORDER_REFUNDED") == 1
+
+
+# ---------------------------------------------------------------- closing on timeout
+
+
+async def run(runtime: Runtime, name: str) -> int:
+    job = find_job(name)
+    assert job is not None, name
+    return await run_job(runtime, job)
+
+
+async def status(runtime: Runtime, order: dict[str, Any]) -> str:
+    """The order's status, read without the member's token (expired by the time it is asked)."""
+    found = await runtime.repos.orders.get(decode_id(order["id"], "Order"))
+    assert found is not None
+    return found.status.value
+
+
+async def reserved(runtime: Runtime, stores: dict[str, Any], variant: Variant) -> int:
+    return (await level(runtime, stores["SH-A"].id, variant))[1]
+
+
+async def test_an_unpaid_order_is_closed_at_wechat_before_its_stock_goes_back(
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    clock.advance(timedelta(minutes=16))  # past the payment deadline
+    # The reservation sweeper leaves goods that somebody may still pay for in WeChat.
+    assert await run(runtime, "sweep_expired_reservations") == 0
+    assert await reserved(runtime, stores, mango) == 2
+    assert await run(runtime, "cancel_unpaid_orders") == 1
+    assert wechat.closed == [ref] and wechat.transactions[ref].state == "CLOSED"
+    assert await status(runtime, order) == "CANCELLED"
+    assert await payments() == [("wechatpay", ref, "CLOSED")]
+    assert await reserved(runtime, stores, mango) == 0
+    assert await run(runtime, "cancel_unpaid_orders") == 0
+    assert wechat.closed == [ref]  # closed once
+
+
+async def test_a_payment_made_just_before_the_close_pays_the_order(
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+) -> None:
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    wechat.pay(ref)  # in the last second; the notification is still on its way
+    clock.advance(timedelta(minutes=16))
+    assert await run(runtime, "cancel_unpaid_orders") == 0
+    assert wechat.closed == [ref]  # refused with ORDERPAID, then asked how it stands
+    assert await status(runtime, order) == "PAID"
+    assert await payments() == [("wechatpay", ref, "SUCCEEDED")]
+
+
+async def test_wechat_unreachable_holds_the_goods_for_the_grace_then_a_late_payment_is_refunded(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    wechat.close_errors = [(500, "SYSTEM_ERROR", "busy")] * 2
+    clock.advance(timedelta(minutes=16))
+    assert await run(runtime, "cancel_unpaid_orders") == 0
+    assert await status(runtime, order) == "PENDING_PAYMENT"
+    assert await reserved(runtime, stores, mango) == 2  # still held: it may yet be paid
+
+    clock.advance(CLOSE_GRACE)  # WeChat still not answering: cancel anyway
+    assert await run(runtime, "cancel_unpaid_orders") == 1
+    assert wechat.closed == [ref, ref]
+    assert await status(runtime, order) == "CANCELLED"
+    assert await reserved(runtime, stores, mango) == 0
+
+    wechat.pay(ref)  # the transaction was never closed: the payer got through after all
+    body = wechat.notification(ref)
+    assert (await notify(client, body, wechat.signed_headers(body))).status_code == 204
+    rows = await OrderPaymentRow.all()
+    assert sorted((str(r.kind), str(r.status), r.amount) for r in rows) == [
+        ("PAYMENT", "SUCCEEDED", 2 * PRICE),
+        ("REFUND", "REFUND_PENDING", 2 * PRICE),
+    ]

@@ -160,10 +160,22 @@ class FakeOrders(OrderRepository):
 
     async def complete_payment(self, payment_id: UUID, at: datetime) -> bool:
         payment = self._t.payments[payment_id]
-        if payment.status is not PaymentStatus.PENDING:
+        if payment.status not in (PaymentStatus.PENDING, PaymentStatus.CLOSED):
             return False
         payment.status, payment.completed_at = PaymentStatus.SUCCEEDED, at
         return True
+
+    async def close_payments(self, order_id: UUID) -> int:
+        attempts = [
+            p
+            for p in self._t.payments.values()
+            if p.order_id == order_id
+            and p.kind is PaymentKind.PAYMENT
+            and p.status is PaymentStatus.PENDING
+        ]
+        for payment in attempts:
+            payment.status = PaymentStatus.CLOSED
+        return len(attempts)
 
     async def payments_of(self, order_ids: Sequence[UUID]) -> list[Payment]:
         found = [replace(p) for p in self._t.payments.values() if p.order_id in order_ids]

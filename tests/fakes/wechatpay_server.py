@@ -76,6 +76,9 @@ class FakeWeChatPay:
     transactions: dict[str, Transaction] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why each refused request was refused
     queried: list[str] = field(default_factory=list)  # out_trade_no of each query
+    closed: list[str] = field(default_factory=list)  # out_trade_no of each close asked for
+    # The next close requests are answered with this error: (HTTP status, code, message).
+    close_errors: list[tuple[int, str, str]] = field(default_factory=list)
     refunds: dict[str, Refund] = field(default_factory=dict)  # by out_refund_no
     refund_requests: list[dict[str, Any]] = field(default_factory=list)  # every body, repeats too
     refund_queries: list[str] = field(default_factory=list)  # out_refund_no of each query
@@ -182,8 +185,9 @@ class FakeWeChatPay:
         return resource
 
     def pay(self, out_trade_no: str) -> None:
-        """The payer confirms in WeChat: the transaction succeeds."""
+        """The payer confirms in WeChat: the transaction succeeds (a closed one cannot)."""
         tx = self.transactions[out_trade_no]
+        assert tx.state == "NOTPAY", f"a {tx.state} transaction cannot be paid"
         tx.state, tx.transaction_id = "SUCCESS", "42000" + secrets.token_hex(12)
 
     def notification(
@@ -368,6 +372,9 @@ class FakeWeChatPay:
         if refused is not None:
             return refused
         no = request.path_params["no"]
+        self.closed.append(no)
+        if self.close_errors:
+            return self._error(*self.close_errors.pop(0))
         if json.loads(body).get("mchid") != self.mchid or no not in self.transactions:
             return self._error(400, "PARAM_ERROR", "mchid or out_trade_no")
         tx = self.transactions[no]

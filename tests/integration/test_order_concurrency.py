@@ -31,7 +31,7 @@ from domain.members.services import member_principal
 from domain.ordering.checkout import Checkout, PickupShortage, place_order
 from domain.ordering.lifecycle import mark_ready, start_preparing
 from domain.ordering.model import Order, OrderStatus, PaymentStatus, SalesChannel, pickup_number
-from domain.ordering.payments import pay_order
+from domain.ordering.payments import CLOSE_GRACE, pay_order
 from infra.db.models.inventory import MovementRow, ReservationRow
 from infra.db.models.orders import OrderRow
 from infra.payments import SIGNATURE_HEADER, sign_body
@@ -258,7 +258,9 @@ async def test_the_sweeper_leaves_an_order_being_paid_and_never_waits_for_it(
     waited for that lock while holding the reservation rows would deadlock with it. The
     sweeper skips an order someone holds, and expires it on a later run if still unpaid."""
     order, _, ref = await a_paying_order(runtime, stores["SH-A"].id)
-    clock.advance(timedelta(minutes=16))  # past the reservation's expiry, not yet swept
+    # Past the reservation's expiry (a payment attempt holds the goods CLOSE_GRACE past the
+    # deadline), not yet swept.
+    clock.advance(timedelta(minutes=16) + CLOSE_GRACE)
 
     if is_postgres(runtime.settings.database_url):
         locked, release = asyncio.Event(), asyncio.Event()

@@ -16,12 +16,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from domain.ordering.ports import PaymentQueryFailed
 from infra.settings import Settings, SettingsError
 from infra.wechatpay import (
     BadCiphertext,
     SignatureRejected,
     WeChatPayClient,
     WeChatPayError,
+    WeChatPayProvider,
     decrypt_resource,
     rfc3339_beijing,
     verify_signed,
@@ -144,6 +146,64 @@ async def test_an_error_answer_carries_wechats_code(
     with pytest.raises(WeChatPayError) as raised:
         await client.request("POST", "/v3/pay/transactions/jsapi", body={})
     assert raised.value.code == "UNREACHABLE"
+
+
+@pytest.mark.parametrize(
+    ("closing", "trade_state", "outcome"),
+    [
+        ((204, b""), None, "closed"),
+        ((400, b'{"code":"ORDERPAID","message":"paid"}'), "SUCCESS", "paid"),
+        ((400, b'{"code":"ORDER_CLOSED","message":"closed"}'), "CLOSED", "closed"),
+        ((500, b'{"code":"SYSTEM_ERROR","message":"busy"}'), "NOTPAY", "open"),
+    ],
+)
+async def test_close_posts_the_mchid_and_asks_how_the_transaction_stands_when_refused(
+    fake: FakeWeChatPay,
+    clock: MovableClock,
+    closing: tuple[int, bytes],
+    trade_state: str | None,
+    outcome: str,
+) -> None:
+    seen: list[tuple[str, str, bytes]] = []
+    no = "0" * 31 + "1"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, str(request.url.raw_path, "ascii"), request.content))
+        if request.method == "POST":
+            status, body = closing
+        else:
+            transaction = {
+                "appid": fake.appid,
+                "mchid": MCHID,
+                "out_trade_no": no,
+                "trade_state": trade_state,
+                "amount": {"total": 990, "currency": "CNY"},
+            }
+            status, body = 200, json.dumps(transaction).encode()
+        return httpx.Response(status, content=body, headers=fake.signed_headers(body))
+
+    client = WeChatPayClient(fake.config(), clock, httpx.MockTransport(answer))
+    provider = WeChatPayProvider(client, clock, payer=no_payer)
+    if outcome == "open":
+        with pytest.raises(PaymentQueryFailed, match="NOTPAY"):
+            await provider.close(no)
+    else:
+        notice = await provider.close(no)
+        assert (notice is not None and notice.succeeded and notice.amount == 990) is (
+            outcome == "paid"
+        )
+    await client.aclose()
+    close = (
+        "POST",
+        f"/v3/pay/transactions/out-trade-no/{no}/close",
+        b'{"mchid":"%s"}' % MCHID.encode(),
+    )
+    query = ("GET", f"/v3/pay/transactions/out-trade-no/{no}?mchid={MCHID}", b"")
+    assert seen == ([close] if trade_state is None else [close, query])
+
+
+async def no_payer(member_id: object, appid: str) -> str | None:
+    return None
 
 
 def test_the_notification_resource_decrypts_with_the_apiv3_key() -> None:
