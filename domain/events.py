@@ -27,6 +27,22 @@ class MembersMerged:
 
 
 @dataclass(frozen=True)
+class PaymentReturned:
+    """A refund of a payment no provider holds: a prepaid subscription's delivery, paid from
+    the prepayment. The context that took the payment gives it back in this transaction (the
+    delivery returns to the subscription, or its money comes from the prepayment) and adds
+    `payment_id` to `settled`; a payment nobody settles waits for a provider as any refund."""
+
+    order_id: UUID
+    payment_id: UUID
+    provider: str
+    provider_ref: str
+    amount: int
+    why: str
+    settled: set[UUID] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
 class MemberErasing:
     """Sent before a member's data is erased: a context that must refuse (paid orders not
     collected yet) adds what stands in the way to `open_orders`."""

@@ -31,6 +31,7 @@ from domain.ordering.lifecycle import register_handlers as register_order_handle
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
 from domain.subscriptions.deps import SubscriptionDeps
+from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
 from domain.subscriptions.reactions import register_handlers as register_subscription_handlers
 from infra.cache import Caches
@@ -94,6 +95,7 @@ class Runtime:
         # Handlers of one event run in this order, which is the lock order (subscriptions,
         # orders, points accounts: docs/architecture.md): a merge moves them in that order.
         register_subscription_handlers(self.events, self.clock)
+        register_prepaid_handlers(self.subscriptions)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
         self.exporters.register("points", points_exporter(self.loyalty.policy))

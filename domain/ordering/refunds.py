@@ -17,6 +17,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
+from domain.events import PaymentReturned
 from domain.ids import new_id
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
@@ -91,7 +92,16 @@ async def refund_in_uow(
         )
     now = deps.clock.now()
     refund_id = new_id()
-    at_till = payment.provider == IN_STORE
+    at_till, settled = payment.provider == IN_STORE, False
+    if not at_till and payment.provider not in deps.refunds:
+        returned = PaymentReturned(
+            order.id, payment.id, payment.provider, payment.provider_ref, amount, why
+        )
+        await deps.inventory.events.dispatch(uow, returned)
+        settled = payment.id in returned.settled
+    status = PaymentStatus.REFUND_PENDING
+    if at_till or settled:
+        status = PaymentStatus.REFUND_AT_TILL if at_till else PaymentStatus.REFUNDED
     refund = Payment(
         refund_id,
         order.id,
@@ -101,12 +111,16 @@ async def refund_in_uow(
         payment.method,
         amount,
         payment.currency,
-        PaymentStatus.REFUND_AT_TILL if at_till else PaymentStatus.REFUND_PENDING,
+        status,
         now,
+        completed_at=now if settled else None,
         refund_of=payment.id,
-        next_attempt_at=None if at_till else now,
+        attempts=1 if settled else 0,  # submitted once: to the context that took it
+        next_attempt_at=None if at_till or settled else now,
     )
     await uow.orders.add_payment(refund)
+    if settled:
+        return refund  # no money moved: the context that took the payment tells the member
     await notify(
         deps,
         uow,

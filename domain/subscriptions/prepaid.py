@@ -8,6 +8,8 @@ cycle k ──▶ the renewal order is paid from the prepayment (provider `prepa
 skip    ──▶ a SKIPPED cycle uses nothing: the run extends
 cancel  ──▶ the unused deliveries x the locked price are refunded from the prepayment's
             payment (REFUND_PENDING, the refund job submits it)
+a renewal order cancelled or not collected ──▶ its delivery goes back to the run (its cycle
+            SKIPPED); once the run is over, its money comes back from the prepayment
 
 Every step holds the subscription row's lock, so a renewal and a cancel are serialised: a
 delivery is either used or refunded, never both.
@@ -15,7 +17,10 @@ delivery is either used or refunded, never both.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from domain.errors import DomainError, SubscriptionError, SubscriptionErrorCode
+from domain.events import PaymentReturned
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.ordering.checkout import place_order
@@ -25,9 +30,15 @@ from domain.ordering.payments import pay_in_uow
 from domain.ordering.refunds import refund_part_in_uow
 from domain.ordering.services import Effects, load
 from domain.subscriptions.deps import SubscriptionDeps
-from domain.subscriptions.model import Cycle, CycleStatus, Subscription, SubscriptionStatus
+from domain.subscriptions.model import (
+    Cycle,
+    CycleStatus,
+    Subscription,
+    SubscriptionChange,
+    SubscriptionStatus,
+)
 from domain.subscriptions.orders import checkout_of
-from domain.uow import UnitOfWork
+from domain.uow import Contended, UnitOfWork
 
 PROVIDER = "prepaid"  # the payment of a renewal order the prepayment covers
 METHOD = "PREPAID"
@@ -149,3 +160,45 @@ async def settle_cancelled_in_uow(
     amount = unused * s.total
     await refund_part_in_uow(deps.ordering, uow, order, amount, f"subscription:{s.id}", why)
     return amount
+
+
+def register_handlers(deps: SubscriptionDeps) -> None:
+    async def on_returned(uow: UnitOfWork, event: PaymentReturned) -> None:
+        """A renewal order paid from the prepayment was cancelled or not collected. Ordering
+        holds that order's lock (and stock's), which come after a subscription's in the lock
+        order: a subscription someone holds is not waited for, the cancel runs again."""
+        if event.provider != PROVIDER:
+            return
+        subscription_id = UUID(event.provider_ref.split(":")[1])
+        s = await uow.subscriptions.get(subscription_id, lock=True, skip_locked=True)
+        if s is None and await uow.subscriptions.get(subscription_id) is not None:
+            raise Contended("the subscription is being renewed or changed")
+        if s is None or not s.prepaid:
+            return
+        if s.status is not SubscriptionStatus.CANCELLED and s.prepaid_used > 0:
+            s.prepaid_used -= 1  # the run extends by the delivery the member did not get
+            for cycle in await uow.subscriptions.cycles_of_orders([event.order_id]):
+                cycle.status, cycle.note = CycleStatus.SKIPPED, f"order called off: {event.why}"
+                await uow.subscriptions.save_cycle(cycle)
+            detail = f"delivery returned ({s.prepaid_left} left): {event.why}"
+        elif s.prepayment_order_id is not None:
+            # The run is over: the delivery's money comes back from the prepayment.
+            prepayment = await load(uow, s.prepayment_order_id)
+            try:
+                await refund_part_in_uow(
+                    deps.ordering, uow, prepayment, event.amount, event.order_id.hex, event.why
+                )
+            except DomainError:
+                return  # nothing left to refund from: the refund waits, visible to CS
+            detail = f"delivery refunded from the prepayment: {event.why}"
+        else:
+            return
+        now = deps.clock.now()
+        s.updated_at = now
+        await uow.subscriptions.save(s)
+        await uow.subscriptions.add_change(
+            SubscriptionChange(new_id(), s.id, "DELIVERY_RETURNED", detail[:200], "SYSTEM", now)
+        )
+        event.settled.add(event.payment_id)
+
+    deps.events.register(PaymentReturned, on_returned)

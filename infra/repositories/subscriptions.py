@@ -154,10 +154,12 @@ class TortoiseSubscriptionRepository:
     async def add(self, subscription: Subscription) -> None:
         await SubscriptionRow.create(id=subscription.id, **_fields(subscription))
 
-    async def get(self, subscription_id: UUID, *, lock: bool = False) -> Subscription | None:
+    async def get(
+        self, subscription_id: UUID, *, lock: bool = False, skip_locked: bool = False
+    ) -> Subscription | None:
         query = SubscriptionRow.filter(id=subscription_id)
         if lock:
-            query = query.select_for_update()
+            query = query.select_for_update(skip_locked=skip_locked)
         row = await query.first()
         return _subscription(row) if row else None
 

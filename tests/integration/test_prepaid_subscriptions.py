@@ -381,3 +381,51 @@ async def test_paused_before_paying_and_resumed_later_delivers_nothing_for_free(
     assert {o.status for o in placed} == {OrderStatus.CANCELLED}
     for placed_order in placed:
         assert await payments(shop, placed_order.id) == []  # nothing paid, nothing taken
+
+
+async def test_a_renewal_order_called_off_gives_its_delivery_back_to_the_run(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    """The store cannot fill a delivery paid from the prepayment: no money moves (none was
+    taken for it), the delivery goes back and the run ends a week later."""
+    shop, member, sub = await prepaid_and_paid(runtime, clock, stores, "called-off")
+    await day_by_day(shop, FIRST + timedelta(days=6))
+    [_, second] = await orders_of(shop, member.id)
+    assert (await current(shop, sub.id)).prepaid_used == 2
+    await cancel_order(runtime.ordering, CS, second.id, "out of mangoes")
+
+    after = await current(shop, sub.id)
+    assert (after.status, after.prepaid_used) == (S.ACTIVE, 1)
+    assert refunds(await payments(shop, second.id)) == [(PER_DELIVERY, PaymentStatus.REFUNDED)]
+    assert refunds(await payments(shop, sub.prepayment_order_id)) == []  # no money back
+    assert (await history(shop, sub.id))[-1] == "DELIVERY_RETURNED"
+
+    await day_by_day(shop, FIRST + timedelta(weeks=6))
+    done = await cycles(shop, sub.id)
+    assert [(c.scheduled_date, c.status) for c in done] == [
+        (FIRST, CycleStatus.PAID),
+        (FIRST + timedelta(weeks=1), CycleStatus.SKIPPED),  # the order called off
+        (FIRST + timedelta(weeks=2), CycleStatus.PAID),
+        (FIRST + timedelta(weeks=3), CycleStatus.PAID),
+        (FIRST + timedelta(weeks=4), CycleStatus.PAID),  # the delivery given back
+    ]
+    assert (await current(shop, sub.id)).status is S.CANCELLED
+    report = await run_checks(
+        ["subscription_cycles", "refunds_within_paid", "refund_submissions"], now=clock.now()
+    )
+    assert report.exit_code == 0, report.text()
+
+
+async def test_the_last_delivery_called_off_after_the_run_refunds_its_money(
+    runtime: Runtime, clock: MovableClock, stores: dict[str, Any]
+) -> None:
+    shop, member, sub = await prepaid_and_paid(runtime, clock, stores, "last-one")
+    await day_by_day(shop, FIRST + timedelta(weeks=4))
+    assert (await current(shop, sub.id)).status is S.CANCELLED  # all four ordered
+    last = (await orders_of(shop, member.id))[-1]
+    await cancel_order(runtime.ordering, CS, last.id, "store closed for works")
+
+    assert refunds(await payments(shop, last.id)) == [(PER_DELIVERY, PaymentStatus.REFUNDED)]
+    assert refunds(await payments(shop, sub.prepayment_order_id)) == [
+        (PER_DELIVERY, PaymentStatus.REFUND_PENDING)  # money back through the provider
+    ]
