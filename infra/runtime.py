@@ -150,16 +150,18 @@ class Runtime:
         return WeChatPayClient(config, self.clock, transport=self.wechatpay_transport)
 
     def _payment_providers(self) -> dict[str, PaymentProvider]:
-        """PAYMENT_PROVIDERS: the providers payOrder and the webhooks accept."""
-        s, providers = self.settings, dict[str, PaymentProvider]()
-        if "devpay" in s.payment_providers:
-            providers["devpay"] = self.devpay  # the same one refunds through
-        if self.wechatpay is not None:
-            providers["wechatpay"] = WeChatPayProvider(
-                self.wechatpay,
-                self.clock,
-                payer=lambda member_id, app_id: wechat_openid(self.members, member_id, app_id),
-            )
+        """PAYMENT_PROVIDERS: the providers payOrder and the webhooks accept, in that order
+        (the first is payOrder's default)."""
+        providers = dict[str, PaymentProvider]()
+        for name in self.settings.payment_providers:
+            if name == "devpay":
+                providers[name] = self.devpay  # the same one refunds through
+            elif name == "wechatpay" and self.wechatpay is not None:
+                providers[name] = WeChatPayProvider(
+                    self.wechatpay,
+                    self.clock,
+                    payer=lambda member_id, app_id: wechat_openid(self.members, member_id, app_id),
+                )
         return providers
 
     def _rebuild_deps(self) -> None:

@@ -106,7 +106,10 @@ class OrderIdInput:
 @strawberry.input
 class PayOrderInput:
     order_id: strawberry.ID
-    provider: str = "devpay"
+    provider: str | None = strawberry.field(
+        default=None,
+        description="wechatpay or devpay; default: the first of the server's PAYMENT_PROVIDERS.",
+    )
 
 
 @strawberry.type
@@ -199,7 +202,7 @@ class OrderMutations:
             return PayOrderPayload(
                 order=Order.from_domain(order),
                 payment=PaymentInstructions(
-                    provider=input.provider,
+                    provider=request.provider,
                     payment_ref=request.provider_ref,
                     payload=cast(JSON, request.client_payload),
                 ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -45,13 +46,18 @@ CLOSE_GRACE = timedelta(minutes=10)
 
 
 async def pay_order(
-    deps: OrderingDeps, actor: Principal, order_id: UUID, provider: str
+    deps: OrderingDeps, actor: Principal, order_id: UUID, provider: str | None = None
 ) -> tuple[Order, PaymentRequest]:
-    """What the client needs to pay. The provider call happens outside any transaction."""
-    gateway = deps.payments.get(provider)
+    """What the client needs to pay, from `provider` (default: the first one enabled). The
+    provider call happens outside any transaction."""
+    name = provider if provider is not None else next(iter(deps.payments), "")
+    gateway = deps.payments.get(name)
     if gateway is None:
+        enabled = ", ".join(deps.payments) or "none: pay in store"
         raise OrderError(
-            OrderErrorCode.INVALID_INPUT, f"Unknown provider {provider!r}.", ["provider"]
+            OrderErrorCode.INVALID_INPUT,
+            f"Unknown payment provider {name!r}; this server takes {enabled}.",
+            ["provider"],
         )
     async with deps.uow() as uow:
         order = await load(uow, order_id, lock=False)
@@ -64,9 +70,9 @@ async def pay_order(
             )
         pending = await _resumable(deps, uow, order, gateway, channel)
     if pending is not None:
-        return order, await gateway.start(order, pending.id, channel)
+        return order, replace(await gateway.start(order, pending.id, channel), provider=name)
     payment_id = new_id()
-    request = await gateway.start(order, payment_id, channel)
+    request = replace(await gateway.start(order, payment_id, channel), provider=name)
     async with deps.uow() as uow:
         # The goods stay held until the attempt is closed at the provider (cancel_unpaid),
         # not only until the deadline: nobody can pay for goods already released.

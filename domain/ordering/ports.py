@@ -136,6 +136,7 @@ class PaymentRequest:
 
     provider_ref: str
     client_payload: dict[str, str]
+    provider: str = ""  # set by pay_order: the provider that was asked
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ ORDER_ERRORS = """errors { code message field variantId available
   alternatives { locationId distance } }"""
 PLACE = f"""mutation($input: PlaceOrderInput!) {{ placeOrder(input: $input) {{
   order {{ {ORDER} }} {ORDER_ERRORS} }} }}"""
-PAY = """mutation($o: ID!, $p: String!) { payOrder(input: {orderId: $o, provider: $p}) {
+PAY = """mutation($o: ID!, $p: String) { payOrder(input: {orderId: $o, provider: $p}) {
   order { id status } payment { provider paymentRef payload } errors { code message field } } }"""
 IN_STORE = """mutation($o: ID!, $m: String!, $a: Int!) {
   recordInStorePayment(input: {orderId: $o, method: $m, amount: $a}) {
@@ -129,7 +129,10 @@ async def placed(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-async def start_payment(caller: Api, order_id: str, provider: str = "devpay") -> dict[str, Any]:
+async def start_payment(
+    caller: Api, order_id: str, provider: str | None = "devpay"
+) -> dict[str, Any]:
+    """payOrder with `provider` (None: the server's default)."""
     payload: dict[str, Any] = (await caller.data(PAY, {"o": order_id, "p": provider}))["payOrder"]
     return payload
 
