@@ -500,3 +500,22 @@ async def test_wechat_unreachable_holds_the_goods_for_the_grace_then_a_late_paym
         ("PAYMENT", "SUCCEEDED", 2 * PRICE),
         ("REFUND", "REFUND_PENDING", 2 * PRICE),
     ]
+
+
+async def test_notifications_out_of_order_never_undo_a_payment(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    order: dict[str, Any],
+) -> None:
+    """WeChat sent USERPAYING, then SUCCESS; they arrive the other way round."""
+    ref = (await start_payment(member.api, order["id"], "wechatpay"))["payment"]["paymentRef"]
+    earlier = wechat.notification(ref, trade_state="USERPAYING")
+    wechat.pay(ref)
+    paid = wechat.notification(ref)
+    assert (await notify(client, paid, wechat.signed_headers(paid))).status_code == 204
+    assert (await notify(client, earlier, wechat.signed_headers(earlier))).status_code == 204
+    assert (await read(member.api, order["id"]))["status"] == "PAID"
+    assert await payments() == [("wechatpay", ref, "SUCCEEDED")]
+    assert [k for k, _ in await outbox(runtime, order)].count("ORDER_PAID") == 1

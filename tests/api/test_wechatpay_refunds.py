@@ -260,3 +260,43 @@ async def test_an_abnormal_refund_notification_fails_the_refund_with_wechats_sta
     assert await refunds(cs, order) == [(PAID, "REFUND_FAILED", "ABNORMAL", 1)]
     unknown = wechat.refund_notification(number, out_refund_no="rf_" + "0" * 32)
     assert await notify(client, wechat, unknown) == 404
+
+
+async def test_a_refund_notification_that_overtakes_our_record_of_the_submission_completes_it(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: MovableClock,
+    wechat: FakeWeChatPay,
+    member: Shopper,
+    cs: Api,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    """The job claimed the refund and WeChat took it; WeChat's REFUND.SUCCESS arrives before
+    the job records the submission. The refund completes once; the job's late record and
+    its next runs change nothing."""
+    order, _ = await cancelled_paid_order(client, wechat, member, stores, mango)
+    (pending,) = [
+        p
+        for p in await runtime.repos.orders.payments_of([order_key(order)])
+        if p.kind is PaymentKind.REFUND
+    ]
+    claimed_until = clock.now() + timedelta(minutes=5)
+    assert await runtime.repos.orders.claim_refund(pending, claimed_until)
+    (paid,) = [
+        p
+        for p in await runtime.repos.orders.payments_of([order_key(order)])
+        if p.kind is PaymentKind.PAYMENT
+    ]
+    gateway = runtime.ordering.refunds["wechatpay"]
+    await gateway.submit_refund(paid, pending.provider_ref, pending.amount, "order refund")
+    wechat.end_refund(pending.provider_ref)
+    body = wechat.refund_notification(pending.provider_ref)
+    assert await notify(client, wechat, body) == 204
+    assert await stored(order) == [(PAID, "REFUNDED", None, 1)]
+
+    clock.advance(timedelta(minutes=6))  # past the claim's lease
+    assert await process_refunds(runtime.ordering) == 0
+    assert len(wechat.refund_requests) == 1 and wechat.refund_queries == []
+    assert await refunds(cs, order) == [(PAID, "REFUNDED", None, 1)]
+    assert [k for k, _ in await outbox(runtime, order)].count("ORDER_REFUNDED") == 1
