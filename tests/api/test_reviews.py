@@ -319,3 +319,22 @@ async def test_a_product_list_with_ratings_and_reviews_is_constant_in_statements
         "edges": [{"node": {"rating": 5}}],
         "pageInfo": {"hasNextPage": False},
     }
+
+
+MERGE = """mutation($source: ID!, $target: ID!) { mergeMembers(input: {sourceMemberId: $source,
+  targetMemberId: $target, reason: "same person"}) { errors { code message } } }"""
+
+
+async def test_a_merge_moves_reviews_to_the_surviving_member(
+    api: Api, story: Story, member: Shopper, other: Shopper, cs: Api, mango: Variant
+) -> None:
+    line_id = await line_of(member, await story.picked_up(member))
+    review = await submitted(member, line_id)
+    merged = await cs.data(MERGE, {"source": member.id, "target": other.id})
+    assert merged["mergeMembers"]["errors"] == []
+
+    assert [r["id"] for r in await my_reviews(other)] == [review["id"]]
+    reviewers = [
+        e["node"]["reviewer"] for e in (await product_page(api, mango))["reviews"]["edges"]
+    ]
+    assert reviewers == ["B**"]
