@@ -11,6 +11,7 @@ import httpx
 from redis.asyncio import Redis
 
 from domain.aftersales.deps import ReviewDeps, ReviewPolicy
+from domain.aftersales.reviews import export_reviews
 from domain.aftersales.reviews import register_handlers as register_review_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
@@ -98,11 +99,12 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
-        register_review_handlers(self.events)
+        register_review_handlers(self.events, self.clock)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
+        self.exporters.register_list("reviews", export_reviews)
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:

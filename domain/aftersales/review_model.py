@@ -19,6 +19,7 @@ MIN_RATING, MAX_RATING = 1, 5
 MAX_TEXT_LENGTH = 1000
 MAX_PHOTOS = 9  # what a mini-program's image picker offers at most
 MAX_REASON_LENGTH = 200
+ERASED = "account deleted"  # the moderation reason of an erased member's reviews
 # The goods are the member's: picked up at the store or delivered.
 HANDED_OVER = frozenset({OrderStatus.PICKED_UP, OrderStatus.DELIVERED})
 # Absolute claims the Advertising Law (广告法 art. 9) forbids in what a shop publishes: a review

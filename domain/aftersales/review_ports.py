@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -41,3 +42,6 @@ class ReviewRepository(Protocol):
         ...
 
     async def move_member(self, source: UUID, target: UUID) -> int: ...
+    async def erase_member(self, member_id: UUID, at: datetime) -> int:
+        """An erased member's reviews: text and photos gone, HIDDEN "account deleted"."""
+        ...

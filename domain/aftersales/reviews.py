@@ -1,5 +1,6 @@
 """Reviews: a member reviews an order line once its goods are theirs; moderation holds a
-review with a banned word for CS, who publish or hide it; merges move reviews to the survivor.
+review with a banned word for CS, who publish or hide it; merges move reviews to the survivor,
+an erasure empties them, the data export lists them.
 
 A review belongs to the member who owns the order, and to the line, once: the unique key on
 `order_line_id` decides between two concurrent submissions (the second is ALREADY_REVIEWED, or
@@ -7,6 +8,7 @@ with the same idempotency key the first's answer)."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from domain.aftersales.deps import ReviewDeps
@@ -24,12 +26,14 @@ from domain.aftersales.review_model import (
     clean_text,
     status_after_moderation,
 )
+from domain.clock import Clock
 from domain.errors import AfterSaleError, AfterSaleErrorCode
-from domain.events import EventHandlers, MembersMerged
+from domain.events import EventHandlers, ExportScope, MemberErased, MembersMerged
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.ordering.services import is_cs
+from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.uow import UnitOfWork
 
 
@@ -134,8 +138,34 @@ async def publish_review(deps: ReviewDeps, actor: Principal, review_id: UUID) ->
     return await _moderate(deps, actor, review_id, ReviewStatus.PUBLISHED, None)
 
 
-def register_handlers(events: EventHandlers) -> None:
+def register_handlers(events: EventHandlers, clock: Clock) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.reviews.move_member(event.source_member_id, event.target_member_id)
 
+    async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
+        """What the member wrote and photographed is personal data: it goes with the account
+        (the stars stay out of every rating too: the review is hidden)."""
+        await uow.reviews.erase_member(event.member_id, clock.now())
+
     events.register(MembersMerged, on_merged)
+    events.register(MemberErased, on_erased)
+
+
+async def export_reviews(
+    uow: UnitOfWork, scope: ExportScope, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's reviews, for their data export."""
+    page = await uow.reviews.for_member(scope.member_id, PageRequest(MAX_PAGE_SIZE, after))
+    items = [
+        {
+            "productId": str(r.product_id),
+            "orderLineId": str(r.order_line_id),
+            "rating": r.rating,
+            "text": r.text,
+            "photoUrls": list(r.photo_urls),
+            "status": r.status.value,
+            "createdAt": r.created_at.isoformat(),
+        }
+        for r in page.items
+    ]
+    return items, page.keys[-1] if page.has_next else None

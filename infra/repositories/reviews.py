@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.aftersales.review_model import Rating, Review, ReviewStatus
+from domain.aftersales.review_model import ERASED, Rating, Review, ReviewStatus
 from domain.aftersales.review_ports import ReviewRepository
 from domain.pagination import Page, PageRequest
 from infra.db import sql
@@ -180,4 +181,19 @@ class TortoiseReviewRepository(ReviewRepository):
     async def move_member(self, source: UUID, target: UUID) -> int:
         return await sql.execute(
             "UPDATE review SET member_id = $1 WHERE member_id = $2", target, source
+        )
+
+    async def erase_member(self, member_id: UUID, at: datetime) -> int:
+        return await sql.update(
+            "review",
+            {
+                "text": "",
+                "photo_urls": [],
+                "status": ReviewStatus.HIDDEN,
+                "moderated_by": "SYSTEM",
+                "moderation_reason": ERASED,
+                "updated_at": at,
+            },
+            "member_id = $1",
+            member_id,
         )

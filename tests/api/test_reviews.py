@@ -338,3 +338,30 @@ async def test_a_merge_moves_reviews_to_the_surviving_member(
         e["node"]["reviewer"] for e in (await product_page(api, mango))["reviews"]["edges"]
     ]
     assert reviewers == ["B**"]
+
+
+async def test_the_export_lists_reviews_and_an_erasure_empties_them(
+    api: Api, story: Story, member: Shopper, cs: Api, mango: Variant
+) -> None:
+    photo = "https://img.example.com/r/2.jpg"
+    review = await submitted(
+        member, await line_of(member, await story.picked_up(member)), rating=3, photoUrls=[photo]
+    )
+    exported = await member.api.data("mutation { exportMyData { document errors { code } } }")
+    [section] = exported["exportMyData"]["document"]["reviews"]
+    assert (section["rating"], section["text"], section["photoUrls"], section["status"]) == (
+        3,
+        "Sweet and fresh",
+        [photo],
+        "PUBLISHED",
+    )
+    assert section["productId"] == str(mango.product_id)
+
+    deleted = await member.api.data(
+        "mutation { deleteMyAccount(input: {confirm: true}) { ok errors { code } } }"
+    )
+    assert deleted["deleteMyAccount"] == {"ok": True, "errors": []}
+    page = await product_page(api, mango)
+    assert (page["rating"], page["reviews"]["edges"]) == ({"average": None, "count": 0}, [])
+    [left] = [e["node"] for e in (await cs.data(QUEUE, {"status": None}))["reviews"]["edges"]]
+    assert left == {"id": review["id"], "status": "HIDDEN", "text": "", "heldFor": []}
