@@ -10,6 +10,7 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
+from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
@@ -18,6 +19,7 @@ from domain.loyalty.model import Account
 from domain.members.model import ConsentRecord, Identity, Member
 from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
+from domain.pagination import Page, PageRequest
 from domain.subscriptions.model import Cycle, SubscriptionChange
 
 if TYPE_CHECKING:
@@ -241,3 +243,34 @@ class Loaders:
     @cached_property
     def location(self) -> DataLoader[UUID, Location | None]:
         return DataLoader(self._locations)
+
+    async def _ratings(self, keys: list[UUID]) -> list[Rating]:
+        found = await self._repos.reviews.ratings(keys)
+        return [found.get(k, Rating(0, 0)) for k in keys]
+
+    @cached_property
+    def rating(self) -> DataLoader[UUID, Rating]:
+        """Per product, its published reviews' count and stars."""
+        return DataLoader(self._ratings)
+
+    async def _published_reviews(self, keys: list[tuple[UUID, PageRequest]]) -> list[Page[Review]]:
+        """One statement per page request (a product list asks the same of every product)."""
+        pages: dict[tuple[UUID, PageRequest], Page[Review]] = {}
+        for request in dict.fromkeys(page for _, page in keys):
+            products = [product for product, page in keys if page == request]
+            found = await self._repos.reviews.published_of(products, request)
+            pages.update(((product, request), found[product]) for product in products)
+        return [pages[k] for k in keys]
+
+    @cached_property
+    def published_reviews(self) -> DataLoader[tuple[UUID, PageRequest], Page[Review]]:
+        """(product, page) -> that page of the product's published reviews."""
+        return DataLoader(self._published_reviews)
+
+    async def _review_by_line(self, keys: list[UUID]) -> list[Review | None]:
+        found = await self._repos.reviews.of_lines(keys)
+        return _in_key_order(keys, found, {r.order_line_id: r for r in found})
+
+    @cached_property
+    def review_by_line(self) -> DataLoader[UUID, Review | None]:
+        return DataLoader(self._review_by_line)

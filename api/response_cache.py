@@ -3,7 +3,8 @@
 A shop's product lists are the same for every shopper until the catalog changes, and
 executing one (20 products with their variants: some 600 fields) costs far more than
 fetching it. A query whose every field reads only the catalog (`CATALOG_FIELDS`: products,
-variants, categories, prices; not stock, not anything of a member or an order) is answered
+variants, categories, prices; not stock, not a product's `rating` or `reviews`, which change
+without a catalog write, not anything of a member or an order) is answered
 from the result of the same document with the same variables for the same kind of caller,
 while the catalog cache's generation is unchanged (`infra.cache`: a catalog write forgets
 it in this process at once, in the others within 0.1 s). Results with errors are never kept.

@@ -29,11 +29,13 @@ from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
+from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.response_cache import CatalogResponses
+from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
@@ -44,7 +46,7 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries):
+class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries, ReviewQueries):
     pass
 
 
@@ -58,6 +60,7 @@ class Mutation(
     OrderMutations,
     PointsMutations,
     SubscriptionMutations,
+    ReviewMutations,
 ):
     pass
 

@@ -29,7 +29,7 @@
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
-    └── MemberError                  MemberErrorCode
+    ├── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
           INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
@@ -37,6 +37,11 @@
           OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
           another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
           FORBIDDEN
+    └── AfterSaleError               AfterSaleErrorCode
+          (common codes) reviews: NOT_HANDED_OVER (the line's goods are not picked up or
+          delivered yet), ALREADY_REVIEWED (one review per order line), INVALID_RATING (1-5),
+          TEXT_TOO_LONG, INVALID_PHOTO_URL (https only), ILLEGAL_STATE (a moderation step from
+          the wrong state), FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -195,6 +200,21 @@ class MemberErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class AfterSaleErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    NOT_HANDED_OVER = "NOT_HANDED_OVER"
+    ALREADY_REVIEWED = "ALREADY_REVIEWED"
+    INVALID_RATING = "INVALID_RATING"
+    TEXT_TOO_LONG = "TEXT_TOO_LONG"
+    INVALID_PHOTO_URL = "INVALID_PHOTO_URL"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    FORBIDDEN = "FORBIDDEN"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -205,6 +225,7 @@ ErrorCode = (
     | PointsErrorCode
     | SubscriptionErrorCode
     | MemberErrorCode
+    | AfterSaleErrorCode
 )
 
 
@@ -255,3 +276,7 @@ class SubscriptionError(DomainError):
 
 class MemberError(DomainError):
     code: MemberErrorCode
+
+
+class AfterSaleError(DomainError):
+    code: AfterSaleErrorCode

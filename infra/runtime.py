@@ -10,6 +10,9 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
+from domain.aftersales.deps import ReviewDeps, ReviewPolicy
+from domain.aftersales.reviews import export_reviews
+from domain.aftersales.reviews import register_handlers as register_review_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -98,10 +101,12 @@ class Runtime:
         register_prepaid_handlers(self.subscriptions)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
+        register_review_handlers(self.events, self.clock)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
+        self.exporters.register_list("reviews", export_reviews)
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:
@@ -233,6 +238,11 @@ class Runtime:
             agreements=self.agreements,
             vault=self.vault,
             events=self.events,
+        )
+        self.reviews = ReviewDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            policy=ReviewPolicy(banned_words=s.review_banned_words),
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

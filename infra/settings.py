@@ -14,6 +14,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from domain.aftersales.review_model import DEFAULT_BANNED_WORDS, clean_banned_words
 from domain.members.ports import SmsKind
 from domain.outbox import MESSAGE_KINDS
 from infra import subscribe_templates
@@ -130,6 +131,8 @@ class Settings:
     metrics_refresh_seconds: int = 15  # the database gauges of /metrics are read this often
     persisted_queries: str = "apq"  # off | apq | allowlist (api/persisted.py)
     persisted_query_ttl: int = 7 * 86400  # an APQ document kept in Redis; 0: until evicted
+    # A review holding one of these waits for CS (PENDING); REVIEW_BANNED_WORDS, comma-separated
+    review_banned_words: tuple[str, ...] = clean_banned_words(DEFAULT_BANNED_WORDS)
 
     @property
     def is_production(self) -> bool:
@@ -193,6 +196,7 @@ class Settings:
             metrics_refresh_seconds=_int(e, "METRICS_REFRESH_SECONDS", 15, 0, 3600),
             persisted_queries=(e.get("PERSISTED_QUERIES") or "apq").strip().lower(),
             persisted_query_ttl=_int(e, "PERSISTED_QUERY_TTL", 7 * 86400, 0, 365 * 86400),
+            review_banned_words=_banned_words(e),
         )
         settings.validate()
         return settings
@@ -278,6 +282,15 @@ class Settings:
             return None
         path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _banned_words(e: Mapping[str, str]) -> tuple[str, ...]:
+    """REVIEW_BANNED_WORDS: comma-separated (ASCII or full-width commas); unset: the
+    Advertising Law's absolute words (`DEFAULT_BANNED_WORDS`); empty: none."""
+    raw = e.get("REVIEW_BANNED_WORDS")
+    if raw is None:
+        return clean_banned_words(DEFAULT_BANNED_WORDS)
+    return clean_banned_words(raw.replace("\uff0c", ",").split(","))
 
 
 def _default_notifier(e: Mapping[str, str], mode: str) -> str:

@@ -15,6 +15,7 @@ from api.loaders import now_or_later
 from api.lookahead import asks_for, fields, selects
 from api.relay import Connection, Node, encode_id
 from api.types.locations import NearInput
+from api.types.reviews import ProductReview, ProductReviewConnection, Rating
 
 if TYPE_CHECKING:
     from api.types.inventory import LocationAvailability
@@ -291,6 +292,24 @@ class Product(Node):
             return None
         found = await info.context.loaders.category.load(self.category_key)
         return Category.from_domain(found) if found else None
+
+    @strawberry.field(description="Stars of its published reviews: one batch for the page.")
+    async def rating(self, info: Info[Context, Any]) -> Rating:
+        return Rating.from_domain(await info.context.loaders.rating.load(self.key))
+
+    @strawberry.field(
+        description="Published reviews, newest first, the reviewers masked: one batch for the "
+        "page (and one for the reviewers' names)."
+    )
+    async def reviews(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> ProductReviewConnection:
+        from api.arguments import page_args
+
+        page = await info.context.loaders.published_reviews.load(
+            (self.key, page_args(first, after))
+        )
+        return ProductReviewConnection.from_page(page, ProductReview.from_domain)
 
     @strawberry.field(description="Lowest active variant price, for list views.")
     async def price_from(self, info: Info[Context, Any]) -> Money | None:

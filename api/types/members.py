@@ -19,6 +19,7 @@ from domain.ordering.model import OrderStatus
 if TYPE_CHECKING:
     from api.types.orders import OrderConnection
     from api.types.points import Points
+    from api.types.reviews import ReviewConnection
     from api.types.subscriptions import SubscriptionConnection
 
 for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
@@ -200,6 +201,21 @@ class Member(Node):
             self.key, _page(first, after)
         )
         return SubscriptionConnection.from_page(page, Subscription.from_domain)
+
+    @strawberry.field(description="Reviews the member wrote, in every state, newest first.")
+    async def reviews(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Annotated[ReviewConnection, strawberry.lazy("api.types.reviews")] | None:
+        from api.arguments import page_args as _page
+        from api.types.reviews import Review, ReviewConnection
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        page = await info.context.runtime.repos.reviews.for_member(self.key, _page(first, after))
+        return ReviewConnection.from_page(page, Review.from_domain)
 
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:

@@ -30,6 +30,7 @@ from domain.ordering.services import is_cs, is_store_staff, reads_all_orders
 
 if TYPE_CHECKING:
     from api.types.members import Member
+    from api.types.reviews import Review
 
 for _enum in (OrderStatus, Fulfilment, SalesChannel, PaymentKind, PaymentStatus):
     strawberry.enum(_enum)
@@ -48,6 +49,7 @@ NO_GOODS = LineGoods()
 
 @strawberry.type
 class OrderLine:
+    id: strawberry.ID
     sku: str
     name: str
     quantity: int
@@ -55,13 +57,17 @@ class OrderLine:
     total: Money
     variant_key: strawberry.Private[Any]
     product_key: strawberry.Private[Any]
+    line_key: strawberry.Private[Any]
+    member_key: strawberry.Private[Any]  # the order's member
     goods: strawberry.Private[LineGoods] = NO_GOODS
 
     @classmethod
     def from_domain(
-        cls, line: m.OrderLine, currency: str, goods: LineGoods = NO_GOODS
+        cls, line: m.OrderLine, order: m.Order, goods: LineGoods = NO_GOODS
     ) -> OrderLine:
+        currency = order.currency
         return cls(
+            id=encode_id("OrderLine", line.id),
             sku=line.sku,
             name=line.name,
             quantity=line.quantity,
@@ -69,6 +75,8 @@ class OrderLine:
             total=money_of(line.total, currency),
             variant_key=line.variant_id,
             product_key=line.product_id,
+            line_key=line.id,
+            member_key=order.member_id,
             goods=goods,
         )
 
@@ -79,6 +87,18 @@ class OrderLine:
     @strawberry.field
     def product(self, info: Info[Context, Any]) -> Product | None:
         return cast("Product | None", _line_product(self, info.context))
+
+    @strawberry.field(description="The member's review of this line (the member and CS).")
+    async def review(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Review, strawberry.lazy("api.types.reviews")] | None:
+        from api.types.reviews import Review
+
+        actor = info.context.principal
+        if actor is None or not ((actor.is_member and actor.id == self.member_key) or is_cs(actor)):
+            return None
+        found = await info.context.loaders.review_by_line.load(self.line_key)
+        return Review.from_domain(found) if found else None
 
 
 @lean("OrderLine", "variant")
@@ -191,7 +211,7 @@ class Order(Node):
             pickup_deadline=order.pickup_deadline,
             cancel_reason=order.cancel_reason,
             at_risk=order.at_risk,
-            lines=[OrderLine.from_domain(x, order.currency, goods) for x in order.lines],
+            lines=[OrderLine.from_domain(x, order, goods) for x in order.lines],
             points_redeemed=order.points_redeemed,
             points_discount=money_of(order.points_discount, order.currency),
             amount_due=money_of(order.amount_due, order.currency),

@@ -29,6 +29,7 @@ from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
+from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 
 
@@ -60,6 +61,7 @@ class Repositories:
         self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
+        self.reviews = TortoiseReviewRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -242,6 +242,12 @@ class TortoiseOrderRepository:
             await sql.fetch(f"{SELECT_ORDERS} WHERE id IN ({sql.placeholders(len(keys))})", *keys)
         )
 
+    async def order_of_line(self, line_id: UUID) -> Order | None:
+        rows = await sql.fetch(
+            f"{SELECT_ORDERS} WHERE id = (SELECT order_id FROM order_line WHERE id = $1)", line_id
+        )
+        return (await self._with_lines(rows))[0] if rows else None
+
     async def transition(
         self, order_id: UUID, frm: OrderStatus, to: OrderStatus, changes: Mapping[str, Any]
     ) -> bool:

@@ -45,6 +45,12 @@ class FakeOrders(OrderRepository):
         found = self._t.orders.get(order_id)
         return copy.deepcopy(found) if found else None
 
+    async def order_of_line(self, line_id: UUID) -> Order | None:
+        found = next(
+            (o for o in self._t.orders.values() if any(x.id == line_id for x in o.lines)), None
+        )
+        return copy.deepcopy(found) if found else None
+
     async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
         return {i for i in ids if i in self._t.orders}
 

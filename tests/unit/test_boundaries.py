@@ -29,6 +29,7 @@ OWNER = {
     "subscriptions": "subscriptions",
     "idempotency": "idempotency",
     "outbox": "outbox",
+    "reviews": "aftersales",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}
@@ -39,6 +40,7 @@ FOREIGN_READS = {
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
     "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`
+    "orders": {"order_of_line"},  # a review names its order line
 }
 
 

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from uuid import uuid4
 
 import pytest
 from tortoise.models import Model
 
+from domain.aftersales.review_model import Review, ReviewStatus
 from domain.outbox import Notification, OutboxMessage
 from infra.db.models import MODEL_MODULES
-from infra.repositories import outbox
+from infra.repositories import outbox, reviews
 
 REPOSITORIES = Path(__file__).resolve().parents[2] / "infra" / "repositories"
 
@@ -46,6 +48,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("orders", "LINE_COLUMNS"): ("OrderLineRow", ("_line",), frozenset()),
     ("orders", "EVENT_COLUMNS"): ("OrderEventRow", (), frozenset()),
     ("outbox", "OUTBOX_COLUMNS"): ("OutboxMessageRow", (), frozenset()),
+    ("reviews", "REVIEW_COLUMNS"): ("ReviewRow", ("_review",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }
@@ -169,3 +172,11 @@ def test_the_outbox_insert_binds_one_value_per_column() -> None:
     """The outbox writes its own INSERT (ON CONFLICT DO NOTHING), not `sql.insert`."""
     message = OutboxMessage.pending(Notification("K", None, None, {}, "k"), datetime.now(UTC))
     assert len(outbox._values(message)) == outbox._PER_ROW == len(outbox.OUTBOX_COLUMNS)
+
+
+def test_the_review_insert_binds_one_value_per_column() -> None:
+    """Reviews write their own INSERT (ON CONFLICT on the order line), not `sql.insert`."""
+    now = datetime.now(UTC)
+    review = Review(*(uuid4() for _ in range(6)), 5, "", [], ReviewStatus.PUBLISHED, [], now, now)
+    assert len(reviews._values(review)) == len(reviews.REVIEW_COLUMNS)
+    assert reviews.INSERT_REVIEW.count("$") == len(reviews.REVIEW_COLUMNS)
