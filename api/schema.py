@@ -33,6 +33,7 @@ from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
+from api.reconciliation import ReconciliationMutations, ReconciliationQueries
 from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
 from api.types.catalog import Category, Product, Variant
@@ -44,7 +45,14 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries):
+class Query(
+    CoreQuery,
+    MemberQueries,
+    InventoryQueries,
+    OrderQueries,
+    PointsQueries,
+    ReconciliationQueries,
+):
     pass
 
 
@@ -58,6 +66,7 @@ class Mutation(
     OrderMutations,
     PointsMutations,
     SubscriptionMutations,
+    ReconciliationMutations,
 ):
     pass
 
