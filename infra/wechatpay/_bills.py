@@ -16,10 +16,11 @@ import gzip
 import hashlib
 import hmac
 import io
+import re
 import zlib
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from domain.ordering.reconcile import BillRow, BillUnavailable
@@ -32,6 +33,7 @@ REFUND_NO, REFUND_AMOUNT, REFUND_STATE = "商户退款单号", "申请退款金�
 SETTLED_REFUND, ORDER_AMOUNT, SETTLED_AMOUNT = "退款金额", "订单金额", "应结订单金额"
 REQUIRED = (TRADE_NO, STATE, REFUND_NO, REFUND_STATE, SETTLED_AMOUNT, SETTLED_REFUND)
 SUMMARY_FIRST = "总交易单数"  # the first column of the summary header
+AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?")
 MAX_BILL_BYTES = 512 * 1024 * 1024  # unzipped; a day of a large merchant stays far below
 
 
@@ -66,17 +68,13 @@ def unpacked(raw: bytes, sha1: str) -> str:
 
 
 def fen(text: str) -> int:
-    """`12.34` yuan as 1234 fen, exactly; an empty value is 0."""
+    """`12.34` yuan as 1234 fen, exactly; an empty value is 0. Only plain decimals with at
+    most two places and 12 digits before them (no exponent, NaN or infinity) are amounts."""
     if not text:
         return 0
-    try:
-        yuan = Decimal(text)
-    except InvalidOperation:
-        raise BillUnavailable(f"{text[:20]!r} is not an amount") from None
-    amount = yuan * 100
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        raise BillUnavailable(f"{text[:20]!r} is not an amount in fen")
-    return int(amount)
+    if AMOUNT.fullmatch(text) is None:
+        raise BillUnavailable(f"{text[:20]!r} is not an amount in yuan")
+    return int(Decimal(text) * 100)
 
 
 def _value(cell: str) -> str:
