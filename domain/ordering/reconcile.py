@@ -65,6 +65,13 @@ class BillRow:
     def is_refund(self) -> bool:
         return self.trade_state == REFUND
 
+    @property
+    def settled(self) -> tuple[int, str]:
+        """The amount and state the row reports: the refund's for a refund row."""
+        if self.is_refund:
+            return self.refund_amount, self.refund_state
+        return self.amount, self.trade_state
+
 
 class BillUnavailable(Exception):
     """The provider could not give the bill (not made yet, refused, unreachable, or a file
@@ -216,15 +223,6 @@ def compare(
 
 def _difference(run_id: UUID, item: Found, numbers: Mapping[UUID, str], at: datetime) -> Difference:
     ours, theirs = item.ours, item.theirs
-    refund = (
-        theirs.is_refund
-        if theirs is not None
-        else ours is not None and ours.kind is (PaymentKind.REFUND)
-    )
-    their_amount = their_state = None
-    if theirs is not None:
-        their_amount = theirs.refund_amount if refund else theirs.amount
-        their_state = theirs.refund_state if refund else theirs.trade_state
     return Difference(
         new_id(),
         run_id,
@@ -232,9 +230,9 @@ def _difference(run_id: UUID, item: Found, numbers: Mapping[UUID, str], at: date
         item.reference,
         numbers.get(ours.order_id) if ours is not None else None,
         ours.amount if ours is not None else None,
-        their_amount,
+        theirs.settled[0] if theirs is not None else None,
         ours.status.value if ours is not None else None,
-        their_state,
+        theirs.settled[1] if theirs is not None else None,
         at,
     )
 

@@ -1,4 +1,4 @@
-"""`wechatpay`: the PaymentProvider and RefundGateway of WeChat Pay API v3 for the
+"""`wechatpay`: the PaymentProvider, RefundGateway and BillSource of WeChat Pay API v3 for the
 mini-program (JSAPI) and the kiosk (Native).
 
 A payment attempt's `out_trade_no` is its payment id (32 hex characters); asking WeChat again
