@@ -34,6 +34,7 @@ from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
+from api.reconciliation import ReconciliationMutations, ReconciliationQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
@@ -46,7 +47,15 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries, ReviewQueries):
+class Query(
+    CoreQuery,
+    MemberQueries,
+    InventoryQueries,
+    OrderQueries,
+    PointsQueries,
+    ReviewQueries,
+    ReconciliationQueries,
+):
     pass
 
 
@@ -61,6 +70,7 @@ class Mutation(
     PointsMutations,
     SubscriptionMutations,
     ReviewMutations,
+    ReconciliationMutations,
 ):
     pass
 

@@ -20,6 +20,7 @@ from domain.locations.ports import LocationRepository
 from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
+from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
@@ -50,6 +51,8 @@ class UnitOfWork(Protocol):
     def inventory(self) -> InventoryRepository: ...
     @property
     def orders(self) -> OrderRepository: ...
+    @property
+    def reconciliations(self) -> ReconciliationRepository: ...
     @property
     def loyalty(self) -> LoyaltyRepository: ...
     @property

@@ -287,6 +287,12 @@ def cmd_devpay_pay(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from infra.reconcile_command import run
+
+    return _with_runtime(lambda runtime: run(runtime, args))
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from infra.doctor.command import main as doctor
 
@@ -489,6 +495,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the signed request as a curl command instead of sending it",
     )
     q.set_defaults(func=cmd_devpay_pay)
+
+    from infra.reconcile_command import DESCRIPTION
+    from infra.reconcile_command import configure as configure_reconcile
+
+    p = sub.add_parser(
+        "reconcile",
+        help="compare a provider's daily bill with our payments and refunds",
+        description=DESCRIPTION,
+    )
+    configure_reconcile(p)
+    p.set_defaults(func=cmd_reconcile)
 
     from infra.doctor.command import configure as configure_doctor
 

@@ -27,6 +27,7 @@ from domain.loyalty.services import recompute_all_tiers
 from domain.members.login import purge_phone_codes
 from domain.ordering.lifecycle import cancel_unpaid, expire_unclaimed, send_reminders
 from domain.ordering.payments import recover_lost_notices
+from domain.ordering.reconcile import reconcile_yesterday
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
 from domain.subscriptions.renewals import renew_due
@@ -82,6 +83,10 @@ async def _pickup_reminders(runtime: Runtime) -> int:
 
 async def _process_refunds(runtime: Runtime) -> int:
     return await process_refunds(runtime.ordering)
+
+
+async def _reconcile_payments(runtime: Runtime) -> int:
+    return await reconcile_yesterday(runtime.reconciliation)
 
 
 async def _expire_points(runtime: Runtime) -> int:
@@ -151,6 +156,12 @@ JOBS: list[Job] = [
         _process_refunds,
         60,
         "submits pending refunds to their provider (retried with backoff), polls submitted ones",
+    ),
+    Job(
+        "reconcile_payments",
+        _reconcile_payments,
+        3600,
+        "from 10:00 Beijing, reconciles yesterday's WeChat Pay bill once (differences stored)",
     ),
     Job(
         "pickup_reminders",

@@ -28,7 +28,7 @@ from domain.loyalty.reactions import register_handlers as register_loyalty_handl
 from domain.members.deps import MemberDeps
 from domain.members.ports import SmsSender, WeChatGateway
 from domain.members.services import openid_identity, resolve_member, wechat_openid
-from domain.ordering.deps import OrderingDeps, OrderPolicy
+from domain.ordering.deps import OrderingDeps, OrderPolicy, ReconciliationDeps
 from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
@@ -230,6 +230,11 @@ class Runtime:
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),
             ),
+        )
+        self.reconciliation = ReconciliationDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            bills={n: p for n, p in payments.items() if isinstance(p, WeChatPayProvider)},
         )
         self.subscriptions = SubscriptionDeps(
             uow=self.unit_of_work,

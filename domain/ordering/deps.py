@@ -13,6 +13,7 @@ from domain.live import LiveEvents
 from domain.loyalty.deps import LoyaltyDeps
 from domain.members.ports import PiiVault
 from domain.ordering.ports import CodeSigner, PaymentProvider, RefundGateway
+from domain.ordering.reconcile import BillSource
 from domain.uow import UnitOfWorkFactory
 
 
@@ -39,3 +40,12 @@ class OrderingDeps:
     loyalty: LoyaltyDeps
     policy: OrderPolicy = field(default_factory=OrderPolicy)
     refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name
+
+
+@dataclass(frozen=True)
+class ReconciliationDeps:
+    """What reconciling a provider's bill (domain/ordering/reconcile.py) is given."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    bills: Mapping[str, BillSource]  # by provider name: those that publish a bill

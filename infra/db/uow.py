@@ -29,6 +29,7 @@ from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
+from infra.repositories.reconciliation import TortoiseReconciliationRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 
@@ -57,6 +58,7 @@ class Repositories:
         self.members = TortoiseMemberRepository()
         self.inventory = TortoiseInventoryRepository()
         self.orders = TortoiseOrderRepository()
+        self.reconciliations = TortoiseReconciliationRepository()
         self.loyalty = TortoiseLoyaltyRepository()
         self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()

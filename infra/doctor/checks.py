@@ -18,6 +18,9 @@ What each check relies on (the code that keeps it true):
                           recorded under the order's lock against what is left of it
   refund_submissions      process_refunds claims a refund (conditional update, one attempt
                           more) before each submission; till refunds stay at the till
+  reconciliation          domain/ordering/reconcile.py: `omnishelf reconcile` and its daily
+                          job store what a provider's bill and our books disagree on; each
+                          is settled by hand (resolveReconciliationDifference)
   pickup_codes            a code row lives exactly while its order is READY_FOR_PICKUP
   order_points            placeOrder holds, payment posts, cancellation releases (unpaid)
                           or reverses (paid) the hold `order:<id>` (domain/loyalty/ledger.py)
@@ -32,13 +35,14 @@ What each check relies on (the code that keeps it true):
 
 from __future__ import annotations
 
-from infra.doctor import delivery, inventory, loyalty, ordering, refunds
+from infra.doctor import delivery, inventory, loyalty, ordering, reconciliation, refunds
 from infra.doctor.check import Check
 
 CHECKS: tuple[Check, ...] = (
     *inventory.CHECKS,
     *ordering.CHECKS,
     *refunds.CHECKS,
+    *reconciliation.CHECKS,
     *loyalty.CHECKS,
     *delivery.CHECKS,
 )

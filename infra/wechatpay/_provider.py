@@ -1,4 +1,4 @@
-"""`wechatpay`: the PaymentProvider and RefundGateway of WeChat Pay API v3 for the
+"""`wechatpay`: the PaymentProvider, RefundGateway and BillSource of WeChat Pay API v3 for the
 mini-program (JSAPI) and the kiosk (Native).
 
 A payment attempt's `out_trade_no` is its payment id (32 hex characters); asking WeChat again
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,15 @@ from domain.ordering.ports import (
     RefundState,
     RefundSubmitted,
     WebhookRejected,
+)
+from domain.ordering.reconcile import BillRow, BillUnavailable
+from infra.wechatpay._bills import (
+    NO_BILL,
+    TRADE_BILL,
+    bill_query,
+    download_of,
+    parse_trade_bill,
+    unpacked,
 )
 from infra.wechatpay._client import (
     SignatureRejected,
@@ -232,6 +241,21 @@ class WeChatPayProvider:
         if notice is None or notice.state in CLOSED_STATES:
             return None
         raise PaymentQueryFailed(f"not closed: the transaction is {notice.state}")
+
+    async def trade_bill(self, day: date) -> list[BillRow]:
+        """The ALL trade bill of the Beijing `day` (`GET /v3/bill/tradebill`, then its
+        download_url): verified answer, then the file checked against its SHA1."""
+        try:
+            answer = await self._client.request("GET", TRADE_BILL, query=bill_query(day))
+            url, sha1 = download_of(answer)
+            raw = await self._client.download(url)
+        except WeChatPayError as error:
+            if error.code == NO_BILL:
+                return []
+            raise BillUnavailable(f"{error.status} {error.code}: {error.message}") from None
+        except SignatureRejected as error:
+            raise BillUnavailable(f"answer not verified: {error}") from None
+        return parse_trade_bill(unpacked(raw, sha1))
 
     def _notice(self, transaction: dict[str, Any]) -> PaymentNotice:
         """A transaction (decrypted notification or query answer) of our merchant and app, or

@@ -81,6 +81,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("api_keys")
 
     @property
+    def reconciliations(self) -> NoReturn:
+        raise _unfaked("reconciliations")
+
+    @property
     def subscriptions(self) -> NoReturn:
         raise _unfaked("subscriptions")
 

@@ -32,6 +32,7 @@ from infra.wechatpay import (
     rsa_sign,
     rsa_verify,
 )
+from tests.fakes.wechatpay_bill import BillDesk, bill_routes
 
 MCHID = "1900000109"
 MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD3B8AC8F5"
@@ -85,6 +86,7 @@ class FakeWeChatPay:
     refund_answer: str = "PROCESSING"  # the status a new refund starts in
     # The next refund submissions are answered with this error: (HTTP status, code, message).
     refund_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    bills: BillDesk = field(default_factory=BillDesk)  # trade bills: tests/fakes/wechatpay_bill.py
 
     def config(self, api_base: str = "http://wechatpay.test", **changes: Any) -> WeChatPayConfig:
         values: dict[str, Any] = {
@@ -189,6 +191,7 @@ class FakeWeChatPay:
         tx = self.transactions[out_trade_no]
         assert tx.state == "NOTPAY", f"a {tx.state} transaction cannot be paid"
         tx.state, tx.transaction_id = "SUCCESS", "42000" + secrets.token_hex(12)
+        self.bills.paid_at[out_trade_no] = self.now()
 
     def notification(
         self,
@@ -248,6 +251,8 @@ class FakeWeChatPay:
     def end_refund(self, out_refund_no: str, status: str = "SUCCESS") -> None:
         """The money reaches the payer (SUCCESS), or cannot (ABNORMAL, CLOSED)."""
         self.refunds[out_refund_no].status = status
+        if status == "SUCCESS":
+            self.bills.refunded_at[out_refund_no] = self.now()
 
     def refund_notification(
         self, out_refund_no: str, /, *, apiv3_key: bytes = APIV3_KEY, **changes: Any
@@ -288,6 +293,7 @@ class FakeWeChatPay:
                 ),
                 Route("/v3/refund/domestic/refunds", self._refund, methods=["POST"]),
                 Route("/v3/refund/domestic/refunds/{no}", self._refund_query, methods=["GET"]),
+                *bill_routes(self),
             ]
         )
 
@@ -414,6 +420,8 @@ class FakeWeChatPay:
         if not 0 < amount["refund"] <= amount["total"] - refunded:
             return self._error(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
         self.refunds[no] = Refund(data, "50" + secrets.token_hex(14), self.refund_answer)
+        if self.refund_answer == "SUCCESS":
+            self.bills.refunded_at[no] = self.now()
         return self._answer(200, self.refund_resource(no))
 
     async def _refund_query(self, request: Request) -> Response:

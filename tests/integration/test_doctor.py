@@ -340,6 +340,28 @@ async def corrupt_refund_submissions(books: Books) -> None:
     )
 
 
+async def corrupt_reconciliation(books: Books) -> None:
+    # What `omnishelf reconcile` stores when the bill charged more than we asked; left open.
+    run_id, order = new_id(), books.orders["late_payment"]
+    await sql.execute(
+        "INSERT INTO reconciliation_run (id, provider, day, ran_at, bill_payments, bill_paid, "
+        "bill_refunds, bill_refunded, our_payments, our_paid, our_refunds, our_refunded) "
+        "VALUES ($1, 'wechatpay', $2, $3, 1, 1991, 0, 0, 1, 1990, 0, 0)",
+        run_id,
+        order.created_at.date(),
+        order.created_at,
+    )
+    await sql.execute(
+        "INSERT INTO reconciliation_difference (id, run_id, kind, reference, order_number, "
+        "our_amount, their_amount, our_state, their_state, found_at, note) "
+        "VALUES ($1, $2, 'AMOUNT', 'feed', $3, 1990, 1991, 'SUCCEEDED', 'SUCCESS', $4, '')",
+        new_id(),
+        run_id,
+        order.number,
+        order.created_at,
+    )
+
+
 async def corrupt_pickup_codes(books: Books) -> None:
     await sql.execute("DELETE FROM pickup_code WHERE order_id = $1", books.orders["ready"].id)
 
@@ -418,6 +440,10 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "refund_submissions": (
         corrupt_refund_submissions,
         "(REFUND_SUBMITTED) is due never: the refund job will not look at it again",
+    ),
+    "reconciliation": (
+        corrupt_reconciliation,
+        ": AMOUNT feed (order {late_payment}): ours SUCCEEDED 1990, theirs SUCCESS 1991",
     ),
     "pickup_codes": (corrupt_pickup_codes, "order {ready} (READY_FOR_PICKUP) has no pickup code"),
     "order_points": (
@@ -626,7 +652,7 @@ async def test_the_command_line_reports_and_exits(
 ) -> None:
     clean = await asyncio.to_thread(_doctor, database_url)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "15 checks" in clean.stdout and "none failing" in clean.stdout
+    assert f"{len(NAMES)} checks" in clean.stdout and "none failing" in clean.stdout
     await corrupt_stock_ledger(books)
     broken = await asyncio.to_thread(_doctor, database_url)
     assert broken.returncode == 1, broken.stdout + broken.stderr

@@ -25,6 +25,7 @@ OWNER = {
     "members": "members",
     "inventory": "inventory",
     "orders": "ordering",
+    "reconciliations": "ordering",
     "loyalty": "loyalty",
     "subscriptions": "subscriptions",
     "idempotency": "idempotency",

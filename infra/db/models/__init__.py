@@ -8,6 +8,7 @@ MODEL_MODULES = [
     "infra.db.models.inventory",
     "infra.db.models.outbox",
     "infra.db.models.orders",
+    "infra.db.models.reconciliation",
     "infra.db.models.loyalty",
     "infra.db.models.subscriptions",
     "infra.db.models.persisted",

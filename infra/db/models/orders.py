@@ -115,6 +115,7 @@ class OrderPaymentRow(Model):
     class Meta:
         table = "order_payment"
         unique_together = (("provider", "provider_ref"),)
+        indexes = (("provider", "completed_at"),)  # a provider's bill day (reconciliation)
 
 
 class PickupCodeRow(Model):
