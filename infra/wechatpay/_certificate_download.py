@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.clock import Clock
 from infra.wechatpay._certificates import CertificateError, PlatformCertificate, load_certificate
-from infra.wechatpay._client import WeChatPayClient, verify_signed
+from infra.wechatpay._client import SignatureRejected, WeChatPayClient, verify_signed
 from infra.wechatpay._crypto import decrypt_resource
 
 CERTIFICATES_PATH = "/v3/certificates"
@@ -73,6 +73,18 @@ def _decrypted(apiv3_key: bytes, entry: Any) -> PlatformCertificate:
     return certificate
 
 
+def _claimed_error(body: bytes) -> str:
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict) or "code" not in data:
+        return ""
+    return (
+        f" (the unverified answer says {str(data['code'])[:40]}: {str(data.get('message'))[:200]})"
+    )
+
+
 async def download_certificates(client: WeChatPayClient, clock: Clock) -> CertificateDownload:
     """The current platform certificates, from an answer verified with the key its serial
     names among the configured ones and those it brings. Raises WeChatPayError,
@@ -85,7 +97,12 @@ async def download_certificates(client: WeChatPayClient, clock: Clock) -> Certif
         trusted = dataclasses.replace(
             config, platform_certificates=(*config.platform_certificates, *brought)
         )
-        verify_signed(trusted, clock, headers, body)
+        try:
+            verify_signed(trusted, clock, headers, body)
+        except SignatureRejected as error:
+            # A refusal (e.g. SIGN_ERROR for a wrong merchant key) is signed under a
+            # certificate we do not have yet: say what it claims, without believing it.
+            raise SignatureRejected(f"{error}{_claimed_error(body)}") from None
         serial = headers.get("wechatpay-serial", "")
         seen.append(CertificateDownload(brought, serial, config.verification_key(serial) is None))
 

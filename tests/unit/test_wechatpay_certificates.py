@@ -347,3 +347,21 @@ async def test_a_download_that_does_not_hold_is_refused(
         with pytest.raises(error, match=complaint):
             await download_certificates(client, clock)
         await client.aclose()
+
+
+async def test_a_refusal_under_an_unknown_serial_is_reported_not_believed(
+    fake: FakeWeChatPay, clock: MovableClock
+) -> None:
+    """A wrong merchant key is answered 401 SIGN_ERROR, signed under a certificate the first
+    download does not have: the error says what WeChat claims, and nothing is written."""
+    body = json.dumps({"code": "SIGN_ERROR", "message": "签名错误"}).encode()
+    transport = httpx.MockTransport(
+        lambda _: httpx.Response(401, content=body, headers=fake.signed_headers(body))
+    )
+    client = WeChatPayClient(fake.config(platform_certificates=()), clock, transport)
+    with pytest.raises(
+        SignatureRejected,
+        match=r"unknown Wechatpay-Serial .* \(the unverified answer says SIGN_ERROR: 签名错误\)",
+    ):
+        await download_certificates(client, clock)
+    await client.aclose()
