@@ -507,6 +507,15 @@ def build_parser() -> argparse.ArgumentParser:
     configure_reconcile(p)
     p.set_defaults(func=cmd_reconcile)
 
+    from infra.wechatpay_tool import configure as configure_wechatpay
+
+    p = sub.add_parser(
+        "wechatpay",
+        help="WeChat Pay administration: download the platform certificates",
+        description="WeChat Pay API v3 tasks for the merchant (docs/payments.md).",
+    )
+    configure_wechatpay(p)
+
     from infra.doctor.command import configure as configure_doctor
 
     p = sub.add_parser("doctor", help="check the database's invariants (exit 1 on a violation)")

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -20,7 +21,13 @@ from domain.outbox import MESSAGE_KINDS
 from infra import subscribe_templates
 from infra.sms import TENCENT_SMS_ENDPOINT, TENCENT_SMS_REGIONS, TencentSmsConfig
 from infra.subscribe_templates import DEV_TEMPLATES, SubscribeTemplate, TemplateError
-from infra.wechatpay import PRODUCTION_API_BASE, WeChatPayConfig
+from infra.wechatpay import (
+    PRODUCTION_API_BASE,
+    CertificateError,
+    PlatformCertificate,
+    WeChatPayConfig,
+    read_certificates,
+)
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEFAULT_SQLITE = "sqlite://var/omnishelf.sqlite3"
@@ -256,11 +263,6 @@ class Settings:
                 raise SettingsError(
                     "Production refuses the devpay provider: PAYMENT_PROVIDERS=wechatpay."
                 )
-            if self.wechatpay and self.wechatpay.api_base not in WECHATPAY_PRODUCTION_HOSTS:
-                raise SettingsError(
-                    f"Production pays through WeChat Pay itself: WECHATPAY_API_BASE is "
-                    f"{PRODUCTION_API_BASE} (or unset)."
-                )
         if "wechatpay" in self.payment_providers and self.wechatpay is None:
             raise SettingsError("PAYMENT_PROVIDERS=wechatpay needs the WECHATPAY_* settings.")
 
@@ -389,7 +391,16 @@ def _payment_providers(e: Mapping[str, str], mode: str) -> tuple[str, ...]:
     return names
 
 
-def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
+def wechatpay_credentials(env: Mapping[str, str] | None = None) -> WeChatPayConfig:
+    """The WECHATPAY_* settings, a verification key not required: for `omnishelf wechatpay
+    certificates`, which downloads the platform certificates to verify with."""
+    e = os.environ if env is None else env
+    return _wechatpay(e, e.get("OMNISHELF_ENV", "development"), verification_required=False)
+
+
+def _wechatpay(
+    e: Mapping[str, str], mode: str, *, verification_required: bool = True
+) -> WeChatPayConfig:
     """PAYMENT_PROVIDERS=wechatpay: every WECHATPAY_* setting, the keys read and parsed now so
     a wrong file fails the start, not the first payment."""
     values = {}
@@ -398,8 +409,6 @@ def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
         "WECHATPAY_MERCHANT_SERIAL",
         "WECHATPAY_PRIVATE_KEY_FILE",
         "WECHATPAY_APIV3_KEY",
-        "WECHATPAY_PUBLIC_KEY_FILE",
-        "WECHATPAY_PUBLIC_KEY_ID",
         "WECHATPAY_NOTIFY_URL",
     ):
         values[name] = e.get(name, "").strip()
@@ -412,14 +421,17 @@ def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
         raise SettingsError(
             f"WECHATPAY_APIV3_KEY is the 32-character APIv3 key; got {len(apiv3_key)} bytes."
         )
-    if not values["WECHATPAY_PUBLIC_KEY_ID"].startswith("PUB_KEY_ID_"):
-        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID is the public key's id (PUB_KEY_ID_...).")
     notify_url = values["WECHATPAY_NOTIFY_URL"]
     if not notify_url.startswith("https://" if mode == "production" else ("https://", "http://")):
         raise SettingsError("WECHATPAY_NOTIFY_URL must be an https:// URL WeChat Pay can reach.")
     api_base = (e.get("WECHATPAY_API_BASE") or PRODUCTION_API_BASE).rstrip("/")
     if not api_base.startswith(("https://", "http://")):
         raise SettingsError("WECHATPAY_API_BASE must be an http(s):// URL.")
+    if mode == "production" and api_base not in WECHATPAY_PRODUCTION_HOSTS:
+        raise SettingsError(
+            f"Production pays through WeChat Pay itself: WECHATPAY_API_BASE is "
+            f"{PRODUCTION_API_BASE} (or unset)."
+        )
     apps = _keys(e.get("WECHAT_APPS", ""), "WECHAT_APPS", "appid:secret")
     appid = e.get("WECHATPAY_APPID") or next(iter(apps), None)
     if appid is None and mode != "production":
@@ -427,20 +439,58 @@ def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
     if not appid:
         raise SettingsError("PAYMENT_PROVIDERS=wechatpay needs WECHATPAY_APPID (or WECHAT_APPS).")
     private_key = _pem(values["WECHATPAY_PRIVATE_KEY_FILE"], "WECHATPAY_PRIVATE_KEY_FILE", True)
-    public_key = _pem(values["WECHATPAY_PUBLIC_KEY_FILE"], "WECHATPAY_PUBLIC_KEY_FILE", False)
-    if not isinstance(private_key, RSAPrivateKey) or not isinstance(public_key, RSAPublicKey):
-        raise SettingsError("WECHATPAY_PRIVATE_KEY_FILE and WECHATPAY_PUBLIC_KEY_FILE are swapped.")
+    if not isinstance(private_key, RSAPrivateKey):
+        raise SettingsError("WECHATPAY_PRIVATE_KEY_FILE takes the merchant's private key.")
+    public_key_id, public_key = _wechatpay_public_key(e)
+    certificates = _wechatpay_certificates(e, mode)
+    if verification_required and public_key is None and not certificates:
+        raise SettingsError(
+            "PAYMENT_PROVIDERS=wechatpay needs a key to verify WeChat Pay's signatures: "
+            "WECHATPAY_PUBLIC_KEY_FILE and WECHATPAY_PUBLIC_KEY_ID (the WeChat Pay public key), "
+            "WECHATPAY_PLATFORM_CERT_FILES (platform certificates), or both."
+        )
     return WeChatPayConfig(
         mchid=values["WECHATPAY_MCHID"],
         appid=appid,
         merchant_serial=values["WECHATPAY_MERCHANT_SERIAL"],
         private_key=private_key,
         apiv3_key=apiv3_key,
-        public_key_id=values["WECHATPAY_PUBLIC_KEY_ID"],
+        public_key_id=public_key_id,
         public_key=public_key,
+        platform_certificates=certificates,
         notify_url=notify_url,
         api_base=api_base,
     )
+
+
+def _wechatpay_public_key(e: Mapping[str, str]) -> tuple[str, RSAPublicKey | None]:
+    """The "WeChat Pay public key" mode: WECHATPAY_PUBLIC_KEY_ID and its key, or neither."""
+    path = e.get("WECHATPAY_PUBLIC_KEY_FILE", "").strip()
+    key_id = e.get("WECHATPAY_PUBLIC_KEY_ID", "").strip()
+    if not path and not key_id:
+        return "", None
+    if not path:
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID needs WECHATPAY_PUBLIC_KEY_FILE (its key).")
+    if not key_id:
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_FILE needs WECHATPAY_PUBLIC_KEY_ID (its id).")
+    if not key_id.startswith("PUB_KEY_ID_"):
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID is the public key's id (PUB_KEY_ID_...).")
+    key = _pem(path, "WECHATPAY_PUBLIC_KEY_FILE", False)
+    if not isinstance(key, RSAPublicKey):
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_FILE takes WeChat Pay's public key.")
+    return key_id, key
+
+
+def _wechatpay_certificates(e: Mapping[str, str], mode: str) -> tuple[PlatformCertificate, ...]:
+    """The platform-certificate mode: WECHATPAY_PLATFORM_CERT_FILES, each certificate's serial
+    read from itself. Production refuses an expired one (WeChat no longer signs with it)."""
+    paths = [p.strip() for p in e.get("WECHATPAY_PLATFORM_CERT_FILES", "").split(",")]
+    try:
+        return read_certificates(
+            filter(None, paths), now=datetime.now(UTC), refuse_expired=mode == "production"
+        )
+    except CertificateError as error:
+        raise SettingsError(f"WECHATPAY_PLATFORM_CERT_FILES: {error}.") from None
 
 
 def _pem(path: str, name: str, private: bool) -> RSAPrivateKey | RSAPublicKey:

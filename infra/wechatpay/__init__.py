@@ -1,5 +1,16 @@
 """WeChat Pay API v3 (docs/payments.md): the signed client, its crypto and the provider."""
 
+from infra.wechatpay._certificate_download import (
+    CertificateDownload,
+    decrypt_certificates,
+    download_certificates,
+)
+from infra.wechatpay._certificates import (
+    CertificateError,
+    PlatformCertificate,
+    load_certificate,
+    read_certificates,
+)
 from infra.wechatpay._client import (
     MAX_CLOCK_SKEW,
     SignatureRejected,
@@ -27,18 +38,25 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "PRODUCTION_API_BASE",
     "BadCiphertext",
+    "CertificateDownload",
+    "CertificateError",
     "PayerLookup",
+    "PlatformCertificate",
     "SignatureRejected",
     "WeChatPayClient",
     "WeChatPayConfig",
     "WeChatPayError",
     "WeChatPayProvider",
     "authorization",
+    "decrypt_certificates",
     "decrypt_resource",
+    "download_certificates",
     "encrypt_resource",
+    "load_certificate",
     "nonce_str",
     "parse_authorization",
     "pay_sign_message",
+    "read_certificates",
     "request_message",
     "response_message",
     "rfc3339_beijing",

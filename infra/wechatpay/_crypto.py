@@ -3,7 +3,7 @@
 - requests: `WECHATPAY2-SHA256-RSA2048` Authorization, an RSA-SHA256 (PKCS#1 v1.5) signature
   with the merchant's private key over `METHOD\\nPATH?QUERY\\ntimestamp\\nnonce\\nbody\\n`;
 - responses and notifications: `Wechatpay-Signature` over `timestamp\\nnonce\\nbody\\n`, checked
-  with the WeChat Pay public key named by `Wechatpay-Serial`;
+  with the WeChat Pay public key or platform certificate named by `Wechatpay-Serial`;
 - notification `resource`: AEAD_AES_256_GCM with the APIv3 key;
 - mini-program `paySign` over `appId\\ntimeStamp\\nnonceStr\\npackage\\n`."""
 

@@ -1,7 +1,9 @@
 """A fake WeChat Pay API v3 server speaking the real protocol, with RSA keys of its own made
 at test time: it checks our request signatures, answers JSAPI/Native prepay, query by
 out_trade_no, close and refunds (create, query by out_refund_no) with signed answers, and
-writes signed, encrypted payment and refund notifications."""
+writes signed, encrypted payment and refund notifications. `use_certificates()` switches it
+to the platform-certificate mode: answers signed under the serial of a self-signed certificate
+of its platform key, which `/v3/certificates` hands out encrypted with the APIv3 key."""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,12 +28,15 @@ from starlette.routing import Route
 
 from infra.wechatpay import (
     MAX_CLOCK_SKEW,
+    PlatformCertificate,
     WeChatPayConfig,
     encrypt_resource,
+    load_certificate,
     nonce_str,
     parse_authorization,
     request_message,
     response_message,
+    rfc3339_beijing,
     rsa_sign,
     rsa_verify,
 )
@@ -42,6 +50,22 @@ APIV3_KEY = b"0123456789abcdefghijklmnopqrstuv"
 
 def new_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def self_signed(key: RSAPrivateKey, start: datetime, end: datetime) -> PlatformCertificate:
+    """An X.509 certificate of `key` signed by itself, valid from `start` to `end`."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA")])
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    return load_certificate(built.public_bytes(serialization.Encoding.PEM))
 
 
 @dataclass
@@ -74,6 +98,7 @@ class FakeWeChatPay:
     mchid: str = MCHID
     merchant_key: RSAPrivateKey = field(default_factory=new_key)
     platform_key: RSAPrivateKey = field(default_factory=new_key)
+    signing_serial: str = PUBLIC_KEY_ID  # the Wechatpay-Serial of its answers
     transactions: dict[str, Transaction] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)  # why each refused request was refused
     queried: list[str] = field(default_factory=list)  # out_trade_no of each query
@@ -100,6 +125,10 @@ class FakeWeChatPay:
             "notify_url": "https://shop.example.com/webhooks/payments/wechatpay",
             "api_base": api_base,
         }
+        if self.signing_serial != PUBLIC_KEY_ID:
+            values.update(
+                public_key_id="", public_key=None, platform_certificates=(self.certificate,)
+            )
         return WeChatPayConfig(**{**values, **changes})
 
     def write_keys(self, folder: Path) -> tuple[Path, Path]:
@@ -120,13 +149,51 @@ class FakeWeChatPay:
         )
         return private, public
 
+    # ------------------------------------------------------------ platform certificates
+
+    def use_certificates(self) -> None:
+        """The platform-certificate mode: sign under the certificate's serial; `config()`
+        then verifies with the certificate alone."""
+        self.signing_serial = self.certificate.serial
+
+    @cached_property
+    def certificate(self) -> PlatformCertificate:
+        """A self-signed X.509 certificate of the platform key, valid for five years."""
+        start = self.now() - timedelta(days=1)
+        return self_signed(self.platform_key, start, start + timedelta(days=5 * 365))
+
+    def write_certificate(self, folder: Path) -> Path:
+        path = folder / self.certificate.file_name
+        path.write_bytes(self.certificate.pem)
+        return path
+
+    async def _certificates(self, request: Request) -> Response:
+        """GET /v3/certificates: the certificate sealed with the APIv3 key, as WeChat lists it."""
+        _, refused = await self._checked(request)
+        if refused is not None:
+            return refused
+        nonce, associated = secrets.token_hex(6), "certificate"
+        cert = self.certificate
+        entry = {
+            "serial_no": cert.serial,
+            "effective_time": rfc3339_beijing(cert.not_before),
+            "expire_time": rfc3339_beijing(cert.not_after),
+            "encrypt_certificate": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "nonce": nonce,
+                "associated_data": associated,
+                "ciphertext": encrypt_resource(APIV3_KEY, nonce, associated, cert.pem),
+            },
+        }
+        return self._answer(200, {"data": [entry]})
+
     # ------------------------------------------------------------ signing as WeChat does
 
     def signed_headers(
         self,
         body: bytes,
         *,
-        serial: str = PUBLIC_KEY_ID,
+        serial: str | None = None,
         timestamp: datetime | None = None,
         key: RSAPrivateKey | None = None,
     ) -> dict[str, str]:
@@ -136,7 +203,7 @@ class FakeWeChatPay:
             key or self.platform_key, response_message(stamp, nonce, body.decode())
         )
         return {
-            "Wechatpay-Serial": serial,
+            "Wechatpay-Serial": self.signing_serial if serial is None else serial,
             "Wechatpay-Timestamp": stamp,
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": signature,
@@ -285,6 +352,7 @@ class FakeWeChatPay:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/v3/certificates", self._certificates, methods=["GET"]),
                 Route("/v3/pay/transactions/jsapi", self._prepay, methods=["POST"]),
                 Route("/v3/pay/transactions/native", self._prepay, methods=["POST"]),
                 Route("/v3/pay/transactions/out-trade-no/{no}", self._query, methods=["GET"]),
@@ -435,4 +503,12 @@ class FakeWeChatPay:
         return self._answer(200, self.refund_resource(no))
 
 
-__all__ = ["APIV3_KEY", "MCHID", "PUBLIC_KEY_ID", "FakeWeChatPay", "Refund", "new_key"]
+__all__ = [
+    "APIV3_KEY",
+    "MCHID",
+    "PUBLIC_KEY_ID",
+    "FakeWeChatPay",
+    "Refund",
+    "new_key",
+    "self_signed",
+]

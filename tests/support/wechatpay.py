@@ -14,9 +14,14 @@ from tests.support.clock import MovableClock
 
 
 @asynccontextmanager
-async def wechatpay_on(runtime: Runtime, clock: MovableClock) -> AsyncIterator[FakeWeChatPay]:
-    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server; put back as it was."""
+async def wechatpay_on(
+    runtime: Runtime, clock: MovableClock, *, certificates: bool = False
+) -> AsyncIterator[FakeWeChatPay]:
+    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server; put back as it was.
+    `certificates`: verified with the server's platform certificate, not the public key."""
     fake = FakeWeChatPay(clock.now)
+    if certificates:
+        fake.use_certificates()
     before = runtime.settings
     runtime.settings = dataclasses.replace(
         before, payment_providers=("devpay", "wechatpay"), wechatpay=fake.config()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -105,11 +106,16 @@ async def subscribed(runtime: Runtime, topic: str, count: int = 1) -> None:
 async def serve(runtime: Runtime) -> AsyncIterator[str]:
     """The app served by uvicorn on a free local port inside the test's loop; yields its
     address, "127.0.0.1:<port>" (GraphQL over WebSocket at `ws_url(address)`)."""
+    async with serve_asgi(create_app(runtime=runtime)) as address:
+        yield address
+
+
+@asynccontextmanager
+async def serve_asgi(app: ASGIApp) -> AsyncIterator[str]:
+    """Any ASGI app (the fake WeChat Pay server, for a subprocess to reach) served likewise."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(runtime=runtime), ws="websockets-sansio", log_config=None, lifespan="on"
-    )
+    config = uvicorn.Config(app, ws="websockets-sansio", log_config=None, lifespan="on")
     served = uvicorn.Server(config)
     task = asyncio.create_task(served.serve(sockets=[sock]))
     try:
