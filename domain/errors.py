@@ -29,14 +29,18 @@
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
-    └── MemberError                  MemberErrorCode
-          (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
-          CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
-          INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
-          MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
-          OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
-          another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
-          FORBIDDEN
+    ├── MemberError                  MemberErrorCode
+    │     (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
+    │     CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
+    │     INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
+    │     MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
+    │     OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
+    │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
+    │     FORBIDDEN
+    └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
+          (common codes) FORBIDDEN, INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice
+          for an order not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
+          INVOICE_ALREADY_ISSUED
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -195,6 +199,19 @@ class MemberErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class AfterSaleErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_TAX_ID = "INVALID_TAX_ID"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    ORDER_NOT_PAID = "ORDER_NOT_PAID"
+    INVOICE_ALREADY_REQUESTED = "INVOICE_ALREADY_REQUESTED"
+    INVOICE_ALREADY_ISSUED = "INVOICE_ALREADY_ISSUED"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -205,6 +222,7 @@ ErrorCode = (
     | PointsErrorCode
     | SubscriptionErrorCode
     | MemberErrorCode
+    | AfterSaleErrorCode
 )
 
 
@@ -255,3 +273,7 @@ class SubscriptionError(DomainError):
 
 class MemberError(DomainError):
     code: MemberErrorCode
+
+
+class AfterSaleError(DomainError):
+    code: AfterSaleErrorCode

@@ -10,6 +10,7 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
+from domain.aftersales.deps import DeskDeps
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -230,6 +231,7 @@ class Runtime:
             vault=self.vault,
             events=self.events,
         )
+        self.desk = DeskDeps(uow=self.unit_of_work, clock=self.clock, vault=self.vault)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

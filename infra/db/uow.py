@@ -17,6 +17,7 @@ from infra.repositories.cached import (
     CachedSessionRepository,
 )
 from infra.repositories.catalog import TortoiseCatalogRepository
+from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
     TortoiseDeviceRepository,
@@ -60,6 +61,7 @@ class Repositories:
         self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
+        self.desk = TortoiseDeskRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -84,6 +84,10 @@ class FakeUnitOfWork(UnitOfWork):
     def subscriptions(self) -> NoReturn:
         raise _unfaked("subscriptions")
 
+    @property
+    def desk(self) -> NoReturn:
+        raise _unfaked("desk")
+
     async def __aenter__(self) -> FakeUnitOfWork:
         assert self._snapshot is None, "a unit of work is entered once"
         self._snapshot = self._db.tables.snapshot()
