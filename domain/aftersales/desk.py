@@ -171,12 +171,15 @@ def _seal(details: InvoiceDetails) -> str:
 
 def readable_actors(labels: Sequence[str], names: dict[UUID, str]) -> list[str]:
     """What a timeline shows for each audit label: the staff username, the device name,
-    "member", "system", "integration"; the label itself when its staff or device is gone."""
+    "member", "system", "integration", "payment provider <name>"; the label itself when its
+    staff or device is gone."""
     shown = []
     for label in labels:
         kind, key = actor_kind(label)
         if kind in ("STAFF", "DEVICE") and key is not None and key in names:
             shown.append(names[key])
+        elif kind == "PROVIDER":  # a payment provider's notification: PROVIDER:wechatpay
+            shown.append(f"payment provider {label.partition(':')[2]}")
         else:
             shown.append(GENERIC.get(kind, label))
     return shown
