@@ -25,7 +25,7 @@ from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
-from api.mutations.desk import DeskMutations
+from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
@@ -61,6 +61,7 @@ class Mutation(
     PointsMutations,
     SubscriptionMutations,
     DeskMutations,
+    ActForMemberMutations,
 ):
     pass
 

@@ -231,7 +231,13 @@ class Runtime:
             vault=self.vault,
             events=self.events,
         )
-        self.desk = DeskDeps(uow=self.unit_of_work, clock=self.clock, vault=self.vault)
+        self.desk = DeskDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            vault=self.vault,
+            members=self.members,
+            subscriptions=self.subscriptions,
+        )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import cast
 from uuid import UUID
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import AfterSaleUserError
+from api.errors import AfterSaleUserError, MemberUserError, SubscriptionUserError
 from api.mutations import actor, mutate
+from api.mutations.members import ConsentChangeInput, ConsentsPayload
+from api.mutations.subscriptions import SubscriptionPayload
 from api.permissions import IsCustomerService, IsMember, IsStaff
 from api.relay import decode_any_id, decode_id
 from api.types.desk import InvoiceRequest, StaffNote
-from domain.aftersales import desk
+from api.types.members import Consents
+from api.types.subscriptions import Subscription
+from domain.aftersales import acting, desk
 from domain.aftersales.desk_model import NoteSubject
+from domain.members.privacy import ConsentChange
 
 
 @strawberry.input
@@ -116,4 +124,161 @@ class DeskMutations:
                 input.invoice_number,
             ),
             lambda request: InvoiceRequestPayload(invoice=InvoiceRequest.opened(info, request)),
+        )
+
+
+# ---------------------------------------------------------------- acting for a member
+# One design for every act (domain/aftersales/acting.py): a CS mutation named `...ForMember`
+# (or `...MemberAccount`/`exportMemberData`) with the member's id and a reason; the change and
+# the staff action record are one transaction; errors are the owning context's.
+
+
+@strawberry.input
+class ConsentsForMemberInput:
+    member_id: strawberry.ID
+    changes: list[ConsentChangeInput]
+    policy_version: str
+    reason: str = strawberry.field(description="Why, e.g. the ticket; it is logged.")
+
+
+@strawberry.input
+class ActForMemberInput:
+    member_id: strawberry.ID
+    reason: str = strawberry.field(description="Why, e.g. the ticket; it is logged.")
+
+
+@strawberry.input
+class DeleteMemberAccountInput:
+    member_id: strawberry.ID
+    reason: str
+    confirm: bool
+
+
+@strawberry.type
+class ExportMemberDataPayload:
+    document: JSON | None = strawberry.field(
+        default=None, description="The member's export (written to the PII access log)."
+    )
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteMemberAccountPayload:
+    ok: bool = False
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PauseSubscriptionForMemberInput:
+    member_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="A subscription of that member.")
+    until: date | None = None
+    reason: str
+
+
+@strawberry.input
+class CancelSubscriptionForMemberInput:
+    member_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="A subscription of that member.")
+    reason: str = strawberry.field(description="The cancellation's reason; it is logged.")
+
+
+def _acting(info: Info[Context, object], member_id: str, reason: str) -> acting.ActingFor:
+    key = decode_id(member_id, "Member", ["input", "memberId"])
+    return acting.ActingFor(actor(info), key, reason)
+
+
+def _subscription_id(value: str) -> UUID:
+    return decode_id(value, "Subscription", ["input", "id"])
+
+
+@strawberry.type
+class ActForMemberMutations:
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS records or withdraws consents as the member asked (channel CS).",
+    )
+    async def update_consents_for_member(
+        self, info: Info[Context, object], input: ConsentsForMemberInput
+    ) -> ConsentsPayload:
+        deps = info.context.runtime.desk
+        changes = [ConsentChange(c.purpose, c.granted) for c in input.changes]
+        return await mutate(
+            ConsentsPayload,
+            MemberUserError,
+            lambda: acting.update_consents_for(
+                deps, _acting(info, input.member_id, input.reason), changes, input.policy_version
+            ),
+            lambda records: ConsentsPayload(consents=Consents.from_domain(records)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS reads the member's data export for them (PII access log).",
+    )
+    async def export_member_data(
+        self, info: Info[Context, object], input: ActForMemberInput
+    ) -> ExportMemberDataPayload:
+        deps = info.context.runtime.desk
+        return await mutate(
+            ExportMemberDataPayload,
+            MemberUserError,
+            lambda: acting.export_for(deps, _acting(info, input.member_id, input.reason)),
+            lambda document: ExportMemberDataPayload(document=cast(JSON, document)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS deletes the member's account at their request: the same erasure as "
+        "`deleteMyAccount`. Cannot be undone.",
+    )
+    async def delete_member_account(
+        self, info: Info[Context, object], input: DeleteMemberAccountInput
+    ) -> DeleteMemberAccountPayload:
+        deps = info.context.runtime.desk
+        return await mutate(
+            DeleteMemberAccountPayload,
+            MemberUserError,
+            lambda: acting.delete_account_for(
+                deps, _acting(info, input.member_id, input.reason), input.confirm
+            ),
+            lambda _: DeleteMemberAccountPayload(ok=True),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS pauses a member's subscription for them.",
+    )
+    async def pause_subscription_for_member(
+        self, info: Info[Context, object], input: PauseSubscriptionForMemberInput
+    ) -> SubscriptionPayload:
+        deps = info.context.runtime.desk
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: acting.pause_subscription_for(
+                deps,
+                _acting(info, input.member_id, input.reason),
+                _subscription_id(input.id),
+                input.until,
+            ),
+            lambda s: SubscriptionPayload(subscription=Subscription.from_domain(s)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS cancels a member's subscription for them (a prepaid plan's unused "
+        "deliveries are refunded).",
+    )
+    async def cancel_subscription_for_member(
+        self, info: Info[Context, object], input: CancelSubscriptionForMemberInput
+    ) -> SubscriptionPayload:
+        deps = info.context.runtime.desk
+        return await mutate(
+            SubscriptionPayload,
+            SubscriptionUserError,
+            lambda: acting.cancel_subscription_for(
+                deps, _acting(info, input.member_id, input.reason), _subscription_id(input.id)
+            ),
+            lambda s: SubscriptionPayload(subscription=Subscription.from_domain(s)),
         )

@@ -376,17 +376,29 @@ async def reveal_identifiers(
         identities = await uow.members.identities_of([member.id])
         key = member.data_key
         revealed = [(i, deps.vault.decrypt(key, i.ciphertext)) for i in identities] if key else []
-        await uow.members.add_pii_access(
-            PiiAccess(
-                id=new_id(),
-                actor=actor.label,
-                member_id=member.id,
-                kinds=sorted({i.kind.value for i in identities}),
-                reason=why,
-                created_at=deps.auth.clock.now(),
-            )
-        )
+        await log_pii_access_in_uow(deps, uow, actor.label, member.id, identities, why)
     return revealed
+
+
+async def log_pii_access_in_uow(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    actor: str,
+    member_id: UUID,
+    identities: Sequence[Identity],
+    reason: str,
+) -> None:
+    """Write one unmasked read of the member's identifiers to the PII access log."""
+    await uow.members.add_pii_access(
+        PiiAccess(
+            id=new_id(),
+            actor=actor,
+            member_id=member_id,
+            kinds=sorted({i.kind.value for i in identities}),
+            reason=reason,
+            created_at=deps.auth.clock.now(),
+        )
+    )
 
 
 async def pii_access_log(
