@@ -11,6 +11,7 @@ import httpx
 from redis.asyncio import Redis
 
 from domain.aftersales.deps import DeskDeps
+from domain.aftersales.desk import register_handlers as register_desk_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -97,6 +98,7 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
+        register_desk_handlers(self.desk, self.events, self.exporters)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from domain.aftersales.deps import DeskDeps
@@ -20,11 +21,13 @@ from domain.aftersales.desk_model import (
     clean_note,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode
+from domain.events import DataExporters, EventHandlers, MemberErased, MembersMerged
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.ordering.model import Order, OrderStatus
 from domain.ordering.services import is_cs, is_store_staff
 from domain.pagination import Page, PageRequest
+from domain.uow import UnitOfWork
 
 # An order is paid from PAID on; one cancelled or never collected was (or will be) refunded.
 INVOICEABLE = frozenset(
@@ -208,3 +211,35 @@ async def actor_names(deps: DeskDeps, labels: Sequence[str]) -> list[str]:
         async with deps.uow() as uow:
             names = await uow.desk.actor_names(staff, devices)
     return readable_actors(labels, names)
+
+
+def register_handlers(deps: DeskDeps, events: EventHandlers, exporters: DataExporters) -> None:
+    """A merge moves the absorbed member's notes and invoice requests to the survivor; an
+    erasure deletes the notes on the member (invoice requests stay: accounting records, like
+    orders); the member's data export lists their invoice requests, decrypted."""
+
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.desk.move_member(event.source_member_id, event.target_member_id)
+
+    async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
+        await uow.desk.delete_member_notes(event.member_id)
+
+    async def export(uow: UnitOfWork, member_id: UUID) -> list[dict[str, Any]]:
+        found = await uow.desk.invoices_of_member(member_id)
+        return [_exported(request, open_invoice(deps, request)) for request in found]
+
+    events.register(MembersMerged, on_merged)
+    events.register(MemberErased, on_erased)
+    exporters.register("invoiceRequests", export)
+
+
+def _exported(request: InvoiceRequest, details: InvoiceDetails) -> dict[str, Any]:
+    return {
+        "orderId": str(request.order_id),
+        "status": request.status.value,
+        "title": details.title,
+        "taxId": details.tax_id,
+        "email": details.email,
+        "requestedAt": request.requested_at.isoformat(),
+        "invoiceNumber": request.invoice_number,
+    }

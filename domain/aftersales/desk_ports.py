@@ -33,6 +33,15 @@ class DeskRepository(Protocol):
         """Oldest first: the invoicing system's queue."""
         ...
 
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        """A merge: the absorbed member's notes and invoice requests become the survivor's."""
+        ...
+
+    async def delete_member_notes(self, member_id: UUID) -> int:
+        """An erasure: notes on the member may describe the person; they go."""
+        ...
+
+    async def invoices_of_member(self, member_id: UUID) -> list[InvoiceRequest]: ...
     async def actor_names(
         self, staff_ids: Sequence[UUID], device_ids: Sequence[UUID]
     ) -> dict[UUID, str]:

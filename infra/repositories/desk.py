@@ -7,7 +7,7 @@ from uuid import UUID
 
 from tortoise.exceptions import IntegrityError
 
-from domain.aftersales.desk_model import InvoiceRequest, InvoiceStatus, Note
+from domain.aftersales.desk_model import InvoiceRequest, InvoiceStatus, Note, NoteSubject
 from domain.pagination import Page, PageRequest
 from infra.db.models.desk import InvoiceRequestRow, StaffNoteRow
 from infra.db.models.identity import DeviceRow, StaffUserRow
@@ -92,6 +92,23 @@ class TortoiseDeskRepository:
             query = query.filter(id__gt=after_uuid(page.after))
         rows = await query.order_by("id").limit(page.first + 1)
         return Page.from_rows([_invoice(r) for r in rows], [str(r.id) for r in rows], page)
+
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        notes = await StaffNoteRow.filter(subject=NoteSubject.MEMBER, subject_id=source).update(
+            subject_id=target
+        )
+        invoices = await InvoiceRequestRow.filter(member_id=source).update(member_id=target)
+        return int(notes) + int(invoices)
+
+    async def delete_member_notes(self, member_id: UUID) -> int:
+        deleted = await StaffNoteRow.filter(
+            subject=NoteSubject.MEMBER, subject_id=member_id
+        ).delete()
+        return int(deleted)
+
+    async def invoices_of_member(self, member_id: UUID) -> list[InvoiceRequest]:
+        rows = await InvoiceRequestRow.filter(member_id=member_id).order_by("id")
+        return [_invoice(r) for r in rows]
 
     async def actor_names(
         self, staff_ids: Sequence[UUID], device_ids: Sequence[UUID]

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.db.models.desk import StaffNoteRow
 from infra.db.models.identity import StaffActionRow
 from infra.db.models.members import ConsentRecordRow, PiiAccessRow
 from infra.runtime import Runtime
@@ -121,6 +122,9 @@ async def test_a_deletion_for_a_member_is_the_same_erasure_and_refused_without_t
     assert codes(open_orders) == ["OPEN_ORDERS"]
     assert await StaffActionRow.all().count() == 0  # the refusal rolled the record back
 
+    note = 'mutation($m: ID!) { addNote(input: {subjectId: $m, text: "lives nearby"}) {\n'
+    note += "errors { code } } }"
+    assert (await cs.data(note, {"m": world.member_b.id}))["addNote"]["errors"] == []
     erased = (await cs.data(DELETE, {"m": world.member_b.id, "confirm": True}))[
         "deleteMemberAccount"
     ]
@@ -130,6 +134,7 @@ async def test_a_deletion_for_a_member_is_the_same_erasure_and_refused_without_t
     )
     assert member["member"]["status"] == "ERASED"
     assert [e["action"] for e in await audit(world)] == ["DELETE_FOR_MEMBER"]
+    assert await StaffNoteRow.all().count() == 0  # notes on an erased member go with it
 
 
 async def test_a_subscription_paused_and_cancelled_for_its_member_only(

@@ -225,12 +225,8 @@ async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
     world: World, order: str
 ) -> None:
     member_a, member_b, cs = world.member_a.api, world.member_b.api, as_(world, "cs_agent")
-    details = {
-        "o": order,
-        "title": "上海某某科技有限公司",
-        "tax": "91310000ma1fl0xx1x",
-        "email": "ap@example.com",
-    }
+    title, email = "上海某某科技有限公司", "ap@example.com"
+    details = {"o": order, "title": title, "tax": "91310000ma1fl0xx1x", "email": email}
     for who, variables, code, field in (
         (member_b, details, "NOT_FOUND", "orderId"),
         (member_a, {**details, "tax": "123"}, "INVALID_TAX_ID", "taxId"),
@@ -277,6 +273,19 @@ async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
     assert [n["id"] for n in issued_queue] == [invoice["id"]]
     stored = await InvoiceRequestRow.get(id=row.id)
     assert stored.invoice_number == "24312000000012345678"
+    # The member's data export lists it, decrypted.
+    export = (await member_a.data("mutation { exportMyData { document } }"))["exportMyData"]
+    assert export["document"]["invoiceRequests"] == [
+        {
+            "orderId": str(decode_id(order, "Order")),
+            "status": "ISSUED",
+            "title": title,
+            "taxId": "91310000MA1FL0XX1X",
+            "email": email,
+            "requestedAt": export["document"]["invoiceRequests"][0]["requestedAt"],
+            "invoiceNumber": "24312000000012345678",
+        }
+    ]
 
 
 async def test_no_invoice_for_an_unpaid_order(world: World) -> None:
@@ -320,9 +329,12 @@ query($id: ID!) {
 }"""
 
 
-async def test_a_members_merge_history_names_who_merged(world: World) -> None:
+async def test_a_members_merge_history_names_who_merged_and_notes_follow(world: World) -> None:
     cs = as_(world, "cs_agent")
     source, target = world.member_b.id, world.member_a.id
+    assert (await cs.data(ADD_NOTE, {"s": source, "t": "second account"}))["addNote"][
+        "errors"
+    ] == []
     assert (await cs.data(MERGE, {"source": source, "target": target}))["mergeMembers"][
         "errors"
     ] == []
@@ -335,6 +347,8 @@ async def test_a_members_merge_history_names_who_merged(world: World) -> None:
             "actorName": "cs-agent",
         }
     ]
+    notes = (await cs.data(MEMBER_NOTES, {"id": target}))["member"]["notes"]
+    assert [n["text"] for n in notes] == ["second account"]
     # The member's own view has no merge history.
     me = await world.member_a.api.data("{ me { mergeHistory { reason } } }")
     assert me["me"]["mergeHistory"] is None
