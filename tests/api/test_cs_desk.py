@@ -252,6 +252,8 @@ async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
         "title": "上海某某科技有限公司",
         "email": "ap@example.com",
     }
+    # Member B never reads A's order, nor its invoice.
+    assert (await member_b.data(ORDER_INVOICE, {"id": order}))["order"] is None
     # Store staff see the order but not the invoice's personal data.
     assert (await as_(world, "clerk_a").data(ORDER_INVOICE, {"id": order}))["order"][
         "invoice"
@@ -352,3 +354,20 @@ async def test_a_members_merge_history_names_who_merged_and_notes_follow(world: 
     # The member's own view has no merge history.
     me = await world.member_a.api.data("{ me { mergeHistory { reason } } }")
     assert me["me"]["mergeHistory"] is None
+
+
+ADJUST = """
+mutation($m: ID!) {
+  adjustPoints(input: {memberId: $m, delta: 50, reason: "late delivery"}) { errors { code } }
+}"""
+
+POINTS_HISTORY = """
+query($id: ID!) { member(id: $id) { points { history { nodes { actor actorName } } } } }"""
+
+
+async def test_the_points_ledger_names_the_agent(world: World) -> None:
+    cs = as_(world, "cs_agent")
+    assert (await cs.data(ADJUST, {"m": world.member_a.id}))["adjustPoints"]["errors"] == []
+    history = (await cs.data(POINTS_HISTORY, {"id": world.member_a.id}))["member"]["points"]
+    [entry] = history["history"]["nodes"]
+    assert entry["actor"].startswith("STAFF:") and entry["actorName"] == "cs-agent"
