@@ -10,6 +10,8 @@ from uuid import UUID
 
 from strawberry.dataloader import DataLoader
 
+from domain.aftersales.desk import actor_ids, readable_actors
+from domain.aftersales.desk_model import InvoiceRequest, Note
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.inventory.availability import totals_online
@@ -152,6 +154,34 @@ class Loaders:
     async def _cycles_by_subscription(self, keys: list[UUID]) -> list[list[Cycle]]:
         found = await self._repos.subscriptions.cycles_of(keys)
         return _grouped(found, keys, lambda c: c.subscription_id)
+
+    async def _notes(self, keys: list[UUID]) -> list[list[Note]]:
+        found = await self._repos.desk.notes_of(keys)
+        return _grouped(found, keys, lambda n: n.subject_id)
+
+    async def _invoice_by_order(self, keys: list[UUID]) -> list[InvoiceRequest | None]:
+        found = await self._repos.desk.invoices_of_orders(keys)
+        return _in_key_order(keys, found, {i.order_id: i for i in found})
+
+    async def _actor_names(self, keys: list[str]) -> list[str]:
+        staff, devices = actor_ids(keys)
+        names = await self._repos.desk.actor_names(staff, devices) if staff or devices else {}
+        return readable_actors(keys, names)
+
+    @cached_property
+    def notes_by_subject(self) -> DataLoader[UUID, list[Note]]:
+        """Internal notes on a member or an order, oldest first."""
+        return DataLoader(self._notes)
+
+    @cached_property
+    def invoice_by_order(self) -> DataLoader[UUID, InvoiceRequest | None]:
+        return DataLoader(self._invoice_by_order)
+
+    @cached_property
+    def actor_name(self) -> DataLoader[str, str]:
+        """An audit label (`STAFF:<id>`, `DEVICE:<id>`, `SYSTEM`...) as a timeline shows it:
+        one read of staff and devices for every label of the request."""
+        return DataLoader(self._actor_names)
 
     @cached_property
     def notifications_by_order(self) -> DataLoader[UUID, list[OutboxMessage]]:

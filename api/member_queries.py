@@ -13,7 +13,6 @@ from api.context import Context
 from api.permissions import (
     CanReadMembers,
     CanServeMembers,
-    IsAdmin,
     IsCustomerService,
     IsMember,
 )
@@ -23,7 +22,12 @@ from domain.errors import DomainError
 from domain.identity.model import ApiScope, Principal
 from domain.members import candidates
 from domain.members.model import CandidateState
-from domain.members.services import lookup_member, resolve_member, search_members
+from domain.members.services import (
+    lookup_member,
+    pii_access_log,
+    resolve_member,
+    search_members,
+)
 
 
 async def member_node(info: Info[Context, object], key: UUID) -> Member | None:
@@ -75,8 +79,10 @@ class MemberQueries:
 
     @strawberry.field(
         permission_classes=[CanReadMembers],
-        description="Search by exact phone or card number, or by a fragment of the name "
-        "(CS; API keys with members:read see names masked).",
+        description="One search box: an exact phone or card number; the last 4 digits of a "
+        "phone (at most 20 members, rate limited); an order number (its member); else a "
+        "fragment of the name (CS; API keys with members:read see names masked). Identifiers "
+        "are always masked: `revealIdentifiers` unmasks, logged.",
     )
     async def members(
         self,
@@ -86,11 +92,11 @@ class MemberQueries:
         after: str | None = None,
     ) -> Connection[Member]:
         page = _page(first, after)
+        principal = info.context.principal
         try:
-            result = await search_members(info.context.runtime.members, search, page)
+            result = await search_members(info.context.runtime.members, search, page, principal)
         except DomainError as error:
             raise _top_level(error) from None
-        principal = info.context.principal
         return Connection[Member].from_page(result, lambda m: Member.for_viewer(m, principal))
 
     @strawberry.field(
@@ -127,14 +133,22 @@ class MemberQueries:
         return Connection[MergeCandidate].from_page(result, MergeCandidate.from_domain)
 
     @strawberry.field(
-        permission_classes=[IsAdmin], description="Every unmasked read of personal data."
+        permission_classes=[IsCustomerService],
+        description="Unmasked reads of personal data, newest first: ADMIN sees everyone's "
+        "(`mine: true`: their own), a CS agent always only their own reveals.",
     )
     async def pii_access_log(
-        self, info: Info[Context, object], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, object],
+        first: int | None = None,
+        after: str | None = None,
+        mine: bool = False,
     ) -> Connection[PiiAccessEntry]:
         page = _page(first, after)
+        principal = info.context.principal
+        assert principal is not None
         try:
-            result = await info.context.runtime.repos.members.list_pii_access(page)
+            result = await pii_access_log(info.context.runtime.members, principal, page, mine)
         except DomainError as error:
             raise _top_level(error) from None
         return Connection[PiiAccessEntry].from_page(result, PiiAccessEntry.from_domain)

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
@@ -24,6 +25,7 @@ from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
+from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
@@ -55,6 +57,7 @@ class Query(
     PointsQueries,
     ReviewQueries,
     ReconciliationQueries,
+    DeskQueries,
 ):
     pass
 
@@ -71,6 +74,8 @@ class Mutation(
     SubscriptionMutations,
     ReviewMutations,
     ReconciliationMutations,
+    DeskMutations,
+    ActForMemberMutations,
 ):
     pass
 

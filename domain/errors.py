@@ -30,18 +30,20 @@
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
     ├── MemberError                  MemberErrorCode
-          (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
-          CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
-          INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
-          MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
-          OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
-          another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
-          FORBIDDEN
-    └── AfterSaleError               AfterSaleErrorCode
-          (common codes) reviews: NOT_HANDED_OVER (the line's goods are not picked up or
-          delivered yet), ALREADY_REVIEWED (one review per order line), INVALID_RATING (1-5),
-          TEXT_TOO_LONG, INVALID_PHOTO_URL (https only), ILLEGAL_STATE (a moderation step from
-          the wrong state), FORBIDDEN
+    │     (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
+    │     CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
+    │     INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
+    │     MEMBER_ERASED, MERGE_INTO_SELF, IDENTIFIER_TAKEN, CONFIRMATION_REQUIRED,
+    │     OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
+    │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
+    │     FORBIDDEN
+    └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
+          (common codes) FORBIDDEN; reviews: NOT_HANDED_OVER (the line's goods are not picked
+          up or delivered yet), ALREADY_REVIEWED (one review per order line), INVALID_RATING
+          (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only), ILLEGAL_STATE (a moderation step
+          from the wrong state); the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an
+          invoice for an order not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per
+          order), INVOICE_ALREADY_ISSUED
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -213,6 +215,11 @@ class AfterSaleErrorCode(StrEnum):
     INVALID_PHOTO_URL = "INVALID_PHOTO_URL"
     ILLEGAL_STATE = "ILLEGAL_STATE"
     FORBIDDEN = "FORBIDDEN"
+    INVALID_TAX_ID = "INVALID_TAX_ID"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    ORDER_NOT_PAID = "ORDER_NOT_PAID"
+    INVOICE_ALREADY_REQUESTED = "INVOICE_ALREADY_REQUESTED"
+    INVOICE_ALREADY_ISSUED = "INVOICE_ALREADY_ISSUED"
 
 
 ErrorCode = (

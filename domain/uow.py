@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
+from domain.aftersales.desk_ports import DeskRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.idempotency import IdempotencyStore
@@ -63,6 +64,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepository: ...
     @property
     def reviews(self) -> ReviewRepository: ...
+    @property
+    def desk(self) -> DeskRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -243,6 +243,17 @@ def cmd_create_device(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def cmd_index_phone_suffixes(args: argparse.Namespace) -> int:
+    from domain.members.services import index_phone_suffixes
+
+    async def action(runtime: Any) -> int:
+        done = await index_phone_suffixes(runtime.members)
+        print(f"indexed the last 4 digits of {done} phone number(s)")
+        return 0
+
+    return _with_runtime(action)
+
+
 def cmd_create_api_key(args: argparse.Namespace) -> int:
     from domain.identity.model import ApiScope
     from domain.identity.services import create_api_key
@@ -449,6 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
     p.add_argument("--store", action="append", metavar="CODE", help="store code (repeatable)")
     p.set_defaults(func=cmd_create_staff)
+
+    p = sub.add_parser(
+        "index-phone-suffixes",
+        help="backfill the CS search index of phones' last 4 digits (once, after 0023_cs_desk)",
+    )
+    p.set_defaults(func=cmd_index_phone_suffixes)
 
     p = sub.add_parser("create-device", help="register a kiosk or POS and print its token")
     p.add_argument("--store", required=True, metavar="CODE", help="store code")

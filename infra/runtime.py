@@ -10,7 +10,8 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
-from domain.aftersales.deps import ReviewDeps, ReviewPolicy
+from domain.aftersales.deps import DeskDeps, ReviewDeps, ReviewPolicy
+from domain.aftersales.desk import register_handlers as register_desk_handlers
 from domain.aftersales.reviews import export_reviews
 from domain.aftersales.reviews import register_handlers as register_review_handlers
 from domain.catalog.deps import CatalogDeps
@@ -102,6 +103,7 @@ class Runtime:
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
         register_review_handlers(self.events, self.clock)
+        register_desk_handlers(self.desk, self.events, self.exporters)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -248,6 +250,13 @@ class Runtime:
             uow=self.unit_of_work,
             clock=self.clock,
             policy=ReviewPolicy(banned_words=s.review_banned_words),
+        )
+        self.desk = DeskDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            vault=self.vault,
+            members=self.members,
+            subscriptions=self.subscriptions,
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

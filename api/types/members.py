@@ -17,6 +17,7 @@ from domain.members.services import sorted_identities
 from domain.ordering.model import OrderStatus
 
 if TYPE_CHECKING:
+    from api.types.desk import StaffNote
     from api.types.orders import OrderConnection
     from api.types.points import Points
     from api.types.reviews import ReviewConnection
@@ -217,6 +218,31 @@ class Member(Node):
         page = await info.context.runtime.repos.reviews.for_member(self.key, _page(first, after))
         return ReviewConnection.from_page(page, Review.from_domain)
 
+    @strawberry.field(
+        description="Internal notes, oldest first: staff only (CS, ADMIN, store staff); never "
+        "the member."
+    )
+    async def notes(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[StaffNote, strawberry.lazy("api.types.desk")]] | None:
+        from api.types.desk import StaffNote
+        from domain.aftersales.desk import may_note_member
+
+        if not may_note_member(info.context.principal):
+            return None
+        found = await info.context.loaders.notes_by_subject.load(self.key)
+        return [StaffNote.from_domain(n) for n in found]
+
+    @strawberry.field(
+        description="Merges into and out of this member, oldest first (CS and ADMIN)."
+    )
+    async def merge_history(self, info: Info[Context, Any]) -> list[MemberMerge] | None:
+        actor = info.context.principal
+        if actor is None or not actor.has_pii_access:
+            return None
+        found = await info.context.runtime.repos.members.merges_of(self.key)
+        return [MemberMerge.from_domain(x) for x in found]
+
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:
         if self.merged_into_key is None:
@@ -234,6 +260,10 @@ class MemberMerge:
     actor: str
     moved: JSON
     created_at: datetime | None
+
+    @strawberry.field(description="Who merged, readable: a staff username, `member`, `system`.")
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await info.context.loaders.actor_name.load(self.actor)
 
     @classmethod
     def from_domain(cls, merge: m.MemberMerge) -> MemberMerge:

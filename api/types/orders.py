@@ -14,7 +14,9 @@ from api.lean import lean
 from api.loaders import now_or_later
 from api.relay import Connection, Node, encode_id
 from api.types.catalog import Money, Product, Variant, money_of
+from api.types.desk import InvoiceRequest, StaffNote
 from api.types.locations import Location
+from domain.aftersales.desk import may_note_order, may_read_invoice
 from domain.catalog.model import Product as DomainProduct
 from domain.catalog.model import Variant as DomainVariant
 from domain.identity.model import ApiScope, DeviceKind
@@ -130,9 +132,15 @@ class Pickup:
 class OrderEvent:
     from_status: OrderStatus | None
     to_status: OrderStatus
-    actor: str
+    actor: str = strawberry.field(description="The audit label: STAFF:<id>, MEMBER:<id>, ...")
     reason: str
     at: datetime
+
+    @strawberry.field(
+        description="Who, readable: the staff username or device name, `member`, `system`."
+    )
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await info.context.loaders.actor_name.load(self.actor)
 
 
 @strawberry.type(
@@ -288,6 +296,23 @@ class Order(Node):
             )
             for e in events
         ]
+
+    @strawberry.field(
+        description="Internal notes, oldest first: CS, ADMIN and the store's staff; never the "
+        "member."
+    )
+    async def notes(self, info: Info[Context, Any]) -> list[StaffNote] | None:
+        if not may_note_order(info.context.principal, self.domain):
+            return None
+        found = await info.context.loaders.notes_by_subject.load(self.domain.id)
+        return [StaffNote.from_domain(n) for n in found]
+
+    @strawberry.field(description="The e-invoice request (发票): the member, CS and ADMIN.")
+    async def invoice(self, info: Info[Context, Any]) -> InvoiceRequest | None:
+        if not may_read_invoice(info.context.principal, self.domain):
+            return None
+        found = await info.context.loaders.invoice_by_order.load(self.domain.id)
+        return InvoiceRequest.opened(info, found) if found else None
 
     @strawberry.field(description="Payments and refunds (staff of the store and CS).")
     async def payments(self, info: Info[Context, Any]) -> list[OrderPayment] | None:

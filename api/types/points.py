@@ -51,6 +51,12 @@ class PointsEntry:
     reason: str
     created_at: datetime
 
+    @strawberry.field(
+        description="Who, readable: the staff username or device name, `member`, `system`."
+    )
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await info.context.loaders.actor_name.load(self.actor)
+
     @classmethod
     def from_domain(cls, entry: m.Entry) -> PointsEntry:
         return cls(

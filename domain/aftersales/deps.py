@@ -1,4 +1,4 @@
-"""What the after-sales services are given (reviews: `ReviewDeps`)."""
+"""What the after-sales services are given: `ReviewDeps` (reviews), `DeskDeps` (the CS desk)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from domain.aftersales.review_model import DEFAULT_BANNED_WORDS, clean_banned_words
 from domain.clock import Clock
+from domain.members.deps import MemberDeps
+from domain.members.ports import PiiVault
+from domain.subscriptions.deps import SubscriptionDeps
 from domain.uow import UnitOfWorkFactory
 
 
@@ -22,3 +25,16 @@ class ReviewDeps:
     uow: UnitOfWorkFactory
     clock: Clock
     policy: ReviewPolicy = field(default_factory=ReviewPolicy)
+
+
+@dataclass(frozen=True)
+class DeskDeps:
+    """The customer-service desk: notes and invoice requests (invoice details are encrypted
+    with the PII vault, under a key of each request's own), and acting for a member through
+    the members' and subscriptions' own `*_in_uow` services."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    vault: PiiVault
+    members: MemberDeps
+    subscriptions: SubscriptionDeps

@@ -71,3 +71,12 @@ def mask(kind: IdentityKind, value: str) -> str:
 
 def lookup_namespace(kind: IdentityKind, app_id: str) -> str:
     return f"identity:{kind.value}:{app_id}"
+
+
+PHONE_SUFFIX_NAMESPACE = "identity:PHONE:last4"
+
+
+def phone_suffix(value: str) -> str:
+    """What CS searches by: the last 4 digits of a normalised phone (a keyed hash of them is
+    the index; on their own they identify nobody)."""
+    return value[-4:]

@@ -81,6 +81,7 @@ class Identity:
     verified: bool
     verified_by: VerifiedBy
     linked_at: datetime
+    suffix_hash: str | None = None  # a phone's: keyed hash of its last 4 digits (CS search)
 
 
 @dataclass(frozen=True)

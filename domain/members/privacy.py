@@ -24,7 +24,8 @@ from domain.members.model import (
     MemberStatus,
     current_consents,
 )
-from domain.members.services import active_member, sorted_identities
+from domain.members.services import active_member, log_pii_access_in_uow, sorted_identities
+from domain.uow import UnitOfWork
 
 ERASED_NAME = ""
 
@@ -54,6 +55,12 @@ async def update_consents(
     channel: Channel,
 ) -> list[ConsentRecord]:
     """Append one record per change; returns the member's whole history."""
+    version = clean_consent_changes(changes, policy_version)
+    return await _append(deps, principal.id, changes, version, channel)
+
+
+def clean_consent_changes(changes: Sequence[ConsentChange], policy_version: str) -> str:
+    """The checks on one call's consent changes; returns the policy version, cleaned."""
     if len(changes) > len(ConsentPurpose):  # each purpose once: more is refused unread
         raise MemberError(
             MemberErrorCode.TOO_MANY_ITEMS,
@@ -67,7 +74,7 @@ async def update_consents(
         raise MemberError(
             MemberErrorCode.INVALID_INPUT, "Each purpose at most once per call.", ["changes"]
         )
-    return await _append(deps, principal.id, changes, version, channel)
+    return version
 
 
 async def unsubscribe_all(
@@ -85,24 +92,37 @@ async def _append(
     version: str,
     channel: Channel,
 ) -> list[ConsentRecord]:
-    now = deps.auth.clock.now()
     async with deps.auth.uow() as uow:
-        member = await active_member(uow, member_id)
-        await uow.members.add_consents(
-            [
-                ConsentRecord(
-                    id=new_id(),
-                    member_id=member.id,
-                    purpose=c.purpose,
-                    granted=c.granted,
-                    policy_version=version,
-                    channel=channel,
-                    recorded_at=now,
-                )
-                for c in changes
-            ]
-        )
-        return await uow.members.consents_of([member.id])
+        return await append_consents_in_uow(deps, uow, member_id, changes, version, channel)
+
+
+async def append_consents_in_uow(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    changes: Sequence[ConsentChange],
+    version: str,
+    channel: Channel,
+) -> list[ConsentRecord]:
+    """Record the changes (checked by `clean_consent_changes`) in the caller's transaction:
+    the member's own call, or customer service acting for them (channel CS)."""
+    now = deps.auth.clock.now()
+    member = await active_member(uow, member_id)
+    await uow.members.add_consents(
+        [
+            ConsentRecord(
+                id=new_id(),
+                member_id=member.id,
+                purpose=c.purpose,
+                granted=c.granted,
+                policy_version=version,
+                channel=channel,
+                recorded_at=now,
+            )
+            for c in changes
+        ]
+    )
+    return await uow.members.consents_of([member.id])
 
 
 EXPORT_FORMAT = "omnishelf.member-export/2"
@@ -110,18 +130,38 @@ EXPORT_FORMAT = "omnishelf.member-export/2"
 
 async def export_member_data(deps: MemberDeps, principal: Principal) -> dict[str, Any]:
     """The whole export as one value (the GraphQL `exportMyData`): the stream, read."""
-    return cast(
-        dict[str, Any], json.loads("".join([c async for c in export_stream(deps, principal)]))
-    )
+    return await export_of(deps, principal.id)
+
+
+async def export_of(deps: MemberDeps, member_id: UUID) -> dict[str, Any]:
+    """A member's whole export as one value (theirs, or read by CS for them: audited there)."""
+    return cast(dict[str, Any], json.loads("".join([c async for c in _export(deps, member_id)])))
+
+
+async def log_export_in_uow(
+    deps: MemberDeps, uow: UnitOfWork, actor: str, member_id: UUID, reason: str
+) -> Member:
+    """Staff read a member's export for them: it unmasks every identifier, so it goes to the
+    PII access log like a reveal. Returns the (active) member."""
+    member = await active_member(uow, member_id)
+    identities = await uow.members.identities_of([member.id])
+    await log_pii_access_in_uow(deps, uow, actor, member.id, identities, f"export: {reason}"[:200])
+    return member
 
 
 async def export_stream(deps: MemberDeps, principal: Principal) -> AsyncIterator[str]:
+    """The member's own export, streamed (`GET /me/export`)."""
+    async for piece in _export(deps, principal.id):
+        yield piece
+
+
+async def _export(deps: MemberDeps, member_id: UUID) -> AsyncIterator[str]:
     """Everything we hold about the member, machine-readable, identifiers and addresses
     decrypted, as JSON text in pieces: the member's record and the summary sections first,
     then each list section (orders, points entries, subscriptions...) page by page, each page
     read in a transaction of its own. Memory stays bounded whatever the account's size."""
     async with deps.auth.uow() as uow:
-        member = await active_member(uow, principal.id)
+        member = await active_member(uow, member_id)
         assert member.data_key is not None
         identities = sorted_identities(await uow.members.identities_of([member.id]))
         consents = await uow.members.consents_of([member.id])
@@ -215,21 +255,27 @@ async def delete_account(deps: MemberDeps, principal: Principal, confirm: bool) 
             "Deleting the account cannot be undone; send `confirm: true`.",
             ["confirm"],
         )
-    now = deps.auth.clock.now()
     async with deps.auth.uow() as uow:
-        member = await active_member(uow, principal.id)
-        erasing = MemberErasing(member.id)
-        await deps.events.dispatch(uow, erasing)
-        if erasing.open_orders:
-            raise MemberError(
-                MemberErrorCode.OPEN_ORDERS,
-                "These orders are paid and not collected yet: "
-                f"{', '.join(erasing.open_orders)}. Collect them, or cancel them for a refund, "
-                "then delete the account.",
-            )
-        await uow.members.delete_identities(member.id)
-        await revoke_sessions_in_uow(uow, PrincipalKind.MEMBER, member.id, now, "erased")
-        member.status, member.data_key = MemberStatus.ERASED, None
-        member.display_name, member.erased_at, member.updated_at = ERASED_NAME, now, now
-        await uow.members.save(member)
-        await deps.events.dispatch(uow, MemberErased(member.id))
+        await erase_member_in_uow(deps, uow, principal.id)
+
+
+async def erase_member_in_uow(deps: MemberDeps, uow: UnitOfWork, member_id: UUID) -> None:
+    """`delete_account`'s erasure in the caller's transaction: the member's own request, or
+    customer service's on their behalf (recorded there)."""
+    now = deps.auth.clock.now()
+    member = await active_member(uow, member_id)
+    erasing = MemberErasing(member.id)
+    await deps.events.dispatch(uow, erasing)
+    if erasing.open_orders:
+        raise MemberError(
+            MemberErrorCode.OPEN_ORDERS,
+            "These orders are paid and not collected yet: "
+            f"{', '.join(erasing.open_orders)}. Collect them, or cancel them for a refund, "
+            "then delete the account.",
+        )
+    await uow.members.delete_identities(member.id)
+    await revoke_sessions_in_uow(uow, PrincipalKind.MEMBER, member.id, now, "erased")
+    member.status, member.data_key = MemberStatus.ERASED, None
+    member.display_name, member.erased_at, member.updated_at = ERASED_NAME, now, now
+    await uow.members.save(member)
+    await deps.events.dispatch(uow, MemberErased(member.id))

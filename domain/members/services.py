@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -9,7 +10,14 @@ from domain.errors import MemberError, MemberErrorCode
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.members.deps import MemberDeps
-from domain.members.identifiers import lookup_namespace, mask, normalise, normalise_phone
+from domain.members.identifiers import (
+    PHONE_SUFFIX_NAMESPACE,
+    lookup_namespace,
+    mask,
+    normalise,
+    normalise_phone,
+    phone_suffix,
+)
 from domain.members.model import (
     Channel,
     Identity,
@@ -58,6 +66,13 @@ def member_principal(member: Member, session_id: UUID | None = None) -> Principa
 
 def identity_hash(deps: MemberDeps, kind: IdentityKind, app_id: str, value: str) -> str:
     return deps.vault.lookup_hash(lookup_namespace(kind, app_id), value)
+
+
+def suffix_hash(deps: MemberDeps, kind: IdentityKind, value: str) -> str | None:
+    """The index CS searches a phone's last 4 digits by; None for other identifiers."""
+    if kind is not IdentityKind.PHONE:
+        return None
+    return deps.vault.lookup_hash(PHONE_SUFFIX_NAMESPACE, phone_suffix(value))
 
 
 def clean_display_name(value: str | None, fallback: str = "") -> str:
@@ -146,6 +161,7 @@ async def link_identity(
         verified=verified_by is not VerifiedBy.NONE,
         verified_by=verified_by,
         linked_at=deps.auth.clock.now(),
+        suffix_hash=suffix_hash(deps, kind, value),
     )
     await uow.members.add_identity(identity)
     return identity
@@ -258,8 +274,20 @@ async def enrol_member(
     return member, created
 
 
-async def search_members(deps: MemberDeps, search: str, page: PageRequest) -> Page[Member]:
-    """CS search: an exact phone or card number, else a fragment of the display name."""
+# CS search by a phone's last 4 digits: at most this many members (the oldest ids), and at
+# most SUFFIX_SEARCHES such searches per agent a minute: the digits narrow, they never list.
+MAX_SUFFIX_MATCHES = 20
+SUFFIX_SEARCHES = (30, 60)
+LAST4 = re.compile(r"[0-9]{4}")
+ORDER_NUMBER = re.compile(r"[0-9A-Z]{16}")
+
+
+async def search_members(
+    deps: MemberDeps, search: str, page: PageRequest, actor: Principal | None = None
+) -> Page[Member]:
+    """CS search, one box: an exact phone or card number; the last 4 digits of a phone (at
+    most MAX_SUFFIX_MATCHES members, rate limited per searcher); an order number (its member,
+    or its survivor); else a fragment of the display name."""
     text = search.strip()
     if not text or len(text) > 64 or "\x00" in text:
         raise MemberError(MemberErrorCode.INVALID_INPUT, "`search` is 1-64 characters.", ["search"])
@@ -271,10 +299,59 @@ async def search_members(deps: MemberDeps, search: str, page: PageRequest) -> Pa
                 continue
             found = await find_member(deps, uow, kind, value)
             if found is not None:
-                return Page(
-                    items=[found[0]], keys=[str(found[0].id)], has_next=False, has_previous=False
-                )
+                return _one_page([found[0]])
+        if LAST4.fullmatch(text):
+            await _count_suffix_search(deps, actor)
+            digits = deps.vault.lookup_hash(PHONE_SUFFIX_NAMESPACE, text)
+            return _one_page(await uow.members.by_phone_suffix(digits, MAX_SUFFIX_MATCHES))
+        if ORDER_NUMBER.fullmatch(text.upper()):
+            order = await uow.orders.by_number(text.upper())
+            if order is not None and order.member_id is not None:
+                member = await resolve_member(uow.members, order.member_id)
+                return _one_page([member] if member is not None else [])
         return await uow.members.search_by_name(text, page)
+
+
+def _one_page(members: Sequence[Member]) -> Page[Member]:
+    return Page(
+        items=list(members), keys=[str(m.id) for m in members], has_next=False, has_previous=False
+    )
+
+
+async def _count_suffix_search(deps: MemberDeps, actor: Principal | None) -> None:
+    limit, window = SUFFIX_SEARCHES
+    who = actor.label if actor is not None else "anonymous"
+    wait = await deps.auth.limiter.hit(f"cs:last4:{who}", limit, window)
+    if wait:
+        raise MemberError(
+            MemberErrorCode.TOO_MANY_REQUESTS,
+            f"Too many searches by the last 4 digits. Try again in {wait} seconds.",
+            ["search"],
+        )
+
+
+async def index_phone_suffixes(deps: MemberDeps, batch: int = 500) -> int:
+    """Backfill the last-4 index of phones linked before it existed (`0023_cs_desk`): decrypt
+    each with its member's key, store the keyed hash. Returns how many it indexed; erased
+    members have no phones, so every phone left has a key."""
+    done = 0
+    while True:
+        before = done
+        async with deps.auth.uow() as uow:
+            phones = await uow.members.phones_without_suffix(batch)
+            keys = {
+                m.id: m.data_key for m in await uow.members.get_many([p.member_id for p in phones])
+            }
+            for phone in phones:
+                key = keys.get(phone.member_id)
+                if key is None:
+                    continue
+                value = deps.vault.decrypt(key, phone.ciphertext)
+                phone.suffix_hash = suffix_hash(deps, IdentityKind.PHONE, value)
+                await uow.members.save_identity(phone)
+                done += 1
+        if len(phones) < batch or done == before:
+            return done
 
 
 async def reveal_identifiers(
@@ -299,17 +376,39 @@ async def reveal_identifiers(
         identities = await uow.members.identities_of([member.id])
         key = member.data_key
         revealed = [(i, deps.vault.decrypt(key, i.ciphertext)) for i in identities] if key else []
-        await uow.members.add_pii_access(
-            PiiAccess(
-                id=new_id(),
-                actor=actor.label,
-                member_id=member.id,
-                kinds=sorted({i.kind.value for i in identities}),
-                reason=why,
-                created_at=deps.auth.clock.now(),
-            )
-        )
+        await log_pii_access_in_uow(deps, uow, actor.label, member.id, identities, why)
     return revealed
+
+
+async def log_pii_access_in_uow(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    actor: str,
+    member_id: UUID,
+    identities: Sequence[Identity],
+    reason: str,
+) -> None:
+    """Write one unmasked read of the member's identifiers to the PII access log."""
+    await uow.members.add_pii_access(
+        PiiAccess(
+            id=new_id(),
+            actor=actor,
+            member_id=member_id,
+            kinds=sorted({i.kind.value for i in identities}),
+            reason=reason,
+            created_at=deps.auth.clock.now(),
+        )
+    )
+
+
+async def pii_access_log(
+    deps: MemberDeps, actor: Principal, page: PageRequest, mine: bool = False
+) -> Page[PiiAccess]:
+    """ADMIN reads every unmasked read (or, `mine`, their own); anyone else with PII access
+    (a CS agent) only their own reveals."""
+    own = mine or not actor.is_admin
+    async with deps.auth.uow() as uow:
+        return await uow.members.list_pii_access(page, actor.label if own else None)
 
 
 async def wechat_openid(deps: MemberDeps, member_id: UUID, app_id: str) -> str | None:

@@ -90,6 +90,21 @@ def may_read(actor: Principal | None, order: Order) -> bool:
     return is_cs(actor) or is_store_staff(actor, order.location_id) or reads_all_orders(actor)
 
 
+async def order_by_number(deps: OrderingDeps, actor: Principal, number: str) -> Order | None:
+    """The order printed with this number: CS and ADMIN find any, store staff (and the till)
+    only their stores' orders; any other is None, as if there were none."""
+    text = number.strip().upper()
+    if not 1 <= len(text) <= 20 or not text.isalnum():
+        raise OrderError(
+            OrderErrorCode.INVALID_INPUT, "An order number is 1-20 letters and digits.", ["number"]
+        )
+    async with deps.uow() as uow:
+        order = await uow.orders.by_number(text)
+    if order is None or not (is_cs(actor) or is_store_staff(actor, order.location_id)):
+        return None
+    return order
+
+
 def reads_all_orders(actor: Principal) -> bool:
     """An integration (ERP) pulling every store's orders: lines, payments and timeline, never
     the pickup code or the customer's messages."""

@@ -200,9 +200,9 @@ async def record(
     )
 
 
-async def _mine(uow: UnitOfWork, member: Principal, subscription_id: UUID) -> Subscription:
+async def _mine(uow: UnitOfWork, member_id: UUID, subscription_id: UUID) -> Subscription:
     found = await uow.subscriptions.get(subscription_id, lock=True)
-    if found is None or found.member_id != member.id:
+    if found is None or found.member_id != member_id:
         raise _error(E.NOT_FOUND, "Unknown subscription.", "id")
     if found.status is SubscriptionStatus.CANCELLED:
         raise _error(E.ILLEGAL_STATE, "This subscription was cancelled.", "id")
@@ -216,10 +216,21 @@ async def _change(
     apply: Callable[[Subscription], tuple[str, str]],
 ) -> Subscription:
     async with deps.uow() as uow:
-        subscription = await _mine(uow, member, subscription_id)
-        what, detail = apply(subscription)
-        await uow.subscriptions.save(subscription)
-        await record(deps, uow, subscription, what, detail, member.label)
+        return await _change_in_uow(deps, uow, member.id, subscription_id, apply, member.label)
+
+
+async def _change_in_uow(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    subscription_id: UUID,
+    apply: Callable[[Subscription], tuple[str, str]],
+    actor: str,
+) -> Subscription:
+    subscription = await _mine(uow, member_id, subscription_id)
+    what, detail = apply(subscription)
+    await uow.subscriptions.save(subscription)
+    await record(deps, uow, subscription, what, detail, actor)
     return subscription
 
 
@@ -236,6 +247,21 @@ def _check_ahead(deps: SubscriptionDeps, day: date, today: date, field: str) -> 
 async def pause(
     deps: SubscriptionDeps, member: Principal, subscription_id: UUID, until: date | None
 ) -> Subscription:
+    async with deps.uow() as uow:
+        return await pause_in_uow(deps, uow, member.id, subscription_id, until, member.label)
+
+
+async def pause_in_uow(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    subscription_id: UUID,
+    until: date | None,
+    actor: str,
+) -> Subscription:
+    """Pause the member's subscription (until a date, or until resumed) in the caller's
+    transaction: the member's own call, or customer service's for them."""
+
     def apply(s: Subscription) -> tuple[str, str]:
         if s.status is SubscriptionStatus.PAUSED:
             raise _error(E.ILLEGAL_STATE, "Already paused.", "id")
@@ -244,7 +270,7 @@ async def pause(
         s.status, s.paused_until = SubscriptionStatus.PAUSED, until
         return "PAUSED", f"until {until}" if until else "until resumed"
 
-    return await _change(deps, member, subscription_id, apply)
+    return await _change_in_uow(deps, uow, member_id, subscription_id, apply, actor)
 
 
 def _roll_forward(s: Subscription, today: date) -> None:
@@ -271,7 +297,7 @@ async def skip_next(
 ) -> Subscription:
     now = deps.clock.now()
     async with deps.uow() as uow:
-        s = await _mine(uow, member, subscription_id)
+        s = await _mine(uow, member.id, subscription_id)
         if s.status is SubscriptionStatus.PAUSED:
             # A paused subscription has no next delivery: a skip would silently move the
             # schedule of a subscription the member believes is on hold.
@@ -322,7 +348,7 @@ async def change_interval(
         return "INTERVAL", f"every {interval.count} {interval.unit.value.lower()}"
 
     async with deps.uow() as uow:
-        subscription = await _mine(uow, member, subscription_id)
+        subscription = await _mine(uow, member.id, subscription_id)
         what, detail = apply(subscription)
         # cycles count from the new anchor: keep the processed count in the history
         await uow.subscriptions.save(subscription)
@@ -341,7 +367,7 @@ async def change_fulfilment(
 ) -> Subscription:
     _check_fulfilment(pickup, address, lat, lon)
     async with deps.uow() as uow:
-        subscription = await _mine(uow, member, subscription_id)
+        subscription = await _mine(uow, member.id, subscription_id)
         timezone = await _timezone_of(uow, pickup)
         holder = await uow.members.get(member.id)
         assert holder is not None and holder.data_key is not None
@@ -360,24 +386,38 @@ async def change_fulfilment(
 async def cancel(
     deps: SubscriptionDeps, member: Principal, subscription_id: UUID, reason: str
 ) -> Subscription:
+    effects = Effects()
+    async with deps.uow() as uow:
+        s = await cancel_in_uow(
+            deps, uow, member.id, subscription_id, reason, member.label, effects
+        )
+    await effects.publish(deps.ordering.live)
+    return s
+
+
+async def cancel_in_uow(
+    deps: SubscriptionDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    subscription_id: UUID,
+    reason: str,
+    actor: str,
+    effects: Effects,
+) -> Subscription:
+    """Cancel the member's subscription in the caller's transaction (the member's own call,
+    or customer service's for them); the caller publishes `effects` after the commit."""
     why = reason.strip()
     if not 2 <= len(why) <= 200:
         raise _error(E.INVALID_INPUT, "Give a reason (2-200 characters).", "reason")
-
-    effects = Effects()
-    async with deps.uow() as uow:
-        s = await _mine(uow, member, subscription_id)
-        s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, why
-        await record(deps, uow, s, "CANCELLED", why, member.label)
-        if s.prepaid:
-            # under the subscription's lock: a renewal uses a delivery or we refund it
-            refunded = await prepaid.settle_cancelled_in_uow(
-                deps, uow, s, member.label, why, effects
-            )
-            if refunded:
-                await record(deps, uow, s, "REFUNDED", f"{refunded} fen unused", member.label)
-        await uow.subscriptions.save(s)
-    await effects.publish(deps.ordering.live)
+    s = await _mine(uow, member_id, subscription_id)
+    s.status, s.cancel_reason = SubscriptionStatus.CANCELLED, why
+    await record(deps, uow, s, "CANCELLED", why, actor)
+    if s.prepaid:
+        # under the subscription's lock: a renewal uses a delivery or we refund it
+        refunded = await prepaid.settle_cancelled_in_uow(deps, uow, s, actor, why, effects)
+        if refunded:
+            await record(deps, uow, s, "REFUNDED", f"{refunded} fen unused", actor)
+    await uow.subscriptions.save(s)
     return s
 
 

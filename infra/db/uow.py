@@ -17,6 +17,7 @@ from infra.repositories.cached import (
     CachedSessionRepository,
 )
 from infra.repositories.catalog import TortoiseCatalogRepository
+from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
     TortoiseDeviceRepository,
@@ -64,6 +65,7 @@ class Repositories:
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
         self.reviews = TortoiseReviewRepository()
+        self.desk = TortoiseDeskRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -14,6 +14,7 @@ from domain.members.model import (
     Channel,
     ConsentRecord,
     Identity,
+    IdentityKind,
     Member,
     MemberMerge,
     MemberStatus,
@@ -91,6 +92,7 @@ def _identity(row: MemberIdentityRow) -> Identity:
         verified=row.verified,
         verified_by=row.verified_by,
         linked_at=row.linked_at,
+        suffix_hash=row.suffix_hash,
     )
 
 
@@ -195,6 +197,7 @@ class TortoiseMemberRepository:
                 verified=identity.verified,
                 verified_by=identity.verified_by,
                 linked_at=identity.linked_at,
+                suffix_hash=identity.suffix_hash,
             )
         except IntegrityError:
             raise MemberError(
@@ -209,7 +212,24 @@ class TortoiseMemberRepository:
             masked=identity.masked,
             verified=identity.verified,
             verified_by=identity.verified_by,
+            suffix_hash=identity.suffix_hash,
         )
+
+    async def by_phone_suffix(self, suffix_hash: str, limit: int) -> list[Member]:
+        ids = await (
+            MemberIdentityRow.filter(suffix_hash=suffix_hash, kind=IdentityKind.PHONE)
+            .order_by("member_id")
+            .limit(limit)
+            .values_list("member_id", flat=True)
+        )
+        rows = await MemberRow.filter(id__in=list(ids), status="ACTIVE").order_by("id")
+        return [_member(r) for r in rows]
+
+    async def phones_without_suffix(self, limit: int) -> list[Identity]:
+        rows = await MemberIdentityRow.filter(
+            kind=IdentityKind.PHONE, suffix_hash__isnull=True
+        ).limit(limit)
+        return [_identity(r) for r in rows]
 
     async def delete_identities(self, member_id: UUID) -> int:
         return await MemberIdentityRow.filter(member_id=member_id).delete()
@@ -351,8 +371,8 @@ class TortoiseMemberRepository:
             created_at=entry.created_at,
         )
 
-    async def list_pii_access(self, page: PageRequest) -> Page[PiiAccess]:
-        query = PiiAccessRow.all()
+    async def list_pii_access(self, page: PageRequest, actor: str | None = None) -> Page[PiiAccess]:
+        query = PiiAccessRow.all() if actor is None else PiiAccessRow.filter(actor=actor)
         if page.after is not None:
             query = query.filter(id__lt=after_uuid(page.after))
         rows = await query.order_by("-id").limit(page.first + 1)

@@ -221,6 +221,10 @@ class TortoiseOrderRepository:
         rows = await sql.fetch(f"{SELECT_ORDERS} WHERE id = $1{lock_clause}", order_id)
         return (await self._with_lines(rows))[0] if rows else None
 
+    async def by_number(self, number: str) -> Order | None:
+        rows = await sql.fetch(f"{SELECT_ORDERS} WHERE number = $1", number)
+        return (await self._with_lines(rows))[0] if rows else None
+
     async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
         """Lock these orders without waiting; the ids returned are locked, the rest are busy
         (or do not exist). SQLite serialises writers: nothing to lock there."""

@@ -322,6 +322,12 @@ TARGETS: dict[str, Given] = {
         "input": {"id": w.subscription, "fulfilment": {"pickup": {"locationId": w.store("SH-A")}}}
     },
     "Mutation.cancelSubscription": _subscription,
+    # The CS desk: a note on member A's order (its store's staff and CS), an invoice for it (its
+    # member only: member B's NOT_FOUND).
+    "Mutation.addNote": lambda w: {"input": {"subjectId": w.order, "text": "called the member"}},
+    "Mutation.requestInvoice": lambda w: {
+        "input": {"orderId": w.order, "title": "Wang Fang", "email": "fang@example.com"}
+    },
     "Subscription.pickupBoard": lambda w: {"locationId": w.store("SH-A")},
     "Subscription.orderUpdated": lambda w: {"orderId": w.order},
 }

@@ -92,6 +92,10 @@ class FakeUnitOfWork(UnitOfWork):
     def reviews(self) -> NoReturn:
         raise _unfaked("reviews")
 
+    @property
+    def desk(self) -> NoReturn:
+        raise _unfaked("desk")
+
     async def __aenter__(self) -> FakeUnitOfWork:
         assert self._snapshot is None, "a unit of work is entered once"
         self._snapshot = self._db.tables.snapshot()

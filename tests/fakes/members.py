@@ -32,6 +32,7 @@ from domain.members.model import (
     CandidateState,
     ConsentRecord,
     Identity,
+    IdentityKind,
     Member,
     MemberMerge,
     MemberStatus,
@@ -112,7 +113,28 @@ class FakeMemberRepository(MemberRepository):
         stored = self._t.identities[identity.id]
         stored.member_id, stored.ciphertext = identity.member_id, identity.ciphertext
         stored.masked, stored.verified = identity.masked, identity.verified
-        stored.verified_by = identity.verified_by
+        stored.verified_by, stored.suffix_hash = identity.verified_by, identity.suffix_hash
+
+    async def by_phone_suffix(self, suffix_hash: str, limit: int) -> list[Member]:
+        ids = sorted(
+            {
+                i.member_id
+                for i in self._t.identities.values()
+                if i.kind is IdentityKind.PHONE and i.suffix_hash == suffix_hash
+            }
+        )[:limit]
+        found = (self._t.members.get(k) for k in ids)
+        return [
+            copy.deepcopy(m) for m in found if m is not None and m.status is MemberStatus.ACTIVE
+        ]
+
+    async def phones_without_suffix(self, limit: int) -> list[Identity]:
+        found = [
+            replace(i)
+            for i in self._t.identities.values()
+            if i.kind is IdentityKind.PHONE and i.suffix_hash is None
+        ]
+        return found[:limit]
 
     async def delete_identities(self, member_id: UUID) -> int:
         doomed = [i.id for i in self._t.identities.values() if i.member_id == member_id]
@@ -219,8 +241,12 @@ class FakeMemberRepository(MemberRepository):
     async def add_pii_access(self, entry: PiiAccess) -> None:
         self._t.pii_access[entry.id] = entry
 
-    async def list_pii_access(self, page: PageRequest) -> Page[PiiAccess]:
-        entries = sorted(self._t.pii_access.values(), key=lambda e: e.id, reverse=True)
+    async def list_pii_access(self, page: PageRequest, actor: str | None = None) -> Page[PiiAccess]:
+        entries = sorted(
+            (e for e in self._t.pii_access.values() if actor is None or e.actor == actor),
+            key=lambda e: e.id,
+            reverse=True,
+        )
         if page.after is not None:
             entries = [e for e in entries if str(e.id) < page.after]
         rows = entries[: page.first + 1]

@@ -51,6 +51,10 @@ class FakeOrders(OrderRepository):
         )
         return copy.deepcopy(found) if found else None
 
+    async def by_number(self, number: str) -> Order | None:
+        found = next((o for o in self._t.orders.values() if o.number == number), None)
+        return copy.deepcopy(found) if found else None
+
     async def lock_if_free(self, ids: Sequence[UUID]) -> set[UUID]:
         return {i for i in ids if i in self._t.orders}
 

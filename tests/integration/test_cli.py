@@ -19,6 +19,7 @@ COMMANDS = [
     "create-staff",
     "create-device",
     "create-api-key",
+    "index-phone-suffixes",
     "export-schema",
     "jobs",
     "jobs list",
@@ -70,6 +71,8 @@ def test_admin_tasks_on_a_fresh_database(tmp_path: Path) -> None:
     assert again.returncode == 2 and "DUPLICATE_USERNAME" in again.stderr
     missing = _run(["create-device", "--store", "NOPE", "--kind", "KIOSK"], env)
     assert missing.returncode == 2 and "no location" in missing.stderr
+    indexed = _run(["index-phone-suffixes"], env)
+    assert indexed.returncode == 0 and "of 0 phone number(s)" in indexed.stdout, indexed.stderr
     key = _run(["create-api-key", "--name", "erp", "--scope", "catalog:write"], env)
     assert key.returncode == 0 and "key (shown once): key_" in key.stdout
     out = tmp_path / "schema.graphql"

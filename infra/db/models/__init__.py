@@ -13,4 +13,5 @@ MODEL_MODULES = [
     "infra.db.models.subscriptions",
     "infra.db.models.persisted",
     "infra.db.models.reviews",
+    "infra.db.models.desk",
 ]

@@ -56,6 +56,8 @@ class MemberIdentityRow(Model):
     verified = fields.BooleanField()
     verified_by = fields.CharEnumField(VerifiedBy, max_length=10)
     linked_at = fields.DatetimeField()
+    # A phone's last 4 digits, keyed-hashed (0023_cs_desk): CS searches by them.
+    suffix_hash = fields.CharField(max_length=64, null=True, db_index=True)
 
     member_id: UUID
 
