@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -119,6 +120,9 @@ class Settings:
     # DEVPAY_IN_PRODUCTION=1: benchmarks and the crash test, which run in production mode with
     # no WeChat Pay to reach, pay with devpay. Never on a real deployment.
     devpay_in_production: bool = False
+    # WECHATPAY_LOOPBACK_IN_PRODUCTION=1: the benchmark's payOrder scenario, whose WeChat Pay is
+    # the fake server on this machine. Only a loopback WECHATPAY_API_BASE; never on a deployment.
+    wechatpay_loopback_in_production: bool = False
     wechatpay: WeChatPayConfig | None = None  # the WECHATPAY_* settings, when enabled
     payment_timeout: int = 900
     pickup_window: int = 3 * 86400
@@ -183,6 +187,9 @@ class Settings:
             payment_secret=e.get("PAYMENT_WEBHOOK_SECRET") or DEV_PAYMENT_SECRET,
             payment_providers=providers,
             devpay_in_production=_flag(e, "DEVPAY_IN_PRODUCTION", default=False),
+            wechatpay_loopback_in_production=_flag(
+                e, "WECHATPAY_LOOPBACK_IN_PRODUCTION", default=False
+            ),
             wechatpay=_wechatpay(e, mode) if "wechatpay" in providers else None,
             payment_timeout=_int(e, "PAYMENT_TIMEOUT", 900, 60, 86400),
             pickup_window=_int(e, "PICKUP_WINDOW", 3 * 86400, 3600, 30 * 86400),
@@ -252,7 +259,11 @@ class Settings:
                 raise SettingsError(
                     "Production refuses the devpay provider: PAYMENT_PROVIDERS=wechatpay."
                 )
-            if self.wechatpay and self.wechatpay.api_base not in WECHATPAY_PRODUCTION_HOSTS:
+            if (
+                self.wechatpay
+                and self.wechatpay.api_base not in WECHATPAY_PRODUCTION_HOSTS
+                and not (self.wechatpay_loopback_in_production and _loopback(self.wechatpay))
+            ):
                 raise SettingsError(
                     f"Production pays through WeChat Pay itself: WECHATPAY_API_BASE is "
                     f"{PRODUCTION_API_BASE} (or unset)."
@@ -428,6 +439,12 @@ def _wechatpay(e: Mapping[str, str], mode: str) -> WeChatPayConfig:
         notify_url=notify_url,
         api_base=api_base,
     )
+
+
+def _loopback(config: WeChatPayConfig) -> bool:
+    """A WeChat Pay on this machine (the benchmark's fake server), over plain HTTP."""
+    host = urlsplit(config.api_base).hostname or ""
+    return host == "localhost" or host.startswith("127.")
 
 
 def _pem(path: str, name: str, private: bool) -> RSAPrivateKey | RSAPublicKey:
