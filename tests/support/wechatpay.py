@@ -14,9 +14,12 @@ from tests.support.clock import MovableClock
 
 
 @asynccontextmanager
-async def wechatpay_on(runtime: Runtime, clock: MovableClock) -> AsyncIterator[FakeWeChatPay]:
-    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server; put back as it was."""
-    fake = FakeWeChatPay(clock.now)
+async def wechatpay_on(
+    runtime: Runtime, clock: MovableClock, fake: FakeWeChatPay | None = None
+) -> AsyncIterator[FakeWeChatPay]:
+    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server (or `fake`, with keys
+    of its own); put back as it was."""
+    fake = fake or FakeWeChatPay(clock.now)
     before = runtime.settings
     runtime.settings = dataclasses.replace(
         before, payment_providers=("devpay", "wechatpay"), wechatpay=fake.config()
