@@ -195,8 +195,9 @@ async def run_scenario(
                     record = await measure({**spec, **extra}, meter, logs, scenario.per_request)
                 finally:
                     left = await orders.after() if orders else 0
-                if extra:
+                if extra and orders is not None:
                     record["prepared_unused"] = left
+                    orders.saw(scenario.name, impl, record["throughput"])
                 if impl == "http":
                     record["statements"] = statements
                 level[impl] = record
