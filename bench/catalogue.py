@@ -173,7 +173,7 @@ SCENARIOS = {
             "checked with WeChat Pay's public key, the resource decrypted (AEAD_AES_256_GCM), "
             "merchant, app and amount matched, the order paid once (answered 204). Each "
             "notification pays an order of its own, prepared before the run with its payment "
-            "and signed with the fake WeChat Pay's keys (bench/wechatpay.py). The baseline does "
+            "and signed with the fake WeChat Pay's keys (bench/prepared.py). The baseline does "
             "the same signature check and decryption by hand, then the SQL of the devpay "
             "webhook's baseline.",
             targets=(

@@ -25,7 +25,7 @@ from bench.httpclient import (
     raw_post,
     value_hole,
 )
-from bench.wechatpay import Supply
+from bench.prepared import Supply
 
 GRAPHQL = "/graphql"
 POINTS_AT_CHECKOUT = 200  # 2 yuan off a ~25-yuan order (at most half may be paid in points)

@@ -27,7 +27,7 @@ from bench import raw_sql as sql
 from bench.compose import Scenarios
 from bench.driver import Client
 from bench.flows import POINTS_AT_CHECKOUT, with_member
-from bench.wechatpay import Supply
+from bench.prepared import Supply
 
 T = TypeVar("T")
 PAYMENT_TIMEOUT = timedelta(minutes=15)

@@ -28,6 +28,7 @@ from bench.database import (
     server_version,
     with_database,
 )
+from bench.prepared import RunOrders
 from bench.processes import (
     ROOT,
     Meter,
@@ -39,7 +40,7 @@ from bench.processes import (
 )
 from bench.seed import Size, seed
 from bench.wechatpay import SCENARIOS as WECHATPAY_SCENARIOS
-from bench.wechatpay import FakeMerchant, RunOrders, fake_merchant
+from bench.wechatpay import FakeMerchant, fake_merchant
 
 RESULTS = ROOT / "bench" / "results"
 

@@ -1,8 +1,8 @@
-"""The WeChat Pay benchmark scenarios' set-up (bench/wechatpay.py) against the real application:
-the orders a run prepares are ones the API can pay, each notification the bench signs pays its
-order once through the webhook and through the raw baseline, each payOrder (API and baseline)
-takes a prepay from the fake WeChat Pay, and what a run leaves unpaid is withdrawn with its
-reservations given back."""
+"""The WeChat Pay benchmark scenarios' set-up (bench/wechatpay.py, bench/prepared.py) against
+the real application: the orders a run prepares are ones the API can pay, each notification
+the bench signs pays its order once through the webhook and through the raw baseline, each
+payOrder (API and baseline) takes a prepay from the fake WeChat Pay, and what a run leaves
+unpaid is withdrawn with its reservations given back."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import pytest
 from bench.database import dsn
 from bench.driver import Client, Recorder
 from bench.flows import Flows
+from bench.prepared import RunOrders
 from bench.raw import RawSteps
 from bench.seed import Size, seed
 from bench.trace import AsgiConnection, _Counter
-from bench.wechatpay import NOTIFY, PAY_ORDER, Keys, RunOrders
+from bench.wechatpay import NOTIFY, PAY_ORDER, Keys
 from infra.runtime import Runtime
 from tests.fakes.wechatpay_server import FakeWeChatPay
 from tests.support import MovableClock, is_postgres
@@ -100,7 +101,7 @@ async def test_notifications_pay_prepared_orders_once_through_the_api_and_the_ba
     keys, _ = merchant
     orders = RunOrders(database_url, world, keys, warmup=0, seconds=0)
     batch = (await orders.before(NOTIFY, "http", 4))["batch"]
-    prepared = [o["id"] for o in Flows({**world, "wechatpay_batch": batch}).prepared._orders]
+    prepared = [o["id"] for o in Flows({**world, "wechatpay_batch": batch}).prepared.orders]
     assert await _reserved(pool) == (8, 8)  # 4 orders of 2 units, counted on the levels
     before = await _orders(pool, prepared)
     assert {(o["status"], o["payment"], o["provider"]) for o in before.values()} == {
@@ -117,7 +118,7 @@ async def test_notifications_pay_prepared_orders_once_through_the_api_and_the_ba
     # it is taken as a duplicate and changes nothing
     await Flows({**world, "wechatpay_batch": batch}).wechatpay_notify(_client(client), True)
     with pytest.raises(Exception, match="duplicate"):
-        await raw._paid("wechatpay", flows.prepared._orders[0]["ref"], None)
+        await raw._paid("wechatpay", flows.prepared.orders[0]["ref"], None)
 
     after = await _orders(pool, prepared)
     paid = [i for i in prepared if after[i]["status"] == "PAID"]
@@ -142,7 +143,7 @@ async def test_pay_order_takes_a_prepay_from_the_fake_through_the_api_and_the_ba
     orders = RunOrders(database_url, world, keys, warmup=0, seconds=0)
     batch = (await orders.before(PAY_ORDER, "http", 3))["batch"]
     flows = Flows({**world, "wechatpay_batch": batch})
-    prepared = [o["id"] for o in flows.prepared._orders]
+    prepared = [o["id"] for o in flows.prepared.orders]
     assert {o["payment"] for o in (await _orders(pool, prepared)).values()} == {None}
 
     await flows.wechatpay_pay_order(_client(client), True)
