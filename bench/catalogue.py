@@ -165,6 +165,47 @@ SCENARIOS = {
             per_request=True,
         ),
         Scenario(
+            "wechatpay_notify",
+            "WeChat Pay payment notifications",
+            "notifications",
+            "WeChat Pay's TRANSACTION.SUCCESS notification at POST /webhooks/payments/wechatpay "
+            "for an order with a pending WeChat Pay payment: the signature over the raw body "
+            "checked with WeChat Pay's public key, the resource decrypted (AEAD_AES_256_GCM), "
+            "merchant, app and amount matched, the order paid once (answered 204). Each "
+            "notification pays an order of its own, prepared before the run with its payment "
+            "and signed with the fake WeChat Pay's keys (bench/prepared.py). The baseline does "
+            "the same signature check and decryption by hand, then the SQL of the devpay "
+            "webhook's baseline.",
+            targets=(
+                Target(
+                    "WeChat Pay notifications (verify + decrypt + pay) ≥ 300/s on 2 cores",
+                    "http",
+                    None,
+                    min_rate=300,
+                ),
+            ),
+        ),
+        Scenario(
+            "wechatpay_pay_order",
+            "payOrder with WeChat Pay (JSAPI)",
+            "payments",
+            'A member\'s payOrder(provider: "wechatpay") for one of their pending orders '
+            "(prepared before the run): the signed JSAPI prepay request to the fake WeChat Pay "
+            "server (tests/fakes/wechatpay_server.py, its own process on this machine), its "
+            "signed answer verified, the payment row written and wx.requestPayment's "
+            "parameters signed (paySign). The baseline reads the order, its payments and the "
+            "member's openid, makes the same signed request, verifies the answer, signs and "
+            "inserts the payment.",
+            targets=(
+                Target(
+                    "payOrder with WeChat Pay ≥ 200/s against the fake server",
+                    "http",
+                    None,
+                    min_rate=200,
+                ),
+            ),
+        ),
+        Scenario(
             "points_ledger",
             "Points ledger: domain services vs raw SQL",
             "operations",

@@ -65,6 +65,16 @@ class Steps:
     async def points_earn(self, c: Client, strict: bool) -> None:
         raise NotImplementedError
 
+    async def wechatpay_notify(self, c: Client, strict: bool) -> None:
+        """WeChat Pay's signed, encrypted notification for one of the run's prepared orders
+        (bench.wechatpay), which pays it."""
+        raise NotImplementedError
+
+    async def wechatpay_pay_order(self, c: Client, strict: bool) -> None:
+        """payOrder with WeChat Pay (JSAPI prepay at the fake server) for one of the run's
+        prepared orders, by its member."""
+        raise NotImplementedError
+
 
 class Scenarios(Steps):
     async def place_order(self, c: Client, strict: bool) -> None:
@@ -150,4 +160,6 @@ HTTP_SCENARIOS = (
     "points_earn",
     "points_redeem",
     "mixed",
+    "wechatpay_notify",
+    "wechatpay_pay_order",
 )

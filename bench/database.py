@@ -44,12 +44,15 @@ class Secrets:
         return asdict(self)
 
 
-def runtime_settings(url: str, keys: Secrets, pool_size: int = 20) -> Any:
-    """In-process settings (seeding and the domain benchmarks): development mode with the
-    fake WeChat gateway, the server's secrets, no jobs, no Redis."""
+def runtime_settings(url: str, keys: Secrets, pool_size: int = 20, wechatpay: Any = None) -> Any:
+    """In-process settings (seeding, the checks before timing, the domain benchmarks):
+    development mode with the fake WeChat gateway, the server's secrets, no jobs, no Redis;
+    WeChat Pay too when given its WeChatPayConfig (bench.wechatpay.config)."""
     from infra.settings import Settings
 
     return Settings(
+        payment_providers=("devpay", "wechatpay") if wechatpay else ("devpay",),
+        wechatpay=wechatpay,
         env="development",
         database_url=url,
         redis_url=None,

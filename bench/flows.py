@@ -25,6 +25,7 @@ from bench.httpclient import (
     raw_post,
     value_hole,
 )
+from bench.prepared import Supply
 
 GRAPHQL = "/graphql"
 POINTS_AT_CHECKOUT = 200  # 2 yuan off a ~25-yuan order (at most half may be paid in points)
@@ -52,6 +53,9 @@ PRODUCTS_STOCK = """{ products(first: 20) { edges { node { id name
   variants { id name totalAvailable } } } } }"""
 POS_SALE = """mutation($input: RecordPosSalesInput!) { recordPosSales(input: $input) {
   discrepancies replayed errors { code message } } }"""
+PAY_WECHAT = """mutation($id: ID!) { payOrder(input: {orderId: $id, provider: "wechatpay"}) {
+  payment { paymentRef payload } errors { code message } } }"""
+WECHATPAY_WEBHOOK = "/webhooks/payments/wechatpay"
 ADJUST_POINTS = """mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) {
   entry { balanceAfter } errors { code message } } }"""
 
@@ -96,6 +100,8 @@ class Flows(Scenarios):
             PLACE_ORDER, {"input": {**order_input, "pointsToRedeem": POINTS_AT_CHECKOUT}}
         )
         self.pay = _gql(PAY_ORDER, {"id": hole(0)})
+        self.pay_wechat = _gql(PAY_WECHAT, {"id": hole(0)})
+        self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
         self.prepare_ = _gql(START_PREPARING, {"id": hole(0)})
         self.ready_ = _gql(MARK_READY, {"id": hole(0)})
         self.code = _gql(PICKUP_CODE, {"id": hole(0)})
@@ -238,3 +244,25 @@ class Flows(Scenarios):
         member, _ = c.rnd.choice(self.members)
         request = self.adjust.render(self.cs, (member["gid"].encode(), _key()))
         await self._call(c, "adjustPoints", request, strict)
+
+    async def wechatpay_notify(self, c: Client, strict: bool) -> None:
+        order = self.prepared.take()
+        request = raw_post(
+            WECHATPAY_WEBHOOK, tuple(order["headers"].items()), order["body"].encode()
+        )
+        c.state["step"] = "webhook"
+        t0 = time.perf_counter()
+        status, response = await c.conn.request(request)
+        c.rec.step("webhook", time.perf_counter() - t0)
+        if status != 204:  # WeChat Pay's "taken"; a refusal is a 4xx with {"code": "FAIL"}
+            raise ResponseError(status, response, "WeChat Pay notification not taken")
+
+    async def wechatpay_pay_order(self, c: Client, strict: bool) -> None:
+        order = self.prepared.take()
+        _, auth = self.members[order["member"]]
+        request = self.pay_wechat.render(auth, (order["gid"].encode(),))
+        body = await self._call(c, "payOrder", request, strict)
+        if strict:
+            payload = body["data"]["payOrder"]["payment"]["payload"]
+            if not payload["package"].startswith("prepay_id=") or payload["signType"] != "RSA":
+                raise ResponseError(200, json.dumps(body).encode(), "not wx.requestPayment's")

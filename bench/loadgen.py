@@ -111,6 +111,8 @@ async def _runtime(spec: dict[str, Any]) -> Any:
 async def run(spec: dict[str, Any]) -> int:
     world = json.loads(Path(spec["world"]).read_text())  # noqa: ASYNC240 (before any load)
     world["secrets"] = spec["secrets"]
+    world["wechatpay"] = spec.get("wechatpay")  # the fake WeChat Pay's keys and URL
+    world["wechatpay_batch"] = spec.get("batch")  # this run's prepared orders
     scenario, variant, impl = spec["scenario"], spec.get("variant") or "", spec["impl"]
     pool = runtime = None
     resources: list[Any] = []

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +36,14 @@ PAYMENT_TIMEOUT = 3 * 3600
 
 
 def production_env(
-    database_url: str, redis_url: str, keys: Secrets, pool_size: int
+    database_url: str,
+    redis_url: str,
+    keys: Secrets,
+    pool_size: int,
+    wechatpay: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """`wechatpay`: the WECHATPAY_* settings of bench.wechatpay.server_env (WeChat Pay is the
+    fake server on this machine), for the scenarios that pay with it."""
     return {
         **os.environ,
         "OMNISHELF_ENV": "production",
@@ -47,8 +53,9 @@ def production_env(
         "PII_MASTER_KEY": keys.pii_master,
         "PII_HASH_KEY": keys.pii_hash,
         "PAYMENT_WEBHOOK_SECRET": keys.payment,
-        # No WeChat Pay here: the scenarios and the crash test pay with devpay's signed
-        # notifications, which production refuses unless told this is a benchmark.
+        # The scenarios and the crash test pay with devpay's signed notifications, which
+        # production refuses unless told this is a benchmark; the wechatpay_* scenarios add
+        # WeChat Pay (its fake server on this machine) through `wechatpay`.
         "PAYMENT_PROVIDERS": "devpay",
         "DEVPAY_IN_PRODUCTION": "1",
         "WECHAT_FAKE": "0",
@@ -58,6 +65,7 @@ def production_env(
         "DB_POOL_SIZE": str(pool_size),
         "PAYMENT_TIMEOUT": str(PAYMENT_TIMEOUT),
         "LOG_LEVEL": "WARNING",
+        **(wechatpay or {}),
     }
 
 

@@ -17,14 +17,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 
 from bench import raw_sql as sql
 from bench.compose import Scenarios
 from bench.driver import Client
 from bench.flows import POINTS_AT_CHECKOUT, with_member
+from bench.prepared import Supply
 
 T = TypeVar("T")
 PAYMENT_TIMEOUT = timedelta(minutes=15)
@@ -75,6 +78,9 @@ class RawSteps(Scenarios):
             }
             for v in world["variants"]
         ]
+        self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
+        self.wechatpay = world.get("wechatpay")  # {"keys": folder, "api_base": URL}
+        self.secrets = world.get("secrets", {})
 
     async def _timed(self, c: Client, kind: str, work: Callable[[], Awaitable[T]]) -> T:
         c.state["step"] = kind
@@ -245,49 +251,60 @@ class RawSteps(Scenarios):
                 if row["member_id"] != member or row["status"] != "PENDING_PAYMENT":
                     raise Refused("nothing to pay")
                 await conn.execute(
-                    sql.NEW_PAYMENT, payment_id, order["id"], ref, row["due"], datetime.now(UTC)
+                    sql.NEW_PAYMENT,
+                    payment_id,
+                    order["id"],
+                    ref,
+                    row["due"],
+                    datetime.now(UTC),
+                    "devpay",
                 )
             return ref
 
         ref = await self._timed(c, "payOrder", pay)
+        await self._timed(c, "webhook", lambda: self._paid("devpay", ref, None))
 
-        async def notify() -> None:
-            now = datetime.now(UTC)
-            async with self.pool.acquire() as conn, conn.transaction():
-                payment = await conn.fetchrow(sql.PAYMENT_BY_REF, ref)
-                if await conn.execute(sql.PAYMENT_DONE, payment["id"], now) != "UPDATE 1":
-                    raise Refused("duplicate notification")
-                row = await conn.fetchrow(sql.LOCK_ORDER, payment["order_id"])
-                await conn.execute(sql.PAID, payment["order_id"], now)
-                event, outbox = _ids(2)
-                await conn.execute(
-                    sql.EVENT,
-                    event,
-                    payment["order_id"],
-                    "PENDING_PAYMENT",
-                    "PAID",
-                    "PROVIDER:devpay",
-                    "payment received",
-                    now,
-                )
-                owner = f"order:{payment['order_id']}"
-                await conn.execute(sql.EXTEND, owner, now + PICKUP_WINDOW + PAID_HOLD)
-                await self._post(conn, owner, now)
-                data = {"order_number": row["number"], "total": str(row["due"])}
-                await conn.execute(
-                    sql.OUTBOX,
-                    outbox,
-                    "ORDER_PAID",
-                    row["member_id"],
-                    payment["order_id"],
-                    json.dumps(data),
-                    f"order:{payment['order_id']}:paid",
-                    now,
-                )
+    async def _paid(self, provider: str, ref: str, amount: int | None) -> None:
+        """What a provider's notification that the payment `ref` succeeded (for `amount`, when
+        it says) writes: the payment done once, the order paid, its timeline, its goods held
+        on, its points spent, the member's message."""
+        now = datetime.now(UTC)
+        actor = f"PROVIDER:{provider}"
+        async with self.pool.acquire() as conn, conn.transaction():
+            payment = await conn.fetchrow(sql.PAYMENT_BY_REF, ref, provider)
+            if payment is None or (amount is not None and amount != payment["amount"]):
+                raise Refused("unknown payment, or another amount")
+            if await conn.execute(sql.PAYMENT_DONE, payment["id"], now) != "UPDATE 1":
+                raise Refused("duplicate notification")
+            row = await conn.fetchrow(sql.LOCK_ORDER, payment["order_id"])
+            await conn.execute(sql.PAID, payment["order_id"], now)
+            event, outbox = _ids(2)
+            await conn.execute(
+                sql.EVENT,
+                event,
+                payment["order_id"],
+                "PENDING_PAYMENT",
+                "PAID",
+                actor,
+                "payment received",
+                now,
+            )
+            owner = f"order:{payment['order_id']}"
+            await conn.execute(sql.EXTEND, owner, now + PICKUP_WINDOW + PAID_HOLD)
+            await self._post(conn, owner, actor, now)
+            data = {"order_number": row["number"], "total": str(row["due"])}
+            await conn.execute(
+                sql.OUTBOX,
+                outbox,
+                "ORDER_PAID",
+                row["member_id"],
+                payment["order_id"],
+                json.dumps(data),
+                f"order:{payment['order_id']}:paid",
+                now,
+            )
 
-        await self._timed(c, "webhook", notify)
-
-    async def _post(self, conn: asyncpg.Connection, owner: str, now: datetime) -> None:
+    async def _post(self, conn: asyncpg.Connection, owner: str, actor: str, now: datetime) -> None:
         """The points held at checkout are spent (phase two), if the order held any."""
         hold = await conn.fetchrow(sql.HOLD_BY_OWNER, owner)
         if hold is None:
@@ -308,7 +325,7 @@ class RawSteps(Scenarios):
             balance,
             held,
             owner,
-            "PROVIDER:devpay",
+            actor,
             "redeemed",
             f"redeem:{owner}",
             now,
@@ -322,6 +339,160 @@ class RawSteps(Scenarios):
             account["growth_value"],
             account["tier"],
         )
+
+    # ------------------------------------------------------------ WeChat Pay
+
+    @cached_property
+    def _merchant(self) -> Any:
+        """The bench merchant's WeChatPayConfig (its keys, WeChat's public key, the fake's URL)."""
+        from pathlib import Path
+
+        from bench.wechatpay import Keys, config
+
+        assert self.wechatpay is not None, "the runner passes the fake WeChat Pay's keys"
+        return config(Keys(Path(self.wechatpay["keys"])), self.wechatpay["api_base"])
+
+    @cached_property
+    def _http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self._merchant.api_base, timeout=10)
+
+    @cached_property
+    def _vault(self) -> Any:
+        import base64
+
+        from infra.security.pii import AesGcmVault
+
+        return AesGcmVault(
+            base64.b64decode(self.secrets["pii_master"]), base64.b64decode(self.secrets["pii_hash"])
+        )
+
+    def _notice(self, headers: dict[str, str], body: str) -> tuple[str, int]:
+        """A WeChat Pay notification checked by hand: serial, timestamp, signature, then the
+        resource decrypted and the merchant's fields; (out_trade_no, amount)."""
+        from infra.wechatpay import decrypt_resource, response_message, rsa_verify
+
+        merchant = self._merchant
+        stamp = headers["wechatpay-timestamp"]
+        if (
+            headers["wechatpay-serial"] != merchant.public_key_id
+            or abs(time.time() - int(stamp)) > 300
+        ):
+            raise Refused("unknown serial, or a stale notification")
+        message = response_message(stamp, headers["wechatpay-nonce"], body)
+        if not rsa_verify(merchant.public_key, message, headers["wechatpay-signature"]):
+            raise Refused("bad signature")
+        resource = json.loads(body)["resource"]
+        plain = json.loads(
+            decrypt_resource(
+                merchant.apiv3_key,
+                resource["nonce"],
+                resource["associated_data"],
+                resource["ciphertext"],
+            )
+        )
+        if plain["mchid"] != merchant.mchid or plain["appid"] != merchant.appid:
+            raise Refused("not our merchant or app")
+        if plain["trade_state"] != "SUCCESS":
+            raise Refused("not paid")
+        return plain["out_trade_no"], int(plain["amount"]["total"])
+
+    async def wechatpay_notify(self, c: Client, strict: bool) -> None:
+        order = self.prepared.take()
+        headers = {k.lower(): v for k, v in order["headers"].items()}
+
+        async def work() -> None:
+            ref, amount = self._notice(headers, order["body"])
+            await self._paid("wechatpay", ref, amount)
+
+        await self._timed(c, "webhook", work)
+
+    async def _prepay(self, body: dict[str, Any]) -> str:
+        """The signed JSAPI request; the answer's signature checked; its prepay_id."""
+        from infra.wechatpay import (
+            authorization,
+            nonce_str,
+            response_message,
+            rsa_verify,
+        )
+
+        merchant, path = self._merchant, "/v3/pay/transactions/jsapi"
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        signed = authorization(
+            merchant.private_key,
+            mchid=merchant.mchid,
+            serial_no=merchant.merchant_serial,
+            method="POST",
+            path_and_query=path,
+            body=text,
+            timestamp=str(int(time.time())),
+            nonce=nonce_str(),
+        )
+        answer = await self._http.post(
+            path,
+            content=text.encode(),
+            headers={"Authorization": signed, "Accept": "application/json",
+                     "Content-Type": "application/json"},
+        )  # fmt: skip
+        h = answer.headers
+        stamp = h.get("wechatpay-timestamp", "0")
+        message = response_message(stamp, h.get("wechatpay-nonce", ""), answer.text)
+        if abs(time.time() - int(stamp)) > 300 or not rsa_verify(
+            merchant.public_key, message, h.get("wechatpay-signature", "")
+        ):
+            raise Refused("an answer WeChat Pay did not sign")
+        if answer.status_code != 200:
+            raise Refused(f"WeChat Pay refused: {answer.text[:200]}")
+        return str(answer.json()["prepay_id"])
+
+    async def wechatpay_pay_order(self, c: Client, strict: bool) -> None:
+        from infra.wechatpay import nonce_str, pay_sign_message, rfc3339_beijing, rsa_sign
+
+        order = self.prepared.take()
+        member, session = self.members[order["member"]]
+        order_id = uuid.UUID(order["id"])
+
+        async def work() -> dict[str, str]:
+            merchant = self._merchant
+            async with self.pool.acquire() as conn:
+                await self._session(conn, session)
+                row = await conn.fetchrow(sql.ORDER_TO_PAY, order_id)
+                if row is None or row["member_id"] != member or row["status"] != "PENDING_PAYMENT":
+                    raise Refused("nothing to pay")
+                if await conn.fetch(sql.PAYMENTS_OF, order_id):
+                    raise Refused("a payment to resume")  # none: each order is paid once here
+                who = await conn.fetchrow(sql.OPENID, member, merchant.appid)
+            if who is None:
+                raise Refused("no openid of the paying app")
+            payment_id = _ids(1)[0]
+            prepay_id = await self._prepay(
+                {
+                    "appid": merchant.appid,
+                    "mchid": merchant.mchid,
+                    "description": f"Order {row['number']}",
+                    "out_trade_no": payment_id.hex,
+                    "notify_url": merchant.notify_url,
+                    "amount": {"total": row["due"], "currency": "CNY"},
+                    "time_expire": rfc3339_beijing(row["payment_deadline"]),
+                    "payer": {"openid": self._vault.decrypt(who["data_key"], who["ciphertext"])},
+                }
+            )
+            stamp, nonce, package = str(int(time.time())), nonce_str(), f"prepay_id={prepay_id}"
+            sign = rsa_sign(
+                merchant.private_key, pay_sign_message(merchant.appid, stamp, nonce, package)
+            )
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    sql.NEW_PAYMENT,
+                    payment_id,
+                    order_id,
+                    payment_id.hex,
+                    row["due"],
+                    datetime.now(UTC),
+                    "wechatpay",
+                )
+            return {"package": package, "paySign": sign}
+
+        await self._timed(c, "payOrder", work)
 
     # ------------------------------------------------------------ the store's steps
 

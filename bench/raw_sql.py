@@ -42,16 +42,22 @@ EVENT = (
 )
 COMPLETE_KEY = "UPDATE idempotency_record SET result = $3::jsonb WHERE scope = $1 AND key = $2"
 ORDER_TO_PAY = (
-    "SELECT member_id, status, total - points_discount AS due FROM customer_order WHERE id = $1"
+    "SELECT member_id, status, number, payment_deadline, total - points_discount AS due "
+    "FROM customer_order WHERE id = $1"
 )
 NEW_PAYMENT = (
     "INSERT INTO order_payment (id, order_id, kind, provider, provider_ref, method, amount, "
-    "currency, status, created_at) VALUES ($1, $2, 'PAYMENT', 'devpay', $3, 'ONLINE', $4, "
+    "currency, status, created_at) VALUES ($1, $2, 'PAYMENT', $6, $3, 'ONLINE', $4, "
     "'CNY', 'PENDING', $5)"
+)
+PAYMENTS_OF = "SELECT provider, status, created_at, amount FROM order_payment WHERE order_id = $1"
+OPENID = (
+    "SELECT m.data_key, i.ciphertext FROM member m JOIN member_identity i ON i.member_id = m.id "
+    "WHERE m.id = $1 AND m.status = 'ACTIVE' AND i.kind = 'WECHAT_OPENID' AND i.app_id = $2"
 )
 PAYMENT_BY_REF = (
     "SELECT id, order_id, kind, amount, currency FROM order_payment "
-    "WHERE provider = 'devpay' AND provider_ref = $1"
+    "WHERE provider = $2 AND provider_ref = $1"
 )
 PAYMENT_DONE = (
     "UPDATE order_payment SET status = 'SUCCEEDED', completed_at = $2 "

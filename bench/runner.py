@@ -28,8 +28,19 @@ from bench.database import (
     server_version,
     with_database,
 )
-from bench.processes import ROOT, Meter, Sample, machine, postmaster_of, production, production_env
+from bench.prepared import RunOrders
+from bench.processes import (
+    ROOT,
+    Meter,
+    Sample,
+    machine,
+    postmaster_of,
+    production,
+    production_env,
+)
 from bench.seed import Size, seed
+from bench.wechatpay import SCENARIOS as WECHATPAY_SCENARIOS
+from bench.wechatpay import FakeMerchant, fake_merchant
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -170,7 +181,9 @@ async def run_scenario(
     meter: Meter,
     logs: Path,
     statements: dict[str, float],
+    orders: RunOrders | None = None,
 ) -> list[dict[str, Any]]:
+    """`orders` prepares the orders of each run of the WeChat Pay scenarios."""
     runs = []
     for variant in scenario.variants:
         for n, clients in enumerate(plan.concurrency):
@@ -178,7 +191,14 @@ async def run_scenario(
             level = {}
             for impl in impls:
                 spec = {**base, **_spec(plan, scenario, variant, impl, clients)}
-                record = await measure(spec, meter, logs, scenario.per_request)
+                extra = await orders.before(scenario.name, impl) if orders else {}
+                try:
+                    record = await measure({**spec, **extra}, meter, logs, scenario.per_request)
+                finally:
+                    left = await orders.after() if orders else 0
+                if extra and orders is not None:
+                    record["prepared_unused"] = left
+                    orders.saw(scenario.name, impl, record["throughput"])
                 if impl == "http":
                     record["statements"] = statements
                 level[impl] = record
@@ -220,17 +240,36 @@ def save(plan: Plan, scenario: Scenario, about: dict[str, Any], runs: list[dict[
 
 
 async def execute(plan: Plan) -> int:
-    from bench.trace import check_and_count
-    from infra.runtime import Runtime
-
     started = time.perf_counter()
     keys = Secrets()
     http = [s for s in plan.scenarios if s.kind == "http"]
     inproc = [s for s in plan.scenarios if s.kind == "inproc"]
     logs = Path(tempfile.mkdtemp(prefix="omnishelf-bench-"))
     _log(f"logs in {logs}")
+    async with contextlib.AsyncExitStack() as stack:
+        merchant = None
+        if any(s.name in WECHATPAY_SCENARIOS for s in http):  # for the whole run
+            merchant = await stack.enter_async_context(fake_merchant(logs))
+            _log(f"fake WeChat Pay at {merchant.api_base}")
+        return await _execute(plan, keys, http, inproc, logs, started, merchant)
+
+
+async def _execute(
+    plan: Plan,
+    keys: Secrets,
+    http: list[Scenario],
+    inproc: list[Scenario],
+    logs: Path,
+    started: float,
+    merchant: FakeMerchant | None,
+) -> int:
+    from bench.trace import check_and_count
+    from infra.runtime import Runtime
+
     async with FreshDatabase(plan.admin_url, plan.database, keep=plan.keep) as url:
-        runtime = Runtime(runtime_settings(url, keys, plan.pool_size), fast_password_hashing=True)
+        wechatpay = merchant.config() if merchant else None
+        settings = runtime_settings(url, keys, plan.pool_size, wechatpay)
+        runtime = Runtime(settings, fast_password_hashing=True)
         await runtime.start()
         try:
             size = Size.quick() if plan.quick else Size()
@@ -245,7 +284,14 @@ async def execute(plan: Plan) -> int:
                 f"{len(world['members'])} members in {time.perf_counter() - started:.0f}s"
             )
             world["secrets"] = keys.as_dict()
-            statements = await check_and_count(runtime, world, [s.name for s in http])
+            batches, orders = {}, None
+            if merchant is not None:
+                orders = RunOrders(url, world, merchant.keys, plan.warmup, plan.seconds)
+                for name in [s.name for s in http if s.name in WECHATPAY_SCENARIOS]:
+                    batches[name] = (await orders.before(name, "check", 2))["batch"]
+            statements = await check_and_count(runtime, world, [s.name for s in http], batches)
+            if orders is not None:
+                await orders.after()
             _log("every scenario's requests answered without errors (checked in process)")
         finally:
             await runtime.stop()
@@ -260,17 +306,27 @@ async def execute(plan: Plan) -> int:
             "world": str(world_file),
             "database_url": url,
             "secrets": keys.as_dict(),
+            "wechatpay": merchant.spec() if merchant else None,
         }
         try:
             if http:
-                env = production_env(url, plan.redis_url, keys, plan.pool_size)
+                pay_env = merchant.env() if merchant else None
+                env = production_env(url, plan.redis_url, keys, plan.pool_size, pay_env)
                 async with production(env, plan.server_workers, logs) as (server_url, srv, wrk):
                     meter.groups.update(server=srv.pgid, worker=wrk.pgid)
+                    if merchant is not None:  # its CPU apart from the neighbours'
+                        meter.groups["wechatpay"] = merchant.group.pgid
                     _log(f"server {server_url}: {plan.server_workers} workers; arq worker up")
                     for scenario in http:
                         spec = {**base, "url": server_url, "server_workers": plan.server_workers}
                         runs = await run_scenario(
-                            plan, scenario, spec, meter, logs, statements.get(scenario.name, {})
+                            plan,
+                            scenario,
+                            spec,
+                            meter,
+                            logs,
+                            statements.get(scenario.name, {}),
+                            orders,
                         )
                         _log(f"wrote {save(plan, scenario, about, runs)}")
                 meter.groups.clear()

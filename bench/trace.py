@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,14 +67,17 @@ class AsgiConnection:
 
 
 async def check_and_count(
-    runtime: Any, world: dict[str, Any], scenarios: list[str]
+    runtime: Any,
+    world: dict[str, Any],
+    scenarios: list[str],
+    batches: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Each scenario's operation once, strictly checked; returns, per scenario, the average
-    number of SQL statements per request kind (BEGIN/COMMIT not counted)."""
+    number of SQL statements per request kind (BEGIN/COMMIT not counted). `batches`: the
+    prepared orders of the WeChat Pay scenarios (bench.wechatpay)."""
     from api.app import create_app
 
     app = create_app(runtime=runtime)
-    flows = Flows(world)
     counts: dict[str, dict[str, float]] = {}
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
@@ -82,6 +85,8 @@ async def check_and_count(
             for scenario in scenarios:
                 client = Client(0, random.Random(1), Recorder())
                 client.conn = AsgiConnection(http, counter, client.state)
+                batch = (batches or {}).get(scenario)
+                flows = Flows({**world, "wechatpay_batch": batch})
                 await flows.check_op(scenario)(client, True)
                 counts[scenario] = {
                     step: sum(n) / len(n) for step, n in client.conn.statements.items()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -427,7 +428,14 @@ def _wechatpay(
     api_base = (e.get("WECHATPAY_API_BASE") or PRODUCTION_API_BASE).rstrip("/")
     if not api_base.startswith(("https://", "http://")):
         raise SettingsError("WECHATPAY_API_BASE must be an http(s):// URL.")
-    if mode == "production" and api_base not in WECHATPAY_PRODUCTION_HOSTS:
+    if (
+        mode == "production"
+        and api_base not in WECHATPAY_PRODUCTION_HOSTS
+        # make bench's fake WeChat Pay on this machine (README: never on a deployment)
+        and not (
+            _flag(e, "WECHATPAY_LOOPBACK_IN_PRODUCTION", default=False) and _loopback(api_base)
+        )
+    ):
         raise SettingsError(
             f"Production pays through WeChat Pay itself: WECHATPAY_API_BASE is "
             f"{PRODUCTION_API_BASE} (or unset)."
@@ -491,6 +499,12 @@ def _wechatpay_certificates(e: Mapping[str, str], mode: str) -> tuple[PlatformCe
         )
     except CertificateError as error:
         raise SettingsError(f"WECHATPAY_PLATFORM_CERT_FILES: {error}.") from None
+
+
+def _loopback(api_base: str) -> bool:
+    """A WeChat Pay on this machine (the benchmark's fake server)."""
+    host = urlsplit(api_base).hostname or ""
+    return host == "localhost" or host.startswith("127.")
 
 
 def _pem(path: str, name: str, private: bool) -> RSAPrivateKey | RSAPublicKey:

@@ -15,11 +15,16 @@ from tests.support.clock import MovableClock
 
 @asynccontextmanager
 async def wechatpay_on(
-    runtime: Runtime, clock: MovableClock, *, certificates: bool = False
+    runtime: Runtime,
+    clock: MovableClock,
+    fake: FakeWeChatPay | None = None,
+    *,
+    certificates: bool = False,
 ) -> AsyncIterator[FakeWeChatPay]:
-    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server; put back as it was.
-    `certificates`: verified with the server's platform certificate, not the public key."""
-    fake = FakeWeChatPay(clock.now)
+    """PAYMENT_PROVIDERS=devpay,wechatpay against a fresh fake server (or `fake`, with keys
+    of its own); put back as it was. `certificates`: verified with the server's platform
+    certificate, not the public key."""
+    fake = fake or FakeWeChatPay(clock.now)
     if certificates:
         fake.use_certificates()
     before = runtime.settings

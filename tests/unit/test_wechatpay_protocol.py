@@ -326,6 +326,14 @@ def test_production_refuses_devpay_and_a_test_server(fake: FakeWeChatPay, tmp_pa
     assert bench.payment_providers == ("devpay",)
     with pytest.raises(SettingsError, match="WECHATPAY_API_BASE"):
         Settings.from_env({**PRODUCTION, **wechat, "WECHATPAY_API_BASE": "http://127.0.0.1:9"})
+    # ... unless the benchmark says its fake WeChat Pay is on this machine; elsewhere, never
+    loopback = {"WECHATPAY_API_BASE": "http://127.0.0.1:9", "WECHATPAY_LOOPBACK_IN_PRODUCTION": "1"}
+    faked = Settings.from_env({**PRODUCTION, **wechat, **loopback})
+    assert faked.wechatpay is not None and faked.wechatpay.api_base == "http://127.0.0.1:9"
+    with pytest.raises(SettingsError, match="WECHATPAY_API_BASE"):
+        Settings.from_env(
+            {**PRODUCTION, **wechat, **loopback, "WECHATPAY_API_BASE": "http://10.0.0.8:9"}
+        )
     with pytest.raises(SettingsError, match="WECHATPAY_NOTIFY_URL must be an https"):
         Settings.from_env(
             {**PRODUCTION, **wechat, "WECHATPAY_NOTIFY_URL": "http://shop.example.com/hook"}
