@@ -36,6 +36,7 @@ for _codes in (
     d.OrderErrorCode,
     d.PointsErrorCode,
     d.SubscriptionErrorCode,
+    d.AfterSaleErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -160,7 +161,13 @@ class SubscriptionUserError(UserError):
     code: d.SubscriptionErrorCode
 
 
+@strawberry.type
+class AfterSaleUserError(UserError):
+    code: d.AfterSaleErrorCode
+
+
 CODES: dict[type[UserError], type[Enum]] = {
+    AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,
     PointsUserError: d.PointsErrorCode,
     OrderUserError: d.OrderErrorCode,

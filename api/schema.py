@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.aftersale_queries import AfterSaleQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
@@ -22,6 +23,7 @@ from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
+from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.inventory import InventoryMutations
@@ -35,6 +37,7 @@ from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.response_cache import CatalogResponses
 from api.subscriptions import Subscription
+from api.types.aftersales import AfterSale
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location
@@ -44,7 +47,9 @@ from infra.settings import Settings
 
 
 @strawberry.type
-class Query(CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries):
+class Query(
+    CoreQuery, MemberQueries, InventoryQueries, OrderQueries, PointsQueries, AfterSaleQueries
+):
     pass
 
 
@@ -58,6 +63,7 @@ class Mutation(
     OrderMutations,
     PointsMutations,
     SubscriptionMutations,
+    AfterSaleMutations,
 ):
     pass
 
@@ -89,7 +95,18 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member, Order],
+        types=[
+            Product,
+            Variant,
+            Category,
+            Location,
+            StaffUser,
+            Device,
+            ApiKey,
+            Member,
+            Order,
+            AfterSale,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=OmnishelfExecutionContext,
         extensions=[

@@ -29,6 +29,9 @@
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
+    ├── AfterSaleError               AfterSaleErrorCode
+    │     (common codes) ORDER_NOT_HANDED_OVER, RETURN_WINDOW_CLOSED, QUANTITY_EXCEEDED,
+    │     ALREADY_DECIDED (another agent decided first), ILLEGAL_STATE, FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -195,6 +198,20 @@ class MemberErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class AfterSaleErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    ORDER_NOT_HANDED_OVER = "ORDER_NOT_HANDED_OVER"
+    RETURN_WINDOW_CLOSED = "RETURN_WINDOW_CLOSED"
+    QUANTITY_EXCEEDED = "QUANTITY_EXCEEDED"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    FORBIDDEN = "FORBIDDEN"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -205,6 +222,7 @@ ErrorCode = (
     | PointsErrorCode
     | SubscriptionErrorCode
     | MemberErrorCode
+    | AfterSaleErrorCode
 )
 
 
@@ -255,3 +273,7 @@ class SubscriptionError(DomainError):
 
 class MemberError(DomainError):
     code: MemberErrorCode
+
+
+class AfterSaleError(DomainError):
+    code: AfterSaleErrorCode

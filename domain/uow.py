@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
+from domain.aftersales.ports import AfterSaleRepository
 from domain.catalog.ports import CatalogRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
@@ -57,6 +58,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def outbox(self) -> OutboxRepository: ...
+    @property
+    def aftersales(self) -> AfterSaleRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

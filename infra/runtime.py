@@ -10,6 +10,8 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
+from domain.aftersales.deps import AfterSaleDeps
+from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -96,6 +98,7 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_order_handlers(self.ordering)
         register_loyalty_handlers(self.loyalty)
+        register_after_sale_handlers(self.aftersales)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -217,10 +220,14 @@ class Runtime:
             vault=self.vault,
             live=self.live,
             loyalty=self.loyalty,
+            events=self.events,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),
             ),
+        )
+        self.aftersales = AfterSaleDeps(
+            uow=self.unit_of_work, clock=self.clock, ordering=self.ordering
         )
         self.subscriptions = SubscriptionDeps(
             uow=self.unit_of_work,

@@ -264,13 +264,16 @@ async def reverse_for_refund(
     reference: str,
     refunded_fen: int,
     paid_fen: int,
+    refund_key: str | None = None,
 ) -> Entry | None:
-    """A refund takes back the proportional points; spent ones become a recorded debt."""
+    """A refund takes back the proportional points; spent ones become a recorded debt.
+    `refund_key` names the refund when a purchase has several (after-sales of some lines);
+    without it, the refunded amount does."""
     earned = await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")
     if earned is None or paid_fen <= 0:
         return None
     await account_for(deps, uow, member_id)  # replays of this refund wait for each other
-    key = f"reverse-earn:{reference}:{refunded_fen}"
+    key = f"reverse-earn:{reference}:{refund_key or refunded_fen}"
     if (done := await uow.loyalty.entry_by_key(member_id, key)) is not None:
         return done  # a replayed refund: its growth and points were taken back already
     points = earned.amount * min(refunded_fen, paid_fen) // paid_fen
@@ -288,6 +291,35 @@ async def reverse_for_refund(
         f"refund of {reference}",
         key,
         allow_debt=True,
+    )
+
+
+async def return_redeemed_in_uow(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    points: int,
+    reference: str,
+    refund_key: str,
+) -> Entry | None:
+    """Part of a purchase's redeemed points comes back: the lines they paid for were
+    refunded (a whole order's redemption is `reverse_redemption`). Once per `refund_key`."""
+    if points <= 0:
+        return None
+    await account_for(deps, uow, member_id)
+    key = f"return-redeemed:{reference}:{refund_key}"
+    if (done := await uow.loyalty.entry_by_key(member_id, key)) is not None:
+        return done
+    return await credit(
+        deps,
+        uow,
+        member_id,
+        points,
+        EntryKind.REVERSE,
+        f"refund:{reference}",
+        "SYSTEM",
+        f"points of refunded lines of {reference}",
+        key,
     )
 
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
+from domain.events import RefundCompleted
 from domain.ids import new_id
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
@@ -230,6 +231,8 @@ async def _settle(
             next_attempt_at=now + POLL_AFTER if poll else None,
             completed_at=now if to is PaymentStatus.REFUNDED else None,
         )
+        if moved and to is PaymentStatus.REFUNDED:
+            await deps.events.dispatch(uow, RefundCompleted(refund.order_id, refund.id))
     return int(moved)
 
 
@@ -256,6 +259,8 @@ async def apply_refund_notice(deps: OrderingDeps, provider: str, notice: RefundN
                 reason="" if success else (notice.reason or notice.state.value),
                 completed_at=now if success else None,
             ):
+                if success:
+                    await deps.events.dispatch(uow, RefundCompleted(refund.order_id, refund.id))
                 return "refund_completed" if success else "refund_failed"
     return "duplicate"
 

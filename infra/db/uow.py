@@ -9,6 +9,7 @@ from tortoise.backends.base.client import TransactionContext
 from tortoise.transactions import in_transaction
 
 from infra.cache import Caches
+from infra.repositories.aftersales import TortoiseAfterSaleRepository
 from infra.repositories.cached import (
     CachedApiKeyRepository,
     CachedCatalogRepository,
@@ -60,6 +61,7 @@ class Repositories:
         self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
+        self.aftersales = TortoiseAfterSaleRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -3,7 +3,7 @@
 `FakeDatabase` is also the unit-of-work factory the services' deps take (`deps.uow()`). A
 `FakeUnitOfWork` snapshots the tables when it starts and restores them when its block raises
 (rollback); a normal exit keeps the writes (commit). Ports no fake stands for yet (devices,
-API keys, subscriptions) raise when a use case reaches them, so a test cannot pass by
+API keys, subscriptions, after-sales) raise when a use case reaches them, so a test cannot pass by
 skipping a write."""
 
 from __future__ import annotations
@@ -83,6 +83,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def subscriptions(self) -> NoReturn:
         raise _unfaked("subscriptions")
+
+    @property
+    def aftersales(self) -> NoReturn:
+        raise _unfaked("aftersales")
 
     async def __aenter__(self) -> FakeUnitOfWork:
         assert self._snapshot is None, "a unit of work is entered once"

@@ -10,5 +10,6 @@ MODEL_MODULES = [
     "infra.db.models.orders",
     "infra.db.models.loyalty",
     "infra.db.models.subscriptions",
+    "infra.db.models.aftersales",
     "infra.db.models.persisted",
 ]
