@@ -54,6 +54,14 @@ HOLDS_QUANTITY = frozenset(
     }
 )
 REFUND_STARTED = frozenset({AfterSaleStatus.REFUNDING, AfterSaleStatus.REFUNDED})
+DECISIONS = frozenset({AfterSaleStatus.APPROVED, AfterSaleStatus.REJECTED})
+_S = AfterSaleStatus
+TRANSITIONS: dict[AfterSaleStatus, frozenset[AfterSaleStatus]] = {
+    _S.REQUESTED: frozenset({_S.APPROVED, _S.REJECTED, _S.CLOSED}),
+    _S.APPROVED: frozenset({_S.RETURN_RECEIVED, _S.REFUNDING, _S.REFUNDED}),
+    _S.RETURN_RECEIVED: frozenset({_S.REFUNDING, _S.REFUNDED}),
+    _S.REFUNDING: frozenset({_S.REFUNDED}),
+}
 
 
 @dataclass

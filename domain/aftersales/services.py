@@ -15,8 +15,10 @@ from uuid import UUID
 
 from domain.aftersales.deps import AfterSaleDeps
 from domain.aftersales.model import (
+    DECISIONS,
     HOLDS_QUANTITY,
     REFUND_STARTED,
+    TRANSITIONS,
     AfterSale,
     AfterSaleEvent,
     AfterSaleFilter,
@@ -138,17 +140,18 @@ async def _move(
     first."""
     now = deps.clock.now()
     before = after_sale.status
-    if not await uow.aftersales.transition(
+    moved = target in TRANSITIONS.get(before, frozenset()) and await uow.aftersales.transition(
         after_sale.id, before, target, updated_at=now, **changes
-    ):
+    )
+    if not moved:
         current = await uow.aftersales.get(after_sale.id)
-        now_is = current.status.value if current else "gone"
+        now_is = current.status.value if current else before.value
         code = (
             AfterSaleErrorCode.ALREADY_DECIDED
-            if before is AfterSaleStatus.REQUESTED
+            if target in DECISIONS
             else AfterSaleErrorCode.ILLEGAL_STATE
         )
-        raise _error(code, f"The after-sale is {now_is} already.", "afterSaleId")
+        raise _error(code, f"The after-sale is {now_is}.", "afterSaleId")
     after_sale.status, after_sale.updated_at = target, now
     for name, value in changes.items():
         setattr(after_sale, name, value)
