@@ -40,6 +40,7 @@ from tests.support.orders import (
     receive,
     stepped,
 )
+from tests.support.payloads import codes
 from tests.support.points import earn
 from tests.support.shoppers import Shopper, shopper
 
@@ -144,10 +145,6 @@ async def asked(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
     assert payload["errors"] == [], payload
     after_sale: dict[str, Any] = payload["afterSale"]
     return after_sale
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["errors"]]
 
 
 async def approve(caller: Api, after_sale: dict[str, Any]) -> dict[str, Any]:
