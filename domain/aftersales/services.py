@@ -41,6 +41,7 @@ from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.inventory.returns import ReturnedGoods, receive_return_in_uow
 from domain.loyalty.services import return_redeemed_in_uow, reverse_for_refund
+from domain.members.merge import absorbed_into_in_uow
 from domain.ordering.model import MAX_LINES, Order
 from domain.ordering.refunds import refund_part_in_uow
 from domain.ordering.services import is_cs, is_store_staff, load, notify
@@ -432,7 +433,14 @@ async def _refund(
         owner = order.reservation_owner
         await return_redeemed_in_uow(loyalty, uow, order.member_id, points, owner, reference)
         await reverse_for_refund(
-            loyalty, uow, order.member_id, owner, amount, order.amount_due, refund_key=reference
+            loyalty,
+            uow,
+            order.member_id,
+            owner,
+            amount,
+            order.amount_due,
+            refund_key=reference,
+            earned_by=await absorbed_into_in_uow(uow, order.member_id),
         )
     if target is AfterSaleStatus.REFUNDED:
         await _notify_refunded(deps, uow, order, after_sale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -265,11 +266,17 @@ async def reverse_for_refund(
     refunded_fen: int,
     paid_fen: int,
     refund_key: str | None = None,
+    earned_by: Sequence[UUID] = (),
 ) -> Entry | None:
     """A refund takes back the proportional points; spent ones become a recorded debt.
     `refund_key` names the refund when a purchase has several (after-sales of some lines);
-    without it, the refunded amount does."""
-    earned = await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")
+    without it, the refunded amount does. `earned_by`: members merged into `member_id`, one
+    of whom may have earned on the purchase (their entries stay with their accounts); the
+    points are taken from `member_id`, which holds their balance now."""
+    key = f"earn:{reference}"
+    earned = await uow.loyalty.entry_by_key(member_id, key)
+    if earned is None and earned_by:
+        earned = await uow.loyalty.entry_by_key_of_any(earned_by, key)
     if earned is None or paid_fen <= 0:
         return None
     await account_for(deps, uow, member_id)  # replays of this refund wait for each other

@@ -17,6 +17,7 @@ from api.relay import decode_id
 from domain.catalog.model import Variant
 from domain.identity.model import StaffRole
 from domain.loyalty.model import EntryKind
+from domain.members.merge import merge_members
 from domain.ordering.model import PaymentKind, PaymentStatus
 from domain.ordering.ports import RefundState
 from domain.ordering.refunds import POLL_AFTER, process_refunds
@@ -26,6 +27,7 @@ from infra.db.models.orders import OrderPaymentRow
 from tests.support import MovableClock, is_postgres
 from tests.support.api import Api, relogin, staff_api
 from tests.support.orders import (
+    ROOT,
     Story,
     complete,
     level,
@@ -552,3 +554,33 @@ async def test_a_return_and_a_refund_racing_refund_each_unit_once(
     assert await level(runtime, stores["SH-A"].id, story.mango) == (49, 0)  # 50 - 3 + 2
     await settle_refunds(runtime, clock)
     assert {s for _, s in await refunds_of(order)} == {PaymentStatus.REFUNDED}
+
+
+async def test_an_order_of_a_merged_member_is_refunded_to_the_survivor(
+    api: Api, runtime: Runtime, story: Story, member: Shopper, cs: Api
+) -> None:
+    """The member's record was merged into another after the purchase: the order, its
+    after-sales and the points it earned are the survivor's, and the refund takes the earned
+    points back from the survivor's account."""
+    order = await story.picked_up(member, quantity=2)
+    (line,) = await line_ids(member.api, order)
+    first = await asked(member.api, request_input(order, [(line, 1)], "REFUND_ONLY"))
+    survivor = await shopper(api, "the-same-person")
+    await merge_members(runtime.members, ROOT, member.key, survivor.key, "same person")
+    survivor = await shopper(api, "the-same-person")  # merges end sessions
+    assert [x["id"] for x in (await survivor.api.data(MINE))["me"]["afterSales"]["nodes"]] == [
+        first["id"]
+    ]
+    second = await asked(survivor.api, request_input(order, [(line, 1)], "REFUND_ONLY"))
+    for after_sale in (first, second):
+        assert (await approve(cs, after_sale))["afterSale"]["status"] == "REFUNDING"
+    # The entry stays in the absorbed account's ledger; the survivor holds the balance now.
+    earned = await PointsEntryRow.get(
+        member_id=member.key, idempotency_key=f"earn:order:{order_key(order)}"
+    )
+    taken = await PointsEntryRow.filter(
+        member_id=survivor.key, idempotency_key__startswith="reverse-earn:"
+    )
+    assert earned.amount > 0
+    # Each refund of one of two units (1990 of 3980 paid) takes back its part, rounded down.
+    assert [-e.amount for e in taken] == [earned.amount * 1990 // 3980] * 2
