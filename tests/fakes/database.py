@@ -3,7 +3,7 @@
 `FakeDatabase` is also the unit-of-work factory the services' deps take (`deps.uow()`). A
 `FakeUnitOfWork` snapshots the tables when it starts and restores them when its block raises
 (rollback); a normal exit keeps the writes (commit). Ports no fake stands for yet (devices,
-API keys, subscriptions, after-sales) raise when a use case reaches them, so a test cannot pass by
+API keys, subscriptions) raise when a use case reaches them, so a test cannot pass by
 skipping a write."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import NoReturn
 
 from domain.uow import UnitOfWork
+from tests.fakes.aftersales import FakeAfterSales
 from tests.fakes.catalog import FakeCatalog, FakeLocations
 from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
@@ -85,8 +86,8 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("subscriptions")
 
     @property
-    def aftersales(self) -> NoReturn:
-        raise _unfaked("aftersales")
+    def aftersales(self) -> FakeAfterSales:
+        return self._db.aftersales
 
     async def __aenter__(self) -> FakeUnitOfWork:
         assert self._snapshot is None, "a unit of work is entered once"
@@ -123,6 +124,7 @@ class FakeDatabase:
         self.loyalty = FakeLoyalty(self.tables)
         self.idempotency = FakeIdempotency(self.tables)
         self.outbox = FakeOutbox(self.tables)
+        self.aftersales = FakeAfterSales(self.tables)
         self.commits = 0
         self.rollbacks = 0
 
