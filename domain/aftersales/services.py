@@ -323,9 +323,11 @@ async def receive_return(
     _check_lines(received)
     async with deps.uow() as uow:
         found = await uow.aftersales.get(after_sale_id)
-        if found is None or not may_read(actor, found):
+        receiving = actor.is_admin or is_store_staff(actor, location_id)
+        # The goods may come back to another store or a warehouse: its staff hold them.
+        if found is None or not (may_read(actor, found) or receiving):
             raise _not_found()
-        if not (actor.is_admin or is_store_staff(actor, location_id)):
+        if not receiving:
             raise _error(
                 AfterSaleErrorCode.FORBIDDEN,
                 "Staff of the receiving store or warehouse receive returns.",

@@ -183,3 +183,19 @@ async def test_a_received_return_books_the_goods_and_refunds_what_came_back(
 def _variant(b: Bought) -> Variant:
     [line] = b.order.lines
     return b.shop.db.tables.variants[line.variant_id]
+
+
+async def test_a_warehouse_receives_a_return_of_a_stores_order(bought: Bought) -> None:
+    requested = await ask(bought, 1, AfterSaleKind.RETURN_AND_REFUND)
+    await decide_after_sale(bought.deps, bought.manager, requested.id, True)
+    warehouse = bought.shop.store("WH-1", 31.38, 120.98, pickup=False, ships=True)
+    [line] = bought.order.lines
+    receipt = [ReceivedLine(line.id, 1, Condition.RESALEABLE)]
+    elsewhere = bought.shop.staff(bought.shop.store("SH-B", 31.19, 121.44))
+    with pytest.raises(AfterSaleError) as error:  # staff of neither place
+        await receive_return(bought.deps, elsewhere, requested.id, warehouse.id, receipt)
+    assert error.value.code is AfterSaleErrorCode.NOT_FOUND
+    clerk = bought.shop.staff(warehouse, role=StaffRole.STORE_CLERK)
+    done = await receive_return(bought.deps, clerk, requested.id, warehouse.id, receipt)
+    assert done.status is AfterSaleStatus.REFUNDING
+    assert bought.shop.level(warehouse, _variant(bought)) == (1, 0)  # a level made for it
