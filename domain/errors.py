@@ -31,7 +31,8 @@
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
     ├── AfterSaleError               AfterSaleErrorCode
     │     (common codes) ORDER_NOT_HANDED_OVER, RETURN_WINDOW_CLOSED, QUANTITY_EXCEEDED,
-    │     ALREADY_DECIDED (another agent decided first), ILLEGAL_STATE, FORBIDDEN
+    │     ALREADY_DECIDED (another agent decided first), ILLEGAL_STATE,
+    │     REFUND_NOT_POSSIBLE (the order's payment cannot give that back), FORBIDDEN
     └── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
@@ -209,6 +210,7 @@ class AfterSaleErrorCode(StrEnum):
     QUANTITY_EXCEEDED = "QUANTITY_EXCEEDED"
     ALREADY_DECIDED = "ALREADY_DECIDED"
     ILLEGAL_STATE = "ILLEGAL_STATE"
+    REFUND_NOT_POSSIBLE = "REFUND_NOT_POSSIBLE"
     FORBIDDEN = "FORBIDDEN"
 
 

@@ -416,9 +416,19 @@ async def _refund(
     reference = f"after-sale:{after_sale.id}"
     refund_id = None
     if amount > 0:
-        refund = await refund_part_in_uow(
-            deps.ordering, uow, order, amount, reference, f"after-sale {after_sale.reason}"[:200]
-        )
+        try:
+            refund = await refund_part_in_uow(
+                deps.ordering,
+                uow,
+                order,
+                amount,
+                reference,
+                f"after-sale {after_sale.reason}"[:200],
+            )
+        except OrderError as error:  # paid otherwise, or refunded already (CS, another request)
+            raise _error(
+                AfterSaleErrorCode.REFUND_NOT_POSSIBLE, error.message, "afterSaleId"
+            ) from None
         refund_id = refund.id
     target = AfterSaleStatus.REFUNDING if refund_id else AfterSaleStatus.REFUNDED
     await _move(

@@ -15,12 +15,13 @@ import pytest
 
 from api.relay import decode_id
 from domain.catalog.model import Variant
+from domain.errors import OrderError
 from domain.identity.model import StaffRole
 from domain.loyalty.model import EntryKind
 from domain.members.merge import merge_members
 from domain.ordering.model import PaymentKind, PaymentStatus
 from domain.ordering.ports import RefundState
-from domain.ordering.refunds import POLL_AFTER, process_refunds
+from domain.ordering.refunds import POLL_AFTER, process_refunds, refund_payment
 from infra.db.models.inventory import MovementRow
 from infra.db.models.loyalty import PointsEntryRow
 from infra.db.models.orders import OrderPaymentRow
@@ -584,3 +585,43 @@ async def test_an_order_of_a_merged_member_is_refunded_to_the_survivor(
     assert earned.amount > 0
     # Each refund of one of two units (1990 of 3980 paid) takes back its part, rounded down.
     assert [-e.amount for e in taken] == [earned.amount * 1990 // 3980] * 2
+
+
+@pytest.mark.usefixtures("postgres")
+async def test_a_return_racing_a_cs_refund_of_the_same_money_refunds_it_once(
+    runtime: Runtime,
+    story: Story,
+    member: Shopper,
+    cs: Api,
+    clerk: Api,
+    stores: dict[str, Any],
+) -> None:
+    order = await story.picked_up(member, quantity=2)
+    (line,) = await line_ids(member.api, order)
+    goods = await asked(member.api, request_input(order, [(line, 2)]))
+    assert not (await approve(cs, goods))["errors"]
+    [payment] = await OrderPaymentRow.filter(order_id=order_key(order), kind=PaymentKind.PAYMENT)
+    receipt = {
+        "afterSaleId": goods["id"],
+        "locationId": lid(stores, "SH-A"),
+        "lines": [{"orderLineId": line, "quantity": 2, "condition": "RESALEABLE"}],
+    }
+
+    async def goodwill() -> str:
+        try:
+            await refund_payment(runtime.ordering, order_key(order), payment.id, 3000, "goodwill")
+        except OrderError as error:
+            return error.code.value
+        return "refunded"
+
+    received, cs_refund = await asyncio.gather(clerk.data(RECEIVE, {"input": receipt}), goodwill())
+    outcome = (codes(received["receiveReturn"]), cs_refund)
+    assert outcome in (([], "AMOUNT_MISMATCH"), (["REFUND_NOT_POSSIBLE"], "refunded"))
+    refunded = sum(a for a, _ in await refunds_of(order))
+    assert refunded in (2 * PRICE, 3000)  # one of them, never both (3980 + 3000 > paid)
+    seen = (await cs.data(NODE, {"id": goods["id"]}))["node"]
+    on_hand = (await level(runtime, stores["SH-A"].id, story.mango))[0]
+    if refunded == 3000:  # the return was refused and left nothing behind
+        assert (seen["status"], on_hand) == ("APPROVED", 48)
+    else:
+        assert (seen["status"], on_hand) == ("REFUNDING", 50)
