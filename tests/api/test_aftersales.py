@@ -355,6 +355,11 @@ async def test_the_return_window_is_seven_days_unless_the_product_says_otherwise
     # Nothing was written by the refusals: one request holds one unit.
     mine = (await member.api.data(MINE))["me"]["afterSales"]["nodes"]
     assert len(mine) == 1
+    created = await admin.data(
+        """mutation { productCreate(input: {name: "Lychee", returnWindowDays: 1}) {
+          product { returnWindowDays } errors { code field } } }"""
+    )
+    assert created["productCreate"] == {"product": {"returnWindowDays": 1}, "errors": []}
 
 
 def _product_id(variant: Variant) -> str:
