@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.aftersales.desk import actor_ids, readable_actors
 from domain.aftersales.desk_model import InvoiceRequest, Note
+from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.inventory.availability import totals_online
@@ -203,6 +204,22 @@ class Loaders:
     def cycle_by_order(self) -> DataLoader[UUID, Cycle | None]:
         """The renewal cycle that placed an order (None: not a renewal order)."""
         return DataLoader(self._cycle_by_order)
+
+    async def _after_sales_by_order(self, keys: list[UUID]) -> list[list[AfterSale]]:
+        found = await self._repos.aftersales.of_orders(keys)
+        return _grouped(found, keys, lambda a: a.order_id)
+
+    async def _events_by_after_sale(self, keys: list[UUID]) -> list[list[AfterSaleEvent]]:
+        found = await self._repos.aftersales.events_of(keys)
+        return _grouped(found, keys, lambda e: e.after_sale_id)
+
+    @cached_property
+    def after_sales_by_order(self) -> DataLoader[UUID, list[AfterSale]]:
+        return DataLoader(self._after_sales_by_order)
+
+    @cached_property
+    def events_by_after_sale(self) -> DataLoader[UUID, list[AfterSaleEvent]]:
+        return DataLoader(self._events_by_after_sale)
 
     @cached_property
     def order(self) -> DataLoader[UUID, Order | None]:

@@ -141,6 +141,40 @@ class CanDecidePointsClaims(_Forbidden):
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
 
 
+class CanRequestAfterSales(_Forbidden):
+    message = "Members, POS devices and staff request after-sales (staff for a member)."
+
+    def allows(self, principal: Principal) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return principal.device_kind is DeviceKind.POS
+        return principal.is_member or principal.kind is PrincipalKind.STAFF
+
+
+class CanDecideAfterSales(_Forbidden):
+    message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff decide after-sales."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
+
+
+class CanReceiveReturns(_Forbidden):
+    message = "Only POS devices and store staff receive returned goods."
+
+    def allows(self, principal: Principal) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return principal.device_kind is DeviceKind.POS
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
+
+
+class CanListAfterSales(_Forbidden):
+    message = "Only CS_AGENT, ADMIN and store staff list after-sales."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(
+            StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK
+        )
+
+
 class CanRecordSales(_Forbidden):
     message = "Only POS devices and store staff record till sales."
 

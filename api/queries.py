@@ -60,6 +60,12 @@ async def _node(info: Info[Context, object], global_id: str) -> Node | None:
         from api.types.orders import Order
 
         return Order.from_domain(order)
+    if type_name == "AfterSale":
+        from api.types.aftersales import AfterSale
+        from domain.aftersales.services import after_sale_for
+
+        found = await after_sale_for(info.context.runtime.aftersales, principal, key)
+        return AfterSale.from_domain(found) if found else None
     if type_name == "Member":
         from api.member_queries import member_node
 

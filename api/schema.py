@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.aftersale_queries import AfterSaleQueries
 from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
@@ -23,6 +24,7 @@ from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
+from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
@@ -40,6 +42,7 @@ from api.reconciliation import ReconciliationMutations, ReconciliationQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
+from api.types.aftersales import AfterSale
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
 from api.types.locations import Location
@@ -58,6 +61,7 @@ class Query(
     ReviewQueries,
     ReconciliationQueries,
     DeskQueries,
+    AfterSaleQueries,
 ):
     pass
 
@@ -76,6 +80,7 @@ class Mutation(
     ReconciliationMutations,
     DeskMutations,
     ActForMemberMutations,
+    AfterSaleMutations,
 ):
     pass
 
@@ -107,7 +112,18 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Product, Variant, Category, Location, StaffUser, Device, ApiKey, Member, Order],
+        types=[
+            Product,
+            Variant,
+            Category,
+            Location,
+            StaffUser,
+            Device,
+            ApiKey,
+            Member,
+            Order,
+            AfterSale,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=OmnishelfExecutionContext,
         extensions=[

@@ -38,12 +38,14 @@
     │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
     │     FORBIDDEN
     └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
-          (common codes) FORBIDDEN; reviews: NOT_HANDED_OVER (the line's goods are not picked
-          up or delivered yet), ALREADY_REVIEWED (one review per order line), INVALID_RATING
-          (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only), ILLEGAL_STATE (a moderation step
-          from the wrong state); the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an
-          invoice for an order not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per
-          order), INVOICE_ALREADY_ISSUED
+          (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
+          review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
+          QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
+          (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
+          per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
+          the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
+          not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
+          INVOICE_ALREADY_ISSUED
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -208,13 +210,17 @@ class AfterSaleErrorCode(StrEnum):
     INVALID_INPUT = "INVALID_INPUT"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-    NOT_HANDED_OVER = "NOT_HANDED_OVER"
+    ORDER_NOT_HANDED_OVER = "ORDER_NOT_HANDED_OVER"
+    RETURN_WINDOW_CLOSED = "RETURN_WINDOW_CLOSED"
+    QUANTITY_EXCEEDED = "QUANTITY_EXCEEDED"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    REFUND_NOT_POSSIBLE = "REFUND_NOT_POSSIBLE"
+    FORBIDDEN = "FORBIDDEN"
     ALREADY_REVIEWED = "ALREADY_REVIEWED"
     INVALID_RATING = "INVALID_RATING"
     TEXT_TOO_LONG = "TEXT_TOO_LONG"
     INVALID_PHOTO_URL = "INVALID_PHOTO_URL"
-    ILLEGAL_STATE = "ILLEGAL_STATE"
-    FORBIDDEN = "FORBIDDEN"
     INVALID_TAX_ID = "INVALID_TAX_ID"
     INVALID_EMAIL = "INVALID_EMAIL"
     ORDER_NOT_PAID = "ORDER_NOT_PAID"

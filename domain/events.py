@@ -98,6 +98,14 @@ class PosSaleRecorded:
         return sum(charged for _, _, charged in self.lines)
 
 
+@dataclass(frozen=True)
+class RefundCompleted:
+    """A refund's money is back with the customer (the provider said so)."""
+
+    order_id: UUID
+    refund_id: UUID
+
+
 E = TypeVar("E")
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 Exporter = Callable[[UnitOfWork, UUID], Awaitable[Any]]

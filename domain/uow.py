@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol
 
 from domain.aftersales.desk_ports import DeskRepository
+from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.idempotency import IdempotencyStore
@@ -66,6 +67,8 @@ class UnitOfWork(Protocol):
     def reviews(self) -> ReviewRepository: ...
     @property
     def desk(self) -> DeskRepository: ...
+    @property
+    def aftersales(self) -> AfterSaleRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

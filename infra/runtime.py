@@ -10,10 +10,11 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
-from domain.aftersales.deps import DeskDeps, ReviewDeps, ReviewPolicy
+from domain.aftersales.deps import AfterSaleDeps, DeskDeps, ReviewDeps, ReviewPolicy
 from domain.aftersales.desk import register_handlers as register_desk_handlers
 from domain.aftersales.reviews import export_reviews
 from domain.aftersales.reviews import register_handlers as register_review_handlers
+from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -104,6 +105,7 @@ class Runtime:
         register_loyalty_handlers(self.loyalty)
         register_review_handlers(self.events, self.clock)
         register_desk_handlers(self.desk, self.events, self.exporters)
+        register_after_sale_handlers(self.aftersales)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -228,6 +230,7 @@ class Runtime:
             vault=self.vault,
             live=self.live,
             loyalty=self.loyalty,
+            events=self.events,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),
@@ -237,6 +240,9 @@ class Runtime:
             uow=self.unit_of_work,
             clock=self.clock,
             bills={n: p for n, p in payments.items() if isinstance(p, WeChatPayProvider)},
+        )
+        self.aftersales = AfterSaleDeps(
+            uow=self.unit_of_work, clock=self.clock, ordering=self.ordering
         )
         self.subscriptions = SubscriptionDeps(
             uow=self.unit_of_work,

@@ -396,6 +396,26 @@ DEV_TEMPLATES: Templates = parse(
                     thing2="邀请您评价本次购物",
                 ),
                 _dev(
+                    "AFTER_SALE_APPROVED",
+                    _ORDER_PAGE,
+                    character_string1="{order_number}",
+                    phrase2="售后已同意",
+                ),
+                _dev(
+                    "AFTER_SALE_REJECTED",
+                    _ORDER_PAGE,
+                    character_string1="{order_number}",
+                    thing2="{reason}",
+                    phrase3="售后未通过",
+                ),
+                _dev(
+                    "AFTER_SALE_REFUNDED",
+                    _ORDER_PAGE,
+                    character_string1="{order_number}",
+                    amount2="{amount}",
+                    phrase3="退款成功",
+                ),
+                _dev(
                     "SUBSCRIPTION_REMINDER",
                     _SUBSCRIPTION_PAGE,
                     date1="{date}",

@@ -8,7 +8,7 @@
   `(product_id, status, id)`, a member's `(member_id, id)`, CS's queue `(status, id)`.
 
 Revision ID: 0022_reviews
-Revises: 0020_reconciliation
+Revises: 0021_aftersales
 Create Date: 2026-12-06
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0022_reviews"
-down_revision = "0020_reconciliation"
+down_revision = "0021_aftersales"
 branch_labels = None
 depends_on = None
 

@@ -60,6 +60,11 @@ class VariantInput:
         )
 
 
+RETURN_WINDOW = (
+    "Days after hand-over a customer may ask for a return; 0: no returns; null: the default (7)."
+)
+
+
 @strawberry.input
 class ProductCreateInput:
     name: str
@@ -68,6 +73,7 @@ class ProductCreateInput:
     category_id: strawberry.ID | None = None
     variants: list[VariantInput] = strawberry.field(default_factory=list)
     names: list[LocalizedNameInput] = strawberry.field(default_factory=list, description=NAMES)
+    return_window_days: int | None = strawberry.field(default=None, description=RETURN_WINDOW)
 
 
 @strawberry.input
@@ -79,6 +85,9 @@ class ProductUpdateInput:
     category_id: strawberry.ID | None = None
     names: list[LocalizedNameInput] | None = strawberry.field(
         default=None, description="Replaces every name per language; [] removes them."
+    )
+    return_window_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description=RETURN_WINDOW + " Omitted: unchanged."
     )
 
 
@@ -195,6 +204,7 @@ class CatalogMutations:
                     category_id=_category_id(input.category_id),
                     variants=[v.to_draft() for v in input.variants],
                     names=_names(input.names),
+                    return_window_days=input.return_window_days,
                 ),
             ),
             _product,
@@ -217,6 +227,9 @@ class CatalogMutations:
                     slug=input.slug,
                     category_id=_category_id(input.category_id),
                     names=None if input.names is None else _names(input.names),
+                    return_window_days=services.Keep.KEEP
+                    if input.return_window_days is strawberry.UNSET
+                    else input.return_window_days,
                 ),
             ),
             _product,

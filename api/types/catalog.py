@@ -217,6 +217,10 @@ class Product(Node):
     status: CatalogStatus
     created_at: datetime
     updated_at: datetime
+    return_window_days: int | None = strawberry.field(
+        description="Days after hand-over a return may be asked for (null: the default, 7; "
+        "0: no returns)."
+    )
     key: strawberry.Private[Any]
     category_key: strawberry.Private[Any]
     names_by_locale: strawberry.Private[LocalizedNames]
@@ -238,6 +242,7 @@ class Product(Node):
             status=product.status,
             created_at=product.created_at,
             updated_at=product.updated_at,
+            return_window_days=product.return_window_days,
             key=product.id,
             category_key=product.category_id,
             names_by_locale=product.names,

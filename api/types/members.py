@@ -17,6 +17,7 @@ from domain.members.services import sorted_identities
 from domain.ordering.model import OrderStatus
 
 if TYPE_CHECKING:
+    from api.types.aftersales import AfterSaleConnection
     from api.types.desk import StaffNote
     from api.types.orders import OrderConnection
     from api.types.points import Points
@@ -170,6 +171,26 @@ class Member(Node):
         return await list_orders(
             info, _page(first, after), member_id=self.key, statuses=tuple(status or ())
         )
+
+    @strawberry.field(description="After-sales of the member, newest first (the member and CS).")
+    async def after_sales(
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Annotated[AfterSaleConnection, strawberry.lazy("api.types.aftersales")] | None:
+        from api.arguments import page_args as _page
+        from api.types.aftersales import AfterSale, AfterSaleConnection
+        from domain.aftersales.services import after_sales_of_member
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        deps = info.context.runtime.aftersales
+        page = await after_sales_of_member(deps, self.key, _page(first, after))
+        return AfterSaleConnection.from_page(page, AfterSale.from_domain)
 
     @strawberry.field(description="Points and tier (the member and CS).")
     async def points(

@@ -31,6 +31,7 @@ from domain.ordering.model import (
 from domain.ordering.services import is_cs, is_store_staff, reads_all_orders
 
 if TYPE_CHECKING:
+    from api.types.aftersales import AfterSale
     from api.types.members import Member
     from api.types.reviews import Review
 
@@ -51,7 +52,7 @@ NO_GOODS = LineGoods()
 
 @strawberry.type
 class OrderLine:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="What an after-sale names (orderLineId).")
     sku: str
     name: str
     quantity: int
@@ -351,6 +352,24 @@ class Order(Node):
             )
             for n in found
         ]
+
+    @strawberry.field(
+        description="Returns and refund-only requests of the order, oldest first (its member, "
+        "the store's staff, CS)."
+    )
+    async def after_sales(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[AfterSale, strawberry.lazy("api.types.aftersales")]] | None:
+        actor = info.context.principal
+        if actor is None:
+            return None
+        mine = actor.is_member and actor.id == self.domain.member_id
+        if not (mine or is_cs(actor) or is_store_staff(actor, self.domain.location_id)):
+            return None
+        from api.types.aftersales import AfterSale
+
+        found = await info.context.loaders.after_sales_by_order.load(self.domain.id)
+        return [AfterSale.from_domain(a) for a in found]
 
     @strawberry.field(
         description="The customer (staff of the store, CS; API keys with members:read, masked)."

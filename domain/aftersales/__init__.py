@@ -1,3 +1,5 @@
-"""After-sales: what happens after the goods are handed over (returns and refunds, reviews and
-their moderation, invoice requests). Reviews: `reviews` (use cases), `review_model` (rules),
-`review_ports`; their deps in `deps` (`ReviewDeps`)."""
+"""After-sales: what happens after the goods are handed over. Returns and refund-only requests,
+their decision, the goods received back and the refund of what was paid for those lines
+(`services`, `model`, `ports`); reviews and their moderation (`reviews`, `review_model`,
+`review_ports`); the customer-service desk: notes, invoice requests, acting for a member
+(`desk`, `desk_model`, `desk_ports`). Their deps in `deps`."""

@@ -1,4 +1,5 @@
-"""What the after-sales services are given: `ReviewDeps` (reviews), `DeskDeps` (the CS desk)."""
+"""What the after-sales services are given: `AfterSaleDeps` (returns and refunds),
+`ReviewDeps` (reviews), `DeskDeps` (the CS desk)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from domain.aftersales.review_model import DEFAULT_BANNED_WORDS, clean_banned_wo
 from domain.clock import Clock
 from domain.members.deps import MemberDeps
 from domain.members.ports import PiiVault
+from domain.ordering.deps import OrderingDeps
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.uow import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class AfterSaleDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ordering: OrderingDeps
 
 
 @dataclass(frozen=True)

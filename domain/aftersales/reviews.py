@@ -57,7 +57,7 @@ async def submit_review(
             raise _not_found("order line", "orderLineId")
         if order.status not in HANDED_OVER:
             raise AfterSaleError(
-                AfterSaleErrorCode.NOT_HANDED_OVER,
+                AfterSaleErrorCode.ORDER_NOT_HANDED_OVER,
                 "Only goods picked up or delivered can be reviewed; this order is "
                 f"{order.status.value}.",
                 ["orderLineId"],

@@ -67,6 +67,9 @@ class Product:
     created_at: datetime
     updated_at: datetime
     names: LocalizedNames = field(default_factory=dict)
+    # Days after hand-over a customer may ask for a return: None is the default (7 days,
+    # domain/aftersales), 0 takes no returns.
+    return_window_days: int | None = None
 
     def name_in(self, locale: Locale) -> str:
         return self.names.get(locale, self.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import TypeVar
 from uuid import UUID
 
@@ -79,6 +80,26 @@ class ProductDraft:
     category_id: UUID | None = None
     variants: Sequence[VariantDraft] = ()
     names: Names = ()
+    return_window_days: int | None = None  # None: the default window
+
+
+class Keep(Enum):
+    """A patch field left as it is (where None means something: back to the default)."""
+
+    KEEP = "KEEP"
+
+
+MAX_RETURN_WINDOW_DAYS = 365
+
+
+def clean_return_window(days: int | None) -> int | None:
+    if days is not None and not 0 <= days <= MAX_RETURN_WINDOW_DAYS:
+        raise CatalogError(
+            CatalogErrorCode.INVALID_INPUT,
+            f"`returnWindowDays` is 0 (no returns) to {MAX_RETURN_WINDOW_DAYS}, or null.",
+            ["returnWindowDays"],
+        )
+    return days
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,7 @@ class ProductPatch:
     slug: str | None = None
     category_id: UUID | None = None
     names: Names | None = None  # replaces them all
+    return_window_days: int | Keep | None = Keep.KEEP  # None: back to the default
 
 
 @dataclass(frozen=True)
@@ -159,6 +181,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     name = clean_name(draft.name)
     names = clean_names(draft.names)
     description = _clean_description(draft.description)
+    return_window_days = clean_return_window(draft.return_window_days)
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
         raise CatalogError(
             CatalogErrorCode.TOO_MANY_ITEMS,
@@ -183,6 +206,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
         created_at=now,
         updated_at=now,
         names=names,
+        return_window_days=return_window_days,
     )
     async with deps.uow() as uow:
         await _check_category(uow, draft.category_id)
@@ -221,6 +245,8 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
         if patch.category_id is not None:
             await _check_category(uow, patch.category_id)
             product.category_id = patch.category_id
+        if not isinstance(patch.return_window_days, Keep):
+            product.return_window_days = clean_return_window(patch.return_window_days)
         product.updated_at = deps.clock.now()
         await uow.catalog.save_product(product)
         if patch.name is not None or patch.names is not None:

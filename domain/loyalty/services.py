@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -264,13 +265,22 @@ async def reverse_for_refund(
     reference: str,
     refunded_fen: int,
     paid_fen: int,
+    refund_key: str | None = None,
+    earned_by: Sequence[UUID] = (),
 ) -> Entry | None:
-    """A refund takes back the proportional points; spent ones become a recorded debt."""
-    earned = await uow.loyalty.entry_by_key(member_id, f"earn:{reference}")
+    """A refund takes back the proportional points; spent ones become a recorded debt.
+    `refund_key` names the refund when a purchase has several (after-sales of some lines);
+    without it, the refunded amount does. `earned_by`: members merged into `member_id`, one
+    of whom may have earned on the purchase (their entries stay with their accounts); the
+    points are taken from `member_id`, which holds their balance now."""
+    key = f"earn:{reference}"
+    earned = await uow.loyalty.entry_by_key(member_id, key)
+    if earned is None and earned_by:
+        earned = await uow.loyalty.entry_by_key_of_any(earned_by, key)
     if earned is None or paid_fen <= 0:
         return None
     await account_for(deps, uow, member_id)  # replays of this refund wait for each other
-    key = f"reverse-earn:{reference}:{refunded_fen}"
+    key = f"reverse-earn:{reference}:{refund_key or refunded_fen}"
     if (done := await uow.loyalty.entry_by_key(member_id, key)) is not None:
         return done  # a replayed refund: its growth and points were taken back already
     points = earned.amount * min(refunded_fen, paid_fen) // paid_fen
@@ -288,6 +298,35 @@ async def reverse_for_refund(
         f"refund of {reference}",
         key,
         allow_debt=True,
+    )
+
+
+async def return_redeemed_in_uow(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    points: int,
+    reference: str,
+    refund_key: str,
+) -> Entry | None:
+    """Part of a purchase's redeemed points comes back: the lines they paid for were
+    refunded (a whole order's redemption is `reverse_redemption`). Once per `refund_key`."""
+    if points <= 0:
+        return None
+    await account_for(deps, uow, member_id)
+    key = f"return-redeemed:{reference}:{refund_key}"
+    if (done := await uow.loyalty.entry_by_key(member_id, key)) is not None:
+        return done
+    return await credit(
+        deps,
+        uow,
+        member_id,
+        points,
+        EntryKind.REVERSE,
+        f"refund:{reference}",
+        "SYSTEM",
+        f"points of refunded lines of {reference}",
+        key,
     )
 
 

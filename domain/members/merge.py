@@ -13,6 +13,8 @@ from domain.members.deps import MemberDeps
 from domain.members.model import Member, MemberMerge, MemberStatus
 from domain.uow import UnitOfWork
 
+MAX_ABSORBED = 100  # a record that absorbed more is a data problem, not a person
+
 
 def _check(source: Member | None, target: Member | None) -> tuple[Member, Member]:
     if source is None:
@@ -105,3 +107,17 @@ async def merge_members(
         )
     async with deps.auth.uow() as uow:
         return await merge_in_uow(deps, uow, source_id, target_id, why, actor.label)
+
+
+async def absorbed_into_in_uow(uow: UnitOfWork, member_id: UUID) -> list[UUID]:
+    """Every member merged into this one, directly or through others merged into it (their
+    records stay, pointing here): whose past purchases are now this member's."""
+    found: list[UUID] = []
+    frontier = [member_id]
+    while frontier and len(found) < MAX_ABSORBED:
+        current = frontier.pop()
+        for merge in await uow.members.merges_of(current):
+            if merge.target_member_id == current and merge.source_member_id not in found:
+                found.append(merge.source_member_id)
+                frontier.append(merge.source_member_id)
+    return found

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from domain.clock import Clock
+from domain.events import EventHandlers
 from domain.identity.ports import RateLimiter
 from domain.inventory.deps import InventoryDeps
 from domain.live import LiveEvents
@@ -40,6 +41,7 @@ class OrderingDeps:
     loyalty: LoyaltyDeps
     policy: OrderPolicy = field(default_factory=OrderPolicy)
     refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name
+    events: EventHandlers = field(default_factory=EventHandlers)  # RefundCompleted
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.events import PaymentReturned
+from domain.events import PaymentReturned, RefundCompleted
 from domain.ids import new_id
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
@@ -97,7 +97,7 @@ async def refund_in_uow(
         returned = PaymentReturned(
             order.id, payment.id, payment.provider, payment.provider_ref, amount, why
         )
-        await deps.inventory.events.dispatch(uow, returned)
+        await deps.events.dispatch(uow, returned)
         settled = payment.id in returned.settled
     status = PaymentStatus.REFUND_PENDING
     if at_till or settled:
@@ -119,8 +119,9 @@ async def refund_in_uow(
         next_attempt_at=None if at_till or settled else now,
     )
     await uow.orders.add_payment(refund)
-    if settled:
-        return refund  # no money moved: the context that took the payment tells the member
+    if settled:  # no money moved: the context that took the payment tells the member
+        await deps.events.dispatch(uow, RefundCompleted(order.id, refund.id))
+        return refund
     await notify(
         deps,
         uow,
@@ -244,6 +245,8 @@ async def _settle(
             next_attempt_at=now + POLL_AFTER if poll else None,
             completed_at=now if to is PaymentStatus.REFUNDED else None,
         )
+        if moved and to is PaymentStatus.REFUNDED:
+            await deps.events.dispatch(uow, RefundCompleted(refund.order_id, refund.id))
     return int(moved)
 
 
@@ -270,6 +273,8 @@ async def apply_refund_notice(deps: OrderingDeps, provider: str, notice: RefundN
                 reason="" if success else (notice.reason or notice.state.value),
                 completed_at=now if success else None,
             ):
+                if success:
+                    await deps.events.dispatch(uow, RefundCompleted(refund.order_id, refund.id))
                 return "refund_completed" if success else "refund_failed"
     return "duplicate"
 

@@ -9,6 +9,7 @@ from tortoise.backends.base.client import TransactionContext
 from tortoise.transactions import in_transaction
 
 from infra.cache import Caches
+from infra.repositories.aftersales import TortoiseAfterSaleRepository
 from infra.repositories.cached import (
     CachedApiKeyRepository,
     CachedCatalogRepository,
@@ -66,6 +67,7 @@ class Repositories:
         self.outbox = TortoiseOutboxRepository()
         self.reviews = TortoiseReviewRepository()
         self.desk = TortoiseDeskRepository()
+        self.aftersales = TortoiseAfterSaleRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -31,11 +31,26 @@ What each check relies on (the code that keeps it true):
                           SENDING wait for next_attempt_at (the claim lease)
   subscription_cycles     domain/subscriptions/renewals.py: cycle n+1 is claimed against
                           `sequence`, closing it advances `sequence`, one order per cycle
+  after_sale_refunds      domain/aftersales/services.py: refunds under the order's lock,
+                          each line's cumulative share of what was paid (line_shares)
+  after_sale_quantities   requests are counted under the order's lock
+  after_sale_stock        receive_return_in_uow books RETURN (+ ADJUSTMENT for damaged) in
+                          the transaction that records the receipt
+  after_sale_points       the refund returns redeemed points and reverses earned ones in
+                          the same transaction (loyalty services)
 """
 
 from __future__ import annotations
 
-from infra.doctor import delivery, inventory, loyalty, ordering, reconciliation, refunds
+from infra.doctor import (
+    aftersales,
+    delivery,
+    inventory,
+    loyalty,
+    ordering,
+    reconciliation,
+    refunds,
+)
 from infra.doctor.check import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -45,5 +60,6 @@ CHECKS: tuple[Check, ...] = (
     *reconciliation.CHECKS,
     *loyalty.CHECKS,
     *delivery.CHECKS,
+    *aftersales.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -23,7 +23,10 @@ from infra.catalog_search import LIKE_ESCAPE, like_patterns, search_columns
 from infra.db import sql
 from infra.repositories.paging import after_uuid
 
-PRODUCT_COLUMNS = "id, name, slug, description, category_id, status, created_at, updated_at, names"
+PRODUCT_COLUMNS = (
+    "id, name, slug, description, category_id, status, created_at, updated_at, names, "
+    "return_window_days"
+)
 VARIANT_COLUMNS = (
     "id, product_id, code, name, price_amount, currency, status, created_at, updated_at, "
     "barcode, attributes, names"
@@ -63,6 +66,7 @@ def _product(row: dict[str, Any]) -> Product:
         created_at=sql.as_datetime(row["created_at"]),
         updated_at=sql.as_datetime(row["updated_at"]),
         names=_names(row["names"]),
+        return_window_days=row["return_window_days"],
     )
 
 
@@ -126,6 +130,7 @@ def _product_fields(product: Product) -> dict[str, Any]:
         "status": product.status,
         "updated_at": product.updated_at,
         "names": _names_json(product.names),
+        "return_window_days": product.return_window_days,
     }
 
 

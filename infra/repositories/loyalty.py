@@ -305,6 +305,17 @@ class TortoiseLoyaltyRepository:
         await GrowthRecordRow.filter(member_id=source).update(member_id=target)
         await PointsClaimRow.filter(member_id=source).update(member_id=target)
 
+    async def entry_by_key_of_any(self, member_ids: Sequence[UUID], key: str) -> Entry | None:
+        if not member_ids:
+            return None
+        rows = await sql.fetch(
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM points_entry "
+            f"WHERE idempotency_key = $1 AND member_id IN ({sql.placeholders(len(member_ids), 2)})",
+            key,
+            *member_ids,
+        )
+        return _entry(rows[0]) if rows else None
+
     async def add_growth(self, member_id: UUID, amount: int, at: datetime, reference: str) -> None:
         await sql.insert(
             "growth_record",

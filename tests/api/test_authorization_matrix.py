@@ -310,6 +310,15 @@ TARGETS: dict[str, Given] = {
         "input": {"orderId": w.order, "memberId": w.member_a.id, "reason": "lost the code"}
     },
     "Mutation.cancelOrder": _order,
+    # A paid order (not handed over): who may ask gets past the checks to ORDER_NOT_HANDED_OVER.
+    "Mutation.requestAfterSale": lambda w: {
+        "input": {
+            "orderId": w.order,
+            "kind": "REFUND_ONLY",
+            "lines": [{"orderLineId": encode_id("OrderLine", uuid4()), "quantity": 1}],
+            "reason": "arrived broken",
+        }
+    },
     "Mutation.shipOrder": _order,
     "Mutation.markOrderDelivered": _order,
     "Mutation.pauseSubscription": _subscription,

@@ -148,7 +148,10 @@ async def test_only_the_owner_reviews_and_only_handed_over_goods(
 ) -> None:
     paid = await story.paid(member)
     refused = await submit(member, await line_of(member, paid))
-    assert (codes(refused), refused["errors"][0]["field"]) == (["NOT_HANDED_OVER"], ["orderLineId"])
+    assert (codes(refused), refused["errors"][0]["field"]) == (
+        ["ORDER_NOT_HANDED_OVER"],
+        ["orderLineId"],
+    )
 
     mine = await line_of(member, await story.picked_up(member))
     stranger = await submit(other, mine)  # another member's line reads as no line at all

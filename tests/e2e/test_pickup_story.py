@@ -1,4 +1,5 @@
-"""The pickup story end to end: the issue's acceptance test.
+"""The pickup story end to end: the issue's acceptance test (and, since issue 16, a return of
+part of it and its refund).
 
 Everything a person would do goes through the served app: uvicorn listens on a free local
 port inside the test's event loop, GraphQL queries and mutations and the payment webhook are
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,15 +26,18 @@ import pytest
 from api.relay import decode_id, encode_id
 from domain.identity.model import StaffRole
 from domain.live import order_topic, pickup_board_topic
+from domain.ordering.refunds import POLL_AFTER, process_refunds
 from domain.outbox import deliver_due
 from infra.live import InProcessLiveEvents, RedisLiveEvents
 from infra.notifier import FakeNotifier
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
-from tests.support.api import Api, staff_api
+from tests.support import MovableClock
+from tests.support.api import Api, relogin, staff_api
 from tests.support.ws import BOARD, ORDER_UPDATED, Session, serve, session, subscribed, ws_url
 
 NEAR_SH_A = {"latitude": 31.2310, "longitude": 121.4740}  # a street away from SH-A
+LINES = "query($id: ID!) { order(id: $id) { lines { id sku } } }"
 
 # ---------------------------------------------------------------- the served app
 
@@ -99,6 +104,7 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
     http: httpx.AsyncClient,
     web: Api,
     notifier: FakeNotifier,
+    clock: MovableClock,
 ) -> None:
     # PostgreSQL runs come with Redis: live events cross processes through it.
     bus = RedisLiveEvents if runtime.settings.redis_url else InProcessLiveEvents
@@ -322,3 +328,62 @@ async def test_a_member_orders_for_pickup_and_collects_with_the_code(
     )
     assert again["completePickup"]["order"] is None
     assert [e["code"] for e in again["completePickup"]["errors"]] == ["INVALID_PICKUP_CODE"]
+
+    # --- two days later one mango is bruised: the member returns it and gets 19.90 back
+    clock.advance(timedelta(days=2))
+    member = web.as_(
+        (
+            await mutate(
+                web,
+                "loginWithWechat",
+                """mutation { loginWithWechat(input: {appId: "wx-demo",
+                  code: "test:openid-lin"}) { tokens { accessToken } errors { code message } } }""",
+                {},
+            )
+        )["tokens"]["accessToken"]
+    )
+    manager = await relogin(web, "sh-a-manager")
+    lines = (await member.data(LINES, {"id": order["id"]}))["order"]["lines"]
+    [mango] = [line["id"] for line in lines if line["sku"] == "MANGO-1KG"]
+    requested = await mutate(
+        member,
+        "requestAfterSale",
+        """mutation($o: ID!, $l: ID!) { requestAfterSale(input: {orderId: $o,
+          kind: RETURN_AND_REFUND, lines: [{orderLineId: $l, quantity: 1}],
+          reason: "bruised", idempotencyKey: "return-lin-1"}) {
+          afterSale { id status } errors { code message } } }""",
+        {"o": order["id"], "l": mango},
+    )
+    after_sale = requested["afterSale"]["id"]
+    decided = await mutate(
+        manager,
+        "approveAfterSale",
+        """mutation($a: ID!) { approveAfterSale(input: {afterSaleId: $a}) {
+          afterSale { status } errors { code message } } }""",
+        {"a": after_sale},
+    )
+    assert decided["afterSale"]["status"] == "APPROVED"
+    received = await mutate(
+        manager,
+        "receiveReturn",
+        """mutation($a: ID!, $s: ID!, $l: ID!) { receiveReturn(input: {afterSaleId: $a,
+          locationId: $s, lines: [{orderLineId: $l, quantity: 1, condition: RESALEABLE}]}) {
+          afterSale { status refundAmount } errors { code message } } }""",
+        {"a": after_sale, "s": store_a, "l": mango},
+    )
+    assert received["afterSale"] == {"status": "REFUNDING", "refundAmount": 1990}
+    await process_refunds(runtime.ordering)  # devpay accepts the refund...
+    clock.advance(POLL_AFTER + timedelta(seconds=1))
+    await process_refunds(runtime.ordering)  # ...and its next poll says the money is back
+    mine = await member.data("{ me { afterSales { nodes { id status refundAmount } } } }")
+    assert mine["me"]["afterSales"]["nodes"] == [
+        {"id": after_sale, "status": "REFUNDED", "refundAmount": 1990}
+    ]
+    shelf = await manager.data(
+        """query($l: ID!, $v: [ID!]) { stockLevels(locationId: $l, variantIds: $v) {
+          nodes { onHand } } }""",
+        {"l": store_a, "v": [small]},
+    )
+    assert shelf["stockLevels"]["nodes"] == [{"onHand": 19}]  # back on the shelf
+    outbox = await runtime.repos.outbox.for_orders([order_id])
+    assert {"AFTER_SALE_APPROVED", "AFTER_SALE_REFUNDED"} <= {m.kind for m in outbox}

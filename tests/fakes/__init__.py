@@ -25,6 +25,7 @@ from tests.fakes.tables import Tables
 __all__ = ["FakeDatabase", "FakeUnitOfWork", "Tables"]
 
 if TYPE_CHECKING:
+    from domain.aftersales.ports import AfterSaleRepository
     from domain.catalog.ports import CatalogRepository
     from domain.clock import FrozenClock
     from domain.idempotency import IdempotencyStore
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from domain.ordering.ports import OrderRepository
     from domain.outbox import OutboxRepository
     from domain.uow import UnitOfWork
+    from tests.fakes.aftersales import FakeAfterSales
     from tests.fakes.catalog import FakeCatalog, FakeLocations
     from tests.fakes.inventory import FakeInventory
     from tests.fakes.loyalty import FakeLoyalty
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     _locations: LocationRepository = FakeLocations(_t)
     _idempotency: IdempotencyStore = FakeIdempotency(_t)
     _outbox: OutboxRepository = FakeOutbox(_t)
+    _aftersales: AfterSaleRepository = FakeAfterSales(_t)
     _members: MemberRepository = FakeMemberRepository(_t)
     _sessions: SessionRepository = FakeSessionRepository(_t)
     _staff: StaffRepository = FakeStaffRepository(_t)

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import NoReturn
 
 from domain.uow import UnitOfWork
+from tests.fakes.aftersales import FakeAfterSales
 from tests.fakes.catalog import FakeCatalog, FakeLocations
 from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
@@ -96,6 +97,10 @@ class FakeUnitOfWork(UnitOfWork):
     def desk(self) -> NoReturn:
         raise _unfaked("desk")
 
+    @property
+    def aftersales(self) -> FakeAfterSales:
+        return self._db.aftersales
+
     async def __aenter__(self) -> FakeUnitOfWork:
         assert self._snapshot is None, "a unit of work is entered once"
         self._snapshot = self._db.tables.snapshot()
@@ -131,6 +136,7 @@ class FakeDatabase:
         self.loyalty = FakeLoyalty(self.tables)
         self.idempotency = FakeIdempotency(self.tables)
         self.outbox = FakeOutbox(self.tables)
+        self.aftersales = FakeAfterSales(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

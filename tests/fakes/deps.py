@@ -3,6 +3,7 @@ external boundary (WeChat, SMS, payments) and the in-process ones (rate limiter,
 
 from __future__ import annotations
 
+from domain.aftersales.deps import AfterSaleDeps
 from domain.clock import Clock
 from domain.events import DataExporters, EventHandlers
 from domain.identity.deps import AuthDeps, AuthPolicy
@@ -77,3 +78,7 @@ def ordering_deps(
         loyalty=loyalty_deps(database, clock),
         policy=policy or OrderPolicy(),
     )
+
+
+def after_sale_deps(database: FakeDatabase, clock: Clock) -> AfterSaleDeps:
+    return AfterSaleDeps(uow=database, clock=clock, ordering=ordering_deps(database, clock))

@@ -41,6 +41,12 @@ class FakeLoyalty(LoyaltyRepository):
                 return entry
         return None
 
+    async def entry_by_key_of_any(self, member_ids: Sequence[UUID], key: str) -> Entry | None:
+        for entry in self._t.entries:
+            if entry.member_id in member_ids and entry.idempotency_key == key:
+                return entry
+        return None
+
     async def add_entries(self, entries: Sequence[Entry]) -> None:
         used = {(e.member_id, e.idempotency_key) for e in self._t.entries}
         for entry in entries:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.identity.model import AuthSession, RefreshToken, StaffAction, StaffUser
 from domain.inventory.model import (
@@ -82,6 +83,9 @@ class Tables:
     growth: list[tuple[UUID, int, datetime, str]] = field(default_factory=list)
     tier_changes: list[tuple[UUID, str, str, datetime]] = field(default_factory=list)
     claims: dict[UUID, PointsClaim] = field(default_factory=dict)
+    # after-sales
+    after_sales: dict[UUID, AfterSale] = field(default_factory=dict)
+    after_sale_events: list[AfterSaleEvent] = field(default_factory=list)
     # shared
     idempotency: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = field(
         default_factory=dict

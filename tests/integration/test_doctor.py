@@ -16,6 +16,13 @@ from uuid import UUID
 
 import pytest
 
+from domain.aftersales.model import AfterSaleKind, Condition, ReceivedLine, RequestedLine
+from domain.aftersales.services import (
+    AfterSaleRequest,
+    decide_after_sale,
+    receive_return,
+    request_after_sale,
+)
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import DomainError
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
@@ -62,6 +69,7 @@ class Books:
     members: list[Principal]
     orders: dict[str, Order]
     subscription_id: UUID
+    after_sale_id: UUID  # a return received damaged and refunded
 
 
 def _staff(store_id: UUID) -> Principal:
@@ -253,7 +261,34 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     assert await process_refunds(runtime.ordering) == 1
     # ...and a new order waits.
     orders["pending"] = await _order(runtime, ann, {mango: 1}, at=sh_a, points=100)
-    return Books(stores, variants, members, orders, subscription_ids[0])
+    # Eve returns one of two kiwis (paid partly with points): it comes back damaged and is
+    # written off; for the other she gets her money back without returning it.
+    eve = member_principal(
+        (await login_with_wechat(runtime.members, "wx-demo", "test:doctor-eve"))[0]
+    )
+    await adjust_points(runtime.loyalty, ADMIN, eve.id, 300, "welcome gift", "gift-eve")
+    orders["returned"] = await _order(runtime, eve, {kiwi: 2}, at=sh_a, points=100)
+    assert await _pay_online(runtime, eve, orders["returned"]) == "paid"
+    await _hand_over(runtime, staff_a, orders["returned"])
+    [line] = orders["returned"].lines
+    returned, refund_only = [
+        await request_after_sale(
+            runtime.aftersales,
+            eve,
+            AfterSaleRequest(orders["returned"].id, kind, [RequestedLine(line.id, 1)], "bruised"),
+        )
+        for kind in (AfterSaleKind.RETURN_AND_REFUND, AfterSaleKind.REFUND_ONLY)
+    ]
+    for after_sale in (returned, refund_only):
+        await decide_after_sale(runtime.aftersales, ADMIN, after_sale.id, True)
+    await receive_return(
+        runtime.aftersales,
+        staff_a,
+        returned.id,
+        sh_a,
+        [ReceivedLine(line.id, 1, Condition.DAMAGED)],
+    )
+    return Books(stores, variants, members, orders, subscription_ids[0], returned.id)
 
 
 @pytest.fixture
@@ -409,6 +444,35 @@ async def corrupt_subscription_cycles(books: Books) -> None:
     )
 
 
+async def corrupt_after_sale_refunds(books: Books) -> None:
+    await sql.execute(
+        "UPDATE after_sale_line SET refund_amount = refund_amount + 1 WHERE after_sale_id = $1",
+        books.after_sale_id,
+    )
+
+
+async def corrupt_after_sale_quantities(books: Books) -> None:
+    await sql.execute(
+        "UPDATE after_sale_line SET quantity = quantity + 1 WHERE after_sale_id = $1",
+        books.after_sale_id,
+    )
+
+
+async def corrupt_after_sale_stock(books: Books) -> None:
+    await sql.execute(
+        "UPDATE stock_movement SET reference = 'a write-off' WHERE reference = $1 "
+        "AND kind = 'ADJUSTMENT'",
+        f"after-sale:{books.after_sale_id}",
+    )
+
+
+async def corrupt_after_sale_points(books: Books) -> None:
+    await sql.execute(
+        "UPDATE after_sale_line SET points_returned = points_returned + 1 WHERE after_sale_id = $1",
+        books.after_sale_id,
+    )
+
+
 Corruption = Callable[[Books], Awaitable[None]]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "stock_ledger": (corrupt_stock_ledger, "stock level SH-A/MANGO: on_hand 50, ledger sums to 48"),
@@ -458,6 +522,22 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "subscription_cycles": (
         corrupt_subscription_cycles,
         "cycle 2 (SKIPPED) is closed but the subscription's sequence is still 1",
+    ),
+    "after_sale_refunds": (
+        corrupt_after_sale_refunds,
+        "order {returned}: an after-sale refunds 840, its lines 841, its refund payment 840",
+    ),
+    "after_sale_quantities": (
+        corrupt_after_sale_quantities,
+        "order {returned}: after-sales ask for 3 of KIWI, 2 bought",
+    ),
+    "after_sale_stock": (
+        corrupt_after_sale_stock,
+        "received 1 (1 damaged), the stock ledger returned 1 and wrote off 0",
+    ),
+    "after_sale_points": (
+        corrupt_after_sale_points,
+        "order {returned}: an after-sale returns 51 redeemed points (ledger: 50)",
     ),
 }
 

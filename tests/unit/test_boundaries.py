@@ -32,6 +32,7 @@ OWNER = {
     "outbox": "outbox",
     "reviews": "aftersales",
     "desk": "aftersales",
+    "aftersales": "aftersales",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

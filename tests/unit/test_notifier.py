@@ -124,6 +124,41 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
             },
         },
     ),
+    "AFTER_SALE_APPROVED": (
+        {"order_number": "SH-A-0001"},
+        {
+            "template_id": "AfT3rSa1eApPr0v3dT3mPl4t3Id00000000000000g7",
+            "page": f"pages/order/detail?id={ORDER}",
+            "data": {
+                "character_string1": {"value": "SH-A-0001"},
+                "phrase2": {"value": "售后已同意"},
+            },
+        },
+    ),
+    "AFTER_SALE_REJECTED": (
+        {"order_number": "SH-A-0001", "reason": "超过退货期"},
+        {
+            "template_id": "AfT3rSa1eR3j3ct3dT3mPl4t3Id00000000000000h8",
+            "page": f"pages/order/detail?id={ORDER}",
+            "data": {
+                "character_string1": {"value": "SH-A-0001"},
+                "thing2": {"value": "超过退货期"},
+                "phrase3": {"value": "售后未通过"},
+            },
+        },
+    ),
+    "AFTER_SALE_REFUNDED": (
+        {"order_number": "SH-A-0001", "amount": "1990"},
+        {
+            "template_id": "AfT3rSa1eR3fund3dT3mPl4t3Id0000000000000i9",
+            "page": f"pages/order/detail?id={ORDER}",
+            "data": {
+                "character_string1": {"value": "SH-A-0001"},
+                "amount2": {"value": "¥19.90"},
+                "phrase3": {"value": "退款成功"},
+            },
+        },
+    ),
     "SUBSCRIPTION_REMINDER": (
         {"subscription": SUBSCRIPTION, "date": "2027-02-01", "total": "5"},
         {

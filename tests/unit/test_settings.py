@@ -145,7 +145,10 @@ def test_sending_to_wechat_refuses_to_start_without_a_template_for_every_kind(
     partial.write_text(text.split("[ORDER_REFUNDED]")[0], encoding="utf-8")
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({**PRODUCTION, "WECHAT_TEMPLATES_FILE": str(partial)})
-    missing = "ORDER_REFUNDED, REVIEW_INVITATION, SUBSCRIPTION_REMINDER, SUBSCRIPTION_SHORT"
+    missing = (
+        "ORDER_REFUNDED, REVIEW_INVITATION, AFTER_SALE_APPROVED, AFTER_SALE_REJECTED, "
+        "AFTER_SALE_REFUNDED, SUBSCRIPTION_REMINDER, SUBSCRIPTION_SHORT"
+    )
     assert f"no template for {missing}, SUBSCRIPTION_PAUSED" in str(refused.value)
     # A kind turned off is a choice, not an omission.
     kinds = list(MESSAGE_KINDS)

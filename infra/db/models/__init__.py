@@ -11,6 +11,7 @@ MODEL_MODULES = [
     "infra.db.models.reconciliation",
     "infra.db.models.loyalty",
     "infra.db.models.subscriptions",
+    "infra.db.models.aftersales",
     "infra.db.models.persisted",
     "infra.db.models.reviews",
     "infra.db.models.desk",

@@ -39,6 +39,7 @@ class ProductRow(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     names: Any = fields.JSONField()  # {"zh-CN": ..., "en": ...}
+    return_window_days = fields.IntField(null=True)  # None: the default; 0: no returns
     # Written by `index_for_search`, read only by the search (infra/catalog_search.py).
     search_names = fields.TextField()
     search_text = fields.TextField()
