@@ -16,12 +16,16 @@
     │     (common codes) INSUFFICIENT_STOCK (InsufficientStock lists the shortages),
     │     STALE_QUANTITY, INVALID_QUANTITY, DUPLICATE_VARIANT, SAME_LOCATION,
     │     TRANSFER_NOT_SHIPPED, TRANSFER_ALREADY_SHIPPED, TRANSFER_ALREADY_RECEIVED,
-    │     RESERVATION_NOT_FOUND, IDEMPOTENCY_CONFLICT, FORBIDDEN
+    │     RESERVATION_NOT_FOUND, IDEMPOTENCY_CONFLICT, FORBIDDEN, INVALID_MEMBER_CODE,
+    │     MEMBER_CODE_EXPIRED, MEMBER_CODE_USED, INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED (a
+    │     till sale that spends points with a member code: after-sales' and loyalty's codes)
     ├── OrderError                   OrderErrorCode
     │     (common codes) INSUFFICIENT_STOCK (with alternative pickup locations),
     │     VARIANT_UNAVAILABLE, LOCATION_UNAVAILABLE, NO_FULFILMENT_LOCATION,
     │     ILLEGAL_TRANSITION, INVALID_PICKUP_CODE, PICKUP_CODE_EXPIRED, TOO_MANY_ATTEMPTS,
-    │     AMOUNT_MISMATCH, PAYMENT_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, FORBIDDEN
+    │     AMOUNT_MISMATCH, PAYMENT_NOT_ALLOWED, IDEMPOTENCY_CONFLICT, FORBIDDEN,
+    │     INVALID_MEMBER_CODE, MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a till order with a
+    │     member code: the after-sales context's codes, so the payload shows them)
     ├── PointsError                  PointsErrorCode
     │     (common codes) INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED, ALREADY_CHECKED_IN,
     │     HOLD_NOT_FOUND, CLAIM_ALREADY_DECIDED (a till sale's points decided otherwise), FORBIDDEN
@@ -29,7 +33,7 @@
     │     (common codes) PLAN_UNAVAILABLE, VARIANT_NOT_IN_PLAN, INVALID_DATE,
     │     OUTSIDE_WINDOW, ILLEGAL_STATE, SUBSCRIPTION_PAUSED (skipping while paused),
     │     FIRST_ORDER_REFUSED (a prepaid plan's first order: stock, store), FORBIDDEN
-    └── MemberError                  MemberErrorCode
+    ├── MemberError                  MemberErrorCode
           (common codes) INVALID_PHONE, INVALID_IDENTIFIER, INVALID_CODE, CODE_EXPIRED,
           CODE_ALREADY_USED, TOO_MANY_ATTEMPTS, TOO_MANY_REQUESTS, SMS_UNAVAILABLE, UNKNOWN_APP,
           INVALID_WECHAT_CODE, WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE, MEMBER_MERGED,
@@ -37,6 +41,10 @@
           OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
           another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
           FORBIDDEN
+    └── AfterSaleError               AfterSaleErrorCode
+          (common codes) INVALID_MEMBER_CODE (unreadable, badly signed, or its member is
+          gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code is the member's consent to one
+          till sale), TOO_MANY_ATTEMPTS (member-code lookups per device), FORBIDDEN
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -112,6 +120,11 @@ class InventoryErrorCode(StrEnum):
     TRANSFER_ALREADY_SHIPPED = "TRANSFER_ALREADY_SHIPPED"
     TRANSFER_ALREADY_RECEIVED = "TRANSFER_ALREADY_RECEIVED"
     RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND"
+    INVALID_MEMBER_CODE = "INVALID_MEMBER_CODE"
+    MEMBER_CODE_EXPIRED = "MEMBER_CODE_EXPIRED"
+    MEMBER_CODE_USED = "MEMBER_CODE_USED"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     FORBIDDEN = "FORBIDDEN"
 
@@ -129,6 +142,9 @@ class OrderErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     INVALID_PICKUP_CODE = "INVALID_PICKUP_CODE"
     PICKUP_CODE_EXPIRED = "PICKUP_CODE_EXPIRED"
+    INVALID_MEMBER_CODE = "INVALID_MEMBER_CODE"
+    MEMBER_CODE_EXPIRED = "MEMBER_CODE_EXPIRED"
+    MEMBER_CODE_USED = "MEMBER_CODE_USED"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     PAYMENT_NOT_ALLOWED = "PAYMENT_NOT_ALLOWED"
@@ -195,6 +211,18 @@ class MemberErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
 
 
+class AfterSaleErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    INVALID_MEMBER_CODE = "INVALID_MEMBER_CODE"
+    MEMBER_CODE_EXPIRED = "MEMBER_CODE_EXPIRED"
+    MEMBER_CODE_USED = "MEMBER_CODE_USED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    FORBIDDEN = "FORBIDDEN"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -205,6 +233,7 @@ ErrorCode = (
     | PointsErrorCode
     | SubscriptionErrorCode
     | MemberErrorCode
+    | AfterSaleErrorCode
 )
 
 
@@ -255,3 +284,7 @@ class SubscriptionError(DomainError):
 
 class MemberError(DomainError):
     code: MemberErrorCode
+
+
+class AfterSaleError(DomainError):
+    code: AfterSaleErrorCode

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
+from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.catalog.ports import CatalogRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
@@ -57,6 +58,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def outbox(self) -> OutboxRepository: ...
+    @property
+    def member_codes(self) -> MemberCodeRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

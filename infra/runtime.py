@@ -10,6 +10,7 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
+from domain.aftersales.deps import MemberCodeDeps
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
@@ -49,6 +50,12 @@ from infra.settings import DEMO_WECHAT_APP, Settings
 from infra.sms import DisabledSms, FakeSmsSender, TencentSmsSender
 from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
 from infra.wechatpay import WeChatPayClient, WeChatPayProvider
+
+
+def _derived_key(settings: Settings, purpose: bytes) -> bytes:
+    """A signing key per purpose, derived from JWT_SECRET (which production requires to be
+    set, never the development one)."""
+    return hmac.new(settings.jwt_secret.encode(), purpose, "sha256").digest()
 
 
 @dataclass
@@ -178,9 +185,16 @@ class Runtime:
         )
         self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
         self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
+        self.member_codes = MemberCodeDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            signer=HmacSigner(_derived_key(s, b"member-code")),
+            limiter=self.limiter,
+        )
         self.inventory = InventoryDeps(
             uow=self.unit_of_work,
             clock=self.clock,
+            member_codes=self.member_codes,
             events=self.events,
             till_price_ceiling_percent=s.till_price_ceiling_percent,
         )
@@ -213,10 +227,11 @@ class Runtime:
                 if isinstance(p, (DevPayProvider, WeChatPayProvider))
             },
             limiter=self.limiter,
-            signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
+            signer=HmacSigner(_derived_key(s, b"pickup-qr")),
             vault=self.vault,
             live=self.live,
             loyalty=self.loyalty,
+            member_codes=self.member_codes,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),

@@ -26,6 +26,7 @@ from infra.repositories.identity import (
 from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInventoryRepository
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.loyalty import TortoiseLoyaltyRepository
+from infra.repositories.member_codes import TortoiseMemberCodeRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
@@ -60,6 +61,7 @@ class Repositories:
         self.subscriptions = TortoiseSubscriptionRepository()
         self.idempotency = TortoiseIdempotencyStore()
         self.outbox = TortoiseOutboxRepository()
+        self.member_codes = TortoiseMemberCodeRepository()
 
 
 class ReadUnitOfWork(Repositories):

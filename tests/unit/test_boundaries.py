@@ -29,6 +29,7 @@ OWNER = {
     "subscriptions": "subscriptions",
     "idempotency": "idempotency",
     "outbox": "outbox",
+    "member_codes": "aftersales",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

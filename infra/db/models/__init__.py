@@ -11,4 +11,5 @@ MODEL_MODULES = [
     "infra.db.models.loyalty",
     "infra.db.models.subscriptions",
     "infra.db.models.persisted",
+    "infra.db.models.member_codes",
 ]
