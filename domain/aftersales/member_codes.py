@@ -1,8 +1,9 @@
 """The member code at the till: a short-lived signed code the mini-program shows as a QR or
 barcode (`me { memberCode }`). The till scans it to identify the member with their points
-balance (`lookupMember(input: {memberCode})`); an order placed by the till with the code may
-spend the member's points. The code is the member's consent to one sale: its use is recorded
-under a unique key, so a replay is refused.
+balance (`lookupMember(input: {memberCode})`); an order the till places (`placeOrder`) or a
+till sale it records (`recordPosSales`) with the code may spend the member's points. The code
+is the member's consent to one sale: its use is recorded under a unique key in that sale's
+transaction, so a replay is refused.
 
 A code is stateless until it is used: base32 (RFC 4648, no padding: 42 characters of A-Z and
 2-7, QR alphanumeric mode and Code 128) of the member id (16 bytes), the expiry in Unix

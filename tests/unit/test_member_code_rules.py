@@ -23,6 +23,7 @@ from domain.errors import AfterSaleError, AfterSaleErrorCode
 from domain.identity.model import DeviceKind, Principal, PrincipalKind
 from domain.ids import new_id
 from domain.members.model import Channel, Member, MemberStatus
+from infra.runtime import Runtime
 from infra.security.signing import HmacSigner
 from tests.fakes.database import FakeDatabase
 from tests.fakes.deps import member_code_deps
@@ -135,3 +136,10 @@ async def test_members_do_not_present_codes(deps: MemberCodeDeps, database: Fake
     with pytest.raises(AfterSaleError) as error:
         await lookup_by_member_code(deps, as_member, code)
     assert refused(error) is AfterSaleErrorCode.FORBIDDEN
+
+
+def test_the_code_key_is_its_own(runtime: Runtime) -> None:
+    """Derived from JWT_SECRET (production refuses the development one) for this purpose
+    only: a pickup QR signature is not a member code's."""
+    member_codes, pickup_qr = runtime.member_codes.signer, runtime.ordering.signer
+    assert member_codes.sign("same message") != pickup_qr.sign("same message")
