@@ -18,6 +18,7 @@ from api.permissions import (
 )
 from api.relay import Connection, decode_id
 from api.types.members import Member, MergeCandidate, PiiAccessEntry
+from domain.aftersales.member_codes import lookup_by_member_code
 from domain.errors import DomainError
 from domain.identity.model import ApiScope, Principal
 from domain.members import candidates
@@ -50,6 +51,11 @@ async def member_node(info: Info[Context, object], key: UUID) -> Member | None:
 class MemberLookupInput:
     phone: str | None = None
     pos_card: str | None = None
+    member_code: str | None = strawberry.field(
+        default=None,
+        description="The code the member shows (`me { memberCode }`): the answer includes "
+        "their points. Give one of `phone`, `posCard` or `memberCode`.",
+    )
 
 
 @strawberry.type
@@ -67,8 +73,22 @@ class MemberQueries:
     async def lookup_member(
         self, info: Info[Context, object], input: MemberLookupInput
     ) -> Member | None:
+        runtime, principal = info.context.runtime, info.context.principal
+        assert principal is not None
         try:
-            found = await lookup_member(info.context.runtime.members, input.phone, input.pos_card)
+            if input.member_code is not None:  # the member's consent: the till sees points
+                shown = Member.from_domain(
+                    await lookup_by_member_code(
+                        runtime.member_codes,
+                        principal,
+                        input.member_code,
+                        input.phone,
+                        input.pos_card,
+                    )
+                )
+                shown.shown_code = True
+                return shown
+            found = await lookup_member(runtime.members, input.phone, input.pos_card)
         except DomainError as error:
             raise _top_level(error) from None
         if found is None:

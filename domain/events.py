@@ -89,8 +89,9 @@ class PosSaleRecorded:
     transaction_id: str
     member_id: UUID | None
     lines: tuple[tuple[UUID, int, int], ...]  # (variant id, quantity, fen the till charged)
+    points_to_redeem: int = 0  # the member showed their code: points pay part of the sale
     # Filled by the loyalty handler for the sale's answer: points `earned` now, points
-    # `pending` approval and their `claim` id.
+    # `pending` approval and their `claim` id, points `redeemed`.
     points: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

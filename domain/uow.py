@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol
 
 from domain.aftersales.desk_ports import DeskRepository
+from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
@@ -69,6 +70,8 @@ class UnitOfWork(Protocol):
     def desk(self) -> DeskRepository: ...
     @property
     def aftersales(self) -> AfterSaleRepository: ...
+    @property
+    def member_codes(self) -> MemberCodeRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

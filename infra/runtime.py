@@ -10,7 +10,13 @@ from uuid import UUID
 import httpx
 from redis.asyncio import Redis
 
-from domain.aftersales.deps import AfterSaleDeps, DeskDeps, ReviewDeps, ReviewPolicy
+from domain.aftersales.deps import (
+    AfterSaleDeps,
+    DeskDeps,
+    MemberCodeDeps,
+    ReviewDeps,
+    ReviewPolicy,
+)
 from domain.aftersales.desk import register_handlers as register_desk_handlers
 from domain.aftersales.reviews import export_reviews
 from domain.aftersales.reviews import register_handlers as register_review_handlers
@@ -55,6 +61,12 @@ from infra.settings import DEMO_WECHAT_APP, Settings
 from infra.sms import DisabledSms, FakeSmsSender, TencentSmsSender
 from infra.wechat import FakeWeChatGateway, HttpWeChatGateway
 from infra.wechatpay import WeChatPayClient, WeChatPayProvider
+
+
+def _derived_key(settings: Settings, purpose: bytes) -> bytes:
+    """A signing key per purpose, derived from JWT_SECRET (which production requires to be
+    set, never the development one)."""
+    return hmac.new(settings.jwt_secret.encode(), purpose, "sha256").digest()
 
 
 @dataclass
@@ -191,9 +203,16 @@ class Runtime:
         )
         self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
         self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
+        self.member_codes = MemberCodeDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            signer=HmacSigner(_derived_key(s, b"member-code")),
+            limiter=self.limiter,
+        )
         self.inventory = InventoryDeps(
             uow=self.unit_of_work,
             clock=self.clock,
+            member_codes=self.member_codes,
             events=self.events,
             till_price_ceiling_percent=s.till_price_ceiling_percent,
         )
@@ -226,11 +245,12 @@ class Runtime:
                 if isinstance(p, (DevPayProvider, WeChatPayProvider))
             },
             limiter=self.limiter,
-            signer=HmacSigner(hmac.new(s.jwt_secret.encode(), b"pickup-qr", "sha256").digest()),
+            signer=HmacSigner(_derived_key(s, b"pickup-qr")),
             vault=self.vault,
             live=self.live,
             loyalty=self.loyalty,
             events=self.events,
+            member_codes=self.member_codes,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),

@@ -133,6 +133,16 @@ class RecordPosSalesInput:
     pos_transaction_id: str
     lines: list[TillLineInput]
     member_id: strawberry.ID | None = None
+    member_code: str | None = strawberry.field(
+        default=None,
+        description="The member code the member showed (`me { memberCode }`): the sale is "
+        "theirs and may spend their points; the code is used up.",
+    )
+    points_to_redeem: int = strawberry.field(
+        default=0,
+        description="With `memberCode`: points that pay part of the sale (100 points = 1 yuan, "
+        "at most half of what the till charged); points are earned on the rest.",
+    )
 
 
 @strawberry.type
@@ -159,6 +169,9 @@ class RecordPosSalesPayload:
         "(`pointsClaims`, `approvePointsClaim`).",
     )
     points_claim_id: strawberry.ID | None = None
+    points_redeemed: int = strawberry.field(
+        default=0, description="Spent by the member whose code the till scanned."
+    )
     errors: list[InventoryUserError] = strawberry.field(default_factory=list)
 
 
@@ -207,6 +220,7 @@ def _pos_sales(result: PosSaleResult) -> RecordPosSalesPayload:
         points_claim_id=encode_id("PointsClaim", result.points_claim_id)
         if result.points_claim_id
         else None,
+        points_redeemed=result.points_redeemed,
     )
 
 
@@ -346,6 +360,8 @@ class InventoryMutations:
                 input.pos_transaction_id,
                 _till_lines(input.lines),
                 decode_id(input.member_id, "Member", "memberId") if input.member_id else None,
+                member_code=input.member_code,
+                points_to_redeem=input.points_to_redeem,
             ),
             _pos_sales,
         )

@@ -68,6 +68,11 @@ class PlaceOrderInput:
     points_to_redeem: int = strawberry.field(
         default=0, description="Points to pay with (held now, spent when the order is paid)."
     )
+    member_code: str | None = strawberry.field(
+        default=None,
+        description="POS/staff: the member code the member showed (`me { memberCode }`): the "
+        "order is theirs and may spend their points; the code is used up.",
+    )
     idempotency_key: str | None = None
 
 
@@ -95,6 +100,7 @@ def _checkout(caller: Principal, data: PlaceOrderInput) -> Checkout:
         else None,
         note=data.note,
         points_to_redeem=data.points_to_redeem,
+        member_code=data.member_code,
     )
 
 

@@ -9,6 +9,8 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Node, encode_id
+from domain.aftersales import member_codes
+from domain.aftersales.member_codes import issue_member_code
 from domain.identity.model import Principal, PrincipalKind
 from domain.live import mask_name
 from domain.members import model as m
@@ -106,6 +108,16 @@ class Consents:
         )
 
 
+@strawberry.type(description="A member code to show at the till.")
+class MemberCode:
+    code: str = strawberry.field(description="42 characters of A-Z and 2-7.")
+    expires_at: datetime
+
+    @classmethod
+    def from_domain(cls, code: member_codes.MemberCode) -> MemberCode:
+        return cls(code=code.code, expires_at=code.expires_at)
+
+
 @strawberry.type(description="A person, across every channel and identifier (OneID).")
 class Member(Node):
     display_name: str
@@ -114,6 +126,8 @@ class Member(Node):
     created_at: datetime
     key: strawberry.Private[Any]
     merged_into_key: strawberry.Private[Any]
+    # Looked up at the till with the member's code: the till may see their points.
+    shown_code: strawberry.Private[bool] = False
 
     @classmethod
     def from_domain(cls, member: m.Member) -> Member:
@@ -192,7 +206,10 @@ class Member(Node):
         page = await after_sales_of_member(deps, self.key, _page(first, after))
         return AfterSaleConnection.from_page(page, AfterSale.from_domain)
 
-    @strawberry.field(description="Points and tier (the member and CS).")
+    @strawberry.field(
+        description="Points and tier (the member, CS, and the till that looked the member up "
+        "with their member code)."
+    )
     async def points(
         self, info: Info[Context, Any]
     ) -> Annotated[Points, strawberry.lazy("api.types.points")] | None:
@@ -201,7 +218,7 @@ class Member(Node):
 
         actor = info.context.principal
         if actor is None or not (
-            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access or self.shown_code
         ):
             return None
         deps = info.context.runtime.loyalty
@@ -263,6 +280,18 @@ class Member(Node):
             return None
         found = await info.context.runtime.repos.members.merges_of(self.key)
         return [MemberMerge.from_domain(x) for x in found]
+
+    @strawberry.field(
+        description="The member's own code for the till, valid for a minute (show it as a QR "
+        "code or barcode; ask again when it expires): the till sees the member's points and "
+        "may spend them on one sale. Only the member reads it."
+    )
+    def member_code(self, info: Info[Context, Any]) -> MemberCode | None:
+        actor = info.context.principal
+        if actor is None or not (actor.is_member and actor.id == self.key):
+            return None
+        issued = issue_member_code(info.context.runtime.member_codes, self.key)
+        return MemberCode.from_domain(issued)
 
     @strawberry.field(description="The member this one was merged into (MERGED only).")
     async def merged_into(self, info: Info[Context, Any]) -> Member | None:

@@ -1,17 +1,23 @@
 """What the after-sales services are given: `AfterSaleDeps` (returns and refunds),
-`ReviewDeps` (reviews), `DeskDeps` (the CS desk)."""
+`ReviewDeps` (reviews), `DeskDeps` (the CS desk), `MemberCodeDeps` (member codes at the till)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from domain.aftersales.review_model import DEFAULT_BANNED_WORDS, clean_banned_words
 from domain.clock import Clock
-from domain.members.deps import MemberDeps
+from domain.identity.ports import RateLimiter
 from domain.members.ports import PiiVault
-from domain.ordering.deps import OrderingDeps
-from domain.subscriptions.deps import SubscriptionDeps
+from domain.ordering.ports import CodeSigner
 from domain.uow import UnitOfWorkFactory
+
+if TYPE_CHECKING:  # ordering's deps name the member codes': runtime imports would be a cycle
+    from domain.members.deps import MemberDeps
+    from domain.ordering.deps import OrderingDeps
+    from domain.subscriptions.deps import SubscriptionDeps
 
 
 @dataclass(frozen=True)
@@ -47,3 +53,19 @@ class DeskDeps:
     vault: PiiVault
     members: MemberDeps
     subscriptions: SubscriptionDeps
+
+
+@dataclass(frozen=True)
+class MemberCodePolicy:
+    ttl: timedelta = timedelta(seconds=60)  # the mini-program shows a new code every 60 s
+    lookups_per_device: int = 30  # wrong codes per device per window
+    lookup_window_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class MemberCodeDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    signer: CodeSigner
+    limiter: RateLimiter
+    policy: MemberCodePolicy = field(default_factory=MemberCodePolicy)

@@ -8,6 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+from domain.aftersales.member_codes import (
+    MemberCode,
+    check_presenter,
+    decode_member_code,
+    use_member_code_in_uow,
+)
 from domain.errors import InventoryError, InventoryErrorCode
 from domain.events import PosSaleRecorded, ReservationsAtRisk
 from domain.idempotency import once
@@ -32,6 +38,7 @@ from domain.inventory.model import (
     clean_text,
     clean_till_lines,
 )
+from domain.loyalty.model import MAX_POINTS
 from domain.uow import UnitOfWork
 
 MAX_BATCH = 500
@@ -262,6 +269,7 @@ class PosSaleResult:
     points_earned: int = 0
     points_pending: int = 0  # above the per-sale cap: waits for a manager's or CS decision
     points_claim_id: UUID | None = None
+    points_redeemed: int = 0  # spent by the member whose code the till scanned
 
 
 async def record_pos_sale(
@@ -271,14 +279,21 @@ async def record_pos_sale(
     transaction_id: str,
     lines: Sequence[TillLine],
     member_id: UUID | None = None,
+    *,
+    member_code: str | None = None,
+    points_to_redeem: int = 0,
 ) -> PosSaleResult:
     """A till sale is a physical fact: it is never refused for stock. Below zero it records a
     discrepancy; below `reserved` it puts reservations AT_RISK and tells their owners. Lines
-    carry what the till charged: that, not the catalog, is what a member earns on."""
+    carry what the till charged: that, not the catalog, is what a member earns on. Only points
+    are refused (a code expired or used, too few points): the till asks for another payment.
+    `member_id` is a looked-up member (who earns); `member_code` the code the member showed,
+    their consent to spend `points_to_redeem` on this one sale."""
     if not (actor.can_act_on_store(location_id) or actor.is_admin):
         raise InventoryError(
             InventoryErrorCode.FORBIDDEN, "Record sales only for your own store.", ["locationId"]
         )
+    code = _till_code(deps, actor, member_code, points_to_redeem)
     tx_id = clean_text(transaction_id, "posTransactionId", 64)
     if not tx_id:
         raise InventoryError(
@@ -297,6 +312,10 @@ async def record_pos_sale(
         first = await uow.inventory.record_pos_transaction(location_id, tx_id, now, summary)
         if first is not None:  # the same answer as the first time (taken, discrepancies...)
             return _replayed(first)
+        if code is not None:  # used up with the sale; a refused sale rolls it back
+            member_id = (
+                await use_member_code_in_uow(deps.member_codes, uow, actor, code, member_id)
+            ).id
         result = PosSaleResult(lines=[], discrepancies=0, at_risk=0)
         movements: list[Movement] = []  # every line's, written together
         for line in ordered:
@@ -307,6 +326,7 @@ async def record_pos_sale(
             tx_id,
             member_id,
             tuple((x.variant_id, x.quantity, x.line_total) for x in ordered),
+            points_to_redeem,
         )
         await deps.events.dispatch(uow, sale)
         claim = sale.points.get("claim")
@@ -315,6 +335,7 @@ async def record_pos_sale(
             points_earned=sale.points.get("earned", 0),
             points_pending=sale.points.get("pending", 0),
             points_claim_id=UUID(claim) if claim else None,
+            points_redeemed=sale.points.get("redeemed", 0),
         )
         outcome = {
             "lines": [[str(v), q, taken] for v, q, taken in result.lines],
@@ -336,7 +357,32 @@ def _replayed(first: dict[str, Any]) -> PosSaleResult:
         points_earned=points.get("earned", 0),
         points_pending=points.get("pending", 0),
         points_claim_id=UUID(points["claim"]) if points.get("claim") else None,
+        points_redeemed=points.get("redeemed", 0),
     )
+
+
+def _till_code(
+    deps: InventoryDeps, actor: Principal, member_code: str | None, points: int
+) -> MemberCode | None:
+    """The scanned member code, its signature checked before anything is locked (its expiry
+    when it is used, after a replayed transaction was answered); points are spent only with
+    one."""
+    if not 0 <= points <= MAX_POINTS:
+        raise InventoryError(
+            InventoryErrorCode.INVALID_INPUT,
+            f"`pointsToRedeem` is 0 to {MAX_POINTS}.",
+            ["pointsToRedeem"],
+        )
+    if member_code is None:
+        if points:
+            raise InventoryError(
+                InventoryErrorCode.FORBIDDEN,
+                "Points are spent at the till only with the member code the member shows.",
+                ["pointsToRedeem"],
+            )
+        return None
+    check_presenter(actor)
+    return decode_member_code(deps.member_codes, member_code)
 
 
 async def _sell_line(

@@ -12,7 +12,7 @@ from domain.events import ExportScope, MembersMerged, PosSaleRecorded
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.ledger import merge_accounts
 from domain.loyalty.model import PointsPolicy
-from domain.loyalty.services import earn_for_till_sale
+from domain.loyalty.services import earn_for_till_sale, redeem_for_till_sale
 from domain.pagination import MAX_PAGE_SIZE as EXPORT_PAGE
 from domain.pagination import PageRequest
 from domain.uow import UnitOfWork
@@ -27,15 +27,17 @@ def register_handlers(deps: LoyaltyDeps) -> None:
     async def on_pos_sale(uow: UnitOfWork, event: PosSaleRecorded) -> None:
         if event.member_id is None:
             return
-        outcome = await earn_for_till_sale(
-            deps,
-            uow,
-            event.member_id,
-            event.location_id,
-            event.paid,
-            f"pos:{event.location_id}:{event.transaction_id}",
+        reference = f"pos:{event.location_id}:{event.transaction_id}"
+        paid_in_points = await redeem_for_till_sale(
+            deps, uow, event.member_id, event.paid, event.points_to_redeem, reference
         )
-        event.points.update(earned=outcome.earned, pending=outcome.pending)
+        # Points are earned on what was paid in money.
+        outcome = await earn_for_till_sale(
+            deps, uow, event.member_id, event.location_id, event.paid - paid_in_points, reference
+        )
+        event.points.update(
+            earned=outcome.earned, pending=outcome.pending, redeemed=event.points_to_redeem
+        )
         if outcome.claim_id is not None:
             event.points["claim"] = str(outcome.claim_id)
 

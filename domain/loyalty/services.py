@@ -16,6 +16,7 @@ from domain.ids import new_id
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.ledger import account_for, credit, credit_locked, debit
 from domain.loyalty.model import (
+    BPS,
     MAX_POINTS,
     Account,
     ClaimState,
@@ -189,6 +190,44 @@ async def earn_for_till_sale(
         return TillPoints(pending=points, claim_id=claim.id)
     entry = await earn_for_purchase(deps, uow, member_id, paid_fen, reference)
     return TillPoints(earned=entry.amount if entry else 0)
+
+
+async def redeem_for_till_sale(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    paid_fen: int,
+    points: int,
+    reference: str,
+) -> int:
+    """Points a member spends on a till sale (they showed their member code: their consent),
+    at most the policy's share of what the till charged; the fen they paid for."""
+    if points <= 0:
+        return 0
+    value = deps.policy.value_of(points)
+    cap = paid_fen * deps.policy.max_redeem_bps // BPS
+    if value > cap:
+        raise PointsError(
+            PointsErrorCode.POINTS_CAP_EXCEEDED,
+            f"Points may pay at most {cap} fen of this sale "
+            f"({cap * deps.policy.points_per_yuan_redeemed // 100} points).",
+            ["pointsToRedeem"],
+        )
+    try:
+        await debit(
+            deps,
+            uow,
+            member_id,
+            points,
+            EntryKind.REDEEM,
+            reference,
+            f"MEMBER:{member_id}",
+            "paid at the till",
+            f"redeem:{reference}",
+        )
+    except PointsError as error:
+        raise PointsError(error.code, error.message, ["pointsToRedeem"]) from None
+    return value
 
 
 async def decide_claim(

@@ -123,6 +123,11 @@ async def resolve_member(members: MemberRepository, member_id: UUID) -> Member |
     return member
 
 
+async def surviving_member_in_uow(uow: UnitOfWork, member_id: UUID) -> Member | None:
+    """`resolve_member` inside the caller's transaction (another context's use case)."""
+    return await resolve_member(uow.members, member_id)
+
+
 async def active_member(uow: UnitOfWork, member_id: UUID, field_name: str = "memberId") -> Member:
     member = await uow.members.get(member_id)
     if member is None:

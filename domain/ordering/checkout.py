@@ -4,11 +4,17 @@ stock with a payment timeout, all in one transaction (and once per idempotency k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from domain.aftersales.member_codes import (
+    MemberCode,
+    check_presenter,
+    decode_member_code,
+    use_member_code_in_uow,
+)
 from domain.catalog.model import CatalogStatus
 from domain.errors import OrderError, OrderErrorCode, PointsError
 from domain.idempotency import once
@@ -54,6 +60,7 @@ class Checkout:
     delivery: DeliveryTo | None = None
     note: str = ""
     points_to_redeem: int = 0
+    member_code: str | None = None  # shown by the member at the till: their consent to spend
     # Set by the system only (renewals): prices locked at sign-up, a longer time to pay.
     unit_prices: Mapping[UUID, int] | None = None
     pay_within: timedelta | None = None
@@ -265,12 +272,18 @@ def order_number(order_id: UUID) -> str:
 async def place_order(
     deps: OrderingDeps, actor: Principal, checkout: Checkout, idempotency_key: str | None
 ) -> Order:
+    code = _member_code(deps, actor, checkout)
+    if code is not None:  # the code names the member when the till does not
+        checkout = replace(checkout, member_id=checkout.member_id or code.member_id)
     lines = _validate(checkout)
     _authorise(actor, checkout)
-    if checkout.points_to_redeem and not (actor.is_member and actor.id == checkout.member_id):
+    if checkout.points_to_redeem and not (
+        code is not None or (actor.is_member and actor.id == checkout.member_id)
+    ):
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
-            "Only the member spends their points: redeem them from the member's own sign-in.",
+            "Only the member spends their points: redeem them from the member's own sign-in, "
+            "or at the till with the member code they show.",
             ["pointsToRedeem"],
         )
     now = deps.clock.now()
@@ -279,8 +292,14 @@ async def place_order(
     async with deps.uow() as uow:
 
         async def run() -> dict[str, Any]:
-            if checkout.member_id is not None and not actor.is_member:
-                await _check_member(uow, checkout.member_id)
+            member_id = checkout.member_id
+            if code is not None:  # used up with the order; a failed checkout rolls it back
+                member = await use_member_code_in_uow(
+                    deps.member_codes, uow, actor, code, checkout.member_id
+                )
+                member_id = member.id
+            elif member_id is not None and not actor.is_member:
+                await _check_member(uow, member_id)
             priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
             ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:
@@ -295,7 +314,7 @@ async def place_order(
             order = Order(
                 id=order_id,
                 number=order_number(order_id),
-                member_id=checkout.member_id,
+                member_id=member_id,
                 channel=checkout.channel,
                 fulfilment=Fulfilment.DELIVERY if checkout.delivery else Fulfilment.PICKUP,
                 location_id=location.id,
@@ -325,6 +344,7 @@ async def place_order(
 
         payload = {
             "pts": checkout.points_to_redeem,
+            "mc": code.nonce if code else None,
             "c": checkout.channel.value,
             "m": str(checkout.member_id),
             "p": str(checkout.pickup_location_id),
@@ -344,6 +364,15 @@ async def place_order(
         order = placed[0] if placed else await uow.orders.get(UUID(result["order_id"]))
     assert order is not None
     return order
+
+
+def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:
+    """The member code the till scanned, its signature checked before anything is locked (its
+    expiry when it is used: a retry with the same idempotency key answers the first order)."""
+    if checkout.member_code is None:
+        return None
+    check_presenter(actor)
+    return decode_member_code(deps.member_codes, checkout.member_code)
 
 
 async def _number_pickup(uow: UnitOfWork, order: Order, location: Location) -> None:

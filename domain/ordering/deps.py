@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from domain.aftersales.deps import MemberCodeDeps
 from domain.clock import Clock
 from domain.events import EventHandlers
 from domain.identity.ports import RateLimiter
@@ -39,6 +40,7 @@ class OrderingDeps:
     vault: PiiVault
     live: LiveEvents
     loyalty: LoyaltyDeps
+    member_codes: MemberCodeDeps  # a till order with a member code spends the member's points
     policy: OrderPolicy = field(default_factory=OrderPolicy)
     refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name
     events: EventHandlers = field(default_factory=EventHandlers)  # RefundCompleted

@@ -28,6 +28,7 @@ from infra.repositories.identity import (
 from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInventoryRepository
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.loyalty import TortoiseLoyaltyRepository
+from infra.repositories.member_codes import TortoiseMemberCodeRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
@@ -68,6 +69,7 @@ class Repositories:
         self.reviews = TortoiseReviewRepository()
         self.desk = TortoiseDeskRepository()
         self.aftersales = TortoiseAfterSaleRepository()
+        self.member_codes = TortoiseMemberCodeRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -18,7 +18,7 @@ from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
 from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
 from tests.fakes.ordering import FakeOrders
-from tests.fakes.records import FakeIdempotency, FakeOutbox
+from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
 
 
@@ -72,6 +72,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def outbox(self) -> FakeOutbox:
         return self._db.outbox
+
+    @property
+    def member_codes(self) -> FakeMemberCodes:
+        return self._db.member_codes
 
     @property
     def devices(self) -> NoReturn:
@@ -137,6 +141,7 @@ class FakeDatabase:
         self.idempotency = FakeIdempotency(self.tables)
         self.outbox = FakeOutbox(self.tables)
         self.aftersales = FakeAfterSales(self.tables)
+        self.member_codes = FakeMemberCodes(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

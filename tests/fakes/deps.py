@@ -3,7 +3,7 @@ external boundary (WeChat, SMS, payments) and the in-process ones (rate limiter,
 
 from __future__ import annotations
 
-from domain.aftersales.deps import AfterSaleDeps
+from domain.aftersales.deps import AfterSaleDeps, MemberCodeDeps
 from domain.clock import Clock
 from domain.events import DataExporters, EventHandlers
 from domain.identity.deps import AuthDeps, AuthPolicy
@@ -52,8 +52,14 @@ def database_of(deps: MemberDeps) -> FakeDatabase:
     return deps.auth.uow
 
 
+def member_code_deps(database: FakeDatabase, clock: Clock) -> MemberCodeDeps:
+    return MemberCodeDeps(
+        uow=database, clock=clock, signer=HmacSigner(b"unit-test-key"), limiter=MemoryRateLimiter()
+    )
+
+
 def inventory_deps(database: FakeDatabase, clock: Clock) -> InventoryDeps:
-    return InventoryDeps(uow=database, clock=clock)
+    return InventoryDeps(uow=database, clock=clock, member_codes=member_code_deps(database, clock))
 
 
 def loyalty_deps(database: FakeDatabase, clock: Clock) -> LoyaltyDeps:
@@ -76,6 +82,7 @@ def ordering_deps(
         vault=FakePiiVault(),
         live=InProcessLiveEvents(),
         loyalty=loyalty_deps(database, clock),
+        member_codes=member_code_deps(database, clock),
         policy=policy or OrderPolicy(),
     )
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.idempotency import IdempotencyStore
 from domain.outbox import OutboxMessage, OutboxRepository, OutboxStatus
 from domain.pagination import Page, PageRequest
@@ -93,3 +94,19 @@ class FakeOutbox(OutboxRepository):
     async def for_member(self, member_id: UUID, page: PageRequest) -> Page[OutboxMessage]:
         found = [replace(m) for m in self._t.outbox.values() if m.member_id == member_id]
         return page_of(found, lambda m: str(m.id), page, newest_first=True)
+
+
+class FakeMemberCodes(MemberCodeRepository):
+    def __init__(self, tables: Tables):
+        self._t = tables
+
+    async def use(
+        self, nonce: str, member_id: UUID, actor: str, used_at: datetime, expires_at: datetime
+    ) -> bool:
+        if nonce in self._t.member_code_uses:
+            return False
+        self._t.member_code_uses[nonce] = (member_id, actor, used_at)
+        return True
+
+    async def is_used(self, nonce: str) -> bool:
+        return nonce in self._t.member_code_uses

@@ -91,6 +91,8 @@ class Tables:
         default_factory=dict
     )
     outbox: dict[UUID, OutboxMessage] = field(default_factory=dict)
+    # after-sales: member codes used at the till, by nonce (member, actor, used at)
+    member_code_uses: dict[str, tuple[UUID, str, datetime]] = field(default_factory=dict)
 
     def snapshot(self) -> Tables:
         return copy.deepcopy(self)

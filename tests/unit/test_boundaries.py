@@ -33,6 +33,7 @@ OWNER = {
     "reviews": "aftersales",
     "desk": "aftersales",
     "aftersales": "aftersales",
+    "member_codes": "aftersales",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -15,4 +15,5 @@ MODEL_MODULES = [
     "infra.db.models.persisted",
     "infra.db.models.reviews",
     "infra.db.models.desk",
+    "infra.db.models.member_codes",
 ]
