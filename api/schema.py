@@ -35,6 +35,7 @@ from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
 from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
+from api.mutations.till_returns import TillReturnMutations
 from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
@@ -42,6 +43,7 @@ from api.reconciliation import ReconciliationMutations, ReconciliationQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
+from api.till_return_queries import TillReturnQueries
 from api.types.aftersales import AfterSale
 from api.types.catalog import Category, Product, Variant
 from api.types.identity import ApiKey, Device, StaffUser
@@ -62,6 +64,7 @@ class Query(
     ReconciliationQueries,
     DeskQueries,
     AfterSaleQueries,
+    TillReturnQueries,
 ):
     pass
 
@@ -81,6 +84,7 @@ class Mutation(
     DeskMutations,
     ActForMemberMutations,
     AfterSaleMutations,
+    TillReturnMutations,
 ):
     pass
 

@@ -18,7 +18,8 @@
     │     TRANSFER_NOT_SHIPPED, TRANSFER_ALREADY_SHIPPED, TRANSFER_ALREADY_RECEIVED,
     │     RESERVATION_NOT_FOUND, IDEMPOTENCY_CONFLICT, FORBIDDEN, INVALID_MEMBER_CODE,
     │     MEMBER_CODE_EXPIRED, MEMBER_CODE_USED, INSUFFICIENT_POINTS, POINTS_CAP_EXCEEDED (a
-    │     till sale that spends points with a member code: after-sales' and loyalty's codes)
+    │     till sale that spends points with a member code: after-sales' and loyalty's codes),
+    │     QUANTITY_EXCEEDED (a till return of more units than sold less already returned)
     ├── OrderError                   OrderErrorCode
     │     (common codes) INSUFFICIENT_STOCK (with alternative pickup locations),
     │     VARIANT_UNAVAILABLE, LOCATION_UNAVAILABLE, NO_FULFILMENT_LOCATION,
@@ -132,6 +133,7 @@ class InventoryErrorCode(StrEnum):
     MEMBER_CODE_USED = "MEMBER_CODE_USED"
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
+    QUANTITY_EXCEEDED = "QUANTITY_EXCEEDED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     FORBIDDEN = "FORBIDDEN"
 

@@ -100,6 +100,21 @@ class PosSaleRecorded:
 
 
 @dataclass(frozen=True)
+class PosReturnRecorded:
+    """Units of a member's till sale came back at the till: loyalty gives back the redeemed
+    points they were paid with and takes back those earned on their money."""
+
+    member_id: UUID
+    sale_reference: str  # the sale's reference in the points ledger
+    return_reference: str
+    refunded: int  # fen paid back in money
+    paid: int  # fen the whole sale was paid in money
+    points_returned: int
+    # Filled by the loyalty handler: the earned points taken `reversed`.
+    points: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
 class RefundCompleted:
     """A refund's money is back with the customer (the provider said so)."""
 

@@ -19,6 +19,7 @@ from domain.identity.ports import (
     StaffRepository,
 )
 from domain.inventory.ports import InventoryRepository
+from domain.inventory.till_ports import TillReturnRepository
 from domain.locations.ports import LocationRepository
 from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
@@ -72,6 +73,8 @@ class UnitOfWork(Protocol):
     def aftersales(self) -> AfterSaleRepository: ...
     @property
     def member_codes(self) -> MemberCodeRepository: ...
+    @property
+    def till_returns(self) -> TillReturnRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -38,6 +38,7 @@ from domain.inventory.model import (
     clean_text,
     clean_till_lines,
 )
+from domain.inventory.till_returns import keep_till_sale_in_uow
 from domain.loyalty.model import MAX_POINTS
 from domain.uow import UnitOfWork
 
@@ -329,6 +330,7 @@ async def record_pos_sale(
             points_to_redeem,
         )
         await deps.events.dispatch(uow, sale)
+        await keep_till_sale_in_uow(uow, location_id, tx_id, member_id, ordered, sale.points)
         claim = sale.points.get("claim")
         result = replace(
             result,

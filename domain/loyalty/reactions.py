@@ -1,6 +1,7 @@
 """How loyalty reacts to the other contexts (registered by the runtime): merges move the
-account, till sales with a member earn points (or claim them, above the cap), and the export
-gets a points section."""
+account, till sales with a member earn points (or claim them, above the cap), till returns
+give back the redeemed points of what came back and take back those earned on it, and the
+export gets a points section."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from domain.events import ExportScope, MembersMerged, PosSaleRecorded
+from domain.events import ExportScope, MembersMerged, PosReturnRecorded, PosSaleRecorded
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.ledger import merge_accounts
 from domain.loyalty.model import PointsPolicy
-from domain.loyalty.services import earn_for_till_sale, redeem_for_till_sale
+from domain.loyalty.services import (
+    earn_for_till_sale,
+    redeem_for_till_sale,
+    return_redeemed_in_uow,
+    reverse_for_refund,
+)
+from domain.members.merge import absorbed_into_in_uow
+from domain.members.services import surviving_member_in_uow
 from domain.pagination import MAX_PAGE_SIZE as EXPORT_PAGE
 from domain.pagination import PageRequest
 from domain.uow import UnitOfWork
@@ -36,13 +44,41 @@ def register_handlers(deps: LoyaltyDeps) -> None:
             deps, uow, event.member_id, event.location_id, event.paid - paid_in_points, reference
         )
         event.points.update(
-            earned=outcome.earned, pending=outcome.pending, redeemed=event.points_to_redeem
+            earned=outcome.earned,
+            pending=outcome.pending,
+            redeemed=event.points_to_redeem,
+            redeemed_value=paid_in_points,  # fen: a till return gives back its lines' share
         )
         if outcome.claim_id is not None:
             event.points["claim"] = str(outcome.claim_id)
 
+    async def on_pos_return(uow: UnitOfWork, event: PosReturnRecorded) -> None:
+        # The sale's member may have been merged since: the survivor holds the balance.
+        survivor = await surviving_member_in_uow(uow, event.member_id)
+        member_id = survivor.id if survivor is not None else event.member_id
+        await return_redeemed_in_uow(
+            deps,
+            uow,
+            member_id,
+            event.points_returned,
+            event.sale_reference,
+            event.return_reference,
+        )
+        taken = await reverse_for_refund(
+            deps,
+            uow,
+            member_id,
+            event.sale_reference,
+            event.refunded,
+            event.paid,
+            refund_key=event.return_reference,
+            earned_by=await absorbed_into_in_uow(uow, member_id),
+        )
+        event.points["reversed"] = -taken.amount if taken is not None else 0  # a debit
+
     deps.events.register(MembersMerged, on_merged)
     deps.events.register(PosSaleRecorded, on_pos_sale)
+    deps.events.register(PosReturnRecorded, on_pos_return)
 
 
 def points_exporter(

@@ -35,6 +35,7 @@ from infra.repositories.outbox import TortoiseOutboxRepository
 from infra.repositories.reconciliation import TortoiseReconciliationRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
+from infra.repositories.till_returns import TortoiseTillReturnRepository
 
 
 class Repositories:
@@ -70,6 +71,7 @@ class Repositories:
         self.desk = TortoiseDeskRepository()
         self.aftersales = TortoiseAfterSaleRepository()
         self.member_codes = TortoiseMemberCodeRepository()
+        self.till_returns = TortoiseTillReturnRepository()
 
 
 class ReadUnitOfWork(Repositories):

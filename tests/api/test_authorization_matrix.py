@@ -284,6 +284,18 @@ TARGETS: dict[str, Given] = {
             "lines": [{"variantId": w.variant, "quantity": 1, "lineTotal": 1990}],
         }
     },
+    # A one-letter reason: who may take returns at SH-A gets past the store check to
+    # INVALID_INPUT (tests/api/test_pos_returns.py returns real sales).
+    "Mutation.recordPosReturn": lambda w: {
+        "input": {
+            "locationId": w.store("SH-A"),
+            "posTransactionId": "T-1",
+            "lines": [{"variantId": w.variant, "quantity": 1, "condition": "RESALEABLE"}],
+            "refundMethod": "CASH",
+            "reason": "x",
+        }
+    },
+    "Query.posReturns": lambda w: {"locationId": w.store("SH-A")},
     # A walk-in (or the member's own) pickup at SH-A: only SH-A's staff and devices, and members.
     "Mutation.placeOrder": lambda w: {
         "input": {

@@ -20,6 +20,7 @@ from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, Fak
 from tests.fakes.ordering import FakeOrders
 from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
+from tests.fakes.till_returns import FakeTillReturns
 
 
 def _unfaked(port: str) -> AssertionError:
@@ -76,6 +77,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def member_codes(self) -> FakeMemberCodes:
         return self._db.member_codes
+
+    @property
+    def till_returns(self) -> FakeTillReturns:
+        return self._db.till_returns
 
     @property
     def devices(self) -> NoReturn:
@@ -142,6 +147,7 @@ class FakeDatabase:
         self.outbox = FakeOutbox(self.tables)
         self.aftersales = FakeAfterSales(self.tables)
         self.member_codes = FakeMemberCodes(self.tables)
+        self.till_returns = FakeTillReturns(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

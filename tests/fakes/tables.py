@@ -23,6 +23,7 @@ from domain.inventory.model import (
     StockLevel,
     Transfer,
 )
+from domain.inventory.till_model import PosReturn, TillSale
 from domain.locations.model import Location
 from domain.loyalty.model import Account, Entry, Hold, Lot, PointsClaim
 from domain.members.model import (
@@ -69,6 +70,8 @@ class Tables:
     transfers: dict[UUID, Transfer] = field(default_factory=dict)
     pos_transactions: dict[tuple[UUID, str], dict[str, Any]] = field(default_factory=dict)
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    till_sales: dict[tuple[UUID, str], TillSale] = field(default_factory=dict)
+    pos_returns: dict[UUID, PosReturn] = field(default_factory=dict)
     # ordering
     orders: dict[UUID, Order] = field(default_factory=dict)
     order_events: list[OrderEvent] = field(default_factory=list)

@@ -75,6 +75,7 @@ class PosTransactionRow(Model):
     transaction_id = fields.CharField(max_length=64)
     summary: Any = fields.JSONField()
     created_at = fields.DatetimeField()
+    member_id = fields.UUIDField(null=True)  # who the sale was for, kept for its returns
 
     class Meta:
         table = "pos_transaction"
