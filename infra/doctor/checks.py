@@ -38,6 +38,11 @@ What each check relies on (the code that keeps it true):
                           the transaction that records the receipt
   after_sale_points       the refund returns redeemed points and reverses earned ones in
                           the same transaction (loyalty services)
+  till_return_units       domain/inventory/till_returns.py: a till sale line's `returned`
+                          rises by a conditional update (never past `quantity`), each
+                          return's share cumulative, in the transaction that records it
+  till_return_stock       receive_return_in_uow books RETURN (+ ADJUSTMENT for damaged)
+                          under `pos-return:<id>` in that transaction
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from infra.doctor import (
     ordering,
     reconciliation,
     refunds,
+    till_returns,
 )
 from infra.doctor.check import Check
 
@@ -61,5 +67,6 @@ CHECKS: tuple[Check, ...] = (
     *loyalty.CHECKS,
     *delivery.CHECKS,
     *aftersales.CHECKS,
+    *till_returns.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -30,6 +30,8 @@ from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
 from domain.inventory.reservations import reserve
 from domain.inventory.stock import Adjustment, adjust, record_pos_sale, set_on_hand
+from domain.inventory.till_model import RefundMethod, ReturnedLine
+from domain.inventory.till_returns import PosReturnRequest, record_pos_return
 from domain.inventory.transfers import create_transfer, receive_transfer, ship_transfer
 from domain.loyalty.services import adjust_points, daily_check_in
 from domain.members.login import login_with_wechat
@@ -70,6 +72,7 @@ class Books:
     orders: dict[str, Order]
     subscription_id: UUID
     after_sale_id: UUID  # a return received damaged and refunded
+    pos_return_id: UUID  # two units of a member's till sale returned, one damaged
 
 
 def _staff(store_id: UUID) -> Principal:
@@ -215,6 +218,21 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     await record_pos_sale(
         runtime.inventory, till, sh_a, "till-1", [TillLine(lychee, 19, 19 * 2590)], dee.id
     )
+    # Two of them come back at the till, one damaged: written off, points taken back.
+    pos_return = await record_pos_return(
+        runtime.inventory,
+        till,
+        PosReturnRequest(
+            sh_a,
+            "till-1",
+            [
+                ReturnedLine(lychee, 1, Condition.RESALEABLE),
+                ReturnedLine(lychee, 1, Condition.DAMAGED),
+            ],
+            RefundMethod.CASH,
+            "too ripe",
+        ),
+    )
     # Still waiting for payment, points held.
     orders["unpaid"] = await _order(runtime, dee, {kiwi: 1}, at=sh_a, points=100)
 
@@ -288,7 +306,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         sh_a,
         [ReceivedLine(line.id, 1, Condition.DAMAGED)],
     )
-    return Books(stores, variants, members, orders, subscription_ids[0], returned.id)
+    return Books(stores, variants, members, orders, subscription_ids[0], returned.id, pos_return.id)
 
 
 @pytest.fixture
@@ -473,6 +491,22 @@ async def corrupt_after_sale_points(books: Books) -> None:
     )
 
 
+async def corrupt_till_return_units(books: Books) -> None:
+    await sql.execute(
+        "UPDATE pos_sale_line SET returned = returned + 1 "
+        "WHERE sale_id = (SELECT sale_id FROM pos_return WHERE id = $1)",
+        books.pos_return_id,
+    )
+
+
+async def corrupt_till_return_stock(books: Books) -> None:
+    await sql.execute(
+        "UPDATE stock_movement SET reference = 'a write-off' WHERE reference = $1 "
+        "AND kind = 'ADJUSTMENT'",
+        f"pos-return:{books.pos_return_id}",
+    )
+
+
 Corruption = Callable[[Books], Awaitable[None]]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "stock_ledger": (corrupt_stock_ledger, "stock level SH-A/MANGO: on_hand 50, ledger sums to 48"),
@@ -538,6 +572,14 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "after_sale_points": (
         corrupt_after_sale_points,
         "order {returned}: an after-sale returns 51 redeemed points (ledger: 50)",
+    ),
+    "till_return_units": (
+        corrupt_till_return_units,
+        "19 sold, 3 counted as returned, 2 in returns paying back 5180 of 49210 paid in money",
+    ),
+    "till_return_stock": (
+        corrupt_till_return_stock,
+        "2 units returned at the till (1 damaged), the stock ledger returned 2 and wrote off 0",
     ),
 }
 
