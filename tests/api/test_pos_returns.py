@@ -17,6 +17,7 @@ from domain.loyalty.model import EntryKind
 from infra.db.models.inventory import MovementRow
 from infra.db.models.till_returns import PosReturnRow
 from infra.runtime import Runtime
+from tests.support import count_sql
 from tests.support.api import Api
 from tests.support.orders import level, make_variants
 from tests.support.world import World, principals
@@ -148,6 +149,15 @@ async def test_a_walk_in_returns_part_of_a_sale_and_never_more_than_sold(
     )["posReturns"]
     assert [x["id"] for x in rest["nodes"]] == [first["id"]]
     assert not rest["pageInfo"]["hasNextPage"]
+    # Its statements do not grow with the page (the lines of every return: one more).
+    counted = []
+    for size in (1, 2):
+        with count_sql() as statements:
+            data = await as_(world, "clerk_a").data(
+                RETURNS, {"l": world.store("SH-A"), "first": size}
+            )
+        counted.append((len(statements), len(data["posReturns"]["nodes"])))
+    assert counted[0][0] == counted[1][0] and [n for _, n in counted] == [1, 2], counted
 
 
 async def test_a_members_return_gives_back_redeemed_points_and_takes_back_earned_ones(
