@@ -299,3 +299,25 @@ async def test_bad_returns_are_refused_with_a_code_and_change_nothing(
     assert (await returned(world, return_input(world, "T-4", [(mango, 2, "DAMAGED")])))[
         "refundAmount"
     ] == 3980
+
+
+async def test_a_return_after_a_merge_takes_the_points_back_from_the_survivor(
+    world: World, runtime: Runtime
+) -> None:
+    a, b = world.member_a, world.member_b
+    await sell(world, "T-5", [(world.variant, 2, 5000)], memberId=a.id)
+    merge = """mutation($s: ID!, $t: ID!) { mergeMembers(input: {sourceMemberId: $s,
+      targetMemberId: $t, reason: "same person"}) { errors { code } } }"""
+    merged = await as_(world, "admin").data(merge, {"s": a.id, "t": b.id})
+    assert merged["mergeMembers"]["errors"] == []
+    balance = """query($id: ID!) { member(id: $id) { points { balance } } }"""
+
+    async def points_of(member_id: str) -> int:
+        found = (await as_(world, "admin").data(balance, {"id": member_id}))["member"]
+        return int(found["points"]["balance"])
+
+    assert await points_of(b.id) == 50  # A's points moved to B
+    back = await returned(world, return_input(world, "T-5", [(world.variant, 1, "RESALEABLE")]))
+    # The sale stays A's; the points earned on half of it leave B's account, which holds them.
+    assert (back["memberId"], back["pointsReversed"], back["refundAmount"]) == (a.id, 25, 2500)
+    assert await points_of(b.id) == 25
