@@ -14,6 +14,17 @@ from infra.db.models.inventory import PosTransactionRow
 from infra.db.models.till_returns import PosReturnLineRow, PosReturnRow, PosSaleLineRow
 from infra.repositories.paging import after_uuid
 
+SALE_LINE_COLUMNS = (
+    "id",
+    "sale_id",
+    "variant_id",
+    "quantity",
+    "charged",
+    "points_value",
+    "points",
+    "returned",
+)
+
 
 class TortoiseTillReturnRepository:
     async def keep_sale(
@@ -23,23 +34,32 @@ class TortoiseTillReturnRepository:
         member_id: UUID | None,
         lines: Sequence[TillSaleLine],
     ) -> None:
-        row = await PosTransactionRow.get(location_id=location_id, transaction_id=transaction_id)
-        if member_id is not None:
-            await PosTransactionRow.filter(id=row.id).update(member_id=member_id)
-        await PosSaleLineRow.bulk_create(
+        # Two statements on the till's hot path: the sale row (its id, the member) and every
+        # line in one multi-row INSERT.
+        [row] = await sql.fetch(
+            "UPDATE pos_transaction SET member_id = $3 "
+            "WHERE location_id = $1 AND transaction_id = $2 RETURNING id",
+            location_id,
+            transaction_id,
+            member_id,
+        )
+        sale_id = sql.as_uuid(row["id"])
+        await sql.insert(
+            "pos_sale_line",
+            SALE_LINE_COLUMNS,
             [
-                PosSaleLineRow(
-                    id=new_id(),
-                    sale_id=row.id,
-                    variant_id=line.variant_id,
-                    quantity=line.quantity,
-                    charged=line.charged,
-                    points_value=line.points_value,
-                    points=line.points,
-                    returned=line.returned,
+                (
+                    new_id(),
+                    sale_id,
+                    line.variant_id,
+                    line.quantity,
+                    line.charged,
+                    line.points_value,
+                    line.points,
+                    line.returned,
                 )
                 for line in lines
-            ]
+            ],
         )
 
     async def sale(self, location_id: UUID, transaction_id: str) -> TillSale | None:
