@@ -4,7 +4,7 @@ requests (发票), and the readable names of the actors on timelines."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -42,9 +42,13 @@ INVOICEABLE = frozenset(
 )
 
 
-def may_note_member(actor: Principal | None) -> bool:
-    """CS, ADMIN and store staff write and read notes on members; never members or devices."""
-    return actor is not None and actor.kind is PrincipalKind.STAFF
+def may_note_member(actor: Principal | None, order_stores: Collection[UUID]) -> bool:
+    """CS and ADMIN write and read notes on every member; store staff on the members who have
+    orders at one of their stores (`order_stores`: where the member ordered); never members or
+    devices."""
+    if actor is None or actor.kind is not PrincipalKind.STAFF:
+        return False
+    return is_cs(actor) or any(is_store_staff(actor, store) for store in order_stores)
 
 
 def may_note_order(actor: Principal | None, order: Order) -> bool:
@@ -75,7 +79,8 @@ async def add_note(
             allowed = order is not None and may_note_order(actor, order)
         else:
             member = await uow.members.get(subject_id)
-            allowed = member is not None and may_note_member(actor)
+            stores = (await uow.orders.stores_of_members([subject_id])).get(subject_id, set())
+            allowed = member is not None and may_note_member(actor, stores)
             if allowed and member is not None and member.merged_into is not None:
                 raise AfterSaleError(
                     AfterSaleErrorCode.INVALID_INPUT,
