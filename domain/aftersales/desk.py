@@ -24,8 +24,9 @@ from domain.errors import AfterSaleError, AfterSaleErrorCode
 from domain.events import DataExporters, EventHandlers, MemberErased, MembersMerged
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
+from domain.members.services import log_pii_reads_in_uow
 from domain.ordering.model import Order, OrderStatus
-from domain.ordering.services import is_cs, is_store_staff
+from domain.ordering.services import is_cs, is_store_staff, notify
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 
@@ -155,14 +156,30 @@ async def mark_invoice_issued(
                 "This invoice was issued already.",
                 ["input", "id"],
             )
+        order = await uow.orders.get(request.order_id)
+        assert order is not None  # a request is made for an order, and orders stay
+        await notify(
+            deps.ordering, uow, order, "INVOICE_ISSUED", "invoice-issued", invoice_number=number
+        )
     return request
 
 
+# What the PII access log says the invoicing queue showed, and why.
+INVOICE_READ, QUEUE_REASON = "INVOICE", "invoicing queue"
+
+
 async def invoice_requests(
-    deps: DeskDeps, status: InvoiceStatus | None, page: PageRequest
-) -> Page[InvoiceRequest]:
+    deps: DeskDeps, actor: Principal, status: InvoiceStatus | None, page: PageRequest
+) -> Page[tuple[InvoiceRequest, InvoiceDetails]]:
+    """The invoicing system's queue, each request with its details decrypted: like any staff
+    read of unmasked personal data, the read is in the PII access log (an entry per member on
+    the page, in the same transaction)."""
     async with deps.uow() as uow:
-        return await uow.desk.invoices(status, page)
+        found = await uow.desk.invoices(status, page)
+        opened = [(request, open_invoice(deps, request)) for request in found.items]
+        members = {request.member_id: [INVOICE_READ] for request in found.items}
+        await log_pii_reads_in_uow(deps.members, uow, actor.label, members, QUEUE_REASON)
+    return Page(opened, found.keys, found.has_next, found.has_previous)
 
 
 def open_invoice(deps: DeskDeps, request: InvoiceRequest) -> InvoiceDetails:
@@ -221,7 +238,8 @@ async def actor_names(deps: DeskDeps, labels: Sequence[str]) -> list[str]:
 def register_handlers(deps: DeskDeps, events: EventHandlers, exporters: DataExporters) -> None:
     """A merge moves the absorbed member's notes and invoice requests to the survivor; an
     erasure deletes the notes on the member (invoice requests stay: accounting records, like
-    orders); the member's data export lists their invoice requests, decrypted."""
+    orders); the member's data export lists their invoice requests, decrypted, and not the
+    notes (staff's working records, answered through CS when a member asks)."""
 
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.desk.move_member(event.source_member_id, event.target_member_id)
