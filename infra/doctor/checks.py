@@ -38,6 +38,9 @@ What each check relies on (the code that keeps it true):
                           the transaction that records the receipt
   after_sale_points       the refund returns redeemed points and reverses earned ones in
                           the same transaction (loyalty services)
+  reviews                 domain/aftersales/reviews.py: submit_review checks the member's
+                          handed-over line and the stars; the unique key on order_line_id
+                          keeps one per line; moderation moves between ReviewStatus values
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from infra.doctor import (
     ordering,
     reconciliation,
     refunds,
+    reviews,
 )
 from infra.doctor.check import Check
 
@@ -61,5 +65,6 @@ CHECKS: tuple[Check, ...] = (
     *loyalty.CHECKS,
     *delivery.CHECKS,
     *aftersales.CHECKS,
+    *reviews.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)
