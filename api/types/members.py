@@ -340,6 +340,10 @@ class PiiAccessEntry:
     reason: str
     created_at: datetime
 
+    @strawberry.field(description="Who read it, readable: the staff username.")
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await info.context.loaders.actor_name.load(self.actor)
+
     @classmethod
     def from_domain(cls, entry: m.PiiAccess) -> PiiAccessEntry:
         return cls(

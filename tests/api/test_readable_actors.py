@@ -1,7 +1,8 @@
 """Every timeline names its actors readably through one loader (issue 16): the staff username
 or device name, `member`, `system`, not `STAFF:<uuid>`; order events, the points ledger and merges
-are covered in test_cs_desk.py, after-sale events, subscription changes and the staff action log
-here, each read in a number of statements that does not grow with the page."""
+are covered in test_cs_desk.py, after-sale events, subscription changes, the staff action log
+and the PII access log here, each read in a number of statements that does not grow with the
+page."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.support.world import World, principals, weekly_subscription
 TIMELINES = {
     "afterSales": "{ afterSales(first: 20) { nodes { timeline { actor actorName } } } }",
     "staffActions": "{ staffActions(first: 20) { nodes { actor actorName } } }",
+    "piiAccessLog": "{ piiAccessLog(first: 20) { nodes { actor actorName } } }",
     "subscriptions": """query($m: ID!) { member(id: $m) {
       subscriptions(first: 20) { nodes { history { actor actorName } } } } }""",
 }
@@ -35,6 +37,11 @@ mutation($input: RequestAfterSaleInput!) {
 
 APPROVE = """
 mutation($id: ID!) { approveAfterSale(input: {afterSaleId: $id}) { errors { code } } }"""
+
+REVEAL = """
+mutation($m: ID!) {
+  revealIdentifiers(input: {memberId: $m, reason: "ticket 42"}) { errors { code } }
+}"""
 
 PAUSE = """
 mutation($m: ID!, $s: ID!) {
@@ -76,9 +83,13 @@ async def returned(story: Story, world: World, decider: Api) -> None:
 
 
 async def paused(runtime: Runtime, world: World, store: str, agent: Api) -> None:
+    """A subscription of member A's the agent pauses for them; the agent also reveals A's
+    identifiers (the PII access log)."""
     subscription = await weekly_subscription(runtime, world, world.member_a, store)
     done = await agent.data(PAUSE, {"m": world.member_a.id, "s": subscription})
     assert done["pauseSubscriptionForMember"]["errors"] == [], done
+    revealed = await agent.data(REVEAL, {"m": world.member_a.id})
+    assert revealed["revealIdentifiers"]["errors"] == [], revealed
 
 
 Read = dict[str, tuple[int, int, set[tuple[str, str]]]]
@@ -94,8 +105,8 @@ async def read(caller: Api, world: World) -> Read:
         if name == "afterSales":
             items = data["afterSales"]["nodes"]
             events = [e for n in items for e in n["timeline"]]
-        elif name == "staffActions":
-            items = events = data["staffActions"]["nodes"]
+        elif name in ("staffActions", "piiAccessLog"):
+            items = events = data[name]["nodes"]
         else:
             items = data["member"]["subscriptions"]["nodes"]
             events = [e for n in items for e in n["history"]]
@@ -115,6 +126,7 @@ async def test_after_sales_subscriptions_and_staff_actions_name_their_actors_in_
     assert {name: (items, pairs) for name, (_, items, pairs) in one.items()} == {
         "afterSales": (1, {("MEMBER", "member"), ("STAFF", "cs-agent")}),
         "staffActions": (1, {("STAFF", "cs-agent")}),
+        "piiAccessLog": (1, {("STAFF", "cs-agent")}),
         "subscriptions": (1, {("MEMBER", "member"), ("STAFF", "cs-agent")}),
     }
 
@@ -126,6 +138,7 @@ async def test_after_sales_subscriptions_and_staff_actions_name_their_actors_in_
     assert {name: (items, pairs) for name, (_, items, pairs) in more.items()} == {
         "afterSales": (3, {("MEMBER", "member"), ("STAFF", "cs-agent"), ("STAFF", "manager-a")}),
         "staffActions": (2, {("STAFF", "cs-agent"), ("STAFF", "cs-two")}),
+        "piiAccessLog": (2, {("STAFF", "cs-agent"), ("STAFF", "cs-two")}),
         "subscriptions": (2, {("MEMBER", "member"), ("STAFF", "cs-agent"), ("STAFF", "cs-two")}),
     }
     assert {n: s for n, (s, _, _) in more.items()} == {n: s for n, (s, _, _) in one.items()}
