@@ -30,6 +30,8 @@ from domain.ordering.services import is_cs, is_store_staff, notify
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 
+# What the PII access log says the invoicing system was shown, and why.
+INVOICE_READ, QUEUE_REASON, ISSUED_REASON = "INVOICE", "invoicing queue", "invoice issued"
 # An order is paid from PAID on; one cancelled or never collected was (or will be) refunded.
 INVOICEABLE = frozenset(
     {
@@ -161,11 +163,10 @@ async def mark_invoice_issued(
         await notify(
             deps.ordering, uow, order, "INVOICE_ISSUED", "invoice-issued", invoice_number=number
         )
+        # The answer shows the caller the decrypted title and e-mail: a reveal.
+        members = {request.member_id: [INVOICE_READ]}
+        await log_pii_reads_in_uow(deps.members, uow, actor.label, members, ISSUED_REASON)
     return request
-
-
-# What the PII access log says the invoicing queue showed, and why.
-INVOICE_READ, QUEUE_REASON = "INVOICE", "invoicing queue"
 
 
 async def invoice_requests(
