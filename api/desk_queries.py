@@ -37,7 +37,8 @@ class DeskQueries:
     @strawberry.field(
         permission_classes=[IsCustomerService],
         description="E-invoice requests for the invoicing system (CS, ADMIN), oldest first; "
-        "reading them decrypts the title, tax id and e-mail.",
+        "reading them decrypts the title, tax id and e-mail, and writes the read to the PII "
+        "access log (an entry per member on the page).",
     )
     async def invoice_requests(
         self,
@@ -46,8 +47,10 @@ class DeskQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[InvoiceRequest]:
+        principal = info.context.principal
+        assert principal is not None
         page = _page(first, after)
-        result = await invoice_requests(info.context.runtime.desk, status, page)
+        result = await invoice_requests(info.context.runtime.desk, principal, status, page)
         return Connection[InvoiceRequest].from_page(
-            result, lambda r: InvoiceRequest.opened(info, r)
+            result, lambda opened: InvoiceRequest.from_domain(*opened)
         )

@@ -160,6 +160,15 @@ class Loaders:
         found = await self._repos.desk.notes_of(keys)
         return _grouped(found, keys, lambda n: n.subject_id)
 
+    async def _order_stores(self, keys: list[UUID]) -> list[set[UUID]]:
+        found = await self._repos.orders.stores_of_members(keys)
+        return [found.get(k, set()) for k in keys]
+
+    @cached_property
+    def order_stores_of_member(self) -> DataLoader[UUID, set[UUID]]:
+        """The stores each member has orders at: who of the store staff may read their notes."""
+        return DataLoader(self._order_stores)
+
     async def _invoice_by_order(self, keys: list[UUID]) -> list[InvoiceRequest | None]:
         found = await self._repos.desk.invoices_of_orders(keys)
         return _in_key_order(keys, found, {i.order_id: i for i in found})

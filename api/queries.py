@@ -66,6 +66,12 @@ async def _node(info: Info[Context, object], global_id: str) -> Node | None:
 
         found = await after_sale_for(info.context.runtime.aftersales, principal, key)
         return AfterSale.from_domain(found) if found else None
+    if type_name == "Review":
+        from api.types.reviews import Review
+        from domain.aftersales.reviews import review_for
+
+        review = await review_for(info.context.runtime.reviews, principal, key)
+        return Review.from_domain(review) if review else None
     if type_name == "Member":
         from api.member_queries import member_node
 

@@ -20,6 +20,7 @@ from arq.cron import cron
 from arq.worker import func
 
 from api.metrics import METRICS
+from domain.aftersales.member_codes import purge_used_codes
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
 from domain.loyalty.ledger import expire_due
@@ -55,6 +56,10 @@ async def _purge_sessions(runtime: Runtime) -> int:
 
 async def _purge_phone_codes(runtime: Runtime) -> int:
     return await purge_phone_codes(runtime.members)
+
+
+async def _purge_member_codes(runtime: Runtime) -> int:
+    return await purge_used_codes(runtime.member_codes)
 
 
 async def _sweep_reservations(runtime: Runtime) -> int:
@@ -182,6 +187,12 @@ JOBS: list[Job] = [
         "deletes refresh tokens expired more than a day ago",
     ),
     Job("purge_phone_codes", _purge_phone_codes, 3600, "deletes SMS codes a day after expiry"),
+    Job(
+        "purge_member_codes",
+        _purge_member_codes,
+        86400,
+        "deletes the records of member codes used at the till more than 7 days ago",
+    ),
 ]
 
 

@@ -283,6 +283,7 @@ class Runtime:
             vault=self.vault,
             members=self.members,
             subscriptions=self.subscriptions,
+            ordering=self.ordering,
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

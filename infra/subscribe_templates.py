@@ -416,6 +416,13 @@ DEV_TEMPLATES: Templates = parse(
                     phrase3="退款成功",
                 ),
                 _dev(
+                    "INVOICE_ISSUED",
+                    _ORDER_PAGE,
+                    character_string1="{order_number}",
+                    character_string2="{invoice_number}",
+                    phrase3="发票已开具",
+                ),
+                _dev(
                     "SUBSCRIPTION_REMINDER",
                     _SUBSCRIPTION_PAGE,
                     date1="{date}",

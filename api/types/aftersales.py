@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Connection, Node, encode_id
+from api.types.desk import actor_name
 from domain.aftersales import model as m
 from domain.aftersales.model import AfterSaleKind, AfterSaleStatus, Condition
 
@@ -51,6 +52,12 @@ class AfterSaleEvent:
     actor: str
     note: str
     at: datetime
+
+    @strawberry.field(
+        description="Who, readable: the staff username or device name, `member`, `system`."
+    )
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await actor_name(info, self.actor)
 
 
 @strawberry.type(

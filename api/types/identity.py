@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Node, encode_id
+from api.types.desk import actor_name
 from api.types.locations import Location
 from domain.identity import model as m
 from domain.identity.model import ApiScope, DeviceKind, PrincipalKind, StaffRole
@@ -143,6 +144,12 @@ class StaffAction:
     subject: str
     reason: str
     at: datetime
+
+    @strawberry.field(
+        description="Who, readable: the staff username or device name, `member`, `system`."
+    )
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await actor_name(info, self.actor)
 
     @classmethod
     def from_domain(cls, action: m.StaffAction) -> StaffAction:

@@ -257,8 +257,8 @@ class Member(Node):
         return ReviewConnection.from_page(page, Review.from_domain)
 
     @strawberry.field(
-        description="Internal notes, oldest first: staff only (CS, ADMIN, store staff); never "
-        "the member."
+        description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "
+        "the member has orders at one of their stores); never the member."
     )
     async def notes(
         self, info: Info[Context, Any]
@@ -266,7 +266,11 @@ class Member(Node):
         from api.types.desk import StaffNote
         from domain.aftersales.desk import may_note_member
 
-        if not may_note_member(info.context.principal):
+        actor = info.context.principal
+        if actor is None or actor.kind is not PrincipalKind.STAFF:
+            return None
+        stores = await info.context.loaders.order_stores_of_member.load(self.key)
+        if not may_note_member(actor, stores):
             return None
         found = await info.context.loaders.notes_by_subject.load(self.key)
         return [StaffNote.from_domain(n) for n in found]
@@ -335,6 +339,10 @@ class PiiAccessEntry:
     kinds: list[str]
     reason: str
     created_at: datetime
+
+    @strawberry.field(description="Who read it, readable: the staff username.")
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await info.context.loaders.actor_name.load(self.actor)
 
     @classmethod
     def from_domain(cls, entry: m.PiiAccess) -> PiiAccessEntry:

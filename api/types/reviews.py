@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.relay import Connection, encode_id
+from api.relay import Connection, Node, encode_id
 from domain.aftersales import review_model as m
 from domain.aftersales.review_model import ReviewStatus, reviewer_label
 from domain.ordering.services import is_cs
@@ -34,8 +34,10 @@ class Rating:
         return cls(average=float(average) if average is not None else None, count=rating.count)
 
 
-@strawberry.type(description="A review as its author and CS see it, in any state.")
-class Review:
+@strawberry.type(
+    description="A review: its author and CS read it in any state, anyone once it is PUBLISHED."
+)
+class Review(Node):
     id: strawberry.ID
     rating: int
     text: str

@@ -9,6 +9,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.relay import Connection, Node, encode_id
 from api.types.catalog import Money, Variant
+from api.types.desk import actor_name
 from api.types.locations import Location
 from domain.catalog.model import Money as DomainMoney
 from domain.subscriptions import model as m
@@ -74,6 +75,12 @@ class SubscriptionChange:
     detail: str
     actor: str
     at: datetime
+
+    @strawberry.field(
+        description="Who, readable: the staff username or device name, `member`, `system`."
+    )
+    async def actor_name(self, info: Info[Context, Any]) -> str:
+        return await actor_name(info, self.actor)
 
 
 @strawberry.type

@@ -53,6 +53,7 @@ class DeskDeps:
     vault: PiiVault
     members: MemberDeps
     subscriptions: SubscriptionDeps
+    ordering: OrderingDeps  # an issued invoice is told to the member like the order's news
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ requests (发票), and the readable names of the actors on timelines."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,11 +24,14 @@ from domain.errors import AfterSaleError, AfterSaleErrorCode
 from domain.events import DataExporters, EventHandlers, MemberErased, MembersMerged
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
+from domain.members.services import log_pii_reads_in_uow
 from domain.ordering.model import Order, OrderStatus
-from domain.ordering.services import is_cs, is_store_staff
+from domain.ordering.services import is_cs, is_store_staff, notify
 from domain.pagination import Page, PageRequest
 from domain.uow import UnitOfWork
 
+# What the PII access log says the invoicing system was shown, and why.
+INVOICE_READ, QUEUE_REASON, ISSUED_REASON = "INVOICE", "invoicing queue", "invoice issued"
 # An order is paid from PAID on; one cancelled or never collected was (or will be) refunded.
 INVOICEABLE = frozenset(
     {
@@ -42,9 +45,13 @@ INVOICEABLE = frozenset(
 )
 
 
-def may_note_member(actor: Principal | None) -> bool:
-    """CS, ADMIN and store staff write and read notes on members; never members or devices."""
-    return actor is not None and actor.kind is PrincipalKind.STAFF
+def may_note_member(actor: Principal | None, order_stores: Collection[UUID]) -> bool:
+    """CS and ADMIN write and read notes on every member; store staff on the members who have
+    orders at one of their stores (`order_stores`: where the member ordered); never members or
+    devices."""
+    if actor is None or actor.kind is not PrincipalKind.STAFF:
+        return False
+    return is_cs(actor) or any(is_store_staff(actor, store) for store in order_stores)
 
 
 def may_note_order(actor: Principal | None, order: Order) -> bool:
@@ -75,7 +82,8 @@ async def add_note(
             allowed = order is not None and may_note_order(actor, order)
         else:
             member = await uow.members.get(subject_id)
-            allowed = member is not None and may_note_member(actor)
+            stores = (await uow.orders.stores_of_members([subject_id])).get(subject_id, set())
+            allowed = member is not None and may_note_member(actor, stores)
             if allowed and member is not None and member.merged_into is not None:
                 raise AfterSaleError(
                     AfterSaleErrorCode.INVALID_INPUT,
@@ -150,14 +158,29 @@ async def mark_invoice_issued(
                 "This invoice was issued already.",
                 ["input", "id"],
             )
+        order = await uow.orders.get(request.order_id)
+        assert order is not None  # a request is made for an order, and orders stay
+        await notify(
+            deps.ordering, uow, order, "INVOICE_ISSUED", "invoice-issued", invoice_number=number
+        )
+        # The answer shows the caller the decrypted title and e-mail: a reveal.
+        members = {request.member_id: [INVOICE_READ]}
+        await log_pii_reads_in_uow(deps.members, uow, actor.label, members, ISSUED_REASON)
     return request
 
 
 async def invoice_requests(
-    deps: DeskDeps, status: InvoiceStatus | None, page: PageRequest
-) -> Page[InvoiceRequest]:
+    deps: DeskDeps, actor: Principal, status: InvoiceStatus | None, page: PageRequest
+) -> Page[tuple[InvoiceRequest, InvoiceDetails]]:
+    """The invoicing system's queue, each request with its details decrypted: like any staff
+    read of unmasked personal data, the read is in the PII access log (an entry per member on
+    the page, in the same transaction)."""
     async with deps.uow() as uow:
-        return await uow.desk.invoices(status, page)
+        found = await uow.desk.invoices(status, page)
+        opened = [(request, open_invoice(deps, request)) for request in found.items]
+        members = {request.member_id: [INVOICE_READ] for request in found.items}
+        await log_pii_reads_in_uow(deps.members, uow, actor.label, members, QUEUE_REASON)
+    return Page(opened, found.keys, found.has_next, found.has_previous)
 
 
 def open_invoice(deps: DeskDeps, request: InvoiceRequest) -> InvoiceDetails:
@@ -216,7 +239,8 @@ async def actor_names(deps: DeskDeps, labels: Sequence[str]) -> list[str]:
 def register_handlers(deps: DeskDeps, events: EventHandlers, exporters: DataExporters) -> None:
     """A merge moves the absorbed member's notes and invoice requests to the survivor; an
     erasure deletes the notes on the member (invoice requests stay: accounting records, like
-    orders); the member's data export lists their invoice requests, decrypted."""
+    orders); the member's data export lists their invoice requests, decrypted, and not the
+    notes (staff's working records, answered through CS when a member asks)."""
 
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.desk.move_member(event.source_member_id, event.target_member_id)

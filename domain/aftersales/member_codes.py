@@ -16,7 +16,7 @@ import base64
 import binascii
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.aftersales.deps import MemberCodeDeps
@@ -27,6 +27,9 @@ from domain.members.services import surviving_member_in_uow
 from domain.uow import UnitOfWork
 
 _MEMBER, _EXPIRY, _MAC = 16, 4, 6  # bytes
+# How long the record of a used code is kept: a code lives a minute and is refused once expired
+# before its record is read, so the week only answers questions about a till's sales.
+USES_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -177,3 +180,9 @@ def _used() -> AfterSaleError:
         "This member code was used for a sale already; the member's app shows a new one.",
         ["memberCode"],
     )
+
+
+async def purge_used_codes(deps: MemberCodeDeps) -> int:
+    """Job: forget the codes used more than `USES_KEPT` ago (idempotent)."""
+    async with deps.uow() as uow:
+        return await uow.member_codes.delete_used_before(deps.clock.now() - USES_KEPT)

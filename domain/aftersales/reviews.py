@@ -138,6 +138,23 @@ async def publish_review(deps: ReviewDeps, actor: Principal, review_id: UUID) ->
     return await _moderate(deps, actor, review_id, ReviewStatus.PUBLISHED, None)
 
 
+def may_read(actor: Principal | None, review: Review) -> bool:
+    """A published review is anyone's to read (the product page shows it); one moderation holds
+    or hid only its member's and CS's."""
+    if review.status is ReviewStatus.PUBLISHED:
+        return True
+    return actor is not None and (
+        (actor.is_member and actor.id == review.member_id) or is_cs(actor)
+    )
+
+
+async def review_for(deps: ReviewDeps, actor: Principal | None, review_id: UUID) -> Review | None:
+    """`node(id)`: the review when the caller may read it."""
+    async with deps.uow() as uow:
+        found = await uow.reviews.get(review_id)
+    return found if found is not None and may_read(actor, found) else None
+
+
 def register_handlers(events: EventHandlers, clock: Clock) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.reviews.move_member(event.source_member_id, event.target_member_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
@@ -394,16 +394,34 @@ async def log_pii_access_in_uow(
     reason: str,
 ) -> None:
     """Write one unmasked read of the member's identifiers to the PII access log."""
-    await uow.members.add_pii_access(
+    await log_pii_reads_in_uow(
+        deps, uow, actor, {member_id: [i.kind.value for i in identities]}, reason
+    )
+
+
+async def log_pii_reads_in_uow(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    actor: str,
+    kinds_by_member: Mapping[UUID, Sequence[str]],
+    reason: str,
+) -> None:
+    """Write unmasked reads of several members' data (what kinds of it, by member) to the PII
+    access log: one entry per member, one statement for all."""
+    now = deps.auth.clock.now()
+    entries = [
         PiiAccess(
             id=new_id(),
             actor=actor,
             member_id=member_id,
-            kinds=sorted({i.kind.value for i in identities}),
+            kinds=sorted(set(kinds)),
             reason=reason,
-            created_at=deps.auth.clock.now(),
+            created_at=now,
         )
-    )
+        for member_id, kinds in kinds_by_member.items()
+    ]
+    if entries:
+        await uow.members.add_pii_access(*entries)
 
 
 async def pii_access_log(

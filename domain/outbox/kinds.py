@@ -58,6 +58,7 @@ MESSAGE_KINDS: Mapping[str, MessageKind] = {
         _order("AFTER_SALE_APPROVED"),
         _order("AFTER_SALE_REJECTED", reason=_T),
         _order("AFTER_SALE_REFUNDED", amount=_MONEY),
+        _order("INVOICE_ISSUED", invoice_number=_T),
         _subscription("SUBSCRIPTION_REMINDER", date=_DATE, total=_MONEY),
         _subscription("SUBSCRIPTION_SHORT", date=_DATE, reason=_T),
         _subscription("SUBSCRIPTION_PAUSED", reason=_T),

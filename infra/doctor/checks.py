@@ -43,6 +43,9 @@ What each check relies on (the code that keeps it true):
                           return's share cumulative, in the transaction that records it
   till_return_stock       receive_return_in_uow books RETURN (+ ADJUSTMENT for damaged)
                           under `pos-return:<id>` in that transaction
+  reviews                 domain/aftersales/reviews.py: submit_review checks the member's
+                          handed-over line and the stars; the unique key on order_line_id
+                          keeps one per line; moderation moves between ReviewStatus values
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from infra.doctor import (
     ordering,
     reconciliation,
     refunds,
+    reviews,
     till_returns,
 )
 from infra.doctor.check import Check
@@ -68,5 +72,6 @@ CHECKS: tuple[Check, ...] = (
     *delivery.CHECKS,
     *aftersales.CHECKS,
     *till_returns.CHECKS,
+    *reviews.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -8,6 +8,7 @@ from uuid import UUID
 from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.ids import new_id
 from infra.db import sql
+from infra.db.models.member_codes import MemberCodeUseRow
 
 
 class TortoiseMemberCodeRepository(MemberCodeRepository):
@@ -30,3 +31,6 @@ class TortoiseMemberCodeRepository(MemberCodeRepository):
 
     async def is_used(self, nonce: str) -> bool:
         return bool(await sql.fetch("SELECT 1 FROM member_code_use WHERE nonce = $1", nonce))
+
+    async def delete_used_before(self, cutoff: datetime) -> int:
+        return await MemberCodeUseRow.filter(used_at__lt=cutoff, expires_at__lt=cutoff).delete()

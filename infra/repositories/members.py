@@ -361,14 +361,19 @@ class TortoiseMemberRepository:
         )
         return bool(count)
 
-    async def add_pii_access(self, entry: PiiAccess) -> None:
-        await PiiAccessRow.create(
-            id=entry.id,
-            actor=entry.actor,
-            member_id=entry.member_id,
-            kinds=entry.kinds,
-            reason=entry.reason,
-            created_at=entry.created_at,
+    async def add_pii_access(self, *entries: PiiAccess) -> None:
+        await PiiAccessRow.bulk_create(
+            [
+                PiiAccessRow(
+                    id=entry.id,
+                    actor=entry.actor,
+                    member_id=entry.member_id,
+                    kinds=entry.kinds,
+                    reason=entry.reason,
+                    created_at=entry.created_at,
+                )
+                for entry in entries
+            ]
         )
 
     async def list_pii_access(self, page: PageRequest, actor: str | None = None) -> Page[PiiAccess]:

@@ -386,6 +386,19 @@ class TortoiseOrderRepository:
     async def move_member(self, source: UUID, target: UUID) -> int:
         return await OrderRow.filter(member_id=source).update(member_id=target)
 
+    async def stores_of_members(self, member_ids: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+        if not member_ids:
+            return {}
+        pairs = (
+            await OrderRow.filter(member_id__in=list(member_ids))
+            .distinct()
+            .values_list("member_id", "location_id")
+        )
+        found: dict[UUID, set[UUID]] = {}
+        for member_id, location_id in pairs:
+            found.setdefault(UUID(str(member_id)), set()).add(UUID(str(location_id)))
+        return found
+
     async def add_payment(self, payment: Payment) -> None:
         await OrderPaymentRow.create(
             id=payment.id,

@@ -4,6 +4,7 @@ actors on timelines, a member's merge history, and the log of the agent's own re
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -12,13 +13,14 @@ import pytest
 from api.relay import decode_id
 from domain.identity.model import StaffRole
 from domain.members.services import SUFFIX_SEARCHES, index_phone_suffixes
-from infra.db.models.desk import InvoiceRequestRow
-from infra.db.models.members import MemberIdentityRow
+from infra.db.models.desk import InvoiceRequestRow, StaffNoteRow
+from infra.db.models.members import MemberIdentityRow, PiiAccessRow
 from infra.runtime import Runtime
 from tests.support import count_sql
 from tests.support.api import Api, staff_api
 from tests.support.orders import order_input, placed, stepped
 from tests.support.payloads import codes, top_level_codes
+from tests.support.shoppers import shopper
 from tests.support.world import World, paid_pickup, principals
 
 BY_NUMBER = """
@@ -219,10 +221,59 @@ async def test_notes_are_for_staff_only_and_store_staff_note_their_stores_orders
     assert (await world.member_b.api.data(ME_NOTES))["me"]["notes"] is None
     # Another store's clerk does not read the order at all.
     assert (await clerk_b.data(ORDER_NOTES, {"id": order}))["order"] is None
+    # Notes are staff-internal: the member's data export leaves them out (README, "Notes").
+    export = (await owner.data("mutation { exportMyData { document } }"))["exportMyData"]
+    text = json.dumps(export["document"], ensure_ascii=False)
+    assert export["document"]["orders"] and "prefers SMS" not in text and "8pm" not in text
+
+
+LOOKUP_NOTES = """
+query($phone: String!) { lookupMember(input: {phone: $phone}) { id notes { text } } }"""
+
+
+async def test_store_staff_read_and_write_notes_only_on_members_who_ordered_at_their_stores(
+    api: Api, client: httpx.AsyncClient, runtime: Runtime, world: World
+) -> None:
+    buyer = await shopper(api, "open-notes", phone="13800138000")
+    clerk_a, clerk_b, cs = as_(world, "clerk_a"), as_(world, "clerk_b"), as_(world, "cs_agent")
+    phone = {"phone": "13800138000"}
+
+    async def seen_by(caller: Api) -> list[str] | None:
+        found = (await caller.data(LOOKUP_NOTES, phone))["lookupMember"]
+        assert found["id"] == buyer.id
+        return None if found["notes"] is None else [n["text"] for n in found["notes"]]
+
+    written = (await cs.data(ADD_NOTE, {"s": buyer.id, "t": "VIP, call first"}))["addNote"]
+    assert written["errors"] == [], written
+    # No orders anywhere yet: no store's staff read or write notes on this member.
+    assert [await seen_by(c) for c in (clerk_a, clerk_b)] == [None, None]
+    refused = (await clerk_a.data(ADD_NOTE, {"s": buyer.id, "t": "mine"}))["addNote"]
+    assert codes(refused) == ["NOT_FOUND"] and refused["note"] is None
+
+    await paid_pickup(client, runtime, world, buyer, "SH-A")
+    added = (await clerk_a.data(ADD_NOTE, {"s": buyer.id, "t": "picks up Fridays"}))["addNote"]
+    assert added["errors"] == [], added
+    assert await seen_by(clerk_a) == ["VIP, call first", "picks up Fridays"]
+    assert await seen_by(as_(world, "manager_a")) == ["VIP, call first", "picks up Fridays"]
+    # SH-B's clerk serves the member at the till but reads nothing, writes nothing.
+    assert await seen_by(clerk_b) is None
+    other = (await clerk_b.data(ADD_NOTE, {"s": buyer.id, "t": "x"}))["addNote"]
+    assert codes(other) == ["NOT_FOUND"]
+    # The till (a device) never reads notes; CS reads every member's.
+    assert await seen_by(as_(world, "pos_a")) is None
+    notes = (await cs.data(MEMBER_NOTES, {"id": buyer.id}))["member"]["notes"]
+    assert [n["text"] for n in notes] == ["VIP, call first", "picks up Fridays"]
+    assert await StaffNoteRow.all().count() == 2
+
+
+async def invoice_messages(runtime: Runtime, order: str) -> list[tuple[str, dict[str, str]]]:
+    """The member's messages about the invoice of the order (member id, data)."""
+    found = await runtime.repos.outbox.for_orders([decode_id(order, "Order")])
+    return [(str(m.member_id), dict(m.data)) for m in found if m.kind == "INVOICE_ISSUED"]
 
 
 async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
-    world: World, order: str
+    runtime: Runtime, world: World, order: str
 ) -> None:
     member_a, member_b, cs = world.member_a.api, world.member_b.api, as_(world, "cs_agent")
     title, email = "上海某某科技有限公司", "ap@example.com"
@@ -259,8 +310,20 @@ async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
         "invoice"
     ] is None
 
+    assert await PiiAccessRow.all().count() == 0  # the member reading their own is no reveal
     queue = (await cs.data(INVOICES, {}))["invoiceRequests"]["nodes"]
     assert [n["id"] for n in queue] == [invoice["id"]] and queue[0]["email"] == "ap@example.com"
+    assert await invoice_messages(runtime, order) == []
+    # The queue showed the member's title and e-mail: a reveal, in the agent's own log.
+    [read] = await PiiAccessRow.all()
+    assert (str(read.member_id), read.kinds, read.reason) == (
+        str(decode_id(world.member_a.id, "Member")),
+        ["INVOICE"],
+        "invoicing queue",
+    )
+    assert (await cs.data(PII_LOG, {"mine": True}))["piiAccessLog"]["nodes"] == [
+        {"actor": read.actor}
+    ]
     issued = (await cs.data(ISSUE, {"id": invoice["id"], "n": "24312000000012345678"}))[
         "markInvoiceIssued"
     ]
@@ -270,7 +333,17 @@ async def test_invoice_requested_once_by_the_member_sealed_and_issued_by_cs(
     }
     twice = (await cs.data(ISSUE, {"id": invoice["id"], "n": "999"}))["markInvoiceIssued"]
     assert codes(twice) == ["INVOICE_ALREADY_ISSUED"]
+    # The member is told once, through the outbox, with the number (not the e-mail address).
+    [(member_id, data)] = await invoice_messages(runtime, order)
+    assert member_id == str(decode_id(world.member_a.id, "Member"))
+    assert data["order_number"] == await number_of(world, order)
+    assert data["invoice_number"] == "24312000000012345678" and email not in data.values()
+    # Issuing showed the details to the caller: a second read; an empty page reveals nothing.
     assert (await cs.data(INVOICES, {}))["invoiceRequests"]["nodes"] == []
+    assert sorted(r.reason for r in await PiiAccessRow.all()) == [
+        "invoice issued",
+        "invoicing queue",
+    ]
     issued_queue = (await cs.data(INVOICES, {"status": "ISSUED"}))["invoiceRequests"]["nodes"]
     assert [n["id"] for n in issued_queue] == [invoice["id"]]
     stored = await InvoiceRequestRow.get(id=row.id)

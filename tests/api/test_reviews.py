@@ -368,3 +368,37 @@ async def test_the_export_lists_reviews_and_an_erasure_empties_them(
     assert (page["rating"], page["reviews"]["edges"]) == ({"average": None, "count": 0}, [])
     [left] = [e["node"] for e in (await cs.data(QUEUE, {"status": None}))["reviews"]["edges"]]
     assert left == {"id": review["id"], "status": "HIDDEN", "text": "", "heldFor": []}
+
+
+NODE = """query($id: ID!) { node(id: $id) { id ... on Review { status rating } } }"""
+
+
+async def test_node_shows_a_review_published_to_anyone_held_or_hidden_to_its_member_and_cs(
+    api: Api, story: Story, member: Shopper, other: Shopper, cs: Api
+) -> None:
+    order = await story.picked_up(member)
+    held = await submitted(member, await line_of(member, order), text="第一 好吃")
+    assert held["status"] == "PENDING"
+
+    async def seen_by(caller: Api) -> str | None:
+        found = (await caller.data(NODE, {"id": held["id"]}))["node"]
+        return None if found is None else str(found["status"])
+
+    readers = {"member": member.api, "cs": cs, "other": other.api, "anonymous": api}
+    assert {who: await seen_by(c) for who, c in readers.items()} == {
+        "member": "PENDING",
+        "cs": "PENDING",
+        "other": None,
+        "anonymous": None,
+    }
+    assert (await cs.data(PUBLISH, {"id": held["id"]}))["publishReview"]["errors"] == []
+    assert {await seen_by(c) for c in readers.values()} == {"PUBLISHED"}
+    hidden = (await cs.data(HIDE, {"id": held["id"], "reason": "advertising"}))["hideReview"]
+    assert hidden["errors"] == []
+    assert {who: await seen_by(c) for who, c in readers.items()} == {
+        "member": "HIDDEN",
+        "cs": "HIDDEN",
+        "other": None,
+        "anonymous": None,
+    }
+    assert (await api.data(NODE, {"id": encode_id("Review", new_id())}))["node"] is None

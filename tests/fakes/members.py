@@ -238,8 +238,9 @@ class FakeMemberRepository(MemberRepository):
         code.consumed_at = at
         return True
 
-    async def add_pii_access(self, entry: PiiAccess) -> None:
-        self._t.pii_access[entry.id] = entry
+    async def add_pii_access(self, *entries: PiiAccess) -> None:
+        for entry in entries:
+            self._t.pii_access[entry.id] = entry
 
     async def list_pii_access(self, page: PageRequest, actor: str | None = None) -> Page[PiiAccess]:
         entries = sorted(

@@ -159,6 +159,13 @@ class FakeOrders(OrderRepository):
             order.member_id = target
         return len(moving)
 
+    async def stores_of_members(self, member_ids: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+        found: dict[UUID, set[UUID]] = {}
+        for order in self._t.orders.values():
+            if order.member_id is not None and order.member_id in member_ids:
+                found.setdefault(order.member_id, set()).add(order.location_id)
+        return found
+
     async def add_payment(self, payment: Payment) -> None:
         self._t.payments[payment.id] = replace(payment)
 

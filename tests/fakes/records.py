@@ -105,8 +105,18 @@ class FakeMemberCodes(MemberCodeRepository):
     ) -> bool:
         if nonce in self._t.member_code_uses:
             return False
-        self._t.member_code_uses[nonce] = (member_id, actor, used_at)
+        self._t.member_code_uses[nonce] = (member_id, actor, used_at, expires_at)
         return True
 
     async def is_used(self, nonce: str) -> bool:
         return nonce in self._t.member_code_uses
+
+    async def delete_used_before(self, cutoff: datetime) -> int:
+        old = [
+            nonce
+            for nonce, (_, _, used_at, expires_at) in self._t.member_code_uses.items()
+            if used_at < cutoff and expires_at < cutoff
+        ]
+        for nonce in old:
+            del self._t.member_code_uses[nonce]
+        return len(old)

@@ -95,7 +95,8 @@ class Tables:
     )
     outbox: dict[UUID, OutboxMessage] = field(default_factory=dict)
     # after-sales: member codes used at the till, by nonce (member, actor, used at)
-    member_code_uses: dict[str, tuple[UUID, str, datetime]] = field(default_factory=dict)
+    # nonce -> (member, actor, used at, expires at)
+    member_code_uses: dict[str, tuple[UUID, str, datetime, datetime]] = field(default_factory=dict)
 
     def snapshot(self) -> Tables:
         return copy.deepcopy(self)

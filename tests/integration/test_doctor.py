@@ -17,6 +17,8 @@ from uuid import UUID
 import pytest
 
 from domain.aftersales.model import AfterSaleKind, Condition, ReceivedLine, RequestedLine
+from domain.aftersales.review_model import ReviewDraft
+from domain.aftersales.reviews import submit_review
 from domain.aftersales.services import (
     AfterSaleRequest,
     decide_after_sale,
@@ -58,6 +60,7 @@ from infra.doctor import NAMES, UnknownCheck, run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
+from tests.support.db import is_postgres, test_database_url
 
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 
@@ -73,6 +76,7 @@ class Books:
     subscription_id: UUID
     after_sale_id: UUID  # a return received damaged and refunded
     pos_return_id: UUID  # two units of a member's till sale returned, one damaged
+    review_id: UUID  # Eve's review of the line she returned one of
 
 
 def _staff(store_id: UUID) -> Principal:
@@ -306,7 +310,17 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         sh_a,
         [ReceivedLine(line.id, 1, Condition.DAMAGED)],
     )
-    return Books(stores, variants, members, orders, subscription_ids[0], returned.id, pos_return.id)
+    review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
+    return Books(
+        stores,
+        variants,
+        members,
+        orders,
+        subscription_ids[0],
+        returned.id,
+        pos_return.id,
+        review.id,
+    )
 
 
 @pytest.fixture
@@ -507,6 +521,17 @@ async def corrupt_till_return_stock(books: Books) -> None:
     )
 
 
+async def corrupt_reviews(books: Books) -> None:
+    """Eve's review moved onto a line of Bob's order that is still waiting to be picked up."""
+    ready = books.orders["ready"]
+    await sql.execute(
+        "UPDATE review SET order_id = $1, order_line_id = $2 WHERE id = $3",
+        ready.id,
+        ready.lines[0].id,
+        books.review_id,
+    )
+
+
 Corruption = Callable[[Books], Awaitable[None]]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "stock_ledger": (corrupt_stock_ledger, "stock level SH-A/MANGO: on_hand 50, ledger sums to 48"),
@@ -581,6 +606,10 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
         corrupt_till_return_stock,
         "2 units returned at the till (1 damaged), the stock ledger returned 2 and wrote off 0",
     ),
+    "reviews": (
+        corrupt_reviews,
+        "the review of order {ready}'s line KIWI: the order is READY_FOR_PICKUP, not handed over",
+    ),
 }
 
 
@@ -602,6 +631,75 @@ async def test_each_check_catches_its_corruption_and_only_it(
     assert expected.format(**numbers) in result.sample[0], result.sample
     assert report.exit_code == 1
     assert report.as_json()["checks"][NAMES.index(name)]["status"] == "violations"
+
+
+async def _reviews_sample(clock: MovableClock) -> tuple[int, list[str]]:
+    result = (await run_checks(now=clock.now(), names=["reviews"])).result("reviews")
+    return result.violations, result.sample
+
+
+async def test_a_review_of_a_line_not_its_orders_is_caught(
+    books: Books, clock: MovableClock
+) -> None:
+    await sql.execute(
+        "UPDATE review SET order_line_id = $1 WHERE id = $2", new_id(), books.review_id
+    )
+    number = books.orders["returned"].number
+    assert await _reviews_sample(clock) == (
+        1,
+        [f"a review of order {number} names a line that is not the order's"],
+    )
+
+
+async def test_stars_status_and_a_second_review_of_a_line_are_caught_without_the_constraints(
+    books: Books, clock: MovableClock
+) -> None:
+    """The database refuses them (CHECK and UNIQUE, 0022_reviews): the doctor also reads a
+    database restored or edited without its constraints. PostgreSQL only: SQLite cannot drop a
+    constraint."""
+    if not is_postgres(test_database_url()):
+        pytest.skip("SQLite cannot drop a constraint")
+    [unique] = await sql.fetch(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'review'::regclass AND contype = 'u'"
+    )
+    constraints = {
+        "ck_review_rating": "CHECK (rating BETWEEN 1 AND 5)",
+        "ck_review_status": "CHECK (status IN ('PENDING','PUBLISHED','HIDDEN'))",
+        unique["conname"]: "UNIQUE (order_line_id)",
+    }
+    for name in constraints:
+        await sql.execute(f'ALTER TABLE review DROP CONSTRAINT "{name}"')
+    number = books.orders["returned"].number
+    try:
+        await sql.execute(
+            "UPDATE review SET rating = 6, status = 'GONE' WHERE id = $1", books.review_id
+        )
+        assert await _reviews_sample(clock) == (
+            1,
+            [f"the review of order {number}'s line KIWI: 6 stars (1-5), status GONE"],
+        )
+        await sql.execute(
+            "UPDATE review SET rating = 4, status = 'PUBLISHED' WHERE id = $1", books.review_id
+        )
+        await sql.execute(
+            "INSERT INTO review (id, member_id, order_id, order_line_id, product_id, variant_id, "
+            "rating, text, photo_urls, status, held_for, created_at, updated_at) "
+            "SELECT $1, member_id, order_id, order_line_id, product_id, variant_id, rating, "
+            "text, photo_urls, status, held_for, created_at, updated_at FROM review WHERE id = $2",
+            new_id(),
+            books.review_id,
+        )
+        assert await _reviews_sample(clock) == (
+            1,
+            [f"order {number}'s line KIWI has 2 reviews"],
+        )
+    finally:
+        await sql.execute("DELETE FROM review WHERE id <> $1", books.review_id)
+        await sql.execute(
+            "UPDATE review SET rating = 4, status = 'PUBLISHED' WHERE id = $1", books.review_id
+        )
+        for name, rule in constraints.items():
+            await sql.execute(f'ALTER TABLE review ADD CONSTRAINT "{name}" {rule}')
 
 
 async def test_a_payment_refunded_twice_over_is_caught(books: Books, clock: MovableClock) -> None:

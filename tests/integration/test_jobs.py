@@ -14,6 +14,7 @@ from arq.worker import Worker, func
 from api.metrics import METRICS
 from domain.identity.model import StaffRole
 from domain.identity.services import create_staff, staff_login
+from domain.ids import new_id
 from infra.db.models.identity import RefreshTokenRow
 from infra.jobs import (
     JOBS,
@@ -90,6 +91,34 @@ async def test_purge_forgets_phone_codes_a_day_after_expiry(
     clock.advance(timedelta(days=1, minutes=6))
     await run_job(runtime, job)
     assert await PhoneCodeRow.all().count() == 0
+
+
+async def test_purge_forgets_member_code_uses_after_a_week(
+    runtime: Runtime, clock: MovableClock
+) -> None:
+    from domain.aftersales.member_codes import USES_KEPT
+    from infra.db.models.member_codes import MemberCodeUseRow
+
+    job = next(job for job in JOBS if job.name == "purge_member_codes")
+    deps = runtime.member_codes
+
+    async def used(nonce: str) -> None:
+        now = clock.now()
+        async with deps.uow() as uow:
+            assert await uow.member_codes.use(
+                nonce, new_id(), "DEVICE:till", now, now + deps.policy.ttl
+            )
+
+    await used("old")
+    clock.advance(USES_KEPT - timedelta(minutes=1))
+    await used("new")
+    assert await run_job(runtime, job) == 0  # "old" is a minute short of a week
+    clock.advance(timedelta(minutes=2))
+    assert await run_job(runtime, job) == 1
+    assert [r.nonce for r in await MemberCodeUseRow.all()] == ["new"]
+    async with deps.uow() as uow:  # a replay of the kept one is still caught
+        assert await uow.member_codes.is_used("new") and not await uow.member_codes.is_used("old")
+    assert await run_job(runtime, job) == 0  # idempotent
 
 
 def test_arq_cron_runs_every_job_on_its_interval(runtime: Runtime) -> None:

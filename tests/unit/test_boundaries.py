@@ -45,8 +45,9 @@ FOREIGN_READS = {
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
     "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`
-    # a review names its order line; the CS desk finds and notes orders
-    "orders": {"order_of_line", "get", "by_number"},
+    # a review names its order line; the CS desk finds and notes orders, and asks where a member
+    # ordered (store staff note the members of their stores)
+    "orders": {"order_of_line", "get", "by_number", "stores_of_members"},
 }
 
 

@@ -159,6 +159,18 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
             },
         },
     ),
+    "INVOICE_ISSUED": (
+        {"order_number": "SH-A-0001", "invoice_number": "24312000000012345678"},
+        {
+            "template_id": "Inv01c3Issu3dT3mPl4t3Id00000000000000000j10",
+            "page": f"pages/order/detail?id={ORDER}",
+            "data": {
+                "character_string1": {"value": "SH-A-0001"},
+                "character_string2": {"value": "24312000000012345678"},
+                "phrase3": {"value": "发票已开具"},
+            },
+        },
+    ),
     "SUBSCRIPTION_REMINDER": (
         {"subscription": SUBSCRIPTION, "date": "2027-02-01", "total": "5"},
         {

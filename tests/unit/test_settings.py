@@ -147,7 +147,7 @@ def test_sending_to_wechat_refuses_to_start_without_a_template_for_every_kind(
         Settings.from_env({**PRODUCTION, "WECHAT_TEMPLATES_FILE": str(partial)})
     missing = (
         "ORDER_REFUNDED, REVIEW_INVITATION, AFTER_SALE_APPROVED, AFTER_SALE_REJECTED, "
-        "AFTER_SALE_REFUNDED, SUBSCRIPTION_REMINDER, SUBSCRIPTION_SHORT"
+        "AFTER_SALE_REFUNDED, INVOICE_ISSUED, SUBSCRIPTION_REMINDER, SUBSCRIPTION_SHORT"
     )
     assert f"no template for {missing}, SUBSCRIPTION_PAUSED" in str(refused.value)
     # A kind turned off is a choice, not an omission.
