@@ -41,6 +41,7 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
+from domain.promotions.deps import FlashSaleDeps
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
@@ -202,6 +203,7 @@ class Runtime:
             reads=lambda: self._reads,
         )
         self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
+        self.flash_sales = FlashSaleDeps(uow=self.unit_of_work, clock=self.clock)
         self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
         self.member_codes = MemberCodeDeps(
             uow=self.unit_of_work,

@@ -41,6 +41,7 @@ from domain.ordering.model import (
     pickup_number,
     reservation_owner,
 )
+from domain.promotions.flash_sales import flash_price_in_uow
 from domain.uow import UnitOfWork
 
 
@@ -301,6 +302,16 @@ async def place_order(
             elif member_id is not None and not actor.is_member:
                 await _check_member(uow, member_id)
             priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
+            # Promotions: a line in a live flash sale sells at its price (units taken here).
+            priced = await flash_price_in_uow(
+                uow,
+                priced,
+                order_id=order_id,
+                member_id=member_id,
+                pickup_location_id=checkout.pickup_location_id,
+                now=now,
+                locked=checkout.unit_prices or (),
+            )
             ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:
                 location = await _reserve_delivery(

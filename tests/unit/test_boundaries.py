@@ -34,6 +34,7 @@ OWNER = {
     "desk": "aftersales",
     "aftersales": "aftersales",
     "member_codes": "aftersales",
+    "flash_sales": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}
