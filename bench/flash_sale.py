@@ -1,0 +1,296 @@
+"""The flash-sale benchmark (issue 17): one hot SKU at one store, in process (the domain's
+`place_order` on Tortoise/asyncpg, no HTTP), on a fresh PostgreSQL database.
+
+    python -m bench.flash_sale [--buyers 1000] [--units 100] [--clients 32] [--seconds 5]
+
+1. The rush: `--buyers` members at once (one order of 1 unit each, all started together) for
+   a flash sale of `--units` units with a per-member limit of 1, on a shelf of 10x that:
+   exactly `--units` orders, the rest refused with FLASH_SALE_SOLD_OUT, 0 oversold (the sale's
+   counter, the shelf's reserved units and the orders agree).
+2. Throughput at `--clients` closed-loop clients for `--seconds` (after a warm-up), every
+   order 1 unit of the same SKU at the same store:
+     plain  placeOrder without a flash sale (today's hot SKU: one stock_level row, one pickup
+            number row per store and day)
+     flash  placeOrder during a flash sale (the sale's counter row on top: a third hot row)
+     raw    the hot rows of a flash-sale order by hand in one asyncpg transaction: the member's
+            counter, the sale's counter, the conditional stock update and the reservation
+            insert (no order rows: a lower bound of what one SKU's locks allow)
+Results are printed as one JSON document (and written with --json-out)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from bench.database import FreshDatabase, Secrets, dsn, runtime_settings
+from bench.driver import Client, Op, Recorder, drive
+from bench.stats import rate, summary
+
+
+async def _members(runtime: Any, count: int, prefix: str) -> list[Any]:
+    from domain.members.login import login_with_wechat
+    from domain.members.services import member_principal
+
+    made = []
+    for i in range(count):
+        member, _, _ = await login_with_wechat(runtime.members, "wx-demo", f"test:{prefix}-{i}")
+        made.append(member_principal(member))
+    return made
+
+
+async def _world(runtime: Any, suffix: str, shelf: int) -> tuple[Any, uuid.UUID, uuid.UUID]:
+    """A store and its one SKU with `shelf` units: each part of the run has its own."""
+    from domain.catalog.services import ProductDraft, VariantDraft, create_product
+    from domain.identity.model import Principal, PrincipalKind, StaffRole
+    from domain.ids import new_id
+    from domain.inventory.model import MovementKind
+    from domain.inventory.stock import Adjustment, adjust
+    from domain.locations.model import LocationType
+    from domain.locations.services import LocationDraft, create_location
+
+    admin = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
+    store = await create_location(
+        runtime.locations,
+        LocationDraft(
+            code=f"HOT-{suffix}",
+            name="Hot store",
+            type=LocationType.STORE,
+            address="1 Nanjing Rd",
+            city="Shanghai",
+            latitude=31.2304,
+            longitude=121.4737,
+            pickup_enabled=True,
+        ),
+    )
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(
+            name="Moutai", variants=[VariantDraft(code=f"HOT-{suffix}", name="500ml", price=149900)]
+        ),
+    )
+    [variant] = await runtime.repos.catalog.variants_of([product.id])
+    await adjust(
+        runtime.inventory,
+        admin,
+        Adjustment(store.id, variant.id, shelf, MovementKind.RECEIPT, "bench"),
+        None,
+    )
+    return admin, store.id, variant.id
+
+
+async def _sale(
+    runtime: Any, admin: Any, store: uuid.UUID, variant: uuid.UUID, units: int, limit: int
+) -> Any:
+    from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
+
+    now = runtime.clock.now()
+    return await create_flash_sale(
+        runtime.flash_sales,
+        admin,
+        variant,
+        FlashSaleTerms(
+            price=99900,
+            starts_at=now,
+            ends_at=now + timedelta(hours=2),
+            units_offered=units,
+            per_member_limit=limit,
+            location_ids=(store,),
+        ),
+    )
+
+
+def _checkout(member: Any, store: uuid.UUID, variant: uuid.UUID) -> Any:
+    from domain.inventory.model import StockLine
+    from domain.ordering.checkout import Checkout
+    from domain.ordering.model import SalesChannel
+
+    return Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(variant, 1)],
+        member_id=member.id,
+        pickup_location_id=store,
+    )
+
+
+async def rush(runtime: Any, pool: asyncpg.Pool, buyers: int, units: int) -> dict[str, Any]:
+    from domain.errors import DomainError
+    from domain.ordering.checkout import place_order
+
+    admin, store, variant = await _world(runtime, "R", units * 10)
+    sale = await _sale(runtime, admin, store, variant, units, 1)
+    crowd = await _members(runtime, buyers, "rush")
+    start = asyncio.Event()
+
+    async def buy(n: int, member: Any) -> str:
+        await start.wait()
+        try:
+            await place_order(runtime.ordering, member, _checkout(member, store, variant), f"r{n}")
+        except DomainError as error:
+            return str(error.code)
+        return "ORDER"
+
+    tasks = [asyncio.create_task(buy(n, m)) for n, m in enumerate(crowd)]
+    t0 = time.perf_counter()
+    start.set()
+    outcomes = Counter(await asyncio.gather(*tasks))
+    seconds = time.perf_counter() - t0
+    async with pool.acquire() as conn:
+        sold = await conn.fetchval("SELECT units_sold FROM flash_sale WHERE id = $1", sale.id)
+        reserved = await conn.fetchval(
+            "SELECT reserved FROM stock_level WHERE location_id = $1 AND variant_id = $2",
+            store,
+            variant,
+        )
+        orders = await conn.fetchval(
+            "SELECT count(*) FROM order_line WHERE variant_id = $1", variant
+        )
+    return {
+        "buyers": buyers,
+        "units": units,
+        "outcomes": dict(outcomes),
+        "seconds": round(seconds, 3),
+        "units_sold": sold,
+        "reserved": reserved,
+        "order_lines": orders,
+        "oversold": max(orders - units, 0),
+        "ok": outcomes["ORDER"] == units == sold == reserved == orders
+        and outcomes["FLASH_SALE_SOLD_OUT"] == buyers - units,
+    }
+
+
+async def _measure(op: Op, clients: int, warmup: float, seconds: float) -> dict[str, Any]:
+    rec = Recorder()
+    crowd = [Client(i, random.Random(i), rec) for i in range(clients)]
+
+    async def on_window(_: str) -> None:
+        return None
+
+    window = await drive(crowd, op, warmup, seconds, on_window)
+    return {
+        "clients": clients,
+        "orders_per_s": round(rate(len(rec.ops), window), 1),
+        "errors": rec.errors,
+        "error_samples": rec.samples[:3],
+        **summary(rec.ops),
+    }
+
+
+RAW_BUYER = (
+    "INSERT INTO flash_sale_buyer (id, flash_sale_id, member_id, bought) VALUES ($1, $2, $3, 0) "
+    "ON CONFLICT (flash_sale_id, member_id) DO NOTHING"
+)
+RAW_MEMBER_TAKE = (
+    "UPDATE flash_sale_buyer SET bought = bought + 1 "
+    "WHERE flash_sale_id = $1 AND member_id = $2 AND bought + 1 <= $3"
+)
+RAW_SALE_TAKE = (
+    "UPDATE flash_sale SET units_sold = units_sold + 1 "
+    "WHERE id = $1 AND units_sold + 1 <= units_offered AND cancelled_at IS NULL"
+)
+RAW_RESERVE = (
+    "UPDATE stock_level SET reserved = reserved + 1 "
+    "WHERE location_id = $1 AND variant_id = $2 AND on_hand - reserved - safety_stock >= 1"
+)
+RAW_RESERVATION = (
+    "INSERT INTO stock_reservation (id, owner, location_id, variant_id, quantity, state, "
+    "expires_at, created_at) VALUES ($1, $2, $3, $4, 1, 'ACTIVE', $5, $6)"
+)
+
+
+async def throughput(
+    runtime: Any, pool: asyncpg.Pool, clients: int, warmup: float, seconds: float
+) -> dict[str, Any]:
+    from domain.ids import new_id
+    from domain.ordering.checkout import place_order
+
+    admin, store, variant = await _world(runtime, "T", 1_000_000)
+    buyers = await _members(runtime, clients, "loop")
+    results: dict[str, Any] = {}
+
+    async def domain(c: Client, strict: bool) -> None:
+        member = buyers[c.index]
+        await place_order(runtime.ordering, member, _checkout(member, store, variant), None)
+
+    results["plain"] = await _measure(domain, clients, warmup, seconds)
+    sale = await _sale(runtime, admin, store, variant, 1_000_000, 1_000_000)
+    results["flash"] = await _measure(domain, clients, warmup, seconds)
+
+    async def raw(c: Client, strict: bool) -> None:
+        member = buyers[c.index]
+        now = datetime.now(UTC)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(RAW_BUYER, new_id(), sale.id, member.id)
+            if await conn.execute(RAW_MEMBER_TAKE, sale.id, member.id, 1_000_000) != "UPDATE 1":
+                raise RuntimeError("limit")
+            if await conn.execute(RAW_SALE_TAKE, sale.id) != "UPDATE 1":
+                raise RuntimeError("sold out")
+            if await conn.execute(RAW_RESERVE, store, variant) != "UPDATE 1":
+                raise RuntimeError("no stock")
+            await conn.execute(
+                RAW_RESERVATION, new_id(), f"bench:{uuid.uuid4()}", store, variant,
+                now + timedelta(minutes=15), now,
+            )  # fmt: skip
+
+    results["raw"] = await _measure(raw, clients, warmup, seconds)
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from infra.runtime import Runtime
+
+    async with FreshDatabase(args.admin_url, args.database) as url:
+        runtime = Runtime(
+            runtime_settings(url, Secrets(), args.pool_size), fast_password_hashing=True
+        )
+        await runtime.start()
+        pool = await asyncpg.create_pool(dsn(url), min_size=2, max_size=args.pool_size)
+        try:
+            load_before = os.getloadavg()
+            report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": load_before}
+            report["rush"] = await rush(runtime, pool, args.buyers, args.units)
+            report["throughput"] = await throughput(
+                runtime, pool, args.clients, args.warmup, args.seconds
+            )
+            report["load_after"] = os.getloadavg()
+            return report
+        finally:
+            await pool.close()
+            await runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.flash_sale", description=__doc__)
+    parser.add_argument("--buyers", type=int, default=1000)
+    parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--pool-size", type=int, default=20)
+    parser.add_argument("--admin-url", default=os.environ.get("PG_ADMIN_URL"))
+    parser.add_argument("--database", default="omnishelf_h6_bench_flash")
+    parser.add_argument("--json-out")
+    args = parser.parse_args(argv)
+    if not args.admin_url:
+        parser.error("needs PostgreSQL: --admin-url or $PG_ADMIN_URL (scripts/with-services.sh)")
+    report = asyncio.run(main_async(args))
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    if args.json_out:
+        with open(args.json_out, "w") as out:
+            out.write(text + "\n")
+    return 0 if report["rush"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
