@@ -247,8 +247,10 @@ async def flash_price_in_uow(
 
     Refusals: FLASH_SALE_MEMBERS_ONLY (no member: the limit is per member), FLASH_SALE_SOLD_OUT,
     FLASH_SALE_LIMIT_REACHED. The sale's counter is the hot row of a flash sale: a sale seen
-    sold out is refused without waiting for its lock, and the member's row is taken first, so
-    a buyer past their limit never queues on it."""
+    sold out is refused without waiting for its lock, and the member's row and the order's
+    take are written first, so a buyer past their limit never queues on it and the lock is
+    held for as little of the transaction as this step can manage (the checkout's stock
+    update comes right after it)."""
     wanted = [line.variant_id for line in lines if line.variant_id not in locked]
     if not wanted:
         return lines
@@ -282,9 +284,9 @@ async def flash_price_in_uow(
                 f"A member buys at most {sale.per_member_limit} in this flash sale.",
                 field,
             )
-        if not await uow.flash_sales.take_units(sale.id, line.quantity):
-            raise _sold_out(sale, field)
         await uow.flash_sales.record_take(order_id, FlashTake(sale.id, member_id, line.quantity))
+        if not await uow.flash_sales.take_units(sale.id, line.quantity):  # the hot row: last
+            raise _sold_out(sale, field)
         priced.append(replace(line, unit_price=sale.price))
     return priced
 
