@@ -1,5 +1,11 @@
 """The flash-sale benchmark (issue 17): one hot SKU at one store, in process (the domain's
-`place_order` on Tortoise/asyncpg, no HTTP), on a fresh PostgreSQL database.
+`place_order` on Tortoise/asyncpg, no HTTP).
+
+In `make bench` (scenario `flash_sale`, bench/loadgen.py): before timing, the rush below must
+come out exact or the run fails; then `domain` is placeOrder of 1 unit of the hot SKU at the
+hot store during a flash sale (64 members taking turns), `raw` the same hot rows by hand.
+
+Standalone, on a fresh database of its own:
 
     python -m bench.flash_sale [--buyers 1000] [--units 100] [--clients 32] [--seconds 5]
 
@@ -169,6 +175,18 @@ async def rush(runtime: Any, pool: asyncpg.Pool, buyers: int, units: int) -> dic
     }
 
 
+async def checked_rush(runtime: Any, url: str, buyers: int = 1000, units: int = 100) -> str:
+    """The rush for `make bench`: its summary, or an error that fails the run."""
+    pool = await asyncpg.create_pool(dsn(url), min_size=1, max_size=2)
+    try:
+        found = await rush(runtime, pool, buyers, units)
+    finally:
+        await pool.close()
+    if not found["ok"]:
+        raise RuntimeError(f"the flash-sale rush is wrong: {found}")
+    return f"{buyers} buyers for {units} units: {found['outcomes']}, 0 oversold"
+
+
 async def _measure(op: Op, clients: int, warmup: float, seconds: float) -> dict[str, Any]:
     rec = Recorder()
     crowd = [Client(i, random.Random(i), rec) for i in range(clients)]
@@ -211,29 +229,95 @@ RAW_RESERVATION = (
 async def throughput(
     runtime: Any, pool: asyncpg.Pool, clients: int, warmup: float, seconds: float
 ) -> dict[str, Any]:
-    from domain.ids import new_id
     from domain.ordering.checkout import place_order
 
     admin, store, variant = await _world(runtime, "T", 1_000_000)
-    buyers = await _members(runtime, clients, "loop")
+    buyers = await _members(runtime, MEMBERS, "loop")
     results: dict[str, Any] = {}
 
-    async def domain(c: Client, strict: bool) -> None:
-        member = buyers[c.index]
+    async def plain(c: Client, strict: bool) -> None:
+        member = buyers[c.index % len(buyers)]
         await place_order(runtime.ordering, member, _checkout(member, store, variant), None)
 
-    results["plain"] = await _measure(domain, clients, warmup, seconds)
+    results["plain"] = await _measure(plain, clients, warmup, seconds)
     sale = await _sale(runtime, admin, store, variant, 1_000_000, 1_000_000)
-    results["flash"] = await _measure(domain, clients, warmup, seconds)
+    world = {
+        "flash": {
+            "store": str(store),
+            "variant": str(variant),
+            "sale": str(sale.id),
+            "members": [str(b.id) for b in buyers],
+        }
+    }
+    flash, raw = flash_op(world, "domain", runtime, pool), flash_op(world, "raw", runtime, pool)
+    results["flash"] = await _measure(flash, clients, warmup, seconds)
+    results["raw"] = await _measure(raw, clients, warmup, seconds)
+    # The experiment behind the recommended admission gate (docs/performance.md): the same
+    # clients, at most GATE of them inside a checkout of the hot SKU at once in this process.
+    gate = asyncio.Semaphore(GATE)
+
+    async def gated(c: Client, strict: bool) -> None:
+        async with gate:
+            await flash(c, strict)
+
+    results[f"flash_gated_{GATE}"] = await _measure(gated, clients, warmup, seconds)
+    results["books"] = await flash_books(pool, world) or "ok"
+    return results
+
+
+# ---------------------------------------------------------------- make bench (bench/loadgen.py)
+
+MEMBERS = 64
+GATE = 4
+
+
+async def seed_flash(runtime: Any) -> dict[str, Any]:
+    """The hot store, its SKU (1,000,000 units), a flash sale of all of them with no
+    practical limit, and the members who buy it in turns."""
+    admin, store, variant = await _world(runtime, "B", 1_000_000)
+    sale = await _sale(runtime, admin, store, variant, 1_000_000, 1_000_000)
+    buyers = await _members(runtime, MEMBERS, "flash")
+    return {
+        "store": str(store),
+        "variant": str(variant),
+        "sale": str(sale.id),
+        "members": [str(b.id) for b in buyers],
+    }
+
+
+def flash_op(world: dict[str, Any], impl: str, runtime: Any, pool: asyncpg.Pool) -> Op:
+    from domain.identity.model import Principal, PrincipalKind
+    from domain.ids import new_id
+
+    hot = world["flash"]
+    store, variant, sale = (uuid.UUID(hot[k]) for k in ("store", "variant", "sale"))
+    members = [Principal(kind=PrincipalKind.MEMBER, id=uuid.UUID(m)) for m in hot["members"]]
+
+    def member(c: Client) -> Any:
+        c.state["n"] = c.state.get("n", -1) + 1
+        return members[(max(c.index, 0) + c.state["n"] * 7) % len(members)]
+
+    if impl == "domain":
+        from domain.ordering.checkout import place_order
+
+        async def domain(c: Client, strict: bool) -> None:
+            buyer = member(c)
+            order = await place_order(
+                runtime.ordering, buyer, _checkout(buyer, store, variant), None
+            )
+            if strict and order.lines[0].unit_price != 99900:
+                raise AssertionError(f"not the sale price: {order.lines[0].unit_price}")
+
+        return domain
 
     async def raw(c: Client, strict: bool) -> None:
-        member = buyers[c.index]
+        buyer = member(c)
         now = datetime.now(UTC)
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(RAW_BUYER, new_id(), sale.id, member.id)
-            if await conn.execute(RAW_MEMBER_TAKE, sale.id, member.id, 1_000_000) != "UPDATE 1":
+            await conn.execute(RAW_BUYER, new_id(), sale, buyer.id)
+            if await conn.execute(RAW_MEMBER_TAKE, sale, buyer.id, 1_000_000) != "UPDATE 1":
                 raise RuntimeError("limit")
-            if await conn.execute(RAW_SALE_TAKE, sale.id) != "UPDATE 1":
+            if await conn.execute(RAW_SALE_TAKE, sale) != "UPDATE 1":
                 raise RuntimeError("sold out")
             if await conn.execute(RAW_RESERVE, store, variant) != "UPDATE 1":
                 raise RuntimeError("no stock")
@@ -242,8 +326,30 @@ async def throughput(
                 now + timedelta(minutes=15), now,
             )  # fmt: skip
 
-    results["raw"] = await _measure(raw, clients, warmup, seconds)
-    return results
+    return raw
+
+
+async def flash_books(pool: asyncpg.Pool, world: dict[str, Any]) -> str | None:
+    """None when the sale's counter equals its members' counts and the shelf's reserved units
+    equal its active reservations."""
+    hot = world["flash"]
+    sale, store = uuid.UUID(hot["sale"]), uuid.UUID(hot["store"])
+    async with pool.acquire() as conn:
+        sold = await conn.fetchval("SELECT units_sold FROM flash_sale WHERE id = $1", sale)
+        bought = await conn.fetchval(
+            "SELECT COALESCE(SUM(bought), 0) FROM flash_sale_buyer WHERE flash_sale_id = $1", sale
+        )
+        reserved = await conn.fetchval(
+            "SELECT COALESCE(SUM(reserved), 0) FROM stock_level WHERE location_id = $1", store
+        )
+        held = await conn.fetchval(
+            "SELECT COALESCE(SUM(quantity), 0) FROM stock_reservation "
+            "WHERE location_id = $1 AND state = 'ACTIVE'",
+            store,
+        )
+    if sold != bought or reserved != held:
+        return f"sale {sold} vs members {bought}; reserved {reserved} vs reservations {held}"
+    return None
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
