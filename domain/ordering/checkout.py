@@ -311,6 +311,7 @@ async def place_order(
                 pickup_location_id=checkout.pickup_location_id,
                 now=now,
                 locked=checkout.unit_prices or (),
+                requested=[x.variant_id for x in checkout.lines],
             )
             ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:

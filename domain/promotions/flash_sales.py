@@ -240,10 +240,12 @@ async def flash_price_in_uow(
     pickup_location_id: UUID | None,
     now: datetime,
     locked: Collection[UUID] = (),
+    requested: Sequence[UUID] = (),
 ) -> list[OrderLine]:
     """The lines with each covered variant at its live sale's price, the units taken from the
     sale and the member (in the caller's transaction: a failed checkout gives them back by
-    rolling back). `locked`: variants whose price the caller fixed (renewals), left alone.
+    rolling back). `locked`: variants whose price the caller fixed (renewals), left alone;
+    `requested`: the variants in the order the request gave them (for the errors' field).
 
     Refusals: FLASH_SALE_MEMBERS_ONLY (no member: the limit is per member), FLASH_SALE_SOLD_OUT,
     FLASH_SALE_LIMIT_REACHED. The sale's counter is the hot row of a flash sale: a sale seen
@@ -257,17 +259,18 @@ async def flash_price_in_uow(
     sales = {
         s.variant_id: s
         for s in await uow.flash_sales.flash_sales_of_variants(wanted, now)
-        if s.is_live(now) and s.covers(pickup_location_id)
+        if s.is_live(now) and s.covers(pickup_location_id) and s.variant_id not in locked
     }
     if not sales:
         return lines
-    priced = []
-    for index, line in enumerate(lines):
-        sale = sales.get(line.variant_id) if line.variant_id not in locked else None
-        if sale is None:
-            priced.append(line)
-            continue
-        field = ["lines", str(index), "quantity"]
+    position = {variant_id: n for n, variant_id in enumerate(requested)}
+    # The counters in sale-id order, as a cancellation gives them back (docs: "Lock order").
+    covered = sorted(
+        ((sales[line.variant_id], line) for line in lines if line.variant_id in sales),
+        key=lambda pair: pair[0].id,
+    )
+    for sale, line in covered:
+        field = ["lines", str(position.get(line.variant_id, 0)), "quantity"]
         if member_id is None:
             raise PromotionError(
                 PromotionErrorCode.FLASH_SALE_MEMBERS_ONLY,
@@ -287,8 +290,10 @@ async def flash_price_in_uow(
         await uow.flash_sales.record_take(order_id, FlashTake(sale.id, member_id, line.quantity))
         if not await uow.flash_sales.take_units(sale.id, line.quantity):  # the hot row: last
             raise _sold_out(sale, field)
-        priced.append(replace(line, unit_price=sale.price))
-    return priced
+    return [
+        replace(line, unit_price=sales[line.variant_id].price) if line.variant_id in sales else line
+        for line in lines
+    ]
 
 
 def _sold_out(sale: FlashSale, field: list[str]) -> PromotionError:
