@@ -42,6 +42,7 @@ from domain.ordering.lifecycle import register_handlers as register_order_handle
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
 from domain.promotions.deps import FlashSaleDeps
+from domain.promotions.flash_sales import register_handlers as register_flash_sale_handlers
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
@@ -115,6 +116,7 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_prepaid_handlers(self.subscriptions)
         register_order_handlers(self.ordering)
+        register_flash_sale_handlers(self.events)
         register_loyalty_handlers(self.loyalty)
         register_review_handlers(self.events, self.clock)
         register_desk_handlers(self.desk, self.events, self.exporters)

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from domain.catalog.model import CatalogStatus
 from domain.errors import PromotionError, PromotionErrorCode
+from domain.events import EventHandlers, MembersMerged
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
@@ -302,6 +303,14 @@ def _sold_out(sale: FlashSale, field: list[str]) -> PromotionError:
         f"The flash sale's {sale.units_offered} units are taken.",
         field,
     )
+
+
+def register_handlers(events: EventHandlers) -> None:
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        """One person, one limit: the absorbed member's units count for the survivor."""
+        await uow.flash_sales.move_member(event.source_member_id, event.target_member_id)
+
+    events.register(MembersMerged, on_merged)
 
 
 async def give_back_flash_sales_in_uow(uow: UnitOfWork, order_id: UUID) -> None:

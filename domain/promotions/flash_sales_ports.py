@@ -49,6 +49,11 @@ class FlashSaleRepository(Protocol):
         """Remove and return the order's takes (once: a second call finds none)."""
         ...
 
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        """A merge: the source's counts are added to the target's, sale by sale, and its
+        orders' takes name the target."""
+        ...
+
     async def give_back(self, take: FlashTake) -> None:
         """Subtract the take from the sale's and the member's counts."""
         ...

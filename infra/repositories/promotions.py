@@ -175,6 +175,27 @@ class TortoiseFlashSaleRepository(FlashSaleRepository):
         ]
         return sorted(takes, key=lambda t: t.flash_sale_id)  # lock order: by sale id
 
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        await sql.execute(
+            "UPDATE flash_sale_buyer SET bought = bought + COALESCE((SELECT s.bought "
+            "FROM flash_sale_buyer s WHERE s.member_id = $1 "
+            "AND s.flash_sale_id = flash_sale_buyer.flash_sale_id), 0) WHERE member_id = $2",
+            source,
+            target,
+        )
+        await sql.execute(
+            "DELETE FROM flash_sale_buyer WHERE member_id = $1 AND flash_sale_id IN "
+            "(SELECT flash_sale_id FROM flash_sale_buyer WHERE member_id = $2)",
+            source,
+            target,
+        )
+        await sql.execute(
+            "UPDATE flash_sale_buyer SET member_id = $2 WHERE member_id = $1", source, target
+        )
+        await sql.execute(
+            "UPDATE flash_sale_order SET member_id = $2 WHERE member_id = $1", source, target
+        )
+
     async def give_back(self, take: FlashTake) -> None:
         await sql.execute(
             "UPDATE flash_sale_buyer SET bought = bought - $3 "

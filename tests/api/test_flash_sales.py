@@ -13,11 +13,12 @@ import pytest
 
 from api.relay import encode_id
 from domain.catalog.model import Variant
+from domain.identity.model import StaffRole
 from domain.inventory.reservations import sweep_expired
 from domain.ordering.lifecycle import cancel_unpaid
 from infra.runtime import Runtime
 from tests.support import MovableClock
-from tests.support.api import Api
+from tests.support.api import Api, staff_api
 from tests.support.orders import (
     CANCEL,
     level,
@@ -326,3 +327,27 @@ async def test_an_order_that_times_out_gives_its_units_back(
     assert (await api.data(LIST))["flashSales"][0]["unitsSold"] == 0
     bob = await shopper(api, "fs-bob-4")  # a fresh token: the clock moved
     assert (await buy(bob, stores, mango, 1))["errors"] == []
+
+
+MERGE = """mutation($source: ID!, $target: ID!) {
+  mergeMembers(input: {sourceMemberId: $source, targetMemberId: $target, reason: "same person"})
+  { errors { code } } }"""
+
+
+async def test_a_merge_adds_the_absorbed_members_units_to_the_survivors_limit(
+    admin: Api, api: Api, runtime: Runtime, stores: dict[str, Any], mango: Variant
+) -> None:
+    await created(admin, mango, terms(runtime, stores, units=5, limit=2))
+    ann, bob = await shopper(api, "fs-ann-5"), await shopper(api, "fs-bob-5")
+    assert (await buy(ann, stores, mango, 1))["errors"] == []
+    bobs = (await buy(bob, stores, mango, 1))["order"]
+    cs = await staff_api(api, runtime, "cs-agent", StaffRole.CS_AGENT, [])
+    assert (await cs.data(MERGE, {"source": bob.id, "target": ann.id}))["mergeMembers"][
+        "errors"
+    ] == []
+
+    assert refusal(await buy(ann, stores, mango, 1))[0] == "FLASH_SALE_LIMIT_REACHED"
+    gone = await ann.api.data(CANCEL, {"o": bobs["id"], "r": "one is enough"})
+    assert gone["cancelOrder"]["errors"] == []  # the order is hers now; its unit is hers too
+    assert (await buy(ann, stores, mango, 1))["errors"] == []
+    assert (await api.data(LIST))["flashSales"][0]["unitsSold"] == 2

@@ -69,6 +69,17 @@ class FakeFlashSales(FlashSaleRepository):
     async def pop_takes(self, order_id: UUID) -> list[FlashTake]:
         return sorted(self._t.flash_sale_takes.pop(order_id, []), key=lambda t: t.flash_sale_id)
 
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        buyers = self._t.flash_sale_buyers
+        for sale_id, member_id in list(buyers):
+            if member_id == source:
+                moved = buyers.pop((sale_id, source))
+                buyers[(sale_id, target)] = buyers.get((sale_id, target), 0) + moved
+        for order_id, takes in self._t.flash_sale_takes.items():
+            self._t.flash_sale_takes[order_id] = [
+                replace(t, member_id=target) if t.member_id == source else t for t in takes
+            ]
+
     async def give_back(self, take: FlashTake) -> None:
         key = (take.flash_sale_id, take.member_id)
         self._t.flash_sale_buyers[key] -= take.quantity
