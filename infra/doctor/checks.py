@@ -38,6 +38,9 @@ What each check relies on (the code that keeps it true):
                           the transaction that records the receipt
   after_sale_points       the refund returns redeemed points and reverses earned ones in
                           the same transaction (loyalty services)
+  flash_sale_units        domain/promotions/flash_sales.py: the checkout takes from the
+  flash_sale_orders       sale's and the member's counters and records the order's take in
+                          one transaction; cancel_in_uow gives the take back
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from infra.doctor import (
     inventory,
     loyalty,
     ordering,
+    promotions,
     reconciliation,
     refunds,
 )
@@ -61,5 +65,6 @@ CHECKS: tuple[Check, ...] = (
     *loyalty.CHECKS,
     *delivery.CHECKS,
     *aftersales.CHECKS,
+    *promotions.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)
