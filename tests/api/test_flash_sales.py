@@ -17,7 +17,7 @@ from domain.identity.model import StaffRole
 from domain.inventory.reservations import sweep_expired
 from domain.ordering.lifecycle import cancel_unpaid
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import MovableClock, count_sql
 from tests.support.api import Api, staff_api
 from tests.support.orders import (
     CANCEL,
@@ -351,3 +351,28 @@ async def test_a_merge_adds_the_absorbed_members_units_to_the_survivors_limit(
     assert gone["cancelOrder"]["errors"] == []  # the order is hers now; its unit is hers too
     assert (await buy(ann, stores, mango, 1))["errors"] == []
     assert (await api.data(LIST))["flashSales"][0]["unitsSold"] == 2
+
+
+PAGE = """query($n: Int!) { products(first: $n) { edges { node {
+  variants { code flashSale { price { amount } unitsLeft } } } } } }"""
+
+
+async def test_a_page_of_products_reads_their_flash_sales_in_one_statement(
+    admin: Api, api: Api, runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    for n in range(8):
+        [variant] = await make_variants(runtime, (f"P-{n}", "1kg", 1990))
+        if n % 2 == 0:
+            await created(admin, variant, terms(runtime, stores))
+
+    async def statements(size: int) -> tuple[int, list[Any]]:
+        with count_sql() as seen:
+            data = await api.data(PAGE, {"n": size})
+        sales = [v["flashSale"] for e in data["products"]["edges"] for v in e["node"]["variants"]]
+        return len(seen), sales
+
+    small, few = await statements(2)
+    large, many = await statements(8)
+    assert few == [{"price": {"amount": 990}, "unitsLeft": 5}, None]
+    assert len(many) == 8 and many.count(None) == 4
+    assert small == large, (small, large)  # the page's sales in one statement, whatever its size
