@@ -204,13 +204,10 @@ async def _measure(op: Op, clients: int, warmup: float, seconds: float) -> dict[
     }
 
 
-RAW_BUYER = (
-    "INSERT INTO flash_sale_buyer (id, flash_sale_id, member_id, bought) VALUES ($1, $2, $3, 0) "
-    "ON CONFLICT (flash_sale_id, member_id) DO NOTHING"
-)
 RAW_MEMBER_TAKE = (
-    "UPDATE flash_sale_buyer SET bought = bought + 1 "
-    "WHERE flash_sale_id = $1 AND member_id = $2 AND bought + 1 <= $3"
+    "INSERT INTO flash_sale_buyer (id, flash_sale_id, member_id, bought) VALUES ($1, $2, $3, 1) "
+    "ON CONFLICT (flash_sale_id, member_id) DO UPDATE SET bought = flash_sale_buyer.bought + 1 "
+    "WHERE flash_sale_buyer.bought + 1 <= $4 RETURNING id"
 )
 RAW_SALE_TAKE = (
     "UPDATE flash_sale SET units_sold = units_sold + 1 "
@@ -314,8 +311,7 @@ def flash_op(world: dict[str, Any], impl: str, runtime: Any, pool: asyncpg.Pool)
         buyer = member(c)
         now = datetime.now(UTC)
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(RAW_BUYER, new_id(), sale, buyer.id)
-            if await conn.execute(RAW_MEMBER_TAKE, sale, buyer.id, 1_000_000) != "UPDATE 1":
+            if await conn.fetchval(RAW_MEMBER_TAKE, new_id(), sale, buyer.id, 1_000_000) is None:
                 raise RuntimeError("limit")
             if await conn.execute(RAW_SALE_TAKE, sale) != "UPDATE 1":
                 raise RuntimeError("sold out")

@@ -130,26 +130,23 @@ class TortoiseFlashSaleRepository(FlashSaleRepository):
     async def take_member_units(
         self, sale_id: UUID, member_id: UUID, quantity: int, limit: int
     ) -> bool:
-        # The member's row first exists (a concurrent first purchase waits for the insert's
-        # commit and skips), then one conditional update: two tabs of one member cannot both
-        # pass the limit.
-        await sql.fetch(
+        # One round trip: the member's first purchase inserts the row, a later one adds to it
+        # only within the limit (no row returned: refused). Two tabs of one member: the second
+        # waits for the first's row lock (or its insert's commit), then sees its count.
+        if quantity > limit:
+            return False
+        taken = await sql.fetch(
             "INSERT INTO flash_sale_buyer (id, flash_sale_id, member_id, bought) "
-            "VALUES ($1, $2, $3, 0) ON CONFLICT (flash_sale_id, member_id) DO NOTHING "
-            "RETURNING id",
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (flash_sale_id, member_id) DO UPDATE "
+            "SET bought = flash_sale_buyer.bought + $4 "
+            "WHERE flash_sale_buyer.bought + $4 <= $5 RETURNING id",
             new_id(),
-            sale_id,
-            member_id,
-        )
-        changed = await sql.execute(
-            "UPDATE flash_sale_buyer SET bought = bought + $3 "
-            "WHERE flash_sale_id = $1 AND member_id = $2 AND bought + $3 <= $4",
             sale_id,
             member_id,
             quantity,
             limit,
         )
-        return changed == 1
+        return bool(taken)
 
     async def record_take(self, order_id: UUID, take: FlashTake) -> None:
         await sql.insert_row(
