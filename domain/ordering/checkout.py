@@ -290,7 +290,8 @@ async def place_order(
     now = deps.clock.now()
     placed: list[Order] = []  # the order this call made (a replay reads the first one's)
     order_id = new_id()
-    async with deps.uow() as uow:
+    # One store's hot SKU: wait here, not on its rows (domain/ordering/hot_rows.py).
+    async with deps.hot_rows.hold(_hot_keys(checkout, lines)), deps.uow() as uow:
 
         async def run() -> dict[str, Any]:
             member_id = checkout.member_id
@@ -376,6 +377,13 @@ async def place_order(
         order = placed[0] if placed else await uow.orders.get(UUID(result["order_id"]))
     assert order is not None
     return order
+
+
+def _hot_keys(checkout: Checkout, lines: list[StockLine]) -> list[tuple[UUID, UUID]]:
+    """The (store, SKU) rows a pickup checkout will lock; a delivery's location is chosen
+    inside the transaction, so it passes ungated."""
+    store = checkout.pickup_location_id
+    return [] if store is None else [(store, line.variant_id) for line in lines]
 
 
 def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:
