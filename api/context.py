@@ -46,6 +46,6 @@ def build_context(
         response=response,
         runtime=runtime,
         principal=principal,
-        loaders=Loaders(runtime.repos),
+        loaders=Loaders(runtime.repos, runtime.clock),
         authorization=request.headers.get("authorization") if principal is not None else None,
     )

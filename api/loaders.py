@@ -15,6 +15,7 @@ from domain.aftersales.desk_model import InvoiceRequest, Note
 from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
+from domain.clock import Clock, SystemClock
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
@@ -23,6 +24,8 @@ from domain.members.model import ConsentRecord, Identity, Member
 from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.pagination import Page, PageRequest
+from domain.promotions.flash_sales import live_by_variant
+from domain.promotions.flash_sales_model import FlashSale
 from domain.subscriptions.model import Cycle, SubscriptionChange
 
 if TYPE_CHECKING:
@@ -70,8 +73,21 @@ class Loaders:
     """One DataLoader per kind of child, made the first time a request asks for it (most
     requests use one or two of them)."""
 
-    def __init__(self, repos: Repositories):
+    def __init__(self, repos: Repositories, clock: Clock | None = None):
         self._repos = repos
+        self._clock = clock or SystemClock()
+
+    async def _flash_sales(self, keys: list[UUID]) -> list[FlashSale | None]:
+        now = self._clock.now()
+        live = live_by_variant(
+            await self._repos.flash_sales.flash_sales_of_variants(keys, now), now
+        )
+        return [live.get(k) for k in keys]
+
+    @cached_property
+    def flash_sale(self) -> DataLoader[UUID, FlashSale | None]:
+        """The live flash sale of a variant."""
+        return DataLoader(self._flash_sales)
 
     async def _products(self, keys: list[UUID]) -> list[Product | None]:
         found = await self._repos.catalog.get_products(keys)

@@ -20,6 +20,7 @@ from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
+from api.flash_sale_queries import FlashSaleQueries
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
@@ -28,6 +29,7 @@ from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
+from api.mutations.flash_sales import FlashSaleMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
@@ -65,6 +67,7 @@ class Query(
     DeskQueries,
     AfterSaleQueries,
     TillReturnQueries,
+    FlashSaleQueries,
 ):
     pass
 
@@ -85,6 +88,7 @@ class Mutation(
     ActForMemberMutations,
     AfterSaleMutations,
     TillReturnMutations,
+    FlashSaleMutations,
 ):
     pass
 

@@ -178,7 +178,7 @@ async def _live(info: Info[Context, object], topic: str) -> AsyncIterator[AsyncI
 def _fresh_loaders(info: Info[Context, object]) -> None:
     """Each event reads the database as it is when the event is sent: a subscription lives
     for hours, and one dataloader for all of it would serve its first reads for ever."""
-    info.context.loaders = Loaders(info.context.runtime.repos)
+    info.context.loaders = Loaders(info.context.runtime.repos, info.context.runtime.clock)
 
 
 async def _converted(

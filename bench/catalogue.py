@@ -235,6 +235,29 @@ SCENARIOS = {
                 ),
             ),
         ),
+        Scenario(
+            "flash_sale",
+            "Flash sale on one hot SKU: domain services vs raw SQL",
+            "orders",
+            "In process, no HTTP (bench/flash_sale.py): placeOrder of 1 unit of one SKU at one "
+            "store during its flash sale, 64 members taking turns: the member's counter, the "
+            "sale's counter, the shelf's stock_level row and the store's pickup counter are "
+            "the same rows for every order. Raw: the member's and the sale's counters, the "
+            "conditional stock update and the reservation insert by hand. Before timing, "
+            "1,000 buyers at once for 100 units must give exactly 100 orders and 900 "
+            "FLASH_SALE_SOLD_OUT (the run fails otherwise).",
+            kind="inproc",
+            variants=("hot",),
+            targets=(
+                Target(
+                    "flash sale on one SKU at one store ≥ 500 orders/s at 32 clients, p99 < 250 ms",
+                    "domain",
+                    32,
+                    min_rate=500,
+                    max_p99_ms=250,
+                ),
+            ),
+        ),
     )
 }
 

@@ -238,6 +238,11 @@ async def _build_inproc(
         await inproc.reset_shelf(pool, world)
         op = inproc.reservation_op(world, variant, impl, runtime, pool)
         return op, op, counter
+    if scenario == "flash_sale":
+        from bench.flash_sale import flash_op
+
+        op = flash_op(world, impl, runtime, pool)
+        return op, op, counter
     from bench.raw import RawSteps
 
     steps = RawSteps(world, pool)
@@ -263,6 +268,10 @@ async def _books(
     if scenario == "reservations":
         problem = await inproc.shelf_books(pool, world)
         return problem or "ok"
+    if scenario == "flash_sale":
+        from bench.flash_sale import flash_books
+
+        return await flash_books(pool, world) or "ok"
     return None
 
 

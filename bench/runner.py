@@ -278,7 +278,12 @@ async def _execute(
                 size,
                 ledger=any(s.name == "points_ledger" for s in inproc),
                 reservations=any(s.name == "reservations" for s in inproc),
+                flash=any(s.name == "flash_sale" for s in inproc),
             )
+            if any(s.name == "flash_sale" for s in inproc):
+                from bench.flash_sale import checked_rush
+
+                _log(f"flash-sale rush: {await checked_rush(runtime, url)}")
             _log(
                 f"seeded {len(world['stores'])} stores, {len(world['variants'])} variants, "
                 f"{len(world['members'])} members in {time.perf_counter() - started:.0f}s"

@@ -281,7 +281,9 @@ async def _reservation_shelf(
     return {"store": str(store.id), "variants": [v["id"] for v in variants]}
 
 
-async def seed(runtime: Any, size: Size, *, ledger: bool, reservations: bool) -> dict[str, Any]:
+async def seed(
+    runtime: Any, size: Size, *, ledger: bool, reservations: bool, flash: bool = False
+) -> dict[str, Any]:
     """Everything the scenarios need, as plain JSON (ids as strings)."""
     admin = _admin()
     world: dict[str, Any] = {"stores": await _stores(runtime, size)}
@@ -297,4 +299,8 @@ async def seed(runtime: Any, size: Size, *, ledger: bool, reservations: bool) ->
         world["ledger_crowds"] = await _ledger_crowds(runtime, size)
     if reservations:
         world["shelf"] = await _reservation_shelf(runtime, admin, world["variants"])
+    if flash:
+        from bench.flash_sale import seed_flash
+
+        world["flash"] = await seed_flash(runtime)
     return world

@@ -53,6 +53,13 @@
           INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
           badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
           is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    └── PromotionError               PromotionErrorCode (domain/promotions/)
+          (common codes) FORBIDDEN; flash sales: INVALID_PRICE (not below the list price),
+          INVALID_WINDOW (ends before it starts, or in the past), FLASH_SALE_OVERLAP (another
+          sale of the variant at the same time and place), FLASH_SALE_ENDED (ended or cancelled:
+          no more changes), FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
+          FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
+          are also OrderErrorCode members, so placeOrder's payload shows them
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -160,6 +167,9 @@ class OrderErrorCode(StrEnum):
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     POINTS_CAP_EXCEEDED = "POINTS_CAP_EXCEEDED"
     FORBIDDEN = "FORBIDDEN"
+    FLASH_SALE_SOLD_OUT = "FLASH_SALE_SOLD_OUT"
+    FLASH_SALE_LIMIT_REACHED = "FLASH_SALE_LIMIT_REACHED"
+    FLASH_SALE_MEMBERS_ONLY = "FLASH_SALE_MEMBERS_ONLY"
 
 
 class PointsErrorCode(StrEnum):
@@ -248,6 +258,22 @@ class AfterSaleErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
 
 
+class PromotionErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_WINDOW = "INVALID_WINDOW"
+    FLASH_SALE_OVERLAP = "FLASH_SALE_OVERLAP"
+    FLASH_SALE_ENDED = "FLASH_SALE_ENDED"
+    FLASH_SALE_SOLD_OUT = "FLASH_SALE_SOLD_OUT"
+    FLASH_SALE_LIMIT_REACHED = "FLASH_SALE_LIMIT_REACHED"
+    FLASH_SALE_MEMBERS_ONLY = "FLASH_SALE_MEMBERS_ONLY"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -259,6 +285,7 @@ ErrorCode = (
     | SubscriptionErrorCode
     | MemberErrorCode
     | AfterSaleErrorCode
+    | PromotionErrorCode
 )
 
 
@@ -313,3 +340,7 @@ class MemberError(DomainError):
 
 class AfterSaleError(DomainError):
     code: AfterSaleErrorCode
+
+
+class PromotionError(DomainError):
+    code: PromotionErrorCode

@@ -41,6 +41,8 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
+from domain.promotions.deps import FlashSaleDeps
+from domain.promotions.flash_sales import register_handlers as register_flash_sale_handlers
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
@@ -114,6 +116,7 @@ class Runtime:
         register_subscription_handlers(self.events, self.clock)
         register_prepaid_handlers(self.subscriptions)
         register_order_handlers(self.ordering)
+        register_flash_sale_handlers(self.events)
         register_loyalty_handlers(self.loyalty)
         register_review_handlers(self.events, self.clock)
         register_desk_handlers(self.desk, self.events, self.exporters)
@@ -202,6 +205,7 @@ class Runtime:
             reads=lambda: self._reads,
         )
         self.catalog = CatalogDeps(uow=self.unit_of_work, clock=self.clock)
+        self.flash_sales = FlashSaleDeps(uow=self.unit_of_work, clock=self.clock)
         self.locations = LocationDeps(uow=self.unit_of_work, clock=self.clock)
         self.member_codes = MemberCodeDeps(
             uow=self.unit_of_work,

@@ -18,6 +18,7 @@ from api.types.locations import NearInput
 from api.types.reviews import ProductReview, ProductReviewConnection, Rating
 
 if TYPE_CHECKING:
+    from api.types.flash_sales import FlashSale
     from api.types.inventory import LocationAvailability
 from domain.catalog import model as m
 from domain.catalog.model import CatalogStatus, Locale, LocalizedNames, MediaKind
@@ -184,6 +185,15 @@ class Variant(Node):
     @strawberry.field
     def product(self, info: Info[Context, Any]) -> Product:
         return cast(Product, _product_of_variant(self, info.context))
+
+    @strawberry.field(description="The flash sale running now, if any (秒杀).")
+    async def flash_sale(
+        self, info: Info[Context, Any]
+    ) -> Annotated[FlashSale, strawberry.lazy("api.types.flash_sales")] | None:
+        from api.types.flash_sales import FlashSale
+
+        found = await info.context.loaders.flash_sale.load(self.key)
+        return FlashSale.from_domain(found, info.context.runtime.clock.now()) if found else None
 
 
 @lean("Variant", "totalAvailable", ready=lambda variant: variant.online_total)

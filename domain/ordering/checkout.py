@@ -41,6 +41,7 @@ from domain.ordering.model import (
     pickup_number,
     reservation_owner,
 )
+from domain.promotions.flash_sales import flash_price_in_uow
 from domain.uow import UnitOfWork
 
 
@@ -289,7 +290,8 @@ async def place_order(
     now = deps.clock.now()
     placed: list[Order] = []  # the order this call made (a replay reads the first one's)
     order_id = new_id()
-    async with deps.uow() as uow:
+    # One store's hot SKU: wait here, not on its rows (domain/ordering/hot_rows.py).
+    async with deps.hot_rows.hold(_hot_keys(checkout, lines)), deps.uow() as uow:
 
         async def run() -> dict[str, Any]:
             member_id = checkout.member_id
@@ -301,6 +303,17 @@ async def place_order(
             elif member_id is not None and not actor.is_member:
                 await _check_member(uow, member_id)
             priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
+            # Promotions: a line in a live flash sale sells at its price (units taken here).
+            priced = await flash_price_in_uow(
+                uow,
+                priced,
+                order_id=order_id,
+                member_id=member_id,
+                pickup_location_id=checkout.pickup_location_id,
+                now=now,
+                locked=checkout.unit_prices or (),
+                requested=[x.variant_id for x in checkout.lines],
+            )
             ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:
                 location = await _reserve_delivery(
@@ -364,6 +377,13 @@ async def place_order(
         order = placed[0] if placed else await uow.orders.get(UUID(result["order_id"]))
     assert order is not None
     return order
+
+
+def _hot_keys(checkout: Checkout, lines: list[StockLine]) -> list[tuple[UUID, UUID]]:
+    """The (store, SKU) rows a pickup checkout will lock; a delivery's location is chosen
+    inside the transaction, so it passes ungated."""
+    store = checkout.pickup_location_id
+    return [] if store is None else [(store, line.variant_id) for line in lines]
 
 
 def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:

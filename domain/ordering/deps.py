@@ -14,6 +14,7 @@ from domain.inventory.deps import InventoryDeps
 from domain.live import LiveEvents
 from domain.loyalty.deps import LoyaltyDeps
 from domain.members.ports import PiiVault
+from domain.ordering.hot_rows import HotRowGate
 from domain.ordering.ports import CodeSigner, PaymentProvider, RefundGateway
 from domain.ordering.reconcile import BillSource
 from domain.uow import UnitOfWorkFactory
@@ -44,6 +45,8 @@ class OrderingDeps:
     policy: OrderPolicy = field(default_factory=OrderPolicy)
     refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name
     events: EventHandlers = field(default_factory=EventHandlers)  # RefundCompleted
+    # At most 4 checkouts of one SKU at one store at once in this process (hot_rows.py).
+    hot_rows: HotRowGate = field(default_factory=HotRowGate)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from domain.ordering.services import (
     pickup_lock_key,
 )
 from domain.pagination import MAX_PAGE_SIZE, PageRequest
+from domain.promotions.flash_sales import give_back_flash_sales_in_uow
 from domain.uow import Contended, UnitOfWork
 
 CODE_RE = re.compile(r"^[0-9]{6}$")
@@ -278,6 +279,8 @@ async def cancel_in_uow(
     await move(deps, uow, order, target, actor, reason, effects, cancel_reason=reason)
     if was_unpaid:
         await uow.orders.close_payments(order.id)  # money that still lands is refunded
+    # Flash-sale units go back before the stock: the checkout takes them in that order too.
+    await give_back_flash_sales_in_uow(uow, order.id)
     await release_in_uow(deps.inventory, uow, order.reservation_owner, actor)
     # Points: an unpaid order's hold comes back; a paid one's redemption is reversed.
     await release_hold(deps.loyalty, uow, order.reservation_owner, actor)

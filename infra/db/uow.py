@@ -32,6 +32,7 @@ from infra.repositories.member_codes import TortoiseMemberCodeRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
+from infra.repositories.promotions import TortoiseFlashSaleRepository
 from infra.repositories.reconciliation import TortoiseReconciliationRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
@@ -72,6 +73,7 @@ class Repositories:
         self.aftersales = TortoiseAfterSaleRepository()
         self.member_codes = TortoiseMemberCodeRepository()
         self.till_returns = TortoiseTillReturnRepository()
+        self.flash_sales = TortoiseFlashSaleRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -46,6 +46,9 @@ What each check relies on (the code that keeps it true):
   reviews                 domain/aftersales/reviews.py: submit_review checks the member's
                           handed-over line and the stars; the unique key on order_line_id
                           keeps one per line; moderation moves between ReviewStatus values
+  flash_sale_units        domain/promotions/flash_sales.py: the checkout takes from the
+  flash_sale_orders       sale's and the member's counters and records the order's take in
+                          one transaction; cancel_in_uow gives the take back
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from infra.doctor import (
     inventory,
     loyalty,
     ordering,
+    promotions,
     reconciliation,
     refunds,
     reviews,
@@ -73,5 +77,6 @@ CHECKS: tuple[Check, ...] = (
     *aftersales.CHECKS,
     *till_returns.CHECKS,
     *reviews.CHECKS,
+    *promotions.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

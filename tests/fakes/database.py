@@ -18,6 +18,7 @@ from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
 from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
 from tests.fakes.ordering import FakeOrders
+from tests.fakes.promotions import FakeFlashSales
 from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
 from tests.fakes.till_returns import FakeTillReturns
@@ -81,6 +82,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def till_returns(self) -> FakeTillReturns:
         return self._db.till_returns
+
+    @property
+    def flash_sales(self) -> FakeFlashSales:
+        return self._db.flash_sales
 
     @property
     def devices(self) -> NoReturn:
@@ -148,6 +153,7 @@ class FakeDatabase:
         self.aftersales = FakeAfterSales(self.tables)
         self.member_codes = FakeMemberCodes(self.tables)
         self.till_returns = FakeTillReturns(self.tables)
+        self.flash_sales = FakeFlashSales(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

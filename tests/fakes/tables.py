@@ -38,6 +38,7 @@ from domain.members.model import (
 from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.pagination import Page, PageRequest
+from domain.promotions.flash_sales_model import FlashSale, FlashTake
 
 LevelKey = tuple[UUID, UUID]  # (location, variant)
 T = TypeVar("T")
@@ -97,6 +98,10 @@ class Tables:
     # after-sales: member codes used at the till, by nonce (member, actor, used at)
     # nonce -> (member, actor, used at, expires at)
     member_code_uses: dict[str, tuple[UUID, str, datetime, datetime]] = field(default_factory=dict)
+    # promotions: flash sales, units per (sale, member), each order's takes
+    flash_sales: dict[UUID, FlashSale] = field(default_factory=dict)
+    flash_sale_buyers: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
+    flash_sale_takes: dict[UUID, list[FlashTake]] = field(default_factory=dict)
 
     def snapshot(self) -> Tables:
         return copy.deepcopy(self)

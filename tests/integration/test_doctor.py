@@ -53,6 +53,7 @@ from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
+from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
 from infra.db import sql
@@ -310,6 +311,24 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         sh_a,
         [ReceivedLine(line.id, 1, Condition.DAMAGED)],
     )
+    # A flash sale: one order holds a unit at the sale price, one cancelled gave it back.
+    hot = await create_product(
+        runtime.catalog,
+        ProductDraft(name="Hot", variants=[VariantDraft(code="FLASH", name="flash", price=1000)]),
+    )
+    [flash] = await runtime.repos.catalog.variants_of([hot.id])
+    await adjust(
+        runtime.inventory,
+        ADMIN,
+        Adjustment(sh_a, flash.id, 10, MovementKind.RECEIPT, "delivery"),
+        None,
+    )
+    now = clock.now()
+    terms = FlashSaleTerms(500, now, now + timedelta(hours=1), 5, 2, (sh_a,))
+    await create_flash_sale(runtime.flash_sales, ADMIN, flash.id, terms)
+    orders["flash"] = await _order(runtime, ann, {flash.id: 1}, at=sh_a)
+    orders["flash_cancelled"] = await _order(runtime, dee, {flash.id: 1}, at=sh_a)
+    await cancel_order(runtime.ordering, dee, orders["flash_cancelled"].id, "changed my mind")
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     return Books(
         stores,
@@ -532,6 +551,26 @@ async def corrupt_reviews(books: Books) -> None:
     )
 
 
+async def corrupt_flash_sale_units(books: Books) -> None:
+    await sql.execute("UPDATE flash_sale SET units_sold = units_sold + 1")
+
+
+async def corrupt_flash_sale_orders(books: Books) -> None:
+    """The cancelled order keeps a take, the counters agreeing with it."""
+    sale = await _first_id("SELECT id FROM flash_sale")
+    dee = books.members[3].id
+    await sql.fetch(
+        "INSERT INTO flash_sale_order (id, order_id, flash_sale_id, member_id, quantity) "
+        "VALUES ($1, $2, $3, $4, 1) RETURNING id",
+        new_id(),
+        books.orders["flash_cancelled"].id,
+        sale,
+        dee,
+    )
+    await sql.execute("UPDATE flash_sale SET units_sold = units_sold + 1")
+    await sql.execute("UPDATE flash_sale_buyer SET bought = bought + 1 WHERE member_id = $1", dee)
+
+
 Corruption = Callable[[Books], Awaitable[None]]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "stock_ledger": (corrupt_stock_ledger, "stock level SH-A/MANGO: on_hand 50, ledger sums to 48"),
@@ -609,6 +648,14 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "reviews": (
         corrupt_reviews,
         "the review of order {ready}'s line KIWI: the order is READY_FOR_PICKUP, not handed over",
+    ),
+    "flash_sale_units": (
+        corrupt_flash_sale_units,
+        "flash sale of FLASH: the sale counts 2 of 5 offered, its orders took 1",
+    ),
+    "flash_sale_orders": (
+        corrupt_flash_sale_orders,
+        "order {flash_cancelled} (CANCELLED) still holds 1 of the flash sale of FLASH",
     ),
 }
 

@@ -35,6 +35,7 @@ OWNER = {
     "aftersales": "aftersales",
     "member_codes": "aftersales",
     "till_returns": "inventory",
+    "flash_sales": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

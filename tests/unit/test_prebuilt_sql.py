@@ -48,6 +48,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("orders", "LINE_COLUMNS"): ("OrderLineRow", ("_line",), frozenset()),
     ("orders", "EVENT_COLUMNS"): ("OrderEventRow", (), frozenset()),
     ("outbox", "OUTBOX_COLUMNS"): ("OutboxMessageRow", (), frozenset()),
+    ("promotions", "FLASH_SALE_COLUMNS"): ("FlashSaleRow", ("_sale",), frozenset()),
     ("reviews", "REVIEW_COLUMNS"): ("ReviewRow", ("_review",), frozenset()),
     ("till_returns", "SALE_LINE_COLUMNS"): ("PosSaleLineRow", (), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys

@@ -17,4 +17,5 @@ MODEL_MODULES = [
     "infra.db.models.desk",
     "infra.db.models.member_codes",
     "infra.db.models.till_returns",
+    "infra.db.models.promotions",
 ]
