@@ -157,6 +157,13 @@ class CanDecideAfterSales(_Forbidden):
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
 
 
+class CanWithdrawAfterSales(_Forbidden):
+    message = "Only members (their own requests), CS_AGENT and ADMIN staff withdraw after-sales."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_member or principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
+
+
 class CanReceiveReturns(_Forbidden):
     message = "Only POS devices and store staff receive returned goods."
 

@@ -4,7 +4,8 @@ its decision, the goods received back, and the refund.
     REQUESTED -> APPROVED -> RETURN_RECEIVED -> REFUNDING -> REFUNDED
         |           (REFUND_ONLY: APPROVED -> REFUNDING at once)
         \\-> REJECTED
-    CLOSED: ended without a refund (kept for the member's withdrawal, not offered yet)
+    CLOSED: withdrawn (by the member, or CS for them) while REQUESTED, or while an approved
+    return waits for its goods; its units may be asked for again
 
 Each change is an event of the after-sale's timeline, with its actor."""
 
@@ -58,10 +59,18 @@ DECISIONS = frozenset({AfterSaleStatus.APPROVED, AfterSaleStatus.REJECTED})
 _S = AfterSaleStatus
 TRANSITIONS: dict[AfterSaleStatus, frozenset[AfterSaleStatus]] = {
     _S.REQUESTED: frozenset({_S.APPROVED, _S.REJECTED, _S.CLOSED}),
-    _S.APPROVED: frozenset({_S.RETURN_RECEIVED, _S.REFUNDING, _S.REFUNDED}),
+    _S.APPROVED: frozenset({_S.RETURN_RECEIVED, _S.REFUNDING, _S.REFUNDED, _S.CLOSED}),
     _S.RETURN_RECEIVED: frozenset({_S.REFUNDING, _S.REFUNDED}),
     _S.REFUNDING: frozenset({_S.REFUNDED}),
 }
+
+
+def withdrawable(kind: AfterSaleKind, status: AfterSaleStatus) -> bool:
+    """Whether a request may still be withdrawn: before any goods or money moved (a refund-only
+    request is refunded when approved, so only while REQUESTED)."""
+    return status is AfterSaleStatus.REQUESTED or (
+        status is AfterSaleStatus.APPROVED and kind is AfterSaleKind.RETURN_AND_REFUND
+    )
 
 
 @dataclass

@@ -33,6 +33,7 @@ from domain.aftersales.model import (
     cumulative_share,
     invalid,
     window_closes,
+    withdrawable,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode, OrderError
 from domain.events import MembersMerged, RefundCompleted
@@ -303,6 +304,37 @@ async def decide_after_sale(
                 _key(found, "rejected"),
                 reason=why,
             )
+        return found
+
+
+async def withdraw_after_sale(
+    deps: AfterSaleDeps, actor: Principal, after_sale_id: UUID, reason: str = ""
+) -> AfterSale:
+    """The member takes their request back (or CS does for them) before goods or money moved:
+    REQUESTED, or an approved return whose goods were not received -> CLOSED. Its units may be
+    asked for again. Of a withdrawal and a decision at once, one wins (the order's lock, then
+    the conditional transition)."""
+    why = reason.strip()[:500]
+    async with deps.uow() as uow:
+        found = await uow.aftersales.get(after_sale_id)
+        if found is None or not may_read(actor, found):
+            raise _not_found()
+        if not (actor.is_member or is_cs(actor)):
+            raise _error(
+                AfterSaleErrorCode.FORBIDDEN,
+                "The member, or CS for them, withdraws a request.",
+                "afterSaleId",
+            )
+        await _order(uow, found.order_id)
+        found = await uow.aftersales.get(after_sale_id)  # as it is now we hold the lock
+        assert found is not None
+        if not withdrawable(found.kind, found.status):
+            raise _error(
+                AfterSaleErrorCode.ILLEGAL_STATE,
+                f"The after-sale is {found.status.value}: it can no longer be withdrawn.",
+                "afterSaleId",
+            )
+        await _move(deps, uow, found, AfterSaleStatus.CLOSED, actor.label, why or "withdrawn")
         return found
 
 
