@@ -182,6 +182,22 @@ class CanListAfterSales(_Forbidden):
         )
 
 
+class CanConfirmTillRefunds(_Forbidden):
+    message = "Only POS devices and store staff confirm refunds given back at the till."
+
+    def allows(self, principal: Principal) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return principal.device_kind is DeviceKind.POS
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
+
+
+class CanRetryRefunds(_Forbidden):
+    message = "Only CS_AGENT and ADMIN staff retry failed refunds."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
+
+
 class CanRecordSales(_Forbidden):
     message = "Only POS devices and store staff record till sales."
 

@@ -33,6 +33,7 @@ from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
+from api.mutations.refunds import RefundMutations
 from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.order_queries import OrderQueries
@@ -81,6 +82,7 @@ class Mutation(
     DeskMutations,
     ActForMemberMutations,
     AfterSaleMutations,
+    RefundMutations,
 ):
     pass
 

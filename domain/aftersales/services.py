@@ -36,14 +36,14 @@ from domain.aftersales.model import (
     withdrawable,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode, OrderError
-from domain.events import MembersMerged, RefundCompleted
+from domain.events import MembersMerged, RefundCompleted, RefundRetried
 from domain.idempotency import once
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.inventory.returns import ReturnedGoods, receive_return_in_uow
 from domain.loyalty.services import return_redeemed_in_uow, reverse_for_refund
 from domain.members.merge import absorbed_into_in_uow
-from domain.ordering.model import MAX_LINES, Order
+from domain.ordering.model import MAX_LINES, Order, PaymentStatus
 from domain.ordering.refunds import refund_part_in_uow
 from domain.ordering.services import is_cs, is_store_staff, load, notify
 from domain.ordering.shares import handed_over_at_in_uow, line_shares
@@ -519,14 +519,41 @@ async def refund_completed_in_uow(
         await _notify_refunded(deps, uow, order, found)
 
 
+async def refund_retried_in_uow(deps: AfterSaleDeps, uow: UnitOfWork, event: RefundRetried) -> None:
+    """CS recorded a failed refund of an after-sale again: the after-sale (still REFUNDING)
+    waits for the new one, and its timeline says so."""
+    found = await uow.aftersales.by_refund(event.failed_id)
+    if found is None or found.status is not AfterSaleStatus.REFUNDING:
+        return
+    if await uow.aftersales.transition(
+        found.id,
+        AfterSaleStatus.REFUNDING,
+        AfterSaleStatus.REFUNDING,
+        updated_at=deps.clock.now(),
+        refund_payment_id=event.refund_id,
+    ):
+        await _event(deps, uow, found, AfterSaleStatus.REFUNDING, "SYSTEM", "refund retried")
+        # A refund settled at once (by the context that took the payment) completed before
+        # the after-sale followed it.
+        payments = await uow.orders.payments_of([event.order_id])
+        if any(p.id == event.refund_id and p.status is PaymentStatus.REFUNDED for p in payments):
+            await refund_completed_in_uow(
+                deps, uow, RefundCompleted(event.order_id, event.refund_id)
+            )
+
+
 def register_handlers(deps: AfterSaleDeps) -> None:
     async def on_refund(uow: UnitOfWork, event: RefundCompleted) -> None:
         await refund_completed_in_uow(deps, uow, event)
+
+    async def on_retried(uow: UnitOfWork, event: RefundRetried) -> None:
+        await refund_retried_in_uow(deps, uow, event)
 
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.aftersales.move_member(event.source_member_id, event.target_member_id)
 
     deps.ordering.events.register(RefundCompleted, on_refund)
+    deps.ordering.events.register(RefundRetried, on_retried)
     deps.ordering.events.register(MembersMerged, on_merged)
 
 

@@ -67,9 +67,9 @@ class Product:
     created_at: datetime
     updated_at: datetime
     names: LocalizedNames = field(default_factory=dict)
-    # Days after hand-over a customer may ask for a return: None is the default (7 days,
-    # domain/aftersales), 0 takes no returns.
+    # The return policy (domain/aftersales `ReturnPolicy`); None takes the category's.
     return_window_days: int | None = None
+    refund_only_within_hours: int | None = None
 
     def name_in(self, locale: Locale) -> str:
         return self.names.get(locale, self.name)

@@ -25,7 +25,7 @@ from infra.repositories.paging import after_uuid
 
 PRODUCT_COLUMNS = (
     "id, name, slug, description, category_id, status, created_at, updated_at, names, "
-    "return_window_days"
+    "return_window_days, refund_only_within_hours"
 )
 VARIANT_COLUMNS = (
     "id, product_id, code, name, price_amount, currency, status, created_at, updated_at, "
@@ -67,6 +67,7 @@ def _product(row: dict[str, Any]) -> Product:
         updated_at=sql.as_datetime(row["updated_at"]),
         names=_names(row["names"]),
         return_window_days=row["return_window_days"],
+        refund_only_within_hours=row["refund_only_within_hours"],
     )
 
 
@@ -131,6 +132,7 @@ def _product_fields(product: Product) -> dict[str, Any]:
         "updated_at": product.updated_at,
         "names": _names_json(product.names),
         "return_window_days": product.return_window_days,
+        "refund_only_within_hours": product.refund_only_within_hours,
     }
 
 
