@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from domain.catalog.model import Category, Product
 from domain.errors import AfterSaleError, AfterSaleErrorCode
 
 DEFAULT_RETURN_DAYS = 7
@@ -137,11 +138,33 @@ class AfterSaleFilter:
     location_ids: Sequence[UUID] | None = None  # None: every store (CS)
 
 
-def window_closes(handed_over_at: datetime, days: int | None) -> datetime | None:
-    """When a line's return window closes: `days` after hand-over (the catalog's
-    `returnWindowDays`, None for the default); None when the product takes no returns."""
-    days = DEFAULT_RETURN_DAYS if days is None else days
-    return handed_over_at + timedelta(days=days) if days > 0 else None
+@dataclass(frozen=True)
+class ReturnPolicy:
+    """What may be asked for a line: within `window_days` of hand-over (0: nothing), or, for
+    fresh produce (`refund_only_hours`), only a refund without the goods, within that many
+    hours. Each setting is the product's own, else its category's, else the default."""
+
+    window_days: int = DEFAULT_RETURN_DAYS
+    refund_only_hours: int | None = None
+
+    @classmethod
+    def of(cls, product: Product, category: Category | None) -> ReturnPolicy:
+        days, hours = product.return_window_days, product.refund_only_within_hours
+        if category is not None:
+            days = category.return_window_days if days is None else days
+            hours = category.refund_only_within_hours if hours is None else hours
+        return cls(DEFAULT_RETURN_DAYS if days is None else days, hours)
+
+    def closes(self, handed_over_at: datetime) -> datetime | None:
+        """When the window closes; None when nothing may be asked for."""
+        if self.window_days == 0:
+            return None
+        if self.refund_only_hours is not None:
+            return handed_over_at + timedelta(hours=self.refund_only_hours)
+        return handed_over_at + timedelta(days=self.window_days)
+
+    def allows(self, kind: AfterSaleKind) -> bool:
+        return self.refund_only_hours is None or kind is AfterSaleKind.REFUND_ONLY
 
 
 def cumulative_share(total: int, quantity: int, before: int, now: int) -> int:

@@ -28,11 +28,11 @@ from domain.aftersales.model import (
     Condition,
     ReceivedLine,
     RequestedLine,
+    ReturnPolicy,
     clean_photos,
     clean_reason,
     cumulative_share,
     invalid,
-    window_closes,
     withdrawable,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode, OrderError
@@ -187,12 +187,7 @@ async def request_after_sale(
                     f"The order is {order.status.value}: after-sales start after hand-over.",
                     "orderId",
                 )
-            windows = {
-                variant.id: product.return_window_days
-                for variant, product in await uow.catalog.variants_with_products(
-                    [line.variant_id for line in order.lines]
-                )
-            }
+            policies = await _policies(uow, order)
             held = await held_quantities(uow, order.id)
             ordered = {line.id: line for line in order.lines}
             after_sale_id = new_id()
@@ -202,7 +197,15 @@ async def request_after_sale(
                 bought = ordered.get(asked.order_line_id)
                 if bought is None:
                     raise _error(AfterSaleErrorCode.NOT_FOUND, "Unknown order line.", *at)
-                closes = window_closes(handed, windows.get(bought.variant_id))
+                policy = policies.get(bought.variant_id, ReturnPolicy())
+                if not policy.allows(request.kind):
+                    raise _error(
+                        AfterSaleErrorCode.REFUND_ONLY_REQUIRED,
+                        f"{bought.name}: fresh produce is not taken back; ask for a refund only "
+                        f"(REFUND_ONLY) within {policy.refund_only_hours} h of hand-over.",
+                        *at,
+                    )
+                closes = policy.closes(handed)
                 if closes is None or now > closes:
                     raise _error(
                         AfterSaleErrorCode.RETURN_WINDOW_CLOSED,
@@ -257,6 +260,19 @@ async def request_after_sale(
         found = await uow.aftersales.get(UUID(result["id"]))
         assert found is not None
         return found
+
+
+async def _policies(uow: UnitOfWork, order: Order) -> dict[UUID, ReturnPolicy]:
+    """The return policy of each variant of the order: its product's, else its category's."""
+    found = await uow.catalog.variants_with_products([line.variant_id for line in order.lines])
+    category_ids = sorted({p.category_id for _, p in found if p.category_id is not None})
+    categories = {c.id: c for c in await uow.catalog.get_categories(category_ids)}
+    return {
+        variant.id: ReturnPolicy.of(
+            product, categories.get(product.category_id) if product.category_id else None
+        )
+        for variant, product in found
+    }
 
 
 async def held_quantities(uow: UnitOfWork, order_id: UUID) -> dict[UUID, int]:

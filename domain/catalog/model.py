@@ -54,6 +54,10 @@ class Category:
     name: str
     slug: str
     parent_id: UUID | None = None
+    # The return policy of its products where a product sets none (domain/aftersales
+    # `ReturnPolicy`): None is the default.
+    return_window_days: int | None = None
+    refund_only_within_hours: int | None = None
 
 
 @dataclass
