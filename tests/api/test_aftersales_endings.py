@@ -18,6 +18,7 @@ from domain.catalog.model import Variant
 from domain.identity.model import StaffRole
 from domain.ordering.model import PaymentStatus
 from domain.ordering.ports import RefundState
+from infra.doctor import run_checks
 from tests.support import MovableClock, is_postgres
 from tests.support.aftersales import (
     AFTER_SALE,
@@ -225,6 +226,15 @@ async def till_paid_and_picked_up(story: Story, member: Shopper, quantity: int) 
     return order
 
 
+MONEY_CHECKS = ["refunds_within_paid", "refund_submissions", "order_payments", "after_sale_refunds"]
+
+
+async def books_balance(clock: MovableClock) -> None:
+    """The doctor's checks of refunds and after-sales pass on what the services wrote."""
+    report = await run_checks(MONEY_CHECKS, now=clock.now())
+    assert report.exit_code == 0, report.text()
+
+
 async def view(caller: Api, after_sale: dict[str, Any]) -> Any:
     return (await caller.data(REFUND_VIEW, {"id": after_sale["id"]}))["node"]
 
@@ -232,6 +242,7 @@ async def view(caller: Api, after_sale: dict[str, Any]) -> Any:
 async def test_a_refund_given_back_at_the_till_ends_when_the_store_confirms_it(
     api: Api,
     runtime: Runtime,
+    clock: MovableClock,
     story: Story,
     member: Shopper,
     cs: Api,
@@ -268,10 +279,11 @@ async def test_a_refund_given_back_at_the_till_ends_when_the_store_confirms_it(
     assert ("AFTER_SALE_REFUNDED", key) in await outbox(runtime, order)
     again = (await clerk.data(CONFIRM, {"p": payment}))["confirmTillRefund"]
     assert codes(again) == ["ILLEGAL_TRANSITION"]
+    await books_balance(clock)
 
 
 async def test_a_cancelled_till_paid_orders_refund_is_confirmed_at_the_till(
-    story: Story, member: Shopper, clerk: Api
+    clock: MovableClock, story: Story, member: Shopper, clerk: Api
 ) -> None:
     order = await placed(
         member.api, order_input([(story.mango, 1)], pickup=lid(story.stores, "SH-A"))
@@ -290,6 +302,7 @@ async def test_a_cancelled_till_paid_orders_refund_is_confirmed_at_the_till(
     done = (await clerk.data(CONFIRM, {"p": refund["id"]}))["confirmTillRefund"]
     assert (done["errors"], done["refund"]["status"]) == ([], "REFUNDED")
     assert await refunds_of(order) == [(PRICE, PaymentStatus.REFUNDED)]
+    await books_balance(clock)
 
 
 async def test_a_failed_refund_shows_on_the_after_sale_and_cs_records_it_again(
@@ -341,6 +354,7 @@ async def test_a_failed_refund_shows_on_the_after_sale_and_cs_records_it_again(
         (2 * PRICE, PaymentStatus.REFUNDED),
         (2 * PRICE, PaymentStatus.REFUND_FAILED),
     ]
+    await books_balance(clock)
 
 
 @pytest.mark.usefixtures("postgres")
