@@ -39,6 +39,7 @@ from tests.support.orders import (
     Story,
     complete,
     in_store,
+    level,
     lid,
     make_variants,
     order_input,
@@ -198,6 +199,35 @@ async def test_a_withdrawal_and_an_approval_at_once_one_wins(
                 [(2 * PRICE, PaymentStatus.REFUND_PENDING)],
             )
             return
+
+
+@pytest.mark.usefixtures("postgres")
+async def test_a_withdrawal_and_the_goods_arriving_at_once_one_wins(
+    runtime: Runtime, story: Story, member: Shopper, cs: Api, clerk: Api, stores: dict[str, Any]
+) -> None:
+    order = await story.picked_up(member, quantity=2)
+    (line,) = await line_ids(member.api, order)
+    requested = await asked(member.api, request_input(order, [(line, 2)]))
+    assert (await approve(cs, requested))["errors"] == []
+    before = await level(runtime, stores["SH-A"].id, story.mango)
+    receipt = {
+        "afterSaleId": requested["id"],
+        "locationId": lid(stores, "SH-A"),
+        "lines": [{"orderLineId": line, "quantity": 2, "condition": "RESALEABLE"}],
+    }
+    withdrawn, received = await asyncio.gather(
+        withdraw(member.api, requested), clerk.data(RECEIVE, {"input": receipt})
+    )
+    outcome = sorted([tuple(codes(withdrawn)), tuple(codes(received["receiveReturn"]))])
+    assert outcome == [(), ("ILLEGAL_STATE",)]
+    seen = (await cs.data(NODE, {"id": requested["id"]}))["node"]
+    after = await level(runtime, stores["SH-A"].id, story.mango)
+    if seen["status"] == "CLOSED":  # nothing came back, nothing was refunded
+        assert (after, await refunds_of(order)) == (before, [])
+    else:
+        assert seen["status"] == "REFUNDING"
+        assert after == (before[0] + 2, before[1])
+        assert await refunds_of(order) == [(2 * PRICE, PaymentStatus.REFUND_PENDING)]
 
 
 REFUND_VIEW = f"""query($id: ID!) {{ node(id: $id) {{ ... on AfterSale {{ {AFTER_SALE}
