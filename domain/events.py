@@ -114,6 +114,7 @@ class RefundRetried:
     order_id: UUID
     failed_id: UUID
     refund_id: UUID
+    actor: str
 
 
 E = TypeVar("E")

@@ -548,7 +548,7 @@ async def refund_retried_in_uow(deps: AfterSaleDeps, uow: UnitOfWork, event: Ref
         updated_at=deps.clock.now(),
         refund_payment_id=event.refund_id,
     ):
-        await _event(deps, uow, found, AfterSaleStatus.REFUNDING, "SYSTEM", "refund retried")
+        await _event(deps, uow, found, AfterSaleStatus.REFUNDING, event.actor, "refund retried")
         # A refund settled at once (by the context that took the payment) completed before
         # the after-sale followed it.
         payments = await uow.orders.payments_of([event.order_id])

@@ -359,5 +359,5 @@ async def retry_refund(deps: OrderingDeps, actor: Principal, refund_id: UUID) ->
             raise OrderError(  # not reached under the order's lock; the unique key backs it
                 OrderErrorCode.ILLEGAL_TRANSITION, "The refund was retried already.", ["paymentId"]
             )
-        await deps.events.dispatch(uow, RefundRetried(order.id, failed.id, refund.id))
+        await deps.events.dispatch(uow, RefundRetried(order.id, failed.id, refund.id, actor.label))
         return refund
