@@ -157,6 +157,13 @@ class CanDecideAfterSales(_Forbidden):
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
 
 
+class CanWithdrawAfterSales(_Forbidden):
+    message = "Only members (their own requests), CS_AGENT and ADMIN staff withdraw after-sales."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.is_member or principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
+
+
 class CanReceiveReturns(_Forbidden):
     message = "Only POS devices and store staff receive returned goods."
 
@@ -173,6 +180,22 @@ class CanListAfterSales(_Forbidden):
         return principal.has_role(
             StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK
         )
+
+
+class CanConfirmTillRefunds(_Forbidden):
+    message = "Only POS devices and store staff confirm refunds given back at the till."
+
+    def allows(self, principal: Principal) -> bool:
+        if principal.kind is PrincipalKind.DEVICE:
+            return principal.device_kind is DeviceKind.POS
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER, StaffRole.STORE_CLERK)
+
+
+class CanRetryRefunds(_Forbidden):
+    message = "Only CS_AGENT and ADMIN staff retry failed refunds."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT)
 
 
 class CanRecordSales(_Forbidden):

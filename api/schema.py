@@ -35,6 +35,7 @@ from api.mutations.locations import LocationMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
+from api.mutations.refunds import RefundMutations
 from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.mutations.till_returns import TillReturnMutations
@@ -89,6 +90,7 @@ class Mutation(
     AfterSaleMutations,
     TillReturnMutations,
     FlashSaleMutations,
+    RefundMutations,
 ):
     pass
 

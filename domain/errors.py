@@ -45,7 +45,9 @@
     └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
           (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
           review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
-          QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
+          QUANTITY_EXCEEDED, REFUND_ONLY_REQUIRED (fresh produce: no goods come back, only a
+          refund-only request within its hours), ALREADY_DECIDED (another agent decided
+          first), REFUND_NOT_POSSIBLE
           (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
           per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
           the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
@@ -238,6 +240,7 @@ class AfterSaleErrorCode(StrEnum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     ORDER_NOT_HANDED_OVER = "ORDER_NOT_HANDED_OVER"
     RETURN_WINDOW_CLOSED = "RETURN_WINDOW_CLOSED"
+    REFUND_ONLY_REQUIRED = "REFUND_ONLY_REQUIRED"
     QUANTITY_EXCEEDED = "QUANTITY_EXCEEDED"
     ALREADY_DECIDED = "ALREADY_DECIDED"
     ILLEGAL_STATE = "ILLEGAL_STATE"

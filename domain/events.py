@@ -122,6 +122,16 @@ class RefundCompleted:
     refund_id: UUID
 
 
+@dataclass(frozen=True)
+class RefundRetried:
+    """A failed refund was recorded again (CS): `refund_id` takes the place of `failed_id`."""
+
+    order_id: UUID
+    failed_id: UUID
+    refund_id: UUID
+    actor: str
+
+
 E = TypeVar("E")
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 Exporter = Callable[[UnitOfWork, UUID], Awaitable[Any]]

@@ -5,7 +5,7 @@ each return its lines, the money paid back at the till and the points given back
 Sales recorded before this revision kept no lines: they cannot be returned at the till.
 
 Revision ID: 0026_pos_returns
-Revises: 0024_member_codes
+Revises: 0025_return_policies
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0026_pos_returns"
-down_revision = "0024_member_codes"
+down_revision = "0025_return_policies"
 branch_labels = None
 depends_on = None
 

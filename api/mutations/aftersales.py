@@ -1,4 +1,4 @@
-"""After-sales: request (a member, or staff for one), decide, receive the goods back."""
+"""After-sales: request (a member, or staff for one), withdraw, decide, receive the goods back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import AfterSaleUserError
 from api.mutations import actor, mutate
-from api.permissions import CanDecideAfterSales, CanReceiveReturns, CanRequestAfterSales
+from api.permissions import (
+    CanDecideAfterSales,
+    CanReceiveReturns,
+    CanRequestAfterSales,
+    CanWithdrawAfterSales,
+)
 from api.relay import decode_id
 from api.types.aftersales import AfterSale
 from domain.aftersales import model as m
@@ -18,6 +23,7 @@ from domain.aftersales.services import (
     decide_after_sale,
     receive_return,
     request_after_sale,
+    withdraw_after_sale,
 )
 
 
@@ -46,6 +52,12 @@ class ApproveAfterSaleInput:
 class RejectAfterSaleInput:
     after_sale_id: strawberry.ID
     reason: str
+
+
+@strawberry.input
+class WithdrawAfterSaleInput:
+    after_sale_id: strawberry.ID
+    reason: str | None = None
 
 
 @strawberry.input
@@ -115,6 +127,28 @@ class AfterSaleMutations:
             AfterSalePayload,
             AfterSaleUserError,
             lambda: request_after_sale(deps, caller, _request(input), input.idempotency_key),
+            _present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanWithdrawAfterSales],
+        description="Withdraw a request (the member, or CS for them) while it is REQUESTED, or "
+        "APPROVED as a return whose goods were not received: CLOSED, and its units may be "
+        "asked for again. Of a withdrawal and a decision at once, one wins.",
+    )
+    async def withdraw_after_sale(
+        self, info: Info[Context, object], input: WithdrawAfterSaleInput
+    ) -> AfterSalePayload:
+        deps, caller = info.context.runtime.aftersales, actor(info)
+        return await mutate(
+            AfterSalePayload,
+            AfterSaleUserError,
+            lambda: withdraw_after_sale(
+                deps,
+                caller,
+                decode_id(input.after_sale_id, "AfterSale", "afterSaleId"),
+                input.reason or "",
+            ),
             _present,
         )
 

@@ -61,8 +61,25 @@ class VariantInput:
 
 
 RETURN_WINDOW = (
-    "Days after hand-over a customer may ask for a return; 0: no returns; null: the default (7)."
+    "Days after hand-over a customer may ask for a return; 0: no returns; null: unset (a "
+    "product takes its category's, a category the default, 7)."
 )
+REFUND_ONLY = (
+    "Fresh produce: only REFUND_ONLY requests, within this many hours of hand-over (1-720); "
+    "null: unset (a product takes its category's)."
+)
+UNCHANGED = " Omitted: unchanged."
+
+
+def _kept(value: int | None) -> int | services.Keep | None:
+    """An optional patch field: omitted (UNSET) keeps it, null unsets it."""
+    return services.Keep.KEEP if value is strawberry.UNSET else value
+
+
+def _policy(
+    return_window_days: int | None, refund_only_within_hours: int | None
+) -> services.ReturnPolicyPatch:
+    return services.ReturnPolicyPatch(_kept(return_window_days), _kept(refund_only_within_hours))
 
 
 @strawberry.input
@@ -74,6 +91,7 @@ class ProductCreateInput:
     variants: list[VariantInput] = strawberry.field(default_factory=list)
     names: list[LocalizedNameInput] = strawberry.field(default_factory=list, description=NAMES)
     return_window_days: int | None = strawberry.field(default=None, description=RETURN_WINDOW)
+    refund_only_within_hours: int | None = strawberry.field(default=None, description=REFUND_ONLY)
 
 
 @strawberry.input
@@ -87,7 +105,10 @@ class ProductUpdateInput:
         default=None, description="Replaces every name per language; [] removes them."
     )
     return_window_days: int | None = strawberry.field(
-        default=strawberry.UNSET, description=RETURN_WINDOW + " Omitted: unchanged."
+        default=strawberry.UNSET, description=RETURN_WINDOW + UNCHANGED
+    )
+    refund_only_within_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description=REFUND_ONLY + UNCHANGED
     )
 
 
@@ -157,6 +178,19 @@ class CategoryCreateInput:
     name: str
     slug: str | None = None
     parent_id: strawberry.ID | None = None
+    return_window_days: int | None = strawberry.field(default=None, description=RETURN_WINDOW)
+    refund_only_within_hours: int | None = strawberry.field(default=None, description=REFUND_ONLY)
+
+
+@strawberry.input
+class CategoryUpdateInput:
+    id: strawberry.ID
+    return_window_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description=RETURN_WINDOW + UNCHANGED
+    )
+    refund_only_within_hours: int | None = strawberry.field(
+        default=strawberry.UNSET, description=REFUND_ONLY + UNCHANGED
+    )
 
 
 @strawberry.type
@@ -205,6 +239,7 @@ class CatalogMutations:
                     variants=[v.to_draft() for v in input.variants],
                     names=_names(input.names),
                     return_window_days=input.return_window_days,
+                    refund_only_within_hours=input.refund_only_within_hours,
                 ),
             ),
             _product,
@@ -227,9 +262,7 @@ class CatalogMutations:
                     slug=input.slug,
                     category_id=_category_id(input.category_id),
                     names=None if input.names is None else _names(input.names),
-                    return_window_days=services.Keep.KEEP
-                    if input.return_window_days is strawberry.UNSET
-                    else input.return_window_days,
+                    policy=_policy(input.return_window_days, input.refund_only_within_hours),
                 ),
             ),
             _product,
@@ -381,7 +414,30 @@ class CatalogMutations:
             CategoryPayload,
             CatalogUserError,
             lambda: services.create_category(
-                deps, input.name, input.slug, _category_id(input.parent_id, "parentId")
+                deps,
+                input.name,
+                input.slug,
+                _category_id(input.parent_id, "parentId"),
+                _policy(input.return_window_days, input.refund_only_within_hours),
+            ),
+            lambda category: CategoryPayload(category=Category.from_domain(category)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanWriteCatalog],
+        description="A category's return policy, for its products that set none themselves.",
+    )
+    async def category_update(
+        self, info: Info[Context, object], input: CategoryUpdateInput
+    ) -> CategoryPayload:
+        deps = info.context.runtime.catalog
+        return await mutate(
+            CategoryPayload,
+            CatalogUserError,
+            lambda: services.update_category_policy(
+                deps,
+                decode_id(input.id, "Category"),
+                _policy(input.return_window_days, input.refund_only_within_hours),
             ),
             lambda category: CategoryPayload(category=Category.from_domain(category)),
         )

@@ -13,6 +13,7 @@ from api.relay import Connection, Node, encode_id
 from api.types.desk import actor_name
 from domain.aftersales import model as m
 from domain.aftersales.model import AfterSaleKind, AfterSaleStatus, Condition
+from domain.ordering.model import Payment, PaymentStatus
 
 if TYPE_CHECKING:
     from api.types.orders import Order
@@ -42,6 +43,23 @@ class AfterSaleLine:
             refunded=line.refunded,
             refund_amount=line.refund_amount,
             points_returned=line.points_returned,
+        )
+
+
+@strawberry.type(description="The refund of an after-sale as the order's payments hold it.")
+class AfterSaleRefund:
+    payment_id: strawberry.ID = strawberry.field(description="For retryRefund/confirmTillRefund.")
+    status: PaymentStatus
+    reason: str | None = strawberry.field(description="The provider's reason of a failure.")
+    attempts: int
+
+    @classmethod
+    def from_domain(cls, refund: Payment) -> AfterSaleRefund:
+        return cls(
+            payment_id=encode_id("Payment", refund.id),
+            status=refund.status,
+            reason=refund.reason or None,
+            attempts=refund.attempts,
         )
 
 
@@ -109,6 +127,36 @@ class AfterSale(Node):
             )
             for e in events
         ]
+
+    @strawberry.field(
+        description="The refund of the order's payment this after-sale waits for (a retried "
+        "one replaces a failed one): its `Payment:<uuid>` id, status and the provider's reason."
+    )
+    async def refund(self, info: Info[Context, Any]) -> AfterSaleRefund | None:
+        found = await self._refund_payment(info)
+        return AfterSaleRefund.from_domain(found) if found else None
+
+    async def _refund_payment(self, info: Info[Context, Any]) -> Payment | None:
+        refund_id = self.domain.refund_payment_id
+        if refund_id is None:
+            return None
+        payments = await info.context.loaders.payments_by_order.load(self.domain.order_id)
+        return next((p for p in payments if p.id == refund_id), None)
+
+    @strawberry.field(
+        description="Why the money is not coming: the refund FAILED (the provider's reason; CS "
+        "`retryRefund`), or it is given back AT_TILL (the store `confirmTillRefund`s it). "
+        "Null while the refund is on its way or done."
+    )
+    async def refund_problem(self, info: Info[Context, Any]) -> str | None:
+        refund = await self._refund_payment(info)
+        if refund is None:
+            return None
+        if refund.status is PaymentStatus.REFUND_FAILED:
+            return f"FAILED: {refund.reason or 'no reason given'}"
+        if refund.status is PaymentStatus.REFUND_AT_TILL:
+            return "AT_TILL: the store gives the money back at the till"
+        return None
 
     @strawberry.field(description="The order (for whoever may read it).")
     async def order(

@@ -98,6 +98,14 @@ class ProductMedia:
 class Category(Node):
     name: str
     slug: str
+    return_window_days: int | None = strawberry.field(
+        description="Days after hand-over a return of its products may be asked for, where a "
+        "product sets none (null: the default, 7; 0: no returns)."
+    )
+    refund_only_within_hours: int | None = strawberry.field(
+        description="Fresh produce: its products (where a product sets none) take only "
+        "REFUND_ONLY requests, within this many hours of hand-over (null: returns as usual)."
+    )
     parent_key: strawberry.Private[Any]
 
     @classmethod
@@ -106,6 +114,8 @@ class Category(Node):
             id=encode_id("Category", category.id),
             name=category.name,
             slug=category.slug,
+            return_window_days=category.return_window_days,
+            refund_only_within_hours=category.refund_only_within_hours,
             parent_key=category.parent_id,
         )
 
@@ -228,8 +238,12 @@ class Product(Node):
     created_at: datetime
     updated_at: datetime
     return_window_days: int | None = strawberry.field(
-        description="Days after hand-over a return may be asked for (null: the default, 7; "
-        "0: no returns)."
+        description="Days after hand-over a return may be asked for (null: the category's, "
+        "else the default, 7; 0: no returns)."
+    )
+    refund_only_within_hours: int | None = strawberry.field(
+        description="Fresh produce: only REFUND_ONLY requests, within this many hours of "
+        "hand-over (null: the category's, else returns as usual)."
     )
     key: strawberry.Private[Any]
     category_key: strawberry.Private[Any]
@@ -253,6 +267,7 @@ class Product(Node):
             created_at=product.created_at,
             updated_at=product.updated_at,
             return_window_days=product.return_window_days,
+            refund_only_within_hours=product.refund_only_within_hours,
             key=product.id,
             category_key=product.category_id,
             names_by_locale=product.names,

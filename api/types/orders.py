@@ -149,6 +149,9 @@ class OrderEvent:
     "REFUND_FAILED (with the provider's reason); REFUND_AT_TILL is given back at the till."
 )
 class OrderPayment:
+    id: strawberry.ID = strawberry.field(
+        description="`Payment:<uuid>`: what confirmTillRefund and retryRefund take."
+    )
     kind: PaymentKind
     provider: str
     method: str
@@ -165,6 +168,21 @@ class OrderPayment:
     attempts: int = strawberry.field(
         default=0, description="A refund's submissions and polls to the provider so far."
     )
+
+    @classmethod
+    def from_domain(cls, p: m.Payment) -> OrderPayment:
+        return cls(
+            id=encode_id("Payment", p.id),
+            kind=p.kind,
+            provider=p.provider,
+            method=p.method,
+            amount=money_of(p.amount, p.currency),
+            status=p.status,
+            created_at=p.created_at,
+            completed_at=p.completed_at,
+            reason=p.reason or None,
+            attempts=p.attempts,
+        )
 
 
 @strawberry.type(description="A message to the customer and whether it went out.")
@@ -320,20 +338,7 @@ class Order(Node):
         if not self._staff_view(info):
             return None
         found = await info.context.loaders.payments_by_order.load(self.domain.id)
-        return [
-            OrderPayment(
-                kind=p.kind,
-                provider=p.provider,
-                method=p.method,
-                amount=money_of(p.amount, p.currency),
-                status=p.status,
-                created_at=p.created_at,
-                completed_at=p.completed_at,
-                reason=p.reason or None,
-                attempts=p.attempts,
-            )
-            for p in found
-        ]
+        return [OrderPayment.from_domain(p) for p in found]
 
     @strawberry.field(description="Notifications to the customer (CS and ADMIN).")
     async def notifications(self, info: Info[Context, Any]) -> list[OrderNotification] | None:

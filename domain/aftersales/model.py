@@ -4,7 +4,8 @@ its decision, the goods received back, and the refund.
     REQUESTED -> APPROVED -> RETURN_RECEIVED -> REFUNDING -> REFUNDED
         |           (REFUND_ONLY: APPROVED -> REFUNDING at once)
         \\-> REJECTED
-    CLOSED: ended without a refund (kept for the member's withdrawal, not offered yet)
+    CLOSED: withdrawn (by the member, or CS for them) while REQUESTED, or while an approved
+    return waits for its goods; its units may be asked for again
 
 Each change is an event of the after-sale's timeline, with its actor."""
 
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from domain.catalog.model import Category, Product
 from domain.errors import AfterSaleError, AfterSaleErrorCode
 
 DEFAULT_RETURN_DAYS = 7
@@ -58,10 +60,18 @@ DECISIONS = frozenset({AfterSaleStatus.APPROVED, AfterSaleStatus.REJECTED})
 _S = AfterSaleStatus
 TRANSITIONS: dict[AfterSaleStatus, frozenset[AfterSaleStatus]] = {
     _S.REQUESTED: frozenset({_S.APPROVED, _S.REJECTED, _S.CLOSED}),
-    _S.APPROVED: frozenset({_S.RETURN_RECEIVED, _S.REFUNDING, _S.REFUNDED}),
+    _S.APPROVED: frozenset({_S.RETURN_RECEIVED, _S.REFUNDING, _S.REFUNDED, _S.CLOSED}),
     _S.RETURN_RECEIVED: frozenset({_S.REFUNDING, _S.REFUNDED}),
     _S.REFUNDING: frozenset({_S.REFUNDED}),
 }
+
+
+def withdrawable(kind: AfterSaleKind, status: AfterSaleStatus) -> bool:
+    """Whether a request may still be withdrawn: before any goods or money moved (a refund-only
+    request is refunded when approved, so only while REQUESTED)."""
+    return status is AfterSaleStatus.REQUESTED or (
+        status is AfterSaleStatus.APPROVED and kind is AfterSaleKind.RETURN_AND_REFUND
+    )
 
 
 @dataclass
@@ -128,11 +138,33 @@ class AfterSaleFilter:
     location_ids: Sequence[UUID] | None = None  # None: every store (CS)
 
 
-def window_closes(handed_over_at: datetime, days: int | None) -> datetime | None:
-    """When a line's return window closes: `days` after hand-over (the catalog's
-    `returnWindowDays`, None for the default); None when the product takes no returns."""
-    days = DEFAULT_RETURN_DAYS if days is None else days
-    return handed_over_at + timedelta(days=days) if days > 0 else None
+@dataclass(frozen=True)
+class ReturnPolicy:
+    """What may be asked for a line: within `window_days` of hand-over (0: nothing), or, for
+    fresh produce (`refund_only_hours`), only a refund without the goods, within that many
+    hours. Each setting is the product's own, else its category's, else the default."""
+
+    window_days: int = DEFAULT_RETURN_DAYS
+    refund_only_hours: int | None = None
+
+    @classmethod
+    def of(cls, product: Product, category: Category | None) -> ReturnPolicy:
+        days, hours = product.return_window_days, product.refund_only_within_hours
+        if category is not None:
+            days = category.return_window_days if days is None else days
+            hours = category.refund_only_within_hours if hours is None else hours
+        return cls(DEFAULT_RETURN_DAYS if days is None else days, hours)
+
+    def closes(self, handed_over_at: datetime) -> datetime | None:
+        """When the window closes; None when nothing may be asked for."""
+        if self.window_days == 0:
+            return None
+        if self.refund_only_hours is not None:
+            return handed_over_at + timedelta(hours=self.refund_only_hours)
+        return handed_over_at + timedelta(days=self.window_days)
+
+    def allows(self, kind: AfterSaleKind) -> bool:
+        return self.refund_only_hours is None or kind is AfterSaleKind.REFUND_ONLY
 
 
 def cumulative_share(total: int, quantity: int, before: int, now: int) -> int:

@@ -28,14 +28,15 @@ from domain.aftersales.model import (
     Condition,
     ReceivedLine,
     RequestedLine,
+    ReturnPolicy,
     clean_photos,
     clean_reason,
     cumulative_share,
     invalid,
-    window_closes,
+    withdrawable,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode, OrderError
-from domain.events import MembersMerged, RefundCompleted
+from domain.events import MembersMerged, RefundCompleted, RefundRetried
 from domain.idempotency import once
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
@@ -43,7 +44,7 @@ from domain.inventory.returns import ReturnedGoods, receive_return_in_uow
 from domain.loyalty.services import return_redeemed_in_uow, reverse_for_refund
 from domain.members.merge import absorbed_into_in_uow
 from domain.ordering.model import MAX_LINES, Order
-from domain.ordering.refunds import refund_part_in_uow
+from domain.ordering.refunds import refund_part_in_uow, refund_settled_in_uow
 from domain.ordering.services import is_cs, is_store_staff, load, notify
 from domain.ordering.shares import handed_over_at_in_uow, line_shares
 from domain.pagination import Page, PageRequest
@@ -186,12 +187,7 @@ async def request_after_sale(
                     f"The order is {order.status.value}: after-sales start after hand-over.",
                     "orderId",
                 )
-            windows = {
-                variant.id: product.return_window_days
-                for variant, product in await uow.catalog.variants_with_products(
-                    [line.variant_id for line in order.lines]
-                )
-            }
+            policies = await _policies(uow, order)
             held = await held_quantities(uow, order.id)
             ordered = {line.id: line for line in order.lines}
             after_sale_id = new_id()
@@ -201,7 +197,15 @@ async def request_after_sale(
                 bought = ordered.get(asked.order_line_id)
                 if bought is None:
                     raise _error(AfterSaleErrorCode.NOT_FOUND, "Unknown order line.", *at)
-                closes = window_closes(handed, windows.get(bought.variant_id))
+                policy = policies.get(bought.variant_id, ReturnPolicy())
+                if not policy.allows(request.kind):
+                    raise _error(
+                        AfterSaleErrorCode.REFUND_ONLY_REQUIRED,
+                        f"{bought.name}: fresh produce is not taken back; ask for a refund only "
+                        f"(REFUND_ONLY) within {policy.refund_only_hours} h of hand-over.",
+                        *at,
+                    )
+                closes = policy.closes(handed)
                 if closes is None or now > closes:
                     raise _error(
                         AfterSaleErrorCode.RETURN_WINDOW_CLOSED,
@@ -258,6 +262,19 @@ async def request_after_sale(
         return found
 
 
+async def _policies(uow: UnitOfWork, order: Order) -> dict[UUID, ReturnPolicy]:
+    """The return policy of each variant of the order: its product's, else its category's."""
+    found = await uow.catalog.variants_with_products([line.variant_id for line in order.lines])
+    category_ids = sorted({p.category_id for _, p in found if p.category_id is not None})
+    categories = {c.id: c for c in await uow.catalog.get_categories(category_ids)}
+    return {
+        variant.id: ReturnPolicy.of(
+            product, categories.get(product.category_id) if product.category_id else None
+        )
+        for variant, product in found
+    }
+
+
 async def held_quantities(uow: UnitOfWork, order_id: UUID) -> dict[UUID, int]:
     """Units of each order line that after-sales ask for or returned (not the rejected)."""
     held: dict[UUID, int] = defaultdict(int)
@@ -303,6 +320,37 @@ async def decide_after_sale(
                 _key(found, "rejected"),
                 reason=why,
             )
+        return found
+
+
+async def withdraw_after_sale(
+    deps: AfterSaleDeps, actor: Principal, after_sale_id: UUID, reason: str = ""
+) -> AfterSale:
+    """The member takes their request back (or CS does for them) before goods or money moved:
+    REQUESTED, or an approved return whose goods were not received -> CLOSED. Its units may be
+    asked for again. Of a withdrawal and a decision at once, one wins (the order's lock, then
+    the conditional transition)."""
+    why = reason.strip()[:500]
+    async with deps.uow() as uow:
+        found = await uow.aftersales.get(after_sale_id)
+        if found is None or not may_read(actor, found):
+            raise _not_found()
+        if not (actor.is_member or is_cs(actor)):
+            raise _error(
+                AfterSaleErrorCode.FORBIDDEN,
+                "The member, or CS for them, withdraws a request.",
+                "afterSaleId",
+            )
+        await _order(uow, found.order_id)
+        found = await uow.aftersales.get(after_sale_id)  # as it is now we hold the lock
+        assert found is not None
+        if not withdrawable(found.kind, found.status):
+            raise _error(
+                AfterSaleErrorCode.ILLEGAL_STATE,
+                f"The after-sale is {found.status.value}: it can no longer be withdrawn.",
+                "afterSaleId",
+            )
+        await _move(deps, uow, found, AfterSaleStatus.CLOSED, actor.label, why or "withdrawn")
         return found
 
 
@@ -487,14 +535,40 @@ async def refund_completed_in_uow(
         await _notify_refunded(deps, uow, order, found)
 
 
+async def refund_retried_in_uow(deps: AfterSaleDeps, uow: UnitOfWork, event: RefundRetried) -> None:
+    """CS recorded a failed refund of an after-sale again: the after-sale (still REFUNDING)
+    waits for the new one, and its timeline says so."""
+    found = await uow.aftersales.by_refund(event.failed_id)
+    if found is None or found.status is not AfterSaleStatus.REFUNDING:
+        return
+    if await uow.aftersales.transition(
+        found.id,
+        AfterSaleStatus.REFUNDING,
+        AfterSaleStatus.REFUNDING,
+        updated_at=deps.clock.now(),
+        refund_payment_id=event.refund_id,
+    ):
+        await _event(deps, uow, found, AfterSaleStatus.REFUNDING, event.actor, "refund retried")
+        # A refund settled at once (by the context that took the payment) completed before
+        # the after-sale followed it.
+        if await refund_settled_in_uow(uow, event.order_id, event.refund_id):
+            await refund_completed_in_uow(
+                deps, uow, RefundCompleted(event.order_id, event.refund_id)
+            )
+
+
 def register_handlers(deps: AfterSaleDeps) -> None:
     async def on_refund(uow: UnitOfWork, event: RefundCompleted) -> None:
         await refund_completed_in_uow(deps, uow, event)
+
+    async def on_retried(uow: UnitOfWork, event: RefundRetried) -> None:
+        await refund_retried_in_uow(deps, uow, event)
 
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.aftersales.move_member(event.source_member_id, event.target_member_id)
 
     deps.ordering.events.register(RefundCompleted, on_refund)
+    deps.ordering.events.register(RefundRetried, on_retried)
     deps.ordering.events.register(MembersMerged, on_merged)
 
 

@@ -54,6 +54,10 @@ class Category:
     name: str
     slug: str
     parent_id: UUID | None = None
+    # The return policy of its products where a product sets none (domain/aftersales
+    # `ReturnPolicy`): None is the default.
+    return_window_days: int | None = None
+    refund_only_within_hours: int | None = None
 
 
 @dataclass
@@ -67,9 +71,9 @@ class Product:
     created_at: datetime
     updated_at: datetime
     names: LocalizedNames = field(default_factory=dict)
-    # Days after hand-over a customer may ask for a return: None is the default (7 days,
-    # domain/aftersales), 0 takes no returns.
+    # The return policy (domain/aftersales `ReturnPolicy`); None takes the category's.
     return_window_days: int | None = None
+    refund_only_within_hours: int | None = None
 
     def name_in(self, locale: Locale) -> str:
         return self.names.get(locale, self.name)

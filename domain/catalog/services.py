@@ -80,7 +80,8 @@ class ProductDraft:
     category_id: UUID | None = None
     variants: Sequence[VariantDraft] = ()
     names: Names = ()
-    return_window_days: int | None = None  # None: the default window
+    return_window_days: int | None = None  # None: the category's, or the default window
+    refund_only_within_hours: int | None = None  # None: the category's, or none
 
 
 class Keep(Enum):
@@ -90,6 +91,7 @@ class Keep(Enum):
 
 
 MAX_RETURN_WINDOW_DAYS = 365
+MAX_REFUND_ONLY_HOURS = 24 * 30
 
 
 def clean_return_window(days: int | None) -> int | None:
@@ -102,6 +104,32 @@ def clean_return_window(days: int | None) -> int | None:
     return days
 
 
+def clean_refund_only_hours(hours: int | None) -> int | None:
+    if hours is not None and not 1 <= hours <= MAX_REFUND_ONLY_HOURS:
+        raise CatalogError(
+            CatalogErrorCode.INVALID_INPUT,
+            f"`refundOnlyWithinHours` is 1 to {MAX_REFUND_ONLY_HOURS}, or null.",
+            ["refundOnlyWithinHours"],
+        )
+    return hours
+
+
+@dataclass(frozen=True)
+class ReturnPolicyPatch:
+    """A product's or category's return policy fields; Keep.KEEP leaves one as it is, None
+    sets it back to unset (the category's, or the default)."""
+
+    return_window_days: int | Keep | None = Keep.KEEP
+    refund_only_within_hours: int | Keep | None = Keep.KEEP
+
+
+def _apply_policy(target: Product | Category, patch: ReturnPolicyPatch) -> None:
+    if not isinstance(patch.return_window_days, Keep):
+        target.return_window_days = clean_return_window(patch.return_window_days)
+    if not isinstance(patch.refund_only_within_hours, Keep):
+        target.refund_only_within_hours = clean_refund_only_hours(patch.refund_only_within_hours)
+
+
 @dataclass(frozen=True)
 class ProductPatch:
     name: str | None = None
@@ -109,7 +137,7 @@ class ProductPatch:
     slug: str | None = None
     category_id: UUID | None = None
     names: Names | None = None  # replaces them all
-    return_window_days: int | Keep | None = Keep.KEEP  # None: back to the default
+    policy: ReturnPolicyPatch = ReturnPolicyPatch()
 
 
 @dataclass(frozen=True)
@@ -182,6 +210,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
     names = clean_names(draft.names)
     description = _clean_description(draft.description)
     return_window_days = clean_return_window(draft.return_window_days)
+    refund_only_within_hours = clean_refund_only_hours(draft.refund_only_within_hours)
     if len(draft.variants) > MAX_VARIANTS_PER_PRODUCT:
         raise CatalogError(
             CatalogErrorCode.TOO_MANY_ITEMS,
@@ -207,6 +236,7 @@ async def create_product(deps: CatalogDeps, draft: ProductDraft) -> Product:
         updated_at=now,
         names=names,
         return_window_days=return_window_days,
+        refund_only_within_hours=refund_only_within_hours,
     )
     async with deps.uow() as uow:
         await _check_category(uow, draft.category_id)
@@ -245,8 +275,7 @@ async def update_product(deps: CatalogDeps, product_id: UUID, patch: ProductPatc
         if patch.category_id is not None:
             await _check_category(uow, patch.category_id)
             product.category_id = patch.category_id
-        if not isinstance(patch.return_window_days, Keep):
-            product.return_window_days = clean_return_window(patch.return_window_days)
+        _apply_policy(product, patch.policy)
         product.updated_at = deps.clock.now()
         await uow.catalog.save_product(product)
         if patch.name is not None or patch.names is not None:
@@ -334,7 +363,11 @@ async def set_variant_status(deps: CatalogDeps, variant_id: UUID, status: Catalo
 
 
 async def create_category(
-    deps: CatalogDeps, name: str, slug: str | None, parent_id: UUID | None
+    deps: CatalogDeps,
+    name: str,
+    slug: str | None,
+    parent_id: UUID | None,
+    policy: ReturnPolicyPatch = ReturnPolicyPatch(),
 ) -> Category:
     clean = clean_name(name, limit=100)
     category_id = new_id()
@@ -347,5 +380,19 @@ async def create_category(
                 CatalogErrorCode.DUPLICATE_SLUG, f"Slug {final_slug!r} is taken.", ["slug"]
             )
         category = Category(id=category_id, name=clean, slug=final_slug, parent_id=parent_id)
+        _apply_policy(category, policy)
         await uow.catalog.add_category(category)
+    return category
+
+
+async def update_category_policy(
+    deps: CatalogDeps, category_id: UUID, policy: ReturnPolicyPatch
+) -> Category:
+    """The return policy of a category's products (those that set none themselves)."""
+    async with deps.uow() as uow:
+        category = await uow.catalog.get_category(category_id)
+        if category is None:
+            raise _not_found("category", "id")
+        _apply_policy(category, policy)
+        await uow.catalog.save_category(category)
     return category

@@ -225,11 +225,13 @@ class Payment:
     created_at: datetime
     completed_at: datetime | None = None
     # A refund only: the payment it gives back (its `provider_ref` is the out_refund_no),
-    # the provider's reason when it failed, submissions tried, when the job looks again.
+    # the provider's reason when it failed, submissions tried, when the job looks again, and
+    # (a failed one CS recorded again) the refund that took its place.
     refund_of: UUID | None = None
     reason: str = ""
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    retried_by: UUID | None = None
 
 
 @dataclass(frozen=True)

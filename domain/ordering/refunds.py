@@ -4,7 +4,9 @@
     REFUND_PENDING -> REFUND_SUBMITTED -> REFUNDED
           |  (failed: retried with backoff)   \\-> REFUND_FAILED (ABNORMAL, CLOSED)
           \\-> REFUND_FAILED (refused, or retries ran out; CS sees the provider's reason)
-    REFUND_AT_TILL: money taken at the till goes back at the till, a task for the store.
+    REFUND_AT_TILL -> REFUNDED: money taken at the till goes back at the till, a task for the
+          store; its staff confirm it (`confirm_till_refund`).
+    REFUND_FAILED: CS records it again (`retry_refund`): a new refund of its amount, once.
 
 Recording a refund joins the caller's transaction; `process_refunds` (a job) submits pending
 ones and asks about submitted ones outside any transaction, after claiming each with a
@@ -17,7 +19,8 @@ from datetime import timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
-from domain.events import PaymentReturned, RefundCompleted
+from domain.events import PaymentReturned, RefundCompleted, RefundRetried
+from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
@@ -28,7 +31,7 @@ from domain.ordering.model import (
     PaymentStatus,
 )
 from domain.ordering.ports import RefundFailed, RefundNotice, RefundState, RefundSubmitted
-from domain.ordering.services import load, notify
+from domain.ordering.services import is_cs, is_store_staff, load, notify
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.refunds")
@@ -297,3 +300,71 @@ async def refund_part_in_uow(
     return await refund_in_uow(
         deps, uow, order, paid[0], amount, why, suffix=f"refunded:{reference}"
     )
+
+
+async def _refund_for(uow: UnitOfWork, refund_id: UUID) -> tuple[Order, Payment]:
+    """The refund and its order, locked (the lock of the order's money)."""
+    found = await uow.orders.get_payment(refund_id)
+    if found is None or found.kind is not PaymentKind.REFUND:
+        raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown refund.", ["paymentId"])
+    order = await load(uow, found.order_id)
+    refund = await uow.orders.get_payment(refund_id)  # as it is now we hold the lock
+    assert refund is not None
+    return order, refund
+
+
+async def confirm_till_refund(deps: OrderingDeps, actor: Principal, refund_id: UUID) -> Payment:
+    """The store paid a REFUND_AT_TILL refund back over the counter (its staff or till say so):
+    REFUNDED, and `RefundCompleted` like any refund whose money is back (an after-sale
+    completes). A second confirmation is ILLEGAL_TRANSITION."""
+    async with deps.uow() as uow:
+        order, refund = await _refund_for(uow, refund_id)
+        if not is_store_staff(actor, order.location_id):
+            raise OrderError(OrderErrorCode.NOT_FOUND, "Unknown refund.", ["paymentId"])
+        now = deps.clock.now()
+        if refund.status is not PaymentStatus.REFUND_AT_TILL or not await uow.orders.settle_refund(
+            refund.id, PaymentStatus.REFUND_AT_TILL, PaymentStatus.REFUNDED, completed_at=now
+        ):
+            raise OrderError(
+                OrderErrorCode.ILLEGAL_TRANSITION,
+                f"The refund is {refund.status.value}: only one given back at the till is "
+                "confirmed there.",
+                ["paymentId"],
+            )
+        await deps.events.dispatch(uow, RefundCompleted(order.id, refund.id))
+        refund.status, refund.completed_at = PaymentStatus.REFUNDED, now
+        return refund
+
+
+async def retry_refund(deps: OrderingDeps, actor: Principal, refund_id: UUID) -> Payment:
+    """CS records a REFUND_FAILED refund again: a new refund of the same payment for its amount
+    (a failed refund gave nothing back), through `refund_in_uow` like every refund, so never
+    more than the payment has left (else AMOUNT_MISMATCH). A failed refund is retried once
+    (`mark_retried`, a conditional update); `RefundRetried` lets an after-sale follow it."""
+    if not is_cs(actor):
+        raise OrderError(OrderErrorCode.FORBIDDEN, "CS retries refunds.", ["paymentId"])
+    async with deps.uow() as uow:
+        order, failed = await _refund_for(uow, refund_id)
+        if failed.status is not PaymentStatus.REFUND_FAILED or failed.retried_by is not None:
+            done = "retried already" if failed.retried_by else failed.status.value
+            raise OrderError(
+                OrderErrorCode.ILLEGAL_TRANSITION,
+                f"The refund is {done}: only a failed refund is retried, once.",
+                ["paymentId"],
+            )
+        paid = next(p for p in await uow.orders.payments_of([order.id]) if p.id == failed.refund_of)
+        why = f"retry of {failed.provider_ref}"
+        refund = await refund_in_uow(deps, uow, order, paid, failed.amount, why)
+        if not await uow.orders.mark_retried(failed.id, refund.id):
+            raise OrderError(  # not reached under the order's lock; the unique key backs it
+                OrderErrorCode.ILLEGAL_TRANSITION, "The refund was retried already.", ["paymentId"]
+            )
+        await deps.events.dispatch(uow, RefundRetried(order.id, failed.id, refund.id, actor.label))
+        return refund
+
+
+async def refund_settled_in_uow(uow: UnitOfWork, order_id: UUID, refund_id: UUID) -> bool:
+    """Whether the order's refund `refund_id` is REFUNDED already (settled at once by the
+    context that took the payment), for contexts that follow refunds."""
+    payments = await uow.orders.payments_of([order_id])
+    return any(p.id == refund_id and p.status is PaymentStatus.REFUNDED for p in payments)

@@ -18,6 +18,7 @@ What each check relies on (the code that keeps it true):
                           recorded under the order's lock against what is left of it
   refund_submissions      process_refunds claims a refund (conditional update, one attempt
                           more) before each submission; till refunds stay at the till
+                          until the store confirms them (confirmTillRefund)
   reconciliation          domain/ordering/reconcile.py: `omnishelf reconcile` and its daily
                           job store what a provider's bill and our books disagree on; each
                           is settled by hand (resolveReconciliationDifference)

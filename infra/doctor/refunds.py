@@ -52,6 +52,8 @@ def _describe_within_paid(row: Row) -> str:
 
 OPEN = (PaymentStatus.REFUND_PENDING, PaymentStatus.REFUND_SUBMITTED)
 ANSWERED = (PaymentStatus.REFUND_SUBMITTED, PaymentStatus.REFUNDED, PaymentStatus.REFUND_FAILED)
+# A till refund waits at the till, then the store confirms it (confirmTillRefund): never sent.
+AT_TILL = (PaymentStatus.REFUND_AT_TILL, PaymentStatus.REFUNDED)
 REFUND_SUBMISSIONS = f"""
 WITH shared AS (
     SELECT provider_ref FROM order_payment WHERE kind = {REFUND}
@@ -65,11 +67,12 @@ WITH shared AS (
     LEFT JOIN customer_order o ON o.id = r.order_id
     WHERE r.kind = {REFUND}
       AND (s.provider_ref IS NOT NULL
-           OR (r.status IN {sql_list(ANSWERED)} AND r.attempts < 1)
+           OR (r.status IN {sql_list(ANSWERED)} AND r.attempts < 1
+               AND r.provider <> '{IN_STORE}')
            OR (r.status = {sql_value(PaymentStatus.REFUND_AT_TILL)}
                AND (r.attempts <> 0 OR r.provider <> '{IN_STORE}'))
            OR (r.provider = '{IN_STORE}'
-               AND r.status <> {sql_value(PaymentStatus.REFUND_AT_TILL)})
+               AND (r.status NOT IN {sql_list(AT_TILL)} OR r.attempts <> 0))
            OR (r.status IN {sql_list(OPEN)} AND r.next_attempt_at IS NULL))
 )
 SELECT bad.*, COUNT(*) OVER () AS violations FROM bad

@@ -25,7 +25,7 @@ from infra.repositories.paging import after_uuid
 
 PRODUCT_COLUMNS = (
     "id, name, slug, description, category_id, status, created_at, updated_at, names, "
-    "return_window_days"
+    "return_window_days, refund_only_within_hours"
 )
 VARIANT_COLUMNS = (
     "id, product_id, code, name, price_amount, currency, status, created_at, updated_at, "
@@ -35,7 +35,8 @@ MEDIA_COLUMNS = "id, product_id, kind, url, alt, position"
 PRODUCT_FIELDS = tuple(PRODUCT_COLUMNS.split(", "))
 SELECT_PRODUCTS = f"SELECT {PRODUCT_COLUMNS} FROM product"
 SELECT_VARIANTS = f"SELECT {VARIANT_COLUMNS} FROM variant"
-SELECT_CATEGORIES = "SELECT id, name, slug, parent_id FROM category"
+CATEGORY_COLUMNS = "id, name, slug, parent_id, return_window_days, refund_only_within_hours"
+SELECT_CATEGORIES = f"SELECT {CATEGORY_COLUMNS} FROM category"
 SELECT_MEDIA = f"SELECT {MEDIA_COLUMNS} FROM product_media"
 LOCALES = {locale.value: locale for locale in Locale}
 
@@ -67,6 +68,7 @@ def _product(row: dict[str, Any]) -> Product:
         updated_at=sql.as_datetime(row["updated_at"]),
         names=_names(row["names"]),
         return_window_days=row["return_window_days"],
+        refund_only_within_hours=row["refund_only_within_hours"],
     )
 
 
@@ -110,6 +112,8 @@ def _category(row: dict[str, Any]) -> Category:
         name=row["name"],
         slug=row["slug"],
         parent_id=sql.as_optional_uuid(row["parent_id"]),
+        return_window_days=row["return_window_days"],
+        refund_only_within_hours=row["refund_only_within_hours"],
     )
 
 
@@ -131,6 +135,17 @@ def _product_fields(product: Product) -> dict[str, Any]:
         "updated_at": product.updated_at,
         "names": _names_json(product.names),
         "return_window_days": product.return_window_days,
+        "refund_only_within_hours": product.refund_only_within_hours,
+    }
+
+
+def _category_fields(category: Category) -> dict[str, Any]:
+    return {
+        "name": category.name,
+        "slug": category.slug,
+        "parent_id": category.parent_id,
+        "return_window_days": category.return_window_days,
+        "refund_only_within_hours": category.refund_only_within_hours,
     }
 
 
@@ -411,17 +426,13 @@ class TortoiseCatalogRepository:
     async def add_category(self, category: Category) -> None:
         self.touched = True
         try:
-            await sql.insert_row(
-                "category",
-                {
-                    "id": category.id,
-                    "name": category.name,
-                    "slug": category.slug,
-                    "parent_id": category.parent_id,
-                },
-            )
+            await sql.insert_row("category", {"id": category.id, **_category_fields(category)})
         except IntegrityError as error:
             raise _duplicate(error) from None
+
+    async def save_category(self, category: Category) -> None:
+        self.touched = True
+        await sql.update("category", _category_fields(category), "id = $1", category.id)
 
     async def set_variants_status(self, product_id: UUID, status: CatalogStatus) -> None:
         self.touched = True

@@ -165,6 +165,7 @@ def _payment(row: OrderPaymentRow) -> Payment:
         reason=row.reason,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
+        retried_by=row.retried_by,
     )
 
 
@@ -416,6 +417,7 @@ class TortoiseOrderRepository:
             reason=payment.reason,
             attempts=payment.attempts,
             next_attempt_at=payment.next_attempt_at,
+            retried_by=payment.retried_by,
         )
 
     async def payment_by_ref(self, provider: str, provider_ref: str) -> Payment | None:
@@ -438,6 +440,19 @@ class TortoiseOrderRepository:
             "created_at", "id"
         )
         return [_payment(r) for r in rows]
+
+    async def get_payment(self, payment_id: UUID) -> Payment | None:
+        row = await OrderPaymentRow.get_or_none(id=payment_id)
+        return _payment(row) if row else None
+
+    async def mark_retried(self, refund_id: UUID, by: UUID) -> bool:
+        count = await OrderPaymentRow.filter(
+            id=refund_id,
+            kind=PaymentKind.REFUND,
+            status=PaymentStatus.REFUND_FAILED,
+            retried_by__isnull=True,
+        ).update(retried_by=by)
+        return count == 1
 
     async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
         rows = (

@@ -21,11 +21,26 @@ from domain.loyalty.model import EntryKind
 from domain.members.merge import merge_members
 from domain.ordering.model import PaymentKind, PaymentStatus
 from domain.ordering.ports import RefundState
-from domain.ordering.refunds import POLL_AFTER, process_refunds, refund_payment
+from domain.ordering.refunds import refund_payment
 from infra.db.models.inventory import MovementRow
 from infra.db.models.loyalty import PointsEntryRow
 from infra.db.models.orders import OrderPaymentRow
 from tests.support import MovableClock, is_postgres
+from tests.support.aftersales import (
+    APPROVE,
+    MINE,
+    NODE,
+    PRICE,
+    RECEIVE,
+    REJECT,
+    approve,
+    ask,
+    asked,
+    line_ids,
+    refunds_of,
+    request_input,
+    settle_refunds,
+)
 from tests.support.api import Api, relogin, staff_api
 from tests.support.orders import (
     ROOT,
@@ -48,24 +63,6 @@ from tests.support.points import earn
 from tests.support.shoppers import Shopper, shopper
 
 Runtime = Any  # infra.runtime.Runtime
-PRICE = 1990
-
-AFTER_SALE = """id status kind reason requestedBy decisionReason refundAmount orderId
-  lines { orderLineId quantity received damaged refunded refundAmount pointsReturned }
-  timeline { fromStatus toStatus actor note }"""
-ERRORS = "errors { code field message }"
-REQUEST = f"""mutation($input: RequestAfterSaleInput!) {{ requestAfterSale(input: $input) {{
-  afterSale {{ {AFTER_SALE} }} {ERRORS} }} }}"""
-APPROVE = f"""mutation($id: ID!) {{ approveAfterSale(input: {{afterSaleId: $id}}) {{
-  afterSale {{ {AFTER_SALE} }} {ERRORS} }} }}"""
-REJECT = f"""mutation($id: ID!, $r: String!) {{
-  rejectAfterSale(input: {{afterSaleId: $id, reason: $r}}) {{
-  afterSale {{ {AFTER_SALE} }} {ERRORS} }} }}"""
-RECEIVE = f"""mutation($input: ReceiveReturnInput!) {{ receiveReturn(input: $input) {{
-  afterSale {{ {AFTER_SALE} }} {ERRORS} }} }}"""
-LINES = "query($id: ID!) { order(id: $id) { lines { id sku quantity } } }"
-NODE = f"query($id: ID!) {{ node(id: $id) {{ ... on AfterSale {{ {AFTER_SALE} }} }} }}"
-MINE = "{ me { afterSales(first: 10) { nodes { id status } } } }"
 OF_ORDER = "query($id: ID!) { order(id: $id) { afterSales { id status } } }"
 DESK = """query($f: AfterSaleFilterInput, $first: Int, $after: String) {
   afterSales(filter: $f, first: $first, after: $after) {
@@ -116,57 +113,6 @@ def story(
     clerk: Api,
 ) -> Story:
     return Story(client, runtime, stores, mango, clerk)
-
-
-async def line_ids(caller: Api, order: dict[str, Any]) -> list[str]:
-    found = (await caller.data(LINES, {"id": order["id"]}))["order"]["lines"]
-    return [line["id"] for line in found]
-
-
-def request_input(
-    order: dict[str, Any],
-    lines: list[tuple[str, int]],
-    kind: str = "RETURN_AND_REFUND",
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "orderId": order["id"],
-        "kind": kind,
-        "lines": [{"orderLineId": line, "quantity": q} for line, q in lines],
-        "reason": "not as described",
-        **extra,
-    }
-
-
-async def ask(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
-    payload: dict[str, Any] = (await caller.data(REQUEST, {"input": input_}))["requestAfterSale"]
-    return payload
-
-
-async def asked(caller: Api, input_: dict[str, Any]) -> dict[str, Any]:
-    payload = await ask(caller, input_)
-    assert payload["errors"] == [], payload
-    after_sale: dict[str, Any] = payload["afterSale"]
-    return after_sale
-
-
-async def approve(caller: Api, after_sale: dict[str, Any]) -> dict[str, Any]:
-    payload: dict[str, Any] = (await caller.data(APPROVE, {"id": after_sale["id"]}))[
-        "approveAfterSale"
-    ]
-    return payload
-
-
-async def refunds_of(order: dict[str, Any]) -> list[tuple[int, PaymentStatus]]:
-    rows = await OrderPaymentRow.filter(order_id=order_key(order), kind=PaymentKind.REFUND)
-    return sorted((r.amount, r.status) for r in rows)
-
-
-async def settle_refunds(runtime: Runtime, clock: MovableClock) -> None:
-    """The refund job submits, then (a poll later) devpay says the money is back."""
-    await process_refunds(runtime.ordering)
-    clock.advance(POLL_AFTER + timedelta(seconds=1))
-    await process_refunds(runtime.ordering)
 
 
 async def test_a_return_is_approved_received_and_refunded(

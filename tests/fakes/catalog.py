@@ -109,6 +109,9 @@ class FakeCatalog(CatalogRepository):
     async def add_category(self, category: Category) -> None:
         self._t.categories[category.id] = replace(category)
 
+    async def save_category(self, category: Category) -> None:
+        self._t.categories[category.id] = replace(category)
+
     async def set_variants_status(self, product_id: UUID, status: CatalogStatus) -> None:
         for variant in self._t.variants.values():
             if variant.product_id == product_id:

@@ -198,6 +198,18 @@ class FakeOrders(OrderRepository):
         found = [replace(p) for p in self._t.payments.values() if p.order_id in order_ids]
         return sorted(found, key=lambda p: (p.created_at, p.id))
 
+    async def get_payment(self, payment_id: UUID) -> Payment | None:
+        found = self._t.payments.get(payment_id)
+        return replace(found) if found else None
+
+    async def mark_retried(self, refund_id: UUID, by: UUID) -> bool:
+        held = self._t.payments[refund_id]
+        failed = held.kind is PaymentKind.REFUND and held.status is PaymentStatus.REFUND_FAILED
+        if not failed or held.retried_by is not None:
+            return False
+        held.retried_by = by
+        return True
+
     async def refunds_due(self, before: datetime, limit: int) -> list[Payment]:
         waiting = {PaymentStatus.REFUND_PENDING, PaymentStatus.REFUND_SUBMITTED}
         found = [

@@ -21,7 +21,8 @@ from domain.ordering.model import Order
 from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
 from domain.promotions.flash_sales_model import FlashSale
 from infra.runtime import Runtime
-from tests.integration.test_order_concurrency import (
+from tests.support import is_postgres
+from tests.support.racing import (
     ADMIN,
     a_variant,
     attempt,
@@ -29,7 +30,6 @@ from tests.integration.test_order_concurrency import (
     pickup,
     receive,
 )
-from tests.support import is_postgres
 
 
 @pytest.fixture(autouse=True)

@@ -19,18 +19,14 @@ import httpx
 from tortoise.transactions import in_transaction
 
 from api.relay import encode_id
-from domain.catalog.services import ProductDraft, VariantDraft, create_product
-from domain.errors import DomainError, OrderErrorCode
+from domain.errors import OrderErrorCode
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
-from domain.inventory.model import MovementKind, ReservationState, StockLine
+from domain.inventory.model import MovementKind, ReservationState
 from domain.inventory.reservations import sweep_expired
-from domain.inventory.stock import Adjustment, adjust
-from domain.members.login import login_with_wechat
-from domain.members.services import member_principal
-from domain.ordering.checkout import Checkout, PickupShortage, place_order
+from domain.ordering.checkout import PickupShortage, place_order
 from domain.ordering.lifecycle import mark_ready, start_preparing
-from domain.ordering.model import Order, OrderStatus, PaymentStatus, SalesChannel, pickup_number
+from domain.ordering.model import Order, OrderStatus, PaymentStatus, pickup_number
 from domain.ordering.payments import CLOSE_GRACE, pay_order
 from infra.db.models.inventory import MovementRow, ReservationRow
 from infra.db.models.orders import OrderRow
@@ -38,55 +34,10 @@ from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock, is_postgres
 from tests.support.api import Api
+from tests.support.racing import a_variant, attempt, members, pickup, receive
 
 STOCK = 20
 BUYERS = 100
-ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
-
-
-async def a_variant(runtime: Runtime, code: str = "MANGO-1", price: int = 1990) -> UUID:
-    product = await create_product(
-        runtime.catalog,
-        ProductDraft(name="Mango", variants=[VariantDraft(code=code, name="1kg", price=price)]),
-    )
-    [variant] = await runtime.repos.catalog.variants_of([product.id])
-    return variant.id
-
-
-async def receive(runtime: Runtime, location_id: UUID, variant_id: UUID, units: int) -> None:
-    await adjust(
-        runtime.inventory,
-        ADMIN,
-        Adjustment(location_id, variant_id, units, MovementKind.RECEIPT, "delivery"),
-        None,
-    )
-
-
-async def members(runtime: Runtime, count: int, prefix: str = "buyer") -> list[Principal]:
-    made = []
-    for i in range(count):
-        member, _, created = await login_with_wechat(
-            runtime.members, "wx-demo", f"test:{prefix}-{i}"
-        )
-        assert created
-        made.append(member_principal(member))
-    return made
-
-
-def pickup(member: Principal, location_id: UUID, variant_id: UUID, quantity: int = 1) -> Checkout:
-    return Checkout(
-        channel=SalesChannel.MINI_PROGRAM,
-        lines=[StockLine(variant_id, quantity)],
-        member_id=member.id,
-        pickup_location_id=location_id,
-    )
-
-
-async def attempt(runtime: Runtime, member: Principal, checkout: Checkout, key: str) -> Any:
-    try:
-        return await place_order(runtime.ordering, member, checkout, key)
-    except DomainError as error:
-        return error
 
 
 async def assert_ledger_agrees(runtime: Runtime) -> None:

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from domain.aftersales.model import (
     DEFAULT_RETURN_DAYS,
     TRANSITIONS,
+    AfterSaleKind,
     AfterSaleStatus,
+    ReturnPolicy,
     cumulative_share,
-    window_closes,
 )
+from domain.catalog.model import CatalogStatus, Category, Product
 from domain.ids import new_id
 from domain.ordering.model import Fulfilment, Order, OrderLine, OrderStatus, SalesChannel
 from domain.ordering.shares import allocate, line_shares
@@ -22,11 +24,37 @@ from domain.ordering.shares import allocate, line_shares
 HANDED = datetime(2027, 1, 5, 4, 0, tzinfo=UTC)
 
 
+def _policy(
+    days: int | None = None,
+    hours: int | None = None,
+    category: tuple[int | None, int | None] | None = None,
+) -> ReturnPolicy:
+    product = Product(new_id(), "Mango", "mango", "", None, CatalogStatus.ACTIVE, HANDED, HANDED)
+    product.return_window_days, product.refund_only_within_hours = days, hours
+    group = None
+    if category is not None:
+        group = Category(new_id(), "Fresh", "fresh", None, *category)
+    return ReturnPolicy.of(product, group)
+
+
 def test_the_window_is_seven_days_by_default_none_for_zero_and_the_products_own() -> None:
     assert DEFAULT_RETURN_DAYS == 7
-    assert window_closes(HANDED, None) == HANDED + timedelta(days=7)
-    assert window_closes(HANDED, 0) is None
-    assert window_closes(HANDED, 30) == HANDED + timedelta(days=30)
+    assert _policy().closes(HANDED) == HANDED + timedelta(days=7)
+    assert _policy(0).closes(HANDED) is None
+    assert _policy(30).closes(HANDED) == HANDED + timedelta(days=30)
+
+
+def test_the_products_setting_wins_then_the_categorys_then_the_default() -> None:
+    assert _policy(category=(30, None)).closes(HANDED) == HANDED + timedelta(days=30)
+    assert _policy(3, category=(30, None)).closes(HANDED) == HANDED + timedelta(days=3)
+    assert _policy(category=(0, None)).closes(HANDED) is None
+    assert _policy(category=(None, None)) == ReturnPolicy()
+    fresh = _policy(category=(None, 24))
+    assert fresh.closes(HANDED) == HANDED + timedelta(hours=24)
+    assert fresh.allows(AfterSaleKind.REFUND_ONLY)
+    assert not fresh.allows(AfterSaleKind.RETURN_AND_REFUND)
+    assert _policy(hours=2, category=(None, 24)).closes(HANDED) == HANDED + timedelta(hours=2)
+    assert _policy(0, category=(None, 24)).closes(HANDED) is None  # no returns at all wins
 
 
 def test_allocate_gives_the_units_left_to_the_largest_remainders() -> None:

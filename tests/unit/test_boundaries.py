@@ -42,7 +42,8 @@ SHARED = {"idempotency"}
 
 # Reads another context may make directly: repository attribute -> method names.
 FOREIGN_READS = {
-    "catalog": {"get_variants", "variant_by_code", "variants_with_products"},
+    # get_categories: an after-sale reads a category's return policy
+    "catalog": {"get_variants", "variant_by_code", "variants_with_products", "get_categories"},
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
     "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`

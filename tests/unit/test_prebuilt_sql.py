@@ -35,6 +35,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
         frozenset({"search_names", "search_text"}),
     ),
     ("catalog", "VARIANT_COLUMNS"): ("VariantRow", ("_variant",), frozenset()),
+    ("catalog", "CATEGORY_COLUMNS"): ("CategoryRow", ("_category",), frozenset()),
     ("catalog", "MEDIA_COLUMNS"): ("ProductMediaRow", ("_media",), frozenset()),
     ("inventory", "MOVEMENT_COLUMNS"): ("MovementRow", (), frozenset()),
     ("inventory", "RESERVATION_COLUMNS"): ("ReservationRow", (), frozenset()),

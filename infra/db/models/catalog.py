@@ -17,6 +17,10 @@ class CategoryRow(Model):
         "models.CategoryRow", related_name="children", null=True, on_delete=fields.RESTRICT
     )
 
+    # Return policies of its products (0025; a product's own win): None is the default.
+    return_window_days = fields.IntField(null=True)
+    refund_only_within_hours = fields.IntField(null=True)
+
     parent_id: UUID | None
 
     class Meta:
@@ -40,6 +44,7 @@ class ProductRow(Model):
     updated_at = fields.DatetimeField()
     names: Any = fields.JSONField()  # {"zh-CN": ..., "en": ...}
     return_window_days = fields.IntField(null=True)  # None: the default; 0: no returns
+    refund_only_within_hours = fields.IntField(null=True)  # fresh produce: refund-only, N h
     # Written by `index_for_search`, read only by the search (infra/catalog_search.py).
     search_names = fields.TextField()
     search_text = fields.TextField()

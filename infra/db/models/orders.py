@@ -111,6 +111,8 @@ class OrderPaymentRow(Model):
     reason = fields.CharField(max_length=200, default="")
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    # A failed refund CS recorded again (0025): the refund that took its place, once.
+    retried_by = fields.UUIDField(null=True, unique=True)
 
     class Meta:
         table = "order_payment"

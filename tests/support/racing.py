@@ -1,0 +1,66 @@
+"""Racing orders on a real database: shared by the concurrency tests of ordering and of flash
+sales (a variant in stock, members, a pickup checkout, an attempt that returns its error)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.catalog.services import ProductDraft, VariantDraft, create_product
+from domain.errors import DomainError
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.ids import new_id
+from domain.inventory.model import MovementKind, StockLine
+from domain.inventory.stock import Adjustment, adjust
+from domain.members.login import login_with_wechat
+from domain.members.services import member_principal
+from domain.ordering.checkout import Checkout, place_order
+from domain.ordering.model import SalesChannel
+from infra.runtime import Runtime
+
+ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
+
+
+async def a_variant(runtime: Runtime, code: str = "MANGO-1", price: int = 1990) -> UUID:
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(name="Mango", variants=[VariantDraft(code=code, name="1kg", price=price)]),
+    )
+    [variant] = await runtime.repos.catalog.variants_of([product.id])
+    return variant.id
+
+
+async def receive(runtime: Runtime, location_id: UUID, variant_id: UUID, units: int) -> None:
+    await adjust(
+        runtime.inventory,
+        ADMIN,
+        Adjustment(location_id, variant_id, units, MovementKind.RECEIPT, "delivery"),
+        None,
+    )
+
+
+async def members(runtime: Runtime, count: int, prefix: str = "buyer") -> list[Principal]:
+    made = []
+    for i in range(count):
+        member, _, created = await login_with_wechat(
+            runtime.members, "wx-demo", f"test:{prefix}-{i}"
+        )
+        assert created
+        made.append(member_principal(member))
+    return made
+
+
+def pickup(member: Principal, location_id: UUID, variant_id: UUID, quantity: int = 1) -> Checkout:
+    return Checkout(
+        channel=SalesChannel.MINI_PROGRAM,
+        lines=[StockLine(variant_id, quantity)],
+        member_id=member.id,
+        pickup_location_id=location_id,
+    )
+
+
+async def attempt(runtime: Runtime, member: Principal, checkout: Checkout, key: str) -> Any:
+    try:
+        return await place_order(runtime.ordering, member, checkout, key)
+    except DomainError as error:
+        return error
