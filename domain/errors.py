@@ -41,17 +41,24 @@
     │     OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
     │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
     │     FORBIDDEN
-    └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
-          (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
-          review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
-          QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
-          (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
-          per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
-          the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
-          not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
-          INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
-          badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
-          is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    ├── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
+    │     (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
+    │     review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
+    │     QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
+    │     (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
+    │     per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
+    │     the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
+    │     not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
+    │     INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
+    │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
+    │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    └── PromotionError               PromotionErrorCode (domain/promotions/)
+          (common codes) FORBIDDEN, ILLEGAL_STATE; coupons: TEMPLATE_NOT_ACTIVE (paused,
+          ended, or outside its window), TEMPLATE_SOLD_OUT (every coupon issued),
+          COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
+          new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
+          COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
+          COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -246,6 +253,24 @@ class AfterSaleErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
 
 
+class PromotionErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    TEMPLATE_NOT_ACTIVE = "TEMPLATE_NOT_ACTIVE"
+    TEMPLATE_SOLD_OUT = "TEMPLATE_SOLD_OUT"
+    COUPON_LIMIT_REACHED = "COUPON_LIMIT_REACHED"
+    NOT_A_NEW_MEMBER = "NOT_A_NEW_MEMBER"
+    INVALID_COUPON_CODE = "INVALID_COUPON_CODE"
+    COUPON_CODE_USED = "COUPON_CODE_USED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    COUPON_UNAVAILABLE = "COUPON_UNAVAILABLE"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -257,6 +282,7 @@ ErrorCode = (
     | SubscriptionErrorCode
     | MemberErrorCode
     | AfterSaleErrorCode
+    | PromotionErrorCode
 )
 
 
@@ -311,3 +337,7 @@ class MemberError(DomainError):
 
 class AfterSaleError(DomainError):
     code: AfterSaleErrorCode
+
+
+class PromotionError(DomainError):
+    code: PromotionErrorCode

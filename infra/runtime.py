@@ -41,6 +41,8 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
+from domain.promotions.coupons import register_handlers as register_coupon_handlers
+from domain.promotions.deps import CouponDeps
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
@@ -118,6 +120,7 @@ class Runtime:
         register_review_handlers(self.events, self.clock)
         register_desk_handlers(self.desk, self.events, self.exporters)
         register_after_sale_handlers(self.aftersales)
+        register_coupon_handlers(self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -284,6 +287,7 @@ class Runtime:
             members=self.members,
             subscriptions=self.subscriptions,
         )
+        self.coupons = CouponDeps(uow=self.unit_of_work, clock=self.clock, limiter=self.limiter)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -18,6 +18,7 @@ from infra.repositories.cached import (
     CachedSessionRepository,
 )
 from infra.repositories.catalog import TortoiseCatalogRepository
+from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
@@ -70,6 +71,7 @@ class Repositories:
         self.desk = TortoiseDeskRepository()
         self.aftersales = TortoiseAfterSaleRepository()
         self.member_codes = TortoiseMemberCodeRepository()
+        self.coupons = TortoiseCouponRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -34,6 +34,7 @@ OWNER = {
     "desk": "aftersales",
     "aftersales": "aftersales",
     "member_codes": "aftersales",
+    "coupons": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -1,0 +1,1 @@
+"""Promotions: coupon templates and coupons, member prices, flash sales."""
