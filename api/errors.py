@@ -37,6 +37,7 @@ for _codes in (
     d.PointsErrorCode,
     d.SubscriptionErrorCode,
     d.AfterSaleErrorCode,
+    d.PromotionErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -166,7 +167,13 @@ class AfterSaleUserError(UserError):
     code: d.AfterSaleErrorCode
 
 
+@strawberry.type
+class PromotionUserError(UserError):
+    code: d.PromotionErrorCode
+
+
 CODES: dict[type[UserError], type[Enum]] = {
+    PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,
     PointsUserError: d.PointsErrorCode,

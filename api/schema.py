@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
+from api.coupon_queries import CouponQueries
 from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
@@ -27,6 +28,7 @@ from api.mutation_guards import guard_mutations
 from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
+from api.mutations.coupons import CouponMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
@@ -62,6 +64,7 @@ class Query(
     ReconciliationQueries,
     DeskQueries,
     AfterSaleQueries,
+    CouponQueries,
 ):
     pass
 
@@ -81,6 +84,7 @@ class Mutation(
     DeskMutations,
     ActForMemberMutations,
     AfterSaleMutations,
+    CouponMutations,
 ):
     pass
 

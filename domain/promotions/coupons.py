@@ -50,6 +50,8 @@ from domain.promotions.coupons_model import (
 from domain.promotions.deps import CouponDeps
 from domain.uow import UnitOfWork
 
+Issued = tuple[Coupon, CouponTemplate]  # a coupon with its template's rules, for the member
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 CODE_LENGTH = 12  # 60 bits: guessing one is hopeless, and guesses are rate-limited
 
@@ -240,7 +242,7 @@ async def _check_new(
 
 async def claim_coupon(
     deps: CouponDeps, actor: Principal, template_id: UUID, idempotency_key: str | None = None
-) -> Coupon:
+) -> Issued:
     """A member takes a coupon from the coupon centre (领券中心)."""
     if not actor.is_member:
         raise _error(PromotionErrorCode.FORBIDDEN, "Members claim coupons.")
@@ -262,8 +264,8 @@ async def claim_coupon(
             write,
         )
         found = await uow.coupons.get_coupon(UUID(result["coupon_id"]))
-    assert found is not None
-    return found
+        assert found is not None  # written by this request or by the first with its key
+        return found, await _template(uow, found.template_id)
 
 
 async def grant_in_uow(
@@ -291,7 +293,7 @@ async def grant_coupon(
     member_id: UUID,
     reason: str,
     idempotency_key: str,
-) -> Coupon:
+) -> Issued:
     """CS gives a member a coupon, saying why (the staff action log keeps the reason)."""
     if not is_cs(actor):
         raise _error(PromotionErrorCode.FORBIDDEN, "Only CS_AGENT or ADMIN staff grant coupons.")
@@ -306,7 +308,7 @@ async def grant_coupon(
             await record_staff_action_in_uow(
                 uow, actor.label, "GRANT_COUPON", f"coupon:{coupon.id}", why, deps.clock.now()
             )
-    return coupon
+        return coupon, await _template(uow, coupon.template_id)
 
 
 def _code_hash(code: str) -> str:
@@ -336,7 +338,7 @@ async def create_codes(
     return codes
 
 
-async def redeem_code(deps: CouponDeps, actor: Principal, code: str) -> Coupon:
+async def redeem_code(deps: CouponDeps, actor: Principal, code: str) -> Issued:
     """A member turns a redemption code into a coupon: the code is spent in the same
     transaction (a failed issue leaves it unused). Wrong codes count against the member's
     rate limit."""
@@ -358,7 +360,8 @@ async def redeem_code(deps: CouponDeps, actor: Principal, code: str) -> Coupon:
         await deps.limiter.give_back(key)
         template = await _template(uow, template_id)
         member_id = await _check_new(deps, uow, template, actor.id)
-        return await _issue_in_uow(deps, uow, template, member_id, CouponSource.CODE)
+        coupon = await _issue_in_uow(deps, uow, template, member_id, CouponSource.CODE)
+        return coupon, await _template(uow, template.id)
 
 
 async def coupons_of_member(

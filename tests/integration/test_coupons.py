@@ -58,7 +58,7 @@ async def refused(code: PromotionErrorCode, pending: object) -> None:
 async def test_checkout_holds_spends_and_gives_back(runtime: Runtime, clock: MovableClock) -> None:
     deps = runtime.coupons
     alice = await new_member(runtime, "checkout-alice")
-    coupon = await claim_coupon(deps, member(alice), (await template(runtime)).id)
+    coupon, _ = await claim_coupon(deps, member(alice), (await template(runtime)).id)
 
     [option] = await usable_coupons(deps, alice, cart(12_000))
     assert (option.coupon.id, option.discount, option.reason) == (coupon.id, 2000, None)
@@ -94,8 +94,8 @@ async def test_checkout_holds_spends_and_gives_back(runtime: Runtime, clock: Mov
 async def test_a_hold_refuses_what_does_not_apply_or_combine(runtime: Runtime) -> None:
     deps = runtime.coupons
     bob = await new_member(runtime, "hold-bob")
-    first = await claim_coupon(deps, member(bob), (await template(runtime)).id)
-    second = await claim_coupon(deps, member(bob), (await template(runtime)).id)
+    first, _ = await claim_coupon(deps, member(bob), (await template(runtime)).id)
+    second, _ = await claim_coupon(deps, member(bob), (await template(runtime)).id)
     mallory = await new_member(runtime, "hold-mallory")
     async with runtime.unit_of_work() as uow:
         await refused(
@@ -156,8 +156,8 @@ async def test_a_merge_moves_coupons_without_taking_the_survivors_slots(runtime:
     deps = runtime.coupons
     offered = await template(runtime)
     one, two = await new_member(runtime, "merge-one"), await new_member(runtime, "merge-two")
-    moved = await claim_coupon(deps, member(one), offered.id)
-    kept = await claim_coupon(deps, member(two), offered.id)
+    moved, _ = await claim_coupon(deps, member(one), offered.id)
+    kept, _ = await claim_coupon(deps, member(two), offered.id)
     await merge_members(runtime.members, CS, one, two, "same person")
     rows = await CouponRow.filter(member_id=two).order_by("slot").values_list("id", "slot")
     assert sorted(rows, key=str) == sorted([(moved.id, None), (kept.id, 1)], key=str)
@@ -168,7 +168,7 @@ async def test_a_redemption_code_works_once(runtime: Runtime) -> None:
     offered = await template(runtime, per_member_limit=3)
     dave = await new_member(runtime, "code-dave")
     [code] = await create_codes(deps, ADMIN, offered.id, 1)
-    coupon = await redeem_code(deps, member(dave), code.lower())
+    coupon, _ = await redeem_code(deps, member(dave), code.lower())
     assert coupon.template_id == offered.id
     await refused(PromotionErrorCode.COUPON_CODE_USED, redeem_code(deps, member(dave), code))
     for _ in range(deps.policy.code_attempts):
@@ -194,7 +194,7 @@ async def test_expiry_and_the_reminder_with_consent_only(
         "2026-01",
         Channel.MINI_PROGRAM,
     )
-    told = await claim_coupon(deps, member(agreed), offered.id)
+    told, _ = await claim_coupon(deps, member(agreed), offered.id)
     await claim_coupon(deps, member(silent), offered.id)
 
     assert await remind_expiring(deps) == 0  # 30 days left
