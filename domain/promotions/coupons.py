@@ -118,6 +118,13 @@ async def update_template(
                 "make a new template for other rules.",
                 "kind",
             )
+        if template.issued and clean.per_member_limit < template.per_member_limit:
+            raise _error(
+                PromotionErrorCode.INVALID_INPUT,
+                "Members may hold up to the old limit already; `perMemberLimit` can only grow "
+                "once coupons are issued.",
+                "perMemberLimit",
+            )
         if clean.total_quantity < template.issued:
             raise _error(
                 PromotionErrorCode.INVALID_INPUT,

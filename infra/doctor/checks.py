@@ -38,12 +38,18 @@ What each check relies on (the code that keeps it true):
                           the transaction that records the receipt
   after_sale_points       the refund returns redeemed points and reverses earned ones in
                           the same transaction (loyalty services)
+  coupon_issued           domain/promotions/coupons.py: `take_one` counts a coupon in the
+                          transaction that inserts it (a conditional update, under the CHECK)
+  coupon_member_limits    claims and codes take a slot 1..limit, unique per member
+  coupon_orders           a coupon has one `order_id` column: HELD by one order
+                          (conditional update), USED when that order is paid
 """
 
 from __future__ import annotations
 
 from infra.doctor import (
     aftersales,
+    coupons,
     delivery,
     inventory,
     loyalty,
@@ -61,5 +67,6 @@ CHECKS: tuple[Check, ...] = (
     *loyalty.CHECKS,
     *delivery.CHECKS,
     *aftersales.CHECKS,
+    *coupons.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -152,13 +152,19 @@ async def test_pause_resume_end_and_edit(api: Api, admin: Api) -> None:
     assert edited["updateCouponTemplate"]["template"]["name"] == "renamed"
     assert edited["updateCouponTemplate"]["template"]["totalQuantity"] == 50
 
+    roomy = await create(admin, perMemberLimit=2)
+    assert (await member.data(CLAIM, {"t": roomy["id"]}))["claimCoupon"]["errors"] == []
+    tighter = {**OFF_20_FROM_99, "perMemberLimit": 1}
+    narrowed = await admin.data(UPDATE, {"i": {"templateId": roomy["id"], "template": tighter}})
+    assert [e["field"] for e in narrowed["updateCouponTemplate"]["errors"]] == [["perMemberLimit"]]
+
     ended = (await admin.data(END, {"i": {"templateId": tid}}))["endCouponTemplate"]
     assert ended["template"]["status"] == "ENDED"
     back = await admin.data(PAUSE, {"i": {"templateId": tid, "paused": False}})
     assert [e["code"] for e in back["pauseCouponTemplate"]["errors"]] == ["ILLEGAL_STATE"]
     # still usable by its holder
     mine = (await member.data(MINE, {"s": "AVAILABLE"}))["me"]["coupons"]["nodes"]
-    assert [c["name"] for c in mine] == ["renamed"]
+    assert sorted(c["name"] for c in mine) == ["renamed", "满99减20"]
 
 
 async def test_cs_grants_with_a_reason_once_per_key(api: Api, admin: Api, cs: Api) -> None:

@@ -49,6 +49,8 @@ from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
+from domain.promotions.coupons import claim_coupon, hold_in_uow, spend_in_uow
+from domain.promotions.coupons_model import CartLine, CouponCart
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
 from infra.db import sql
@@ -56,6 +58,7 @@ from infra.doctor import NAMES, UnknownCheck, run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
+from tests.support.coupons import template as coupon_template
 
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 
@@ -288,6 +291,16 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         sh_a,
         [ReceivedLine(line.id, 1, Condition.DAMAGED)],
     )
+    # Coupons: Eve's took ¥20 off her returned order (held, then spent when paid); Ann's waits.
+    offered = await coupon_template(runtime)
+    eve_coupon, _ = await claim_coupon(runtime.coupons, eve, offered.id)
+    await claim_coupon(runtime.coupons, members[0], offered.id)
+    cart = CouponCart([CartLine(kiwi, product.id, None, 2, 20_000)], "MINI_PROGRAM")
+    async with runtime.unit_of_work() as uow:
+        await hold_in_uow(
+            runtime.coupons, uow, eve.id, [eve_coupon.id], orders["returned"].id, cart
+        )
+        await spend_in_uow(runtime.coupons, uow, orders["returned"].id)
     return Books(stores, variants, members, orders, subscription_ids[0], returned.id)
 
 
@@ -540,6 +553,35 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
         "order {returned}: an after-sale returns 51 redeemed points (ledger: 50)",
     ),
 }
+
+
+async def corrupt_coupon_issued(books: Books) -> None:
+    await sql.execute("UPDATE coupon_template SET issued = issued + 1")
+
+
+async def corrupt_coupon_member_limits(books: Books) -> None:
+    await sql.execute("UPDATE coupon SET slot = 2 WHERE status = 'USED'")
+
+
+async def corrupt_coupon_orders(books: Books) -> None:
+    await sql.execute(
+        "UPDATE coupon SET order_id = $1 WHERE status = 'USED'", books.orders["cancelled_unpaid"].id
+    )
+
+
+CORRUPTIONS.update(
+    {
+        "coupon_issued": (corrupt_coupon_issued, "issued 3 of 100, 2 coupons exist"),
+        "coupon_member_limits": (
+            corrupt_coupon_member_limits,
+            "claimed 1 (slot up to 2), the limit is 1",
+        ),
+        "coupon_orders": (
+            corrupt_coupon_orders,
+            "is USED by order {cancelled_unpaid}, which was never paid",
+        ),
+    }
+)
 
 
 def test_every_check_has_a_corruption_test() -> None:
