@@ -20,7 +20,7 @@ from domain.promotions.coupons_model import (
 strawberry.enum(CouponKind)
 strawberry.enum(CouponStatus)
 strawberry.enum(CouponSource)
-strawberry.enum(TemplateStatus)
+strawberry.enum(TemplateStatus, name="CouponTemplateStatus")
 strawberry.enum(CouponView, name="CouponListStatus")
 
 __all__ = ["Coupon", "CouponConnection", "CouponTemplate", "CouponTemplateConnection", "CouponView"]

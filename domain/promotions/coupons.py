@@ -1,5 +1,6 @@
 """Coupons: ADMIN runs templates; members claim coupons (领券中心) or redeem codes (兑换码); CS
-and other contexts grant them; checkout holds, spends and gives them back.
+and other contexts grant them; jobs expire them and remind members before they end. (What
+checkout does with them is in `coupons_checkout.py`.)
 
 Issuing is one transaction: `take_one` counts the coupon on the template in a conditional
 update (`issued < total_quantity`), which also locks the template row until the commit, then
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from uuid import UUID
 
 from domain.errors import PromotionError, PromotionErrorCode
@@ -32,19 +32,14 @@ from domain.promotions.coupons_model import (
     MAX_CODES_PER_CALL,
     MAY_BECOME,
     Coupon,
-    CouponCart,
-    CouponOption,
     CouponSource,
     CouponStatus,
     CouponTemplate,
     CouponView,
     TemplateDraft,
     TemplateStatus,
-    apply_in_order,
-    best_first,
     clean_draft,
     clean_reason,
-    evaluate,
     is_new_member,
 )
 from domain.promotions.deps import CouponDeps
@@ -280,8 +275,8 @@ async def grant_in_uow(
 ) -> Coupon:
     """Give a member a coupon inside the caller's transaction (referral rewards, automations,
     CS): once per `key`, whoever calls again with it gets the first coupon. Grants count
-    against the template's quantity, not the per-member limit (the caller decided), and skip
-    the new-members rule only when the template has none."""
+    against the template's quantity, not the per-member limit (the caller decided); a
+    new-members-only template still goes to new members only."""
     clean = clean_key(key)
     if clean is None:
         raise _error(PromotionErrorCode.INVALID_INPUT, "A grant needs a key.", "idempotencyKey")
@@ -381,77 +376,6 @@ async def coupons_of_member(
         }
     pairs = [(c, by_id[c.template_id]) for c in found.items]
     return Page(pairs, found.keys, found.has_next, found.has_previous)
-
-
-async def usable_coupons_in_uow(
-    deps: CouponDeps, uow: UnitOfWork, member_id: UUID, cart: CouponCart
-) -> list[CouponOption]:
-    """Every coupon the member holds, each with what it takes off this cart, best first;
-    those that do not apply come last, with the reason."""
-    now = deps.clock.now()
-    coupons = await uow.coupons.available_of(member_id, now)
-    by_id = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in coupons])}
-    return best_first([evaluate(c, by_id[c.template_id], cart, now) for c in coupons])
-
-
-async def usable_coupons(deps: CouponDeps, member_id: UUID, cart: CouponCart) -> list[CouponOption]:
-    async with deps.uow() as uow:
-        return await usable_coupons_in_uow(deps, uow, member_id, cart)
-
-
-def _unavailable(index: int, message: str) -> PromotionError:
-    return _error(PromotionErrorCode.COUPON_UNAVAILABLE, message, "couponIds", str(index))
-
-
-async def hold_in_uow(
-    deps: CouponDeps,
-    uow: UnitOfWork,
-    member_id: UUID,
-    coupon_ids: Sequence[UUID],
-    order_id: UUID,
-    cart: CouponCart,
-) -> list[CouponOption]:
-    """Hold the member's coupons for an order, in the order given (each applies to what the
-    ones before it left), inside the order's transaction: each is AVAILABLE → HELD in one
-    conditional update, so of two orders with one coupon, one wins and the other gets
-    COUPON_UNAVAILABLE. Every coupon must apply; more than one must all stack."""
-    now = deps.clock.now()
-    if len(set(coupon_ids)) != len(coupon_ids):
-        raise _error(PromotionErrorCode.INVALID_INPUT, "A coupon is used once.", "couponIds")
-    pairs: list[tuple[Coupon, CouponTemplate]] = []
-    for index, coupon_id in enumerate(coupon_ids):
-        coupon = await uow.coupons.get_coupon(coupon_id)
-        if coupon is None or coupon.member_id != member_id:
-            raise _unavailable(index, "No such coupon of yours.")
-        pairs.append((coupon, await _template(uow, coupon.template_id)))
-    if len(pairs) > 1 and not all(t.stackable_with_coupons for _, t in pairs):
-        raise _error(
-            PromotionErrorCode.COUPON_UNAVAILABLE,
-            "These coupons do not combine: use one.",
-            "couponIds",
-        )
-    options = apply_in_order(pairs, cart, now)
-    for index, option in enumerate(options):
-        if option.reason is not None:
-            raise _unavailable(index, option.reason)
-    # Lock order: by coupon id, like every row lock in the project.
-    for index, coupon_id in sorted(enumerate(coupon_ids), key=lambda x: str(x[1])):
-        if not await uow.coupons.hold(coupon_id, member_id, order_id, now):
-            raise _unavailable(index, "This coupon was just used by another order.")
-    for option in options:
-        option.coupon.status, option.coupon.order_id = CouponStatus.HELD, order_id
-    return options
-
-
-async def spend_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
-    """The order was paid: its held coupons are used."""
-    return await uow.coupons.spend(order_id, deps.clock.now())
-
-
-async def give_back_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
-    """The order was cancelled, timed out, or fully refunded: its coupons return to the
-    member while still valid (an expired one stays EXPIRED)."""
-    return await uow.coupons.give_back(order_id, deps.clock.now())
 
 
 async def expire_coupons(deps: CouponDeps) -> int:

@@ -263,6 +263,15 @@ class TortoiseCouponRepository(CouponRepository):
         rows = await sql.fetch(f"{SELECT_COUPONS} WHERE id = $1", coupon_id)
         return _coupon(rows[0]) if rows else None
 
+    async def coupons_of(self, coupon_ids: Sequence[UUID]) -> list[Coupon]:
+        keys = list(dict.fromkeys(coupon_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"{SELECT_COUPONS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_coupon(r) for r in rows]
+
     async def for_member(
         self, member_id: UUID, view: CouponView, now: datetime, page: PageRequest
     ) -> Page[Coupon]:

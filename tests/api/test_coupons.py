@@ -30,8 +30,8 @@ PAUSE = f"""mutation($i: PauseCouponTemplateInput!) {{ pauseCouponTemplate(input
   {TEMPLATE_FIELDS} }} }}"""
 END = f"""mutation($i: CouponTemplateIdInput!) {{ endCouponTemplate(input: $i) {{
   {TEMPLATE_FIELDS} }} }}"""
-TEMPLATES = """query($s: TemplateStatus) { couponTemplates(status: $s) { nodes { id name issued
-  status } } }"""
+TEMPLATES = """query($s: CouponTemplateStatus) { couponTemplates(status: $s) {
+  nodes { id name issued status } } }"""
 COUPON_FIELDS = """coupon { id name status source validFrom validUntil
   rules { text amountOff threshold } } errors { code field message }"""
 CLAIM = f"""mutation($t: ID!, $k: String) {{ claimCoupon(input: {{templateId: $t,

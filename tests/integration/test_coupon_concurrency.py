@@ -13,7 +13,8 @@ from uuid import UUID
 
 from domain.errors import PromotionError
 from domain.ids import new_id
-from domain.promotions.coupons import claim_coupon, hold_in_uow
+from domain.promotions.coupons import claim_coupon
+from domain.promotions.coupons_checkout import hold_in_uow
 from domain.promotions.coupons_model import CartLine, CouponCart, CouponStatus
 from infra.db.models.coupons import CouponRow, CouponTemplateRow
 from infra.runtime import Runtime

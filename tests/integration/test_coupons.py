@@ -17,11 +17,13 @@ from domain.promotions.coupons import (
     claim_coupon,
     create_codes,
     expire_coupons,
-    give_back_in_uow,
     grant_in_uow,
-    hold_in_uow,
     redeem_code,
     remind_expiring,
+)
+from domain.promotions.coupons_checkout import (
+    give_back_in_uow,
+    hold_in_uow,
     spend_in_uow,
     usable_coupons,
 )

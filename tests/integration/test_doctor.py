@@ -49,7 +49,8 @@ from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
-from domain.promotions.coupons import claim_coupon, hold_in_uow, spend_in_uow
+from domain.promotions.coupons import claim_coupon
+from domain.promotions.coupons_checkout import hold_in_uow, spend_in_uow
 from domain.promotions.coupons_model import CartLine, CouponCart
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
