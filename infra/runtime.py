@@ -41,6 +41,7 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
+from domain.promotions.coupons import coupons_exporter
 from domain.promotions.coupons import register_handlers as register_coupon_handlers
 from domain.promotions.deps import CouponDeps
 from domain.subscriptions.deps import SubscriptionDeps
@@ -126,6 +127,7 @@ class Runtime:
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
         self.exporters.register_list("reviews", export_reviews)
+        self.exporters.register_list("coupons", coupons_exporter(self.clock))
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:

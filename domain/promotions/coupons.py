@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 from uuid import UUID
 
+from domain.clock import Clock
 from domain.errors import PromotionError, PromotionErrorCode
-from domain.events import EventHandlers, MembersMerged
+from domain.events import EventHandlers, ExportScope, MembersMerged, PagedExporter
 from domain.idempotency import clean_key, once
 from domain.identity.model import Principal
 from domain.identity.services import record_staff_action_in_uow
@@ -26,7 +28,7 @@ from domain.members.model import ConsentPurpose
 from domain.members.services import member_since_in_uow, surviving_member_in_uow
 from domain.ordering.services import is_cs
 from domain.outbox import Notification, enqueue
-from domain.pagination import Page, PageRequest
+from domain.pagination import MAX_PAGE_SIZE, Page, PageRequest
 from domain.promotions.coupons_model import (
     EXPIRING_NOTICE,
     MAX_CODES_PER_CALL,
@@ -419,6 +421,31 @@ def _notice(kind: str, about: Coupon, **fields: str) -> Notification:
         dedupe_key=f"coupon:{about.id}:{kind.lower()}",
         consent=ConsentPurpose.MARKETING_WECHAT,
     )
+
+
+def coupons_exporter(clock: Clock) -> PagedExporter:
+    """The member's coupons in every state, newest first, for their data export."""
+
+    async def export(
+        uow: UnitOfWork, scope: ExportScope, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        page = await uow.coupons.for_member(
+            scope.member_id, None, clock.now(), PageRequest(MAX_PAGE_SIZE, after)
+        )
+        items = [
+            {
+                "templateId": str(c.template_id),
+                "status": c.status.value,
+                "source": c.source.value,
+                "validFrom": c.valid_from.isoformat(),
+                "validUntil": c.valid_until.isoformat(),
+                "orderId": str(c.order_id) if c.order_id else None,
+            }
+            for c in page.items
+        ]
+        return items, page.keys[-1] if page.has_next else None
+
+    return export
 
 
 def register_handlers(events: EventHandlers) -> None:

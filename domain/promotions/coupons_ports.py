@@ -53,9 +53,9 @@ class CouponRepository(Protocol):
     async def get_coupon(self, coupon_id: UUID) -> Coupon | None: ...
     async def coupons_of(self, coupon_ids: Sequence[UUID]) -> list[Coupon]: ...
     async def for_member(
-        self, member_id: UUID, view: CouponView, now: datetime, page: PageRequest
+        self, member_id: UUID, view: CouponView | None, now: datetime, page: PageRequest
     ) -> Page[Coupon]:
-        """The member's coupons in that view (see `CouponView`), soonest to end first."""
+        """The member's coupons in that view (see `CouponView`; None: all), newest first."""
         ...
 
     async def available_of(self, member_id: UUID, now: datetime) -> list[Coupon]:

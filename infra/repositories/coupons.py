@@ -273,10 +273,12 @@ class TortoiseCouponRepository(CouponRepository):
         return [_coupon(r) for r in rows]
 
     async def for_member(
-        self, member_id: UUID, view: CouponView, now: datetime, page: PageRequest
+        self, member_id: UUID, view: CouponView | None, now: datetime, page: PageRequest
     ) -> Page[Coupon]:
         values: list[Any] = [member_id]
-        if view is CouponView.USED:
+        if view is None:
+            where = "TRUE"
+        elif view is CouponView.USED:
             where = f"status = '{USED}'"
         else:
             values.append(now)

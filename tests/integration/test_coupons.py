@@ -12,7 +12,7 @@ from domain.errors import PromotionError, PromotionErrorCode
 from domain.ids import new_id
 from domain.members.merge import merge_members
 from domain.members.model import Channel, ConsentPurpose
-from domain.members.privacy import ConsentChange, update_consents
+from domain.members.privacy import ConsentChange, export_member_data, update_consents
 from domain.promotions.coupons import (
     claim_coupon,
     create_codes,
@@ -211,3 +211,17 @@ async def test_expiry_and_the_reminder_with_consent_only(
     clock.advance(timedelta(days=3))
     assert await expire_coupons(deps) == 2
     assert set(await CouponRow.all().values_list("status", flat=True)) == {CouponStatus.EXPIRED}
+
+
+async def test_the_data_export_lists_the_members_coupons(runtime: Runtime) -> None:
+    erin = await new_member(runtime, "export-erin")
+    offered = await template(runtime, per_member_limit=2)
+    first, _ = await claim_coupon(runtime.coupons, member(erin), offered.id)
+    second, _ = await claim_coupon(runtime.coupons, member(erin), offered.id)
+    document = await export_member_data(runtime.members, member(erin))
+    listed = document["coupons"]
+    assert [c["templateId"] for c in listed] == [str(offered.id)] * 2
+    assert {c["status"] for c in listed} == {"AVAILABLE"}
+    assert sorted(c["validUntil"] for c in listed) == sorted(
+        c.valid_until.isoformat() for c in (first, second)
+    )
