@@ -26,6 +26,7 @@ NEW_MEMBER_DAYS = 30  # a OneID younger than this is a new member (新人)
 EXPIRING_NOTICE = timedelta(days=3)  # "coupons expiring" is sent this long before the end
 MAX_CODES_PER_CALL = 1000
 MAX_REASON_LENGTH = 200
+MIN_YEAR, MAX_YEAR = 2000, 2200  # a campaign's window, not the calendar's limits
 
 
 class CouponKind(StrEnum):
@@ -307,6 +308,9 @@ def clean_validity(validity: Validity) -> Validity:
         raise _refuse("Give `validDays`, or both `startsAt` and `endsAt`.", "endsAt")
     if validity.starts_at.tzinfo is None or validity.ends_at.tzinfo is None:
         raise _refuse("`startsAt` and `endsAt` carry a time zone.", "startsAt")
+    for name, moment in (("startsAt", validity.starts_at), ("endsAt", validity.ends_at)):
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:  # also keeps UTC conversions in range
+            raise _refuse(f"`{name}` is a date from {MIN_YEAR} to {MAX_YEAR}.", name)
     if validity.ends_at <= validity.starts_at:
         raise _refuse("`endsAt` is after `startsAt`.", "endsAt")
     return validity

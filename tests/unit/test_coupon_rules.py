@@ -83,6 +83,8 @@ def test_validity_is_a_window_or_days_never_both_or_neither() -> None:
     backwards = Validity(starts_at=start, ends_at=start - timedelta(seconds=1))
     assert refused(PromotionErrorCode.INVALID_INPUT, validity=backwards) == ["endsAt"]
     assert refused(PromotionErrorCode.INVALID_INPUT, validity=Validity(days=0)) == ["validDays"]
+    ancient = Validity(starts_at=datetime(1, 1, 1, tzinfo=UTC), ends_at=start)
+    assert refused(PromotionErrorCode.INVALID_INPUT, validity=ancient) == ["startsAt"]
 
 
 def test_quantities_limits_and_channels_are_checked() -> None:
