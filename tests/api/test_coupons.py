@@ -13,7 +13,7 @@ from api.relay import encode_id
 from domain.identity.model import StaffRole
 from infra.db.models.coupons import CouponRow, CouponTemplateRow
 from infra.runtime import Runtime
-from tests.support import is_postgres
+from tests.support import count_sql, is_postgres
 from tests.support.api import Api, staff_api
 from tests.support.members import wechat_member
 from tests.support.processes import second_api
@@ -234,3 +234,24 @@ async def test_claims_race_across_two_api_processes(api: Api, admin: Api, runtim
     assert answers == {"issued": 20, "TEMPLATE_SOLD_OUT": 40}
     assert (await CouponTemplateRow.all().values_list("issued", flat=True)) == [20]
     assert await CouponRow.all().count() == 20
+
+
+async def test_my_coupons_cost_the_same_statements_for_one_or_many(
+    api: Api, admin: Api, runtime: Runtime
+) -> None:
+    member, _ = await wechat_member(api, "test:coupon-collector")
+
+    async def statements() -> tuple[int, int]:
+        with count_sql() as seen:
+            mine = (await member.data(MINE, {"s": "AVAILABLE"}))["me"]["coupons"]["nodes"]
+        return len(seen), len(mine)
+
+    first = await create(admin)
+    await member.data(CLAIM, {"t": first["id"]})
+    one = await statements()
+    for n in range(6):
+        made = await create(admin, name=f"coupon {n}")
+        await member.data(CLAIM, {"t": made["id"]})
+    many = await statements()
+    assert (one[1], many[1]) == (1, 7)
+    assert many[0] == one[0] >= 2  # the coupons, their templates (and the member)
