@@ -31,6 +31,7 @@ depends_on = None
 UUID = sa.CHAR(36).with_variant(postgresql.UUID(), "postgresql")
 TS = sa.TIMESTAMP(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+BOOL = sa.Integer().with_variant(sa.Boolean(), "postgresql")
 
 
 def upgrade() -> None:
@@ -51,9 +52,9 @@ def upgrade() -> None:
         sa.Column("total_quantity", sa.Integer(), nullable=False),
         sa.Column("issued", sa.Integer(), nullable=False),
         sa.Column("per_member_limit", sa.Integer(), nullable=False),
-        sa.Column("new_members_only", sa.Boolean(), nullable=False),
-        sa.Column("stackable_with_points", sa.Boolean(), nullable=False),
-        sa.Column("stackable_with_coupons", sa.Boolean(), nullable=False),
+        sa.Column("new_members_only", BOOL, nullable=False),
+        sa.Column("stackable_with_points", BOOL, nullable=False),
+        sa.Column("stackable_with_coupons", BOOL, nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
@@ -76,7 +77,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(9), nullable=False),
         sa.Column("source", sa.String(5), nullable=False),
         sa.Column("slot", sa.Integer(), nullable=True),
-        sa.Column("issue_key", sa.String(120), nullable=True, unique=True),
+        sa.Column("issue_key", sa.String(160), nullable=True, unique=True),
         sa.Column("valid_from", TS, nullable=False),
         sa.Column("valid_until", TS, nullable=False),
         sa.Column("issued_at", TS, nullable=False),

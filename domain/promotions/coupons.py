@@ -49,6 +49,7 @@ from domain.uow import UnitOfWork
 
 Issued = tuple[Coupon, CouponTemplate]  # a coupon with its template's rules, for the member
 
+MAX_ISSUE_KEY = 160  # coupon.issue_key: "cs:<agent id>:" and a client's 100-character key
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 CODE_LENGTH = 12  # 60 bits: guessing one is hopeless, and guesses are rate-limited
 
@@ -279,11 +280,22 @@ async def grant_in_uow(
     CS): once per `key`, whoever calls again with it gets the first coupon. Grants count
     against the template's quantity, not the per-member limit (the caller decided); a
     new-members-only template still goes to new members only."""
-    clean = clean_key(key)
-    if clean is None:
-        raise _error(PromotionErrorCode.INVALID_INPUT, "A grant needs a key.", "idempotencyKey")
+    clean = key.strip()
+    if not 0 < len(clean) <= MAX_ISSUE_KEY or "\x00" in clean:
+        raise _error(
+            PromotionErrorCode.INVALID_INPUT,
+            f"A grant's key is 1-{MAX_ISSUE_KEY} characters.",
+            "idempotencyKey",
+        )
     first = await uow.coupons.by_issue_key(clean)
     if first is not None:
+        same = await surviving_member_in_uow(uow, member_id)
+        if first.template_id != template_id or same is None or same.id != first.member_id:
+            raise _error(
+                PromotionErrorCode.IDEMPOTENCY_CONFLICT,
+                "This key gave another coupon; use a new key.",
+                "idempotencyKey",
+            )
         return first
     template = await _template(uow, template_id)
     survivor = await _check_new(deps, uow, template, member_id)
@@ -305,9 +317,10 @@ async def grant_coupon(
     key = clean_key(idempotency_key)
     if key is None:
         raise _error(PromotionErrorCode.INVALID_INPUT, "`idempotencyKey` is required.")
+    scoped = f"cs:{actor.id}:{key}"  # the same key of two agents names two grants
     async with deps.uow() as uow:
-        replay = await uow.coupons.by_issue_key(f"cs:{key}")
-        coupon = await grant_in_uow(deps, uow, template_id, member_id, f"cs:{key}")
+        replay = await uow.coupons.by_issue_key(scoped)
+        coupon = await grant_in_uow(deps, uow, template_id, member_id, scoped)
         if replay is None:
             await record_staff_action_in_uow(
                 uow, actor.label, "GRANT_COUPON", f"coupon:{coupon.id}", why, deps.clock.now()

@@ -167,8 +167,11 @@ async def test_pause_resume_end_and_edit(api: Api, admin: Api) -> None:
     assert sorted(c["name"] for c in mine) == ["renamed", "满99减20"]
 
 
-async def test_cs_grants_with_a_reason_once_per_key(api: Api, admin: Api, cs: Api) -> None:
+async def test_cs_grants_with_a_reason_once_per_key(
+    api: Api, admin: Api, cs: Api, runtime: Runtime
+) -> None:
     template = await create(admin, perMemberLimit=1)
+    template2 = await create(admin, name="another")
     member, login = await wechat_member(api, "test:coupon-granted")
     grant = {
         "templateId": template["id"],
@@ -188,6 +191,12 @@ async def test_cs_grants_with_a_reason_once_per_key(api: Api, admin: Api, cs: Ap
     assert audit["staffActions"]["nodes"] == [
         {"action": "GRANT_COUPON", "subject": f"coupon:{granted}", "reason": "parcel arrived late"}
     ]
+    other = await cs.data(GRANT, {"i": {**grant, "templateId": template2["id"]}})
+    assert [e["code"] for e in other["grantCoupon"]["errors"]] == ["IDEMPOTENCY_CONFLICT"]
+    # Another agent's "g-1" is another grant.
+    colleague = await staff_api(api, runtime, "coupon-cs-2", StaffRole.CS_AGENT, [])
+    second = (await colleague.data(GRANT, {"i": grant}))["grantCoupon"]
+    assert second["errors"] == [] and second["coupon"]["id"] != first["coupon"]["id"]
     empty = await cs.data(GRANT, {"i": {**grant, "reason": " ", "idempotencyKey": "g-2"}})
     assert [e["field"] for e in empty["grantCoupon"]["errors"]] == [["reason"]]
 

@@ -45,7 +45,7 @@ class CouponRow(Model):
     status = fields.CharEnumField(CouponStatus, max_length=9)
     source = fields.CharEnumField(CouponSource, max_length=5)
     slot = fields.IntField(null=True)  # claims and codes: 1..per_member_limit
-    issue_key = fields.CharField(max_length=120, null=True, unique=True)  # grants
+    issue_key = fields.CharField(max_length=160, null=True, unique=True)  # grants
     valid_from = fields.DatetimeField()
     valid_until = fields.DatetimeField()
     issued_at = fields.DatetimeField()
