@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
+from api.coupon_queries import CouponQueries
 from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
@@ -28,6 +29,7 @@ from api.mutation_guards import guard_mutations
 from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
+from api.mutations.coupons import CouponMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.flash_sales import FlashSaleMutations
 from api.mutations.inventory import InventoryMutations
@@ -69,6 +71,7 @@ class Query(
     AfterSaleQueries,
     TillReturnQueries,
     FlashSaleQueries,
+    CouponQueries,
 ):
     pass
 
@@ -91,6 +94,7 @@ class Mutation(
     TillReturnMutations,
     FlashSaleMutations,
     RefundMutations,
+    CouponMutations,
 ):
     pass
 

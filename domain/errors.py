@@ -42,24 +42,30 @@
     │     OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
     │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
     │     FORBIDDEN
-    └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
-          (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
-          review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
-          QUANTITY_EXCEEDED, REFUND_ONLY_REQUIRED (fresh produce: no goods come back, only a
-          refund-only request within its hours), ALREADY_DECIDED (another agent decided
-          first), REFUND_NOT_POSSIBLE
-          (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
-          per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
-          the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
-          not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
-          INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
-          badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
-          is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    ├── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
+    │     (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
+    │     review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
+    │     QUANTITY_EXCEEDED, REFUND_ONLY_REQUIRED (fresh produce: no goods come back, only a
+    │     refund-only request within its hours), ALREADY_DECIDED (another agent decided
+    │     first), REFUND_NOT_POSSIBLE
+    │     (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
+    │     per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
+    │     the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
+    │     not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
+    │     INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
+    │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
+    │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
     └── PromotionError               PromotionErrorCode (domain/promotions/)
-          (common codes) FORBIDDEN; flash sales: INVALID_PRICE (not below the list price),
-          INVALID_WINDOW (ends before it starts, or in the past), FLASH_SALE_OVERLAP (another
-          sale of the variant at the same time and place), FLASH_SALE_ENDED (ended or cancelled:
-          no more changes), FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
+          (common codes) FORBIDDEN, ILLEGAL_STATE; coupons: TEMPLATE_NOT_ACTIVE (paused,
+          ended, or outside its window), TEMPLATE_SOLD_OUT (every coupon issued),
+          COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
+          new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
+          COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
+          COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired);
+          flash sales: INVALID_PRICE (not below the list price), INVALID_WINDOW (ends before
+          it starts, or in the past), FLASH_SALE_OVERLAP (another sale of the variant at the
+          same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
+          FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
           FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
           are also OrderErrorCode members, so placeOrder's payload shows them
 
@@ -275,6 +281,15 @@ class PromotionErrorCode(StrEnum):
     FLASH_SALE_SOLD_OUT = "FLASH_SALE_SOLD_OUT"
     FLASH_SALE_LIMIT_REACHED = "FLASH_SALE_LIMIT_REACHED"
     FLASH_SALE_MEMBERS_ONLY = "FLASH_SALE_MEMBERS_ONLY"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    TEMPLATE_NOT_ACTIVE = "TEMPLATE_NOT_ACTIVE"
+    TEMPLATE_SOLD_OUT = "TEMPLATE_SOLD_OUT"
+    COUPON_LIMIT_REACHED = "COUPON_LIMIT_REACHED"
+    NOT_A_NEW_MEMBER = "NOT_A_NEW_MEMBER"
+    INVALID_COUPON_CODE = "INVALID_COUPON_CODE"
+    COUPON_CODE_USED = "COUPON_CODE_USED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    COUPON_UNAVAILABLE = "COUPON_UNAVAILABLE"
 
 
 ErrorCode = (

@@ -26,6 +26,7 @@ from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
 from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
+from domain.promotions.coupons_ports import CouponRepository
 from domain.promotions.flash_sales_ports import FlashSaleRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
@@ -78,6 +79,8 @@ class UnitOfWork(Protocol):
     def till_returns(self) -> TillReturnRepository: ...
     @property
     def flash_sales(self) -> FlashSaleRepository: ...
+    @property
+    def coupons(self) -> CouponRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -31,6 +31,7 @@ from domain.ordering.payments import recover_lost_notices
 from domain.ordering.reconcile import reconcile_yesterday
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
+from domain.promotions.coupons import expire_coupons, remind_expiring
 from domain.subscriptions.renewals import renew_due
 from domain.subscriptions.renewals import send_reminders as subscription_reminders
 from domain.subscriptions.services import resume_paused_until_due
@@ -114,6 +115,14 @@ async def _resume_paused(runtime: Runtime) -> int:
     return await resume_paused_until_due(runtime.subscriptions)
 
 
+async def _expire_coupons(runtime: Runtime) -> int:
+    return await expire_coupons(runtime.coupons)
+
+
+async def _coupon_reminders(runtime: Runtime) -> int:
+    return await remind_expiring(runtime.coupons)
+
+
 JOBS: list[Job] = [
     Job(
         "resume_paused_subscriptions",
@@ -134,6 +143,13 @@ JOBS: list[Job] = [
         "'delivery coming' messages three days ahead",
     ),
     Job("expire_points", _expire_points, 3600, "expires points lots past their expiry date"),
+    Job("expire_coupons", _expire_coupons, 3600, "marks AVAILABLE coupons past their end EXPIRED"),
+    Job(
+        "coupon_reminders",
+        _coupon_reminders,
+        3600,
+        "'coupons expiring' once per coupon three days ahead (marketing consent only)",
+    ),
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).
     Job("recompute_tiers", _recompute_tiers, 86400, "recomputes tiers from 12 months of growth"),

@@ -41,7 +41,9 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
-from domain.promotions.deps import FlashSaleDeps
+from domain.promotions.coupons import coupons_exporter
+from domain.promotions.coupons import register_handlers as register_coupon_handlers
+from domain.promotions.deps import CouponDeps, FlashSaleDeps
 from domain.promotions.flash_sales import register_handlers as register_flash_sale_handlers
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
@@ -121,11 +123,13 @@ class Runtime:
         register_review_handlers(self.events, self.clock)
         register_desk_handlers(self.desk, self.events, self.exporters)
         register_after_sale_handlers(self.aftersales)
+        register_coupon_handlers(self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
         self.exporters.register_list("reviews", export_reviews)
+        self.exporters.register_list("coupons", coupons_exporter(self.clock))
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:
@@ -289,6 +293,7 @@ class Runtime:
             subscriptions=self.subscriptions,
             ordering=self.ordering,
         )
+        self.coupons = CouponDeps(uow=self.unit_of_work, clock=self.clock, limiter=self.limiter)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -338,6 +338,7 @@ def _dev(kind: str, page: str | None, **data: str) -> tuple[str, dict[str, Any]]
 
 _ORDER_PAGE = "pages/order/detail?id={order_id}"
 _SUBSCRIPTION_PAGE = "pages/subscription/detail?id={subscription}"
+_COUPONS_PAGE = "pages/coupons/index"
 
 # What the recording fake renders in development and tests (template ids `tmpl-<kind>`);
 # `NOTIFIER=wechat` never uses them: real templates come from WECHAT_TEMPLATES_FILE.
@@ -440,6 +441,13 @@ DEV_TEMPLATES: Templates = parse(
                     _SUBSCRIPTION_PAGE,
                     thing1="{reason}",
                     phrase2="已暂停",
+                ),
+                _dev(
+                    "COUPON_EXPIRING",
+                    _COUPONS_PAGE,
+                    thing1="{coupon}",
+                    date2="{expires}",
+                    thing3="优惠券即将过期",
                 ),
             ]
         ),

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.relay import Node, encode_id
+from api.types.coupons import CouponView
 from domain.aftersales import member_codes
 from domain.aftersales.member_codes import issue_member_code
 from domain.identity.model import Principal, PrincipalKind
@@ -20,6 +21,7 @@ from domain.ordering.model import OrderStatus
 
 if TYPE_CHECKING:
     from api.types.aftersales import AfterSaleConnection
+    from api.types.coupons import CouponConnection
     from api.types.desk import StaffNote
     from api.types.orders import OrderConnection
     from api.types.points import Points
@@ -255,6 +257,30 @@ class Member(Node):
             return None
         page = await info.context.runtime.repos.reviews.for_member(self.key, _page(first, after))
         return ReviewConnection.from_page(page, Review.from_domain)
+
+    @strawberry.field(
+        description="Coupons, newest first (the member and CS): AVAILABLE (also those held by "
+        "an unpaid order) while valid, USED, or EXPIRED; each says what it takes off."
+    )
+    async def coupons(
+        self,
+        info: Info[Context, Any],
+        status: CouponView = CouponView.AVAILABLE,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Annotated[CouponConnection, strawberry.lazy("api.types.coupons")] | None:
+        from api.arguments import page_args as _page
+        from api.types.coupons import Coupon, CouponConnection
+        from domain.promotions.coupons import coupons_of_member
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        deps = info.context.runtime.coupons
+        page = await coupons_of_member(deps, self.key, status, _page(first, after))
+        return CouponConnection.from_page(page, Coupon.from_pair)
 
     @strawberry.field(
         description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
@@ -126,6 +127,24 @@ async def resolve_member(members: MemberRepository, member_id: UUID) -> Member |
 async def surviving_member_in_uow(uow: UnitOfWork, member_id: UUID) -> Member | None:
     """`resolve_member` inside the caller's transaction (another context's use case)."""
     return await resolve_member(uow.members, member_id)
+
+
+async def member_since_in_uow(uow: UnitOfWork, member: Member) -> datetime:
+    """When the person behind a OneID became a member: the earliest creation of the member
+    and of every account merged into it (a duplicate made yesterday and merged into a
+    member of last year is last year's member, not a new one)."""
+    since, seen, todo = member.created_at, {member.id}, [member.id]
+    while todo and len(seen) <= MAX_MERGE_HOPS * 8:
+        for merge in await uow.members.merges_of(todo.pop()):
+            source = merge.source_member_id
+            if source in seen:
+                continue
+            seen.add(source)
+            found = await uow.members.get(source)
+            if found is not None:
+                since = min(since, found.created_at)
+                todo.append(source)
+    return since
 
 
 async def active_member(uow: UnitOfWork, member_id: UUID, field_name: str = "memberId") -> Member:

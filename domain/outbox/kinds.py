@@ -62,5 +62,7 @@ MESSAGE_KINDS: Mapping[str, MessageKind] = {
         _subscription("SUBSCRIPTION_REMINDER", date=_DATE, total=_MONEY),
         _subscription("SUBSCRIPTION_SHORT", date=_DATE, reason=_T),
         _subscription("SUBSCRIPTION_PAUSED", reason=_T),
+        # marketing: only with consent; `coupon` is the template's name
+        MessageKind("COUPON_EXPIRING", {"coupon": _T, "expires": _DATE}, about_order=False),
     )
 }

@@ -1,3 +1,4 @@
-"""Promotions: coupons, member prices and the pricing of a cart, flash sales. Flash sales (秒杀)
-live in `flash_sales` (use cases and the checkout's `flash_price_in_uow`), `flash_sales_model`
-and `flash_sales_ports`. Their deps in `deps`."""
+"""Promotions: coupon templates and coupons (`coupons`, `coupons_model`, `coupons_ports`,
+`coupons_checkout`: what checkout calls), member prices, flash sales (秒杀: `flash_sales`, with
+the checkout's `flash_price_in_uow`, `flash_sales_model`, `flash_sales_ports`). Their deps in
+`deps`."""

@@ -18,6 +18,7 @@ from infra.repositories.cached import (
     CachedSessionRepository,
 )
 from infra.repositories.catalog import TortoiseCatalogRepository
+from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
@@ -74,6 +75,7 @@ class Repositories:
         self.member_codes = TortoiseMemberCodeRepository()
         self.till_returns = TortoiseTillReturnRepository()
         self.flash_sales = TortoiseFlashSaleRepository()
+        self.coupons = TortoiseCouponRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -50,12 +50,18 @@ What each check relies on (the code that keeps it true):
   flash_sale_units        domain/promotions/flash_sales.py: the checkout takes from the
   flash_sale_orders       sale's and the member's counters and records the order's take in
                           one transaction; cancel_in_uow gives the take back
+  coupon_issued           domain/promotions/coupons.py: `take_one` counts a coupon in the
+                          transaction that inserts it (a conditional update, under the CHECK)
+  coupon_member_limits    claims and codes take a slot 1..limit, unique per member
+  coupon_orders           a coupon has one `order_id` column: HELD by one order
+                          (conditional update), USED when that order is paid
 """
 
 from __future__ import annotations
 
 from infra.doctor import (
     aftersales,
+    coupons,
     delivery,
     inventory,
     loyalty,
@@ -79,5 +85,6 @@ CHECKS: tuple[Check, ...] = (
     *till_returns.CHECKS,
     *reviews.CHECKS,
     *promotions.CHECKS,
+    *coupons.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -108,6 +108,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("reviews")
 
     @property
+    def coupons(self) -> NoReturn:
+        raise _unfaked("coupons")
+
+    @property
     def desk(self) -> NoReturn:
         raise _unfaked("desk")
 

@@ -53,6 +53,9 @@ from domain.ordering.model import Order, SalesChannel
 from domain.ordering.payments import handle_notification, pay_order, record_in_store_payment
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
+from domain.promotions.coupons import claim_coupon
+from domain.promotions.coupons_checkout import hold_in_uow, spend_in_uow
+from domain.promotions.coupons_model import CartLine, CouponCart
 from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
@@ -61,6 +64,7 @@ from infra.doctor import NAMES, UnknownCheck, run_checks
 from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
+from tests.support.coupons import template as coupon_template
 from tests.support.db import is_postgres, test_database_url
 
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
@@ -329,6 +333,16 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     orders["flash"] = await _order(runtime, ann, {flash.id: 1}, at=sh_a)
     orders["flash_cancelled"] = await _order(runtime, dee, {flash.id: 1}, at=sh_a)
     await cancel_order(runtime.ordering, dee, orders["flash_cancelled"].id, "changed my mind")
+    # Coupons: Eve's took ¥20 off her returned order (held, then spent when paid); Ann's waits.
+    offered = await coupon_template(runtime)
+    eve_coupon, _ = await claim_coupon(runtime.coupons, eve, offered.id)
+    await claim_coupon(runtime.coupons, members[0], offered.id)
+    cart = CouponCart([CartLine(kiwi, product.id, None, 2, 20_000)], "MINI_PROGRAM")
+    async with runtime.unit_of_work() as uow:
+        await hold_in_uow(
+            runtime.coupons, uow, eve.id, [eve_coupon.id], orders["returned"].id, cart
+        )
+        await spend_in_uow(runtime.coupons, uow, orders["returned"].id)
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     return Books(
         stores,
@@ -658,6 +672,35 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
         "order {flash_cancelled} (CANCELLED) still holds 1 of the flash sale of FLASH",
     ),
 }
+
+
+async def corrupt_coupon_issued(books: Books) -> None:
+    await sql.execute("UPDATE coupon_template SET issued = issued + 1")
+
+
+async def corrupt_coupon_member_limits(books: Books) -> None:
+    await sql.execute("UPDATE coupon SET slot = 2 WHERE status = 'USED'")
+
+
+async def corrupt_coupon_orders(books: Books) -> None:
+    await sql.execute(
+        "UPDATE coupon SET order_id = $1 WHERE status = 'USED'", books.orders["cancelled_unpaid"].id
+    )
+
+
+CORRUPTIONS.update(
+    {
+        "coupon_issued": (corrupt_coupon_issued, "issued 3 of 100, 2 coupons exist"),
+        "coupon_member_limits": (
+            corrupt_coupon_member_limits,
+            "claimed 1 (slot up to 2), the limit is 1",
+        ),
+        "coupon_orders": (
+            corrupt_coupon_orders,
+            "is USED by order {cancelled_unpaid}, which was never paid",
+        ),
+    }
+)
 
 
 def test_every_check_has_a_corruption_test() -> None:

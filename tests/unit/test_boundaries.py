@@ -36,6 +36,7 @@ OWNER = {
     "member_codes": "aftersales",
     "till_returns": "inventory",
     "flash_sales": "promotions",
+    "coupons": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

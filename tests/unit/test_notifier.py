@@ -205,6 +205,18 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
             },
         },
     ),
+    "COUPON_EXPIRING": (
+        {"coupon": "新人券 ¥20", "expires": "2027-02-01"},
+        {
+            "template_id": "C0up0nExp1r1ngT3mPl4t3Id000000000000000000h8",
+            "page": "pages/coupons/index",
+            "data": {
+                "thing1": {"value": "新人券 ¥20"},
+                "date2": {"value": "2027年2月1日"},
+                "thing3": {"value": "优惠券即将过期"},
+            },
+        },
+    ),
 }
 
 

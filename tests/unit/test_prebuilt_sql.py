@@ -52,6 +52,8 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("promotions", "FLASH_SALE_COLUMNS"): ("FlashSaleRow", ("_sale",), frozenset()),
     ("reviews", "REVIEW_COLUMNS"): ("ReviewRow", ("_review",), frozenset()),
     ("till_returns", "SALE_LINE_COLUMNS"): ("PosSaleLineRow", (), frozenset()),
+    ("coupons", "TEMPLATE_COLUMNS"): ("CouponTemplateRow", ("_template",), frozenset()),
+    ("coupons", "COUPON_COLUMNS"): ("CouponRow", ("_coupon",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

@@ -18,4 +18,5 @@ MODEL_MODULES = [
     "infra.db.models.member_codes",
     "infra.db.models.till_returns",
     "infra.db.models.promotions",
+    "infra.db.models.coupons",
 ]

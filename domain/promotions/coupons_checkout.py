@@ -1,0 +1,101 @@
+"""Coupons at checkout: what each of the member's coupons takes off a cart, and the coupons
+an order holds (in the order's transaction), spends when it is paid and gives back when it is
+cancelled, times out or is fully refunded.
+
+A hold is one conditional update per coupon (AVAILABLE and valid now → HELD by the order), in
+coupon id order like every row lock, so of two orders holding one coupon one wins and the
+other gets COUPON_UNAVAILABLE; the coupon names its order (`order_id`) until it is given back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from domain.errors import PromotionError, PromotionErrorCode
+from domain.promotions.coupons_model import (
+    Coupon,
+    CouponCart,
+    CouponOption,
+    CouponStatus,
+    apply_in_order,
+    best_first,
+    evaluate,
+)
+from domain.promotions.deps import CouponDeps
+from domain.uow import UnitOfWork
+
+
+async def usable_coupons_in_uow(
+    deps: CouponDeps, uow: UnitOfWork, member_id: UUID, cart: CouponCart
+) -> list[CouponOption]:
+    """Every coupon the member holds, each with what it takes off this cart, best first;
+    those that do not apply come last, with the reason."""
+    now = deps.clock.now()
+    coupons = await uow.coupons.available_of(member_id, now)
+    by_id = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in coupons])}
+    return best_first([evaluate(c, by_id[c.template_id], cart, now) for c in coupons])
+
+
+async def usable_coupons(deps: CouponDeps, member_id: UUID, cart: CouponCart) -> list[CouponOption]:
+    async with deps.uow() as uow:
+        return await usable_coupons_in_uow(deps, uow, member_id, cart)
+
+
+def _unavailable(index: int, message: str) -> PromotionError:
+    return PromotionError(PromotionErrorCode.COUPON_UNAVAILABLE, message, ["couponIds", str(index)])
+
+
+async def hold_in_uow(
+    deps: CouponDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    coupon_ids: Sequence[UUID],
+    order_id: UUID,
+    cart: CouponCart,
+) -> list[CouponOption]:
+    """Hold the member's coupons for an order, in the order given (each applies to what the
+    ones before it left), inside the order's transaction: each is AVAILABLE → HELD in one
+    conditional update, so of two orders with one coupon, one wins and the other gets
+    COUPON_UNAVAILABLE. Every coupon must apply; more than one must all stack."""
+    now = deps.clock.now()
+    if len(set(coupon_ids)) != len(coupon_ids):
+        raise PromotionError(
+            PromotionErrorCode.INVALID_INPUT, "A coupon is used once.", ["couponIds"]
+        )
+    found = {c.id: c for c in await uow.coupons.coupons_of(coupon_ids)}
+    coupons: list[Coupon] = []
+    for index, coupon_id in enumerate(coupon_ids):
+        coupon = found.get(coupon_id)
+        if coupon is None or coupon.member_id != member_id:
+            raise _unavailable(index, "No such coupon of yours.")
+        coupons.append(coupon)
+    by_id = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in coupons])}
+    pairs = [(c, by_id[c.template_id]) for c in coupons]
+    if len(pairs) > 1 and not all(t.stackable_with_coupons for _, t in pairs):
+        raise PromotionError(
+            PromotionErrorCode.COUPON_UNAVAILABLE,
+            "These coupons do not combine: use one.",
+            ["couponIds"],
+        )
+    options = apply_in_order(pairs, cart, now)
+    for index, option in enumerate(options):
+        if option.reason is not None:
+            raise _unavailable(index, option.reason)
+    # Lock order: by coupon id, like every row lock in the project.
+    for index, coupon_id in sorted(enumerate(coupon_ids), key=lambda x: str(x[1])):
+        if not await uow.coupons.hold(coupon_id, member_id, order_id, now):
+            raise _unavailable(index, "This coupon was just used by another order.")
+    for option in options:
+        option.coupon.status, option.coupon.order_id = CouponStatus.HELD, order_id
+    return options
+
+
+async def spend_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
+    """The order was paid: its held coupons are used."""
+    return await uow.coupons.spend(order_id, deps.clock.now())
+
+
+async def give_back_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
+    """The order was cancelled, timed out, or fully refunded: its coupons return to the
+    member while still valid (an expired one stays EXPIRED)."""
+    return await uow.coupons.give_back(order_id, deps.clock.now())
