@@ -37,6 +37,7 @@ for _codes in (
     d.PointsErrorCode,
     d.SubscriptionErrorCode,
     d.AfterSaleErrorCode,
+    d.PromotionErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -72,6 +73,11 @@ class LocationUserError(UserError):
 @strawberry.type
 class MemberUserError(UserError):
     code: d.MemberErrorCode
+
+
+@strawberry.type
+class PromotionUserError(UserError):
+    code: d.PromotionErrorCode
 
 
 @strawberry.type
@@ -176,6 +182,7 @@ CODES: dict[type[UserError], type[Enum]] = {
     AuthUserError: d.AuthErrorCode,
     CatalogUserError: d.CatalogErrorCode,
     LocationUserError: d.LocationErrorCode,
+    PromotionUserError: d.PromotionErrorCode,
 }
 
 E = TypeVar("E", bound=UserError)

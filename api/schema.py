@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
+from api.checkout_quote import CheckoutQuoteQueries
 from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
@@ -30,6 +31,7 @@ from api.mutations.catalog import CatalogMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
+from api.mutations.member_prices import MemberPriceMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
@@ -62,6 +64,7 @@ class Query(
     ReconciliationQueries,
     DeskQueries,
     AfterSaleQueries,
+    CheckoutQuoteQueries,
 ):
     pass
 
@@ -81,6 +84,7 @@ class Mutation(
     DeskMutations,
     ActForMemberMutations,
     AfterSaleMutations,
+    MemberPriceMutations,
 ):
     pass
 

@@ -41,17 +41,21 @@
     │     OPEN_ORDERS (paid orders not collected yet stop an erasure), PHONE_IN_USE (held by
     │     another account with its own platform identity: queued for CS), CANDIDATE_RESOLVED,
     │     FORBIDDEN
-    └── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
-          (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
-          review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
-          QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
-          (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
-          per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
-          the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
-          not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
-          INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
-          badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
-          is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    ├── AfterSaleError               AfterSaleErrorCode (domain/aftersales/)
+    │     (common codes) ILLEGAL_STATE, FORBIDDEN; returns: ORDER_NOT_HANDED_OVER (also for a
+    │     review: the line's goods are not picked up or delivered yet), RETURN_WINDOW_CLOSED,
+    │     QUANTITY_EXCEEDED, ALREADY_DECIDED (another agent decided first), REFUND_NOT_POSSIBLE
+    │     (the order's payment cannot give that back); reviews: ALREADY_REVIEWED (one review
+    │     per order line), INVALID_RATING (1-5), TEXT_TOO_LONG, INVALID_PHOTO_URL (https only);
+    │     the CS desk: INVALID_TAX_ID, INVALID_EMAIL, ORDER_NOT_PAID (an invoice for an order
+    │     not paid yet, or cancelled), INVOICE_ALREADY_REQUESTED (one per order),
+    │     INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
+    │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
+    │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
+    └── PromotionError               PromotionErrorCode (domain/promotions/)
+          (common codes) member prices: UNKNOWN_TIER (not one of loyalty's tiers),
+          INVALID_PRICE (a member price is 0 or more fen); the pricing of a cart (the
+          checkout quote, placeOrder) raises OrderError: it judges the order's own input
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -246,6 +250,16 @@ class AfterSaleErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
 
 
+class PromotionErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    UNKNOWN_TIER = "UNKNOWN_TIER"
+    INVALID_PRICE = "INVALID_PRICE"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -257,6 +271,7 @@ ErrorCode = (
     | SubscriptionErrorCode
     | MemberErrorCode
     | AfterSaleErrorCode
+    | PromotionErrorCode
 )
 
 
@@ -311,3 +326,7 @@ class MemberError(DomainError):
 
 class AfterSaleError(DomainError):
     code: AfterSaleErrorCode
+
+
+class PromotionError(DomainError):
+    code: PromotionErrorCode

@@ -25,6 +25,7 @@ from domain.members.ports import MemberRepository
 from domain.ordering.ports import OrderRepository
 from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
+from domain.promotions.member_prices_ports import MemberPriceRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
 
@@ -72,6 +73,8 @@ class UnitOfWork(Protocol):
     def aftersales(self) -> AfterSaleRepository: ...
     @property
     def member_codes(self) -> MemberCodeRepository: ...
+    @property
+    def member_prices(self) -> MemberPriceRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

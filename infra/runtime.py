@@ -41,6 +41,7 @@ from domain.ordering.lifecycle import export_orders
 from domain.ordering.lifecycle import register_handlers as register_order_handlers
 from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
+from domain.promotions.deps import MemberPriceDeps
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
 from domain.subscriptions.reactions import export_subscriptions
@@ -232,6 +233,9 @@ class Runtime:
             policy=PointsPolicy(till_points_cap=s.till_points_cap),
             events=self.events,
         )
+        self.member_prices = MemberPriceDeps(
+            uow=self.unit_of_work, clock=self.clock, policy=self.loyalty.policy
+        )
         self.devpay = DevPayProvider(s.payment_secret)
         payments = self._payment_providers()
         self.ordering = OrderingDeps(
@@ -251,6 +255,7 @@ class Runtime:
             loyalty=self.loyalty,
             events=self.events,
             member_codes=self.member_codes,
+            reads=lambda: self._reads,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),

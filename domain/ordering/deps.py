@@ -44,6 +44,7 @@ class OrderingDeps:
     policy: OrderPolicy = field(default_factory=OrderPolicy)
     refunds: Mapping[str, RefundGateway] = field(default_factory=dict)  # by provider name
     events: EventHandlers = field(default_factory=EventHandlers)  # RefundCompleted
+    reads: UnitOfWorkFactory | None = None  # no transaction: the checkout quote's reads
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInven
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.member_codes import TortoiseMemberCodeRepository
+from infra.repositories.member_prices import TortoiseMemberPriceRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
@@ -70,6 +71,7 @@ class Repositories:
         self.desk = TortoiseDeskRepository()
         self.aftersales = TortoiseAfterSaleRepository()
         self.member_codes = TortoiseMemberCodeRepository()
+        self.member_prices = TortoiseMemberPriceRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -18,6 +18,7 @@ from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
 from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
 from tests.fakes.ordering import FakeOrders
+from tests.fakes.promotions import FakeMemberPrices
 from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
 
@@ -76,6 +77,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def member_codes(self) -> FakeMemberCodes:
         return self._db.member_codes
+
+    @property
+    def member_prices(self) -> FakeMemberPrices:
+        return self._db.member_prices
 
     @property
     def devices(self) -> NoReturn:
@@ -142,6 +147,7 @@ class FakeDatabase:
         self.outbox = FakeOutbox(self.tables)
         self.aftersales = FakeAfterSales(self.tables)
         self.member_codes = FakeMemberCodes(self.tables)
+        self.member_prices = FakeMemberPrices(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

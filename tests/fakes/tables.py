@@ -37,6 +37,7 @@ from domain.members.model import (
 from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.pagination import Page, PageRequest
+from domain.promotions.member_prices_model import MemberPrice
 
 LevelKey = tuple[UUID, UUID]  # (location, variant)
 T = TypeVar("T")
@@ -93,6 +94,8 @@ class Tables:
     outbox: dict[UUID, OutboxMessage] = field(default_factory=dict)
     # after-sales: member codes used at the till, by nonce (member, actor, used at)
     member_code_uses: dict[str, tuple[UUID, str, datetime]] = field(default_factory=dict)
+    # promotions
+    member_prices: dict[tuple[UUID, str], MemberPrice] = field(default_factory=dict)
 
     def snapshot(self) -> Tables:
         return copy.deepcopy(self)

@@ -34,6 +34,7 @@ OWNER = {
     "desk": "aftersales",
     "aftersales": "aftersales",
     "member_codes": "aftersales",
+    "member_prices": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}
@@ -43,6 +44,7 @@ FOREIGN_READS = {
     "catalog": {"get_variants", "variant_by_code", "variants_with_products"},
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
+    "loyalty": {"get_account"},  # a cart's price: the member's tier and points available
     "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`
     # a review names its order line; the CS desk finds and notes orders
     "orders": {"order_of_line", "get", "by_number"},

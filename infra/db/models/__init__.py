@@ -16,4 +16,5 @@ MODEL_MODULES = [
     "infra.db.models.reviews",
     "infra.db.models.desk",
     "infra.db.models.member_codes",
+    "infra.db.models.member_prices",
 ]

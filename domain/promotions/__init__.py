@@ -1,0 +1,1 @@
+"""Promotions: member prices, coupons, flash sales, and the one pricing of a cart."""
