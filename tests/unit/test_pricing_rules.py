@@ -12,6 +12,8 @@ from domain.catalog.model import CatalogStatus, Money, Product, Variant
 from domain.errors import OrderError, PromotionError
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.loyalty.model import PointsPolicy
+from domain.ordering.model import Fulfilment, Order, OrderLine, OrderStatus, SalesChannel
+from domain.ordering.shares import line_shares
 from domain.promotions.deps import MemberPriceDeps
 from domain.promotions.member_prices import (
     member_prices_of,
@@ -150,3 +152,23 @@ async def test_member_prices_are_set_replaced_removed_and_bad_ones_change_nothin
     assert await member_prices_of(deps, [variant.id]) == []
     with pytest.raises(PromotionError):
         await remove_member_price(deps, variant.id, "GOLD")
+
+
+def test_every_discount_of_an_order_is_on_its_lines() -> None:
+    """Member savings are each line's own; the points discount is split by largest remainder
+    over the lines' totals (ordering's `line_shares`), so the shares add up to the order's."""
+    lines = [
+        OrderLine(uuid4(), uuid4(), uuid4(), "A", "a", 1590, 2, list_price=1990),
+        OrderLine(uuid4(), uuid4(), uuid4(), "B", "b", 990, 3, list_price=1090),
+        OrderLine(uuid4(), uuid4(), uuid4(), "C", "c", 333, 1),  # written before list prices
+    ]
+    order = Order(
+        uuid4(), "N", uuid4(), SalesChannel.MINI_PROGRAM, Fulfilment.PICKUP, uuid4(),
+        OrderStatus.PAID, "CNY", sum(x.total for x in lines), "", NOW, NOW, None, lines,
+        points_redeemed=1001, points_discount=1001,
+    )  # fmt: skip
+    shares = line_shares(order)
+    assert [shares[x.id].member_saving for x in lines] == [800, 300, 0]
+    assert (order.subtotal, order.member_savings) == (3980 + 3270 + 333, 1100)
+    assert sum(s.points_discount for s in shares.values()) == 1001
+    assert sum(s.paid for s in shares.values()) == order.amount_due
