@@ -76,6 +76,11 @@ class MemberUserError(UserError):
 
 
 @strawberry.type
+class PromotionUserError(UserError):
+    code: d.PromotionErrorCode
+
+
+@strawberry.type
 class InventoryUserError(UserError):
     code: d.InventoryErrorCode
     variant_id: strawberry.ID | None = strawberry.field(
@@ -165,11 +170,6 @@ class SubscriptionUserError(UserError):
 @strawberry.type
 class AfterSaleUserError(UserError):
     code: d.AfterSaleErrorCode
-
-
-@strawberry.type
-class PromotionUserError(UserError):
-    code: d.PromotionErrorCode
 
 
 CODES: dict[type[UserError], type[Enum]] = {

@@ -26,6 +26,7 @@ from domain.outbox import OutboxMessage
 from domain.pagination import Page, PageRequest
 from domain.promotions.flash_sales import live_by_variant
 from domain.promotions.flash_sales_model import FlashSale
+from domain.promotions.member_prices_model import MemberPrice
 from domain.subscriptions.model import Cycle, SubscriptionChange
 
 if TYPE_CHECKING:
@@ -120,6 +121,10 @@ class Loaders:
     async def _points_accounts(self, keys: list[UUID]) -> list[Account | None]:
         found = await self._repos.loyalty.get_accounts(keys)
         return _in_key_order(keys, found, {a.member_id: a for a in found})
+
+    async def _member_prices(self, keys: list[UUID]) -> list[list[MemberPrice]]:
+        found = await self._repos.member_prices.of_variants(keys)
+        return _grouped(found, keys, lambda p: p.variant_id)
 
     async def _identities(self, keys: list[UUID]) -> list[list[Identity]]:
         found = await self._repos.members.identities_of(keys)
@@ -283,6 +288,10 @@ class Loaders:
     @cached_property
     def points_account(self) -> DataLoader[UUID, Account | None]:
         return DataLoader(self._points_accounts)
+
+    @cached_property
+    def member_prices_by_variant(self) -> DataLoader[UUID, list[MemberPrice]]:
+        return DataLoader(self._member_prices)
 
     @cached_property
     def identities_by_member(self) -> DataLoader[UUID, list[Identity]]:

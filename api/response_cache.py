@@ -9,7 +9,9 @@ from the result of the same document with the same variables for the same kind o
 while the catalog cache's generation is unchanged (`infra.cache`: a catalog write forgets
 it in this process at once, in the others within 0.1 s). Results with errors are never kept.
 The kind of caller is whether they see archived items (`sees_archived`): nothing else in
-these fields depends on who asks.
+these fields depends on who asks. Fields that do (`Variant.yourPrice`, a member's tier price;
+`Variant.memberPrices`, changed without a catalog write) are left out, so a query selecting
+them always runs.
 """
 
 from __future__ import annotations

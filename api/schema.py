@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
+from api.checkout_quote import CheckoutQuoteQueries
 from api.coupon_queries import CouponQueries
 from api.desk_queries import DeskQueries
 from api.document_guards import DocumentLimiter, VariableLimits
@@ -34,6 +35,7 @@ from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.flash_sales import FlashSaleMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
+from api.mutations.member_prices import MemberPriceMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
@@ -72,6 +74,7 @@ class Query(
     TillReturnQueries,
     FlashSaleQueries,
     CouponQueries,
+    CheckoutQuoteQueries,
 ):
     pass
 
@@ -95,6 +98,7 @@ class Mutation(
     FlashSaleMutations,
     RefundMutations,
     CouponMutations,
+    MemberPriceMutations,
 ):
     pass
 

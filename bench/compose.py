@@ -37,6 +37,10 @@ class Steps:
         """payOrder by the member, then the provider's signed webhook."""
         raise NotImplementedError
 
+    async def quote(self, c: Client, strict: bool) -> None:
+        """checkoutQuote of place's cart with points; nothing reserved."""
+        raise NotImplementedError
+
     async def prepare(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         raise NotImplementedError
 
@@ -82,6 +86,9 @@ class Scenarios(Steps):
 
     async def place_order_points(self, c: Client, strict: bool) -> None:
         await self.place(c, strict, points=True)
+
+    async def checkout_quote(self, c: Client, strict: bool) -> None:
+        await self.quote(c, strict)
 
     async def staff_step(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         """Move a paid order on by one step: prepare, then ready, then hand-over."""
@@ -151,6 +158,7 @@ class Scenarios(Steps):
 HTTP_SCENARIOS = (
     "place_order",
     "place_order_points",
+    "checkout_quote",
     "pickup_story",
     "availability",
     "my_orders",

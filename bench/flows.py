@@ -32,6 +32,9 @@ POINTS_AT_CHECKOUT = 200  # 2 yuan off a ~25-yuan order (at most half may be pai
 
 PLACE_ORDER = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
   order { id number status amountDue { amount } } errors { code message } } }"""
+CHECKOUT_QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
+    amountDue { amount } lines { sku unitPrice { amount } } } errors { code message } } }"""
 PAY_ORDER = """mutation($id: ID!) { payOrder(input: {orderId: $id}) {
   order { amountDue { amount } } payment { paymentRef } errors { code message } } }"""
 START_PREPARING = """mutation($id: ID!) { startPreparingOrder(input: {orderId: $id}) {
@@ -99,6 +102,13 @@ class Flows(Scenarios):
         self.place_points = _gql(
             PLACE_ORDER, {"input": {**order_input, "pointsToRedeem": POINTS_AT_CHECKOUT}}
         )
+        quote_input = {  # place_order_points's cart, without an idempotency key
+            "channel": "MINI_PROGRAM",
+            "lines": [{"variantId": hole(1), "quantity": 1}, {"variantId": hole(2), "quantity": 1}],
+            "fulfilment": {"pickup": {"locationId": hole(0)}},
+            "pointsToRedeem": POINTS_AT_CHECKOUT,
+        }
+        self.quote_ = _gql(CHECKOUT_QUOTE, {"input": quote_input})
         self.pay = _gql(PAY_ORDER, {"id": hole(0)})
         self.pay_wechat = _gql(PAY_WECHAT, {"id": hole(0)})
         self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
@@ -155,6 +165,21 @@ class Flows(Scenarios):
         body = await self._call(c, "placeOrder", request, True)  # later steps need the id
         order = body["data"]["placeOrder"]["order"]
         return {"id": order["id"], "store": store["gid"], "auth": auth}
+
+    async def quote(self, c: Client, strict: bool) -> None:
+        rnd = c.rnd
+        _, auth = rnd.choice(self.members)
+        store = rnd.choice(self.stores)
+        a, b = rnd.sample(self.variants, 2)
+        request = self.quote_.render(
+            auth, (store["gid"].encode(), a["gid"].encode(), b["gid"].encode())
+        )
+        body = await self._call(c, "checkoutQuote", request, strict)
+        if strict:
+            quote = body["data"]["checkoutQuote"]["quote"]
+            due = quote["subtotal"]["amount"] - quote["memberSavings"]["amount"]
+            if quote["amountDue"]["amount"] != due - POINTS_AT_CHECKOUT:
+                raise ResponseError(200, json.dumps(body).encode(), "a quote that does not add up")
 
     async def pay_and_notify(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         body = await self._call(

@@ -121,6 +121,7 @@ class RawSteps(Scenarios):
                         sql.PRODUCTS_BY_ID, list({r["product_id"] for r in variants})
                     )
                     names = {r["id"]: r["name"] for r in products}
+                    paid = await self._member_prices(conn, member, found)
                     where = await conn.fetchrow(sql.LOCATION, store)
                     if where is None or not where["pickup_enabled"]:
                         raise Refused("no pickup there")
@@ -151,7 +152,7 @@ class RawSteps(Scenarios):
                         "SYSTEM",
                         now,
                     )
-                    total = sum(found[v]["price_amount"] for v in ids)
+                    total = sum(paid[v] for v in ids)
                     discount = self.policy.value_of(redeem) if redeem else 0
                     if redeem:
                         await self._hold(conn, member, redeem, owner, actor, now)
@@ -175,6 +176,7 @@ class RawSteps(Scenarios):
                         [found[v]["product_id"] for v in ids],
                         [found[v]["code"] for v in ids],
                         [f"{names[found[v]['product_id']]} {found[v]['name']}" for v in ids],
+                        [paid[v] for v in ids],
                         [found[v]["price_amount"] for v in ids],
                     )
                     await conn.execute(
@@ -186,6 +188,45 @@ class RawSteps(Scenarios):
             return {"id": order_id, "member": (member, session), "store": store}
 
         return await self._timed(c, "placeOrder", work)
+
+    @staticmethod
+    async def _member_prices(
+        conn: asyncpg.Connection, member: uuid.UUID, variants: dict[uuid.UUID, Any]
+    ) -> dict[uuid.UUID, int]:
+        """Each variant's unit price for the member: the member price of their tier when
+        lower than the list price (the reads of domain/promotions/pricing.py)."""
+        account = await conn.fetchrow(sql.POINTS_OF, member)
+        tier = account["tier"] if account is not None else "MEMBER"
+        rows = await conn.fetch(sql.MEMBER_PRICES, tier, list(variants))
+        member_prices = {r["variant_id"]: r["price"] for r in rows}
+        return {
+            v: min(r["price_amount"], member_prices.get(v, r["price_amount"]))
+            for v, r in variants.items()
+        }
+
+    async def quote(self, c: Client, strict: bool) -> None:
+        rnd = c.rnd
+        member, session = rnd.choice(self.members)
+        lines = rnd.sample(self.variants, 2)
+
+        async def work() -> int:
+            async with self.pool.acquire() as conn:
+                await self._session(conn, session)
+                variants = await conn.fetch(sql.VARIANTS, [v["id"] for v in lines])
+                found = {r["id"]: r for r in variants}
+                products = await conn.fetch(
+                    sql.PRODUCTS_BY_ID, list({r["product_id"] for r in variants})
+                )
+                if len(products) != len({r["product_id"] for r in variants}):
+                    raise Refused("unknown product")
+                paid = await self._member_prices(conn, member, found)
+            total = sum(paid.values())
+            cap = total * self.policy.max_redeem_bps // 10_000
+            if self.policy.value_of(POINTS_AT_CHECKOUT) > cap:
+                raise Refused("points above the cap")
+            return total - self.policy.value_of(POINTS_AT_CHECKOUT)
+
+        await self._timed(c, "checkoutQuote", work)
 
     async def _hold(
         self,

@@ -33,8 +33,15 @@ ORDER = (
 )
 LINES = (
     "INSERT INTO order_line (id, order_id, variant_id, product_id, sku, name, unit_price, "
-    "quantity) SELECT unnest($1::uuid[]), $2, unnest($3::uuid[]), unnest($4::uuid[]), "
-    "unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), 1"
+    "quantity, list_price) SELECT unnest($1::uuid[]), $2, unnest($3::uuid[]), "
+    "unnest($4::uuid[]), unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), 1, "
+    "unnest($8::bigint[])"
+)
+# The price of a cart (domain/promotions/pricing.py): the member's tier and points, then the
+# tier's member prices of the cart's variants.
+POINTS_OF = "SELECT balance, held, tier FROM points_account WHERE member_id = $1"
+MEMBER_PRICES = (
+    "SELECT variant_id, price FROM member_price WHERE tier = $1 AND variant_id = ANY($2)"
 )
 EVENT = (
     "INSERT INTO order_event (id, order_id, from_status, to_status, actor, reason, at) "

@@ -126,6 +126,19 @@ async def _catalog(runtime: Any, size: Size) -> list[dict[str, Any]]:
     return variants
 
 
+async def _member_prices(runtime: Any, admin: Any, variants: list[dict[str, Any]]) -> None:
+    """A third of the variants have member prices: 1 yuan off for every tier but GOLD, 2 for
+    GOLD (the bench members are of the first tier)."""
+    from domain.promotions.member_prices import set_member_price
+
+    for variant in variants[::3]:
+        for tier in runtime.loyalty.policy.tiers:
+            off = 200 if tier.name == "GOLD" else 100
+            await set_member_price(
+                runtime.member_prices, admin, UUID(variant["id"]), tier.name, variant["price"] - off
+            )
+
+
 async def _stock(
     runtime: Any, admin: Any, codes: list[str], variants: list[dict[str, Any]]
 ) -> None:
@@ -288,6 +301,7 @@ async def seed(
     admin = _admin()
     world: dict[str, Any] = {"stores": await _stores(runtime, size)}
     world["variants"] = await _catalog(runtime, size)
+    await _member_prices(runtime, admin, world["variants"])
     await _stock(runtime, admin, [s["code"] for s in world["stores"]], world["variants"])
     world["members"] = await _members(runtime, size.members, "bench")
     await _points(runtime, [UUID(m["id"]) for m in world["members"]], size.points_each)

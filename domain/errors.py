@@ -56,8 +56,10 @@
     │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
     │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
     └── PromotionError               PromotionErrorCode (domain/promotions/)
-          (common codes) FORBIDDEN, ILLEGAL_STATE; coupons: TEMPLATE_NOT_ACTIVE (paused,
-          ended, or outside its window), TEMPLATE_SOLD_OUT (every coupon issued),
+          (common codes) FORBIDDEN, ILLEGAL_STATE; member prices: UNKNOWN_TIER (not one of
+          loyalty's tiers), INVALID_PRICE (also a member price below 0 fen); coupons:
+          TEMPLATE_NOT_ACTIVE (paused, ended, or outside its window), TEMPLATE_SOLD_OUT (every
+          coupon issued),
           COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
           new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
           COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
@@ -67,7 +69,8 @@
           same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
           FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
           FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
-          are also OrderErrorCode members, so placeOrder's payload shows them
+          are also OrderErrorCode members, so placeOrder's payload shows them; the pricing of a
+          cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -290,6 +293,7 @@ class PromotionErrorCode(StrEnum):
     COUPON_CODE_USED = "COUPON_CODE_USED"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     COUPON_UNAVAILABLE = "COUPON_UNAVAILABLE"
+    UNKNOWN_TIER = "UNKNOWN_TIER"
 
 
 ErrorCode = (

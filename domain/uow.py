@@ -28,6 +28,7 @@ from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
 from domain.promotions.coupons_ports import CouponRepository
 from domain.promotions.flash_sales_ports import FlashSaleRepository
+from domain.promotions.member_prices_ports import MemberPriceRepository
 from domain.subscriptions.ports import SubscriptionRepository
 
 
@@ -81,6 +82,8 @@ class UnitOfWork(Protocol):
     def flash_sales(self) -> FlashSaleRepository: ...
     @property
     def coupons(self) -> CouponRepository: ...
+    @property
+    def member_prices(self) -> MemberPriceRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

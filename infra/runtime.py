@@ -43,7 +43,7 @@ from domain.ordering.ports import PaymentProvider
 from domain.outbox import Notifier, OutboxDeps
 from domain.promotions.coupons import coupons_exporter
 from domain.promotions.coupons import register_handlers as register_coupon_handlers
-from domain.promotions.deps import CouponDeps, FlashSaleDeps
+from domain.promotions.deps import CouponDeps, FlashSaleDeps, MemberPriceDeps
 from domain.promotions.flash_sales import register_handlers as register_flash_sale_handlers
 from domain.subscriptions.deps import SubscriptionDeps
 from domain.subscriptions.prepaid import register_handlers as register_prepaid_handlers
@@ -240,6 +240,9 @@ class Runtime:
             policy=PointsPolicy(till_points_cap=s.till_points_cap),
             events=self.events,
         )
+        self.member_prices = MemberPriceDeps(
+            uow=self.unit_of_work, clock=self.clock, policy=self.loyalty.policy
+        )
         self.devpay = DevPayProvider(s.payment_secret)
         payments = self._payment_providers()
         self.ordering = OrderingDeps(
@@ -259,6 +262,7 @@ class Runtime:
             loyalty=self.loyalty,
             events=self.events,
             member_codes=self.member_codes,
+            reads=lambda: self._reads,
             policy=OrderPolicy(
                 payment_timeout=timedelta(seconds=s.payment_timeout),
                 pickup_window=timedelta(seconds=s.pickup_window),

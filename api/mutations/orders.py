@@ -76,8 +76,9 @@ class PlaceOrderInput:
     idempotency_key: str | None = None
 
 
-def _checkout(caller: Principal, data: PlaceOrderInput) -> Checkout:
-    member: UUID | None = caller.id if caller.is_member else None
+def checkout_of(caller: Principal | None, data: PlaceOrderInput) -> Checkout:
+    """The checkout an input asks for (placeOrder, and checkoutQuote with the same input)."""
+    member: UUID | None = caller.id if caller is not None and caller.is_member else None
     if data.member_id is not None:
         member = decode_id(data.member_id, "Member", "memberId")
     pickup, delivery = data.fulfilment.pickup, data.fulfilment.delivery
@@ -195,7 +196,7 @@ class OrderMutations:
         return await mutate(
             OrderPayload,
             OrderUserError,
-            lambda: place_order(deps, caller, _checkout(caller, input), input.idempotency_key),
+            lambda: place_order(deps, caller, checkout_of(caller, input), input.idempotency_key),
             _present,
         )
 

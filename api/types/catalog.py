@@ -25,6 +25,7 @@ from domain.catalog.model import CatalogStatus, Locale, LocalizedNames, MediaKin
 from domain.catalog.services import listed
 from domain.inventory.availability import totals_online
 from domain.pagination import Page
+from domain.promotions.pricing import unit_price
 
 strawberry.enum(CatalogStatus, description="ACTIVE items sell; ARCHIVED do not.")
 strawberry.enum(Locale, description="A language a name is given in.")
@@ -49,6 +50,12 @@ class Money:
 def money_of(amount: int, currency: str) -> Money:
     """One shared, never-changed `Money` per amount: an order page showed 140 of them."""
     return Money(amount=amount, currency=currency)
+
+
+@strawberry.type(description="What members of one loyalty tier pay for a variant.")
+class TierPrice:
+    tier: str
+    price: Money
 
 
 @strawberry.type(description="A property of a variant shown to shoppers (规格: 500ml, 温度: 冰).")
@@ -204,6 +211,28 @@ class Variant(Node):
 
         found = await info.context.loaders.flash_sale.load(self.key)
         return FlashSale.from_domain(found, info.context.runtime.clock.now()) if found else None
+
+    @strawberry.field(
+        description="What the caller pays per unit: a member's tier price (会员价) when lower "
+        "than `price`, else `price` (anonymous shoppers and staff see the list price). The "
+        "same rule as the checkout quote and placeOrder."
+    )
+    async def your_price(self, info: Info[Context, Any]) -> Money:
+        caller = info.context.principal
+        if caller is None or not caller.is_member:
+            return self.price
+        account = await info.context.loaders.points_account.load(caller.id)
+        tier = info.context.runtime.loyalty.policy.tier_of(account)
+        prices = await info.context.loaders.member_prices_by_variant.load(self.key)
+        member_price = next((p.price for p in prices if p.tier == tier), None)
+        return money_of(unit_price(self.price.amount, member_price), self.price.currency)
+
+    @strawberry.field(description="The member price (会员价) of each loyalty tier that has one.")
+    async def member_prices(self, info: Info[Context, Any]) -> list[TierPrice]:
+        prices = await info.context.loaders.member_prices_by_variant.load(self.key)
+        return [
+            TierPrice(tier=p.tier, price=money_of(p.price, self.price.currency)) for p in prices
+        ]
 
 
 @lean("Variant", "totalAvailable", ready=lambda variant: variant.online_total)

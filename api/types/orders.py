@@ -56,8 +56,10 @@ class OrderLine:
     sku: str
     name: str
     quantity: int
-    unit_price: Money
+    unit_price: Money = strawberry.field(description="Paid per unit: the member price if any.")
+    list_price: Money = strawberry.field(description="The shelf price per unit.")
     total: Money
+    member_saving: Money = strawberry.field(description="What the member price took off.")
     variant_key: strawberry.Private[Any]
     product_key: strawberry.Private[Any]
     line_key: strawberry.Private[Any]
@@ -75,7 +77,9 @@ class OrderLine:
             name=line.name,
             quantity=line.quantity,
             unit_price=money_of(line.unit_price, currency),
+            list_price=money_of(line.list_unit_price, currency),
             total=money_of(line.total, currency),
+            member_saving=money_of(line.member_saving, currency),
             variant_key=line.variant_id,
             product_key=line.product_id,
             line_key=line.id,
@@ -205,7 +209,9 @@ class Order(Node):
     status: OrderStatus
     channel: SalesChannel
     fulfilment: Fulfilment
-    total: Money
+    subtotal: Money = strawberry.field(description="The lines at list prices.")
+    member_savings: Money = strawberry.field(description="What member prices took off.")
+    total: Money = strawberry.field(description="`subtotal - memberSavings`: before points.")
     created_at: datetime
     updated_at: datetime
     payment_deadline: datetime | None
@@ -230,6 +236,8 @@ class Order(Node):
             status=order.status,
             channel=order.channel,
             fulfilment=order.fulfilment,
+            subtotal=money_of(order.subtotal, order.currency),
+            member_savings=money_of(order.member_savings, order.currency),
             total=money_of(order.total, order.currency),
             created_at=order.created_at,
             updated_at=order.updated_at,

@@ -1,5 +1,6 @@
-"""Checkout: price the lines from the catalog, choose the fulfilling location, reserve the
-stock with a payment timeout, all in one transaction (and once per idempotency key)."""
+"""Checkout: price the lines (promotions' `price_cart`, the same as the checkout quote),
+choose the fulfilling location, reserve the stock with a payment timeout, all in one
+transaction (and once per idempotency key)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from domain.aftersales.member_codes import (
     decode_member_code,
     use_member_code_in_uow,
 )
-from domain.catalog.model import CatalogStatus
 from domain.errors import OrderError, OrderErrorCode, PointsError
 from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
@@ -24,7 +24,6 @@ from domain.inventory.model import InsufficientStock, StockLine, clean_lines
 from domain.inventory.reservations import reserve_in_uow
 from domain.locations.model import GeoPoint, Location, LocationStatus, local_date
 from domain.loyalty.ledger import hold
-from domain.loyalty.model import BPS, MAX_POINTS
 from domain.members.model import MemberStatus
 from domain.ordering.deps import OrderingDeps
 from domain.ordering.model import (
@@ -37,11 +36,11 @@ from domain.ordering.model import (
     OrderStatus,
     PickupAlternative,
     SalesChannel,
-    line_name,
     pickup_number,
     reservation_owner,
 )
-from domain.promotions.flash_sales import flash_price_in_uow
+from domain.promotions.flash_sales import live_flash_sales_in_uow, take_flash_units_in_uow
+from domain.promotions.pricing import CartPrice, price_cart_in_uow
 from domain.uow import UnitOfWork
 
 
@@ -118,44 +117,20 @@ def _validate(checkout: Checkout) -> list[StockLine]:
         ) from None
 
 
-async def _priced_lines(
-    uow: UnitOfWork,
-    lines: list[StockLine],
-    requested: Sequence[StockLine],
-    locked: Mapping[UUID, int] | None = None,
-) -> list[OrderLine]:
-    """`lines` are sorted by variant; errors name the line's index in the request."""
-    position = {x.variant_id: n for n, x in enumerate(requested)}
-    pairs = await uow.catalog.variants_with_products([x.variant_id for x in lines])
-    variants = {v.id: v for v, _ in pairs}
-    products = {p.id: p for _, p in pairs}
-    priced = []
-    for line in lines:
-        index = position[line.variant_id]
-        variant = variants.get(line.variant_id)
-        product = products.get(variant.product_id) if variant else None
-        if variant is None or product is None:
-            raise OrderError(
-                OrderErrorCode.NOT_FOUND, "Unknown variant.", ["lines", str(index), "variantId"]
-            )
-        if variant.status is not CatalogStatus.ACTIVE or product.status is not CatalogStatus.ACTIVE:
-            raise OrderError(
-                OrderErrorCode.VARIANT_UNAVAILABLE,
-                f"{variant.name} is no longer sold.",
-                ["lines", str(index), "variantId"],
-            )
-        priced.append(
-            OrderLine(
-                new_id(),
-                variant.id,
-                product.id,
-                variant.code,
-                line_name(product.name, variant.name),
-                (locked or {}).get(variant.id, variant.price.amount),
-                line.quantity,
-            )
+def _order_lines(price: CartPrice) -> list[OrderLine]:
+    return [
+        OrderLine(
+            new_id(),
+            x.variant_id,
+            x.product_id,
+            x.sku,
+            x.name,
+            x.unit_price,
+            x.quantity,
+            list_price=x.list_price,
         )
-    return priced
+        for x in price.lines
+    ]
 
 
 async def _alternatives(
@@ -277,16 +252,7 @@ async def place_order(
     if code is not None:  # the code names the member when the till does not
         checkout = replace(checkout, member_id=checkout.member_id or code.member_id)
     lines = _validate(checkout)
-    _authorise(actor, checkout)
-    if checkout.points_to_redeem and not (
-        code is not None or (actor.is_member and actor.id == checkout.member_id)
-    ):
-        raise OrderError(
-            OrderErrorCode.FORBIDDEN,
-            "Only the member spends their points: redeem them from the member's own sign-in, "
-            "or at the till with the member code they show.",
-            ["pointsToRedeem"],
-        )
+    _authorise(actor, checkout, code)
     now = deps.clock.now()
     placed: list[Order] = []  # the order this call made (a replay reads the first one's)
     order_id = new_id()
@@ -302,16 +268,30 @@ async def place_order(
                 member_id = member.id
             elif member_id is not None and not actor.is_member:
                 await _check_member(uow, member_id)
-            priced = await _priced_lines(uow, lines, checkout.lines, checkout.unit_prices)
-            # Promotions: a line in a live flash sale sells at its price (units taken here).
-            priced = await flash_price_in_uow(
+            # Promotions: a line in a live flash sale sells at its price (units taken below).
+            sales = await live_flash_sales_in_uow(
                 uow,
-                priced,
-                order_id=order_id,
-                member_id=member_id,
+                [x.variant_id for x in lines],
                 pickup_location_id=checkout.pickup_location_id,
                 now=now,
                 locked=checkout.unit_prices or (),
+            )
+            price = await price_cart_in_uow(
+                uow,
+                deps.loyalty.policy,
+                lines,
+                checkout.lines,
+                member_id,
+                points=checkout.points_to_redeem,
+                locked=checkout.unit_prices,
+                flash_prices={v: sale.price for v, sale in sales.items()},
+            )
+            await take_flash_units_in_uow(
+                uow,
+                sales,
+                lines,
+                order_id=order_id,
+                member_id=member_id,
                 requested=[x.variant_id for x in checkout.lines],
             )
             ttl = checkout.pay_within or deps.policy.payment_timeout
@@ -333,15 +313,15 @@ async def place_order(
                 location_id=location.id,
                 status=OrderStatus.PENDING_PAYMENT,
                 currency="CNY",
-                total=sum(line.total for line in priced),
+                total=price.total,
                 note=checkout.note.strip(),
                 created_at=now,
                 updated_at=now,
                 payment_deadline=now + ttl,
-                lines=priced,
+                lines=_order_lines(price),
             )
-            if checkout.points_to_redeem:
-                await _redeem(deps, uow, order, checkout.points_to_redeem)
+            if price.points:
+                await _redeem(deps, uow, order, price)
             if checkout.delivery is not None:
                 order.delivery_address = await _seal(uow, deps, checkout)
                 order.delivery_latitude = checkout.delivery.latitude
@@ -386,6 +366,49 @@ def _hot_keys(checkout: Checkout, lines: list[StockLine]) -> list[tuple[UUID, UU
     return [] if store is None else [(store, line.variant_id) for line in lines]
 
 
+async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Checkout) -> CartPrice:
+    """The checkout quote: what `place_order` would charge for the same input, checked the
+    same way, without reserving stock, holding points or using the member code (no writes).
+    Only the stock is not judged: it may change before the order is placed. An anonymous
+    shopper (`actor` None) is quoted list prices, as a walk-in."""
+    code = _member_code(deps, actor, checkout) if actor is not None else None
+    if code is not None:
+        checkout = replace(checkout, member_id=checkout.member_id or code.member_id)
+    lines = _validate(checkout)
+    if actor is not None:
+        _authorise(actor, checkout, code)
+    elif checkout.member_id is not None or checkout.points_to_redeem:
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "Sign in for a member's prices and points.",
+            ["memberId" if checkout.member_id is not None else "pointsToRedeem"],
+        )
+    async with (deps.reads or deps.uow)() as uow:
+        if checkout.member_id is not None and actor is not None and not actor.is_member:
+            await _check_member(uow, checkout.member_id)
+        # A member sees a live flash sale's price (the units are taken when the order is
+        # placed); a walk-in, who may not buy in a sale, sees the list price.
+        sales = (
+            await live_flash_sales_in_uow(
+                uow,
+                [x.variant_id for x in lines],
+                pickup_location_id=checkout.pickup_location_id,
+                now=deps.clock.now(),
+            )
+            if checkout.member_id is not None
+            else {}
+        )
+        return await price_cart_in_uow(
+            uow,
+            deps.loyalty.policy,
+            lines,
+            checkout.lines,
+            checkout.member_id,
+            points=checkout.points_to_redeem,
+            flash_prices={v: sale.price for v, sale in sales.items()},
+        )
+
+
 def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:
     """The member code the till scanned, its signature checked before anything is locked (its
     expiry when it is used: a retry with the same idempotency key answers the first order)."""
@@ -407,24 +430,33 @@ async def _number_pickup(uow: UnitOfWork, order: Order, location: Location) -> N
     )
 
 
-def _authorise(actor: Principal, checkout: Checkout) -> None:
+def _authorise(actor: Principal, checkout: Checkout, code: MemberCode | None) -> None:
     """Members order for themselves; staff and in-store devices order for a walk-in or a
     looked-up member, for pickup only at a store they act on (a clerk or kiosk of one store
-    cannot reserve another store's shelf)."""
+    cannot reserve another store's shelf). Only the member spends their points."""
     if actor.is_member:
         if checkout.member_id != actor.id:
             raise OrderError(
                 OrderErrorCode.INVALID_INPUT, "Members order for themselves.", ["memberId"]
             )
-        return
-    if actor.kind not in (PrincipalKind.STAFF, PrincipalKind.DEVICE):
+    elif actor.kind not in (PrincipalKind.STAFF, PrincipalKind.DEVICE):
         raise OrderError(OrderErrorCode.FORBIDDEN, "Members, POS and staff place orders.")
-    store = checkout.pickup_location_id
-    if store is not None and not actor.can_act_on_store(store):
+    else:
+        store = checkout.pickup_location_id
+        if store is not None and not actor.can_act_on_store(store):
+            raise OrderError(
+                OrderErrorCode.FORBIDDEN,
+                "You place pickup orders only at your own stores.",
+                ["fulfilment", "pickup", "locationId"],
+            )
+    if checkout.points_to_redeem and not (
+        code is not None or (actor.is_member and actor.id == checkout.member_id)
+    ):
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
-            "You place pickup orders only at your own stores.",
-            ["fulfilment", "pickup", "locationId"],
+            "Only the member spends their points: redeem them from the member's own sign-in, "
+            "or at the till with the member code they show.",
+            ["pointsToRedeem"],
         )
 
 
@@ -446,32 +478,16 @@ async def _seal(uow: UnitOfWork, deps: OrderingDeps, checkout: Checkout) -> str:
     return deps.vault.encrypt(member.data_key, checkout.delivery.address.strip())
 
 
-async def _redeem(deps: OrderingDeps, uow: UnitOfWork, order: Order, points: int) -> None:
-    """Phase one of paying with points: hold them against the order (capped share)."""
-    if order.member_id is None:
-        raise OrderError(
-            OrderErrorCode.INVALID_INPUT, "Only members redeem points.", ["pointsToRedeem"]
-        )
-    if points < 0 or points > MAX_POINTS:
-        raise OrderError(
-            OrderErrorCode.INVALID_INPUT, "`pointsToRedeem` is 0 or more.", ["pointsToRedeem"]
-        )
-    policy = deps.loyalty.policy
-    value = policy.value_of(points)
-    cap = order.total * policy.max_redeem_bps // BPS
-    if value > cap:
-        raise OrderError(
-            OrderErrorCode.POINTS_CAP_EXCEEDED,
-            f"Points may pay at most {cap} fen of this order "
-            f"({cap * policy.points_per_yuan_redeemed // 100} points).",
-            ["pointsToRedeem"],
-        )
+async def _redeem(deps: OrderingDeps, uow: UnitOfWork, order: Order, price: CartPrice) -> None:
+    """Phase one of paying with points: hold them against the order (`price_cart` checked
+    who may redeem and how many)."""
+    assert order.member_id is not None
     try:
         await hold(
             deps.loyalty,
             uow,
             order.member_id,
-            points,
+            price.points,
             reservation_owner(order.id),
             f"MEMBER:{order.member_id}",
         )
@@ -479,4 +495,4 @@ async def _redeem(deps: OrderingDeps, uow: UnitOfWork, order: Order, points: int
         raise OrderError(
             OrderErrorCode.INSUFFICIENT_POINTS, error.message, ["pointsToRedeem"]
         ) from None
-    order.points_redeemed, order.points_discount = points, value
+    order.points_redeemed, order.points_discount = price.points, price.points_discount

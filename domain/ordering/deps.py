@@ -47,6 +47,7 @@ class OrderingDeps:
     events: EventHandlers = field(default_factory=EventHandlers)  # RefundCompleted
     # At most 4 checkouts of one SKU at one store at once in this process (hot_rows.py).
     hot_rows: HotRowGate = field(default_factory=HotRowGate)
+    reads: UnitOfWorkFactory | None = None  # no transaction: the checkout quote's reads
 
 
 @dataclass(frozen=True)

@@ -139,12 +139,26 @@ class OrderLine:
     product_id: UUID
     sku: str
     name: str
-    unit_price: int
+    unit_price: int  # fen per unit paid: the member price when one applied
     quantity: int
+    list_price: int | None = None  # fen per unit on the shelf; None: the unit price
 
     @property
     def total(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def list_unit_price(self) -> int:
+        return self.unit_price if self.list_price is None else self.list_price
+
+    @property
+    def list_total(self) -> int:
+        return self.list_unit_price * self.quantity
+
+    @property
+    def member_saving(self) -> int:
+        """What the member price took off this line (the line's own: nothing to allocate)."""
+        return self.list_total - self.total
 
 
 @dataclass
@@ -175,6 +189,16 @@ class Order:
     points_discount: int = 0  # fen paid with points
     pickup_number: str | None = None  # A023: unique per store and store-local day (pickup only)
     pickup_day: date | None = None  # the store-local day the number belongs to
+
+    @property
+    def subtotal(self) -> int:
+        """The lines at list prices."""
+        return sum(line.list_total for line in self.lines)
+
+    @property
+    def member_savings(self) -> int:
+        """`subtotal - total`: what member prices took off."""
+        return sum(line.member_saving for line in self.lines)
 
     @property
     def amount_due(self) -> int:

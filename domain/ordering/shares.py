@@ -1,6 +1,10 @@
 """What each line of an order was paid with: the order's points discount (and the points
 behind it) allocated to its lines in proportion to their totals, so a refund of some lines
-knows what to give back in money and in points. One function answers it: `line_shares`."""
+knows what to give back in money and in points. One function answers it: `line_shares`.
+
+Discounts of the whole order (points today; coupons when they come) are split here, with
+`allocate` (largest remainder, integers); a member price is the line's own unit price, so its
+saving needs no split and is reported per line as it is."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class LineShare:
     paid: int  # fen paid in money for the whole line
     points_discount: int  # fen of the line paid with points
     points: int  # the points redeemed for it
+    member_saving: int = 0  # fen its member price took off its list price
 
 
 def allocate(amount: int, weights: Sequence[int]) -> list[int]:
@@ -42,7 +47,7 @@ def line_shares(order: Order) -> dict[UUID, LineShare]:
     discounts = allocate(order.points_discount, totals)
     points = allocate(order.points_redeemed, totals)
     return {
-        line.id: LineShare(line.id, line.total - discount, discount, spent)
+        line.id: LineShare(line.id, line.total - discount, discount, spent, line.member_saving)
         for line, discount, spent in zip(order.lines, discounts, points, strict=True)
     }
 

@@ -1,5 +1,5 @@
 """What the promotions services are given: `CouponDeps` (coupon templates and coupons),
-`FlashSaleDeps` (flash sales)."""
+`FlashSaleDeps` (flash sales), `MemberPriceDeps` (member prices)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from domain.clock import Clock
 from domain.identity.ports import RateLimiter
+from domain.loyalty.model import PointsPolicy
 from domain.ordering.model import SalesChannel
 from domain.uow import UnitOfWorkFactory
 
@@ -31,3 +32,10 @@ class CouponDeps:
 class FlashSaleDeps:
     uow: UnitOfWorkFactory
     clock: Clock
+
+
+@dataclass(frozen=True)
+class MemberPriceDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    policy: PointsPolicy  # loyalty's: the tiers a price may name

@@ -1,12 +1,13 @@
-"""Flash sales (秒杀): ADMIN creates, changes and cancels them; the checkout prices a covered line
-at the sale's price through `flash_price_in_uow`, taking units from the sale's counter and the
+"""Flash sales (秒杀): ADMIN creates, changes and cancels them; the checkout finds the live
+sales (`live_flash_sales_in_uow`), prices a covered line at the sale's price in
+`pricing.price_cart`, and takes units (`take_flash_units_in_uow`) from the sale's counter and the
 member's (conditional updates: never past `units_offered`, never past `per_member_limit`,
 however many buy at once); a cancelled or timed-out order gives them back through
 `give_back_flash_sales_in_uow`. See `flash_sales_model` for what `units_sold` counts."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,8 +19,8 @@ from domain.events import EventHandlers, MembersMerged
 from domain.idempotency import once
 from domain.identity.model import Principal
 from domain.ids import new_id
+from domain.inventory.model import StockLine
 from domain.locations.model import LocationStatus
-from domain.ordering.model import OrderLine
 from domain.promotions.deps import FlashSaleDeps
 from domain.promotions.flash_sales_model import (
     MAX_LOCATIONS,
@@ -232,21 +233,39 @@ def live_by_variant(sales: Sequence[FlashSale], now: datetime) -> dict[UUID, Fla
 # The checkout (domain/ordering/checkout.py) and the order's cancellation call these.
 
 
-async def flash_price_in_uow(
+async def live_flash_sales_in_uow(
     uow: UnitOfWork,
-    lines: list[OrderLine],
+    variant_ids: Sequence[UUID],
     *,
-    order_id: UUID,
-    member_id: UUID | None,
     pickup_location_id: UUID | None,
     now: datetime,
     locked: Collection[UUID] = (),
+) -> dict[UUID, FlashSale]:
+    """The sale running now for each variant at this place (a pickup store, or delivery),
+    by variant: its price is the line's price (`pricing.price_cart`). `locked`: variants whose
+    price the caller fixed (renewals), left alone. One read, no writes: the quote asks too."""
+    wanted = [v for v in variant_ids if v not in locked]
+    if not wanted:
+        return {}
+    return {
+        s.variant_id: s
+        for s in await uow.flash_sales.flash_sales_of_variants(wanted, now)
+        if s.is_live(now) and s.covers(pickup_location_id)
+    }
+
+
+async def take_flash_units_in_uow(
+    uow: UnitOfWork,
+    sales: Mapping[UUID, FlashSale],
+    lines: Sequence[StockLine],
+    *,
+    order_id: UUID,
+    member_id: UUID | None,
     requested: Sequence[UUID] = (),
-) -> list[OrderLine]:
-    """The lines with each covered variant at its live sale's price, the units taken from the
-    sale and the member (in the caller's transaction: a failed checkout gives them back by
-    rolling back). `locked`: variants whose price the caller fixed (renewals), left alone;
-    `requested`: the variants in the order the request gave them (for the errors' field).
+) -> None:
+    """Take the order's units from each live sale and from the member (in the caller's
+    transaction: a failed checkout gives them back by rolling back). `requested`: the variants
+    in the order the request gave them (for the errors' field).
 
     Refusals: FLASH_SALE_MEMBERS_ONLY (no member: the limit is per member), FLASH_SALE_SOLD_OUT,
     FLASH_SALE_LIMIT_REACHED. The sale's counter is the hot row of a flash sale: a sale seen
@@ -254,16 +273,8 @@ async def flash_price_in_uow(
     take are written first, so a buyer past their limit never queues on it and the lock is
     held for as little of the transaction as this step can manage (the checkout's stock
     update comes right after it)."""
-    wanted = [line.variant_id for line in lines if line.variant_id not in locked]
-    if not wanted:
-        return lines
-    sales = {
-        s.variant_id: s
-        for s in await uow.flash_sales.flash_sales_of_variants(wanted, now)
-        if s.is_live(now) and s.covers(pickup_location_id) and s.variant_id not in locked
-    }
     if not sales:
-        return lines
+        return
     position = {variant_id: n for n, variant_id in enumerate(requested)}
     # The counters in sale-id order, as a cancellation gives them back (docs: "Lock order").
     covered = sorted(
@@ -291,10 +302,6 @@ async def flash_price_in_uow(
         await uow.flash_sales.record_take(order_id, FlashTake(sale.id, member_id, line.quantity))
         if not await uow.flash_sales.take_units(sale.id, line.quantity):  # the hot row: last
             raise _sold_out(sale, field)
-    return [
-        replace(line, unit_price=sales[line.variant_id].price) if line.variant_id in sales else line
-        for line in lines
-    ]
 
 
 def _sold_out(sale: FlashSale, field: list[str]) -> PromotionError:

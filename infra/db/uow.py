@@ -30,6 +30,7 @@ from infra.repositories.inventory import TortoiseIdempotencyStore, TortoiseInven
 from infra.repositories.locations import TortoiseLocationRepository
 from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.member_codes import TortoiseMemberCodeRepository
+from infra.repositories.member_prices import TortoiseMemberPriceRepository
 from infra.repositories.members import TortoiseMemberRepository
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
@@ -76,6 +77,7 @@ class Repositories:
         self.till_returns = TortoiseTillReturnRepository()
         self.flash_sales = TortoiseFlashSaleRepository()
         self.coupons = TortoiseCouponRepository()
+        self.member_prices = TortoiseMemberPriceRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -10,7 +10,8 @@ What each check relies on (the code that keeps it true):
   finished_reservations   checkout reserves as `order:<id>`; every exit from the
   open_reservations       stock-holding statuses commits or releases them
                           (domain/ordering/checkout.py, lifecycle.py)
-  order_totals            the total is priced from the lines once, at checkout
+  order_totals            the total is priced from the lines once, at checkout, by
+                          promotions' price_cart (domain/promotions/pricing.py)
   order_payments          paid = a SUCCEEDED payment (webhook, till, agreement), in the
                           transaction that marks the order paid; cancelling a paid order
                           and a payment arriving too late both record a refund

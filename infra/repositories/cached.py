@@ -69,6 +69,14 @@ class CachedCatalogRepository(TortoiseCatalogRepository):
     async def get_variants(self, ids: Sequence[UUID]) -> list[Variant]:
         return _in_order(ids, await self._cache.get_many(ids, self._variants, space="v"))
 
+    async def _with_products(self, ids: list[UUID]) -> dict[UUID, tuple[Variant, Product]]:
+        return {v.id: (v, p) for v, p in await super().variants_with_products(ids)}
+
+    async def variants_with_products(self, ids: Sequence[UUID]) -> list[tuple[Variant, Product]]:
+        """The checkout quote prices its lines from both (placeOrder reads them in its
+        transaction, past the cache): one statement when cold, none when warm."""
+        return _in_order(ids, await self._cache.get_many(ids, self._with_products, space="vp"))
+
     async def variants_of(self, product_ids: Sequence[UUID]) -> list[Variant]:
         found = await self._cache.get_many(product_ids, self._variants_of, space="variants-of")
         return sorted(

@@ -69,6 +69,7 @@ LINE_COLUMNS = (
     "name",
     "unit_price",
     "quantity",
+    "list_price",
 )
 EVENT_COLUMNS = ("id", "order_id", "from_status", "to_status", "actor", "reason", "at")
 SELECT_ORDERS = f"SELECT {', '.join(ORDER_COLUMNS)} FROM customer_order"
@@ -145,6 +146,7 @@ def _line(row: Any) -> OrderLine:
         row["name"],
         row["unit_price"],
         row["quantity"],
+        list_price=row["list_price"],
     )
 
 
@@ -212,6 +214,7 @@ class TortoiseOrderRepository:
                     x.name[:MAX_LINE_NAME],
                     x.unit_price,
                     x.quantity,
+                    x.list_price,
                 )
                 for x in order.lines
             ],

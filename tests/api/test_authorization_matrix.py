@@ -304,6 +304,14 @@ TARGETS: dict[str, Given] = {
             "fulfilment": {"pickup": {"locationId": w.store("SH-A")}},
         }
     },
+    # The same cart priced, reserving nothing: anonymous shoppers get list prices too.
+    "Query.checkoutQuote": lambda w: {
+        "input": {
+            "channel": "POS",
+            "lines": [{"variantId": w.variant, "quantity": 1}],
+            "fulfilment": {"pickup": {"locationId": w.store("SH-A")}},
+        }
+    },
     "Mutation.payOrder": _order,
     # A valid method, so the request reaches the store check; the amount is wrong on purpose.
     "Mutation.recordInStorePayment": lambda w: {

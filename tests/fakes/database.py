@@ -18,7 +18,7 @@ from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
 from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
 from tests.fakes.ordering import FakeOrders
-from tests.fakes.promotions import FakeFlashSales
+from tests.fakes.promotions import FakeFlashSales, FakeMemberPrices
 from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
 from tests.fakes.till_returns import FakeTillReturns
@@ -86,6 +86,10 @@ class FakeUnitOfWork(UnitOfWork):
     @property
     def flash_sales(self) -> FakeFlashSales:
         return self._db.flash_sales
+
+    @property
+    def member_prices(self) -> FakeMemberPrices:
+        return self._db.member_prices
 
     @property
     def devices(self) -> NoReturn:
@@ -158,6 +162,7 @@ class FakeDatabase:
         self.member_codes = FakeMemberCodes(self.tables)
         self.till_returns = FakeTillReturns(self.tables)
         self.flash_sales = FakeFlashSales(self.tables)
+        self.member_prices = FakeMemberPrices(self.tables)
         self.commits = 0
         self.rollbacks = 0
 

@@ -1,4 +1,5 @@
-"""The flash sales in memory (`Tables.flash_sales` and its counters)."""
+"""In memory: the flash sales (`Tables.flash_sales` and its counters) and the member prices,
+keyed as the unique index is: (variant, tier)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from uuid import UUID
 
 from domain.promotions.flash_sales_model import FlashSale, FlashTake
 from domain.promotions.flash_sales_ports import FlashSaleRepository
+from domain.promotions.member_prices_model import MemberPrice
+from domain.promotions.member_prices_ports import MemberPriceRepository
 from tests.fakes.tables import Tables
 
 
@@ -84,3 +87,25 @@ class FakeFlashSales(FlashSaleRepository):
         key = (take.flash_sale_id, take.member_id)
         self._t.flash_sale_buyers[key] -= take.quantity
         self._t.flash_sales[take.flash_sale_id].units_sold -= take.quantity
+
+
+class FakeMemberPrices(MemberPriceRepository):
+    def __init__(self, tables: Tables):
+        self._t = tables
+
+    async def of_tier(self, variant_ids: Sequence[UUID], tier: str) -> dict[UUID, int]:
+        found = (self._t.member_prices.get((v, tier)) for v in variant_ids)
+        return {p.variant_id: p.price for p in found if p is not None}
+
+    async def of_variants(self, variant_ids: Sequence[UUID]) -> list[MemberPrice]:
+        wanted = set(variant_ids)
+        return sorted(
+            (p for p in self._t.member_prices.values() if p.variant_id in wanted),
+            key=lambda p: (str(p.variant_id), p.tier),
+        )
+
+    async def put(self, price: MemberPrice) -> None:
+        self._t.member_prices[(price.variant_id, price.tier)] = price
+
+    async def remove(self, variant_id: UUID, tier: str) -> bool:
+        return self._t.member_prices.pop((variant_id, tier), None) is not None

@@ -39,6 +39,7 @@ from domain.ordering.model import Order, OrderEvent, Payment, PickupCode
 from domain.outbox import OutboxMessage
 from domain.pagination import Page, PageRequest
 from domain.promotions.flash_sales_model import FlashSale, FlashTake
+from domain.promotions.member_prices_model import MemberPrice
 
 LevelKey = tuple[UUID, UUID]  # (location, variant)
 T = TypeVar("T")
@@ -102,6 +103,8 @@ class Tables:
     flash_sales: dict[UUID, FlashSale] = field(default_factory=dict)
     flash_sale_buyers: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
     flash_sale_takes: dict[UUID, list[FlashTake]] = field(default_factory=dict)
+    # promotions
+    member_prices: dict[tuple[UUID, str], MemberPrice] = field(default_factory=dict)
 
     def snapshot(self) -> Tables:
         return copy.deepcopy(self)

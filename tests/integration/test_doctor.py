@@ -812,6 +812,21 @@ async def test_a_payment_refunded_twice_over_is_caught(books: Books, clock: Mova
     ]
 
 
+async def test_a_line_charged_above_its_list_price_is_caught(
+    books: Books, clock: MovableClock
+) -> None:
+    # The total still adds up: only the list price says the member paid more than the shelf.
+    await sql.execute(
+        "UPDATE order_line SET list_price = unit_price - 1 WHERE order_id = $1",
+        books.orders["delivered"].id,
+    )
+    report = await run_checks(["order_totals"], now=clock.now())
+    number = books.orders["delivered"].number
+    assert report.result("order_totals").sample == [
+        f"order {number} (DELIVERED): 1 line(s) charged above their list price"
+    ]
+
+
 async def _payment_ref(books: Books) -> str:
     rows = await sql.fetch(
         "SELECT provider_ref FROM order_payment WHERE order_id = $1 AND kind = 'PAYMENT'",

@@ -37,6 +37,7 @@ OWNER = {
     "till_returns": "inventory",
     "flash_sales": "promotions",
     "coupons": "promotions",
+    "member_prices": "promotions",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}
@@ -47,6 +48,7 @@ FOREIGN_READS = {
     "catalog": {"get_variants", "variant_by_code", "variants_with_products", "get_categories"},
     "inventory": {"levels"},
     "locations": {"get", "get_by_code", "get_many", "search"},
+    "loyalty": {"get_account"},  # a cart's price: the member's tier and points available
     "members": {"get", "get_many", "consents_of"},  # consents: the outbox asks `can_contact`
     # a review names its order line; the CS desk finds and notes orders, and asks where a member
     # ordered (store staff note the members of their stores)

@@ -48,6 +48,12 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("orders", "ORDER_COLUMNS"): ("OrderRow", ("_order",), frozenset()),
     ("orders", "LINE_COLUMNS"): ("OrderLineRow", ("_line",), frozenset()),
     ("orders", "EVENT_COLUMNS"): ("OrderEventRow", (), frozenset()),
+    # A member price is found by variant and tier; its surrogate id is never read.
+    ("member_prices", "MEMBER_PRICE_COLUMNS"): (
+        "MemberPriceRow",
+        ("_member_price",),
+        frozenset({"id"}),
+    ),
     ("outbox", "OUTBOX_COLUMNS"): ("OutboxMessageRow", (), frozenset()),
     ("promotions", "FLASH_SALE_COLUMNS"): ("FlashSaleRow", ("_sale",), frozenset()),
     ("reviews", "REVIEW_COLUMNS"): ("ReviewRow", ("_review",), frozenset()),

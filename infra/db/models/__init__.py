@@ -19,4 +19,5 @@ MODEL_MODULES = [
     "infra.db.models.till_returns",
     "infra.db.models.promotions",
     "infra.db.models.coupons",
+    "infra.db.models.member_prices",
 ]

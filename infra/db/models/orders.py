@@ -73,6 +73,7 @@ class OrderLineRow(Model):
     name = fields.CharField(max_length=300)
     unit_price = fields.BigIntField()
     quantity = fields.IntField()
+    list_price = fields.BigIntField(null=True)  # NULL on lines from before member prices
 
     order_id: UUID
 
