@@ -376,3 +376,28 @@ async def test_a_page_of_products_reads_their_flash_sales_in_one_statement(
     assert few == [{"price": {"amount": 990}, "unitsLeft": 5}, None]
     assert len(many) == 8 and many.count(None) == 4
     assert small == large, (small, large)  # the page's sales in one statement, whatever its size
+
+
+QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { total { amount } lines { unitPrice { amount } listPrice { amount } } }
+  errors { code field } } }"""
+
+
+async def test_the_quote_shows_a_member_the_sale_price_the_order_then_charges(
+    admin: Api, api: Api, runtime: Runtime, stores: dict[str, Any], mango: Variant
+) -> None:
+    """One pricing (`pricing.price_cart`) for both: the quote takes no units."""
+    await created(admin, mango, terms(runtime, stores, units=3, limit=2))
+    ann = await shopper(api, "fs-quote")
+    cart = order_input([(mango, 2)], pickup=lid(stores, "SH-A"), member_id=ann.id)
+    quoted = (await ann.api.data(QUOTE, {"input": cart}))["checkoutQuote"]
+    assert quoted["errors"] == []
+    [line] = quoted["quote"]["lines"]
+    assert (line["unitPrice"]["amount"], line["listPrice"]["amount"]) == (990, 1990)
+    assert (await api.data(LIST))["flashSales"][0]["unitsSold"] == 0  # a quote takes nothing
+    placed = await buy(ann, stores, mango, 2)
+    assert placed["order"]["total"]["amount"] == quoted["quote"]["total"]["amount"] == 1980
+    walk_in = await api.data(
+        QUOTE, {"input": order_input([(mango, 1)], pickup=lid(stores, "SH-A"))}
+    )
+    assert walk_in["checkoutQuote"]["quote"]["lines"][0]["unitPrice"]["amount"] == 1990

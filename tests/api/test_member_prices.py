@@ -236,8 +236,9 @@ async def test_a_quote_writes_nothing_in_a_bounded_number_of_reads(
         return statements
 
     one, twelve = await quote(1), await quote(12)
-    # The sign-in session, the variants with their products, the account, the member prices.
-    assert len(one) == len(twelve) == 4, twelve
+    # The sign-in session, the variants with their products, the live flash sales, the
+    # account, the member prices.
+    assert len(one) == len(twelve) == 5, twelve
     assert not [s for s in twelve if not s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert await numbers(runtime, gold.key) == points_before  # nothing held
     assert [await level(runtime, stores["SH-A"].id, v) for v in variants] == stock_before
