@@ -260,7 +260,8 @@ class Member(Node):
 
     @strawberry.field(
         description="Coupons, newest first (the member and CS): AVAILABLE (also those held by "
-        "an unpaid order) while valid, USED, or EXPIRED; each says what it takes off."
+        "an unpaid order) while valid, USED, or EXPIRED; each says what it takes off. The till "
+        "that looked the member up with their member code sees the AVAILABLE ones."
     )
     async def coupons(
         self,
@@ -274,8 +275,9 @@ class Member(Node):
         from domain.promotions.coupons import coupons_of_member
 
         actor = info.context.principal
+        till = self.shown_code and status is CouponView.AVAILABLE  # the member's consent
         if actor is None or not (
-            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access or till
         ):
             return None
         deps = info.context.runtime.coupons

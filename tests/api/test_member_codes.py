@@ -17,6 +17,7 @@ from domain.identity.model import DeviceKind
 from domain.locations.model import Location
 from domain.loyalty.ledger import credit
 from domain.loyalty.model import EntryKind
+from domain.promotions.coupons import claim_coupon
 from infra.db.models.inventory import PosTransactionRow
 from infra.db.models.member_codes import MemberCodeUseRow
 from infra.db.models.orders import OrderRow
@@ -24,6 +25,8 @@ from infra.runtime import Runtime
 from infra.security.signing import HmacSigner
 from tests.support import MovableClock, is_postgres
 from tests.support.api import Api
+from tests.support.coupons import member as coupon_member
+from tests.support.coupons import template as coupon_template
 from tests.support.orders import level, make_variants, receive
 from tests.support.payloads import refusal
 from tests.support.shoppers import Shopper, shopper
@@ -413,3 +416,20 @@ async def test_tills_racing_with_one_code_record_one_sale_with_points(
     assert lost == [[("MEMBER_CODE_USED", ["memberCode"])]] * (len(tills) - 1)
     assert await PosTransactionRow.all().count() == await MemberCodeUseRow.all().count() == 1
     assert await points_of(member) == (534, 0, 534)
+
+
+async def test_the_till_that_read_the_code_sees_the_members_usable_coupons(
+    api: Api, runtime: Runtime, till: Api
+) -> None:
+    member = await member_with_points(api, runtime, "code-coupons", 10)
+    offered = await coupon_template(runtime)
+    await claim_coupon(runtime.coupons, coupon_member(member.key), offered.id)
+    issued = await code_of(member)
+    query = """query($code: String, $phone: String, $s: CouponListStatus! = AVAILABLE) {
+      lookupMember(input: {memberCode: $code, phone: $phone}) {
+        coupons(status: $s) { edges { node { name } } } } }"""
+    found = (await till.data(query, {"code": issued["code"]}))["lookupMember"]
+    assert [e["node"]["name"] for e in found["coupons"]["edges"]] == ["¥20 off ¥99"]
+    # Only the usable ones, and only with the member's code (their consent).
+    used = (await till.data(query, {"code": issued["code"], "s": "USED"}))["lookupMember"]
+    assert used["coupons"] is None
