@@ -21,6 +21,9 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
+# SQLite has no boolean: Tortoise stores one as INTEGER there (as the other revisions do).
+BOOL = sa.Integer().with_variant(sa.Boolean(), "postgresql")
+
 revision = "0029_flash_sales"
 down_revision = "0026_pos_returns"
 branch_labels = None
@@ -43,7 +46,7 @@ def upgrade() -> None:
         sa.Column("units_offered", sa.Integer(), nullable=False),
         sa.Column("units_sold", sa.Integer(), nullable=False),
         sa.Column("per_member_limit", sa.Integer(), nullable=False),
-        sa.Column("online", sa.Boolean(), nullable=False),
+        sa.Column("online", BOOL, nullable=False),
         sa.Column("location_ids", JSON, nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
