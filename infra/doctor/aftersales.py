@@ -5,9 +5,8 @@ points went back with the money."""
 from __future__ import annotations
 
 from domain.aftersales.model import HOLDS_QUANTITY, REFUND_STARTED
-from domain.inventory.model import MovementKind
 from domain.ordering.model import PaymentKind, PaymentStatus
-from infra.doctor.check import Check, Row, sql_list, sql_value
+from infra.doctor.check import Check, Row, returned_goods_sql, sql_list, sql_value
 
 PAID = f"kind = {sql_value(PaymentKind.PAYMENT)} AND status = {sql_value(PaymentStatus.SUCCEEDED)}"
 REFUNDS = f"""
@@ -88,32 +87,13 @@ def _describe_quantities(row: Row) -> str:
     )
 
 
-RETURN, WRITE_OFF = sql_value(MovementKind.RETURN), sql_value(MovementKind.ADJUSTMENT)
-STOCK = f"""
-WITH received AS (
+STOCK = returned_goods_sql(
+    """
     SELECT 'after-sale:' || CAST(after_sale_id AS TEXT) AS reference,
            SUM(received + damaged) AS received, SUM(damaged) AS damaged
-    FROM after_sale_line GROUP BY after_sale_id
-), moved AS (
-    SELECT reference,
-           SUM(CASE WHEN kind = {RETURN} THEN on_hand_delta ELSE 0 END) AS returned,
-           SUM(CASE WHEN kind = {WRITE_OFF} THEN -on_hand_delta ELSE 0 END) AS written_off
-    FROM stock_movement WHERE reference LIKE 'after-sale:%'
-    GROUP BY reference
-), bad AS {{materialized}}(
-    SELECT r.reference, r.received, r.damaged, COALESCE(m.returned, 0) AS returned,
-           COALESCE(m.written_off, 0) AS written_off
-    FROM received r LEFT JOIN moved m ON m.reference = r.reference
-    WHERE r.received <> COALESCE(m.returned, 0) OR r.damaged <> COALESCE(m.written_off, 0)
-    UNION ALL
-    SELECT m.reference, 0, 0, m.returned, m.written_off
-    FROM moved m LEFT JOIN received r ON r.reference = m.reference
-    WHERE r.reference IS NULL
+    FROM after_sale_line GROUP BY after_sale_id""",
+    "after-sale:",
 )
-SELECT bad.*, COUNT(*) OVER () AS violations FROM bad
-ORDER BY bad.reference
-LIMIT {{limit}}
-"""
 
 
 def _describe_stock(row: Row) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.inventory.model import MovementKind
 from domain.ordering.model import PAID_STATES, OrderStatus
 
 Row = Mapping[str, Any]
@@ -82,3 +83,33 @@ class Check:
             # not talk PostgreSQL into walking a whole table in index order.
             materialized="MATERIALIZED " if options.dialect == "postgresql" else "",
         )
+
+
+def returned_goods_sql(received: str, prefix: str) -> str:
+    """The check that goods taken back (an after-sale's receipt, a till return) are in the
+    stock ledger under `<prefix><id>`: RETURN for every unit, ADJUSTMENT out for the damaged
+    ones. `received` selects (reference, received, damaged) per taken-back record."""
+    returned = sql_value(MovementKind.RETURN)
+    written_off = sql_value(MovementKind.ADJUSTMENT)
+    return f"""
+WITH received AS ({received}
+), moved AS (
+    SELECT reference,
+           SUM(CASE WHEN kind = {returned} THEN on_hand_delta ELSE 0 END) AS returned,
+           SUM(CASE WHEN kind = {written_off} THEN -on_hand_delta ELSE 0 END) AS written_off
+    FROM stock_movement WHERE reference LIKE '{prefix}%'
+    GROUP BY reference
+), bad AS {{materialized}}(
+    SELECT r.reference, r.received, r.damaged, COALESCE(m.returned, 0) AS returned,
+           COALESCE(m.written_off, 0) AS written_off
+    FROM received r LEFT JOIN moved m ON m.reference = r.reference
+    WHERE r.received <> COALESCE(m.returned, 0) OR r.damaged <> COALESCE(m.written_off, 0)
+    UNION ALL
+    SELECT m.reference, 0, 0, m.returned, m.written_off
+    FROM moved m LEFT JOIN received r ON r.reference = m.reference
+    WHERE r.reference IS NULL
+)
+SELECT bad.*, COUNT(*) OVER () AS violations FROM bad
+ORDER BY bad.reference
+LIMIT {{limit}}
+"""

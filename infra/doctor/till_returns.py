@@ -5,8 +5,7 @@ till are in the stock ledger."""
 from __future__ import annotations
 
 from domain.aftersales.model import Condition
-from domain.inventory.model import MovementKind
-from infra.doctor.check import Check, Row, sql_value
+from infra.doctor.check import Check, Row, returned_goods_sql, sql_value
 
 QUANTITIES = """
 WITH returned AS (
@@ -55,33 +54,14 @@ def _describe_quantities(row: Row) -> str:
     )
 
 
-RETURN, WRITE_OFF = sql_value(MovementKind.RETURN), sql_value(MovementKind.ADJUSTMENT)
 DAMAGED = sql_value(Condition.DAMAGED)
-STOCK = f"""
-WITH received AS (
+STOCK = returned_goods_sql(
+    f"""
     SELECT 'pos-return:' || CAST(return_id AS TEXT) AS reference, SUM(quantity) AS received,
            SUM(CASE WHEN condition = {DAMAGED} THEN quantity ELSE 0 END) AS damaged
-    FROM pos_return_line GROUP BY return_id
-), moved AS (
-    SELECT reference,
-           SUM(CASE WHEN kind = {RETURN} THEN on_hand_delta ELSE 0 END) AS returned,
-           SUM(CASE WHEN kind = {WRITE_OFF} THEN -on_hand_delta ELSE 0 END) AS written_off
-    FROM stock_movement WHERE reference LIKE 'pos-return:%'
-    GROUP BY reference
-), bad AS {{materialized}}(
-    SELECT r.reference, r.received, r.damaged, COALESCE(m.returned, 0) AS returned,
-           COALESCE(m.written_off, 0) AS written_off
-    FROM received r LEFT JOIN moved m ON m.reference = r.reference
-    WHERE r.received <> COALESCE(m.returned, 0) OR r.damaged <> COALESCE(m.written_off, 0)
-    UNION ALL
-    SELECT m.reference, 0, 0, m.returned, m.written_off
-    FROM moved m LEFT JOIN received r ON r.reference = m.reference
-    WHERE r.reference IS NULL
+    FROM pos_return_line GROUP BY return_id""",
+    "pos-return:",
 )
-SELECT bad.*, COUNT(*) OVER () AS violations FROM bad
-ORDER BY bad.reference
-LIMIT {{limit}}
-"""
 
 
 def _describe_stock(row: Row) -> str:
