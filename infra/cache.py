@@ -84,13 +84,16 @@ class SharedCounters:
         if self.redis is None:
             return None
         try:
-            return int(await self.redis.incr(PREFIX + name))
+            value = int(await self.redis.incr(PREFIX + name))
         except (RedisError, OSError) as error:
             log.warning(
                 "cache change not shared; other processes forget it within the TTL",
                 extra={"cache": name, "error": repr(error)},
             )
             return None
+        if self._values is not None:
+            self._values[name] = value  # what the next read would say: no stale view until then
+        return value
 
 
 class ReadCache:
@@ -208,8 +211,13 @@ class ReadCache:
         processes (they see it on their next check)."""
         self.clear()
         shared = await self._counters.bump(self.name)
-        if shared is not None and self._shared is not None and shared == self._shared + 1:
-            self._shared = shared  # our own bump: no need to forget twice
+        if shared is None:
+            return
+        if self._shared is None or shared != self._shared + 1:
+            # Another process changed it too, or Redis lost the counter (a flush, a restart):
+            # forget what was read meanwhile, and follow the counter from its new value.
+            self.clear()
+        self._shared = shared
 
 
 class Caches:
