@@ -110,6 +110,7 @@ async def clean_state(runtime: Runtime, clock: MovableClock) -> AsyncIterator[No
     runtime.caches.clear()  # the tables were emptied behind the unit of work's back
     if runtime.redis is not None:
         await runtime.redis.flushdb()
+        runtime.caches.share(runtime.redis)  # the counters are gone: read them anew
     else:
         runtime.limiter._windows.clear()  # type: ignore[attr-defined]
 
