@@ -12,7 +12,9 @@ from api.mutations import mutate
 from api.mutations.orders import PlaceOrderInput, checkout_of
 from api.relay import encode_id
 from api.types.catalog import Money, money_of
+from api.types.coupons import Coupon
 from domain.ordering.checkout import quote_order
+from domain.promotions.coupons_model import CouponOption
 from domain.promotions.pricing import CartPrice, PricedLine
 
 CURRENCY = "CNY"
@@ -31,7 +33,10 @@ class QuoteLine:
     list_price: Money = strawberry.field(description="Per unit, the catalog's.")
     unit_price: Money = strawberry.field(description="Per unit: the member price if lower.")
     saving: Money = strawberry.field(description="What the member price takes off the line.")
-    total: Money
+    total: Money = strawberry.field(description="At the unit price, before coupons.")
+    coupon_discount: Money = strawberry.field(
+        description="The line's part of the coupons applied (`couponIds`)."
+    )
 
     @classmethod
     def from_domain(cls, line: PricedLine) -> QuoteLine:
@@ -44,6 +49,29 @@ class QuoteLine:
             unit_price=_money(line.unit_price),
             saving=_money(line.saving),
             total=_money(line.total),
+            coupon_discount=_money(line.coupon_discount),
+        )
+
+
+@strawberry.type(description="One of the member's coupons against this cart.")
+class CouponOffer:
+    coupon: Coupon
+    discount: Money = strawberry.field(
+        description="What it takes off this cart; 0 if it does not apply."
+    )
+    applies: bool
+    reason: str | None = strawberry.field(
+        description="Why it does not apply (add ¥x more of the items it covers, not at this "
+        "store, ...); null when it does."
+    )
+
+    @classmethod
+    def from_domain(cls, option: CouponOption) -> CouponOffer:
+        return cls(
+            coupon=Coupon.from_domain(option.coupon, option.template),
+            discount=_money(option.discount),
+            applies=option.reason is None and option.discount > 0,
+            reason=option.reason,
         )
 
 
@@ -53,7 +81,16 @@ class CheckoutQuote:
     tier: str | None = strawberry.field(description="The tier whose prices applied; null: none.")
     subtotal: Money = strawberry.field(description="At list prices.")
     member_savings: Money
-    total: Money = strawberry.field(description="After member prices, before points.")
+    coupons: list[CouponOffer] = strawberry.field(
+        description="The coupons applied (`couponIds`), in that order, each with its discount."
+    )
+    coupon_discount: Money
+    coupon_options: list[CouponOffer] = strawberry.field(
+        description="Every coupon the member holds against this cart, each on its own: those "
+        "that apply by discount (largest first, then the earliest to expire), then the others "
+        "with the reason. Empty for a shopper who is not signed in."
+    )
+    total: Money = strawberry.field(description="After member prices and coupons, before points.")
     max_points_redeemable: int = strawberry.field(
         description="The most points this cart may take: loyalty's cap and the member's balance."
     )
@@ -68,6 +105,9 @@ class CheckoutQuote:
             tier=price.tier,
             subtotal=_money(price.subtotal),
             member_savings=_money(price.member_savings),
+            coupons=[CouponOffer.from_domain(x) for x in price.coupons],
+            coupon_discount=_money(price.coupon_discount),
+            coupon_options=[CouponOffer.from_domain(x) for x in price.offers],
             total=_money(price.total),
             max_points_redeemable=price.max_points,
             points_to_redeem=price.points,
@@ -88,7 +128,9 @@ class CheckoutQuotePayload:
 class CheckoutQuoteQueries:
     @strawberry.field(
         description="Price a cart as placeOrder would (same input, same rules), reserving "
-        "nothing: list and member prices per line, the most points redeemable, the total. "
+        "nothing: list and member prices per line, the coupons asked for and every coupon the "
+        "member holds (best first, with why the others do not apply), the most points "
+        "redeemable, the total. "
         "Without a sign-in: list prices (a pickup cart, no points).",
     )
     async def checkout_quote(

@@ -69,7 +69,8 @@
           same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
           FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
           FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
-          are also OrderErrorCode members, so placeOrder's payload shows them; the pricing of a
+          and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
+          shows them; the pricing of a
           cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
@@ -181,6 +182,7 @@ class OrderErrorCode(StrEnum):
     FLASH_SALE_SOLD_OUT = "FLASH_SALE_SOLD_OUT"
     FLASH_SALE_LIMIT_REACHED = "FLASH_SALE_LIMIT_REACHED"
     FLASH_SALE_MEMBERS_ONLY = "FLASH_SALE_MEMBERS_ONLY"
+    COUPON_UNAVAILABLE = "COUPON_UNAVAILABLE"
 
 
 class PointsErrorCode(StrEnum):

@@ -71,7 +71,14 @@ class PlaceOrderInput:
     member_code: str | None = strawberry.field(
         default=None,
         description="POS/staff: the member code the member showed (`me { memberCode }`): the "
-        "order is theirs and may spend their points; the code is used up.",
+        "order is theirs and may spend their points and coupons; the code is used up.",
+    )
+    coupon_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="The member's coupons (`me { coupons }`, or the quote's `couponOptions`), "
+        "applied in this order, each to what the ones before it left: held for the order, "
+        "used when it is paid, given back if it is cancelled, times out or is fully refunded. "
+        "More than one only when all of them combine.",
     )
     idempotency_key: str | None = None
 
@@ -102,6 +109,9 @@ def checkout_of(caller: Principal | None, data: PlaceOrderInput) -> Checkout:
         note=data.note,
         points_to_redeem=data.points_to_redeem,
         member_code=data.member_code,
+        coupon_ids=[
+            decode_id(x, "Coupon", ["couponIds", str(n)]) for n, x in enumerate(data.coupon_ids)
+        ],
     )
 
 

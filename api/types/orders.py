@@ -60,6 +60,10 @@ class OrderLine:
     list_price: Money = strawberry.field(description="The shelf price per unit.")
     total: Money
     member_saving: Money = strawberry.field(description="What the member price took off.")
+    coupon_discount: Money = strawberry.field(
+        description="This line's part of the order's coupon discounts (what a refund of the "
+        "line leaves out)."
+    )
     variant_key: strawberry.Private[Any]
     product_key: strawberry.Private[Any]
     line_key: strawberry.Private[Any]
@@ -80,6 +84,7 @@ class OrderLine:
             list_price=money_of(line.list_unit_price, currency),
             total=money_of(line.total, currency),
             member_saving=money_of(line.member_saving, currency),
+            coupon_discount=money_of(line.coupon_discount, currency),
             variant_key=line.variant_id,
             product_key=line.product_id,
             line_key=line.id,
@@ -210,8 +215,15 @@ class Order(Node):
     channel: SalesChannel
     fulfilment: Fulfilment
     subtotal: Money = strawberry.field(description="The lines at list prices.")
-    member_savings: Money = strawberry.field(description="What member prices took off.")
-    total: Money = strawberry.field(description="`subtotal - memberSavings`: before points.")
+    member_savings: Money = strawberry.field(
+        description="What member prices (and flash-sale prices) took off."
+    )
+    coupon_discount: Money = strawberry.field(
+        description="What the order's coupons took off (each line shows its part)."
+    )
+    total: Money = strawberry.field(
+        description="`subtotal - memberSavings - couponDiscount`: before points."
+    )
     created_at: datetime
     updated_at: datetime
     payment_deadline: datetime | None
@@ -238,6 +250,7 @@ class Order(Node):
             fulfilment=order.fulfilment,
             subtotal=money_of(order.subtotal, order.currency),
             member_savings=money_of(order.member_savings, order.currency),
+            coupon_discount=money_of(order.coupon_discount, order.currency),
             total=money_of(order.total, order.currency),
             created_at=order.created_at,
             updated_at=order.updated_at,

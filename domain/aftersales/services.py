@@ -48,6 +48,7 @@ from domain.ordering.refunds import refund_part_in_uow, refund_settled_in_uow
 from domain.ordering.services import is_cs, is_store_staff, load, notify
 from domain.ordering.shares import handed_over_at_in_uow, line_shares
 from domain.pagination import Page, PageRequest
+from domain.promotions.coupons_checkout import give_back_in_uow
 from domain.uow import UnitOfWork
 
 
@@ -504,6 +505,9 @@ async def _refund(
         )
     if target is AfterSaleStatus.REFUNDED:
         await _notify_refunded(deps, uow, order, after_sale)
+    every_unit = all(before[x.id] + units.get(x.id, 0) >= x.quantity for x in order.lines)
+    if every_unit and order.coupon_discount:  # fully refunded: its coupons back, while valid
+        await give_back_in_uow(uow, order.id, deps.clock.now())
 
 
 async def _notify_refunded(

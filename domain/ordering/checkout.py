@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from domain.aftersales.member_codes import (
     decode_member_code,
     use_member_code_in_uow,
 )
-from domain.errors import OrderError, OrderErrorCode, PointsError
+from domain.errors import OrderError, OrderErrorCode, PointsError, PromotionError
 from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
@@ -39,8 +39,9 @@ from domain.ordering.model import (
     pickup_number,
     reservation_owner,
 )
+from domain.promotions.coupons_checkout import hold_options_in_uow
 from domain.promotions.flash_sales import live_flash_sales_in_uow, take_flash_units_in_uow
-from domain.promotions.pricing import CartPrice, price_cart_in_uow
+from domain.promotions.pricing import CartPrice, Where, price_cart_in_uow
 from domain.uow import UnitOfWork
 
 
@@ -61,6 +62,7 @@ class Checkout:
     note: str = ""
     points_to_redeem: int = 0
     member_code: str | None = None  # shown by the member at the till: their consent to spend
+    coupon_ids: Sequence[UUID] = ()  # the member's coupons, applied in this order
     # Set by the system only (renewals): prices locked at sign-up, a longer time to pay.
     unit_prices: Mapping[UUID, int] | None = None
     pay_within: timedelta | None = None
@@ -128,6 +130,7 @@ def _order_lines(price: CartPrice) -> list[OrderLine]:
             x.unit_price,
             x.quantity,
             list_price=x.list_price,
+            coupon_discount=x.coupon_discount,
         )
         for x in price.lines
     ]
@@ -285,7 +288,12 @@ async def place_order(
                 points=checkout.points_to_redeem,
                 locked=checkout.unit_prices,
                 flash_prices={v: sale.price for v, sale in sales.items()},
+                coupon_ids=checkout.coupon_ids,
+                where=Where(checkout.channel.value, checkout.pickup_location_id, now),
             )
+            if price.coupons:  # held for this order: spent when it is paid
+                assert member_id is not None
+                await _hold_coupons(uow, price, member_id, order_id, now)
             await take_flash_units_in_uow(
                 uow,
                 sales,
@@ -344,6 +352,7 @@ async def place_order(
             "d": str(checkout.delivery),
             "l": [[str(x.variant_id), x.quantity] for x in lines],
             "n": checkout.note,
+            "cp": [str(x) for x in checkout.coupon_ids],
         }
         result = await once(
             uow.idempotency,
@@ -377,12 +386,14 @@ async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Che
     lines = _validate(checkout)
     if actor is not None:
         _authorise(actor, checkout, code)
-    elif checkout.member_id is not None or checkout.points_to_redeem:
+    elif checkout.member_id is not None or checkout.points_to_redeem or checkout.coupon_ids:
+        field = "memberId" if checkout.member_id is not None else "pointsToRedeem"
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
-            "Sign in for a member's prices and points.",
-            ["memberId" if checkout.member_id is not None else "pointsToRedeem"],
+            "Sign in for a member's prices, coupons and points.",
+            ["couponIds" if checkout.coupon_ids and checkout.member_id is None else field],
         )
+    now = deps.clock.now()
     async with (deps.reads or deps.uow)() as uow:
         if checkout.member_id is not None and actor is not None and not actor.is_member:
             await _check_member(uow, checkout.member_id)
@@ -393,7 +404,7 @@ async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Che
                 uow,
                 [x.variant_id for x in lines],
                 pickup_location_id=checkout.pickup_location_id,
-                now=deps.clock.now(),
+                now=now,
             )
             if checkout.member_id is not None
             else {}
@@ -406,7 +417,19 @@ async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Che
             checkout.member_id,
             points=checkout.points_to_redeem,
             flash_prices={v: sale.price for v, sale in sales.items()},
+            coupon_ids=checkout.coupon_ids,
+            where=Where(checkout.channel.value, checkout.pickup_location_id, now),
+            with_offers=True,
         )
+
+
+async def _hold_coupons(
+    uow: UnitOfWork, price: CartPrice, member_id: UUID, order_id: UUID, now: datetime
+) -> None:
+    try:
+        await hold_options_in_uow(uow, price.coupons, member_id, order_id, now)
+    except PromotionError as error:  # another order holds it now: the order's error
+        raise OrderError(OrderErrorCode(error.code.value), error.message, error.field) from None
 
 
 def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:
@@ -449,14 +472,20 @@ def _authorise(actor: Principal, checkout: Checkout, code: MemberCode | None) ->
                 "You place pickup orders only at your own stores.",
                 ["fulfilment", "pickup", "locationId"],
             )
-    if checkout.points_to_redeem and not (
-        code is not None or (actor.is_member and actor.id == checkout.member_id)
-    ):
+    consented = code is not None or (actor.is_member and actor.id == checkout.member_id)
+    if checkout.points_to_redeem and not consented:
         raise OrderError(
             OrderErrorCode.FORBIDDEN,
             "Only the member spends their points: redeem them from the member's own sign-in, "
             "or at the till with the member code they show.",
             ["pointsToRedeem"],
+        )
+    if checkout.coupon_ids and not consented:
+        raise OrderError(
+            OrderErrorCode.FORBIDDEN,
+            "Only the member spends their coupons: use them from the member's own sign-in, "
+            "or at the till with the member code they show.",
+            ["couponIds"],
         )
 
 

@@ -51,6 +51,7 @@ from domain.ordering.services import (
     pickup_lock_key,
 )
 from domain.pagination import MAX_PAGE_SIZE, PageRequest
+from domain.promotions.coupons_checkout import give_back_in_uow
 from domain.promotions.flash_sales import give_back_flash_sales_in_uow
 from domain.uow import Contended, UnitOfWork
 
@@ -281,6 +282,8 @@ async def cancel_in_uow(
         await uow.orders.close_payments(order.id)  # money that still lands is refunded
     # Flash-sale units go back before the stock: the checkout takes them in that order too.
     await give_back_flash_sales_in_uow(uow, order.id)
+    if order.coupon_discount:  # back to the member while still valid
+        await give_back_in_uow(uow, order.id, deps.clock.now())
     await release_in_uow(deps.inventory, uow, order.reservation_owner, actor)
     # Points: an unpaid order's hold comes back; a paid one's redemption is reversed.
     await release_hold(deps.loyalty, uow, order.reservation_owner, actor)

@@ -142,10 +142,17 @@ class OrderLine:
     unit_price: int  # fen per unit paid: the member price when one applied
     quantity: int
     list_price: int | None = None  # fen per unit on the shelf; None: the unit price
+    coupon_discount: int = 0  # fen: this line's part of the order's coupon discounts
 
     @property
     def total(self) -> int:
+        """At the unit price, before coupons."""
         return self.unit_price * self.quantity
+
+    @property
+    def due(self) -> int:
+        """What the line costs after its coupon discount (before points)."""
+        return self.total - self.coupon_discount
 
     @property
     def list_unit_price(self) -> int:
@@ -197,8 +204,13 @@ class Order:
 
     @property
     def member_savings(self) -> int:
-        """`subtotal - total`: what member prices took off."""
+        """What member prices (and flash-sale prices) took off the subtotal."""
         return sum(line.member_saving for line in self.lines)
+
+    @property
+    def coupon_discount(self) -> int:
+        """What coupons took off: `subtotal - member_savings - coupon_discount == total`."""
+        return sum(line.coupon_discount for line in self.lines)
 
     @property
     def amount_due(self) -> int:

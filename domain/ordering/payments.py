@@ -34,6 +34,7 @@ from domain.ordering.ports import (
 )
 from domain.ordering.refunds import IN_STORE, apply_refund_notice, refund_in_uow
 from domain.ordering.services import Effects, is_store_staff, load, move, notify
+from domain.promotions.coupons_checkout import spend_in_uow
 from domain.uow import UnitOfWork
 
 log = logging.getLogger("omnishelf.payments")
@@ -292,6 +293,8 @@ async def mark_paid(
     # takes); marking the order ready re-sets the hold to its pickup deadline.
     await hold_paid_goods(deps, uow, order, deadline)
     await post_hold(deps.loyalty, uow, order.reservation_owner, actor)  # points, phase two
+    if order.coupon_discount:
+        await spend_in_uow(uow, order.id, now)  # its coupons are used
     await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.amount_due))
 
 

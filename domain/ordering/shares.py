@@ -1,10 +1,12 @@
 """What each line of an order was paid with: the order's points discount (and the points
-behind it) allocated to its lines in proportion to their totals, so a refund of some lines
-knows what to give back in money and in points. One function answers it: `line_shares`.
+behind it) allocated to its lines in proportion to what they cost after coupons, so a refund
+of some lines knows what to give back in money and in points. One function answers it:
+`line_shares`.
 
-Discounts of the whole order (points today; coupons when they come) are split here, with
-`allocate` (largest remainder, integers); a member price is the line's own unit price, so its
-saving needs no split and is reported per line as it is."""
+Coupon discounts were allocated to the lines at checkout (`OrderLine.coupon_discount`, kept
+with the line); the points discount is split here, with `allocate` (largest remainder,
+integers); a member price is the line's own unit price, so its saving needs no split and is
+reported per line as it is."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class LineShare:
     points_discount: int  # fen of the line paid with points
     points: int  # the points redeemed for it
     member_saving: int = 0  # fen its member price took off its list price
+    coupon_discount: int = 0  # fen coupons took off it
 
 
 def allocate(amount: int, weights: Sequence[int]) -> list[int]:
@@ -43,11 +46,18 @@ def allocate(amount: int, weights: Sequence[int]) -> list[int]:
 
 def line_shares(order: Order) -> dict[UUID, LineShare]:
     """Each line's part of what the order was paid with, deterministic for the order."""
-    totals = [line.total for line in order.lines]
-    discounts = allocate(order.points_discount, totals)
-    points = allocate(order.points_redeemed, totals)
+    dues = [line.due for line in order.lines]
+    discounts = allocate(order.points_discount, dues)
+    points = allocate(order.points_redeemed, dues)
     return {
-        line.id: LineShare(line.id, line.total - discount, discount, spent, line.member_saving)
+        line.id: LineShare(
+            line.id,
+            line.due - discount,
+            discount,
+            spent,
+            line.member_saving,
+            line.coupon_discount,
+        )
         for line, discount, spent in zip(order.lines, discounts, points, strict=True)
     }
 

@@ -9,6 +9,7 @@ other gets COUPON_UNAVAILABLE; the coupon names its order (`order_id`) until it 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from domain.errors import PromotionError, PromotionErrorCode
@@ -17,12 +18,15 @@ from domain.promotions.coupons_model import (
     CouponCart,
     CouponOption,
     CouponStatus,
+    CouponTemplate,
     apply_in_order,
     best_first,
     evaluate,
 )
 from domain.promotions.deps import CouponDeps
 from domain.uow import UnitOfWork
+
+MAX_COUPONS_PER_ORDER = 5
 
 
 async def usable_coupons_in_uow(
@@ -45,19 +49,26 @@ def _unavailable(index: int, message: str) -> PromotionError:
     return PromotionError(PromotionErrorCode.COUPON_UNAVAILABLE, message, ["couponIds", str(index)])
 
 
-async def hold_in_uow(
-    deps: CouponDeps,
-    uow: UnitOfWork,
-    member_id: UUID,
-    coupon_ids: Sequence[UUID],
-    order_id: UUID,
-    cart: CouponCart,
-) -> list[CouponOption]:
-    """Hold the member's coupons for an order, in the order given (each applies to what the
-    ones before it left), inside the order's transaction: each is AVAILABLE → HELD in one
-    conditional update, so of two orders with one coupon, one wins and the other gets
-    COUPON_UNAVAILABLE. Every coupon must apply; more than one must all stack."""
-    now = deps.clock.now()
+async def coupons_for_order_in_uow(
+    uow: UnitOfWork, member_id: UUID | None, coupon_ids: Sequence[UUID]
+) -> list[tuple[Coupon, CouponTemplate]]:
+    """The coupons an order asks for, each with its template, in the order given: each must
+    be the member's, none twice, and more than one must all stack with other coupons. (Two
+    reads; whether each applies to the cart is `apply_coupons`.)"""
+    if not coupon_ids:
+        return []
+    if member_id is None:
+        raise PromotionError(
+            PromotionErrorCode.COUPON_UNAVAILABLE,
+            "Coupons are for members: sign in, or show the member code at the till.",
+            ["couponIds"],
+        )
+    if len(coupon_ids) > MAX_COUPONS_PER_ORDER:
+        raise PromotionError(
+            PromotionErrorCode.TOO_MANY_ITEMS,
+            f"At most {MAX_COUPONS_PER_ORDER} coupons per order.",
+            ["couponIds"],
+        )
     if len(set(coupon_ids)) != len(coupon_ids):
         raise PromotionError(
             PromotionErrorCode.INVALID_INPUT, "A coupon is used once.", ["couponIds"]
@@ -77,25 +88,68 @@ async def hold_in_uow(
             "These coupons do not combine: use one.",
             ["couponIds"],
         )
+    return pairs
+
+
+def apply_coupons(
+    pairs: Sequence[tuple[Coupon, CouponTemplate]], cart: CouponCart, now: datetime
+) -> list[CouponOption]:
+    """The coupons on the cart one after another (`apply_in_order`); every one must take
+    something off, or the order is refused naming the coupon and why."""
     options = apply_in_order(pairs, cart, now)
     for index, option in enumerate(options):
         if option.reason is not None:
             raise _unavailable(index, option.reason)
-    # Lock order: by coupon id, like every row lock in the project.
-    for index, coupon_id in sorted(enumerate(coupon_ids), key=lambda x: str(x[1])):
-        if not await uow.coupons.hold(coupon_id, member_id, order_id, now):
-            raise _unavailable(index, "This coupon was just used by another order.")
-    for option in options:
-        option.coupon.status, option.coupon.order_id = CouponStatus.HELD, order_id
+        if option.discount <= 0:
+            raise _unavailable(index, "This coupon takes nothing off this cart.")
     return options
 
 
-async def spend_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
+async def hold_options_in_uow(
+    uow: UnitOfWork,
+    options: Sequence[CouponOption],
+    member_id: UUID,
+    order_id: UUID,
+    now: datetime,
+) -> None:
+    """Hold the applied coupons for the order, inside its transaction: each AVAILABLE → HELD
+    in one conditional update, in coupon id order like every row lock, so of two orders with
+    one coupon one wins and the other gets COUPON_UNAVAILABLE."""
+    position = {option.coupon.id: n for n, option in enumerate(options)}
+    for option in sorted(options, key=lambda o: str(o.coupon.id)):
+        coupon = option.coupon
+        if not await uow.coupons.hold(coupon.id, member_id, order_id, option.discount, now):
+            raise _unavailable(position[coupon.id], "This coupon was just used by another order.")
+        coupon.status, coupon.order_id, coupon.discount = (
+            CouponStatus.HELD,
+            order_id,
+            option.discount,
+        )
+
+
+async def hold_in_uow(
+    deps: CouponDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    coupon_ids: Sequence[UUID],
+    order_id: UUID,
+    cart: CouponCart,
+) -> list[CouponOption]:
+    """Hold the member's coupons for an order, in the order given (each applies to what the
+    ones before it left), inside the order's transaction. Every coupon must apply; more than
+    one must all stack."""
+    now = deps.clock.now()
+    options = apply_coupons(await coupons_for_order_in_uow(uow, member_id, coupon_ids), cart, now)
+    await hold_options_in_uow(uow, options, member_id, order_id, now)
+    return options
+
+
+async def spend_in_uow(uow: UnitOfWork, order_id: UUID, now: datetime) -> int:
     """The order was paid: its held coupons are used."""
-    return await uow.coupons.spend(order_id, deps.clock.now())
+    return await uow.coupons.spend(order_id, now)
 
 
-async def give_back_in_uow(deps: CouponDeps, uow: UnitOfWork, order_id: UUID) -> int:
+async def give_back_in_uow(uow: UnitOfWork, order_id: UUID, now: datetime) -> int:
     """The order was cancelled, timed out, or fully refunded: its coupons return to the
     member while still valid (an expired one stays EXPIRED)."""
-    return await uow.coupons.give_back(order_id, deps.clock.now())
+    return await uow.coupons.give_back(order_id, now)

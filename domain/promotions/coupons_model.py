@@ -174,6 +174,7 @@ class Coupon:
     order_id: UUID | None = None  # the order holding or having used it
     used_at: datetime | None = None
     reminded_at: datetime | None = None  # "coupons expiring" was enqueued
+    discount: int = 0  # fen it takes off the order holding or having used it
 
     def usable_at(self, now: datetime) -> bool:
         return self.status is CouponStatus.AVAILABLE and self.valid_from <= now < self.valid_until

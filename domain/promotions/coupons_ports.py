@@ -62,9 +62,11 @@ class CouponRepository(Protocol):
         """The member's AVAILABLE coupons valid at `now`."""
         ...
 
-    async def hold(self, coupon_id: UUID, member_id: UUID, order_id: UUID, now: datetime) -> bool:
-        """AVAILABLE and valid now → HELD by `order_id`, in one conditional update: of two
-        orders holding one coupon, one wins."""
+    async def hold(
+        self, coupon_id: UUID, member_id: UUID, order_id: UUID, discount: int, now: datetime
+    ) -> bool:
+        """AVAILABLE and valid now → HELD by `order_id`, taking `discount` fen off it, in one
+        conditional update: of two orders holding one coupon, one wins."""
         ...
 
     async def held_by(self, order_id: UUID) -> list[Coupon]: ...

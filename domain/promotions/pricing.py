@@ -3,23 +3,38 @@ so the quote and the order never disagree.
 
 Per line: the list price (the catalog's), the price the caller pays (the lower of the list
 price and the member price of the caller's tier; anonymous shoppers pay list prices), and the
-saving. Then the cart: coupon discounts (a parameter, empty until coupons exist), the most
-points the member may redeem (loyalty's rule: points pay at most `max_redeem_bps` of the
-total, and no more than the account has), the points discount asked for, and the amount due.
-A live flash sale's price (`flash_prices`) replaces the line's price when lower; a coupon
-slots in here too, not beside it."""
+saving. A live flash sale's price (`flash_prices`) replaces the line's price when lower. Then
+the cart: the coupons asked for, one after another on what the ones before them left, each
+allocated to the lines it covers in proportion to their totals (`coupons_model.apply_in_order`);
+the most points the member may redeem (loyalty's rule: points pay at most `max_redeem_bps` of
+the total after coupons, and no more than the account has; none with a coupon that does not
+stack with points), the points discount asked for, and the amount due. A quote also lists
+every coupon the member holds against the cart (`offers`), best first, with why the others do
+not apply."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from uuid import UUID
 
 from domain.catalog.model import CatalogStatus, Product, Variant
-from domain.errors import OrderError, OrderErrorCode
+from domain.errors import OrderError, OrderErrorCode, PromotionError
 from domain.inventory.model import StockLine
 from domain.loyalty.model import BPS, MAX_POINTS, PointsPolicy
 from domain.ordering.model import line_name
+from domain.promotions.coupons_checkout import apply_coupons, coupons_for_order_in_uow
+from domain.promotions.coupons_model import (
+    CartLine,
+    Coupon,
+    CouponCart,
+    CouponOption,
+    CouponTemplate,
+    best_first,
+    evaluate,
+)
 from domain.uow import UnitOfWork
 
 
@@ -44,6 +59,8 @@ class PricedLine:
     list_price: int  # fen per unit, the catalog's
     unit_price: int  # fen per unit, what the caller pays
     quantity: int
+    category_id: UUID | None = None
+    coupon_discount: int = 0  # fen: the line's part of the coupon discounts
 
     @property
     def list_total(self) -> int:
@@ -51,21 +68,41 @@ class PricedLine:
 
     @property
     def total(self) -> int:
+        """At the unit price, before coupons."""
         return self.unit_price * self.quantity
 
     @property
     def saving(self) -> int:
         return self.list_total - self.total
 
+    @property
+    def due(self) -> int:
+        """After the line's coupon discount, before points."""
+        return self.total - self.coupon_discount
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where and when a cart is bought: what a coupon's scope and validity are judged by."""
+
+    channel: str
+    location_id: UUID | None  # the pickup store; None for a delivery
+    now: datetime
+
 
 @dataclass(frozen=True)
 class CartPrice:
     lines: list[PricedLine]
     tier: str | None  # the tier whose member prices applied; None for a walk-in
-    coupon_discount: int  # fen, the sum of the coupon discounts given (none yet)
     max_points: int  # the most points redeemable on this cart
     points: int  # points asked for (0 or at most `max_points`)
     points_discount: int  # fen those points pay
+    coupons: tuple[CouponOption, ...] = ()  # applied, in the order asked
+    offers: tuple[CouponOption, ...] = field(default=())  # a quote's: every coupon, best first
+
+    @property
+    def coupon_discount(self) -> int:
+        return sum(line.coupon_discount for line in self.lines)
 
     @property
     def subtotal(self) -> int:
@@ -108,26 +145,73 @@ def price_cart(
     member_prices: Mapping[UUID, int],
     points_available: int = 0,
     points: int = 0,
-    coupon_discounts: Sequence[int] = (),
+    coupons: Sequence[tuple[Coupon, CouponTemplate]] = (),
+    offers: Sequence[tuple[Coupon, CouponTemplate]] = (),
+    where: Where | None = None,
 ) -> CartPrice:
     """Price `items` for a caller of `tier` (None: not a member, list prices). `member_prices`
-    are the tier's prices by variant; `coupon_discounts` are fen off the cart (after member
-    prices, before points). Raises OrderError for lines that cannot be sold and for points the
-    member may not spend."""
+    are the tier's prices by variant; `coupons` come off after member prices and before points
+    (`where` judges them), `offers` are evaluated one by one for a quote. Raises OrderError for
+    lines that cannot be sold and for points the member may not spend, PromotionError
+    (COUPON_UNAVAILABLE) for a coupon that does not apply."""
     lines = [_line(item, member_prices if tier is not None else {}) for item in items]
-    goods = sum(line.total for line in lines)
-    coupon_discount = min(goods, sum(coupon_discounts))
-    total = goods - coupon_discount
+    applied: list[CouponOption] = []
+    quoted: list[CouponOption] = []
+    if coupons or offers:
+        assert where is not None, "coupons are judged by where and when the cart is bought"
+        cart = _coupon_cart(lines, where)
+        quoted = best_first([evaluate(c, t, cart, where.now) for c, t in offers])
+        with _in_order_terms():
+            applied = apply_coupons(coupons, cart, where.now)
+        lines = _with_discounts(lines, applied)
+    total = sum(line.due for line in lines)
+    with_points = all(option.template.stackable_with_points for option in applied)
     if points:
+        if not with_points:
+            raise OrderError(
+                OrderErrorCode.COUPON_UNAVAILABLE,
+                "A coupon of this order does not combine with points: redeem no points, or "
+                "leave that coupon out.",
+                ["pointsToRedeem"],
+            )
         _check_points(policy, tier, points, total, points_available)
+    redeemable = tier is not None and with_points
     return CartPrice(
         lines=lines,
         tier=tier,
-        coupon_discount=coupon_discount,
-        max_points=max_redeemable(policy, total, points_available) if tier is not None else 0,
+        max_points=max_redeemable(policy, total, points_available) if redeemable else 0,
         points=points,
         points_discount=policy.value_of(points),
+        coupons=tuple(applied),
+        offers=tuple(quoted),
     )
+
+
+@contextmanager
+def _in_order_terms() -> Iterator[None]:
+    """A coupon refused while pricing an order is the order's error (placeOrder's payload
+    and the quote's carry OrderErrorCode): the same code, message and field."""
+    try:
+        yield
+    except PromotionError as error:
+        raise OrderError(OrderErrorCode(error.code.value), error.message, error.field) from None
+
+
+def _coupon_cart(lines: Sequence[PricedLine], where: Where) -> CouponCart:
+    return CouponCart(
+        [CartLine(x.variant_id, x.product_id, x.category_id, x.quantity, x.total) for x in lines],
+        where.channel,
+        where.location_id,
+    )
+
+
+def _with_discounts(lines: list[PricedLine], applied: Sequence[CouponOption]) -> list[PricedLine]:
+    """Each line with its part of every applied coupon's discount (the coupons' own
+    allocations, which add up to their discounts exactly)."""
+    return [
+        replace(line, coupon_discount=sum(option.allocation[n] for option in applied))
+        for n, line in enumerate(lines)
+    ]
 
 
 def _line(item: CartItem, member_prices: Mapping[UUID, int]) -> PricedLine:
@@ -153,6 +237,7 @@ def _line(item: CartItem, member_prices: Mapping[UUID, int]) -> PricedLine:
         listed,
         paid,
         item.quantity,
+        product.category_id,
     )
 
 
@@ -190,11 +275,15 @@ async def price_cart_in_uow(
     points: int = 0,
     locked: Mapping[UUID, int] | None = None,
     flash_prices: Mapping[UUID, int] | None = None,
-    coupon_discounts: Sequence[int] = (),
+    coupon_ids: Sequence[UUID] = (),
+    where: Where | None = None,
+    with_offers: bool = False,
 ) -> CartPrice:
-    """`price_cart` over the stored catalog, member prices and the member's points account,
-    in three reads and no writes. `lines` are the cleaned lines (sorted by variant);
-    `requested` the lines as asked, whose positions error paths name."""
+    """`price_cart` over the stored catalog, member prices, the member's points account and
+    coupons, with no writes: three reads, two more for the coupons asked for, two more for a
+    quote's offers (`with_offers`: every coupon the member holds). `lines` are the cleaned
+    lines (sorted by variant); `requested` the lines as asked, whose positions error paths
+    name."""
     position = {x.variant_id: n for n, x in enumerate(requested)}
     pairs = await uow.catalog.variants_with_products([x.variant_id for x in lines])
     variants = {v.id: v for v, _ in pairs}
@@ -217,6 +306,13 @@ async def price_cart_in_uow(
         tier = policy.tier_of(account)
         available = account.available if account is not None else 0
         member_prices = await uow.member_prices.of_tier(list(variants), tier)
+    with _in_order_terms():
+        coupons = await coupons_for_order_in_uow(uow, member_id, coupon_ids)
+    offers: list[tuple[Coupon, CouponTemplate]] = []
+    if with_offers and member_id is not None and where is not None:
+        held = await uow.coupons.available_of(member_id, where.now)
+        templates = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in held])}
+        offers = [(c, templates[c.template_id]) for c in held]
     return price_cart(
         items,
         policy,
@@ -224,5 +320,7 @@ async def price_cart_in_uow(
         member_prices=member_prices,
         points_available=available,
         points=points,
-        coupon_discounts=coupon_discounts,
+        coupons=coupons,
+        offers=offers,
+        where=where,
     )

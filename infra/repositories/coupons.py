@@ -62,6 +62,7 @@ COUPON_COLUMNS = (
     "order_id",
     "used_at",
     "reminded_at",
+    "discount",
 )
 SELECT_TEMPLATES = f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM coupon_template"
 SELECT_COUPONS = f"SELECT {', '.join(COUPON_COLUMNS)} FROM coupon"
@@ -160,6 +161,7 @@ def _coupon(row: Any) -> Coupon:
         order_id=sql.as_optional_uuid(row["order_id"]),
         used_at=sql.as_optional_datetime(row["used_at"]),
         reminded_at=sql.as_optional_datetime(row["reminded_at"]),
+        discount=row["discount"],
     )
 
 
@@ -178,6 +180,7 @@ def _coupon_values(c: Coupon) -> list[Any]:
         c.order_id,
         c.used_at,
         c.reminded_at,
+        c.discount,
     )
     return [sql.as_driver_value(v) for v in values]
 
@@ -308,16 +311,19 @@ class TortoiseCouponRepository(CouponRepository):
         )
         return [_coupon(r) for r in rows]
 
-    async def hold(self, coupon_id: UUID, member_id: UUID, order_id: UUID, now: datetime) -> bool:
+    async def hold(
+        self, coupon_id: UUID, member_id: UUID, order_id: UUID, discount: int, now: datetime
+    ) -> bool:
         changed = await sql.execute(
-            "UPDATE coupon SET status = $1, order_id = $2 WHERE id = $3 AND member_id = $4 "
-            "AND status = $5 AND valid_from <= $6 AND valid_until > $6",
+            "UPDATE coupon SET status = $1, order_id = $2, discount = $7 WHERE id = $3 "
+            "AND member_id = $4 AND status = $5 AND valid_from <= $6 AND valid_until > $6",
             HELD,
             order_id,
             coupon_id,
             member_id,
             AVAILABLE,
             now,
+            discount,
         )
         return changed == 1
 
@@ -337,7 +343,7 @@ class TortoiseCouponRepository(CouponRepository):
     async def give_back(self, order_id: UUID, now: datetime) -> int:
         return await sql.execute(
             "UPDATE coupon SET status = CASE WHEN valid_until > $1 THEN $2 ELSE $3 END, "
-            "order_id = NULL, used_at = NULL WHERE order_id = $4 AND status IN ($5, $6)",
+            "order_id = NULL, used_at = NULL, discount = 0 WHERE order_id = $4 AND status IN ($5, $6)",
             now,
             AVAILABLE,
             EXPIRED,

@@ -70,6 +70,7 @@ LINE_COLUMNS = (
     "unit_price",
     "quantity",
     "list_price",
+    "coupon_discount",
 )
 EVENT_COLUMNS = ("id", "order_id", "from_status", "to_status", "actor", "reason", "at")
 SELECT_ORDERS = f"SELECT {', '.join(ORDER_COLUMNS)} FROM customer_order"
@@ -147,6 +148,7 @@ def _line(row: Any) -> OrderLine:
         row["unit_price"],
         row["quantity"],
         list_price=row["list_price"],
+        coupon_discount=row["coupon_discount"],
     )
 
 
@@ -215,6 +217,7 @@ class TortoiseOrderRepository:
                     x.unit_price,
                     x.quantity,
                     x.list_price,
+                    x.coupon_discount,
                 )
                 for x in order.lines
             ],

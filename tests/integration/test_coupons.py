@@ -79,17 +79,17 @@ async def test_checkout_holds_spends_and_gives_back(runtime: Runtime, clock: Mov
     assert caught.value.code is PromotionErrorCode.COUPON_UNAVAILABLE
 
     async with runtime.unit_of_work() as uow:  # cancelled before payment
-        assert await give_back_in_uow(deps, uow, order) == 1
+        assert await give_back_in_uow(uow, order, deps.clock.now()) == 1
     assert await status_of(coupon.id) == (CouponStatus.AVAILABLE, None)
 
     async with runtime.unit_of_work() as uow:
         await hold_in_uow(deps, uow, alice, [coupon.id], other, cart(12_000))
-        assert await spend_in_uow(deps, uow, other) == 1
+        assert await spend_in_uow(uow, other, deps.clock.now()) == 1
     assert await status_of(coupon.id) == (CouponStatus.USED, other)
 
     clock.advance(timedelta(days=31))  # refunded after the coupon ended: it is not back
     async with runtime.unit_of_work() as uow:
-        assert await give_back_in_uow(deps, uow, other) == 1
+        assert await give_back_in_uow(uow, other, deps.clock.now()) == 1
     assert await status_of(coupon.id) == (CouponStatus.EXPIRED, None)
 
 

@@ -342,7 +342,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         await hold_in_uow(
             runtime.coupons, uow, eve.id, [eve_coupon.id], orders["returned"].id, cart
         )
-        await spend_in_uow(runtime.coupons, uow, orders["returned"].id)
+        await spend_in_uow(uow, orders["returned"].id, runtime.clock.now())
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     return Books(
         stores,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -14,18 +14,30 @@ from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.loyalty.model import PointsPolicy
 from domain.ordering.model import Fulfilment, Order, OrderLine, OrderStatus, SalesChannel
 from domain.ordering.shares import line_shares
+from domain.promotions.coupons_model import (
+    Coupon,
+    CouponKind,
+    CouponRules,
+    CouponScope,
+    CouponSource,
+    CouponStatus,
+    CouponTemplate,
+    TemplateStatus,
+    Validity,
+)
 from domain.promotions.deps import MemberPriceDeps
 from domain.promotions.member_prices import (
     member_prices_of,
     remove_member_price,
     set_member_price,
 )
-from domain.promotions.pricing import CartItem, max_redeemable, price_cart, unit_price
+from domain.promotions.pricing import CartItem, Where, max_redeemable, price_cart, unit_price
 from tests.fakes.database import FakeDatabase
 from tests.support.clock import MovableClock
 
 NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
 POLICY = PointsPolicy()
+EVERYTHING = CouponScope()
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=uuid4(), role=StaffRole.ADMIN)
 
 
@@ -105,19 +117,137 @@ def test_points_follow_loyaltys_cap_and_the_balance() -> None:
         assert (refused.value.code.value, refused.value.field) == (code, ["pointsToRedeem"])
 
 
-def test_coupon_discounts_come_off_after_member_prices_and_before_points() -> None:
+def _coupon(
+    rules: CouponRules,
+    *,
+    points: bool = True,
+    others: bool = False,
+    scope: CouponScope = EVERYTHING,
+) -> tuple[Coupon, CouponTemplate]:
+    template = CouponTemplate(
+        uuid4(),
+        "Coupon",
+        rules,
+        scope,
+        Validity(days=30),
+        100,
+        1,
+        False,
+        points,
+        others,
+        TemplateStatus.ACTIVE,
+        1,
+        NOW,
+        NOW,
+    )
+    coupon = Coupon(
+        uuid4(),
+        template.id,
+        uuid4(),
+        CouponStatus.AVAILABLE,
+        CouponSource.CLAIM,
+        NOW - timedelta(days=1),
+        NOW + timedelta(days=29),
+        NOW - timedelta(days=1),
+    )
+    return coupon, template
+
+
+HERE = Where("MINI_PROGRAM", None, NOW)
+
+
+def test_coupons_come_off_after_member_prices_and_before_points_allocated_to_lines() -> None:
+    mango, tea = _item(2000), _item(1000, 2, 1)
+    twenty_off = _coupon(
+        CouponRules(CouponKind.AMOUNT_OFF, amount_off=300, threshold=3000), others=True
+    )
+    tenth = _coupon(CouponRules(CouponKind.PERCENT_OFF, percent_off_bp=1000), others=True)
+    price = price_cart(
+        [mango, tea],
+        POLICY,
+        tier="GOLD",
+        member_prices={mango.variant.id: 1800},
+        points_available=10_000,
+        coupons=[twenty_off, tenth],
+        where=HERE,
+    )
+    # 3800 after member prices; 300 off (from 3000), then 10 % of the 3500 left: 350.
+    assert [o.discount for o in price.coupons] == [300, 350]
+    assert (price.coupon_discount, price.total) == (650, 3150)
+    assert [x.coupon_discount for x in price.lines] == [308, 342]  # 1800 : 2000 of each
+    assert sum(x.due for x in price.lines) == price.total
+    assert price.max_points == max_redeemable(POLICY, 3150, 10_000)
+
+
+def test_a_coupon_that_does_not_apply_refuses_the_cart_and_one_without_points_blocks_them() -> None:
     item = _item(2000)
+    with pytest.raises(OrderError) as refused:
+        price_cart(
+            [item],
+            POLICY,
+            tier="GOLD",
+            member_prices={},
+            coupons=[_coupon(CouponRules(CouponKind.AMOUNT_OFF, amount_off=500, threshold=9900))],
+            where=HERE,
+        )
+    assert (refused.value.code.value, refused.value.field) == (
+        "COUPON_UNAVAILABLE",
+        ["couponIds", "0"],
+    )
+    assert "Add ¥79.00 more" in refused.value.message
+    alone = _coupon(CouponRules(CouponKind.NO_THRESHOLD, amount_off=500), points=False)
     price = price_cart(
         [item],
         POLICY,
         tier="GOLD",
-        member_prices={item.variant.id: 1800},
-        points_available=10_000,
-        coupon_discounts=[300, 100],
+        member_prices={},
+        points_available=900,
+        coupons=[alone],
+        where=HERE,
     )
-    assert (price.coupon_discount, price.total, price.max_points) == (400, 1400, 700)
-    free = price_cart([item], POLICY, tier="GOLD", member_prices={}, coupon_discounts=[5000])
-    assert (free.coupon_discount, free.total) == (2000, 0)  # never below nothing
+    assert (price.total, price.max_points) == (1500, 0)
+    with pytest.raises(OrderError) as no_points:
+        price_cart(
+            [item],
+            POLICY,
+            tier="GOLD",
+            member_prices={},
+            points_available=900,
+            points=100,
+            coupons=[alone],
+            where=HERE,
+        )
+    assert (no_points.value.code.value, no_points.value.field) == (
+        "COUPON_UNAVAILABLE",
+        ["pointsToRedeem"],
+    )
+
+
+def test_a_quote_lists_every_coupon_best_first_and_why_the_others_do_not_apply() -> None:
+    item = _item(5000)
+    small = _coupon(CouponRules(CouponKind.NO_THRESHOLD, amount_off=500))
+    big = _coupon(CouponRules(CouponKind.AMOUNT_OFF, amount_off=2000, threshold=5000))
+    far = _coupon(CouponRules(CouponKind.AMOUNT_OFF, amount_off=5000, threshold=20000))
+    elsewhere = _coupon(
+        CouponRules(CouponKind.NO_THRESHOLD, amount_off=900), scope=CouponScope(channels=("POS",))
+    )
+    price = price_cart(
+        [item],
+        POLICY,
+        tier="GOLD",
+        member_prices={},
+        offers=[small, far, elsewhere, big],
+        where=HERE,
+    )
+    assert [(o.coupon.id, o.discount) for o in price.offers[:2]] == [
+        (big[0].id, 2000),
+        (small[0].id, 500),
+    ]
+    assert {o.reason for o in price.offers[2:]} == {  # the rest by expiry, then id
+        "Add ¥150.00 more of the items it covers.",
+        "Only for orders through POS.",
+    }
+    assert (price.coupons, price.total) == ((), 5000)  # offers are only offered
 
 
 def test_a_line_no_longer_sold_is_refused_where_it_was_asked_for() -> None:

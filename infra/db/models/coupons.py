@@ -50,6 +50,7 @@ class CouponRow(Model):
     valid_until = fields.DatetimeField()
     issued_at = fields.DatetimeField()
     order_id = fields.UUIDField(null=True)
+    discount = fields.BigIntField(default=0)  # fen it takes off the order holding or using it
     used_at = fields.DatetimeField(null=True)
     reminded_at = fields.DatetimeField(null=True)
 

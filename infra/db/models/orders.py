@@ -74,6 +74,7 @@ class OrderLineRow(Model):
     unit_price = fields.BigIntField()
     quantity = fields.IntField()
     list_price = fields.BigIntField(null=True)  # NULL on lines from before member prices
+    coupon_discount = fields.BigIntField(default=0)  # the line's part of the coupon discounts
 
     order_id: UUID
 
