@@ -10,7 +10,7 @@ What each check relies on (the code that keeps it true):
   finished_reservations   checkout reserves as `order:<id>`; every exit from the
   open_reservations       stock-holding statuses commits or releases them
                           (domain/ordering/checkout.py, lifecycle.py)
-  order_totals            the total is priced from the lines once, at checkout, by
+  order_totals            the total and each line's coupon discount are priced once, at checkout, by
                           promotions' price_cart (domain/promotions/pricing.py)
   order_payments          paid = a SUCCEEDED payment (webhook, till, agreement), in the
                           transaction that marks the order paid; cancelling a paid order
@@ -56,6 +56,8 @@ What each check relies on (the code that keeps it true):
   coupon_member_limits    claims and codes take a slot 1..limit, unique per member
   coupon_orders           a coupon has one `order_id` column: HELD by one order
                           (conditional update), USED when that order is paid
+  coupon_discounts        the checkout holds each coupon with its discount and writes the
+                          same allocation on the order's lines, in one transaction
 """
 
 from __future__ import annotations

@@ -41,6 +41,24 @@ WITH bad AS {{materialized}}(
 SELECT bad.*, COUNT(*) OVER () AS violations FROM bad ORDER BY bad.id LIMIT {{limit}}
 """
 
+# Every order holding or having used coupons shows on its lines exactly what they took off.
+HELD_OR_USED = sql_list([CouponStatus.HELD, CouponStatus.USED])
+DISCOUNTS = f"""
+WITH given AS (
+    SELECT order_id, SUM(discount) AS coupons, COUNT(*) AS coupon_count FROM coupon
+    WHERE status IN {HELD_OR_USED} AND order_id IS NOT NULL GROUP BY order_id
+), taken AS (
+    SELECT order_id, SUM(coupon_discount) AS lines FROM order_line GROUP BY order_id
+), bad AS {{materialized}}(
+    SELECT g.order_id, o.number AS order_number, g.coupons, g.coupon_count,
+           COALESCE(t.lines, 0) AS lines
+    FROM given g LEFT JOIN customer_order o ON o.id = g.order_id
+    LEFT JOIN taken t ON t.order_id = g.order_id
+    WHERE COALESCE(t.lines, 0) <> g.coupons
+)
+SELECT bad.*, COUNT(*) OVER () AS violations FROM bad ORDER BY bad.order_id LIMIT {{limit}}
+"""
+
 
 def _describe_issued(row: Row) -> str:
     return (
@@ -61,6 +79,14 @@ def _describe_orders(row: Row) -> str:
     return f"coupon {row['id']} is USED by order {order}, which was never paid"
 
 
+def _describe_discounts(row: Row) -> str:
+    order = row["order_number"] or f"{row['order_id']} (missing)"
+    return (
+        f"order {order}: its {row['coupon_count']} coupon(s) took off {row['coupons']}, "
+        f"its lines show {row['lines']}"
+    )
+
+
 CHECKS = (
     Check(
         "coupon_issued",
@@ -79,5 +105,11 @@ CHECKS = (
         "a USED coupon names one order, and that order was paid",
         ORDERS,
         _describe_orders,
+    ),
+    Check(
+        "coupon_discounts",
+        "what an order's coupons took off is what its lines show as coupon discounts",
+        DISCOUNTS,
+        _describe_discounts,
     ),
 )

@@ -16,16 +16,21 @@ from infra.doctor.check import (
 
 ORDER_TOTALS = """
 WITH lines AS (
-    SELECT order_id, SUM(unit_price * quantity) AS lines_total, COUNT(*) AS lines,
-           SUM(CASE WHEN unit_price > list_price THEN 1 ELSE 0 END) AS above_list
+    SELECT order_id, SUM(unit_price * quantity - coupon_discount) AS lines_total,
+           COUNT(*) AS lines,
+           SUM(CASE WHEN unit_price > list_price THEN 1 ELSE 0 END) AS above_list,
+           SUM(CASE WHEN coupon_discount < 0 OR coupon_discount > unit_price * quantity
+               THEN 1 ELSE 0 END) AS bad_coupon
     FROM order_line GROUP BY order_id
 ), bad AS {materialized}(
     SELECT o.number AS order_number, o.status AS order_status, o.total AS order_total,
            o.points_discount, COALESCE(x.lines_total, 0) AS lines_total,
-           COALESCE(x.lines, 0) AS lines, COALESCE(x.above_list, 0) AS above_list
+           COALESCE(x.lines, 0) AS lines, COALESCE(x.above_list, 0) AS above_list,
+           COALESCE(x.bad_coupon, 0) AS bad_coupon
     FROM customer_order o LEFT JOIN lines x ON x.order_id = o.id
     WHERE x.order_id IS NULL OR o.total <> x.lines_total
        OR o.points_discount < 0 OR o.points_discount > o.total OR x.above_list > 0
+       OR x.bad_coupon > 0
 )
 SELECT bad.*, COUNT(*) OVER () AS violations FROM bad
 ORDER BY bad.order_number
@@ -38,7 +43,12 @@ def _describe_totals(row: Row) -> str:
     if not row["lines"]:
         return f"{head} has no lines"
     if row["order_total"] != row["lines_total"]:
-        return f"{head}: total {row['order_total']}, its lines sum to {row['lines_total']}"
+        return (
+            f"{head}: total {row['order_total']}, its lines sum to {row['lines_total']} "
+            "after their coupon discounts"
+        )
+    if row["bad_coupon"]:
+        return f"{head}: {row['bad_coupon']} line(s) with a coupon discount outside 0..the line"
     if row["above_list"]:
         return f"{head}: {row['above_list']} line(s) charged above their list price"
     return f"{head}: points paid {row['points_discount']} of a total of {row['order_total']}"
@@ -174,8 +184,9 @@ def _describe_points(row: Row) -> str:
 CHECKS = (
     Check(
         "order_totals",
-        "each order has lines, its total is their sum, no line is charged above its list "
-        "price (a member price only takes off), and points paid at most the total",
+        "each order has lines, its total is their sum after their coupon discounts (each "
+        "within its line), no line is charged above its list price (a member price only "
+        "takes off), and points paid at most the total",
         ORDER_TOTALS,
         _describe_totals,
     ),

@@ -343,7 +343,8 @@ class TortoiseCouponRepository(CouponRepository):
     async def give_back(self, order_id: UUID, now: datetime) -> int:
         return await sql.execute(
             "UPDATE coupon SET status = CASE WHEN valid_until > $1 THEN $2 ELSE $3 END, "
-            "order_id = NULL, used_at = NULL, discount = 0 WHERE order_id = $4 AND status IN ($5, $6)",
+            "order_id = NULL, used_at = NULL, discount = 0 "
+            "WHERE order_id = $4 AND status IN ($5, $6)",
             now,
             AVAILABLE,
             EXPIRED,

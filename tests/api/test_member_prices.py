@@ -237,8 +237,8 @@ async def test_a_quote_writes_nothing_in_a_bounded_number_of_reads(
 
     one, twelve = await quote(1), await quote(12)
     # The sign-in session, the variants with their products, the live flash sales, the
-    # account, the member prices.
-    assert len(one) == len(twelve) == 5, twelve
+    # account, the member prices, the member's coupons (none: no templates to read).
+    assert len(one) == len(twelve) == 6, twelve
     assert not [s for s in twelve if not s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert await numbers(runtime, gold.key) == points_before  # nothing held
     assert [await level(runtime, stores["SH-A"].id, v) for v in variants] == stock_before

@@ -54,8 +54,7 @@ from domain.ordering.payments import handle_notification, pay_order, record_in_s
 from domain.ordering.refunds import process_refunds
 from domain.outbox import deliver_due
 from domain.promotions.coupons import claim_coupon
-from domain.promotions.coupons_checkout import hold_in_uow, spend_in_uow
-from domain.promotions.coupons_model import CartLine, CouponCart
+from domain.promotions.coupons_model import CouponKind, CouponRules
 from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
 from domain.subscriptions import plans, renewals, services
 from domain.subscriptions.model import Interval, IntervalUnit
@@ -115,6 +114,7 @@ async def _order(
     at: UUID | None = None,
     deliver: bool = False,
     points: int = 0,
+    coupons: tuple[UUID, ...] = (),
 ) -> Order:
     checkout = Checkout(
         channel=SalesChannel.MINI_PROGRAM,
@@ -123,6 +123,7 @@ async def _order(
         pickup_location_id=None if deliver else at,
         delivery=DeliveryTo("1 Garden Rd, Shanghai", 31.3, 121.0) if deliver else None,
         points_to_redeem=points,
+        coupon_ids=coupons,
     )
     return await place_order(runtime.ordering, member, checkout, None)
 
@@ -289,11 +290,15 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     # ...and a new order waits.
     orders["pending"] = await _order(runtime, ann, {mango: 1}, at=sh_a, points=100)
     # Eve returns one of two kiwis (paid partly with points): it comes back damaged and is
-    # written off; for the other she gets her money back without returning it.
+    # written off; for the other she gets her money back without returning it. Her next
+    # order took ¥3 off with a coupon (held by the order, spent when it was paid).
     eve = member_principal(
         (await login_with_wechat(runtime.members, "wx-demo", "test:doctor-eve"))[0]
     )
     await adjust_points(runtime.loyalty, ADMIN, eve.id, 300, "welcome gift", "gift-eve")
+    no_minimum = CouponRules(CouponKind.NO_THRESHOLD, amount_off=300)
+    offered = await coupon_template(runtime, name="¥3 off", rules=no_minimum)
+    eve_coupon, _ = await claim_coupon(runtime.coupons, eve, offered.id)
     orders["returned"] = await _order(runtime, eve, {kiwi: 2}, at=sh_a, points=100)
     assert await _pay_online(runtime, eve, orders["returned"]) == "paid"
     await _hand_over(runtime, staff_a, orders["returned"])
@@ -333,16 +338,10 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     orders["flash"] = await _order(runtime, ann, {flash.id: 1}, at=sh_a)
     orders["flash_cancelled"] = await _order(runtime, dee, {flash.id: 1}, at=sh_a)
     await cancel_order(runtime.ordering, dee, orders["flash_cancelled"].id, "changed my mind")
-    # Coupons: Eve's took ¥20 off her returned order (held, then spent when paid); Ann's waits.
-    offered = await coupon_template(runtime)
-    eve_coupon, _ = await claim_coupon(runtime.coupons, eve, offered.id)
+    # Coupons: Eve's took ¥3 off her next order (paid); Ann's waits.
+    orders["couponed"] = await _order(runtime, eve, {lychee: 1}, at=sh_a, coupons=(eve_coupon.id,))
+    assert await _pay_online(runtime, eve, orders["couponed"]) == "paid"
     await claim_coupon(runtime.coupons, members[0], offered.id)
-    cart = CouponCart([CartLine(kiwi, product.id, None, 2, 20_000)], "MINI_PROGRAM")
-    async with runtime.unit_of_work() as uow:
-        await hold_in_uow(
-            runtime.coupons, uow, eve.id, [eve_coupon.id], orders["returned"].id, cart
-        )
-        await spend_in_uow(uow, orders["returned"].id, runtime.clock.now())
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     return Books(
         stores,
@@ -684,8 +683,13 @@ async def corrupt_coupon_member_limits(books: Books) -> None:
 
 async def corrupt_coupon_orders(books: Books) -> None:
     await sql.execute(
-        "UPDATE coupon SET order_id = $1 WHERE status = 'USED'", books.orders["cancelled_unpaid"].id
+        "UPDATE coupon SET order_id = $1, discount = 0 WHERE status = 'USED'",
+        books.orders["cancelled_unpaid"].id,
     )
+
+
+async def corrupt_coupon_discounts(books: Books) -> None:
+    await sql.execute("UPDATE coupon SET discount = discount + 100 WHERE status = 'USED'")
 
 
 CORRUPTIONS.update(
@@ -698,6 +702,10 @@ CORRUPTIONS.update(
         "coupon_orders": (
             corrupt_coupon_orders,
             "is USED by order {cancelled_unpaid}, which was never paid",
+        ),
+        "coupon_discounts": (
+            corrupt_coupon_discounts,
+            "order {couponed}: its 1 coupon(s) took off 400, its lines show 300",
         ),
     }
 )
