@@ -18,6 +18,8 @@ from domain.locations.model import Location
 from domain.loyalty.ledger import credit
 from domain.loyalty.model import EntryKind
 from domain.promotions.coupons import claim_coupon
+from domain.promotions.coupons_model import CouponKind, CouponRules
+from infra.db.models.coupons import CouponRow
 from infra.db.models.inventory import PosTransactionRow
 from infra.db.models.member_codes import MemberCodeUseRow
 from infra.db.models.orders import OrderRow
@@ -433,3 +435,28 @@ async def test_the_till_that_read_the_code_sees_the_members_usable_coupons(
     # Only the usable ones, and only with the member's code (their consent).
     used = (await till.data(query, {"code": issued["code"], "s": "USED"}))["lookupMember"]
     assert used["coupons"] is None
+
+
+async def test_the_till_order_spends_a_coupon_only_with_the_members_code(
+    api: Api, runtime: Runtime, till: Api, stores: dict[str, Location], variant: str
+) -> None:
+    member = await member_with_points(api, runtime, "code-coupon-spend", 10)
+    offered = await coupon_template(
+        runtime, rules=CouponRules(CouponKind.NO_THRESHOLD, amount_off=500)
+    )
+    coupon, _ = await claim_coupon(runtime.coupons, coupon_member(member.key), offered.id)
+    coupon_id = encode_id("Coupon", coupon.id)
+    # Naming the member is not their consent: their coupon stays theirs.
+    named = order_input(stores, variant, None, memberId=member.id, couponIds=[coupon_id])
+    refused = await place(till, named)
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("FORBIDDEN", ["couponIds"])]
+    issued = await code_of(member)
+    placed = await place(till, order_input(stores, variant, issued["code"], couponIds=[coupon_id]))
+    assert placed["errors"] == [], placed
+    assert placed["order"]["amountDue"] == {"amount": 2 * 1990 - 500}
+    stored = await CouponRow.get(id=coupon.id)
+    assert (stored.status.value, stored.order_id, stored.discount) == (
+        "HELD",
+        decode_id(placed["order"]["id"], "Order"),
+        500,
+    )
