@@ -38,6 +38,7 @@ for _codes in (
     d.SubscriptionErrorCode,
     d.AfterSaleErrorCode,
     d.PromotionErrorCode,
+    d.GrowthErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -172,7 +173,13 @@ class AfterSaleUserError(UserError):
     code: d.AfterSaleErrorCode
 
 
+@strawberry.type
+class GrowthUserError(UserError):
+    code: d.GrowthErrorCode
+
+
 CODES: dict[type[UserError], type[Enum]] = {
+    GrowthUserError: d.GrowthErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,

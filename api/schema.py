@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
+from api.assist_queries import AssistQueries
 from api.checkout_quote import CheckoutQuoteQueries
 from api.coupon_queries import CouponQueries
 from api.desk_queries import DeskQueries
@@ -28,6 +29,7 @@ from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
 from api.mutation_guards import guard_mutations
 from api.mutations.aftersales import AfterSaleMutations
+from api.mutations.assists import AssistMutations
 from api.mutations.auth import AuthMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.coupons import CouponMutations
@@ -75,6 +77,7 @@ class Query(
     FlashSaleQueries,
     CouponQueries,
     CheckoutQuoteQueries,
+    AssistQueries,
 ):
     pass
 
@@ -99,6 +102,7 @@ class Mutation(
     RefundMutations,
     CouponMutations,
     MemberPriceMutations,
+    AssistMutations,
 ):
     pass
 

@@ -72,6 +72,12 @@
           and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
           shows them; the pricing of a
           cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
+    └── GrowthError                  GrowthErrorCode (domain/growth/)
+          (common codes) FORBIDDEN; friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
+          ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
+          store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
+          through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
+          threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -298,6 +304,22 @@ class PromotionErrorCode(StrEnum):
     UNKNOWN_TIER = "UNKNOWN_TIER"
 
 
+class GrowthErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
+    ALREADY_ASSISTED = "ALREADY_ASSISTED"
+    DAILY_LIMIT_REACHED = "DAILY_LIMIT_REACHED"
+    OWN_TASK = "OWN_TASK"
+    TASK_EXPIRED = "TASK_EXPIRED"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    NOT_A_NEW_MEMBER = "NOT_A_NEW_MEMBER"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -310,6 +332,7 @@ ErrorCode = (
     | MemberErrorCode
     | AfterSaleErrorCode
     | PromotionErrorCode
+    | GrowthErrorCode
 )
 
 
@@ -368,3 +391,7 @@ class AfterSaleError(DomainError):
 
 class PromotionError(DomainError):
     code: PromotionErrorCode
+
+
+class GrowthError(DomainError):
+    code: GrowthErrorCode

@@ -11,6 +11,7 @@ from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
+from domain.growth.assists_ports import AssistRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
     ApiKeyRepository,
@@ -84,6 +85,8 @@ class UnitOfWork(Protocol):
     def coupons(self) -> CouponRepository: ...
     @property
     def member_prices(self) -> MemberPriceRepository: ...
+    @property
+    def assists(self) -> AssistRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

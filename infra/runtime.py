@@ -24,6 +24,7 @@ from domain.aftersales.services import register_handlers as register_after_sale_
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
+from domain.growth.deps import AssistDeps
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
 from domain.inventory.deps import InventoryDeps
@@ -298,6 +299,9 @@ class Runtime:
             ordering=self.ordering,
         )
         self.coupons = CouponDeps(uow=self.unit_of_work, clock=self.clock, limiter=self.limiter)
+        self.assists = AssistDeps(
+            uow=self.unit_of_work, clock=self.clock, coupons=self.coupons, loyalty=self.loyalty
+        )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

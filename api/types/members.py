@@ -21,6 +21,7 @@ from domain.ordering.model import OrderStatus
 
 if TYPE_CHECKING:
     from api.types.aftersales import AfterSaleConnection
+    from api.types.assists import AssistTask
     from api.types.coupons import CouponConnection
     from api.types.desk import StaffNote
     from api.types.orders import OrderConnection
@@ -283,6 +284,24 @@ class Member(Node):
         deps = info.context.runtime.coupons
         page = await coupons_of_member(deps, self.key, status, _page(first, after))
         return CouponConnection.from_page(page, Coupon.from_pair)
+
+    @strawberry.field(
+        description="Friend-assist (助力) tasks the member started, newest first (the member "
+        "and CS)."
+    )
+    async def assist_tasks(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[AssistTask, strawberry.lazy("api.types.assists")]] | None:
+        from api.types.assists import AssistTask
+        from domain.growth.assists import tasks_of_member
+
+        actor = info.context.principal
+        if actor is None or not (
+            (actor.is_member and actor.id == self.key) or actor.has_pii_access
+        ):
+            return None
+        views = await tasks_of_member(info.context.runtime.assists, self.key)
+        return [AssistTask.from_domain(v) for v in views]
 
     @strawberry.field(
         description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "

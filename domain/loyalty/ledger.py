@@ -22,7 +22,14 @@ from domain.loyalty.model import (
 from domain.uow import UnitOfWork
 
 CREDITS = frozenset(
-    {EntryKind.EARN, EntryKind.CHECK_IN, EntryKind.ADJUST, EntryKind.REVERSE, EntryKind.MERGE_IN}
+    {
+        EntryKind.EARN,
+        EntryKind.CHECK_IN,
+        EntryKind.ADJUST,
+        EntryKind.REVERSE,
+        EntryKind.MERGE_IN,
+        EntryKind.REWARD,
+    }
 )
 
 

@@ -23,6 +23,7 @@ class EntryKind(StrEnum):
     CHECK_IN = "CHECK_IN"
     MERGE_IN = "MERGE_IN"
     MERGE_OUT = "MERGE_OUT"
+    REWARD = "REWARD"  # growth's rewards (friend-assist, referrals), once per key
 
 
 class ClaimState(StrEnum):

@@ -53,6 +53,20 @@ async def daily_check_in(deps: LoyaltyDeps, member_id: UUID) -> Entry:
         )
 
 
+async def credit_reward_in_uow(
+    deps: LoyaltyDeps,
+    uow: UnitOfWork,
+    member_id: UUID,
+    points: int,
+    source: str,
+    reason: str,
+    key: str,
+) -> Entry:
+    """Points another context gives a member inside its own transaction (growth's rewards):
+    once per `key`, a second call with it returns the first entry."""
+    return await credit(deps, uow, member_id, points, EntryKind.REWARD, source, source, reason, key)
+
+
 async def adjust_points(
     deps: LoyaltyDeps,
     actor: Principal,

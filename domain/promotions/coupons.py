@@ -70,6 +70,12 @@ async def _template(uow: UnitOfWork, template_id: UUID, *, lock: bool = False) -
     return found
 
 
+async def template_in_uow(uow: UnitOfWork, template_id: UUID) -> CouponTemplate:
+    """A template, for another context that names one (a growth campaign's reward);
+    NOT_FOUND when there is none."""
+    return await _template(uow, template_id)
+
+
 async def create_template(
     deps: CouponDeps, actor: Principal, draft: TemplateDraft
 ) -> CouponTemplate:

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from infra.cache import Caches
 from infra.repositories.aftersales import TortoiseAfterSaleRepository
+from infra.repositories.assists import TortoiseAssistRepository
 from infra.repositories.cached import (
     CachedApiKeyRepository,
     CachedCatalogRepository,
@@ -78,6 +79,7 @@ class Repositories:
         self.flash_sales = TortoiseFlashSaleRepository()
         self.coupons = TortoiseCouponRepository()
         self.member_prices = TortoiseMemberPriceRepository()
+        self.assists = TortoiseAssistRepository()
 
 
 class ReadUnitOfWork(Repositories):

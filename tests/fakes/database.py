@@ -116,6 +116,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("coupons")
 
     @property
+    def assists(self) -> NoReturn:
+        raise _unfaked("assists")
+
+    @property
     def desk(self) -> NoReturn:
         raise _unfaked("desk")
 

@@ -60,6 +60,10 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("till_returns", "SALE_LINE_COLUMNS"): ("PosSaleLineRow", (), frozenset()),
     ("coupons", "TEMPLATE_COLUMNS"): ("CouponTemplateRow", ("_template",), frozenset()),
     ("coupons", "COUPON_COLUMNS"): ("CouponRow", ("_coupon",), frozenset()),
+    ("assists", "CAMPAIGN_COLUMNS"): ("AssistCampaignRow", ("_campaign",), frozenset()),
+    ("assists", "TASK_COLUMNS"): ("AssistTaskRow", ("_task",), frozenset()),
+    ("assists", "ASSIST_COLUMNS"): ("AssistRow", ("_assist",), frozenset()),
+    ("assists", "REWARD_COLUMNS"): ("AssistRewardRow", ("_payout",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

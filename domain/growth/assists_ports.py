@@ -1,0 +1,70 @@
+"""Storage of friend-assist campaigns, tasks, assists and the rewards they paid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.growth.assists_model import (
+    Assist,
+    AssistCampaign,
+    AssistPayout,
+    AssistTask,
+    CampaignStatus,
+)
+from domain.pagination import Page, PageRequest
+
+
+class AssistRepository(Protocol):
+    async def add_campaign(self, campaign: AssistCampaign) -> None: ...
+    async def get_campaign(
+        self, campaign_id: UUID, *, lock: bool = False
+    ) -> AssistCampaign | None: ...
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[AssistCampaign]: ...
+    async def save_campaign(self, campaign: AssistCampaign) -> None: ...
+    async def campaigns(
+        self, status: CampaignStatus | None, page: PageRequest
+    ) -> Page[AssistCampaign]:
+        """Newest first."""
+        ...
+
+    async def add_task(self, task: AssistTask) -> bool:
+        """Insert an OPEN task; False (nothing written) when the member has an open task of
+        the campaign already, also one a concurrent transaction is writing (a unique key)."""
+        ...
+
+    async def get_task(self, task_id: UUID) -> AssistTask | None: ...
+    async def open_task(self, campaign_id: UUID, member_id: UUID) -> AssistTask | None: ...
+    async def tasks_of_member(self, member_id: UUID, limit: int) -> list[AssistTask]:
+        """Newest first."""
+        ...
+
+    async def count_helper(self, task_id: UUID, now: datetime) -> int | None:
+        """One more helper on an OPEN task before its deadline, in one conditional update that
+        locks the task row until the commit (assists of one task run one after another, in
+        every process); the new count, or None when the task is not open."""
+        ...
+
+    async def close_task(self, task_id: UUID, status: str, now: datetime) -> None:
+        """OPEN → COMPLETED or EXPIRED: the member may start another task of the campaign."""
+        ...
+
+    async def expire_tasks(self, now: datetime, limit: int) -> int:
+        """OPEN tasks past their deadline → EXPIRED (at most `limit`)."""
+        ...
+
+    async def has_assisted(self, task_id: UUID, helper_id: UUID) -> bool: ...
+    async def slots_taken(self, helper_id: UUID, day: date) -> set[int]: ...
+    async def add_assist(self, assist: Assist) -> bool:
+        """Insert; False (nothing written) when its (helper, day, slot) or (task, helper) is
+        taken, also by a concurrent transaction (the unique keys decide)."""
+        ...
+
+    async def assists_of(self, task_ids: Sequence[UUID]) -> list[Assist]:
+        """Oldest first."""
+        ...
+
+    async def add_payout(self, payout: AssistPayout) -> None: ...
+    async def payouts_of(self, task_id: UUID) -> list[AssistPayout]: ...
