@@ -9,6 +9,7 @@
 - `assist`: one per helper and task (unique), with the store-local day and a slot
   1..3 unique per (helper, day): the daily cap held by the database.
 - `assist_reward`: each reward paid, unique per (task, member, threshold); 0 is a helper's.
+- `points_entry.kind` may be REWARD: points growth gives (through loyalty's service).
 
 Revision ID: 0035_assists
 Revises: 0032_order_coupons
@@ -31,9 +32,21 @@ UUID = sa.CHAR(36).with_variant(postgresql.UUID(), "postgresql")
 TS = sa.TIMESTAMP(timezone=True)
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BOOL = sa.Integer().with_variant(sa.Boolean(), "postgresql")
+ENTRY_KINDS = (
+    "'EARN','REDEEM','HOLD','RELEASE','EXPIRE','REVERSE','ADJUST','CHECK_IN','MERGE_IN',"
+    "'MERGE_OUT','REWARD'"
+)
+
+
+def _entry_kinds(kinds: str) -> None:
+    """Rewrite the CHECK of points_entry.kind (SQLite rebuilds the table to do it)."""
+    with op.batch_alter_table("points_entry", recreate="always") as batch:
+        batch.drop_constraint("ck_points_entry_kind", type_="check")
+        batch.create_check_constraint("ck_points_entry_kind", f"kind IN ({kinds})")
 
 
 def upgrade() -> None:
+    _entry_kinds(ENTRY_KINDS)
     op.create_table(
         "assist_campaign",
         sa.Column("id", UUID, primary_key=True),
@@ -104,3 +117,4 @@ def downgrade() -> None:
     op.drop_table("assist")
     op.drop_table("assist_task")
     op.drop_table("assist_campaign")
+    # points_entry still takes REWARD: its entries are a ledger, and stay.
