@@ -201,7 +201,9 @@ async def assist(
             if task is None:
                 raise _error(GrowthErrorCode.NOT_FOUND, "No such assist task.", "taskId")
             owner = await surviving_member_in_uow(uow, task.member_id)
-            if owner is None or owner.id == helper.id:
+            if owner is None or not owner.is_active:  # its member erased their account
+                raise _error(GrowthErrorCode.NOT_FOUND, "No such assist task.", "taskId")
+            if owner.id == helper.id:
                 raise _error(GrowthErrorCode.OWN_TASK, "You cannot assist your own task.", "taskId")
             campaign = await _campaign(uow, task.campaign_id)
             if campaign.new_helpers_only and not is_new_member(

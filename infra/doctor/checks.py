@@ -58,12 +58,17 @@ What each check relies on (the code that keeps it true):
                           (conditional update), USED when that order is paid
   coupon_discounts        the checkout holds each coupon with its discount and writes the
                           same allocation on the order's lines, in one transaction
+  assist_daily_cap        domain/growth/assists.py: an assist takes a slot 1..3 unique per
+                          (helper, store-local day) in the transaction that counts it
+  assist_rewards          the assist that makes a task's count N pays threshold N, under the
+                          task row's lock (a conditional update), unique per threshold
 """
 
 from __future__ import annotations
 
 from infra.doctor import (
     aftersales,
+    assists,
     coupons,
     delivery,
     inventory,
@@ -89,5 +94,6 @@ CHECKS: tuple[Check, ...] = (
     *reviews.CHECKS,
     *promotions.CHECKS,
     *coupons.CHECKS,
+    *assists.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

@@ -27,6 +27,8 @@ from domain.aftersales.services import (
 )
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import DomainError
+from domain.growth import assists
+from domain.growth.assists_model import CampaignDraft, Reward, Threshold
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
@@ -65,6 +67,7 @@ from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
 from tests.support.coupons import template as coupon_template
 from tests.support.db import is_postgres, test_database_url
+from tests.support.racing import members as racing_members
 
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 
@@ -342,6 +345,17 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     orders["couponed"] = await _order(runtime, eve, {lychee: 1}, at=sh_a, coupons=(eve_coupon.id,))
     assert await _pay_online(runtime, eve, orders["couponed"]) == "paid"
     await claim_coupon(runtime.coupons, members[0], offered.id)
+    # Friend-assist: three helpers reach the threshold of Tia's task (50 points); the first
+    # also helps Uma's and Vic's tasks: three assists today, the cap.
+    tia, uma, vic, *helpers = await racing_members(runtime, 6, "assist")
+    campaign = await assists.create_campaign(
+        runtime.assists, ADMIN, CampaignDraft("助力", (Threshold(3, Reward(points=50)),), 72)
+    )
+    tasks = [await assists.start_assist(runtime.assists, m, campaign.id) for m in (tia, uma, vic)]
+    for helper in helpers:
+        await assists.assist(runtime.assists, helper, tasks[0].task.id)
+    for view in tasks[1:]:
+        await assists.assist(runtime.assists, helpers[0], view.task.id)
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     return Books(
         stores,
@@ -706,6 +720,40 @@ CORRUPTIONS.update(
         "coupon_discounts": (
             corrupt_coupon_discounts,
             "order {couponed}: its 1 coupon(s) took off 400, its lines show 300",
+        ),
+    }
+)
+
+
+async def corrupt_assist_daily_cap(books: Books) -> None:
+    """A fourth assist of the helper who made three today."""
+    [busy] = await sql.fetch(
+        "SELECT helper_id, day FROM assist GROUP BY helper_id, day HAVING COUNT(*) = 3"
+    )
+    await sql.fetch(
+        "INSERT INTO assist (id, task_id, helper_id, helper_name, day, slot, created_at) "
+        "VALUES ($1, $2, $3, 'x**', $4, 4, $5) RETURNING id",
+        new_id(),
+        new_id(),
+        busy["helper_id"],
+        sql.as_optional_date(busy["day"]),
+        books.orders["pending"].created_at,
+    )
+
+
+async def corrupt_assist_rewards(books: Books) -> None:
+    """One of the three assists that reached the paid threshold disappears."""
+    [paid] = await sql.fetch("SELECT task_id FROM assist_reward WHERE threshold = 3")
+    gone = await _first_id("SELECT id FROM assist WHERE task_id = $1", paid["task_id"])
+    await sql.execute("DELETE FROM assist WHERE id = $1", gone)
+
+
+CORRUPTIONS.update(
+    {
+        "assist_daily_cap": (corrupt_assist_daily_cap, "(slots up to 4), the cap is 3"),
+        "assist_rewards": (
+            corrupt_assist_rewards,
+            "the reward of 3 helpers was paid 1 time(s); 2 helpers assisted it",
         ),
     }
 )
