@@ -24,6 +24,7 @@ from domain.aftersales.services import register_handlers as register_after_sale_
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
+from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
@@ -125,6 +126,7 @@ class Runtime:
         register_desk_handlers(self.desk, self.events, self.exporters)
         register_after_sale_handlers(self.aftersales)
         register_coupon_handlers(self.events)
+        register_assist_handlers(self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)

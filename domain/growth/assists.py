@@ -17,6 +17,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import DomainError, GrowthError, GrowthErrorCode, PromotionError
+from domain.events import EventHandlers, MembersMerged
 from domain.growth.assists_model import (
     DAILY_ASSISTS,
     Assist,
@@ -37,6 +38,7 @@ from domain.ids import new_id
 from domain.live import mask_name
 from domain.locations.model import local_date
 from domain.loyalty.services import credit_reward_in_uow
+from domain.members.merge import absorbed_into_in_uow
 from domain.members.model import Member
 from domain.members.services import member_since_in_uow, surviving_member_in_uow
 from domain.pagination import Page, PageRequest
@@ -214,17 +216,19 @@ async def assist(
                     "Only new members can assist this campaign's tasks.",
                     "taskId",
                 )
+            # The person's other accounts, merged into this one, count as them.
+            person = [helper.id, *await absorbed_into_in_uow(uow, helper.id)]
             await _refuse_closed(uow, task, now)  # before the lock: the usual refusals
-            if await uow.assists.has_assisted(task.id, helper.id):
+            if await uow.assists.has_assisted(task.id, person):
                 raise _already()
             helpers = await uow.assists.count_helper(task.id, now)
             if helpers is None:  # closed meanwhile
                 await _refuse_closed(uow, task, now, reread=True)
             assert helpers is not None
             # The task row is ours until the commit: what we read of it from here is settled.
-            if await uow.assists.has_assisted(task.id, helper.id):
+            if await uow.assists.has_assisted(task.id, person):
                 raise _already()
-            await _take_slot(uow, task.id, helper, now)
+            await _take_slot(uow, task.id, helper, person[1:], now)
             task.helpers = helpers
             await _pay(deps, uow, campaign, task, owner.id, helper.id)
             if helpers >= campaign.goal:
@@ -261,12 +265,16 @@ async def _refuse_closed(
         raise _error(GrowthErrorCode.TASK_EXPIRED, "This task has ended.", "taskId")
 
 
-async def _take_slot(uow: UnitOfWork, task_id: UUID, helper: Member, now: datetime) -> None:
+async def _take_slot(
+    uow: UnitOfWork, task_id: UUID, helper: Member, absorbed: list[UUID], now: datetime
+) -> None:
     """The helper's first free slot of the day; a slot a concurrent assist took (its insert
-    waited for that transaction) sends us to the next one."""
+    waited for that transaction) sends us to the next one. Assists the person made today from
+    accounts since merged into this one (they can no longer sign in) use up slots too."""
     day = local_date(now, None)
     name = mask_name(helper.display_name) or "**"
-    for slot in range(1, DAILY_ASSISTS + 1):
+    used_elsewhere = await uow.assists.assists_on(absorbed, day) if absorbed else 0
+    for slot in range(1, DAILY_ASSISTS - used_elsewhere + 1):
         if slot in await uow.assists.slots_taken(helper.id, day):
             continue
         made = Assist(new_id(), task_id, helper.id, name, day, slot, now)
@@ -370,6 +378,13 @@ async def _views(uow: UnitOfWork, tasks: list[AssistTask], now: datetime) -> lis
     return [
         TaskView(t, by_id[t.campaign_id], tuple(helpers[t.id]), t.status_at(now)) for t in tasks
     ]
+
+
+def register_handlers(events: EventHandlers) -> None:
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.assists.move_member(event.source_member_id, event.target_member_id)
+
+    events.register(MembersMerged, on_merged)
 
 
 async def expire_tasks(deps: AssistDeps) -> int:

@@ -55,8 +55,20 @@ class AssistRepository(Protocol):
         """OPEN tasks past their deadline → EXPIRED (at most `limit`)."""
         ...
 
-    async def has_assisted(self, task_id: UUID, helper_id: UUID) -> bool: ...
+    async def has_assisted(self, task_id: UUID, helper_ids: Sequence[UUID]) -> bool:
+        """Whether any of these accounts (one person's) assisted the task."""
+        ...
+
     async def slots_taken(self, helper_id: UUID, day: date) -> set[int]: ...
+    async def assists_on(self, helper_ids: Sequence[UUID], day: date) -> int:
+        """The assists these accounts made on that store-local day."""
+        ...
+
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        """A merged member's tasks become the survivor's (an open one stays open under the
+        absorbed id, so it never collides with the survivor's own open task)."""
+        ...
+
     async def add_assist(self, assist: Assist) -> bool:
         """Insert; False (nothing written) when its (helper, day, slot) or (task, helper) is
         taken, also by a concurrent transaction (the unique keys decide)."""

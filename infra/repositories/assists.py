@@ -271,11 +271,28 @@ class TortoiseAssistRepository(AssistRepository):
             OPEN,
         )
 
-    async def has_assisted(self, task_id: UUID, helper_id: UUID) -> bool:
+    async def has_assisted(self, task_id: UUID, helper_ids: Sequence[UUID]) -> bool:
         rows = await sql.fetch(
-            "SELECT 1 FROM assist WHERE task_id = $1 AND helper_id = $2", task_id, helper_id
+            "SELECT 1 FROM assist WHERE task_id = $1 "
+            f"AND helper_id IN ({sql.placeholders(len(helper_ids), 2)})",
+            task_id,
+            *helper_ids,
         )
         return bool(rows)
+
+    async def assists_on(self, helper_ids: Sequence[UUID], day: date) -> int:
+        rows = await sql.fetch(
+            "SELECT COUNT(*) AS n FROM assist WHERE day = $1 "
+            f"AND helper_id IN ({sql.placeholders(len(helper_ids), 2)})",
+            day,
+            *helper_ids,
+        )
+        return int(rows[0]["n"])
+
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        return await sql.execute(
+            "UPDATE assist_task SET member_id = $1 WHERE member_id = $2", target, source
+        )
 
     async def slots_taken(self, helper_id: UUID, day: date) -> set[int]:
         rows = await sql.fetch(

@@ -247,6 +247,46 @@ async def test_new_helpers_only_and_merged_duplicates(
     owner = await shopper(api, "new-owner")  # merges end sessions
     assert codes(await assist(owner, theirs)) == ["OWN_TASK"]
     assert (await assist(newcomer, theirs))["task"]["count"] == 1
+    mine = (await owner.api.data(MINE))["me"]["assistTasks"]
+    assert sorted(t["id"] for t in mine) == sorted([task["id"], theirs["id"]])
+
+
+async def test_a_helper_with_a_merged_duplicate_is_one_person(
+    api: Api, admin: Api, runtime: Runtime
+) -> None:
+    """Assists made from an account later merged into the helper's count as the helper's: once
+    per task, three a day."""
+    campaign = await create(admin)
+    tasks = [await start(await shopper(api, f"dup-owner-{n}"), campaign) for n in range(4)]
+    helper, duplicate = await shopper(api, "dup-helper"), await shopper(api, "dup-helper-2")
+    for task in tasks[:2]:
+        assert (await assist(duplicate, task))["errors"] == []
+    await merge_members(runtime.members, ROOT, duplicate.key, helper.key, "same person")
+    assert codes(await assist(helper, tasks[0])) == ["ALREADY_ASSISTED"]
+    assert (await assist(helper, tasks[2]))["errors"] == []  # the third today
+    assert codes(await assist(helper, tasks[3])) == ["DAILY_LIMIT_REACHED"]
+
+
+async def test_a_coupon_that_cannot_be_given_leaves_the_assist_counted(
+    api: Api, admin: Api, runtime: Runtime
+) -> None:
+    last_one = await coupon_template(runtime, name="最后一张", total_quantity=1)
+    reward = {"couponTemplateId": encode_id("CouponTemplate", last_one.id), "points": 10}
+    campaign = await create(admin, thresholds=[{"helpers": 1, "reward": reward}])
+    first, second = await shopper(api, "sold-owner-1"), await shopper(api, "sold-owner-2")
+    helper = await shopper(api, "sold-helper")
+    for owner in (first, second):
+        done = (await assist(helper, await start(owner, campaign)))["task"]
+        assert (done["count"], done["status"]) == (1, "COMPLETED")
+    paid = {
+        r.member_id: (r.coupon_id is not None, r.points, r.unpaid)
+        for r in await AssistRewardRow.filter(member_id__in=[first.key, second.key])
+    }
+    assert paid == {
+        first.key: (True, 10, None),
+        second.key: (False, 10, "TEMPLATE_SOLD_OUT"),
+    }
+    assert (await second.api.data(MINE))["me"]["points"]["balance"] == 10
 
 
 async def _race(
