@@ -19,7 +19,7 @@ from infra.db.models.assists import AssistRewardRow, AssistRow, AssistTaskRow
 from infra.db.models.coupons import CouponRow
 from infra.db.models.loyalty import PointsEntryRow
 from infra.runtime import Runtime
-from tests.support import MovableClock, is_postgres
+from tests.support import MovableClock, count_sql, is_postgres
 from tests.support.api import Api, relogin
 from tests.support.coupons import template as coupon_template
 from tests.support.orders import ROOT
@@ -365,3 +365,24 @@ async def test_many_helpers_at_a_threshold_pay_it_once(
         "amount", flat=True
     )
     assert rewards == [1000]
+
+
+async def test_my_tasks_cost_the_same_statements_for_one_or_many(api: Api, admin: Api) -> None:
+    owner = await shopper(api, "many-owner")
+    query = "{ me { assistTasks { id count helpers { name } campaign { name } } } }"
+
+    async def statements() -> tuple[int, int]:
+        with count_sql() as seen:
+            mine = (await owner.api.data(query))["me"]["assistTasks"]
+        return len(seen), len(mine)
+
+    helper = await shopper(api, "many-helper")
+    assert (await assist(helper, await start(owner, await create(admin))))["errors"] == []
+    one = await statements()
+    for n in range(3):
+        task = await start(owner, await create(admin, name=f"助力 {n}"))
+        for helper in await helpers(api, f"many-helper-{n}", 2):
+            assert (await assist(helper, task))["errors"] == []
+    many = await statements()
+    assert (one[1], many[1]) == (1, 4)
+    assert many[0] == one[0] >= 3  # the tasks, their campaigns, their helpers
