@@ -38,6 +38,7 @@ for _codes in (
     d.SubscriptionErrorCode,
     d.AfterSaleErrorCode,
     d.PromotionErrorCode,
+    d.GrowthErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -78,6 +79,11 @@ class MemberUserError(UserError):
 @strawberry.type
 class PromotionUserError(UserError):
     code: d.PromotionErrorCode
+
+
+@strawberry.type
+class GrowthUserError(UserError):
+    code: d.GrowthErrorCode
 
 
 @strawberry.type
@@ -173,6 +179,7 @@ class AfterSaleUserError(UserError):
 
 
 CODES: dict[type[UserError], type[Enum]] = {
+    GrowthUserError: d.GrowthErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,

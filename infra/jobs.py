@@ -21,6 +21,7 @@ from arq.worker import func
 
 from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
+from domain.growth.group_buys import fail_expired_groups
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
 from domain.loyalty.ledger import expire_due
@@ -123,6 +124,10 @@ async def _coupon_reminders(runtime: Runtime) -> int:
     return await remind_expiring(runtime.coupons)
 
 
+async def _fail_group_buys(runtime: Runtime) -> int:
+    return await fail_expired_groups(runtime.group_buys)
+
+
 JOBS: list[Job] = [
     Job(
         "resume_paused_subscriptions",
@@ -149,6 +154,12 @@ JOBS: list[Job] = [
         _coupon_reminders,
         3600,
         "'coupons expiring' once per coupon three days ahead (marketing consent only)",
+    ),
+    Job(
+        "fail_group_buys",
+        _fail_group_buys,
+        60,
+        "fails group-buys not complete at their time limit; cancels and refunds their orders",
     ),
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).

@@ -92,6 +92,10 @@ class FakeUnitOfWork(UnitOfWork):
         return self._db.member_prices
 
     @property
+    def group_buys(self) -> NoReturn:
+        raise _unfaked("group_buys")
+
+    @property
     def devices(self) -> NoReturn:
         raise _unfaked("devices")
 

@@ -38,6 +38,7 @@ OWNER = {
     "flash_sales": "promotions",
     "coupons": "promotions",
     "member_prices": "promotions",
+    "group_buys": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -60,6 +60,13 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("till_returns", "SALE_LINE_COLUMNS"): ("PosSaleLineRow", (), frozenset()),
     ("coupons", "TEMPLATE_COLUMNS"): ("CouponTemplateRow", ("_template",), frozenset()),
     ("coupons", "COUPON_COLUMNS"): ("CouponRow", ("_coupon",), frozenset()),
+    ("group_buys", "GROUP_BUY_CAMPAIGN_COLUMNS"): (
+        "GroupBuyCampaignRow",
+        ("_campaign",),
+        frozenset(),
+    ),
+    ("group_buys", "GROUP_BUY_COLUMNS"): ("GroupBuyRow", ("_group",), frozenset()),
+    ("group_buys", "GROUP_BUY_SEAT_COLUMNS"): ("GroupBuySeatRow", ("_seat",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }
