@@ -58,6 +58,11 @@ What each check relies on (the code that keeps it true):
                           (conditional update), USED when that order is paid
   coupon_discounts        the checkout holds each coupon with its discount and writes the
                           same allocation on the order's lines, in one transaction
+  group_buy_seats         domain/growth/group_buys.py: a seat is a conditional update of the
+                          group's counter in the seat's checkout (never past `size`), freed
+                          with its order's cancellation while the group is open
+  failed_group_refunds    fail_group_buys marks the group FAILED, then cancels each seat's
+                          order (a paid one refunded) through ordering's cancel_by_system
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ from infra.doctor import (
     aftersales,
     coupons,
     delivery,
+    group_buys,
     inventory,
     loyalty,
     ordering,
@@ -89,5 +95,6 @@ CHECKS: tuple[Check, ...] = (
     *reviews.CHECKS,
     *promotions.CHECKS,
     *coupons.CHECKS,
+    *group_buys.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)
