@@ -15,7 +15,14 @@ from uuid import UUID
 
 from domain.catalog.model import CatalogStatus
 from domain.errors import GrowthError, GrowthErrorCode, OrderError, OrderErrorCode
-from domain.events import EventHandlers, OrderAdvancing, OrderCancelled, OrderPaid
+from domain.events import (
+    EventHandlers,
+    MemberErased,
+    MembersMerged,
+    OrderAdvancing,
+    OrderCancelled,
+    OrderPaid,
+)
 from domain.growth.deps import GroupBuyDeps
 from domain.growth.group_buys_model import (
     MAX_GROUP_SIZE,
@@ -397,7 +404,8 @@ async def _group_of(deps: GroupBuyDeps, order: Order) -> Group:
 
 
 def register_handlers(deps: GroupBuyDeps) -> None:
-    """Run in ordering's transactions (payment, cancellation, a step of a paid order)."""
+    """Run in ordering's transactions (payment, cancellation, a step of a paid order) and in
+    a merge's or an erasure's (the runtime's one registry)."""
     events: EventHandlers = deps.ordering.events
 
     async def on_paid(uow: UnitOfWork, event: OrderPaid) -> None:
@@ -405,13 +413,14 @@ def register_handlers(deps: GroupBuyDeps) -> None:
         if seat is None or seat.status is not SeatStatus.HELD:
             return
         now = deps.clock.now()
+        # Not counted when the group failed or is past its time (the job has not failed it
+        # yet): the seat stays HELD, and the failure job cancels and refunds this order.
+        if await uow.group_buys.count_payment(seat.group_id, now) is None:
+            return
         await uow.group_buys.set_seat_status(seat.id, SeatStatus.PAID)
-        # Not counted when the group is no longer open: it failed, and the failure job
-        # cancels and refunds this order with the others.
-        if await uow.group_buys.count_payment(seat.group_id, now) is not None:
-            group = await uow.group_buys.get_group(seat.group_id)
-            assert group is not None
-            event.live.append(group_event(group, now))
+        group = await uow.group_buys.get_group(seat.group_id)
+        assert group is not None
+        event.live.append(group_event(group, now))
 
     async def on_cancelled(uow: UnitOfWork, event: OrderCancelled) -> None:
         seat = await uow.group_buys.seat_of_order(event.order_id)
@@ -440,6 +449,14 @@ def register_handlers(deps: GroupBuyDeps) -> None:
                 "the group is complete."
             )
 
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.group_buys.move_member(event.source_member_id, event.target_member_id)
+
+    async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
+        await uow.group_buys.forget_member(event.member_id)
+
+    events.register(MembersMerged, on_merged)
+    events.register(MemberErased, on_erased)
     events.register(OrderPaid, on_paid)
     events.register(OrderCancelled, on_cancelled)
     events.register(OrderAdvancing, on_advancing)

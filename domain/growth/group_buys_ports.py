@@ -55,8 +55,8 @@ class GroupBuyRepository(Protocol):
         ...
 
     async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
-        """One more paid seat of an OPEN group; the group COMPLETES when every seat of its size
-        is paid. None: the group is not open; else whether this payment completed it."""
+        """One more paid seat of an OPEN group not past its time; the group COMPLETES when every
+        seat of its size is paid. None: not counted; else whether this payment completed it."""
         ...
 
     async def fail_group(self, group_id: UUID, now: datetime) -> bool:
@@ -76,6 +76,15 @@ class GroupBuyRepository(Protocol):
     async def set_seat_status(self, seat_id: UUID, status: SeatStatus) -> None: ...
 
     async def delete_seat(self, seat_id: UUID) -> None: ...
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        """A merge: the source's seats (except in a group the target is in), groups led and
+        seat counts per campaign become the target's."""
+        ...
+
+    async def forget_member(self, member_id: UUID) -> None:
+        """An erasure: the member's seats show no name any more ("**")."""
+        ...
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         """The orders of seats still HELD or PAID in FAILED groups."""

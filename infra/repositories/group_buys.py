@@ -262,8 +262,9 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
     async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
         changed = await sql.execute(
             "UPDATE group_buy SET paid = paid + 1 "
-            "WHERE id = $1 AND status = 'OPEN' AND paid < seats_taken",
+            "WHERE id = $1 AND status = 'OPEN' AND paid < seats_taken AND expires_at > $2",
             group_id,
+            now,
         )
         if changed != 1:
             return None
@@ -323,6 +324,39 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
 
     async def delete_seat(self, seat_id: UUID) -> None:
         await sql.execute("DELETE FROM group_buy_seat WHERE id = $1", seat_id)
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        await sql.execute(
+            "UPDATE group_buy_seat SET member_id = $2 WHERE member_id = $1 AND group_id NOT IN "
+            "(SELECT group_id FROM group_buy_seat WHERE member_id = $2)",
+            source,
+            target,
+        )
+        await sql.execute(
+            "UPDATE group_buy SET leader_id = $2 WHERE leader_id = $1", source, target
+        )
+        counts = await sql.fetch(
+            "DELETE FROM group_buy_member WHERE member_id = $1 RETURNING campaign_id, seats", source
+        )
+        for row in counts:  # one person, one limit: the source's seats count for the target
+            await sql.fetch(
+                "INSERT INTO group_buy_member (id, campaign_id, member_id, seats) "
+                "VALUES ($1, $2, $3, 0) ON CONFLICT (campaign_id, member_id) DO NOTHING "
+                "RETURNING id",
+                new_id(),
+                row["campaign_id"],
+                target,
+            )
+            await sql.execute(
+                "UPDATE group_buy_member SET seats = seats + $3 "
+                "WHERE campaign_id = $1 AND member_id = $2",
+                row["campaign_id"],
+                target,
+                row["seats"],
+            )
+
+    async def forget_member(self, member_id: UUID) -> None:
+        await sql.execute("UPDATE group_buy_seat SET label = '**' WHERE member_id = $1", member_id)
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         rows = await sql.fetch(

@@ -16,12 +16,15 @@ import pytest
 
 from api.relay import decode_any_id
 from domain.catalog.model import Variant
+from domain.events import MemberErased
 from domain.growth.group_buys import fail_expired_groups, group_topic
 from domain.identity.model import StaffRole
+from domain.members.merge import merge_members
 from domain.ordering.lifecycle import cancel_unpaid
 from infra.runtime import Runtime
 from tests.support.api import Api, staff_api
 from tests.support.orders import (
+    ROOT,
     level,
     lid,
     make_variants,
@@ -331,3 +334,30 @@ async def test_a_group_not_complete_at_its_time_limit_fails_and_every_order_is_r
     campaigns = (await api.data(LIST, {"a": True}))["groupBuyCampaigns"]
     assert campaigns[0]["unitsTaken"] == 0  # the failed group's units went back
     assert await fail_expired_groups(runtime.group_buys) == 0  # nothing twice
+
+
+async def test_a_merge_moves_seats_and_counts_and_an_erasure_hides_the_name(
+    admin: Api,
+    api: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    peach: Variant,
+) -> None:
+    campaign = await created(admin, terms(runtime, stores, peach, size=3, limit=1))
+    leader, duplicate, survivor = await members(api, 3)
+    group_id = (await open_group(leader, campaign, stores))["group"]["id"]
+    joined = await join(duplicate, group_id, stores)
+    await pay_online(client, runtime, duplicate, joined["order"])  # a paid seat stays
+    source, target = (decode_any_id(who.id)[1] for who in (duplicate, survivor))
+    await merge_members(runtime.members, ROOT, source, target, "same person")
+
+    # One person, one limit: the duplicate's seat counts for the survivor now.
+    assert refusal(await open_group(survivor, campaign, stores))[0] == "GROUP_LIMIT_REACHED"
+    group = await runtime.repos.group_buys.get_group(decode_any_id(group_id)[1])
+    assert group is not None and [s.member_id for s in group.seats][1] == target
+
+    async with runtime.unit_of_work() as uow:
+        await runtime.events.dispatch(uow, MemberErased(target))
+    seen = await group_of(api, group_id)
+    assert [m["label"] for m in seen["members"]] == ["Z**", "**"]

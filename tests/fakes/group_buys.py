@@ -88,7 +88,7 @@ class FakeGroupBuys(GroupBuyRepository):
 
     async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
         g = self._t.group_buys[group_id]
-        if g.status is not GroupStatus.OPEN or g.paid >= g.seats_taken:
+        if g.status is not GroupStatus.OPEN or g.paid >= g.seats_taken or g.expires_at <= now:
             return None
         g.paid += 1
         if g.paid == g.size:
@@ -128,6 +128,25 @@ class FakeGroupBuys(GroupBuyRepository):
 
     async def delete_seat(self, seat_id: UUID) -> None:
         del self._t.group_buy_seats[seat_id]
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        seats = self._t.group_buy_seats.values()
+        joined = {s.group_id for s in seats if s.member_id == target}
+        for seat in seats:
+            if seat.member_id == source and seat.group_id not in joined:
+                seat.member_id = target
+        for group in self._t.group_buys.values():
+            if group.leader_id == source:
+                group.leader_id = target
+        counts = self._t.group_buy_members
+        for campaign, member in [k for k in counts if k[1] == source]:
+            held = counts.pop((campaign, member))
+            counts[(campaign, target)] = counts.get((campaign, target), 0) + held
+
+    async def forget_member(self, member_id: UUID) -> None:
+        for seat in self._t.group_buy_seats.values():
+            if seat.member_id == member_id:
+                seat.label = "**"
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         live = (SeatStatus.HELD, SeatStatus.PAID)

@@ -128,3 +128,27 @@ async def test_a_group_past_its_time_fails_and_its_orders_are_cancelled_and_refu
     assert [p.amount for p in refunds] == [3900]
     assert shop.db.tables.group_buy_campaigns[campaign.id].units_taken == 0
     assert await fail_expired_groups(deps) == 0
+
+
+async def test_a_payment_after_the_time_limit_does_not_complete_the_group_and_is_refunded(
+    shop: FakeShop, deps: GroupBuyDeps, store: Location
+) -> None:
+    campaign = await campaign_of(shop, deps, store, size=2)
+    leader, last = shop.member("张三"), shop.member("李四")
+    group, first = await open_group(deps, leader, campaign.id, Where(store.id))
+    _, second = await join_group(deps, last, group.id, Where(store.id))
+    staff = shop.staff(store)
+    await record_in_store_payment(deps.ordering, staff, first.id, "CASH", 3900)
+
+    shop.clock.advance(timedelta(minutes=31))  # past the group's end, before the job runs
+    await record_in_store_payment(deps.ordering, staff, second.id, "CASH", 3900)
+    found = await deps.uow().group_buys.get_group(group.id)
+    assert found is not None and (found.status, found.paid) == (GroupStatus.OPEN, 1)
+
+    assert await fail_expired_groups(deps) == 1 + 2
+    orders = shop.db.tables.orders
+    assert {orders[o.id].status for o in (first, second)} == {OrderStatus.CANCELLED}
+    refunded = {
+        p.order_id for p in shop.db.tables.payments.values() if p.kind is PaymentKind.REFUND
+    }
+    assert refunded == {first.id, second.id}
