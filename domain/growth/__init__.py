@@ -1,3 +1,3 @@
 """Growth: the social mechanics that bring customers (referrals, group-buys, friend-assist,
-shopping-guide attribution). It pays its rewards and prices through the promotions, loyalty
-and ordering services (`*_in_uow`), never by writing their tables."""
+shopping-guide attribution). It pays its rewards through promotions (coupons) and loyalty
+(points) services, never by writing their tables."""
