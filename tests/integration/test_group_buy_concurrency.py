@@ -15,10 +15,18 @@ from uuid import UUID
 import pytest
 
 from domain.errors import DomainError
-from domain.growth.group_buys import CampaignTerms, Where, create_campaign, join_group, open_group
+from domain.growth.group_buys import (
+    CampaignTerms,
+    Where,
+    create_campaign,
+    fail_expired_groups,
+    join_group,
+    open_group,
+)
 from domain.growth.group_buys_model import Group, GroupBuyCampaign, GroupStatus, SeatStatus
 from domain.identity.model import Principal
-from domain.ordering.model import Order
+from domain.ordering.lifecycle import cancel_order
+from domain.ordering.model import Order, OrderStatus, PaymentKind
 from domain.ordering.payments import record_in_store_payment
 from infra.runtime import Runtime
 from tests.support import is_postgres
@@ -127,3 +135,66 @@ async def test_concurrent_joins_across_many_groups_fill_every_group_and_none_ove
         assert (found.status, found.seats_taken, len(found.seats)) == (GroupStatus.OPEN, 5, 5)
     level = await runtime.repos.inventory.level(store, variant)
     assert level is not None and level.reserved == 100
+
+
+async def test_cancellations_racing_new_joiners_never_put_a_group_over_its_size(
+    runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    store = stores["SH-A"].id
+    variant = await a_variant(runtime)
+    await receive(runtime, store, variant, 200)
+    campaign = await a_campaign(runtime, variant, store, size=5)
+    [leader] = await members(runtime, 1, "leader")
+    first, crowd = await members(runtime, 3, "first"), await members(runtime, 20, "late")
+    group, _ = await open_group(runtime.group_buys, leader, campaign.id, Where(store))
+    seated = [await join_group(runtime.group_buys, m, group.id, Where(store)) for m in first]
+
+    async def leave(member: Principal, order: Order) -> Any:
+        try:
+            return await cancel_order(runtime.ordering, member, order.id, "changed my mind")
+        except DomainError as error:
+            return error
+
+    results = await asyncio.gather(
+        *(leave(m, order) for m, (_, order) in zip(first[:2], seated, strict=False)),
+        *(try_join(runtime, m, group.id, store) for m in crowd),
+    )
+
+    assert all(isinstance(r, Order) for r in results[:2]), results[:2]
+    joined = outcome(results[2:])["SEAT"]
+    assert 1 <= joined <= 3  # one seat was free; two more came free while they raced
+    found = await group_now(runtime, group.id)
+    assert found.seats_taken == len(found.seats) == 2 + joined <= 5
+    level = await runtime.repos.inventory.level(store, variant)
+    assert level is not None and level.reserved == found.seats_taken
+
+
+async def test_a_payment_racing_the_failure_of_its_group_is_refunded_with_the_others(
+    runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    store = stores["SH-A"].id
+    variant = await a_variant(runtime)
+    await receive(runtime, store, variant, 50)
+    campaign = await a_campaign(runtime, variant, store, size=5)
+    [leader] = await members(runtime, 1, "leader")
+    others = await members(runtime, 4)
+    group, first = await open_group(runtime.group_buys, leader, campaign.id, Where(store))
+    orders = [first] + [
+        (await join_group(runtime.group_buys, m, group.id, Where(store)))[1] for m in others
+    ]
+    for order in orders[:4]:
+        assert isinstance(await try_pay(runtime, order), Order)
+
+    runtime.clock.advance(timedelta(hours=24, seconds=1))  # type: ignore[attr-defined]
+    await asyncio.gather(try_pay(runtime, orders[4]), fail_expired_groups(runtime.group_buys))
+    await fail_expired_groups(runtime.group_buys)  # an order locked by its payment waits a run
+
+    found = await group_now(runtime, group.id)
+    assert (found.status, found.paid) == (GroupStatus.FAILED, 4)
+    for order in orders:
+        now = await runtime.repos.orders.get(order.id)
+        assert now is not None and now.status is OrderStatus.CANCELLED
+    payments = await runtime.repos.orders.payments_of([o.id for o in orders])
+    paid = {p.order_id for p in payments if p.kind is PaymentKind.PAYMENT}
+    refunded = {p.order_id for p in payments if p.kind is PaymentKind.REFUND}
+    assert refunded == paid and len(paid) >= 4
