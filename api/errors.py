@@ -82,6 +82,11 @@ class PromotionUserError(UserError):
 
 
 @strawberry.type
+class GrowthUserError(UserError):
+    code: d.GrowthErrorCode
+
+
+@strawberry.type
 class InventoryUserError(UserError):
     code: d.InventoryErrorCode
     variant_id: strawberry.ID | None = strawberry.field(
@@ -171,11 +176,6 @@ class SubscriptionUserError(UserError):
 @strawberry.type
 class AfterSaleUserError(UserError):
     code: d.AfterSaleErrorCode
-
-
-@strawberry.type
-class GrowthUserError(UserError):
-    code: d.GrowthErrorCode
 
 
 CODES: dict[type[UserError], type[Enum]] = {

@@ -24,6 +24,7 @@ from api.document_guards import DocumentLimiter, VariableLimits
 from api.execution import OmnishelfExecutionContext
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.flash_sale_queries import FlashSaleQueries
+from api.group_buy_queries import GroupBuyQueries
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
@@ -35,6 +36,7 @@ from api.mutations.catalog import CatalogMutations
 from api.mutations.coupons import CouponMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.flash_sales import FlashSaleMutations
+from api.mutations.group_buys import GroupBuyMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.member_prices import MemberPriceMutations
@@ -75,6 +77,7 @@ class Query(
     AfterSaleQueries,
     TillReturnQueries,
     FlashSaleQueries,
+    GroupBuyQueries,
     CouponQueries,
     CheckoutQuoteQueries,
     AssistQueries,
@@ -99,6 +102,7 @@ class Mutation(
     AfterSaleMutations,
     TillReturnMutations,
     FlashSaleMutations,
+    GroupBuyMutations,
     RefundMutations,
     CouponMutations,
     MemberPriceMutations,

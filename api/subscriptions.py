@@ -1,4 +1,5 @@
-"""Live subscriptions (graphql-transport-ws on /graphql): a store's pickup board, one order.
+"""Live subscriptions (graphql-transport-ws on /graphql): a store's pickup board, one order,
+one group-buy.
 
 Checks run before the stream starts, so a refused subscription gets the protocol's `error`
 message with `extensions.code` and no events. A stream that cannot go on (the subscriber fell
@@ -25,8 +26,11 @@ from api.loaders import Loaders
 from api.middleware import bearer_principal
 from api.permissions import IsAuthenticated
 from api.relay import decode_id, encode_id
+from api.types.group_buys import GroupBuy
 from api.types.orders import Order
 from domain.errors import DomainError
+from domain.growth.group_buys import get_group, group_topic
+from domain.growth.group_buys_model import GroupStatus
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.live import Freshness, LiveEvent, LiveEventsError, order_topic, pickup_board_topic
 from domain.ordering.board import board_state
@@ -88,6 +92,35 @@ class PickupBoardEvent:
         )
 
 
+@strawberry.type(
+    description="A group-buy changed: a seat was taken, paid or freed, or the "
+    "group completed or failed. Refetch `group(id)` for its members."
+)
+class GroupUpdateEvent:
+    group_id: strawberry.ID
+    status: GroupStatus
+    remaining: int = strawberry.field(description="Paid members still needed.")
+    at: datetime
+    group_key: strawberry.Private[UUID]
+
+    @strawberry.field(description="The group now, for the client's cache.")
+    async def group(self, info: Info[Context, object]) -> GroupBuy | None:
+        found = await get_group(info.context.runtime.group_buys, self.group_key)
+        return GroupBuy.from_domain(found) if found else None
+
+    @classmethod
+    def from_domain(cls, event: LiveEvent) -> GroupUpdateEvent:
+        p = event.payload
+        key = UUID(p["group_id"])
+        return cls(
+            group_id=encode_id("GroupBuy", key),
+            status=GroupStatus(p["status"]),
+            remaining=int(p["remaining"]),
+            at=datetime.fromisoformat(p["at"]),
+            group_key=key,
+        )
+
+
 @strawberry.type(description="An order's status changed.")
 class OrderUpdateEvent:
     order_id: strawberry.ID
@@ -140,6 +173,20 @@ class CanWatchPickupBoard(BasePermission):
                 raise ApiError("NOT_FOUND", "No location has this id.")
             return True
         return sees_store_orders(principal, location_id)
+
+
+class CanFollowGroup(BasePermission):
+    message = "Sign in to follow a group-buy."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    async def has_permission(
+        self, source: object, info: Info[Context, object], **kwargs: str
+    ) -> bool:
+        await _signed_in(info)  # the share page is public to anyone signed in
+        group_id = decode_id(kwargs["group_id"], "GroupBuy", "groupId")
+        if await get_group(info.context.runtime.group_buys, group_id) is None:
+            raise ApiError("NOT_FOUND", "No group has this id.")
+        return True
 
 
 class CanFollowOrder(BasePermission):
@@ -237,4 +284,17 @@ class Subscription:
         order = decode_id(order_id, "Order", "orderId")
         async with _live(info, order_topic(order)) as events:
             async for event in _converted(info, events, OrderUpdateEvent.from_domain):
+                yield event
+
+    @strawberry.subscription(
+        permission_classes=[CanFollowGroup],
+        description="A group-buy's changes for its share page (seats, completion, failure). "
+        "For anyone signed in.",
+    )
+    async def group_updated(
+        self, info: Info[Context, object], group_id: strawberry.ID
+    ) -> AsyncGenerator[GroupUpdateEvent, None]:
+        group = decode_id(group_id, "GroupBuy", "groupId")
+        async with _live(info, group_topic(group)) as events:
+            async for event in _converted(info, events, GroupUpdateEvent.from_domain):
                 yield event

@@ -269,6 +269,23 @@ SCENARIOS = {
                 ),
             ),
         ),
+        Scenario(
+            "group_buy",
+            "Group-buys: joins and payments, domain services vs raw SQL",
+            "orders",
+            "In process, no HTTP (bench/group_buy.py): one seat of a group-buy of five per "
+            "operation, a join (or the open of a new group) and its till payment, the fifth "
+            "completing the group; each client fills groups of its own. Raw: the member's seat "
+            "count, the seat, the group's counter, the stock and the reservation, then the "
+            "paid counter, by hand. After the run no group may hold more seats than its size.",
+            kind="inproc",
+            variants=("hot",),
+            targets=(
+                Target(
+                    "group-buy joins + payments ≥ 200/s at 32 clients", "domain", 32, min_rate=200
+                ),
+            ),
+        ),
     )
 }
 

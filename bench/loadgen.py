@@ -243,6 +243,11 @@ async def _build_inproc(
 
         op = flash_op(world, impl, runtime, pool)
         return op, op, counter
+    if scenario == "group_buy":
+        from bench.group_buy import group_op
+
+        op = group_op(world, impl, runtime, pool)
+        return op, op, counter
     from bench.raw import RawSteps
 
     steps = RawSteps(world, pool)
@@ -272,6 +277,10 @@ async def _books(
         from bench.flash_sale import flash_books
 
         return await flash_books(pool, world) or "ok"
+    if scenario == "group_buy":
+        from bench.group_buy import group_books
+
+        return await group_books(pool, world) or "ok"
     return None
 
 

@@ -279,6 +279,7 @@ async def _execute(
                 ledger=any(s.name == "points_ledger" for s in inproc),
                 reservations=any(s.name == "reservations" for s in inproc),
                 flash=any(s.name == "flash_sale" for s in inproc),
+                group_buy=any(s.name == "group_buy" for s in inproc),
             )
             if any(s.name == "flash_sale" for s in inproc):
                 from bench.flash_sale import checked_rush

@@ -295,7 +295,13 @@ async def _reservation_shelf(
 
 
 async def seed(
-    runtime: Any, size: Size, *, ledger: bool, reservations: bool, flash: bool = False
+    runtime: Any,
+    size: Size,
+    *,
+    ledger: bool,
+    reservations: bool,
+    flash: bool = False,
+    group_buy: bool = False,
 ) -> dict[str, Any]:
     """Everything the scenarios need, as plain JSON (ids as strings)."""
     admin = _admin()
@@ -317,4 +323,8 @@ async def seed(
         from bench.flash_sale import seed_flash
 
         world["flash"] = await seed_flash(runtime)
+    if group_buy:
+        from bench.group_buy import seed_group_buy
+
+        world["group_buy"] = await seed_group_buy(runtime)
     return world

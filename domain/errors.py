@@ -55,25 +55,32 @@
     │     INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
     │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
     │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
-    └── PromotionError               PromotionErrorCode (domain/promotions/)
-          (common codes) FORBIDDEN, ILLEGAL_STATE; member prices: UNKNOWN_TIER (not one of
-          loyalty's tiers), INVALID_PRICE (also a member price below 0 fen); coupons:
-          TEMPLATE_NOT_ACTIVE (paused, ended, or outside its window), TEMPLATE_SOLD_OUT (every
-          coupon issued),
-          COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
-          new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
-          COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
-          COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired);
-          flash sales: INVALID_PRICE (not below the list price), INVALID_WINDOW (ends before
-          it starts, or in the past), FLASH_SALE_OVERLAP (another sale of the variant at the
-          same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
-          FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
-          FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
-          and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
-          shows them; the pricing of a
-          cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
+    ├── PromotionError               PromotionErrorCode (domain/promotions/)
+    │     (common codes) FORBIDDEN, ILLEGAL_STATE; member prices: UNKNOWN_TIER (not one of
+    │     loyalty's tiers), INVALID_PRICE (also a member price below 0 fen); coupons:
+    │     TEMPLATE_NOT_ACTIVE (paused, ended, or outside its window), TEMPLATE_SOLD_OUT (every
+    │     coupon issued),
+    │     COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
+    │     new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
+    │     COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
+    │     COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired);
+    │     flash sales: INVALID_PRICE (not below the list price), INVALID_WINDOW (ends before
+    │     it starts, or in the past), FLASH_SALE_OVERLAP (another sale of the variant at the
+    │     same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
+    │     FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
+    │     FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
+    │     and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
+    │     shows them; the pricing of a
+    │     cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
     └── GrowthError                  GrowthErrorCode (domain/growth/)
-          (common codes) FORBIDDEN; friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
+          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
+          below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
+          cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
+          seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
+          time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
+          FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
+          INSUFFICIENT_STOCK (the member's order could not reserve the unit);
+          friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
           ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
           store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
           through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
@@ -318,6 +325,16 @@ class GrowthErrorCode(StrEnum):
     TASK_EXPIRED = "TASK_EXPIRED"
     TASK_COMPLETED = "TASK_COMPLETED"
     NOT_A_NEW_MEMBER = "NOT_A_NEW_MEMBER"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_WINDOW = "INVALID_WINDOW"
+    CAMPAIGN_NOT_LIVE = "CAMPAIGN_NOT_LIVE"
+    CAMPAIGN_SOLD_OUT = "CAMPAIGN_SOLD_OUT"
+    GROUP_FULL = "GROUP_FULL"
+    GROUP_CLOSED = "GROUP_CLOSED"
+    ALREADY_IN_GROUP = "ALREADY_IN_GROUP"
+    GROUP_LIMIT_REACHED = "GROUP_LIMIT_REACHED"
+    FULFILMENT_NOT_OFFERED = "FULFILMENT_NOT_OFFERED"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
 
 
 ErrorCode = (

@@ -123,6 +123,34 @@ class RefundCompleted:
 
 
 @dataclass(frozen=True)
+class OrderPaid:
+    """An order was paid, in the transaction that marks it PAID (ordering's `deps.events`).
+    A handler may add live events to `live`: they are published once the payment commits."""
+
+    order_id: UUID
+    live: list[Any] = field(default_factory=list, compare=False)
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    """An order was cancelled (by anyone, or by a timeout), in that transaction; `was_paid`:
+    its money is being refunded. Handlers may add live events to `live`."""
+
+    order_id: UUID
+    was_paid: bool
+    live: list[Any] = field(default_factory=list, compare=False)
+
+
+@dataclass(frozen=True)
+class OrderAdvancing:
+    """A paid order is about to be prepared, made ready or shipped: a context that must hold
+    it back (a group-buy not complete yet) adds why to `blockers`, and the step is refused."""
+
+    order_id: UUID
+    blockers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RefundRetried:
     """A failed refund was recorded again (CS): `refund_id` takes the place of `failed_id`."""
 

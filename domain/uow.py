@@ -12,6 +12,7 @@ from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.growth.assists_ports import AssistRepository
+from domain.growth.group_buys_ports import GroupBuyRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
     ApiKeyRepository,
@@ -87,6 +88,8 @@ class UnitOfWork(Protocol):
     def member_prices(self) -> MemberPriceRepository: ...
     @property
     def assists(self) -> AssistRepository: ...
+    @property
+    def group_buys(self) -> GroupBuyRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

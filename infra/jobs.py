@@ -22,6 +22,7 @@ from arq.worker import func
 from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
 from domain.growth.assists import expire_tasks
+from domain.growth.group_buys import fail_expired_groups
 from domain.identity.services import purge_expired_sessions
 from domain.inventory.reservations import sweep_expired
 from domain.loyalty.ledger import expire_due
@@ -128,6 +129,10 @@ async def _expire_assist_tasks(runtime: Runtime) -> int:
     return await expire_tasks(runtime.assists)
 
 
+async def _fail_group_buys(runtime: Runtime) -> int:
+    return await fail_expired_groups(runtime.group_buys)
+
+
 JOBS: list[Job] = [
     Job(
         "resume_paused_subscriptions",
@@ -160,6 +165,12 @@ JOBS: list[Job] = [
         _expire_assist_tasks,
         300,
         "marks friend-assist tasks past their deadline EXPIRED",
+    ),
+    Job(
+        "fail_group_buys",
+        _fail_group_buys,
+        60,
+        "fails group-buys not complete at their time limit; cancels and refunds their orders",
     ),
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).

@@ -25,7 +25,8 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
-from domain.growth.deps import AssistDeps
+from domain.growth.deps import AssistDeps, GroupBuyDeps
+from domain.growth.group_buys import register_handlers as register_group_buy_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
 from domain.inventory.deps import InventoryDeps
@@ -127,6 +128,7 @@ class Runtime:
         register_after_sale_handlers(self.aftersales)
         register_coupon_handlers(self.events)
         register_assist_handlers(self.events)
+        register_group_buy_handlers(self.group_buys)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -303,6 +305,9 @@ class Runtime:
         self.coupons = CouponDeps(uow=self.unit_of_work, clock=self.clock, limiter=self.limiter)
         self.assists = AssistDeps(
             uow=self.unit_of_work, clock=self.clock, coupons=self.coupons, loyalty=self.loyalty
+        )
+        self.group_buys = GroupBuyDeps(
+            uow=self.unit_of_work, clock=self.clock, ordering=self.ordering, live=self.live
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

@@ -12,7 +12,7 @@
 - `points_entry.kind` may be REWARD: points growth gives (through loyalty's service).
 
 Revision ID: 0035_assists
-Revises: 0032_order_coupons
+Revises: 0034_group_buys
 Create Date: 2026-12-06
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision = "0035_assists"
-down_revision = "0032_order_coupons"
+down_revision = "0034_group_buys"
 branch_labels = None
 depends_on = None
 

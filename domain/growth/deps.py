@@ -1,12 +1,15 @@
-"""What the growth services are given: `AssistDeps` (friend-assist). Rewards go through
-promotions' coupons and loyalty's points, each with its own deps."""
+"""What the growth services are given: `AssistDeps` (friend-assist), `GroupBuyDeps`
+(group-buys). Rewards go through promotions' coupons and loyalty's points, each with its own
+deps; a group-buy seat is an order, placed, paid and cancelled by ordering."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from domain.clock import Clock
+from domain.live import LiveEvents
 from domain.loyalty.deps import LoyaltyDeps
+from domain.ordering.deps import OrderingDeps
 from domain.promotions.deps import CouponDeps
 from domain.uow import UnitOfWorkFactory
 
@@ -24,3 +27,12 @@ class AssistDeps:
     coupons: CouponDeps
     loyalty: LoyaltyDeps
     policy: AssistPolicy = AssistPolicy()
+
+
+@dataclass(frozen=True)
+class GroupBuyDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ordering: OrderingDeps  # each seat is an order placed, paid and cancelled by ordering
+    live: LiveEvents
+    batch: int = 200  # groups or orders per run of the failure job

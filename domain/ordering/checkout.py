@@ -4,7 +4,7 @@ transaction (and once per idempotency key)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,10 @@ class Checkout:
     # Set by the system only (renewals): prices locked at sign-up, a longer time to pay.
     unit_prices: Mapping[UUID, int] | None = None
     pay_within: timedelta | None = None
+    # Set by the system only (group-buys): runs in the checkout's transaction once the order
+    # is added; what it raises refuses the order (a full group's seat), and a replay of the
+    # idempotency key does not run it again.
+    on_placed: Callable[[UnitOfWork, Order], Awaitable[None]] | None = None
 
 
 class PickupShortage(OrderError):
@@ -340,6 +344,8 @@ async def place_order(
             await uow.orders.add_events(
                 [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)]
             )
+            if checkout.on_placed is not None:
+                await checkout.on_placed(uow, order)
             placed.append(order)
             return {"order_id": str(order.id)}
 

@@ -15,6 +15,7 @@ from domain.events import (
     MemberErased,
     MemberErasing,
     MembersMerged,
+    OrderCancelled,
     ReservationExpired,
     ReservationsAtRisk,
     ReservationsExpiring,
@@ -291,6 +292,9 @@ async def cancel_in_uow(
     await uow.orders.delete_pickup(order.id)
     if was_paid:
         await refund_paid(deps, uow, order, reason)
+    cancelled = OrderCancelled(order.id, was_paid)  # a group-buy frees the seat
+    await deps.events.dispatch(uow, cancelled)
+    effects.events.extend(cancelled.live)
     kind = "ORDER_UNCLAIMED" if target is OrderStatus.UNCLAIMED else "ORDER_CANCELLED"
     await notify(deps, uow, order, kind, target.value.lower(), reason=reason)
 
@@ -323,6 +327,25 @@ async def cancel_order(deps: OrderingDeps, actor: Principal, order_id: UUID, rea
     if was_unpaid:
         await close_cancelled(deps, order.id)
     return order
+
+
+async def cancel_by_system(deps: OrderingDeps, order_id: UUID, reason: str) -> bool:
+    """Cancel an order another context gave up on (a failed group-buy), paid or not: a paid
+    one is refunded. False: it is not pending payment or paid any more (or locked now: the
+    caller tries again later)."""
+    effects = Effects()
+    async with deps.uow() as uow:
+        if not await uow.orders.lock_if_free([order_id]):
+            return False
+        order = await uow.orders.get(order_id)
+        if order is None or order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID):
+            return False
+        was_unpaid = order.status is OrderStatus.PENDING_PAYMENT
+        await cancel_in_uow(deps, uow, order, "SYSTEM", reason, effects)
+    await effects.publish(deps.live)
+    if was_unpaid:
+        await close_cancelled(deps, order.id)
+    return True
 
 
 # Jobs: each is idempotent (conditional transitions) and safe to run in several processes.

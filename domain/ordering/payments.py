@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
+from domain.events import OrderPaid
 from domain.identity.model import DeviceKind, Principal, PrincipalKind
 from domain.ids import new_id
 from domain.inventory.reservations import extend_in_uow
@@ -296,6 +297,9 @@ async def mark_paid(
     if order.coupon_discount:
         await spend_in_uow(uow, order.id, now)  # its coupons are used
     await notify(deps, uow, order, "ORDER_PAID", "paid", total=str(order.amount_due))
+    paid = OrderPaid(order.id)  # a group-buy counts the seat paid
+    await deps.events.dispatch(uow, paid)
+    effects.events.extend(paid.live)
 
 
 async def hold_paid_goods(

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import OrderError, OrderErrorCode
+from domain.events import OrderAdvancing
 from domain.identity.model import ApiScope, DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.live import LiveEvent, LiveEvents, order_update_event
@@ -22,6 +23,9 @@ from domain.ordering.model import (
 )
 from domain.outbox import Notification, enqueue
 from domain.uow import UnitOfWork
+
+# The steps that start work on a paid order's goods (another context may hold them back).
+ADVANCES = frozenset({OrderStatus.PREPARING, OrderStatus.READY_FOR_PICKUP, OrderStatus.SHIPPED})
 
 
 @dataclass
@@ -123,6 +127,13 @@ async def move(
 ) -> Order:
     """One legal transition: conditional on the current status, recorded in the timeline."""
     check_transition(order.fulfilment, order.status, target)
+    if order.status is OrderStatus.PAID and target in ADVANCES:
+        advancing = OrderAdvancing(order.id)  # e.g. a group-buy that is not complete yet
+        await deps.events.dispatch(uow, advancing)
+        if advancing.blockers:
+            raise OrderError(
+                OrderErrorCode.ILLEGAL_TRANSITION, " ".join(advancing.blockers), ["orderId"]
+            )
     now = deps.clock.now()
     if not await uow.orders.transition(
         order.id, order.status, target, {"updated_at": now, **changes}

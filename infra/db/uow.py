@@ -21,6 +21,7 @@ from infra.repositories.cached import (
 from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
+from infra.repositories.group_buys import TortoiseGroupBuyRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
     TortoiseDeviceRepository,
@@ -80,6 +81,7 @@ class Repositories:
         self.coupons = TortoiseCouponRepository()
         self.member_prices = TortoiseMemberPriceRepository()
         self.assists = TortoiseAssistRepository()
+        self.group_buys = TortoiseGroupBuyRepository()
 
 
 class ReadUnitOfWork(Repositories):

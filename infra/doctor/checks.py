@@ -62,6 +62,11 @@ What each check relies on (the code that keeps it true):
                           (helper, store-local day) in the transaction that counts it
   assist_rewards          the assist that makes a task's count N pays threshold N, under the
                           task row's lock (a conditional update), unique per threshold
+  group_buy_seats         domain/growth/group_buys.py: a seat is a conditional update of the
+                          group's counter in the seat's checkout (never past `size`), freed
+                          with its order's cancellation while the group is open
+  failed_group_refunds    fail_group_buys marks the group FAILED, then cancels each seat's
+                          order (a paid one refunded) through ordering's cancel_by_system
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ from infra.doctor import (
     assists,
     coupons,
     delivery,
+    group_buys,
     inventory,
     loyalty,
     ordering,
@@ -95,5 +101,6 @@ CHECKS: tuple[Check, ...] = (
     *promotions.CHECKS,
     *coupons.CHECKS,
     *assists.CHECKS,
+    *group_buys.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

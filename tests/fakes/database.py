@@ -14,6 +14,7 @@ from typing import NoReturn
 from domain.uow import UnitOfWork
 from tests.fakes.aftersales import FakeAfterSales
 from tests.fakes.catalog import FakeCatalog, FakeLocations
+from tests.fakes.group_buys import FakeGroupBuys
 from tests.fakes.inventory import FakeInventory
 from tests.fakes.loyalty import FakeLoyalty
 from tests.fakes.members import FakeMemberRepository, FakeSessionRepository, FakeStaffRepository
@@ -92,6 +93,10 @@ class FakeUnitOfWork(UnitOfWork):
         return self._db.member_prices
 
     @property
+    def group_buys(self) -> FakeGroupBuys:
+        return self._db.group_buys
+
+    @property
     def devices(self) -> NoReturn:
         raise _unfaked("devices")
 
@@ -166,6 +171,7 @@ class FakeDatabase:
         self.member_codes = FakeMemberCodes(self.tables)
         self.till_returns = FakeTillReturns(self.tables)
         self.flash_sales = FakeFlashSales(self.tables)
+        self.group_buys = FakeGroupBuys(self.tables)
         self.member_prices = FakeMemberPrices(self.tables)
         self.commits = 0
         self.rollbacks = 0

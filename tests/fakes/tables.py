@@ -15,6 +15,7 @@ from uuid import UUID
 
 from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.catalog.model import Category, Product, ProductMedia, Variant
+from domain.growth.group_buys_model import Group, GroupBuyCampaign, Seat
 from domain.identity.model import AuthSession, RefreshToken, StaffAction, StaffUser
 from domain.inventory.model import (
     Discrepancy,
@@ -103,6 +104,11 @@ class Tables:
     flash_sales: dict[UUID, FlashSale] = field(default_factory=dict)
     flash_sale_buyers: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
     flash_sale_takes: dict[UUID, list[FlashTake]] = field(default_factory=dict)
+    # growth: group-buy campaigns, groups, seats, seats per (campaign, member)
+    group_buy_campaigns: dict[UUID, GroupBuyCampaign] = field(default_factory=dict)
+    group_buys: dict[UUID, Group] = field(default_factory=dict)
+    group_buy_seats: dict[UUID, Seat] = field(default_factory=dict)
+    group_buy_members: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
     # promotions
     member_prices: dict[tuple[UUID, str], MemberPrice] = field(default_factory=dict)
 

@@ -29,6 +29,14 @@ from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import DomainError
 from domain.growth import assists
 from domain.growth.assists_model import CampaignDraft, Reward, Threshold
+from domain.growth.group_buys import (
+    CampaignTerms,
+    Where,
+    create_campaign,
+    fail_expired_groups,
+    join_group,
+    open_group,
+)
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
@@ -357,6 +365,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     for view in tasks[1:]:
         await assists.assist(runtime.assists, helpers[0], view.task.id)
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
+    await _group_buys(runtime, clock, sh_a, (ann, dee, eve), orders)
     return Books(
         stores,
         variants,
@@ -367,6 +376,44 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         pos_return.id,
         review.id,
     )
+
+
+async def _group_buys(
+    runtime: Runtime,
+    clock: MovableClock,
+    store: UUID,
+    who: tuple[Principal, Principal, Principal],
+    orders: dict[str, Order],
+) -> None:
+    """Group-buys of two: Ann's completes (Dee joins, both pay); Eve's fails at its time limit
+    with her seat paid, so the job cancels her order and records its refund."""
+    ann, dee, eve = who
+    product = await create_product(
+        runtime.catalog,
+        ProductDraft(name="Peach", variants=[VariantDraft(code="GROUP", name="2kg", price=5900)]),
+    )
+    [peach] = await runtime.repos.catalog.variants_of([product.id])
+    await adjust(
+        runtime.inventory, ADMIN, Adjustment(store, peach.id, 10, MovementKind.RECEIPT, "in"), None
+    )
+    now = clock.now()
+    campaign = await create_campaign(
+        runtime.group_buys,
+        ADMIN,
+        CampaignTerms(
+            peach.id, 3900, 2, timedelta(minutes=5), 1, now, now + timedelta(days=1), 10, (store,)
+        ),
+        None,
+    )
+    group, orders["group_leader"] = await open_group(
+        runtime.group_buys, ann, campaign.id, Where(store)
+    )
+    _, orders["group_member"] = await join_group(runtime.group_buys, dee, group.id, Where(store))
+    _, orders["group_failed"] = await open_group(runtime.group_buys, eve, campaign.id, Where(store))
+    for member, key in ((ann, "group_leader"), (dee, "group_member"), (eve, "group_failed")):
+        assert await _pay_online(runtime, member, orders[key]) == "paid"
+    clock.advance(timedelta(minutes=6))
+    assert await fail_expired_groups(runtime.group_buys) == 2  # one group, one order
 
 
 @pytest.fixture
@@ -754,6 +801,42 @@ CORRUPTIONS.update(
         "assist_rewards": (
             corrupt_assist_rewards,
             "the reward of 3 helpers was paid 1 time(s); 2 helpers assisted it",
+        ),
+    }
+)
+
+
+async def corrupt_group_buy_seats(books: Books) -> None:
+    group = await _first_id("SELECT id FROM group_buy WHERE status = 'COMPLETED'")
+    await sql.fetch(
+        "INSERT INTO group_buy_seat (id, group_id, campaign_id, member_id, order_id, label, "
+        "leader, status, joined_at) SELECT $1, id, campaign_id, $2, $3, 'X**', $4, 'HELD', "
+        "opened_at FROM group_buy WHERE id = $5 RETURNING id",
+        new_id(),
+        new_id(),
+        new_id(),
+        False,
+        group,
+    )
+
+
+async def corrupt_failed_group_refunds(books: Books) -> None:
+    await sql.execute(
+        "UPDATE group_buy_seat SET order_id = $1 WHERE order_id = $2",
+        books.orders["pending"].id,
+        books.orders["group_failed"].id,
+    )
+
+
+CORRUPTIONS.update(
+    {
+        "group_buy_seats": (
+            corrupt_group_buy_seats,
+            "2 seats taken and 2 paid, its seats show 3 held or paid and 2 paid",
+        ),
+        "failed_group_refunds": (
+            corrupt_failed_group_refunds,
+            "order {pending} is PENDING_PAYMENT, paid 0 and refunded 0",
         ),
     }
 )

@@ -39,6 +39,7 @@ OWNER = {
     "coupons": "promotions",
     "member_prices": "promotions",
     "assists": "growth",
+    "group_buys": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

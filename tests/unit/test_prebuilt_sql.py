@@ -64,6 +64,13 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("assists", "TASK_COLUMNS"): ("AssistTaskRow", ("_task",), frozenset()),
     ("assists", "ASSIST_COLUMNS"): ("AssistRow", ("_assist",), frozenset()),
     ("assists", "REWARD_COLUMNS"): ("AssistRewardRow", ("_payout",), frozenset()),
+    ("group_buys", "GROUP_BUY_CAMPAIGN_COLUMNS"): (
+        "GroupBuyCampaignRow",
+        ("_campaign",),
+        frozenset(),
+    ),
+    ("group_buys", "GROUP_BUY_COLUMNS"): ("GroupBuyRow", ("_group",), frozenset()),
+    ("group_buys", "GROUP_BUY_SEAT_COLUMNS"): ("GroupBuySeatRow", ("_seat",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

@@ -21,4 +21,5 @@ MODEL_MODULES = [
     "infra.db.models.coupons",
     "infra.db.models.member_prices",
     "infra.db.models.assists",
+    "infra.db.models.group_buys",
 ]
