@@ -23,7 +23,7 @@ from domain.inventory.till_ports import TillReturnRepository
 from domain.locations.ports import LocationRepository
 from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
-from domain.ordering.ports import OrderRepository
+from domain.ordering.ports import HotRowRepository, OrderRepository
 from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
 from domain.promotions.coupons_ports import CouponRepository
@@ -84,6 +84,8 @@ class UnitOfWork(Protocol):
     def coupons(self) -> CouponRepository: ...
     @property
     def member_prices(self) -> MemberPriceRepository: ...
+    @property
+    def hot_rows(self) -> HotRowRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

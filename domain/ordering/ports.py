@@ -265,3 +265,31 @@ class RefundGateway(Protocol):
 class CodeSigner(Protocol):
     def sign(self, message: str) -> str: ...
     def verify(self, message: str, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HotTake:
+    location_id: UUID
+    sales: Sequence[tuple[UUID, int]] = ()  # (flash sale, units), in sale-id order
+    stock: Sequence[tuple[UUID, int]] = ()  # (variant, units) at `location_id`, in variant order
+    pickup_day: date | None = None  # the store's local day when the order takes a pickup number
+
+
+@dataclass(frozen=True)
+class HotTaken:
+    sold_out: UUID | None = None  # the first sale that could not give its units
+    short: tuple[UUID, ...] = ()  # the variants the shelf could not cover
+    pickup_sequence: int | None = None  # given only when everything else was taken
+
+    @property
+    def ok(self) -> bool:
+        return self.sold_out is None and not self.short
+
+
+class HotRowRepository(Protocol):
+    """The contended rows of a pickup checkout (domain/ordering/hot_take.py)."""
+
+    async def take_together(self, take: HotTake) -> HotTaken | None:
+        """All of `take` in one round trip, or None when this database takes them one by
+        one (through the contexts' own ports: `take_hot_rows_in_uow`)."""
+        ...

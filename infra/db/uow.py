@@ -20,6 +20,7 @@ from infra.repositories.cached import (
 from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
+from infra.repositories.hot_rows import TortoiseHotRowRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
     TortoiseDeviceRepository,
@@ -77,6 +78,7 @@ class Repositories:
         self.till_returns = TortoiseTillReturnRepository()
         self.flash_sales = TortoiseFlashSaleRepository()
         self.coupons = TortoiseCouponRepository()
+        self.hot_rows = TortoiseHotRowRepository()
         self.member_prices = TortoiseMemberPriceRepository()
 
 
