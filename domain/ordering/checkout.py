@@ -448,7 +448,7 @@ async def _take_hot_rows(
             location.id,
             sales=counters,
             stock=[(x.variant_id, x.quantity) for x in lines],  # clean: in variant order
-            pickup_day=order.pickup_day,
+            pickup=(order.id, order.pickup_day),
         ),
     )
     if taken.sold_out is not None:
@@ -458,8 +458,7 @@ async def _take_hot_rows(
         error = await shortage_in_uow(uow, short, location.id)
         raise PickupShortage(error, await _alternatives(deps, uow, lines, location))
     assert taken.pickup_sequence is not None
-    order.pickup_number = pickup_number(taken.pickup_sequence)
-    await uow.orders.set_flags(order.id, pickup_number=order.pickup_number)
+    order.pickup_number = pickup_number(taken.pickup_sequence)  # as written to its row
 
 
 def _authorise(actor: Principal, checkout: Checkout, code: MemberCode | None) -> None:

@@ -3,7 +3,8 @@ sales and the hot SKU"): every order of one SKU at one store updates the same fl
 counter, the same stock level and the store's pickup counter, and holds each row from its
 update to COMMIT. The checkout writes everything nobody else locks first (its order, lines,
 events, reservations, the member's flash counter) and takes these rows at the very end, so
-each is held for one round trip and the commit.
+each is held for one round trip and the commit. The pickup number is written to the order's
+row in the same step (the order row was inserted first, without it).
 
 Lock order, as everywhere else (docs/architecture.md, "Lock order"): the sales' counters in
 sale-id order, then the stock levels in variant-id order, then the pickup counter. A sale
@@ -13,6 +14,7 @@ them in one statement, elsewhere `take_hot_rows_in_uow` takes them one by one.""
 
 from __future__ import annotations
 
+from domain.ordering.model import pickup_number
 from domain.ordering.ports import HotTake, HotTaken
 from domain.uow import UnitOfWork
 
@@ -33,7 +35,9 @@ async def take_hot_rows_in_uow(uow: UnitOfWork, take: HotTake) -> HotTaken:
             if not await uow.inventory.try_reserve(take.location_id, variant_id, units)
         ]
     )
-    if short or take.pickup_day is None:
+    if short or take.pickup is None:
         return HotTaken(short=short)
-    sequence = await uow.orders.next_pickup_sequence(take.location_id, take.pickup_day)
+    order_id, day = take.pickup
+    sequence = await uow.orders.next_pickup_sequence(take.location_id, day)
+    await uow.orders.set_flags(order_id, pickup_number=pickup_number(sequence))
     return HotTaken(pickup_sequence=sequence)

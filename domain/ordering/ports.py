@@ -272,14 +272,15 @@ class HotTake:
     location_id: UUID
     sales: Sequence[tuple[UUID, int]] = ()  # (flash sale, units), in sale-id order
     stock: Sequence[tuple[UUID, int]] = ()  # (variant, units) at `location_id`, in variant order
-    pickup_day: date | None = None  # the store's local day when the order takes a pickup number
+    # (order, the store's local day): the order's row gets the store's next pickup number
+    pickup: tuple[UUID, date] | None = None
 
 
 @dataclass(frozen=True)
 class HotTaken:
     sold_out: UUID | None = None  # the first sale that could not give its units
     short: tuple[UUID, ...] = ()  # the variants the shelf could not cover
-    pickup_sequence: int | None = None  # given only when everything else was taken
+    pickup_sequence: int | None = None  # given (and the number written) only when all was taken
 
     @property
     def ok(self) -> bool:

@@ -5,14 +5,16 @@ Each row is one data-modifying CTE, the same conditional update its own reposito
 `pickup_counter` upsert as in `next_pickup_sequence`). Each step's WHERE names the step before
 it in an uncorrelated sub-select, which PostgreSQL evaluates (a one-time filter) before it
 scans the step's row: the rows are locked one after another in the lock order, a sale sold out
-stops the steps after it, the counter moves only when every sale and line was taken, and the
-last row's lock is taken in the statement that ends the checkout's writes."""
+stops the steps after it, and the counter moves (and the order's row gets its pickup number)
+only when every sale and line was taken. The statement ends the checkout's writes: what
+follows it is the COMMIT."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from domain.ids import new_id
+from domain.ordering.model import PICKUP_SERIES, PICKUP_SERIES_SIZE
 from domain.ordering.ports import HotRowRepository, HotTake, HotTaken
 from infra.db import sql
 
@@ -27,9 +29,21 @@ class TortoiseHotRowRepository(HotRowRepository):
             if not row[f"s{n}"]:
                 return HotTaken(sold_out=sale_id)
         short = tuple(v for n, (v, _) in enumerate(take.stock) if not row[f"k{n}"])
-        if short or take.pickup_day is None:
+        if short or take.pickup is None:
             return HotTaken(short=short)
         return HotTaken(pickup_sequence=int(row["sequence"]))
+
+
+def pickup_number_sql(sequence: str) -> str:
+    """`domain.ordering.model.pickup_number` of the SQL integer `sequence`, from the same
+    constants, so the order's row gets its number in the statement that counts it (the two
+    are compared across the series' boundaries in tests/integration/test_hot_take.py)."""
+    size, last = PICKUP_SERIES_SIZE, PICKUP_SERIES_SIZE * len(PICKUP_SERIES)
+    return (
+        f"CASE WHEN {sequence} > {last} THEN '#' || {sequence} "
+        f"ELSE substr('{PICKUP_SERIES}', ({sequence} - 1) / {size} + 1, 1) "
+        f"|| lpad((({sequence} - 1) % {size} + 1)::text, {len(str(size))}, '0') END"
+    )
 
 
 def _statement(take: HotTake) -> tuple[str, list[Any]]:
@@ -61,12 +75,17 @@ def _statement(take: HotTake) -> tuple[str, list[Any]]:
         )
     stocked = " AND ".join(f"EXISTS (SELECT FROM k{n})" for n in range(len(take.stock)))
     sequence = "NULL::int"
-    if take.pickup_day is not None:
+    if take.pickup is not None:
+        order_id, day = take.pickup
         steps.append(
             "c AS (INSERT INTO pickup_counter (id, location_id, day, sequence) "
-            f"SELECT {param(new_id(), 'uuid')}, {location}, {param(take.pickup_day, 'date')}, 1 "
+            f"SELECT {param(new_id(), 'uuid')}, {location}, {param(day, 'date')}, 1 "
             f"WHERE {sold} AND {stocked or 'TRUE'} ON CONFLICT (location_id, day) "
             "DO UPDATE SET sequence = pickup_counter.sequence + 1 RETURNING sequence)"
+        )
+        steps.append(
+            f"n AS (UPDATE customer_order SET pickup_number = {pickup_number_sql('c.sequence')} "
+            f"FROM c WHERE customer_order.id = {param(order_id, 'uuid')} RETURNING 1)"
         )
         sequence = "(SELECT sequence FROM c)"
     flags = [f"EXISTS (SELECT FROM s{n}) AS s{n}" for n in range(len(take.sales))] + [

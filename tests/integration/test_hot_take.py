@@ -8,10 +8,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import pytest
+
+from domain.ids import new_id
 from domain.ordering.hot_take import take_hot_rows_in_uow
+from domain.ordering.model import PICKUP_SERIES, PICKUP_SERIES_SIZE, pickup_number
 from domain.ordering.ports import HotTake, HotTaken
+from infra.db import sql
+from infra.repositories.hot_rows import pickup_number_sql
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import MovableClock, is_postgres
 from tests.support.racing import a_sale, a_variant, receive
 
 
@@ -37,6 +43,7 @@ async def test_the_hot_rows_are_taken_together_or_refused_in_lock_order(
 ) -> None:
     clock.put(clock.today(), hour=12)
     store, day = stores["SH-A"].id, clock.today()
+    order = new_id()  # no such row: the numbers are checked on real orders in the race tests
     a, b = sorted([await a_variant(runtime, "HOT-A"), await a_variant(runtime, "HOT-B")])
     await receive(runtime, store, a, 3)
     await receive(runtime, store, b, 1)
@@ -49,7 +56,7 @@ async def test_the_hot_rows_are_taken_together_or_refused_in_lock_order(
     # Everything fits: both counters, both shelves, then the pickup counter.
     first = await take(
         runtime,
-        HotTake(store, sales=both, stock=[(a, 1), (b, 1)], pickup_day=day),
+        HotTake(store, sales=both, stock=[(a, 1), (b, 1)], pickup=(order, day)),
     )
     assert first == HotTaken(pickup_sequence=1)
     assert (await units_sold(runtime, sale_a), await units_sold(runtime, sale_b)) == (1, 1)
@@ -58,13 +65,13 @@ async def test_the_hot_rows_are_taken_together_or_refused_in_lock_order(
     # B's sale is sold out: nothing after it moves (neither shelf nor the counter).
     second = await take(
         runtime,
-        HotTake(store, sales=both, stock=[(a, 1), (b, 1)], pickup_day=day),
+        HotTake(store, sales=both, stock=[(a, 1), (b, 1)], pickup=(order, day)),
     )
     assert second == HotTaken(sold_out=sale_b)
     assert (await reserved(runtime, store, a), await reserved(runtime, store, b)) == (1, 1)
 
     # B's shelf is empty, and A's cannot give 5: both are named; the counter does not move.
-    third = await take(runtime, HotTake(store, stock=[(a, 5), (b, 1)], pickup_day=day))
+    third = await take(runtime, HotTake(store, stock=[(a, 5), (b, 1)], pickup=(order, day)))
     assert third == HotTaken(short=(a, b))
 
     # Without a pickup day (nothing to number), only the rows asked for.
@@ -72,6 +79,16 @@ async def test_the_hot_rows_are_taken_together_or_refused_in_lock_order(
     assert await reserved(runtime, store, a) == 2
 
     # The counter went on from where the last order that got everything left it.
-    assert await take(runtime, HotTake(store, stock=[(a, 1)], pickup_day=day)) == HotTaken(
+    assert await take(runtime, HotTake(store, stock=[(a, 1)], pickup=(order, day))) == HotTaken(
         pickup_sequence=2
     )
+
+
+async def test_the_statement_numbers_pickups_as_the_domain_does(runtime: Runtime) -> None:
+    if not is_postgres(runtime.settings.database_url):
+        pytest.skip("the pickup number is written in SQL on PostgreSQL only")
+    last = PICKUP_SERIES_SIZE * len(PICKUP_SERIES)
+    sequences = [1, 9, 10, 99, 100, 999, 1000, 1998, 1999, 12345, last, last + 1, last + 99]
+    for sequence in sequences:
+        [row] = await sql.fetch(f"SELECT {pickup_number_sql('$1::int')} AS n", sequence)
+        assert row["n"] == pickup_number(sequence), sequence

@@ -18,7 +18,7 @@ import pytest
 from domain.inventory.model import StockLine
 from domain.ordering.checkout import Checkout
 from domain.ordering.model import Order, SalesChannel, pickup_number
-from infra.db.models.orders import OrderLineRow
+from infra.db.models.orders import OrderLineRow, OrderRow
 from infra.runtime import Runtime
 from tests.integration.test_order_concurrency import assert_ledger_agrees
 from tests.support import MovableClock, is_postgres
@@ -107,4 +107,6 @@ async def test_two_line_orders_in_opposite_orders_never_deadlock_or_oversell(
     assert lines == 2 * 15
     # The counter moved only for the 15 orders that got everything: A001 to A015, no gaps.
     assert sorted(o.pickup_number or "" for o in orders) == [pickup_number(n) for n in range(1, 16)]
+    rows = await OrderRow.filter(id__in=[o.id for o in orders]).values_list("id", "pickup_number")
+    assert dict(rows) == {o.id: o.pickup_number for o in orders}  # written in the statement
     await assert_ledger_agrees(runtime)
