@@ -145,12 +145,12 @@ async def _record(
         )
         for line in ordered
     ]
-    await uow.inventory.add_reservations(reservations)
-    await uow.inventory.add_movements(
+    await uow.inventory.add_reservations(
+        reservations,
         [
             _movement(deps, r, MovementKind.RESERVE, 0, r.quantity, "reserved", actor)
             for r in reservations
-        ]
+        ],
     )
     return reservations
 

@@ -333,9 +333,9 @@ async def place_order(
                 order.delivery_longitude = checkout.delivery.longitude
             else:
                 order.pickup_day = local_date(order.created_at, location)
-            await uow.orders.add(order)
-            await uow.orders.add_events(
-                [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)]
+            await uow.orders.add(
+                order,
+                [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)],
             )
             if checkout.delivery is None:
                 await _take_hot_rows(deps, uow, order, location, lines, sales, counters, checkout)

@@ -21,7 +21,10 @@ from domain.pagination import Page, PageRequest
 
 
 class OrderRepository(Protocol):
-    async def add(self, order: Order) -> None: ...
+    async def add(self, order: Order, events: Sequence[OrderEvent] = ()) -> None:
+        """The order with its lines and, in the same round trip, its first `events`."""
+        ...
+
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None: ...
     async def by_number(self, number: str) -> Order | None:
         """The order with this order number (unique), as printed on receipts."""
