@@ -285,10 +285,6 @@ class HotTaken:
     short: tuple[UUID, ...] = ()  # the variants the shelf could not cover
     pickup_sequence: int | None = None  # given (and the number written) only when all was taken
 
-    @property
-    def ok(self) -> bool:
-        return self.sold_out is None and not self.short
-
 
 class HotRowRepository(Protocol):
     """The contended rows of a pickup checkout (domain/ordering/hot_take.py)."""
