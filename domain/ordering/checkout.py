@@ -325,8 +325,8 @@ async def place_order(
                 payment_deadline=now + ttl,
                 lines=_order_lines(price),
             )
-            if price.points:
-                await _redeem(deps, uow, order, price)
+            if price.points:  # held below, after the stock (docs/architecture.md, "Lock order")
+                order.points_redeemed, order.points_discount = price.points, price.points_discount
             if checkout.delivery is not None:
                 order.delivery_address = await _seal(uow, deps, checkout)
                 order.delivery_latitude = checkout.delivery.latitude
@@ -339,6 +339,8 @@ async def place_order(
             )
             if checkout.delivery is None:
                 await _take_hot_rows(deps, uow, order, location, lines, sales, counters, checkout)
+            if price.points:
+                await _redeem(deps, uow, order, price)
             placed.append(order)
             return {"order_id": str(order.id)}
 
