@@ -25,7 +25,7 @@ from domain.inventory.till_ports import TillReturnRepository
 from domain.locations.ports import LocationRepository
 from domain.loyalty.ports import LoyaltyRepository
 from domain.members.ports import MemberRepository
-from domain.ordering.ports import OrderRepository
+from domain.ordering.ports import HotRowRepository, OrderRepository
 from domain.ordering.reconcile import ReconciliationRepository
 from domain.outbox.ports import OutboxRepository
 from domain.promotions.coupons_ports import CouponRepository
@@ -90,6 +90,8 @@ class UnitOfWork(Protocol):
     def assists(self) -> AssistRepository: ...
     @property
     def group_buys(self) -> GroupBuyRepository: ...
+    @property
+    def hot_rows(self) -> HotRowRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

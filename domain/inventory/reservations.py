@@ -81,21 +81,64 @@ async def reserve_in_uow(
         # Undo the lines that did fit, so a caller may catch this and try another location.
         for line in held:
             await uow.inventory.unreserve(location_id, line.variant_id, line.quantity)
-        levels = {
-            level.variant_id: level
-            for level in await uow.inventory.levels([s.variant_id for s in short], [location_id])
-        }
-        raise InsufficientStock(
-            [
-                Shortage(
-                    s.variant_id,
-                    s.quantity,
-                    levels[s.variant_id].available if s.variant_id in levels else 0,
-                )
-                for s in short
-            ],
-            location_id,
-        )
+        raise await shortage_in_uow(uow, short, location_id)
+    return await _record(deps, uow, ordered, location_id, owner, ttl, actor)
+
+
+async def take_stock_in_uow(
+    uow: UnitOfWork, location_id: UUID, variant_id: UUID, units: int
+) -> bool:
+    """A level's `reserved`, taken by a caller that recorded its reservations first
+    (`record_reservations_in_uow`): one conditional update; False when it does not fit."""
+    return await uow.inventory.try_reserve(location_id, variant_id, units)
+
+
+async def record_reservations_in_uow(
+    deps: InventoryDeps,
+    uow: UnitOfWork,
+    lines: Sequence[StockLine],
+    location_id: UUID,
+    owner: str,
+    ttl: timedelta,
+    actor: str = "SYSTEM",
+) -> list[Reservation]:
+    """The reservations and their movements without the levels' `reserved`, which the caller
+    takes itself later in the same transaction (the hot SKU's checkout takes its hot rows
+    last: domain/ordering/hot_take.py), raising `shortage_in_uow` when they do not fit."""
+    _check_owner_ttl(owner, ttl)
+    return await _record(deps, uow, clean_lines(lines), location_id, owner, ttl, actor)
+
+
+async def shortage_in_uow(
+    uow: UnitOfWork, short: Sequence[StockLine], location_id: UUID
+) -> InsufficientStock:
+    """The error for lines the location could not cover, with what it has available."""
+    levels = {
+        level.variant_id: level
+        for level in await uow.inventory.levels([s.variant_id for s in short], [location_id])
+    }
+    return InsufficientStock(
+        [
+            Shortage(
+                s.variant_id,
+                s.quantity,
+                levels[s.variant_id].available if s.variant_id in levels else 0,
+            )
+            for s in short
+        ],
+        location_id,
+    )
+
+
+async def _record(
+    deps: InventoryDeps,
+    uow: UnitOfWork,
+    ordered: Sequence[StockLine],
+    location_id: UUID,
+    owner: str,
+    ttl: timedelta,
+    actor: str,
+) -> list[Reservation]:
     now = deps.clock.now()
     reservations = [
         Reservation(
@@ -110,12 +153,12 @@ async def reserve_in_uow(
         )
         for line in ordered
     ]
-    await uow.inventory.add_reservations(reservations)
-    await uow.inventory.add_movements(
+    await uow.inventory.add_reservations(
+        reservations,
         [
             _movement(deps, r, MovementKind.RESERVE, 0, r.quantity, "reserved", actor)
             for r in reservations
-        ]
+        ],
     )
     return reservations
 

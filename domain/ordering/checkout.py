@@ -21,11 +21,16 @@ from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
 from domain.inventory.model import InsufficientStock, StockLine, clean_lines
-from domain.inventory.reservations import reserve_in_uow
+from domain.inventory.reservations import (
+    record_reservations_in_uow,
+    reserve_in_uow,
+    shortage_in_uow,
+)
 from domain.locations.model import GeoPoint, Location, LocationStatus, local_date
 from domain.loyalty.ledger import hold
 from domain.members.model import MemberStatus
 from domain.ordering.deps import OrderingDeps
+from domain.ordering.hot_take import take_hot_rows_in_uow
 from domain.ordering.model import (
     MAX_LINE_QUANTITY,
     MAX_LINES,
@@ -39,8 +44,14 @@ from domain.ordering.model import (
     pickup_number,
     reservation_owner,
 )
+from domain.ordering.ports import HotTake
 from domain.promotions.coupons_checkout import hold_options_in_uow
-from domain.promotions.flash_sales import live_flash_sales_in_uow, take_flash_units_in_uow
+from domain.promotions.flash_sales import (
+    flash_sold_out,
+    live_flash_sales_in_uow,
+    take_flash_units_in_uow,
+)
+from domain.promotions.flash_sales_model import FlashSale
 from domain.promotions.pricing import CartPrice, Where, price_cart_in_uow
 from domain.uow import UnitOfWork
 
@@ -181,17 +192,10 @@ async def _reserve_pickup(
             "That location does not offer pickup.",
             ["fulfilment", "pickup", "locationId"],
         )
-    try:
-        await reserve_in_uow(
-            deps.inventory,
-            uow,
-            lines,
-            location.id,
-            reservation_owner(order_id),
-            ttl,
-        )
-    except InsufficientStock as error:
-        raise PickupShortage(error, await _alternatives(deps, uow, lines, location)) from None
+    # The shelf's units are taken last, with the other hot rows (`_take_hot_rows`).
+    await record_reservations_in_uow(
+        deps.inventory, uow, lines, location.id, reservation_owner(order_id), ttl
+    )
     return location
 
 
@@ -298,13 +302,14 @@ async def place_order(
             if price.coupons:  # held for this order: spent when it is paid
                 assert member_id is not None
                 await _hold_coupons(uow, price, member_id, order_id, now)
-            await take_flash_units_in_uow(
+            counters = await take_flash_units_in_uow(
                 uow,
                 sales,
                 lines,
                 order_id=order_id,
                 member_id=member_id,
                 requested=[x.variant_id for x in checkout.lines],
+                counters_last=checkout.delivery is None,  # a pickup takes them at the end
             )
             ttl = checkout.pay_within or deps.policy.payment_timeout
             if checkout.delivery is not None:
@@ -332,20 +337,24 @@ async def place_order(
                 payment_deadline=now + ttl,
                 lines=_order_lines(price),
             )
-            if price.points:
-                await _redeem(deps, uow, order, price)
+            if price.points:  # held below, after the stock (docs/architecture.md, "Lock order")
+                order.points_redeemed, order.points_discount = price.points, price.points_discount
             if checkout.delivery is not None:
                 order.delivery_address = await _seal(uow, deps, checkout)
                 order.delivery_latitude = checkout.delivery.latitude
                 order.delivery_longitude = checkout.delivery.longitude
             else:
-                await _number_pickup(uow, order, location)
-            await uow.orders.add(order)
-            await uow.orders.add_events(
-                [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)]
+                order.pickup_day = local_date(order.created_at, location)
+            await uow.orders.add(
+                order,
+                [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)],
             )
-            if checkout.on_placed is not None:
-                await checkout.on_placed(uow, order)
+            if checkout.delivery is None:
+                await _take_hot_rows(deps, uow, order, location, lines, sales, counters, checkout)
+            if price.points:
+                await _redeem(deps, uow, order, price)
+            if checkout.on_placed is not None:  # a group-buy's seat: after the stock, as a
+                await checkout.on_placed(uow, order)  # cancel frees the stock, then the seat
             placed.append(order)
             return {"order_id": str(order.id)}
 
@@ -447,16 +456,40 @@ def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> Me
     return decode_member_code(deps.member_codes, checkout.member_code)
 
 
-async def _number_pickup(uow: UnitOfWork, order: Order, location: Location) -> None:
-    """The pickup number (A023), given when the order is placed, as tea and coffee shops do:
-    the customer has it on the confirmation at once, and a till order prints it on the ticket.
-    An order that is never paid leaves a gap in the day's numbers, which nobody minds. The
-    counter row is the last lock the checkout takes (after stock and points), so concurrent
-    checkouts at one store queue on it only for the end of their transactions."""
-    order.pickup_day = local_date(order.created_at, location)
-    order.pickup_number = pickup_number(
-        await uow.orders.next_pickup_sequence(location.id, order.pickup_day)
+async def _take_hot_rows(
+    deps: OrderingDeps,
+    uow: UnitOfWork,
+    order: Order,
+    location: Location,
+    lines: list[StockLine],
+    sales: Mapping[UUID, FlashSale],
+    counters: list[tuple[UUID, int]],
+    checkout: Checkout,
+) -> None:
+    """The rows every pickup of the SKU at the store updates, last and together
+    (domain/ordering/hot_take.py): the flash sales' counters, the shelf's reserved units and
+    the store's pickup counter. The pickup number (A023) is given when the order is placed, as
+    tea and coffee shops do: the customer has it on the confirmation at once, and a till order
+    prints it on the ticket. An order that is never paid leaves a gap in the day's numbers,
+    which nobody minds."""
+    assert order.pickup_day is not None
+    taken = await take_hot_rows_in_uow(
+        uow,
+        HotTake(
+            location.id,
+            sales=counters,
+            stock=[(x.variant_id, x.quantity) for x in lines],  # clean: in variant order
+            pickup=(order.id, order.pickup_day),
+        ),
     )
+    if taken.sold_out is not None:
+        raise flash_sold_out(sales, taken.sold_out, [x.variant_id for x in checkout.lines])
+    if taken.short:
+        short = [x for x in lines if x.variant_id in taken.short]
+        error = await shortage_in_uow(uow, short, location.id)
+        raise PickupShortage(error, await _alternatives(deps, uow, lines, location))
+    assert taken.pickup_sequence is not None
+    order.pickup_number = pickup_number(taken.pickup_sequence)  # as written to its row
 
 
 def _authorise(actor: Principal, checkout: Checkout, code: MemberCode | None) -> None:

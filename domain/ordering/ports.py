@@ -21,7 +21,10 @@ from domain.pagination import Page, PageRequest
 
 
 class OrderRepository(Protocol):
-    async def add(self, order: Order) -> None: ...
+    async def add(self, order: Order, events: Sequence[OrderEvent] = ()) -> None:
+        """The order with its lines and, in the same round trip, its first `events`."""
+        ...
+
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None: ...
     async def by_number(self, number: str) -> Order | None:
         """The order with this order number (unique), as printed on receipts."""
@@ -265,3 +268,28 @@ class RefundGateway(Protocol):
 class CodeSigner(Protocol):
     def sign(self, message: str) -> str: ...
     def verify(self, message: str, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HotTake:
+    location_id: UUID
+    sales: Sequence[tuple[UUID, int]] = ()  # (flash sale, units), in sale-id order
+    stock: Sequence[tuple[UUID, int]] = ()  # (variant, units) at `location_id`, in variant order
+    # (order, the store's local day): the order's row gets the store's next pickup number
+    pickup: tuple[UUID, date] | None = None
+
+
+@dataclass(frozen=True)
+class HotTaken:
+    sold_out: UUID | None = None  # the first sale that could not give its units
+    short: tuple[UUID, ...] = ()  # the variants the shelf could not cover
+    pickup_sequence: int | None = None  # given (and the number written) only when all was taken
+
+
+class HotRowRepository(Protocol):
+    """The contended rows of a pickup checkout (domain/ordering/hot_take.py)."""
+
+    async def take_together(self, take: HotTake) -> HotTaken | None:
+        """All of `take` in one round trip, or None when this database takes them one by
+        one (through the contexts' own ports: `take_hot_rows_in_uow`)."""
+        ...

@@ -262,10 +262,14 @@ async def take_flash_units_in_uow(
     order_id: UUID,
     member_id: UUID | None,
     requested: Sequence[UUID] = (),
-) -> None:
+    counters_last: bool = False,
+) -> list[tuple[UUID, int]]:
     """Take the order's units from each live sale and from the member (in the caller's
     transaction: a failed checkout gives them back by rolling back). `requested`: the variants
-    in the order the request gave them (for the errors' field).
+    in the order the request gave them (for the errors' field). `counters_last`: leave the
+    sales' counters to the caller, who takes the returned (sale, units) at the end of its
+    transaction with its other hot rows (domain/ordering/hot_take.py), and raises
+    `flash_sold_out` when one is refused.
 
     Refusals: FLASH_SALE_MEMBERS_ONLY (no member: the limit is per member), FLASH_SALE_SOLD_OUT,
     FLASH_SALE_LIMIT_REACHED. The sale's counter is the hot row of a flash sale: a sale seen
@@ -274,7 +278,7 @@ async def take_flash_units_in_uow(
     held for as little of the transaction as this step can manage (the checkout's stock
     update comes right after it)."""
     if not sales:
-        return
+        return []
     position = {variant_id: n for n, variant_id in enumerate(requested)}
     # The counters in sale-id order, as a cancellation gives them back (docs: "Lock order").
     covered = sorted(
@@ -300,8 +304,27 @@ async def take_flash_units_in_uow(
                 field,
             )
         await uow.flash_sales.record_take(order_id, FlashTake(sale.id, member_id, line.quantity))
+        if counters_last:
+            continue
         if not await uow.flash_sales.take_units(sale.id, line.quantity):  # the hot row: last
             raise _sold_out(sale, field)
+    return [(sale.id, line.quantity) for sale, line in covered] if counters_last else []
+
+
+async def take_sale_units_in_uow(uow: UnitOfWork, sale_id: UUID, units: int) -> bool:
+    """The sale's counter, taken by a caller that left it last (`counters_last`): one
+    conditional update; False when the sale has fewer units left."""
+    return await uow.flash_sales.take_units(sale_id, units)
+
+
+def flash_sold_out(
+    sales: Mapping[UUID, FlashSale], sale_id: UUID, requested: Sequence[UUID]
+) -> PromotionError:
+    """The refusal of a sale whose counter `take_flash_units_in_uow(counters_last=True)` left
+    to the caller, and which was sold out when the caller took it."""
+    sale = next(s for s in sales.values() if s.id == sale_id)
+    position = {variant_id: n for n, variant_id in enumerate(requested)}
+    return _sold_out(sale, ["lines", str(position.get(sale.variant_id, 0)), "quantity"])
 
 
 def _sold_out(sale: FlashSale, field: list[str]) -> PromotionError:

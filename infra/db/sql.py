@@ -102,6 +102,39 @@ def _insert_text(table: str, columns: tuple[str, ...], count: int) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
 
 
+InsertBatch = tuple[str, tuple[str, ...], Sequence[Sequence[Any]]]  # table, columns, rows
+
+
+async def insert_all(batches: Sequence[InsertBatch]) -> None:
+    """Several `insert`s in one round trip on PostgreSQL (one statement: each INSERT a
+    data-modifying CTE; a foreign key to a row inserted in the same statement holds, as its
+    check runs at the statement's end); one after another on SQLite."""
+    batches = [b for b in batches if b[2]]
+    client = _client()
+    if len(batches) < 2 or _is_sqlite(client):
+        for table, columns, rows in batches:
+            await insert(table, columns, rows)
+        return
+    shapes = tuple((table, columns, len(rows)) for table, columns, rows in batches)
+    values = tuple(v for _, _, rows in batches for row in rows for v in row)
+    await client.execute_query(_insert_all_text(shapes), list(values))
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_all_text(shapes: tuple[tuple[str, tuple[str, ...], int], ...]) -> str:
+    texts, offset = [], 0
+    for table, columns, count in shapes:
+        texts.append(_shifted(_insert_text(table, columns, count), offset))
+        offset += len(columns) * count
+    *first, last = texts
+    return "WITH " + ", ".join(f"w{n} AS ({t})" for n, t in enumerate(first)) + " " + last
+
+
+def _shifted(text: str, by: int) -> str:
+    """`text` with its placeholders $n renumbered $(n + by)."""
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + by}", text)
+
+
 async def insert_row(table: str, row: Mapping[str, Any]) -> None:
     """One row given by column name (the writes of rarely changed tables: nothing to keep
     in step by position); values converted as by `update`."""

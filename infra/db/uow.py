@@ -22,6 +22,7 @@ from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.group_buys import TortoiseGroupBuyRepository
+from infra.repositories.hot_rows import TortoiseHotRowRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
     TortoiseDeviceRepository,
@@ -79,6 +80,7 @@ class Repositories:
         self.till_returns = TortoiseTillReturnRepository()
         self.flash_sales = TortoiseFlashSaleRepository()
         self.coupons = TortoiseCouponRepository()
+        self.hot_rows = TortoiseHotRowRepository()
         self.member_prices = TortoiseMemberPriceRepository()
         self.assists = TortoiseAssistRepository()
         self.group_buys = TortoiseGroupBuyRepository()

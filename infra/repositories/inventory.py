@@ -30,6 +30,8 @@ from infra.db.models.inventory import (
 from infra.repositories.paging import after_uuid
 
 WHERE = "WHERE location_id = $1 AND variant_id = $2"
+
+
 MOVEMENT_COLUMNS = (
     "id",
     "location_id",
@@ -110,6 +112,24 @@ def _transfer(row: TransferRow) -> Transfer:
         shipped_at=row.shipped_at,
         received_at=row.received_at,
     )
+
+
+def _movement_values(movements: Sequence[Movement]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            m.id,
+            m.location_id,
+            m.variant_id,
+            m.kind.value,
+            m.on_hand_delta,
+            m.reserved_delta,
+            m.reason,
+            m.reference,
+            m.actor,
+            m.created_at,
+        )
+        for m in movements
+    ]
 
 
 class TortoiseInventoryRepository:
@@ -281,25 +301,7 @@ class TortoiseInventoryRepository:
         return _level(rows[0])
 
     async def add_movements(self, movements: Sequence[Movement]) -> None:
-        await sql.insert(
-            "stock_movement",
-            MOVEMENT_COLUMNS,
-            [
-                (
-                    m.id,
-                    m.location_id,
-                    m.variant_id,
-                    m.kind.value,
-                    m.on_hand_delta,
-                    m.reserved_delta,
-                    m.reason,
-                    m.reference,
-                    m.actor,
-                    m.created_at,
-                )
-                for m in movements
-            ],
-        )
+        await sql.insert("stock_movement", MOVEMENT_COLUMNS, _movement_values(movements))
 
     async def movements(self, where: MovementFilter, page: PageRequest) -> Page[Movement]:
         query = MovementRow.all()
@@ -329,23 +331,30 @@ class TortoiseInventoryRepository:
             for r in rows
         }
 
-    async def add_reservations(self, reservations: Sequence[Reservation]) -> None:
-        await sql.insert(
-            "stock_reservation",
-            RESERVATION_COLUMNS,
+    async def add_reservations(
+        self, reservations: Sequence[Reservation], movements: Sequence[Movement] = ()
+    ) -> None:
+        await sql.insert_all(
             [
                 (
-                    r.id,
-                    r.owner,
-                    r.location_id,
-                    r.variant_id,
-                    r.quantity,
-                    r.state.value,
-                    r.expires_at,
-                    r.created_at,
-                )
-                for r in reservations
-            ],
+                    "stock_reservation",
+                    RESERVATION_COLUMNS,
+                    [
+                        (
+                            r.id,
+                            r.owner,
+                            r.location_id,
+                            r.variant_id,
+                            r.quantity,
+                            r.state.value,
+                            r.expires_at,
+                            r.created_at,
+                        )
+                        for r in reservations
+                    ],
+                ),
+                ("stock_movement", MOVEMENT_COLUMNS, _movement_values(movements)),
+            ]
         )
 
     async def reservations_of(

@@ -188,6 +188,21 @@ async def _update(
     )
 
 
+def _event_values(events: Sequence[OrderEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            e.id,
+            e.order_id,
+            e.from_status.value if e.from_status else None,
+            e.to_status.value,
+            e.actor,
+            e.reason[:200],
+            e.at,
+        )
+        for e in events
+    ]
+
+
 class TortoiseOrderRepository:
     async def _with_lines(self, rows: Sequence[Any]) -> list[Order]:
         """Orders of `rows` (dicts or driver rows) with their lines, read in one statement."""
@@ -201,26 +216,31 @@ class TortoiseOrderRepository:
             grouped[sql.as_uuid(line["order_id"])].append(_line(line))
         return [_order(r, grouped[key]) for r, key in zip(rows, ids, strict=True)]
 
-    async def add(self, order: Order) -> None:
-        await sql.insert("customer_order", ORDER_COLUMNS, [_order_values(order)])
-        await sql.insert(
-            "order_line",
-            LINE_COLUMNS,
+    async def add(self, order: Order, events: Sequence[OrderEvent] = ()) -> None:
+        await sql.insert_all(
             [
+                ("customer_order", ORDER_COLUMNS, [_order_values(order)]),
                 (
-                    x.id,
-                    order.id,
-                    x.variant_id,
-                    x.product_id,
-                    x.sku,
-                    x.name[:MAX_LINE_NAME],
-                    x.unit_price,
-                    x.quantity,
-                    x.list_price,
-                    x.coupon_discount,
-                )
-                for x in order.lines
-            ],
+                    "order_line",
+                    LINE_COLUMNS,
+                    [
+                        (
+                            x.id,
+                            order.id,
+                            x.variant_id,
+                            x.product_id,
+                            x.sku,
+                            x.name[:MAX_LINE_NAME],
+                            x.unit_price,
+                            x.quantity,
+                            x.list_price,
+                            x.coupon_discount,
+                        )
+                        for x in order.lines
+                    ],
+                ),
+                ("order_event", EVENT_COLUMNS, _event_values(events)),
+            ]
         )
 
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None:
@@ -268,22 +288,7 @@ class TortoiseOrderRepository:
         await _update(order_id, flags)
 
     async def add_events(self, events: Sequence[OrderEvent]) -> None:
-        await sql.insert(
-            "order_event",
-            EVENT_COLUMNS,
-            [
-                (
-                    e.id,
-                    e.order_id,
-                    e.from_status.value if e.from_status else None,
-                    e.to_status.value,
-                    e.actor,
-                    e.reason[:200],
-                    e.at,
-                )
-                for e in events
-            ],
-        )
+        await sql.insert("order_event", EVENT_COLUMNS, _event_values(events))
 
     async def events_of(self, order_ids: Sequence[UUID]) -> list[OrderEvent]:
         rows = await OrderEventRow.filter(order_id__in=list(order_ids)).order_by("at", "id")

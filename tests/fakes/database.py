@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import NoReturn
 
+from domain.ordering.ports import HotRowRepository, HotTake, HotTaken
 from domain.uow import UnitOfWork
 from tests.fakes.aftersales import FakeAfterSales
 from tests.fakes.catalog import FakeCatalog, FakeLocations
@@ -23,6 +24,13 @@ from tests.fakes.promotions import FakeFlashSales, FakeMemberPrices
 from tests.fakes.records import FakeIdempotency, FakeMemberCodes, FakeOutbox
 from tests.fakes.tables import Tables
 from tests.fakes.till_returns import FakeTillReturns
+
+
+class FakeHotRows(HotRowRepository):
+    """Like SQLite: the checkout takes its hot rows one by one through the fakes above."""
+
+    async def take_together(self, take: HotTake) -> HotTaken | None:
+        return None
 
 
 def _unfaked(port: str) -> AssertionError:
@@ -129,6 +137,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("desk")
 
     @property
+    def hot_rows(self) -> FakeHotRows:
+        return self._db.hot_rows
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 
@@ -173,6 +185,7 @@ class FakeDatabase:
         self.flash_sales = FakeFlashSales(self.tables)
         self.group_buys = FakeGroupBuys(self.tables)
         self.member_prices = FakeMemberPrices(self.tables)
+        self.hot_rows = FakeHotRows()
         self.commits = 0
         self.rollbacks = 0
 

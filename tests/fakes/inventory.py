@@ -160,10 +160,13 @@ class FakeInventory(InventoryRepository):
 
     # ------------------------------------------------------------ reservations
 
-    async def add_reservations(self, reservations: Sequence[Reservation]) -> None:
+    async def add_reservations(
+        self, reservations: Sequence[Reservation], movements: Sequence[Movement] = ()
+    ) -> None:
         for r in reservations:
             assert r.id not in self._t.reservations, "duplicate primary key"
             self._t.reservations[r.id] = replace(r)
+        await self.add_movements(movements)
 
     async def reservations_of(
         self, owner: str, states: Sequence[ReservationState]

@@ -31,7 +31,7 @@ class FakeOrders(OrderRepository):
     def __init__(self, tables: Tables):
         self._t = tables
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order, events: Sequence[OrderEvent] = ()) -> None:
         assert order.id not in self._t.orders, "duplicate primary key"
         if order.pickup_number is not None:
             numbered = {
@@ -40,6 +40,7 @@ class FakeOrders(OrderRepository):
             key = (order.location_id, order.pickup_number, order.pickup_day)
             assert key not in numbered, "pickup number given twice"
         self._t.orders[order.id] = copy.deepcopy(order)
+        await self.add_events(events)
 
     async def get(self, order_id: UUID, *, lock: bool = False) -> Order | None:
         found = self._t.orders.get(order_id)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -18,12 +16,11 @@ from domain.errors import DomainError
 from domain.identity.model import Principal
 from domain.ordering.lifecycle import cancel_order
 from domain.ordering.model import Order
-from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
 from domain.promotions.flash_sales_model import FlashSale
 from infra.runtime import Runtime
 from tests.support import is_postgres
 from tests.support.racing import (
-    ADMIN,
+    a_sale,
     a_variant,
     attempt,
     members,
@@ -36,23 +33,6 @@ from tests.support.racing import (
 def postgres_only(runtime: Runtime) -> None:
     if not is_postgres(runtime.settings.database_url):
         pytest.skip("concurrency is decided by PostgreSQL's row locks")
-
-
-async def a_sale(runtime: Runtime, variant: UUID, store: UUID, units: int, limit: int) -> FlashSale:
-    now = runtime.clock.now()
-    return await create_flash_sale(
-        runtime.flash_sales,
-        ADMIN,
-        variant,
-        FlashSaleTerms(
-            price=990,
-            starts_at=now,
-            ends_at=now + timedelta(hours=1),
-            units_offered=units,
-            per_member_limit=limit,
-            location_ids=(store,),
-        ),
-    )
 
 
 async def sold(runtime: Runtime, sale: FlashSale) -> int:

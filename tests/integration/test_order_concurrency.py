@@ -34,19 +34,10 @@ from infra.payments import SIGNATURE_HEADER, sign_body
 from infra.runtime import Runtime
 from tests.support import MovableClock, is_postgres
 from tests.support.api import Api
-from tests.support.racing import a_variant, attempt, members, pickup, receive
+from tests.support.racing import a_variant, assert_ledger_agrees, attempt, members, pickup, receive
 
 STOCK = 20
 BUYERS = 100
-
-
-async def assert_ledger_agrees(runtime: Runtime) -> None:
-    sums = await runtime.repos.inventory.ledger_sums()
-    assert sums, "the ledger is empty"
-    for (location_id, variant_id), ledger in sums.items():
-        level = await runtime.repos.inventory.level(location_id, variant_id)
-        assert level is not None
-        assert ledger == (level.on_hand, level.reserved), (location_id, variant_id)
 
 
 async def test_concurrent_buyers_never_oversell(runtime: Runtime, stores: dict[str, Any]) -> None:

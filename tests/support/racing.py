@@ -3,6 +3,7 @@ sales (a variant in stock, members, a pickup checkout, an attempt that returns i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from domain.members.login import login_with_wechat
 from domain.members.services import member_principal
 from domain.ordering.checkout import Checkout, place_order
 from domain.ordering.model import SalesChannel
+from domain.promotions.flash_sales import FlashSaleTerms, create_flash_sale
+from domain.promotions.flash_sales_model import FlashSale
 from infra.runtime import Runtime
 
 ADMIN = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
@@ -64,3 +67,29 @@ async def attempt(runtime: Runtime, member: Principal, checkout: Checkout, key: 
         return await place_order(runtime.ordering, member, checkout, key)
     except DomainError as error:
         return error
+
+
+async def a_sale(runtime: Runtime, variant: UUID, store: UUID, units: int, limit: int) -> FlashSale:
+    now = runtime.clock.now()
+    return await create_flash_sale(
+        runtime.flash_sales,
+        ADMIN,
+        variant,
+        FlashSaleTerms(
+            price=990,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            units_offered=units,
+            per_member_limit=limit,
+            location_ids=(store,),
+        ),
+    )
+
+
+async def assert_ledger_agrees(runtime: Runtime) -> None:
+    sums = await runtime.repos.inventory.ledger_sums()
+    assert sums, "the ledger is empty"
+    for (location_id, variant_id), ledger in sums.items():
+        level = await runtime.repos.inventory.level(location_id, variant_id)
+        assert level is not None
+        assert ledger == (level.on_hand, level.reserved), (location_id, variant_id)

@@ -39,6 +39,7 @@ OWNER = {
     "coupons": "promotions",
     "member_prices": "promotions",
     "assists": "growth",
+    "hot_rows": "ordering",  # the hot rows of a checkout, taken together (ordering/hot_take.py)
     "group_buys": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.

@@ -151,34 +151,59 @@ def test_a_mapper_reads_only_the_columns_it_was_selected_with(module: str, name:
         assert _keys_read(getattr(repository, mapper)) <= listed, (mapper, name)
 
 
-def _insert_rows(repository: ModuleType) -> list[tuple[str, tuple[str, ...], int, int]]:
-    """(table, columns, values per row, line) of every `sql.insert` call of the module."""
-    tree = ast.parse(inspect.getsource(repository))
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+def _inserts(tree: ast.AST) -> list[tuple[ast.expr, ast.expr, ast.expr, int]]:
+    """(table, columns, rows, line) of every `sql.insert(...)` and every batch of
+    `sql.insert_all([(table, columns, rows), ...])`."""
     found = []
     for node in ast.walk(tree):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "insert"
+            and node.func.attr in ("insert", "insert_all")
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "sql"
         ):
             continue
-        table_arg, columns_arg, rows_arg = node.args
+        if node.func.attr == "insert":
+            table_arg, columns_arg, rows_arg = node.args
+            found.append((table_arg, columns_arg, rows_arg, node.lineno))
+            continue
+        [batches] = node.args
+        assert isinstance(batches, ast.List), f"line {node.lineno}: batches are not a list"
+        for batch in batches.elts:
+            assert isinstance(batch, ast.Tuple), f"line {node.lineno}: a batch is not a tuple"
+            table_arg, columns_arg, rows_arg = batch.elts
+            found.append((table_arg, columns_arg, rows_arg, batch.lineno))
+    return found
+
+
+def _insert_rows(repository: ModuleType) -> list[tuple[str, tuple[str, ...], int, int]]:
+    """(table, columns, values per row, line) of every insert of the module."""
+    tree = ast.parse(inspect.getsource(repository))
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    found = []
+    for table_arg, columns_arg, rows_arg, line in _inserts(tree):
         assert isinstance(table_arg, ast.Constant)
         columns = (
             getattr(repository, columns_arg.id)
             if isinstance(columns_arg, ast.Name)
             else ast.literal_eval(columns_arg)
         )
-        assert isinstance(rows_arg, ast.ListComp | ast.List), f"line {node.lineno}"
+        if isinstance(rows_arg, ast.Call) and isinstance(rows_arg.func, ast.Name):
+            # rows built by a module function (one builder for two inserts)
+            [returned] = [
+                n for n in ast.walk(functions[rows_arg.func.id]) if isinstance(n, ast.Return)
+            ]
+            assert returned.value is not None
+            rows_arg = returned.value
+        assert isinstance(rows_arg, ast.ListComp | ast.List), f"line {line}"
         row = rows_arg.elt if isinstance(rows_arg, ast.ListComp) else rows_arg.elts[0]
         if isinstance(row, ast.Call) and isinstance(row.func, ast.Name):
             [returned] = [n for n in ast.walk(functions[row.func.id]) if isinstance(n, ast.Return)]
+            assert returned.value is not None
             row = returned.value
-        assert isinstance(row, ast.Tuple), f"line {node.lineno}: rows are not tuple literals"
-        found.append((table_arg.value, _listed(columns), len(row.elts), node.lineno))
+        assert isinstance(row, ast.Tuple), f"line {line}: rows are not tuple literals"
+        found.append((table_arg.value, _listed(columns), len(row.elts), line))
     return found
 
 
