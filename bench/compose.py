@@ -29,8 +29,11 @@ CHECKOUTS_WITH_POINTS = 0.2  # in the mix, one order in five redeems points
 class Steps:
     """The steps; `strict` asks for a full check of what came back."""
 
-    async def place(self, c: Client, strict: bool, points: bool = False) -> dict[str, Any]:
-        """placeOrder (pickup, 2 lines); returns the order as later steps need it."""
+    async def place(
+        self, c: Client, strict: bool, points: bool = False, coupon: bool = False
+    ) -> dict[str, Any]:
+        """placeOrder (pickup, 2 lines), with a fresh coupon of the member's if `coupon`;
+        returns the order as later steps need it."""
         raise NotImplementedError
 
     async def pay_and_notify(self, c: Client, order: dict[str, Any], strict: bool) -> None:
@@ -86,6 +89,9 @@ class Scenarios(Steps):
 
     async def place_order_points(self, c: Client, strict: bool) -> None:
         await self.place(c, strict, points=True)
+
+    async def place_order_coupon(self, c: Client, strict: bool) -> None:
+        await self.place(c, strict, coupon=True)
 
     async def checkout_quote(self, c: Client, strict: bool) -> None:
         await self.quote(c, strict)
@@ -158,6 +164,7 @@ class Scenarios(Steps):
 HTTP_SCENARIOS = (
     "place_order",
     "place_order_points",
+    "place_order_coupon",
     "checkout_quote",
     "pickup_story",
     "availability",

@@ -61,9 +61,30 @@ def _runs(document: dict[str, Any], variant: str = "") -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- targets
 
 
-def judge(target: Target, document: dict[str, Any]) -> tuple[str, str]:
-    """(what was measured, "met" / "not met" / "not measured") for one target."""
+def versus(run: dict[str, Any], other: dict[str, Any] | None, variant: str = "") -> float | None:
+    """`run`'s throughput over that of the same impl at the same concurrency in `other` (a
+    target's `versus` scenario)."""
+    if other is None:
+        return None
+    same = [
+        r
+        for r in _runs(other, variant)
+        if (r["impl"], r["concurrency"]) == (run["impl"], run["concurrency"])
+    ]
+    if not same or not same[0]["throughput"]:
+        return None
+    return round(run["throughput"] / same[0]["throughput"], 3)
+
+
+def judge(
+    target: Target,
+    document: dict[str, Any],
+    documents: dict[str, dict[str, Any]] | None = None,
+) -> tuple[str, str]:
+    """(what was measured, "met" / "not met" / "not measured") for one target; `documents`
+    hold the scenario a `versus` target compares with."""
     scenario = SCENARIOS[document["scenario"]]
+    other = (documents or {}).get(target.versus) if target.versus else None
     verdicts, texts = [], []
     for variant in scenario.variants:
         runs = [r for r in _runs(document, variant) if r["impl"] == target.impl]
@@ -82,9 +103,9 @@ def judge(target: Target, document: dict[str, Any]) -> tuple[str, str]:
             ok &= p99 is not None and p99 < target.max_p99_ms
             parts.append(f"p99 {_num(p99, 0)} ms")
         if target.min_ratio is not None:
-            ratio = run.get("ratio")
+            ratio = versus(run, other, variant) if target.versus else run.get("ratio")
             ok &= ratio is not None and ratio >= target.min_ratio
-            parts.append(f"{_num((ratio or 0) * 100, 0)} % of raw")
+            parts.append(f"{_num((ratio or 0) * 100, 0)} % of {target.versus or 'raw'}")
         if run["errors"]:
             ok = False
             parts.append(f"{run['errors']} errors")
@@ -227,6 +248,28 @@ def chart(scenario: Scenario, document: dict[str, Any], path: Path) -> None:
 # ---------------------------------------------------------------- the document
 
 
+def _versus(
+    scenario: Scenario,
+    runs: list[dict[str, Any]],
+    documents: dict[str, dict[str, Any]],
+    variant: str,
+) -> list[str]:
+    """For a scenario with a `versus` target: its throughput over the other scenario's, per
+    impl and level (the raw line is the baselines' own ratio)."""
+    names = sorted({t.versus for t in scenario.targets if t.versus})
+    out = []
+    for name in names:
+        other = documents.get(name)
+        cells = [
+            f"{r['impl']} x{r['concurrency']} {_num((ratio or 0) * 100, 0)} %"
+            for r in sorted(runs, key=lambda r: (r["concurrency"], r["impl"] == "raw"))
+            if (ratio := versus(r, other, variant)) is not None
+        ]
+        if cells:
+            out += [f"Throughput as a share of {name}'s: {', '.join(cells)}.", ""]
+    return out
+
+
 def _machine(documents: dict[str, dict[str, Any]]) -> list[str]:
     first = next(iter(documents.values()))
     m = first["machine"]
@@ -274,9 +317,11 @@ def render(documents: dict[str, dict[str, Any]], hand: str, charts_dir: Path) ->
     out += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
     for name, scenario in SCENARIOS.items():
         for target in scenario.targets:
-            measured, verdict = judge(target, documents[name]) if name in documents else (
-                "-", "not measured"
-            )  # fmt: skip
+            measured, verdict = (
+                judge(target, documents[name], documents)
+                if name in documents
+                else ("-", "not measured")
+            )
             out.append(f"| {target.text} | {measured} | {verdict} |")
     out += ["", "## Scenarios", ""]
     for name, scenario in SCENARIOS.items():
@@ -304,6 +349,7 @@ def render(documents: dict[str, dict[str, Any]], hand: str, charts_dir: Path) ->
             out.append("")
             out += _steps(scenario, runs)
             out += _errors(runs)
+            out += _versus(scenario, runs, documents, variant)
         books = sorted({r["books"] for r in document["runs"] if r.get("books")})
         if books:
             out += [f"Books after each run: {', '.join(books)}.", ""]

@@ -39,6 +39,10 @@ class CouponRepository(Protocol):
         are issued one after another, in every process."""
         ...
 
+    async def take_many(self, template_id: UUID, count: int) -> bool:
+        """`take_one` for `count` coupons at once (a batch): all of them or none."""
+        ...
+
     async def give_one_back(self, template_id: UUID) -> None:
         """Undo `take_one` in the same transaction (a replayed grant found its coupon)."""
         ...
@@ -46,6 +50,11 @@ class CouponRepository(Protocol):
     async def add_coupon(self, coupon: Coupon) -> bool:
         """Insert; False (nothing written) when its (template, member, slot) or its issue key
         is taken, also by a concurrent transaction (the unique keys decide)."""
+        ...
+
+    async def add_coupons(self, coupons: Sequence[Coupon]) -> None:
+        """Insert a batch (counted with `take_many` first); a taken key fails the
+        transaction."""
         ...
 
     async def slots_taken(self, template_id: UUID, member_id: UUID) -> set[int]: ...

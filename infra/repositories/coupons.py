@@ -71,6 +71,9 @@ INSERT_COUPON = (
     f"VALUES ({sql.placeholders(len(COUPON_COLUMNS))}) ON CONFLICT DO NOTHING RETURNING id"
 )
 AVAILABLE, HELD, USED, EXPIRED = (s.value for s in CouponStatus)
+BATCH_ROWS = (
+    1000  # coupons per INSERT of a batch: 14,000 parameters (SQLite and asyncpg allow 32,766)
+)
 
 
 def _scope(value: Any) -> CouponScope:
@@ -241,6 +244,16 @@ class TortoiseCouponRepository(CouponRepository):
         )
         return changed == 1
 
+    async def take_many(self, template_id: UUID, count: int) -> bool:
+        changed = await sql.execute(
+            "UPDATE coupon_template SET issued = issued + $3 WHERE id = $1 AND status = $2 "
+            "AND issued + $3 <= total_quantity",
+            template_id,
+            TemplateStatus.ACTIVE.value,
+            count,
+        )
+        return changed == 1
+
     async def give_one_back(self, template_id: UUID) -> None:
         await sql.execute(
             "UPDATE coupon_template SET issued = issued - 1 WHERE id = $1", template_id
@@ -248,6 +261,11 @@ class TortoiseCouponRepository(CouponRepository):
 
     async def add_coupon(self, coupon: Coupon) -> bool:
         return bool(await sql.fetch(INSERT_COUPON, *_coupon_values(coupon)))
+
+    async def add_coupons(self, coupons: Sequence[Coupon]) -> None:
+        for start in range(0, len(coupons), BATCH_ROWS):
+            batch = coupons[start : start + BATCH_ROWS]
+            await sql.insert("coupon", COUPON_COLUMNS, [_coupon_values(c) for c in batch])
 
     async def slots_taken(self, template_id: UUID, member_id: UUID) -> set[int]:
         rows = await sql.fetch(
