@@ -88,8 +88,9 @@ SCENARIOS = {
             "A member prices the cart of place_order_points (2 random variants, a random "
             "store, 200 points) without reserving anything: list and member prices (a third "
             "of the variants have one for the member's tier), the most points redeemable, "
-            "the amount due. The baseline reads the session, the variants and their products, "
-            "the points account and the tier's member prices.",
+            "the amount due, and every coupon the member holds as an offer (these members hold "
+            "none). The baseline reads the session, the variants and their products, the "
+            "points account, the tier's member prices and the member's coupons.",
             targets=(Target("checkoutQuote ≥ 500 quotes/s at 8 clients", "http", 8, min_rate=500),),
         ),
         Scenario(

@@ -269,6 +269,7 @@ class RawSteps(Scenarios):
                 if len(products) != len({r["product_id"] for r in variants}):
                     raise Refused("unknown product")
                 paid = await self._member_prices(conn, member, found)
+                await conn.fetch(sql.COUPONS_OF, member, datetime.now(UTC))  # the offers
             total = sum(paid.values())
             cap = total * self.policy.max_redeem_bps // 10_000
             if self.policy.value_of(POINTS_AT_CHECKOUT) > cap:

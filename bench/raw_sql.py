@@ -50,6 +50,13 @@ COUPON = (
     "t.threshold, t.scope, t.stackable_with_points FROM coupon c "
     "JOIN coupon_template t ON t.id = c.template_id WHERE c.id = $1"
 )
+# The quote's offers: every coupon the member may use now, with its template's rules.
+COUPONS_OF = (
+    "SELECT c.id, c.valid_until, t.kind, t.amount_off, t.threshold, t.scope FROM coupon c "
+    "JOIN coupon_template t ON t.id = c.template_id WHERE c.member_id = $1 "
+    "AND c.status = 'AVAILABLE' AND c.valid_from <= $2 AND c.valid_until > $2 "
+    "ORDER BY c.valid_until, c.id"
+)
 HOLD_COUPON = (
     "UPDATE coupon SET status = 'HELD', order_id = $2, discount = $5 WHERE id = $1 "
     "AND member_id = $3 AND status = 'AVAILABLE' AND valid_from <= $4 AND valid_until > $4"
