@@ -219,7 +219,15 @@ async def run_scenario(
     return runs
 
 
-def save(plan: Plan, scenario: Scenario, about: dict[str, Any], runs: list[dict[str, Any]]) -> Path:
+def save(
+    plan: Plan,
+    scenario: Scenario,
+    about: dict[str, Any],
+    runs: list[dict[str, Any]],
+    earlier: dict[str, list[dict[str, Any]]] | None = None,
+) -> Path:
+    """`earlier`: the runs of this invocation's scenarios so far; those a `versus` target
+    compares with are kept in the document, so its ratio is of one run, one machine state."""
     plan.results.mkdir(parents=True, exist_ok=True)
     path = plan.results / f"{scenario.name}.json"
     document = {
@@ -239,6 +247,9 @@ def save(plan: Plan, scenario: Scenario, about: dict[str, Any], runs: list[dict[
         },
         "runs": runs,
     }
+    versus = {t.versus for t in scenario.targets if t.versus and t.versus in (earlier or {})}
+    if versus:
+        document["versus"] = {name: (earlier or {})[name] for name in sorted(versus)}
     path.write_text(json.dumps(document, indent=1) + "\n")
     return path
 
@@ -328,6 +339,7 @@ async def _execute(
                     if merchant is not None:  # its CPU apart from the neighbours'
                         meter.groups["wechatpay"] = merchant.group.pgid
                     _log(f"server {server_url}: {plan.server_workers} workers; arq worker up")
+                    earlier: dict[str, list[dict[str, Any]]] = {}
                     for scenario in http:
                         spec = {**base, "url": server_url, "server_workers": plan.server_workers}
                         runs = await run_scenario(
@@ -339,7 +351,8 @@ async def _execute(
                             statements.get(scenario.name, {}),
                             orders,
                         )
-                        _log(f"wrote {save(plan, scenario, about, runs)}")
+                        _log(f"wrote {save(plan, scenario, about, runs, earlier)}")
+                        earlier[scenario.name] = runs
                 meter.groups.clear()
             for scenario in inproc:
                 runs = await run_scenario(plan, scenario, base, meter, logs, {})
