@@ -2,7 +2,8 @@
 
     scripts/with-services.sh sh -c '.venv/bin/python -m bench.cpu_profile \
         --database-url "${PG_ADMIN_URL%/postgres}/omnishelf_bench_cpu" --sql'
-    # options: --ops trivial,place_order,place_order_coupon,checkout_quote,availability,
+    # options: --ops trivial,place_order,place_order_coupon,checkout_quote,
+    #          checkout_quote_coupons,availability,
     #          products,products_stock,my_orders,pos_sale
     #          --requests 500 --rounds 4 --concurrency 8 --warmup 200 --keep --reuse
     #          --compare base=DIR (another source tree, e.g. `git archive HEAD | tar -x -C DIR`)
@@ -25,9 +26,10 @@ server for the first turn and prints the busiest frames (collapsed stacks in DIR
 
 The database (its name must contain "bench") is dropped, created, migrated and seeded: 20
 pickup stores, 40 products of 5 variants with stock everywhere, 64 members logged in (with
-20 orders each; the first 32 with 300 coupons each for place_order_coupon), one POS device
-per store. `--keep` keeps it and its secrets (in `--state`),
-`--reuse` starts from them without seeding again. The documents are those of `make bench`.
+20 orders each; the first 32 with 300 coupons each for place_order_coupon, the next 16 with
+three to be offered in checkout_quote_coupons), one POS device per store. `--keep` keeps it
+and its secrets (in `--state`), `--reuse` starts from them without seeding again. The
+documents are those of `make bench`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ OPS = (
     "place_order",
     "place_order_coupon",
     "checkout_quote",
+    "checkout_quote_coupons",
     "availability",
     "products",
     "products_stock",
@@ -81,6 +84,10 @@ PLACE_ORDER_COUPON = """mutation($input: PlaceOrderInput!) { placeOrder(input: $
 CHECKOUT_QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
   quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
     amountDue { amount } lines { sku unitPrice { amount } } } errors { code message } } }"""
+CHECKOUT_QUOTE_COUPONS = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { subtotal { amount } amountDue { amount }
+    couponOptions { discount { amount } reason coupon { id name } } }
+  errors { code message } } }"""
 AVAILABILITY = """query($id: ID!, $lat: Float!, $lng: Float!) { variant(id: $id) { id name
   availability(near: {latitude: $lat, longitude: $lng}, pickupOnly: true, first: 5) {
     location { id name address } status distance } } }"""
@@ -109,11 +116,13 @@ class State:
     member_ids: list[str]
     pos_tokens: list[str]
     # The first COUPON_MEMBERS members' coupons (¥3 off, no threshold), for place_order_coupon;
-    # checkout_quote asks for the others, who hold none.
+    # the next QUOTE_MEMBERS hold three coupons each (checkout_quote_coupons), the rest none
+    # (checkout_quote).
     coupons: list[list[str]] = field(default_factory=list)
 
 
 COUPON_MEMBERS = 32
+QUOTE_MEMBERS = 16
 COUPONS_EACH = 300  # every order uses a fresh one: enough for 4 turns of 500 on two trees
 
 
@@ -278,6 +287,31 @@ async def _coupons(runtime: Any, admin: Any, state: State) -> None:
     for coupon in given:
         held[coupon.member_id].append(str(coupon.id))
     state.coupons = [held[m] for m in owners]
+    # Three coupons to offer on a quote: one that applies, one whose threshold the cart does
+    # not reach, one for another channel.
+    quoting = [
+        uuid.UUID(m) for m in state.member_ids[COUPON_MEMBERS : COUPON_MEMBERS + QUOTE_MEMBERS]
+    ]
+    for n, (rules, scope) in enumerate(
+        (
+            (
+                CouponRules(CouponKind.PERCENT_OFF, percent_off_bp=1000, max_discount=500),
+                CouponScope(),
+            ),
+            (CouponRules(CouponKind.AMOUNT_OFF, amount_off=2000, threshold=99_900), CouponScope()),
+            (CouponRules(CouponKind.NO_THRESHOLD, amount_off=100), CouponScope(channels=("POS",))),
+        )
+    ):
+        offer = TemplateDraft(
+            name=f"CPU offer {n}",
+            rules=rules,
+            scope=scope,
+            validity=Validity(days=30),
+            total_quantity=len(quoting),
+        )
+        made = await create_template(runtime.coupons, admin, offer)
+        async with runtime.coupons.uow() as uow:
+            await grant_batch_in_uow(runtime.coupons, uow, made.id, quoting, f"cpu-offer-{n}")
 
 
 # ---------------------------------------------------------------- the operations
@@ -329,7 +363,14 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
         body, _ = place_order(n, rnd)
         del body["variables"]["input"]["idempotencyKey"]
         body["query"] = CHECKOUT_QUOTE
-        return body, state.members[COUPON_MEMBERS + n % (len(state.members) - COUPON_MEMBERS)]
+        first = COUPON_MEMBERS + QUOTE_MEMBERS
+        return body, state.members[first + n % (len(state.members) - first)]
+
+    def checkout_quote_coupons(n: int, rnd: random.Random) -> Request:
+        """The same quote by a member holding three coupons, listed as offers."""
+        body, _ = checkout_quote(n, rnd)
+        body["query"] = CHECKOUT_QUOTE_COUPONS
+        return body, state.members[COUPON_MEMBERS + n % QUOTE_MEMBERS]
 
     def availability(n: int, rnd: random.Random) -> Request:
         body = {
@@ -383,6 +424,7 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
         "place_order": place_order,
         "place_order_coupon": place_order_coupon,
         "checkout_quote": checkout_quote,
+        "checkout_quote_coupons": checkout_quote_coupons,
         "availability": availability,
         "products": products,
         "products_stock": products_stock,
