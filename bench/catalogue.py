@@ -94,6 +94,15 @@ SCENARIOS = {
             targets=(Target("checkoutQuote ≥ 500 quotes/s at 8 clients", "http", 8, min_rate=500),),
         ),
         Scenario(
+            "checkout_quote_coupons",
+            "checkoutQuote offering three coupons",
+            "quotes",
+            "checkout_quote by members holding three coupons (their own crowd): the quote lists "
+            "them best first, each with what it takes off or why not (one applies, one's "
+            "threshold is not reached, one is for the till). The baseline reads them with their "
+            "templates as checkout_quote's does.",
+        ),
+        Scenario(
             "pickup_story",
             "The pickup story",
             "stories",

@@ -40,8 +40,9 @@ class Steps:
         """payOrder by the member, then the provider's signed webhook."""
         raise NotImplementedError
 
-    async def quote(self, c: Client, strict: bool) -> None:
-        """checkoutQuote of place's cart with points; nothing reserved."""
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
+        """checkoutQuote of place's cart with points; nothing reserved. `coupons`: by a
+        member holding three coupons, which the quote offers."""
         raise NotImplementedError
 
     async def prepare(self, c: Client, order: dict[str, Any], strict: bool) -> None:
@@ -95,6 +96,9 @@ class Scenarios(Steps):
 
     async def checkout_quote(self, c: Client, strict: bool) -> None:
         await self.quote(c, strict)
+
+    async def checkout_quote_coupons(self, c: Client, strict: bool) -> None:
+        await self.quote(c, strict, coupons=True)
 
     async def staff_step(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         """Move a paid order on by one step: prepare, then ready, then hand-over."""
@@ -166,6 +170,7 @@ HTTP_SCENARIOS = (
     "place_order_points",
     "place_order_coupon",
     "checkout_quote",
+    "checkout_quote_coupons",
     "pickup_story",
     "availability",
     "my_orders",

@@ -19,6 +19,7 @@ from bench.database import dsn
 
 COUPON_OFF = 300  # fen: ¥3 off any cart, no threshold
 SCENARIO = "place_order_coupon"
+QUOTE_SCENARIO = "checkout_quote_coupons"  # its members hold three coupons each (bench.seed)
 GIVE_BACK = (
     "UPDATE coupon SET status = 'AVAILABLE', order_id = NULL, discount = 0 "
     "WHERE template_id = $1 AND status <> 'AVAILABLE'"

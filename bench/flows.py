@@ -40,6 +40,11 @@ PLACE_ORDER_COUPON = """mutation($input: PlaceOrderInput!) { placeOrder(input: $
 CHECKOUT_QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
   quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
     amountDue { amount } lines { sku unitPrice { amount } } } errors { code message } } }"""
+CHECKOUT_QUOTE_COUPONS = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
+    amountDue { amount } lines { sku unitPrice { amount } }
+    couponOptions { applies reason discount { amount } coupon { id name } } }
+  errors { code message } } }"""
 PAY_ORDER = """mutation($id: ID!) { payOrder(input: {orderId: $id}) {
   order { amountDue { amount } } payment { paymentRef } errors { code message } } }"""
 START_PREPARING = """mutation($id: ID!) { startPreparingOrder(input: {orderId: $id}) {
@@ -124,6 +129,9 @@ class Flows(Scenarios):
             "pointsToRedeem": POINTS_AT_CHECKOUT,
         }
         self.quote_ = _gql(CHECKOUT_QUOTE, {"input": quote_input})
+        self.quote_coupons = _gql(CHECKOUT_QUOTE_COUPONS, {"input": quote_input})
+        quoting = world.get("quote_crowd", {}).get("members", [])
+        self.quoting = [(m, auth_line(m["token"])) for m in quoting]
         self.pay = _gql(PAY_ORDER, {"id": hole(0)})
         self.pay_wechat = _gql(PAY_WECHAT, {"id": hole(0)})
         self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
@@ -190,17 +198,21 @@ class Flows(Scenarios):
             raise ResponseError(200, json.dumps(body).encode(), "the coupon took nothing off")
         return {"id": order["id"], "store": store["gid"], "auth": auth}
 
-    async def quote(self, c: Client, strict: bool) -> None:
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
         rnd = c.rnd
-        _, auth = rnd.choice(self.members)
+        _, auth = rnd.choice(self.quoting if coupons else self.members)
         store = rnd.choice(self.stores)
         a, b = rnd.sample(self.variants, 2)
-        request = self.quote_.render(
+        template = self.quote_coupons if coupons else self.quote_
+        request = template.render(
             auth, (store["gid"].encode(), a["gid"].encode(), b["gid"].encode())
         )
         body = await self._call(c, "checkoutQuote", request, strict)
         if strict:
             quote = body["data"]["checkoutQuote"]["quote"]
+            offers = [o["applies"] for o in quote.get("couponOptions", [])]
+            if coupons and offers != [True, False, False]:
+                raise ResponseError(200, json.dumps(body).encode(), "not the three offers")
             due = quote["subtotal"]["amount"] - quote["memberSavings"]["amount"]
             if quote["amountDue"]["amount"] != due - POINTS_AT_CHECKOUT:
                 raise ResponseError(200, json.dumps(body).encode(), "a quote that does not add up")

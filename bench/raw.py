@@ -80,6 +80,10 @@ class RawSteps(Scenarios):
             }
             for v in world["variants"]
         ]
+        self.quoting = [
+            (uuid.UUID(m["id"]), uuid.UUID(m["session_id"]))
+            for m in world.get("quote_crowd", {}).get("members", [])
+        ]
         crowd = world.get("coupon_crowd", {}).get("members", [])
         self.coupons = CouponSupply(
             [((uuid.UUID(m["id"]), uuid.UUID(m["session_id"])), m["coupons"]) for m in crowd]
@@ -253,9 +257,9 @@ class RawSteps(Scenarios):
             raise Refused("the coupon was just used")
         return list(allocate(discount, totals))
 
-    async def quote(self, c: Client, strict: bool) -> None:
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
         rnd = c.rnd
-        member, session = rnd.choice(self.members)
+        member, session = rnd.choice(self.quoting if coupons else self.members)
         lines = rnd.sample(self.variants, 2)
 
         async def work() -> int:
@@ -269,7 +273,9 @@ class RawSteps(Scenarios):
                 if len(products) != len({r["product_id"] for r in variants}):
                     raise Refused("unknown product")
                 paid = await self._member_prices(conn, member, found)
-                await conn.fetch(sql.COUPONS_OF, member, datetime.now(UTC))  # the offers
+                offers = await conn.fetch(sql.COUPONS_OF, member, datetime.now(UTC))
+                for offer in offers:  # what each takes off is judged by its rules and scope
+                    json.loads(offer["scope"])
             total = sum(paid.values())
             cap = total * self.policy.max_redeem_bps // 10_000
             if self.policy.value_of(POINTS_AT_CHECKOUT) > cap:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalogue import Scenario
+from bench.coupons import QUOTE_SCENARIO, give_back
 from bench.coupons import SCENARIO as COUPON_SCENARIO
-from bench.coupons import give_back
 from bench.database import (
     FreshDatabase,
     Secrets,
@@ -294,7 +294,7 @@ async def _execute(
                 ledger=any(s.name == "points_ledger" for s in inproc),
                 reservations=any(s.name == "reservations" for s in inproc),
                 flash=any(s.name == "flash_sale" for s in inproc),
-                coupons=any(s.name == COUPON_SCENARIO for s in http),
+                coupons=any(s.name in (COUPON_SCENARIO, QUOTE_SCENARIO) for s in http),
             )
             if any(s.name == "flash_sale" for s in inproc):
                 from bench.flash_sale import checked_rush

@@ -39,12 +39,13 @@ class Size:
     ledger_members: int = 200  # per spread crowd of the points_ledger scenario
     coupon_members: int = 256  # place_order_coupon's members (points, and coupons to use)
     coupons_each: int = 120  # more than one run of place_order_coupon uses (see bench.coupons)
+    quote_members: int = 64  # checkout_quote_coupons' members: three coupons each to offer
 
     @classmethod
     def quick(cls) -> Size:
         return cls(
             stores=4, products=20, members=64, history_members=8, ledger_members=50,
-            coupon_members=64,
+            coupon_members=64, quote_members=16,
         )  # fmt: skip
 
 
@@ -294,6 +295,44 @@ async def _coupon_crowd(runtime: Any, admin: Any, size: Size) -> dict[str, Any]:
     return {"template": str(template.id), "members": members}
 
 
+# checkout_quote_coupons' offers: one that applies, one whose threshold the cart does not
+# reach, one for another channel (the quote lists all three, best first, with the reasons).
+QUOTE_OFFERS = (
+    ("10 % off, at most ¥5", "PERCENT_OFF", {"percent_off_bp": 1000, "max_discount": 500}, ()),
+    ("¥20 off ¥999", "AMOUNT_OFF", {"amount_off": 2000, "threshold": 99_900}, ()),
+    ("¥1 off at the till", "NO_THRESHOLD", {"amount_off": 100}, ("POS",)),
+)
+
+
+async def _quote_crowd(runtime: Any, admin: Any, size: Size) -> dict[str, Any]:
+    """checkout_quote_coupons: members like the others (logged in, with points), each
+    holding one coupon of each of QUOTE_OFFERS."""
+    from domain.promotions.coupons import create_template, grant_batch_in_uow
+    from domain.promotions.coupons_model import (
+        CouponKind,
+        CouponRules,
+        CouponScope,
+        TemplateDraft,
+        Validity,
+    )
+
+    members = await _members(runtime, size.quote_members, "quote")
+    ids = [UUID(m["id"]) for m in members]
+    await _points(runtime, ids, size.points_each)
+    for n, (name, kind, amounts, channels) in enumerate(QUOTE_OFFERS):
+        draft = TemplateDraft(
+            name=name,
+            rules=CouponRules(CouponKind(kind), **amounts),
+            scope=CouponScope(channels=channels),
+            validity=Validity(days=30),
+            total_quantity=len(ids),
+        )
+        template = await create_template(runtime.coupons, admin, draft)
+        async with runtime.coupons.uow() as uow:
+            await grant_batch_in_uow(runtime.coupons, uow, template.id, ids, f"bench:offer{n}")
+    return {"members": members}
+
+
 async def _ledger_crowds(runtime: Any, size: Size) -> dict[str, list[str]]:
     """points_ledger: members per (workload, implementation), seeded alike, so both
     implementations start from the same state. Redeeming crowds get lots to spend."""
@@ -364,6 +403,7 @@ async def seed(
     await _staff(runtime, world)
     if coupons:
         world["coupon_crowd"] = await _coupon_crowd(runtime, admin, size)
+        world["quote_crowd"] = await _quote_crowd(runtime, admin, size)
     if ledger:
         world["ledger_crowds"] = await _ledger_crowds(runtime, size)
     if reservations:

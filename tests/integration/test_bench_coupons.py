@@ -27,7 +27,7 @@ from tests.support import is_postgres
 
 TINY = Size(
     stores=2, products=2, variants_per_product=2, members=2, history_members=0,
-    coupon_members=2, coupons_each=3,
+    coupon_members=2, coupons_each=3, quote_members=2,
 )  # fmt: skip
 
 
@@ -131,8 +131,32 @@ async def test_the_baseline_refuses_a_coupon_held_by_another_order(
 
 
 async def test_the_check_counts_the_coupon_orders_statements(
-    runtime: Runtime, world: dict[str, Any]
+    runtime: Runtime, world: dict[str, Any], database_url: str
 ) -> None:
-    counts = await check_and_count(runtime, world, ["place_order", "place_order_coupon"])
+    both = ["place_order", "place_order_coupon"]
+    await check_and_count(runtime, world, both)  # the caches warm (catalog, sessions)
+    await give_back(database_url, world["coupon_crowd"]["template"])  # the same coupon again
+    counts = await check_and_count(runtime, world, both)
     # the coupon with its template (one read) and its hold: two statements more
     assert counts["place_order_coupon"]["placeOrder"] == counts["place_order"]["placeOrder"] + 2
+
+
+async def test_a_quote_offers_the_three_coupons_through_the_api_and_the_baseline(
+    runtime: Runtime, world: dict[str, Any], client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    quoting = {m["id"] for m in world["quote_crowd"]["members"]}
+    assert not quoting & {m["id"] for m in world["members"]}
+    held = await pool.fetch(
+        "SELECT member_id, count(*) AS n FROM coupon WHERE member_id = ANY($1::uuid[]) "
+        "GROUP BY member_id",
+        [UUID(m) for m in quoting],
+    )
+    assert sorted(r["n"] for r in held) == [3, 3]
+    # strict: the quote adds up and lists one offer that applies, then the two that do not
+    await Flows(world).checkout_quote_coupons(_client(client), True)
+    await RawSteps(world, pool).checkout_quote_coupons(_client(), True)
+    both = ["checkout_quote", "checkout_quote_coupons"]
+    await check_and_count(runtime, world, both)  # the catalog's caches warm
+    counts = await check_and_count(runtime, world, both)
+    # the member's coupons come with their templates in the one read either way
+    assert counts["checkout_quote_coupons"] == counts["checkout_quote"]
