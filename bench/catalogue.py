@@ -16,7 +16,8 @@ class Target:
     concurrency: int | None = None
     min_rate: float | None = None
     max_p99_ms: float | None = None
-    min_ratio: float | None = None  # of the raw baseline's throughput
+    min_ratio: float | None = None  # of the raw baseline's throughput (or `versus`'s)
+    versus: str | None = None  # the scenario `min_ratio` compares with, same impl and level
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,25 @@ SCENARIOS = {
             ),
         ),
         Scenario(
+            "place_order_coupon",
+            "placeOrder with one coupon",
+            "orders",
+            "place_order's checkout with one coupon of the member's (¥3 off, no threshold): "
+            "priced with the coupon's template, held for the order by a conditional update in "
+            "its transaction. Each order uses a fresh coupon (its own crowd of 256 members "
+            "holding 120 each; a run's coupons are given back before the next run). The "
+            "baseline reads the coupon with its template in one statement and holds it.",
+            targets=(
+                Target(
+                    "placeOrder with one coupon ≥ 80 % of placeOrder without (at 32 clients)",
+                    "http",
+                    32,
+                    min_ratio=0.8,
+                    versus="place_order",
+                ),
+            ),
+        ),
+        Scenario(
             "place_order_points",
             "placeOrder with points redeemed",
             "orders",
@@ -68,9 +88,19 @@ SCENARIOS = {
             "A member prices the cart of place_order_points (2 random variants, a random "
             "store, 200 points) without reserving anything: list and member prices (a third "
             "of the variants have one for the member's tier), the most points redeemable, "
-            "the amount due. The baseline reads the session, the variants and their products, "
-            "the points account and the tier's member prices.",
+            "the amount due, and every coupon the member holds as an offer (these members hold "
+            "none). The baseline reads the session, the variants and their products, the "
+            "points account, the tier's member prices and the member's coupons.",
             targets=(Target("checkoutQuote ≥ 500 quotes/s at 8 clients", "http", 8, min_rate=500),),
+        ),
+        Scenario(
+            "checkout_quote_coupons",
+            "checkoutQuote offering three coupons",
+            "quotes",
+            "checkout_quote by members holding three coupons (their own crowd): the quote lists "
+            "them best first, each with what it takes off or why not (one applies, one's "
+            "threshold is not reached, one is for the till). The baseline reads them with their "
+            "templates as checkout_quote's does.",
         ),
         Scenario(
             "pickup_story",

@@ -29,16 +29,20 @@ CHECKOUTS_WITH_POINTS = 0.2  # in the mix, one order in five redeems points
 class Steps:
     """The steps; `strict` asks for a full check of what came back."""
 
-    async def place(self, c: Client, strict: bool, points: bool = False) -> dict[str, Any]:
-        """placeOrder (pickup, 2 lines); returns the order as later steps need it."""
+    async def place(
+        self, c: Client, strict: bool, points: bool = False, coupon: bool = False
+    ) -> dict[str, Any]:
+        """placeOrder (pickup, 2 lines), with a fresh coupon of the member's if `coupon`;
+        returns the order as later steps need it."""
         raise NotImplementedError
 
     async def pay_and_notify(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         """payOrder by the member, then the provider's signed webhook."""
         raise NotImplementedError
 
-    async def quote(self, c: Client, strict: bool) -> None:
-        """checkoutQuote of place's cart with points; nothing reserved."""
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
+        """checkoutQuote of place's cart with points; nothing reserved. `coupons`: by a
+        member holding three coupons, which the quote offers."""
         raise NotImplementedError
 
     async def prepare(self, c: Client, order: dict[str, Any], strict: bool) -> None:
@@ -87,8 +91,14 @@ class Scenarios(Steps):
     async def place_order_points(self, c: Client, strict: bool) -> None:
         await self.place(c, strict, points=True)
 
+    async def place_order_coupon(self, c: Client, strict: bool) -> None:
+        await self.place(c, strict, coupon=True)
+
     async def checkout_quote(self, c: Client, strict: bool) -> None:
         await self.quote(c, strict)
+
+    async def checkout_quote_coupons(self, c: Client, strict: bool) -> None:
+        await self.quote(c, strict, coupons=True)
 
     async def staff_step(self, c: Client, order: dict[str, Any], strict: bool) -> None:
         """Move a paid order on by one step: prepare, then ready, then hand-over."""
@@ -158,7 +168,9 @@ class Scenarios(Steps):
 HTTP_SCENARIOS = (
     "place_order",
     "place_order_points",
+    "place_order_coupon",
     "checkout_quote",
+    "checkout_quote_coupons",
     "pickup_story",
     "availability",
     "my_orders",

@@ -2,7 +2,9 @@
 
     scripts/with-services.sh sh -c '.venv/bin/python -m bench.cpu_profile \
         --database-url "${PG_ADMIN_URL%/postgres}/omnishelf_bench_cpu" --sql'
-    # options: --ops trivial,place_order,availability,products,products_stock,my_orders,pos_sale
+    # options: --ops trivial,place_order,place_order_coupon,checkout_quote,
+    #          checkout_quote_coupons,availability,
+    #          products,products_stock,my_orders,pos_sale
     #          --requests 500 --rounds 4 --concurrency 8 --warmup 200 --keep --reuse
     #          --compare base=DIR (another source tree, e.g. `git archive HEAD | tar -x -C DIR`)
     #          --profile DIR (py-spy on the server: `.venv/bin/pip install py-spy` first)
@@ -24,8 +26,10 @@ server for the first turn and prints the busiest frames (collapsed stacks in DIR
 
 The database (its name must contain "bench") is dropped, created, migrated and seeded: 20
 pickup stores, 40 products of 5 variants with stock everywhere, 64 members logged in (with
-20 orders each), one POS device per store. `--keep` keeps it and its secrets (in `--state`),
-`--reuse` starts from them without seeding again. The documents are those of `make bench`.
+20 orders each; the first 32 with 300 coupons each for place_order_coupon, the next 16 with
+three to be offered in checkout_quote_coupons), one POS device per store. `--keep` keeps it
+and its secrets (in `--state`), `--reuse` starts from them without seeding again. The
+documents are those of `make bench`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -46,7 +51,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -60,6 +65,9 @@ HOURS = {d: [("07:00", "23:00")] for d in ("mon", "tue", "wed", "thu", "fri", "s
 OPS = (
     "trivial",
     "place_order",
+    "place_order_coupon",
+    "checkout_quote",
+    "checkout_quote_coupons",
     "availability",
     "products",
     "products_stock",
@@ -70,6 +78,16 @@ OPS = (
 # The documents of `make bench` (bench/flows.py), so the figures compare.
 PLACE_ORDER = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
   order { id number status amountDue { amount } } errors { code message } } }"""
+PLACE_ORDER_COUPON = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+  order { id number status couponDiscount { amount } amountDue { amount } }
+  errors { code message } } }"""
+CHECKOUT_QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
+    amountDue { amount } lines { sku unitPrice { amount } } } errors { code message } } }"""
+CHECKOUT_QUOTE_COUPONS = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { subtotal { amount } amountDue { amount }
+    couponOptions { discount { amount } reason coupon { id name } } }
+  errors { code message } } }"""
 AVAILABILITY = """query($id: ID!, $lat: Float!, $lng: Float!) { variant(id: $id) { id name
   availability(near: {latitude: $lat, longitude: $lng}, pickupOnly: true, first: 5) {
     location { id name address } status distance } } }"""
@@ -97,6 +115,15 @@ class State:
     members: list[str]
     member_ids: list[str]
     pos_tokens: list[str]
+    # The first COUPON_MEMBERS members' coupons (¥3 off, no threshold), for place_order_coupon;
+    # the next QUOTE_MEMBERS hold three coupons each (checkout_quote_coupons), the rest none
+    # (checkout_quote).
+    coupons: list[list[str]] = field(default_factory=list)
+
+
+COUPON_MEMBERS = 32
+QUOTE_MEMBERS = 16
+COUPONS_EACH = 300  # every order uses a fresh one: enough for 4 turns of 500 on two trees
 
 
 def _with_database(url: str, name: str) -> str:
@@ -222,9 +249,69 @@ async def seed(args: argparse.Namespace) -> State:
                     ),
                     None,
                 )
+        await _coupons(runtime, admin, state)
     finally:
         await runtime.stop()
     return state
+
+
+async def _coupons(runtime: Any, admin: Any, state: State) -> None:
+    """COUPONS_EACH coupons for each of the first COUPON_MEMBERS members, in one batch."""
+    from domain.promotions.coupons import create_template, grant_batch_in_uow
+    from domain.promotions.coupons_model import (
+        CouponKind,
+        CouponRules,
+        CouponScope,
+        TemplateDraft,
+        Validity,
+    )
+
+    owners = [uuid.UUID(m) for m in state.member_ids[:COUPON_MEMBERS]]
+    draft = TemplateDraft(
+        name="CPU ¥3 off",
+        rules=CouponRules(CouponKind.NO_THRESHOLD, amount_off=300),
+        scope=CouponScope(),
+        validity=Validity(days=30),
+        total_quantity=len(owners) * COUPONS_EACH,
+    )
+    template = await create_template(runtime.coupons, admin, draft)
+    async with runtime.coupons.uow() as uow:
+        given = await grant_batch_in_uow(
+            runtime.coupons,
+            uow,
+            template.id,
+            [m for m in owners for _ in range(COUPONS_EACH)],
+            "cpu",
+        )
+    held: dict[uuid.UUID, list[str]] = collections.defaultdict(list)
+    for coupon in given:
+        held[coupon.member_id].append(str(coupon.id))
+    state.coupons = [held[m] for m in owners]
+    # Three coupons to offer on a quote: one that applies, one whose threshold the cart does
+    # not reach, one for another channel.
+    quoting = [
+        uuid.UUID(m) for m in state.member_ids[COUPON_MEMBERS : COUPON_MEMBERS + QUOTE_MEMBERS]
+    ]
+    for n, (rules, scope) in enumerate(
+        (
+            (
+                CouponRules(CouponKind.PERCENT_OFF, percent_off_bp=1000, max_discount=500),
+                CouponScope(),
+            ),
+            (CouponRules(CouponKind.AMOUNT_OFF, amount_off=2000, threshold=99_900), CouponScope()),
+            (CouponRules(CouponKind.NO_THRESHOLD, amount_off=100), CouponScope(channels=("POS",))),
+        )
+    ):
+        offer = TemplateDraft(
+            name=f"CPU offer {n}",
+            rules=rules,
+            scope=scope,
+            validity=Validity(days=30),
+            total_quantity=len(quoting),
+        )
+        made = await create_template(runtime.coupons, admin, offer)
+        async with runtime.coupons.uow() as uow:
+            await grant_batch_in_uow(runtime.coupons, uow, made.id, quoting, f"cpu-offer-{n}")
 
 
 # ---------------------------------------------------------------- the operations
@@ -242,8 +329,7 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
 
     def place_order(n: int, rnd: random.Random) -> Request:
         lines = [
-            {"variantId": _gid("Variant", v), "quantity": 1, "lineTotal": 100}
-            for v in rnd.sample(state.variants, 2)
+            {"variantId": _gid("Variant", v), "quantity": 1} for v in rnd.sample(state.variants, 2)
         ]
         body = {
             "query": PLACE_ORDER,
@@ -259,6 +345,32 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
             },
         }
         return body, state.members[n % len(state.members)]
+
+    coupons = state.coupons  # each used once (popped) by any tree; --keep saves what is left
+    turns = itertools.count()
+
+    def place_order_coupon(n: int, rnd: random.Random) -> Request:
+        """place_order's request by one of the coupon members, with a fresh coupon."""
+        body, _ = place_order(n, rnd)
+        m = next(turns) % len(coupons)
+        body["query"] = PLACE_ORDER_COUPON
+        body["variables"]["input"]["couponIds"] = [_gid("Coupon", coupons[m].pop())]
+        return body, state.members[m]
+
+    def checkout_quote(n: int, rnd: random.Random) -> Request:
+        """place_order's cart priced (no points: these members have none), by a member
+        without coupons."""
+        body, _ = place_order(n, rnd)
+        del body["variables"]["input"]["idempotencyKey"]
+        body["query"] = CHECKOUT_QUOTE
+        first = COUPON_MEMBERS + QUOTE_MEMBERS
+        return body, state.members[first + n % (len(state.members) - first)]
+
+    def checkout_quote_coupons(n: int, rnd: random.Random) -> Request:
+        """The same quote by a member holding three coupons, listed as offers."""
+        body, _ = checkout_quote(n, rnd)
+        body["query"] = CHECKOUT_QUOTE_COUPONS
+        return body, state.members[COUPON_MEMBERS + n % QUOTE_MEMBERS]
 
     def availability(n: int, rnd: random.Random) -> Request:
         body = {
@@ -310,6 +422,9 @@ def requests_for(state: State) -> dict[str, Callable[[int, random.Random], Reque
     return {
         "trivial": trivial,
         "place_order": place_order,
+        "place_order_coupon": place_order_coupon,
+        "checkout_quote": checkout_quote,
+        "checkout_quote_coupons": checkout_quote_coupons,
         "availability": availability,
         "products": products,
         "products_stock": products_stock,

@@ -6,6 +6,7 @@ Every response is checked: HTTP 200, no top-level `errors`, no non-empty payload
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import time
@@ -14,6 +15,7 @@ from hashlib import sha256
 from typing import Any
 
 from bench.compose import Scenarios
+from bench.coupons import COUPON_OFF, CouponSupply
 from bench.driver import Client
 from bench.httpclient import (
     ResponseError,
@@ -32,9 +34,17 @@ POINTS_AT_CHECKOUT = 200  # 2 yuan off a ~25-yuan order (at most half may be pai
 
 PLACE_ORDER = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
   order { id number status amountDue { amount } } errors { code message } } }"""
+PLACE_ORDER_COUPON = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+  order { id number status couponDiscount { amount } amountDue { amount } }
+  errors { code message } } }"""
 CHECKOUT_QUOTE = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
   quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
     amountDue { amount } lines { sku unitPrice { amount } } } errors { code message } } }"""
+CHECKOUT_QUOTE_COUPONS = """query($input: PlaceOrderInput!) { checkoutQuote(input: $input) {
+  quote { tier subtotal { amount } memberSavings { amount } maxPointsRedeemable
+    amountDue { amount } lines { sku unitPrice { amount } }
+    couponOptions { applies reason discount { amount } coupon { id name } } }
+  errors { code message } } }"""
 PAY_ORDER = """mutation($id: ID!) { payOrder(input: {orderId: $id}) {
   order { amountDue { amount } } payment { paymentRef } errors { code message } } }"""
 START_PREPARING = """mutation($id: ID!) { startPreparingOrder(input: {orderId: $id}) {
@@ -78,6 +88,11 @@ def _key() -> bytes:
     return uuid.uuid4().hex.encode()
 
 
+def coupon_gid(coupon_id: str) -> bytes:
+    """The coupon's Relay id, as api.relay.encode_id spells it."""
+    return base64.b64encode(f"Coupon:{coupon_id}".encode())
+
+
 class Flows(Scenarios):
     """Templates and steps for one world (see bench.seed)."""
 
@@ -99,6 +114,11 @@ class Flows(Scenarios):
             "idempotencyKey": hole(0),
         }
         self.place_ = _gql(PLACE_ORDER, {"input": order_input})
+        self.place_coupon = _gql(
+            PLACE_ORDER_COUPON, {"input": {**order_input, "couponIds": [hole(4)]}}
+        )
+        crowd = world.get("coupon_crowd", {}).get("members", [])
+        self.coupons = CouponSupply([((m, auth_line(m["token"])), m["coupons"]) for m in crowd])
         self.place_points = _gql(
             PLACE_ORDER, {"input": {**order_input, "pointsToRedeem": POINTS_AT_CHECKOUT}}
         )
@@ -109,6 +129,9 @@ class Flows(Scenarios):
             "pointsToRedeem": POINTS_AT_CHECKOUT,
         }
         self.quote_ = _gql(CHECKOUT_QUOTE, {"input": quote_input})
+        self.quote_coupons = _gql(CHECKOUT_QUOTE_COUPONS, {"input": quote_input})
+        quoting = world.get("quote_crowd", {}).get("members", [])
+        self.quoting = [(m, auth_line(m["token"])) for m in quoting]
         self.pay = _gql(PAY_ORDER, {"id": hole(0)})
         self.pay_wechat = _gql(PAY_WECHAT, {"id": hole(0)})
         self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
@@ -153,30 +176,43 @@ class Flows(Scenarios):
         c.rec.step(kind, time.perf_counter() - t0)
         return data(status, body) if strict else check(status, body)
 
-    async def place(self, c: Client, strict: bool, points: bool = False) -> dict[str, Any]:
+    async def place(
+        self, c: Client, strict: bool, points: bool = False, coupon: bool = False
+    ) -> dict[str, Any]:
         rnd = c.rnd
-        _, auth = rnd.choice(self.members)
+        if coupon:  # a fresh coupon of the member's
+            (_, auth), coupon_id = self.coupons.take(rnd)
+            template = self.place_coupon
+        else:
+            _, auth = rnd.choice(self.members)
+            template = self.place_points if points else self.place_
         store = rnd.choice(self.stores)
         a, b = rnd.sample(self.variants, 2)
-        template = self.place_points if points else self.place_
-        request = template.render(
-            auth, (_key(), store["gid"].encode(), a["gid"].encode(), b["gid"].encode())
-        )
+        values = [_key(), store["gid"].encode(), a["gid"].encode(), b["gid"].encode()]
+        if coupon:
+            values.append(coupon_gid(coupon_id))
+        request = template.render(auth, values)
         body = await self._call(c, "placeOrder", request, True)  # later steps need the id
         order = body["data"]["placeOrder"]["order"]
+        if coupon and strict and order["couponDiscount"]["amount"] != COUPON_OFF:
+            raise ResponseError(200, json.dumps(body).encode(), "the coupon took nothing off")
         return {"id": order["id"], "store": store["gid"], "auth": auth}
 
-    async def quote(self, c: Client, strict: bool) -> None:
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
         rnd = c.rnd
-        _, auth = rnd.choice(self.members)
+        _, auth = rnd.choice(self.quoting if coupons else self.members)
         store = rnd.choice(self.stores)
         a, b = rnd.sample(self.variants, 2)
-        request = self.quote_.render(
+        template = self.quote_coupons if coupons else self.quote_
+        request = template.render(
             auth, (store["gid"].encode(), a["gid"].encode(), b["gid"].encode())
         )
         body = await self._call(c, "checkoutQuote", request, strict)
         if strict:
             quote = body["data"]["checkoutQuote"]["quote"]
+            offers = [o["applies"] for o in quote.get("couponOptions", [])]
+            if coupons and offers != [True, False, False]:
+                raise ResponseError(200, json.dumps(body).encode(), "not the three offers")
             due = quote["subtotal"]["amount"] - quote["memberSavings"]["amount"]
             if quote["amountDue"]["amount"] != due - POINTS_AT_CHECKOUT:
                 raise ResponseError(200, json.dumps(body).encode(), "a quote that does not add up")

@@ -25,6 +25,7 @@ import httpx
 
 from bench import raw_sql as sql
 from bench.compose import Scenarios
+from bench.coupons import CouponSupply
 from bench.driver import Client
 from bench.flows import POINTS_AT_CHECKOUT, with_member
 from bench.prepared import Supply
@@ -33,6 +34,7 @@ T = TypeVar("T")
 PAYMENT_TIMEOUT = timedelta(minutes=15)
 PICKUP_WINDOW = timedelta(days=3)
 PAID_HOLD = timedelta(days=30)
+SCOPE_EVERYTHING = {"products": [], "categories": [], "channels": [], "stores": []}
 
 
 def _ids(n: int) -> list[uuid.UUID]:
@@ -78,6 +80,14 @@ class RawSteps(Scenarios):
             }
             for v in world["variants"]
         ]
+        self.quoting = [
+            (uuid.UUID(m["id"]), uuid.UUID(m["session_id"]))
+            for m in world.get("quote_crowd", {}).get("members", [])
+        ]
+        crowd = world.get("coupon_crowd", {}).get("members", [])
+        self.coupons = CouponSupply(
+            [((uuid.UUID(m["id"]), uuid.UUID(m["session_id"])), m["coupons"]) for m in crowd]
+        )
         self.prepared = Supply.load(world.get("wechatpay_batch"))  # bench.wechatpay
         self.wechatpay = world.get("wechatpay")  # {"keys": folder, "api_base": URL}
         self.secrets = world.get("secrets", {})
@@ -97,9 +107,16 @@ class RawSteps(Scenarios):
 
     # ------------------------------------------------------------ checkout and payment
 
-    async def place(self, c: Client, strict: bool, points: bool = False) -> dict[str, Any]:
+    async def place(
+        self, c: Client, strict: bool, points: bool = False, coupon: bool = False
+    ) -> dict[str, Any]:
         rnd = c.rnd
-        member, session = rnd.choice(self.members)
+        coupon_id = None
+        if coupon:
+            (member, session), taken = self.coupons.take(rnd)
+            coupon_id = uuid.UUID(taken)
+        else:
+            member, session = rnd.choice(self.members)
         store = rnd.choice(self.stores)["id"]
         lines = sorted(rnd.sample(self.variants, 2), key=lambda v: v["id"])
         key = uuid.uuid4().hex
@@ -122,13 +139,18 @@ class RawSteps(Scenarios):
                     )
                     names = {r["id"]: r["name"] for r in products}
                     paid = await self._member_prices(conn, member, found)
+                    ids = [v["id"] for v in lines]
+                    off = [0, 0]
+                    if coupon_id is not None:
+                        off = await self._hold_coupon(
+                            conn, coupon_id, member, order_id, [paid[v] for v in ids], now
+                        )
                     where = await conn.fetchrow(sql.LOCATION, store)
                     if where is None or not where["pickup_enabled"]:
                         raise Refused("no pickup there")
                     for v in lines:
                         if await conn.execute(sql.RESERVE, store, v["id"], 1) != "UPDATE 1":
                             raise Refused("insufficient stock")
-                    ids = [v["id"] for v in lines]
                     await conn.execute(
                         sql.RESERVATIONS,
                         more[0:2],
@@ -152,7 +174,7 @@ class RawSteps(Scenarios):
                         "SYSTEM",
                         now,
                     )
-                    total = sum(paid[v] for v in ids)
+                    total = sum(paid[v] for v in ids) - sum(off)
                     discount = self.policy.value_of(redeem) if redeem else 0
                     if redeem:
                         await self._hold(conn, member, redeem, owner, actor, now)
@@ -169,7 +191,7 @@ class RawSteps(Scenarios):
                         discount,
                     )
                     await conn.execute(
-                        sql.LINES,
+                        sql.LINES_WITH_COUPON,
                         more[4:6],
                         order_id,
                         ids,
@@ -178,6 +200,7 @@ class RawSteps(Scenarios):
                         [f"{names[found[v]['product_id']]} {found[v]['name']}" for v in ids],
                         [paid[v] for v in ids],
                         [found[v]["price_amount"] for v in ids],
+                        off,
                     )
                     await conn.execute(
                         sql.EVENT, more[6], order_id, None, "PENDING_PAYMENT", actor, "placed", now
@@ -204,9 +227,39 @@ class RawSteps(Scenarios):
             for v, r in variants.items()
         }
 
-    async def quote(self, c: Client, strict: bool) -> None:
+    @staticmethod
+    async def _hold_coupon(
+        conn: asyncpg.Connection,
+        coupon_id: uuid.UUID,
+        member: uuid.UUID,
+        order_id: uuid.UUID,
+        totals: list[int],
+        now: datetime,
+    ) -> list[int]:
+        """The coupon with its template's rules (one read), what it takes off the lines
+        (a NO_THRESHOLD or AMOUNT_OFF coupon on the whole cart, allocated to the lines in
+        proportion), then its conditional hold for the order. Returns each line's part."""
+        from domain.promotions.coupons_model import allocate
+
+        row = await conn.fetchrow(sql.COUPON, coupon_id)
+        if row is None or row["member_id"] != member or row["status"] != "AVAILABLE":
+            raise Refused("no such coupon of yours")
+        if not row["valid_from"] <= now < row["valid_until"]:
+            raise Refused("the coupon is not valid now")
+        if row["kind"] == "PERCENT_OFF" or json.loads(row["scope"]) != SCOPE_EVERYTHING:
+            raise Refused("the baseline prices whole-cart amount-off coupons only")
+        if sum(totals) < row["threshold"]:
+            raise Refused("below the coupon's threshold")
+        discount = min(row["amount_off"], sum(totals))
+        if await conn.execute(sql.HOLD_COUPON, coupon_id, order_id, member, now, discount) != (
+            "UPDATE 1"
+        ):
+            raise Refused("the coupon was just used")
+        return list(allocate(discount, totals))
+
+    async def quote(self, c: Client, strict: bool, coupons: bool = False) -> None:
         rnd = c.rnd
-        member, session = rnd.choice(self.members)
+        member, session = rnd.choice(self.quoting if coupons else self.members)
         lines = rnd.sample(self.variants, 2)
 
         async def work() -> int:
@@ -220,6 +273,9 @@ class RawSteps(Scenarios):
                 if len(products) != len({r["product_id"] for r in variants}):
                     raise Refused("unknown product")
                 paid = await self._member_prices(conn, member, found)
+                offers = await conn.fetch(sql.COUPONS_OF, member, datetime.now(UTC))
+                for offer in offers:  # what each takes off is judged by its rules and scope
+                    json.loads(offer["scope"])
             total = sum(paid.values())
             cap = total * self.policy.max_redeem_bps // 10_000
             if self.policy.value_of(POINTS_AT_CHECKOUT) > cap:

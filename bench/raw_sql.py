@@ -43,6 +43,30 @@ POINTS_OF = "SELECT balance, held, tier FROM points_account WHERE member_id = $1
 MEMBER_PRICES = (
     "SELECT variant_id, price FROM member_price WHERE tier = $1 AND variant_id = ANY($2)"
 )
+# Coupons at checkout (domain/promotions/coupons_checkout.py): the coupon with its template's
+# rules, then its conditional hold for the order (AVAILABLE and valid now -> HELD).
+COUPON = (
+    "SELECT c.member_id, c.status, c.valid_from, c.valid_until, t.kind, t.amount_off, "
+    "t.threshold, t.scope, t.stackable_with_points FROM coupon c "
+    "JOIN coupon_template t ON t.id = c.template_id WHERE c.id = $1"
+)
+# The quote's offers: every coupon the member may use now, with its template's rules.
+COUPONS_OF = (
+    "SELECT c.id, c.valid_until, t.kind, t.amount_off, t.threshold, t.scope FROM coupon c "
+    "JOIN coupon_template t ON t.id = c.template_id WHERE c.member_id = $1 "
+    "AND c.status = 'AVAILABLE' AND c.valid_from <= $2 AND c.valid_until > $2 "
+    "ORDER BY c.valid_until, c.id"
+)
+HOLD_COUPON = (
+    "UPDATE coupon SET status = 'HELD', order_id = $2, discount = $5 WHERE id = $1 "
+    "AND member_id = $3 AND status = 'AVAILABLE' AND valid_from <= $4 AND valid_until > $4"
+)
+LINES_WITH_COUPON = (
+    "INSERT INTO order_line (id, order_id, variant_id, product_id, sku, name, unit_price, "
+    "quantity, list_price, coupon_discount) SELECT unnest($1::uuid[]), $2, unnest($3::uuid[]), "
+    "unnest($4::uuid[]), unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), 1, "
+    "unnest($8::bigint[]), unnest($9::bigint[])"
+)
 EVENT = (
     "INSERT INTO order_event (id, order_id, from_status, to_status, actor, reason, at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7)"

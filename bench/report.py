@@ -61,9 +61,40 @@ def _runs(document: dict[str, Any], variant: str = "") -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- targets
 
 
-def judge(target: Target, document: dict[str, Any]) -> tuple[str, str]:
-    """(what was measured, "met" / "not met" / "not measured") for one target."""
+def versus_runs(
+    document: dict[str, Any], name: str, documents: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The runs of scenario `name` to compare `document`'s with: those of the same invocation
+    when it ran both (kept in the document), else `name`'s own results."""
+    kept = document.get("versus", {}).get(name)
+    if kept is not None:
+        return list(kept)
+    return list(documents[name]["runs"]) if name in documents else []
+
+
+def versus(run: dict[str, Any], others: list[dict[str, Any]], variant: str = "") -> float | None:
+    """`run`'s throughput over that of the same impl at the same concurrency in `others` (a
+    target's `versus` scenario's runs)."""
+    same = [
+        r
+        for r in others
+        if (r.get("variant") or "") == variant
+        if (r["impl"], r["concurrency"]) == (run["impl"], run["concurrency"])
+    ]
+    if not same or not same[0]["throughput"]:
+        return None
+    return round(run["throughput"] / same[0]["throughput"], 3)
+
+
+def judge(
+    target: Target,
+    document: dict[str, Any],
+    documents: dict[str, dict[str, Any]] | None = None,
+) -> tuple[str, str]:
+    """(what was measured, "met" / "not met" / "not measured") for one target; `documents`
+    hold the scenario a `versus` target compares with."""
     scenario = SCENARIOS[document["scenario"]]
+    others = versus_runs(document, target.versus, documents or {}) if target.versus else []
     verdicts, texts = [], []
     for variant in scenario.variants:
         runs = [r for r in _runs(document, variant) if r["impl"] == target.impl]
@@ -82,9 +113,9 @@ def judge(target: Target, document: dict[str, Any]) -> tuple[str, str]:
             ok &= p99 is not None and p99 < target.max_p99_ms
             parts.append(f"p99 {_num(p99, 0)} ms")
         if target.min_ratio is not None:
-            ratio = run.get("ratio")
+            ratio = versus(run, others, variant) if target.versus else run.get("ratio")
             ok &= ratio is not None and ratio >= target.min_ratio
-            parts.append(f"{_num((ratio or 0) * 100, 0)} % of raw")
+            parts.append(f"{_num((ratio or 0) * 100, 0)} % of {target.versus or 'raw'}")
         if run["errors"]:
             ok = False
             parts.append(f"{run['errors']} errors")
@@ -227,6 +258,29 @@ def chart(scenario: Scenario, document: dict[str, Any], path: Path) -> None:
 # ---------------------------------------------------------------- the document
 
 
+def _versus(
+    scenario: Scenario,
+    document: dict[str, Any],
+    documents: dict[str, dict[str, Any]],
+    variant: str,
+) -> list[str]:
+    """For a scenario with a `versus` target: its throughput over the other scenario's, per
+    impl and level (the raw line is the baselines' own ratio)."""
+    names = sorted({t.versus for t in scenario.targets if t.versus})
+    out = []
+    for name in names:
+        runs, others = _runs(document, variant), versus_runs(document, name, documents)
+        same = "the same invocation's" if "versus" in document else "its results'"
+        cells = [
+            f"{r['impl']} x{r['concurrency']} {_num((ratio or 0) * 100, 0)} %"
+            for r in sorted(runs, key=lambda r: (r["concurrency"], r["impl"] == "raw"))
+            if (ratio := versus(r, others, variant)) is not None
+        ]
+        if cells:
+            out += [f"Throughput as a share of {name}'s ({same} run): {', '.join(cells)}.", ""]
+    return out
+
+
 def _machine(documents: dict[str, dict[str, Any]]) -> list[str]:
     first = next(iter(documents.values()))
     m = first["machine"]
@@ -274,9 +328,11 @@ def render(documents: dict[str, dict[str, Any]], hand: str, charts_dir: Path) ->
     out += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
     for name, scenario in SCENARIOS.items():
         for target in scenario.targets:
-            measured, verdict = judge(target, documents[name]) if name in documents else (
-                "-", "not measured"
-            )  # fmt: skip
+            measured, verdict = (
+                judge(target, documents[name], documents)
+                if name in documents
+                else ("-", "not measured")
+            )
             out.append(f"| {target.text} | {measured} | {verdict} |")
     out += ["", "## Scenarios", ""]
     for name, scenario in SCENARIOS.items():
@@ -304,6 +360,7 @@ def render(documents: dict[str, dict[str, Any]], hand: str, charts_dir: Path) ->
             out.append("")
             out += _steps(scenario, runs)
             out += _errors(runs)
+            out += _versus(scenario, document, documents, variant)
         books = sorted({r["books"] for r in document["runs"] if r.get("books")})
         if books:
             out += [f"Books after each run: {', '.join(books)}.", ""]

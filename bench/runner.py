@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalogue import Scenario
+from bench.coupons import QUOTE_SCENARIO, give_back
+from bench.coupons import SCENARIO as COUPON_SCENARIO
 from bench.database import (
     FreshDatabase,
     Secrets,
@@ -191,6 +193,8 @@ async def run_scenario(
             level = {}
             for impl in impls:
                 spec = {**base, **_spec(plan, scenario, variant, impl, clients)}
+                if scenario.name == COUPON_SCENARIO:  # the last run's coupons are this one's
+                    await give_back(base["database_url"], base["coupon_template"])
                 extra = await orders.before(scenario.name, impl) if orders else {}
                 try:
                     record = await measure({**spec, **extra}, meter, logs, scenario.per_request)
@@ -215,7 +219,15 @@ async def run_scenario(
     return runs
 
 
-def save(plan: Plan, scenario: Scenario, about: dict[str, Any], runs: list[dict[str, Any]]) -> Path:
+def save(
+    plan: Plan,
+    scenario: Scenario,
+    about: dict[str, Any],
+    runs: list[dict[str, Any]],
+    earlier: dict[str, list[dict[str, Any]]] | None = None,
+) -> Path:
+    """`earlier`: the runs of this invocation's scenarios so far; those a `versus` target
+    compares with are kept in the document, so its ratio is of one run, one machine state."""
     plan.results.mkdir(parents=True, exist_ok=True)
     path = plan.results / f"{scenario.name}.json"
     document = {
@@ -235,6 +247,9 @@ def save(plan: Plan, scenario: Scenario, about: dict[str, Any], runs: list[dict[
         },
         "runs": runs,
     }
+    versus = {t.versus for t in scenario.targets if t.versus and t.versus in (earlier or {})}
+    if versus:
+        document["versus"] = {name: (earlier or {})[name] for name in sorted(versus)}
     path.write_text(json.dumps(document, indent=1) + "\n")
     return path
 
@@ -280,6 +295,7 @@ async def _execute(
                 reservations=any(s.name == "reservations" for s in inproc),
                 flash=any(s.name == "flash_sale" for s in inproc),
                 group_buy=any(s.name == "group_buy" for s in inproc),
+                coupons=any(s.name in (COUPON_SCENARIO, QUOTE_SCENARIO) for s in http),
             )
             if any(s.name == "flash_sale" for s in inproc):
                 from bench.flash_sale import checked_rush
@@ -313,6 +329,7 @@ async def _execute(
             "database_url": url,
             "secrets": keys.as_dict(),
             "wechatpay": merchant.spec() if merchant else None,
+            "coupon_template": world.get("coupon_crowd", {}).get("template"),
         }
         try:
             if http:
@@ -323,6 +340,7 @@ async def _execute(
                     if merchant is not None:  # its CPU apart from the neighbours'
                         meter.groups["wechatpay"] = merchant.group.pgid
                     _log(f"server {server_url}: {plan.server_workers} workers; arq worker up")
+                    earlier: dict[str, list[dict[str, Any]]] = {}
                     for scenario in http:
                         spec = {**base, "url": server_url, "server_workers": plan.server_workers}
                         runs = await run_scenario(
@@ -334,7 +352,8 @@ async def _execute(
                             statements.get(scenario.name, {}),
                             orders,
                         )
-                        _log(f"wrote {save(plan, scenario, about, runs)}")
+                        _log(f"wrote {save(plan, scenario, about, runs, earlier)}")
+                        earlier[scenario.name] = runs
                 meter.groups.clear()
             for scenario in inproc:
                 runs = await run_scenario(plan, scenario, base, meter, logs, {})

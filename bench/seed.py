@@ -4,9 +4,9 @@ application could have written) and describe it as JSON for the load generator.
 Stores around central Shanghai with pickup; products with variants and 1,000,000 units of
 every variant in every store; members logged in through the WeChat login (each access token
 has its `auth_session` row, verified by the server exactly as in production) holding points;
-members with an order history; a clerk per store, a CS agent and a POS device per store, all
-with real tokens; for the in-process scenarios, the points-ledger crowds and a store of its
-own for the reservation runs."""
+members with an order history; members holding many coupons; a clerk per store, a CS agent
+and a POS device per store, all with real tokens; for the in-process scenarios, the
+points-ledger crowds and a store of its own for the reservation runs."""
 
 from __future__ import annotations
 
@@ -37,10 +37,16 @@ class Size:
     orders_each: int = 22
     points_each: int = 2_000_000
     ledger_members: int = 200  # per spread crowd of the points_ledger scenario
+    coupon_members: int = 256  # place_order_coupon's members (points, and coupons to use)
+    coupons_each: int = 120  # more than one run of place_order_coupon uses (see bench.coupons)
+    quote_members: int = 64  # checkout_quote_coupons' members: three coupons each to offer
 
     @classmethod
     def quick(cls) -> Size:
-        return cls(stores=4, products=20, members=64, history_members=8, ledger_members=50)
+        return cls(
+            stores=4, products=20, members=64, history_members=8, ledger_members=50,
+            coupon_members=64, quote_members=16,
+        )  # fmt: skip
 
 
 async def in_batches(
@@ -247,6 +253,86 @@ async def _staff(runtime: Any, world: dict[str, Any]) -> None:
     world["cs"] = await login("bench-cs", StaffRole.CS_AGENT, [])
 
 
+async def _coupon_crowd(runtime: Any, admin: Any, size: Size) -> dict[str, Any]:
+    """place_order_coupon: members like the others (logged in, with points), each granted
+    `coupons_each` coupons of one NO_THRESHOLD template (¥3 off) in one batch."""
+    from collections import defaultdict
+
+    from bench.coupons import COUPON_OFF
+    from domain.promotions.coupons import create_template, grant_batch_in_uow
+    from domain.promotions.coupons_model import (
+        CouponKind,
+        CouponRules,
+        CouponScope,
+        TemplateDraft,
+        Validity,
+    )
+
+    members = await _members(runtime, size.coupon_members, "coupon")
+    ids = [UUID(m["id"]) for m in members]
+    await _points(runtime, ids, size.points_each)
+    draft = TemplateDraft(
+        name="Bench ¥3 off",
+        rules=CouponRules(CouponKind.NO_THRESHOLD, amount_off=COUPON_OFF),
+        scope=CouponScope(),
+        validity=Validity(days=30),
+        total_quantity=len(ids) * size.coupons_each,
+    )
+    template = await create_template(runtime.coupons, admin, draft)
+    async with runtime.coupons.uow() as uow:
+        given = await grant_batch_in_uow(
+            runtime.coupons,
+            uow,
+            template.id,
+            [m for m in ids for _ in range(size.coupons_each)],
+            "bench:seed",
+        )
+    held: dict[UUID, list[str]] = defaultdict(list)
+    for coupon in given:
+        held[coupon.member_id].append(str(coupon.id))
+    for member, member_id in zip(members, ids, strict=True):
+        member["coupons"] = held[member_id]
+    return {"template": str(template.id), "members": members}
+
+
+# checkout_quote_coupons' offers: one that applies, one whose threshold the cart does not
+# reach, one for another channel (the quote lists all three, best first, with the reasons).
+QUOTE_OFFERS = (
+    ("10 % off, at most ¥5", "PERCENT_OFF", {"percent_off_bp": 1000, "max_discount": 500}, ()),
+    ("¥20 off ¥999", "AMOUNT_OFF", {"amount_off": 2000, "threshold": 99_900}, ()),
+    ("¥1 off at the till", "NO_THRESHOLD", {"amount_off": 100}, ("POS",)),
+)
+
+
+async def _quote_crowd(runtime: Any, admin: Any, size: Size) -> dict[str, Any]:
+    """checkout_quote_coupons: members like the others (logged in, with points), each
+    holding one coupon of each of QUOTE_OFFERS."""
+    from domain.promotions.coupons import create_template, grant_batch_in_uow
+    from domain.promotions.coupons_model import (
+        CouponKind,
+        CouponRules,
+        CouponScope,
+        TemplateDraft,
+        Validity,
+    )
+
+    members = await _members(runtime, size.quote_members, "quote")
+    ids = [UUID(m["id"]) for m in members]
+    await _points(runtime, ids, size.points_each)
+    for n, (name, kind, amounts, channels) in enumerate(QUOTE_OFFERS):
+        draft = TemplateDraft(
+            name=name,
+            rules=CouponRules(CouponKind(kind), **amounts),
+            scope=CouponScope(channels=channels),
+            validity=Validity(days=30),
+            total_quantity=len(ids),
+        )
+        template = await create_template(runtime.coupons, admin, draft)
+        async with runtime.coupons.uow() as uow:
+            await grant_batch_in_uow(runtime.coupons, uow, template.id, ids, f"bench:offer{n}")
+    return {"members": members}
+
+
 async def _ledger_crowds(runtime: Any, size: Size) -> dict[str, list[str]]:
     """points_ledger: members per (workload, implementation), seeded alike, so both
     implementations start from the same state. Redeeming crowds get lots to spend."""
@@ -302,6 +388,7 @@ async def seed(
     reservations: bool,
     flash: bool = False,
     group_buy: bool = False,
+    coupons: bool = False,
 ) -> dict[str, Any]:
     """Everything the scenarios need, as plain JSON (ids as strings)."""
     admin = _admin()
@@ -315,6 +402,9 @@ async def seed(
     await _history(runtime, history, world, size.orders_each)
     world["history_members"] = history
     await _staff(runtime, world)
+    if coupons:
+        world["coupon_crowd"] = await _coupon_crowd(runtime, admin, size)
+        world["quote_crowd"] = await _quote_crowd(runtime, admin, size)
     if ledger:
         world["ledger_crowds"] = await _ledger_crowds(runtime, size)
     if reservations:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,7 @@ from domain.uow import UnitOfWork
 
 Issued = tuple[Coupon, CouponTemplate]  # a coupon with its template's rules, for the member
 
+MAX_BATCH = 100_000  # coupons given in one `grant_batch_in_uow`
 MAX_ISSUE_KEY = 160  # coupon.issue_key: "cs:<agent id>:" and a client's 100-character key
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 CODE_LENGTH = 12  # 60 bits: guessing one is hopeless, and guesses are rate-limited
@@ -306,6 +308,71 @@ async def grant_in_uow(
     template = await _template(uow, template_id)
     survivor = await _check_new(deps, uow, template, member_id)
     return await _issue_in_uow(deps, uow, template, survivor, CouponSource.GRANT, clean)
+
+
+async def grant_batch_in_uow(
+    deps: CouponDeps, uow: UnitOfWork, template_id: UUID, member_ids: Sequence[UUID], key: str
+) -> list[Coupon]:
+    """One coupon of the template for each member named (named n times: n coupons), inside
+    the caller's transaction: a campaign's batch (or the benchmark's world). All are counted
+    on the template at once (`take_many`: the whole batch or nothing) and inserted in bulk,
+    each a grant under the key `{key}:{n}`: a batch is given once under its key. The caller
+    chose the members, who are not checked one by one: a new-members-only template
+    is refused."""
+    clean = key.strip()
+    if not 0 < len(f"{clean}:{len(member_ids)}") <= MAX_ISSUE_KEY or "\x00" in clean:
+        raise _error(
+            PromotionErrorCode.INVALID_INPUT, "A batch's key is too long.", "idempotencyKey"
+        )
+    if not 0 < len(member_ids) <= MAX_BATCH:
+        raise _error(
+            PromotionErrorCode.TOO_MANY_ITEMS,
+            f"A batch gives 1-{MAX_BATCH} coupons.",
+            "memberIds",
+        )
+    if await uow.coupons.by_issue_key(f"{clean}:0") is not None:
+        raise _error(
+            PromotionErrorCode.IDEMPOTENCY_CONFLICT,
+            "A batch was given under this key already; use a new key.",
+            "idempotencyKey",
+        )
+    template = await _template(uow, template_id)
+    now = deps.clock.now()
+    if template.new_members_only:
+        raise _error(
+            PromotionErrorCode.NOT_A_NEW_MEMBER,
+            "This coupon is for new members only: grant it one by one.",
+            "templateId",
+        )
+    if not template.claimable_at(now):
+        raise _error(
+            PromotionErrorCode.TEMPLATE_NOT_ACTIVE,
+            f"This coupon is not being given out ({template.status.value.lower()}).",
+            "templateId",
+        )
+    if not await uow.coupons.take_many(template.id, len(member_ids)):
+        raise _error(
+            PromotionErrorCode.TEMPLATE_SOLD_OUT,
+            f"Fewer than {len(member_ids)} coupons of this kind are left.",
+            "templateId",
+        )
+    valid_from, valid_until = template.validity.window_from(now)
+    coupons = [
+        Coupon(
+            id=new_id(),
+            template_id=template.id,
+            member_id=member_id,
+            status=CouponStatus.AVAILABLE,
+            source=CouponSource.GRANT,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            issued_at=now,
+            issue_key=f"{clean}:{n}",
+        )
+        for n, member_id in enumerate(member_ids)
+    ]
+    await uow.coupons.add_coupons(coupons)
+    return coupons
 
 
 async def grant_coupon(

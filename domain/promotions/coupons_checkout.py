@@ -35,9 +35,8 @@ async def usable_coupons_in_uow(
     """Every coupon the member holds, each with what it takes off this cart, best first;
     those that do not apply come last, with the reason."""
     now = deps.clock.now()
-    coupons = await uow.coupons.available_of(member_id, now)
-    by_id = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in coupons])}
-    return best_first([evaluate(c, by_id[c.template_id], cart, now) for c in coupons])
+    held = await uow.coupons.available_of(member_id, now)
+    return best_first([evaluate(c, t, cart, now) for c, t in held])
 
 
 async def usable_coupons(deps: CouponDeps, member_id: UUID, cart: CouponCart) -> list[CouponOption]:
@@ -53,8 +52,8 @@ async def coupons_for_order_in_uow(
     uow: UnitOfWork, member_id: UUID | None, coupon_ids: Sequence[UUID]
 ) -> list[tuple[Coupon, CouponTemplate]]:
     """The coupons an order asks for, each with its template, in the order given: each must
-    be the member's, none twice, and more than one must all stack with other coupons. (Two
-    reads; whether each applies to the cart is `apply_coupons`.)"""
+    be the member's, none twice, and more than one must all stack with other coupons. (One
+    read; whether each applies to the cart is `apply_coupons`.)"""
     if not coupon_ids:
         return []
     if member_id is None:
@@ -73,15 +72,13 @@ async def coupons_for_order_in_uow(
         raise PromotionError(
             PromotionErrorCode.INVALID_INPUT, "A coupon is used once.", ["couponIds"]
         )
-    found = {c.id: c for c in await uow.coupons.coupons_of(coupon_ids)}
-    coupons: list[Coupon] = []
+    found = {c.id: (c, t) for c, t in await uow.coupons.with_templates(coupon_ids)}
+    pairs: list[tuple[Coupon, CouponTemplate]] = []
     for index, coupon_id in enumerate(coupon_ids):
-        coupon = found.get(coupon_id)
-        if coupon is None or coupon.member_id != member_id:
+        pair = found.get(coupon_id)
+        if pair is None or pair[0].member_id != member_id:
             raise _unavailable(index, "No such coupon of yours.")
-        coupons.append(coupon)
-    by_id = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in coupons])}
-    pairs = [(c, by_id[c.template_id]) for c in coupons]
+        pairs.append(pair)
     if len(pairs) > 1 and not all(t.stackable_with_coupons for _, t in pairs):
         raise PromotionError(
             PromotionErrorCode.COUPON_UNAVAILABLE,

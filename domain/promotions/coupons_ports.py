@@ -39,6 +39,10 @@ class CouponRepository(Protocol):
         are issued one after another, in every process."""
         ...
 
+    async def take_many(self, template_id: UUID, count: int) -> bool:
+        """`take_one` for `count` coupons at once (a batch): all of them or none."""
+        ...
+
     async def give_one_back(self, template_id: UUID) -> None:
         """Undo `take_one` in the same transaction (a replayed grant found its coupon)."""
         ...
@@ -48,18 +52,31 @@ class CouponRepository(Protocol):
         is taken, also by a concurrent transaction (the unique keys decide)."""
         ...
 
+    async def add_coupons(self, coupons: Sequence[Coupon]) -> None:
+        """Insert a batch (counted with `take_many` first); a taken key fails the
+        transaction."""
+        ...
+
     async def slots_taken(self, template_id: UUID, member_id: UUID) -> set[int]: ...
     async def by_issue_key(self, key: str) -> Coupon | None: ...
     async def get_coupon(self, coupon_id: UUID) -> Coupon | None: ...
-    async def coupons_of(self, coupon_ids: Sequence[UUID]) -> list[Coupon]: ...
+    async def with_templates(
+        self, coupon_ids: Sequence[UUID]
+    ) -> list[tuple[Coupon, CouponTemplate]]:
+        """The coupons found, each with its template, in one read (checkout's)."""
+        ...
+
     async def for_member(
         self, member_id: UUID, view: CouponView | None, now: datetime, page: PageRequest
     ) -> Page[Coupon]:
         """The member's coupons in that view (see `CouponView`; None: all), newest first."""
         ...
 
-    async def available_of(self, member_id: UUID, now: datetime) -> list[Coupon]:
-        """The member's AVAILABLE coupons valid at `now`."""
+    async def available_of(
+        self, member_id: UUID, now: datetime
+    ) -> list[tuple[Coupon, CouponTemplate]]:
+        """The member's AVAILABLE coupons valid at `now`, each with its template, in one read,
+        soonest to end first."""
         ...
 
     async def hold(

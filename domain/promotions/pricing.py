@@ -280,7 +280,7 @@ async def price_cart_in_uow(
     with_offers: bool = False,
 ) -> CartPrice:
     """`price_cart` over the stored catalog, member prices, the member's points account and
-    coupons, with no writes: three reads, two more for the coupons asked for, two more for a
+    coupons, with no writes: three reads, one more for the coupons asked for, one more for a
     quote's offers (`with_offers`: every coupon the member holds). `lines` are the cleaned
     lines (sorted by variant); `requested` the lines as asked, whose positions error paths
     name."""
@@ -310,9 +310,7 @@ async def price_cart_in_uow(
         coupons = await coupons_for_order_in_uow(uow, member_id, coupon_ids)
     offers: list[tuple[Coupon, CouponTemplate]] = []
     if with_offers and member_id is not None and where is not None:
-        held = await uow.coupons.available_of(member_id, where.now)
-        templates = {t.id: t for t in await uow.coupons.templates_of([c.template_id for c in held])}
-        offers = [(c, templates[c.template_id]) for c in held]
+        offers = await uow.coupons.available_of(member_id, where.now)
     return price_cart(
         items,
         policy,

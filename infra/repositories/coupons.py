@@ -66,11 +66,20 @@ COUPON_COLUMNS = (
 )
 SELECT_TEMPLATES = f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM coupon_template"
 SELECT_COUPONS = f"SELECT {', '.join(COUPON_COLUMNS)} FROM coupon"
+# A coupon with its template in one row (checkout's reads): the template's columns as t_<name>.
+SELECT_WITH_TEMPLATES = (
+    f"SELECT {', '.join(f'c.{c}' for c in COUPON_COLUMNS)}, "
+    f"{', '.join(f't.{c} AS t_{c}' for c in TEMPLATE_COLUMNS)} "
+    "FROM coupon c JOIN coupon_template t ON t.id = c.template_id"
+)
 INSERT_COUPON = (
     f"INSERT INTO coupon ({', '.join(COUPON_COLUMNS)}) "
     f"VALUES ({sql.placeholders(len(COUPON_COLUMNS))}) ON CONFLICT DO NOTHING RETURNING id"
 )
 AVAILABLE, HELD, USED, EXPIRED = (s.value for s in CouponStatus)
+BATCH_ROWS = (
+    1000  # coupons per INSERT of a batch: 14,000 parameters (SQLite and asyncpg allow 32,766)
+)
 
 
 def _scope(value: Any) -> CouponScope:
@@ -122,6 +131,10 @@ def _template(row: Any) -> CouponTemplate:
     )
 
 
+def _pair(row: Any) -> tuple[Coupon, CouponTemplate]:
+    return _coupon(row), _template({c: row[f"t_{c}"] for c in TEMPLATE_COLUMNS})
+
+
 def _editable(template: CouponTemplate) -> dict[str, Any]:
     rules, validity = template.rules, template.validity
     return {
@@ -165,24 +178,25 @@ def _coupon(row: Any) -> Coupon:
     )
 
 
-def _coupon_values(c: Coupon) -> list[Any]:
-    values = (
-        c.id,
-        c.template_id,
-        c.member_id,
-        c.status,
-        c.source,
-        c.slot,
-        c.issue_key,
-        c.valid_from,
-        c.valid_until,
-        c.issued_at,
-        c.order_id,
-        c.used_at,
-        c.reminded_at,
-        c.discount,
+def _coupon_values(c: Coupon) -> tuple[Any, ...]:
+    """COUPON_COLUMNS' values, as the driver takes them."""
+    v = sql.as_driver_value
+    return (
+        v(c.id),
+        v(c.template_id),
+        v(c.member_id),
+        v(c.status),
+        v(c.source),
+        v(c.slot),
+        v(c.issue_key),
+        v(c.valid_from),
+        v(c.valid_until),
+        v(c.issued_at),
+        v(c.order_id),
+        v(c.used_at),
+        v(c.reminded_at),
+        v(c.discount),
     )
-    return [sql.as_driver_value(v) for v in values]
 
 
 class TortoiseCouponRepository(CouponRepository):
@@ -241,6 +255,16 @@ class TortoiseCouponRepository(CouponRepository):
         )
         return changed == 1
 
+    async def take_many(self, template_id: UUID, count: int) -> bool:
+        changed = await sql.execute(
+            "UPDATE coupon_template SET issued = issued + $3 WHERE id = $1 AND status = $2 "
+            "AND issued + $3 <= total_quantity",
+            template_id,
+            TemplateStatus.ACTIVE.value,
+            count,
+        )
+        return changed == 1
+
     async def give_one_back(self, template_id: UUID) -> None:
         await sql.execute(
             "UPDATE coupon_template SET issued = issued - 1 WHERE id = $1", template_id
@@ -248,6 +272,11 @@ class TortoiseCouponRepository(CouponRepository):
 
     async def add_coupon(self, coupon: Coupon) -> bool:
         return bool(await sql.fetch(INSERT_COUPON, *_coupon_values(coupon)))
+
+    async def add_coupons(self, coupons: Sequence[Coupon]) -> None:
+        for start in range(0, len(coupons), BATCH_ROWS):
+            batch = coupons[start : start + BATCH_ROWS]
+            await sql.insert("coupon", COUPON_COLUMNS, [_coupon_values(c) for c in batch])
 
     async def slots_taken(self, template_id: UUID, member_id: UUID) -> set[int]:
         rows = await sql.fetch(
@@ -266,14 +295,16 @@ class TortoiseCouponRepository(CouponRepository):
         rows = await sql.fetch(f"{SELECT_COUPONS} WHERE id = $1", coupon_id)
         return _coupon(rows[0]) if rows else None
 
-    async def coupons_of(self, coupon_ids: Sequence[UUID]) -> list[Coupon]:
+    async def with_templates(
+        self, coupon_ids: Sequence[UUID]
+    ) -> list[tuple[Coupon, CouponTemplate]]:
         keys = list(dict.fromkeys(coupon_ids))
         if not keys:
             return []
         rows = await sql.fetch(
-            f"{SELECT_COUPONS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+            f"{SELECT_WITH_TEMPLATES} WHERE c.id IN ({sql.placeholders(len(keys))})", *keys
         )
-        return [_coupon(r) for r in rows]
+        return [_pair(r) for r in rows]
 
     async def for_member(
         self, member_id: UUID, view: CouponView | None, now: datetime, page: PageRequest
@@ -301,15 +332,17 @@ class TortoiseCouponRepository(CouponRepository):
         found = [_coupon(r) for r in rows]
         return Page.from_rows(found, [str(c.id) for c in found], page)
 
-    async def available_of(self, member_id: UUID, now: datetime) -> list[Coupon]:
+    async def available_of(
+        self, member_id: UUID, now: datetime
+    ) -> list[tuple[Coupon, CouponTemplate]]:
         rows = await sql.fetch(
-            f"{SELECT_COUPONS} WHERE member_id = $1 AND status = $2 AND valid_from <= $3 "
-            "AND valid_until > $3 ORDER BY valid_until, id",
+            f"{SELECT_WITH_TEMPLATES} WHERE c.member_id = $1 AND c.status = $2 "
+            "AND c.valid_from <= $3 AND c.valid_until > $3 ORDER BY c.valid_until, c.id",
             member_id,
             AVAILABLE,
             now,
         )
-        return [_coupon(r) for r in rows]
+        return [_pair(r) for r in rows]
 
     async def hold(
         self, coupon_id: UUID, member_id: UUID, order_id: UUID, discount: int, now: datetime
