@@ -81,6 +81,11 @@ class PromotionUserError(UserError):
 
 
 @strawberry.type
+class GrowthUserError(UserError):
+    code: d.GrowthErrorCode
+
+
+@strawberry.type
 class InventoryUserError(UserError):
     code: d.InventoryErrorCode
     variant_id: strawberry.ID | None = strawberry.field(
@@ -174,6 +179,7 @@ class AfterSaleUserError(UserError):
 
 CODES: dict[type[UserError], type[Enum]] = {
     PromotionUserError: d.PromotionErrorCode,
+    GrowthUserError: d.GrowthErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,
     PointsUserError: d.PointsErrorCode,

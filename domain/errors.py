@@ -55,23 +55,27 @@
     │     INVOICE_ALREADY_ISSUED; the member code at the till: INVALID_MEMBER_CODE (unreadable,
     │     badly signed, or its member is gone), MEMBER_CODE_EXPIRED, MEMBER_CODE_USED (a code
     │     is the member's consent to one till sale), TOO_MANY_ATTEMPTS (look-ups per device)
-    └── PromotionError               PromotionErrorCode (domain/promotions/)
-          (common codes) FORBIDDEN, ILLEGAL_STATE; member prices: UNKNOWN_TIER (not one of
-          loyalty's tiers), INVALID_PRICE (also a member price below 0 fen); coupons:
-          TEMPLATE_NOT_ACTIVE (paused, ended, or outside its window), TEMPLATE_SOLD_OUT (every
-          coupon issued),
-          COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
-          new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
-          COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
-          COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired);
-          flash sales: INVALID_PRICE (not below the list price), INVALID_WINDOW (ends before
-          it starts, or in the past), FLASH_SALE_OVERLAP (another sale of the variant at the
-          same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
-          FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
-          FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
-          and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
-          shows them; the pricing of a
-          cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
+    ├── PromotionError               PromotionErrorCode (domain/promotions/)
+    │     (common codes) FORBIDDEN, ILLEGAL_STATE; member prices: UNKNOWN_TIER (not one of
+    │     loyalty's tiers), INVALID_PRICE (also a member price below 0 fen); coupons:
+    │     TEMPLATE_NOT_ACTIVE (paused, ended, or outside its window), TEMPLATE_SOLD_OUT (every
+    │     coupon issued),
+    │     COUPON_LIMIT_REACHED (the member's per-template limit), NOT_A_NEW_MEMBER (a
+    │     new-members-only template; a merged duplicate is not new), INVALID_COUPON_CODE,
+    │     COUPON_CODE_USED, TOO_MANY_ATTEMPTS (wrong redemption codes per member),
+    │     COUPON_UNAVAILABLE (not the member's, used, held by another order, or expired);
+    │     flash sales: INVALID_PRICE (not below the list price), INVALID_WINDOW (ends before
+    │     it starts, or in the past), FLASH_SALE_OVERLAP (another sale of the variant at the
+    │     same time and place), FLASH_SALE_ENDED (ended or cancelled: no more changes),
+    │     FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED (the member's limit),
+    │     FLASH_SALE_MEMBERS_ONLY (a checkout without a member during a sale); the last three
+    │     and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
+    │     shows them; the pricing of a
+    │     cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
+    └── GrowthError                  GrowthErrorCode (domain/growth/)
+          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; referrals: INVALID_PROGRAM (no
+          reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
+          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -298,6 +302,18 @@ class PromotionErrorCode(StrEnum):
     UNKNOWN_TIER = "UNKNOWN_TIER"
 
 
+class GrowthErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_PROGRAM = "INVALID_PROGRAM"
+    PROGRAM_ENDED = "PROGRAM_ENDED"
+    PROGRAM_ACTIVE = "PROGRAM_ACTIVE"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -310,6 +326,7 @@ ErrorCode = (
     | MemberErrorCode
     | AfterSaleErrorCode
     | PromotionErrorCode
+    | GrowthErrorCode
 )
 
 
@@ -368,3 +385,7 @@ class AfterSaleError(DomainError):
 
 class PromotionError(DomainError):
     code: PromotionErrorCode
+
+
+class GrowthError(DomainError):
+    code: GrowthErrorCode

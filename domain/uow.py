@@ -11,6 +11,7 @@ from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
+from domain.growth.referrals_ports import ReferralRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
     ApiKeyRepository,
@@ -84,6 +85,8 @@ class UnitOfWork(Protocol):
     def coupons(self) -> CouponRepository: ...
     @property
     def member_prices(self) -> MemberPriceRepository: ...
+    @property
+    def referrals(self) -> ReferralRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -24,6 +24,8 @@ from domain.aftersales.services import register_handlers as register_after_sale_
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
+from domain.growth.deps import ReferralDeps
+from domain.growth.referrals import register_handlers as register_referral_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
 from domain.inventory.deps import InventoryDeps
@@ -124,6 +126,7 @@ class Runtime:
         register_desk_handlers(self.desk, self.events, self.exporters)
         register_after_sale_handlers(self.aftersales)
         register_coupon_handlers(self.events)
+        register_referral_handlers(self.referrals, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
@@ -298,6 +301,13 @@ class Runtime:
             ordering=self.ordering,
         )
         self.coupons = CouponDeps(uow=self.unit_of_work, clock=self.clock, limiter=self.limiter)
+        self.referrals = ReferralDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            key=_derived_key(s, b"referral"),
+            loyalty=self.loyalty,
+            coupons=self.coupons,
+        )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -36,6 +36,7 @@ from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
 from infra.repositories.promotions import TortoiseFlashSaleRepository
 from infra.repositories.reconciliation import TortoiseReconciliationRepository
+from infra.repositories.referrals import TortoiseReferralRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 from infra.repositories.till_returns import TortoiseTillReturnRepository
@@ -78,6 +79,7 @@ class Repositories:
         self.flash_sales = TortoiseFlashSaleRepository()
         self.coupons = TortoiseCouponRepository()
         self.member_prices = TortoiseMemberPriceRepository()
+        self.referrals = TortoiseReferralRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -120,6 +120,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("desk")
 
     @property
+    def referrals(self) -> NoReturn:
+        raise _unfaked("referrals")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -38,6 +38,7 @@ OWNER = {
     "flash_sales": "promotions",
     "coupons": "promotions",
     "member_prices": "promotions",
+    "referrals": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

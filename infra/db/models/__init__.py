@@ -20,4 +20,5 @@ MODEL_MODULES = [
     "infra.db.models.promotions",
     "infra.db.models.coupons",
     "infra.db.models.member_prices",
+    "infra.db.models.referrals",
 ]

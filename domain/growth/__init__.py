@@ -1,0 +1,3 @@
+"""Growth: social mechanics that bring members in and pay their rewards through promotions
+(coupons) and loyalty (points), never by writing those contexts' tables. Referrals (老带新:
+`referrals`, `referrals_model`, `referrals_ports`); their deps in `deps`."""

@@ -1,0 +1,469 @@
+"""Referrals (老带新): an invitee who joins with a member's code earns both sides a reward when
+the invitee's first order is handed over; a full refund of that order takes it back.
+
+Anti-abuse: only a new person is attributed (a member OneID created at this login, none of
+whose identifiers belonged to an erased member); codes of erased or merged members, one's
+own code, a device that already brought an invitee (rings), and a later merge of invitee and
+referrer are refused. A refusal is a recorded referral with its reason: login goes on."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from domain.errors import GrowthError, GrowthErrorCode, PromotionError
+from domain.events import (
+    EventHandlers,
+    MemberErasing,
+    MemberLoggedIn,
+    MembersMerged,
+    OrderFullyRefunded,
+    OrderHandedOver,
+)
+from domain.growth.deps import ReferralDeps
+from domain.growth.referrals_model import (
+    MAX_MONTHLY_CAP,
+    MAX_POINTS_REWARD,
+    ProgramStatus,
+    Referral,
+    ReferralCounts,
+    ReferralProgram,
+    ReferralStatus,
+    RefusalReason,
+    SharePayload,
+    clean_code,
+    device_hash,
+    referral_code,
+    reward_month,
+    share_payload,
+)
+from domain.identity.model import Principal
+from domain.ids import new_id
+from domain.loyalty.ledger import credit, debit
+from domain.loyalty.model import MAX_POINTS, EntryKind
+from domain.members.model import MemberStatus
+from domain.members.services import identity_hashes_in_uow, surviving_member_in_uow
+from domain.ordering.services import is_cs
+from domain.promotions.coupons import (
+    coupon_template_in_uow,
+    grant_in_uow,
+    revoke_unused_grant_in_uow,
+)
+from domain.uow import UnitOfWork
+
+MAX_LISTED = 100  # referrals listed per member, newest first
+SIDES = ("referrer", "invitee")
+
+
+def _error(code: GrowthErrorCode, message: str, *field: str) -> GrowthError:
+    return GrowthError(code, message, list(field) or None)
+
+
+def _admin(actor: Principal) -> None:
+    if not actor.is_admin:
+        raise _error(GrowthErrorCode.FORBIDDEN, "Only ADMIN staff manage referral programs.")
+
+
+@dataclass(frozen=True)
+class ProgramRules:
+    """What an ADMIN sets: the rewards of each side, the monthly cap, the window."""
+
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    monthly_cap: int
+    referrer_points: int = 0
+    referrer_template_id: UUID | None = None
+    invitee_points: int = 0
+    invitee_points_per_yuan: int = 0
+    invitee_template_id: UUID | None = None
+
+
+async def _check_rules(uow: UnitOfWork, rules: ProgramRules) -> None:
+    def bad(message: str, field: str) -> GrowthError:
+        return _error(GrowthErrorCode.INVALID_PROGRAM, message, field)
+
+    if not 1 <= len(rules.name.strip()) <= 100:
+        raise bad("A program's name is 1-100 characters.", "name")
+    if rules.ends_at <= rules.starts_at:
+        raise bad("The program must end after it starts.", "endsAt")
+    if not 1 <= rules.monthly_cap <= MAX_MONTHLY_CAP:
+        raise bad(f"The monthly cap is 1-{MAX_MONTHLY_CAP} rewards.", "monthlyCap")
+    for name, field in (
+        ("referrer_points", "referrerPoints"),
+        ("invitee_points", "inviteePoints"),
+        ("invitee_points_per_yuan", "inviteePointsPerYuan"),
+    ):
+        if not 0 <= getattr(rules, name) <= MAX_POINTS_REWARD:
+            raise bad(f"Points are 0-{MAX_POINTS_REWARD}.", field)
+    if not (rules.referrer_points or rules.referrer_template_id):
+        raise bad("The referrer needs a reward: points or a coupon.", "referrerPoints")
+    if not (rules.invitee_points or rules.invitee_points_per_yuan or rules.invitee_template_id):
+        raise bad("The invitee needs a reward: points or a coupon.", "inviteePoints")
+    for side in SIDES:
+        template_id = getattr(rules, f"{side}_template_id")
+        if template_id and await coupon_template_in_uow(uow, template_id) is None:
+            raise bad("Unknown coupon template.", f"{side}TemplateId")
+
+
+async def create_program(
+    deps: ReferralDeps, actor: Principal, rules: ProgramRules, *, active: bool = True
+) -> ReferralProgram:
+    """A new program, ACTIVE at once (only one program is active at a time: PROGRAM_ACTIVE
+    while another is) or PAUSED until `set_program_status`."""
+    _admin(actor)
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        await _check_rules(uow, rules)
+        if active:
+            await _none_active(uow)
+        program = ReferralProgram(
+            id=new_id(),
+            name=rules.name.strip(),
+            status=ProgramStatus.ACTIVE if active else ProgramStatus.PAUSED,
+            starts_at=rules.starts_at,
+            ends_at=rules.ends_at,
+            referrer_points=rules.referrer_points,
+            referrer_template_id=rules.referrer_template_id,
+            invitee_points=rules.invitee_points,
+            invitee_points_per_yuan=rules.invitee_points_per_yuan,
+            invitee_template_id=rules.invitee_template_id,
+            monthly_cap=rules.monthly_cap,
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.referrals.add_program(program)
+        return program
+
+
+async def _none_active(uow: UnitOfWork, but: UUID | None = None) -> None:
+    active = await uow.referrals.active_program()
+    if active is not None and active.id != but:
+        raise _error(
+            GrowthErrorCode.PROGRAM_ACTIVE,
+            f"Program {active.name!r} is active; pause or end it first.",
+            "programId",
+        )
+
+
+async def _program(uow: UnitOfWork, program_id: UUID) -> ReferralProgram:
+    program = await uow.referrals.get_program(program_id, lock=True)
+    if program is None:
+        raise _error(GrowthErrorCode.NOT_FOUND, "Unknown referral program.", "programId")
+    if program.status is ProgramStatus.ENDED:
+        raise _error(GrowthErrorCode.PROGRAM_ENDED, "The program has ended.", "programId")
+    return program
+
+
+async def update_program(
+    deps: ReferralDeps, actor: Principal, program_id: UUID, rules: ProgramRules
+) -> ReferralProgram:
+    """New rules apply to rewards paid from now on (also to invitees waiting)."""
+    _admin(actor)
+    async with deps.uow() as uow:
+        program = await _program(uow, program_id)
+        await _check_rules(uow, rules)
+        changed = replace(
+            program,
+            name=rules.name.strip(),
+            starts_at=rules.starts_at,
+            ends_at=rules.ends_at,
+            referrer_points=rules.referrer_points,
+            referrer_template_id=rules.referrer_template_id,
+            invitee_points=rules.invitee_points,
+            invitee_points_per_yuan=rules.invitee_points_per_yuan,
+            invitee_template_id=rules.invitee_template_id,
+            monthly_cap=rules.monthly_cap,
+            updated_at=deps.clock.now(),
+        )
+        await uow.referrals.save_program(changed)
+        return changed
+
+
+async def set_program_status(
+    deps: ReferralDeps, actor: Principal, program_id: UUID, status: ProgramStatus
+) -> ReferralProgram:
+    """ACTIVE (only one program at a time), PAUSED (no new attributions; invitees already
+    attributed are still rewarded) or ENDED (final: nothing more is attributed or paid)."""
+    _admin(actor)
+    async with deps.uow() as uow:
+        program = await _program(uow, program_id)
+        if status is ProgramStatus.ACTIVE:
+            await _none_active(uow, program.id)
+        program.status, program.updated_at = status, deps.clock.now()
+        await uow.referrals.save_program(program)
+        return program
+
+
+async def programs(deps: ReferralDeps, actor: Principal) -> list[ReferralProgram]:
+    _admin(actor)
+    async with deps.uow() as uow:
+        return await uow.referrals.programs(MAX_LISTED)
+
+
+async def share(deps: ReferralDeps, member_id: UUID) -> SharePayload:
+    """The member's code and what a share carries (stored at first ask: a code someone
+    enters is looked up, never decoded)."""
+    code = referral_code(deps.key, member_id)
+    async with deps.uow() as uow:
+        await uow.referrals.put_code(member_id, code, deps.clock.now())
+    return share_payload(code)
+
+
+@dataclass(frozen=True)
+class ReferralSummary:
+    counts: ReferralCounts
+    items: list[Referral]
+    referred_by: Referral | None  # the member's own attribution (also a refused one)
+
+
+async def summary(deps: ReferralDeps, member_id: UUID, *, refused: bool = False) -> ReferralSummary:
+    """Whom the member invited (newest first; refused ones only for CS) and counts."""
+    statuses = tuple(s for s in ReferralStatus if refused or s is not ReferralStatus.REFUSED)
+    async with deps.uow() as uow:
+        counts = await uow.referrals.counts(member_id)
+        items = await uow.referrals.of_referrer(member_id, MAX_LISTED, statuses)
+        own = await uow.referrals.of_invitee(member_id)
+    return ReferralSummary(counts, items, own)
+
+
+async def member_referrals(
+    deps: ReferralDeps, actor: Principal, member_id: UUID
+) -> ReferralSummary:
+    """CS: a member's referrals, refused ones with their reasons."""
+    if not is_cs(actor):
+        raise _error(GrowthErrorCode.FORBIDDEN, "Only CS sees a member's referrals.")
+    return await summary(deps, member_id, refused=True)
+
+
+# Reactions to other contexts' events, in their transactions. None of them raises on a
+# refusal: a login, a hand-over or a refund never fails because of a referral.
+
+
+async def _refusal(
+    deps: ReferralDeps,
+    uow: UnitOfWork,
+    event: MemberLoggedIn,
+    referrer_id: UUID | None,
+    device: str | None,
+) -> RefusalReason | None:
+    if referrer_id is None:
+        return RefusalReason.UNKNOWN_CODE
+    if referrer_id == event.member_id:
+        return RefusalReason.SELF_REFERRAL
+    if not event.created:
+        return RefusalReason.NOT_NEW
+    if await uow.referrals.any_erased(event.identity_hashes):
+        return RefusalReason.RETURNING
+    referrer = await uow.members.get(referrer_id)
+    if referrer is None or referrer.status is not MemberStatus.ACTIVE:
+        return RefusalReason.REFERRER_GONE
+    if device is not None:
+        own = await uow.referrals.of_invitee(referrer_id)
+        if own is not None and own.device_hash == device:
+            return RefusalReason.SELF_REFERRAL
+        if await uow.referrals.device_seen(device):
+            return RefusalReason.SHARED_DEVICE
+    return None
+
+
+async def attribute_in_uow(
+    deps: ReferralDeps, uow: UnitOfWork, event: MemberLoggedIn
+) -> Referral | None:
+    """A login that named a code: the invitee's one attribution (or its recorded refusal)."""
+    if await uow.referrals.of_invitee(event.member_id) is not None:
+        return None  # decided at an earlier login
+    now = deps.clock.now()
+    code = clean_code(event.referral_code)
+    referrer_id = await uow.referrals.member_of_code(code) if code else None
+    device = device_hash(deps.key, event.device)
+    reason = await _refusal(deps, uow, event, referrer_id, device)
+    program = await uow.referrals.active_program()
+    if reason is None and (program is None or not program.live(now)):
+        reason = RefusalReason.NO_PROGRAM
+    referral = Referral(
+        id=new_id(),
+        invitee_id=event.member_id,
+        referrer_id=referrer_id,
+        code=code[:16],
+        program_id=program.id if program is not None and reason is None else None,
+        status=ReferralStatus.REFUSED if reason else ReferralStatus.PENDING,
+        reason=reason,
+        device_hash=device,
+        order_id=None,
+        referrer_paid=False,
+        created_at=now,
+        decided_at=now if reason else None,
+    )
+    return referral if await uow.referrals.add(referral) else None
+
+
+def _key(referral: Referral, side: str, what: str = "reward") -> str:
+    return f"referral-{what}:{referral.id}:{side}"
+
+
+async def _grant(
+    deps: ReferralDeps,
+    uow: UnitOfWork,
+    referral: Referral,
+    side: str,
+    member_id: UUID,
+    points: int,
+    template_id: UUID | None,
+) -> int:
+    """Pay one side; the points paid."""
+    points = min(points, MAX_POINTS)
+    if points > 0:
+        await credit(
+            deps.loyalty,
+            uow,
+            member_id,
+            points,
+            EntryKind.ADJUST,
+            f"referral:{referral.id}",
+            "SYSTEM",
+            f"referral reward ({side})",
+            _key(referral, side),
+        )
+    if template_id is not None:
+        # A template that gives no more (paused, ended, sold out): the points still pay.
+        with suppress(PromotionError):
+            await grant_in_uow(deps.coupons, uow, template_id, member_id, _key(referral, side))
+    return max(points, 0)
+
+
+async def reward_in_uow(
+    deps: ReferralDeps, uow: UnitOfWork, event: OrderHandedOver
+) -> Referral | None:
+    """The invitee's first order handed over: both sides rewarded once (keys on every
+    grant), the referrer within the program's monthly cap."""
+    referral = await uow.referrals.of_invitee(event.member_id, lock=True)
+    if referral is None or referral.status is not ReferralStatus.PENDING:
+        return None
+    program = await uow.referrals.get_program(referral.program_id) if referral.program_id else None
+    now = deps.clock.now()
+    if program is None or program.status is ProgramStatus.ENDED or now >= program.ends_at:
+        return None  # the program is over: nothing more is paid
+    assert referral.referrer_id is not None
+    referrer = await surviving_member_in_uow(uow, referral.referrer_id)
+    referral.referrer_paid = (
+        referrer is not None
+        and referrer.status is MemberStatus.ACTIVE
+        and await uow.referrals.take_month_slot(referrer.id, reward_month(now), program.monthly_cap)
+    )
+    if referral.referrer_paid and referrer is not None:
+        referral.referrer_points = await _grant(
+            deps,
+            uow,
+            referral,
+            "referrer",
+            referrer.id,
+            program.referrer_points,
+            program.referrer_template_id,
+        )
+    referral.invitee_points = await _grant(
+        deps,
+        uow,
+        referral,
+        "invitee",
+        event.member_id,
+        program.invitee_points_for(event.paid),
+        program.invitee_template_id,
+    )
+    referral.status, referral.order_id, referral.decided_at = (
+        ReferralStatus.REWARDED,
+        event.order_id,
+        now,
+    )
+    await uow.referrals.save(referral)
+    return referral
+
+
+async def _take_back(
+    deps: ReferralDeps, uow: UnitOfWork, referral: Referral, side: str, member_id: UUID, points: int
+) -> None:
+    if points > 0:  # spent points become a debt, as the ledger records reversals
+        await debit(
+            deps.loyalty,
+            uow,
+            member_id,
+            points,
+            EntryKind.REVERSE,
+            f"referral:{referral.id}",
+            "SYSTEM",
+            f"referral reward taken back ({side})",
+            _key(referral, side, "back"),
+            allow_debt=True,
+        )
+    await revoke_unused_grant_in_uow(uow, _key(referral, side), deps.clock.now())
+
+
+async def claw_back_in_uow(
+    deps: ReferralDeps, uow: UnitOfWork, event: OrderFullyRefunded
+) -> Referral | None:
+    """The rewarded first order was fully refunded (within its return window, which
+    after-sales enforces): points taken back (a debt when spent), unused coupons revoked,
+    used ones left. The referrer's monthly slot stays taken."""
+    referral = await uow.referrals.of_invitee(event.member_id, lock=True)
+    if (
+        referral is None
+        or referral.status is not ReferralStatus.REWARDED
+        or referral.order_id != event.order_id
+    ):
+        return None
+    if referral.referrer_paid and referral.referrer_id is not None:
+        referrer = await surviving_member_in_uow(uow, referral.referrer_id)
+        if referrer is not None:
+            await _take_back(deps, uow, referral, "referrer", referrer.id, referral.referrer_points)
+    await _take_back(deps, uow, referral, "invitee", event.member_id, referral.invitee_points)
+    referral.status, referral.decided_at = ReferralStatus.CLAWED_BACK, deps.clock.now()
+    await uow.referrals.save(referral)
+    return referral
+
+
+async def _on_merged(deps: ReferralDeps, uow: UnitOfWork, event: MembersMerged) -> None:
+    """A merge shows who was one person: an invitee merged with its referrer referred
+    themselves; an invitee merged into an older member was not new."""
+    source, target = event.source_member_id, event.target_member_id
+    for invitee, reason in (
+        (source, RefusalReason.MERGED),
+        (target, RefusalReason.SELF_REFERRAL),
+    ):
+        referral = await uow.referrals.of_invitee(invitee, lock=True)
+        if referral is None or referral.status is not ReferralStatus.PENDING:
+            continue
+        if invitee == target and referral.referrer_id != source:
+            continue  # the survivor absorbed someone else: its own attribution stands
+        if invitee == source and referral.referrer_id == target:
+            reason = RefusalReason.SELF_REFERRAL
+        referral.status, referral.reason = ReferralStatus.REFUSED, reason
+        referral.decided_at = deps.clock.now()
+        await uow.referrals.save(referral)
+
+
+def register_handlers(deps: ReferralDeps, events: EventHandlers) -> None:
+    async def on_login(uow: UnitOfWork, event: MemberLoggedIn) -> None:
+        await attribute_in_uow(deps, uow, event)
+
+    async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
+        await reward_in_uow(deps, uow, event)
+
+    async def on_refunded(uow: UnitOfWork, event: OrderFullyRefunded) -> None:
+        await claw_back_in_uow(deps, uow, event)
+
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await _on_merged(deps, uow, event)
+
+    async def on_erasing(uow: UnitOfWork, event: MemberErasing) -> None:
+        # Kept as keyed hashes (no identifier can be read back) so a returning person is
+        # not a new one: the anti-abuse purpose PIPL allows to keep.
+        hashes = await identity_hashes_in_uow(uow, event.member_id)
+        await uow.referrals.remember_erased(hashes, deps.clock.now())
+
+    events.register(MemberLoggedIn, on_login)
+    events.register(OrderHandedOver, on_handed_over)
+    events.register(OrderFullyRefunded, on_refunded)
+    events.register(MembersMerged, on_merged)
+    events.register(MemberErasing, on_erasing)
