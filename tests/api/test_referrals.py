@@ -20,6 +20,7 @@ from infra.db.models.referrals import ReferralProgramRow, ReferralRow
 from infra.runtime import Runtime
 from tests.support.aftersales import approve, asked, line_ids, request_input
 from tests.support.api import Api, staff_api
+from tests.support.members import send_code
 from tests.support.orders import make_variants, receive
 from tests.support.referrals import (
     CREATE_PROGRAM,
@@ -271,3 +272,31 @@ async def test_no_program_live_refuses_and_admins_refusals_change_nothing(
         {"name": "老带新", "status": "PAUSED"},
     ]
     assert await ReferralRow.filter(status="PENDING").count() == 0
+
+
+PHONE_LOGIN = """mutation($phone: String!, $code: String!, $ref: String) {
+  loginWithPhone(input: {phone: $phone, code: $code, referralCode: $ref}) {
+    created member { id } errors { code } } }"""
+MERGE = """mutation($s: ID!, $t: ID!) { mergeMembers(input: {sourceMemberId: $s,
+  targetMemberId: $t, reason: "one person, two accounts"}) { errors { code } } }"""
+
+
+async def test_a_phone_login_is_attributed_and_a_merge_with_the_referrer_is_a_self_referral(
+    api: Api, admin: Api, runtime: Runtime, cs: Api
+) -> None:
+    await create_program(admin, runtime)
+    alice = await shopper(api, "ref-alice")
+    code = await code_of(alice)
+    sms = await send_code(api, runtime, "13800138000", "+8613800138000")
+    variables = {"phone": "13800138000", "code": sms, "ref": code}
+    payload = (await api.data(PHONE_LOGIN, variables))["loginWithPhone"]
+    assert payload["errors"] == [] and payload["created"]
+    carol = payload["member"]["id"]
+    node = (await cs.data(CS_VIEW, {"id": carol}))["node"]["referrals"]
+    assert node["referredBy"] == {"status": "PENDING", "reason": None}
+
+    merged = (await cs.data(MERGE, {"s": carol, "t": alice.id}))["mergeMembers"]
+    assert merged["errors"] == []
+    seen = await _cs_view(cs, alice)
+    assert [(i["status"], i["reason"]) for i in seen["items"]] == [("REFUSED", "SELF_REFERRAL")]
+    assert (seen["invited"], seen["pending"]) == (0, 0)
