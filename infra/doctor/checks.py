@@ -58,6 +58,9 @@ What each check relies on (the code that keeps it true):
                           (conditional update), USED when that order is paid
   coupon_discounts        the checkout holds each coupon with its discount and writes the
                           same allocation on the order's lines, in one transaction
+  referral_rewards        domain/growth/referrals.py: the invitee's referral row is locked
+                          when its first order is handed over, and every credit has a key
+                          (`referral-reward:<id>:<side>`)
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from infra.doctor import (
     ordering,
     promotions,
     reconciliation,
+    referrals,
     refunds,
     reviews,
     till_returns,
@@ -89,5 +93,6 @@ CHECKS: tuple[Check, ...] = (
     *reviews.CHECKS,
     *promotions.CHECKS,
     *coupons.CHECKS,
+    *referrals.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)
