@@ -25,6 +25,7 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.deps import ReferralDeps
+from domain.growth.referrals import referrals_exporter
 from domain.growth.referrals import register_handlers as register_referral_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
@@ -128,6 +129,7 @@ class Runtime:
         register_coupon_handlers(self.events)
         register_referral_handlers(self.referrals, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
+        self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from domain.errors import GrowthError, GrowthErrorCode, PromotionError
 from domain.events import (
     EventHandlers,
+    Exporter,
     MemberErasing,
     MemberLoggedIn,
     MembersMerged,
@@ -441,6 +443,31 @@ async def _on_merged(deps: ReferralDeps, uow: UnitOfWork, event: MembersMerged) 
         referral.status, referral.reason = ReferralStatus.REFUSED, reason
         referral.decided_at = deps.clock.now()
         await uow.referrals.save(referral)
+
+
+def referrals_exporter(deps: ReferralDeps) -> Exporter:
+    """The member's referral code, counts and own attribution, for their data export."""
+
+    async def export(uow: UnitOfWork, member_id: UUID) -> dict[str, Any]:
+        counts = await uow.referrals.counts(member_id)
+        own = await uow.referrals.of_invitee(member_id)
+        return {
+            "code": referral_code(deps.key, member_id),
+            "invited": counts.invited,
+            "rewarded": counts.rewarded,
+            "pending": counts.pending,
+            "referredBy": (
+                {
+                    "status": own.status.value,
+                    "reason": own.reason.value if own.reason else None,
+                    "createdAt": own.created_at.isoformat(),
+                }
+                if own
+                else None
+            ),
+        }
+
+    return export
 
 
 def register_handlers(deps: ReferralDeps, events: EventHandlers) -> None:

@@ -43,6 +43,7 @@ CS_VIEW = """query($id: ID!) { node(id: $id) { ... on Member { referrals { invit
 TEMPLATE = """mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) {
   template { id } errors { code field message } } }"""
 COUPONS = "{ me { coupons(status: AVAILABLE) { nodes { id status } } } }"
+EXPORT = "mutation { exportMyData { document errors { code } } }"
 DELETE = """mutation { deleteMyAccount(input: {confirm: true}) { ok errors { code } } }"""
 
 
@@ -122,6 +123,9 @@ async def test_the_first_order_handed_over_rewards_both_sides_once_and_a_full_re
     }  # fmt: skip
     assert (await referrals_of(bob.api))["referredBy"]["status"] == "PENDING"
     assert await balance(alice) == 0
+    exported = (await bob.api.data(EXPORT))["exportMyData"]["document"]["referrals"]
+    assert exported["code"] == await code_of(bob)
+    assert exported["referredBy"]["status"] == "PENDING" and exported["invited"] == 0
 
     order = await handed_over(client, runtime, clerk, bob, stores, mango)
     assert await balance(alice) == 500
