@@ -39,10 +39,18 @@ def upgrade() -> None:
         sa.Column("invitee_points_per_yuan", sa.Integer(), nullable=False),
         sa.Column("invitee_template_id", UUID, nullable=True),
         sa.Column("monthly_cap", sa.Integer(), nullable=False),
+        # 1 while ACTIVE, else NULL: the unique key holds "one active program at a time" even
+        # against two admins activating at once (NULLs do not collide).
+        sa.Column("active_slot", sa.Integer(), nullable=True, unique=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.CheckConstraint(
             "status IN ('ACTIVE','PAUSED','ENDED')", name="ck_referral_program_status"
+        ),
+        sa.CheckConstraint(
+            "(status = 'ACTIVE') = (active_slot IS NOT NULL) AND "
+            "(active_slot IS NULL OR active_slot = 1)",
+            name="ck_referral_program_active",
         ),
         sa.CheckConstraint("monthly_cap > 0", name="ck_referral_program_cap"),
     )

@@ -57,6 +57,11 @@ def _program(row: ReferralProgramRow) -> ReferralProgram:
     return ReferralProgram(id=row.id, **{f: getattr(row, f) for f in PROGRAM_FIELDS})
 
 
+def _slot(program: ReferralProgram) -> int | None:
+    """The unique `active_slot`: two programs cannot both be ACTIVE, whatever the race."""
+    return 1 if program.status is ProgramStatus.ACTIVE else None
+
+
 def _referral(row: ReferralRow) -> Referral:
     return Referral(id=row.id, **{f: getattr(row, f) for f in REFERRAL_FIELDS})
 
@@ -64,7 +69,9 @@ def _referral(row: ReferralRow) -> Referral:
 class TortoiseReferralRepository(ReferralRepository):
     async def add_program(self, program: ReferralProgram) -> None:
         await ReferralProgramRow.create(
-            id=program.id, **{f: getattr(program, f) for f in PROGRAM_FIELDS}
+            id=program.id,
+            active_slot=_slot(program),
+            **{f: getattr(program, f) for f in PROGRAM_FIELDS},
         )
 
     async def get_program(self, program_id: UUID, *, lock: bool = False) -> ReferralProgram | None:
@@ -74,7 +81,8 @@ class TortoiseReferralRepository(ReferralRepository):
 
     async def save_program(self, program: ReferralProgram) -> None:
         await ReferralProgramRow.filter(id=program.id).update(
-            **{f: getattr(program, f) for f in PROGRAM_FIELDS if f != "created_at"}
+            active_slot=_slot(program),
+            **{f: getattr(program, f) for f in PROGRAM_FIELDS if f != "created_at"},
         )
 
     async def active_program(self) -> ReferralProgram | None:

@@ -14,7 +14,7 @@ import pytest
 
 from domain.catalog.model import Variant
 from domain.identity.model import StaffRole
-from infra.db.models.referrals import ReferralMonthRow, ReferralRow
+from infra.db.models.referrals import ReferralMonthRow, ReferralProgramRow, ReferralRow
 from infra.runtime import Runtime
 from tests.support import is_postgres
 from tests.support.api import Api, staff_api
@@ -29,7 +29,14 @@ from tests.support.orders import (
     receive,
     stepped,
 )
-from tests.support.referrals import balance, code_of, create_program, invited
+from tests.support.referrals import (
+    CREATE_PROGRAM,
+    balance,
+    code_of,
+    create_program,
+    invited,
+    program_input,
+)
 from tests.support.shoppers import Shopper, shopper
 
 
@@ -100,3 +107,22 @@ async def test_two_orders_of_one_invitee_handed_over_at_once_reward_once(
     assert await ReferralMonthRow.filter(referrer_id=alice.key).values_list(
         "rewarded", flat=True
     ) == [1]
+
+
+async def test_admins_activating_programs_at_once_leave_one_active(
+    api: Api, admin: Api, runtime: Runtime
+) -> None:
+    """The check `_none_active` reads before writing; the unique `active_slot` decides a race
+    (a loser is refused, PROGRAM_ACTIVE or a masked error, and writes nothing)."""
+    given = [{"program": program_input(runtime, name=f"第{n}期")} for n in range(6)]
+
+    bodies = await asyncio.gather(*(admin(CREATE_PROGRAM, {"i": i}) for i in given))
+
+    created = [
+        b
+        for b in bodies
+        if ((b.get("data") or {}).get("createReferralProgram") or {}).get("program")
+    ]
+    assert len(created) == 1
+    assert await ReferralProgramRow.filter(status="ACTIVE").count() == 1
+    assert await ReferralProgramRow.all().count() == 1

@@ -20,6 +20,7 @@ class ReferralProgramRow(Model):
     invitee_points_per_yuan = fields.IntField()
     invitee_template_id = fields.UUIDField(null=True)
     monthly_cap = fields.IntField()
+    active_slot = fields.IntField(null=True, unique=True)  # 1 while ACTIVE: one at a time
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
