@@ -8,7 +8,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.permissions import IsAdmin
 from api.types.referrals import ReferralProgram
-from domain.growth.referrals import programs
+from domain.growth.referrals_programs import programs
 
 
 @strawberry.type

@@ -14,8 +14,8 @@ from api.mutations import actor, mutate
 from api.permissions import IsAdmin
 from api.relay import decode_id
 from api.types.referrals import ReferralProgram
-from domain.growth import referrals
 from domain.growth import referrals_model as m
+from domain.growth import referrals_programs as referrals
 from domain.growth.referrals_model import ProgramStatus
 
 

@@ -27,7 +27,8 @@ from domain.aftersales.services import (
 )
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
 from domain.errors import DomainError
-from domain.growth.referrals import ProgramRules, create_program, share
+from domain.growth.referrals import share
+from domain.growth.referrals_programs import ProgramRules, create_program
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
