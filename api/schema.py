@@ -43,6 +43,7 @@ from api.mutations.member_prices import MemberPriceMutations
 from api.mutations.members import MemberMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
+from api.mutations.referrals import ReferralMutations
 from api.mutations.refunds import RefundMutations
 from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
@@ -51,6 +52,7 @@ from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
 from api.queries import Query as CoreQuery
 from api.reconciliation import ReconciliationMutations, ReconciliationQueries
+from api.referral_queries import ReferralQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
@@ -81,6 +83,7 @@ class Query(
     CouponQueries,
     CheckoutQuoteQueries,
     AssistQueries,
+    ReferralQueries,
 ):
     pass
 
@@ -107,6 +110,7 @@ class Mutation(
     CouponMutations,
     MemberPriceMutations,
     AssistMutations,
+    ReferralMutations,
 ):
     pass
 

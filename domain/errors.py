@@ -84,7 +84,10 @@
           ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
           store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
           through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
-          threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID)
+          threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
+          referrals: INVALID_PROGRAM (no
+          reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
+          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -335,6 +338,9 @@ class GrowthErrorCode(StrEnum):
     GROUP_LIMIT_REACHED = "GROUP_LIMIT_REACHED"
     FULFILMENT_NOT_OFFERED = "FULFILMENT_NOT_OFFERED"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INVALID_PROGRAM = "INVALID_PROGRAM"
+    PROGRAM_ENDED = "PROGRAM_ENDED"
+    PROGRAM_ACTIVE = "PROGRAM_ACTIVE"
 
 
 ErrorCode = (

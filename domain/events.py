@@ -151,6 +151,38 @@ class OrderAdvancing:
 
 
 @dataclass(frozen=True)
+class OrderHandedOver:
+    """An order's goods reached its member (picked up or delivered), in the hand-over's
+    transaction: growth rewards an invitee's first order."""
+
+    order_id: UUID
+    member_id: UUID
+    paid: int  # fen paid in money
+
+
+@dataclass(frozen=True)
+class OrderFullyRefunded:
+    """Every unit of a handed-over order came back through after-sales: growth takes back a
+    referral's rewards."""
+
+    order_id: UUID
+    member_id: UUID
+
+
+@dataclass(frozen=True)
+class MemberLoggedIn:
+    """A login that named a referral code (loginWithWechat, loginWithPhone), in the login's
+    transaction. `created`: OneID never saw this person and made the member now;
+    `identity_hashes`: the keyed lookup hashes of the identifiers the login used."""
+
+    member_id: UUID
+    created: bool
+    referral_code: str
+    device: str | None
+    identity_hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RefundRetried:
     """A failed refund was recorded again (CS): `refund_id` takes the place of `failed_id`."""
 

@@ -13,6 +13,7 @@ from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
+from domain.growth.referrals_ports import ReferralRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
     ApiKeyRepository,
@@ -92,6 +93,8 @@ class UnitOfWork(Protocol):
     def group_buys(self) -> GroupBuyRepository: ...
     @property
     def hot_rows(self) -> HotRowRepository: ...
+    @property
+    def referrals(self) -> ReferralRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -25,8 +25,10 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
-from domain.growth.deps import AssistDeps, GroupBuyDeps
+from domain.growth.deps import AssistDeps, GroupBuyDeps, ReferralDeps
 from domain.growth.group_buys import register_handlers as register_group_buy_handlers
+from domain.growth.referrals import referrals_exporter
+from domain.growth.referrals import register_handlers as register_referral_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
 from domain.identity.ports import RateLimiter
 from domain.inventory.deps import InventoryDeps
@@ -129,7 +131,9 @@ class Runtime:
         register_coupon_handlers(self.events)
         register_assist_handlers(self.events)
         register_group_buy_handlers(self.group_buys)
+        register_referral_handlers(self.referrals, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
+        self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
@@ -308,6 +312,13 @@ class Runtime:
         )
         self.group_buys = GroupBuyDeps(
             uow=self.unit_of_work, clock=self.clock, ordering=self.ordering, live=self.live
+        )
+        self.referrals = ReferralDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            key=_derived_key(s, b"referral"),
+            loyalty=self.loyalty,
+            coupons=self.coupons,
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

@@ -56,6 +56,17 @@ def _consents(records: list[ConsentRecord]) -> ConsentsPayload:
     return ConsentsPayload(consents=Consents.from_domain(records))
 
 
+REFERRAL_CODE_HELP = (
+    "The inviter's referral code (from the share's `ref` or `scene`): a first login of a new "
+    "person is attributed to them; anything else is recorded as refused, and login goes on."
+)
+DEVICE_HELP = "The client's device fingerprint, compared (hashed) against referral rings."
+
+
+def _referred(code: str | None, device: str | None) -> login.Referred | None:
+    return login.Referred(code[:64], device) if code and code.strip() else None
+
+
 @strawberry.input
 class LoginWithWechatInput:
     app_id: str
@@ -65,6 +76,8 @@ class LoginWithWechatInput:
         description="The nickname typed in WeChat's nickname field (at most 64 characters): "
         "names a member created by this login; a returning member keeps theirs.",
     )
+    referral_code: str | None = strawberry.field(default=None, description=REFERRAL_CODE_HELP)
+    device_fingerprint: str | None = strawberry.field(default=None, description=DEVICE_HELP)
 
 
 @strawberry.input
@@ -76,6 +89,12 @@ class PhoneInput:
 class PhoneCodeInput:
     phone: str
     code: str = strawberry.field(description="The 6-digit code sent by SMS.")
+    referral_code: str | None = strawberry.field(
+        default=None, description=f"loginWithPhone only. {REFERRAL_CODE_HELP}"
+    )
+    device_fingerprint: str | None = strawberry.field(
+        default=None, description=f"loginWithPhone only. {DEVICE_HELP}"
+    )
 
 
 @strawberry.type
@@ -206,7 +225,13 @@ class MemberMutations:
         return await mutate(
             MemberLoginPayload,
             MemberUserError,
-            lambda: login.login_with_wechat(deps, input.app_id, input.code, input.display_name),
+            lambda: login.login_with_wechat(
+                deps,
+                input.app_id,
+                input.code,
+                input.display_name,
+                _referred(input.referral_code, input.device_fingerprint),
+            ),
             _logged_in,
         )
 
@@ -230,7 +255,12 @@ class MemberMutations:
         return await mutate(
             MemberLoginPayload,
             MemberUserError,
-            lambda: login.login_with_phone(deps, input.phone, input.code),
+            lambda: login.login_with_phone(
+                deps,
+                input.phone,
+                input.code,
+                referred=_referred(input.referral_code, input.device_fingerprint),
+            ),
             _logged_in,
         )
 

@@ -12,7 +12,7 @@ from api.relay import Node, encode_id
 from api.types.coupons import CouponView
 from domain.aftersales import member_codes
 from domain.aftersales.member_codes import issue_member_code
-from domain.identity.model import Principal, PrincipalKind
+from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.live import mask_name
 from domain.members import model as m
 from domain.members.model import Channel, ConsentPurpose, IdentityKind, MemberStatus, VerifiedBy
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from api.types.desk import StaffNote
     from api.types.orders import OrderConnection
     from api.types.points import Points
+    from api.types.referrals import Referrals, ReferralShare
     from api.types.reviews import ReviewConnection
     from api.types.subscriptions import SubscriptionConnection
 
@@ -302,6 +303,38 @@ class Member(Node):
             return None
         views = await tasks_of_member(info.context.runtime.assists, self.key)
         return [AssistTask.from_domain(v) for v in views]
+
+    @strawberry.field(
+        description="The member's referral code and share payload (老带新; only the member)."
+    )
+    async def referral(
+        self, info: Info[Context, Any]
+    ) -> Annotated[ReferralShare, strawberry.lazy("api.types.referrals")] | None:
+        from api.types.referrals import ReferralShare
+        from domain.growth.referrals import share
+
+        actor = info.context.principal
+        if actor is None or not (actor.is_member and actor.id == self.key):
+            return None
+        return ReferralShare.from_domain(await share(info.context.runtime.referrals, self.key))
+
+    @strawberry.field(
+        description="Whom the member invited (counts and the latest), and who invited them: "
+        "the member, and CS (who also see refused invitations with their reasons)."
+    )
+    async def referrals(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Referrals, strawberry.lazy("api.types.referrals")] | None:
+        from api.types.referrals import Referrals
+        from domain.growth.referrals import member_referrals, summary
+
+        actor = info.context.principal
+        deps = info.context.runtime.referrals
+        if actor is not None and actor.is_member and actor.id == self.key:
+            return Referrals.from_domain(await summary(deps, self.key), cs=False)
+        if actor is None or not actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT):
+            return None
+        return Referrals.from_domain(await member_referrals(deps, actor, self.key), cs=True)
 
     @strawberry.field(
         description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "

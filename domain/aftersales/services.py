@@ -36,7 +36,7 @@ from domain.aftersales.model import (
     withdrawable,
 )
 from domain.errors import AfterSaleError, AfterSaleErrorCode, OrderError
-from domain.events import MembersMerged, RefundCompleted, RefundRetried
+from domain.events import MembersMerged, OrderFullyRefunded, RefundCompleted, RefundRetried
 from domain.idempotency import once
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
@@ -508,6 +508,8 @@ async def _refund(
     every_unit = all(before[x.id] + units.get(x.id, 0) >= x.quantity for x in order.lines)
     if every_unit and order.coupon_discount:  # fully refunded: its coupons back, while valid
         await give_back_in_uow(uow, order.id, deps.clock.now())
+    if every_unit and order.member_id is not None:  # growth takes back a referral's rewards
+        await deps.ordering.events.dispatch(uow, OrderFullyRefunded(order.id, order.member_id))
 
 
 async def _notify_refunded(

@@ -1,6 +1,7 @@
 """What the growth services are given: `AssistDeps` (friend-assist), `GroupBuyDeps`
-(group-buys). Rewards go through promotions' coupons and loyalty's points, each with its own
-deps; a group-buy seat is an order, placed, paid and cancelled by ordering."""
+(group-buys), `ReferralDeps` (referrals). Rewards go through promotions' coupons and
+loyalty's points, each with its own deps; a group-buy seat is an order, placed, paid and
+cancelled by ordering."""
 
 from __future__ import annotations
 
@@ -36,3 +37,12 @@ class GroupBuyDeps:
     ordering: OrderingDeps  # each seat is an order placed, paid and cancelled by ordering
     live: LiveEvents
     batch: int = 200  # groups or orders per run of the failure job
+
+
+@dataclass(frozen=True)
+class ReferralDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    key: bytes  # derives members' codes and hashes device fingerprints
+    loyalty: LoyaltyDeps  # points rewards (credited and reversed with keys)
+    coupons: CouponDeps  # coupon rewards (granted with keys)

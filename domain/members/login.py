@@ -5,9 +5,11 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.errors import MemberError, MemberErrorCode
+from domain.events import MemberLoggedIn
 from domain.identity.model import Principal, TokenPair
 from domain.identity.services import issue_tokens
 from domain.ids import new_id
@@ -23,6 +25,7 @@ from domain.members.services import (
     bind_identifier,
     clean_display_name,
     find_member,
+    identity_hash,
     link_identity,
     member_principal,
     new_member,
@@ -32,8 +35,37 @@ from domain.uow import UnitOfWork
 CODE_RE = re.compile(r"^[0-9]{6}$")
 
 
+@dataclass(frozen=True)
+class Referred:
+    """A login's referral code and the client's device fingerprint (growth decides)."""
+
+    code: str
+    device: str | None = None
+
+
+async def _referred(
+    deps: MemberDeps,
+    uow: UnitOfWork,
+    member: Member,
+    created: bool,
+    referred: Referred | None,
+    identifiers: list[tuple[IdentityKind, str, str]],
+) -> None:
+    """Tell growth of a login that named a referral code; it records a refusal, never fails."""
+    if referred is None or not referred.code.strip():
+        return
+    hashes = tuple(identity_hash(deps, kind, app, value) for kind, app, value in identifiers)
+    await deps.events.dispatch(
+        uow, MemberLoggedIn(member.id, created, referred.code, referred.device, hashes)
+    )
+
+
 async def login_with_wechat(
-    deps: MemberDeps, app_id: str, code: str, display_name: str | None = None
+    deps: MemberDeps,
+    app_id: str,
+    code: str,
+    display_name: str | None = None,
+    referred: Referred | None = None,
 ) -> tuple[Member, TokenPair, bool]:
     """wx.login() code -> the member (created on first login) and tokens; (.., created).
     `display_name` is the nickname the member typed in WeChat's nickname field: it names a
@@ -50,6 +82,10 @@ async def login_with_wechat(
         try:
             async with deps.auth.uow() as uow:
                 member, created = await _member_for_wechat(deps, uow, app_id, session, name)
+                used = [(IdentityKind.WECHAT_OPENID, app_id, session.openid)]
+                if session.unionid:
+                    used.append((IdentityKind.WECHAT_UNIONID, "", session.unionid))
+                await _referred(deps, uow, member, created, referred, used)
                 pair = await issue_tokens(deps.auth, uow, member_principal(member))
             return member, pair, created
         except MemberError as error:
@@ -223,7 +259,11 @@ def _code_error(code: MemberErrorCode, message: str) -> MemberError:
 
 
 async def login_with_phone(
-    deps: MemberDeps, phone: str, code: str, channel: Channel = Channel.H5
+    deps: MemberDeps,
+    phone: str,
+    code: str,
+    channel: Channel = Channel.H5,
+    referred: Referred | None = None,
 ) -> tuple[Member, TokenPair, bool]:
     """H5 and kiosk login by SMS code; a first login creates the member."""
     number = await consume_phone_code(deps, phone, code)
@@ -233,6 +273,8 @@ async def login_with_phone(
         await bind_identifier(
             deps, uow, member, IdentityKind.PHONE, number, VerifiedBy.SMS, "SYSTEM"
         )
+        used = [(IdentityKind.PHONE, "", number)]
+        await _referred(deps, uow, member, found is None, referred, used)
         pair = await issue_tokens(deps.auth, uow, member_principal(member))
     return member, pair, found is None
 

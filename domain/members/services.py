@@ -129,6 +129,12 @@ async def surviving_member_in_uow(uow: UnitOfWork, member_id: UUID) -> Member | 
     return await resolve_member(uow.members, member_id)
 
 
+async def identity_hashes_in_uow(uow: UnitOfWork, member_id: UUID) -> list[str]:
+    """The keyed lookup hashes of the member's identifiers (no identifier can be read back
+    from them): growth keeps an erased member's to know them when they return."""
+    return [i.lookup_hash for i in await uow.members.identities_of([member_id])]
+
+
 async def member_since_in_uow(uow: UnitOfWork, member: Member) -> datetime:
     """When the person behind a OneID became a member: the earliest creation of the member
     and of every account merged into it (a duplicate made yesterday and merged into a

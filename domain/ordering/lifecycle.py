@@ -16,6 +16,7 @@ from domain.events import (
     MemberErasing,
     MembersMerged,
     OrderCancelled,
+    OrderHandedOver,
     ReservationExpired,
     ReservationsAtRisk,
     ReservationsExpiring,
@@ -261,10 +262,14 @@ async def hand_over_in_uow(
 
 
 async def _earn(deps: OrderingDeps, uow: UnitOfWork, order: Order) -> None:
-    """Goods handed over: the member earns on what they paid in money."""
+    """Goods handed over: the member earns on what they paid in money (and growth hears of
+    it: an invitee's first order rewards a referral)."""
     if order.member_id is not None:
         await earn_for_purchase(
             deps.loyalty, uow, order.member_id, order.amount_due, order.reservation_owner
+        )
+        await deps.events.dispatch(
+            uow, OrderHandedOver(order.id, order.member_id, order.amount_due)
         )
 
 

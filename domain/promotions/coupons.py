@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -373,6 +374,18 @@ async def grant_batch_in_uow(
     ]
     await uow.coupons.add_coupons(coupons)
     return coupons
+
+
+async def coupon_template_in_uow(uow: UnitOfWork, template_id: UUID) -> CouponTemplate | None:
+    """The template, for a context that names one in its rules (referral rewards)."""
+    return await uow.coupons.get_template(template_id)
+
+
+async def revoke_unused_grant_in_uow(uow: UnitOfWork, key: str, now: datetime) -> bool:
+    """Take back the coupon granted with `key` while it is unused (a reward clawed back): it
+    expires now. A used or held coupon stays with the member; False then, or without one."""
+    coupon = await uow.coupons.by_issue_key(key.strip())
+    return coupon is not None and await uow.coupons.revoke(coupon.id, now)
 
 
 async def grant_coupon(

@@ -96,6 +96,11 @@ class CouponRepository(Protocol):
         they no longer name the order."""
         ...
 
+    async def revoke(self, coupon_id: UUID, now: datetime) -> bool:
+        """An AVAILABLE coupon → EXPIRED now (a reward taken back); False when it is used,
+        held or expired already."""
+        ...
+
     async def expire(self, now: datetime, limit: int) -> int:
         """AVAILABLE coupons past `valid_until` → EXPIRED (at most `limit`)."""
         ...

@@ -39,6 +39,7 @@ from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
 from infra.repositories.promotions import TortoiseFlashSaleRepository
 from infra.repositories.reconciliation import TortoiseReconciliationRepository
+from infra.repositories.referrals import TortoiseReferralRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 from infra.repositories.till_returns import TortoiseTillReturnRepository
@@ -84,6 +85,7 @@ class Repositories:
         self.member_prices = TortoiseMemberPriceRepository()
         self.assists = TortoiseAssistRepository()
         self.group_buys = TortoiseGroupBuyRepository()
+        self.referrals = TortoiseReferralRepository()
 
 
 class ReadUnitOfWork(Repositories):

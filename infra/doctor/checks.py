@@ -67,6 +67,9 @@ What each check relies on (the code that keeps it true):
                           with its order's cancellation while the group is open
   failed_group_refunds    fail_group_buys marks the group FAILED, then cancels each seat's
                           order (a paid one refunded) through ordering's cancel_by_system
+  referral_rewards        domain/growth/referrals.py: the invitee's referral row is locked
+                          when its first order is handed over, and every credit has a key
+                          (`referral-reward:<id>:<side>`)
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ from infra.doctor import (
     ordering,
     promotions,
     reconciliation,
+    referrals,
     refunds,
     reviews,
     till_returns,
@@ -102,5 +106,6 @@ CHECKS: tuple[Check, ...] = (
     *coupons.CHECKS,
     *assists.CHECKS,
     *group_buys.CHECKS,
+    *referrals.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

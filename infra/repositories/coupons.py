@@ -386,6 +386,16 @@ class TortoiseCouponRepository(CouponRepository):
             USED,
         )
 
+    async def revoke(self, coupon_id: UUID, now: datetime) -> bool:
+        changed = await sql.execute(
+            "UPDATE coupon SET status = $1, valid_until = $2 WHERE id = $3 AND status = $4",
+            EXPIRED,
+            now,
+            coupon_id,
+            AVAILABLE,
+        )
+        return changed == 1
+
     async def expire(self, now: datetime, limit: int) -> int:
         return await sql.execute(
             "UPDATE coupon SET status = $1 WHERE id IN (SELECT id FROM coupon WHERE status = $2 "

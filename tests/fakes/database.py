@@ -141,6 +141,10 @@ class FakeUnitOfWork(UnitOfWork):
         return self._db.hot_rows
 
     @property
+    def referrals(self) -> NoReturn:
+        raise _unfaked("referrals")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -37,6 +37,8 @@ from domain.growth.group_buys import (
     join_group,
     open_group,
 )
+from domain.growth.referrals import share
+from domain.growth.referrals_programs import ProgramRules, create_program
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
@@ -46,7 +48,7 @@ from domain.inventory.till_model import RefundMethod, ReturnedLine
 from domain.inventory.till_returns import PosReturnRequest, record_pos_return
 from domain.inventory.transfers import create_transfer, receive_transfer, ship_transfer
 from domain.loyalty.services import adjust_points, daily_check_in
-from domain.members.login import login_with_wechat
+from domain.members.login import Referred, login_with_wechat
 from domain.members.merge import merge_members
 from domain.members.services import member_principal
 from domain.ordering.checkout import Checkout, DeliveryTo, place_order
@@ -303,8 +305,18 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     # Eve returns one of two kiwis (paid partly with points): it comes back damaged and is
     # written off; for the other she gets her money back without returning it. Her next
     # order took ¥3 off with a coupon (held by the order, spent when it was paid).
+    # Eve came with Ann's referral code: her first order handed over rewards both, and its
+    # full refund below takes the rewards back.
+    now = clock.now()
+    rules = ProgramRules("老带新", now, now + timedelta(days=30), 5, 500, None, 100)
+    await create_program(runtime.referrals, ADMIN, rules)
+    ann_code = (await share(runtime.referrals, ann.id)).code
     eve = member_principal(
-        (await login_with_wechat(runtime.members, "wx-demo", "test:doctor-eve"))[0]
+        (
+            await login_with_wechat(
+                runtime.members, "wx-demo", "test:doctor-eve", referred=Referred(ann_code)
+            )
+        )[0]
     )
     await adjust_points(runtime.loyalty, ADMIN, eve.id, 300, "welcome gift", "gift-eve")
     no_minimum = CouponRules(CouponKind.NO_THRESHOLD, amount_off=300)
@@ -749,6 +761,10 @@ async def corrupt_coupon_orders(books: Books) -> None:
     )
 
 
+async def corrupt_referral_rewards(books: Books) -> None:
+    await sql.execute("UPDATE referral SET referrer_paid = $1", False)
+
+
 async def corrupt_coupon_discounts(books: Books) -> None:
     await sql.execute("UPDATE coupon SET discount = discount + 100 WHERE status = 'USED'")
 
@@ -767,6 +783,10 @@ CORRUPTIONS.update(
         "coupon_discounts": (
             corrupt_coupon_discounts,
             "order {couponed}: its 1 coupon(s) took off 400, its lines show 300",
+        ),
+        "referral_rewards": (
+            corrupt_referral_rewards,
+            "(CLAWED_BACK): 2 points rewards, at most 1 may be paid",
         ),
     }
 )

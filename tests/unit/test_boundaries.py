@@ -41,6 +41,7 @@ OWNER = {
     "assists": "growth",
     "hot_rows": "ordering",  # the hot rows of a checkout, taken together (ordering/hot_take.py)
     "group_buys": "growth",
+    "referrals": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -22,4 +22,5 @@ MODEL_MODULES = [
     "infra.db.models.member_prices",
     "infra.db.models.assists",
     "infra.db.models.group_buys",
+    "infra.db.models.referrals",
 ]
