@@ -112,29 +112,38 @@ async def test_fifty_concurrent_joins_of_a_group_of_five_take_exactly_its_seats(
     assert [s.status for s in found.seats] == [SeatStatus.PAID] * 5
 
 
-async def test_concurrent_joins_across_many_groups_fill_every_group_and_none_over(
+async def test_a_thousand_concurrent_joins_across_two_hundred_groups_fill_each_and_none_over(
     runtime: Runtime, stores: dict[str, Any]
 ) -> None:
     store = stores["SH-A"].id
     variant = await a_variant(runtime)
-    await receive(runtime, store, variant, 1000)
+    await receive(runtime, store, variant, 2000)
     campaign = await a_campaign(runtime, variant, store, size=5)
-    leaders = await members(runtime, 20, "leader")
-    groups = [
-        (await open_group(runtime.group_buys, m, campaign.id, Where(store)))[0] for m in leaders
-    ]
-    crowd = await members(runtime, 160)  # eight for each group's four free seats
+    leaders = await members(runtime, 200, "leader")
+    opened = await asyncio.gather(
+        *(open_group(runtime.group_buys, m, campaign.id, Where(store)) for m in leaders)
+    )
+    groups = [group for group, _ in opened]
+    crowd = await members(runtime, 1000)  # five for each group's four free seats
 
+    # The five of a group start side by side, so they race for its last seat for real.
     results = await asyncio.gather(
-        *(try_join(runtime, m, groups[n % len(groups)].id, store) for n, m in enumerate(crowd))
+        *(try_join(runtime, m, groups[n // 5].id, store) for n, m in enumerate(crowd))
     )
 
-    assert outcome(results) == {"SEAT": 80, "GROUP_FULL": 80}
+    assert outcome(results) == {"SEAT": 800, "GROUP_FULL": 200}
     for group in groups:
         found = await group_now(runtime, group.id)
         assert (found.status, found.seats_taken, len(found.seats)) == (GroupStatus.OPEN, 5, 5)
     level = await runtime.repos.inventory.level(store, variant)
-    assert level is not None and level.reserved == 100
+    assert level is not None and level.reserved == 1000
+
+    orders = [first for _, first in opened] + [r[1] for r in results if isinstance(r, tuple)]
+    paid = await asyncio.gather(*(try_pay(runtime, o) for o in orders))
+    assert all(isinstance(p, Order) for p in paid), [p for p in paid if not isinstance(p, Order)]
+    for group in groups:
+        found = await group_now(runtime, group.id)
+        assert (found.status, found.paid, found.seats_taken) == (GroupStatus.COMPLETED, 5, 5)
 
 
 async def test_cancellations_racing_new_joiners_never_put_a_group_over_its_size(
