@@ -79,7 +79,8 @@
           seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
           time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
           FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
-          INSUFFICIENT_STOCK (the member's order could not reserve the unit);
+          INSUFFICIENT_STOCK (the member's order could not reserve the unit),
+          COUPON_UNAVAILABLE (a coupon of the seat's order that does not apply: ordering's);
           friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
           ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
           store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
@@ -338,6 +339,7 @@ class GrowthErrorCode(StrEnum):
     GROUP_LIMIT_REACHED = "GROUP_LIMIT_REACHED"
     FULFILMENT_NOT_OFFERED = "FULFILMENT_NOT_OFFERED"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    COUPON_UNAVAILABLE = "COUPON_UNAVAILABLE"
     INVALID_PROGRAM = "INVALID_PROGRAM"
     PROGRAM_ENDED = "PROGRAM_ENDED"
     PROGRAM_ACTIVE = "PROGRAM_ACTIVE"

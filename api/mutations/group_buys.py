@@ -4,6 +4,7 @@ Each seat is an order the member pays with `payOrder`."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -68,6 +69,12 @@ class CancelGroupBuyCampaignInput:
 class OpenGroupInput:
     campaign_id: strawberry.ID
     fulfilment: FulfilmentInput
+    coupon_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="The member's coupons, off the group price as in placeOrder: held for "
+        "the seat's order, used when it is paid, given back if it is cancelled (also when the "
+        "group fails).",
+    )
     idempotency_key: str | None = None
 
 
@@ -75,6 +82,12 @@ class OpenGroupInput:
 class JoinGroupInput:
     group_id: strawberry.ID
     fulfilment: FulfilmentInput
+    coupon_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="The member's coupons, off the group price as in placeOrder: held for "
+        "the seat's order, used when it is paid, given back if it is cancelled (also when the "
+        "group fails).",
+    )
     idempotency_key: str | None = None
 
 
@@ -107,6 +120,10 @@ def _where(fulfilment: FulfilmentInput) -> Where:
             else None
         ),
     )
+
+
+def _coupons(ids: list[strawberry.ID]) -> list[UUID]:
+    return [decode_id(x, "Coupon", ["couponIds", str(n)]) for n, x in enumerate(ids)]
 
 
 def _seat(found: tuple[DomainGroup, DomainOrder]) -> GroupSeatPayload:
@@ -167,6 +184,7 @@ class GroupBuyMutations:
                 decode_id(input.campaign_id, "GroupBuyCampaign", "campaignId"),
                 _where(input.fulfilment),
                 input.idempotency_key,
+                _coupons(input.coupon_ids),
             ),
             _seat,
         )
@@ -189,6 +207,7 @@ class GroupBuyMutations:
                 decode_id(input.group_id, "GroupBuy", "groupId"),
                 _where(input.fulfilment),
                 input.idempotency_key,
+                _coupons(input.coupon_ids),
             ),
             _seat,
         )

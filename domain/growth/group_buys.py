@@ -9,6 +9,7 @@ is cancelled, and the paid ones refunded, by ordering's `cancel_by_system`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -229,6 +230,7 @@ def _checkout(
     campaign: GroupBuyCampaign,
     where: Where,
     pay_by: datetime,
+    coupon_ids: Sequence[UUID],
 ) -> Checkout:
     if not actor.is_member:
         raise _error(G.FORBIDDEN, "Members open and join groups.", "groupId")
@@ -251,6 +253,7 @@ def _checkout(
         pickup_location_id=store,
         delivery=where.delivery,
         unit_prices={campaign.variant_id: campaign.price},
+        coupon_ids=tuple(coupon_ids),  # the member's, off the group price (ordering judges them)
         # Never past the group's end: an unpaid seat is free again before the group fails.
         pay_within=max(min(deps.ordering.policy.payment_timeout, left), timedelta(seconds=1)),
     )
@@ -321,6 +324,7 @@ async def open_group(
     campaign_id: UUID,
     where: Where,
     idempotency_key: str | None = None,
+    coupon_ids: Sequence[UUID] = (),
 ) -> tuple[Group, Order]:
     """The leader's seat and a new group: the campaign's units for the whole group are taken
     with the leader's order, in its transaction."""
@@ -347,7 +351,7 @@ async def open_group(
         await uow.group_buys.add_group(group)
         await _take_seat(uow, campaign, group, order, now)
 
-    checkout = _checkout(deps, actor, campaign, where, group.expires_at)
+    checkout = _checkout(deps, actor, campaign, where, group.expires_at, coupon_ids)
     order = await _place(deps, actor, replace(checkout, on_placed=seat), idempotency_key)
     return await _group_of(deps, order), order
 
@@ -358,6 +362,7 @@ async def join_group(
     group_id: UUID,
     where: Where,
     idempotency_key: str | None = None,
+    coupon_ids: Sequence[UUID] = (),
 ) -> tuple[Group, Order]:
     """A seat in an open group: refused (GROUP_FULL) once every seat is held by an order,
     paid or within its payment time, before the member can pay."""
@@ -373,7 +378,7 @@ async def join_group(
     async def seat(uow: UnitOfWork, order: Order) -> None:
         await _take_seat(uow, campaign, group, order, now)
 
-    checkout = _checkout(deps, actor, campaign, where, group.expires_at)
+    checkout = _checkout(deps, actor, campaign, where, group.expires_at, coupon_ids)
     order = await _place(deps, actor, replace(checkout, on_placed=seat), idempotency_key)
     return await _group_of(deps, order), order
 

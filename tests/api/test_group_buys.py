@@ -14,24 +14,30 @@ from typing import Any
 import httpx
 import pytest
 
-from api.relay import decode_any_id
+from api.relay import decode_any_id, encode_id
 from domain.catalog.model import Variant
 from domain.events import MemberErased
 from domain.growth.group_buys import fail_expired_groups, group_topic
 from domain.identity.model import StaffRole
 from domain.members.merge import merge_members
 from domain.ordering.lifecycle import cancel_unpaid
+from domain.promotions.coupons import grant_coupon
+from domain.promotions.coupons_model import Coupon, CouponKind, CouponRules, CouponStatus
 from infra.runtime import Runtime
 from tests.support.api import Api, staff_api
+from tests.support.coupons import ADMIN, template
 from tests.support.group_buys import (
     CANCEL_CAMPAIGN,
     CREATE,
+    JOIN,
     LIST,
+    OPEN,
     created,
     group_of,
     join,
     members,
     open_group,
+    pickup,
     terms,
 )
 from tests.support.orders import (
@@ -284,3 +290,42 @@ async def test_a_merge_moves_seats_and_counts_and_an_erasure_hides_the_name(
         await runtime.events.dispatch(uow, MemberErased(target))
     seen = await group_of(api, group_id)
     assert [m["label"] for m in seen["members"]] == ["Z**", "**"]
+
+
+async def test_a_seat_takes_the_members_coupons_off_the_group_price_and_a_failure_gives_them_back(
+    admin: Api, api: Api, runtime: Runtime, stores: dict[str, Any], peach: Variant
+) -> None:
+    campaign = await created(admin, terms(runtime, stores, peach, size=3, minutes=30))
+    leader, other = await members(api, 2)
+    off = await template(runtime, rules=CouponRules(CouponKind.NO_THRESHOLD, amount_off=500))
+    mine, _ = await grant_coupon(runtime.coupons, ADMIN, off.id, leader.key, "test", "k-1")
+    theirs, _ = await grant_coupon(runtime.coupons, ADMIN, off.id, other.key, "test", "k-2")
+
+    def given(coupon: Coupon) -> dict[str, Any]:
+        return {"fulfilment": pickup(stores), "couponIds": [encode_id("Coupon", coupon.id)]}
+
+    opened = (
+        await leader.api.data(OPEN, {"input": {"campaignId": campaign["id"], **given(mine)}})
+    )["openGroup"]
+    assert opened["errors"] == [], opened
+    assert opened["order"]["total"] == {"amount": 3900 - 500}  # off the group price
+    group_id = opened["group"]["id"]
+    before = await level(runtime, stores["SH-A"].id, peach)
+    # The leader's coupon is not the other member's: refused, and nothing changed.
+    refused = (await other.api.data(JOIN, {"input": {"groupId": group_id, **given(mine)}}))[
+        "joinGroup"
+    ]
+    assert refusal(refused) == ("COUPON_UNAVAILABLE", ["couponIds", "0"])
+    assert (await group_of(api, group_id))["seatsTaken"] == 1
+    assert await level(runtime, stores["SH-A"].id, peach) == before
+    joined = (await other.api.data(JOIN, {"input": {"groupId": group_id, **given(theirs)}}))[
+        "joinGroup"
+    ]
+    assert joined["order"]["total"] == {"amount": 3400}, joined
+    held = [await runtime.repos.coupons.get_coupon(c.id) for c in (mine, theirs)]
+    assert [c.status if c else None for c in held] == [CouponStatus.HELD] * 2
+
+    runtime.clock.advance(timedelta(minutes=31))  # type: ignore[attr-defined]
+    await fail_expired_groups(runtime.group_buys)
+    back = [await runtime.repos.coupons.get_coupon(c.id) for c in (mine, theirs)]
+    assert [c.status if c else None for c in back] == [CouponStatus.AVAILABLE] * 2
