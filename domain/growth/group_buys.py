@@ -310,14 +310,6 @@ async def _place(
         raise
 
 
-async def _published(deps: GroupBuyDeps, group_id: UUID) -> Group:
-    async with deps.uow() as uow:
-        group = await uow.group_buys.get_group(group_id)
-    assert group is not None
-    await deps.live.publish(group_event(group, deps.clock.now()))
-    return group
-
-
 async def open_group(
     deps: GroupBuyDeps,
     actor: Principal,
@@ -394,15 +386,17 @@ def _check_joinable(group: Group, actor: Principal, now: datetime) -> None:
 
 
 async def _group_of(deps: GroupBuyDeps, order: Order) -> Group:
+    """The seat's group, read once, told to the share page."""
     async with deps.uow() as uow:
-        seat = await uow.group_buys.seat_of_order(order.id)
-    if seat is None:  # the key was first used for an order that is no group's seat
+        group = await uow.group_buys.group_of_order(order.id)
+    if group is None:  # the key was first used for an order that is no group's seat
         raise _error(
             G.IDEMPOTENCY_CONFLICT,
             "This idempotencyKey was used for a different request; use a new key.",
             "idempotencyKey",
         )
-    return await _published(deps, seat.group_id)
+    await deps.live.publish(group_event(group, deps.clock.now()))
+    return group
 
 
 # ---------------------------------------------------------------- reactions to orders
@@ -420,11 +414,10 @@ def register_handlers(deps: GroupBuyDeps) -> None:
         now = deps.clock.now()
         # Not counted when the group failed or is past its time (the job has not failed it
         # yet): the seat stays HELD, and the failure job cancels and refunds this order.
-        if await uow.group_buys.count_payment(seat.group_id, now) is None:
+        group = await uow.group_buys.count_payment(seat.group_id, now)
+        if group is None:
             return
         await uow.group_buys.set_seat_status(seat.id, SeatStatus.PAID)
-        group = await uow.group_buys.get_group(seat.group_id)
-        assert group is not None
         event.live.append(group_event(group, now))
 
     async def on_cancelled(uow: UnitOfWork, event: OrderCancelled) -> None:

@@ -46,6 +46,10 @@ class GroupBuyRepository(Protocol):
         """With its seats, in the order they were taken."""
         ...
 
+    async def group_of_order(self, order_id: UUID) -> Group | None:
+        """The group of the order's seat, with its seats (None: the order is no seat)."""
+        ...
+
     async def take_seat(self, group_id: UUID, now: datetime) -> bool:
         """One more seat if the group is OPEN, not expired and not full (False: GROUP_FULL)."""
         ...
@@ -54,9 +58,9 @@ class GroupBuyRepository(Protocol):
         """An OPEN group's seat is free again (and its payment no longer counts)."""
         ...
 
-    async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
+    async def count_payment(self, group_id: UUID, now: datetime) -> Group | None:
         """One more paid seat of an OPEN group not past its time; the group COMPLETES when every
-        seat of its size is paid. None: not counted; else whether this payment completed it."""
+        seat of its size is paid. None: not counted; else the group after it (without seats)."""
         ...
 
     async def fail_group(self, group_id: UUID, now: datetime) -> bool:

@@ -64,6 +64,14 @@ GROUP_BUY_SEAT_COLUMNS = (
 SELECT_CAMPAIGNS = f"SELECT {', '.join(GROUP_BUY_CAMPAIGN_COLUMNS)} FROM group_buy_campaign"
 SELECT_GROUPS = f"SELECT {', '.join(GROUP_BUY_COLUMNS)} FROM group_buy"
 SELECT_SEATS = f"SELECT {', '.join(GROUP_BUY_SEAT_COLUMNS)} FROM group_buy_seat"
+# A group and its seats in one statement (a group has at most MAX_GROUP_SIZE seats): the seat's
+# columns are prefixed `s_`, none when the group has no seat.
+SELECT_GROUP_WITH_SEATS = (
+    f"SELECT {', '.join(f'g.{c}' for c in GROUP_BUY_COLUMNS)}, "
+    f"{', '.join(f's.{c} AS s_{c}' for c in GROUP_BUY_SEAT_COLUMNS)} "
+    "FROM group_buy g LEFT JOIN group_buy_seat s ON s.group_id = g.id"
+)
+SEATS_IN_ORDER = " ORDER BY s.joined_at, s.id"
 
 
 def _campaign(row: Any) -> GroupBuyCampaign:
@@ -114,6 +122,18 @@ def _seat(row: Any) -> Seat:
         status=SeatStatus(row["status"]),
         joined_at=sql.as_datetime(row["joined_at"]),
     )
+
+
+def _group_with_seats(rows: list[Any]) -> Group | None:
+    if not rows:
+        return None
+    group = _group(rows[0])
+    group.seats = [
+        _seat({c: row[f"s_{c}"] for c in GROUP_BUY_SEAT_COLUMNS})
+        for row in rows
+        if row["s_id"] is not None
+    ]
+    return group
 
 
 class TortoiseGroupBuyRepository(GroupBuyRepository):
@@ -187,24 +207,19 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
         )
 
     async def take_member_seat(self, campaign_id: UUID, member_id: UUID, limit: int) -> bool:
-        # The member's row first exists, then one conditional update: two tabs of one member
-        # cannot both pass the limit.
-        await sql.fetch(
+        # One statement: the member's first seat inserts the row; a later one is a conditional
+        # update of it (ON CONFLICT locks the row): two tabs of one member cannot both pass.
+        rows = await sql.fetch(
             "INSERT INTO group_buy_member (id, campaign_id, member_id, seats) "
-            "VALUES ($1, $2, $3, 0) ON CONFLICT (campaign_id, member_id) DO NOTHING "
+            "VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, member_id) DO UPDATE "
+            "SET seats = group_buy_member.seats + 1 WHERE group_buy_member.seats + 1 <= $4 "
             "RETURNING id",
             new_id(),
             campaign_id,
             member_id,
-        )
-        changed = await sql.execute(
-            "UPDATE group_buy_member SET seats = seats + 1 "
-            "WHERE campaign_id = $1 AND member_id = $2 AND seats + 1 <= $3",
-            campaign_id,
-            member_id,
             limit,
         )
-        return changed == 1
+        return len(rows) == 1
 
     async def give_back_member_seat(self, campaign_id: UUID, member_id: UUID) -> None:
         await sql.execute(
@@ -232,15 +247,18 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
         )
 
     async def get_group(self, group_id: UUID) -> Group | None:
-        rows = await sql.fetch(f"{SELECT_GROUPS} WHERE id = $1", group_id)
-        if not rows:
-            return None
-        group = _group(rows[0])
-        seats = await sql.fetch(
-            f"{SELECT_SEATS} WHERE group_id = $1 ORDER BY joined_at, id", group_id
+        return _group_with_seats(
+            await sql.fetch(f"{SELECT_GROUP_WITH_SEATS} WHERE g.id = $1{SEATS_IN_ORDER}", group_id)
         )
-        group.seats = [_seat(row) for row in seats]
-        return group
+
+    async def group_of_order(self, order_id: UUID) -> Group | None:
+        return _group_with_seats(
+            await sql.fetch(
+                f"{SELECT_GROUP_WITH_SEATS} WHERE g.id = "
+                f"(SELECT group_id FROM group_buy_seat WHERE order_id = $1){SEATS_IN_ORDER}",
+                order_id,
+            )
+        )
 
     async def take_seat(self, group_id: UUID, now: datetime) -> bool:
         changed = await sql.execute(
@@ -259,22 +277,18 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
             1 if was_paid else 0,
         )
 
-    async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
-        changed = await sql.execute(
-            "UPDATE group_buy SET paid = paid + 1 "
-            "WHERE id = $1 AND status = 'OPEN' AND paid < seats_taken AND expires_at > $2",
+    async def count_payment(self, group_id: UUID, now: datetime) -> Group | None:
+        # One statement: the count, and the completion when this payment is the size-th.
+        rows = await sql.fetch(
+            "UPDATE group_buy SET paid = paid + 1, "
+            "status = CASE WHEN paid + 1 = size THEN 'COMPLETED' ELSE status END, "
+            "closed_at = CASE WHEN paid + 1 = size THEN $2 ELSE closed_at END "
+            "WHERE id = $1 AND status = 'OPEN' AND paid < seats_taken AND expires_at > $2 "
+            f"RETURNING {', '.join(GROUP_BUY_COLUMNS)}",
             group_id,
             now,
         )
-        if changed != 1:
-            return None
-        completed = await sql.execute(
-            "UPDATE group_buy SET status = 'COMPLETED', closed_at = $2 "
-            "WHERE id = $1 AND status = 'OPEN' AND paid = size",
-            group_id,
-            now,
-        )
-        return completed == 1
+        return _group(rows[0]) if rows else None
 
     async def fail_group(self, group_id: UUID, now: datetime) -> bool:
         changed = await sql.execute(

@@ -73,6 +73,10 @@ class FakeGroupBuys(GroupBuyRepository):
         )
         return replace(found, seats=seats)
 
+    async def group_of_order(self, order_id: UUID) -> Group | None:
+        seat = next((s for s in self._t.group_buy_seats.values() if s.order_id == order_id), None)
+        return await self.get_group(seat.group_id) if seat else None
+
     async def take_seat(self, group_id: UUID, now: datetime) -> bool:
         g = self._t.group_buys[group_id]
         if g.status is not GroupStatus.OPEN or g.seats_taken >= g.size or g.expires_at <= now:
@@ -86,15 +90,14 @@ class FakeGroupBuys(GroupBuyRepository):
             g.seats_taken -= 1
             g.paid -= 1 if was_paid else 0
 
-    async def count_payment(self, group_id: UUID, now: datetime) -> bool | None:
+    async def count_payment(self, group_id: UUID, now: datetime) -> Group | None:
         g = self._t.group_buys[group_id]
         if g.status is not GroupStatus.OPEN or g.paid >= g.seats_taken or g.expires_at <= now:
             return None
         g.paid += 1
         if g.paid == g.size:
             g.status, g.closed_at = GroupStatus.COMPLETED, now
-            return True
-        return False
+        return replace(g, seats=[])
 
     async def fail_group(self, group_id: UUID, now: datetime) -> bool:
         g = self._t.group_buys[group_id]
