@@ -3,10 +3,11 @@
 
 In `make bench` (scenario `group_buy`, bench/loadgen.py): `domain` is one seat per operation,
 a join (or the open of a new group when the client's group is full) and its payment, which
-completes the group on every fifth; each client fills groups of its own, 64 members taking
-turns. `raw` does the same rows by hand in two asyncpg transactions: the member's seat count,
-the seat, the group's counter, the conditional stock update and the reservation; then the
-group's paid counter. After the run the books must balance (no group over its size, every
+completes the group on every fifth; each client fills groups of its own, the 256 members
+taking turns. `raw` does the same rows by hand in two asyncpg transactions, in a campaign of
+its own (so its seats leave the members' per-campaign limit to the domain): the member's seat
+count, the seat, the group's counter, the conditional stock update and the reservation; then
+the group's paid counter. After the run the books must balance (no group over its size, every
 counter equal to its seats).
 
 Standalone, on a fresh database of its own:
@@ -36,33 +37,32 @@ BUYERS = 256  # at most 100 seats each (the per-member limit): 25,600 seats a ru
 
 
 async def seed_group_buy(runtime: Any) -> dict[str, Any]:
-    """A store and its SKU (1,000,000 units), a campaign of groups of five with no practical
-    limits, and the members who take the seats in turns."""
+    """A store and its SKU (1,000,000 units), two campaigns of groups of five with no practical
+    limits (one for the domain, one for the raw baseline, so the baseline's seats do not use
+    up the members' per-campaign limit of 100), and the members who take the seats in turns."""
     from domain.growth.group_buys import CampaignTerms, create_campaign
 
     admin, store, variant = await _world(runtime, "G", 1_000_000)
     now = runtime.clock.now()
-    campaign = await create_campaign(
-        runtime.group_buys,
-        admin,
-        CampaignTerms(
-            variant_id=variant,
-            price=99900,
-            group_size=SIZE,
-            time_limit=timedelta(hours=24),
-            per_member_limit=100,
-            starts_at=now,
-            ends_at=now + timedelta(days=1),
-            units_offered=1_000_000,
-            location_ids=(store,),
-        ),
-        None,
+    terms = CampaignTerms(
+        variant_id=variant,
+        price=99900,
+        group_size=SIZE,
+        time_limit=timedelta(hours=24),
+        per_member_limit=100,
+        starts_at=now,
+        ends_at=now + timedelta(days=1),
+        units_offered=1_000_000,
+        location_ids=(store,),
     )
+    campaign = await create_campaign(runtime.group_buys, admin, terms, None)
+    raw_campaign = await create_campaign(runtime.group_buys, admin, terms, None)
     buyers = await _members(runtime, BUYERS, "group")
     return {
         "store": str(store),
         "variant": str(variant),
         "campaign": str(campaign.id),
+        "raw_campaign": str(raw_campaign.id),
         "members": [str(b.id) for b in buyers],
     }
 
@@ -96,7 +96,8 @@ def group_op(world: dict[str, Any], impl: str, runtime: Any, pool: asyncpg.Pool)
     from domain.ids import new_id
 
     hot = world["group_buy"]
-    store, variant, campaign = (uuid.UUID(hot[k]) for k in ("store", "variant", "campaign"))
+    store, variant = uuid.UUID(hot["store"]), uuid.UUID(hot["variant"])
+    campaign = uuid.UUID(hot["campaign" if impl == "domain" else "raw_campaign"])
     members = [Principal(kind=PrincipalKind.MEMBER, id=uuid.UUID(m)) for m in hot["members"]]
     cashier = Principal(kind=PrincipalKind.STAFF, id=new_id(), role=StaffRole.ADMIN)
 
@@ -157,16 +158,17 @@ def group_op(world: dict[str, Any], impl: str, runtime: Any, pool: asyncpg.Pool)
 
 
 async def group_books(pool: asyncpg.Pool, world: dict[str, Any]) -> str | None:
-    """None when no group of the campaign holds more seats than its size and every group's
+    """None when no group of the campaigns holds more seats than its size and every group's
     counters equal its seats."""
-    campaign = uuid.UUID(world["group_buy"]["campaign"])
+    campaigns = [uuid.UUID(world["group_buy"][k]) for k in ("campaign", "raw_campaign")]
     async with pool.acquire() as conn:
         bad = await conn.fetchval(
-            "SELECT count(*) FROM group_buy g WHERE g.campaign_id = $1 AND (g.seats_taken > g.size "
+            "SELECT count(*) FROM group_buy g WHERE g.campaign_id = ANY($1::uuid[]) "
+            "AND (g.seats_taken > g.size "
             "OR g.seats_taken <> (SELECT count(*) FROM group_buy_seat s WHERE s.group_id = g.id) "
             "OR g.paid <> (SELECT count(*) FROM group_buy_seat s WHERE s.group_id = g.id "
             "AND s.status = 'PAID'))",
-            campaign,
+            campaigns,
         )
     return f"{bad} groups whose counters disagree with their seats" if bad else None
 
