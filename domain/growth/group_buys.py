@@ -260,9 +260,15 @@ def _checkout(
 
 
 async def _take_seat(
-    uow: UnitOfWork, campaign: GroupBuyCampaign, group: Group, order: Order, now: datetime
+    uow: UnitOfWork,
+    campaign: GroupBuyCampaign,
+    group: Group,
+    order: Order,
+    label: str,
+    now: datetime,
 ) -> None:
-    """The seat, in the order's transaction: the member's count first, then the group's
+    """The seat, in the order's transaction, which holds the shelf's row already (taken last
+    by the checkout): so only writes here, no read. The member's count first, then the group's
     counter (the hot row, last and briefly)."""
     assert order.member_id is not None
     if not await uow.group_buys.take_member_seat(
@@ -273,7 +279,6 @@ async def _take_seat(
             f"At most {campaign.per_member_limit} seats per member in this campaign.",
             "groupId",
         )
-    member = await uow.members.get(order.member_id)
     try:
         await uow.group_buys.add_seat(
             Seat(
@@ -282,7 +287,7 @@ async def _take_seat(
                 campaign_id=campaign.id,
                 member_id=order.member_id,
                 order_id=order.id,
-                label=mask_name(member.display_name if member else None) or "**",
+                label=label,
                 leader=group.leader_id == order.member_id,
                 status=SeatStatus.HELD,
                 joined_at=now,
@@ -292,6 +297,12 @@ async def _take_seat(
         raise _error(G.ALREADY_IN_GROUP, "You are in this group already.", "groupId") from None
     if not await uow.group_buys.take_seat(group.id, now):
         raise _error(G.GROUP_FULL, "Every seat of this group is taken.", "groupId")
+
+
+async def _label(uow: UnitOfWork, actor: Principal) -> str:
+    """How the share page shows the member (王**), read before the order's transaction."""
+    member = await uow.members.get(actor.id) if actor.is_member else None
+    return mask_name(member.display_name if member else None) or "**"
 
 
 async def _place(
@@ -323,6 +334,7 @@ async def open_group(
     now = deps.clock.now()
     async with deps.uow() as uow:
         campaign = await uow.group_buys.get_campaign(campaign_id)
+        label = await _label(uow, actor)
     if campaign is None:
         raise _error(G.NOT_FOUND, "Unknown campaign.", "campaignId")
     if not campaign.is_live(now):
@@ -341,7 +353,7 @@ async def open_group(
         if not await uow.group_buys.take_units(campaign.id, group.size, now):
             raise _error(G.CAMPAIGN_SOLD_OUT, "No units left for another group.", "campaignId")
         await uow.group_buys.add_group(group)
-        await _take_seat(uow, campaign, group, order, now)
+        await _take_seat(uow, campaign, group, order, label, now)
 
     checkout = _checkout(deps, actor, campaign, where, group.expires_at, coupon_ids)
     order = await _place(deps, actor, replace(checkout, on_placed=seat), idempotency_key)
@@ -362,13 +374,14 @@ async def join_group(
     async with deps.uow() as uow:
         group = await uow.group_buys.get_group(group_id)
         campaign = await uow.group_buys.get_campaign(group.campaign_id) if group else None
+        label = await _label(uow, actor)
     if group is None or campaign is None:
         raise _error(G.NOT_FOUND, "Unknown group.", "groupId")
     if idempotency_key is None or not any(s.member_id == actor.id for s in group.seats):
         _check_joinable(group, actor, now)  # a retry of a join that took a seat answers it
 
     async def seat(uow: UnitOfWork, order: Order) -> None:
-        await _take_seat(uow, campaign, group, order, now)
+        await _take_seat(uow, campaign, group, order, label, now)
 
     checkout = _checkout(deps, actor, campaign, where, group.expires_at, coupon_ids)
     order = await _place(deps, actor, replace(checkout, on_placed=seat), idempotency_key)
