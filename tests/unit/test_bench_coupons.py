@@ -82,7 +82,7 @@ def test_the_report_shows_the_share_of_place_order_under_the_table(tmp_path: Any
         machine=machine,
         settings=settings,
     )
-    text = render({SCENARIO: coupon}, "# Performance", tmp_path)
+    text = render({SCENARIO: coupon}, "# Performance", None)  # text only: no matplotlib
     assert (
         "Throughput as a share of place_order's (the same invocation's run): "
         "http x8 90 %, raw x8 90 %." in text
