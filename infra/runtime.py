@@ -25,8 +25,9 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
-from domain.growth.deps import AssistDeps, GroupBuyDeps, ReferralDeps
+from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
 from domain.growth.group_buys import register_handlers as register_group_buy_handlers
+from domain.growth.guides import register_handlers as register_guide_handlers
 from domain.growth.referrals import referrals_exporter
 from domain.growth.referrals import register_handlers as register_referral_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
@@ -132,6 +133,7 @@ class Runtime:
         register_assist_handlers(self.events)
         register_group_buy_handlers(self.group_buys)
         register_referral_handlers(self.referrals, self.events)
+        register_guide_handlers(self.guides, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register_list("orders", export_orders)
@@ -319,6 +321,9 @@ class Runtime:
             key=_derived_key(s, b"referral"),
             loyalty=self.loyalty,
             coupons=self.coupons,
+        )
+        self.guides = GuideDeps(
+            uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
