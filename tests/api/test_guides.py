@@ -334,3 +334,35 @@ async def test_performance_statements_do_not_grow_with_guides(
     found = (await manager_a.data(PERFORMANCE, {"s": store, "m": month}))["guidePerformance"]
     assert len(found["guides"]) == 4 and found["total"]["orders"] == 4
     assert await statements() == one
+
+
+MERGE = """mutation($s: ID!, $t: ID!) { mergeMembers(input: {sourceMemberId: $s,
+  targetMemberId: $t, reason: "same person"}) { errors { code } } }"""
+
+
+async def test_a_merge_keeps_the_survivors_guide_and_moves_the_orders(
+    api: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clerk_a: Api,
+    clerk_b: Api,
+    cs: Api,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    kept = await _login(api, "keep", await _code(clerk_a))
+    gone = await _login(api, "gone", await _code(clerk_b))
+    await _paid_order(client, runtime, gone, stores, mango)
+    unbound = await shopper(api, "unbound")
+    taker = await _login(api, "taker", await _code(clerk_b))
+
+    for source, target in ((gone, kept), (taker, unbound)):
+        merged = await cs.data(MERGE, {"s": source.id, "t": target.id})
+        assert merged["mergeMembers"]["errors"] == [], merged
+
+    assert (await _seen_by(cs, kept) or {})["staffName"] == "clerk-a"  # the survivor's
+    assert (await _seen_by(cs, unbound) or {})["staffName"] == "clerk-b"  # taken over
+    assert await GuideBindingRow.filter(member_id__in=[gone.key, taker.key]).count() == 0
+    [order] = await GuideOrderRow.all()
+    assert order.member_id == kept.key
+    assert order.staff_id == (await StaffUserRow.get(username="clerk-b")).id
