@@ -27,6 +27,7 @@ from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
 from domain.growth.group_buys import register_handlers as register_group_buy_handlers
+from domain.growth.guides import guide_exporter
 from domain.growth.guides import register_handlers as register_guide_handlers
 from domain.growth.referrals import referrals_exporter
 from domain.growth.referrals import register_handlers as register_referral_handlers
@@ -136,6 +137,7 @@ class Runtime:
         register_guide_handlers(self.guides, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
+        self.exporters.register("guide", guide_exporter(self.guides))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)

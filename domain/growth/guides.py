@@ -10,10 +10,11 @@ another store's guide; every assignment is written to the staff actions log."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from domain.errors import GrowthError, GrowthErrorCode
-from domain.events import EventHandlers, MemberLoggedIn, MembersMerged, OrderPlaced
+from domain.events import EventHandlers, Exporter, MemberLoggedIn, MembersMerged, OrderPlaced
 from domain.growth.deps import GuideDeps
 from domain.growth.guides_model import (
     MAX_REASON,
@@ -279,6 +280,23 @@ class _Tally:
     def stats(self, staff_id: UUID | None, name: str) -> GuideStats:
         repeat = sum(1 for n in self.per_member.values() if n >= 2)
         return GuideStats(staff_id, name, self.orders, self.gmv, self.new_members, repeat)
+
+
+def guide_exporter(deps: GuideDeps) -> Exporter:
+    """The member's guide (name, since when, how), for their data export."""
+
+    async def export(uow: UnitOfWork, member_id: UUID) -> dict[str, Any] | None:
+        binding = await uow.guides.binding(member_id)
+        if binding is None:
+            return None
+        guide = await _named(uow, binding)
+        return {
+            "guide": guide.staff_name,
+            "source": binding.source.value,
+            "boundAt": binding.bound_at.isoformat(),
+        }
+
+    return export
 
 
 def register_handlers(deps: GuideDeps, events: EventHandlers) -> None:

@@ -17,10 +17,11 @@ from api.relay import decode_id, encode_id
 from domain.catalog.model import Variant
 from domain.identity.model import StaffRole
 from infra.db.models.guides import GuideBindingRow, GuideOrderRow
-from infra.db.models.identity import StaffActionRow, StaffUserRow
+from infra.db.models.identity import StaffActionRow, StaffStoreRow, StaffUserRow
 from infra.runtime import Runtime
 from tests.support import count_sql
 from tests.support.api import Api, staff_api
+from tests.support.members import send_code
 from tests.support.orders import (
     lid,
     make_variants,
@@ -366,3 +367,33 @@ async def test_a_merge_keeps_the_survivors_guide_and_moves_the_orders(
     [order] = await GuideOrderRow.all()
     assert order.member_id == kept.key
     assert order.staff_id == (await StaffUserRow.get(username="clerk-b")).id
+
+
+PHONE_LOGIN = """mutation($phone: String!, $code: String!, $g: String) {
+  loginWithPhone(input: {phone: $phone, code: $code, guideCode: $g}) {
+    tokens { accessToken } member { id } errors { code } } }"""
+EXPORT = "mutation { exportMyData { document errors { code } } }"
+
+
+async def test_a_phone_login_binds_and_the_export_names_the_guide(
+    api: Api, runtime: Runtime, clerk_b: Api
+) -> None:
+    sms = await send_code(api, runtime, "13800138022", "+8613800138022")
+    variables = {"phone": "13800138022", "code": sms, "g": await _code(clerk_b)}
+    payload = (await api.data(PHONE_LOGIN, variables))["loginWithPhone"]
+    assert payload["errors"] == [], payload
+    who = Shopper(payload["member"]["id"], api.as_(payload["tokens"]["accessToken"]), "", "")
+    assert (await _mine(who) or {})["staffName"] == "clerk-b"
+    exported = (await who.api.data(EXPORT))["exportMyData"]["document"]["guide"]
+    assert exported["guide"] == "clerk-b" and exported["source"] == "SHARE"
+
+
+async def test_a_guide_moved_to_another_store_binds_no_one_there(
+    api: Api, clerk_a: Api, stores: dict[str, Any]
+) -> None:
+    code = await _code(clerk_a)
+    clerk = await StaffUserRow.get(username="clerk-a")
+    await StaffStoreRow.filter(staff_id=clerk.id).update(location_id=stores["SH-B"].id)
+    who = await shopper(api, "moved")
+    refused = (await who.api.data(BIND, {"c": code}))["bindGuide"]
+    assert refused["errors"] == [{"code": "GUIDE_INACTIVE", "field": ["guideCode"]}]
