@@ -327,10 +327,11 @@ class Member(Node):
         self, info: Info[Context, Any]
     ) -> Annotated[MemberGuide, strawberry.lazy("api.types.guides")] | None:
         from api.types.guides import MemberGuide
-        from domain.growth.guides import guide_of
+        from domain.growth.guides import visible_guide
 
         actor = info.context.principal
-        found = await guide_of(info.context.runtime.guides, actor, self.key)
+        loaded = await info.context.loaders.guide_of_member.load(self.key)
+        found = visible_guide(actor, self.key, loaded)
         if found is None:
             return None
         return MemberGuide.from_domain(found, staff=actor is not None and not actor.is_member)

@@ -70,10 +70,15 @@ async def guide_share(deps: GuideDeps, actor: Principal, store_id: UUID | None) 
     return share_of(code)
 
 
+def named(binding: GuideBinding, staff: StaffUser | None) -> Guide:
+    """A binding with its guide's name, and whether the guide still takes new members."""
+    return Guide(
+        binding, staff.display_name if staff else "", _is_guide_of(staff, binding.store_id)
+    )
+
+
 async def _named(uow: UnitOfWork, binding: GuideBinding) -> Guide:
-    staff = (await staff_in_uow(uow, [binding.staff_id])).get(binding.staff_id)
-    name = staff.display_name if staff else ""
-    return Guide(binding, name, _is_guide_of(staff, binding.store_id))
+    return named(binding, (await staff_in_uow(uow, [binding.staff_id])).get(binding.staff_id))
 
 
 async def first_touch_in_uow(
@@ -225,13 +230,12 @@ def may_see(actor: Principal | None, member_id: UUID, binding: GuideBinding) -> 
     return is_cs(actor) or (actor.has_role(*GUIDE_ROLES) and binding.store_id in actor.store_ids)
 
 
-async def guide_of(deps: GuideDeps, actor: Principal | None, member_id: UUID) -> Guide | None:
-    """The member's guide as the actor may see it (None: no guide, or not for this actor)."""
-    async with deps.uow() as uow:
-        binding = await uow.guides.binding(member_id)
-        if binding is None or not may_see(actor, member_id, binding):
-            return None
-        return await _named(uow, binding)
+def visible_guide(actor: Principal | None, member_id: UUID, guide: Guide | None) -> Guide | None:
+    """The member's guide as the actor may see it (None: no guide, or not for this actor);
+    the guides come from the request's loader, read for a whole list of members at once."""
+    if guide is None or not may_see(actor, member_id, guide.binding):
+        return None
+    return guide
 
 
 async def performance(deps: GuideDeps, actor: Principal, store_id: UUID, month: str) -> Performance:
@@ -304,7 +308,8 @@ def register_handlers(deps: GuideDeps, events: EventHandlers) -> None:
         if not event.guide_code.strip():
             return
         try:  # a login never fails because of a guide's code
-            await first_touch_in_uow(deps, uow, event.member_id, event.guide_code, "LOGIN")
+            who = f"MEMBER:{event.member_id}"  # as the member's own bindGuide records it
+            await first_touch_in_uow(deps, uow, event.member_id, event.guide_code, who)
         except GrowthError:
             return
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -17,6 +18,10 @@ class GuideRepository(Protocol):
 
     async def code(self, code: str) -> GuideCode | None: ...
     async def binding(self, member_id: UUID) -> GuideBinding | None: ...
+    async def bindings(self, member_ids: Sequence[UUID]) -> list[GuideBinding]:
+        """In one statement (a list of members reads their guides at once)."""
+        ...
+
     async def bind_first(self, binding: GuideBinding) -> bool:
         """Insert unless the member has a guide already (first touch wins, also in a race)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -39,6 +40,11 @@ class TortoiseGuideRepository(GuideRepository):
     async def binding(self, member_id: UUID) -> GuideBinding | None:
         row = await GuideBindingRow.get_or_none(member_id=member_id)
         return _binding(row) if row else None
+
+    async def bindings(self, member_ids: Sequence[UUID]) -> list[GuideBinding]:
+        if not member_ids:
+            return []
+        return [_binding(r) for r in await GuideBindingRow.filter(member_id__in=list(member_ids))]
 
     async def bind_first(self, binding: GuideBinding) -> bool:
         # ON CONFLICT, not a caught IntegrityError: a failed insert aborts PostgreSQL's

@@ -157,6 +157,10 @@ async def test_a_deactivated_guide_keeps_members_but_binds_no_one_new(
     assert (await _login(api, "fay", code)) and await GuideBindingRow.all().count() == 1
     kept = await _seen_by(cs, dan)
     assert kept is not None and kept["staffName"] == "clerk-a" and kept["active"] is False
+    assigned = {"memberId": eve.id, "staffId": kept["staffId"], "reason": "asked for her"}
+    assert (await cs.data(SET, {"i": assigned}))["setMemberGuide"]["errors"] == [
+        {"code": "GUIDE_INACTIVE", "field": ["staffId"]}
+    ]
 
 
 async def test_who_sees_a_members_guide(
@@ -397,3 +401,29 @@ async def test_a_guide_moved_to_another_store_binds_no_one_there(
     who = await shopper(api, "moved")
     refused = (await who.api.data(BIND, {"c": code}))["bindGuide"]
     assert refused["errors"] == [{"code": "GUIDE_INACTIVE", "field": ["guideCode"]}]
+
+
+MEMBERS = f"""query($q: String!) {{ members(search: $q, first: 20) {{
+  nodes {{ id {GUIDE} }} }} }}"""
+
+
+async def test_a_list_of_members_reads_their_guides_in_constant_statements(
+    api: Api, clerk_a: Api, cs: Api
+) -> None:
+    code = await _code(clerk_a)
+
+    async def bound(n: int) -> None:
+        who = await shopper(api, f"listed-{n}", name=f"Guided{n}")
+        assert (await who.api.data(BIND, {"c": code}))["bindGuide"]["bound"] is True
+
+    async def statements(count: int) -> int:
+        with count_sql() as seen:
+            nodes = (await cs.data(MEMBERS, {"q": "Guided"}))["members"]["nodes"]
+        assert len(nodes) == count and all(n["guide"]["staffName"] == "clerk-a" for n in nodes)
+        return len(seen)
+
+    await bound(1)
+    one = await statements(1)
+    for n in (2, 3, 4):
+        await bound(n)
+    assert await statements(4) == one
