@@ -427,3 +427,22 @@ async def test_a_list_of_members_reads_their_guides_in_constant_statements(
     for n in (2, 3, 4):
         await bound(n)
     assert await statements(4) == one
+
+
+async def test_staff_of_two_stores_name_the_store_of_their_share(
+    api: Api, runtime: Runtime, clerk_a: Api, stores: dict[str, Any]
+) -> None:
+    both = [stores["SH-A"], stores["SH-B"]]
+    roamer = await staff_api(api, runtime, "roamer", StaffRole.STORE_CLERK, both)
+    unnamed = await roamer(SHARE)
+    assert unnamed["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    at_a = (await roamer.data(SHARE, {"s": lid(stores, "SH-A")}))["guideShare"]["code"]
+    at_b = (await roamer.data(SHARE, {"s": lid(stores, "SH-B")}))["guideShare"]["code"]
+    assert at_a != at_b
+    foreign = await clerk_a(SHARE, {"s": lid(stores, "SH-B")})
+    assert foreign["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A member bound through the SH-B share is bound at SH-B: SH-A's clerk does not see them.
+    who = await shopper(api, "roamed", phone="13800138033")
+    assert (await who.api.data(BIND, {"c": at_b}))["bindGuide"]["bound"] is True
+    found = (await clerk_a.data(LOOKUP, {"p": "13800138033"}))["lookupMember"]
+    assert found["guide"] is None
