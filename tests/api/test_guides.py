@@ -20,9 +20,11 @@ from infra.db.models.guides import GuideBindingRow, GuideOrderRow
 from infra.db.models.identity import StaffActionRow, StaffStoreRow, StaffUserRow
 from infra.runtime import Runtime
 from tests.support import count_sql
+from tests.support.aftersales import approve, asked, line_ids, request_input
 from tests.support.api import Api, staff_api
 from tests.support.members import send_code
 from tests.support.orders import (
+    CANCEL,
     lid,
     make_variants,
     order_input,
@@ -30,6 +32,7 @@ from tests.support.orders import (
     placed,
     receive,
 )
+from tests.support.referrals import handed_over
 from tests.support.shoppers import Shopper, shopper
 
 PRICE = 3000
@@ -446,3 +449,52 @@ async def test_staff_of_two_stores_name_the_store_of_their_share(
     assert (await who.api.data(BIND, {"c": at_b}))["bindGuide"]["bound"] is True
     found = (await clerk_a.data(LOOKUP, {"p": "13800138033"}))["lookupMember"]
     assert found["guide"] is None
+
+
+async def test_a_cancelled_paid_order_counts_for_nothing(
+    api: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clerk_a: Api,
+    manager_a: Api,
+    cs: Api,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    who = await _login(api, "undo", await _code(clerk_a))
+    await _paid_order(client, runtime, who, stores, mango)
+    undone = await _paid_order(client, runtime, who, stores, mango)
+    cancelled = (await cs.data(CANCEL, {"o": undone["id"], "r": "customer asked"}))["cancelOrder"]
+    assert cancelled["errors"] == [] and cancelled["order"]["status"] == "CANCELLED", cancelled
+    variables = {"s": lid(stores, "SH-A"), "m": _month(runtime)}
+    found = (await manager_a.data(PERFORMANCE, variables))["guidePerformance"]["total"]
+    assert found == {
+        "staffId": None,
+        "staffName": "",
+        "orders": 1,
+        "gmv": PRICE,
+        "newMembers": 1,
+        "repurchasingMembers": 0,
+    }
+
+
+async def test_money_refunded_after_hand_over_comes_off_the_gmv(
+    api: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clerk_a: Api,
+    manager_a: Api,
+    cs: Api,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    who = await _login(api, "refunded", await _code(clerk_a))
+    order = await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await _paid_order(client, runtime, who, stores, mango)
+    [line] = await line_ids(who.api, order)
+    after_sale = await asked(who.api, request_input(order, [(line, 1)], "REFUND_ONLY"))
+    assert (await approve(cs, after_sale))["errors"] == []
+    variables = {"s": lid(stores, "SH-A"), "m": _month(runtime)}
+    found = (await manager_a.data(PERFORMANCE, variables))["guidePerformance"]["total"]
+    # Both orders count (the first was handed over); only the second's money stays.
+    assert (found["orders"], found["gmv"], found["repurchasingMembers"]) == (2, PRICE, 1)
