@@ -16,6 +16,8 @@ from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.clock import Clock, SystemClock
+from domain.growth.guides import named
+from domain.growth.guides_model import Guide
 from domain.inventory.availability import totals_online
 from domain.inventory.model import StockLevel
 from domain.locations.model import Location, LocationStatus
@@ -193,6 +195,17 @@ class Loaders:
     async def _invoice_by_order(self, keys: list[UUID]) -> list[InvoiceRequest | None]:
         found = await self._repos.desk.invoices_of_orders(keys)
         return _in_key_order(keys, found, {i.order_id: i for i in found})
+
+    async def _guides(self, keys: list[UUID]) -> list[Guide | None]:
+        bindings = await self._repos.guides.bindings(keys)
+        staff = {s.id: s for s in await self._repos.staff.get_many([b.staff_id for b in bindings])}
+        by_member = {b.member_id: named(b, staff.get(b.staff_id)) for b in bindings}
+        return [by_member.get(k) for k in keys]
+
+    @cached_property
+    def guide_of_member(self) -> DataLoader[UUID, Guide | None]:
+        """A member's shopping guide, with the guide's name."""
+        return DataLoader(self._guides)
 
     async def _actor_names(self, keys: list[str]) -> list[str]:
         staff, devices = actor_ids(keys)

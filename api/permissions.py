@@ -231,3 +231,17 @@ def sees_quantities(principal: Principal | None) -> bool:
     return bool(
         principal.has_scope(ApiScope.STOCK_READ) or principal.has_scope(ApiScope.STOCK_WRITE)
     )
+
+
+class IsGuide(_Forbidden):
+    message = "Only STORE_CLERK and STORE_MANAGER staff are shopping guides."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.STORE_CLERK, StaffRole.STORE_MANAGER)
+
+
+class CanAssignGuides(_Forbidden):
+    message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff manage shopping guides."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)

@@ -25,6 +25,7 @@ from api.execution import OmnishelfExecutionContext
 from api.extensions import CostLimiter, ErrorShaping, Metrics, log_client_errors
 from api.flash_sale_queries import FlashSaleQueries
 from api.group_buy_queries import GroupBuyQueries
+from api.guide_queries import GuideQueries
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
@@ -37,6 +38,7 @@ from api.mutations.coupons import CouponMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
 from api.mutations.flash_sales import FlashSaleMutations
 from api.mutations.group_buys import GroupBuyMutations
+from api.mutations.guides import GuideMutations
 from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.member_prices import MemberPriceMutations
@@ -84,6 +86,7 @@ class Query(
     CheckoutQuoteQueries,
     AssistQueries,
     ReferralQueries,
+    GuideQueries,
 ):
     pass
 
@@ -111,6 +114,7 @@ class Mutation(
     MemberPriceMutations,
     AssistMutations,
     ReferralMutations,
+    GuideMutations,
 ):
     pass
 

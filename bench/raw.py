@@ -205,6 +205,7 @@ class RawSteps(Scenarios):
                     await conn.execute(
                         sql.EVENT, more[6], order_id, None, "PENDING_PAYMENT", actor, "placed", now
                     )
+                    await conn.execute(sql.GUIDE_ORDER, order_id, now, member)
                     await conn.execute(
                         sql.COMPLETE_KEY, scope, key, json.dumps({"order_id": str(order_id)})
                     )

@@ -215,3 +215,9 @@ POS_DONE = (
     "UPDATE pos_transaction SET summary = $3::jsonb WHERE location_id = $1 AND transaction_id = $2"
 )
 MEMBER_EXISTS = "SELECT 1 FROM member WHERE id = $1"
+# The order's attribution to the member's shopping guide (none in the bench: one statement).
+GUIDE_ORDER = (
+    "INSERT INTO guide_order (order_id, member_id, staff_id, store_id, placed_at) "
+    "SELECT $1, member_id, staff_id, store_id, $2 FROM guide_binding "
+    "WHERE member_id = $3 ON CONFLICT (order_id) DO NOTHING"
+)

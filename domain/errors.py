@@ -88,7 +88,10 @@
           threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
           referrals: INVALID_PROGRAM (no
           reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
-          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time)
+          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time);
+          shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
+          one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
+          manager of the store)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -343,6 +346,9 @@ class GrowthErrorCode(StrEnum):
     INVALID_PROGRAM = "INVALID_PROGRAM"
     PROGRAM_ENDED = "PROGRAM_ENDED"
     PROGRAM_ACTIVE = "PROGRAM_ACTIVE"
+    UNKNOWN_GUIDE_CODE = "UNKNOWN_GUIDE_CODE"
+    GUIDE_INACTIVE = "GUIDE_INACTIVE"
+    NOT_A_GUIDE = "NOT_A_GUIDE"
 
 
 ErrorCode = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -123,6 +124,16 @@ class RefundCompleted:
 
 
 @dataclass(frozen=True)
+class OrderPlaced:
+    """A member's order was placed, in the checkout's transaction (not for a replay of its
+    idempotency key): growth attributes it to the member's shopping guide."""
+
+    order_id: UUID
+    member_id: UUID
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
 class OrderPaid:
     """An order was paid, in the transaction that marks it PAID (ordering's `deps.events`).
     A handler may add live events to `live`: they are published once the payment commits."""
@@ -171,15 +182,17 @@ class OrderFullyRefunded:
 
 @dataclass(frozen=True)
 class MemberLoggedIn:
-    """A login that named a referral code (loginWithWechat, loginWithPhone), in the login's
-    transaction. `created`: OneID never saw this person and made the member now;
-    `identity_hashes`: the keyed lookup hashes of the identifiers the login used."""
+    """A login that named a referral code or a shopping guide's code (loginWithWechat,
+    loginWithPhone), in the login's transaction; either code may be empty. `created`: OneID
+    never saw this person and made the member now; `identity_hashes`: the keyed lookup hashes
+    of the identifiers the login used."""
 
     member_id: UUID
     created: bool
     referral_code: str
     device: str | None
     identity_hashes: tuple[str, ...]
+    guide_code: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
+from domain.growth.guides_ports import GuideRepository
 from domain.growth.referrals_ports import ReferralRepository
 from domain.idempotency import IdempotencyStore
 from domain.identity.ports import (
@@ -95,6 +96,8 @@ class UnitOfWork(Protocol):
     def hot_rows(self) -> HotRowRepository: ...
     @property
     def referrals(self) -> ReferralRepository: ...
+    @property
+    def guides(self) -> GuideRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

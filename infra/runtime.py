@@ -25,8 +25,10 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
-from domain.growth.deps import AssistDeps, GroupBuyDeps, ReferralDeps
+from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
 from domain.growth.group_buys import register_handlers as register_group_buy_handlers
+from domain.growth.guides import guide_exporter
+from domain.growth.guides import register_handlers as register_guide_handlers
 from domain.growth.referrals import referrals_exporter
 from domain.growth.referrals import register_handlers as register_referral_handlers
 from domain.identity.deps import AuthDeps, AuthPolicy
@@ -132,8 +134,10 @@ class Runtime:
         register_assist_handlers(self.events)
         register_group_buy_handlers(self.group_buys)
         register_referral_handlers(self.referrals, self.events)
+        register_guide_handlers(self.guides, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
+        self.exporters.register("guide", guide_exporter(self.guides))
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
@@ -319,6 +323,9 @@ class Runtime:
             key=_derived_key(s, b"referral"),
             loyalty=self.loyalty,
             coupons=self.coupons,
+        )
+        self.guides = GuideDeps(
+            uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

@@ -63,8 +63,17 @@ REFERRAL_CODE_HELP = (
 DEVICE_HELP = "The client's device fingerprint, compared (hashed) against referral rings."
 
 
-def _referred(code: str | None, device: str | None) -> login.Referred | None:
-    return login.Referred(code[:64], device) if code and code.strip() else None
+GUIDE_CODE_HELP = (
+    "A shopping guide's code (from the guide's share `guide` or `scene`): binds the member to "
+    "that guide unless they have one (first touch wins); an unknown code is ignored."
+)
+
+
+def _referred(
+    code: str | None, device: str | None, guide: str | None = None
+) -> login.Referred | None:
+    code, guide = (code or "").strip(), (guide or "").strip()
+    return login.Referred(code[:64], device, guide[:64]) if code or guide else None
 
 
 @strawberry.input
@@ -78,6 +87,7 @@ class LoginWithWechatInput:
     )
     referral_code: str | None = strawberry.field(default=None, description=REFERRAL_CODE_HELP)
     device_fingerprint: str | None = strawberry.field(default=None, description=DEVICE_HELP)
+    guide_code: str | None = strawberry.field(default=None, description=GUIDE_CODE_HELP)
 
 
 @strawberry.input
@@ -94,6 +104,9 @@ class PhoneCodeInput:
     )
     device_fingerprint: str | None = strawberry.field(
         default=None, description=f"loginWithPhone only. {DEVICE_HELP}"
+    )
+    guide_code: str | None = strawberry.field(
+        default=None, description=f"loginWithPhone only. {GUIDE_CODE_HELP}"
     )
 
 
@@ -230,7 +243,7 @@ class MemberMutations:
                 input.app_id,
                 input.code,
                 input.display_name,
-                _referred(input.referral_code, input.device_fingerprint),
+                _referred(input.referral_code, input.device_fingerprint, input.guide_code),
             ),
             _logged_in,
         )
@@ -259,7 +272,7 @@ class MemberMutations:
                 deps,
                 input.phone,
                 input.code,
-                referred=_referred(input.referral_code, input.device_fingerprint),
+                referred=_referred(input.referral_code, input.device_fingerprint, input.guide_code),
             ),
             _logged_in,
         )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from api.types.assists import AssistTask
     from api.types.coupons import CouponConnection
     from api.types.desk import StaffNote
+    from api.types.guides import MemberGuide
     from api.types.orders import OrderConnection
     from api.types.points import Points
     from api.types.referrals import Referrals, ReferralShare
@@ -317,6 +318,23 @@ class Member(Node):
         if actor is None or not (actor.is_member and actor.id == self.key):
             return None
         return ReferralShare.from_domain(await share(info.context.runtime.referrals, self.key))
+
+    @strawberry.field(
+        description="The member's exclusive shopping guide (导购): the member sees the name; "
+        "CS, ADMIN and staff of the guide's store see the guide and the store; null otherwise."
+    )
+    async def guide(
+        self, info: Info[Context, Any]
+    ) -> Annotated[MemberGuide, strawberry.lazy("api.types.guides")] | None:
+        from api.types.guides import MemberGuide
+        from domain.growth.guides import visible_guide
+
+        actor = info.context.principal
+        loaded = await info.context.loaders.guide_of_member.load(self.key)
+        found = visible_guide(actor, self.key, loaded)
+        if found is None:
+            return None
+        return MemberGuide.from_domain(found, staff=actor is not None and not actor.is_member)
 
     @strawberry.field(
         description="Whom the member invited (counts and the latest), and who invited them: "

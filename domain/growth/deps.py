@@ -1,7 +1,7 @@
 """What the growth services are given: `AssistDeps` (friend-assist), `GroupBuyDeps`
-(group-buys), `ReferralDeps` (referrals). Rewards go through promotions' coupons and
-loyalty's points, each with its own deps; a group-buy seat is an order, placed, paid and
-cancelled by ordering."""
+(group-buys), `ReferralDeps` (referrals), `GuideDeps` (shopping-guide attribution). Rewards
+go through promotions' coupons and loyalty's points, each with its own deps; a group-buy
+seat is an order, placed, paid and cancelled by ordering."""
 
 from __future__ import annotations
 
@@ -46,3 +46,10 @@ class ReferralDeps:
     key: bytes  # derives members' codes and hashes device fingerprints
     loyalty: LoyaltyDeps  # points rewards (credited and reversed with keys)
     coupons: CouponDeps  # coupon rewards (granted with keys)
+
+
+@dataclass(frozen=True)
+class GuideDeps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    key: bytes  # derives guides' codes

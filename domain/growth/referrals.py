@@ -320,7 +320,8 @@ def referrals_exporter(deps: ReferralDeps) -> Exporter:
 
 def register_handlers(deps: ReferralDeps, events: EventHandlers) -> None:
     async def on_login(uow: UnitOfWork, event: MemberLoggedIn) -> None:
-        await attribute_in_uow(deps, uow, event)
+        if event.referral_code.strip():  # a login may name only a shopping guide's code
+            await attribute_in_uow(deps, uow, event)
 
     async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
         await reward_in_uow(deps, uow, event)

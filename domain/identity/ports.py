@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -49,6 +50,10 @@ class RateLimiter(Protocol):
 
 class StaffRepository(Protocol):
     async def get(self, staff_id: UUID) -> StaffUser | None: ...
+    async def get_many(self, staff_ids: Sequence[UUID]) -> list[StaffUser]:
+        """In two statements whatever the number (users, then their stores)."""
+        ...
+
     async def get_by_username(self, username: str) -> StaffUser | None: ...
     async def add(self, staff: StaffUser) -> None: ...
     async def add_action(self, action: StaffAction) -> None: ...

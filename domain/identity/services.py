@@ -355,6 +355,12 @@ async def purge_expired_sessions(deps: AuthDeps) -> int:
         return await uow.sessions.delete_expired(deps.clock.now() - timedelta(days=1))
 
 
+async def staff_in_uow(uow: UnitOfWork, staff_ids: Sequence[UUID]) -> dict[UUID, StaffUser]:
+    """Staff users by id (in a constant number of statements), for other contexts to name
+    and check them."""
+    return {s.id: s for s in await uow.staff.get_many(list(dict.fromkeys(staff_ids)))}
+
+
 async def record_staff_action_in_uow(
     uow: UnitOfWork, actor: str, action: str, subject: str, reason: str, at: datetime
 ) -> StaffAction:

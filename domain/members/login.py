@@ -37,10 +37,12 @@ CODE_RE = re.compile(r"^[0-9]{6}$")
 
 @dataclass(frozen=True)
 class Referred:
-    """A login's referral code and the client's device fingerprint (growth decides)."""
+    """A login's referral code, the client's device fingerprint and a shopping guide's code
+    (growth decides)."""
 
-    code: str
+    code: str = ""
     device: str | None = None
+    guide_code: str = ""
 
 
 async def _referred(
@@ -51,13 +53,15 @@ async def _referred(
     referred: Referred | None,
     identifiers: list[tuple[IdentityKind, str, str]],
 ) -> None:
-    """Tell growth of a login that named a referral code; it records a refusal, never fails."""
-    if referred is None or not referred.code.strip():
+    """Tell growth of a login that named a referral or a guide's code; it records a refusal,
+    never fails."""
+    if referred is None or not (referred.code.strip() or referred.guide_code.strip()):
         return
     hashes = tuple(identity_hash(deps, kind, app, value) for kind, app, value in identifiers)
-    await deps.events.dispatch(
-        uow, MemberLoggedIn(member.id, created, referred.code, referred.device, hashes)
+    event = MemberLoggedIn(
+        member.id, created, referred.code, referred.device, hashes, referred.guide_code
     )
+    await deps.events.dispatch(uow, event)
 
 
 async def login_with_wechat(

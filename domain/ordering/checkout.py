@@ -17,6 +17,7 @@ from domain.aftersales.member_codes import (
     use_member_code_in_uow,
 )
 from domain.errors import OrderError, OrderErrorCode, PointsError, PromotionError
+from domain.events import OrderPlaced
 from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
 from domain.ids import new_id
@@ -355,6 +356,8 @@ async def place_order(
                 await _redeem(deps, uow, order, price)
             if checkout.on_placed is not None:  # a group-buy's seat: after the stock, as a
                 await checkout.on_placed(uow, order)  # cancel frees the stock, then the seat
+            if member_id is not None:  # growth attributes it to the member's shopping guide
+                await deps.events.dispatch(uow, OrderPlaced(order.id, member_id, now))
             placed.append(order)
             return {"order_id": str(order.id)}
 

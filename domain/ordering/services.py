@@ -3,6 +3,7 @@ notifications through the outbox, live events after commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,8 @@ from domain.ordering.model import (
     Order,
     OrderEvent,
     OrderStatus,
+    PaymentKind,
+    PaymentStatus,
     check_transition,
 )
 from domain.outbox import Notification, enqueue
@@ -194,3 +197,28 @@ async def notify(
             )
         ],
     )
+
+
+@dataclass(frozen=True)
+class PaidOrder:
+    member_id: UUID | None
+    net_paid: int  # fen paid in money, less refunds (not failed ones)
+
+
+async def paid_orders_in_uow(uow: UnitOfWork, order_ids: Sequence[UUID]) -> dict[UUID, PaidOrder]:
+    """Of these orders, those paid and not cancelled (nor unclaimed), with what they brought in
+    money, in a constant number of statements (growth's guide performance reads them so)."""
+    if not order_ids:
+        return {}
+    orders = [
+        o
+        for o in await uow.orders.get_many(list(order_ids))
+        if o.paid_at is not None and o.status not in (OrderStatus.CANCELLED, OrderStatus.UNCLAIMED)
+    ]
+    refunded: dict[UUID, int] = {}
+    for payment in await uow.orders.payments_of([o.id for o in orders]):
+        if payment.kind is PaymentKind.REFUND and payment.status is not PaymentStatus.REFUND_FAILED:
+            refunded[payment.order_id] = refunded.get(payment.order_id, 0) + payment.amount
+    return {
+        o.id: PaidOrder(o.member_id, max(o.amount_due - refunded.get(o.id, 0), 0)) for o in orders
+    }

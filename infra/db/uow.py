@@ -22,6 +22,7 @@ from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
 from infra.repositories.group_buys import TortoiseGroupBuyRepository
+from infra.repositories.guides import TortoiseGuideRepository
 from infra.repositories.hot_rows import TortoiseHotRowRepository
 from infra.repositories.identity import (
     TortoiseApiKeyRepository,
@@ -86,6 +87,7 @@ class Repositories:
         self.assists = TortoiseAssistRepository()
         self.group_buys = TortoiseGroupBuyRepository()
         self.referrals = TortoiseReferralRepository()
+        self.guides = TortoiseGuideRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -70,6 +70,8 @@ What each check relies on (the code that keeps it true):
   referral_rewards        domain/growth/referrals.py: the invitee's referral row is locked
                           when its first order is handed over, and every credit has a key
                           (`referral-reward:<id>:<side>`)
+  guide_orders            domain/growth/guides.py: the order is attributed in its checkout's
+                          transaction for the member who placed it; a merge moves both
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from infra.doctor import (
     coupons,
     delivery,
     group_buys,
+    guides,
     inventory,
     loyalty,
     ordering,
@@ -107,5 +110,6 @@ CHECKS: tuple[Check, ...] = (
     *assists.CHECKS,
     *group_buys.CHECKS,
     *referrals.CHECKS,
+    *guides.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

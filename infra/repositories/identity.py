@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -53,6 +54,17 @@ class TortoiseStaffRepository:
 
     async def get(self, staff_id: UUID) -> StaffUser | None:
         return await self._with_stores(await StaffUserRow.get_or_none(id=staff_id))
+
+    async def get_many(self, staff_ids: Sequence[UUID]) -> list[StaffUser]:
+        if not staff_ids:
+            return []
+        rows = await StaffUserRow.filter(id__in=list(staff_ids))
+        stores: dict[UUID, list[UUID]] = {}
+        for staff_id, location_id in await StaffStoreRow.filter(
+            staff_id__in=[r.id for r in rows]
+        ).values_list("staff_id", "location_id"):
+            stores.setdefault(UUID(str(staff_id)), []).append(UUID(str(location_id)))
+        return [_staff(r, stores.get(r.id, [])) for r in rows]
 
     async def add_action(self, action: StaffAction) -> None:
         await StaffActionRow.create(

@@ -145,6 +145,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("referrals")
 
     @property
+    def guides(self) -> NoReturn:
+        raise _unfaked("guides")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

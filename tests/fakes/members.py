@@ -313,6 +313,9 @@ class FakeStaffRepository(StaffRepository):
         staff = self._t.staff.get(staff_id)
         return copy.deepcopy(staff) if staff else None
 
+    async def get_many(self, staff_ids: Sequence[UUID]) -> list[StaffUser]:
+        return [copy.deepcopy(self._t.staff[i]) for i in staff_ids if i in self._t.staff]
+
     async def get_by_username(self, username: str) -> StaffUser | None:
         for staff in self._t.staff.values():
             if staff.username == username:

@@ -37,9 +37,11 @@ from domain.growth.group_buys import (
     join_group,
     open_group,
 )
+from domain.growth.guides import guide_share
 from domain.growth.referrals import share
 from domain.growth.referrals_programs import ProgramRules, create_program
 from domain.identity.model import DeviceKind, Principal, PrincipalKind, StaffRole
+from domain.identity.services import create_staff
 from domain.ids import new_id
 from domain.inventory.model import MovementKind, StockLine, TillLine
 from domain.inventory.reservations import reserve
@@ -311,10 +313,18 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
     rules = ProgramRules("老带新", now, now + timedelta(days=30), 5, 500, None, 100)
     await create_program(runtime.referrals, ADMIN, rules)
     ann_code = (await share(runtime.referrals, ann.id)).code
+    # She opened a shop clerk's share too: her orders are attributed to that guide.
+    guide = await create_staff(
+        runtime.auth, "doctor-guide", "correct-horse-battery", StaffRole.STORE_CLERK, [sh_a]
+    )
+    guide_code = (await guide_share(runtime.guides, guide.principal(), sh_a)).code
     eve = member_principal(
         (
             await login_with_wechat(
-                runtime.members, "wx-demo", "test:doctor-eve", referred=Referred(ann_code)
+                runtime.members,
+                "wx-demo",
+                "test:doctor-eve",
+                referred=Referred(ann_code, guide_code=guide_code),
             )
         )[0]
     )
@@ -769,8 +779,17 @@ async def corrupt_coupon_discounts(books: Books) -> None:
     await sql.execute("UPDATE coupon SET discount = discount + 100 WHERE status = 'USED'")
 
 
+async def corrupt_guide_orders(books: Books) -> None:
+    await sql.execute(
+        "UPDATE guide_order SET member_id = $1 WHERE order_id = $2",
+        new_id(),
+        books.orders["returned"].id,
+    )
+
+
 CORRUPTIONS.update(
     {
+        "guide_orders": (corrupt_guide_orders, "order {returned}: attributed for member"),
         "coupon_issued": (corrupt_coupon_issued, "issued 3 of 100, 2 coupons exist"),
         "coupon_member_limits": (
             corrupt_coupon_member_limits,

@@ -42,6 +42,7 @@ OWNER = {
     "hot_rows": "ordering",  # the hot rows of a checkout, taken together (ordering/hot_take.py)
     "group_buys": "growth",
     "referrals": "growth",
+    "guides": "growth",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -23,4 +23,5 @@ MODEL_MODULES = [
     "infra.db.models.assists",
     "infra.db.models.group_buys",
     "infra.db.models.referrals",
+    "infra.db.models.guides",
 ]
