@@ -350,14 +350,15 @@ async def place_order(
                 order,
                 [OrderEvent(new_id(), order.id, None, order.status, actor.label, "placed", now)],
             )
+            if member_id is not None:  # growth attributes it to the member's shopping guide
+                # (an insert nobody else locks: before the hot rows, not while holding them)
+                await deps.events.dispatch(uow, OrderPlaced(order.id, member_id, now))
             if checkout.delivery is None:
                 await _take_hot_rows(deps, uow, order, location, lines, sales, counters, checkout)
             if price.points:
                 await _redeem(deps, uow, order, price)
             if checkout.on_placed is not None:  # a group-buy's seat: after the stock, as a
                 await checkout.on_placed(uow, order)  # cancel frees the stock, then the seat
-            if member_id is not None:  # growth attributes it to the member's shopping guide
-                await deps.events.dispatch(uow, OrderPlaced(order.id, member_id, now))
             placed.append(order)
             return {"order_id": str(order.id)}
 
