@@ -86,7 +86,8 @@ async def first_touch_in_uow(
 ) -> tuple[Guide, bool]:
     """Bind the member to the code's guide unless they have one: (their guide, bound now).
     An unknown code or a guide who binds no one new raises."""
-    found = await uow.guides.code(clean_code(code_text))
+    code = clean_code(code_text)
+    found = await uow.guides.code(code) if code else None
     if found is None:
         raise _error(GrowthErrorCode.UNKNOWN_GUIDE_CODE, "No guide has this code.", "guideCode")
     current = await uow.guides.binding(member_id)

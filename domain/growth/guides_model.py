@@ -95,7 +95,17 @@ def guide_code(key: bytes, staff_id: UUID, store_id: UUID) -> str:
 
 
 def clean_code(code: str) -> str:
-    return code.strip().upper().replace("-", "")[: (CODE_LENGTH + 1) * 2]
+    """The code as stored (upper case, no dashes), or "" for text that cannot be one (wrong
+    length or characters: never looked up, so any text is refused as an unknown code)."""
+    cleaned = code.strip().upper().replace("-", "")
+    body = cleaned[len(CODE_PREFIX) :]
+    if (
+        not cleaned.startswith(CODE_PREFIX)
+        or len(body) != CODE_LENGTH
+        or any(c not in _ALPHABET for c in body)
+    ):
+        return ""
+    return cleaned
 
 
 def share_of(code: str) -> GuideShare:

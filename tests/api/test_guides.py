@@ -145,6 +145,13 @@ async def test_unknown_codes_bind_no_one_and_login_goes_on(api: Api) -> None:
     refused = (await cat.api.data(BIND, {"c": "GNOTACODE"}))["bindGuide"]
     assert refused["errors"] == [{"code": "UNKNOWN_GUIDE_CODE", "field": ["guideCode"]}]
     assert refused["guide"] is None and await GuideBindingRow.all().count() == 0
+    # Text that cannot be a code (too long for the column, other scripts, nothing) is an
+    # unknown code too, at login and at bindGuide: never an internal error.
+    for text in ("Ж" * 18, "G" * 40, "G23456789X", ""):
+        odd = await _login(api, f"odd-{len(text)}", text)
+        assert await _mine(odd) is None
+        answer = (await odd.api.data(BIND, {"c": text}))["bindGuide"]
+        assert answer["errors"] == [{"code": "UNKNOWN_GUIDE_CODE", "field": ["guideCode"]}]
 
 
 async def test_a_deactivated_guide_keeps_members_but_binds_no_one_new(
