@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
+
+from domain.errors import GrowthError, GrowthErrorCode
 from domain.growth.referrals_model import (
     ProgramStatus,
     Referral,
@@ -66,13 +69,26 @@ def _referral(row: ReferralRow) -> Referral:
     return Referral(id=row.id, **{f: getattr(row, f) for f in REFERRAL_FIELDS})
 
 
+def _another_active() -> GrowthError:
+    """Two admins activated programs at once: the unique `active_slot` refused the later one
+    (its transaction is rolled back with this error)."""
+    return GrowthError(
+        GrowthErrorCode.PROGRAM_ACTIVE,
+        "Another program was made active just now; pause or end it first.",
+        ["programId"],
+    )
+
+
 class TortoiseReferralRepository(ReferralRepository):
     async def add_program(self, program: ReferralProgram) -> None:
-        await ReferralProgramRow.create(
-            id=program.id,
-            active_slot=_slot(program),
-            **{f: getattr(program, f) for f in PROGRAM_FIELDS},
-        )
+        try:
+            await ReferralProgramRow.create(
+                id=program.id,
+                active_slot=_slot(program),
+                **{f: getattr(program, f) for f in PROGRAM_FIELDS},
+            )
+        except IntegrityError:
+            raise _another_active() from None
 
     async def get_program(self, program_id: UUID, *, lock: bool = False) -> ReferralProgram | None:
         query = ReferralProgramRow.filter(id=program_id)
@@ -80,10 +96,13 @@ class TortoiseReferralRepository(ReferralRepository):
         return _program(row) if row else None
 
     async def save_program(self, program: ReferralProgram) -> None:
-        await ReferralProgramRow.filter(id=program.id).update(
-            active_slot=_slot(program),
-            **{f: getattr(program, f) for f in PROGRAM_FIELDS if f != "created_at"},
-        )
+        try:
+            await ReferralProgramRow.filter(id=program.id).update(
+                active_slot=_slot(program),
+                **{f: getattr(program, f) for f in PROGRAM_FIELDS if f != "created_at"},
+            )
+        except IntegrityError:
+            raise _another_active() from None
 
     async def active_program(self) -> ReferralProgram | None:
         row = await ReferralProgramRow.filter(status=ProgramStatus.ACTIVE).first()

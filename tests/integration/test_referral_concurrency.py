@@ -112,8 +112,8 @@ async def test_two_orders_of_one_invitee_handed_over_at_once_reward_once(
 async def test_admins_activating_programs_at_once_leave_one_active(
     api: Api, admin: Api, runtime: Runtime
 ) -> None:
-    """The check `_none_active` reads before writing; the unique `active_slot` decides a race
-    (a loser is refused, PROGRAM_ACTIVE or a masked error, and writes nothing)."""
+    """The check `_none_active` reads before writing; the unique `active_slot` decides a race:
+    every loser is refused with PROGRAM_ACTIVE (never an internal error) and writes nothing."""
     given = [{"program": program_input(runtime, name=f"第{n}期")} for n in range(6)]
 
     bodies = await asyncio.gather(*(admin(CREATE_PROGRAM, {"i": i}) for i in given))
@@ -124,5 +124,9 @@ async def test_admins_activating_programs_at_once_leave_one_active(
         if ((b.get("data") or {}).get("createReferralProgram") or {}).get("program")
     ]
     assert len(created) == 1
+    refused = [b for b in bodies if b not in created]
+    assert [[e["code"] for e in b["data"]["createReferralProgram"]["errors"]] for b in refused] == [
+        ["PROGRAM_ACTIVE"]
+    ] * 5, refused
     assert await ReferralProgramRow.filter(status="ACTIVE").count() == 1
     assert await ReferralProgramRow.all().count() == 1
