@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.errors import DomainError, GrowthError, GrowthErrorCode, PromotionError
+from domain.errors import DomainError, GrowthError, GrowthErrorCode
 from domain.events import EventHandlers, MembersMerged
 from domain.growth.assists_model import (
     DAILY_ASSISTS,
@@ -42,7 +42,7 @@ from domain.members.merge import absorbed_into_in_uow
 from domain.members.model import Member
 from domain.members.services import member_since_in_uow, surviving_member_in_uow
 from domain.pagination import Page, PageRequest
-from domain.promotions.coupons import grant_in_uow, template_in_uow
+from domain.promotions.coupons import coupon_template_in_uow, grant_in_uow
 from domain.promotions.coupons_model import is_new_member
 from domain.uow import UnitOfWork
 
@@ -70,12 +70,10 @@ async def _check_templates(uow: UnitOfWork, draft: CampaignDraft) -> None:
     for path, reward in [*named, (("helperReward",), draft.helper_reward)]:
         if reward.coupon_template_id is None:
             continue
-        try:
-            await template_in_uow(uow, reward.coupon_template_id)
-        except PromotionError:
+        if await coupon_template_in_uow(uow, reward.coupon_template_id) is None:
             raise _error(
                 GrowthErrorCode.NOT_FOUND, "No such coupon template.", *path, "couponTemplateId"
-            ) from None
+            )
 
 
 async def create_campaign(

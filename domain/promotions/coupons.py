@@ -73,12 +73,6 @@ async def _template(uow: UnitOfWork, template_id: UUID, *, lock: bool = False) -
     return found
 
 
-async def template_in_uow(uow: UnitOfWork, template_id: UUID) -> CouponTemplate:
-    """A template, for another context that names one (a growth campaign's reward);
-    NOT_FOUND when there is none."""
-    return await _template(uow, template_id)
-
-
 async def create_template(
     deps: CouponDeps, actor: Principal, draft: TemplateDraft
 ) -> CouponTemplate:
@@ -377,7 +371,9 @@ async def grant_batch_in_uow(
 
 
 async def coupon_template_in_uow(uow: UnitOfWork, template_id: UUID) -> CouponTemplate | None:
-    """The template, for a context that names one in its rules (referral rewards)."""
+    """The template, for another context that names one in its rules (a referral program's
+    or a friend-assist campaign's reward); None when there is none, which the caller reports
+    in its own terms."""
     return await uow.coupons.get_template(template_id)
 
 
