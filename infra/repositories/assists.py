@@ -21,7 +21,7 @@ from domain.growth.assists_model import (
 from domain.growth.assists_ports import AssistRepository
 from domain.pagination import Page, PageRequest
 from infra.db import sql
-from infra.repositories.paging import after_uuid
+from infra.repositories.paging import id_page
 
 CAMPAIGN_COLUMNS = (
     "id",
@@ -193,20 +193,9 @@ class TortoiseAssistRepository(AssistRepository):
     async def campaigns(
         self, status: CampaignStatus | None, page: PageRequest
     ) -> Page[AssistCampaign]:
-        conditions: list[str] = []
-        values: list[Any] = []
-        if status is not None:
-            values.append(status.value)
-            conditions.append(f"status = ${len(values)}")
-        if page.after is not None:
-            values.append(after_uuid(page.after))
-            conditions.append(f"id < ${len(values)}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await sql.fetch(
-            f"{SELECT_CAMPAIGNS}{where} ORDER BY id DESC LIMIT {page.first + 1}", *values
+        return await id_page(
+            SELECT_CAMPAIGNS, page, _campaign, [("status", status and status.value)]
         )
-        found = [_campaign(r) for r in rows]
-        return Page.from_rows(found, [str(c.id) for c in found], page)
 
     async def add_task(self, task: AssistTask) -> bool:
         values = (

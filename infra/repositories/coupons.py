@@ -23,7 +23,7 @@ from domain.promotions.coupons_model import (
 )
 from domain.promotions.coupons_ports import CouponRepository
 from infra.db import sql
-from infra.repositories.paging import after_uuid
+from infra.repositories.paging import after_uuid, id_page
 
 TEMPLATE_COLUMNS = (
     "id",
@@ -231,20 +231,9 @@ class TortoiseCouponRepository(CouponRepository):
     async def templates(
         self, status: TemplateStatus | None, page: PageRequest
     ) -> Page[CouponTemplate]:
-        conditions: list[str] = []
-        values: list[Any] = []
-        if status is not None:
-            values.append(status.value)
-            conditions.append(f"status = ${len(values)}")
-        if page.after is not None:
-            values.append(after_uuid(page.after))
-            conditions.append(f"id < ${len(values)}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await sql.fetch(
-            f"{SELECT_TEMPLATES}{where} ORDER BY id DESC LIMIT {page.first + 1}", *values
+        return await id_page(
+            SELECT_TEMPLATES, page, _template, [("status", status and status.value)]
         )
-        found = [_template(r) for r in rows]
-        return Page.from_rows(found, [str(t.id) for t in found], page)
 
     async def take_one(self, template_id: UUID, now: datetime) -> bool:
         changed = await sql.execute(

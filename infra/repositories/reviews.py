@@ -12,7 +12,7 @@ from domain.aftersales.review_model import ERASED, Rating, Review, ReviewStatus
 from domain.aftersales.review_ports import ReviewRepository
 from domain.pagination import Page, PageRequest
 from infra.db import sql
-from infra.repositories.paging import after_uuid
+from infra.repositories.paging import after_uuid, id_page
 
 REVIEW_COLUMNS = (
     "id",
@@ -117,30 +117,16 @@ class TortoiseReviewRepository(ReviewRepository):
         return [_review(r) for r in rows]
 
     async def for_member(self, member_id: UUID, page: PageRequest) -> Page[Review]:
-        values: list[Any] = [member_id]
-        where = "member_id = $1"
-        if page.after is not None:
-            values.append(after_uuid(page.after))
-            where += " AND id < $2"
-        rows = await sql.fetch(
-            f"{SELECT_REVIEWS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
-        )
-        return _page(rows, page)
+        return await id_page(SELECT_REVIEWS, page, _review, [("member_id", member_id)])
 
     async def by_status(self, status: ReviewStatus | None, page: PageRequest) -> Page[Review]:
-        conditions: list[str] = []
-        values: list[Any] = []
-        if status is not None:
-            values.append(status.value)
-            conditions.append(f"status = ${len(values)}")
-        if page.after is not None:
-            values.append(after_uuid(page.after))
-            conditions.append(f"id > ${len(values)}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await sql.fetch(
-            f"{SELECT_REVIEWS}{where} ORDER BY id LIMIT {page.first + 1}", *values
+        return await id_page(
+            SELECT_REVIEWS,
+            page,
+            _review,
+            [("status", status and status.value)],
+            newest_first=False,
         )
-        return _page(rows, page)
 
     async def published_of(
         self, product_ids: Sequence[UUID], page: PageRequest

@@ -264,3 +264,29 @@ async def test_my_coupons_cost_the_same_statements_for_one_or_many(
     many = await statements()
     assert (one[1], many[1]) == (1, 7)
     assert many[0] == one[0] >= 2  # the coupons, their templates (and the member)
+
+
+async def test_templates_page_newest_first_by_cursor_with_a_status_filter(admin: Api) -> None:
+    made = [(await create(admin, name=f"page-{n}"))["id"] for n in range(5)]
+    await admin.data(PAUSE, {"i": {"templateId": made[1]}})
+    await admin.data(PAUSE, {"i": {"templateId": made[3]}})
+    query = """query($s: CouponTemplateStatus, $a: String) {
+      couponTemplates(status: $s, first: 2, after: $a) {
+        edges { cursor node { id } } pageInfo { hasNextPage } } }"""
+
+    async def walk(status: str | None) -> list[str]:
+        seen: list[str] = []
+        after = None
+        while True:
+            found = (await admin.data(query, {"s": status, "a": after}))["couponTemplates"]
+            seen += [e["node"]["id"] for e in found["edges"]]
+            if not found["pageInfo"]["hasNextPage"]:
+                return seen
+            after = found["edges"][-1]["cursor"]
+
+    everything = await walk(None)
+    assert [t for t in everything if t in made] == list(reversed(made))
+    assert len(everything) == len(set(everything))
+    assert await walk("PAUSED") == [made[3], made[1]]
+    refused = await admin(query, {"s": None, "a": "not a cursor"})
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID_INPUT", refused
