@@ -216,6 +216,12 @@ async def list_campaigns(
         return await uow.group_buys.list_campaigns(deps.clock.now(), active, first)
 
 
+async def get_campaign(deps: GroupBuyDeps, campaign_id: UUID) -> GroupBuyCampaign | None:
+    """One campaign, as `groupBuyCampaigns` lists it to everyone (also ended or cancelled)."""
+    async with deps.uow() as uow:
+        return await uow.group_buys.get_campaign(campaign_id)
+
+
 async def get_group(deps: GroupBuyDeps, group_id: UUID) -> Group | None:
     async with deps.uow() as uow:
         return await uow.group_buys.get_group(group_id)

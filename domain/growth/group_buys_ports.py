@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.growth.group_buys_model import Group, GroupBuyCampaign, Seat, SeatStatus
+from domain.pagination import Page, PageRequest
 
 
 class DuplicateSeat(Exception):
@@ -89,6 +91,16 @@ class GroupBuyRepository(Protocol):
     async def forget_member(self, member_id: UUID) -> None:
         """An erasure: the member's seats show no name any more ("**")."""
         ...
+
+    async def seat_page(self, member_id: UUID, page: PageRequest) -> Page[Seat]:
+        """The member's seats, newest first (their data export)."""
+        ...
+
+    async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:
+        """The groups, without their seats."""
+        ...
+
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[GroupBuyCampaign]: ...
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         """The orders of seats still HELD or PAID in FAILED groups."""

@@ -289,10 +289,59 @@ class TortoiseAssistRepository(AssistRepository):
         )
         return int(rows[0]["n"])
 
+    async def open_tasks_of(self, member_ids: Sequence[UUID]) -> list[AssistTask]:
+        keys = list(dict.fromkeys(member_ids))
+        if not keys:
+            return []
+        lock = "" if sql.is_sqlite() else " FOR UPDATE"
+        rows = await sql.fetch(
+            f"{SELECT_TASKS} WHERE open_member_id IN ({sql.placeholders(len(keys))}) "
+            f"ORDER BY id{lock}",
+            *keys,
+        )
+        return [_task(r) for r in rows]
+
     async def move_member(self, source: UUID, target: UUID) -> int:
+        await sql.execute(
+            "UPDATE assist_task SET open_member_id = $1 WHERE open_member_id = $2", target, source
+        )
         return await sql.execute(
             "UPDATE assist_task SET member_id = $1 WHERE member_id = $2", target, source
         )
+
+    async def forget_helper(self, helper_id: UUID) -> None:
+        await sql.execute("UPDATE assist SET helper_name = '**' WHERE helper_id = $1", helper_id)
+
+    async def task_page(self, member_id: UUID, page: PageRequest) -> Page[AssistTask]:
+        values: list[Any] = [member_id]
+        where = "member_id = $1"
+        if page.after is not None:
+            values.append(after_uuid(page.after))
+            where += " AND id < $2"
+        rows = await sql.fetch(
+            f"{SELECT_TASKS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
+        )
+        found = [_task(r) for r in rows]
+        return Page.from_rows(found, [str(t.id) for t in found], page)
+
+    async def assists_by(self, helper_id: UUID, page: PageRequest) -> Page[Assist]:
+        values: list[Any] = [helper_id]
+        where = "helper_id = $1"
+        if page.after is not None:
+            values.append(after_uuid(page.after))
+            where += " AND id < $2"
+        rows = await sql.fetch(
+            f"{SELECT_ASSISTS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
+        )
+        found = [_assist(r) for r in rows]
+        return Page.from_rows(found, [str(a.id) for a in found], page)
+
+    async def tasks_of(self, task_ids: Sequence[UUID]) -> list[AssistTask]:
+        keys = list(dict.fromkeys(task_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(f"{SELECT_TASKS} WHERE id IN ({sql.placeholders(len(keys))})", *keys)
+        return [_task(r) for r in rows]
 
     async def slots_taken(self, helper_id: UUID, day: date) -> set[int]:
         rows = await sql.fetch(
@@ -347,5 +396,16 @@ class TortoiseAssistRepository(AssistRepository):
             f"SELECT {', '.join(REWARD_COLUMNS)} FROM assist_reward WHERE task_id = $1 "
             "ORDER BY threshold, member_id",
             task_id,
+        )
+        return [_payout(r) for r in rows]
+
+    async def payouts_of_tasks(self, task_ids: Sequence[UUID]) -> list[AssistPayout]:
+        keys = list(dict.fromkeys(task_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"SELECT {', '.join(REWARD_COLUMNS)} FROM assist_reward "
+            f"WHERE task_id IN ({sql.placeholders(len(keys))}) ORDER BY threshold, member_id",
+            *keys,
         )
         return [_payout(r) for r in rows]

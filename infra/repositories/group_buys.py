@@ -3,6 +3,7 @@ a member's seats) are conditional updates, which the ORM cannot say."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,9 @@ from domain.growth.group_buys_model import (
 )
 from domain.growth.group_buys_ports import DuplicateSeat, GroupBuyRepository
 from domain.ids import new_id
+from domain.pagination import Page, PageRequest
 from infra.db import sql
+from infra.repositories.paging import after_uuid
 
 GROUP_BUY_CAMPAIGN_COLUMNS = (
     "id",
@@ -371,6 +374,36 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
 
     async def forget_member(self, member_id: UUID) -> None:
         await sql.execute("UPDATE group_buy_seat SET label = '**' WHERE member_id = $1", member_id)
+
+    async def seat_page(self, member_id: UUID, page: PageRequest) -> Page[Seat]:
+        values: list[Any] = [member_id]
+        where = "member_id = $1"
+        if page.after is not None:
+            values.append(after_uuid(page.after))
+            where += " AND id < $2"
+        rows = await sql.fetch(
+            f"{SELECT_SEATS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
+        )
+        found = [_seat(r) for r in rows]
+        return Page.from_rows(found, [str(s.id) for s in found], page)
+
+    async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:
+        keys = list(dict.fromkeys(group_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"{SELECT_GROUPS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_group(r) for r in rows]
+
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[GroupBuyCampaign]:
+        keys = list(dict.fromkeys(campaign_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"{SELECT_CAMPAIGNS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_campaign(r) for r in rows]
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         rows = await sql.fetch(
