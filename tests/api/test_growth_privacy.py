@@ -24,6 +24,7 @@ from infra.db.models.loyalty import PointsEntryRow
 from infra.db.models.referrals import ReferralRow
 from infra.runtime import Runtime
 from tests.api.test_assists import MINE, START, TASK, assist, create, helpers, start
+from tests.support import count_sql
 from tests.support.aftersales import approve, asked, line_ids, request_input
 from tests.support.api import Api, staff_api
 from tests.support.coupons import template
@@ -293,3 +294,42 @@ async def test_node_resolves_group_buy_campaigns_and_groups_as_their_root_querie
     # An assist task is no Relay node: its share page is `assistTask(id)`, for members.
     task = encode_id("AssistTask", new_id())
     assert (await leader.api.data(NODE, {"id": task}))["node"] is None
+
+
+async def test_the_growth_sections_cost_the_same_statements_for_one_item_or_many(
+    api: Api,
+    admin: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    peach: Variant,
+) -> None:
+    member = await shopper(api, "count-member")
+
+    async def statements() -> tuple[int, list[int]]:
+        with count_sql() as seen:
+            document = (await member.api.data(EXPORT))["exportMyData"]["document"]
+        return len(seen), [
+            len(document[k]) for k in ("assistTasks", "assistsGiven", "groupBuySeats")
+        ]
+
+    async def one_more(n: int) -> None:
+        """A task with a helper, an assist given and a paid seat, each of another campaign."""
+        campaign = await create(admin, name=f"助力{n}")
+        [helper] = await helpers(api, f"count-helper-{n}", 1)
+        assert (await assist(helper, await start(member, campaign)))["errors"] == []
+        other = await shopper(api, f"count-owner-{n}")
+        assert (await assist(member, await start(other, campaign)))["errors"] == []
+        opened = await open_group(
+            member, await created(admin, terms(runtime, stores, peach, size=2)), stores
+        )
+        assert opened["errors"] == [], opened
+        await pay_online(client, runtime, member, opened["order"])
+
+    await one_more(0)
+    one = await statements()
+    for n in (1, 2):
+        await one_more(n)
+    many = await statements()
+    assert (one[1], many[1]) == ([1, 1, 1], [3, 3, 3])
+    assert many[0] == one[0]
