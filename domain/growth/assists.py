@@ -401,9 +401,11 @@ def register_handlers(deps: AssistDeps, events: EventHandlers) -> None:
         await merge_in_uow(deps, uow, event.source_member_id, event.target_member_id)
 
     async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
-        # The masked name (王**) still says something of the person: it goes; the assist, its
-        # count and the rewards it paid stay.
-        await uow.assists.forget_helper(event.member_id)
+        # The masked name (王**) still says something of the person: it goes, also from the
+        # assists of accounts merged into theirs (a merge leaves assists where they are); the
+        # assist, its count and the rewards it paid stay.
+        person = [event.member_id, *await absorbed_into_in_uow(uow, event.member_id)]
+        await uow.assists.forget_helpers(person)
 
     events.register(MembersMerged, on_merged)
     events.register(MemberErased, on_erased)

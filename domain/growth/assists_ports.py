@@ -74,16 +74,16 @@ class AssistRepository(Protocol):
         survivor's id (the caller closed the one it would collide with first)."""
         ...
 
-    async def forget_helper(self, helper_id: UUID) -> None:
-        """An erasure: the member's assists show no name any more ("**")."""
+    async def forget_helpers(self, helper_ids: Sequence[UUID]) -> None:
+        """An erasure: these accounts' (one person's) assists show no name any more ("**")."""
         ...
 
     async def task_page(self, member_id: UUID, page: PageRequest) -> Page[AssistTask]:
         """The member's tasks, newest first (their data export)."""
         ...
 
-    async def assists_by(self, helper_id: UUID, page: PageRequest) -> Page[Assist]:
-        """The assists the member gave, newest first (their data export)."""
+    async def assists_by(self, helper_ids: Sequence[UUID], page: PageRequest) -> Page[Assist]:
+        """The assists these accounts (one person's) gave, newest first (their data export)."""
         ...
 
     async def tasks_of(self, task_ids: Sequence[UUID]) -> list[AssistTask]: ...

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.events import ExportScope, PagedExporter
+from domain.members.merge import absorbed_into_in_uow
 from domain.ordering.services import orders_in_uow
 from domain.pagination import MAX_PAGE_SIZE, PageRequest
 from domain.uow import UnitOfWork
@@ -65,7 +66,9 @@ async def export_assist_tasks(uow: UnitOfWork, scope: ExportScope, after: str | 
 async def export_assists_given(uow: UnitOfWork, scope: ExportScope, after: str | None) -> ItemsPage:
     """The assists the member gave, newest first: the task's campaign, when, and the reward
     assisting paid them. Four statements a page."""
-    page = await uow.assists.assists_by(scope.member_id, PageRequest(EXPORT_PAGE, after))
+    # Assists stay where they are on a merge: those of accounts merged into this one are theirs.
+    person = [scope.member_id, *await absorbed_into_in_uow(uow, scope.member_id)]
+    page = await uow.assists.assists_by(person, PageRequest(EXPORT_PAGE, after))
     task_ids = [a.task_id for a in page.items]
     tasks = {t.id: t for t in await uow.assists.tasks_of(task_ids)}
     campaigns = {
@@ -74,7 +77,7 @@ async def export_assists_given(uow: UnitOfWork, scope: ExportScope, after: str |
     rewards = {
         p.task_id: p
         for p in await uow.assists.payouts_of_tasks(task_ids)
-        if p.threshold == 0 and p.member_id == scope.member_id
+        if p.threshold == 0 and p.member_id in person
     }
     items = []
     for made in page.items:
@@ -103,7 +106,8 @@ async def export_group_buy_seats(
     """The member's group-buy seats, newest first: campaign, group, seat status, the order's
     number and when it was paid. Five statements a page (seats, groups, campaigns, orders and
     their lines)."""
-    page = await uow.group_buys.seat_page(scope.member_id, PageRequest(EXPORT_PAGE, after))
+    person = [scope.member_id, *await absorbed_into_in_uow(uow, scope.member_id)]
+    page = await uow.group_buys.seat_page(person, PageRequest(EXPORT_PAGE, after))
     seats = page.items
     groups = {g.id: g for g in await uow.group_buys.groups_of([s.group_id for s in seats])}
     campaigns = {c.id: c for c in await uow.group_buys.campaigns_of([s.campaign_id for s in seats])}

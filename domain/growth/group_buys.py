@@ -44,6 +44,7 @@ from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.live import LiveEvent, mask_name
 from domain.locations.model import LocationStatus
+from domain.members.merge import absorbed_into_in_uow
 from domain.ordering.checkout import Checkout, DeliveryTo, place_order
 from domain.ordering.lifecycle import cancel_by_system
 from domain.ordering.model import Order, SalesChannel
@@ -470,7 +471,9 @@ def register_handlers(deps: GroupBuyDeps) -> None:
         await uow.group_buys.move_member(event.source_member_id, event.target_member_id)
 
     async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
-        await uow.group_buys.forget_member(event.member_id)
+        # Also the seats a merge left under an absorbed account (in a group the survivor is in).
+        person = [event.member_id, *await absorbed_into_in_uow(uow, event.member_id)]
+        await uow.group_buys.forget_members(person)
 
     events.register(MembersMerged, on_merged)
     events.register(MemberErased, on_erased)

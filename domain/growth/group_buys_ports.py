@@ -88,12 +88,12 @@ class GroupBuyRepository(Protocol):
         seat counts per campaign become the target's."""
         ...
 
-    async def forget_member(self, member_id: UUID) -> None:
-        """An erasure: the member's seats show no name any more ("**")."""
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
+        """An erasure: these accounts' (one person's) seats show no name any more ("**")."""
         ...
 
-    async def seat_page(self, member_id: UUID, page: PageRequest) -> Page[Seat]:
-        """The member's seats, newest first (their data export)."""
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
+        """These accounts' (one person's) seats, newest first (their data export)."""
         ...
 
     async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:

@@ -309,8 +309,13 @@ class TortoiseAssistRepository(AssistRepository):
             "UPDATE assist_task SET member_id = $1 WHERE member_id = $2", target, source
         )
 
-    async def forget_helper(self, helper_id: UUID) -> None:
-        await sql.execute("UPDATE assist SET helper_name = '**' WHERE helper_id = $1", helper_id)
+    async def forget_helpers(self, helper_ids: Sequence[UUID]) -> None:
+        keys = list(dict.fromkeys(helper_ids))
+        await sql.execute(
+            f"UPDATE assist SET helper_name = '**' WHERE helper_id IN "
+            f"({sql.placeholders(len(keys))})",
+            *keys,
+        )
 
     async def task_page(self, member_id: UUID, page: PageRequest) -> Page[AssistTask]:
         values: list[Any] = [member_id]
@@ -324,12 +329,12 @@ class TortoiseAssistRepository(AssistRepository):
         found = [_task(r) for r in rows]
         return Page.from_rows(found, [str(t.id) for t in found], page)
 
-    async def assists_by(self, helper_id: UUID, page: PageRequest) -> Page[Assist]:
-        values: list[Any] = [helper_id]
-        where = "helper_id = $1"
+    async def assists_by(self, helper_ids: Sequence[UUID], page: PageRequest) -> Page[Assist]:
+        values: list[Any] = list(dict.fromkeys(helper_ids))
+        where = f"helper_id IN ({sql.placeholders(len(values))})"
         if page.after is not None:
             values.append(after_uuid(page.after))
-            where += " AND id < $2"
+            where += f" AND id < ${len(values)}"
         rows = await sql.fetch(
             f"{SELECT_ASSISTS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
         )

@@ -372,15 +372,20 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
                 row["seats"],
             )
 
-    async def forget_member(self, member_id: UUID) -> None:
-        await sql.execute("UPDATE group_buy_seat SET label = '**' WHERE member_id = $1", member_id)
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
+        keys = list(dict.fromkeys(member_ids))
+        await sql.execute(
+            f"UPDATE group_buy_seat SET label = '**' WHERE member_id IN "
+            f"({sql.placeholders(len(keys))})",
+            *keys,
+        )
 
-    async def seat_page(self, member_id: UUID, page: PageRequest) -> Page[Seat]:
-        values: list[Any] = [member_id]
-        where = "member_id = $1"
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
+        values: list[Any] = list(dict.fromkeys(member_ids))
+        where = f"member_id IN ({sql.placeholders(len(values))})"
         if page.after is not None:
             values.append(after_uuid(page.after))
-            where += " AND id < $2"
+            where += f" AND id < ${len(values)}"
         rows = await sql.fetch(
             f"{SELECT_SEATS} WHERE {where} ORDER BY id DESC LIMIT {page.first + 1}", *values
         )

@@ -136,7 +136,7 @@ async def test_the_export_holds_tasks_assists_given_and_seats_and_nobody_elses(
 
 
 async def test_an_erased_helper_leaves_the_task_as_two_stars_counts_and_rewards_unchanged(
-    api: Api, admin: Api
+    api: Api, admin: Api, cs: Api
 ) -> None:
     campaign = await create(
         admin,
@@ -153,6 +153,16 @@ async def test_an_erased_helper_leaves_the_task_as_two_stars_counts_and_rewards_
         assert (await assist(helper, task))["errors"] == []
     before = (await owner.api.data(TASK, {"id": task["id"]}))["assistTask"]
     assert [h["name"] for h in before["helpers"]] == ["王**", "王**"]
+    # The leaving helper's duplicate account assisted another task, then was merged into
+    # theirs: that assist is theirs too (in their export, and scrubbed with them).
+    other = await start(await shopper(api, "erase-other-owner"), campaign)
+    duplicate = await shopper(api, "erase-duplicate", name="李四")
+    assert (await assist(duplicate, other))["errors"] == []
+    assert (await cs.data(MERGE, {"s": duplicate.id, "t": leaving.id}))["mergeMembers"][
+        "errors"
+    ] == []
+    given = (await leaving.api.data(EXPORT))["exportMyData"]["document"]["assistsGiven"]
+    assert len(given) == 2
     paid = AssistRewardRow.all().order_by("member_id", "threshold")
     rewards = await paid.values_list("member_id", "threshold", "points")
 
@@ -163,10 +173,9 @@ async def test_an_erased_helper_leaves_the_task_as_two_stars_counts_and_rewards_
         h["assistedAt"] for h in before["helpers"]
     ]
     assert (after["count"], after["status"], after["nextThreshold"]) == (2, "OPEN", 3)
-    assert (
-        sorted(await AssistRewardRow.all().values_list("member_id", "threshold", "points"))
-        == rewards
-    )
+    elsewhere = (await owner.api.data(TASK, {"id": other["id"]}))["assistTask"]
+    assert ([h["name"] for h in elsewhere["helpers"]], elsewhere["count"]) == (["**"], 1)
+    assert await paid.values_list("member_id", "threshold", "points") == rewards
     assert (await owner.api.data(MINE))["me"]["points"]["balance"] == 20
 
 

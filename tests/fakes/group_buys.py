@@ -148,18 +148,18 @@ class FakeGroupBuys(GroupBuyRepository):
             held = counts.pop((campaign, member))
             counts[(campaign, target)] = counts.get((campaign, target), 0) + held
 
-    async def forget_member(self, member_id: UUID) -> None:
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
         for seat in self._t.group_buy_seats.values():
-            if seat.member_id == member_id:
+            if seat.member_id in member_ids:
                 seat.label = "**"
 
-    async def seat_page(self, member_id: UUID, page: PageRequest) -> Page[Seat]:
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
         after = UUID(page.after) if page.after else None
         mine = sorted(
             (
                 replace(s)
                 for s in self._t.group_buy_seats.values()
-                if s.member_id == member_id and (after is None or s.id < after)
+                if s.member_id in member_ids and (after is None or s.id < after)
             ),
             key=lambda s: s.id,
             reverse=True,
