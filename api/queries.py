@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import strawberry
 from strawberry.types import Info
 
@@ -76,10 +78,26 @@ async def _node(info: Info[Context, object], global_id: str) -> Node | None:
         from api.member_queries import member_node
 
         return await member_node(info, key)
+    if type_name in ("GroupBuyCampaign", "GroupBuy"):
+        return await _group_buy_node(info, type_name, key)
     if type_name == "Location":
         location = await loaders.location.load(key)
         return Location.from_domain(location) if location else None
     return None
+
+
+async def _group_buy_node(info: Info[Context, object], type_name: str, key: UUID) -> Node | None:
+    """A campaign or a group, seen as `groupBuyCampaigns` and `group(id)` show them: to
+    everyone, members masked."""
+    from api.types.group_buys import GroupBuy, GroupBuyCampaign
+    from domain.growth.group_buys import get_campaign, get_group
+
+    deps = info.context.runtime.group_buys
+    if type_name == "GroupBuyCampaign":
+        campaign = await get_campaign(deps, key)
+        return GroupBuyCampaign.from_domain(campaign) if campaign else None
+    group = await get_group(deps, key)
+    return GroupBuy.from_domain(group) if group else None
 
 
 @strawberry.type

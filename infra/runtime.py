@@ -26,6 +26,7 @@ from domain.clock import Clock, SystemClock
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
+from domain.growth.exports import GROWTH_LISTS
 from domain.growth.group_buys import register_handlers as register_group_buy_handlers
 from domain.growth.guides import guide_exporter
 from domain.growth.guides import register_handlers as register_guide_handlers
@@ -131,7 +132,7 @@ class Runtime:
         register_desk_handlers(self.desk, self.events, self.exporters)
         register_after_sale_handlers(self.aftersales)
         register_coupon_handlers(self.events)
-        register_assist_handlers(self.events)
+        register_assist_handlers(self.assists, self.events)
         register_group_buy_handlers(self.group_buys)
         register_referral_handlers(self.referrals, self.events)
         register_guide_handlers(self.guides, self.events)
@@ -143,6 +144,8 @@ class Runtime:
         self.exporters.register_list("subscriptions", export_subscriptions)
         self.exporters.register_list("reviews", export_reviews)
         self.exporters.register_list("coupons", coupons_exporter(self.clock))
+        for name, exporter in GROWTH_LISTS.items():
+            self.exporters.register_list(name, exporter)
         self.order_access = self.repos.orders
 
     def unit_of_work(self) -> TortoiseUnitOfWork:

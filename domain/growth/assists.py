@@ -17,7 +17,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import DomainError, GrowthError, GrowthErrorCode
-from domain.events import EventHandlers, MembersMerged
+from domain.events import EventHandlers, MemberErased, MembersMerged
 from domain.growth.assists_model import (
     DAILY_ASSISTS,
     Assist,
@@ -30,6 +30,7 @@ from domain.growth.assists_model import (
     TaskStatus,
     TaskView,
     clean_draft,
+    to_close_on_merge,
 )
 from domain.growth.deps import AssistDeps
 from domain.idempotency import once
@@ -378,11 +379,34 @@ async def _views(uow: UnitOfWork, tasks: list[AssistTask], now: datetime) -> lis
     ]
 
 
-def register_handlers(events: EventHandlers) -> None:
+async def merge_in_uow(deps: AssistDeps, uow: UnitOfWork, source: UUID, target: UUID) -> None:
+    """A merge: the absorbed member's tasks become the survivor's; where both had an open task
+    of one campaign, `to_close_on_merge` says which one is MERGED (both rows locked first, so
+    no assist counts on them meanwhile)."""
+    open_tasks = await uow.assists.open_tasks_of([source, target])
+    theirs = {t.campaign_id: t for t in open_tasks if t.member_id == target}
+    now = deps.clock.now()
+    for task in open_tasks:
+        other = theirs.get(task.campaign_id)
+        if task.member_id == source and other is not None:
+            closing = to_close_on_merge(task, other)
+            await uow.assists.close_task(closing.id, TaskStatus.MERGED, now)
+    await uow.assists.move_member(source, target)
+
+
+def register_handlers(deps: AssistDeps, events: EventHandlers) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
-        await uow.assists.move_member(event.source_member_id, event.target_member_id)
+        await merge_in_uow(deps, uow, event.source_member_id, event.target_member_id)
+
+    async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
+        # The masked name (王**) still says something of the person: it goes, also from the
+        # assists of accounts merged into theirs (a merge leaves assists where they are); the
+        # assist, its count and the rewards it paid stay.
+        person = [event.member_id, *await absorbed_into_in_uow(uow, event.member_id)]
+        await uow.assists.forget_helpers(person)
 
     events.register(MembersMerged, on_merged)
+    events.register(MemberErased, on_erased)
 
 
 async def expire_tasks(deps: AssistDeps) -> int:

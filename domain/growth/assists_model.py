@@ -28,6 +28,7 @@ class TaskStatus(StrEnum):
     OPEN = "OPEN"  # collecting helpers until its deadline
     COMPLETED = "COMPLETED"  # the highest threshold was reached
     EXPIRED = "EXPIRED"  # the deadline passed first
+    MERGED = "MERGED"  # its member was merged into one with an open task of the campaign
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,15 @@ class AssistTask:
         if self.status is TaskStatus.OPEN and not self.is_open_at(now):
             return TaskStatus.EXPIRED
         return self.status
+
+
+def to_close_on_merge(source: AssistTask, target: AssistTask) -> AssistTask:
+    """A merge leaves its person one open task per campaign: of the absorbed member's and the
+    survivor's, the one with more helpers stays open (on a tie the survivor's), the other is
+    MERGED. Nothing moves between them and nothing is paid or taken back: the task kept has at
+    least the other's helpers, so every threshold the other paid it has paid too, and the
+    thresholds still ahead of it were paid on neither."""
+    return target if source.helpers > target.helpers else source
 
 
 @dataclass(frozen=True)

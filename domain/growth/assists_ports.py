@@ -64,10 +64,29 @@ class AssistRepository(Protocol):
         """The assists these accounts made on that store-local day."""
         ...
 
-    async def move_member(self, source: UUID, target: UUID) -> int:
-        """A merged member's tasks become the survivor's (an open one stays open under the
-        absorbed id, so it never collides with the survivor's own open task)."""
+    async def open_tasks_of(self, member_ids: Sequence[UUID]) -> list[AssistTask]:
+        """The OPEN tasks of these members, locked until the commit in id order (a merge
+        decides between two of them while no assist counts on either)."""
         ...
+
+    async def move_member(self, source: UUID, target: UUID) -> int:
+        """A merged member's tasks become the survivor's, an open one open under the
+        survivor's id (the caller closed the one it would collide with first)."""
+        ...
+
+    async def forget_helpers(self, helper_ids: Sequence[UUID]) -> None:
+        """An erasure: these accounts' (one person's) assists show no name any more ("**")."""
+        ...
+
+    async def task_page(self, member_id: UUID, page: PageRequest) -> Page[AssistTask]:
+        """The member's tasks, newest first (their data export)."""
+        ...
+
+    async def assists_by(self, helper_ids: Sequence[UUID], page: PageRequest) -> Page[Assist]:
+        """The assists these accounts (one person's) gave, newest first (their data export)."""
+        ...
+
+    async def tasks_of(self, task_ids: Sequence[UUID]) -> list[AssistTask]: ...
 
     async def add_assist(self, assist: Assist) -> bool:
         """Insert; False (nothing written) when its (helper, day, slot) or (task, helper) is
@@ -80,3 +99,4 @@ class AssistRepository(Protocol):
 
     async def add_payout(self, payout: AssistPayout) -> None: ...
     async def payouts_of(self, task_id: UUID) -> list[AssistPayout]: ...
+    async def payouts_of_tasks(self, task_ids: Sequence[UUID]) -> list[AssistPayout]: ...

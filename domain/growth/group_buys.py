@@ -44,6 +44,7 @@ from domain.ids import new_id
 from domain.inventory.model import StockLine
 from domain.live import LiveEvent, mask_name
 from domain.locations.model import LocationStatus
+from domain.members.merge import absorbed_into_in_uow
 from domain.ordering.checkout import Checkout, DeliveryTo, place_order
 from domain.ordering.lifecycle import cancel_by_system
 from domain.ordering.model import Order, SalesChannel
@@ -214,6 +215,12 @@ async def list_campaigns(
         raise _error(G.INVALID_INPUT, f"`first` is 1 to {MAX_LISTED}.", "first")
     async with deps.uow() as uow:
         return await uow.group_buys.list_campaigns(deps.clock.now(), active, first)
+
+
+async def get_campaign(deps: GroupBuyDeps, campaign_id: UUID) -> GroupBuyCampaign | None:
+    """One campaign, as `groupBuyCampaigns` lists it to everyone (also ended or cancelled)."""
+    async with deps.uow() as uow:
+        return await uow.group_buys.get_campaign(campaign_id)
 
 
 async def get_group(deps: GroupBuyDeps, group_id: UUID) -> Group | None:
@@ -464,7 +471,9 @@ def register_handlers(deps: GroupBuyDeps) -> None:
         await uow.group_buys.move_member(event.source_member_id, event.target_member_id)
 
     async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
-        await uow.group_buys.forget_member(event.member_id)
+        # Also the seats a merge left under an absorbed account (in a group the survivor is in).
+        person = [event.member_id, *await absorbed_into_in_uow(uow, event.member_id)]
+        await uow.group_buys.forget_members(person)
 
     events.register(MembersMerged, on_merged)
     events.register(MemberErased, on_erased)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.growth.group_buys_model import Group, GroupBuyCampaign, Seat, SeatStatus
+from domain.pagination import Page, PageRequest
 
 
 class DuplicateSeat(Exception):
@@ -86,9 +88,19 @@ class GroupBuyRepository(Protocol):
         seat counts per campaign become the target's."""
         ...
 
-    async def forget_member(self, member_id: UUID) -> None:
-        """An erasure: the member's seats show no name any more ("**")."""
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
+        """An erasure: these accounts' (one person's) seats show no name any more ("**")."""
         ...
+
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
+        """These accounts' (one person's) seats, newest first (their data export)."""
+        ...
+
+    async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:
+        """The groups, without their seats."""
+        ...
+
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[GroupBuyCampaign]: ...
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         """The orders of seats still HELD or PAID in FAILED groups."""

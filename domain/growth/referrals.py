@@ -41,6 +41,7 @@ from domain.identity.model import Principal
 from domain.ids import new_id
 from domain.loyalty.ledger import credit, debit
 from domain.loyalty.model import MAX_POINTS, EntryKind
+from domain.members.merge import absorbed_into_in_uow
 from domain.members.model import MemberStatus
 from domain.members.services import identity_hashes_in_uow, surviving_member_in_uow
 from domain.ordering.services import is_cs
@@ -255,13 +256,13 @@ async def claw_back_in_uow(
 ) -> Referral | None:
     """The rewarded first order was fully refunded (within its return window, which
     after-sales enforces): points taken back (a debt when spent), unused coupons revoked,
-    used ones left. The referrer's monthly slot stays taken."""
-    referral = await uow.referrals.of_invitee(event.member_id, lock=True)
-    if (
-        referral is None
-        or referral.status is not ReferralStatus.REWARDED
-        or referral.order_id != event.order_id
-    ):
+    used ones left. The referrer's monthly slot stays taken. An invitee merged into another
+    member since: the order is the survivor's now, the referral still the absorbed member's
+    (a merge moves no referral), so it is looked for under every id merged into the order's
+    member too; what is taken back is taken from the survivor, who holds the points and
+    coupons now."""
+    referral = await _rewarded_for(uow, event)
+    if referral is None:
         return None
     if referral.referrer_paid and referral.referrer_id is not None:
         referrer = await surviving_member_in_uow(uow, referral.referrer_id)
@@ -270,6 +271,21 @@ async def claw_back_in_uow(
     await _take_back(deps, uow, referral, "invitee", event.member_id, referral.invitee_points)
     referral.status, referral.decided_at = ReferralStatus.CLAWED_BACK, deps.clock.now()
     await uow.referrals.save(referral)
+    return referral
+
+
+async def _rewarded_for(uow: UnitOfWork, event: OrderFullyRefunded) -> Referral | None:
+    """The REWARDED referral whose first order this is (locked), if any."""
+    referral = await uow.referrals.of_invitee(event.member_id, lock=True)
+    if referral is None or referral.order_id != event.order_id:
+        referral = None
+        for absorbed in await absorbed_into_in_uow(uow, event.member_id):
+            found = await uow.referrals.of_invitee(absorbed, lock=True)
+            if found is not None and found.order_id == event.order_id:
+                referral = found
+                break
+    if referral is None or referral.status is not ReferralStatus.REWARDED:
+        return None
     return referral
 
 

@@ -278,10 +278,46 @@ class TortoiseAssistRepository(AssistRepository):
         )
         return int(rows[0]["n"])
 
+    async def open_tasks_of(self, member_ids: Sequence[UUID]) -> list[AssistTask]:
+        keys = list(dict.fromkeys(member_ids))
+        if not keys:
+            return []
+        lock = "" if sql.is_sqlite() else " FOR UPDATE"
+        rows = await sql.fetch(
+            f"{SELECT_TASKS} WHERE open_member_id IN ({sql.placeholders(len(keys))}) "
+            f"ORDER BY id{lock}",
+            *keys,
+        )
+        return [_task(r) for r in rows]
+
     async def move_member(self, source: UUID, target: UUID) -> int:
+        await sql.execute(
+            "UPDATE assist_task SET open_member_id = $1 WHERE open_member_id = $2", target, source
+        )
         return await sql.execute(
             "UPDATE assist_task SET member_id = $1 WHERE member_id = $2", target, source
         )
+
+    async def forget_helpers(self, helper_ids: Sequence[UUID]) -> None:
+        keys = list(dict.fromkeys(helper_ids))
+        await sql.execute(
+            f"UPDATE assist SET helper_name = '**' WHERE helper_id IN "
+            f"({sql.placeholders(len(keys))})",
+            *keys,
+        )
+
+    async def task_page(self, member_id: UUID, page: PageRequest) -> Page[AssistTask]:
+        return await id_page(SELECT_TASKS, page, _task, [("member_id", member_id)])
+
+    async def assists_by(self, helper_ids: Sequence[UUID], page: PageRequest) -> Page[Assist]:
+        return await id_page(SELECT_ASSISTS, page, _assist, [("helper_id", list(helper_ids))])
+
+    async def tasks_of(self, task_ids: Sequence[UUID]) -> list[AssistTask]:
+        keys = list(dict.fromkeys(task_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(f"{SELECT_TASKS} WHERE id IN ({sql.placeholders(len(keys))})", *keys)
+        return [_task(r) for r in rows]
 
     async def slots_taken(self, helper_id: UUID, day: date) -> set[int]:
         rows = await sql.fetch(
@@ -336,5 +372,16 @@ class TortoiseAssistRepository(AssistRepository):
             f"SELECT {', '.join(REWARD_COLUMNS)} FROM assist_reward WHERE task_id = $1 "
             "ORDER BY threshold, member_id",
             task_id,
+        )
+        return [_payout(r) for r in rows]
+
+    async def payouts_of_tasks(self, task_ids: Sequence[UUID]) -> list[AssistPayout]:
+        keys = list(dict.fromkeys(task_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"SELECT {', '.join(REWARD_COLUMNS)} FROM assist_reward "
+            f"WHERE task_id IN ({sql.placeholders(len(keys))}) ORDER BY threshold, member_id",
+            *keys,
         )
         return [_payout(r) for r in rows]

@@ -3,6 +3,7 @@ a member's seats) are conditional updates, which the ORM cannot say."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,7 +19,9 @@ from domain.growth.group_buys_model import (
 )
 from domain.growth.group_buys_ports import DuplicateSeat, GroupBuyRepository
 from domain.ids import new_id
+from domain.pagination import Page, PageRequest
 from infra.db import sql
+from infra.repositories.paging import id_page
 
 GROUP_BUY_CAMPAIGN_COLUMNS = (
     "id",
@@ -369,8 +372,34 @@ class TortoiseGroupBuyRepository(GroupBuyRepository):
                 row["seats"],
             )
 
-    async def forget_member(self, member_id: UUID) -> None:
-        await sql.execute("UPDATE group_buy_seat SET label = '**' WHERE member_id = $1", member_id)
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
+        keys = list(dict.fromkeys(member_ids))
+        await sql.execute(
+            f"UPDATE group_buy_seat SET label = '**' WHERE member_id IN "
+            f"({sql.placeholders(len(keys))})",
+            *keys,
+        )
+
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
+        return await id_page(SELECT_SEATS, page, _seat, [("member_id", list(member_ids))])
+
+    async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:
+        keys = list(dict.fromkeys(group_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"{SELECT_GROUPS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_group(r) for r in rows]
+
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[GroupBuyCampaign]:
+        keys = list(dict.fromkeys(campaign_ids))
+        if not keys:
+            return []
+        rows = await sql.fetch(
+            f"{SELECT_CAMPAIGNS} WHERE id IN ({sql.placeholders(len(keys))})", *keys
+        )
+        return [_campaign(r) for r in rows]
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         rows = await sql.fetch(

@@ -35,12 +35,18 @@ async def id_page(
     newest_first: bool = True,
 ) -> Page[T]:
     """One page of `select` (`SELECT … FROM table`, without WHERE) ordered by id: each
-    `(column, value)` filter is `column = value` (a None value is no filter), the cursor is
+    `(column, value)` filter is `column = value` (a None value is no filter; a list or tuple
+    of values is `column IN (…)`, and matches nothing when empty), the cursor is
     the last id seen, and one row more than the page says whether another follows."""
     conditions: list[str] = []
     values: list[Any] = []
     for column, value in filters:
-        if value is not None:
+        if isinstance(value, list | tuple):
+            keys = list(dict.fromkeys(value))
+            listed = sql.placeholders(len(keys), len(values) + 1)
+            conditions.append(f"{column} IN ({listed})" if keys else "1 = 0")
+            values.extend(keys)
+        elif value is not None:
             values.append(value)
             conditions.append(f"{column} = ${len(values)}")
     if page.after is not None:

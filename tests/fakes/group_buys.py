@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
 from domain.growth.group_buys_model import Group, GroupBuyCampaign, GroupStatus, Seat, SeatStatus
 from domain.growth.group_buys_ports import DuplicateSeat, GroupBuyRepository
+from domain.pagination import Page, PageRequest
 from tests.fakes.tables import Tables
 
 
@@ -146,10 +148,29 @@ class FakeGroupBuys(GroupBuyRepository):
             held = counts.pop((campaign, member))
             counts[(campaign, target)] = counts.get((campaign, target), 0) + held
 
-    async def forget_member(self, member_id: UUID) -> None:
+    async def forget_members(self, member_ids: Sequence[UUID]) -> None:
         for seat in self._t.group_buy_seats.values():
-            if seat.member_id == member_id:
+            if seat.member_id in member_ids:
                 seat.label = "**"
+
+    async def seat_page(self, member_ids: Sequence[UUID], page: PageRequest) -> Page[Seat]:
+        after = UUID(page.after) if page.after else None
+        mine = sorted(
+            (
+                replace(s)
+                for s in self._t.group_buy_seats.values()
+                if s.member_id in member_ids and (after is None or s.id < after)
+            ),
+            key=lambda s: s.id,
+            reverse=True,
+        )[: page.first + 1]
+        return Page.from_rows(mine, [str(s.id) for s in mine], page)
+
+    async def groups_of(self, group_ids: Sequence[UUID]) -> list[Group]:
+        return [replace(self._t.group_buys[i], seats=[]) for i in dict.fromkeys(group_ids)]
+
+    async def campaigns_of(self, campaign_ids: Sequence[UUID]) -> list[GroupBuyCampaign]:
+        return [replace(self._t.group_buy_campaigns[i]) for i in dict.fromkeys(campaign_ids)]
 
     async def seats_to_cancel(self, limit: int) -> list[UUID]:
         live = (SeatStatus.HELD, SeatStatus.PAID)

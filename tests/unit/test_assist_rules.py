@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
@@ -16,6 +17,7 @@ from domain.growth.assists_model import (
     TaskStatus,
     Threshold,
     clean_draft,
+    to_close_on_merge,
 )
 from domain.ids import new_id
 
@@ -93,3 +95,20 @@ def test_bad_campaigns_are_refused(draft: CampaignDraft, code: str, field: list[
 def test_a_good_campaign_keeps_its_thresholds_and_trims_its_name() -> None:
     clean = clean_draft(CampaignDraft(" 助力 ", (Threshold(3, SAMPLE), Threshold(10, FULL)), 72))
     assert (clean.name, clean.thresholds) == ("助力", (Threshold(3, SAMPLE), Threshold(10, FULL)))
+
+
+def _open_task(member_id: UUID, helpers: int) -> AssistTask:
+    return AssistTask(
+        new_id(), new_id(), member_id, TaskStatus.OPEN, helpers, NOW, NOW + timedelta(hours=72)
+    )
+
+
+@pytest.mark.parametrize(
+    ("source_helpers", "target_helpers", "closed"),
+    [(2, 1, "target"), (1, 2, "source"), (1, 1, "source"), (0, 0, "source")],
+)
+def test_a_merge_closes_the_open_task_with_fewer_helpers_and_on_a_tie_the_absorbed_ones(
+    source_helpers: int, target_helpers: int, closed: str
+) -> None:
+    source, target = _open_task(new_id(), source_helpers), _open_task(new_id(), target_helpers)
+    assert to_close_on_merge(source, target) is {"source": source, "target": target}[closed]
