@@ -60,6 +60,24 @@ def _preferred(column: str) -> str:
     )
 
 
+def counted_orders(source: str) -> str:
+    """The CTEs `priced` and `counted_orders`: each order that counts for its member (paid,
+    neither cancelled, unclaimed nor refunded in full) with its paid time, store, channel and
+    `net` (what stayed paid in money). `source` names the orders as `o`. The rule of
+    `facts_model`, in one place (the doctor's `member_facts` check reads the same)."""
+    return (
+        "priced AS (SELECT o.member_id, o.location_id, o.channel, o.paid_at, "
+        "o.total - o.points_discount AS due, "
+        "COALESCE((SELECT SUM(p.amount) FROM order_payment p WHERE p.order_id = o.id "
+        "AND p.kind = 'REFUND' AND p.status <> 'REFUND_FAILED'), 0) AS refunded "
+        f"FROM {source} WHERE o.member_id IS NOT NULL AND o.paid_at IS NOT NULL "
+        "AND o.status NOT IN ('CANCELLED', 'UNCLAIMED')), "
+        "counted_orders AS (SELECT member_id, location_id, channel, paid_at, "
+        "CASE WHEN due > refunded THEN due - refunded ELSE 0 END AS net FROM priced "
+        "WHERE refunded = 0 OR refunded < due)"
+    )
+
+
 def refresh_sql(scope: str) -> str:
     """Upsert the facts of the active members matching `scope` (a condition on `m`)."""
     counts = ", ".join(
@@ -75,16 +93,7 @@ def refresh_sql(scope: str) -> str:
     return (
         f"WITH scope AS (SELECT m.id AS member_id FROM member m "
         f"WHERE m.status = 'ACTIVE' AND {scope}), "
-        "priced AS (SELECT o.member_id, o.location_id, o.channel, o.paid_at, "
-        "o.total - o.points_discount AS due, "
-        "COALESCE((SELECT SUM(p.amount) FROM order_payment p WHERE p.order_id = o.id "
-        "AND p.kind = 'REFUND' AND p.status <> 'REFUND_FAILED'), 0) AS refunded "
-        "FROM customer_order o JOIN scope ON scope.member_id = o.member_id "
-        "WHERE o.paid_at IS NOT NULL AND o.status NOT IN ('CANCELLED', 'UNCLAIMED')), "
-        # An order counts unless refunded in full; its spend is what stayed paid.
-        "counted_orders AS (SELECT member_id, location_id, channel, paid_at, "
-        "CASE WHEN due > refunded THEN due - refunded ELSE 0 END AS net FROM priced "
-        "WHERE refunded = 0 OR refunded < due), "
+        f"{counted_orders('customer_order o JOIN scope ON scope.member_id = o.member_id')}, "
         f"totals AS (SELECT member_id, MIN(paid_at) AS first_at, MAX(paid_at) AS last_at, "
         f"{counts} FROM counted_orders GROUP BY member_id), "
         f"stores AS ({_preferred('location_id')}), "
