@@ -23,7 +23,6 @@ strawberry.enum(RfmSegment)
 class MemberFacts:
     first_order_at: datetime | None
     last_order_at: datetime | None
-    last_order_days: int | None = strawberry.field(description="Whole days since the last order.")
     orders_30: int
     orders_90: int
     orders_365: int
@@ -41,6 +40,18 @@ class MemberFacts:
     group_buys_count: int = strawberry.field(description="Group-buy seats paid.")
     updated_at: datetime
     preferred_store_id: strawberry.Private[Any]
+    facts: strawberry.Private[Facts]
+    now: strawberry.Private[datetime]
+
+    @strawberry.field(
+        description="Days since the last order, on the preferred store's wall clock "
+        "(Asia/Shanghai when none): computed at read."
+    )
+    async def last_order_days(self, info: Info[Context, Any]) -> int | None:
+        store = None
+        if self.preferred_store_id is not None:
+            store = await info.context.loaders.location.load(self.preferred_store_id)
+        return self.facts.last_order_days(self.now, store)
 
     @strawberry.field(description="The store of most orders in 365 days (then the latest).")
     async def preferred_store(self, info: Info[Context, Any]) -> Location | None:
@@ -54,7 +65,6 @@ class MemberFacts:
         return cls(
             first_order_at=facts.first_order_at,
             last_order_at=facts.last_order_at,
-            last_order_days=facts.last_order_days(now),
             orders_30=facts.orders_30,
             orders_90=facts.orders_90,
             orders_365=facts.orders_365,
@@ -72,6 +82,8 @@ class MemberFacts:
             group_buys_count=facts.group_buys_count,
             updated_at=facts.updated_at,
             preferred_store_id=facts.preferred_store_id,
+            facts=facts,
+            now=now,
         )
 
 

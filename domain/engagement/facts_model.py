@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain.locations.model import Location, local_date
+
 WINDOWS = (30, 90, 365)
 
 # Facts an automatic tag's rule (and later a segment's) may compare with a whole number.
@@ -57,11 +59,13 @@ class MemberFacts:
     rfm_segment: str | None
     updated_at: datetime
 
-    def last_order_days(self, now: datetime) -> int | None:
-        """Whole days since the last order (computed at read, never stale)."""
+    def last_order_days(self, now: datetime, store: Location | None) -> int | None:
+        """Days since the last order on the wall clock of the member's preferred store
+        (Asia/Shanghai when none): an order at 23:30 was yesterday at 00:30. Computed at read,
+        never stale."""
         if self.last_order_at is None:
             return None
-        return max((now - self.last_order_at) // timedelta(days=1), 0)
+        return max((local_date(now, store) - local_date(self.last_order_at, store)).days, 0)
 
 
 @dataclass(frozen=True)

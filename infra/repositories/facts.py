@@ -105,8 +105,10 @@ def refresh_sql(scope: str) -> str:
         f"{_latest_consent('MARKETING_SMS')}, {_latest_consent('MARKETING_WECHAT')}, "
         "(SELECT COUNT(*) FROM referral r WHERE r.referrer_id = s.member_id "
         "AND r.status = 'REWARDED'), "
-        "(SELECT COUNT(*) FROM group_buy_seat g WHERE g.member_id = s.member_id "
-        "AND g.status = 'PAID'), $1 "
+        # A seat's order is its member's (merges move orders): found through the orders'
+        # (member_id, id) index, as group_buy_seat has none on member_id.
+        "(SELECT COUNT(*) FROM customer_order go JOIN group_buy_seat g ON g.order_id = go.id "
+        "WHERE go.member_id = s.member_id AND g.status = 'PAID'), $1 "
         "FROM scope s LEFT JOIN totals t ON t.member_id = s.member_id "
         "LEFT JOIN stores ps ON ps.member_id = s.member_id AND ps.rn = 1 "
         "LEFT JOIN channels pc ON pc.member_id = s.member_id AND pc.rn = 1 "
