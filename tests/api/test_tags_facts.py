@@ -8,6 +8,7 @@ members reads tags and facts in a number of statements that does not grow with t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from infra.db.models.identity import StaffActionRow
 from infra.db.models.tags import MemberTagRow
 from infra.repositories.facts import FACT_COLUMNS
 from infra.runtime import Runtime
-from tests.support import count_sql
+from tests.support import count_sql, is_postgres
 from tests.support.api import Api, relogin, staff_api
 from tests.support.clock import MovableClock
 from tests.support.orders import (
@@ -356,3 +357,19 @@ async def test_a_page_of_members_reads_tags_and_facts_in_constant_statements(
     for n in (2, 3, 4):
         await listed(n)
     assert await statements(4) == one
+
+
+async def test_concurrent_taggings_of_one_member_leave_one_tag_and_one_record(
+    api: Api, runtime: Runtime, admin: Api, cs: Api
+) -> None:
+    if not is_postgres(runtime.settings.database_url):
+        pytest.skip("SQLite runs one writer at a time")
+    vip = await _tag(admin, "VIP")
+    who = await shopper(api, "raced")
+    variables = {"i": {"memberId": who.id, "tagId": vip, "reason": "at once"}}
+    payloads = await asyncio.gather(*(cs.data(TAG, variables) for _ in range(8)))
+    added = [p["tagMember"]["added"] for p in payloads]
+    assert sorted(added) == [False] * 7 + [True]
+    assert all(p["tagMember"]["errors"] == [] for p in payloads)
+    assert await MemberTagRow.filter(member_id=who.key).count() == 1
+    assert await StaffActionRow.filter(action="TAG_MEMBER").count() == 1
