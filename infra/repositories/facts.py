@@ -38,7 +38,7 @@ FACT_COLUMNS = (
     "group_buys_count",
     "updated_at",
 )
-RFM_COLUMNS = ("r_score", "f_score", "m_score", "rfm_segment")
+RFM_FIELDS = ("r_score", "f_score", "m_score", "rfm_segment")
 
 # $1 now, $2..$4 the starts of the 30/90/365-day windows; the scope's values from $5.
 _WINDOWS = (("30", "$2"), ("90", "$3"), ("365", "$4"))
@@ -134,7 +134,7 @@ def _score(column: str) -> str:
 
 
 def _facts(row: MemberFactsRow) -> MemberFacts:
-    return MemberFacts(**{c: getattr(row, c) for c in FACT_COLUMNS + RFM_COLUMNS})
+    return MemberFacts(**{c: getattr(row, c) for c in FACT_COLUMNS + RFM_FIELDS})
 
 
 def _cutoffs(at: Cutoffs) -> tuple[object, ...]:

@@ -128,13 +128,16 @@ class TortoiseTagRepository(TagRepository):
             tag_id,
             rule.value,
         )
-        rows = [
-            [new_id(), sql.as_uuid(r["member_id"]), tag_id, "SYSTEM:rule", str(rule), at]
-            for r in missing
-        ]
-        for start in range(0, len(rows), RULE_BATCH):
-            await sql.insert("member_tag", MEMBER_TAG_COLUMNS, rows[start : start + RULE_BATCH])
-        return removed + len(rows)
+        for start in range(0, len(missing), RULE_BATCH):
+            await sql.insert(
+                "member_tag",
+                MEMBER_TAG_COLUMNS,
+                [
+                    (new_id(), sql.as_uuid(r["member_id"]), tag_id, "SYSTEM:rule", str(rule), at)
+                    for r in missing[start : start + RULE_BATCH]
+                ],
+            )
+        return removed + len(missing)
 
     async def move_member(self, source: UUID, target: UUID) -> None:
         await sql.execute(
