@@ -39,6 +39,7 @@ for _codes in (
     d.AfterSaleErrorCode,
     d.PromotionErrorCode,
     d.GrowthErrorCode,
+    d.EngagementErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -84,6 +85,11 @@ class PromotionUserError(UserError):
 @strawberry.type
 class GrowthUserError(UserError):
     code: d.GrowthErrorCode
+
+
+@strawberry.type
+class EngagementUserError(UserError):
+    code: d.EngagementErrorCode
 
 
 @strawberry.type
@@ -180,6 +186,7 @@ class AfterSaleUserError(UserError):
 
 CODES: dict[type[UserError], type[Enum]] = {
     GrowthUserError: d.GrowthErrorCode,
+    EngagementUserError: d.EngagementErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,

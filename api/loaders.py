@@ -16,6 +16,8 @@ from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.clock import Clock, SystemClock
+from domain.engagement.facts_model import MemberFacts
+from domain.engagement.tags_model import MemberTag, Tag
 from domain.growth.guides import named
 from domain.growth.guides_model import Guide
 from domain.inventory.availability import totals_online
@@ -206,6 +208,28 @@ class Loaders:
     def guide_of_member(self) -> DataLoader[UUID, Guide | None]:
         """A member's shopping guide, with the guide's name."""
         return DataLoader(self._guides)
+
+    async def _tags(self, keys: list[UUID]) -> list[list[tuple[MemberTag, Tag]]]:
+        found = await self._repos.tags.of_members(keys)
+        tags = {t.id: t for t in await self._repos.tags.get_many(list({f.tag_id for f in found}))}
+        by_member: dict[UUID, list[tuple[MemberTag, Tag]]] = defaultdict(list)
+        for member_tag in found:
+            by_member[member_tag.member_id].append((member_tag, tags[member_tag.tag_id]))
+        return [by_member.get(k, []) for k in keys]
+
+    @cached_property
+    def tags_of_member(self) -> DataLoader[UUID, list[tuple[MemberTag, Tag]]]:
+        """A member's tags with their definitions, oldest first (two statements a list)."""
+        return DataLoader(self._tags)
+
+    async def _facts(self, keys: list[UUID]) -> list[MemberFacts | None]:
+        found = await self._repos.member_facts.get_many(keys)
+        return _in_key_order(keys, found, {f.member_id: f for f in found})
+
+    @cached_property
+    def facts_of_member(self) -> DataLoader[UUID, MemberFacts | None]:
+        """A member's facts row (engagement), if built."""
+        return DataLoader(self._facts)
 
     async def _actor_names(self, keys: list[str]) -> list[str]:
         staff, devices = actor_ids(keys)

@@ -19,6 +19,7 @@ from api.permissions import (
 from api.relay import Connection, decode_id
 from api.types.members import Member, MergeCandidate, PiiAccessEntry
 from domain.aftersales.member_codes import lookup_by_member_code
+from domain.engagement.tags import filter_tagged, members_tagged
 from domain.errors import DomainError
 from domain.identity.model import ApiScope, Principal
 from domain.members import candidates
@@ -29,6 +30,7 @@ from domain.members.services import (
     resolve_member,
     search_members,
 )
+from domain.pagination import Page
 
 
 async def member_node(info: Info[Context, object], key: UUID) -> Member | None:
@@ -102,19 +104,42 @@ class MemberQueries:
         description="One search box: an exact phone or card number; the last 4 digits of a "
         "phone (at most 20 members, rate limited); an order number (its member); else a "
         "fragment of the name (CS; API keys with members:read see names masked). Identifiers "
-        "are always masked: `revealIdentifiers` unmasks, logged.",
+        "are always masked: `revealIdentifiers` unmasks, logged. `tagIds`: only members "
+        "carrying every one of these tags (alone, without `search`: every such member, by id); "
+        "with `search` a page may hold fewer than `first` members: follow `hasNextPage`.",
     )
     async def members(
         self,
         info: Info[Context, object],
-        search: str,
+        search: str = "",
         first: int | None = None,
         after: str | None = None,
+        tag_ids: list[strawberry.ID] | None = None,
     ) -> Connection[Member]:
         page = _page(first, after)
         principal = info.context.principal
+        runtime = info.context.runtime
         try:
-            result = await search_members(info.context.runtime.members, search, page, principal)
+            tags = [decode_id(t, "Tag", "tagIds") for t in tag_ids or []]
+            if tags and not search.strip():
+                tagged = await members_tagged(runtime.member_facts, tags, page)
+                found = await info.context.loaders.member.load_many(list(tagged.items))
+                result = Page(
+                    [m for m in found if m is not None],
+                    [str(m.id) for m in found if m is not None],
+                    tagged.has_next,
+                    tagged.has_previous,
+                )
+            else:
+                result = await search_members(runtime.members, search, page, principal)
+            if tags and search.strip():
+                keep = await filter_tagged(runtime.member_facts, [m.id for m in result.items], tags)
+                result = Page(
+                    [m for m in result.items if m.id in keep],
+                    [k for m, k in zip(result.items, result.keys, strict=True) if m.id in keep],
+                    result.has_next,
+                    result.has_previous,
+                )
         except DomainError as error:
             raise _top_level(error) from None
         return Connection[Member].from_page(result, lambda m: Member.for_viewer(m, principal))

@@ -134,6 +134,13 @@ class CanReadMembers(_Forbidden):
         return principal.has_pii_access or principal.has_scope(ApiScope.MEMBERS_READ)
 
 
+class CanTagMembers(_Forbidden):
+    message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff tag members."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
+
+
 class CanDecidePointsClaims(_Forbidden):
     message = "Only STORE_MANAGER, CS_AGENT or ADMIN staff decide points claims."
 

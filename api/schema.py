@@ -49,6 +49,7 @@ from api.mutations.referrals import ReferralMutations
 from api.mutations.refunds import RefundMutations
 from api.mutations.reviews import ReviewMutations
 from api.mutations.subscriptions import SubscriptionMutations
+from api.mutations.tags import TagMutations
 from api.mutations.till_returns import TillReturnMutations
 from api.order_queries import OrderQueries
 from api.points_queries import PointsQueries
@@ -58,6 +59,7 @@ from api.referral_queries import ReferralQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
 from api.subscriptions import Subscription
+from api.tags_queries import TagQueries
 from api.till_return_queries import TillReturnQueries
 from api.types.aftersales import AfterSale
 from api.types.catalog import Category, Product, Variant
@@ -87,6 +89,7 @@ class Query(
     AssistQueries,
     ReferralQueries,
     GuideQueries,
+    TagQueries,
 ):
     pass
 
@@ -115,6 +118,7 @@ class Mutation(
     AssistMutations,
     ReferralMutations,
     GuideMutations,
+    TagMutations,
 ):
     pass
 

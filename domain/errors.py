@@ -72,7 +72,7 @@
     │     and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
     │     shows them; the pricing of a
     │     cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
-    └── GrowthError                  GrowthErrorCode (domain/growth/)
+    ├── GrowthError                  GrowthErrorCode (domain/growth/)
           (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
           below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
           cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
@@ -92,6 +92,10 @@
           shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
           one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
           manager of the store)
+    └── EngagementError              EngagementErrorCode (domain/engagement/)
+          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; tags: TAG_EXISTS (a tag's name is
+          unique), INVALID_TAG_RULE (an automatic tag's rule names no fact, or a bad threshold),
+          TAG_NOT_MANUAL (an automatic tag is set by its rule, never by hand)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -351,6 +355,18 @@ class GrowthErrorCode(StrEnum):
     NOT_A_GUIDE = "NOT_A_GUIDE"
 
 
+class EngagementErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    TAG_EXISTS = "TAG_EXISTS"
+    INVALID_TAG_RULE = "INVALID_TAG_RULE"
+    TAG_NOT_MANUAL = "TAG_NOT_MANUAL"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -364,6 +380,7 @@ ErrorCode = (
     | AfterSaleErrorCode
     | PromotionErrorCode
     | GrowthErrorCode
+    | EngagementErrorCode
 )
 
 
@@ -426,3 +443,7 @@ class PromotionError(DomainError):
 
 class GrowthError(DomainError):
     code: GrowthErrorCode
+
+
+class EngagementError(DomainError):
+    code: EngagementErrorCode

@@ -11,6 +11,8 @@ from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
+from domain.engagement.facts_ports import MemberFactsRepository
+from domain.engagement.tags_ports import TagRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
 from domain.growth.guides_ports import GuideRepository
@@ -98,6 +100,10 @@ class UnitOfWork(Protocol):
     def referrals(self) -> ReferralRepository: ...
     @property
     def guides(self) -> GuideRepository: ...
+    @property
+    def tags(self) -> TagRepository: ...
+    @property
+    def member_facts(self) -> MemberFactsRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

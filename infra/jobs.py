@@ -21,6 +21,7 @@ from arq.worker import func
 
 from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
+from domain.engagement.facts import rebuild_member_facts
 from domain.growth.assists import expire_tasks
 from domain.growth.group_buys import fail_expired_groups
 from domain.identity.services import purge_expired_sessions
@@ -129,6 +130,10 @@ async def _expire_assist_tasks(runtime: Runtime) -> int:
     return await expire_tasks(runtime.assists)
 
 
+async def _rebuild_member_facts(runtime: Runtime) -> int:
+    return (await rebuild_member_facts(runtime.member_facts)).members
+
+
 async def _fail_group_buys(runtime: Runtime) -> int:
     return await fail_expired_groups(runtime.group_buys)
 
@@ -175,6 +180,12 @@ JOBS: list[Job] = [
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).
     Job("recompute_tiers", _recompute_tiers, 86400, "recomputes tiers from 12 months of growth"),
+    Job(
+        "rebuild_member_facts",
+        _rebuild_member_facts,
+        86400,
+        "recomputes every member's facts from the source tables, RFM scores and automatic tags",
+    ),
     Job("deliver_outbox", _deliver_outbox, 10, "sends due outbox notifications (at least once)"),
     Job(
         "cancel_unpaid_orders",

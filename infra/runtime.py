@@ -23,6 +23,9 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
+from domain.engagement.deps import FactsDeps
+from domain.engagement.facts import register_facts_handlers
+from domain.engagement.tags import register_tag_handlers
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
@@ -136,6 +139,9 @@ class Runtime:
         register_group_buy_handlers(self.group_buys)
         register_referral_handlers(self.referrals, self.events)
         register_guide_handlers(self.guides, self.events)
+        # Last: a merge's orders and points are the survivor's when its facts are recomputed.
+        register_tag_handlers(self.events)
+        register_facts_handlers(self.member_facts, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register("guide", guide_exporter(self.guides))
@@ -330,6 +336,7 @@ class Runtime:
         self.guides = GuideDeps(
             uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
+        self.member_facts = FactsDeps(uow=self.unit_of_work, clock=self.clock)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from api.types.assists import AssistTask
     from api.types.coupons import CouponConnection
     from api.types.desk import StaffNote
+    from api.types.facts import MemberFacts, MemberRfm
     from api.types.guides import MemberGuide
     from api.types.orders import OrderConnection
     from api.types.points import Points
     from api.types.referrals import Referrals, ReferralShare
     from api.types.reviews import ReviewConnection
     from api.types.subscriptions import SubscriptionConnection
+    from api.types.tags import MemberTag
 
 for _enum in (MemberStatus, Channel, IdentityKind, VerifiedBy, ConsentPurpose):
     strawberry.enum(_enum)
@@ -372,6 +374,57 @@ class Member(Node):
             return None
         found = await info.context.loaders.notes_by_subject.load(self.key)
         return [StaffNote.from_domain(n) for n in found]
+
+    @strawberry.field(
+        description="The member's tags, oldest first: staff who may read the member's notes "
+        "(CS, ADMIN, staff of a store the member ordered at); null for anyone else, the member "
+        "included."
+    )
+    async def tags(
+        self, info: Info[Context, Any]
+    ) -> list[Annotated[MemberTag, strawberry.lazy("api.types.tags")]] | None:
+        from api.types.tags import MemberTag
+        from domain.engagement.tags import may_see_tags
+
+        actor = info.context.principal
+        if actor is None or actor.kind is not PrincipalKind.STAFF:
+            return None
+        stores = await info.context.loaders.order_stores_of_member.load(self.key)
+        if not may_see_tags(actor, stores):
+            return None
+        found = await info.context.loaders.tags_of_member.load(self.key)
+        return [MemberTag.from_domain(member_tag, tag) for member_tag, tag in found]
+
+    @strawberry.field(
+        description="What the member's orders, points and consents say (CS and ADMIN; null "
+        "for others, or before the member's facts are first built)."
+    )
+    async def facts(
+        self, info: Info[Context, Any]
+    ) -> Annotated[MemberFacts, strawberry.lazy("api.types.facts")] | None:
+        from api.types.facts import MemberFacts
+        from domain.engagement.facts import may_see_facts
+
+        if not may_see_facts(info.context.principal):
+            return None
+        found = await info.context.loaders.facts_of_member.load(self.key)
+        now = info.context.runtime.clock.now()
+        return MemberFacts.from_domain(found, now) if found else None
+
+    @strawberry.field(
+        description="RFM scores and segment (CS and ADMIN; null without an order in 365 days "
+        "at the last nightly scoring)."
+    )
+    async def rfm(
+        self, info: Info[Context, Any]
+    ) -> Annotated[MemberRfm, strawberry.lazy("api.types.facts")] | None:
+        from api.types.facts import MemberRfm
+        from domain.engagement.facts import may_see_facts
+
+        if not may_see_facts(info.context.principal):
+            return None
+        found = await info.context.loaders.facts_of_member.load(self.key)
+        return MemberRfm.from_domain(found) if found else None
 
     @strawberry.field(
         description="Merges into and out of this member, oldest first (CS and ADMIN)."

@@ -21,6 +21,7 @@ from infra.repositories.cached import (
 from infra.repositories.catalog import TortoiseCatalogRepository
 from infra.repositories.coupons import TortoiseCouponRepository
 from infra.repositories.desk import TortoiseDeskRepository
+from infra.repositories.facts import TortoiseMemberFactsRepository
 from infra.repositories.group_buys import TortoiseGroupBuyRepository
 from infra.repositories.guides import TortoiseGuideRepository
 from infra.repositories.hot_rows import TortoiseHotRowRepository
@@ -43,6 +44,7 @@ from infra.repositories.reconciliation import TortoiseReconciliationRepository
 from infra.repositories.referrals import TortoiseReferralRepository
 from infra.repositories.reviews import TortoiseReviewRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
+from infra.repositories.tags import TortoiseTagRepository
 from infra.repositories.till_returns import TortoiseTillReturnRepository
 
 
@@ -88,6 +90,8 @@ class Repositories:
         self.group_buys = TortoiseGroupBuyRepository()
         self.referrals = TortoiseReferralRepository()
         self.guides = TortoiseGuideRepository()
+        self.tags = TortoiseTagRepository()
+        self.member_facts = TortoiseMemberFactsRepository()
 
 
 class ReadUnitOfWork(Repositories):

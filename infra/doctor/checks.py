@@ -72,6 +72,9 @@ What each check relies on (the code that keeps it true):
                           (`referral-reward:<id>:<side>`)
   guide_orders            domain/growth/guides.py: the order is attributed in its checkout's
                           transaction for the member who placed it; a merge moves both
+  member_facts            domain/engagement/facts.py: each payment, cancellation and refund
+                          recomputes its member's row in its transaction (merge: the
+                          survivor's; erasure deletes it)
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from infra.doctor import (
     assists,
     coupons,
     delivery,
+    facts,
     group_buys,
     guides,
     inventory,
@@ -111,5 +115,6 @@ CHECKS: tuple[Check, ...] = (
     *group_buys.CHECKS,
     *referrals.CHECKS,
     *guides.CHECKS,
+    *facts.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

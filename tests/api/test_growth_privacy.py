@@ -23,10 +23,10 @@ from infra.db.models.assists import AssistRewardRow, AssistTaskRow
 from infra.db.models.loyalty import PointsEntryRow
 from infra.db.models.referrals import ReferralRow
 from infra.runtime import Runtime
-from tests.api.test_assists import MINE, START, TASK, assist, create, helpers, start
 from tests.support import count_sql
 from tests.support.aftersales import approve, asked, line_ids, request_input
 from tests.support.api import Api, staff_api
+from tests.support.assists import MINE, START, TASK, assist, create, helpers, start
 from tests.support.coupons import template
 from tests.support.group_buys import created, open_group, terms
 from tests.support.orders import make_variants, pay_online, receive

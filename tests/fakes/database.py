@@ -149,6 +149,14 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("guides")
 
     @property
+    def tags(self) -> NoReturn:
+        raise _unfaked("tags")
+
+    @property
+    def member_facts(self) -> NoReturn:
+        raise _unfaked("member_facts")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -811,6 +811,20 @@ CORRUPTIONS.update(
 )
 
 
+async def corrupt_member_facts(books: Books) -> None:
+    """A member's facts lose their last order (their orders have one)."""
+    [row] = await sql.fetch(
+        "SELECT member_id FROM member_facts WHERE last_order_at IS NOT NULL "
+        "ORDER BY member_id LIMIT 1"
+    )
+    await sql.execute(
+        "UPDATE member_facts SET last_order_at = NULL WHERE member_id = $1", row["member_id"]
+    )
+
+
+CORRUPTIONS["member_facts"] = (corrupt_member_facts, "to never, the orders say")
+
+
 async def corrupt_assist_daily_cap(books: Books) -> None:
     """A fourth assist of the helper who made three today."""
     [busy] = await sql.fetch(

@@ -43,6 +43,8 @@ OWNER = {
     "group_buys": "growth",
     "referrals": "growth",
     "guides": "growth",
+    "tags": "engagement",
+    "member_facts": "engagement",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta, timezone
-from uuid import uuid4
 
 import pytest
 
@@ -12,37 +11,14 @@ from domain.errors import LocationError
 from domain.locations.model import (
     EARTH_RADIUS_M,
     GeoPoint,
-    Location,
-    LocationStatus,
-    LocationType,
     OpeningHours,
     clean_opening_hours,
     clean_timezone,
     local_time_text,
 )
+from tests.support.locations import SHANGHAI, location
 
-SHANGHAI = GeoPoint(31.2304, 121.4737)
 HANGZHOU = GeoPoint(30.2741, 120.1551)
-
-
-def location(hours: OpeningHours, zone: str = "Asia/Shanghai") -> Location:
-    now = datetime(2024, 1, 1, tzinfo=UTC)
-    return Location(
-        id=uuid4(),
-        code="SH-A",
-        name="Store",
-        type=LocationType.STORE,
-        address="1 Rd",
-        city="Shanghai",
-        point=SHANGHAI,
-        timezone=zone,
-        opening_hours=hours,
-        pickup_enabled=True,
-        ships_online=False,
-        status=LocationStatus.ACTIVE,
-        created_at=now,
-        updated_at=now,
-    )
 
 
 def utc(*args: int) -> datetime:

@@ -72,6 +72,14 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("group_buys", "GROUP_BUY_COLUMNS"): ("GroupBuyRow", ("_group",), frozenset()),
     ("group_buys", "GROUP_BUY_SEAT_COLUMNS"): ("GroupBuySeatRow", ("_seat",), frozenset()),
     ("guides", "BINDING_COLUMNS"): ("GuideBindingRow", ("_binding",), frozenset()),
+    ("tags", "TAG_COLUMNS"): ("TagRow", ("_tag",), frozenset()),
+    ("tags", "MEMBER_TAG_COLUMNS"): ("MemberTagRow", ("_member_tag",), frozenset()),
+    # A refresh writes the facts; the RFM scores only the nightly scoring.
+    ("facts", "FACT_COLUMNS"): (
+        "MemberFactsRow",
+        (),
+        frozenset({"r_score", "f_score", "m_score", "rfm_segment"}),
+    ),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

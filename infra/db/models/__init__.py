@@ -24,4 +24,6 @@ MODEL_MODULES = [
     "infra.db.models.group_buys",
     "infra.db.models.referrals",
     "infra.db.models.guides",
+    "infra.db.models.tags",
+    "infra.db.models.facts",
 ]

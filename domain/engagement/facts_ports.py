@@ -1,0 +1,43 @@
+"""Storage of member facts (table `member_facts`): a read model over orders, loyalty, consents
+and growth, rebuilt from their tables in set-based SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from domain.engagement.facts_model import Cutoffs, MemberFacts
+from domain.engagement.rfm import SegmentRule
+
+
+class MemberFactsRepository(Protocol):
+    async def refresh_members(self, member_ids: Sequence[UUID], at: Cutoffs) -> int:
+        """Recompute these members' rows from the source tables (one statement); a member
+        not active (merged, erased) loses their row."""
+        ...
+
+    async def refresh_of_order(self, order_id: UUID, at: Cutoffs) -> None:
+        """Recompute the row of the order's member (one statement)."""
+        ...
+
+    async def member_ids_after(self, after: UUID | None, limit: int) -> list[UUID]:
+        """Active members' ids in id order (the rebuild's keyset batches)."""
+        ...
+
+    async def refresh_range(self, first: UUID, last: UUID, at: Cutoffs) -> int:
+        """Recompute every active member's row with first <= id <= last (one statement)."""
+        ...
+
+    async def drop_inactive(self) -> int:
+        """Delete rows of members no longer active (merged or erased)."""
+        ...
+
+    async def score_rfm(self, at: Cutoffs, rules: Sequence[SegmentRule]) -> int:
+        """Set-based: quintile scores and segments of members with an order in 365 days,
+        none for the others."""
+        ...
+
+    async def get_many(self, member_ids: Sequence[UUID]) -> list[MemberFacts]: ...
+    async def segment_counts(self) -> dict[str, int]: ...
+    async def delete(self, member_id: UUID) -> None: ...
