@@ -39,6 +39,7 @@ for _codes in (
     d.AfterSaleErrorCode,
     d.PromotionErrorCode,
     d.GrowthErrorCode,
+    d.EngagementErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -84,6 +85,11 @@ class PromotionUserError(UserError):
 @strawberry.type
 class GrowthUserError(UserError):
     code: d.GrowthErrorCode
+
+
+@strawberry.type
+class EngagementUserError(UserError):
+    code: d.EngagementErrorCode
 
 
 @strawberry.type
@@ -179,6 +185,7 @@ class AfterSaleUserError(UserError):
 
 
 CODES: dict[type[UserError], type[Enum]] = {
+    EngagementUserError: d.EngagementErrorCode,
     GrowthUserError: d.GrowthErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,

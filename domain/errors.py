@@ -72,26 +72,30 @@
     │     and COUPON_UNAVAILABLE are also OrderErrorCode members, so placeOrder's payload
     │     shows them; the pricing of a
     │     cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
-    └── GrowthError                  GrowthErrorCode (domain/growth/)
-          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
-          below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
-          cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
-          seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
-          time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
-          FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
-          INSUFFICIENT_STOCK (the member's order could not reserve the unit),
-          COUPON_UNAVAILABLE (a coupon of the seat's order that does not apply: ordering's);
-          friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
-          ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
-          store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
-          through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
-          threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
-          referrals: INVALID_PROGRAM (no
-          reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
-          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time);
-          shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
-          one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
-          manager of the store)
+    ├── GrowthError                  GrowthErrorCode (domain/growth/)
+    │     (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
+    │     below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
+    │     cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
+    │     seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
+    │     time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
+    │     FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
+    │     INSUFFICIENT_STOCK (the member's order could not reserve the unit),
+    │     COUPON_UNAVAILABLE (a coupon of the seat's order that does not apply: ordering's);
+    │     friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
+    │     ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
+    │     store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
+    │     through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
+    │     threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
+    │     referrals: INVALID_PROGRAM (no
+    │     reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
+    │     program changes no more), PROGRAM_ACTIVE (another program is active: one at a time);
+    │     shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
+    │     one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
+    │     manager of the store)
+    └── EngagementError              EngagementErrorCode (domain/engagement/)
+          (common codes) NOT_FOUND (an unknown store), INVALID_INPUT (`from` after `to`, a
+          month that is not one), FORBIDDEN (a store manager reading all stores or another
+          store's numbers); metrics: RANGE_TOO_LONG (more days than the granularity allows)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -351,6 +355,16 @@ class GrowthErrorCode(StrEnum):
     NOT_A_GUIDE = "NOT_A_GUIDE"
 
 
+class EngagementErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    RANGE_TOO_LONG = "RANGE_TOO_LONG"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -364,6 +378,7 @@ ErrorCode = (
     | AfterSaleErrorCode
     | PromotionErrorCode
     | GrowthErrorCode
+    | EngagementErrorCode
 )
 
 
@@ -426,3 +441,7 @@ class PromotionError(DomainError):
 
 class GrowthError(DomainError):
     code: GrowthErrorCode
+
+
+class EngagementError(DomainError):
+    code: EngagementErrorCode

@@ -23,6 +23,7 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
+from domain.engagement.deps import MetricsDeps
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
@@ -327,6 +328,7 @@ class Runtime:
         self.guides = GuideDeps(
             uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
+        self.metrics = MetricsDeps(uow=self.unit_of_work, clock=self.clock)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

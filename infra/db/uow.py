@@ -36,6 +36,7 @@ from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.member_codes import TortoiseMemberCodeRepository
 from infra.repositories.member_prices import TortoiseMemberPriceRepository
 from infra.repositories.members import TortoiseMemberRepository
+from infra.repositories.metrics import SqlMetricsReadModel
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
 from infra.repositories.promotions import TortoiseFlashSaleRepository
@@ -88,6 +89,7 @@ class Repositories:
         self.group_buys = TortoiseGroupBuyRepository()
         self.referrals = TortoiseReferralRepository()
         self.guides = TortoiseGuideRepository()
+        self.metrics = SqlMetricsReadModel()
 
 
 class ReadUnitOfWork(Repositories):

@@ -149,6 +149,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("guides")
 
     @property
+    def metrics(self) -> NoReturn:
+        raise _unfaked("metrics")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

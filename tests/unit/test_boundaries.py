@@ -43,6 +43,7 @@ OWNER = {
     "group_buys": "growth",
     "referrals": "growth",
     "guides": "growth",
+    "metrics": "engagement",  # a read model over the other contexts' tables (infra, SQL)
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}
