@@ -1,4 +1,4 @@
-"""The numbers a brand runs on (issue 19): figures per store-local period."""
+"""The numbers a brand runs on (issue 19): figures per store-local period, monthly cohorts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import date
 import strawberry
 
 from api.relay import encode_id
+from domain.engagement import metrics_cohorts_model as c
 from domain.engagement import metrics_model as m
+from domain.engagement.metrics_cohorts_model import AcquisitionSource
 from domain.engagement.metrics_model import Granularity
 from domain.ordering.model import SalesChannel
 
@@ -105,4 +107,64 @@ class Metrics:
             total=MetricsFigures.from_domain(
                 m.Period(found.first_day, found.last_day), found.total
             ),
+        )
+
+
+strawberry.enum(AcquisitionSource, description="How a member came, by their first order.")
+
+
+@strawberry.type(description="Members whose first order was in one month (the stores' clock).")
+class Cohort:
+    month: str = strawberry.field(description='"2026-01".')
+    members: int
+    gmv: int = strawberry.field(description="Every order of its members to date, in fen.")
+    lifetime_value: int = strawberry.field(description="gmv / members, rounded down.")
+    retention_bp: list[int] = strawberry.field(
+        description="Months 1, 2, ... 12 after: the share of members who ordered in that month "
+        "(basis points), for the months that have begun."
+    )
+
+    @classmethod
+    def from_domain(cls, cohort: c.Cohort) -> Cohort:
+        return cls(
+            month=cohort.month.strftime("%Y-%m"),
+            members=cohort.members,
+            gmv=cohort.gmv,
+            lifetime_value=cohort.lifetime_value,
+            retention_bp=cohort.retention_bp,
+        )
+
+
+@strawberry.type(description="The members of the cohorts read, by how they came.")
+class AcquisitionSourceValue:
+    source: AcquisitionSource
+    members: int
+    gmv: int
+    lifetime_value: int
+
+    @classmethod
+    def from_domain(cls, value: c.SourceValue) -> AcquisitionSourceValue:
+        return cls(
+            source=value.source,
+            members=value.members,
+            gmv=value.gmv,
+            lifetime_value=value.lifetime_value,
+        )
+
+
+@strawberry.type(description="Monthly cohorts and lifetime value.")
+class Cohorts:
+    timezone: str
+    store_id: strawberry.ID | None
+    cohorts: list[Cohort]
+    sources: list[AcquisitionSourceValue]
+
+    @classmethod
+    def from_domain(cls, found: c.Cohorts) -> Cohorts:
+        store = found.store_id
+        return cls(
+            timezone=found.timezone,
+            store_id=encode_id("Location", store) if store else None,
+            cohorts=[Cohort.from_domain(x) for x in found.cohorts],
+            sources=[AcquisitionSourceValue.from_domain(s) for s in found.sources],
         )

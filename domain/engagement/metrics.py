@@ -23,21 +23,22 @@ from domain.errors import EngagementError, EngagementErrorCode
 from domain.identity.model import Principal, StaffRole
 from domain.locations.model import DEFAULT_TIMEZONE
 from domain.ordering.model import SalesChannel
+from domain.uow import UnitOfWork
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # no shop sold before, nor after
 
 
-def _error(code: EngagementErrorCode, message: str, field: str) -> EngagementError:
+def error(code: EngagementErrorCode, message: str, field: str) -> EngagementError:
     return EngagementError(code, message, [field])
 
 
-def _check_reader(actor: Principal, store_id: UUID | None) -> None:
+def check_reader(actor: Principal, store_id: UUID | None) -> None:
     """ADMIN reads any store or all; a STORE_MANAGER one of their own stores; no one else."""
     if actor.has_role(StaffRole.ADMIN):
         return
     if actor.has_role(StaffRole.STORE_MANAGER) and store_id in actor.store_ids:
         return
-    raise _error(
+    raise error(
         EngagementErrorCode.FORBIDDEN, "Only ADMIN, or the manager of the store.", "storeId"
     )
 
@@ -45,19 +46,29 @@ def _check_reader(actor: Principal, store_id: UUID | None) -> None:
 def _check_range(first: date, last: date, granularity: Granularity) -> None:
     for day, field in ((first, "from"), (last, "to")):
         if not EARLIEST <= day <= LATEST:
-            raise _error(
+            raise error(
                 EngagementErrorCode.INVALID_INPUT,
                 f"Days from {EARLIEST.isoformat()} to {LATEST.isoformat()}.",
                 field,
             )
     if first > last:
-        raise _error(EngagementErrorCode.INVALID_INPUT, "`from` is after `to`.", "from")
+        raise error(EngagementErrorCode.INVALID_INPUT, "`from` is after `to`.", "from")
     if (last - first).days + 1 > MAX_DAYS[granularity]:
-        raise _error(
+        raise error(
             EngagementErrorCode.RANGE_TOO_LONG,
             f"At most {MAX_DAYS[granularity]} days by {granularity.value.lower()}.",
             "to",
         )
+
+
+async def timezone_in_uow(uow: UnitOfWork, store_id: UUID | None) -> str:
+    """Whose wall clock cuts the days: the store's, or the brand's default for all stores."""
+    if store_id is None:
+        return DEFAULT_TIMEZONE
+    store = await uow.locations.get(store_id)
+    if store is None:
+        raise error(EngagementErrorCode.NOT_FOUND, "No such store.", "storeId")
+    return store.timezone
 
 
 async def metrics(
@@ -72,16 +83,11 @@ async def metrics(
     """[first, last] (store-local days, both included) per period of `granularity`, and in
     total. One store's days follow its timezone; all stores' the brand's default one."""
     _check_range(first, last, granularity)
-    _check_reader(actor, store_id)
+    check_reader(actor, store_id)
     scope = Scope(store_id, channel)
     cut = periods(first, last, granularity)
     async with deps.uow() as uow:
-        timezone = DEFAULT_TIMEZONE
-        if store_id is not None:
-            store = await uow.locations.get(store_id)
-            if store is None:
-                raise _error(EngagementErrorCode.NOT_FOUND, "No such store.", "storeId")
-            timezone = store.timezone
+        timezone = await timezone_in_uow(uow, store_id)
         zone = ZoneInfo(timezone)
         windows = [p.window(zone) for p in cut]
         whole = Period(first, last).window(zone)

@@ -1,9 +1,11 @@
-"""Engagement's metrics read model: SQL aggregates over the orders, payments, coupons,
-hand-over events, after-sales and subscriptions that other contexts own (read here, never
-written). The periods travel as one `VALUES` list, so each family of figures is one statement
-whatever the number of periods: orders, hand-overs and subscriptions, plus on SQLite one
-bounded read of the hand-over durations (its percentiles are computed in Python the way
-PostgreSQL's `percentile_cont` computes them)."""
+"""Engagement's metrics read model (metrics and monthly cohorts): SQL aggregates over the
+orders, payments, coupons, hand-over events, after-sales, subscriptions, referrals and
+group-buy seats that other contexts own (read here, never written). The periods travel as one
+`VALUES` list, so each family of figures is one statement whatever the number of periods:
+orders, hand-overs and subscriptions, plus on SQLite one bounded read of the hand-over
+durations (its percentiles are computed in Python the way PostgreSQL's `percentile_cont`
+computes them). Cohorts are three statements over the counted orders: cohort sizes and money,
+who bought again in which later month, acquisition sources."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from domain.engagement.metrics_cohorts_model import AGES, AcquisitionSource, CohortFigures
 from domain.engagement.metrics_model import Figures, Scope, Window, percentile_cont
 from domain.engagement.metrics_ports import MetricsReadModel
 from infra.db import sql
@@ -33,7 +37,7 @@ SECONDS = {
 
 
 @dataclass(frozen=True)
-class _Statement:
+class Periods:
     """The periods as `w(n, s, e)`, `$lo`/`$hi` (the span of them all) and the scope's filters:
     the text and the values each statement starts from."""
 
@@ -45,7 +49,7 @@ class _Statement:
     channel: str | None
 
     @classmethod
-    def of(cls, windows: Sequence[Window], scope: Scope, postgres: bool) -> _Statement:
+    def of(cls, windows: Sequence[Window], scope: Scope, postgres: bool) -> Periods:
         cast = "::timestamptz" if postgres else ""
         rows = ", ".join(
             f"({n}, ${2 * n + 1}{cast}, ${2 * n + 2}{cast})" for n in range(len(windows))
@@ -69,7 +73,7 @@ class _Statement:
         return found + (f" AND o.channel = {self.channel}" if self.channel else "")
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     return int(value or 0)
 
 
@@ -78,17 +82,22 @@ def _seconds(value: Any) -> int | None:
 
 
 class SqlMetricsReadModel(MetricsReadModel):
+    async def cohorts(
+        self, months: Sequence[Window], cohorts: int, store_id: UUID | None
+    ) -> CohortFigures:
+        return await _cohorts(months, cohorts, store_id)
+
     async def figures(self, windows: Sequence[Window], scope: Scope) -> list[Figures]:
         if not windows:
             return []
         postgres = not sql.is_sqlite()
-        at = _Statement.of(windows, scope, postgres)
+        at = Periods.of(windows, scope, postgres)
         orders = await self._orders(at)
         handed = await self._handed(at, postgres)
         subscriptions = await self._subscriptions(at)
         return [Figures(**orders[n], **handed[n], **subscriptions[n]) for n in range(len(windows))]
 
-    async def _orders(self, at: _Statement) -> dict[int, dict[str, int]]:
+    async def _orders(self, at: Periods) -> dict[int, dict[str, int]]:
         rows = await sql.fetch(
             f"WITH {at.periods}, "
             f"paid AS (SELECT o.id, o.member_id, o.paid_at, {NET} AS net, "
@@ -126,9 +135,9 @@ class SqlMetricsReadModel(MetricsReadModel):
             "repeat_members",
             "new_members",
         ]
-        return {_int(r["n"]): {k: _int(r[k]) for k in names} for r in rows}
+        return {as_int(r["n"]): {k: as_int(r[k]) for k in names} for r in rows}
 
-    def _handed_text(self, at: _Statement, postgres: bool) -> str:
+    def _handed_text(self, at: Periods, postgres: bool) -> str:
         dialect = "postgres" if postgres else "sqlite"
         return (
             f"WITH {at.periods}, "
@@ -140,7 +149,7 @@ class SqlMetricsReadModel(MetricsReadModel):
             f"AND e.at >= {at.lo} AND e.at < {at.hi}{at.order_filters()}) "
         )
 
-    async def _handed(self, at: _Statement, postgres: bool) -> dict[int, dict[str, Any]]:
+    async def _handed(self, at: Periods, postgres: bool) -> dict[int, dict[str, Any]]:
         pickup = "FILTER (WHERE h.fulfilment = 'PICKUP')"
         percentiles = (
             f", percentile_cont(0.5) WITHIN GROUP (ORDER BY h.seconds) {pickup} AS median, "
@@ -157,10 +166,10 @@ class SqlMetricsReadModel(MetricsReadModel):
             *at.values,
         )
         found: dict[int, dict[str, Any]] = {
-            _int(r["n"]): {
-                "handed_over": _int(r["handed_over"]),
-                "with_after_sale": _int(r["with_after_sale"]),
-                "handovers": _int(r["handovers"]),
+            as_int(r["n"]): {
+                "handed_over": as_int(r["handed_over"]),
+                "with_after_sale": as_int(r["with_after_sale"]),
+                "handovers": as_int(r["handovers"]),
                 "handover_median_seconds": _seconds(r.get("median")),
                 "handover_p90_seconds": _seconds(r.get("p90")),
             }
@@ -172,7 +181,7 @@ class SqlMetricsReadModel(MetricsReadModel):
                 found[n]["handover_p90_seconds"] = _seconds(percentile_cont(durations, 0.9))
         return found
 
-    async def _durations(self, at: _Statement) -> dict[int, list[float]]:
+    async def _durations(self, at: Periods) -> dict[int, list[float]]:
         """SQLite has no ordered-set aggregates: the pickup durations of the periods, sorted,
         bounded by the hand-overs of the range (each counted once per period holding it)."""
         rows = await sql.fetch_rows(
@@ -186,7 +195,7 @@ class SqlMetricsReadModel(MetricsReadModel):
             found[int(n)].append(float(seconds))
         return found
 
-    async def _subscriptions(self, at: _Statement) -> dict[int, dict[str, int]]:
+    async def _subscriptions(self, at: Periods) -> dict[int, dict[str, int]]:
         # The channel does not apply: a subscription is not placed through one.
         store = f" AND s.pickup_location_id = {at.store}" if at.store else ""
         rows = await sql.fetch(
@@ -204,4 +213,63 @@ class SqlMetricsReadModel(MetricsReadModel):
             *(at.values[:-1] if at.channel else at.values),  # the channel comes last
         )
         names = ("subscriptions_active", "subscriptions_churned")
-        return {_int(r["n"]): {k: _int(r[k]) for k in names} for r in rows}
+        return {as_int(r["n"]): {k: as_int(r[k]) for k in names} for r in rows}
+
+
+def _common(at: Periods, cohorts: int) -> str:
+    store = f" AND o.location_id = {at.store}" if at.store else ""
+    return (
+        f"WITH {at.periods}, "
+        f"counted AS (SELECT o.id, o.member_id, o.paid_at, o.channel, {NET} AS net "
+        "FROM customer_order o WHERE o.member_id IS NOT NULL AND o.paid_at IS NOT NULL "
+        f"AND {COUNTED}{store}), "
+        "firsts AS (SELECT member_id, MIN(paid_at) AS first_at FROM counted GROUP BY member_id "
+        f"HAVING MIN(paid_at) >= {at.lo} AND MIN(paid_at) < {at.hi}), "
+        "cohort AS (SELECT f.member_id, f.first_at, w.n AS c FROM firsts f "
+        f"JOIN w ON f.first_at >= w.s AND f.first_at < w.e WHERE w.n < {int(cohorts)}), "
+        "spend AS (SELECT member_id, SUM(CASE WHEN net > 0 THEN net ELSE 0 END) AS gmv "
+        "FROM counted GROUP BY member_id) "
+    )
+
+
+SOURCE = (
+    "CASE WHEN EXISTS (SELECT 1 FROM referral r WHERE r.invitee_id = k.member_id "
+    "AND r.status <> 'REFUSED') THEN 'REFERRAL' "
+    "WHEN EXISTS (SELECT 1 FROM group_buy_seat g WHERE g.order_id = o.id) THEN 'GROUP_BUY' "
+    "WHEN o.channel IN ('POS', 'KIOSK') THEN 'STORE' ELSE 'MINI_PROGRAM' END"
+)
+
+
+async def _cohorts(months: Sequence[Window], cohorts: int, store_id: UUID | None) -> CohortFigures:
+    if not months or cohorts <= 0:
+        return CohortFigures()
+    at = Periods.of(months, Scope(store_id), postgres=not sql.is_sqlite())
+    common = _common(at, cohorts)
+    sizes = await sql.fetch(
+        common + "SELECT k.c, COUNT(*) AS members, SUM(s.gmv) AS gmv FROM cohort k "
+        "JOIN spend s ON s.member_id = k.member_id GROUP BY k.c",
+        *at.values,
+    )
+    active = await sql.fetch(
+        common + "SELECT k.c, w.n - k.c AS age, COUNT(DISTINCT k.member_id) AS members "
+        "FROM cohort k JOIN counted o ON o.member_id = k.member_id "
+        "JOIN w ON o.paid_at >= w.s AND o.paid_at < w.e "
+        f"WHERE w.n > k.c AND w.n - k.c <= {AGES} GROUP BY k.c, w.n - k.c",
+        *at.values,
+    )
+    sources = await sql.fetch(
+        common + f", labelled AS (SELECT k.member_id, MIN({SOURCE}) AS source FROM cohort k "
+        "JOIN counted o ON o.member_id = k.member_id AND o.paid_at = k.first_at "
+        "GROUP BY k.member_id) "
+        "SELECT l.source, COUNT(*) AS members, SUM(s.gmv) AS gmv FROM labelled l "
+        "JOIN spend s ON s.member_id = l.member_id GROUP BY l.source",
+        *at.values,
+    )
+    return CohortFigures(
+        sizes={as_int(r["c"]): (as_int(r["members"]), as_int(r["gmv"])) for r in sizes},
+        active={(as_int(r["c"]), as_int(r["age"])): as_int(r["members"]) for r in active},
+        sources={
+            AcquisitionSource(r["source"]): (as_int(r["members"]), as_int(r["gmv"]))
+            for r in sources
+        },
+    )

@@ -6,7 +6,7 @@ statements do not grow with the number of periods."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -22,19 +22,13 @@ from domain.subscriptions.plans import create_plan
 from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
 from tests.support.aftersales import approve, asked, line_ids, request_input
-from tests.support.api import Api, relogin, staff_api
-from tests.support.clock import STORE_ZONE
+from tests.support.api import Api, staff_api
 from tests.support.coupons import template
+from tests.support.metrics_world import Cast, Stopped, hand_over, paid_order
 from tests.support.orders import (
-    complete,
     lid,
     make_variants,
-    order_input,
-    pay_online,
-    pickup_of,
-    placed,
     receive,
-    stepped,
 )
 from tests.support.shoppers import Shopper, shopper
 from tests.support.world import CREATE_SUBSCRIPTION
@@ -72,83 +66,6 @@ NOTHING = {
     "subscriptionsChurned": 0,
     "subscriptionChurnBp": 0,
 }
-
-
-class Stopped:
-    """The runtime's clock stopped at a store-local moment the test names: hand-over times
-    are then exact, whatever the machine's speed."""
-
-    def __init__(self, clock: MovableClock, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.moment = clock.now()
-        monkeypatch.setattr(clock, "now", lambda: self.moment)
-
-    def at(self, day: date, hour: int, minute: int = 0) -> None:
-        local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=STORE_ZONE)
-        self.moment = local.astimezone(UTC)
-
-
-class Cast:
-    """Everyone who acts in the world; access tokens live 15 minutes, so each stop of the clock
-    on another day logs them in anew."""
-
-    def __init__(
-        self, api: Api, runtime: Runtime, stores: dict[str, Any], stopped: Stopped
-    ) -> None:
-        self.api, self.runtime, self.stores, self.stopped = api, runtime, stores, stopped
-        self.staff: dict[str, Api] = {}
-        self.members: dict[str, Shopper] = {}
-
-    async def hire(self) -> None:
-        a, b = self.stores["SH-A"], self.stores["SH-B"]
-        for name, role, stores in (
-            ("clerk-a", StaffRole.STORE_CLERK, [a]),
-            ("clerk-b", StaffRole.STORE_CLERK, [b]),
-            ("manager-a", StaffRole.STORE_MANAGER, [a]),
-        ):
-            self.staff[name] = await staff_api(self.api, self.runtime, name, role, stores)
-
-    async def at(self, day: date, hour: int) -> None:
-        """Stop the clock at another hour, everyone logged in anew."""
-        self.stopped.at(day, hour)
-        await self.wake()
-
-    async def wake(self) -> None:
-        for name in self.staff:
-            self.staff[name] = await relogin(self.api, name)
-        for name in self.members:
-            self.members[name] = await shopper(self.api, name)
-
-    async def member(self, name: str) -> Shopper:
-        if name not in self.members:
-            self.members[name] = await shopper(self.api, name)
-        return self.members[name]
-
-
-async def _order(
-    client: httpx.AsyncClient,
-    runtime: Runtime,
-    who: Shopper,
-    stores: dict[str, Any],
-    lines: list[tuple[Variant, int]],
-    store: str,
-    coupons: list[str] | None = None,
-) -> dict[str, Any]:
-    input_ = order_input(lines, pickup=lid(stores, store))
-    if coupons:
-        input_["couponIds"] = coupons
-    order = await placed(who.api, input_)
-    await pay_online(client, runtime, who, order)
-    return order
-
-
-async def _hand_over(cast: Cast, clerk: str, who: str, order: Any, store: str) -> None:
-    """Prepared, ready and picked up at the clock's stopped moment."""
-    staff = cast.staff[clerk]
-    await stepped(staff, "startPreparingOrder", order["id"])
-    await stepped(staff, "markOrderReadyForPickup", order["id"])
-    code = (await pickup_of(cast.members[who], order))["code"]
-    done = await complete(staff, cast.stores, code, store)
-    assert done["errors"] == [] and done["order"]["status"] == "PICKED_UP", done
 
 
 async def _subscribe(who: Shopper, plan: Any, variant: Variant, store: str, first: date) -> str:
@@ -213,20 +130,20 @@ async def test_a_known_world_reads_exactly_per_day_per_store_and_in_total(
 
     # Day 0: ann twice at SH-A (the second with the ¥5 coupon), bob once (two units) at SH-B.
     await cast.at(d0, 10)
-    first = await _order(client, runtime, cast.members["ann"], stores, [(mango, 1)], "SH-A")
+    first = await paid_order(client, runtime, cast.members["ann"], stores, [(mango, 1)], "SH-A")
     cast.stopped.at(d0, 10, 3)
-    await _hand_over(cast, "clerk-a", "ann", first, "SH-A")  # 180 s
+    await hand_over(cast, "clerk-a", "ann", first, "SH-A")  # 180 s
     await cast.at(d0, 11)
-    bobs = await _order(client, runtime, await cast.member("bob"), stores, [(mango, 2)], "SH-B")
+    bobs = await paid_order(client, runtime, await cast.member("bob"), stores, [(mango, 2)], "SH-B")
     cast.stopped.at(d0, 11, 5)
-    await _hand_over(cast, "clerk-b", "bob", bobs, "SH-B")  # 300 s
+    await hand_over(cast, "clerk-b", "bob", bobs, "SH-B")  # 300 s
     await cast.at(d0, 12)
-    second = await _order(
+    second = await paid_order(
         client, runtime, cast.members["ann"], stores, [(mango, 1)], "SH-A", [coupon]
     )
     assert second["total"]["amount"] == PRICE - 500
     cast.stopped.at(d0, 12, 10)
-    await _hand_over(cast, "clerk-a", "ann", second, "SH-A")  # 600 s
+    await hand_over(cast, "clerk-a", "ann", second, "SH-A")  # 600 s
 
     # Day 1: ann's first order refunded in full (an after-sale), her subscription cancelled;
     # cat's first order at SH-A, handed over in 120 s.
@@ -237,11 +154,11 @@ async def test_a_known_world_reads_exactly_per_day_per_store_and_in_total(
     assert (await approve(manager_a, refund))["errors"] == []
     cancelled = await ann.api.data(CANCEL, {"i": {"id": subscription, "reason": "moving"}})
     assert cancelled["cancelSubscription"]["errors"] == []
-    cats = await _order(client, runtime, await cast.member("cat"), stores, [(mango, 1)], "SH-A")
+    cats = await paid_order(client, runtime, await cast.member("cat"), stores, [(mango, 1)], "SH-A")
     cast.stopped.at(d1, 10, 2)
-    await _hand_over(cast, "clerk-a", "cat", cats, "SH-A")
+    await hand_over(cast, "clerk-a", "cat", cats, "SH-A")
     await cast.at(d2, 18)
-    admin = await relogin(api, "admin")
+    admin = await cast.relogin("admin")
     manager_a = cast.staff["manager-a"]
 
     everywhere = await _metrics(admin, d0, d2)
