@@ -4,7 +4,7 @@ period, and the rates derived from them (basis points, never floats)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -48,7 +48,7 @@ class Period:
     def window(self, zone: ZoneInfo) -> Window:
         start = datetime.combine(self.first_day, time(), zone)
         end = datetime.combine(self.last_day + timedelta(days=1), time(), zone)
-        return Window(start, end)
+        return Window(start.astimezone(UTC), end.astimezone(UTC))
 
 
 def periods(first: date, last: date, granularity: Granularity) -> list[Period]:
