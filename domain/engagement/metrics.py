@@ -61,6 +61,36 @@ def _check_range(first: date, last: date, granularity: Granularity) -> None:
         )
 
 
+def parse_day(text: str | None, field: str) -> date:
+    """ "2026-12-01" -> the day (a plain-HTTP parameter: GraphQL parses its `Date`s itself)."""
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise error(
+            EngagementErrorCode.INVALID_INPUT, "A day reads like 2026-12-01.", field
+        ) from None
+
+
+def parse_granularity(text: str | None) -> Granularity:
+    try:
+        return Granularity((text or Granularity.DAY.value).strip().upper())
+    except ValueError:
+        raise error(
+            EngagementErrorCode.INVALID_INPUT, "DAY, WEEK or MONTH.", "granularity"
+        ) from None
+
+
+def parse_channel(text: str | None) -> SalesChannel | None:
+    if not text:
+        return None
+    try:
+        return SalesChannel(text.strip().upper())
+    except ValueError:
+        raise error(
+            EngagementErrorCode.INVALID_INPUT, "An unknown sales channel.", "channel"
+        ) from None
+
+
 async def timezone_in_uow(uow: UnitOfWork, store_id: UUID | None) -> str:
     """Whose wall clock cuts the days: the store's, or the brand's default for all stores."""
     if store_id is None:

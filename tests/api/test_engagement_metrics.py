@@ -6,6 +6,8 @@ statements do not grow with the number of periods."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,6 +94,16 @@ async def _metrics(caller: Api, first: date, last: date, **more: Any) -> dict[st
     variables = {"f": first.isoformat(), "t": last.isoformat(), "g": "DAY", **more}
     found: dict[str, Any] = (await caller.data(METRICS, variables))["metrics"]
     return found
+
+
+async def _csv(caller: Api, **params: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {caller.token}"} if caller.token else {}
+    return await caller.client.get("/engagement/metrics.csv", params=params, headers=headers)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _day(day: date, **figures: Any) -> dict[str, Any]:
@@ -255,6 +267,18 @@ async def test_a_known_world_reads_exactly_per_day_per_store_and_in_total(
     # Through the till only: nothing (every order came through the mini-program).
     till = await _metrics(admin, d0, d2, c="POS")
     assert till["total"]["orders"] == 0 and till["channel"] == "POS"
+    # The CSV export says what `metrics` says, row by row, then the total.
+    sheet = await _csv(admin, **{"from": d0.isoformat(), "to": d2.isoformat()})
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    header, *rows = list(csv.reader(io.StringIO(sheet.text)))
+    assert [r[0] for r in rows] == ["period", "period", "period", "total"]
+    expected = [*everywhere["periods"], everywhere["total"]]
+    for row, figures in zip(rows, expected, strict=True):
+        read = dict(zip(header, row, strict=True))
+        assert (read["first_day"], read["last_day"]) == (figures["firstDay"], figures["lastDay"])
+        for name in header[3:]:
+            value = figures[_camel(name)]
+            assert read[name] == ("" if value is None else str(value)), name
     # By week and by month the total is the same range.
     for granularity in ("WEEK", "MONTH"):
         cut = await _metrics(admin, d0, d2, g=granularity)
@@ -290,6 +314,17 @@ async def test_who_may_read_which_numbers_and_bad_ranges(
     year = {**base, "f": "2025-11-30"}  # 367 days
     assert _code(await admin(METRICS, year)) == "RANGE_TOO_LONG"
     assert (await admin.data(METRICS, {**year, "g": "WEEK"}))["metrics"]["periods"]
+    day_ = day.isoformat()
+    csv_a = {"from": day_, "to": day_, "storeId": a}
+    assert (await _csv(manager_a, **csv_a)).status_code == 200
+    refused = await _csv(manager_b, **csv_a)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await _csv(api, **csv_a)).status_code == 401
+    for bad in ({"from": "yesterday"}, {"granularity": "HOUR"}, {"channel": "FAX"}):
+        answer = await _csv(admin, **{**csv_a, **bad})
+        assert answer.status_code == 400, bad
+        assert answer.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT", bad
     unknown = {**base, "s": encode_id("Location", new_id())}
     assert _code(await admin(METRICS, unknown)) == "NOT_FOUND"
     assert _code(await admin(METRICS, {**base, "s": "not-an-id"})) == "INVALID_ID"
