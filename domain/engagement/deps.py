@@ -1,4 +1,4 @@
-"""What the engagement services are given: `MetricsDeps` (the numbers a brand runs on)."""
+"""What the engagement use cases need (their *Deps bundles), as every context keeps them."""
 
 from __future__ import annotations
 
@@ -10,5 +10,7 @@ from domain.uow import UnitOfWorkFactory
 
 @dataclass(frozen=True)
 class MetricsDeps:
+    """The numbers a brand runs on: metrics and cohorts (read through `uow.metrics`)."""
+
     uow: UnitOfWorkFactory
-    clock: Clock
+    clock: Clock  # cohorts: which months have begun
