@@ -95,7 +95,8 @@
     └── EngagementError              EngagementErrorCode (domain/engagement/)
           (common codes) NOT_FOUND (an unknown store), INVALID_INPUT (`from` after `to`, a
           month that is not one), FORBIDDEN (a store manager reading all stores or another
-          store's numbers); metrics: RANGE_TOO_LONG (more days than the granularity allows)
+          store's numbers); metrics: RANGE_TOO_LONG (more days than the granularity allows,
+          more than 24 cohorts)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
