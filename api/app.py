@@ -42,6 +42,7 @@ from api.media_types import (
     status_of,
 )
 from api.metrics import METRICS, metrics_endpoint
+from api.metrics_export import metrics_csv
 from api.middleware import (
     AccessLogMiddleware,
     AuthMiddleware,
@@ -336,6 +337,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     graphql = AuthMiddleware(OmnishelfGraphQL(runtime), runtime)
     export = request_response(member_export(runtime))
+    numbers = request_response(metrics_csv(runtime))
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -343,6 +345,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/metrics", metrics_endpoint(settings, runtime.clock)),
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
+            Route("/engagement/metrics.csv", AuthMiddleware(numbers, runtime), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(ASSET_ROUTE, graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql),

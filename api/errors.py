@@ -185,8 +185,8 @@ class AfterSaleUserError(UserError):
 
 
 CODES: dict[type[UserError], type[Enum]] = {
-    GrowthUserError: d.GrowthErrorCode,
     EngagementUserError: d.EngagementErrorCode,
+    GrowthUserError: d.GrowthErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,
     SubscriptionUserError: d.SubscriptionErrorCode,

@@ -252,3 +252,10 @@ class CanAssignGuides(_Forbidden):
 
     def allows(self, principal: Principal) -> bool:
         return principal.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT, StaffRole.STORE_MANAGER)
+
+
+class CanReadMetrics(_Forbidden):
+    message = "Only ADMIN or STORE_MANAGER staff read the numbers (a manager: their stores)."
+
+    def allows(self, principal: Principal) -> bool:
+        return principal.has_role(StaffRole.ADMIN, StaffRole.STORE_MANAGER)

@@ -29,6 +29,7 @@ from api.guide_queries import GuideQueries
 from api.inventory_queries import InventoryQueries
 from api.lean import install as install_lean_resolvers
 from api.member_queries import MemberQueries
+from api.metrics_queries import MetricsQueries
 from api.mutation_guards import guard_mutations
 from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.assists import AssistMutations
@@ -90,6 +91,7 @@ class Query(
     ReferralQueries,
     GuideQueries,
     TagQueries,
+    MetricsQueries,
 ):
     pass
 

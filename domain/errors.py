@@ -73,29 +73,32 @@
     │     shows them; the pricing of a
     │     cart (the checkout quote, placeOrder) raises OrderError: it judges the order's input
     ├── GrowthError                  GrowthErrorCode (domain/growth/)
-          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
-          below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
-          cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
-          seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
-          time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
-          FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
-          INSUFFICIENT_STOCK (the member's order could not reserve the unit),
-          COUPON_UNAVAILABLE (a coupon of the seat's order that does not apply: ordering's);
-          friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
-          ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
-          store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
-          through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
-          threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
-          referrals: INVALID_PROGRAM (no
-          reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
-          program changes no more), PROGRAM_ACTIVE (another program is active: one at a time);
-          shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
-          one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
-          manager of the store)
+    │     (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; group-buys: INVALID_PRICE (not
+    │     below the list price), INVALID_WINDOW, CAMPAIGN_NOT_LIVE (not started, ended or
+    │     cancelled), CAMPAIGN_SOLD_OUT (no units left for another group), GROUP_FULL (every
+    │     seat taken: refused before any payment), GROUP_CLOSED (completed, failed or past its
+    │     time), ALREADY_IN_GROUP, GROUP_LIMIT_REACHED (the member's seats in the campaign),
+    │     FULFILMENT_NOT_OFFERED (a store or delivery the campaign does not offer),
+    │     INSUFFICIENT_STOCK (the member's order could not reserve the unit),
+    │     COUPON_UNAVAILABLE (a coupon of the seat's order that does not apply: ordering's);
+    │     friend-assist (助力): CAMPAIGN_ENDED (no new tasks),
+    │     ALREADY_ASSISTED (once per task per helper), DAILY_LIMIT_REACHED (3 assists a
+    │     store-local day per helper, across all tasks), OWN_TASK (the helper's own task, also
+    │     through a merged duplicate), TASK_EXPIRED (past its deadline), TASK_COMPLETED (every
+    │     threshold reached), NOT_A_NEW_MEMBER (a campaign for new helpers; by OneID);
+    │     referrals: INVALID_PROGRAM (no
+    │     reward, a bad cap or window, an unknown coupon template), PROGRAM_ENDED (an ended
+    │     program changes no more), PROGRAM_ACTIVE (another program is active: one at a time);
+    │     shopping guides (导购): UNKNOWN_GUIDE_CODE, GUIDE_INACTIVE (a deactivated guide, or
+    │     one no longer at the code's store: binds no one new), NOT_A_GUIDE (not a clerk or
+    │     manager of the store)
     └── EngagementError              EngagementErrorCode (domain/engagement/)
-          (common codes) IDEMPOTENCY_CONFLICT, FORBIDDEN; tags: TAG_EXISTS (a tag's name is
-          unique), INVALID_TAG_RULE (an automatic tag's rule names no fact, or a bad threshold),
-          TAG_NOT_MANUAL (an automatic tag is set by its rule, never by hand)
+          (common codes) NOT_FOUND (an unknown store), INVALID_INPUT (`from` after `to`, a
+          month that is not one), IDEMPOTENCY_CONFLICT, FORBIDDEN (a store manager reading
+          all stores or another store's numbers); tags: TAG_EXISTS (a tag's name is unique),
+          INVALID_TAG_RULE (an automatic tag's rule names no fact, or a bad threshold),
+          TAG_NOT_MANUAL (an automatic tag is set by its rule, never by hand); metrics:
+          RANGE_TOO_LONG (more days than the granularity allows, more than 24 cohorts)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -365,6 +368,7 @@ class EngagementErrorCode(StrEnum):
     TAG_EXISTS = "TAG_EXISTS"
     INVALID_TAG_RULE = "INVALID_TAG_RULE"
     TAG_NOT_MANUAL = "TAG_NOT_MANUAL"
+    RANGE_TOO_LONG = "RANGE_TOO_LONG"
 
 
 ErrorCode = (

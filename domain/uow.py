@@ -12,6 +12,7 @@ from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
 from domain.engagement.facts_ports import MemberFactsRepository
+from domain.engagement.metrics_ports import MetricsReadModel
 from domain.engagement.tags_ports import TagRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
@@ -104,6 +105,8 @@ class UnitOfWork(Protocol):
     def tags(self) -> TagRepository: ...
     @property
     def member_facts(self) -> MemberFactsRepository: ...
+    @property
+    def metrics(self) -> MetricsReadModel: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

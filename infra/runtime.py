@@ -23,7 +23,7 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
-from domain.engagement.deps import FactsDeps
+from domain.engagement.deps import FactsDeps, MetricsDeps
 from domain.engagement.facts import register_facts_handlers
 from domain.engagement.tags import register_tag_handlers
 from domain.events import DataExporters, EventHandlers
@@ -337,6 +337,7 @@ class Runtime:
             uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
         self.member_facts = FactsDeps(uow=self.unit_of_work, clock=self.clock)
+        self.metrics = MetricsDeps(uow=self.unit_of_work, clock=self.clock)
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

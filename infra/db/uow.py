@@ -37,6 +37,7 @@ from infra.repositories.loyalty import TortoiseLoyaltyRepository
 from infra.repositories.member_codes import TortoiseMemberCodeRepository
 from infra.repositories.member_prices import TortoiseMemberPriceRepository
 from infra.repositories.members import TortoiseMemberRepository
+from infra.repositories.metrics import SqlMetricsReadModel
 from infra.repositories.orders import TortoiseOrderRepository
 from infra.repositories.outbox import TortoiseOutboxRepository
 from infra.repositories.promotions import TortoiseFlashSaleRepository
@@ -92,6 +93,7 @@ class Repositories:
         self.guides = TortoiseGuideRepository()
         self.tags = TortoiseTagRepository()
         self.member_facts = TortoiseMemberFactsRepository()
+        self.metrics = SqlMetricsReadModel()
 
 
 class ReadUnitOfWork(Repositories):

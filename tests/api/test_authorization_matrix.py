@@ -261,6 +261,12 @@ TARGETS: dict[str, Given] = {
     "Query.order": lambda w: {"id": w.order},
     "Query.member": lambda w: {"id": w.member_a.id},
     "Query.guidePerformance": lambda w: {"storeId": w.store("SH-A"), "month": "2026-12"},
+    "Query.cohorts": lambda w: {"storeId": w.store("SH-A"), "from": "2026-11", "to": "2026-12"},
+    "Query.metrics": lambda w: {
+        "storeId": w.store("SH-A"),
+        "from": "2026-12-01",
+        "to": "2026-12-01",
+    },
     "Query.stockLevels": lambda w: {"locationId": w.store("SH-A")},
     "Query.stockMovements": lambda w: {"filter": {"locationId": w.store("SH-A")}},
     "Query.stockDiscrepancies": lambda w: {"locationId": w.store("SH-A")},

@@ -157,6 +157,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("member_facts")
 
     @property
+    def metrics(self) -> NoReturn:
+        raise _unfaked("metrics")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -45,6 +45,7 @@ OWNER = {
     "guides": "growth",
     "tags": "engagement",
     "member_facts": "engagement",
+    "metrics": "engagement",  # a read model over the other contexts' tables (infra, SQL)
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

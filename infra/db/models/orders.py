@@ -44,7 +44,13 @@ class OrderRow(Model):
     class Meta:
         table = "customer_order"
         # (updated_at, id): an ERP pulls the orders changed since its last pull, in that order.
-        indexes = (("location_id", "status"), ("member_id", "id"), ("updated_at", "id"))
+        # paid_at: engagement's metrics and cohorts read the orders paid in a range.
+        indexes = (
+            ("location_id", "status"),
+            ("member_id", "id"),
+            ("updated_at", "id"),
+            ("paid_at",),
+        )
         # One A023 per store and store-local day; staff find an order by (store, number).
         unique_together = (("location_id", "pickup_number", "pickup_day"),)
 
@@ -93,6 +99,7 @@ class OrderEventRow(Model):
 
     class Meta:
         table = "order_event"
+        indexes = (("to_status", "at"),)  # engagement's metrics: the hand-overs in a range
 
 
 class OrderPaymentRow(Model):
