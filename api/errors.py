@@ -39,6 +39,7 @@ for _codes in (
     d.AfterSaleErrorCode,
     d.PromotionErrorCode,
     d.GrowthErrorCode,
+    d.EngagementErrorCode,
 ):
     strawberry.enum(_codes)
 
@@ -178,7 +179,13 @@ class AfterSaleUserError(UserError):
     code: d.AfterSaleErrorCode
 
 
+@strawberry.type
+class EngagementUserError(UserError):
+    code: d.EngagementErrorCode
+
+
 CODES: dict[type[UserError], type[Enum]] = {
+    EngagementUserError: d.EngagementErrorCode,
     GrowthUserError: d.GrowthErrorCode,
     PromotionUserError: d.PromotionErrorCode,
     AfterSaleUserError: d.AfterSaleErrorCode,

@@ -351,6 +351,17 @@ class GrowthErrorCode(StrEnum):
     NOT_A_GUIDE = "NOT_A_GUIDE"
 
 
+class EngagementErrorCode(StrEnum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    AUTOMATION_ARCHIVED = "AUTOMATION_ARCHIVED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+
+
 ErrorCode = (
     CommonErrorCode
     | AuthErrorCode
@@ -364,6 +375,7 @@ ErrorCode = (
     | AfterSaleErrorCode
     | PromotionErrorCode
     | GrowthErrorCode
+    | EngagementErrorCode
 )
 
 
@@ -426,3 +438,7 @@ class PromotionError(DomainError):
 
 class GrowthError(DomainError):
     code: GrowthErrorCode
+
+
+class EngagementError(DomainError):
+    code: EngagementErrorCode

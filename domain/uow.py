@@ -11,6 +11,7 @@ from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
+from domain.engagement.automations_ports import AutomationRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
 from domain.growth.guides_ports import GuideRepository
@@ -98,6 +99,8 @@ class UnitOfWork(Protocol):
     def referrals(self) -> ReferralRepository: ...
     @property
     def guides(self) -> GuideRepository: ...
+    @property
+    def automations(self) -> AutomationRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

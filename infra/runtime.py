@@ -23,6 +23,8 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
+from domain.engagement.automations import register_handlers as register_automation_handlers
+from domain.engagement.deps import AutomationDeps
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
@@ -135,6 +137,7 @@ class Runtime:
         register_group_buy_handlers(self.group_buys)
         register_referral_handlers(self.referrals, self.events)
         register_guide_handlers(self.guides, self.events)
+        register_automation_handlers(self.automations, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register("guide", guide_exporter(self.guides))
@@ -326,6 +329,9 @@ class Runtime:
         )
         self.guides = GuideDeps(
             uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
+        )
+        self.automations = AutomationDeps(
+            uow=self.unit_of_work, clock=self.clock, coupons=self.coupons, loyalty=self.loyalty
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

@@ -427,6 +427,14 @@ class PointsSummary:
     expiring: list[tuple[datetime, int]]
 
 
+async def tiers_in_uow(
+    deps: LoyaltyDeps, uow: UnitOfWork, member_ids: Sequence[UUID]
+) -> dict[UUID, str]:
+    """Each member's tier (`PointsPolicy.tier_of`), in one read: engagement's conditions."""
+    found = {a.member_id: a for a in await uow.loyalty.get_accounts(member_ids)}
+    return {m: deps.policy.tier_of(found.get(m)) for m in member_ids}
+
+
 async def summary(deps: LoyaltyDeps, member_id: UUID) -> PointsSummary:
     async with deps.uow() as uow:
         found = await uow.loyalty.get_account(member_id)

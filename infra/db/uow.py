@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from infra.cache import Caches
 from infra.repositories.aftersales import TortoiseAfterSaleRepository
 from infra.repositories.assists import TortoiseAssistRepository
+from infra.repositories.automations import TortoiseAutomationRepository
 from infra.repositories.cached import (
     CachedApiKeyRepository,
     CachedCatalogRepository,
@@ -88,6 +89,7 @@ class Repositories:
         self.group_buys = TortoiseGroupBuyRepository()
         self.referrals = TortoiseReferralRepository()
         self.guides = TortoiseGuideRepository()
+        self.automations = TortoiseAutomationRepository()
 
 
 class ReadUnitOfWork(Repositories):

@@ -149,6 +149,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("guides")
 
     @property
+    def automations(self) -> NoReturn:
+        raise _unfaked("automations")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

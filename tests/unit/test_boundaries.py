@@ -43,6 +43,7 @@ OWNER = {
     "group_buys": "growth",
     "referrals": "growth",
     "guides": "growth",
+    "automations": "engagement",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

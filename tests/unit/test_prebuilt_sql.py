@@ -72,6 +72,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("group_buys", "GROUP_BUY_COLUMNS"): ("GroupBuyRow", ("_group",), frozenset()),
     ("group_buys", "GROUP_BUY_SEAT_COLUMNS"): ("GroupBuySeatRow", ("_seat",), frozenset()),
     ("guides", "BINDING_COLUMNS"): ("GuideBindingRow", ("_binding",), frozenset()),
+    ("automations", "SEND_COLUMNS"): ("AutomationSendRow", ("_send",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

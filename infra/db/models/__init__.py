@@ -24,4 +24,5 @@ MODEL_MODULES = [
     "infra.db.models.group_buys",
     "infra.db.models.referrals",
     "infra.db.models.guides",
+    "infra.db.models.automations",
 ]

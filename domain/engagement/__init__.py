@@ -1,0 +1,1 @@
+"""Engagement: knowing members and acting on it (issue 19)."""

@@ -1,0 +1,422 @@
+"""Automations (issue 19): ADMIN defines trigger → conditions → action; `run_automations`
+(the job) finds the members each trigger hits and acts through promotions (coupons), loyalty
+(points) and the outbox (messages).
+
+One row per (automation, member, trigger period) in `automation_send` makes a send happen at
+most once: triggers insert candidates under that unique key (events as they happen, scans
+once a day), and the job claims PENDING rows with SKIP LOCKED, so runs at once never act
+twice. For each claimed send, in one transaction: the conditions; quiet hours on the store's
+wall clock (the send waits, PENDING, until they end); the action (grants under the key
+automation+member+period, so a replay gives nothing twice); and a message only with the
+purpose's consent (`can_contact`, through the outbox's `reachable`) and under the member's
+frequency cap across all automations. The outcome and what was given (coupon id, points entry
+id, outbox dedupe key) stay on the row: the automation's `sends` and the member's timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.engagement.automations_model import (
+    MESSAGE_KIND,
+    ActionKind,
+    Automation,
+    AutomationDraft,
+    AutomationStatus,
+    DryRun,
+    Send,
+    SendOutcome,
+    Tally,
+    TriggerKind,
+    clean_draft,
+    grant_key,
+    message_key,
+)
+from domain.engagement.deps import AutomationDeps
+from domain.errors import (
+    DomainError,
+    EngagementError,
+    EngagementErrorCode,
+)
+from domain.events import EventHandlers, OrderHandedOver, OrderPlaced
+from domain.identity.model import Principal, StaffRole
+from domain.ids import new_id
+from domain.locations.model import DEFAULT_TIMEZONE, local_date
+from domain.loyalty.services import credit_reward_in_uow, tiers_in_uow
+from domain.members.services import surviving_member_in_uow
+from domain.outbox import Notification, enqueue
+from domain.outbox.services import reachable
+from domain.pagination import Page, PageRequest
+from domain.promotions.coupons import grant_in_uow
+from domain.uow import UnitOfWork
+
+ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the stores' zone (one zone for every store today)
+SCAN_TRIGGERS = (TriggerKind.NO_ORDER_FOR_DAYS,)
+
+
+def _error(code: EngagementErrorCode, message: str, *field: str) -> EngagementError:
+    return EngagementError(code, message, list(field))
+
+
+def _admin(actor: Principal) -> None:
+    if not actor.has_role(StaffRole.ADMIN):
+        raise _error(EngagementErrorCode.FORBIDDEN, "Only ADMIN runs automations.")
+
+
+async def _get(uow: UnitOfWork, automation_id: UUID, *, lock: bool = False) -> Automation:
+    found = await uow.automations.get(automation_id, lock=lock)
+    if found is None:
+        raise _error(EngagementErrorCode.NOT_FOUND, "No such automation.", "id")
+    return found
+
+
+async def create_automation(
+    deps: AutomationDeps, actor: Principal, draft: AutomationDraft
+) -> Automation:
+    _admin(actor)
+    clean = clean_draft(draft)
+    now = deps.clock.now()
+    automation = Automation(new_id(), clean, AutomationStatus.ACTIVE, now, now)
+    async with deps.uow() as uow:
+        await uow.automations.add(automation)
+    return automation
+
+
+async def update_automation(
+    deps: AutomationDeps, actor: Principal, automation_id: UUID, draft: AutomationDraft
+) -> Automation:
+    """A new definition: what it does from now on (sends already made keep their periods)."""
+    _admin(actor)
+    clean = clean_draft(draft)
+    async with deps.uow() as uow:
+        automation = await _get(uow, automation_id, lock=True)
+        if automation.status is AutomationStatus.ARCHIVED:
+            raise _error(EngagementErrorCode.AUTOMATION_ARCHIVED, "It is archived.", "id")
+        automation.draft, automation.updated_at = clean, deps.clock.now()
+        await uow.automations.save(automation)
+        return automation
+
+
+_MOVES = {
+    AutomationStatus.PAUSED: (AutomationStatus.ACTIVE,),
+    AutomationStatus.ACTIVE: (AutomationStatus.PAUSED,),
+    AutomationStatus.ARCHIVED: (AutomationStatus.ACTIVE, AutomationStatus.PAUSED),
+}
+
+
+async def change_status(
+    deps: AutomationDeps, actor: Principal, automation_id: UUID, to: AutomationStatus
+) -> Automation:
+    """Pause (nothing more is sent; pending sends wait), resume, archive (for good)."""
+    _admin(actor)
+    async with deps.uow() as uow:
+        automation = await _get(uow, automation_id, lock=True)
+        if automation.status is AutomationStatus.ARCHIVED:
+            raise _error(EngagementErrorCode.AUTOMATION_ARCHIVED, "It is archived.", "id")
+        if automation.status not in _MOVES[to]:
+            raise _error(
+                EngagementErrorCode.INVALID_TRANSITION,
+                f"A {automation.status.value.lower()} automation cannot become {to.value.lower()}.",
+                "id",
+            )
+        automation.status, automation.updated_at = to, deps.clock.now()
+        await uow.automations.save(automation)
+        return automation
+
+
+async def automations(
+    deps: AutomationDeps, actor: Principal, status: AutomationStatus | None, page: PageRequest
+) -> Page[Automation]:
+    _admin(actor)
+    async with deps.uow() as uow:
+        return await uow.automations.page(status, page)
+
+
+async def automation(deps: AutomationDeps, actor: Principal, automation_id: UUID) -> Automation:
+    _admin(actor)
+    async with deps.uow() as uow:
+        return await _get(uow, automation_id)
+
+
+async def sends_of(
+    deps: AutomationDeps, actor: Principal, automation_id: UUID, page: PageRequest
+) -> Page[Send]:
+    _admin(actor)
+    async with deps.uow() as uow:
+        return await uow.automations.sends_of(automation_id, page)
+
+
+async def sends_to_member(deps: AutomationDeps, member_id: UUID, page: PageRequest) -> Page[Send]:
+    """The member's timeline of automation sends (CS; the caller checks who may see it)."""
+    async with deps.uow() as uow:
+        return await uow.automations.sends_to(member_id, page)
+
+
+async def send_counts(
+    deps: AutomationDeps, actor: Principal, automation_id: UUID
+) -> dict[SendOutcome, int]:
+    _admin(actor)
+    async with deps.uow() as uow:
+        return await uow.automations.counts(automation_id)
+
+
+# --- Triggers: candidates under the unique (automation, member, period) key -------------
+
+
+def _candidate(automation: Automation, member_id: UUID, period: str, deps: AutomationDeps) -> Send:
+    now = deps.clock.now()
+    return Send(
+        id=new_id(),
+        automation_id=automation.id,
+        member_id=member_id,
+        period_key=period,
+        outcome=SendOutcome.PENDING,
+        due_at=now,
+        created_at=now,
+        action=automation.draft.action.kind,
+    )
+
+
+async def _scan(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation
+) -> list[tuple[UUID, str]]:
+    """(member, period key) the daily scan of a trigger finds now, a batch at a time."""
+    trigger = automation.draft.trigger
+    assert trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS and trigger.days is not None
+    before = deps.clock.now() - timedelta(days=trigger.days)
+    found: list[tuple[UUID, str]] = []
+    after: UUID | None = None
+    while True:
+        batch = await uow.automations.quiet_since(before, after, deps.policy.batch)
+        # The period is the quiet spell: a member who orders again starts a new one.
+        found += [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in batch]
+        if len(batch) < deps.policy.batch:
+            return found
+        after = batch[-1][0]
+
+
+async def scan_candidates(deps: AutomationDeps) -> int:
+    """The daily-scan triggers of every active automation: new candidates (a period already
+    taken is skipped by the unique key)."""
+    made = 0
+    async with deps.uow() as uow:
+        scanned = [
+            a for a in await uow.automations.active() if a.draft.trigger.kind in SCAN_TRIGGERS
+        ]
+    for automation in scanned:
+        async with deps.uow() as uow:
+            found = await _scan(deps, uow, automation)
+            for start in range(0, len(found), deps.policy.batch):
+                chunk = found[start : start + deps.policy.batch]
+                made += await uow.automations.add_sends(
+                    [_candidate(automation, m, p, deps) for m, p in chunk]
+                )
+    return made
+
+
+async def _on_event(
+    deps: AutomationDeps, uow: UnitOfWork, trigger: TriggerKind, member_id: UUID, period: str
+) -> None:
+    hit = await uow.automations.active(trigger)
+    if hit:
+        await uow.automations.add_sends([_candidate(a, member_id, period, deps) for a in hit])
+
+
+def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
+    """Ordering's events keep the members' order activity and fire the event triggers.
+    (A REFERRAL_REWARDED or segment trigger adds its handler here.)"""
+
+    async def on_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
+        await uow.automations.note_order(event.member_id, event.placed_at)
+
+    async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
+        if await uow.automations.note_handed_over(event.member_id) == 1:
+            await _on_event(
+                deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
+            )
+
+    events.register(OrderPlaced, on_placed)
+    events.register(OrderHandedOver, on_handed_over)
+
+
+# --- The job: act on due sends -------------------------------------------------------
+
+
+async def _verdict(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> SendOutcome | None:
+    """Why this send does not act now (None: it acts): the rules in their order."""
+    draft = automation.draft
+    member = await surviving_member_in_uow(uow, send.member_id)
+    if member is None or not member.is_active:
+        return SendOutcome.SKIPPED
+    conditions = draft.conditions
+    if conditions.min_orders:
+        orders = (await uow.automations.handed_over([member.id])).get(member.id, 0)
+        if orders < conditions.min_orders:
+            return SendOutcome.SKIPPED
+    if conditions.tiers:
+        tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
+        if tier.upper() not in conditions.tiers:
+            return SendOutcome.SKIPPED
+    now = deps.clock.now()
+    if draft.quiet.contains(now.astimezone(ZONE).time()):
+        return SendOutcome.PENDING
+    if draft.action.kind is ActionKind.SEND_MESSAGE:
+        if not await _consents(uow, automation, member.id):
+            return SendOutcome.BLOCKED_CONSENT
+        if sent.get(member.id, 0) >= draft.cap.messages:
+            return SendOutcome.BLOCKED_CAP
+    return None
+
+
+def _notice(automation: Automation, send: Send, member_id: UUID) -> Notification:
+    action = automation.draft.action
+    assert action.channel is not None and action.text is not None
+    return Notification(
+        kind=MESSAGE_KIND,
+        member_id=member_id,
+        order_id=None,
+        data={"text": action.text, "channel": action.channel.value},
+        dedupe_key=message_key(send.id),
+        consent=action.channel.purpose,
+    )
+
+
+async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) -> bool:
+    fake = Send(
+        new_id(),
+        automation.id,
+        member_id,
+        "",
+        SendOutcome.PENDING,
+        automation.created_at,
+        automation.created_at,
+        automation.draft.action.kind,
+    )
+    return bool(await reachable(uow, [_notice(automation, fake, member_id)]))
+
+
+async def _act(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> None:
+    action = automation.draft.action
+    key = grant_key(automation.id, send.member_id, send.period_key)
+    if action.kind is ActionKind.GRANT_COUPON:
+        assert action.coupon_template_id is not None
+        coupon = await grant_in_uow(
+            deps.coupons, uow, action.coupon_template_id, send.member_id, key
+        )
+        send.coupon_id = coupon.id
+    elif action.kind is ActionKind.GRANT_POINTS:
+        assert action.points is not None
+        entry = await credit_reward_in_uow(
+            deps.loyalty,
+            uow,
+            send.member_id,
+            action.points,
+            "AUTOMATION",
+            automation.draft.name,
+            key,
+        )
+        send.points_entry_id = entry.id
+    if action.messages:
+        # A grant is given whatever the member chose; its notice needs consent and room.
+        if sent.get(send.member_id, 0) >= automation.draft.cap.messages:
+            send.detail = "message over the frequency cap"
+        elif await enqueue(uow, deps.clock, [_notice(automation, send, send.member_id)]):
+            send.message_key = message_key(send.id)
+            sent[send.member_id] = sent.get(send.member_id, 0) + 1
+        else:
+            send.detail = "message without consent"
+    send.outcome = SendOutcome.DONE
+
+
+async def run_due(deps: AutomationDeps) -> Tally:
+    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each."""
+    tally = Tally()
+    for _ in range(deps.policy.max_batches):
+        async with deps.uow() as uow:
+            claimed = await uow.automations.claim_due(deps.clock.now(), deps.policy.batch)
+            if not claimed:
+                break
+            by_id = {a.id: a for a in await uow.automations.active()}
+            members = sorted({s.member_id for s in claimed})
+            windows: dict[int, dict[UUID, int]] = {}
+            for send in claimed:
+                automation = by_id[send.automation_id]
+                days = automation.draft.cap.days
+                if days not in windows:
+                    since = deps.clock.now() - timedelta(days=days)
+                    windows[days] = await uow.automations.messages_since(members, since)
+                await _one(deps, uow, automation, send, windows[days])
+                if send.message_key is not None:  # counts in every other window too
+                    for other, counts in windows.items():
+                        if other != days:
+                            counts[send.member_id] = counts.get(send.member_id, 0) + 1
+                tally.add(send.outcome.value)
+        if len(claimed) < deps.policy.batch:
+            break
+    return tally
+
+
+async def _one(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> None:
+    now = deps.clock.now()
+    verdict = await _verdict(deps, uow, automation, send, sent)
+    if verdict is SendOutcome.PENDING:  # quiet hours: wait until they end, not dropped
+        send.due_at = automation.draft.quiet.next_end(now, ZONE)
+        await uow.automations.save_send(send)
+        return
+    if verdict is not None:
+        send.outcome, send.done_at = verdict, now
+        await uow.automations.save_send(send)
+        return
+    try:
+        await _act(deps, uow, automation, send, sent)
+    except DomainError as refused:  # a template sold out or ended: recorded, not retried
+        send.outcome, send.detail = SendOutcome.FAILED, refused.message[:200]
+    send.done_at = now
+    await uow.automations.save_send(send)
+
+
+async def run_automations(deps: AutomationDeps) -> Tally:
+    """The job: the daily-scan triggers' candidates, then every due send."""
+    await scan_candidates(deps)
+    return await run_due(deps)
+
+
+async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -> DryRun:
+    """How many members the automation would hit now, and how many the rules would hold
+    back. It only reads."""
+    _admin(actor)
+    counts = Tally()
+    async with deps.uow() as uow:
+        automation = await _get(uow, automation_id)
+        if automation.draft.trigger.kind in SCAN_TRIGGERS:
+            found = await _scan(deps, uow, automation)
+            taken = await uow.automations.periods_taken(automation.id, found)
+            sends = [_candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
+        else:
+            sends = await uow.automations.pending_of(automation.id, deps.policy.dry_run_limit)
+        horizon = deps.clock.now() - timedelta(days=automation.draft.cap.days)
+        sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), horizon)
+        for send in sends:
+            verdict = await _verdict(deps, uow, automation, send, sent)
+            if verdict is None and automation.draft.action.messages:
+                if not await _consents(uow, automation, send.member_id):
+                    verdict = SendOutcome.BLOCKED_CONSENT
+                elif sent.get(send.member_id, 0) >= automation.draft.cap.messages:
+                    verdict = SendOutcome.BLOCKED_CAP
+            counts.add("hit" if verdict is None else verdict.value)
+    c = counts.counts
+    return DryRun(
+        candidates=len(sends),
+        would_hit=c.get("hit", 0),
+        blocked_consent=c.get(SendOutcome.BLOCKED_CONSENT.value, 0),
+        blocked_cap=c.get(SendOutcome.BLOCKED_CAP.value, 0),
+        deferred_quiet_hours=c.get(SendOutcome.PENDING.value, 0),
+        skipped_conditions=c.get(SendOutcome.SKIPPED.value, 0),
+    )

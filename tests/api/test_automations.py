@@ -1,0 +1,407 @@
+"""Automations (engagement, issue 19) over the API, on PostgreSQL and SQLite: ADMIN defines
+trigger → conditions → action; the `run_automations` job acts. Each trigger fires for the
+right members only; a message needs the purpose's consent (blocked and counted otherwise); the
+frequency cap holds across automations; quiet hours defer to their end; a paused automation
+does nothing; a dry run counts and changes nothing; a member is hit once per trigger period,
+also when two runs race (PostgreSQL); the grant and the message name their automation and show
+on the member's timeline for CS."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.relay import decode_id, encode_id
+from domain.catalog.model import Variant
+from domain.identity.model import StaffRole
+from infra.db.models.automations import AutomationSendRow
+from infra.db.models.coupons import CouponRow
+from infra.db.models.outbox import OutboxMessageRow
+from infra.jobs import find_job, run_job
+from infra.runtime import Runtime
+from tests.support import MovableClock, is_postgres
+from tests.support.api import Api, relogin, staff_api
+from tests.support.coupons import template
+from tests.support.orders import lid, make_variants, order_input, placed, receive
+from tests.support.referrals import balance, handed_over
+from tests.support.shoppers import Shopper, shopper
+
+ERRORS = "errors { code field message }"
+AUTOMATION = """id name status trigger { kind days } conditions { tiers minOrders }
+  action { kind couponTemplateId points channel text } frequencyCap { messages days }
+  quietHours { start end }"""
+CREATE = f"""mutation($i: AutomationInput!) {{ createAutomation(input: {{automation: $i}}) {{
+  automation {{ {AUTOMATION} }} {ERRORS} }} }}"""
+MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ automation {{ status }}
+  errors {{ code field }} }} }}"""
+SEND = """memberId outcome action periodKey messageKey couponId pointsEntryId detail dueAt
+  automationId"""
+ONE = f"""query($id: ID!) {{ automation(id: $id) {{ name status
+  runs {{ done pending blockedConsent blockedCap skipped failed }}
+  sends(first: 20) {{ nodes {{ {SEND} }} }} }} }}"""
+LIST = "query($s: AutomationStatus) { automations(status: $s) { nodes { id name status } } }"
+DRY = """query($id: ID!) { dryRunAutomation(id: $id) { candidates wouldHit blockedConsent
+  blockedCap deferredQuietHours skippedConditions } }"""
+TIMELINE = f"""query($id: ID!) {{ node(id: $id) {{ ... on Member {{
+  automationSends {{ nodes {{ {SEND} }} }} }} }} }}"""
+CONSENT = """mutation($c: [ConsentChangeInput!]!) { updateConsents(input: {changes: $c,
+  policyVersion: "2026-01", channel: MINI_PROGRAM}) { errors { code } } }"""
+
+
+def automation_input(**fields: Any) -> dict[str, Any]:
+    return {
+        "name": "首单关怀",
+        "trigger": {"kind": "FIRST_ORDER_HANDED_OVER"},
+        "action": {"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "感谢首单"},
+        **fields,
+    }
+
+
+async def create(admin: Api, **fields: Any) -> dict[str, Any]:
+    payload = (await admin.data(CREATE, {"i": automation_input(**fields)}))["createAutomation"]
+    assert payload["errors"] == [], payload
+    made: dict[str, Any] = payload["automation"]
+    return made
+
+
+async def run(runtime: Runtime) -> int:
+    job = find_job("run_automations")
+    assert job is not None
+    return await run_job(runtime, job)
+
+
+async def consent(who: Shopper, purpose: str = "MARKETING_WECHAT", granted: bool = True) -> None:
+    done = await who.api.data(CONSENT, {"c": [{"purpose": purpose, "granted": granted}]})
+    assert done["updateConsents"]["errors"] == [], done
+
+
+async def detail(admin: Api, automation: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = (await admin.data(ONE, {"id": automation["id"]}))["automation"]
+    return found
+
+
+async def messages(who: Shopper | None = None) -> list[OutboxMessageRow]:
+    query = OutboxMessageRow.filter(kind="AUTOMATION_MESSAGE")
+    if who is not None:
+        query = query.filter(member_id=who.key)
+    return list(await query)
+
+
+@pytest.fixture(autouse=True)
+def mornings(clock: MovableClock) -> None:
+    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run."""
+    clock.put(clock.today(), hour=10)
+
+
+@pytest.fixture
+async def mango(runtime: Runtime, stores: dict[str, Any]) -> Variant:
+    [variant] = await make_variants(runtime, ("MANGO", "1kg", 3000))
+    await receive(runtime, stores["SH-A"].id, variant, 50)
+    return variant
+
+
+@pytest.fixture
+async def cs(api: Api, runtime: Runtime) -> Api:
+    return await staff_api(api, runtime, "auto-cs", StaffRole.CS_AGENT, [])
+
+
+async def test_first_order_handed_over_grants_a_coupon_and_a_message_linked_to_it(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    cs: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    coupon = await template(runtime)
+    made = await create(
+        admin,
+        action={
+            "kind": "GRANT_COUPON",
+            "couponTemplateId": encode_id("CouponTemplate", coupon.id),
+            "channel": "WECHAT",
+            "text": "首单礼券已到账",
+        },
+    )
+    first, idle = await shopper(api, "auto-1"), await shopper(api, "auto-2")
+    await consent(first)
+    await consent(idle)
+    await handed_over(client, runtime, clerk_a, first, stores, mango)
+    assert await run(runtime) == 1
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["memberId"] == first.id and send["outcome"] == "DONE"
+    assert send["automationId"] == made["id"] and send["periodKey"] == "first"
+    [granted] = await CouponRow.filter(member_id=first.key)
+    assert decode_id(send["couponId"], "Coupon") == granted.id
+    assert granted.issue_key is not None and str(decode_id(made["id"], "Automation")) in (
+        granted.issue_key
+    )
+    [message] = await messages(first)
+    assert message.dedupe_key == send["messageKey"] and message.data["text"] == "首单礼券已到账"
+    assert await messages(idle) == [] and await CouponRow.filter(member_id=idle.key) == []
+    # A second hand-over is not a first one; another run finds nothing to do.
+    await handed_over(client, runtime, clerk_a, first, stores, mango)
+    assert await run(runtime) == 0
+    assert len(await CouponRow.filter(member_id=first.key)) == 1
+    # CS see it on the member's timeline; the member does not.
+    shown = (await cs.data(TIMELINE, {"id": first.id}))["node"]["automationSends"]["nodes"]
+    assert [(s["automationId"], s["couponId"]) for s in shown] == [(made["id"], send["couponId"])]
+    mine = await first.api.data(TIMELINE, {"id": first.id})
+    assert mine["node"]["automationSends"] is None
+
+
+async def test_without_consent_no_message_is_written_and_it_is_counted_as_blocked(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    made = await create(admin)
+    silent, sms_only = await shopper(api, "auto-3"), await shopper(api, "auto-4")
+    await consent(sms_only, "MARKETING_SMS")  # another purpose than the channel's
+    for who in (silent, sms_only):
+        await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await run(runtime)
+    found = await detail(admin, made)
+    assert found["runs"]["blockedConsent"] == 2 and found["runs"]["done"] == 0
+    assert {s["outcome"] for s in found["sends"]["nodes"]} == {"BLOCKED_CONSENT"}
+    assert await messages() == []
+
+
+async def test_the_frequency_cap_holds_across_automations(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    cap = {"messages": 1, "days": 7}
+    one = await create(admin, name="one", frequencyCap=cap)
+    two = await create(admin, name="two", frequencyCap=cap)
+    who = await shopper(api, "auto-5")
+    await consent(who)
+    await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await run(runtime)
+    found = [await detail(admin, a) for a in (one, two)]
+    outcomes = sorted(s["outcome"] for f in found for s in f["sends"]["nodes"])
+    assert outcomes == ["BLOCKED_CAP", "DONE"]
+    assert len(await messages(who)) == 1
+
+
+async def test_quiet_hours_defer_to_their_end_not_drop(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+    clock: MovableClock,
+) -> None:
+    made = await create(admin)
+    who = await shopper(api, "auto-6")
+    await consent(who)
+    await handed_over(client, runtime, clerk_a, who, stores, mango)
+    today = clock.today()
+    clock.put(today, hour=22)  # store-local 22:00, in 21:00-09:00
+    await run(runtime)
+    admin = await relogin(api, "admin")  # tokens live 15 minutes
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["outcome"] == "PENDING" and await messages() == []
+    dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
+    assert dry["deferredQuietHours"] == 1 and dry["wouldHit"] == 0
+    clock.put(today + timedelta(days=1), hour=8)  # still quiet
+    await run(runtime)
+    assert await messages() == []
+    clock.put(today + timedelta(days=1), hour=9)
+    await run(runtime)
+    admin = await relogin(api, "admin")
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["outcome"] == "DONE" and len(await messages(who)) == 1
+
+
+async def test_a_paused_automation_does_nothing_until_resumed(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    made = await create(admin, action={"kind": "GRANT_POINTS", "points": 88})
+    who = await shopper(api, "auto-7")
+    await handed_over(client, runtime, clerk_a, who, stores, mango)
+    before = await balance(who)
+    paused = await admin.data(MOVE.format(op="pauseAutomation"), {"id": made["id"]})
+    assert paused["pauseAutomation"]["automation"]["status"] == "PAUSED"
+    again = await admin.data(MOVE.format(op="pauseAutomation"), {"id": made["id"]})
+    assert again["pauseAutomation"]["errors"] == [{"code": "INVALID_TRANSITION", "field": ["id"]}]
+    await run(runtime)
+    assert await balance(who) == before
+    listed = (await admin.data(LIST, {"s": "PAUSED"}))["automations"]["nodes"]
+    assert [a["id"] for a in listed] == [made["id"]]
+    await admin.data(MOVE.format(op="resumeAutomation"), {"id": made["id"]})
+    await run(runtime)
+    assert await balance(who) == before + 88
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["pointsEntryId"] is not None and send["messageKey"] is None
+    archived = await admin.data(MOVE.format(op="archiveAutomation"), {"id": made["id"]})
+    assert archived["archiveAutomation"]["automation"]["status"] == "ARCHIVED"
+    resumed = await admin.data(MOVE.format(op="resumeAutomation"), {"id": made["id"]})
+    assert resumed["resumeAutomation"]["errors"][0]["code"] == "AUTOMATION_ARCHIVED"
+
+
+async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_changes_nothing(
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+    clock: MovableClock,
+) -> None:
+    quiet, busy, never = [await shopper(api, f"auto-q{n}") for n in range(3)]
+    for who in (quiet, busy, never):
+        await consent(who)
+    await placed(quiet.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    clock.put(clock.today() + timedelta(days=31), hour=10)
+    admin, busy = await relogin(api, "admin"), await shopper(api, "auto-q1")
+    await placed(busy.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    made = await create(
+        admin,
+        name="30 天未购",
+        trigger={"kind": "NO_ORDER_FOR_DAYS", "days": 30},
+        action={"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "好久不见"},
+    )
+    dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
+    assert dry == {
+        "candidates": 1,
+        "wouldHit": 1,
+        "blockedConsent": 0,
+        "blockedCap": 0,
+        "deferredQuietHours": 0,
+        "skippedConditions": 0,
+    }
+    assert await AutomationSendRow.all().count() == 0 and await messages() == []
+    await run(runtime)
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["memberId"] == quiet.id and send["outcome"] == "DONE"
+    clock.advance(timedelta(days=1))
+    await run(runtime)  # the same quiet spell: once
+    admin = await relogin(api, "admin")
+    assert len(await messages(quiet)) == 1 and await messages(busy) == []
+    dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
+    assert dry["candidates"] == 0
+
+
+async def test_conditions_keep_out_members_who_do_not_match(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    gold = await create(admin, name="gold", conditions={"tiers": ["GOLD"]})
+    member = await create(admin, name="member", conditions={"tiers": ["member"]})
+    who = await shopper(api, "auto-8")
+    await consent(who)
+    await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await run(runtime)
+    [skipped] = (await detail(admin, gold))["sends"]["nodes"]
+    [done] = (await detail(admin, member))["sends"]["nodes"]
+    assert (skipped["outcome"], done["outcome"]) == ("SKIPPED", "DONE")
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "field"),
+    [
+        ({"name": " "}, "INVALID_INPUT", ["name"]),
+        ({"trigger": {"kind": "NO_ORDER_FOR_DAYS"}}, "INVALID_INPUT", ["trigger", "days"]),
+        (
+            {"trigger": {"kind": "FIRST_ORDER_HANDED_OVER", "days": 3}},
+            "INVALID_INPUT",
+            ["trigger", "days"],
+        ),
+        ({"action": {"kind": "GRANT_POINTS"}}, "INVALID_INPUT", ["action", "points"]),
+        ({"action": {"kind": "GRANT_COUPON"}}, "INVALID_INPUT", ["action", "couponTemplateId"]),
+        (
+            {"action": {"kind": "GRANT_COUPON", "couponTemplateId": "nope"}},
+            "INVALID_ID",
+            ["action", "couponTemplateId"],
+        ),
+        (
+            {"action": {"kind": "SEND_MESSAGE", "text": "hi"}},
+            "INVALID_INPUT",
+            ["action", "channel"],
+        ),
+        (
+            {"action": {"kind": "SEND_MESSAGE", "channel": "SMS"}},
+            "INVALID_INPUT",
+            ["action", "text"],
+        ),
+        ({"conditions": {"minOrders": -1}}, "INVALID_INPUT", ["conditions", "minOrders"]),
+        ({"frequencyCap": {"messages": 0, "days": 7}}, "INVALID_INPUT", ["frequencyCap"]),
+        ({"quietHours": {"start": 25, "end": 9}}, "INVALID_INPUT", ["quietHours"]),
+    ],
+)
+async def test_a_bad_automation_is_refused_naming_its_field_and_nothing_is_saved(
+    admin: Api, fields: dict[str, Any], code: str, field: list[str]
+) -> None:
+    payload = (await admin.data(CREATE, {"i": automation_input(**fields)}))["createAutomation"]
+    assert payload["automation"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)]
+    assert (await admin.data(LIST))["automations"]["nodes"] == []
+
+
+@pytest.fixture
+def postgres(runtime: Runtime) -> None:
+    if not is_postgres(runtime.settings.database_url):
+        pytest.skip("races need PostgreSQL's row locks (SQLite runs one writer at a time)")
+
+
+@pytest.mark.usefixtures("postgres")
+async def test_two_runs_at_once_send_once_per_member(
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+    clock: MovableClock,
+) -> None:
+    coupon = await template(runtime)
+    members = [await shopper(api, f"auto-r{n}") for n in range(6)]
+    for who in members:
+        await consent(who)
+        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    clock.put(clock.today() + timedelta(days=8), hour=10)
+    admin = await relogin(api, "admin")
+    made = await create(
+        admin,
+        trigger={"kind": "NO_ORDER_FOR_DAYS", "days": 7},
+        action={
+            "kind": "GRANT_COUPON",
+            "couponTemplateId": encode_id("CouponTemplate", coupon.id),
+            "channel": "WECHAT",
+            "text": "回来看看",
+        },
+    )
+    await asyncio.gather(run(runtime), run(runtime), run(runtime))
+    sends = (await detail(admin, made))["sends"]["nodes"]
+    assert sorted(s["memberId"] for s in sends) == sorted(m.id for m in members)
+    assert {s["outcome"] for s in sends} == {"DONE"}
+    for who in members:
+        assert len(await CouponRow.filter(member_id=who.key)) == 1
+        assert len(await messages(who)) == 1
