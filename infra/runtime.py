@@ -24,7 +24,7 @@ from domain.aftersales.services import register_handlers as register_after_sale_
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.engagement.automations import register_handlers as register_automation_handlers
-from domain.engagement.deps import AutomationDeps
+from domain.engagement.deps import AutomationDeps, AutomationPolicy
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers
 from domain.growth.deps import AssistDeps, GroupBuyDeps, GuideDeps, ReferralDeps
@@ -331,7 +331,11 @@ class Runtime:
             uow=self.unit_of_work, clock=self.clock, key=_derived_key(s, b"guide")
         )
         self.automations = AutomationDeps(
-            uow=self.unit_of_work, clock=self.clock, coupons=self.coupons, loyalty=self.loyalty
+            uow=self.unit_of_work,
+            clock=self.clock,
+            coupons=self.coupons,
+            loyalty=self.loyalty,
+            policy=AutomationPolicy(paused=s.automations_paused),
         )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,

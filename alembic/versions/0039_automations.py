@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("id", UUID, primary_key=True),
         sa.Column("automation_id", UUID, nullable=False),
         sa.Column("member_id", UUID, nullable=False),
-        sa.Column("period_key", sa.String(40), nullable=False),
+        sa.Column("period_key", sa.String(60), nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("due_at", TS, nullable=False),

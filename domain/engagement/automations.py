@@ -40,10 +40,15 @@ from domain.errors import (
     EngagementErrorCode,
 )
 from domain.events import EventHandlers, OrderHandedOver, OrderPlaced
+from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE, local_date
-from domain.loyalty.services import credit_reward_in_uow, tiers_in_uow
+from domain.loyalty.services import (
+    credit_reward_in_uow,
+    members_with_points_expiring_in_uow,
+    tiers_in_uow,
+)
 from domain.members.services import surviving_member_in_uow
 from domain.outbox import Notification, enqueue
 from domain.outbox.services import reachable
@@ -52,7 +57,7 @@ from domain.promotions.coupons import grant_in_uow
 from domain.uow import UnitOfWork
 
 ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the stores' zone (one zone for every store today)
-SCAN_TRIGGERS = (TriggerKind.NO_ORDER_FOR_DAYS,)
+SCAN_TRIGGERS = (TriggerKind.NO_ORDER_FOR_DAYS, TriggerKind.POINTS_EXPIRING)
 
 
 def _error(code: EngagementErrorCode, message: str, *field: str) -> EngagementError:
@@ -178,40 +183,43 @@ def _candidate(automation: Automation, member_id: UUID, period: str, deps: Autom
     )
 
 
-async def _scan(
-    deps: AutomationDeps, uow: UnitOfWork, automation: Automation
-) -> list[tuple[UUID, str]]:
-    """(member, period key) the daily scan of a trigger finds now, a batch at a time."""
+async def _scan_batch(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, after: UUID | None
+) -> tuple[list[tuple[UUID, str]], UUID | None]:
+    """One batch of (member, period key) a scan trigger finds now, by member id after
+    `after`, and where the next batch starts (None: that was the last)."""
     trigger = automation.draft.trigger
-    assert trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS and trigger.days is not None
-    before = deps.clock.now() - timedelta(days=trigger.days)
-    found: list[tuple[UUID, str]] = []
-    after: UUID | None = None
-    while True:
-        batch = await uow.automations.quiet_since(before, after, deps.policy.batch)
+    assert trigger.days is not None
+    now, size = deps.clock.now(), deps.policy.batch
+    if trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS:
+        quiet = await uow.automations.quiet_since(now - timedelta(days=trigger.days), after, size)
         # The period is the quiet spell: a member who orders again starts a new one.
-        found += [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in batch]
-        if len(batch) < deps.policy.batch:
-            return found
-        after = batch[-1][0]
+        found = [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in quiet]
+    else:  # POINTS_EXPIRING: once a store-local month
+        by = now + timedelta(days=trigger.days)
+        members = await members_with_points_expiring_in_uow(uow, by, size, after)
+        found = [(m, f"expiring:{local_date(now, None).strftime('%Y-%m')}") for m in members]
+    return found, (found[-1][0] if len(found) == size else None)
 
 
 async def scan_candidates(deps: AutomationDeps) -> int:
-    """The daily-scan triggers of every active automation: new candidates (a period already
-    taken is skipped by the unique key)."""
+    """The scan triggers of every active automation: new candidates, a batch per transaction
+    (memory bounded by the batch; a period already taken is skipped by the unique key)."""
     made = 0
     async with deps.uow() as uow:
         scanned = [
             a for a in await uow.automations.active() if a.draft.trigger.kind in SCAN_TRIGGERS
         ]
     for automation in scanned:
-        async with deps.uow() as uow:
-            found = await _scan(deps, uow, automation)
-            for start in range(0, len(found), deps.policy.batch):
-                chunk = found[start : start + deps.policy.batch]
+        after: UUID | None = None
+        while True:
+            async with deps.uow() as uow:
+                found, after = await _scan_batch(deps, uow, automation, after)
                 made += await uow.automations.add_sends(
-                    [_candidate(automation, m, p, deps) for m, p in chunk]
+                    [_candidate(automation, m, p, deps) for m, p in found]
                 )
+            if after is None:
+                break
     return made
 
 
@@ -235,6 +243,11 @@ def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
             await _on_event(
                 deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
             )
+        # Growth's handler, registered before this one (infra/runtime.py), has rewarded the
+        # referral of this hand-over, if any: once per referral, so the period is the order.
+        for member_id in await rewarded_for_order_in_uow(uow, event):
+            period = f"referral:{event.order_id}"
+            await _on_event(deps, uow, TriggerKind.REFERRAL_REWARDED, member_id, period)
 
     events.register(OrderPlaced, on_placed)
     events.register(OrderHandedOver, on_handed_over)
@@ -271,7 +284,7 @@ async def _verdict(
     return None
 
 
-def _notice(automation: Automation, send: Send, member_id: UUID) -> Notification:
+def _notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
     action = automation.draft.action
     assert action.channel is not None and action.text is not None
     return Notification(
@@ -279,23 +292,15 @@ def _notice(automation: Automation, send: Send, member_id: UUID) -> Notification
         member_id=member_id,
         order_id=None,
         data={"text": action.text, "channel": action.channel.value},
-        dedupe_key=message_key(send.id),
+        dedupe_key=dedupe_key,
         consent=action.channel.purpose,
     )
 
 
 async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) -> bool:
-    fake = Send(
-        new_id(),
-        automation.id,
-        member_id,
-        "",
-        SendOutcome.PENDING,
-        automation.created_at,
-        automation.created_at,
-        automation.draft.action.kind,
-    )
-    return bool(await reachable(uow, [_notice(automation, fake, member_id)]))
+    """The purpose's consent (`can_contact`), asked the way the outbox asks it."""
+    notice = _notice(automation, member_id, message_key(automation.id))
+    return bool(await reachable(uow, [notice]))
 
 
 async def _act(
@@ -325,7 +330,9 @@ async def _act(
         # A grant is given whatever the member chose; its notice needs consent and room.
         if sent.get(send.member_id, 0) >= automation.draft.cap.messages:
             send.detail = "message over the frequency cap"
-        elif await enqueue(uow, deps.clock, [_notice(automation, send, send.member_id)]):
+        elif await enqueue(
+            uow, deps.clock, [_notice(automation, send.member_id, message_key(send.id))]
+        ):
             send.message_key = message_key(send.id)
             sent[send.member_id] = sent.get(send.member_id, 0) + 1
         else:
@@ -383,37 +390,47 @@ async def _one(
 
 
 async def run_automations(deps: AutomationDeps) -> Tally:
-    """The job: the daily-scan triggers' candidates, then every due send."""
+    """The job: the scan triggers' candidates, then every due send (nothing at all while
+    `AUTOMATIONS_PAUSED` is set: pending sends wait)."""
+    if deps.policy.paused:
+        return Tally()
     await scan_candidates(deps)
     return await run_due(deps)
 
 
 async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -> DryRun:
     """How many members the automation would hit now, and how many the rules would hold
-    back. It only reads."""
+    back. It only reads (a batch at a time)."""
     _admin(actor)
     counts = Tally()
     async with deps.uow() as uow:
         automation = await _get(uow, automation_id)
-        if automation.draft.trigger.kind in SCAN_TRIGGERS:
-            found = await _scan(deps, uow, automation)
-            taken = await uow.automations.periods_taken(automation.id, found)
-            sends = [_candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
-        else:
-            sends = await uow.automations.pending_of(automation.id, deps.policy.dry_run_limit)
-        horizon = deps.clock.now() - timedelta(days=automation.draft.cap.days)
-        sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), horizon)
-        for send in sends:
-            verdict = await _verdict(deps, uow, automation, send, sent)
-            if verdict is None and automation.draft.action.messages:
-                if not await _consents(uow, automation, send.member_id):
-                    verdict = SendOutcome.BLOCKED_CONSENT
-                elif sent.get(send.member_id, 0) >= automation.draft.cap.messages:
-                    verdict = SendOutcome.BLOCKED_CAP
-            counts.add("hit" if verdict is None else verdict.value)
+        draft = automation.draft
+        after: UUID | None = None
+        while True:
+            if draft.trigger.kind in SCAN_TRIGGERS:
+                found, after = await _scan_batch(deps, uow, automation, after)
+                taken = await uow.automations.periods_taken(automation.id, found)
+                sends = [
+                    _candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken
+                ]
+            else:
+                sends = await uow.automations.pending_of(automation.id, deps.policy.dry_run_limit)
+            since = deps.clock.now() - timedelta(days=draft.cap.days)
+            sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), since)
+            for send in sends:
+                verdict = await _verdict(deps, uow, automation, send, sent)
+                if verdict is None and draft.action.messages:  # a grant's notice
+                    if not await _consents(uow, automation, send.member_id):
+                        verdict = SendOutcome.BLOCKED_CONSENT
+                    elif sent.get(send.member_id, 0) >= draft.cap.messages:
+                        verdict = SendOutcome.BLOCKED_CAP
+                counts.add("hit" if verdict is None else verdict.value)
+            if draft.trigger.kind not in SCAN_TRIGGERS or after is None:
+                break
     c = counts.counts
     return DryRun(
-        candidates=len(sends),
+        candidates=sum(c.values()),
         would_hit=c.get("hit", 0),
         blocked_consent=c.get(SendOutcome.BLOCKED_CONSENT.value, 0),
         blocked_cap=c.get(SendOutcome.BLOCKED_CAP.value, 0),

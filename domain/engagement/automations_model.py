@@ -29,13 +29,18 @@ class AutomationStatus(StrEnum):
 
 
 class TriggerKind(StrEnum):
-    """BIRTHDAY, POINTS_EXPIRING, SUBSCRIPTION_ENDING, REFERRAL_REWARDED and entering a
-    segment are not built yet: each is a new member here and a producer of candidates in
-    `automations.py` (`scan_candidates_in_uow` for a daily scan, an event handler in
-    `register_handlers` for an event)."""
+    """BIRTHDAY, SUBSCRIPTION_ENDING and entering a segment are not built yet: each is a new
+    member here and a producer of candidates in `automations.py` (`_scan` for a scan, an
+    event handler in `register_handlers` for an event)."""
 
     FIRST_ORDER_HANDED_OVER = "FIRST_ORDER_HANDED_OVER"  # event: the member's first hand-over
-    NO_ORDER_FOR_DAYS = "NO_ORDER_FOR_DAYS"  # daily scan: no order placed for `days` days
+    REFERRAL_REWARDED = "REFERRAL_REWARDED"  # event: a referral rewarded invitee and referrer
+    NO_ORDER_FOR_DAYS = "NO_ORDER_FOR_DAYS"  # scan: no order placed for `days` days
+    POINTS_EXPIRING = "POINTS_EXPIRING"  # scan: points that expire within `days` days
+
+    @property
+    def takes_days(self) -> bool:
+        return self in (TriggerKind.NO_ORDER_FOR_DAYS, TriggerKind.POINTS_EXPIRING)
 
 
 class ActionKind(StrEnum):
@@ -194,9 +199,9 @@ def clean_draft(draft: AutomationDraft) -> AutomationDraft:
     if not 0 < len(name) <= MAX_NAME:
         raise _invalid(f"A name is 1-{MAX_NAME} characters.", "name")
     trigger = draft.trigger
-    if trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS:
+    if trigger.kind.takes_days:
         if trigger.days is None or not 1 <= trigger.days <= MAX_DAYS:
-            raise _invalid(f"NO_ORDER_FOR_DAYS needs days 1-{MAX_DAYS}.", "trigger", "days")
+            raise _invalid(f"{trigger.kind.value} needs days 1-{MAX_DAYS}.", "trigger", "days")
     elif trigger.days is not None:
         raise _invalid(f"{trigger.kind.value} takes no days.", "trigger", "days")
     conditions = draft.conditions

@@ -16,6 +16,7 @@ class AutomationPolicy:
     batch: int = 500  # sends claimed per transaction, members scanned per statement
     max_batches: int = 200  # per job run (bounded work; the next run goes on)
     dry_run_limit: int = 10_000  # pending sends a dry run of an event trigger looks at
+    paused: bool = False  # AUTOMATIONS_PAUSED: the job does nothing (every automation waits)
 
 
 @dataclass(frozen=True)

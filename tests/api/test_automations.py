@@ -9,6 +9,7 @@ on the member's timeline for CS."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 
 from api.relay import decode_id, encode_id
 from domain.catalog.model import Variant
+from domain.engagement.automations import run_automations
+from domain.engagement.deps import AutomationPolicy
 from domain.identity.model import StaffRole
 from infra.db.models.automations import AutomationSendRow
 from infra.db.models.coupons import CouponRow
@@ -27,7 +30,7 @@ from tests.support import MovableClock, is_postgres
 from tests.support.api import Api, relogin, staff_api
 from tests.support.coupons import template
 from tests.support.orders import lid, make_variants, order_input, placed, receive
-from tests.support.referrals import balance, handed_over
+from tests.support.referrals import balance, code_of, create_program, handed_over, invited
 from tests.support.shoppers import Shopper, shopper
 
 ERRORS = "errors { code field message }"
@@ -325,11 +328,90 @@ async def test_conditions_keep_out_members_who_do_not_match(
     assert (skipped["outcome"], done["outcome"]) == ("SKIPPED", "DONE")
 
 
+async def test_referral_rewarded_hits_the_invitee_and_the_referrer_once(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    await create_program(admin, runtime)
+    made = await create(
+        admin,
+        trigger={"kind": "REFERRAL_REWARDED"},
+        action={"kind": "GRANT_POINTS", "points": 66},
+    )
+    referrer = await shopper(api, "auto-ref")
+    invitee, created = await invited(api, "auto-inv", await code_of(referrer))
+    bystander = await shopper(api, "auto-by")
+    assert created
+    await handed_over(client, runtime, clerk_a, invitee, stores, mango)
+    await handed_over(client, runtime, clerk_a, bystander, stores, mango)
+    before = (await balance(referrer), await balance(invitee))
+    await run(runtime)
+    assert (await balance(referrer), await balance(invitee)) == (before[0] + 66, before[1] + 66)
+    await handed_over(client, runtime, clerk_a, invitee, stores, mango)  # not a referral's
+    await run(runtime)
+    sends = (await detail(admin, made))["sends"]["nodes"]
+    assert sorted(s["memberId"] for s in sends) == sorted([referrer.id, invitee.id])
+    assert all(s["pointsEntryId"] for s in sends)
+
+
+async def test_points_expiring_hits_members_with_points_that_expire_in_time(
+    api: Api, admin: Api, runtime: Runtime
+) -> None:
+    saver, empty = await shopper(api, "auto-p1"), await shopper(api, "auto-p2")
+    checked = await saver.api.data("mutation { dailyCheckIn { errors { code } } }")
+    assert checked["dailyCheckIn"]["errors"] == []
+    soon = await create(
+        admin, trigger={"kind": "POINTS_EXPIRING", "days": 400}, name="soon"
+    )  # the lot expires in 12 months
+    later = await create(admin, trigger={"kind": "POINTS_EXPIRING", "days": 3}, name="later")
+    await consent(saver)
+    await consent(empty)
+    assert (await admin.data(DRY, {"id": soon["id"]}))["dryRunAutomation"]["wouldHit"] == 1
+    await run(runtime)
+    await run(runtime)  # the same month: once
+    [send] = (await detail(admin, soon))["sends"]["nodes"]
+    assert send["memberId"] == saver.id and send["periodKey"].startswith("expiring:")
+    assert (await detail(admin, later))["sends"]["nodes"] == []
+    assert len(await messages(saver)) == 1 and await messages(empty) == []
+
+
+async def test_automations_paused_by_setting_do_nothing(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    """AUTOMATIONS_PAUSED (docs/operations.md): the job does nothing; its sends wait."""
+    made = await create(admin)
+    who = await shopper(api, "auto-9")
+    await consent(who)
+    await handed_over(client, runtime, clerk_a, who, stores, mango)
+    stopped = replace(runtime.automations, policy=AutomationPolicy(paused=True))
+    assert (await run_automations(stopped)).counts == {}
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["outcome"] == "PENDING" and await messages() == []
+    await run(runtime)
+    assert len(await messages(who)) == 1
+
+
 @pytest.mark.parametrize(
     ("fields", "code", "field"),
     [
         ({"name": " "}, "INVALID_INPUT", ["name"]),
         ({"trigger": {"kind": "NO_ORDER_FOR_DAYS"}}, "INVALID_INPUT", ["trigger", "days"]),
+        (
+            {"trigger": {"kind": "POINTS_EXPIRING", "days": 0}},
+            "INVALID_INPUT",
+            ["trigger", "days"],
+        ),
         (
             {"trigger": {"kind": "FIRST_ORDER_HANDED_OVER", "days": 3}},
             "INVALID_INPUT",

@@ -33,7 +33,7 @@ class AutomationSendRow(Model):
     id = fields.UUIDField(primary_key=True)
     automation_id = fields.UUIDField()
     member_id = fields.UUIDField()
-    period_key = fields.CharField(max_length=40)
+    period_key = fields.CharField(max_length=60)
     outcome = fields.CharEnumField(SendOutcome, max_length=16)
     action = fields.CharEnumField(ActionKind, max_length=16)
     due_at = fields.DatetimeField()
