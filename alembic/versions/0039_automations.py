@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("member_id", UUID, primary_key=True),
         sa.Column("last_order_at", TS, nullable=True),
         sa.Column("handed_over", sa.Integer, nullable=False),
+        sa.Column("store_id", UUID, nullable=True),
     )
     op.create_index("ix_automation_member_last", "automation_member", ["last_order_at"])
 

@@ -14,6 +14,7 @@ id, outbox dedupe key) stay on the row: the automation's `sends` and the member'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from domain.engagement.automations_model import (
     AutomationDraft,
     AutomationStatus,
     DryRun,
+    MemberActivity,
     Send,
     SendOutcome,
     Tally,
@@ -39,24 +41,26 @@ from domain.errors import (
     EngagementError,
     EngagementErrorCode,
 )
-from domain.events import EventHandlers, OrderHandedOver, OrderPlaced
+from domain.events import EventHandlers, MembersMerged, OrderHandedOver, OrderPlaced
 from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE, local_date
+from domain.locations.services import timezone_in_uow
 from domain.loyalty.services import (
     credit_reward_in_uow,
     members_with_points_expiring_in_uow,
     tiers_in_uow,
 )
 from domain.members.services import surviving_member_in_uow
+from domain.ordering.services import load
 from domain.outbox import Notification, enqueue
 from domain.outbox.services import reachable
 from domain.pagination import Page, PageRequest
 from domain.promotions.coupons import grant_in_uow
 from domain.uow import UnitOfWork
 
-ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the stores' zone (one zone for every store today)
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
 SCAN_TRIGGERS = (TriggerKind.NO_ORDER_FOR_DAYS, TriggerKind.POINTS_EXPIRING)
 
 
@@ -239,7 +243,8 @@ def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
         await uow.automations.note_order(event.member_id, event.placed_at)
 
     async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
-        if await uow.automations.note_handed_over(event.member_id) == 1:
+        order = await load(uow, event.order_id, lock=False)  # locked by the hand-over already
+        if await uow.automations.note_handed_over(event.member_id, order.location_id) == 1:
             await _on_event(
                 deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
             )
@@ -249,39 +254,49 @@ def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
             period = f"referral:{event.order_id}"
             await _on_event(deps, uow, TriggerKind.REFERRAL_REWARDED, member_id, period)
 
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.automations.move_member(event.source_member_id, event.target_member_id)
+
     events.register(OrderPlaced, on_placed)
     events.register(OrderHandedOver, on_handed_over)
+    events.register(MembersMerged, on_merged)
 
 
 # --- The job: act on due sends -------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Verdict:
+    outcome: SendOutcome | None  # why the send does not act now; None: it acts
+    member_id: UUID  # whom it acts on: the survivor of a merge
+    zone: ZoneInfo  # the member's store clock (the latest hand-over's store)
+
+
 async def _verdict(
     deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
-) -> SendOutcome | None:
-    """Why this send does not act now (None: it acts): the rules in their order."""
+) -> Verdict:
+    """The rules in their order: the member, the conditions, quiet hours, consent, the cap."""
     draft = automation.draft
     member = await surviving_member_in_uow(uow, send.member_id)
     if member is None or not member.is_active:
-        return SendOutcome.SKIPPED
+        return Verdict(SendOutcome.SKIPPED, send.member_id, DEFAULT_ZONE)
+    activity = (await uow.automations.activity([member.id])).get(member.id, MemberActivity())
+    zone = ZoneInfo(await timezone_in_uow(uow, activity.store_id))
     conditions = draft.conditions
-    if conditions.min_orders:
-        orders = (await uow.automations.handed_over([member.id])).get(member.id, 0)
-        if orders < conditions.min_orders:
-            return SendOutcome.SKIPPED
+    if activity.handed_over < conditions.min_orders:
+        return Verdict(SendOutcome.SKIPPED, member.id, zone)
     if conditions.tiers:
         tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
         if tier.upper() not in conditions.tiers:
-            return SendOutcome.SKIPPED
-    now = deps.clock.now()
-    if draft.quiet.contains(now.astimezone(ZONE).time()):
-        return SendOutcome.PENDING
+            return Verdict(SendOutcome.SKIPPED, member.id, zone)
+    if draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
+        return Verdict(SendOutcome.PENDING, member.id, zone)
     if draft.action.kind is ActionKind.SEND_MESSAGE:
         if not await _consents(uow, automation, member.id):
-            return SendOutcome.BLOCKED_CONSENT
+            return Verdict(SendOutcome.BLOCKED_CONSENT, member.id, zone)
         if sent.get(member.id, 0) >= draft.cap.messages:
-            return SendOutcome.BLOCKED_CAP
-    return None
+            return Verdict(SendOutcome.BLOCKED_CAP, member.id, zone)
+    return Verdict(None, member.id, zone)
 
 
 def _notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
@@ -304,22 +319,27 @@ async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) ->
 
 
 async def _act(
-    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+    deps: AutomationDeps,
+    uow: UnitOfWork,
+    automation: Automation,
+    send: Send,
+    member_id: UUID,
+    sent: dict[UUID, int],
 ) -> None:
+    """The action for `member_id` (the send's member, or who absorbed them), keyed by the
+    send's own member and period, so a replay gives nothing twice."""
     action = automation.draft.action
     key = grant_key(automation.id, send.member_id, send.period_key)
     if action.kind is ActionKind.GRANT_COUPON:
         assert action.coupon_template_id is not None
-        coupon = await grant_in_uow(
-            deps.coupons, uow, action.coupon_template_id, send.member_id, key
-        )
+        coupon = await grant_in_uow(deps.coupons, uow, action.coupon_template_id, member_id, key)
         send.coupon_id = coupon.id
     elif action.kind is ActionKind.GRANT_POINTS:
         assert action.points is not None
         entry = await credit_reward_in_uow(
             deps.loyalty,
             uow,
-            send.member_id,
+            member_id,
             action.points,
             "AUTOMATION",
             automation.draft.name,
@@ -328,13 +348,11 @@ async def _act(
         send.points_entry_id = entry.id
     if action.messages:
         # A grant is given whatever the member chose; its notice needs consent and room.
-        if sent.get(send.member_id, 0) >= automation.draft.cap.messages:
+        if sent.get(member_id, 0) >= automation.draft.cap.messages:
             send.detail = "message over the frequency cap"
-        elif await enqueue(
-            uow, deps.clock, [_notice(automation, send.member_id, message_key(send.id))]
-        ):
+        elif await enqueue(uow, deps.clock, [_notice(automation, member_id, message_key(send.id))]):
             send.message_key = message_key(send.id)
-            sent[send.member_id] = sent.get(send.member_id, 0) + 1
+            sent[member_id] = sent.get(member_id, 0) + 1
         else:
             send.detail = "message without consent"
     send.outcome = SendOutcome.DONE
@@ -373,16 +391,16 @@ async def _one(
 ) -> None:
     now = deps.clock.now()
     verdict = await _verdict(deps, uow, automation, send, sent)
-    if verdict is SendOutcome.PENDING:  # quiet hours: wait until they end, not dropped
-        send.due_at = automation.draft.quiet.next_end(now, ZONE)
+    if verdict.outcome is SendOutcome.PENDING:  # quiet hours: wait until they end, not dropped
+        send.due_at = automation.draft.quiet.next_end(now, verdict.zone)
         await uow.automations.save_send(send)
         return
-    if verdict is not None:
-        send.outcome, send.done_at = verdict, now
+    if verdict.outcome is not None:
+        send.outcome, send.done_at = verdict.outcome, now
         await uow.automations.save_send(send)
         return
     try:
-        await _act(deps, uow, automation, send, sent)
+        await _act(deps, uow, automation, send, verdict.member_id, sent)
     except DomainError as refused:  # a template sold out or ended: recorded, not retried
         send.outcome, send.detail = SendOutcome.FAILED, refused.message[:200]
     send.done_at = now
@@ -420,12 +438,13 @@ async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -
             sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), since)
             for send in sends:
                 verdict = await _verdict(deps, uow, automation, send, sent)
-                if verdict is None and draft.action.messages:  # a grant's notice
-                    if not await _consents(uow, automation, send.member_id):
-                        verdict = SendOutcome.BLOCKED_CONSENT
-                    elif sent.get(send.member_id, 0) >= draft.cap.messages:
-                        verdict = SendOutcome.BLOCKED_CAP
-                counts.add("hit" if verdict is None else verdict.value)
+                outcome, member_id = verdict.outcome, verdict.member_id
+                if outcome is None and draft.action.messages:  # a grant's notice
+                    if not await _consents(uow, automation, member_id):
+                        outcome = SendOutcome.BLOCKED_CONSENT
+                    elif sent.get(member_id, 0) >= draft.cap.messages:
+                        outcome = SendOutcome.BLOCKED_CAP
+                counts.add("hit" if outcome is None else outcome.value)
             if draft.trigger.kind not in SCAN_TRIGGERS or after is None:
                 break
     c = counts.counts

@@ -172,6 +172,14 @@ class Send:
 
 
 @dataclass(frozen=True)
+class MemberActivity:
+    """What automations know of a member's orders, from ordering's events."""
+
+    handed_over: int = 0  # orders handed over to the member
+    store_id: UUID | None = None  # the store of the latest hand-over: its clock, quiet hours
+
+
+@dataclass(frozen=True)
 class DryRun:
     candidates: int = 0  # members the trigger finds now (not yet hit in this period)
     would_hit: int = 0  # the action would run for them now

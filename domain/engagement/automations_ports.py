@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.engagement.automations_model import (
     Automation,
     AutomationStatus,
+    MemberActivity,
     Send,
     SendOutcome,
     TriggerKind,
@@ -57,14 +58,19 @@ class AutomationRepository(Protocol):
 
     # The members' order activity, kept from ordering's events (OrderPlaced, OrderHandedOver).
     async def note_order(self, member_id: UUID, placed_at: datetime) -> None: ...
-    async def note_handed_over(self, member_id: UUID) -> int:
-        """One more order handed over to the member; returns how many now."""
+    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
+        """One more order handed over to the member, at the store; returns how many now."""
         ...
 
-    async def handed_over(self, member_ids: Sequence[UUID]) -> dict[UUID, int]: ...
+    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]: ...
     async def quiet_since(
         self, before: datetime, after: UUID | None, limit: int
     ) -> list[tuple[UUID, datetime]]:
         """(member, last order placed) of members whose last order was placed before
         `before`, by member id after `after`."""
+        ...
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        """A merge: the absorbed member's sends go to the survivor (but for a period the
+        survivor has had already), and their order activity adds to the survivor's."""
         ...

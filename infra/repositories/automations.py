@@ -18,6 +18,7 @@ from domain.engagement.automations_model import (
     AutomationStatus,
     Conditions,
     FrequencyCap,
+    MemberActivity,
     MessageChannel,
     QuietHours,
     Send,
@@ -232,18 +233,20 @@ class TortoiseAutomationRepository(AutomationRepository):
             placed_at,
         )
 
-    async def note_handed_over(self, member_id: UUID) -> int:
+    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
         rows = await sql.fetch(
-            "INSERT INTO automation_member (member_id, last_order_at, handed_over) "
-            "VALUES ($1, NULL, 1) ON CONFLICT (member_id) DO UPDATE SET handed_over = "
-            "automation_member.handed_over + 1 RETURNING handed_over",
+            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
+            "VALUES ($1, NULL, 1, $2) ON CONFLICT (member_id) DO UPDATE SET handed_over = "
+            "automation_member.handed_over + 1, store_id = excluded.store_id "
+            "RETURNING handed_over",
             member_id,
+            store_id,
         )
         return int(rows[0]["handed_over"])
 
-    async def handed_over(self, member_ids: Sequence[UUID]) -> dict[UUID, int]:
+    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]:
         rows = await AutomationMemberRow.filter(member_id__in=list(member_ids))
-        return {r.member_id: r.handed_over for r in rows}
+        return {r.member_id: MemberActivity(r.handed_over, r.store_id) for r in rows}
 
     async def quiet_since(
         self, before: datetime, after: UUID | None, limit: int
@@ -253,3 +256,30 @@ class TortoiseAutomationRepository(AutomationRepository):
             query = query.filter(member_id__gt=after)
         rows = await query.order_by("member_id").limit(limit)
         return [(r.member_id, r.last_order_at) for r in rows if r.last_order_at is not None]
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        await sql.execute(
+            "UPDATE automation_send SET member_id = $1 WHERE member_id = $2 AND NOT EXISTS "
+            "(SELECT 1 FROM automation_send t WHERE t.member_id = $1 "
+            "AND t.automation_id = automation_send.automation_id "
+            "AND t.period_key = automation_send.period_key)",
+            target,
+            source,
+        )
+        absorbed = await AutomationMemberRow.get_or_none(member_id=source)
+        if absorbed is None:
+            return
+        await sql.execute(
+            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET "
+            "handed_over = automation_member.handed_over + excluded.handed_over, "
+            "last_order_at = CASE WHEN automation_member.last_order_at IS NULL "
+            "OR automation_member.last_order_at < excluded.last_order_at "
+            "THEN excluded.last_order_at ELSE automation_member.last_order_at END, "
+            "store_id = COALESCE(automation_member.store_id, excluded.store_id)",
+            target,
+            absorbed.last_order_at,
+            absorbed.handed_over,
+            absorbed.store_id,
+        )
+        await AutomationMemberRow.filter(member_id=source).delete()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,15 +22,28 @@ from domain.catalog.model import Variant
 from domain.engagement.automations import run_automations
 from domain.engagement.deps import AutomationPolicy
 from domain.identity.model import StaffRole
+from domain.locations.services import LocationDraft, create_location
+from domain.members.merge import merge_members
 from infra.db.models.automations import AutomationSendRow
 from infra.db.models.coupons import CouponRow
 from infra.db.models.outbox import OutboxMessageRow
 from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
-from tests.support import MovableClock, is_postgres
+from tests.support import STORE_ZONE, MovableClock, is_postgres
 from tests.support.api import Api, relogin, staff_api
 from tests.support.coupons import template
-from tests.support.orders import lid, make_variants, order_input, placed, receive
+from tests.support.orders import (
+    ROOT,
+    complete,
+    lid,
+    make_variants,
+    order_input,
+    pay_online,
+    pickup_of,
+    placed,
+    receive,
+    stepped,
+)
 from tests.support.referrals import balance, code_of, create_program, handed_over, invited
 from tests.support.shoppers import Shopper, shopper
 
@@ -400,6 +414,84 @@ async def test_automations_paused_by_setting_do_nothing(
     assert send["outcome"] == "PENDING" and await messages() == []
     await run(runtime)
     assert len(await messages(who)) == 1
+
+
+async def test_quiet_hours_are_on_the_clock_of_the_members_store(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+    clock: MovableClock,
+) -> None:
+    """A member served by a store in Berlin: 10:00 in Shanghai is 03:00 there (quiet); the
+    send goes at 09:00 Berlin time."""
+    berlin = await create_location(
+        runtime.locations,
+        replace(
+            LocationDraft(
+                code="BER-1",
+                name="Store Berlin",
+                type=stores["SH-A"].type,
+                address="1 Test Str",
+                city="Berlin",
+                latitude=52.52,
+                longitude=13.40,
+                opening_hours={
+                    d: [("00:00", "23:59")]
+                    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                },
+                pickup_enabled=True,
+            ),
+            timezone="Europe/Berlin",
+        ),
+    )
+    await receive(runtime, berlin.id, mango, 5)
+    clerk = await staff_api(api, runtime, "clerk-ber", StaffRole.STORE_CLERK, [berlin])
+    made = await create(admin)
+    who = await shopper(api, "auto-ber")
+    await consent(who)
+    places = {"BER-1": berlin}
+    order = await placed(who.api, order_input([(mango, 1)], pickup=lid(places, "BER-1")))
+    await pay_online(client, runtime, who, order)
+    await stepped(clerk, "startPreparingOrder", order["id"])
+    await stepped(clerk, "markOrderReadyForPickup", order["id"])
+    done = await complete(clerk, places, (await pickup_of(who, order))["code"], "BER-1")
+    assert done["errors"] == [], done
+    await run(runtime)
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["outcome"] == "PENDING" and await messages() == []
+    due = datetime.fromisoformat(send["dueAt"]).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (due.hour, due.minute) == (9, 0)
+    assert due > clock.now() and due - clock.now() < timedelta(days=1)
+    clock.put(due.astimezone(STORE_ZONE).date(), hour=due.astimezone(STORE_ZONE).hour)
+    await run(runtime)
+    assert len(await messages(who)) == 1
+
+
+async def test_a_merge_moves_the_sends_and_the_survivor_is_not_hit_twice(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    cs: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    made = await create(admin, action={"kind": "GRANT_POINTS", "points": 10})
+    survivor, duplicate = await shopper(api, "auto-m1"), await shopper(api, "auto-m2")
+    await handed_over(client, runtime, clerk_a, duplicate, stores, mango)
+    await run(runtime)
+    await merge_members(runtime.members, ROOT, duplicate.key, survivor.key, "same person")
+    survivor = await shopper(api, "auto-m1")  # merges end sessions
+    await handed_over(client, runtime, clerk_a, survivor, stores, mango)  # not a first
+    await run(runtime)
+    [send] = (await detail(admin, made))["sends"]["nodes"]
+    assert send["memberId"] == survivor.id and send["outcome"] == "DONE"
+    shown = (await cs.data(TIMELINE, {"id": survivor.id}))["node"]["automationSends"]["nodes"]
+    assert [s["automationId"] for s in shown] == [made["id"]]
 
 
 @pytest.mark.parametrize(

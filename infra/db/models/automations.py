@@ -56,6 +56,7 @@ class AutomationMemberRow(Model):
     member_id = fields.UUIDField(primary_key=True)
     last_order_at = fields.DatetimeField(null=True)
     handed_over = fields.IntField()
+    store_id = fields.UUIDField(null=True)  # the latest hand-over's
 
     class Meta:
         table = "automation_member"
