@@ -16,6 +16,7 @@ from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.clock import Clock, SystemClock
+from domain.engagement.automations_model import SendOutcome
 from domain.growth.guides import named
 from domain.growth.guides_model import Guide
 from domain.inventory.availability import totals_online
@@ -206,6 +207,15 @@ class Loaders:
     def guide_of_member(self) -> DataLoader[UUID, Guide | None]:
         """A member's shopping guide, with the guide's name."""
         return DataLoader(self._guides)
+
+    async def _automation_runs(self, keys: list[UUID]) -> list[dict[SendOutcome, int]]:
+        found = await self._repos.automations.counts(keys)
+        return [found.get(k, {}) for k in keys]
+
+    @cached_property
+    def automation_runs(self) -> DataLoader[UUID, dict[SendOutcome, int]]:
+        """An automation's sends per outcome (ADMIN's list of automations)."""
+        return DataLoader(self._automation_runs)
 
     async def _actor_names(self, keys: list[str]) -> list[str]:
         staff, devices = actor_ids(keys)

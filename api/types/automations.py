@@ -170,9 +170,7 @@ class Automation:
 
     @strawberry.field(description="How many sends ended each way.")
     async def runs(self, info: Info[Context, Any]) -> AutomationRuns:
-        principal = info.context.principal
-        assert principal is not None  # the root field's permission ran
-        c = await service.send_counts(info.context.runtime.automations, principal, self.key)
+        c = await info.context.loaders.automation_runs.load(self.key)  # ADMIN's, as the root
         return AutomationRuns(
             done=c.get(SendOutcome.DONE, 0),
             pending=c.get(SendOutcome.PENDING, 0),

@@ -162,14 +162,6 @@ async def sends_to_member(deps: AutomationDeps, member_id: UUID, page: PageReque
         return await uow.automations.sends_to(member_id, page)
 
 
-async def send_counts(
-    deps: AutomationDeps, actor: Principal, automation_id: UUID
-) -> dict[SendOutcome, int]:
-    _admin(actor)
-    async with deps.uow() as uow:
-        return await uow.automations.counts(automation_id)
-
-
 # --- Triggers: candidates under the unique (automation, member, period) key -------------
 
 

@@ -215,14 +215,17 @@ class TortoiseAutomationRepository(AutomationRepository):
         )
         return {sql.as_uuid(m): int(n) for m, n in rows}
 
-    async def counts(self, automation_id: UUID) -> dict[SendOutcome, int]:
+    async def counts(self, automation_ids: Sequence[UUID]) -> dict[UUID, dict[SendOutcome, int]]:
         rows = (
-            await AutomationSendRow.filter(automation_id=automation_id)
+            await AutomationSendRow.filter(automation_id__in=list(automation_ids))
             .annotate(n=Count("id"))
-            .group_by("outcome")
-            .values_list("outcome", "n")
+            .group_by("automation_id", "outcome")
+            .values_list("automation_id", "outcome", "n")
         )
-        return {SendOutcome(o): int(n) for o, n in rows}
+        found: dict[UUID, dict[SendOutcome, int]] = {}
+        for automation_id, outcome, n in rows:
+            found.setdefault(sql.as_uuid(automation_id), {})[SendOutcome(outcome)] = int(n)
+        return found
 
     async def note_order(self, member_id: UUID, placed_at: datetime) -> None:
         await sql.execute(

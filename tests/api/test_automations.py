@@ -29,7 +29,7 @@ from infra.db.models.coupons import CouponRow
 from infra.db.models.outbox import OutboxMessageRow
 from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
-from tests.support import STORE_ZONE, MovableClock, is_postgres
+from tests.support import STORE_ZONE, MovableClock, count_sql, is_postgres
 from tests.support.api import Api, relogin, staff_api
 from tests.support.coupons import template
 from tests.support.orders import (
@@ -492,6 +492,24 @@ async def test_a_merge_moves_the_sends_and_the_survivor_is_not_hit_twice(
     assert send["memberId"] == survivor.id and send["outcome"] == "DONE"
     shown = (await cs.data(TIMELINE, {"id": survivor.id}))["node"]["automationSends"]["nodes"]
     assert [s["automationId"] for s in shown] == [made["id"]]
+
+
+async def test_the_list_reads_every_automations_runs_in_constant_statements(
+    admin: Api,
+) -> None:
+    runs = "{ automations(first: 50) { nodes { name runs { done blockedConsent } } } }"
+
+    async def statements() -> int:
+        with count_sql() as seen:
+            nodes = (await admin.data(runs))["automations"]["nodes"]
+        assert all(n["runs"] == {"done": 0, "blockedConsent": 0} for n in nodes)
+        return len(seen)
+
+    await create(admin, name="first")
+    one = await statements()
+    for n in range(4):
+        await create(admin, name=f"more {n}")
+    assert await statements() == one
 
 
 @pytest.mark.parametrize(
