@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from domain.engagement.automations_model import (
     MESSAGE_KIND,
+    SCANNED,
     ActionKind,
     Automation,
     AutomationDraft,
@@ -58,10 +59,11 @@ from domain.outbox import Notification, enqueue
 from domain.outbox.services import reachable
 from domain.pagination import Page, PageRequest
 from domain.promotions.coupons import grant_in_uow
+from domain.subscriptions.services import prepaid_ending_in_uow
 from domain.uow import UnitOfWork
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
-SCAN_TRIGGERS = (TriggerKind.NO_ORDER_FOR_DAYS, TriggerKind.POINTS_EXPIRING)
+SCAN_TRIGGERS = SCANNED
 
 
 def _error(code: EngagementErrorCode, message: str, *field: str) -> EngagementError:
@@ -182,8 +184,9 @@ def _candidate(automation: Automation, member_id: UUID, period: str, deps: Autom
 async def _scan_batch(
     deps: AutomationDeps, uow: UnitOfWork, automation: Automation, after: UUID | None
 ) -> tuple[list[tuple[UUID, str]], UUID | None]:
-    """One batch of (member, period key) a scan trigger finds now, by member id after
-    `after`, and where the next batch starts (None: that was the last)."""
+    """One batch of (member, period key) a scan trigger finds now, after the cursor `after`
+    (a member id; a subscription id for SUBSCRIPTION_ENDING), and where the next batch starts
+    (None: that was the last)."""
     trigger = automation.draft.trigger
     assert trigger.days is not None
     now, size = deps.clock.now(), deps.policy.batch
@@ -191,11 +194,17 @@ async def _scan_batch(
         quiet = await uow.automations.quiet_since(now - timedelta(days=trigger.days), after, size)
         # The period is the quiet spell: a member who orders again starts a new one.
         found = [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in quiet]
-    else:  # POINTS_EXPIRING: once a store-local month
+        return found, (found[-1][0] if len(found) == size else None)
+    if trigger.kind is TriggerKind.POINTS_EXPIRING:  # once a store-local month
         by = now + timedelta(days=trigger.days)
         members = await members_with_points_expiring_in_uow(uow, by, size, after)
-        found = [(m, f"expiring:{local_date(now, None).strftime('%Y-%m')}") for m in members]
-    return found, (found[-1][0] if len(found) == size else None)
+        month = local_date(now, None).strftime("%Y-%m")
+        return [(m, f"expiring:{month}") for m in members], (
+            members[-1] if len(members) == size else None
+        )
+    # SUBSCRIPTION_ENDING: once per subscription and prepaid run (the cursor: subscription ids)
+    ending, cursor = await prepaid_ending_in_uow(uow, now, trigger.days, after, size)
+    return [(s.member_id, f"sub:{s.id}:{s.prepaid_deliveries}") for s in ending], cursor
 
 
 async def scan_candidates(deps: AutomationDeps) -> int:

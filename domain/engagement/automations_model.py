@@ -29,18 +29,26 @@ class AutomationStatus(StrEnum):
 
 
 class TriggerKind(StrEnum):
-    """BIRTHDAY, SUBSCRIPTION_ENDING and entering a segment are not built yet: each is a new
-    member here and a producer of candidates in `automations.py` (`_scan` for a scan, an
-    event handler in `register_handlers` for an event)."""
+    """BIRTHDAY (members have no birthday) and entering a segment are not built yet: each is a
+    new member here and a producer of candidates in `automations.py` (`_scan_batch` for a
+    scan, an event handler in `register_handlers` for an event)."""
 
     FIRST_ORDER_HANDED_OVER = "FIRST_ORDER_HANDED_OVER"  # event: the member's first hand-over
     REFERRAL_REWARDED = "REFERRAL_REWARDED"  # event: a referral rewarded invitee and referrer
     NO_ORDER_FOR_DAYS = "NO_ORDER_FOR_DAYS"  # scan: no order placed for `days` days
     POINTS_EXPIRING = "POINTS_EXPIRING"  # scan: points that expire within `days` days
+    SUBSCRIPTION_ENDING = "SUBSCRIPTION_ENDING"  # scan: last prepaid delivery within `days`
 
     @property
     def takes_days(self) -> bool:
-        return self in (TriggerKind.NO_ORDER_FOR_DAYS, TriggerKind.POINTS_EXPIRING)
+        return self in SCANNED
+
+
+SCANNED = (
+    TriggerKind.NO_ORDER_FOR_DAYS,
+    TriggerKind.POINTS_EXPIRING,
+    TriggerKind.SUBSCRIPTION_ENDING,
+)
 
 
 class ActionKind(StrEnum):

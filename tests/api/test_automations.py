@@ -21,9 +21,11 @@ from api.relay import decode_id, encode_id
 from domain.catalog.model import Variant
 from domain.engagement.automations import run_automations
 from domain.engagement.deps import AutomationPolicy
-from domain.identity.model import StaffRole
+from domain.identity.model import Principal, PrincipalKind, StaffRole
+from domain.inventory.model import StockLine
 from domain.locations.services import LocationDraft, create_location
 from domain.members.merge import merge_members
+from domain.subscriptions import plans, services
 from infra.db.models.automations import AutomationSendRow
 from infra.db.models.coupons import CouponRow
 from infra.db.models.outbox import OutboxMessageRow
@@ -45,6 +47,7 @@ from tests.support.orders import (
     stepped,
 )
 from tests.support.referrals import balance, code_of, create_program, handed_over, invited
+from tests.support.renewals import WEEKLY, open_shop
 from tests.support.shoppers import Shopper, shopper
 
 ERRORS = "errors { code field message }"
@@ -392,6 +395,29 @@ async def test_points_expiring_hits_members_with_points_that_expire_in_time(
     assert send["memberId"] == saver.id and send["periodKey"].startswith("expiring:")
     assert (await detail(admin, later))["sends"]["nodes"] == []
     assert len(await messages(saver)) == 1 and await messages(empty) == []
+
+
+async def test_subscription_ending_hits_members_whose_last_prepaid_delivery_is_near(
+    api: Api, admin: Api, runtime: Runtime, stores: dict[str, Any], clock: MovableClock
+) -> None:
+    shop = await open_shop(runtime, clock, stores, code="FB-AUTO")
+    plan = await plans.create_plan(
+        shop.deps, "Fruit, 2 weeks prepaid", [shop.variant_id], WEEKLY, 10, 0, 2
+    )
+    who = await shopper(api, "auto-sub")
+    await consent(who)
+    first = clock.today() + timedelta(days=5)  # the last prepaid delivery: a week later
+    signup = services.SignUp(plan.id, [StockLine(shop.variant_id, 1)], first, shop.store)
+    member = Principal(PrincipalKind.MEMBER, who.key)
+    sub = await services.create_subscription(shop.deps, member, signup, None)
+    near = await create(admin, name="near", trigger={"kind": "SUBSCRIPTION_ENDING", "days": 14})
+    far = await create(admin, name="far", trigger={"kind": "SUBSCRIPTION_ENDING", "days": 7})
+    await run(runtime)
+    await run(runtime)  # the same prepaid run: once
+    [send] = (await detail(admin, near))["sends"]["nodes"]
+    assert (send["memberId"], send["periodKey"]) == (who.id, f"sub:{sub.id}:2")
+    assert (await detail(admin, far))["sends"]["nodes"] == []
+    assert len(await messages(who)) == 1
 
 
 async def test_automations_paused_by_setting_do_nothing(
