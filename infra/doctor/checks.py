@@ -72,6 +72,8 @@ What each check relies on (the code that keeps it true):
                           (`referral-reward:<id>:<side>`)
   guide_orders            domain/growth/guides.py: the order is attributed in its checkout's
                           transaction for the member who placed it; a merge moves both
+  automation_sends        domain/engagement/automations.py: a send is marked DONE in the
+                          transaction of its grant (keyed) and its outbox message
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ from __future__ import annotations
 from infra.doctor import (
     aftersales,
     assists,
+    automations,
     coupons,
     delivery,
     group_buys,
@@ -111,5 +114,6 @@ CHECKS: tuple[Check, ...] = (
     *group_buys.CHECKS,
     *referrals.CHECKS,
     *guides.CHECKS,
+    *automations.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)
