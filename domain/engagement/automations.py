@@ -20,7 +20,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.engagement.automations_model import (
-    MESSAGE_KIND,
     SCANNED,
     ActionKind,
     Automation,
@@ -53,6 +52,7 @@ from domain.loyalty.services import (
     members_with_points_expiring_in_uow,
     tiers_in_uow,
 )
+from domain.members.model import ConsentPurpose
 from domain.members.services import surviving_member_in_uow
 from domain.ordering.services import load
 from domain.outbox import Notification, enqueue
@@ -300,22 +300,36 @@ async def _verdict(
     return Verdict(None, member.id, zone)
 
 
-def _notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
-    action = automation.draft.action
-    assert action.channel is not None and action.text is not None
+def _marketing(
+    kind: str, member_id: UUID, dedupe_key: str, consent: ConsentPurpose, **data: str
+) -> Notification:
     return Notification(
-        kind=MESSAGE_KIND,
+        kind=kind,
         member_id=member_id,
         order_id=None,
-        data={"text": action.text, "channel": action.channel.value},
+        data={**data},
         dedupe_key=dedupe_key,
-        consent=action.channel.purpose,
+        consent=consent,
+    )
+
+
+def _automation_notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
+    """The automation's message (outbox kind AUTOMATION_MESSAGE) under its channel's consent."""
+    action = automation.draft.action
+    assert action.channel is not None and action.text is not None
+    return _marketing(
+        "AUTOMATION_MESSAGE",
+        member_id,
+        dedupe_key,
+        action.channel.purpose,
+        text=action.text,
+        channel=action.channel.value,
     )
 
 
 async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) -> bool:
     """The purpose's consent (`can_contact`), asked the way the outbox asks it."""
-    notice = _notice(automation, member_id, message_key(automation.id))
+    notice = _automation_notice(automation, member_id, message_key(automation.id))
     return bool(await reachable(uow, [notice]))
 
 
@@ -351,7 +365,9 @@ async def _act(
         # A grant is given whatever the member chose; its notice needs consent and room.
         if sent.get(member_id, 0) >= automation.draft.cap.messages:
             send.detail = "message over the frequency cap"
-        elif await enqueue(uow, deps.clock, [_notice(automation, member_id, message_key(send.id))]):
+        elif await enqueue(
+            uow, deps.clock, [_automation_notice(automation, member_id, message_key(send.id))]
+        ):
             send.message_key = message_key(send.id)
             sent[member_id] = sent.get(member_id, 0) + 1
         else:

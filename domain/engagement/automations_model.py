@@ -19,7 +19,6 @@ MAX_DAYS = 730  # NO_ORDER_FOR_DAYS(n)
 MAX_POINTS = 100_000
 MAX_TIERS = 10
 MAX_MIN_ORDERS = 10_000
-MESSAGE_KIND = "AUTOMATION_MESSAGE"  # the outbox kind of every automation's message
 
 
 class AutomationStatus(StrEnum):
