@@ -23,6 +23,7 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
+from domain.engagement.automations import export_sends as export_automation_sends
 from domain.engagement.automations import register_handlers as register_automation_handlers
 from domain.engagement.deps import AutomationDeps, AutomationPolicy
 from domain.events import DataExporters, EventHandlers
@@ -141,6 +142,7 @@ class Runtime:
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register("guide", guide_exporter(self.guides))
+        self.exporters.register_list("automationSends", export_automation_sends)
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)

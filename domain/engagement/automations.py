@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,13 @@ from domain.errors import (
     EngagementError,
     EngagementErrorCode,
 )
-from domain.events import EventHandlers, MembersMerged, OrderHandedOver, OrderPlaced
+from domain.events import (
+    EventHandlers,
+    ExportScope,
+    MembersMerged,
+    OrderHandedOver,
+    OrderPlaced,
+)
 from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
@@ -63,6 +70,7 @@ from domain.subscriptions.services import prepaid_ending_in_uow
 from domain.uow import UnitOfWork
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
+EXPORT_PAGE = 100  # sends per page of a member's data export
 SCAN_TRIGGERS = SCANNED
 
 
@@ -226,6 +234,29 @@ async def scan_candidates(deps: AutomationDeps) -> int:
             if after is None:
                 break
     return made
+
+
+async def export_sends(
+    uow: UnitOfWork, scope: ExportScope, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's data export section `automationSends`, newest first: what
+    each automation did for them, or why not."""
+    page = await uow.automations.sends_to(scope.member_id, PageRequest(EXPORT_PAGE, after))
+    names: dict[UUID, str] = {}
+    for automation_id in {s.automation_id for s in page.items}:
+        found = await uow.automations.get(automation_id)
+        names[automation_id] = found.draft.name if found is not None else ""
+    items = [
+        {
+            "automation": names[s.automation_id],
+            "action": s.action.value,
+            "outcome": s.outcome.value,
+            "createdAt": s.created_at.isoformat(),
+            "doneAt": s.done_at.isoformat() if s.done_at else None,
+        }
+        for s in page.items
+    ]
+    return items, page.keys[-1] if page.has_next else None
 
 
 async def _on_event(

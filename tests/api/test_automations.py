@@ -174,6 +174,12 @@ async def test_first_order_handed_over_grants_a_coupon_and_a_message_linked_to_i
     assert [(s["automationId"], s["couponId"]) for s in shown] == [(made["id"], send["couponId"])]
     mine = await first.api.data(TIMELINE, {"id": first.id})
     assert mine["node"]["automationSends"] is None
+    # The member's data export lists it.
+    export = "mutation { exportMyData { document errors { code } } }"
+    document = (await first.api.data(export))["exportMyData"]["document"]
+    assert [(s["automation"], s["action"], s["outcome"]) for s in document["automationSends"]] == [
+        ("首单关怀", "GRANT_COUPON", "DONE")
+    ]
 
 
 async def test_without_consent_no_message_is_written_and_it_is_counted_as_blocked(
