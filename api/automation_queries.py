@@ -13,6 +13,7 @@ from api.relay import decode_id
 from api.types.automations import Automation, AutomationConnection, AutomationDryRun
 from domain.engagement import automations as service
 from domain.engagement.automations_model import AutomationStatus
+from domain.engagement.automations_run import dry_run
 from domain.errors import DomainError
 
 
@@ -51,7 +52,7 @@ class AutomationQueries:
     ) -> AutomationDryRun:
         try:
             key = decode_id(id, "Automation", "id")
-            found = await service.dry_run(info.context.runtime.automations, actor(info), key)
+            found = await dry_run(info.context.runtime.automations, actor(info), key)
         except DomainError as error:
             raise top_level_error(error) from None
         return AutomationDryRun.from_domain(found)

@@ -21,7 +21,7 @@ from arq.worker import func
 
 from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
-from domain.engagement.automations import run_automations
+from domain.engagement.automations_run import run_automations
 from domain.growth.assists import expire_tasks
 from domain.growth.group_buys import fail_expired_groups
 from domain.identity.services import purge_expired_sessions

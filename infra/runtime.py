@@ -24,7 +24,7 @@ from domain.aftersales.services import register_handlers as register_after_sale_
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.engagement.automations import export_sends as export_automation_sends
-from domain.engagement.automations import register_handlers as register_automation_handlers
+from domain.engagement.automations_triggers import register_handlers as register_automation_handlers
 from domain.engagement.deps import AutomationDeps, AutomationPolicy
 from domain.events import DataExporters, EventHandlers
 from domain.growth.assists import register_handlers as register_assist_handlers

@@ -19,7 +19,7 @@ import pytest
 
 from api.relay import decode_id, encode_id
 from domain.catalog.model import Variant
-from domain.engagement.automations import run_automations
+from domain.engagement.automations_run import run_automations
 from domain.engagement.deps import AutomationPolicy
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.inventory.model import StockLine

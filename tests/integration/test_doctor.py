@@ -26,7 +26,7 @@ from domain.aftersales.services import (
     request_after_sale,
 )
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
-from domain.engagement.automations import create_automation, run_automations
+from domain.engagement.automations import create_automation
 from domain.engagement.automations_model import (
     Action,
     ActionKind,
@@ -36,6 +36,7 @@ from domain.engagement.automations_model import (
     Trigger,
     TriggerKind,
 )
+from domain.engagement.automations_run import run_automations
 from domain.errors import DomainError
 from domain.growth import assists
 from domain.growth.assists_model import CampaignDraft, Reward, Threshold
