@@ -192,6 +192,17 @@ async def test_without_consent_no_message_is_written_and_it_is_counted_as_blocke
     mango: Variant,
 ) -> None:
     made = await create(admin)
+    coupon = await template(runtime)
+    granting = await create(
+        admin,
+        name="grant",
+        action={
+            "kind": "GRANT_COUPON",
+            "couponTemplateId": encode_id("CouponTemplate", coupon.id),
+            "channel": "WECHAT",
+            "text": "送您一张券",
+        },
+    )
     silent, sms_only = await shopper(api, "auto-3"), await shopper(api, "auto-4")
     await consent(sms_only, "MARKETING_SMS")  # another purpose than the channel's
     for who in (silent, sms_only):
@@ -201,6 +212,12 @@ async def test_without_consent_no_message_is_written_and_it_is_counted_as_blocke
     assert found["runs"]["blockedConsent"] == 2 and found["runs"]["done"] == 0
     assert {s["outcome"] for s in found["sends"]["nodes"]} == {"BLOCKED_CONSENT"}
     assert await messages() == []
+    # A grant needs no consent, its notice does: the coupon is given, the message left out.
+    given = (await detail(admin, granting))["sends"]["nodes"]
+    assert [(s["outcome"], s["messageKey"], s["detail"]) for s in given] == [
+        ("DONE", None, "message without consent")
+    ] * 2
+    assert all([await CouponRow.filter(member_id=w.key).count() == 1 for w in (silent, sms_only)])
 
 
 async def test_the_frequency_cap_holds_across_automations(
@@ -297,10 +314,11 @@ async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_c
     mango: Variant,
     clock: MovableClock,
 ) -> None:
-    quiet, busy, never = [await shopper(api, f"auto-q{n}") for n in range(3)]
+    quiet, busy, never, silent = [await shopper(api, f"auto-q{n}") for n in range(4)]
     for who in (quiet, busy, never):
         await consent(who)
-    await placed(quiet.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    for who in (quiet, silent):  # silent never consented
+        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
     clock.put(clock.today() + timedelta(days=31), hour=10)
     admin, busy = await relogin(api, "admin"), await shopper(api, "auto-q1")
     await placed(busy.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
@@ -312,21 +330,24 @@ async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_c
     )
     dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
     assert dry == {
-        "candidates": 1,
+        "candidates": 2,
         "wouldHit": 1,
-        "blockedConsent": 0,
+        "blockedConsent": 1,
         "blockedCap": 0,
         "deferredQuietHours": 0,
         "skippedConditions": 0,
     }
     assert await AutomationSendRow.all().count() == 0 and await messages() == []
     await run(runtime)
-    [send] = (await detail(admin, made))["sends"]["nodes"]
-    assert send["memberId"] == quiet.id and send["outcome"] == "DONE"
+    sends = (await detail(admin, made))["sends"]["nodes"]
+    assert sorted((s["memberId"], s["outcome"]) for s in sends) == sorted(
+        [(quiet.id, "DONE"), (silent.id, "BLOCKED_CONSENT")]
+    )
     clock.advance(timedelta(days=1))
     await run(runtime)  # the same quiet spell: once
     admin = await relogin(api, "admin")
     assert len(await messages(quiet)) == 1 and await messages(busy) == []
+    assert await messages(silent) == []
     dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
     assert dry["candidates"] == 0
 
