@@ -16,6 +16,7 @@ from domain.aftersales.model import AfterSale, AfterSaleEvent
 from domain.aftersales.review_model import Rating, Review
 from domain.catalog.model import Category, Product, ProductMedia, Variant
 from domain.clock import Clock, SystemClock
+from domain.engagement.automations_model import SendOutcome
 from domain.engagement.facts_model import MemberFacts
 from domain.engagement.tags_model import MemberTag, Tag
 from domain.growth.guides import named
@@ -230,6 +231,15 @@ class Loaders:
     def facts_of_member(self) -> DataLoader[UUID, MemberFacts | None]:
         """A member's facts row (engagement), if built."""
         return DataLoader(self._facts)
+
+    async def _automation_runs(self, keys: list[UUID]) -> list[dict[SendOutcome, int]]:
+        found = await self._repos.automations.counts(keys)
+        return [found.get(k, {}) for k in keys]
+
+    @cached_property
+    def automation_runs(self) -> DataLoader[UUID, dict[SendOutcome, int]]:
+        """An automation's sends per outcome (ADMIN's list of automations)."""
+        return DataLoader(self._automation_runs)
 
     async def _actor_names(self, keys: list[str]) -> list[str]:
         staff, devices = actor_ids(keys)

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from api.aftersale_queries import AfterSaleQueries
 from api.assist_queries import AssistQueries
+from api.automation_queries import AutomationQueries
 from api.checkout_quote import CheckoutQuoteQueries
 from api.coupon_queries import CouponQueries
 from api.desk_queries import DeskQueries
@@ -34,6 +35,7 @@ from api.mutation_guards import guard_mutations
 from api.mutations.aftersales import AfterSaleMutations
 from api.mutations.assists import AssistMutations
 from api.mutations.auth import AuthMutations
+from api.mutations.automations import AutomationMutations
 from api.mutations.catalog import CatalogMutations
 from api.mutations.coupons import CouponMutations
 from api.mutations.desk import ActForMemberMutations, DeskMutations
@@ -92,6 +94,7 @@ class Query(
     GuideQueries,
     TagQueries,
     MetricsQueries,
+    AutomationQueries,
 ):
     pass
 
@@ -121,6 +124,7 @@ class Mutation(
     ReferralMutations,
     GuideMutations,
     TagMutations,
+    AutomationMutations,
 ):
     pass
 

@@ -98,7 +98,9 @@
           all stores or another store's numbers); tags: TAG_EXISTS (a tag's name is unique),
           INVALID_TAG_RULE (an automatic tag's rule names no fact, or a bad threshold),
           TAG_NOT_MANUAL (an automatic tag is set by its rule, never by hand); metrics:
-          RANGE_TOO_LONG (more days than the granularity allows, more than 24 cohorts)
+          RANGE_TOO_LONG (more days than the granularity allows, more than 24 cohorts);
+          automations: AUTOMATION_ARCHIVED (an archived automation changes no more),
+          INVALID_TRANSITION (pausing a paused one, resuming an active one)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -369,6 +371,8 @@ class EngagementErrorCode(StrEnum):
     INVALID_TAG_RULE = "INVALID_TAG_RULE"
     TAG_NOT_MANUAL = "TAG_NOT_MANUAL"
     RANGE_TOO_LONG = "RANGE_TOO_LONG"
+    AUTOMATION_ARCHIVED = "AUTOMATION_ARCHIVED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
 
 
 ErrorCode = (

@@ -11,6 +11,7 @@ from domain.aftersales.member_code_ports import MemberCodeRepository
 from domain.aftersales.ports import AfterSaleRepository
 from domain.aftersales.review_ports import ReviewRepository
 from domain.catalog.ports import CatalogRepository
+from domain.engagement.automations_ports import AutomationRepository
 from domain.engagement.facts_ports import MemberFactsRepository
 from domain.engagement.metrics_ports import MetricsReadModel
 from domain.engagement.tags_ports import TagRepository
@@ -107,6 +108,8 @@ class UnitOfWork(Protocol):
     def member_facts(self) -> MemberFactsRepository: ...
     @property
     def metrics(self) -> MetricsReadModel: ...
+    @property
+    def automations(self) -> AutomationRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -21,6 +21,7 @@ from arq.worker import func
 
 from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
+from domain.engagement.automations_run import run_automations
 from domain.engagement.facts import rebuild_member_facts
 from domain.growth.assists import expire_tasks
 from domain.growth.group_buys import fail_expired_groups
@@ -138,6 +139,10 @@ async def _fail_group_buys(runtime: Runtime) -> int:
     return await fail_expired_groups(runtime.group_buys)
 
 
+async def _run_automations(runtime: Runtime) -> int:
+    return sum((await run_automations(runtime.automations)).counts.values())
+
+
 JOBS: list[Job] = [
     Job(
         "resume_paused_subscriptions",
@@ -176,6 +181,13 @@ JOBS: list[Job] = [
         _fail_group_buys,
         60,
         "fails group-buys not complete at their time limit; cancels and refunds their orders",
+    ),
+    Job(
+        "run_automations",
+        _run_automations,
+        300,
+        "engagement automations: daily-scan triggers' candidates, then every due send "
+        "(claimed with SKIP LOCKED; consent, frequency cap, quiet hours)",
     ),
     # arq keeps a killed worker's job "in progress" for the longest timeout + 10 s before running
     # it again, so no job gets more than the default 300 s (one long one would delay them all).

@@ -23,7 +23,9 @@ from domain.aftersales.reviews import register_handlers as register_review_handl
 from domain.aftersales.services import register_handlers as register_after_sale_handlers
 from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
-from domain.engagement.deps import FactsDeps, MetricsDeps
+from domain.engagement.automations import export_sends as export_automation_sends
+from domain.engagement.automations_triggers import register_handlers as register_automation_handlers
+from domain.engagement.deps import AutomationDeps, AutomationPolicy, FactsDeps, MetricsDeps
 from domain.engagement.facts import register_facts_handlers
 from domain.engagement.tags import register_tag_handlers
 from domain.events import DataExporters, EventHandlers
@@ -142,9 +144,11 @@ class Runtime:
         # Last: a merge's orders and points are the survivor's when its facts are recomputed.
         register_tag_handlers(self.events)
         register_facts_handlers(self.member_facts, self.events)
+        register_automation_handlers(self.automations, self.events)
         self.exporters.register("points", points_exporter(self.loyalty.policy))
         self.exporters.register("referrals", referrals_exporter(self.referrals))
         self.exporters.register("guide", guide_exporter(self.guides))
+        self.exporters.register_list("automationSends", export_automation_sends)
         self.exporters.register_list("orders", export_orders)
         self.exporters.register_list("pointsEntries", export_points_entries)
         self.exporters.register_list("subscriptions", export_subscriptions)
@@ -338,6 +342,13 @@ class Runtime:
         )
         self.member_facts = FactsDeps(uow=self.unit_of_work, clock=self.clock)
         self.metrics = MetricsDeps(uow=self.unit_of_work, clock=self.clock)
+        self.automations = AutomationDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            coupons=self.coupons,
+            loyalty=self.loyalty,
+            policy=AutomationPolicy(paused=s.automations_paused),
+        )
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,

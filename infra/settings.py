@@ -114,6 +114,7 @@ class Settings:
     graphql_max_cost: int = 20_000
     db_pool_size: int = 20
     run_jobs_in_process: bool = True
+    automations_paused: bool = False  # AUTOMATIONS_PAUSED: run_automations does nothing
     pii_master_key: str = DEV_PII_MASTER_KEY
     pii_hash_key: str = DEV_PII_HASH_KEY
     wechat_apps: dict[str, str] = field(default_factory=dict)
@@ -200,6 +201,7 @@ class Settings:
             till_points_cap=_int(e, "TILL_POINTS_CAP", 5_000, 0, 100_000_000),
             till_price_ceiling_percent=_int(e, "TILL_PRICE_CEILING_PERCENT", 200, 100, 1000),
             access_log=_flag(e, "ACCESS_LOG", default=True),
+            automations_paused=_flag(e, "AUTOMATIONS_PAUSED", default=False),
             metrics_token=e.get("METRICS_TOKEN") or None,
             metrics_refresh_seconds=_int(e, "METRICS_REFRESH_SECONDS", 15, 0, 3600),
             persisted_queries=(e.get("PERSISTED_QUERIES") or "apq").strip().lower(),

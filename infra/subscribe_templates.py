@@ -449,6 +449,7 @@ DEV_TEMPLATES: Templates = parse(
                     date2="{expires}",
                     thing3="优惠券即将过期",
                 ),
+                _dev("AUTOMATION_MESSAGE", _COUPONS_PAGE, thing1="{text}", thing2="会员关怀"),
             ]
         ),
     }

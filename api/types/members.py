@@ -22,6 +22,7 @@ from domain.ordering.model import OrderStatus
 if TYPE_CHECKING:
     from api.types.aftersales import AfterSaleConnection
     from api.types.assists import AssistTask
+    from api.types.automations import AutomationSendConnection
     from api.types.coupons import CouponConnection
     from api.types.desk import StaffNote
     from api.types.facts import MemberFacts, MemberRfm
@@ -355,6 +356,24 @@ class Member(Node):
         if actor is None or not actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT):
             return None
         return Referrals.from_domain(await member_referrals(deps, actor, self.key), cs=True)
+
+    @strawberry.field(
+        description="What engagement automations did to the member (a grant, a message, or "
+        "why not), newest first, each naming its automation: CS and ADMIN; null otherwise."
+    )
+    async def automation_sends(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> Annotated[AutomationSendConnection, strawberry.lazy("api.types.automations")] | None:
+        from api.arguments import page_args
+        from api.types.automations import AutomationSend, AutomationSendConnection
+        from domain.engagement.automations import sends_to_member
+
+        actor = info.context.principal
+        if actor is None or not actor.has_role(StaffRole.ADMIN, StaffRole.CS_AGENT):
+            return None
+        deps = info.context.runtime.automations
+        page = await sends_to_member(deps, self.key, page_args(first, after))
+        return AutomationSendConnection.from_page(page, AutomationSend.from_domain)
 
     @strawberry.field(
         description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "

@@ -334,6 +334,20 @@ def referrals_exporter(deps: ReferralDeps) -> Exporter:
     return export
 
 
+async def rewarded_for_order_in_uow(uow: UnitOfWork, event: OrderHandedOver) -> list[UUID]:
+    """The members this hand-over's referral rewarded (the invitee, and the referrer unless
+    capped), once `reward_in_uow` has run: engagement's REFERRAL_REWARDED trigger."""
+    referral = await uow.referrals.of_invitee(event.member_id)
+    if referral is None or referral.status is not ReferralStatus.REWARDED:
+        return []
+    if referral.order_id != event.order_id:
+        return []
+    rewarded = [referral.invitee_id]
+    if referral.referrer_paid and referral.referrer_id is not None:
+        rewarded.append(referral.referrer_id)
+    return rewarded
+
+
 def register_handlers(deps: ReferralDeps, events: EventHandlers) -> None:
     async def on_login(uow: UnitOfWork, event: MemberLoggedIn) -> None:
         if event.referral_code.strip():  # a login may name only a shopping guide's code

@@ -22,6 +22,7 @@ from domain.locations.model import (
     clean_timezone,
 )
 from domain.pagination import Page, PageRequest
+from domain.uow import UnitOfWork
 
 CODE_LIMIT = 32
 
@@ -179,3 +180,10 @@ async def find_locations(
         items = [item for item in items if _cursor_key(item) > page.after]
     window = items[: page.first + 1]
     return Page.from_rows(window, [_cursor_key(i) for i in window], page)
+
+
+async def timezone_in_uow(uow: UnitOfWork, location_id: UUID | None) -> str:
+    """The location's timezone (Asia/Shanghai when there is none, or it is unknown):
+    engagement's quiet hours on a member's store clock."""
+    found = await uow.locations.get(location_id) if location_id is not None else None
+    return found.timezone if found is not None else DEFAULT_TIMEZONE

@@ -427,6 +427,22 @@ class PointsSummary:
     expiring: list[tuple[datetime, int]]
 
 
+async def tiers_in_uow(
+    deps: LoyaltyDeps, uow: UnitOfWork, member_ids: Sequence[UUID]
+) -> dict[UUID, str]:
+    """Each member's tier (`PointsPolicy.tier_of`), in one read: engagement's conditions."""
+    found = {a.member_id: a for a in await uow.loyalty.get_accounts(member_ids)}
+    return {m: deps.policy.tier_of(found.get(m)) for m in member_ids}
+
+
+async def members_with_points_expiring_in_uow(
+    uow: UnitOfWork, by: datetime, limit: int, after: UUID | None = None
+) -> list[UUID]:
+    """Members with points left in lots that expire by `by`, in id order after `after`
+    (engagement's POINTS_EXPIRING trigger)."""
+    return await uow.loyalty.members_with_expired_lots(by, limit, after)
+
+
 async def summary(deps: LoyaltyDeps, member_id: UUID) -> PointsSummary:
     async with deps.uow() as uow:
         found = await uow.loyalty.get_account(member_id)

@@ -64,5 +64,7 @@ MESSAGE_KINDS: Mapping[str, MessageKind] = {
         _subscription("SUBSCRIPTION_PAUSED", reason=_T),
         # marketing: only with consent; `coupon` is the template's name
         MessageKind("COUPON_EXPIRING", {"coupon": _T, "expires": _DATE}, about_order=False),
+        # marketing: engagement's automations (their text; the channel is WECHAT or SMS)
+        MessageKind("AUTOMATION_MESSAGE", {"text": _T, "channel": _T}, about_order=False),
     )
 }

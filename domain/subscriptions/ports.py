@@ -36,6 +36,10 @@ class SubscriptionRepository(Protocol):
         """Active subscriptions with a delivery by `by`, in id order, after `after`."""
         ...
 
+    async def prepaid_active(self, after: UUID | None, limit: int) -> list[Subscription]:
+        """ACTIVE prepaid subscriptions (周期购), in id order after `after`."""
+        ...
+
     async def paused_until_due(self, by: date, limit: int) -> list[Subscription]:
         """PAUSED subscriptions whose `paused_until` is on or before `by` (UTC date + 1 day
         covers every time zone; the caller checks the store-local date)."""

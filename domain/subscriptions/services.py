@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -456,3 +456,20 @@ async def resume_paused_until_due(deps: SubscriptionDeps) -> int:
             await uow.subscriptions.save(locked)
             resumed += 1
     return resumed
+
+
+async def prepaid_ending_in_uow(
+    uow: UnitOfWork, now: datetime, days: int, after: UUID | None, limit: int
+) -> tuple[list[Subscription], UUID | None]:
+    """A batch of ACTIVE prepaid subscriptions (in id order after `after`) whose last prepaid
+    delivery is within `days` store-local days of `now`, and where the next batch starts
+    (None: that was the last): engagement's SUBSCRIPTION_ENDING trigger."""
+    found = await uow.subscriptions.prepaid_active(after, limit)
+    ending = [
+        s
+        for s in found
+        if s.prepaid_left > 0
+        and s.interval.after(s.next_date, s.prepaid_left - 1)
+        <= now.astimezone(ZoneInfo(s.timezone)).date() + timedelta(days=days)
+    ]
+    return ending, (found[-1].id if len(found) == limit else None)

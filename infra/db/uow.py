@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from infra.cache import Caches
 from infra.repositories.aftersales import TortoiseAfterSaleRepository
 from infra.repositories.assists import TortoiseAssistRepository
+from infra.repositories.automations import TortoiseAutomationRepository
 from infra.repositories.cached import (
     CachedApiKeyRepository,
     CachedCatalogRepository,
@@ -94,6 +95,7 @@ class Repositories:
         self.tags = TortoiseTagRepository()
         self.member_facts = TortoiseMemberFactsRepository()
         self.metrics = SqlMetricsReadModel()
+        self.automations = TortoiseAutomationRepository()
 
 
 class ReadUnitOfWork(Repositories):

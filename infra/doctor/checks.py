@@ -75,6 +75,8 @@ What each check relies on (the code that keeps it true):
   member_facts            domain/engagement/facts.py: each payment, cancellation and refund
                           recomputes its member's row in its transaction (merge: the
                           survivor's; erasure deletes it)
+  automation_sends        domain/engagement/automations.py: a send is marked DONE in the
+                          transaction of its grant (keyed) and its outbox message
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ from __future__ import annotations
 from infra.doctor import (
     aftersales,
     assists,
+    automations,
     coupons,
     delivery,
     facts,
@@ -116,5 +119,6 @@ CHECKS: tuple[Check, ...] = (
     *referrals.CHECKS,
     *guides.CHECKS,
     *facts.CHECKS,
+    *automations.CHECKS,
 )
 NAMES = tuple(check.name for check in CHECKS)

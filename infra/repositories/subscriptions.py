@@ -185,6 +185,13 @@ class TortoiseSubscriptionRepository:
         )
         return [_subscription(r) for r in rows]
 
+    async def prepaid_active(self, after: UUID | None, limit: int) -> list[Subscription]:
+        query = SubscriptionRow.filter(status=SubscriptionStatus.ACTIVE, prepaid_deliveries__gt=0)
+        if after is not None:
+            query = query.filter(id__gt=after)
+        rows = await query.order_by("id").limit(limit)
+        return [_subscription(r) for r in rows]
+
     async def reminders_due(
         self, by: date, limit: int, after: UUID | None = None
     ) -> list[Subscription]:

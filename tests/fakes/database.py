@@ -161,6 +161,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("metrics")
 
     @property
+    def automations(self) -> NoReturn:
+        raise _unfaked("automations")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -26,6 +26,17 @@ from domain.aftersales.services import (
     request_after_sale,
 )
 from domain.catalog.services import ProductDraft, VariantDraft, create_product
+from domain.engagement.automations import create_automation
+from domain.engagement.automations_model import (
+    Action,
+    ActionKind,
+    AutomationDraft,
+    MessageChannel,
+    QuietHours,
+    Trigger,
+    TriggerKind,
+)
+from domain.engagement.automations_run import run_automations
 from domain.errors import DomainError
 from domain.growth import assists
 from domain.growth.assists_model import CampaignDraft, Reward, Threshold
@@ -388,6 +399,7 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         await assists.assist(runtime.assists, helpers[0], view.task.id)
     review = await submit_review(runtime.reviews, eve, ReviewDraft(line.id, 4, "juicy", []))
     await _group_buys(runtime, clock, sh_a, (ann, dee, eve), orders)
+    await _automations(runtime)
     return Books(
         stores,
         variants,
@@ -398,6 +410,24 @@ async def build_books(runtime: Runtime, clock: MovableClock, stores: dict[str, A
         pos_return.id,
         review.id,
     )
+
+
+async def _automations(runtime: Runtime) -> None:
+    """Automations on members with points that expire within the year (Eve's and others'):
+    one grants a coupon of its own template with a notice (left out without consent), one
+    sends a message (blocked without consent). No points: the ledger checks count them."""
+    expiring = Trigger(TriggerKind.POINTS_EXPIRING, 400)
+    template = await coupon_template(runtime, name="回访券")
+    for action in (
+        Action(ActionKind.GRANT_COUPON, template.id, None, MessageChannel.WECHAT, "送您一张券"),
+        Action(ActionKind.SEND_MESSAGE, channel=MessageChannel.SMS, text="积分快到期了"),
+    ):
+        await create_automation(
+            runtime.automations,
+            ADMIN,
+            AutomationDraft(action.kind.value, expiring, action, quiet=QuietHours(0, 0)),
+        )  # no quiet hours: the books are written at any hour
+    assert (await run_automations(runtime.automations)).counts.get("DONE")
 
 
 async def _group_buys(
@@ -757,7 +787,8 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
 
 
 async def corrupt_coupon_issued(books: Books) -> None:
-    await sql.execute("UPDATE coupon_template SET issued = issued + 1")
+    # Eve's template (the automations' own template is healthy: one violation to find).
+    await sql.execute("UPDATE coupon_template SET issued = issued + 1 WHERE name = '¥3 off'")
 
 
 async def corrupt_coupon_member_limits(books: Books) -> None:
@@ -787,8 +818,20 @@ async def corrupt_guide_orders(books: Books) -> None:
     )
 
 
+async def corrupt_automation_sends(books: Books) -> None:
+    await sql.execute(
+        "UPDATE automation_send SET coupon_id = $1 WHERE id = (SELECT id FROM automation_send "
+        "WHERE action = 'GRANT_COUPON' ORDER BY id LIMIT 1)",
+        new_id(),
+    )
+
+
 CORRUPTIONS.update(
     {
+        "automation_sends": (
+            corrupt_automation_sends,
+            "GRANT_COUPON) is DONE but names no coupon of its grant",
+        ),
         "guide_orders": (corrupt_guide_orders, "order {returned}: attributed for member"),
         "coupon_issued": (corrupt_coupon_issued, "issued 3 of 100, 2 coupons exist"),
         "coupon_member_limits": (

@@ -46,6 +46,7 @@ OWNER = {
     "tags": "engagement",
     "member_facts": "engagement",
     "metrics": "engagement",  # a read model over the other contexts' tables (infra, SQL)
+    "automations": "engagement",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

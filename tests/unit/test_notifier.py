@@ -217,6 +217,17 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
             },
         },
     ),
+    "AUTOMATION_MESSAGE": (
+        {"text": "生日快乐, 送您一张券", "channel": "WECHAT"},
+        {
+            "template_id": "Aut0m4t10nM3ss4g3T3mPl4t3Id00000000000000i9",
+            "page": "pages/coupons/index",
+            "data": {
+                "thing1": {"value": "生日快乐, 送您一张券"},
+                "thing2": {"value": "会员关怀"},
+            },
+        },
+    ),
 }
 
 

@@ -80,6 +80,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
         (),
         frozenset({"r_score", "f_score", "m_score", "rfm_segment"}),
     ),
+    ("automations", "SEND_COLUMNS"): ("AutomationSendRow", ("_send",), frozenset()),
     # member.tier: unused since migration 0014, kept nullable for rolling deploys
     ("members", "MEMBER_COLUMNS"): ("MemberRow", ("_member_of",), frozenset({"tier"})),
 }

@@ -26,4 +26,5 @@ MODEL_MODULES = [
     "infra.db.models.guides",
     "infra.db.models.tags",
     "infra.db.models.facts",
+    "infra.db.models.automations",
 ]

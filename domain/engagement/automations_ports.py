@@ -1,0 +1,78 @@
+"""Storage of automations (tables `automation`, `automation_send`, `automation_member`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.engagement.automations_model import (
+    Automation,
+    AutomationStatus,
+    MemberActivity,
+    Send,
+    SendOutcome,
+    TriggerKind,
+)
+from domain.pagination import Page, PageRequest
+
+
+class AutomationRepository(Protocol):
+    async def add(self, automation: Automation) -> None: ...
+    async def get(self, automation_id: UUID, *, lock: bool = False) -> Automation | None: ...
+    async def save(self, automation: Automation) -> None: ...
+    async def page(self, status: AutomationStatus | None, page: PageRequest) -> Page[Automation]:
+        """Newest first."""
+        ...
+
+    async def active(self, trigger: TriggerKind | None = None) -> list[Automation]: ...
+    async def add_sends(self, sends: Sequence[Send]) -> int:
+        """Insert unless (automation, member, period key) is there already (also in a race,
+        without failing the transaction); returns how many were new."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Send]:
+        """PENDING sends of ACTIVE automations due by `now`, earliest first, locked until the
+        commit with SKIP LOCKED (two runs at once take different sends)."""
+        ...
+
+    async def save_send(self, send: Send) -> None: ...
+    async def sends_of(self, automation_id: UUID, page: PageRequest) -> Page[Send]:
+        """Newest first."""
+        ...
+
+    async def sends_to(self, member_id: UUID, page: PageRequest) -> Page[Send]:
+        """The member's sends of every automation, newest first (CS's view of the member)."""
+        ...
+
+    async def pending_of(self, automation_id: UUID, limit: int) -> list[Send]: ...
+    async def periods_taken(
+        self, automation_id: UUID, member_periods: Sequence[tuple[UUID, str]]
+    ) -> set[tuple[UUID, str]]: ...
+    async def messages_since(self, member_ids: Sequence[UUID], since: datetime) -> dict[UUID, int]:
+        """Messages automations wrote to each member since `since` (for the frequency cap)."""
+        ...
+
+    async def counts(self, automation_ids: Sequence[UUID]) -> dict[UUID, dict[SendOutcome, int]]:
+        """Sends per outcome of each automation, in one statement (a page of automations)."""
+        ...
+
+    # The members' order activity, kept from ordering's events (OrderPlaced, OrderHandedOver).
+    async def note_order(self, member_id: UUID, placed_at: datetime) -> None: ...
+    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
+        """One more order handed over to the member, at the store; returns how many now."""
+        ...
+
+    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]: ...
+    async def quiet_since(
+        self, before: datetime, after: UUID | None, limit: int
+    ) -> list[tuple[UUID, datetime]]:
+        """(member, last order placed) of members whose last order was placed before
+        `before`, by member id after `after`."""
+        ...
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        """A merge: the absorbed member's sends go to the survivor (but for a period the
+        survivor has had already), and their order activity adds to the survivor's."""
+        ...

@@ -1,0 +1,259 @@
+"""The `run_automations` job and the dry run: for each claimed send, in one transaction, the
+conditions; quiet hours on the member's store clock (the send waits, PENDING, until they
+end); the action (grants under the key automation+member+period, so a replay gives nothing
+twice); and a message only with the purpose's consent (`can_contact`, through the outbox's
+`reachable`) and under the member's frequency cap across all automations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.engagement.automations import admin_only, automation_in_uow
+from domain.engagement.automations_model import (
+    ActionKind,
+    Automation,
+    DryRun,
+    MemberActivity,
+    Send,
+    SendOutcome,
+    Tally,
+    grant_key,
+    message_key,
+)
+from domain.engagement.automations_triggers import (
+    SCAN_TRIGGERS,
+    candidate,
+    scan_batch,
+    scan_candidates,
+)
+from domain.engagement.deps import AutomationDeps
+from domain.errors import (
+    DomainError,
+)
+from domain.identity.model import Principal
+from domain.locations.model import DEFAULT_TIMEZONE
+from domain.locations.services import timezone_in_uow
+from domain.loyalty.services import (
+    credit_reward_in_uow,
+    tiers_in_uow,
+)
+from domain.members.model import ConsentPurpose
+from domain.members.services import surviving_member_in_uow
+from domain.outbox import Notification, enqueue
+from domain.outbox.services import reachable
+from domain.promotions.coupons import grant_in_uow
+from domain.uow import UnitOfWork
+
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: SendOutcome | None  # why the send does not act now; None: it acts
+    member_id: UUID  # whom it acts on: the survivor of a merge
+    zone: ZoneInfo  # the member's store clock (the latest hand-over's store)
+
+
+async def _verdict(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> Verdict:
+    """The rules in their order: the member, the conditions, quiet hours, consent, the cap."""
+    draft = automation.draft
+    member = await surviving_member_in_uow(uow, send.member_id)
+    if member is None or not member.is_active:
+        return Verdict(SendOutcome.SKIPPED, send.member_id, DEFAULT_ZONE)
+    activity = (await uow.automations.activity([member.id])).get(member.id, MemberActivity())
+    zone = ZoneInfo(await timezone_in_uow(uow, activity.store_id))
+    conditions = draft.conditions
+    if activity.handed_over < conditions.min_orders:
+        return Verdict(SendOutcome.SKIPPED, member.id, zone)
+    if conditions.tiers:
+        tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
+        if tier.upper() not in conditions.tiers:
+            return Verdict(SendOutcome.SKIPPED, member.id, zone)
+    if draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
+        return Verdict(SendOutcome.PENDING, member.id, zone)
+    if draft.action.kind is ActionKind.SEND_MESSAGE:
+        if not await _consents(uow, automation, member.id):
+            return Verdict(SendOutcome.BLOCKED_CONSENT, member.id, zone)
+        if sent.get(member.id, 0) >= draft.cap.messages:
+            return Verdict(SendOutcome.BLOCKED_CAP, member.id, zone)
+    return Verdict(None, member.id, zone)
+
+
+def _marketing(
+    kind: str, member_id: UUID, dedupe_key: str, consent: ConsentPurpose, **data: str
+) -> Notification:
+    return Notification(
+        kind=kind,
+        member_id=member_id,
+        order_id=None,
+        data={**data},
+        dedupe_key=dedupe_key,
+        consent=consent,
+    )
+
+
+def _automation_notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
+    """The automation's message (outbox kind AUTOMATION_MESSAGE) under its channel's consent."""
+    action = automation.draft.action
+    assert action.channel is not None and action.text is not None
+    return _marketing(
+        "AUTOMATION_MESSAGE",
+        member_id,
+        dedupe_key,
+        action.channel.purpose,
+        text=action.text,
+        channel=action.channel.value,
+    )
+
+
+async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) -> bool:
+    """The purpose's consent (`can_contact`), asked the way the outbox asks it."""
+    notice = _automation_notice(automation, member_id, message_key(automation.id))
+    return bool(await reachable(uow, [notice]))
+
+
+async def _act(
+    deps: AutomationDeps,
+    uow: UnitOfWork,
+    automation: Automation,
+    send: Send,
+    member_id: UUID,
+    sent: dict[UUID, int],
+) -> None:
+    """The action for `member_id` (the send's member, or who absorbed them), keyed by the
+    send's own member and period, so a replay gives nothing twice."""
+    action = automation.draft.action
+    key = grant_key(automation.id, send.member_id, send.period_key)
+    if action.kind is ActionKind.GRANT_COUPON:
+        assert action.coupon_template_id is not None
+        coupon = await grant_in_uow(deps.coupons, uow, action.coupon_template_id, member_id, key)
+        send.coupon_id = coupon.id
+    elif action.kind is ActionKind.GRANT_POINTS:
+        assert action.points is not None
+        entry = await credit_reward_in_uow(
+            deps.loyalty,
+            uow,
+            member_id,
+            action.points,
+            "AUTOMATION",
+            automation.draft.name,
+            key,
+        )
+        send.points_entry_id = entry.id
+    if action.messages:
+        # A grant is given whatever the member chose; its notice needs consent and room.
+        if sent.get(member_id, 0) >= automation.draft.cap.messages:
+            send.detail = "message over the frequency cap"
+        elif await enqueue(
+            uow, deps.clock, [_automation_notice(automation, member_id, message_key(send.id))]
+        ):
+            send.message_key = message_key(send.id)
+            sent[member_id] = sent.get(member_id, 0) + 1
+        else:
+            send.detail = "message without consent"
+    send.outcome = SendOutcome.DONE
+
+
+async def run_due(deps: AutomationDeps) -> Tally:
+    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each."""
+    tally = Tally()
+    for _ in range(deps.policy.max_batches):
+        async with deps.uow() as uow:
+            claimed = await uow.automations.claim_due(deps.clock.now(), deps.policy.batch)
+            if not claimed:
+                break
+            by_id = {a.id: a for a in await uow.automations.active()}
+            members = sorted({s.member_id for s in claimed})
+            windows: dict[int, dict[UUID, int]] = {}
+            for send in claimed:
+                automation = by_id.get(send.automation_id)
+                if automation is None:  # paused since the claim read it: the send waits
+                    continue
+                days = automation.draft.cap.days
+                if days not in windows:
+                    since = deps.clock.now() - timedelta(days=days)
+                    windows[days] = await uow.automations.messages_since(members, since)
+                await _one(deps, uow, automation, send, windows[days])
+                if send.message_key is not None:  # counts in every other window too
+                    for other, counts in windows.items():
+                        if other != days:
+                            counts[send.member_id] = counts.get(send.member_id, 0) + 1
+                tally.add(send.outcome.value)
+        if len(claimed) < deps.policy.batch:
+            break
+    return tally
+
+
+async def _one(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> None:
+    now = deps.clock.now()
+    verdict = await _verdict(deps, uow, automation, send, sent)
+    if verdict.outcome is SendOutcome.PENDING:  # quiet hours: wait until they end, not dropped
+        send.due_at = automation.draft.quiet.next_end(now, verdict.zone)
+        await uow.automations.save_send(send)
+        return
+    if verdict.outcome is not None:
+        send.outcome, send.done_at = verdict.outcome, now
+        await uow.automations.save_send(send)
+        return
+    try:
+        await _act(deps, uow, automation, send, verdict.member_id, sent)
+    except DomainError as refused:  # a template sold out or ended: recorded, not retried
+        send.outcome, send.detail = SendOutcome.FAILED, refused.message[:200]
+    send.done_at = now
+    await uow.automations.save_send(send)
+
+
+async def run_automations(deps: AutomationDeps) -> Tally:
+    """The job: the scan triggers' candidates, then every due send (nothing at all while
+    `AUTOMATIONS_PAUSED` is set: pending sends wait)."""
+    if deps.policy.paused:
+        return Tally()
+    await scan_candidates(deps)
+    return await run_due(deps)
+
+
+async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -> DryRun:
+    """How many members the automation would hit now, and how many the rules would hold
+    back. It only reads (a batch at a time)."""
+    admin_only(actor)
+    counts = Tally()
+    async with deps.uow() as uow:
+        automation = await automation_in_uow(uow, automation_id)
+        draft = automation.draft
+        after: UUID | None = None
+        while True:
+            if draft.trigger.kind in SCAN_TRIGGERS:
+                found, after = await scan_batch(deps, uow, automation, after)
+                taken = await uow.automations.periods_taken(automation.id, found)
+                sends = [candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
+            else:
+                sends = await uow.automations.pending_of(automation.id, deps.policy.dry_run_limit)
+            since = deps.clock.now() - timedelta(days=draft.cap.days)
+            sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), since)
+            for send in sends:
+                verdict = await _verdict(deps, uow, automation, send, sent)
+                outcome, member_id = verdict.outcome, verdict.member_id
+                if outcome is None and draft.action.messages:  # a grant's notice
+                    if not await _consents(uow, automation, member_id):
+                        outcome = SendOutcome.BLOCKED_CONSENT
+                    elif sent.get(member_id, 0) >= draft.cap.messages:
+                        outcome = SendOutcome.BLOCKED_CAP
+                counts.add("hit" if outcome is None else outcome.value)
+            if draft.trigger.kind not in SCAN_TRIGGERS or after is None:
+                break
+    c = counts.counts
+    return DryRun(
+        candidates=sum(c.values()),
+        would_hit=c.get("hit", 0),
+        blocked_consent=c.get(SendOutcome.BLOCKED_CONSENT.value, 0),
+        blocked_cap=c.get(SendOutcome.BLOCKED_CAP.value, 0),
+        deferred_quiet_hours=c.get(SendOutcome.PENDING.value, 0),
+        skipped_conditions=c.get(SendOutcome.SKIPPED.value, 0),
+    )

@@ -1,0 +1,129 @@
+"""Automation triggers: candidates (sends PENDING) under the unique (automation, member,
+period) key, from ordering's events in their transactions and from scans each job run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from domain.engagement.automations_model import (
+    SCANNED,
+    Automation,
+    Send,
+    SendOutcome,
+    TriggerKind,
+)
+from domain.engagement.deps import AutomationDeps
+from domain.events import (
+    EventHandlers,
+    MembersMerged,
+    OrderHandedOver,
+    OrderPlaced,
+)
+from domain.growth.referrals import rewarded_for_order_in_uow
+from domain.ids import new_id
+from domain.locations.model import local_date
+from domain.loyalty.services import (
+    members_with_points_expiring_in_uow,
+)
+from domain.ordering.services import load
+from domain.subscriptions.services import prepaid_ending_in_uow
+from domain.uow import UnitOfWork
+
+SCAN_TRIGGERS = SCANNED
+
+
+def candidate(automation: Automation, member_id: UUID, period: str, deps: AutomationDeps) -> Send:
+    now = deps.clock.now()
+    return Send(
+        id=new_id(),
+        automation_id=automation.id,
+        member_id=member_id,
+        period_key=period,
+        outcome=SendOutcome.PENDING,
+        due_at=now,
+        created_at=now,
+        action=automation.draft.action.kind,
+    )
+
+
+async def scan_batch(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, after: UUID | None
+) -> tuple[list[tuple[UUID, str]], UUID | None]:
+    """One batch of (member, period key) a scan trigger finds now, after the cursor `after`
+    (a member id; a subscription id for SUBSCRIPTION_ENDING), and where the next batch starts
+    (None: that was the last)."""
+    trigger = automation.draft.trigger
+    assert trigger.days is not None
+    now, size = deps.clock.now(), deps.policy.batch
+    if trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS:
+        quiet = await uow.automations.quiet_since(now - timedelta(days=trigger.days), after, size)
+        # The period is the quiet spell: a member who orders again starts a new one.
+        found = [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in quiet]
+        return found, (found[-1][0] if len(found) == size else None)
+    if trigger.kind is TriggerKind.POINTS_EXPIRING:  # once a store-local month
+        by = now + timedelta(days=trigger.days)
+        members = await members_with_points_expiring_in_uow(uow, by, size, after)
+        month = local_date(now, None).strftime("%Y-%m")
+        return [(m, f"expiring:{month}") for m in members], (
+            members[-1] if len(members) == size else None
+        )
+    # SUBSCRIPTION_ENDING: once per subscription and prepaid run (the cursor: subscription ids)
+    ending, cursor = await prepaid_ending_in_uow(uow, now, trigger.days, after, size)
+    return [(s.member_id, f"sub:{s.id}:{s.prepaid_deliveries}") for s in ending], cursor
+
+
+async def scan_candidates(deps: AutomationDeps) -> int:
+    """The scan triggers of every active automation: new candidates, a batch per transaction
+    (memory bounded by the batch; a period already taken is skipped by the unique key)."""
+    made = 0
+    async with deps.uow() as uow:
+        scanned = [
+            a for a in await uow.automations.active() if a.draft.trigger.kind in SCAN_TRIGGERS
+        ]
+    for automation in scanned:
+        after: UUID | None = None
+        while True:
+            async with deps.uow() as uow:
+                found, after = await scan_batch(deps, uow, automation, after)
+                made += await uow.automations.add_sends(
+                    [candidate(automation, m, p, deps) for m, p in found]
+                )
+            if after is None:
+                break
+    return made
+
+
+async def _on_event(
+    deps: AutomationDeps, uow: UnitOfWork, trigger: TriggerKind, member_id: UUID, period: str
+) -> None:
+    hit = await uow.automations.active(trigger)
+    if hit:
+        await uow.automations.add_sends([candidate(a, member_id, period, deps) for a in hit])
+
+
+def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
+    """Ordering's events keep the members' order activity and fire the event triggers.
+    (A REFERRAL_REWARDED or segment trigger adds its handler here.)"""
+
+    async def on_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
+        await uow.automations.note_order(event.member_id, event.placed_at)
+
+    async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
+        order = await load(uow, event.order_id, lock=False)  # locked by the hand-over already
+        if await uow.automations.note_handed_over(event.member_id, order.location_id) == 1:
+            await _on_event(
+                deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
+            )
+        # Growth's handler, registered before this one (infra/runtime.py), has rewarded the
+        # referral of this hand-over, if any: once per referral, so the period is the order.
+        for member_id in await rewarded_for_order_in_uow(uow, event):
+            period = f"referral:{event.order_id}"
+            await _on_event(deps, uow, TriggerKind.REFERRAL_REWARDED, member_id, period)
+
+    async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
+        await uow.automations.move_member(event.source_member_id, event.target_member_id)
+
+    events.register(OrderPlaced, on_placed)
+    events.register(OrderHandedOver, on_handed_over)
+    events.register(MembersMerged, on_merged)

@@ -1,0 +1,63 @@
+"""Automations (engagement context; `domain/engagement/automations`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.engagement.automations_model import (
+    ActionKind,
+    AutomationStatus,
+    SendOutcome,
+    TriggerKind,
+)
+
+
+class AutomationRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=80)
+    status = fields.CharEnumField(AutomationStatus, max_length=10)
+    trigger = fields.CharEnumField(TriggerKind, max_length=40)
+    spec: Any = fields.JSONField()  # the draft: trigger, conditions, action, cap, quiet hours
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "automation"
+        indexes = (("status", "trigger"),)
+
+
+class AutomationSendRow(Model):
+    id = fields.UUIDField(primary_key=True)
+    automation_id = fields.UUIDField()
+    member_id = fields.UUIDField()
+    period_key = fields.CharField(max_length=60)
+    outcome = fields.CharEnumField(SendOutcome, max_length=16)
+    action = fields.CharEnumField(ActionKind, max_length=16)
+    due_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+    done_at = fields.DatetimeField(null=True)
+    message_key = fields.CharField(max_length=60, null=True)
+    coupon_id = fields.UUIDField(null=True)
+    points_entry_id = fields.UUIDField(null=True)
+    detail = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "automation_send"
+        unique_together = (("automation_id", "member_id", "period_key"),)
+        indexes = (("outcome", "due_at"), ("member_id", "created_at"))
+
+
+class AutomationMemberRow(Model):
+    """Each member's order activity, kept from ordering's events."""
+
+    member_id = fields.UUIDField(primary_key=True)
+    last_order_at = fields.DatetimeField(null=True)
+    handed_over = fields.IntField()
+    store_id = fields.UUIDField(null=True)  # the latest hand-over's
+
+    class Meta:
+        table = "automation_member"
+        indexes = (("last_order_at",),)

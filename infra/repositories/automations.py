@@ -1,0 +1,288 @@
+"""Automations: definitions, sends (one per automation, member and period), and the members'
+order activity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from tortoise.functions import Count
+
+from domain.engagement.automations_model import (
+    Action,
+    ActionKind,
+    Automation,
+    AutomationDraft,
+    AutomationStatus,
+    Conditions,
+    FrequencyCap,
+    MemberActivity,
+    MessageChannel,
+    QuietHours,
+    Send,
+    SendOutcome,
+    Trigger,
+    TriggerKind,
+)
+from domain.engagement.automations_ports import AutomationRepository
+from domain.pagination import Page, PageRequest
+from infra.db import sql
+from infra.db.models.automations import AutomationMemberRow, AutomationRow, AutomationSendRow
+from infra.repositories.paging import after_uuid
+
+SEND_COLUMNS = (
+    "id",
+    "automation_id",
+    "member_id",
+    "period_key",
+    "outcome",
+    "action",
+    "due_at",
+    "created_at",
+    "done_at",
+    "message_key",
+    "coupon_id",
+    "points_entry_id",
+    "detail",
+)
+
+
+def _spec(draft: AutomationDraft) -> dict[str, Any]:
+    action, conditions = draft.action, draft.conditions
+    return {
+        "trigger": {"kind": draft.trigger.kind.value, "days": draft.trigger.days},
+        "conditions": {"tiers": list(conditions.tiers), "min_orders": conditions.min_orders},
+        "action": {
+            "kind": action.kind.value,
+            "coupon_template_id": str(action.coupon_template_id)
+            if action.coupon_template_id
+            else None,
+            "points": action.points,
+            "channel": action.channel.value if action.channel else None,
+            "text": action.text,
+        },
+        "cap": {"messages": draft.cap.messages, "days": draft.cap.days},
+        "quiet": {"start": draft.quiet.start, "end": draft.quiet.end},
+    }
+
+
+def _draft(name: str, spec: dict[str, Any]) -> AutomationDraft:
+    a = spec["action"]
+    return AutomationDraft(
+        name=name,
+        trigger=Trigger(TriggerKind(spec["trigger"]["kind"]), spec["trigger"]["days"]),
+        conditions=Conditions(tuple(spec["conditions"]["tiers"]), spec["conditions"]["min_orders"]),
+        action=Action(
+            ActionKind(a["kind"]),
+            UUID(a["coupon_template_id"]) if a["coupon_template_id"] else None,
+            a["points"],
+            MessageChannel(a["channel"]) if a["channel"] else None,
+            a["text"],
+        ),
+        cap=FrequencyCap(**spec["cap"]),
+        quiet=QuietHours(**spec["quiet"]),
+    )
+
+
+def _automation(row: AutomationRow) -> Automation:
+    spec = sql.as_json(row.spec)
+    return Automation(row.id, _draft(row.name, spec), row.status, row.created_at, row.updated_at)
+
+
+def _send(row: AutomationSendRow) -> Send:
+    return Send(**{c: getattr(row, c) for c in SEND_COLUMNS})
+
+
+class TortoiseAutomationRepository(AutomationRepository):
+    async def add(self, automation: Automation) -> None:
+        await AutomationRow.create(**self._fields(automation))
+
+    def _fields(self, automation: Automation) -> dict[str, Any]:
+        return {
+            "id": automation.id,
+            "name": automation.draft.name,
+            "status": automation.status,
+            "trigger": automation.draft.trigger.kind,
+            "spec": _spec(automation.draft),
+            "created_at": automation.created_at,
+            "updated_at": automation.updated_at,
+        }
+
+    async def get(self, automation_id: UUID, *, lock: bool = False) -> Automation | None:
+        query = AutomationRow.filter(id=automation_id)
+        if lock:
+            query = query.select_for_update()
+        row = await query.first()
+        return _automation(row) if row else None
+
+    async def save(self, automation: Automation) -> None:
+        fields = self._fields(automation)
+        del fields["id"], fields["created_at"]
+        await AutomationRow.filter(id=automation.id).update(**fields)
+
+    async def page(self, status: AutomationStatus | None, page: PageRequest) -> Page[Automation]:
+        query = AutomationRow.all()
+        if status is not None:
+            query = query.filter(status=status)
+        if page.after is not None:
+            query = query.filter(id__lt=after_uuid(page.after))
+        rows = await query.order_by("-id").limit(page.first + 1)
+        found = [_automation(r) for r in rows]
+        return Page.from_rows(found, [str(a.id) for a in found], page)
+
+    async def active(self, trigger: TriggerKind | None = None) -> list[Automation]:
+        query = AutomationRow.filter(status=AutomationStatus.ACTIVE)
+        if trigger is not None:
+            query = query.filter(trigger=trigger)
+        return [_automation(r) for r in await query.order_by("id")]
+
+    async def add_sends(self, sends: Sequence[Send]) -> int:
+        made = 0
+        for send in sends:  # ON CONFLICT, not a caught IntegrityError: the caller's tx goes on
+            inserted = await sql.fetch(
+                f"INSERT INTO automation_send ({', '.join(SEND_COLUMNS)}) "
+                f"VALUES ({sql.placeholders(len(SEND_COLUMNS))}) "
+                "ON CONFLICT (automation_id, member_id, period_key) DO NOTHING RETURNING id",
+                *[sql.as_driver_value(getattr(send, c)) for c in SEND_COLUMNS],
+            )
+            made += len(inserted)
+        return made
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Send]:
+        active = AutomationRow.filter(status=AutomationStatus.ACTIVE).values_list("id", flat=True)
+        rows = (
+            await AutomationSendRow.filter(
+                outcome=SendOutcome.PENDING, due_at__lte=now, automation_id__in=await active
+            )
+            .order_by("due_at", "id")
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+        )
+        if not rows:
+            return []
+        # Read again under the lock: a run that committed meanwhile has settled some.
+        fresh = await AutomationSendRow.filter(
+            id__in=[r.id for r in rows], outcome=SendOutcome.PENDING
+        ).order_by("due_at", "id")
+        return [_send(r) for r in fresh]
+
+    async def save_send(self, send: Send) -> None:
+        changes = {c: getattr(send, c) for c in SEND_COLUMNS[4:]}
+        await AutomationSendRow.filter(id=send.id).update(**changes)
+
+    async def _sends(self, page: PageRequest, **where: Any) -> Page[Send]:
+        query = AutomationSendRow.filter(**where)
+        if page.after is not None:
+            query = query.filter(id__lt=after_uuid(page.after))
+        rows = await query.order_by("-id").limit(page.first + 1)
+        found = [_send(r) for r in rows]
+        return Page.from_rows(found, [str(s.id) for s in found], page)
+
+    async def sends_of(self, automation_id: UUID, page: PageRequest) -> Page[Send]:
+        return await self._sends(page, automation_id=automation_id)
+
+    async def sends_to(self, member_id: UUID, page: PageRequest) -> Page[Send]:
+        return await self._sends(page, member_id=member_id)
+
+    async def pending_of(self, automation_id: UUID, limit: int) -> list[Send]:
+        rows = await AutomationSendRow.filter(
+            automation_id=automation_id, outcome=SendOutcome.PENDING
+        ).limit(limit)
+        return [_send(r) for r in rows]
+
+    async def periods_taken(
+        self, automation_id: UUID, member_periods: Sequence[tuple[UUID, str]]
+    ) -> set[tuple[UUID, str]]:
+        if not member_periods:
+            return set()
+        rows = await AutomationSendRow.filter(
+            automation_id=automation_id, member_id__in=sorted({m for m, _ in member_periods})
+        ).values_list("member_id", "period_key")
+        return {(sql.as_uuid(m), str(p)) for m, p in rows}
+
+    async def messages_since(self, member_ids: Sequence[UUID], since: datetime) -> dict[UUID, int]:
+        if not member_ids:
+            return {}
+        rows = (
+            await AutomationSendRow.filter(
+                member_id__in=list(member_ids), message_key__isnull=False, done_at__gte=since
+            )
+            .annotate(n=Count("id"))
+            .group_by("member_id")
+            .values_list("member_id", "n")
+        )
+        return {sql.as_uuid(m): int(n) for m, n in rows}
+
+    async def counts(self, automation_ids: Sequence[UUID]) -> dict[UUID, dict[SendOutcome, int]]:
+        rows = (
+            await AutomationSendRow.filter(automation_id__in=list(automation_ids))
+            .annotate(n=Count("id"))
+            .group_by("automation_id", "outcome")
+            .values_list("automation_id", "outcome", "n")
+        )
+        found: dict[UUID, dict[SendOutcome, int]] = {}
+        for automation_id, outcome, n in rows:
+            found.setdefault(sql.as_uuid(automation_id), {})[SendOutcome(outcome)] = int(n)
+        return found
+
+    async def note_order(self, member_id: UUID, placed_at: datetime) -> None:
+        await sql.execute(
+            "INSERT INTO automation_member (member_id, last_order_at, handed_over) "
+            "VALUES ($1, $2, 0) ON CONFLICT (member_id) DO UPDATE SET last_order_at = "
+            "excluded.last_order_at",
+            member_id,
+            placed_at,
+        )
+
+    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
+        rows = await sql.fetch(
+            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
+            "VALUES ($1, NULL, 1, $2) ON CONFLICT (member_id) DO UPDATE SET handed_over = "
+            "automation_member.handed_over + 1, store_id = excluded.store_id "
+            "RETURNING handed_over",
+            member_id,
+            store_id,
+        )
+        return int(rows[0]["handed_over"])
+
+    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]:
+        rows = await AutomationMemberRow.filter(member_id__in=list(member_ids))
+        return {r.member_id: MemberActivity(r.handed_over, r.store_id) for r in rows}
+
+    async def quiet_since(
+        self, before: datetime, after: UUID | None, limit: int
+    ) -> list[tuple[UUID, datetime]]:
+        query = AutomationMemberRow.filter(last_order_at__lt=before)
+        if after is not None:
+            query = query.filter(member_id__gt=after)
+        rows = await query.order_by("member_id").limit(limit)
+        return [(r.member_id, r.last_order_at) for r in rows if r.last_order_at is not None]
+
+    async def move_member(self, source: UUID, target: UUID) -> None:
+        await sql.execute(
+            "UPDATE automation_send SET member_id = $1 WHERE member_id = $2 AND NOT EXISTS "
+            "(SELECT 1 FROM automation_send t WHERE t.member_id = $1 "
+            "AND t.automation_id = automation_send.automation_id "
+            "AND t.period_key = automation_send.period_key)",
+            target,
+            source,
+        )
+        absorbed = await AutomationMemberRow.get_or_none(member_id=source)
+        if absorbed is None:
+            return
+        await sql.execute(
+            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET "
+            "handed_over = automation_member.handed_over + excluded.handed_over, "
+            "last_order_at = CASE WHEN automation_member.last_order_at IS NULL "
+            "OR automation_member.last_order_at < excluded.last_order_at "
+            "THEN excluded.last_order_at ELSE automation_member.last_order_at END, "
+            "store_id = COALESCE(automation_member.store_id, excluded.store_id)",
+            target,
+            absorbed.last_order_at,
+            absorbed.handed_over,
+            absorbed.store_id,
+        )
+        await AutomationMemberRow.filter(member_id=source).delete()
