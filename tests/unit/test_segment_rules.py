@@ -34,8 +34,8 @@ from domain.engagement.segment_rules import (
 
 FACTS = catalogue(
     ["MEMBER", "SILVER", "GOLD", "DIAMOND"],
-    ["MINI_PROGRAM", "POS", "KIOSK"],
-    ["champions", "loyal", "at_risk", "lost"],
+    ["MINI_PROGRAM", "H5", "KIOSK", "POS", "CS"],
+    ["champions", "loyal", "potential", "at_risk", "hibernating", "lost"],
 )
 NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 TAGS = ["vip", "wecom", "it's"]
@@ -94,7 +94,7 @@ def test_and_binds_tighter_than_or_and_not_reads_one_condition() -> None:
         ("TAG vip", "TAG takes a quoted tag name", 5),
         ("orders_30 > 1 AND", "Expected a fact, TAG, NOT or '(', found the end", 18),
         ("orders_30 ~ 1", "Unexpected '~'", 11),
-        ("marketing_consent = yes", "marketing_consent is TRUE or FALSE", 21),
+        ("marketing_sms = yes", "marketing_sms is TRUE or FALSE", 17),
         ("tier NOT ('GOLD')", "Expected IN after NOT, found '('", 10),
         ("TAG ''", "Quoted text is 1-64 printable characters", 5),
         ("NOT " * 11 + "orders_30 > 1", "A rule nests at most 10 deep", 41),
