@@ -349,7 +349,10 @@ class Runtime:
         self.member_facts = FactsDeps(uow=self.unit_of_work, clock=self.clock)
         self.metrics = MetricsDeps(uow=self.unit_of_work, clock=self.clock)
         self.segments = SegmentDeps(
-            uow=self.unit_of_work, clock=self.clock, loyalty_policy=self.loyalty.policy
+            uow=self.unit_of_work,
+            clock=self.clock,
+            members=self.members,
+            loyalty_policy=self.loyalty.policy,
         )
         self.automations = AutomationDeps(
             uow=self.unit_of_work,

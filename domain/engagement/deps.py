@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from domain.clock import Clock
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import PointsPolicy
+from domain.members.deps import MemberDeps
 from domain.promotions.deps import CouponDeps
 from domain.uow import UnitOfWorkFactory
 
@@ -52,4 +53,6 @@ class SegmentDeps:
 
     uow: UnitOfWorkFactory
     clock: Clock
+    members: MemberDeps  # the PII access log of the CSV export
     loyalty_policy: PointsPolicy = field(default_factory=PointsPolicy)
+    export_batch: int = 100  # members per page (and per transaction) of the CSV export

@@ -26,7 +26,9 @@ from domain.engagement.segments_ports import Where
 from domain.errors import EngagementError, EngagementErrorCode
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
+from domain.live import mask_name
 from domain.locations.model import local_date
+from domain.members.services import display_names_in_uow, log_pii_reads_in_uow
 from domain.ordering.model import SalesChannel
 from domain.ordering.services import is_cs
 from domain.pagination import Page, PageRequest
@@ -188,6 +190,27 @@ async def members(deps: SegmentDeps, actor: Principal, rule: str, page: PageRequ
     stores = _stores(actor)
     async with deps.uow() as uow:
         return await uow.segments.members(_where(deps, rule), stores, page)
+
+
+EXPORT_READ = "NAME_MASKED"
+
+
+async def export_page(
+    deps: SegmentDeps, actor: Principal, segment_id: UUID, page: PageRequest
+) -> tuple[Segment, Page[tuple[UUID, str]]]:
+    """One keyset page of the CSV export for CS: the members the actor may see, each with their
+    masked name (王**); like every staff export of members it is in the PII access log (an
+    entry per member of the page, in the same transaction)."""
+    stores = _stores(actor)
+    async with deps.uow() as uow:
+        found = await _get_in_uow(uow, segment_id)
+        ids = await uow.segments.members(_where(deps, found.rule), stores, page)
+        names = await display_names_in_uow(uow, list(ids.items))
+        shown = [(m, mask_name(names.get(m)) or "**") for m in ids.items]
+        reads = {m: [EXPORT_READ] for m in ids.items}
+        why = f"segment export: {found.name}"[:200]
+        await log_pii_reads_in_uow(deps.members, uow, actor.label, reads, why)
+    return found, Page(shown, ids.keys, ids.has_next, ids.has_previous)
 
 
 async def preview(deps: SegmentDeps, actor: Principal, rule: str) -> tuple[str, int]:

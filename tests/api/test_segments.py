@@ -6,6 +6,7 @@ manager counts only members with an order at their stores; the daily size job is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,7 @@ from domain.engagement.segments import facts, record_segment_sizes
 from domain.engagement.segments_model import BUILT_INS
 from domain.identity.model import StaffRole
 from infra.db.models.facts import MemberFactsRow
+from infra.db.models.members import PiiAccessRow
 from infra.db.models.segments import SegmentSizeRow
 from infra.db.models.tags import MemberTagRow, TagRow
 from infra.repositories.facts import FACT_COLUMNS
@@ -277,3 +279,40 @@ async def test_the_size_job_records_one_size_per_day(
         len(await _expected(runtime.segments, "last_order_days < 60", clock.now())),
     ]
     assert history[0]["day"] < history[1]["day"]
+
+
+async def _csv(caller: Api, segment_id: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {caller.token}"}
+    url = f"/engagement/segments/{segment_id}/members.csv"
+    return await caller.client.get(url, headers=headers)
+
+
+async def test_cs_exports_member_ids_with_masked_names_logged(
+    api: Api,
+    admin: Api,
+    cs: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    people = await _members(api, clock.now())
+    everyone = await _segment(admin, "Everyone", "orders_365 >= 0")
+    # Pages of 3: the export reads 8 members in three keyset pages.
+    monkeypatch.setattr(runtime, "segments", replace(runtime.segments, export_batch=3))
+    response = await _csv(cs, everyone)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.splitlines()
+    assert lines[0] == "member_id,name"
+    by_id = sorted(people, key=lambda p: p.key)
+    assert lines[1:] == [f"{p.id},王**" for p in by_id]
+    logged = await PiiAccessRow.filter(reason="segment export: Everyone").order_by("member_id")
+    assert [r.member_id for r in logged] == [p.key for p in by_id]
+    assert {(r.actor.startswith("STAFF:"), tuple(r.kinds)) for r in logged} == {
+        (True, ("NAME_MASKED",))
+    }
+    missing = await _csv(cs, encode_id("Segment", UUID(int=7)))
+    assert missing.status_code == 404
+    assert (await _csv(clerk_a, everyone)).status_code == 403
+    assert (await _csv(api, everyone)).status_code == 401
