@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from api.arguments import page_args, top_level_error
@@ -61,10 +62,21 @@ class Segment:
             key=segment,
         )
 
-    @strawberry.field(description="Members in it now (one COUNT over member facts).")
+    @strawberry.field(
+        description="Members in it now (a COUNT over member facts; a page of segments counts "
+        "them all in one statement)."
+    )
     async def size(self, info: Info[Context, Any]) -> int:
+        context = info.context
+        if context.segment_sizes is None:
+            deps, viewer = context.runtime.segments, actor(info)
+
+            async def count(rules: list[str]) -> list[int]:
+                return await service.sizes(deps, viewer, rules)
+
+            context.segment_sizes = DataLoader(count)
         try:
-            return await service.size(info.context.runtime.segments, actor(info), self.key.rule)
+            return await context.segment_sizes.load(self.key.rule)
         except DomainError as error:
             raise top_level_error(error) from None
 

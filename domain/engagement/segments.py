@@ -48,17 +48,20 @@ def facts(deps: SegmentDeps) -> dict[str, rules.Fact]:
     )
 
 
-async def _checked_in_uow(deps: SegmentDeps, uow: UnitOfWork, rule: str) -> rules.Rule:
-    """The rule's tree, or INVALID_RULE with the reader's message and position, or naming a
-    tag that does not exist."""
+async def _checked_in_uow(
+    deps: SegmentDeps, uow: UnitOfWork, rule: str, field: Sequence[str] = ("input", "rule")
+) -> rules.Rule:
+    """The rule's tree, or INVALID_RULE (on `field`) with the reader's message and position,
+    or naming a tag that does not exist."""
     try:
         tree = rules.parse(rule, facts(deps))
     except rules.RuleError as error:
-        raise _error(EngagementErrorCode.INVALID_RULE, str(error), "rule") from None
+        raise EngagementError(EngagementErrorCode.INVALID_RULE, str(error), list(field)) from None
     known = {t.name for t in await uow.tags.all()}
     unknown = sorted(rules.tags_named(tree) - known)
     if unknown:
-        raise _error(EngagementErrorCode.INVALID_RULE, f"No tag is named {unknown[0]!r}.", "rule")
+        message = f"No tag is named {unknown[0]!r}."
+        raise EngagementError(EngagementErrorCode.INVALID_RULE, message, list(field))
     return tree
 
 
@@ -179,11 +182,14 @@ def _where(deps: SegmentDeps, rule: str) -> Where:
     return rules.to_sql(rules.parse(rule, facts(deps)), deps.clock.now())
 
 
-async def size(deps: SegmentDeps, actor: Principal, rule: str) -> int:
-    """The members of a saved rule the actor may see, now."""
+async def sizes(deps: SegmentDeps, actor: Principal, saved: Sequence[str]) -> list[int]:
+    """The members of each saved rule the actor may see, now, in one statement (a page of
+    segments asks for its sizes at once)."""
     stores = _stores(actor)
+    catalogue = facts(deps)
+    trees = [rules.parse(rule, catalogue) for rule in saved]
     async with deps.uow() as uow:
-        return await uow.segments.size(_where(deps, rule), stores)
+        return await uow.segments.sizes(trees, deps.clock.now(), stores)
 
 
 async def members(deps: SegmentDeps, actor: Principal, rule: str, page: PageRequest) -> Page[UUID]:
@@ -218,7 +224,7 @@ async def preview(deps: SegmentDeps, actor: Principal, rule: str) -> tuple[str, 
     saved, the size); INVALID_RULE as on save. Saves nothing."""
     stores = _stores(actor)
     async with deps.uow() as uow:
-        tree = await _checked_in_uow(deps, uow, rule)
+        tree = await _checked_in_uow(deps, uow, rule, ("rule",))
         found = await uow.segments.size(rules.to_sql(tree, deps.clock.now()), stores)
     return rules.render(tree), found
 
@@ -235,7 +241,7 @@ async def size_history(
         )
     since = local_date(deps.clock.now(), None) - timedelta(days=days - 1)
     async with deps.uow() as uow:
-        return await uow.segments.sizes(segment_id, since)
+        return await uow.segments.history(segment_id, since)
 
 
 async def record_segment_sizes(deps: SegmentDeps) -> int:

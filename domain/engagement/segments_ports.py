@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.engagement.segment_rules import Rule
 from domain.engagement.segments_model import Segment, SegmentSize, SegmentStatus
 from domain.pagination import Page, PageRequest
 
@@ -35,6 +36,12 @@ class SegmentRepository(Protocol):
         them), in one statement."""
         ...
 
+    async def sizes(
+        self, rules: Sequence[Rule], at: datetime, stores: Sequence[UUID] | None
+    ) -> list[int]:
+        """`size` of each rule as of `at`, all in one statement (a page of segments)."""
+        ...
+
     async def members(
         self, where: Where, stores: Sequence[UUID] | None, page: PageRequest
     ) -> Page[UUID]:
@@ -45,6 +52,6 @@ class SegmentRepository(Protocol):
         """Upsert: one size per segment and day, the last recording wins."""
         ...
 
-    async def sizes(self, segment_id: UUID, since: date) -> list[SegmentSize]:
+    async def history(self, segment_id: UUID, since: date) -> list[SegmentSize]:
         """Oldest first."""
         ...

@@ -5,10 +5,11 @@ stores' orders)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from domain.engagement.segment_rules import Rule, to_sql
 from domain.engagement.segments_model import Segment, SegmentSize, SegmentStatus
 from domain.engagement.segments_ports import SegmentRepository, Where
 from domain.ids import new_id
@@ -27,8 +28,11 @@ def _segment(row: SegmentRow) -> Segment:
     )
 
 
-def _members_sql(where: Where, stores: Sequence[UUID] | None) -> tuple[str, list[Any]]:
-    """`FROM … WHERE …` of the active members in the segment (and at the stores)."""
+def _members_sql(
+    where: Where, stores: Sequence[UUID] | None, start: int = 1
+) -> tuple[str, list[Any]]:
+    """`FROM … WHERE …` of the active members in the segment (and at the stores); the rule's
+    parameters numbered from `start`, the stores' after them."""
     condition, params = where
     text = (
         "FROM member_facts f JOIN member m ON m.id = f.member_id "
@@ -38,7 +42,7 @@ def _members_sql(where: Where, stores: Sequence[UUID] | None) -> tuple[str, list
     if stores is not None:
         if not stores:
             return text + " AND 1 = 0", values
-        marks = sql.placeholders(len(stores), len(values) + 1)
+        marks = sql.placeholders(len(stores), start + len(values))
         text += (
             " AND EXISTS (SELECT 1 FROM customer_order o WHERE o.member_id = f.member_id "
             f"AND o.location_id IN ({marks}))"
@@ -105,6 +109,21 @@ class TortoiseSegmentRepository(SegmentRepository):
         rows = await sql.fetch(f"SELECT COUNT(*) AS n {text}", *values)
         return int(rows[0]["n"])
 
+    async def sizes(
+        self, rules: Sequence[Rule], at: datetime, stores: Sequence[UUID] | None
+    ) -> list[int]:
+        if not rules:
+            return []
+        counts: list[str] = []
+        values: list[Any] = []
+        for n, rule in enumerate(rules):
+            start = len(values) + 1
+            text, more = _members_sql(to_sql(rule, at, start=start), stores, start)
+            counts.append(f"(SELECT COUNT(*) {text}) AS n{n}")
+            values += more
+        [row] = await sql.fetch(f"SELECT {', '.join(counts)}", *values)
+        return [int(row[f"n{n}"]) for n in range(len(rules))]
+
     async def members(
         self, where: Where, stores: Sequence[UUID] | None, page: PageRequest
     ) -> Page[UUID]:
@@ -129,6 +148,6 @@ class TortoiseSegmentRepository(SegmentRepository):
             size,
         )
 
-    async def sizes(self, segment_id: UUID, since: date) -> list[SegmentSize]:
+    async def history(self, segment_id: UUID, since: date) -> list[SegmentSize]:
         rows = await SegmentSizeRow.filter(segment_id=segment_id, day__gte=since).order_by("day")
         return [SegmentSize(r.day, r.size) for r in rows]

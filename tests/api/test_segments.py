@@ -134,7 +134,8 @@ async def test_a_wrong_rule_is_refused_with_what_and_where(
         assert (error["code"], error["field"]) == (code, ["input", "rule"]), rule
         assert message in error["message"] and where in error["message"], error
         preview = (await cs.data(PREVIEW, {"r": rule}))["previewSegment"]
-        assert [e["code"] for e in preview["errors"]] == [code] and preview["size"] is None
+        assert [(e["code"], e["field"]) for e in preview["errors"]] == [(code, ["rule"])]
+        assert preview["errors"][0]["message"] == error["message"] and preview["size"] is None
     taken = await admin.data(CREATE, {"i": {"name": "Big spenders", "rule": "orders_30 > 1"}})
     assert [e["code"] for e in taken["createSegment"]["errors"]] == ["SEGMENT_EXISTS"]
     blank = await admin.data(CREATE, {"i": {"name": " ", "rule": "orders_30 > 1"}})
@@ -316,3 +317,27 @@ async def test_cs_exports_member_ids_with_masked_names_logged(
     assert missing.status_code == 404
     assert (await _csv(clerk_a, everyone)).status_code == 403
     assert (await _csv(api, everyone)).status_code == 401
+
+
+async def test_a_page_of_segments_counts_every_size_in_one_statement(
+    api: Api, admin: Api, cs: Api, manager_a: Api, runtime: Runtime, clock: MovableClock
+) -> None:
+    await _members(api, clock.now())
+    sized = """query($first: Int) { segments(first: $first, status: ACTIVE) {
+      nodes { rule size } } }"""
+    await cs.data(LIST)  # the built-ins exist
+
+    async def statements(caller: Api, first: int) -> tuple[int, list[dict[str, Any]]]:
+        with count_sql() as sent:
+            nodes = (await caller.data(sized, {"first": first}))["segments"]["nodes"]
+        assert len(nodes) == first
+        return len(sent), nodes
+
+    two, _ = await statements(cs, 2)
+    seven, nodes = await statements(cs, 7)
+    assert two == seven
+    for node in nodes:
+        assert node["size"] == len(await _expected(runtime.segments, node["rule"], clock.now()))
+    # A store manager's sizes in the same single statement: nobody ordered at their store.
+    _, theirs = await statements(manager_a, 7)
+    assert [n["size"] for n in theirs] == [0] * 7
