@@ -9,6 +9,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from tortoise.exceptions import IntegrityError
+
 from domain.engagement.segment_rules import Rule, to_sql
 from domain.engagement.segments_model import Segment, SegmentSize, SegmentStatus
 from domain.engagement.segments_ports import SegmentRepository, Where
@@ -68,22 +70,18 @@ class TortoiseSegmentRepository(SegmentRepository):
         return bool(inserted)
 
     async def save(self, segment: Segment) -> bool:
-        taken = await sql.fetch(
-            "SELECT id FROM segment WHERE name = $1 AND id <> $2", segment.name, segment.id
-        )
-        if taken:
+        # A taken name is the unique index's answer (a rename racing another, too); the caller
+        # then raises, which rolls back the transaction the failed UPDATE aborted.
+        changes = {
+            "name": segment.name,
+            "rule": segment.rule,
+            "status": segment.status.value,
+            "updated_at": segment.updated_at,
+        }
+        try:
+            await sql.update("segment", changes, "id = $1", segment.id)
+        except IntegrityError:
             return False
-        await sql.update(
-            "segment",
-            {
-                "name": segment.name,
-                "rule": segment.rule,
-                "status": segment.status.value,
-                "updated_at": segment.updated_at,
-            },
-            "id = $1",
-            segment.id,
-        )
         return True
 
     async def get(self, segment_id: UUID) -> Segment | None:

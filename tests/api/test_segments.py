@@ -164,6 +164,9 @@ async def test_built_ins_exist_once_editable_and_archived_not_deleted(admin: Api
     assert edited["updateSegment"]["segment"]["rule"] == "last_order_days >= 120"
     bad = await admin.data(UPDATE, {"i": {"id": churned, "rule": "last_order_days >= x"}})
     assert [e["code"] for e in bad["updateSegment"]["errors"]] == ["INVALID_RULE"]
+    renamed = await admin.data(UPDATE, {"i": {"id": churned, "name": "new"}})
+    assert [e["code"] for e in renamed["updateSegment"]["errors"]] == ["SEGMENT_EXISTS"]
+    assert {n["name"] for n in (await cs.data(LIST))["segments"]["nodes"]} >= {"churned", "new"}
     archived = await admin.data(ARCHIVE, {"i": {"id": churned}})
     assert archived["archiveSegment"]["segment"]["status"] == "ARCHIVED"
     active = (await cs.data(LIST, {"s": "ACTIVE"}))["segments"]["nodes"]
