@@ -20,6 +20,7 @@ depends_on = None
 
 UUID = sa.CHAR(36).with_variant(postgresql.UUID(), "postgresql")
 TS = sa.TIMESTAMP(timezone=True)
+BOOL = sa.Integer().with_variant(sa.Boolean(), "postgresql")
 
 
 def upgrade() -> None:
@@ -28,7 +29,7 @@ def upgrade() -> None:
         sa.Column("id", UUID, primary_key=True),
         sa.Column("name", sa.String(60), nullable=False, unique=True),
         sa.Column("rule", sa.Text(), nullable=False),
-        sa.Column("built_in", sa.Boolean(), nullable=False),
+        sa.Column("built_in", BOOL, nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
