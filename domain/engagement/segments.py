@@ -178,8 +178,18 @@ async def segment(deps: SegmentDeps, actor: Principal, segment_id: UUID) -> Segm
         return await _get_in_uow(uow, segment_id)
 
 
+def _saved(catalogue: dict[str, rules.Fact], rule: str) -> rules.Rule:
+    """A saved rule's tree; INVALID_RULE when today's configuration no longer reads it (a tier
+    it names was removed from the points policy): edit the segment."""
+    try:
+        return rules.parse(rule, catalogue)
+    except rules.RuleError as error:
+        message = f"The saved rule no longer reads: {error}"
+        raise EngagementError(EngagementErrorCode.INVALID_RULE, message) from None
+
+
 def _where(deps: SegmentDeps, rule: str) -> Where:
-    return rules.to_sql(rules.parse(rule, facts(deps)), deps.clock.now())
+    return rules.to_sql(_saved(facts(deps), rule), deps.clock.now())
 
 
 async def sizes(deps: SegmentDeps, actor: Principal, saved: Sequence[str]) -> list[int]:
@@ -187,7 +197,7 @@ async def sizes(deps: SegmentDeps, actor: Principal, saved: Sequence[str]) -> li
     segments asks for its sizes at once)."""
     stores = _stores(actor)
     catalogue = facts(deps)
-    trees = [rules.parse(rule, catalogue) for rule in saved]
+    trees = [_saved(catalogue, rule) for rule in saved]
     async with deps.uow() as uow:
         return await uow.segments.sizes(trees, deps.clock.now(), stores)
 
@@ -246,13 +256,20 @@ async def size_history(
 
 async def record_segment_sizes(deps: SegmentDeps) -> int:
     """The job (after the nightly facts rebuild): each ACTIVE segment's size today, an upsert
-    per segment and store-local day, so a second run the same day only refreshes it."""
+    per segment and store-local day, so a second run the same day only refreshes it. A rule
+    that today's configuration no longer reads is skipped (its reads say INVALID_RULE). The
+    number of sizes recorded."""
     await ensure_built_ins(deps)
     async with deps.uow() as uow:
         active = await uow.segments.active()
     today = local_date(deps.clock.now(), None)
+    recorded = 0
     for found in active:
+        try:
+            where = _where(deps, found.rule)
+        except EngagementError:
+            continue
         async with deps.uow() as uow:
-            count = await uow.segments.size(_where(deps, found.rule), None)
-            await uow.segments.record_size(found.id, today, count)
-    return len(active)
+            await uow.segments.record_size(found.id, today, await uow.segments.size(where, None))
+        recorded += 1
+    return recorded

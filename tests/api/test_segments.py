@@ -344,3 +344,19 @@ async def test_a_page_of_segments_counts_every_size_in_one_statement(
     # A store manager's sizes in the same single statement: nobody ordered at their store.
     _, theirs = await statements(manager_a, 7)
     assert [n["size"] for n in theirs] == [0] * 7
+
+
+async def test_a_saved_rule_today_s_tiers_no_longer_read_says_so(
+    api: Api, admin: Api, cs: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gold = await _segment(admin, "Gold", "tier = 'GOLD'")
+    policy = runtime.segments.loyalty_policy
+    tiers = tuple(t for t in policy.tiers if t.name != "GOLD")
+    fewer = replace(runtime.segments, loyalty_policy=replace(policy, tiers=tiers))
+    monkeypatch.setattr(runtime, "segments", fewer)
+    answer = await cs(ONE, {"id": gold, "first": 5})
+    [error] = answer["errors"]
+    assert error["extensions"]["code"] == "INVALID_RULE"
+    assert "The saved rule no longer reads: tier is one of 'MEMBER', 'SILVER'" in error["message"]
+    assert await record_segment_sizes(fewer) == len(BUILT_INS)  # the others are recorded
+    assert await SegmentSizeRow.filter(segment_id=decode_id(gold, "Segment")).count() == 0
