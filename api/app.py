@@ -53,6 +53,7 @@ from api.middleware import (
 )
 from api.persisted import PersistedQueries, PersistedQueriesTransportWS, PersistedQueryRefused
 from api.schema import build_schema
+from api.segments_export import segment_members_csv
 from api.webhooks import payment_webhook
 from domain.errors import DomainError
 from infra.jobs import InProcessScheduler
@@ -338,6 +339,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     graphql = AuthMiddleware(OmnishelfGraphQL(runtime), runtime)
     export = request_response(member_export(runtime))
     numbers = request_response(metrics_csv(runtime))
+    segment_members = request_response(segment_members_csv(runtime))
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -346,6 +348,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
             Route("/engagement/metrics.csv", AuthMiddleware(numbers, runtime), methods=["GET"]),
+            Route(
+                "/engagement/segments/{id}/members.csv",
+                AuthMiddleware(segment_members, runtime),
+                methods=["GET"],
+            ),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(ASSET_ROUTE, graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql),

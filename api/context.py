@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 
 from api.loaders import Loaders
 from domain.identity.model import Principal
@@ -29,6 +30,8 @@ class Context:
     # The credential the caller authenticated with (`Bearer ...`): a WebSocket checks it again
     # at every subscribe and while it stays open (api/app.py, api/subscriptions.py).
     authorization: str | None = None
+    # Segment sizes asked for in this request, counted together (api/types/segments.py).
+    segment_sizes: DataLoader[str, int] | None = None
 
     @property
     def client_address(self) -> str:

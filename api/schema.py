@@ -51,6 +51,7 @@ from api.mutations.points import PointsMutations
 from api.mutations.referrals import ReferralMutations
 from api.mutations.refunds import RefundMutations
 from api.mutations.reviews import ReviewMutations
+from api.mutations.segments import SegmentMutations
 from api.mutations.subscriptions import SubscriptionMutations
 from api.mutations.tags import TagMutations
 from api.mutations.till_returns import TillReturnMutations
@@ -61,6 +62,7 @@ from api.reconciliation import ReconciliationMutations, ReconciliationQueries
 from api.referral_queries import ReferralQueries
 from api.response_cache import CatalogResponses
 from api.review_queries import ReviewQueries
+from api.segments_queries import SegmentQueries
 from api.subscriptions import Subscription
 from api.tags_queries import TagQueries
 from api.till_return_queries import TillReturnQueries
@@ -95,6 +97,7 @@ class Query(
     TagQueries,
     MetricsQueries,
     AutomationQueries,
+    SegmentQueries,
 ):
     pass
 
@@ -125,6 +128,7 @@ class Mutation(
     GuideMutations,
     TagMutations,
     AutomationMutations,
+    SegmentMutations,
 ):
     pass
 

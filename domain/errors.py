@@ -100,7 +100,9 @@
           TAG_NOT_MANUAL (an automatic tag is set by its rule, never by hand); metrics:
           RANGE_TOO_LONG (more days than the granularity allows, more than 24 cohorts);
           automations: AUTOMATION_ARCHIVED (an archived automation changes no more),
-          INVALID_TRANSITION (pausing a paused one, resuming an active one)
+          INVALID_TRANSITION (pausing a paused one, resuming an active one); segments:
+          INVALID_RULE (a rule the segment language cannot read, with the position, or a TAG
+          naming no tag), SEGMENT_EXISTS (a segment's name is unique)
 
 Resolvers turn a DomainError into the matching GraphQL `*Error` type of the payload; nothing
 else in the API layer invents codes. Permission failures that happen before a use case
@@ -373,6 +375,8 @@ class EngagementErrorCode(StrEnum):
     RANGE_TOO_LONG = "RANGE_TOO_LONG"
     AUTOMATION_ARCHIVED = "AUTOMATION_ARCHIVED"
     INVALID_TRANSITION = "INVALID_TRANSITION"
+    INVALID_RULE = "INVALID_RULE"
+    SEGMENT_EXISTS = "SEGMENT_EXISTS"
 
 
 ErrorCode = (

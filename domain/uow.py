@@ -14,6 +14,7 @@ from domain.catalog.ports import CatalogRepository
 from domain.engagement.automations_ports import AutomationRepository
 from domain.engagement.facts_ports import MemberFactsRepository
 from domain.engagement.metrics_ports import MetricsReadModel
+from domain.engagement.segments_ports import SegmentRepository
 from domain.engagement.tags_ports import TagRepository
 from domain.growth.assists_ports import AssistRepository
 from domain.growth.group_buys_ports import GroupBuyRepository
@@ -110,6 +111,8 @@ class UnitOfWork(Protocol):
     def metrics(self) -> MetricsReadModel: ...
     @property
     def automations(self) -> AutomationRepository: ...
+    @property
+    def segments(self) -> SegmentRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -23,6 +23,7 @@ from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
 from domain.engagement.automations_run import run_automations
 from domain.engagement.facts import rebuild_member_facts
+from domain.engagement.segments import record_segment_sizes
 from domain.growth.assists import expire_tasks
 from domain.growth.group_buys import fail_expired_groups
 from domain.identity.services import purge_expired_sessions
@@ -135,6 +136,10 @@ async def _rebuild_member_facts(runtime: Runtime) -> int:
     return (await rebuild_member_facts(runtime.member_facts)).members
 
 
+async def _record_segment_sizes(runtime: Runtime) -> int:
+    return await record_segment_sizes(runtime.segments)
+
+
 async def _fail_group_buys(runtime: Runtime) -> int:
     return await fail_expired_groups(runtime.group_buys)
 
@@ -197,6 +202,14 @@ JOBS: list[Job] = [
         _rebuild_member_facts,
         86400,
         "recomputes every member's facts from the source tables, RFM scores and automatic tags",
+    ),
+    # Hourly, not daily at 00:00 UTC with the rebuild (they would run at once): the day's size
+    # is the day's last recording, so it follows that night's rebuild.
+    Job(
+        "record_segment_sizes",
+        _record_segment_sizes,
+        3600,
+        "records each active segment's size for the store-local day (an upsert per day)",
     ),
     Job("deliver_outbox", _deliver_outbox, 10, "sends due outbox notifications (at least once)"),
     Job(

@@ -25,7 +25,13 @@ from domain.catalog.deps import CatalogDeps
 from domain.clock import Clock, SystemClock
 from domain.engagement.automations import export_sends as export_automation_sends
 from domain.engagement.automations_triggers import register_handlers as register_automation_handlers
-from domain.engagement.deps import AutomationDeps, AutomationPolicy, FactsDeps, MetricsDeps
+from domain.engagement.deps import (
+    AutomationDeps,
+    AutomationPolicy,
+    FactsDeps,
+    MetricsDeps,
+    SegmentDeps,
+)
 from domain.engagement.facts import register_facts_handlers
 from domain.engagement.tags import register_tag_handlers
 from domain.events import DataExporters, EventHandlers
@@ -342,6 +348,12 @@ class Runtime:
         )
         self.member_facts = FactsDeps(uow=self.unit_of_work, clock=self.clock)
         self.metrics = MetricsDeps(uow=self.unit_of_work, clock=self.clock)
+        self.segments = SegmentDeps(
+            uow=self.unit_of_work,
+            clock=self.clock,
+            members=self.members,
+            loyalty_policy=self.loyalty.policy,
+        )
         self.automations = AutomationDeps(
             uow=self.unit_of_work,
             clock=self.clock,

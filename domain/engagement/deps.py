@@ -1,13 +1,16 @@
 """What the engagement services are given: `FactsDeps` (tags, member facts and RFM),
 `MetricsDeps` (metrics and cohorts), `AutomationDeps` (automations: grants go through
-promotions' coupons and loyalty's points, messages through the outbox)."""
+promotions' coupons and loyalty's points, messages through the outbox), `SegmentDeps`
+(segments)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.clock import Clock
 from domain.loyalty.deps import LoyaltyDeps
+from domain.loyalty.model import PointsPolicy
+from domain.members.deps import MemberDeps
 from domain.promotions.deps import CouponDeps
 from domain.uow import UnitOfWorkFactory
 
@@ -42,3 +45,14 @@ class AutomationDeps:
     coupons: CouponDeps
     loyalty: LoyaltyDeps
     policy: AutomationPolicy = AutomationPolicy()
+
+
+@dataclass(frozen=True)
+class SegmentDeps:
+    """Segments: rules are read against today's tiers (loyalty's policy)."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    members: MemberDeps  # the PII access log of the CSV export
+    loyalty_policy: PointsPolicy = field(default_factory=PointsPolicy)
+    export_batch: int = 100  # members per page (and per transaction) of the CSV export

@@ -59,7 +59,8 @@ class Fact:
 def catalogue(
     tiers: Sequence[str], channels: Sequence[str], segments: Sequence[str]
 ) -> dict[str, Fact]:
-    """The facts a rule may name, with today's configured tiers, channels and RFM segments."""
+    """The facts a rule may name (member_facts' columns), with today's configured tiers,
+    channels and RFM segments as stored there (a rule's `'gold'` reads as the stored `GOLD`)."""
     counts = [
         *(f"orders_{n}" for n in (30, 90, 365)),
         "points_balance",
@@ -76,7 +77,7 @@ def catalogue(
         Fact("tier", FactKind.CHOICE, "tier", tuple(tiers)),
         Fact("preferred_channel", FactKind.CHOICE, "preferred_channel", tuple(channels)),
         Fact("rfm_segment", FactKind.CHOICE, "rfm_segment", tuple(segments)),
-        Fact("marketing_consent", FactKind.FLAG, "marketing_consent"),
+        *(Fact(f"marketing_{c}", FactKind.FLAG, f"marketing_{c}") for c in ("sms", "wechat")),
     ]
     return {f.name: f for f in facts}
 

@@ -129,6 +129,11 @@ async def surviving_member_in_uow(uow: UnitOfWork, member_id: UUID) -> Member | 
     return await resolve_member(uow.members, member_id)
 
 
+async def display_names_in_uow(uow: UnitOfWork, member_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The members' display names, by id, in one read (another context's export)."""
+    return {m.id: m.display_name for m in await uow.members.get_many(member_ids)}
+
+
 async def identity_hashes_in_uow(uow: UnitOfWork, member_id: UUID) -> list[str]:
     """The keyed lookup hashes of the member's identifiers (no identifier can be read back
     from them): growth keeps an erased member's to know them when they return."""

@@ -45,6 +45,7 @@ from infra.repositories.promotions import TortoiseFlashSaleRepository
 from infra.repositories.reconciliation import TortoiseReconciliationRepository
 from infra.repositories.referrals import TortoiseReferralRepository
 from infra.repositories.reviews import TortoiseReviewRepository
+from infra.repositories.segments import TortoiseSegmentRepository
 from infra.repositories.subscriptions import TortoiseSubscriptionRepository
 from infra.repositories.tags import TortoiseTagRepository
 from infra.repositories.till_returns import TortoiseTillReturnRepository
@@ -96,6 +97,7 @@ class Repositories:
         self.member_facts = TortoiseMemberFactsRepository()
         self.metrics = SqlMetricsReadModel()
         self.automations = TortoiseAutomationRepository()
+        self.segments = TortoiseSegmentRepository()
 
 
 class ReadUnitOfWork(Repositories):

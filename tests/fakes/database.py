@@ -165,6 +165,10 @@ class FakeUnitOfWork(UnitOfWork):
         raise _unfaked("automations")
 
     @property
+    def segments(self) -> NoReturn:
+        raise _unfaked("segments")
+
+    @property
     def aftersales(self) -> FakeAfterSales:
         return self._db.aftersales
 

@@ -47,6 +47,7 @@ OWNER = {
     "member_facts": "engagement",
     "metrics": "engagement",  # a read model over the other contexts' tables (infra, SQL)
     "automations": "engagement",
+    "segments": "engagement",
 }
 # Every context hands the idempotency store to `domain.idempotency.once`, its one service.
 SHARED = {"idempotency"}

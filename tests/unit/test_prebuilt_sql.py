@@ -74,6 +74,8 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("guides", "BINDING_COLUMNS"): ("GuideBindingRow", ("_binding",), frozenset()),
     ("tags", "TAG_COLUMNS"): ("TagRow", ("_tag",), frozenset()),
     ("tags", "MEMBER_TAG_COLUMNS"): ("MemberTagRow", ("_member_tag",), frozenset()),
+    ("segments", "SEGMENT_COLUMNS"): ("SegmentRow", ("_segment",), frozenset()),
+    ("segments", "SEGMENT_SIZE_COLUMNS"): ("SegmentSizeRow", (), frozenset()),
     # A refresh writes the facts; the RFM scores only the nightly scoring.
     ("facts", "FACT_COLUMNS"): (
         "MemberFactsRow",

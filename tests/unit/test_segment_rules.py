@@ -15,30 +15,28 @@ from hypothesis import strategies as st
 
 from domain.engagement.segment_rules import (
     All,
-    Among,
     AnyOf,
     Compare,
-    Fact,
-    FactKind,
     HasTag,
     Not,
     Rule,
     RuleError,
-    catalogue,
     matches,
     parse,
     render,
     tags_named,
     to_sql,
 )
-
-FACTS = catalogue(
-    ["MEMBER", "SILVER", "GOLD", "DIAMOND"],
-    ["MINI_PROGRAM", "POS", "KIOSK"],
-    ["champions", "loyal", "at_risk", "lost"],
+from tests.support.segment_rules import (
+    COLUMNS,
+    FACTS,
+    NOW,
+    RULES,
+    TAGS,
+    boundary_members,
+    boundary_rules,
+    member_facts_row,
 )
-NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
-TAGS = ["vip", "wecom", "it's"]
 
 
 def test_the_issue_s_example_reads_as_written() -> None:
@@ -94,7 +92,7 @@ def test_and_binds_tighter_than_or_and_not_reads_one_condition() -> None:
         ("TAG vip", "TAG takes a quoted tag name", 5),
         ("orders_30 > 1 AND", "Expected a fact, TAG, NOT or '(', found the end", 18),
         ("orders_30 ~ 1", "Unexpected '~'", 11),
-        ("marketing_consent = yes", "marketing_consent is TRUE or FALSE", 21),
+        ("marketing_sms = yes", "marketing_sms is TRUE or FALSE", 17),
         ("tier NOT ('GOLD')", "Expected IN after NOT, found '('", 10),
         ("TAG ''", "Quoted text is 1-64 printable characters", 5),
         ("NOT " * 11 + "orders_30 > 1", "A rule nests at most 10 deep", 41),
@@ -107,72 +105,6 @@ def test_a_wrong_rule_says_what_and_where(rule: str, message: str, position: int
         parse(rule, FACTS)
     assert message in refused.value.message
     assert refused.value.position == position
-
-
-# ------------------------------------------------------------------ every rule, both ways
-
-COLUMNS = sorted({f.column for f in FACTS.values()})
-
-
-def _values(fact: Fact) -> st.SearchStrategy[Any]:
-    match fact.kind:
-        case FactKind.COUNT:
-            return st.integers(0, min(fact.high, 12))
-        case FactKind.MONEY:
-            return st.sampled_from([0, 1, 99, 100, 80_000, 80_001])
-        case FactKind.DAYS_SINCE:
-            return st.sampled_from([0, 1, 59, 60, 61])  # few, so boundaries meet
-        case FactKind.FLAG:
-            return st.booleans()
-    return st.sampled_from(fact.choices)
-
-
-@st.composite
-def _condition(draw: st.DrawFn) -> Rule:
-    if draw(st.integers(0, 6)) == 0:
-        return HasTag(draw(st.sampled_from(TAGS)))
-    fact = draw(st.sampled_from(list(FACTS.values())))
-    if draw(st.booleans()):
-        values = draw(st.lists(_values(fact), min_size=1, max_size=3, unique=True))
-        return Among(fact, tuple(values), draw(st.booleans()))
-    ops = ["=", "!="]
-    if fact.kind not in (FactKind.CHOICE, FactKind.FLAG):
-        ops += ["<", "<=", ">", ">="]
-    return Compare(fact, draw(st.sampled_from(ops)), draw(_values(fact)))
-
-
-def _flat(kind: type[All] | type[AnyOf], parts: list[Rule]) -> Rule:
-    """As the reader builds it: AND inside AND (and OR inside OR) is one list."""
-    flat: list[Rule] = []
-    for part in parts:
-        flat.extend(part.parts if isinstance(part, kind) else [part])
-    return kind(tuple(flat))
-
-
-RULES: st.SearchStrategy[Rule] = st.recursive(
-    _condition(),
-    lambda inner: st.one_of(
-        inner.map(Not),
-        st.lists(inner, min_size=2, max_size=3).map(lambda p: _flat(All, p)),
-        st.lists(inner, min_size=2, max_size=3).map(lambda p: _flat(AnyOf, p)),
-    ),
-    max_leaves=8,
-)
-
-
-@st.composite
-def _member(draw: st.DrawFn) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for fact in FACTS.values():
-        if draw(st.integers(0, 4)) == 0:
-            row[fact.column] = None  # not known (never ordered, no preferred channel…)
-            continue
-        value = draw(_values(fact))
-        if fact.kind is FactKind.DAYS_SINCE:
-            # around each whole-day boundary, to the second
-            value = NOW - timedelta(days=value, seconds=draw(st.sampled_from([0, 1, 86_399])))
-        row[fact.column] = value
-    return row
 
 
 @given(RULES)
@@ -207,7 +139,9 @@ def _picked(rule: Rule, members: list[dict[str, Any]], tags_of: dict[int, set[st
     return {r[0] for r in db.execute(query, [_stamp(p) for p in params])}
 
 
-@given(RULES, st.lists(_member(), min_size=1, max_size=12), st.lists(st.sampled_from(TAGS)))
+@given(
+    RULES, st.lists(member_facts_row(), min_size=1, max_size=12), st.lists(st.sampled_from(TAGS))
+)
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_sql_and_python_pick_the_same_members(
     rule: Rule, members: list[dict[str, Any]], tagged: list[str]
@@ -223,14 +157,8 @@ def test_sql_and_python_pick_the_same_members(
 @pytest.mark.parametrize("negated", [False, True])
 def test_days_since_agree_at_every_boundary(op: str, negated: bool) -> None:
     """Whole days since the last order, to the second around each boundary, and no order."""
-    members: list[dict[str, Any]] = [{"last_order_at": None}]
-    for days in range(58, 63):
-        for seconds in (-1, 0, 1, 86_399, 86_400):
-            at = NOW - timedelta(days=days, seconds=seconds)
-            members.append({"last_order_at": at})
-    for value in (59, 60, 61):
-        compare: Rule = Compare(FACTS["last_order_days"], op, value)
-        rule = Not(compare) if negated else compare
+    members = boundary_members()
+    for rule in boundary_rules(op, negated):
         expected = {n for n, row in enumerate(members) if matches(rule, row, (), NOW)}
         assert _picked(rule, members, {}) == expected, render(rule)
         assert 0 < len(expected) < len(members)  # the boundary splits them
