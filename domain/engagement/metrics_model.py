@@ -109,15 +109,28 @@ def share_bp(part: int, whole: int) -> int:
     return (part * BP * 2 + whole) // (whole * 2) if whole else 0
 
 
-def percentile_cont(ordered: list[float], fraction: float) -> float | None:
-    """PostgreSQL's `percentile_cont`: linear interpolation between the closest ranks, so the
-    SQLite read model answers what PostgreSQL's aggregate does."""
-    if not ordered:
+Histogram = list[tuple[int, int]]  # (whole seconds, how many), by seconds ascending
+
+
+def percentile_of_histogram(histogram: Histogram, fraction: float) -> int | None:
+    """PostgreSQL's `percentile_cont` over the values the histogram counts (linear
+    interpolation between the closest ranks), rounded to the second; None of nothing."""
+    total = sum(count for _, count in histogram)
+    if not total:
         return None
-    rank = fraction * (len(ordered) - 1)
+    rank = fraction * (total - 1)
     low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+    def at(index: int) -> int:
+        seen = 0
+        for value, count in histogram:
+            seen += count
+            if index < seen:
+                return value
+        return histogram[-1][0]
+
+    below, above = at(low), at(min(low + 1, total - 1))
+    return round(below + (above - below) * (rank - low))
 
 
 @dataclass(frozen=True)

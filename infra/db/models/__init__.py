@@ -27,4 +27,5 @@ MODEL_MODULES = [
     "infra.db.models.tags",
     "infra.db.models.facts",
     "infra.db.models.automations",
+    "infra.db.models.metrics",
 ]
