@@ -40,8 +40,9 @@ class MetricsReadModel(Protocol):
 
     async def changed_since(self, since: datetime) -> list[datetime]:
         """The moments whose days changes since `since` touched: of each order paid,
-        cancelled, refunded, handed over or asked an after-sale about since then its payment,
-        its events and its member's first order."""
+        cancelled, refunded, handed over or asked an after-sale about since then (and every
+        order of a member who absorbed another since then) its payment, its hand-over and its
+        member's first order."""
         ...
 
     async def earliest(self) -> datetime | None:

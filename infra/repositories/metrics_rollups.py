@@ -122,7 +122,10 @@ class MetricsRollups:
             "SELECT order_id FROM order_event WHERE at >= $1 "
             "UNION SELECT order_id FROM order_payment WHERE created_at >= $1 "
             "OR completed_at >= $1 "
-            "UNION SELECT order_id FROM after_sale WHERE created_at >= $1"
+            "UNION SELECT order_id FROM after_sale WHERE created_at >= $1 "
+            # A merge moves the absorbed member's orders to the survivor: their days' members.
+            "UNION SELECT o.id FROM customer_order o JOIN member_merge m "
+            "ON o.member_id = m.target_member_id WHERE m.created_at >= $1"
         )
         rows = await sql.fetch_rows(
             f"WITH t AS ({touched}) "
