@@ -1,7 +1,8 @@
 """Metrics from daily rollups (issue 19, "Numbers"): the job `roll_up_metrics` is idempotent
 (run twice, the same rows) and incremental (a refund after a rollup changes its day's figures
 only after the next run, and no other day's rows); ADMIN rebuilds a day on demand
-(`rebuildMetricsDay`), no one else; a year by day costs the statements a week does."""
+(`rebuildMetricsDay`), no one else; a merge moves the absorbed member's orders to the
+survivor at the next run; a year by day costs the statements a week does."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ METRICS = """query($f: Date!, $t: Date!, $g: MetricsGranularity!, $s: ID) {
   metrics(from: $f, to: $t, granularity: $g, storeId: $s) {
     periods { firstDay orders gmv activeMembers handovers handoverMedianSeconds withAfterSale }
     total { orders gmv } } }"""
+MEMBERS = """query($f: Date!, $t: Date!, $g: MetricsGranularity!) {
+  metrics(from: $f, to: $t, granularity: $g) {
+    total { newMembers activeMembers repeatMembers } } }"""
+MERGE = """mutation($s: ID!, $t: ID!) { mergeMembers(input: {sourceMemberId: $s,
+  targetMemberId: $t, reason: "same person"}) { errors { code } } }"""
 REBUILD = """mutation($d: Date!) { rebuildMetricsDay(input: {day: $d}) {
   day errors { code field } } }"""
 
@@ -108,6 +114,25 @@ async def test_the_job_is_idempotent_and_incremental(
     d1_rows = {t: [r for r in rows if d1.isoformat() in r] for t, rows in before.items()}
     assert {t: [r for r in rows if d1.isoformat() in r] for t, rows in after.items()} == d1_rows
     assert after["metrics_day"] != before["metrics_day"]
+
+
+async def test_a_merge_moves_the_absorbed_members_orders_at_the_next_run(
+    world: tuple[Cast, date, dict[str, Any]], runtime: Runtime
+) -> None:
+    cast, d0, _ = world
+    d1 = d0 + timedelta(days=1)
+    await roll_up_metrics(runtime.metrics)
+    admin = await cast.relogin("admin")
+    variables = {"f": d0.isoformat(), "t": d1.isoformat(), "g": "DAY"}
+    before = (await admin.data(MEMBERS, variables))["metrics"]["total"]
+    assert before == {"newMembers": 2, "activeMembers": 2, "repeatMembers": 0}
+    # On d2 bob turns out to be ann: his d1 order is hers, and no first order any more.
+    ann, bob = cast.members["ann"], cast.members["bob"]
+    merged = (await admin.data(MERGE, {"s": bob.id, "t": ann.id}))["mergeMembers"]
+    assert merged["errors"] == []
+    await roll_up_metrics(runtime.metrics)
+    after = (await admin.data(MEMBERS, variables))["metrics"]["total"]
+    assert after == {"newMembers": 1, "activeMembers": 1, "repeatMembers": 1}
 
 
 async def test_admin_rebuilds_a_day_on_demand_and_no_one_else(
