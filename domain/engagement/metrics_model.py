@@ -112,14 +112,25 @@ def share_bp(part: int, whole: int) -> int:
 Histogram = list[tuple[int, int]]  # (whole seconds, how many), by seconds ascending
 
 
-def percentile_of_histogram(histogram: Histogram, fraction: float) -> int | None:
-    """PostgreSQL's `percentile_cont` over the values the histogram counts (linear
-    interpolation between the closest ranks), rounded to the second; None of nothing."""
+def percentile_ranks(total: int, per_cent: int) -> tuple[int, int]:
+    """The 0-based ranks (of `total` values in order) that PostgreSQL's `percentile_cont`
+    interpolates between for `per_cent`; in whole numbers, so SQL computes the same."""
+    low = per_cent * (total - 1) // 100
+    return low, min(low + 1, total - 1)
+
+
+def interpolate(below: int, above: int, total: int, per_cent: int) -> int:
+    """`percentile_cont`'s answer from the values at the two ranks, rounded to the second."""
+    part = per_cent * (total - 1) % 100
+    return round(below + (above - below) * part / 100)
+
+
+def percentile_of_histogram(histogram: Histogram, per_cent: int) -> int | None:
+    """PostgreSQL's `percentile_cont(per_cent / 100)` over the values the histogram counts
+    (linear interpolation between the closest ranks), rounded to the second; None of none."""
     total = sum(count for _, count in histogram)
     if not total:
         return None
-    rank = fraction * (total - 1)
-    low = int(rank)
 
     def at(index: int) -> int:
         seen = 0
@@ -129,8 +140,8 @@ def percentile_of_histogram(histogram: Histogram, fraction: float) -> int | None
                 return value
         return histogram[-1][0]
 
-    below, above = at(low), at(min(low + 1, total - 1))
-    return round(below + (above - below) * (rank - low))
+    low, high = percentile_ranks(total, per_cent)
+    return interpolate(at(low), at(high), total, per_cent)
 
 
 @dataclass(frozen=True)

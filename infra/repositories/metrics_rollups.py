@@ -8,7 +8,8 @@ Writing: a day is three reads of the source tables per store timezone (orders, h
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
 rows deleted and inserted. Reading: four statements whatever the number of periods (the periods
 travel as one `VALUES` list of days); hand-over percentiles are computed from the histogram the
-way PostgreSQL's `percentile_cont` computes them over the durations."""
+way PostgreSQL's `percentile_cont` computes them over the durations (the two ranks found in SQL
+by running counts, the interpolation in Python)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.engagement.metrics_model import Figures, Period, Scope, percentile_of_histogram
+from domain.engagement.metrics_model import Figures, Period, Scope, interpolate
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
@@ -52,6 +53,7 @@ TABLES = ("metrics_day", "metrics_member_day", "metrics_handover_day", "metrics_
 
 MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
 PEOPLE = ("active_members", "repeat_members", "new_members")
+HANDED = ("handed_over", "with_after_sale", "handovers")
 SUBSCRIPTIONS = ("subscriptions_active", "subscriptions_churned")
 
 Row = list[Any]
@@ -284,23 +286,38 @@ class MetricsRollups:
             *values,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in PEOPLE})
-        histograms: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        # The percentiles in SQL (windowed running counts over the histogram), so one row per
+        # period comes back, not one per distinct second; `interpolate` finishes them.
+        ranks = ", ".join(
+            f"MIN(CASE WHEN upto > {per_cent} * (total - 1) / 100{extra} THEN seconds END) "
+            f"AS {name}{end}"
+            for name, per_cent in (("median", 50), ("p90", 90))
+            for end, extra in (("_lo", ""), ("_hi", " + 1"))
+        )
         for r in await sql.fetch(
-            head + "SELECT w.n, m.pickup, m.seconds, SUM(m.handed_over) AS handed, "
-            f"SUM(m.with_after_sale) AS asked FROM w JOIN metrics_handover_day m {join}"
-            f"{channel} GROUP BY w.n, m.pickup, m.seconds ORDER BY w.n, m.seconds",
+            head + ", counts AS (SELECT w.n, SUM(m.handed_over) AS handed_over, "
+            "SUM(m.with_after_sale) AS with_after_sale, "
+            "SUM(CASE WHEN m.pickup = 1 THEN m.handed_over ELSE 0 END) AS handovers "
+            f"FROM w JOIN metrics_handover_day m {join}{channel} GROUP BY w.n), "
+            "h AS (SELECT w.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
+            f"FROM w JOIN metrics_handover_day m {join}{channel} "
+            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY w.n, m.seconds), "
+            "k AS (SELECT n, seconds, "
+            "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
+            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h), "
+            f"p AS (SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n) "
+            "SELECT counts.*, p.total, p.median_lo, p.median_hi, p.p90_lo, p.p90_hi "
+            "FROM counts LEFT JOIN p ON p.n = counts.n",
             *values,
         ):
-            into, handed = found[as_int(r["n"])], as_int(r["handed"])
-            into["handed_over"] = into.get("handed_over", 0) + handed
-            into["with_after_sale"] = into.get("with_after_sale", 0) + as_int(r["asked"])
-            if as_int(r["pickup"]):
-                into["handovers"] = into.get("handovers", 0) + handed
-                if r["seconds"] is not None:
-                    histograms[as_int(r["n"])].append((as_int(r["seconds"]), handed))
-        for n, histogram in histograms.items():
-            found[n]["handover_median_seconds"] = percentile_of_histogram(histogram, 0.5)
-            found[n]["handover_p90_seconds"] = percentile_of_histogram(histogram, 0.9)
+            into = found[as_int(r["n"])]
+            into.update({k: as_int(r[k]) for k in HANDED})
+            total = as_int(r["total"])
+            for name, per_cent in (("median", 50), ("p90", 90)):
+                if total:
+                    low = as_int(r[f"{name}_lo"])
+                    high = low if r[f"{name}_hi"] is None else as_int(r[f"{name}_hi"])
+                    into[f"handover_{name}_seconds"] = interpolate(low, high, total, per_cent)
         # The channel does not apply: a subscription is not placed through one.
         for r in await sql.fetch(
             head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "

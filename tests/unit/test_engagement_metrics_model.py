@@ -52,13 +52,13 @@ def test_a_window_is_the_store_local_day() -> None:
 def test_shares_and_percentiles() -> None:
     assert share_bp(1, 3) == 3333 and share_bp(2, 3) == 6667 and share_bp(0, 0) == 0
     assert share_bp(1, 2) == 5000 and share_bp(3, 3) == 10_000
-    assert percentile_of_histogram([], 0.5) is None
-    assert percentile_of_histogram([(120, 0)], 0.5) is None
-    assert percentile_of_histogram([(120, 1)], 0.9) == 120
+    assert percentile_of_histogram([], 50) is None
+    assert percentile_of_histogram([(120, 0)], 50) is None
+    assert percentile_of_histogram([(120, 1)], 90) == 120
     four = [(120, 1), (180, 1), (300, 1), (600, 1)]
-    assert percentile_of_histogram(four, 0.5) == 240
-    assert percentile_of_histogram(four, 0.9) == 510
+    assert percentile_of_histogram(four, 50) == 240
+    assert percentile_of_histogram(four, 90) == 510
     # Counts stand for repeated values: 180 s three times is the list 120, 180, 180, 180, 600.
     repeated = [(120, 1), (180, 3), (600, 1)]
-    assert percentile_of_histogram(repeated, 0.5) == 180
-    assert percentile_of_histogram(repeated, 0.9) == 432  # 180 + 0.6 * (600 - 180)
+    assert percentile_of_histogram(repeated, 50) == 180
+    assert percentile_of_histogram(repeated, 90) == 432  # 180 + 0.6 * (600 - 180)
