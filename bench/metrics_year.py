@@ -47,8 +47,10 @@ def _year(today: date) -> list[date]:
     return [today - timedelta(days=DAYS - 1 - n) for n in range(DAYS)]
 
 
-async def seed_metrics_year(url: str, today: date) -> dict[str, Any]:
-    """A year of rollups up to `today`, written with COPY (the job is not what is measured)."""
+async def seed_metrics_year(url: str, now: datetime) -> dict[str, Any]:
+    """A year of rollups up to the store-local day of `now`, written with COPY (the job is
+    not what is measured)."""
+    today = now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
     rng = random.Random(19)
     stores = [uuid.uuid4() for _ in range(STORES)]
     crowd = [uuid.uuid4() for _ in range(CROWD)]
@@ -161,8 +163,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         pool = await asyncpg.create_pool(dsn(url), min_size=1, max_size=args.pool_size)
         try:
             report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
-            today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
-            world = {"metrics_year": await seed_metrics_year(url, today)}
+            world = {"metrics_year": await seed_metrics_year(url, runtime.clock.now())}
             report["seeded"] = world["metrics_year"]
             for impl in ("domain", "raw"):
                 op = metrics_op(world, impl, runtime, pool)
