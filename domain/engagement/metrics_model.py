@@ -45,6 +45,12 @@ class Period:
     first_day: date
     last_day: date  # inclusive
 
+    def days(self) -> list[date]:
+        return [
+            self.first_day + timedelta(days=n)
+            for n in range((self.last_day - self.first_day).days + 1)
+        ]
+
     def window(self, zone: ZoneInfo) -> Window:
         start = datetime.combine(self.first_day, time(), zone)
         end = datetime.combine(self.last_day + timedelta(days=1), time(), zone)

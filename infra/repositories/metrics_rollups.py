@@ -7,9 +7,9 @@ the day they were created (`metrics_subscription_day`).
 Writing: a day is three reads of the source tables per store timezone (orders, hand-overs,
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
 rows deleted and inserted. Reading: four statements whatever the number of periods (the periods
-travel as one `VALUES` list of days); hand-over percentiles are computed from the histogram the
-way PostgreSQL's `percentile_cont` computes them over the durations (the two ranks found in SQL
-by running counts, the interpolation in Python)."""
+travel as one `VALUES` list of their days, joined on the day); hand-over percentiles are computed
+from the histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the
+two ranks found in SQL by running counts, the interpolation in Python)."""
 
 from __future__ import annotations
 
@@ -252,13 +252,17 @@ class MetricsRollups:
     async def figures(self, periods: Sequence[Period], scope: Scope) -> list[Figures]:
         if not periods:
             return []
-        postgres = not sql.is_sqlite()
-        cast = "::date" if postgres else ""
+        # Every day of every period with the period's number and first day: the rollups join
+        # it on the day by equality (a hash join), not on a range per period (a nested loop).
+        cast = "" if sql.is_sqlite() else "::date"
+        pairs = [(day, n, p.first_day) for n, p in enumerate(periods) for day in p.days()]
         rows = ", ".join(
-            f"({n}, ${2 * n + 1}{cast}, ${2 * n + 2}{cast})" for n in range(len(periods))
+            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast})" for k, (_, n, _) in enumerate(pairs)
         )
-        values: list[Any] = [d for p in periods for d in (p.first_day, p.last_day)]
-        head = f"WITH w(n, f, l) AS (VALUES {rows}) "
+        values: list[Any] = [v for day, _, first in pairs for v in (day, first)]
+        values += [min(p.first_day for p in periods), max(p.last_day for p in periods)]
+        head = f"WITH w(day, n, f) AS (VALUES {rows}) "
+        span = f" AND m.day >= ${len(values) - 1}{cast} AND m.day <= ${len(values)}{cast}"
         store = channel = ""
         if scope.store_id is not None:
             values.append(scope.store_id)
@@ -267,7 +271,7 @@ class MetricsRollups:
         if scope.channel is not None:
             values.append(scope.channel.value)
             channel = f" AND m.channel = ${len(values)}"
-        join = "ON m.day >= w.f AND m.day <= w.l" + store
+        join = "ON m.day = w.day" + span + store
         found: dict[int, dict[str, Any]] = {n: {} for n in range(len(periods))}
         for r in await sql.fetch(
             head + "SELECT w.n, SUM(m.orders) AS orders, SUM(m.gmv) AS gmv, "
