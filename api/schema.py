@@ -46,6 +46,7 @@ from api.mutations.inventory import InventoryMutations
 from api.mutations.locations import LocationMutations
 from api.mutations.member_prices import MemberPriceMutations
 from api.mutations.members import MemberMutations
+from api.mutations.metrics import MetricsMutations
 from api.mutations.orders import OrderMutations
 from api.mutations.points import PointsMutations
 from api.mutations.referrals import ReferralMutations
@@ -129,6 +130,7 @@ class Mutation(
     TagMutations,
     AutomationMutations,
     SegmentMutations,
+    MetricsMutations,
 ):
     pass
 

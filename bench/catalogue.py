@@ -316,6 +316,25 @@ SCENARIOS = {
                 ),
             ),
         ),
+        Scenario(
+            "metrics_year",
+            "metrics for a year by day, from rollups: domain vs raw SQL",
+            "queries",
+            "In process, no HTTP (bench/metrics_year.py): `metrics` for the last 366 days by day "
+            "over every store, from a year of rollups seeded directly (10 stores, 2 channels, "
+            "25 buyers a day each out of 5,000, 15 distinct hand-over durations a day each). "
+            "Raw: the same rollup tables read by hand with asyncpg (per day and in total).",
+            kind="inproc",
+            variants=("year",),
+            targets=(
+                Target(
+                    "metrics for a year by day from rollups < 50 ms p99",
+                    "domain",
+                    1,
+                    max_p99_ms=50,
+                ),
+            ),
+        ),
     )
 }
 

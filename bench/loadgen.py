@@ -248,6 +248,11 @@ async def _build_inproc(
 
         op = group_op(world, impl, runtime, pool)
         return op, op, counter
+    if scenario == "metrics_year":
+        from bench.metrics_year import metrics_op
+
+        op = metrics_op(world, impl, runtime, pool)
+        return op, op, counter
     from bench.raw import RawSteps
 
     steps = RawSteps(world, pool)

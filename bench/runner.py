@@ -297,6 +297,10 @@ async def _execute(
                 group_buy=any(s.name == "group_buy" for s in inproc),
                 coupons=any(s.name in (COUPON_SCENARIO, QUOTE_SCENARIO) for s in http),
             )
+            if any(s.name == "metrics_year" for s in inproc):
+                from bench.metrics_year import seed_metrics_year
+
+                world["metrics_year"] = await seed_metrics_year(url, runtime.clock.now())
             if any(s.name == "flash_sale" for s in inproc):
                 from bench.flash_sale import checked_rush
 

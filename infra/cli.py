@@ -167,6 +167,29 @@ def cmd_import_stock(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def _day(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day like 2026-12-01: {text!r}") from None
+
+
+def cmd_metrics_rollup(args: argparse.Namespace) -> int:
+    from domain.engagement.metrics_rollup import rebuild_range
+
+    def progress(day: Any, rank: int, count: int) -> None:
+        print(f"{day.isoformat()}: rebuilt ({rank}/{count})", file=sys.stderr, flush=True)
+
+    async def action(runtime: Any) -> int:
+        count = await rebuild_range(runtime.metrics, args.day, args.to or args.day, progress)
+        print(f"rebuilt the metrics rollups of {count} day(s)")
+        return 0
+
+    return _with_runtime(action)
+
+
 def _batch_size(text: str) -> int:
     from domain.inventory.stock import MAX_BATCH
 
@@ -423,6 +446,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default="head", help="target revision (default head)")
     p.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "metrics",
+        help="the engagement metrics' daily rollups",
+        description="`metrics` reads daily rollups that the job roll_up_metrics builds every "
+        "hour from the days changed since its last run.",
+    )
+    metrics = p.add_subparsers(dest="metrics_command", required=True, metavar="ACTION")
+    q = metrics.add_parser(
+        "rollup",
+        help="rebuild the rollups of a day, or of every day of a range, now",
+        description="Rebuild the metrics rollups of the store-local day D (every store, each "
+        "on its own clock), or of every day from D to D2, from the orders, hand-overs, "
+        "after-sales and subscriptions as they are now: each day deleted and inserted in one "
+        "transaction, so running it again changes nothing. Prints each day as it is done. "
+        "Exit status 0 when done, 2 for a bad range.",
+    )
+    q.add_argument("--day", required=True, type=_day, metavar="D", help="first day, 2026-12-01")
+    q.add_argument("--to", type=_day, metavar="D2", help="last day (default: D)")
+    q.set_defaults(func=cmd_metrics_rollup)
 
     p = sub.add_parser("seed", help="load the demo data (idempotent)")
     p.set_defaults(func=cmd_seed)

@@ -23,6 +23,7 @@ from api.metrics import METRICS
 from domain.aftersales.member_codes import purge_used_codes
 from domain.engagement.automations_run import run_automations
 from domain.engagement.facts import rebuild_member_facts
+from domain.engagement.metrics_rollup import roll_up_metrics
 from domain.engagement.segments import record_segment_sizes
 from domain.growth.assists import expire_tasks
 from domain.growth.group_buys import fail_expired_groups
@@ -132,6 +133,10 @@ async def _expire_assist_tasks(runtime: Runtime) -> int:
     return await expire_tasks(runtime.assists)
 
 
+async def _roll_up_metrics(runtime: Runtime) -> int:
+    return await roll_up_metrics(runtime.metrics)
+
+
 async def _rebuild_member_facts(runtime: Runtime) -> int:
     return (await rebuild_member_facts(runtime.member_facts)).members
 
@@ -210,6 +215,13 @@ JOBS: list[Job] = [
         _record_segment_sizes,
         3600,
         "records each active segment's size for the store-local day (an upsert per day)",
+    ),
+    Job(
+        "roll_up_metrics",
+        _roll_up_metrics,
+        3600,
+        "rebuilds the metrics rollups of the store-local days changed since its last run "
+        "(each day deleted and inserted in one transaction)",
     ),
     Job("deliver_outbox", _deliver_outbox, 10, "sends due outbox notifications (at least once)"),
     Job(

@@ -1,13 +1,13 @@
 """The numbers a brand runs on (issue 19, "Numbers"): GMV, orders, members, repurchase,
 hand-over times, coupons, subscription churn and after-sales per store-local day, week or
 month, for ADMIN (every store or one) and a STORE_MANAGER (their own stores, one at a time).
-Read through the engagement read model in a constant number of statements."""
+Read from the daily rollups (`metrics_rollup`) in a constant number of statements: the figures
+are as of the last rollup."""
 
 from __future__ import annotations
 
 from datetime import date
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from domain.engagement.deps import MetricsDeps
 from domain.engagement.metrics_model import (
@@ -111,16 +111,14 @@ async def metrics(
     channel: SalesChannel | None = None,
 ) -> Metrics:
     """[first, last] (store-local days, both included) per period of `granularity`, and in
-    total. One store's days follow its timezone; all stores' the brand's default one."""
+    total. Each store's days follow its own timezone; `timezone` names the store's, or for
+    all stores the brand's default one."""
     _check_range(first, last, granularity)
     check_reader(actor, store_id)
     scope = Scope(store_id, channel)
     cut = periods(first, last, granularity)
     async with deps.uow() as uow:
         timezone = await timezone_in_uow(uow, store_id)
-        zone = ZoneInfo(timezone)
-        windows = [p.window(zone) for p in cut]
-        whole = Period(first, last).window(zone)
-        *figures, total = await uow.metrics.figures([*windows, whole], scope)
+        *figures, total = await uow.metrics.figures([*cut, Period(first, last)], scope)
     buckets = [Bucket(p, f) for p, f in zip(cut, figures, strict=True)]
     return Metrics(first, last, granularity, timezone, scope, buckets, total)

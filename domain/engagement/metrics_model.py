@@ -45,6 +45,12 @@ class Period:
     first_day: date
     last_day: date  # inclusive
 
+    def days(self) -> list[date]:
+        return [
+            self.first_day + timedelta(days=n)
+            for n in range((self.last_day - self.first_day).days + 1)
+        ]
+
     def window(self, zone: ZoneInfo) -> Window:
         start = datetime.combine(self.first_day, time(), zone)
         end = datetime.combine(self.last_day + timedelta(days=1), time(), zone)
@@ -109,15 +115,39 @@ def share_bp(part: int, whole: int) -> int:
     return (part * BP * 2 + whole) // (whole * 2) if whole else 0
 
 
-def percentile_cont(ordered: list[float], fraction: float) -> float | None:
-    """PostgreSQL's `percentile_cont`: linear interpolation between the closest ranks, so the
-    SQLite read model answers what PostgreSQL's aggregate does."""
-    if not ordered:
+Histogram = list[tuple[int, int]]  # (whole seconds, how many), by seconds ascending
+
+
+def percentile_ranks(total: int, per_cent: int) -> tuple[int, int]:
+    """The 0-based ranks (of `total` values in order) that PostgreSQL's `percentile_cont`
+    interpolates between for `per_cent`; in whole numbers, so SQL computes the same."""
+    low = per_cent * (total - 1) // 100
+    return low, min(low + 1, total - 1)
+
+
+def interpolate(below: int, above: int, total: int, per_cent: int) -> int:
+    """`percentile_cont`'s answer from the values at the two ranks, rounded to the second."""
+    part = per_cent * (total - 1) % 100
+    return round(below + (above - below) * part / 100)
+
+
+def percentile_of_histogram(histogram: Histogram, per_cent: int) -> int | None:
+    """PostgreSQL's `percentile_cont(per_cent / 100)` over the values the histogram counts
+    (linear interpolation between the closest ranks), rounded to the second; None of none."""
+    total = sum(count for _, count in histogram)
+    if not total:
         return None
-    rank = fraction * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+    def at(index: int) -> int:
+        seen = 0
+        for value, count in histogram:
+            seen += count
+            if index < seen:
+                return value
+        return histogram[-1][0]
+
+    low, high = percentile_ranks(total, per_cent)
+    return interpolate(at(low), at(high), total, per_cent)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ COMMANDS = [
     "jobs",
     "jobs list",
     "jobs run",
+    "metrics",
+    "metrics rollup",
     "devpay",
     "devpay pay",
     "persisted-queries",
@@ -144,6 +146,19 @@ def test_jobs_are_listed_and_run_once_by_name(tmp_path: Path) -> None:
     assert unknown.returncode == 2
     assert "no job named 'purge_everything'" in unknown.stderr
     assert all(job.name in unknown.stderr for job in JOBS)
+
+
+def test_metrics_rollups_are_rebuilt_for_a_range_of_days(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    assert _run(["migrate"], env).returncode == 0
+    done = _run(["metrics", "rollup", "--day", "2026-12-01", "--to", "2026-12-03"], env)
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt the metrics rollups of 3 day(s)" in done.stdout
+    assert "2026-12-01: rebuilt (1/3)" in done.stderr and "2026-12-03: rebuilt (3/3)" in done.stderr
+    backwards = _run(["metrics", "rollup", "--day", "2026-12-03", "--to", "2026-12-01"], env)
+    assert backwards.returncode == 2 and "INVALID_INPUT" in backwards.stderr
+    garbled = _run(["metrics", "rollup", "--day", "yesterday"], env)
+    assert garbled.returncode == 2 and "not a day like 2026-12-01" in garbled.stderr
 
 
 OPERATIONS = """

@@ -1,6 +1,6 @@
 """The metrics' pure pieces: periods cut on the calendar (weeks Monday-Sunday, months, both
 ends clipped), store-local windows across a daylight-saving change, shares in basis points,
-and the percentile the SQLite read model computes as PostgreSQL's `percentile_cont` does."""
+and the percentile the rollups' histogram answers as PostgreSQL's `percentile_cont` does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from domain.engagement.metrics_cohorts_model import months
 from domain.engagement.metrics_model import (
     Granularity,
     Period,
-    percentile_cont,
+    percentile_of_histogram,
     periods,
     share_bp,
 )
@@ -52,7 +52,13 @@ def test_a_window_is_the_store_local_day() -> None:
 def test_shares_and_percentiles() -> None:
     assert share_bp(1, 3) == 3333 and share_bp(2, 3) == 6667 and share_bp(0, 0) == 0
     assert share_bp(1, 2) == 5000 and share_bp(3, 3) == 10_000
-    assert percentile_cont([], 0.5) is None
-    assert percentile_cont([120.0], 0.9) == 120.0
-    assert percentile_cont([120.0, 180.0, 300.0, 600.0], 0.5) == 240.0
-    assert round(percentile_cont([120.0, 180.0, 300.0, 600.0], 0.9) or 0, 6) == 510.0
+    assert percentile_of_histogram([], 50) is None
+    assert percentile_of_histogram([(120, 0)], 50) is None
+    assert percentile_of_histogram([(120, 1)], 90) == 120
+    four = [(120, 1), (180, 1), (300, 1), (600, 1)]
+    assert percentile_of_histogram(four, 50) == 240
+    assert percentile_of_histogram(four, 90) == 510
+    # Counts stand for repeated values: 180 s three times is the list 120, 180, 180, 180, 600.
+    repeated = [(120, 1), (180, 3), (600, 1)]
+    assert percentile_of_histogram(repeated, 50) == 180
+    assert percentile_of_histogram(repeated, 90) == 432  # 180 + 0.6 * (600 - 180)

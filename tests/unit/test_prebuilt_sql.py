@@ -76,6 +76,11 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("tags", "MEMBER_TAG_COLUMNS"): ("MemberTagRow", ("_member_tag",), frozenset()),
     ("segments", "SEGMENT_COLUMNS"): ("SegmentRow", ("_segment",), frozenset()),
     ("segments", "SEGMENT_SIZE_COLUMNS"): ("SegmentSizeRow", (), frozenset()),
+    # The metrics rollups: written whole per day, read only as sums.
+    ("metrics_rollups", "DAY_COLUMNS"): ("MetricsDayRow", (), frozenset()),
+    ("metrics_rollups", "MEMBER_COLUMNS"): ("MetricsMemberDayRow", (), frozenset()),
+    ("metrics_rollups", "HANDOVER_COLUMNS"): ("MetricsHandoverDayRow", (), frozenset()),
+    ("metrics_rollups", "SUBSCRIPTION_COLUMNS"): ("MetricsSubscriptionDayRow", (), frozenset()),
     # A refresh writes the facts; the RFM scores only the nightly scoring.
     ("facts", "FACT_COLUMNS"): (
         "MemberFactsRow",

@@ -28,4 +28,5 @@ MODEL_MODULES = [
     "infra.db.models.facts",
     "infra.db.models.automations",
     "infra.db.models.segments",
+    "infra.db.models.metrics",
 ]

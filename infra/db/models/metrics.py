@@ -1,0 +1,82 @@
+"""Metrics rollups (engagement; `domain/engagement/metrics_rollup`): per store-local day, store
+and channel, written only by the rollup (each day deleted and inserted in one transaction)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class MetricsDayRow(Model):
+    """The day's counted orders (by the day they were paid) and their money."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_id = fields.UUIDField(null=True)
+    channel = fields.CharField(max_length=20)
+    orders = fields.BigIntField()
+    gmv = fields.BigIntField()
+    coupons_used = fields.BigIntField()
+    coupon_orders = fields.BigIntField()
+    coupon_gmv = fields.BigIntField()
+
+    class Meta:
+        table = "metrics_day"
+        indexes = (("day", "store_id"),)
+
+
+class MetricsMemberDayRow(Model):
+    """Who bought that day, how often, and whether their first order ever was among them."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_id = fields.UUIDField(null=True)
+    channel = fields.CharField(max_length=20)
+    member_id = fields.UUIDField()
+    orders = fields.IntField()
+    first_order = fields.SmallIntField()
+
+    class Meta:
+        table = "metrics_member_day"
+        indexes = (("day", "store_id"),)
+
+
+class MetricsHandoverDayRow(Model):
+    """The day's hand-overs as a histogram: per fulfilment and whole second paid -> handed."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_id = fields.UUIDField(null=True)
+    channel = fields.CharField(max_length=20)
+    pickup = fields.SmallIntField()
+    seconds = fields.IntField(null=True)
+    handed_over = fields.BigIntField()
+    with_after_sale = fields.BigIntField()
+
+    class Meta:
+        table = "metrics_handover_day"
+        indexes = (("day", "store_id"),)
+
+
+class MetricsSubscriptionDayRow(Model):
+    """Subscriptions active when the day began (`created_day` null), and those cancelled that
+    day by the day they were created (`churned`)."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_id = fields.UUIDField(null=True)
+    created_day = fields.DateField(null=True)
+    active = fields.BigIntField()
+    churned = fields.BigIntField()
+
+    class Meta:
+        table = "metrics_subscription_day"
+        indexes = (("day", "store_id"),)
+
+
+class MetricsRollupStateRow(Model):
+    name = fields.CharField(max_length=40, primary_key=True)
+    watermark = fields.DatetimeField()
+
+    class Meta:
+        table = "metrics_rollup_state"
