@@ -87,7 +87,7 @@ class Conditions:
     """All must hold (empty: everyone the trigger finds)."""
 
     tiers: tuple[str, ...] = ()  # the member's loyalty tier is one of these
-    min_orders: int = 0  # orders handed over to the member, at least
+    min_orders: int = 0  # the member's orders in 365 days (member facts' orders_365), at least
 
 
 @dataclass(frozen=True)
@@ -176,14 +176,6 @@ class Send:
     coupon_id: UUID | None = None
     points_entry_id: UUID | None = None
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class MemberActivity:
-    """What automations know of a member's orders, from ordering's events."""
-
-    handed_over: int = 0  # orders handed over to the member
-    store_id: UUID | None = None  # the store of the latest hand-over: its clock, quiet hours
 
 
 @dataclass(frozen=True)

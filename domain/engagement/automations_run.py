@@ -16,7 +16,6 @@ from domain.engagement.automations_model import (
     ActionKind,
     Automation,
     DryRun,
-    MemberActivity,
     Send,
     SendOutcome,
     Tally,
@@ -54,7 +53,7 @@ DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
 class Verdict:
     outcome: SendOutcome | None  # why the send does not act now; None: it acts
     member_id: UUID  # whom it acts on: the survivor of a merge
-    zone: ZoneInfo  # the member's store clock (the latest hand-over's store)
+    zone: ZoneInfo  # the clock of the member's preferred store (member facts)
 
 
 async def _verdict(
@@ -65,10 +64,11 @@ async def _verdict(
     member = await surviving_member_in_uow(uow, send.member_id)
     if member is None or not member.is_active:
         return Verdict(SendOutcome.SKIPPED, send.member_id, DEFAULT_ZONE)
-    activity = (await uow.automations.activity([member.id])).get(member.id, MemberActivity())
-    zone = ZoneInfo(await timezone_in_uow(uow, activity.store_id))
+    facts = await uow.member_facts.get_many([member.id])
+    orders = facts[0].orders_365 if facts else 0
+    zone = ZoneInfo(await timezone_in_uow(uow, facts[0].preferred_store_id if facts else None))
     conditions = draft.conditions
-    if activity.handed_over < conditions.min_orders:
+    if orders < conditions.min_orders:
         return Verdict(SendOutcome.SKIPPED, member.id, zone)
     if conditions.tiers:
         tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]

@@ -18,7 +18,6 @@ from domain.events import (
     EventHandlers,
     MembersMerged,
     OrderHandedOver,
-    OrderPlaced,
 )
 from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.ids import new_id
@@ -26,7 +25,6 @@ from domain.locations.model import local_date
 from domain.loyalty.services import (
     members_with_points_expiring_in_uow,
 )
-from domain.ordering.services import load
 from domain.subscriptions.services import prepaid_ending_in_uow
 from domain.uow import UnitOfWork
 
@@ -57,7 +55,7 @@ async def scan_batch(
     assert trigger.days is not None
     now, size = deps.clock.now(), deps.policy.batch
     if trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS:
-        quiet = await uow.automations.quiet_since(now - timedelta(days=trigger.days), after, size)
+        quiet = await uow.member_facts.quiet_since(now - timedelta(days=trigger.days), after, size)
         # The period is the quiet spell: a member who orders again starts a new one.
         found = [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in quiet]
         return found, (found[-1][0] if len(found) == size else None)
@@ -103,15 +101,12 @@ async def _on_event(
 
 
 def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
-    """Ordering's events keep the members' order activity and fire the event triggers.
-    (A REFERRAL_REWARDED or segment trigger adds its handler here.)"""
-
-    async def on_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
-        await uow.automations.note_order(event.member_id, event.placed_at)
+    """Ordering's hand-overs are counted (the first fires FIRST_ORDER_HANDED_OVER) and fire
+    REFERRAL_REWARDED. The rest of what automations know of a member's orders is member facts'
+    (last order, orders in 365 days, preferred store), kept by their own handlers."""
 
     async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
-        order = await load(uow, event.order_id, lock=False)  # locked by the hand-over already
-        if await uow.automations.note_handed_over(event.member_id, order.location_id) == 1:
+        if await uow.automations.note_handed_over(event.member_id) == 1:
             await _on_event(
                 deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
             )
@@ -124,6 +119,5 @@ def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.automations.move_member(event.source_member_id, event.target_member_id)
 
-    events.register(OrderPlaced, on_placed)
     events.register(OrderHandedOver, on_handed_over)
     events.register(MembersMerged, on_merged)

@@ -306,7 +306,16 @@ async def test_a_paused_automation_does_nothing_until_resumed(
     assert resumed["resumeAutomation"]["errors"][0]["code"] == "AUTOMATION_ARCHIVED"
 
 
+async def paid(
+    client: httpx.AsyncClient, runtime: Runtime, who: Shopper, stores: dict[str, Any], v: Variant
+) -> None:
+    """A paid order: member facts' last order (an order placed and never paid is none)."""
+    order = await placed(who.api, order_input([(v, 1)], pickup=lid(stores, "SH-A")))
+    await pay_online(client, runtime, who, order)
+
+
 async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_changes_nothing(
+    client: httpx.AsyncClient,
     api: Api,
     admin: Api,
     runtime: Runtime,
@@ -318,10 +327,12 @@ async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_c
     for who in (quiet, busy, never):
         await consent(who)
     for who in (quiet, silent):  # silent never consented
-        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+        await paid(client, runtime, who, stores, mango)
+    unpaid = await placed(never.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    assert unpaid["status"] == "PENDING_PAYMENT"  # not a purchase: never is not "quiet"
     clock.put(clock.today() + timedelta(days=31), hour=10)
     admin, busy = await relogin(api, "admin"), await shopper(api, "auto-q1")
-    await placed(busy.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    await paid(client, runtime, busy, stores, mango)
     made = await create(
         admin,
         name="30 天未购",
@@ -619,6 +630,7 @@ def postgres(runtime: Runtime) -> None:
 
 @pytest.mark.usefixtures("postgres")
 async def test_two_runs_at_once_send_once_per_member(
+    client: httpx.AsyncClient,
     api: Api,
     admin: Api,
     runtime: Runtime,
@@ -630,7 +642,7 @@ async def test_two_runs_at_once_send_once_per_member(
     members = [await shopper(api, f"auto-r{n}") for n in range(6)]
     for who in members:
         await consent(who)
-        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+        await paid(client, runtime, who, stores, mango)
     clock.put(clock.today() + timedelta(days=8), hour=10)
     admin = await relogin(api, "admin")
     made = await create(

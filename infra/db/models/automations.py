@@ -51,13 +51,11 @@ class AutomationSendRow(Model):
 
 
 class AutomationMemberRow(Model):
-    """Each member's order activity, kept from ordering's events."""
+    """Orders handed over to each member, counted from OrderHandedOver: member facts count
+    paid orders, and FIRST_ORDER_HANDED_OVER needs the first hand-over."""
 
     member_id = fields.UUIDField(primary_key=True)
-    last_order_at = fields.DatetimeField(null=True)
     handed_over = fields.IntField()
-    store_id = fields.UUIDField(null=True)  # the latest hand-over's
 
     class Meta:
         table = "automation_member"
-        indexes = (("last_order_at",),)

@@ -1,0 +1,31 @@
+"""A member's birthday (issue 19, automations' BIRTHDAY trigger): month and day as "MM-DD"
+and an optional year, set by the member or by CS for them. Personal data kept like the display
+name (plain, erased with the member): member facts copy "MM-DD" for segments and the trigger.
+
+Revision ID: 0042_member_birthday
+Revises: 0040_automations
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision = "0042_member_birthday"
+down_revision = "0040_automations"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("member") as batch:
+        batch.add_column(sa.Column("birthday", sa.String(5), nullable=True))
+        batch.add_column(sa.Column("birthday_year", sa.SmallInteger, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("member") as batch:
+        batch.drop_column("birthday_year")
+        batch.drop_column("birthday")
