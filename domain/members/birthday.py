@@ -11,6 +11,7 @@ from uuid import UUID
 from domain.errors import MemberError, MemberErrorCode
 from domain.events import MemberProfileChanged
 from domain.identity.model import Principal
+from domain.locations.model import local_date
 from domain.members.deps import MemberDeps
 from domain.members.model import FIRST_BIRTH_YEAR, LEAP_YEAR, Birthday, Member
 from domain.members.services import active_member
@@ -46,7 +47,8 @@ async def set_birthday_in_uow(
 ) -> Member:
     """Set (or correct) the member's birthday in the caller's transaction."""
     now = deps.auth.clock.now()
-    birthday = clean_birthday(month, day, year, now.date())
+    # today on the brand's default clock: a member born today in Shanghai is born today
+    birthday = clean_birthday(month, day, year, local_date(now, None))
     member = await active_member(uow, member_id)
     member.birthday, member.updated_at = birthday, now
     await uow.members.save(member)
