@@ -29,6 +29,7 @@ from domain.engagement.automations_triggers import (
     scan_candidates,
 )
 from domain.engagement.deps import AutomationDeps
+from domain.engagement.tags import tag_member_in_uow
 from domain.errors import (
     DomainError,
 )
@@ -74,7 +75,8 @@ async def _verdict(
         tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
         if tier.upper() not in conditions.tiers:
             return Verdict(SendOutcome.SKIPPED, member.id, zone)
-    if draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
+    contacts = draft.action.kind is not ActionKind.ADD_TAG  # a tag reaches no one
+    if contacts and draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
         return Verdict(SendOutcome.PENDING, member.id, zone)
     if draft.action.kind is ActionKind.SEND_MESSAGE:
         if not await _consents(uow, automation, member.id):
@@ -145,6 +147,19 @@ async def _act(
             key,
         )
         send.points_entry_id = entry.id
+    elif action.kind is ActionKind.ADD_TAG:
+        assert action.tag_id is not None
+        tag, added = await tag_member_in_uow(
+            uow,
+            action.tag_id,
+            member_id,
+            f"automation:{automation.id}",
+            automation.draft.name,
+            deps.clock.now(),
+        )
+        send.tag_id = tag.id
+        if not added:
+            send.detail = f"the member had the tag {tag.name} already"
     if action.messages:
         # A grant is given whatever the member chose; its notice needs consent and room.
         if sent.get(member_id, 0) >= automation.draft.cap.messages:

@@ -45,6 +45,7 @@ SEND_COLUMNS = (
     "coupon_id",
     "points_entry_id",
     "detail",
+    "tag_id",
 )
 
 
@@ -61,6 +62,7 @@ def _spec(draft: AutomationDraft) -> dict[str, Any]:
             "points": action.points,
             "channel": action.channel.value if action.channel else None,
             "text": action.text,
+            "tag_id": str(action.tag_id) if action.tag_id else None,
         },
         "cap": {"messages": draft.cap.messages, "days": draft.cap.days},
         "quiet": {"start": draft.quiet.start, "end": draft.quiet.end},
@@ -79,6 +81,7 @@ def _draft(name: str, spec: dict[str, Any]) -> AutomationDraft:
             a["points"],
             MessageChannel(a["channel"]) if a["channel"] else None,
             a["text"],
+            UUID(a["tag_id"]) if a.get("tag_id") else None,
         ),
         cap=FrequencyCap(**spec["cap"]),
         quiet=QuietHours(**spec["quiet"]),

@@ -43,6 +43,7 @@ class AutomationSendRow(Model):
     coupon_id = fields.UUIDField(null=True)
     points_entry_id = fields.UUIDField(null=True)
     detail = fields.CharField(max_length=200)
+    tag_id = fields.UUIDField(null=True)  # ADD_TAG's
 
     class Meta:
         table = "automation_send"

@@ -1,8 +1,9 @@
-"""Automations read a member's last order, orders and preferred store from member facts (one
-source of member facts): `automation_member` keeps only the hand-over count, which member
-facts lack (they count paid orders) and FIRST_ORDER_HANDED_OVER needs.
+"""Automations, second step: they read a member's last order, orders and preferred store from
+member facts (one source of member facts), so `automation_member` keeps only the hand-over
+count, which member facts lack (they count paid orders) and FIRST_ORDER_HANDED_OVER needs; an
+ADD_TAG send names the tag it put on (`automation_send.tag_id`).
 
-Revision ID: 0043_automation_member_trim
+Revision ID: 0043_automations_facts_tags
 Revises: 0042_member_birthday
 Create Date: 2026-12-06
 """
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision = "0043_automation_member_trim"
+revision = "0043_automations_facts_tags"
 down_revision = "0042_member_birthday"
 branch_labels = None
 depends_on = None
@@ -28,9 +29,13 @@ def upgrade() -> None:
     with op.batch_alter_table("automation_member") as batch:
         batch.drop_column("store_id")
         batch.drop_column("last_order_at")
+    with op.batch_alter_table("automation_send") as batch:
+        batch.add_column(sa.Column("tag_id", UUID, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("automation_send") as batch:
+        batch.drop_column("tag_id")
     with op.batch_alter_table("automation_member") as batch:
         batch.add_column(sa.Column("last_order_at", TS, nullable=True))
         batch.add_column(sa.Column("store_id", UUID, nullable=True))
