@@ -338,6 +338,29 @@ async def test_conditions_keep_out_members_who_do_not_match(
     assert (skipped["outcome"], done["outcome"]) == ("SKIPPED", "DONE")
 
 
+async def test_min_orders_counts_the_members_orders_in_365_days_from_member_facts(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    """minOrders is member facts' orders_365 (paid, not cancelled or refunded in full), not
+    the hand-overs: a second paid order still waiting for pickup counts."""
+    made = await create(
+        admin, conditions={"minOrders": 2}, action={"kind": "GRANT_POINTS", "points": 5}
+    )
+    regular, newcomer = await shopper(api, "auto-o1"), await shopper(api, "auto-o2")
+    await paid(client, runtime, regular, stores, mango)
+    for who in (regular, newcomer):
+        await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await run(runtime)
+    sends = {s["memberId"]: s["outcome"] for s in (await detail(admin, made))["sends"]["nodes"]}
+    assert sends == {regular.id: "DONE", newcomer.id: "SKIPPED"}
+
+
 async def test_referral_rewarded_hits_the_invitee_and_the_referrer_once(
     client: httpx.AsyncClient,
     api: Api,
