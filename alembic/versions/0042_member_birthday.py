@@ -1,6 +1,7 @@
 """A member's birthday (issue 19, automations' BIRTHDAY trigger): month and day as "MM-DD"
 and an optional year, set by the member or by CS for them. Personal data kept like the display
-name (plain, erased with the member): member facts copy "MM-DD" for segments and the trigger.
+name (plain, erased with the member): member facts copy "MM-DD" for segments and the trigger,
+which finds the day's birthdays through an index.
 
 Revision ID: 0042_member_birthday
 Revises: 0040_automations
@@ -23,9 +24,11 @@ def upgrade() -> None:
     with op.batch_alter_table("member") as batch:
         batch.add_column(sa.Column("birthday", sa.String(5), nullable=True))
         batch.add_column(sa.Column("birthday_year", sa.SmallInteger, nullable=True))
+    op.create_index("ix_member_facts_birthday", "member_facts", ["birthday"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_member_facts_birthday", table_name="member_facts")
     with op.batch_alter_table("member") as batch:
         batch.drop_column("birthday_year")
         batch.drop_column("birthday")
