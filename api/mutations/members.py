@@ -469,6 +469,18 @@ class MemberMutations:
         )
 
     @strawberry.mutation(
+        permission_classes=[IsMember], description="Forget your birthday (no birthday gifts)."
+    )
+    async def clear_my_birthday(self, info: Info[Context, object]) -> MemberPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: birthday.clear_my_birthday(deps, caller),
+            lambda member: MemberPayload(member=Member.from_domain(member)),
+        )
+
+    @strawberry.mutation(
         permission_classes=[IsMember], description="Everything we hold about you, as JSON."
     )
     async def export_my_data(self, info: Info[Context, object]) -> ExportMyDataPayload:

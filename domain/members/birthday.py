@@ -1,7 +1,8 @@
-"""A member's birthday: set by the member (`setMyBirthday`) or by CS for them (the desk's
-acting-for-a-member, audited there). Real dates only (Feb 29 allowed, with a leap year if the
-year is given), the year 1900 up to today. Engagement keeps a copy in member facts ("MM-DD")
-from `MemberProfileChanged`, for segments and the BIRTHDAY automation trigger."""
+"""A member's birthday: set or cleared by the member (`setMyBirthday`, `clearMyBirthday`), or
+set by CS for them (the desk's acting-for-a-member, audited there). Real dates only (Feb 29
+allowed, with a leap year if the year is given), the year 1900 up to today. Engagement keeps a
+copy in member facts ("MM-DD") from `MemberProfileChanged`, for segments and the BIRTHDAY
+automation trigger."""
 
 from __future__ import annotations
 
@@ -42,18 +43,23 @@ def clean_birthday(month: int, day: int, year: int | None, today: date) -> Birth
     return Birthday(month, day, year)
 
 
+async def _change_in_uow(
+    deps: MemberDeps, uow: UnitOfWork, member_id: UUID, birthday: Birthday | None
+) -> Member:
+    member = await active_member(uow, member_id)
+    member.birthday, member.updated_at = birthday, deps.auth.clock.now()
+    await uow.members.save(member)
+    await deps.events.dispatch(uow, MemberProfileChanged(member.id))
+    return member
+
+
 async def set_birthday_in_uow(
     deps: MemberDeps, uow: UnitOfWork, member_id: UUID, month: int, day: int, year: int | None
 ) -> Member:
     """Set (or correct) the member's birthday in the caller's transaction."""
-    now = deps.auth.clock.now()
     # today on the brand's default clock: a member born today in Shanghai is born today
-    birthday = clean_birthday(month, day, year, local_date(now, None))
-    member = await active_member(uow, member_id)
-    member.birthday, member.updated_at = birthday, now
-    await uow.members.save(member)
-    await deps.events.dispatch(uow, MemberProfileChanged(member.id))
-    return member
+    today = local_date(deps.auth.clock.now(), None)
+    return await _change_in_uow(deps, uow, member_id, clean_birthday(month, day, year, today))
 
 
 async def set_my_birthday(
@@ -61,3 +67,9 @@ async def set_my_birthday(
 ) -> Member:
     async with deps.auth.uow() as uow:
         return await set_birthday_in_uow(deps, uow, principal.id, month, day, year)
+
+
+async def clear_my_birthday(deps: MemberDeps, principal: Principal) -> Member:
+    """The member takes their birthday back: no more birthday automations."""
+    async with deps.auth.uow() as uow:
+        return await _change_in_uow(deps, uow, principal.id, None)

@@ -56,6 +56,10 @@ async def test_a_member_sets_their_birthday_and_facts_copy_it(api: Api) -> None:
     await set_mine(who, 7, 3, 1990)  # corrected
     assert (await who.api.data(ME))["me"]["birthday"] == {"month": 7, "day": 3, "year": 1990}
     assert await facts_birthday(who) == "07-03"
+    cleared = await who.api.data("mutation { clearMyBirthday { member { birthday { month } } } }")
+    assert cleared["clearMyBirthday"]["member"] == {"birthday": None}
+    assert (await who.api.data(ME))["me"]["birthday"] is None
+    assert await facts_birthday(who) is None
 
 
 @pytest.mark.parametrize(
