@@ -58,6 +58,13 @@ class MemberErased:
 
 
 @dataclass(frozen=True)
+class MemberProfileChanged:
+    """The member's profile (their birthday) changed: read models copying it refresh."""
+
+    member_id: UUID
+
+
+@dataclass(frozen=True)
 class ReservationExpired:
     owner: str
     reservation_ids: tuple[UUID, ...]

@@ -50,6 +50,9 @@ class AutomationActionInput:
         default=None, description="SEND_MESSAGE's channel; a grant's notice (optional)."
     )
     text: str | None = None
+    tag_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ADD_TAG: a MANUAL tag (nothing is sent with it)."
+    )
 
 
 @strawberry.input
@@ -109,7 +112,14 @@ def _draft(given: AutomationInput) -> AutomationDraft:
     return AutomationDraft(
         name=given.name,
         trigger=Trigger(given.trigger.kind, given.trigger.days),
-        action=Action(a.kind, template, a.points, a.channel, a.text),
+        action=Action(
+            a.kind,
+            template,
+            a.points,
+            a.channel,
+            a.text,
+            decode_id(a.tag_id, "Tag", ["action", "tagId"]) if a.tag_id else None,
+        ),
         conditions=Conditions(tuple(c.tiers), c.min_orders),
         cap=FrequencyCap(cap.messages, cap.days),
         quiet=QuietHours(quiet.start, quiet.end),

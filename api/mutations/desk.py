@@ -13,12 +13,12 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import AfterSaleUserError, MemberUserError, SubscriptionUserError
 from api.mutations import actor, mutate
-from api.mutations.members import ConsentChangeInput, ConsentsPayload
+from api.mutations.members import ConsentChangeInput, ConsentsPayload, MemberPayload
 from api.mutations.subscriptions import SubscriptionPayload
 from api.permissions import IsCustomerService, IsMember, IsStaff
 from api.relay import decode_any_id, decode_id
 from api.types.desk import InvoiceRequest, StaffNote
-from api.types.members import Consents
+from api.types.members import Consents, Member
 from api.types.subscriptions import Subscription
 from domain.aftersales import acting, desk
 from domain.aftersales.desk_model import NoteSubject
@@ -142,6 +142,15 @@ class ConsentsForMemberInput:
 
 
 @strawberry.input
+class BirthdayForMemberInput:
+    member_id: strawberry.ID
+    month: int
+    day: int
+    year: int | None = None
+    reason: str = strawberry.field(description="Why, e.g. the ticket; it is logged.")
+
+
+@strawberry.input
 class ActForMemberInput:
     member_id: strawberry.ID
     reason: str = strawberry.field(description="Why, e.g. the ticket; it is logged.")
@@ -210,6 +219,27 @@ class ActForMemberMutations:
                 deps, _acting(info, input.member_id, input.reason), changes, input.policy_version
             ),
             lambda records: ConsentsPayload(consents=Consents.from_domain(records)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsCustomerService],
+        description="CS sets the member's birthday as the member told them.",
+    )
+    async def set_birthday_for_member(
+        self, info: Info[Context, object], input: BirthdayForMemberInput
+    ) -> MemberPayload:
+        deps = info.context.runtime.desk
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: acting.set_birthday_for(
+                deps,
+                _acting(info, input.member_id, input.reason),
+                input.month,
+                input.day,
+                input.year,
+            ),
+            lambda member: MemberPayload(member=Member.from_domain(member)),
         )
 
     @strawberry.mutation(

@@ -14,7 +14,7 @@ from api.relay import decode_id
 from api.types.identity import AuthTokens
 from api.types.members import Consents, Member, MemberMerge, MergeCandidate, RevealedIdentity
 from domain.identity.model import TokenPair
-from domain.members import candidates, login, merge, privacy, services
+from domain.members import birthday, candidates, login, merge, privacy, services
 from domain.members.model import Channel, ConsentPurpose, ConsentRecord, Identity
 from domain.members.model import Member as DomainMember
 from domain.members.model import MemberMerge as DomainMerge
@@ -214,6 +214,19 @@ class ExportMyDataPayload:
         description="The same document streamed (GET with your access token): for large "
         "accounts, and to save it as a file.",
     )
+    errors: list[MemberUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class BirthdayInput:
+    month: int
+    day: int
+    year: int | None = strawberry.field(default=None, description="1900 to this year.")
+
+
+@strawberry.type
+class MemberPayload:
+    member: Member | None = None
     errors: list[MemberUserError] = strawberry.field(default_factory=list)
 
 
@@ -438,6 +451,33 @@ class MemberMutations:
             MemberUserError,
             lambda: privacy.unsubscribe_all(deps, caller, channel),
             _consents,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMember],
+        description="Your birthday (Feb 29 allowed): for birthday greetings and gifts.",
+    )
+    async def set_my_birthday(
+        self, info: Info[Context, object], input: BirthdayInput
+    ) -> MemberPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: birthday.set_my_birthday(deps, caller, input.month, input.day, input.year),
+            lambda member: MemberPayload(member=Member.from_domain(member)),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMember], description="Forget your birthday (no birthday gifts)."
+    )
+    async def clear_my_birthday(self, info: Info[Context, object]) -> MemberPayload:
+        deps, caller = info.context.runtime.members, actor(info)
+        return await mutate(
+            MemberPayload,
+            MemberUserError,
+            lambda: birthday.clear_my_birthday(deps, caller),
+            lambda member: MemberPayload(member=Member.from_domain(member)),
         )
 
     @strawberry.mutation(

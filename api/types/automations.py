@@ -46,6 +46,7 @@ class AutomationAction:
     points: int | None
     channel: MessageChannel | None
     text: str | None
+    tag_id: strawberry.ID | None
 
 
 @strawberry.type(description="At most `messages` automation messages a member in `days` days.")
@@ -74,6 +75,7 @@ class AutomationSend:
     coupon_id: strawberry.ID | None
     points_entry_id: strawberry.ID | None
     detail: str
+    tag_id: strawberry.ID | None = strawberry.field(description="ADD_TAG: the tag put on.")
 
     @classmethod
     def from_domain(cls, send: DomainSend) -> AutomationSend:
@@ -92,6 +94,7 @@ class AutomationSend:
             if send.points_entry_id
             else None,
             detail=send.detail,
+            tag_id=encode_id("Tag", send.tag_id) if send.tag_id else None,
         )
 
 
@@ -160,6 +163,7 @@ class Automation:
                 points=a.points,
                 channel=a.channel,
                 text=a.text,
+                tag_id=encode_id("Tag", a.tag_id) if a.tag_id else None,
             ),
             frequency_cap=FrequencyCap(messages=d.cap.messages, days=d.cap.days),
             quiet_hours=QuietHours(start=d.quiet.start, end=d.quiet.end),

@@ -126,6 +126,17 @@ class MemberCode:
         return cls(code=code.code, expires_at=code.expires_at)
 
 
+@strawberry.type(description="A member's birthday; the year only if they gave it.")
+class Birthday:
+    month: int
+    day: int
+    year: int | None
+
+    @classmethod
+    def from_domain(cls, birthday: m.Birthday) -> Birthday:
+        return cls(month=birthday.month, day=birthday.day, year=birthday.year)
+
+
 @strawberry.type(description="A person, across every channel and identifier (OneID).")
 class Member(Node):
     display_name: str
@@ -134,6 +145,7 @@ class Member(Node):
     created_at: datetime
     key: strawberry.Private[Any]
     merged_into_key: strawberry.Private[Any]
+    born: strawberry.Private[m.Birthday | None]
     # Looked up at the till with the member's code: the till may see their points.
     shown_code: strawberry.Private[bool] = False
 
@@ -147,6 +159,7 @@ class Member(Node):
             created_at=member.created_at,
             key=member.id,
             merged_into_key=member.merged_into,
+            born=member.birthday,
         )
 
     @classmethod
@@ -157,6 +170,15 @@ class Member(Node):
         if viewer is not None and viewer.kind is PrincipalKind.API_KEY:
             shown.display_name = mask_name(member.display_name) or ""
         return shown
+
+    @strawberry.field(description="The birthday, if given (the member, and staff with PII access).")
+    def birthday(self, info: Info[Context, Any]) -> Birthday | None:
+        actor = info.context.principal
+        if self.born is None or actor is None:
+            return None
+        if (actor.is_member and actor.id == self.key) or actor.has_pii_access:
+            return Birthday.from_domain(self.born)
+        return None
 
     @strawberry.field(
         description="The loyalty tier (MEMBER, SILVER...): the same as `points { tier { name } }`."

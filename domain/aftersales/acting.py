@@ -18,7 +18,7 @@ from domain.aftersales.deps import DeskDeps
 from domain.errors import AfterSaleError, AfterSaleErrorCode
 from domain.identity.model import Principal
 from domain.identity.services import record_staff_action_in_uow
-from domain.members import privacy
+from domain.members import birthday, privacy
 from domain.members.model import Channel, ConsentRecord, Member
 from domain.ordering.services import Effects, is_cs
 from domain.subscriptions import services as subscriptions
@@ -82,6 +82,19 @@ async def update_consents_for(
         )
 
     return await _audited(deps, acting, "CONSENTS_FOR_MEMBER", change)
+
+
+async def set_birthday_for(
+    deps: DeskDeps, acting: ActingFor, month: int, day: int, year: int | None
+) -> Member:
+    """Set the member's birthday as they told CS."""
+
+    async def change(uow: UnitOfWork, why: str) -> Member:
+        return await birthday.set_birthday_in_uow(
+            deps.members, uow, acting.member_id, month, day, year
+        )
+
+    return await _audited(deps, acting, "BIRTHDAY_FOR_MEMBER", change)
 
 
 async def export_for(deps: DeskDeps, acting: ActingFor) -> dict[str, Any]:

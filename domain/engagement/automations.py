@@ -20,6 +20,7 @@ from domain.engagement.automations_model import (
     clean_draft,
 )
 from domain.engagement.deps import AutomationDeps
+from domain.engagement.tags import manual_tag_in_uow
 from domain.errors import (
     EngagementError,
     EngagementErrorCode,
@@ -53,6 +54,17 @@ async def automation_in_uow(
     return found
 
 
+async def _check_tag(uow: UnitOfWork, draft: AutomationDraft) -> None:
+    """ADD_TAG's tag exists and is MANUAL (an automatic tag follows its rule)."""
+    if draft.action.tag_id is None:
+        return
+    try:
+        await manual_tag_in_uow(uow, draft.action.tag_id)
+    except EngagementError as refused:
+        code = EngagementErrorCode(refused.code)
+        raise _error(code, refused.message, "action", "tagId") from None
+
+
 async def create_automation(
     deps: AutomationDeps, actor: Principal, draft: AutomationDraft
 ) -> Automation:
@@ -61,6 +73,7 @@ async def create_automation(
     now = deps.clock.now()
     automation = Automation(new_id(), clean, AutomationStatus.ACTIVE, now, now)
     async with deps.uow() as uow:
+        await _check_tag(uow, clean)
         await uow.automations.add(automation)
     return automation
 
@@ -75,6 +88,7 @@ async def update_automation(
         automation = await automation_in_uow(uow, automation_id, lock=True)
         if automation.status is AutomationStatus.ARCHIVED:
             raise _error(EngagementErrorCode.AUTOMATION_ARCHIVED, "It is archived.", "id")
+        await _check_tag(uow, clean)
         automation.draft, automation.updated_at = clean, deps.clock.now()
         await uow.automations.save(automation)
         return automation

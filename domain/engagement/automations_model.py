@@ -28,32 +28,39 @@ class AutomationStatus(StrEnum):
 
 
 class TriggerKind(StrEnum):
-    """BIRTHDAY (members have no birthday) and entering a segment are not built yet: each is a
-    new member here and a producer of candidates in `automations.py` (`_scan_batch` for a
-    scan, an event handler in `register_handlers` for an event)."""
+    """Entering a segment is not built yet: it is a new member here and a producer of
+    candidates in `automations_triggers.py` (`scan_batch` for a scan, an event handler in
+    `register_handlers` for an event)."""
 
     FIRST_ORDER_HANDED_OVER = "FIRST_ORDER_HANDED_OVER"  # event: the member's first hand-over
     REFERRAL_REWARDED = "REFERRAL_REWARDED"  # event: a referral rewarded invitee and referrer
     NO_ORDER_FOR_DAYS = "NO_ORDER_FOR_DAYS"  # scan: no order placed for `days` days
     POINTS_EXPIRING = "POINTS_EXPIRING"  # scan: points that expire within `days` days
     SUBSCRIPTION_ENDING = "SUBSCRIPTION_ENDING"  # scan: last prepaid delivery within `days`
+    # scan: the member's birthday on their store's clock, from BIRTHDAY_HOUR; once a year
+    BIRTHDAY = "BIRTHDAY"
 
     @property
     def takes_days(self) -> bool:
-        return self in SCANNED
+        return self in WITH_DAYS
 
 
-SCANNED = (
+WITH_DAYS = (
     TriggerKind.NO_ORDER_FOR_DAYS,
     TriggerKind.POINTS_EXPIRING,
     TriggerKind.SUBSCRIPTION_ENDING,
 )
+SCANNED = (*WITH_DAYS, TriggerKind.BIRTHDAY)
+BIRTHDAY_HOUR = 9  # the store-local morning: a birthday is found from 09:00 on the day
 
 
 class ActionKind(StrEnum):
     GRANT_COUPON = "GRANT_COUPON"  # promotions' grant_in_uow, keyed by automation+member+period
     GRANT_POINTS = "GRANT_POINTS"  # loyalty's credit_reward_in_uow, same key
     SEND_MESSAGE = "SEND_MESSAGE"  # the outbox (a marketing message: consent and cap)
+    # a MANUAL tag (tags' tag_member_in_uow; actor the automation, reason its name): nothing
+    # is sent, so no consent and no message (tags are for staff, never shown to the member)
+    ADD_TAG = "ADD_TAG"
 
 
 class MessageChannel(StrEnum):
@@ -87,7 +94,7 @@ class Conditions:
     """All must hold (empty: everyone the trigger finds)."""
 
     tiers: tuple[str, ...] = ()  # the member's loyalty tier is one of these
-    min_orders: int = 0  # orders handed over to the member, at least
+    min_orders: int = 0  # the member's orders in 365 days (member facts' orders_365), at least
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ class Action:
     points: int | None = None  # GRANT_POINTS
     channel: MessageChannel | None = None  # SEND_MESSAGE; a grant's notice (optional)
     text: str | None = None  # the message
+    tag_id: UUID | None = None  # ADD_TAG
 
     @property
     def messages(self) -> bool:
@@ -176,14 +184,7 @@ class Send:
     coupon_id: UUID | None = None
     points_entry_id: UUID | None = None
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class MemberActivity:
-    """What automations know of a member's orders, from ordering's events."""
-
-    handed_over: int = 0  # orders handed over to the member
-    store_id: UUID | None = None  # the store of the latest hand-over: its clock, quiet hours
+    tag_id: UUID | None = None  # ADD_TAG: the tag put on (or there already: `detail` says)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,12 @@ def _clean_action(action: Action) -> Action:
             raise _invalid(f"GRANT_POINTS gives 1-{MAX_POINTS} points.", "action", "points")
     elif action.points is not None:
         raise _invalid("Only GRANT_POINTS takes points.", "action", "points")
+    if action.kind is ActionKind.ADD_TAG and action.tag_id is None:
+        raise _invalid("ADD_TAG needs a tag.", "action", "tagId")
+    if action.kind is not ActionKind.ADD_TAG and action.tag_id is not None:
+        raise _invalid("Only ADD_TAG takes a tag.", "action", "tagId")
+    if action.kind is ActionKind.ADD_TAG and action.channel is not None:
+        raise _invalid("A tag is for staff: ADD_TAG sends nothing.", "action", "channel")
     if action.kind is ActionKind.SEND_MESSAGE and action.channel is None:
         raise _invalid("SEND_MESSAGE needs a channel.", "action", "channel")
     if action.channel is not None and not (text and len(text) <= MAX_TEXT):

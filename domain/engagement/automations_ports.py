@@ -10,7 +10,6 @@ from uuid import UUID
 from domain.engagement.automations_model import (
     Automation,
     AutomationStatus,
-    MemberActivity,
     Send,
     SendOutcome,
     TriggerKind,
@@ -58,21 +57,13 @@ class AutomationRepository(Protocol):
         """Sends per outcome of each automation, in one statement (a page of automations)."""
         ...
 
-    # The members' order activity, kept from ordering's events (OrderPlaced, OrderHandedOver).
-    async def note_order(self, member_id: UUID, placed_at: datetime) -> None: ...
-    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
-        """One more order handed over to the member, at the store; returns how many now."""
-        ...
-
-    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]: ...
-    async def quiet_since(
-        self, before: datetime, after: UUID | None, limit: int
-    ) -> list[tuple[UUID, datetime]]:
-        """(member, last order placed) of members whose last order was placed before
-        `before`, by member id after `after`."""
+    async def note_handed_over(self, member_id: UUID) -> int:
+        """One more order handed over to the member (from OrderHandedOver); returns how many
+        now. The only order activity automations keep: member facts (`member_facts`) count
+        paid orders, not hand-overs, and FIRST_ORDER_HANDED_OVER needs the first hand-over."""
         ...
 
     async def move_member(self, source: UUID, target: UUID) -> None:
         """A merge: the absorbed member's sends go to the survivor (but for a period the
-        survivor has had already), and their order activity adds to the survivor's."""
+        survivor has had already), and their hand-overs add to the survivor's."""
         ...

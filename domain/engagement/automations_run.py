@@ -16,7 +16,6 @@ from domain.engagement.automations_model import (
     ActionKind,
     Automation,
     DryRun,
-    MemberActivity,
     Send,
     SendOutcome,
     Tally,
@@ -30,6 +29,7 @@ from domain.engagement.automations_triggers import (
     scan_candidates,
 )
 from domain.engagement.deps import AutomationDeps
+from domain.engagement.tags import tag_member_in_uow
 from domain.errors import (
     DomainError,
 )
@@ -54,7 +54,7 @@ DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
 class Verdict:
     outcome: SendOutcome | None  # why the send does not act now; None: it acts
     member_id: UUID  # whom it acts on: the survivor of a merge
-    zone: ZoneInfo  # the member's store clock (the latest hand-over's store)
+    zone: ZoneInfo  # the clock of the member's preferred store (member facts)
 
 
 async def _verdict(
@@ -65,16 +65,18 @@ async def _verdict(
     member = await surviving_member_in_uow(uow, send.member_id)
     if member is None or not member.is_active:
         return Verdict(SendOutcome.SKIPPED, send.member_id, DEFAULT_ZONE)
-    activity = (await uow.automations.activity([member.id])).get(member.id, MemberActivity())
-    zone = ZoneInfo(await timezone_in_uow(uow, activity.store_id))
+    facts = await uow.member_facts.get_many([member.id])
+    orders = facts[0].orders_365 if facts else 0
+    zone = ZoneInfo(await timezone_in_uow(uow, facts[0].preferred_store_id if facts else None))
     conditions = draft.conditions
-    if activity.handed_over < conditions.min_orders:
+    if orders < conditions.min_orders:
         return Verdict(SendOutcome.SKIPPED, member.id, zone)
     if conditions.tiers:
         tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
         if tier.upper() not in conditions.tiers:
             return Verdict(SendOutcome.SKIPPED, member.id, zone)
-    if draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
+    contacts = draft.action.kind is not ActionKind.ADD_TAG  # a tag reaches no one
+    if contacts and draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
         return Verdict(SendOutcome.PENDING, member.id, zone)
     if draft.action.kind is ActionKind.SEND_MESSAGE:
         if not await _consents(uow, automation, member.id):
@@ -145,6 +147,19 @@ async def _act(
             key,
         )
         send.points_entry_id = entry.id
+    elif action.kind is ActionKind.ADD_TAG:
+        assert action.tag_id is not None
+        tag, added = await tag_member_in_uow(
+            uow,
+            action.tag_id,
+            member_id,
+            f"automation:{automation.id}",
+            automation.draft.name,
+            deps.clock.now(),
+        )
+        send.tag_id = tag.id
+        if not added:
+            send.detail = f"the member had the tag {tag.name} already"
     if action.messages:
         # A grant is given whatever the member chose; its notice needs consent and room.
         if sent.get(member_id, 0) >= automation.draft.cap.messages:

@@ -3,10 +3,12 @@ period) key, from ordering's events in their transactions and from scans each jo
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.engagement.automations_model import (
+    BIRTHDAY_HOUR,
     SCANNED,
     Automation,
     Send,
@@ -18,15 +20,15 @@ from domain.events import (
     EventHandlers,
     MembersMerged,
     OrderHandedOver,
-    OrderPlaced,
 )
 from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.ids import new_id
 from domain.locations.model import local_date
+from domain.locations.services import timezone_in_uow
 from domain.loyalty.services import (
     members_with_points_expiring_in_uow,
 )
-from domain.ordering.services import load
+from domain.members.model import Birthday, birthdays_falling_on
 from domain.subscriptions.services import prepaid_ending_in_uow
 from domain.uow import UnitOfWork
 
@@ -54,10 +56,12 @@ async def scan_batch(
     (a member id; a subscription id for SUBSCRIPTION_ENDING), and where the next batch starts
     (None: that was the last)."""
     trigger = automation.draft.trigger
-    assert trigger.days is not None
     now, size = deps.clock.now(), deps.policy.batch
+    if trigger.kind is TriggerKind.BIRTHDAY:
+        return await _birthdays(uow, now, after, size)
+    assert trigger.days is not None
     if trigger.kind is TriggerKind.NO_ORDER_FOR_DAYS:
-        quiet = await uow.automations.quiet_since(now - timedelta(days=trigger.days), after, size)
+        quiet = await uow.member_facts.quiet_since(now - timedelta(days=trigger.days), after, size)
         # The period is the quiet spell: a member who orders again starts a new one.
         found = [(m, f"quiet:{local_date(at, None).isoformat()}") for m, at in quiet]
         return found, (found[-1][0] if len(found) == size else None)
@@ -71,6 +75,30 @@ async def scan_batch(
     # SUBSCRIPTION_ENDING: once per subscription and prepaid run (the cursor: subscription ids)
     ending, cursor = await prepaid_ending_in_uow(uow, now, trigger.days, after, size)
     return [(s.member_id, f"sub:{s.id}:{s.prepaid_deliveries}") for s in ending], cursor
+
+
+async def _birthdays(
+    uow: UnitOfWork, now: datetime, after: UUID | None, size: int
+) -> tuple[list[tuple[UUID, str]], UUID | None]:
+    """Members whose birthday it is on their preferred store's clock (Asia/Shanghai without
+    one; member facts keep both), from BIRTHDAY_HOUR on: once a year, the period being that
+    store-local year. Feb 29 falls on Feb 28 in a common year. The batch reads the birthdays
+    that are today somewhere on earth (UTC's yesterday, today and tomorrow), then keeps those
+    that are today, past the morning, on the member's own clock."""
+    utc = now.date()
+    days = sorted(
+        {d for delta in (-1, 0, 1) for d in birthdays_falling_on(utc + timedelta(days=delta))}
+    )
+    rows = await uow.member_facts.birthdays_on(days, after, size)
+    zones: dict[UUID | None, ZoneInfo] = {}
+    found: list[tuple[UUID, str]] = []
+    for member_id, month_day, store_id in rows:
+        if store_id not in zones:
+            zones[store_id] = ZoneInfo(await timezone_in_uow(uow, store_id))
+        local = now.astimezone(zones[store_id])
+        if local.hour >= BIRTHDAY_HOUR and Birthday.parse(month_day, None).falls_on(local.date()):
+            found.append((member_id, f"birthday:{local.year}"))
+    return found, (rows[-1][0] if len(rows) == size else None)
 
 
 async def scan_candidates(deps: AutomationDeps) -> int:
@@ -103,15 +131,12 @@ async def _on_event(
 
 
 def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
-    """Ordering's events keep the members' order activity and fire the event triggers.
-    (A REFERRAL_REWARDED or segment trigger adds its handler here.)"""
-
-    async def on_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
-        await uow.automations.note_order(event.member_id, event.placed_at)
+    """Ordering's hand-overs are counted (the first fires FIRST_ORDER_HANDED_OVER) and fire
+    REFERRAL_REWARDED. The rest of what automations know of a member's orders is member facts'
+    (last order, orders in 365 days, preferred store), kept by their own handlers."""
 
     async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
-        order = await load(uow, event.order_id, lock=False)  # locked by the hand-over already
-        if await uow.automations.note_handed_over(event.member_id, order.location_id) == 1:
+        if await uow.automations.note_handed_over(event.member_id) == 1:
             await _on_event(
                 deps, uow, TriggerKind.FIRST_ORDER_HANDED_OVER, event.member_id, "first"
             )
@@ -124,6 +149,5 @@ def register_handlers(deps: AutomationDeps, events: EventHandlers) -> None:
     async def on_merged(uow: UnitOfWork, event: MembersMerged) -> None:
         await uow.automations.move_member(event.source_member_id, event.target_member_id)
 
-    events.register(OrderPlaced, on_placed)
     events.register(OrderHandedOver, on_handed_over)
     events.register(MembersMerged, on_merged)

@@ -19,6 +19,7 @@ from domain.errors import EngagementError, EngagementErrorCode
 from domain.events import (
     EventHandlers,
     MemberErased,
+    MemberProfileChanged,
     MembersMerged,
     OrderCancelled,
     OrderFullyRefunded,
@@ -92,6 +93,9 @@ def register_facts_handlers(deps: FactsDeps, events: EventHandlers) -> None:
             [event.source_member_id, event.target_member_id], Cutoffs.at(deps.clock.now())
         )
 
+    async def on_profile(uow: UnitOfWork, event: MemberProfileChanged) -> None:
+        await uow.member_facts.refresh_members([event.member_id], Cutoffs.at(deps.clock.now()))
+
     async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
         await uow.member_facts.delete(event.member_id)
 
@@ -100,4 +104,5 @@ def register_facts_handlers(deps: FactsDeps, events: EventHandlers) -> None:
     events.register(RefundCompleted, on_order)
     events.register(OrderFullyRefunded, on_order)
     events.register(MembersMerged, on_merged)
+    events.register(MemberProfileChanged, on_profile)
     events.register(MemberErased, on_erased)

@@ -48,7 +48,7 @@ class MemberFacts:
     preferred_channel: str | None
     tier: str | None
     points_balance: int
-    birthday: str | None  # "MM-DD"; the members context keeps no birthday yet: always None
+    birthday: str | None  # "MM-DD" (members' Birthday), if the member gave it
     marketing_sms: bool  # the member's latest consent record for the purpose
     marketing_wechat: bool
     referrals_count: int  # invitations rewarded as referrer

@@ -4,6 +4,7 @@ and growth, rebuilt from their tables in set-based SQL."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -39,5 +40,19 @@ class MemberFactsRepository(Protocol):
         ...
 
     async def get_many(self, member_ids: Sequence[UUID]) -> list[MemberFacts]: ...
+    async def quiet_since(
+        self, before: datetime, after: UUID | None, limit: int
+    ) -> list[tuple[UUID, datetime]]:
+        """(member, last order) of members whose last order (paid, counted) was before
+        `before`, by member id after `after` (automations' NO_ORDER_FOR_DAYS)."""
+        ...
+
+    async def birthdays_on(
+        self, days: Sequence[str], after: UUID | None, limit: int
+    ) -> list[tuple[UUID, str, UUID | None]]:
+        """(member, birthday "MM-DD", preferred store) of members whose birthday is one of
+        `days`, by member id after `after` (automations' BIRTHDAY)."""
+        ...
+
     async def segment_counts(self) -> dict[str, int]: ...
     async def delete(self, member_id: UUID) -> None: ...

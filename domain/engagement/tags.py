@@ -6,12 +6,14 @@ re-evaluated after the nightly facts rebuild. Tags are for staff: never shown to
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from domain.aftersales.desk import may_note_member
 from domain.engagement.deps import FactsDeps
 from domain.engagement.tags_model import (
     MAX_FILTER_TAGS,
+    MAX_REASON,
     MemberTag,
     Tag,
     TagKind,
@@ -75,6 +77,22 @@ async def _manual_tag(uow: UnitOfWork, tag_id: UUID) -> Tag:
             EngagementErrorCode.TAG_NOT_MANUAL, "An automatic tag follows its rule.", "tagId"
         )
     return tag
+
+
+async def manual_tag_in_uow(uow: UnitOfWork, tag_id: UUID) -> Tag:
+    """The tag, if it is MANUAL (NOT_FOUND, TAG_NOT_MANUAL otherwise)."""
+    return await _manual_tag(uow, tag_id)
+
+
+async def tag_member_in_uow(
+    uow: UnitOfWork, tag_id: UUID, member_id: UUID, actor: str, reason: str, at: datetime
+) -> tuple[Tag, bool]:
+    """Put a manual tag on an active member for a system actor (an automation, named by
+    `actor`, its reason `reason`), in the caller's transaction: (the tag, added now); a repeat
+    changes nothing. Staff tag through `tag_member` (their rights, the staff action log)."""
+    tag = await _manual_tag(uow, tag_id)
+    added = await uow.tags.tag(MemberTag(member_id, tag.id, actor, reason[:MAX_REASON], at))
+    return tag, added
 
 
 def may_tag(actor: Principal, order_stores: Collection[UUID]) -> bool:

@@ -72,8 +72,12 @@ async def merge_in_uow(
     sessions = await revoke_sessions_in_uow(
         uow, PrincipalKind.MEMBER, source.id, now, "member merged"
     )
-    if not target.display_name and source.display_name:
-        target.display_name, target.updated_at = source.display_name, now  # keep the name known
+    if (not target.display_name and source.display_name) or (
+        target.birthday is None and source.birthday is not None
+    ):  # keep the name and the birthday known; the survivor's win where set
+        target.display_name = target.display_name or source.display_name
+        target.birthday = target.birthday or source.birthday
+        target.updated_at = now
         await uow.members.save(target)
     source.status, source.merged_into, source.data_key = MemberStatus.MERGED, target.id, None
     source.updated_at = now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -52,6 +52,53 @@ class ConsentPurpose(StrEnum):
         return self in (ConsentPurpose.MARKETING_SMS, ConsentPurpose.MARKETING_WECHAT)
 
 
+LEAP_YEAR = 2000  # a year in which every month-day that exists at all exists
+FIRST_BIRTH_YEAR = 1900
+
+
+@dataclass(frozen=True)
+class Birthday:
+    """A member's birthday: month and day, the year if they gave it. Personal data kept like
+    the display name (plain: segments and the BIRTHDAY trigger compare it in SQL), erased with
+    the member."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    @property
+    def month_day(self) -> str:
+        """ "MM-DD", as stored and as member facts keep it."""
+        return f"{self.month:02d}-{self.day:02d}"
+
+    @classmethod
+    def parse(cls, month_day: str, year: int | None) -> Birthday:
+        month, day = month_day.split("-")
+        return cls(int(month), int(day), year)
+
+    def falls_on(self, day: date) -> bool:
+        """Whether `day` is the birthday; Feb 29 falls on Feb 28 in a year without a Feb 29."""
+        if (self.month, self.day) == (day.month, day.day):
+            return True
+        return (
+            (self.month, self.day) == (2, 29)
+            and (day.month, day.day) == (2, 28)
+            and (not _is_leap(day.year))
+        )
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def birthdays_falling_on(day: date) -> tuple[str, ...]:
+    """The stored "MM-DD" values whose birthday falls on `day` (Birthday.falls_on)."""
+    found: tuple[str, ...] = (f"{day.month:02d}-{day.day:02d}",)
+    if (day.month, day.day) == (2, 28) and not _is_leap(day.year):
+        found += ("02-29",)
+    return found
+
+
 @dataclass
 class Member:
     id: UUID
@@ -63,6 +110,7 @@ class Member:
     data_key: str | None  # wrapped per-member key; None once erased (crypto-shredded)
     merged_into: UUID | None = None
     erased_at: datetime | None = None
+    birthday: Birthday | None = None
 
     @property
     def is_active(self) -> bool:

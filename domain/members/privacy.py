@@ -208,6 +208,13 @@ def _header(
             "status": member.status.value,
             "createdChannel": member.created_channel.value,
             "createdAt": member.created_at.isoformat(),
+            "birthday": {
+                "month": member.birthday.month,
+                "day": member.birthday.day,
+                "year": member.birthday.year,
+            }
+            if member.birthday
+            else None,
         },
         "identities": [
             {
@@ -277,5 +284,6 @@ async def erase_member_in_uow(deps: MemberDeps, uow: UnitOfWork, member_id: UUID
     await revoke_sessions_in_uow(uow, PrincipalKind.MEMBER, member.id, now, "erased")
     member.status, member.data_key = MemberStatus.ERASED, None
     member.display_name, member.erased_at, member.updated_at = ERASED_NAME, now, now
+    member.birthday = None
     await uow.members.save(member)
     await deps.events.dispatch(uow, MemberErased(member.id))

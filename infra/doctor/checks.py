@@ -75,6 +75,8 @@ What each check relies on (the code that keeps it true):
   member_facts            domain/engagement/facts.py: each payment, cancellation and refund
                           recomputes its member's row in its transaction (merge: the
                           survivor's; erasure deletes it)
+  member_facts_birthday   domain/members/birthday.py raises MemberProfileChanged in the
+                          transaction that sets it; member facts recompute the row then
   automation_sends        domain/engagement/automations.py: a send is marked DONE in the
                           transaction of its grant (keyed) and its outbox message
 """

@@ -1,5 +1,5 @@
-"""Member facts checks (domain/engagement/facts.py): a facts row belongs to an active member
-and its first and last orders are those of the member's orders."""
+"""Member facts checks (domain/engagement/facts.py): a facts row belongs to an active member,
+its first and last orders are those of the member's orders, and its birthday is the member's."""
 
 from __future__ import annotations
 
@@ -29,6 +29,25 @@ SELECT bad.*, COUNT(*) OVER () AS violations FROM bad ORDER BY bad.member_id LIM
 """
 
 
+# A birthday is copied in the transaction that sets it (MemberProfileChanged) and by every
+# refresh; members without a facts row yet are not checked.
+BIRTHDAYS = """
+WITH bad AS {materialized}(
+    SELECT f.member_id, f.birthday AS facts_birthday, m.birthday AS member_birthday
+    FROM member_facts f JOIN member m ON m.id = f.member_id
+    WHERE m.status = 'ACTIVE' AND COALESCE(f.birthday, '') <> COALESCE(m.birthday, '')
+)
+SELECT bad.*, COUNT(*) OVER () AS violations FROM bad ORDER BY bad.member_id LIMIT {limit}
+"""
+
+
+def _describe_birthday(row: Row) -> str:
+    return (
+        f"member {row['member_id']}: facts say the birthday is {row['facts_birthday'] or 'none'}, "
+        f"the member says {row['member_birthday'] or 'none'}"
+    )
+
+
 def _describe(row: Row) -> str:
     if row["status"] != "ACTIVE":
         return f"member {row['member_id']} is {row['status'] or 'gone'} but keeps a facts row"
@@ -46,5 +65,11 @@ CHECKS = (
         "of the member's orders (paid, not cancelled, unclaimed or refunded in full)",
         FACTS,
         _describe,
+    ),
+    Check(
+        "member_facts_birthday",
+        "a member's facts row has the member's birthday (\"MM-DD\", or none)",
+        BIRTHDAYS,
+        _describe_birthday,
     ),
 )

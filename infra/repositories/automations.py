@@ -1,5 +1,5 @@
-"""Automations: definitions, sends (one per automation, member and period), and the members'
-order activity."""
+"""Automations: definitions, sends (one per automation, member and period), and how many
+orders were handed over to each member."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from domain.engagement.automations_model import (
     AutomationStatus,
     Conditions,
     FrequencyCap,
-    MemberActivity,
     MessageChannel,
     QuietHours,
     Send,
@@ -46,6 +45,7 @@ SEND_COLUMNS = (
     "coupon_id",
     "points_entry_id",
     "detail",
+    "tag_id",
 )
 
 
@@ -62,6 +62,7 @@ def _spec(draft: AutomationDraft) -> dict[str, Any]:
             "points": action.points,
             "channel": action.channel.value if action.channel else None,
             "text": action.text,
+            "tag_id": str(action.tag_id) if action.tag_id else None,
         },
         "cap": {"messages": draft.cap.messages, "days": draft.cap.days},
         "quiet": {"start": draft.quiet.start, "end": draft.quiet.end},
@@ -80,6 +81,7 @@ def _draft(name: str, spec: dict[str, Any]) -> AutomationDraft:
             a["points"],
             MessageChannel(a["channel"]) if a["channel"] else None,
             a["text"],
+            UUID(a["tag_id"]) if a.get("tag_id") else None,
         ),
         cap=FrequencyCap(**spec["cap"]),
         quiet=QuietHours(**spec["quiet"]),
@@ -227,38 +229,14 @@ class TortoiseAutomationRepository(AutomationRepository):
             found.setdefault(sql.as_uuid(automation_id), {})[SendOutcome(outcome)] = int(n)
         return found
 
-    async def note_order(self, member_id: UUID, placed_at: datetime) -> None:
-        await sql.execute(
-            "INSERT INTO automation_member (member_id, last_order_at, handed_over) "
-            "VALUES ($1, $2, 0) ON CONFLICT (member_id) DO UPDATE SET last_order_at = "
-            "excluded.last_order_at",
-            member_id,
-            placed_at,
-        )
-
-    async def note_handed_over(self, member_id: UUID, store_id: UUID) -> int:
+    async def note_handed_over(self, member_id: UUID) -> int:
         rows = await sql.fetch(
-            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
-            "VALUES ($1, NULL, 1, $2) ON CONFLICT (member_id) DO UPDATE SET handed_over = "
-            "automation_member.handed_over + 1, store_id = excluded.store_id "
-            "RETURNING handed_over",
+            "INSERT INTO automation_member (member_id, handed_over) VALUES ($1, 1) "
+            "ON CONFLICT (member_id) DO UPDATE SET handed_over = "
+            "automation_member.handed_over + 1 RETURNING handed_over",
             member_id,
-            store_id,
         )
         return int(rows[0]["handed_over"])
-
-    async def activity(self, member_ids: Sequence[UUID]) -> dict[UUID, MemberActivity]:
-        rows = await AutomationMemberRow.filter(member_id__in=list(member_ids))
-        return {r.member_id: MemberActivity(r.handed_over, r.store_id) for r in rows}
-
-    async def quiet_since(
-        self, before: datetime, after: UUID | None, limit: int
-    ) -> list[tuple[UUID, datetime]]:
-        query = AutomationMemberRow.filter(last_order_at__lt=before)
-        if after is not None:
-            query = query.filter(member_id__gt=after)
-        rows = await query.order_by("member_id").limit(limit)
-        return [(r.member_id, r.last_order_at) for r in rows if r.last_order_at is not None]
 
     async def move_member(self, source: UUID, target: UUID) -> None:
         await sql.execute(
@@ -273,16 +251,10 @@ class TortoiseAutomationRepository(AutomationRepository):
         if absorbed is None:
             return
         await sql.execute(
-            "INSERT INTO automation_member (member_id, last_order_at, handed_over, store_id) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET "
-            "handed_over = automation_member.handed_over + excluded.handed_over, "
-            "last_order_at = CASE WHEN automation_member.last_order_at IS NULL "
-            "OR automation_member.last_order_at < excluded.last_order_at "
-            "THEN excluded.last_order_at ELSE automation_member.last_order_at END, "
-            "store_id = COALESCE(automation_member.store_id, excluded.store_id)",
+            "INSERT INTO automation_member (member_id, handed_over) VALUES ($1, $2) "
+            "ON CONFLICT (member_id) DO UPDATE SET "
+            "handed_over = automation_member.handed_over + excluded.handed_over",
             target,
-            absorbed.last_order_at,
             absorbed.handed_over,
-            absorbed.store_id,
         )
         await AutomationMemberRow.filter(member_id=source).delete()

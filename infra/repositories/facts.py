@@ -6,6 +6,7 @@ single member and the nightly rebuild's batches: only the members in scope diffe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from domain.engagement.facts_model import Cutoffs, MemberFacts
@@ -91,7 +92,7 @@ def refresh_sql(scope: str) -> str:
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS[1:])
     return (
-        f"WITH scope AS (SELECT m.id AS member_id FROM member m "
+        f"WITH scope AS (SELECT m.id AS member_id, m.birthday FROM member m "
         f"WHERE m.status = 'ACTIVE' AND {scope}), "
         f"{counted_orders('customer_order o JOIN scope ON scope.member_id = o.member_id')}, "
         f"totals AS (SELECT member_id, MIN(paid_at) AS first_at, MAX(paid_at) AS last_at, "
@@ -101,7 +102,7 @@ def refresh_sql(scope: str) -> str:
         f"INSERT INTO member_facts ({', '.join(FACT_COLUMNS)}) "
         f"SELECT s.member_id, t.first_at, t.last_at, {windows}, "
         "CASE WHEN COALESCE(t.orders_365, 0) > 0 THEN t.spend_365 / t.orders_365 ELSE 0 END, "
-        "ps.value, pc.value, pa.tier, COALESCE(pa.balance, 0), NULL, "
+        "ps.value, pc.value, pa.tier, COALESCE(pa.balance, 0), s.birthday, "
         f"{_latest_consent('MARKETING_SMS')}, {_latest_consent('MARKETING_WECHAT')}, "
         "(SELECT COUNT(*) FROM referral r WHERE r.referrer_id = s.member_id "
         "AND r.status = 'REWARDED'), "
@@ -211,3 +212,23 @@ class TortoiseMemberFactsRepository(MemberFactsRepository):
 
     async def delete(self, member_id: UUID) -> None:
         await MemberFactsRow.filter(member_id=member_id).delete()
+
+    async def quiet_since(
+        self, before: datetime, after: UUID | None, limit: int
+    ) -> list[tuple[UUID, datetime]]:
+        query = MemberFactsRow.filter(last_order_at__lt=before)
+        if after is not None:
+            query = query.filter(member_id__gt=after)
+        rows = await query.order_by("member_id").limit(limit)
+        return [(r.member_id, r.last_order_at) for r in rows if r.last_order_at is not None]
+
+    async def birthdays_on(
+        self, days: Sequence[str], after: UUID | None, limit: int
+    ) -> list[tuple[UUID, str, UUID | None]]:
+        if not days:
+            return []
+        query = MemberFactsRow.filter(birthday__in=list(days))
+        if after is not None:
+            query = query.filter(member_id__gt=after)
+        rows = await query.order_by("member_id").limit(limit)
+        return [(r.member_id, str(r.birthday), r.preferred_store_id) for r in rows]

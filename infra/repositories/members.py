@@ -10,6 +10,7 @@ from tortoise.expressions import F
 
 from domain.errors import MemberError, MemberErrorCode
 from domain.members.model import (
+    Birthday,
     CandidateState,
     Channel,
     ConsentRecord,
@@ -48,7 +49,12 @@ def _member(row: MemberRow) -> Member:
         data_key=row.data_key,
         merged_into=row.merged_into_id,
         erased_at=row.erased_at,
+        birthday=_birthday(row.birthday, row.birthday_year),
     )
+
+
+def _birthday(month_day: str | None, year: int | None) -> Birthday | None:
+    return Birthday.parse(month_day, year) if month_day else None
 
 
 MEMBER_COLUMNS = (
@@ -61,6 +67,8 @@ MEMBER_COLUMNS = (
     "created_at",
     "updated_at",
     "erased_at",
+    "birthday",
+    "birthday_year",
 )
 SELECT_MEMBERS = f"SELECT {', '.join(MEMBER_COLUMNS)} FROM member"
 
@@ -77,6 +85,7 @@ def _member_of(row: dict[str, Any]) -> Member:
         data_key=row["data_key"],
         merged_into=sql.as_optional_uuid(row["merged_into_id"]),
         erased_at=sql.as_optional_datetime(row["erased_at"]),
+        birthday=_birthday(row["birthday"], row["birthday_year"]),
     )
 
 
@@ -120,6 +129,14 @@ def _merge(row: MemberMergeRow) -> MemberMerge:
     )
 
 
+def _birthday_fields(member: Member) -> dict[str, Any]:
+    found = member.birthday
+    return {
+        "birthday": found.month_day if found else None,
+        "birthday_year": found.year if found else None,
+    }
+
+
 class TortoiseMemberRepository:
     async def get(self, member_id: UUID) -> Member | None:
         # prebuilt SQL: every `me` and every use case reads a member, and building the
@@ -152,6 +169,7 @@ class TortoiseMemberRepository:
             created_at=member.created_at,
             updated_at=member.updated_at,
             erased_at=member.erased_at,
+            **_birthday_fields(member),
         )
 
     async def save(self, member: Member) -> None:
@@ -162,6 +180,7 @@ class TortoiseMemberRepository:
             data_key=member.data_key,
             updated_at=member.updated_at,
             erased_at=member.erased_at,
+            **_birthday_fields(member),
         )
         # Path compression: members absorbed earlier by this one now point at its survivor.
         if member.merged_into is not None:

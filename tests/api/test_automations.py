@@ -23,16 +23,25 @@ from domain.engagement.automations_run import run_automations
 from domain.engagement.deps import AutomationPolicy
 from domain.identity.model import Principal, PrincipalKind, StaffRole
 from domain.inventory.model import StockLine
-from domain.locations.services import LocationDraft, create_location
 from domain.members.merge import merge_members
 from domain.subscriptions import plans, services
 from infra.db.models.automations import AutomationSendRow
 from infra.db.models.coupons import CouponRow
-from infra.db.models.outbox import OutboxMessageRow
-from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
 from tests.support import STORE_ZONE, MovableClock, count_sql, is_postgres
 from tests.support.api import Api, relogin, staff_api
+from tests.support.automations import (
+    CREATE,
+    DRY,
+    SEND,
+    automation_input,
+    berlin_store,
+    consent,
+    create,
+    detail,
+    messages,
+    run,
+)
 from tests.support.coupons import template
 from tests.support.orders import (
     ROOT,
@@ -50,65 +59,11 @@ from tests.support.referrals import balance, code_of, create_program, handed_ove
 from tests.support.renewals import WEEKLY, open_shop
 from tests.support.shoppers import Shopper, shopper
 
-ERRORS = "errors { code field message }"
-AUTOMATION = """id name status trigger { kind days } conditions { tiers minOrders }
-  action { kind couponTemplateId points channel text } frequencyCap { messages days }
-  quietHours { start end }"""
-CREATE = f"""mutation($i: AutomationInput!) {{ createAutomation(input: {{automation: $i}}) {{
-  automation {{ {AUTOMATION} }} {ERRORS} }} }}"""
 MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ automation {{ status }}
   errors {{ code field }} }} }}"""
-SEND = """memberId outcome action periodKey messageKey couponId pointsEntryId detail dueAt
-  automationId"""
-ONE = f"""query($id: ID!) {{ automation(id: $id) {{ name status
-  runs {{ done pending blockedConsent blockedCap skipped failed }}
-  sends(first: 20) {{ nodes {{ {SEND} }} }} }} }}"""
 LIST = "query($s: AutomationStatus) { automations(status: $s) { nodes { id name status } } }"
-DRY = """query($id: ID!) { dryRunAutomation(id: $id) { candidates wouldHit blockedConsent
-  blockedCap deferredQuietHours skippedConditions } }"""
 TIMELINE = f"""query($id: ID!) {{ node(id: $id) {{ ... on Member {{
   automationSends {{ nodes {{ {SEND} }} }} }} }} }}"""
-CONSENT = """mutation($c: [ConsentChangeInput!]!) { updateConsents(input: {changes: $c,
-  policyVersion: "2026-01", channel: MINI_PROGRAM}) { errors { code } } }"""
-
-
-def automation_input(**fields: Any) -> dict[str, Any]:
-    return {
-        "name": "首单关怀",
-        "trigger": {"kind": "FIRST_ORDER_HANDED_OVER"},
-        "action": {"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "感谢首单"},
-        **fields,
-    }
-
-
-async def create(admin: Api, **fields: Any) -> dict[str, Any]:
-    payload = (await admin.data(CREATE, {"i": automation_input(**fields)}))["createAutomation"]
-    assert payload["errors"] == [], payload
-    made: dict[str, Any] = payload["automation"]
-    return made
-
-
-async def run(runtime: Runtime) -> int:
-    job = find_job("run_automations")
-    assert job is not None
-    return await run_job(runtime, job)
-
-
-async def consent(who: Shopper, purpose: str = "MARKETING_WECHAT", granted: bool = True) -> None:
-    done = await who.api.data(CONSENT, {"c": [{"purpose": purpose, "granted": granted}]})
-    assert done["updateConsents"]["errors"] == [], done
-
-
-async def detail(admin: Api, automation: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = (await admin.data(ONE, {"id": automation["id"]}))["automation"]
-    return found
-
-
-async def messages(who: Shopper | None = None) -> list[OutboxMessageRow]:
-    query = OutboxMessageRow.filter(kind="AUTOMATION_MESSAGE")
-    if who is not None:
-        query = query.filter(member_id=who.key)
-    return list(await query)
 
 
 @pytest.fixture(autouse=True)
@@ -306,7 +261,16 @@ async def test_a_paused_automation_does_nothing_until_resumed(
     assert resumed["resumeAutomation"]["errors"][0]["code"] == "AUTOMATION_ARCHIVED"
 
 
+async def paid(
+    client: httpx.AsyncClient, runtime: Runtime, who: Shopper, stores: dict[str, Any], v: Variant
+) -> None:
+    """A paid order: member facts' last order (an order placed and never paid is none)."""
+    order = await placed(who.api, order_input([(v, 1)], pickup=lid(stores, "SH-A")))
+    await pay_online(client, runtime, who, order)
+
+
 async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_changes_nothing(
+    client: httpx.AsyncClient,
     api: Api,
     admin: Api,
     runtime: Runtime,
@@ -318,10 +282,12 @@ async def test_no_order_for_days_hits_quiet_members_once_per_spell_and_dry_run_c
     for who in (quiet, busy, never):
         await consent(who)
     for who in (quiet, silent):  # silent never consented
-        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+        await paid(client, runtime, who, stores, mango)
+    unpaid = await placed(never.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    assert unpaid["status"] == "PENDING_PAYMENT"  # not a purchase: never is not "quiet"
     clock.put(clock.today() + timedelta(days=31), hour=10)
     admin, busy = await relogin(api, "admin"), await shopper(api, "auto-q1")
-    await placed(busy.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+    await paid(client, runtime, busy, stores, mango)
     made = await create(
         admin,
         name="30 天未购",
@@ -370,6 +336,29 @@ async def test_conditions_keep_out_members_who_do_not_match(
     [skipped] = (await detail(admin, gold))["sends"]["nodes"]
     [done] = (await detail(admin, member))["sends"]["nodes"]
     assert (skipped["outcome"], done["outcome"]) == ("SKIPPED", "DONE")
+
+
+async def test_min_orders_counts_the_members_orders_in_365_days_from_member_facts(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    clerk_a: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    """minOrders is member facts' orders_365 (paid, not cancelled or refunded in full), not
+    the hand-overs: a second paid order still waiting for pickup counts."""
+    made = await create(
+        admin, conditions={"minOrders": 2}, action={"kind": "GRANT_POINTS", "points": 5}
+    )
+    regular, newcomer = await shopper(api, "auto-o1"), await shopper(api, "auto-o2")
+    await paid(client, runtime, regular, stores, mango)
+    for who in (regular, newcomer):
+        await handed_over(client, runtime, clerk_a, who, stores, mango)
+    await run(runtime)
+    sends = {s["memberId"]: s["outcome"] for s in (await detail(admin, made))["sends"]["nodes"]}
+    assert sends == {regular.id: "DONE", newcomer.id: "SKIPPED"}
 
 
 async def test_referral_rewarded_hits_the_invitee_and_the_referrer_once(
@@ -480,26 +469,7 @@ async def test_quiet_hours_are_on_the_clock_of_the_members_store(
 ) -> None:
     """A member served by a store in Berlin: 10:00 in Shanghai is 03:00 there (quiet); the
     send goes at 09:00 Berlin time."""
-    berlin = await create_location(
-        runtime.locations,
-        replace(
-            LocationDraft(
-                code="BER-1",
-                name="Store Berlin",
-                type=stores["SH-A"].type,
-                address="1 Test Str",
-                city="Berlin",
-                latitude=52.52,
-                longitude=13.40,
-                opening_hours={
-                    d: [("00:00", "23:59")]
-                    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-                },
-                pickup_enabled=True,
-            ),
-            timezone="Europe/Berlin",
-        ),
-    )
+    berlin = await berlin_store(runtime, stores)
     await receive(runtime, berlin.id, mango, 5)
     clerk = await staff_api(api, runtime, "clerk-ber", StaffRole.STORE_CLERK, [berlin])
     made = await create(admin)
@@ -598,6 +568,30 @@ async def test_the_list_reads_every_automations_runs_in_constant_statements(
             ["action", "text"],
         ),
         ({"conditions": {"minOrders": -1}}, "INVALID_INPUT", ["conditions", "minOrders"]),
+        ({"action": {"kind": "ADD_TAG"}}, "INVALID_INPUT", ["action", "tagId"]),
+        (
+            {"action": {"kind": "GRANT_POINTS", "points": 5, "tagId": encode_id("Tag", ROOT.id)}},
+            "INVALID_INPUT",
+            ["action", "tagId"],
+        ),
+        (
+            {
+                "action": {
+                    "kind": "ADD_TAG",
+                    "tagId": encode_id("Tag", ROOT.id),
+                    "channel": "WECHAT",
+                    "text": "您是贵宾",
+                }
+            },
+            "INVALID_INPUT",
+            ["action", "channel"],
+        ),
+        (
+            {"action": {"kind": "ADD_TAG", "tagId": encode_id("Tag", ROOT.id)}},
+            "NOT_FOUND",
+            ["action", "tagId"],
+        ),
+        ({"trigger": {"kind": "BIRTHDAY", "days": 1}}, "INVALID_INPUT", ["trigger", "days"]),
         ({"frequencyCap": {"messages": 0, "days": 7}}, "INVALID_INPUT", ["frequencyCap"]),
         ({"quietHours": {"start": 25, "end": 9}}, "INVALID_INPUT", ["quietHours"]),
     ],
@@ -619,6 +613,7 @@ def postgres(runtime: Runtime) -> None:
 
 @pytest.mark.usefixtures("postgres")
 async def test_two_runs_at_once_send_once_per_member(
+    client: httpx.AsyncClient,
     api: Api,
     admin: Api,
     runtime: Runtime,
@@ -630,7 +625,7 @@ async def test_two_runs_at_once_send_once_per_member(
     members = [await shopper(api, f"auto-r{n}") for n in range(6)]
     for who in members:
         await consent(who)
-        await placed(who.api, order_input([(mango, 1)], pickup=lid(stores, "SH-A")))
+        await paid(client, runtime, who, stores, mango)
     clock.put(clock.today() + timedelta(days=8), hour=10)
     admin = await relogin(api, "admin")
     made = await create(

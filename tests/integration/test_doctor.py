@@ -868,6 +868,23 @@ async def corrupt_member_facts(books: Books) -> None:
 CORRUPTIONS["member_facts"] = (corrupt_member_facts, "to never, the orders say")
 
 
+async def corrupt_member_facts_birthday(books: Books) -> None:
+    """A member's facts get a birthday the member never gave."""
+    [row] = await sql.fetch(
+        "SELECT f.member_id FROM member_facts f JOIN member m ON m.id = f.member_id "
+        "WHERE m.birthday IS NULL ORDER BY f.member_id LIMIT 1"
+    )
+    await sql.execute(
+        "UPDATE member_facts SET birthday = '01-01' WHERE member_id = $1", row["member_id"]
+    )
+
+
+CORRUPTIONS["member_facts_birthday"] = (
+    corrupt_member_facts_birthday,
+    "the birthday is 01-01, the member says none",
+)
+
+
 async def corrupt_assist_daily_cap(books: Books) -> None:
     """A fourth assist of the helper who made three today."""
     [busy] = await sql.fetch(

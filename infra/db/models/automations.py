@@ -43,6 +43,7 @@ class AutomationSendRow(Model):
     coupon_id = fields.UUIDField(null=True)
     points_entry_id = fields.UUIDField(null=True)
     detail = fields.CharField(max_length=200)
+    tag_id = fields.UUIDField(null=True)  # ADD_TAG's
 
     class Meta:
         table = "automation_send"
@@ -51,13 +52,11 @@ class AutomationSendRow(Model):
 
 
 class AutomationMemberRow(Model):
-    """Each member's order activity, kept from ordering's events."""
+    """Orders handed over to each member, counted from OrderHandedOver: member facts count
+    paid orders, and FIRST_ORDER_HANDED_OVER needs the first hand-over."""
 
     member_id = fields.UUIDField(primary_key=True)
-    last_order_at = fields.DatetimeField(null=True)
     handed_over = fields.IntField()
-    store_id = fields.UUIDField(null=True)  # the latest hand-over's
 
     class Meta:
         table = "automation_member"
-        indexes = (("last_order_at",),)

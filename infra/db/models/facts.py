@@ -34,4 +34,4 @@ class MemberFactsRow(Model):
 
     class Meta:
         table = "member_facts"
-        indexes = (("last_order_at",), ("rfm_segment",))
+        indexes = (("last_order_at",), ("rfm_segment",), ("birthday",))

@@ -36,6 +36,8 @@ class MemberRow(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     erased_at = fields.DatetimeField(null=True)
+    birthday = fields.CharField(max_length=5, null=True)  # "MM-DD" (domain Birthday)
+    birthday_year = fields.SmallIntField(null=True)
 
     merged_into_id: UUID | None
 
