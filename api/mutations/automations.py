@@ -32,7 +32,12 @@ from domain.engagement.automations_model import Automation as DomainAutomation
 @strawberry.input
 class AutomationTriggerInput:
     kind: TriggerKind
-    days: int | None = strawberry.field(default=None, description="NO_ORDER_FOR_DAYS: n.")
+    days: int | None = strawberry.field(
+        default=None, description="NO_ORDER_FOR_DAYS, POINTS_EXPIRING, SUBSCRIPTION_ENDING: n."
+    )
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ENTERED_SEGMENT: an ACTIVE segment."
+    )
 
 
 @strawberry.input(description="All must hold.")
@@ -100,7 +105,7 @@ class AutomationPayload:
 
 
 def _draft(given: AutomationInput) -> AutomationDraft:
-    a = given.action
+    a, t = given.action, given.trigger
     template = (
         decode_id(a.coupon_template_id, "CouponTemplate", ["action", "couponTemplateId"])
         if a.coupon_template_id
@@ -111,7 +116,11 @@ def _draft(given: AutomationInput) -> AutomationDraft:
     quiet = given.quiet_hours or QuietHoursInput()
     return AutomationDraft(
         name=given.name,
-        trigger=Trigger(given.trigger.kind, given.trigger.days),
+        trigger=Trigger(
+            given.trigger.kind,
+            given.trigger.days,
+            decode_id(t.segment_id, "Segment", ["trigger", "segmentId"]) if t.segment_id else None,
+        ),
         action=Action(
             a.kind,
             template,

@@ -31,6 +31,7 @@ for _enum in (AutomationStatus, TriggerKind, ActionKind, MessageChannel, SendOut
 class AutomationTrigger:
     kind: TriggerKind
     days: int | None
+    segment_id: strawberry.ID | None = strawberry.field(description="ENTERED_SEGMENT's.")
 
 
 @strawberry.type
@@ -151,7 +152,13 @@ class Automation:
             id=encode_id("Automation", automation.id),
             name=d.name,
             status=automation.status,
-            trigger=AutomationTrigger(kind=d.trigger.kind, days=d.trigger.days),
+            trigger=AutomationTrigger(
+                kind=d.trigger.kind,
+                days=d.trigger.days,
+                segment_id=encode_id("Segment", d.trigger.segment_id)
+                if d.trigger.segment_id
+                else None,
+            ),
             conditions=AutomationConditions(
                 tiers=list(d.conditions.tiers), min_orders=d.conditions.min_orders
             ),

@@ -19,7 +19,10 @@ from domain.engagement.automations_model import (
     Send,
     clean_draft,
 )
+from domain.engagement.automations_triggers import baseline_segment_in_uow
 from domain.engagement.deps import AutomationDeps
+from domain.engagement.segments import segment_where_in_uow
+from domain.engagement.segments_ports import Where
 from domain.engagement.tags import manual_tag_in_uow
 from domain.errors import (
     EngagementError,
@@ -65,6 +68,21 @@ async def _check_tag(uow: UnitOfWork, draft: AutomationDraft) -> None:
         raise _error(code, refused.message, "action", "tagId") from None
 
 
+async def _check_segment(
+    deps: AutomationDeps, uow: UnitOfWork, draft: AutomationDraft
+) -> Where | None:
+    """ENTERED_SEGMENT's segment exists, is ACTIVE and its rule still reads; its WHERE."""
+    if draft.trigger.segment_id is None:
+        return None
+    return await segment_where_in_uow(
+        uow,
+        deps.loyalty.policy,
+        draft.trigger.segment_id,
+        deps.clock.now(),
+        ("trigger", "segmentId"),
+    )
+
+
 async def create_automation(
     deps: AutomationDeps, actor: Principal, draft: AutomationDraft
 ) -> Automation:
@@ -74,7 +92,10 @@ async def create_automation(
     automation = Automation(new_id(), clean, AutomationStatus.ACTIVE, now, now)
     async with deps.uow() as uow:
         await _check_tag(uow, clean)
+        where = await _check_segment(deps, uow, clean)
         await uow.automations.add(automation)
+        if where is not None:  # who is in the segment now is the baseline, not hit
+            await baseline_segment_in_uow(deps, uow, automation, where)
     return automation
 
 
@@ -89,8 +110,14 @@ async def update_automation(
         if automation.status is AutomationStatus.ARCHIVED:
             raise _error(EngagementErrorCode.AUTOMATION_ARCHIVED, "It is archived.", "id")
         await _check_tag(uow, clean)
+        where = await _check_segment(deps, uow, clean)
+        before = automation.draft.trigger.segment_id
         automation.draft, automation.updated_at = clean, deps.clock.now()
         await uow.automations.save(automation)
+        if clean.trigger.segment_id != before:  # another segment: a new baseline
+            await uow.automations.forget_segment(automation.id)
+            if where is not None:
+                await baseline_segment_in_uow(deps, uow, automation, where)
         return automation
 
 

@@ -5,7 +5,7 @@ member and trigger period). Plain values and rules; the use cases are in `automa
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -28,8 +28,8 @@ class AutomationStatus(StrEnum):
 
 
 class TriggerKind(StrEnum):
-    """Entering a segment is not built yet: it is a new member here and a producer of
-    candidates in `automations_triggers.py` (`scan_batch` for a scan, an event handler in
+    """A new trigger is a member here and a producer of candidates in
+    `automations_triggers.py` (`scan_batch` for a scan, an event handler in
     `register_handlers` for an event)."""
 
     FIRST_ORDER_HANDED_OVER = "FIRST_ORDER_HANDED_OVER"  # event: the member's first hand-over
@@ -39,6 +39,8 @@ class TriggerKind(StrEnum):
     SUBSCRIPTION_ENDING = "SUBSCRIPTION_ENDING"  # scan: last prepaid delivery within `days`
     # scan: the member's birthday on their store's clock, from BIRTHDAY_HOUR; once a year
     BIRTHDAY = "BIRTHDAY"
+    # scan: the member is in the segment `segment_id` now and was not at the last scan
+    ENTERED_SEGMENT = "ENTERED_SEGMENT"
 
     @property
     def takes_days(self) -> bool:
@@ -50,7 +52,9 @@ WITH_DAYS = (
     TriggerKind.POINTS_EXPIRING,
     TriggerKind.SUBSCRIPTION_ENDING,
 )
-SCANNED = (*WITH_DAYS, TriggerKind.BIRTHDAY)
+SCANNED = (*WITH_DAYS, TriggerKind.BIRTHDAY)  # found by `scan_batch`, a cursor at a time
+# ENTERED_SEGMENT is scanned too, but set-based: it keeps whom it saw in the segment
+# (`automation_segment_member`), so its scan writes (`automations_triggers.scan_segment`).
 BIRTHDAY_HOUR = 9  # the store-local morning: a birthday is found from 09:00 on the day
 
 
@@ -86,7 +90,8 @@ class SendOutcome(StrEnum):
 @dataclass(frozen=True)
 class Trigger:
     kind: TriggerKind
-    days: int | None = None  # NO_ORDER_FOR_DAYS
+    days: int | None = None  # NO_ORDER_FOR_DAYS, POINTS_EXPIRING, SUBSCRIPTION_ENDING
+    segment_id: UUID | None = None  # ENTERED_SEGMENT
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,10 @@ def clean_draft(draft: AutomationDraft) -> AutomationDraft:
             raise _invalid(f"{trigger.kind.value} needs days 1-{MAX_DAYS}.", "trigger", "days")
     elif trigger.days is not None:
         raise _invalid(f"{trigger.kind.value} takes no days.", "trigger", "days")
+    if trigger.kind is TriggerKind.ENTERED_SEGMENT and trigger.segment_id is None:
+        raise _invalid("ENTERED_SEGMENT needs a segment.", "trigger", "segmentId")
+    if trigger.kind is not TriggerKind.ENTERED_SEGMENT and trigger.segment_id is not None:
+        raise _invalid("Only ENTERED_SEGMENT takes a segment.", "trigger", "segmentId")
     conditions = draft.conditions
     tiers = tuple(dict.fromkeys(t.strip().upper() for t in conditions.tiers))
     if len(tiers) > MAX_TIERS or any(not 0 < len(t) <= 20 for t in tiers):
@@ -259,6 +268,12 @@ def _clean_action(action: Action) -> Action:
     if action.channel is None and text:
         raise _invalid("Text needs a channel to go by.", "action", "channel")
     return replace(action, text=text if action.channel is not None else None)
+
+
+def segment_period(segment_id: UUID, entered: date) -> str:
+    """ENTERED_SEGMENT's period: the segment and the store-local day the member entered it, so
+    a member who leaves and comes back another day is hit again, once a day at most."""
+    return f"segment:{segment_id}:{entered.isoformat()}"
 
 
 def grant_key(automation_id: UUID, member_id: UUID, period_key: str) -> str:

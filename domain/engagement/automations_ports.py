@@ -14,6 +14,7 @@ from domain.engagement.automations_model import (
     SendOutcome,
     TriggerKind,
 )
+from domain.engagement.segments_ports import Where
 from domain.pagination import Page, PageRequest
 
 
@@ -61,6 +62,30 @@ class AutomationRepository(Protocol):
         """One more order handed over to the member (from OrderHandedOver); returns how many
         now. The only order activity automations keep: member facts (`member_facts`) count
         paid orders, not hand-overs, and FIRST_ORDER_HANDED_OVER needs the first hand-over."""
+        ...
+
+    async def enter_segment(
+        self, automation_id: UUID, where: Where, now: datetime, limit: int | None
+    ) -> list[UUID]:
+        """ENTERED_SEGMENT: note up to `limit` (None: all, returning none) active members who
+        satisfy `where` and are not noted for the automation yet (entered at `now`), in one
+        INSERT … SELECT; a member a run at once notes first is left out. Returns those noted,
+        by id."""
+        ...
+
+    async def left_segment(self, automation_id: UUID, where: Where) -> int:
+        """Forget the noted members who no longer satisfy `where` (or are no longer active),
+        in one statement, so a later entry counts again; how many."""
+        ...
+
+    async def entering(
+        self, automation_id: UUID, where: Where, after: UUID | None, limit: int
+    ) -> list[UUID]:
+        """What `enter_segment` would note, without noting it: a page by member id."""
+        ...
+
+    async def forget_segment(self, automation_id: UUID) -> None:
+        """Forget every member noted for the automation (its segment changed)."""
         ...
 
     async def move_member(self, source: UUID, target: UUID) -> None:

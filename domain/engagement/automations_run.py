@@ -19,14 +19,17 @@ from domain.engagement.automations_model import (
     Send,
     SendOutcome,
     Tally,
+    TriggerKind,
     grant_key,
     message_key,
 )
 from domain.engagement.automations_triggers import (
     SCAN_TRIGGERS,
     candidate,
+    entry_period,
     scan_batch,
     scan_candidates,
+    segment_where_of,
 )
 from domain.engagement.deps import AutomationDeps
 from domain.engagement.tags import tag_member_in_uow
@@ -243,8 +246,20 @@ async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -
         automation = await automation_in_uow(uow, automation_id)
         draft = automation.draft
         after: UUID | None = None
+        where = None
+        if draft.trigger.kind is TriggerKind.ENTERED_SEGMENT:
+            where = await segment_where_of(deps, uow, automation, deps.clock.now())
         while True:
-            if draft.trigger.kind in SCAN_TRIGGERS:
+            if where is not None:  # ENTERED_SEGMENT: who the next scan notes as entering
+                entered = await uow.automations.entering(
+                    automation.id, where, after, deps.policy.batch
+                )
+                after = entered[-1] if len(entered) == deps.policy.batch else None
+                period = entry_period(automation, deps.clock.now())
+                found = [(m, period) for m in entered]
+                taken = await uow.automations.periods_taken(automation.id, found)
+                sends = [candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
+            elif draft.trigger.kind in SCAN_TRIGGERS:
                 found, after = await scan_batch(deps, uow, automation, after)
                 taken = await uow.automations.periods_taken(automation.id, found)
                 sends = [candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
@@ -261,7 +276,7 @@ async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -
                     elif sent.get(member_id, 0) >= draft.cap.messages:
                         outcome = SendOutcome.BLOCKED_CAP
                 counts.add("hit" if outcome is None else outcome.value)
-            if draft.trigger.kind not in SCAN_TRIGGERS or after is None:
+            if after is None:  # an event trigger's pending sends are read at once
                 break
     c = counts.counts
     return DryRun(

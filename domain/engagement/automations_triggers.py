@@ -14,8 +14,12 @@ from domain.engagement.automations_model import (
     Send,
     SendOutcome,
     TriggerKind,
+    segment_period,
 )
 from domain.engagement.deps import AutomationDeps
+from domain.engagement.segments import segment_where_in_uow
+from domain.engagement.segments_ports import Where
+from domain.errors import EngagementError
 from domain.events import (
     EventHandlers,
     MembersMerged,
@@ -101,14 +105,71 @@ async def _birthdays(
     return found, (rows[-1][0] if len(rows) == size else None)
 
 
+async def segment_where_of(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, now: datetime
+) -> Where | None:
+    """ENTERED_SEGMENT's segment as a WHERE over member facts; None when the segment was
+    archived (or no longer reads, or is gone): the automation then finds no one."""
+    assert automation.draft.trigger.segment_id is not None
+    try:
+        return await segment_where_in_uow(
+            uow, deps.loyalty.policy, automation.draft.trigger.segment_id, now
+        )
+    except EngagementError:
+        return None
+
+
+async def baseline_segment_in_uow(
+    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, where: Where
+) -> None:
+    """Note the segment's members now, silently: an automation does not hit the members who
+    are in its segment when it is created (or given another segment), only those who enter
+    later. One statement, whatever the segment's size."""
+    await uow.automations.enter_segment(automation.id, where, deps.clock.now(), None)
+
+
+def entry_period(automation: Automation, now: datetime) -> str:
+    """ENTERED_SEGMENT's period for a member noted entering at `now` (Asia/Shanghai's day)."""
+    assert automation.draft.trigger.segment_id is not None
+    return segment_period(automation.draft.trigger.segment_id, local_date(now, None))
+
+
+async def scan_segment(deps: AutomationDeps, automation: Automation) -> int:
+    """ENTERED_SEGMENT, set-based: forget the members noted at the last scan who have left the
+    segment (a later entry counts again), then note the members in it and not noted, a batch
+    per transaction, each a candidate in the same transaction (period: the segment and the
+    store-local day of entry). Two runs at once note, and so hit, each member once."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        where = await segment_where_of(deps, uow, automation, now)
+        if where is None:
+            return 0
+        await uow.automations.left_segment(automation.id, where)
+    period = entry_period(automation, now)
+    made = 0
+    for _ in range(deps.policy.max_batches):
+        async with deps.uow() as uow:
+            entered = await uow.automations.enter_segment(
+                automation.id, where, now, deps.policy.batch
+            )
+            made += await uow.automations.add_sends(
+                [candidate(automation, m, period, deps) for m in entered]
+            )
+        if len(entered) < deps.policy.batch:
+            break
+    return made
+
+
 async def scan_candidates(deps: AutomationDeps) -> int:
     """The scan triggers of every active automation: new candidates, a batch per transaction
     (memory bounded by the batch; a period already taken is skipped by the unique key)."""
     made = 0
     async with deps.uow() as uow:
-        scanned = [
-            a for a in await uow.automations.active() if a.draft.trigger.kind in SCAN_TRIGGERS
-        ]
+        active = await uow.automations.active()
+    for automation in active:
+        if automation.draft.trigger.kind is TriggerKind.ENTERED_SEGMENT:
+            made += await scan_segment(deps, automation)
+    scanned = [a for a in active if a.draft.trigger.kind in SCAN_TRIGGERS]
     for automation in scanned:
         after: UUID | None = None
         while True:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.engagement import segment_rules as rules
@@ -28,6 +28,7 @@ from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.live import mask_name
 from domain.locations.model import local_date
+from domain.loyalty.model import PointsPolicy
 from domain.members.services import display_names_in_uow, log_pii_reads_in_uow
 from domain.ordering.model import SalesChannel
 from domain.ordering.services import is_cs
@@ -41,8 +42,12 @@ def _error(code: EngagementErrorCode, message: str, field: str | None = None) ->
 
 def facts(deps: SegmentDeps) -> dict[str, rules.Fact]:
     """The catalogue a rule is read against, from today's configuration."""
+    return _catalogue(deps.loyalty_policy)
+
+
+def _catalogue(policy: PointsPolicy) -> dict[str, rules.Fact]:
     return rules.catalogue(
-        [t.name for t in deps.loyalty_policy.tiers],
+        [t.name for t in policy.tiers],
         [c.value for c in SalesChannel],
         [s.value for s in RfmSegment],
     )
@@ -186,6 +191,28 @@ def _saved(catalogue: dict[str, rules.Fact], rule: str) -> rules.Rule:
     except rules.RuleError as error:
         message = f"The saved rule no longer reads: {error}"
         raise EngagementError(EngagementErrorCode.INVALID_RULE, message) from None
+
+
+async def segment_where_in_uow(
+    uow: UnitOfWork,
+    policy: PointsPolicy,
+    segment_id: UUID,
+    now: datetime,
+    field: Sequence[str] = ("segmentId",),
+) -> Where:
+    """The WHERE over `member_facts f` of an ACTIVE segment's rule as of `now` (automations'
+    ENTERED_SEGMENT): NOT_FOUND, INVALID_INPUT for an archived segment, INVALID_RULE when
+    today's configuration no longer reads its rule, each on `field`."""
+    found = await uow.segments.get(segment_id)
+    if found is None:
+        raise EngagementError(EngagementErrorCode.NOT_FOUND, "No such segment.", list(field))
+    if found.status is not SegmentStatus.ACTIVE:
+        message = "The segment is archived."
+        raise EngagementError(EngagementErrorCode.INVALID_INPUT, message, list(field))
+    try:
+        return rules.to_sql(_saved(_catalogue(policy), found.rule), now)
+    except EngagementError as error:
+        raise EngagementError(error.code, error.message, list(field)) from None
 
 
 def _where(deps: SegmentDeps, rule: str) -> Where:

@@ -26,10 +26,17 @@ from domain.engagement.automations_model import (
     TriggerKind,
 )
 from domain.engagement.automations_ports import AutomationRepository
+from domain.engagement.segments_ports import Where
 from domain.pagination import Page, PageRequest
 from infra.db import sql
-from infra.db.models.automations import AutomationMemberRow, AutomationRow, AutomationSendRow
+from infra.db.models.automations import (
+    AutomationMemberRow,
+    AutomationRow,
+    AutomationSegmentMemberRow,
+    AutomationSendRow,
+)
 from infra.repositories.paging import after_uuid
+from infra.repositories.segments import members_sql
 
 SEND_COLUMNS = (
     "id",
@@ -52,7 +59,11 @@ SEND_COLUMNS = (
 def _spec(draft: AutomationDraft) -> dict[str, Any]:
     action, conditions = draft.action, draft.conditions
     return {
-        "trigger": {"kind": draft.trigger.kind.value, "days": draft.trigger.days},
+        "trigger": {
+            "kind": draft.trigger.kind.value,
+            "days": draft.trigger.days,
+            "segment_id": str(draft.trigger.segment_id) if draft.trigger.segment_id else None,
+        },
         "conditions": {"tiers": list(conditions.tiers), "min_orders": conditions.min_orders},
         "action": {
             "kind": action.kind.value,
@@ -73,7 +84,11 @@ def _draft(name: str, spec: dict[str, Any]) -> AutomationDraft:
     a = spec["action"]
     return AutomationDraft(
         name=name,
-        trigger=Trigger(TriggerKind(spec["trigger"]["kind"]), spec["trigger"]["days"]),
+        trigger=Trigger(
+            TriggerKind(spec["trigger"]["kind"]),
+            spec["trigger"]["days"],
+            UUID(spec["trigger"]["segment_id"]) if spec["trigger"].get("segment_id") else None,
+        ),
         conditions=Conditions(tuple(spec["conditions"]["tiers"]), spec["conditions"]["min_orders"]),
         action=Action(
             ActionKind(a["kind"]),
@@ -91,6 +106,18 @@ def _draft(name: str, spec: dict[str, Any]) -> AutomationDraft:
 def _automation(row: AutomationRow) -> Automation:
     spec = sql.as_json(row.spec)
     return Automation(row.id, _draft(row.name, spec), row.status, row.created_at, row.updated_at)
+
+
+def _new_uuid() -> str:
+    """A random UUID made by the database, for rows an INSERT … SELECT writes (SQLite keeps
+    UUIDs as their 36-character text)."""
+    if sql.is_sqlite():
+        return (
+            "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || "
+            "substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || "
+            "substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+        )
+    return "gen_random_uuid()"
 
 
 def _send(row: AutomationSendRow) -> Send:
@@ -237,6 +264,62 @@ class TortoiseAutomationRepository(AutomationRepository):
             member_id,
         )
         return int(rows[0]["handed_over"])
+
+    def _not_noted(self, automation_id: UUID, where: Where) -> tuple[str, list[Any]]:
+        """`FROM … WHERE …` of the segment's active members not noted for the automation; the
+        automation is the last parameter."""
+        text, values = members_sql(where, None)
+        values.append(automation_id)
+        return (
+            f"{text} AND NOT EXISTS (SELECT 1 FROM automation_segment_member s "
+            f"WHERE s.automation_id = ${len(values)} AND s.member_id = f.member_id)",
+            values,
+        )
+
+    async def enter_segment(
+        self, automation_id: UUID, where: Where, now: datetime, limit: int | None
+    ) -> list[UUID]:
+        text, values = self._not_noted(automation_id, where)
+        values.append(now)
+        insert = (
+            "INSERT INTO automation_segment_member (id, automation_id, member_id, entered_at) "
+            f"SELECT {_new_uuid()}, ${len(values) - 1}, f.member_id, ${len(values)} {text} "
+        )
+        # ON CONFLICT: a run at once noted the member first (the unique pair); it is theirs.
+        conflict = "ON CONFLICT (automation_id, member_id) DO NOTHING"
+        if limit is None:
+            await sql.execute(insert + conflict, *values)
+            return []
+        rows = await sql.fetch(
+            f"{insert}ORDER BY f.member_id LIMIT {int(limit)} {conflict} RETURNING member_id",
+            *values,
+        )
+        return sorted(sql.as_uuid(r["member_id"]) for r in rows)
+
+    async def left_segment(self, automation_id: UUID, where: Where) -> int:
+        text, values = members_sql(where, None)
+        values.append(automation_id)
+        return await sql.execute(
+            f"DELETE FROM automation_segment_member WHERE automation_id = ${len(values)} "
+            f"AND NOT EXISTS (SELECT 1 {text} "
+            "AND f.member_id = automation_segment_member.member_id)",
+            *values,
+        )
+
+    async def entering(
+        self, automation_id: UUID, where: Where, after: UUID | None, limit: int
+    ) -> list[UUID]:
+        text, values = self._not_noted(automation_id, where)
+        if after is not None:
+            values.append(after)
+            text += f" AND f.member_id > ${len(values)}"
+        rows = await sql.fetch(
+            f"SELECT f.member_id {text} ORDER BY f.member_id LIMIT {int(limit)}", *values
+        )
+        return [sql.as_uuid(r["member_id"]) for r in rows]
+
+    async def forget_segment(self, automation_id: UUID) -> None:
+        await AutomationSegmentMemberRow.filter(automation_id=automation_id).delete()
 
     async def move_member(self, source: UUID, target: UUID) -> None:
         await sql.execute(

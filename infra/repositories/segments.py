@@ -30,7 +30,7 @@ def _segment(row: SegmentRow) -> Segment:
     )
 
 
-def _members_sql(
+def members_sql(
     where: Where, stores: Sequence[UUID] | None, start: int = 1
 ) -> tuple[str, list[Any]]:
     """`FROM … WHERE …` of the active members in the segment (and at the stores); the rule's
@@ -103,7 +103,7 @@ class TortoiseSegmentRepository(SegmentRepository):
         return [_segment(r) for r in rows]
 
     async def size(self, where: Where, stores: Sequence[UUID] | None) -> int:
-        text, values = _members_sql(where, stores)
+        text, values = members_sql(where, stores)
         rows = await sql.fetch(f"SELECT COUNT(*) AS n {text}", *values)
         return int(rows[0]["n"])
 
@@ -116,7 +116,7 @@ class TortoiseSegmentRepository(SegmentRepository):
         values: list[Any] = []
         for n, rule in enumerate(rules):
             start = len(values) + 1
-            text, more = _members_sql(to_sql(rule, at, start=start), stores, start)
+            text, more = members_sql(to_sql(rule, at, start=start), stores, start)
             counts.append(f"(SELECT COUNT(*) {text}) AS n{n}")
             values += more
         [row] = await sql.fetch(f"SELECT {', '.join(counts)}", *values)
@@ -125,7 +125,7 @@ class TortoiseSegmentRepository(SegmentRepository):
     async def members(
         self, where: Where, stores: Sequence[UUID] | None, page: PageRequest
     ) -> Page[UUID]:
-        text, values = _members_sql(where, stores)
+        text, values = members_sql(where, stores)
         if page.after is not None:
             values.append(after_uuid(page.after))
             text += f" AND f.member_id > ${len(values)}"

@@ -60,3 +60,17 @@ class AutomationMemberRow(Model):
 
     class Meta:
         table = "automation_member"
+
+
+class AutomationSegmentMemberRow(Model):
+    """ENTERED_SEGMENT: the members an automation saw in its segment at its last scan (a
+    member who leaves is forgotten, so coming back is entering again)."""
+
+    id = fields.UUIDField(primary_key=True)
+    automation_id = fields.UUIDField()
+    member_id = fields.UUIDField()
+    entered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "automation_segment_member"
+        unique_together = (("automation_id", "member_id"),)
