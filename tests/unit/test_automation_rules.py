@@ -84,6 +84,9 @@ def test_a_clean_draft_is_trimmed_and_its_tiers_upper_cased_once() -> None:
     [
         ({"trigger": Trigger(TriggerKind.SUBSCRIPTION_ENDING)}, ["trigger", "days"]),
         ({"trigger": Trigger(TriggerKind.REFERRAL_REWARDED, 2)}, ["trigger", "days"]),
+        ({"trigger": Trigger(TriggerKind.ENTERED_SEGMENT)}, ["trigger", "segmentId"]),
+        ({"trigger": Trigger(TriggerKind.ENTERED_SEGMENT, 3, uuid4())}, ["trigger", "days"]),
+        ({"trigger": Trigger(TriggerKind.BIRTHDAY, None, uuid4())}, ["trigger", "segmentId"]),
         ({"action": Action(ActionKind.GRANT_POINTS, points=0)}, ["action", "points"]),
         ({"action": Action(ActionKind.GRANT_POINTS, uuid4(), 5)}, ["action", "couponTemplateId"]),
         ({"action": Action(ActionKind.GRANT_COUPON, text="x")}, ["action", "couponTemplateId"]),
