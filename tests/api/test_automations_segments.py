@@ -37,6 +37,8 @@ SEGMENT = """mutation($i: CreateSegmentInput!) { createSegment(input: $i) {
   segment { id } errors { code } } }"""
 ARCHIVE = """mutation($i: ArchiveSegmentInput!) { archiveSegment(input: $i) { errors { code } } }"""
 MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ errors {{ code }} }} }}"""
+UPDATE = """mutation($i: UpdateAutomationInput!) { updateAutomation(input: $i) {
+  errors { code field } } }"""
 TRIGGER = "query($id: ID!) { automation(id: $id) { trigger { kind segmentId } } }"
 RULE = "orders_365 >= 2"
 
@@ -105,6 +107,11 @@ async def test_entering_hits_once_staying_does_not_and_coming_back_another_day_d
     shown = await admin.data(TRIGGER, {"id": made["id"]})
     assert shown["automation"]["trigger"] == {"kind": "ENTERED_SEGMENT", "segmentId": segment_id}
     # The baseline: who is in the segment at creation is noted, not hit.
+    [noted] = await AutomationSegmentMemberRow.all()
+    assert (noted.member_id, noted.automation_id) == (
+        already.key,
+        decode_id(made["id"], "Automation"),
+    )
     assert (await _dry(api, made))["candidates"] == 0
     await run(runtime)
     assert await _sends(api, made) == [] and await messages() == []
@@ -199,6 +206,35 @@ async def test_a_paused_automation_or_an_archived_segment_finds_no_one(
     assert await _sends(api, made) == []
     dry = await _dry(api, made)
     assert dry["candidates"] == 0
+
+
+async def test_another_segment_is_a_new_baseline(
+    api: Api, admin: Api, runtime: Runtime, clock: MovableClock
+) -> None:
+    regular, big = await shopper(api, "seg-reg"), await shopper(api, "seg-big")
+    for who in (regular, big):
+        await consent(who)
+    await _orders(regular, 2, clock)
+    await _orders(big, 9, clock)
+    repeat = await _segment(admin)
+    made = await _entering(admin, repeat)
+    made_big = await admin.data(SEGMENT, {"i": {"name": "大客户", "rule": "orders_365 >= 5"}})
+    loyal = made_big["createSegment"]["segment"]["id"]
+    given = automation_input(
+        name="进入大客户",
+        trigger={"kind": "ENTERED_SEGMENT", "segmentId": loyal},
+        action={"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "欢迎"},
+    )
+    updated = await admin.data(UPDATE, {"i": {"id": made["id"], "automation": given}})
+    assert updated["updateAutomation"]["errors"] == []
+    # Who is in the new segment now is its baseline; the old segment's notes are forgotten.
+    noted = await AutomationSegmentMemberRow.all().values_list("member_id", flat=True)
+    assert [str(m) for m in noted] == [str(big.key)]
+    await run(runtime)
+    assert await _sends(api, made) == []
+    await _orders(regular, 5, clock)
+    await run(runtime)
+    assert await _sends(api, made) == [(regular.id, _period(loyal, clock), "DONE")]
 
 
 @pytest.mark.parametrize(
