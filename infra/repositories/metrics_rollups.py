@@ -23,6 +23,7 @@ from domain.engagement.metrics_model import Figures, Period, Scope, interpolate
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
+from infra.repositories.metrics_day_figures import EVERY, FIGURES_COLUMNS, day_figures, store_key
 from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, as_int
 
 WATERMARK = "roll_up_metrics"
@@ -49,7 +50,13 @@ HANDOVER_COLUMNS = (
     "with_after_sale",
 )
 SUBSCRIPTION_COLUMNS = ("id", "day", "store_id", "created_day", "active", "churned")
-TABLES = ("metrics_day", "metrics_member_day", "metrics_handover_day", "metrics_subscription_day")
+TABLES = (
+    "metrics_day",
+    "metrics_member_day",
+    "metrics_handover_day",
+    "metrics_subscription_day",
+    "metrics_day_figures",
+)
 
 MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
 PEOPLE = ("active_members", "repeat_members", "new_members")
@@ -72,7 +79,7 @@ def _bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _chunks(rows: list[Row], size: int = 500) -> list[list[Row]]:
+def _chunks(rows: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     """Bounded INSERTs on both databases (SQLite limits the values of one statement)."""
     return [rows[at : at + size] for at in range(0, len(rows), size)]
 
@@ -87,6 +94,10 @@ def _member(day: date, r: Row) -> tuple[Any, ...]:
 
 def _handover(day: date, r: Row) -> tuple[Any, ...]:
     return (new_id(), day, r[0], r[1], r[2], r[3], r[4], r[5])
+
+
+def _figures(day: date, r: Row) -> tuple[Any, ...]:
+    return (new_id(), day, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
 
 
 def _subscription(day: date, r: Row) -> tuple[Any, ...]:
@@ -157,6 +168,10 @@ class MetricsRollups:
             await sql.insert(
                 "metrics_handover_day", HANDOVER_COLUMNS, [_handover(day, r) for r in part]
             )
+        figures = day_figures(found["metrics_member_day"], found["metrics_handover_day"])
+        for part in _chunks(figures):
+            rows = [_figures(day, r) for r in part]
+            await sql.insert("metrics_day_figures", FIGURES_COLUMNS, rows)
         for part in _chunks(found["metrics_subscription_day"]):
             await sql.insert(
                 "metrics_subscription_day",
@@ -252,16 +267,18 @@ class MetricsRollups:
     async def figures(self, periods: Sequence[Period], scope: Scope) -> list[Figures]:
         if not periods:
             return []
-        # Every day of every period with the period's number and first day: the rollups join
-        # it on the day by equality (a hash join), not on a range per period (a nested loop).
+        # Every day of every period with the period's number, first day and whether it is one
+        # day: the rollups join it on the day by equality (a hash join), not on a range per
+        # period (a nested loop).
         cast = "" if sql.is_sqlite() else "::date"
-        pairs = [(day, n, p.first_day) for n, p in enumerate(periods) for day in p.days()]
+        pairs = [(day, n, p) for n, p in enumerate(periods) for day in p.days()]
         rows = ", ".join(
-            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast})" for k, (_, n, _) in enumerate(pairs)
+            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast}, {int(p.first_day == p.last_day)})"
+            for k, (_, n, p) in enumerate(pairs)
         )
-        values: list[Any] = [v for day, _, first in pairs for v in (day, first)]
+        values: list[Any] = [v for day, _, p in pairs for v in (day, p.first_day)]
         values += [min(p.first_day for p in periods), max(p.last_day for p in periods)]
-        head = f"WITH w(day, n, f) AS (VALUES {rows}) "
+        head = f"WITH w(day, n, f, s) AS (VALUES {rows}) "
         span = f" AND m.day >= ${len(values) - 1}{cast} AND m.day <= ${len(values)}{cast}"
         store = channel = ""
         if scope.store_id is not None:
@@ -272,6 +289,8 @@ class MetricsRollups:
             values.append(scope.channel.value)
             channel = f" AND m.channel = ${len(values)}"
         join = "ON m.day = w.day" + span + store
+        keys = [*at[: len(at) - (scope.store_id is not None)], store_key(scope.store_id)]
+        keys.append(EVERY if scope.channel is None else scope.channel.value)
         found: dict[int, dict[str, Any]] = {n: {} for n in range(len(periods))}
         for r in await sql.fetch(
             head + "SELECT w.n, SUM(m.orders) AS orders, SUM(m.gmv) AS gmv, "
@@ -281,9 +300,29 @@ class MetricsRollups:
             *values,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in MONEY})
+        # The day's precomputed figures: the counts of any period are their sum, the distinct
+        # members and percentiles of a one-day period its single row.
+        for r in await sql.fetch(
+            head + "SELECT w.n, MAX(w.s) AS s, SUM(m.handed_over) AS handed_over, "
+            "SUM(m.with_after_sale) AS with_after_sale, SUM(m.handovers) AS handovers, "
+            "MAX(m.active_members) AS active_members, MAX(m.repeat_members) AS repeat_members, "
+            "MAX(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
+            f"MAX(m.handover_p90_seconds) AS p90 FROM w JOIN metrics_day_figures m ON "
+            f"m.day = w.day{span} AND m.store_key = ${len(keys) - 1} "
+            f"AND m.channel = ${len(keys)} GROUP BY w.n",
+            *keys,
+        ):
+            into = found[as_int(r["n"])]
+            into.update({k: as_int(r[k]) for k in HANDED})
+            if as_int(r["s"]):
+                into.update({k: as_int(r[k]) for k in PEOPLE})
+                into["handover_median_seconds"] = r["median"]
+                into["handover_p90_seconds"] = r["p90"]
+        # Periods of several days count their distinct members and percentiles over the rows.
+        many = " AND w.s = 0"
         for r in await sql.fetch(
             head + ", b AS (SELECT w.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
-            f"FROM w JOIN metrics_member_day m {join}{channel} GROUP BY w.n, m.member_id) "
+            f"FROM w JOIN metrics_member_day m {join}{many}{channel} GROUP BY w.n, m.member_id) "
             "SELECT n, COUNT(*) AS active_members, "
             "SUM(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS repeat_members, "
             "SUM(f) AS new_members FROM b GROUP BY n",
@@ -299,23 +338,16 @@ class MetricsRollups:
             for end, extra in (("_lo", ""), ("_hi", " + 1"))
         )
         for r in await sql.fetch(
-            head + ", counts AS (SELECT w.n, SUM(m.handed_over) AS handed_over, "
-            "SUM(m.with_after_sale) AS with_after_sale, "
-            "SUM(CASE WHEN m.pickup = 1 THEN m.handed_over ELSE 0 END) AS handovers "
-            f"FROM w JOIN metrics_handover_day m {join}{channel} GROUP BY w.n), "
-            "h AS (SELECT w.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
-            f"FROM w JOIN metrics_handover_day m {join}{channel} "
+            head + ", h AS (SELECT w.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
+            f"FROM w JOIN metrics_handover_day m {join}{many}{channel} "
             "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY w.n, m.seconds), "
             "k AS (SELECT n, seconds, "
             "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
-            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h), "
-            f"p AS (SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n) "
-            "SELECT counts.*, p.total, p.median_lo, p.median_hi, p.p90_lo, p.p90_hi "
-            "FROM counts LEFT JOIN p ON p.n = counts.n",
+            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h) "
+            f"SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n",
             *values,
         ):
             into = found[as_int(r["n"])]
-            into.update({k: as_int(r[k]) for k in HANDED})
             total = as_int(r["total"])
             for name, per_cent in (("median", 50), ("p90", 90)):
                 if total:
