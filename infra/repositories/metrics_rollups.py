@@ -318,15 +318,42 @@ class MetricsRollups:
                 into.update({k: as_int(r[k]) for k in PEOPLE})
                 into["handover_median_seconds"] = r["median"]
                 into["handover_p90_seconds"] = r["p90"]
-        # Periods of several days count their distinct members and percentiles over the rows.
-        many = " AND w.s = 0"
+        # The channel does not apply: a subscription is not placed through one.
         for r in await sql.fetch(
-            head + ", b AS (SELECT w.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
-            f"FROM w JOIN metrics_member_day m {join}{many}{channel} GROUP BY w.n, m.member_id) "
+            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
+            "THEN m.active ELSE 0 END) AS subscriptions_active, "
+            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
+            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
+            "GROUP BY w.n",
+            *at,
+        ):
+            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
+        # Periods of several days count their distinct members and percentiles over the rows,
+        # each period's days as one range of the day index (a few periods: the total, weeks or
+        # months), so the rows are read once per period, not once per day of a VALUES list.
+        several = [(n, p) for n, p in enumerate(periods) if p.first_day != p.last_day]
+        if not several:
+            return [Figures(**found[n]) for n in range(len(periods))]
+        ranges: list[Any] = [d for _, p in several for d in (p.first_day, p.last_day)]
+        spans = ", ".join(
+            f"({n}, ${2 * k + 1}{cast}, ${2 * k + 2}{cast})" for k, (n, _) in enumerate(several)
+        )
+        mine = ""
+        if scope.store_id is not None:
+            ranges.append(scope.store_id)
+            mine += f" AND m.store_id = ${len(ranges)}"
+        if scope.channel is not None:
+            ranges.append(scope.channel.value)
+            mine += f" AND m.channel = ${len(ranges)}"
+        over = f"WITH r(n, a, b) AS (VALUES {spans}) "
+        within = f"ON m.day >= r.a AND m.day <= r.b{mine}"
+        for r in await sql.fetch(
+            over + ", b AS (SELECT r.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
+            f"FROM r JOIN metrics_member_day m {within} GROUP BY r.n, m.member_id) "
             "SELECT n, COUNT(*) AS active_members, "
             "SUM(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS repeat_members, "
             "SUM(f) AS new_members FROM b GROUP BY n",
-            *values,
+            *ranges,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in PEOPLE})
         # The percentiles in SQL (windowed running counts over the histogram), so one row per
@@ -338,14 +365,14 @@ class MetricsRollups:
             for end, extra in (("_lo", ""), ("_hi", " + 1"))
         )
         for r in await sql.fetch(
-            head + ", h AS (SELECT w.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
-            f"FROM w JOIN metrics_handover_day m {join}{many}{channel} "
-            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY w.n, m.seconds), "
+            over + ", h AS (SELECT r.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
+            f"FROM r JOIN metrics_handover_day m {within} "
+            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY r.n, m.seconds), "
             "k AS (SELECT n, seconds, "
             "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
             "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h) "
             f"SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n",
-            *values,
+            *ranges,
         ):
             into = found[as_int(r["n"])]
             total = as_int(r["total"])
@@ -354,14 +381,4 @@ class MetricsRollups:
                     low = as_int(r[f"{name}_lo"])
                     high = low if r[f"{name}_hi"] is None else as_int(r[f"{name}_hi"])
                     into[f"handover_{name}_seconds"] = interpolate(low, high, total, per_cent)
-        # The channel does not apply: a subscription is not placed through one.
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
-            "THEN m.active ELSE 0 END) AS subscriptions_active, "
-            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
-            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
-            "GROUP BY w.n",
-            *at,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
         return [Figures(**found[n]) for n in range(len(periods))]
