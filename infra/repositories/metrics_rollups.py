@@ -2,14 +2,17 @@
 their money (`metrics_day`), who bought and whether it was their first order ever
 (`metrics_member_day`), the hand-overs as a histogram of whole seconds paid -> handed over
 (`metrics_handover_day`), and subscriptions active as each day began and cancelled that day by
-the day they were created (`metrics_subscription_day`).
+the day they were created (`metrics_subscription_day`), and per store or `*` and channel or
+`*` the day's figures that do not add up (`metrics_day_figures`, from `metrics_day_figures.py`).
 
 Writing: a day is three reads of the source tables per store timezone (orders, hand-overs,
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
-rows deleted and inserted. Reading: four statements whatever the number of periods (the periods
-travel as one `VALUES` list of their days, joined on the day); hand-over percentiles are computed
-from the histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the
-two ranks found in SQL by running counts, the interpolation in Python)."""
+rows deleted and inserted. Reading: five statements whatever the number of periods (the periods
+travel as one `VALUES` list of their days, joined on the day; a one-day period's members and
+percentiles are its `metrics_day_figures` row; longer periods travel as ranges to count their
+distinct members and percentiles over the rows); hand-over percentiles are computed from the
+histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the two
+ranks found in SQL by running counts, the interpolation in Python)."""
 
 from __future__ import annotations
 
