@@ -34,6 +34,7 @@ from bench.database import FreshDatabase, Secrets, dsn, runtime_settings
 from bench.driver import Client, Op, Recorder
 from bench.flash_sale import _measure
 from domain.locations.model import DEFAULT_TIMEZONE
+from infra.repositories.metrics_day_figures import day_figures
 
 DAYS = 366
 STORES = 10
@@ -54,8 +55,9 @@ async def seed_metrics_year(url: str, now: datetime) -> dict[str, Any]:
     rng = random.Random(19)
     stores = [uuid.uuid4() for _ in range(STORES)]
     crowd = [uuid.uuid4() for _ in range(CROWD)]
-    days, members, handed, subscriptions = [], [], [], []
+    days, members, handed, subscriptions, figures = [], [], [], [], []
     for day in _year(today):
+        of_day = len(members), len(handed)
         for store in stores:
             subscriptions.append((uuid.uuid4(), day, store, None, 200, 0))
             subscriptions.append((uuid.uuid4(), day, store, day - timedelta(days=30), 0, 1))
@@ -68,6 +70,10 @@ async def seed_metrics_year(url: str, now: datetime) -> dict[str, Any]:
                     members.append((uuid.uuid4(), day, store, channel, member, 1, first))
                 for seconds in rng.sample(range(60, 900), HANDOVER_SECONDS):
                     handed.append((uuid.uuid4(), day, store, channel, 1, seconds, 2, 0))
+        # What the rollup writes with the day's rows: its figures that do not add up.
+        bought = [r[2:] for r in members[of_day[0] :]]
+        waited = [r[2:] for r in handed[of_day[1] :]]
+        figures += [(uuid.uuid4(), day, *r) for r in day_figures(bought, waited)]
     conn = await asyncpg.connect(dsn(url))
     try:
         for table, rows in (
@@ -75,6 +81,7 @@ async def seed_metrics_year(url: str, now: datetime) -> dict[str, Any]:
             ("metrics_member_day", members),
             ("metrics_handover_day", handed),
             ("metrics_subscription_day", subscriptions),
+            ("metrics_day_figures", figures),
         ):
             await conn.copy_records_to_table(table, records=rows)
         await conn.execute("ANALYZE")

@@ -2,14 +2,17 @@
 their money (`metrics_day`), who bought and whether it was their first order ever
 (`metrics_member_day`), the hand-overs as a histogram of whole seconds paid -> handed over
 (`metrics_handover_day`), and subscriptions active as each day began and cancelled that day by
-the day they were created (`metrics_subscription_day`).
+the day they were created (`metrics_subscription_day`), and per store or `*` and channel or
+`*` the day's figures that do not add up (`metrics_day_figures`, from `metrics_day_figures.py`).
 
 Writing: a day is three reads of the source tables per store timezone (orders, hand-overs,
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
-rows deleted and inserted. Reading: four statements whatever the number of periods (the periods
-travel as one `VALUES` list of their days, joined on the day); hand-over percentiles are computed
-from the histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the
-two ranks found in SQL by running counts, the interpolation in Python)."""
+rows deleted and inserted. Reading: five statements whatever the number of periods (the periods
+travel as one `VALUES` list of their days, joined on the day; a one-day period's members and
+percentiles are its `metrics_day_figures` row; longer periods travel as ranges to count their
+distinct members and percentiles over the rows); hand-over percentiles are computed from the
+histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the two
+ranks found in SQL by running counts, the interpolation in Python)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from domain.engagement.metrics_model import Figures, Period, Scope, interpolate
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
+from infra.repositories.metrics_day_figures import EVERY, FIGURES_COLUMNS, day_figures, store_key
 from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, as_int
 
 WATERMARK = "roll_up_metrics"
@@ -49,7 +53,13 @@ HANDOVER_COLUMNS = (
     "with_after_sale",
 )
 SUBSCRIPTION_COLUMNS = ("id", "day", "store_id", "created_day", "active", "churned")
-TABLES = ("metrics_day", "metrics_member_day", "metrics_handover_day", "metrics_subscription_day")
+TABLES = (
+    "metrics_day",
+    "metrics_member_day",
+    "metrics_handover_day",
+    "metrics_subscription_day",
+    "metrics_day_figures",
+)
 
 MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
 PEOPLE = ("active_members", "repeat_members", "new_members")
@@ -72,7 +82,7 @@ def _bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _chunks(rows: list[Row], size: int = 500) -> list[list[Row]]:
+def _chunks(rows: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     """Bounded INSERTs on both databases (SQLite limits the values of one statement)."""
     return [rows[at : at + size] for at in range(0, len(rows), size)]
 
@@ -87,6 +97,10 @@ def _member(day: date, r: Row) -> tuple[Any, ...]:
 
 def _handover(day: date, r: Row) -> tuple[Any, ...]:
     return (new_id(), day, r[0], r[1], r[2], r[3], r[4], r[5])
+
+
+def _figures(day: date, r: Row) -> tuple[Any, ...]:
+    return (new_id(), day, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
 
 
 def _subscription(day: date, r: Row) -> tuple[Any, ...]:
@@ -156,6 +170,11 @@ class MetricsRollups:
         for part in _chunks(found["metrics_handover_day"]):
             await sql.insert(
                 "metrics_handover_day", HANDOVER_COLUMNS, [_handover(day, r) for r in part]
+            )
+        figures = day_figures(found["metrics_member_day"], found["metrics_handover_day"])
+        for part in _chunks(figures):
+            await sql.insert(
+                "metrics_day_figures", FIGURES_COLUMNS, [_figures(day, r) for r in part]
             )
         for part in _chunks(found["metrics_subscription_day"]):
             await sql.insert(
@@ -252,16 +271,18 @@ class MetricsRollups:
     async def figures(self, periods: Sequence[Period], scope: Scope) -> list[Figures]:
         if not periods:
             return []
-        # Every day of every period with the period's number and first day: the rollups join
-        # it on the day by equality (a hash join), not on a range per period (a nested loop).
+        # Every day of every period with the period's number, first day and whether it is one
+        # day: the rollups join it on the day by equality (a hash join), not on a range per
+        # period (a nested loop).
         cast = "" if sql.is_sqlite() else "::date"
-        pairs = [(day, n, p.first_day) for n, p in enumerate(periods) for day in p.days()]
+        pairs = [(day, n, p) for n, p in enumerate(periods) for day in p.days()]
         rows = ", ".join(
-            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast})" for k, (_, n, _) in enumerate(pairs)
+            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast}, {int(p.first_day == p.last_day)})"
+            for k, (_, n, p) in enumerate(pairs)
         )
-        values: list[Any] = [v for day, _, first in pairs for v in (day, first)]
+        values: list[Any] = [v for day, _, p in pairs for v in (day, p.first_day)]
         values += [min(p.first_day for p in periods), max(p.last_day for p in periods)]
-        head = f"WITH w(day, n, f) AS (VALUES {rows}) "
+        head = f"WITH w(day, n, f, s) AS (VALUES {rows}) "
         span = f" AND m.day >= ${len(values) - 1}{cast} AND m.day <= ${len(values)}{cast}"
         store = channel = ""
         if scope.store_id is not None:
@@ -272,6 +293,8 @@ class MetricsRollups:
             values.append(scope.channel.value)
             channel = f" AND m.channel = ${len(values)}"
         join = "ON m.day = w.day" + span + store
+        keys = [*at[: len(at) - (scope.store_id is not None)], store_key(scope.store_id)]
+        keys.append(EVERY if scope.channel is None else scope.channel.value)
         found: dict[int, dict[str, Any]] = {n: {} for n in range(len(periods))}
         for r in await sql.fetch(
             head + "SELECT w.n, SUM(m.orders) AS orders, SUM(m.gmv) AS gmv, "
@@ -281,13 +304,60 @@ class MetricsRollups:
             *values,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in MONEY})
+        # The day's precomputed figures: the counts of any period are their sum, the distinct
+        # members and percentiles of a one-day period its single row.
         for r in await sql.fetch(
-            head + ", b AS (SELECT w.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
-            f"FROM w JOIN metrics_member_day m {join}{channel} GROUP BY w.n, m.member_id) "
+            head + "SELECT w.n, MAX(w.s) AS s, SUM(m.handed_over) AS handed_over, "
+            "SUM(m.with_after_sale) AS with_after_sale, SUM(m.handovers) AS handovers, "
+            "MAX(m.active_members) AS active_members, MAX(m.repeat_members) AS repeat_members, "
+            "MAX(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
+            f"MAX(m.handover_p90_seconds) AS p90 FROM w JOIN metrics_day_figures m ON "
+            f"m.day = w.day{span} AND m.store_key = ${len(keys) - 1} "
+            f"AND m.channel = ${len(keys)} GROUP BY w.n",
+            *keys,
+        ):
+            into = found[as_int(r["n"])]
+            into.update({k: as_int(r[k]) for k in HANDED})
+            if as_int(r["s"]):
+                into.update({k: as_int(r[k]) for k in PEOPLE})
+                into["handover_median_seconds"] = r["median"]
+                into["handover_p90_seconds"] = r["p90"]
+        # The channel does not apply: a subscription is not placed through one.
+        for r in await sql.fetch(
+            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
+            "THEN m.active ELSE 0 END) AS subscriptions_active, "
+            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
+            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
+            "GROUP BY w.n",
+            *at,
+        ):
+            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
+        # Periods of several days count their distinct members and percentiles over the rows,
+        # each period's days as one range of the day index (a few periods: the total, weeks or
+        # months), so the rows are read once per period, not once per day of a VALUES list.
+        several = [(n, p) for n, p in enumerate(periods) if p.first_day != p.last_day]
+        if not several:
+            return [Figures(**found[n]) for n in range(len(periods))]
+        ranges: list[Any] = [d for _, p in several for d in (p.first_day, p.last_day)]
+        spans = ", ".join(
+            f"({n}, ${2 * k + 1}{cast}, ${2 * k + 2}{cast})" for k, (n, _) in enumerate(several)
+        )
+        mine = ""
+        if scope.store_id is not None:
+            ranges.append(scope.store_id)
+            mine += f" AND m.store_id = ${len(ranges)}"
+        if scope.channel is not None:
+            ranges.append(scope.channel.value)
+            mine += f" AND m.channel = ${len(ranges)}"
+        over = f"WITH r(n, a, b) AS (VALUES {spans}) "
+        within = f"ON m.day >= r.a AND m.day <= r.b{mine}"
+        for r in await sql.fetch(
+            over + ", b AS (SELECT r.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
+            f"FROM r JOIN metrics_member_day m {within} GROUP BY r.n, m.member_id) "
             "SELECT n, COUNT(*) AS active_members, "
             "SUM(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS repeat_members, "
             "SUM(f) AS new_members FROM b GROUP BY n",
-            *values,
+            *ranges,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in PEOPLE})
         # The percentiles in SQL (windowed running counts over the histogram), so one row per
@@ -299,37 +369,20 @@ class MetricsRollups:
             for end, extra in (("_lo", ""), ("_hi", " + 1"))
         )
         for r in await sql.fetch(
-            head + ", counts AS (SELECT w.n, SUM(m.handed_over) AS handed_over, "
-            "SUM(m.with_after_sale) AS with_after_sale, "
-            "SUM(CASE WHEN m.pickup = 1 THEN m.handed_over ELSE 0 END) AS handovers "
-            f"FROM w JOIN metrics_handover_day m {join}{channel} GROUP BY w.n), "
-            "h AS (SELECT w.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
-            f"FROM w JOIN metrics_handover_day m {join}{channel} "
-            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY w.n, m.seconds), "
+            over + ", h AS (SELECT r.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
+            f"FROM r JOIN metrics_handover_day m {within} "
+            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY r.n, m.seconds), "
             "k AS (SELECT n, seconds, "
             "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
-            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h), "
-            f"p AS (SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n) "
-            "SELECT counts.*, p.total, p.median_lo, p.median_hi, p.p90_lo, p.p90_hi "
-            "FROM counts LEFT JOIN p ON p.n = counts.n",
-            *values,
+            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h) "
+            f"SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n",
+            *ranges,
         ):
             into = found[as_int(r["n"])]
-            into.update({k: as_int(r[k]) for k in HANDED})
             total = as_int(r["total"])
             for name, per_cent in (("median", 50), ("p90", 90)):
                 if total:
                     low = as_int(r[f"{name}_lo"])
                     high = low if r[f"{name}_hi"] is None else as_int(r[f"{name}_hi"])
                     into[f"handover_{name}_seconds"] = interpolate(low, high, total, per_cent)
-        # The channel does not apply: a subscription is not placed through one.
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
-            "THEN m.active ELSE 0 END) AS subscriptions_active, "
-            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
-            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
-            "GROUP BY w.n",
-            *at,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
         return [Figures(**found[n]) for n in range(len(periods))]

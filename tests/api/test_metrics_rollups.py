@@ -175,3 +175,49 @@ async def test_a_year_by_day_costs_the_statements_of_a_week(
 
     for store in (None, lid(stores, "SH-A")):
         assert await statements(7, store) == await statements(366, store)
+
+
+ONE_DAY = """query($f: Date!, $t: Date!, $s: ID) {
+  metrics(from: $f, to: $t, granularity: DAY, storeId: $s) {
+    periods { activeMembers repeatMembers newMembers handovers handoverMedianSeconds
+      handoverP90Seconds handedOver withAfterSale }
+    total { activeMembers repeatMembers newMembers handovers handoverMedianSeconds
+      handoverP90Seconds handedOver withAfterSale } } }"""
+
+
+async def test_a_day_reads_its_precomputed_row_which_agrees_with_the_member_rows(
+    world: tuple[Cast, date, dict[str, Any]], runtime: Runtime, stores: dict[str, Any]
+) -> None:
+    """A one-day period reads `metrics_day_figures`; a longer one counts over the member and
+    hand-over rows: over a day and an empty neighbour, both must say the same."""
+    cast, d0, _ = world
+    await roll_up_metrics(runtime.metrics)
+    admin = await cast.relogin("admin")
+    rows = await sql.fetch(
+        "SELECT store_key, channel, active_members, handovers, handover_median_seconds "
+        "FROM metrics_day_figures WHERE day = $1",
+        d0,
+    )
+    mine = {(r["store_key"], r["channel"]): r for r in rows}
+    assert {k: (r["active_members"], r["handovers"]) for k, r in mine.items()} == {
+        (store, channel): (1, 1)
+        for store in ("*", str(stores["SH-A"].id))
+        for channel in ("*", "MINI_PROGRAM")
+    }
+    assert mine[("*", "*")]["handover_median_seconds"] == 240
+    for store in (None, lid(stores, "SH-A"), lid(stores, "SH-B")):
+        for day, empty in (
+            (d0, d0 - timedelta(days=1)),
+            (d0 + timedelta(days=1), d0 + timedelta(days=2)),
+        ):
+            variables = {"f": day.isoformat(), "t": day.isoformat(), "s": store}
+            [one] = (await admin.data(ONE_DAY, variables))["metrics"]["periods"]
+            first, last = sorted((day, empty))
+            variables = {"f": first.isoformat(), "t": last.isoformat(), "s": store}
+            several = (await admin.data(ONE_DAY, variables))["metrics"]["total"]
+            assert one == several, (store, day)
+    [ann_day] = (await admin.data(ONE_DAY, {"f": d0.isoformat(), "t": d0.isoformat()}))["metrics"][
+        "periods"
+    ]
+    assert (ann_day["activeMembers"], ann_day["newMembers"]) == (1, 1)
+    assert ann_day["handoverMedianSeconds"] == ann_day["handoverP90Seconds"] == 240

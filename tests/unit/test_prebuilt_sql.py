@@ -81,6 +81,7 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("metrics_rollups", "MEMBER_COLUMNS"): ("MetricsMemberDayRow", (), frozenset()),
     ("metrics_rollups", "HANDOVER_COLUMNS"): ("MetricsHandoverDayRow", (), frozenset()),
     ("metrics_rollups", "SUBSCRIPTION_COLUMNS"): ("MetricsSubscriptionDayRow", (), frozenset()),
+    ("metrics_day_figures", "FIGURES_COLUMNS"): ("MetricsDayFiguresRow", (), frozenset()),
     # A refresh writes the facts; the RFM scores only the nightly scoring.
     ("facts", "FACT_COLUMNS"): (
         "MemberFactsRow",

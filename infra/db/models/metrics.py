@@ -74,6 +74,30 @@ class MetricsSubscriptionDayRow(Model):
         indexes = (("day", "store_id"),)
 
 
+class MetricsDayFiguresRow(Model):
+    """The day's figures that do not add up across stores, channels or days, per store (or
+    `*`, every store, orders of no store included) and channel (or `*`): distinct members, the
+    hand-over counts and percentiles, so a period of one day reads one row, and the counts of
+    any period sum one row a day instead of the histogram (issue 19 "Scale")."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_key = fields.CharField(max_length=36)
+    channel = fields.CharField(max_length=20)
+    active_members = fields.BigIntField()
+    repeat_members = fields.BigIntField()
+    new_members = fields.BigIntField()
+    handovers = fields.BigIntField()
+    handed_over = fields.BigIntField()
+    with_after_sale = fields.BigIntField()
+    handover_median_seconds = fields.IntField(null=True)
+    handover_p90_seconds = fields.IntField(null=True)
+
+    class Meta:
+        table = "metrics_day_figures"
+        unique_together = (("store_key", "channel", "day"),)
+
+
 class MetricsRollupStateRow(Model):
     name = fields.CharField(max_length=40, primary_key=True)
     watermark = fields.DatetimeField()
