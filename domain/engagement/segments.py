@@ -231,8 +231,9 @@ async def sizes(deps: SegmentDeps, actor: Principal, saved: Sequence[str]) -> li
 
 async def members(deps: SegmentDeps, actor: Principal, rule: str, page: PageRequest) -> Page[UUID]:
     stores = _stores(actor)
+    where = _where(deps, rule)  # a rule that no longer reads fails before any transaction
     async with deps.uow() as uow:
-        return await uow.segments.members(_where(deps, rule), stores, page)
+        return await uow.segments.members(where, stores, page)
 
 
 EXPORT_READ = "NAME_MASKED"
