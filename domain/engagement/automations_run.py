@@ -177,6 +177,10 @@ async def _act(
     send.outcome = SendOutcome.DONE
 
 
+def _messages(automation: Automation | None) -> bool:
+    return automation is not None and automation.draft.action.messages
+
+
 async def run_due(deps: AutomationDeps) -> Tally:
     """Claim due sends (SKIP LOCKED) a batch per transaction and act on each."""
     tally = Tally()
@@ -187,6 +191,12 @@ async def run_due(deps: AutomationDeps) -> Tally:
                 break
             by_id = {a.id: a for a in await uow.automations.active()}
             members = sorted({s.member_id for s in claimed})
+            # The cap holds across runs at once: who may be messaged is locked before the
+            # messages already written to them are counted (the windows below).
+            await uow.automations.lock_members(
+                [s.member_id for s in claimed if _messages(by_id.get(s.automation_id))],
+                deps.clock.now(),
+            )
             windows: dict[int, dict[UUID, int]] = {}
             for send in claimed:
                 automation = by_id.get(send.automation_id)
