@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain.engagement.automations import admin_only, automation_in_uow
 from domain.engagement.automations_model import (
+    MESSAGE_ACTIONS,
     ActionKind,
     Automation,
     DryRun,
@@ -81,7 +82,7 @@ async def _verdict(
     contacts = draft.action.kind is not ActionKind.ADD_TAG  # a tag reaches no one
     if contacts and draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
         return Verdict(SendOutcome.PENDING, member.id, zone)
-    if draft.action.kind is ActionKind.SEND_MESSAGE:
+    if draft.action.kind in MESSAGE_ACTIONS:
         if not await _consents(uow, automation, member.id):
             return Verdict(SendOutcome.BLOCKED_CONSENT, member.id, zone)
         if sent.get(member.id, 0) >= draft.cap.messages:
