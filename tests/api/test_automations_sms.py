@@ -18,7 +18,7 @@ from infra.runtime import Runtime
 from infra.sms import FakeSmsSender
 from tests.support import MovableClock
 from tests.support.api import Api, relogin
-from tests.support.automations import consent, create, detail, messages, run
+from tests.support.automations import DRY, consent, create, detail, messages, run
 from tests.support.orders import make_variants, receive
 from tests.support.referrals import handed_over
 from tests.support.shoppers import Shopper, shopper
@@ -114,6 +114,8 @@ async def test_without_sms_consent_nothing_is_sent(
     wechat_only = await _buyer(api, "sms-3", "13800138003", "MARKETING_WECHAT")
     for who in (silent, wechat_only):
         await handed_over(client, runtime, clerk_a, who, stores, mango)
+    dry = (await admin.data(DRY, {"id": made["id"]}))["dryRunAutomation"]
+    assert (dry["candidates"], dry["blockedConsent"], dry["wouldHit"]) == (2, 2, 0)
     await run(runtime)
     await deliver(runtime)
     found = await detail(admin, made)
