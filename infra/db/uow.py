@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -117,6 +118,18 @@ class ReadUnitOfWork(Repositories):
         return None
 
 
+async def _abandon(tx: TransactionContext, error: BaseException) -> None:
+    """Give back what a transaction interrupted while opening took. graphql-core cancels the
+    sibling fields of a field that failed; a cancel landing in BEGIN, after the transaction
+    took SQLite's one lock (or a pooled PostgreSQL connection), left it taken: on SQLite the
+    next transaction then waited forever. The context set its connection (`token`) right
+    after taking it: from there on its own exit rolls back and gives it back."""
+    if getattr(tx, "token", None) is None:
+        return  # nothing was taken: the cancel came while waiting for the lock or pool
+    with suppress(Exception):  # the connection broke mid-BEGIN: given back all the same
+        await tx.__aexit__(type(error), error, error.__traceback__)
+
+
 # The caches an open unit of work (and those nested in it) changed, told after the outermost
 # one commits: telling them earlier would let a reader refill them with what is being replaced.
 _changed: ContextVar[set[str] | None] = ContextVar("omnishelf_uow_changed", default=None)
@@ -134,7 +147,12 @@ class TortoiseUnitOfWork(Repositories):
 
     async def __aenter__(self) -> TortoiseUnitOfWork:
         self._tx = in_transaction()
-        await self._tx.__aenter__()
+        try:
+            await self._tx.__aenter__()
+        except BaseException as error:  # interrupted while opening: a cancelled GraphQL field
+            await _abandon(self._tx, error)
+            self._tx = None
+            raise
         if _changed.get() is None:
             self._outermost = _changed.set(set())
         return self
