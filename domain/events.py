@@ -58,6 +58,24 @@ class MemberErased:
 
 
 @dataclass(frozen=True)
+class PointsStandingChanged:
+    """A member's points balance or tier changed (loyalty, in the change's transaction, before
+    the account may be saved: the values travel with the event). Read models copy them."""
+
+    member_id: UUID
+    balance: int
+    tier: str
+
+
+@dataclass(frozen=True)
+class ConsentsChanged:
+    """The member recorded consent changes (granted or withdrawn; members' `record_consents`):
+    read models copying the member's current consents refresh them."""
+
+    member_id: UUID
+
+
+@dataclass(frozen=True)
 class MemberProfileChanged:
     """The member's profile (their birthday) changed: read models copying it refresh."""
 

@@ -53,6 +53,7 @@ from domain.loyalty.model import PointsPolicy
 from domain.loyalty.reactions import export_points_entries, points_exporter
 from domain.loyalty.reactions import register_handlers as register_loyalty_handlers
 from domain.members.deps import MemberDeps
+from domain.members.model import IdentityKind
 from domain.members.ports import SmsSender, WeChatGateway
 from domain.members.services import openid_identity, resolve_member, wechat_openid
 from domain.ordering.deps import OrderingDeps, OrderPolicy, ReconciliationDeps
@@ -73,6 +74,7 @@ from infra.db.connection import start_database, stop_database
 from infra.db.uow import ReadUnitOfWork, Repositories, TortoiseUnitOfWork
 from infra.live import InProcessLiveEvents, LiveBus, RedisLiveEvents
 from infra.notifier import DisabledNotifier, FakeNotifier, WeChatSubscribeNotifier
+from infra.outbox_channels import ChannelNotifier
 from infra.payments import DevPayAgreements, DevPayProvider
 from infra.persisted_queries import ApqDocuments, RegisteredQueries
 from infra.security.passwords import Argon2PasswordHasher
@@ -364,7 +366,7 @@ class Runtime:
         self.outbox_deps = OutboxDeps(
             uow=self.unit_of_work,
             clock=self.clock,
-            notifier=self.notifier,
+            notifier=ChannelNotifier(self.notifier, self.sms, self._phone_number),
             recipient=self._wechat_openid,
         )
 
@@ -378,6 +380,18 @@ class Runtime:
         app = self.notify_app or DEMO_WECHAT_APP
         found = openid_identity(identities, app, other_apps=True)
         return self.vault.decrypt(member.data_key, found.ciphertext) if found else None
+
+    async def _phone_number(self, member_id: UUID | None) -> str | None:
+        """The member's phone (E.164; their first linked), or None; a merged member's texts
+        go to the survivor. Decrypted only here, for the SMS about to be sent."""
+        member = await resolve_member(self.repos.members, member_id) if member_id else None
+        if member is None or member.data_key is None:
+            return None
+        identities = await self.repos.members.identities_of([member.id])
+        phones = sorted(
+            (i for i in identities if i.kind is IdentityKind.PHONE), key=lambda i: i.linked_at
+        )
+        return self.vault.decrypt(member.data_key, phones[0].ciphertext) if phones else None
 
     async def start(self, *, database: bool = True) -> None:
         """Connect the database and Redis; idempotent so tests and the lifespan can share it."""

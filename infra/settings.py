@@ -358,7 +358,9 @@ def _tencent_sms(e: Mapping[str, str]) -> TencentSmsConfig:
             )
         if not _SMS_TEMPLATE_ID.fullmatch(template_id):
             raise SettingsError(f"TENCENT_SMS_TEMPLATES: {kind}'s template id is a number.")
-    missing = [kind.value for kind in SmsKind if kind.value not in templates]
+    # A login code needs its template; a marketing text (automations' SEND_SMS) is optional:
+    # without its template those texts fail in the outbox and logins go on.
+    missing = [kind.value for kind in (SmsKind.LOGIN_CODE,) if kind.value not in templates]
     if missing:
         raise SettingsError(f"TENCENT_SMS_TEMPLATES has no template for {', '.join(missing)}.")
     region = e.get("TENCENT_SMS_REGION") or TENCENT_SMS_REGIONS[0]

@@ -52,7 +52,8 @@ class AutomationActionInput:
     coupon_template_id: strawberry.ID | None = None
     points: int | None = None
     channel: MessageChannel | None = strawberry.field(
-        default=None, description="SEND_MESSAGE's channel; a grant's notice (optional)."
+        default=None,
+        description="SEND_MESSAGE: WECHAT; SEND_SMS: SMS (or none); a grant's notice (optional).",
     )
     text: str | None = None
     tag_id: strawberry.ID | None = strawberry.field(

@@ -61,10 +61,14 @@ BIRTHDAY_HOUR = 9  # the store-local morning: a birthday is found from 09:00 on 
 class ActionKind(StrEnum):
     GRANT_COUPON = "GRANT_COUPON"  # promotions' grant_in_uow, keyed by automation+member+period
     GRANT_POINTS = "GRANT_POINTS"  # loyalty's credit_reward_in_uow, same key
-    SEND_MESSAGE = "SEND_MESSAGE"  # the outbox (a marketing message: consent and cap)
+    SEND_MESSAGE = "SEND_MESSAGE"  # a WeChat subscribe message through the outbox
+    SEND_SMS = "SEND_SMS"  # a text to the member's phone through the outbox
     # a MANUAL tag (tags' tag_member_in_uow; actor the automation, reason its name): nothing
     # is sent, so no consent and no message (tags are for staff, never shown to the member)
     ADD_TAG = "ADD_TAG"
+
+
+MESSAGE_ACTIONS = (ActionKind.SEND_MESSAGE, ActionKind.SEND_SMS)  # marketing: consent and cap
 
 
 class MessageChannel(StrEnum):
@@ -107,7 +111,7 @@ class Action:
     kind: ActionKind
     coupon_template_id: UUID | None = None  # GRANT_COUPON
     points: int | None = None  # GRANT_POINTS
-    channel: MessageChannel | None = None  # SEND_MESSAGE; a grant's notice (optional)
+    channel: MessageChannel | None = None  # SEND_MESSAGE (WECHAT), SEND_SMS (SMS); a notice
     text: str | None = None  # the message
     tag_id: UUID | None = None  # ADD_TAG
 
@@ -261,8 +265,12 @@ def _clean_action(action: Action) -> Action:
         raise _invalid("Only ADD_TAG takes a tag.", "action", "tagId")
     if action.kind is ActionKind.ADD_TAG and action.channel is not None:
         raise _invalid("A tag is for staff: ADD_TAG sends nothing.", "action", "channel")
-    if action.kind is ActionKind.SEND_MESSAGE and action.channel is None:
-        raise _invalid("SEND_MESSAGE needs a channel.", "action", "channel")
+    if action.kind is ActionKind.SEND_SMS:
+        if action.channel not in (None, MessageChannel.SMS):
+            raise _invalid("SEND_SMS goes by SMS.", "action", "channel")
+        action = replace(action, channel=MessageChannel.SMS)
+    if action.kind is ActionKind.SEND_MESSAGE and action.channel is not MessageChannel.WECHAT:
+        raise _invalid("SEND_MESSAGE goes by WECHAT (a text is SEND_SMS).", "action", "channel")
     if action.channel is not None and not (text and len(text) <= MAX_TEXT):
         raise _invalid(f"A message's text is 1-{MAX_TEXT} characters.", "action", "text")
     if action.channel is None and text:

@@ -1,4 +1,5 @@
-"""Storage of automations (tables `automation`, `automation_send`, `automation_member`)."""
+"""Storage of automations (tables `automation`, `automation_send`, `automation_member`,
+`automation_cap`, `automation_segment_member`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,12 @@ class AutomationRepository(Protocol):
     ) -> set[tuple[UUID, str]]: ...
     async def messages_since(self, member_ids: Sequence[UUID], since: datetime) -> dict[UUID, int]:
         """Messages automations wrote to each member since `since` (for the frequency cap)."""
+        ...
+
+    async def lock_members(self, member_ids: Sequence[UUID], now: datetime) -> None:
+        """Lock each member's cap row (made if missing) until the commit, in member id order:
+        runs at once that may message the same member take turns, and the later one counts
+        the earlier one's messages (`messages_since`) before writing its own."""
         ...
 
     async def counts(self, automation_ids: Sequence[UUID]) -> dict[UUID, dict[SendOutcome, int]]:

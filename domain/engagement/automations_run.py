@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain.engagement.automations import admin_only, automation_in_uow
 from domain.engagement.automations_model import (
+    MESSAGE_ACTIONS,
     ActionKind,
     Automation,
     DryRun,
@@ -81,7 +82,7 @@ async def _verdict(
     contacts = draft.action.kind is not ActionKind.ADD_TAG  # a tag reaches no one
     if contacts and draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
         return Verdict(SendOutcome.PENDING, member.id, zone)
-    if draft.action.kind is ActionKind.SEND_MESSAGE:
+    if draft.action.kind in MESSAGE_ACTIONS:
         if not await _consents(uow, automation, member.id):
             return Verdict(SendOutcome.BLOCKED_CONSENT, member.id, zone)
         if sent.get(member.id, 0) >= draft.cap.messages:
@@ -177,6 +178,10 @@ async def _act(
     send.outcome = SendOutcome.DONE
 
 
+def _messages(automation: Automation | None) -> bool:
+    return automation is not None and automation.draft.action.messages
+
+
 async def run_due(deps: AutomationDeps) -> Tally:
     """Claim due sends (SKIP LOCKED) a batch per transaction and act on each."""
     tally = Tally()
@@ -187,6 +192,12 @@ async def run_due(deps: AutomationDeps) -> Tally:
                 break
             by_id = {a.id: a for a in await uow.automations.active()}
             members = sorted({s.member_id for s in claimed})
+            # The cap holds across runs at once: who may be messaged is locked before the
+            # messages already written to them are counted (the windows below).
+            await uow.automations.lock_members(
+                [s.member_id for s in claimed if _messages(by_id.get(s.automation_id))],
+                deps.clock.now(),
+            )
             windows: dict[int, dict[UUID, int]] = {}
             for send in claimed:
                 automation = by_id.get(send.automation_id)

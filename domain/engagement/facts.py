@@ -1,8 +1,10 @@
 """Member facts and RFM: kept current in the transaction of each order's payment,
 cancellation and refund (the member's row recomputed from the source tables, the statement the
-nightly rebuild runs for a batch), and rebuilt every night for everyone in keyset batches, then
-scored (RFM quintiles, segments) and the automatic tags re-applied. Merges recompute the
-survivor's row and drop the absorbed member's; erasure drops the member's row."""
+nightly rebuild runs for a batch), of each change of points balance or tier (loyalty's values
+copied) and of consents (the two consent columns recomputed), and rebuilt every night for
+everyone in keyset batches, then scored (RFM quintiles, segments) and the automatic tags
+re-applied. Merges recompute the survivor's row and drop the absorbed member's; erasure drops
+the member's row."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from domain.engagement.rfm import SEGMENT_RULES, RfmSegment
 from domain.engagement.tags import apply_rules
 from domain.errors import EngagementError, EngagementErrorCode
 from domain.events import (
+    ConsentsChanged,
     EventHandlers,
     MemberErased,
     MemberProfileChanged,
@@ -24,6 +27,7 @@ from domain.events import (
     OrderCancelled,
     OrderFullyRefunded,
     OrderPaid,
+    PointsStandingChanged,
     RefundCompleted,
 )
 from domain.identity.model import Principal
@@ -96,6 +100,18 @@ def register_facts_handlers(deps: FactsDeps, events: EventHandlers) -> None:
     async def on_profile(uow: UnitOfWork, event: MemberProfileChanged) -> None:
         await uow.member_facts.refresh_members([event.member_id], Cutoffs.at(deps.clock.now()))
 
+    async def on_points(uow: UnitOfWork, event: PointsStandingChanged) -> None:
+        now = deps.clock.now()
+        change = (event.member_id, event.balance, event.tier, now)
+        if not await uow.member_facts.set_points(*change):  # no row yet: made whole first
+            await uow.member_facts.refresh_members([event.member_id], Cutoffs.at(now))
+            await uow.member_facts.set_points(*change)
+
+    async def on_consents(uow: UnitOfWork, event: ConsentsChanged) -> None:
+        now = deps.clock.now()
+        if not await uow.member_facts.refresh_consents(event.member_id, now):
+            await uow.member_facts.refresh_members([event.member_id], Cutoffs.at(now))
+
     async def on_erased(uow: UnitOfWork, event: MemberErased) -> None:
         await uow.member_facts.delete(event.member_id)
 
@@ -105,4 +121,6 @@ def register_facts_handlers(deps: FactsDeps, events: EventHandlers) -> None:
     events.register(OrderFullyRefunded, on_order)
     events.register(MembersMerged, on_merged)
     events.register(MemberProfileChanged, on_profile)
+    events.register(PointsStandingChanged, on_points)
+    events.register(ConsentsChanged, on_consents)
     events.register(MemberErased, on_erased)

@@ -18,6 +18,15 @@ class MemberFactsRepository(Protocol):
         not active (merged, erased) loses their row."""
         ...
 
+    async def set_points(self, member_id: UUID, balance: int, tier: str, now: datetime) -> bool:
+        """Copy loyalty's balance and tier onto the member's row; False: there is no row."""
+        ...
+
+    async def refresh_consents(self, member_id: UUID, now: datetime) -> bool:
+        """Recompute the row's consent columns from the consent records (the rebuild's rule);
+        False: there is no row."""
+        ...
+
     async def refresh_of_order(self, order_id: UUID, at: Cutoffs) -> None:
         """Recompute the row of the order's member (one statement)."""
         ...

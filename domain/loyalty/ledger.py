@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import PointsError, PointsErrorCode
+from domain.events import PointsStandingChanged
 from domain.ids import new_id
 from domain.loyalty.deps import LoyaltyDeps
 from domain.loyalty.model import (
@@ -72,7 +73,15 @@ async def _record(
     )
     await uow.loyalty.add_entries([entry])
     await uow.loyalty.save_account(account)
+    if amount:  # a hold or its release moves `held`, not the balance
+        await standing_changed(deps, uow, account)
     return entry
+
+
+async def standing_changed(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -> None:
+    """Tell the read models (member facts) the account's balance and tier."""
+    event = PointsStandingChanged(account.member_id, account.balance, account.tier)
+    await deps.events.dispatch(uow, event)
 
 
 async def credit(

@@ -14,7 +14,7 @@ from domain.idempotency import clean_key
 from domain.identity.model import Principal, StaffRole
 from domain.ids import new_id
 from domain.loyalty.deps import LoyaltyDeps
-from domain.loyalty.ledger import account_for, credit, credit_locked, debit
+from domain.loyalty.ledger import account_for, credit, credit_locked, debit, standing_changed
 from domain.loyalty.model import (
     BPS,
     MAX_POINTS,
@@ -400,6 +400,7 @@ async def _retier(deps: LoyaltyDeps, uow: UnitOfWork, account: Account) -> None:
     if tier != account.tier:
         await uow.loyalty.add_tier_change(account.member_id, account.tier, tier, now)
         account.tier = tier
+        await standing_changed(deps, uow, account)
 
 
 async def recompute_all_tiers(deps: LoyaltyDeps, batch: int = 500) -> int:

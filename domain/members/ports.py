@@ -47,6 +47,9 @@ class WeChatGateway(Protocol):
 
 class SmsKind(StrEnum):
     LOGIN_CODE = "LOGIN_CODE"  # params: the code, its lifetime in minutes
+    # params: the text an automation sends (engagement's SEND_SMS, through the outbox); a
+    # template is optional in the settings: without one such texts fail, logins do not
+    MARKETING = "MARKETING"
 
 
 @dataclass(frozen=True)

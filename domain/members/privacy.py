@@ -9,7 +9,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from domain.errors import MemberError, MemberErrorCode
-from domain.events import ExportScope, MemberErased, MemberErasing
+from domain.events import ConsentsChanged, ExportScope, MemberErased, MemberErasing
 from domain.identity.model import Principal, PrincipalKind
 from domain.identity.services import revoke_sessions_in_uow
 from domain.ids import new_id
@@ -122,6 +122,7 @@ async def append_consents_in_uow(
             for c in changes
         ]
     )
+    await deps.events.dispatch(uow, ConsentsChanged(member.id))
     return await uow.members.consents_of([member.id])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from domain.aftersales.member_codes import (
     decode_member_code,
     use_member_code_in_uow,
 )
-from domain.errors import OrderError, OrderErrorCode, PointsError, PromotionError
+from domain.errors import OrderError, OrderErrorCode, PointsError
 from domain.events import OrderPlaced
 from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
@@ -46,7 +46,13 @@ from domain.ordering.model import (
     reservation_owner,
 )
 from domain.ordering.ports import HotTake
-from domain.promotions.coupons_checkout import hold_options_in_uow
+from domain.promotions.coupons_checkout import (
+    coupon_taken,
+    hold_coupon_in_uow,
+    holds_of,
+    mark_held,
+)
+from domain.promotions.coupons_model import CouponHold
 from domain.promotions.flash_sales import (
     flash_sold_out,
     live_flash_sales_in_uow,
@@ -300,9 +306,6 @@ async def place_order(
                 coupon_ids=checkout.coupon_ids,
                 where=Where(checkout.channel.value, checkout.pickup_location_id, now),
             )
-            if price.coupons:  # held for this order: spent when it is paid
-                assert member_id is not None
-                await _hold_coupons(uow, price, member_id, order_id, now)
             counters = await take_flash_units_in_uow(
                 uow,
                 sales,
@@ -313,7 +316,11 @@ async def place_order(
                 counters_last=checkout.delivery is None,  # a pickup takes them at the end
             )
             ttl = checkout.pay_within or deps.policy.payment_timeout
-            if checkout.delivery is not None:
+            holds = (
+                holds_of(price.coupons, member_id, order_id, now) if member_id is not None else []
+            )
+            if checkout.delivery is not None:  # coupons held for the order, spent when paid
+                await _hold_coupons(uow, price, holds, order_id)  # (a pickup's: at the end)
                 location = await _reserve_delivery(
                     deps, uow, order_id, lines, checkout.delivery, ttl
                 )
@@ -354,7 +361,10 @@ async def place_order(
                 # (an insert nobody else locks: before the hot rows, not while holding them)
                 await deps.events.dispatch(uow, OrderPlaced(order.id, member_id, now))
             if checkout.delivery is None:
-                await _take_hot_rows(deps, uow, order, location, lines, sales, counters, checkout)
+                hot = HotTake(
+                    location.id, counters, holds, [(x.variant_id, x.quantity) for x in lines]
+                )
+                await _take_hot_rows(deps, uow, order, location, lines, hot, sales, price, checkout)
             if price.points:
                 await _redeem(deps, uow, order, price)
             if checkout.on_placed is not None:  # a group-buy's seat: after the stock, as a
@@ -443,12 +453,18 @@ async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Che
 
 
 async def _hold_coupons(
-    uow: UnitOfWork, price: CartPrice, member_id: UUID, order_id: UUID, now: datetime
+    uow: UnitOfWork, price: CartPrice, holds: list[CouponHold], order_id: UUID
 ) -> None:
-    try:
-        await hold_options_in_uow(uow, price.coupons, member_id, order_id, now)
-    except PromotionError as error:  # another order holds it now: the order's error
-        raise OrderError(OrderErrorCode(error.code.value), error.message, error.field) from None
+    for one in holds:
+        if not await hold_coupon_in_uow(uow, one):
+            raise _coupon_taken(price, one.coupon_id)
+    mark_held(price.coupons, order_id)
+
+
+def _coupon_taken(price: CartPrice, coupon_id: UUID) -> OrderError:
+    """Another order holds the coupon now: the order's error, naming its position."""
+    error = coupon_taken(price.coupons, coupon_id)
+    return OrderError(OrderErrorCode(error.code.value), error.message, error.field)
 
 
 def _member_code(deps: OrderingDeps, actor: Principal, checkout: Checkout) -> MemberCode | None:
@@ -466,34 +482,30 @@ async def _take_hot_rows(
     order: Order,
     location: Location,
     lines: list[StockLine],
+    hot: HotTake,
     sales: Mapping[UUID, FlashSale],
-    counters: list[tuple[UUID, int]],
+    price: CartPrice,
     checkout: Checkout,
 ) -> None:
     """The rows every pickup of the SKU at the store updates, last and together
-    (domain/ordering/hot_take.py): the flash sales' counters, the shelf's reserved units and
-    the store's pickup counter. The pickup number (A023) is given when the order is placed, as
-    tea and coffee shops do: the customer has it on the confirmation at once, and a till order
-    prints it on the ticket. An order that is never paid leaves a gap in the day's numbers,
-    which nobody minds."""
+    (domain/ordering/hot_take.py): the flash sales' counters, the order's coupons, the shelf's
+    reserved units and the store's pickup counter. The pickup number (A023) is given when the
+    order is placed, as tea and coffee shops do: the customer has it on the confirmation at
+    once, and a till order prints it on the ticket. An order that is never paid leaves a gap
+    in the day's numbers, which nobody minds."""
     assert order.pickup_day is not None
-    taken = await take_hot_rows_in_uow(
-        uow,
-        HotTake(
-            location.id,
-            sales=counters,
-            stock=[(x.variant_id, x.quantity) for x in lines],  # clean: in variant order
-            pickup=(order.id, order.pickup_day),
-        ),
-    )
+    taken = await take_hot_rows_in_uow(uow, replace(hot, pickup=(order.id, order.pickup_day)))
     if taken.sold_out is not None:
         raise flash_sold_out(sales, taken.sold_out, [x.variant_id for x in checkout.lines])
+    if taken.unheld is not None:
+        raise _coupon_taken(price, taken.unheld)
     if taken.short:
         short = [x for x in lines if x.variant_id in taken.short]
         error = await shortage_in_uow(uow, short, location.id)
         raise PickupShortage(error, await _alternatives(deps, uow, lines, location))
     assert taken.pickup_sequence is not None
     order.pickup_number = pickup_number(taken.pickup_sequence)  # as written to its row
+    mark_held(price.coupons, order.id)
 
 
 def _authorise(actor: Principal, checkout: Checkout, code: MemberCode | None) -> None:

@@ -4,11 +4,14 @@ counter, the same stock level and the store's pickup counter, and holds each row
 update to COMMIT. The checkout writes everything nobody else locks first (its order, lines,
 events, reservations, the member's flash counter) and takes these rows at the very end, so
 each is held for one round trip and the commit. The pickup number is written to the order's
-row in the same step (the order row was inserted first, without it).
+row in the same step (the order row was inserted first, without it). The order's coupons are
+held in that step too (their conditional updates decide the order as the stock's do; one
+round trip fewer: docs/performance.md, "placeOrder with one coupon, profiled").
 
 Lock order, as everywhere else (docs/architecture.md, "Lock order"): the sales' counters in
-sale-id order, then the stock levels in variant-id order, then the pickup counter. A sale
-sold out takes nothing after it; every stock line is tried (the error names all short lines).
+sale-id order, then the coupons in id order, then the stock levels in variant-id order, then
+the pickup counter. A sale sold out or a coupon taken takes nothing after it; every stock
+line is tried (the error names all short lines).
 The database decides every take (conditional updates); on PostgreSQL the repository takes
 them in one statement, elsewhere `take_hot_rows_in_uow` takes them one by one."""
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 from domain.inventory.reservations import take_stock_in_uow
 from domain.ordering.model import pickup_number
 from domain.ordering.ports import HotTake, HotTaken
+from domain.promotions.coupons_checkout import hold_coupon_in_uow
 from domain.promotions.flash_sales import take_sale_units_in_uow
 from domain.uow import UnitOfWork
 
@@ -30,6 +34,9 @@ async def take_hot_rows_in_uow(uow: UnitOfWork, take: HotTake) -> HotTaken:
     for sale_id, units in take.sales:
         if not await take_sale_units_in_uow(uow, sale_id, units):
             return HotTaken(sold_out=sale_id)
+    for hold in take.coupons:
+        if not await hold_coupon_in_uow(uow, hold):
+            return HotTaken(unheld=hold.coupon_id)
     short = tuple(
         [
             variant_id

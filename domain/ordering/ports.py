@@ -18,6 +18,7 @@ from domain.ordering.model import (
     PickupCode,
 )
 from domain.pagination import Page, PageRequest
+from domain.promotions.coupons_model import CouponHold
 
 
 class OrderRepository(Protocol):
@@ -274,6 +275,7 @@ class CodeSigner(Protocol):
 class HotTake:
     location_id: UUID
     sales: Sequence[tuple[UUID, int]] = ()  # (flash sale, units), in sale-id order
+    coupons: Sequence[CouponHold] = ()  # the order's coupons, in coupon id order
     stock: Sequence[tuple[UUID, int]] = ()  # (variant, units) at `location_id`, in variant order
     # (order, the store's local day): the order's row gets the store's next pickup number
     pickup: tuple[UUID, date] | None = None
@@ -282,6 +284,7 @@ class HotTake:
 @dataclass(frozen=True)
 class HotTaken:
     sold_out: UUID | None = None  # the first sale that could not give its units
+    unheld: UUID | None = None  # the first coupon another order holds now (or no longer valid)
     short: tuple[UUID, ...] = ()  # the variants the shelf could not cover
     pickup_sequence: int | None = None  # given (and the number written) only when all was taken
 

@@ -16,6 +16,7 @@ from domain.errors import PromotionError, PromotionErrorCode
 from domain.promotions.coupons_model import (
     Coupon,
     CouponCart,
+    CouponHold,
     CouponOption,
     CouponStatus,
     CouponTemplate,
@@ -102,6 +103,41 @@ def apply_coupons(
     return options
 
 
+def holds_of(
+    options: Sequence[CouponOption], member_id: UUID, order_id: UUID, now: datetime
+) -> list[CouponHold]:
+    """The holds of the applied coupons, in coupon id order like every row lock."""
+    return sorted(
+        (CouponHold(o.coupon.id, member_id, order_id, o.discount, now) for o in options),
+        key=lambda hold: str(hold.coupon_id),
+    )
+
+
+async def hold_coupon_in_uow(uow: UnitOfWork, hold: CouponHold) -> bool:
+    """One hold, inside the order's transaction; False when the coupon is no longer
+    AVAILABLE (another order holds it now) or no longer valid."""
+    return await uow.coupons.hold(
+        hold.coupon_id, hold.member_id, hold.order_id, hold.discount, hold.at
+    )
+
+
+def coupon_taken(options: Sequence[CouponOption], coupon_id: UUID) -> PromotionError:
+    """The error of an order whose coupon another order took first, naming its position."""
+    index = next(n for n, option in enumerate(options) if option.coupon.id == coupon_id)
+    return _unavailable(index, "This coupon was just used by another order.")
+
+
+def mark_held(options: Sequence[CouponOption], order_id: UUID) -> None:
+    """The coupons as their rows now are, once every hold was made."""
+    for option in options:
+        coupon = option.coupon
+        coupon.status, coupon.order_id, coupon.discount = (
+            CouponStatus.HELD,
+            order_id,
+            option.discount,
+        )
+
+
 async def hold_options_in_uow(
     uow: UnitOfWork,
     options: Sequence[CouponOption],
@@ -111,17 +147,12 @@ async def hold_options_in_uow(
 ) -> None:
     """Hold the applied coupons for the order, inside its transaction: each AVAILABLE → HELD
     in one conditional update, in coupon id order like every row lock, so of two orders with
-    one coupon one wins and the other gets COUPON_UNAVAILABLE."""
-    position = {option.coupon.id: n for n, option in enumerate(options)}
-    for option in sorted(options, key=lambda o: str(o.coupon.id)):
-        coupon = option.coupon
-        if not await uow.coupons.hold(coupon.id, member_id, order_id, option.discount, now):
-            raise _unavailable(position[coupon.id], "This coupon was just used by another order.")
-        coupon.status, coupon.order_id, coupon.discount = (
-            CouponStatus.HELD,
-            order_id,
-            option.discount,
-        )
+    one coupon one wins and the other gets COUPON_UNAVAILABLE. (A pickup checkout holds them
+    in its last statement instead: domain/ordering/hot_take.py.)"""
+    for hold in holds_of(options, member_id, order_id, now):
+        if not await hold_coupon_in_uow(uow, hold):
+            raise coupon_taken(options, hold.coupon_id)
+    mark_held(options, order_id)
 
 
 async def hold_in_uow(

@@ -181,6 +181,18 @@ class Coupon:
 
 
 @dataclass(frozen=True)
+class CouponHold:
+    """One coupon to hold for an order: AVAILABLE, the member's and valid at `at` → HELD by
+    `order_id`, taking `discount` fen off it (one conditional update)."""
+
+    coupon_id: UUID
+    member_id: UUID
+    order_id: UUID
+    discount: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class CartLine:
     """A cart line as a coupon sees it: what it is, where it sits, what it costs."""
 

@@ -20,7 +20,7 @@ WITH bad AS {materialized}(
     WHERE s.outcome = 'DONE' AND (
         (s.action = 'GRANT_COUPON' AND c.id IS NULL)
         OR (s.action = 'GRANT_POINTS' AND e.id IS NULL)
-        OR (s.action = 'SEND_MESSAGE' AND s.message_key IS NULL)
+        OR (s.action IN ('SEND_MESSAGE', 'SEND_SMS') AND s.message_key IS NULL)
         OR (s.message_key IS NOT NULL AND m.id IS NULL)
     )
 )

@@ -244,6 +244,20 @@ class TortoiseAutomationRepository(AutomationRepository):
         )
         return {sql.as_uuid(m): int(n) for m, n in rows}
 
+    async def lock_members(self, member_ids: Sequence[UUID], now: datetime) -> None:
+        ids = sorted(set(member_ids))
+        if not ids:
+            return
+        # One statement, rows in id order (no deadlock between runs): a new row is made and an
+        # existing one updated, both locked (INSERT … DO NOTHING would not lock an existing one).
+        await sql.execute(
+            "INSERT INTO automation_cap (member_id, taken_at) VALUES "
+            + ", ".join(f"(${n}, $1)" for n in range(2, len(ids) + 2))
+            + " ON CONFLICT (member_id) DO UPDATE SET taken_at = excluded.taken_at",
+            now,
+            *ids,
+        )
+
     async def counts(self, automation_ids: Sequence[UUID]) -> dict[UUID, dict[SendOutcome, int]]:
         rows = (
             await AutomationSendRow.filter(automation_id__in=list(automation_ids))

@@ -45,9 +45,10 @@ RFM_FIELDS = ("r_score", "f_score", "m_score", "rfm_segment")
 _WINDOWS = (("30", "$2"), ("90", "$3"), ("365", "$4"))
 
 
-def _latest_consent(purpose: str) -> str:
+def _latest_consent(purpose: str, member: str = "s.member_id") -> str:
+    """The member's latest record for `purpose` (false if none): `can_contact`'s rule."""
     return (
-        "COALESCE((SELECT c.granted FROM consent_record c WHERE c.member_id = s.member_id "
+        f"COALESCE((SELECT c.granted FROM consent_record c WHERE c.member_id = {member} "
         f"AND c.purpose = '{purpose}' ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1), false)"
     )
 
@@ -155,6 +156,23 @@ class TortoiseMemberFactsRepository(MemberFactsRepository):
         )
         rows = await sql.fetch(refresh_sql(f"m.id IN ({marks})"), *_cutoffs(at), *ids)
         return len(rows)
+
+    async def set_points(self, member_id: UUID, balance: int, tier: str, now: datetime) -> bool:
+        changed = await MemberFactsRow.filter(member_id=member_id).update(
+            points_balance=balance, tier=tier, updated_at=now
+        )
+        return bool(changed)
+
+    async def refresh_consents(self, member_id: UUID, now: datetime) -> bool:
+        row = "member_facts.member_id"
+        changed = await sql.execute(
+            f"UPDATE member_facts SET marketing_sms = {_latest_consent('MARKETING_SMS', row)}, "
+            f"marketing_wechat = {_latest_consent('MARKETING_WECHAT', row)}, updated_at = $2 "
+            "WHERE member_id = $1",
+            member_id,
+            now,
+        )
+        return bool(changed)
 
     async def refresh_of_order(self, order_id: UUID, at: Cutoffs) -> None:
         await sql.fetch(

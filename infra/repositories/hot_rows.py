@@ -1,8 +1,9 @@
 """The hot rows of a pickup checkout in one statement on PostgreSQL (domain/ordering/hot_take.py).
 
 Each row is one data-modifying CTE, the same conditional update its own repository makes
-(`flash_sale.units_sold` as in `take_units`, `stock_level.reserved` as in `try_reserve`, the
-`pickup_counter` upsert as in `next_pickup_sequence`). Each step's WHERE names the step before
+(`flash_sale.units_sold` as in `take_units`, the order's coupons AVAILABLE → HELD as in
+`hold`, `stock_level.reserved` as in `try_reserve`, the `pickup_counter` upsert as in
+`next_pickup_sequence`). Each step's WHERE names the step before
 it in an uncorrelated sub-select, which PostgreSQL evaluates (a one-time filter) before it
 scans the step's row: the rows are locked one after another in the lock order, a sale sold out
 stops the steps after it, and the counter moves (and the order's row gets its pickup number)
@@ -17,6 +18,7 @@ from domain.ids import new_id
 from domain.ordering.model import PICKUP_SERIES, PICKUP_SERIES_SIZE
 from domain.ordering.ports import HotRowRepository, HotTake, HotTaken
 from infra.db import sql
+from infra.repositories.coupons import AVAILABLE, HELD
 
 
 class TortoiseHotRowRepository(HotRowRepository):
@@ -28,6 +30,9 @@ class TortoiseHotRowRepository(HotRowRepository):
         for n, (sale_id, _) in enumerate(take.sales):
             if not row[f"s{n}"]:
                 return HotTaken(sold_out=sale_id)
+        for n, hold in enumerate(take.coupons):
+            if not row[f"h{n}"]:
+                return HotTaken(unheld=hold.coupon_id)
         short = tuple(v for n, (v, _) in enumerate(take.stock) if not row[f"k{n}"])
         if short or take.pickup is None:
             return HotTaken(short=short)
@@ -64,6 +69,19 @@ def _statement(take: HotTake) -> tuple[str, list[Any]]:
             f"AND cancelled_at IS NULL{after} RETURNING 1)"
         )
     sold = f"EXISTS (SELECT FROM s{len(take.sales) - 1})" if take.sales else "TRUE"
+    for n, hold in enumerate(take.coupons):
+        after = f"EXISTS (SELECT FROM h{n - 1})" if n else sold
+        steps.append(
+            f"h{n} AS (UPDATE coupon SET status = '{HELD}', "
+            f"order_id = {param(hold.order_id, 'uuid')}, "
+            f"discount = {param(hold.discount, 'bigint')} "
+            f"WHERE id = {param(hold.coupon_id, 'uuid')} "
+            f"AND member_id = {param(hold.member_id, 'uuid')} AND status = '{AVAILABLE}' "
+            f"AND valid_from <= {param(hold.at, 'timestamptz')} "
+            f"AND valid_until > {param(hold.at, 'timestamptz')} AND {after} RETURNING 1)"
+        )
+    if take.coupons:
+        sold = f"EXISTS (SELECT FROM h{len(take.coupons) - 1})"
     for n, (variant_id, units) in enumerate(take.stock):
         # Every line is tried (the error names each short one), each after the one before.
         after = f" AND (SELECT count(*) FROM k{n - 1}) >= 0" if n else ""
@@ -88,8 +106,10 @@ def _statement(take: HotTake) -> tuple[str, list[Any]]:
             f"FROM c WHERE customer_order.id = {param(order_id, 'uuid')} RETURNING 1)"
         )
         sequence = "(SELECT sequence FROM c)"
-    flags = [f"EXISTS (SELECT FROM s{n}) AS s{n}" for n in range(len(take.sales))] + [
-        f"EXISTS (SELECT FROM k{n}) AS k{n}" for n in range(len(take.stock))
+    flags = [
+        *[f"EXISTS (SELECT FROM s{n}) AS s{n}" for n in range(len(take.sales))],
+        *[f"EXISTS (SELECT FROM h{n}) AS h{n}" for n in range(len(take.coupons))],
+        *[f"EXISTS (SELECT FROM k{n}) AS k{n}" for n in range(len(take.stock))],
     ]
     select = ", ".join([*flags, f"{sequence} AS sequence"])
     with_ = f"WITH {', '.join(steps)} " if steps else ""

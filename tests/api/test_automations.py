@@ -547,7 +547,7 @@ async def test_the_list_reads_every_automations_runs_in_constant_statements(
             ["action", "channel"],
         ),
         (
-            {"action": {"kind": "SEND_MESSAGE", "channel": "SMS"}},
+            {"action": {"kind": "SEND_SMS"}},
             "INVALID_INPUT",
             ["action", "text"],
         ),

@@ -420,7 +420,7 @@ async def _automations(runtime: Runtime) -> None:
     template = await coupon_template(runtime, name="回访券")
     for action in (
         Action(ActionKind.GRANT_COUPON, template.id, None, MessageChannel.WECHAT, "送您一张券"),
-        Action(ActionKind.SEND_MESSAGE, channel=MessageChannel.SMS, text="积分快到期了"),
+        Action(ActionKind.SEND_SMS, text="积分快到期了"),
     ):
         await create_automation(
             runtime.automations,

@@ -1,7 +1,8 @@
 """`take_hot_rows_in_uow` on both databases: one statement on PostgreSQL
 (infra/repositories/hot_rows.py), the contexts' own conditional updates one by one on SQLite.
-The same answers either way: a sale sold out stops everything after it, every short line is
-named, and the pickup counter moves only when everything else was taken."""
+The same answers either way: a sale sold out or a coupon another order holds stops everything
+after it, every short line is named, and the pickup counter moves only when everything else
+was taken."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ from domain.ids import new_id
 from domain.ordering.hot_take import take_hot_rows_in_uow
 from domain.ordering.model import PICKUP_SERIES, PICKUP_SERIES_SIZE, pickup_number
 from domain.ordering.ports import HotTake, HotTaken
+from domain.promotions.coupons import claim_coupon
+from domain.promotions.coupons_model import CouponHold, CouponStatus
 from infra.db import sql
+from infra.db.models.coupons import CouponRow
 from infra.repositories.hot_rows import pickup_number_sql
 from infra.runtime import Runtime
 from tests.support import MovableClock, is_postgres
+from tests.support.coupons import member, template
+from tests.support.points import new_member
 from tests.support.racing import a_sale, a_variant, receive
 
 
@@ -80,6 +86,58 @@ async def test_the_hot_rows_are_taken_together_or_refused_in_lock_order(
 
     # The counter went on from where the last order that got everything left it.
     assert await take(runtime, HotTake(store, stock=[(a, 1)], pickup=(order, day))) == HotTaken(
+        pickup_sequence=2
+    )
+
+
+async def coupon_state(coupon_id: UUID) -> tuple[CouponStatus, UUID | None, int]:
+    row = await CouponRow.get(id=coupon_id)
+    return CouponStatus(row.status), row.order_id, row.discount
+
+
+async def test_the_order_coupons_are_held_in_the_take_after_the_sales_before_the_shelf(
+    runtime: Runtime, stores: dict[str, Any], clock: MovableClock
+) -> None:
+    clock.put(clock.today(), hour=12)
+    store, day = stores["SH-A"].id, clock.today()
+    a = await a_variant(runtime, "HOT-C")
+    await receive(runtime, store, a, 5)
+    alice = await new_member(runtime, "hot-take-coupons")
+    one, _ = await claim_coupon(runtime.coupons, member(alice), (await template(runtime)).id)
+    two, _ = await claim_coupon(runtime.coupons, member(alice), (await template(runtime)).id)
+    first, second = sorted([one.id, two.id], key=str)
+    order, other, now = new_id(), new_id(), clock.now()
+    holds = [CouponHold(c, alice, order, off, now) for c, off in ((first, 2000), (second, 500))]
+
+    # Both coupons, then the shelf and the counter: everything in one take.
+    taken = await take(runtime, HotTake(store, coupons=holds, stock=[(a, 1)], pickup=(order, day)))
+    assert taken == HotTaken(pickup_sequence=1)
+    assert await coupon_state(first) == (CouponStatus.HELD, order, 2000)
+    assert await coupon_state(second) == (CouponStatus.HELD, order, 500)
+    assert await reserved(runtime, store, a) == 1
+
+    # Another order with the second coupon: it is named; the shelf and the counter stay.
+    again = [CouponHold(second, alice, other, 500, now)]
+    refused = await take(
+        runtime, HotTake(store, coupons=again, stock=[(a, 1)], pickup=(other, day))
+    )
+    assert refused == HotTaken(unheld=second)
+    assert await coupon_state(second) == (CouponStatus.HELD, order, 500)
+    assert await reserved(runtime, store, a) == 1
+
+    # Someone else's coupon, or one no longer valid, is not held either.
+    mallory = await new_member(runtime, "hot-take-mallory")
+    theirs, _ = await claim_coupon(runtime.coupons, member(mallory), (await template(runtime)).id)
+    stolen = [CouponHold(theirs.id, alice, other, 2000, now)]
+    late = [CouponHold(theirs.id, mallory, other, 2000, theirs.valid_until)]
+    for wrong in (stolen, late):
+        refused = await take(runtime, HotTake(store, coupons=wrong, stock=[(a, 1)]))
+        assert refused == HotTaken(unheld=theirs.id)
+    assert await coupon_state(theirs.id) == (CouponStatus.AVAILABLE, None, 0)
+    assert await reserved(runtime, store, a) == 1
+
+    # The counter went on only for the order that got everything.
+    assert await take(runtime, HotTake(store, stock=[(a, 1)], pickup=(other, day))) == HotTaken(
         pickup_sequence=2
     )
 

@@ -65,7 +65,7 @@ def _draft(**changes: object) -> AutomationDraft:
     fields: dict[str, object] = {
         "name": " 回访 ",
         "trigger": Trigger(TriggerKind.NO_ORDER_FOR_DAYS, 30),
-        "action": Action(ActionKind.SEND_MESSAGE, channel=MessageChannel.SMS, text=" hi "),
+        "action": Action(ActionKind.SEND_SMS, text=" hi "),
         **changes,
     }
     return AutomationDraft(**fields)  # type: ignore[arg-type]
@@ -75,7 +75,7 @@ def test_a_clean_draft_is_trimmed_and_its_tiers_upper_cased_once() -> None:
     clean = clean_draft(_draft(conditions=Conditions(("gold", "GOLD ", "silver"), 1)))
     assert (clean.name, clean.action.text) == ("回访", "hi")
     assert clean.conditions.tiers == ("GOLD", "SILVER")
-    assert clean.action.channel is not None
+    assert clean.action.channel is MessageChannel.SMS  # SEND_SMS goes by SMS
     assert clean.action.channel.purpose is ConsentPurpose.MARKETING_SMS
 
 
@@ -94,6 +94,15 @@ def test_a_clean_draft_is_trimmed_and_its_tiers_upper_cased_once() -> None:
             {"action": Action(ActionKind.GRANT_COUPON, uuid4(), text="x")},
             ["action", "channel"],
         ),
+        (
+            {"action": Action(ActionKind.SEND_MESSAGE, channel=MessageChannel.SMS, text="x")},
+            ["action", "channel"],
+        ),
+        (
+            {"action": Action(ActionKind.SEND_SMS, channel=MessageChannel.WECHAT, text="x")},
+            ["action", "channel"],
+        ),
+        ({"action": Action(ActionKind.SEND_SMS)}, ["action", "text"]),
         ({"conditions": Conditions(tuple("ABCDEFGHIJK"))}, ["conditions", "tiers"]),
         ({"quiet": QuietHours(9, 24)}, ["quietHours"]),
     ],

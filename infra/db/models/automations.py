@@ -62,6 +62,18 @@ class AutomationMemberRow(Model):
         table = "automation_member"
 
 
+class AutomationCapRow(Model):
+    """A member's turn at automation messages: a run locks the row (made on first use) before
+    it counts what was written to the member, so runs at once keep the frequency cap.
+    `taken_at`: when a run last took it. Only the run touches it (no other lock waits on it)."""
+
+    member_id = fields.UUIDField(primary_key=True)
+    taken_at = fields.DatetimeField()
+
+    class Meta:
+        table = "automation_cap"
+
+
 class AutomationSegmentMemberRow(Model):
     """ENTERED_SEGMENT: the members an automation saw in its segment at its last scan (a
     member who leaves is forgotten, so coming back is entering again)."""
