@@ -27,6 +27,8 @@ date_suites=(
   tests/api/test_automations.py
   tests/api/test_automation_birthday_tags.py
   tests/api/test_automations_segments.py
+  tests/api/test_automations_caps.py
+  tests/api/test_automations_sms.py
   tests/api/test_member_birthday.py
   tests/api/test_tags_facts.py
   tests/api/test_segments.py
