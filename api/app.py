@@ -42,7 +42,7 @@ from api.media_types import (
     status_of,
 )
 from api.metrics import METRICS, metrics_endpoint
-from api.metrics_export import metrics_csv
+from api.metrics_export import cohorts_csv, metrics_csv
 from api.middleware import (
     AccessLogMiddleware,
     AuthMiddleware,
@@ -339,6 +339,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     graphql = AuthMiddleware(OmnishelfGraphQL(runtime), runtime)
     export = request_response(member_export(runtime))
     numbers = request_response(metrics_csv(runtime))
+    cohort_sheet = request_response(cohorts_csv(runtime))
     segment_members = request_response(segment_members_csv(runtime))
     app = Starlette(
         routes=[
@@ -348,6 +349,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/webhooks/payments/{provider}", payment_webhook(runtime), methods=["POST"]),
             Route("/me/export", AuthMiddleware(export, runtime), methods=["GET"]),
             Route("/engagement/metrics.csv", AuthMiddleware(numbers, runtime), methods=["GET"]),
+            Route(
+                "/engagement/cohorts.csv", AuthMiddleware(cohort_sheet, runtime), methods=["GET"]
+            ),
             Route(
                 "/engagement/segments/{id}/members.csv",
                 AuthMiddleware(segment_members, runtime),

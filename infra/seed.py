@@ -17,6 +17,7 @@ from domain.identity.services import create_device, create_staff
 from domain.inventory.stock import MAX_BATCH, BulkRow, bulk_set
 from domain.locations.model import Location, LocationType
 from domain.locations.services import create_location
+from domain.members.model import Member
 from domain.members.services import enrol_member
 from infra.db.models.identity import DeviceRow
 from infra.runtime import Runtime
@@ -35,6 +36,7 @@ from infra.seed_data import (
     demo_on_hand,
     variant_codes,
 )
+from infra.seed_history import refresh_numbers, seed_history
 from infra.stock_import import SYSTEM_ACTOR, chunks
 
 
@@ -54,7 +56,15 @@ async def seed(runtime: Runtime) -> int:
     await seed_stock(runtime, locations)
     await seed_staff(runtime, locations)
     new_devices = await seed_devices(runtime, locations)
-    await seed_members(runtime)
+    members = await seed_members(runtime)
+    history = await seed_history(runtime, locations, members)
+    print(
+        f"order history: {history.orders} orders for {history.members} members",
+        flush=True,
+    )
+    if history.orders:  # today's shelf is the ERP's count again, so a second seed sets nothing
+        await seed_stock(runtime, locations)
+    await refresh_numbers(runtime)
     print_login_help(new_devices)
     return 0
 
@@ -91,18 +101,31 @@ DEMO_MEMBERS = (  # (display name, phone, card): enrolled at a till, as a brand'
     ("Li Na", "13800138000", "DEMO-0001"),
     ("Wang Wei", "13900139000", "DEMO-0002"),
     ("Zhang Min", "13700137000", None),
+    ("Chen Jing", "13600136001", None),
+    ("Liu Yang", "13600136002", None),
+    ("Zhao Lei", "13600136003", None),
+    ("Huang Li", "13600136004", None),
+    ("Zhou Tao", "13600136005", None),
+    ("Wu Fang", "13600136006", None),
+    ("Xu Ming", "13600136007", None),
+    ("Sun Hui", "13600136008", None),
+    ("Ma Jun", "13600136009", None),
 )
 
 
-async def seed_members(runtime: Runtime) -> None:
-    """Members enrolled at the POS; a WeChat login that binds one of these phones merges."""
+async def seed_members(runtime: Runtime) -> dict[str, Member]:
+    """Members enrolled at the POS (by phone); a WeChat login that binds one of these phones
+    merges."""
     tally = Tally()
     till = SYSTEM_ACTOR
+    by_phone: dict[str, Member] = {}
     for name, phone, card in DEMO_MEMBERS:
-        _, created = await enrol_member(runtime.members, till, phone, card, name)
+        member, created = await enrol_member(runtime.members, till, phone, card, name)
+        by_phone[phone] = member
         tally.created += created
         tally.existing += not created
     tally.report("members")
+    return by_phone
 
 
 async def seed_locations(runtime: Runtime) -> dict[str, Location]:

@@ -23,6 +23,24 @@ date_suites=(
   tests/api/test_points_api.py
   tests/api/test_orders_lifecycle.py
   tests/integration/test_jobs.py
+  # engagement: store-local days, months and hours (quiet hours, birthdays, rollups, windows)
+  tests/api/test_automations.py
+  tests/api/test_automation_birthday_tags.py
+  tests/api/test_automations_segments.py
+  tests/api/test_automations_caps.py
+  tests/api/test_automations_sms.py
+  tests/api/test_member_birthday.py
+  tests/api/test_tags_facts.py
+  tests/api/test_segments.py
+  tests/api/test_engagement_metrics.py
+  tests/api/test_engagement_metrics_cohorts.py
+  tests/api/test_metrics_rollups.py
+  tests/api/test_seed_shelf.py
+  # growth: group-buy and assist expiry, a guide's reward month
+  tests/api/test_group_buys.py
+  tests/integration/test_group_buy_concurrency.py
+  tests/api/test_assists.py
+  tests/api/test_guides.py
 )
 for hour in 23:30 00:30; do
   echo "== date-sensitive suites with the wall clock at $hour UTC"

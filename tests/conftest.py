@@ -22,6 +22,9 @@ from tests.support import MovableClock, PiiWatch, is_postgres, table_names, test
 from tests.support.api import Api, staff_api
 from tests.support.ws import serve, ws_url
 
+# Fixtures shared by a family of test modules (test modules never import one another).
+pytest_plugins = ("tests.support.automations",)
+
 HOURS = {d: [("09:00", "22:00")] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 

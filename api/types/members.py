@@ -397,6 +397,17 @@ class Member(Node):
         page = await sends_to_member(deps, self.key, page_args(first, after))
         return AutomationSendConnection.from_page(page, AutomationSend.from_domain)
 
+    async def _staff_may_note(self, info: Info[Context, Any]) -> bool:
+        """Who reads the member's notes and tags (domain/aftersales/desk.py `may_note_member`):
+        the stores the member ordered at are loaded only for staff."""
+        from domain.aftersales.desk import may_note_member
+
+        actor = info.context.principal
+        if actor is None or actor.kind is not PrincipalKind.STAFF:
+            return False
+        stores = await info.context.loaders.order_stores_of_member.load(self.key)
+        return may_note_member(actor, stores)
+
     @strawberry.field(
         description="Internal notes, oldest first: staff only (CS and ADMIN; store staff if "
         "the member has orders at one of their stores); never the member."
@@ -405,13 +416,8 @@ class Member(Node):
         self, info: Info[Context, Any]
     ) -> list[Annotated[StaffNote, strawberry.lazy("api.types.desk")]] | None:
         from api.types.desk import StaffNote
-        from domain.aftersales.desk import may_note_member
 
-        actor = info.context.principal
-        if actor is None or actor.kind is not PrincipalKind.STAFF:
-            return None
-        stores = await info.context.loaders.order_stores_of_member.load(self.key)
-        if not may_note_member(actor, stores):
+        if not await self._staff_may_note(info):
             return None
         found = await info.context.loaders.notes_by_subject.load(self.key)
         return [StaffNote.from_domain(n) for n in found]
@@ -425,13 +431,8 @@ class Member(Node):
         self, info: Info[Context, Any]
     ) -> list[Annotated[MemberTag, strawberry.lazy("api.types.tags")]] | None:
         from api.types.tags import MemberTag
-        from domain.engagement.tags import may_see_tags
 
-        actor = info.context.principal
-        if actor is None or actor.kind is not PrincipalKind.STAFF:
-            return None
-        stores = await info.context.loaders.order_stores_of_member.load(self.key)
-        if not may_see_tags(actor, stores):
+        if not await self._staff_may_note(info):
             return None
         found = await info.context.loaders.tags_of_member.load(self.key)
         return [MemberTag.from_domain(member_tag, tag) for member_tag, tag in found]

@@ -103,11 +103,6 @@ def may_tag(actor: Principal, order_stores: Collection[UUID]) -> bool:
     return actor.has_role(StaffRole.STORE_MANAGER) and may_note_member(actor, order_stores)
 
 
-def may_see_tags(actor: Principal | None, order_stores: Collection[UUID]) -> bool:
-    """Staff who may read the member's notes (CS, ADMIN, their stores' staff); never members."""
-    return may_note_member(actor, order_stores)
-
-
 async def _taggable_member(uow: UnitOfWork, actor: Principal, member_id: UUID) -> UUID:
     member = await surviving_member_in_uow(uow, member_id)
     if member is None or member.status is not MemberStatus.ACTIVE:

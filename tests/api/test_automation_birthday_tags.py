@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from api.relay import decode_id
 from domain.catalog.model import Variant
 from domain.identity.model import StaffRole
 from infra.db.models.automations import AutomationSendRow
@@ -27,6 +26,7 @@ from tests.support.automations import (
     CREATE,
     DRY,
     automation_input,
+    automation_key,
     berlin_store,
     consent,
     create,
@@ -34,7 +34,7 @@ from tests.support.automations import (
     messages,
     run,
 )
-from tests.support.orders import lid, make_variants, order_input, pay_online, placed, receive
+from tests.support.orders import lid, order_input, pay_online, placed, receive
 from tests.support.referrals import handed_over
 from tests.support.shoppers import Shopper, shopper
 
@@ -46,25 +46,14 @@ TAG = """mutation($i: CreateTagInput!) { createTag(input: $i) { tag { id } error
 TAG_MEMBER = """mutation($i: TagMemberInput!) { tagMember(input: $i) { added errors { code } } }"""
 
 
-@pytest.fixture
-async def mango(runtime: Runtime, stores: dict[str, Any]) -> Variant:
-    [variant] = await make_variants(runtime, ("MANGO", "1kg", 3000))
-    await receive(runtime, stores["SH-A"].id, variant, 50)
-    return variant
-
-
 async def born(who: Shopper, day: date) -> None:
     done = await who.api.data(SET, {"m": day.month, "d": day.day})
     assert done["setMyBirthday"]["errors"] == [], done
 
 
-def _key(automation: dict[str, Any]) -> UUID:
-    return decode_id(automation["id"], "Automation")
-
-
 async def periods(automation: dict[str, Any]) -> list[tuple[UUID, str]]:
     """(member, period) of the automation's sends, read from the table (no token needed)."""
-    rows = await AutomationSendRow.filter(automation_id=_key(automation)).order_by(
+    rows = await AutomationSendRow.filter(automation_id=automation_key(automation)).order_by(
         "created_at", "id"
     )
     return [(r.member_id, r.period_key) for r in rows]
@@ -198,7 +187,7 @@ async def test_add_tag_puts_a_manual_tag_on_without_consent_once_and_names_it_on
     assert sends[fresh.id]["detail"] == "" and "already" in sends[known.id]["detail"]
     assert sends[fresh.id]["messageKey"] is None and await messages() == []
     [row] = await MemberTagRow.filter(member_id=fresh.key)
-    assert (row.actor, row.reason) == (f"automation:{_key(made)}", "首单打标")
+    assert (row.actor, row.reason) == (f"automation:{automation_key(made)}", "首单打标")
     [kept] = await MemberTagRow.filter(member_id=known.key)
     assert kept.reason == "VIP by phone"  # the repeat changed nothing
 

@@ -28,7 +28,7 @@ from domain.subscriptions import plans, services
 from infra.db.models.automations import AutomationSendRow
 from infra.db.models.coupons import CouponRow
 from infra.runtime import Runtime
-from tests.support import STORE_ZONE, MovableClock, count_sql, is_postgres
+from tests.support import STORE_ZONE, MovableClock, count_sql
 from tests.support.api import Api, relogin, staff_api
 from tests.support.automations import (
     CREATE,
@@ -40,6 +40,7 @@ from tests.support.automations import (
     create,
     detail,
     messages,
+    move,
     run,
 )
 from tests.support.coupons import template
@@ -47,7 +48,6 @@ from tests.support.orders import (
     ROOT,
     complete,
     lid,
-    make_variants,
     order_input,
     pay_online,
     pickup_of,
@@ -59,24 +59,10 @@ from tests.support.referrals import balance, code_of, create_program, handed_ove
 from tests.support.renewals import WEEKLY, open_shop
 from tests.support.shoppers import Shopper, shopper
 
-MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ automation {{ status }}
-  errors {{ code field }} }} }}"""
+pytestmark = pytest.mark.usefixtures("store_morning")
 LIST = "query($s: AutomationStatus) { automations(status: $s) { nodes { id name status } } }"
 TIMELINE = f"""query($id: ID!) {{ node(id: $id) {{ ... on Member {{
   automationSends {{ nodes {{ {SEND} }} }} }} }} }}"""
-
-
-@pytest.fixture(autouse=True)
-def mornings(clock: MovableClock) -> None:
-    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run."""
-    clock.put(clock.today(), hour=10)
-
-
-@pytest.fixture
-async def mango(runtime: Runtime, stores: dict[str, Any]) -> Variant:
-    [variant] = await make_variants(runtime, ("MANGO", "1kg", 3000))
-    await receive(runtime, stores["SH-A"].id, variant, 50)
-    return variant
 
 
 @pytest.fixture
@@ -242,23 +228,21 @@ async def test_a_paused_automation_does_nothing_until_resumed(
     who = await shopper(api, "auto-7")
     await handed_over(client, runtime, clerk_a, who, stores, mango)
     before = await balance(who)
-    paused = await admin.data(MOVE.format(op="pauseAutomation"), {"id": made["id"]})
-    assert paused["pauseAutomation"]["automation"]["status"] == "PAUSED"
-    again = await admin.data(MOVE.format(op="pauseAutomation"), {"id": made["id"]})
-    assert again["pauseAutomation"]["errors"] == [{"code": "INVALID_TRANSITION", "field": ["id"]}]
+    assert (await move(admin, "pauseAutomation", made))["automation"]["status"] == "PAUSED"
+    again = await move(admin, "pauseAutomation", made)
+    assert again["errors"] == [{"code": "INVALID_TRANSITION", "field": ["id"]}]
     await run(runtime)
     assert await balance(who) == before
     listed = (await admin.data(LIST, {"s": "PAUSED"}))["automations"]["nodes"]
     assert [a["id"] for a in listed] == [made["id"]]
-    await admin.data(MOVE.format(op="resumeAutomation"), {"id": made["id"]})
+    await move(admin, "resumeAutomation", made)
     await run(runtime)
     assert await balance(who) == before + 88
     [send] = (await detail(admin, made))["sends"]["nodes"]
     assert send["pointsEntryId"] is not None and send["messageKey"] is None
-    archived = await admin.data(MOVE.format(op="archiveAutomation"), {"id": made["id"]})
-    assert archived["archiveAutomation"]["automation"]["status"] == "ARCHIVED"
-    resumed = await admin.data(MOVE.format(op="resumeAutomation"), {"id": made["id"]})
-    assert resumed["resumeAutomation"]["errors"][0]["code"] == "AUTOMATION_ARCHIVED"
+    assert (await move(admin, "archiveAutomation", made))["automation"]["status"] == "ARCHIVED"
+    resumed = await move(admin, "resumeAutomation", made)
+    assert resumed["errors"][0]["code"] == "AUTOMATION_ARCHIVED"
 
 
 async def paid(
@@ -603,12 +587,6 @@ async def test_a_bad_automation_is_refused_naming_its_field_and_nothing_is_saved
     assert payload["automation"] is None
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)]
     assert (await admin.data(LIST))["automations"]["nodes"] == []
-
-
-@pytest.fixture
-def postgres(runtime: Runtime) -> None:
-    if not is_postgres(runtime.settings.database_url):
-        pytest.skip("races need PostgreSQL's row locks (SQLite runs one writer at a time)")
 
 
 @pytest.mark.usefixtures("postgres")

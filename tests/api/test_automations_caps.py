@@ -17,25 +17,14 @@ from domain.engagement.automations_run import run_due
 from domain.engagement.automations_triggers import scan_candidates
 from domain.engagement.deps import AutomationPolicy
 from infra.runtime import Runtime
-from tests.support import MovableClock, is_postgres
+from tests.support import MovableClock
 from tests.support.api import Api, relogin
 from tests.support.automations import consent, create, detail, messages, run
 from tests.support.orders import lid, make_variants, order_input, pay_online, placed, receive
 from tests.support.shoppers import Shopper, shopper
 
+pytestmark = pytest.mark.usefixtures("store_morning")
 CAP = {"messages": 1, "days": 7}
-
-
-@pytest.fixture(autouse=True)
-def mornings(clock: MovableClock) -> None:
-    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run."""
-    clock.put(clock.today(), hour=10)
-
-
-@pytest.fixture
-def postgres(runtime: Runtime) -> None:
-    if not is_postgres(runtime.settings.database_url):
-        pytest.skip("races need PostgreSQL's row locks (SQLite runs one writer at a time)")
 
 
 async def _quiet_members(

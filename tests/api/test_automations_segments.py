@@ -19,7 +19,7 @@ from infra.db.models.automations import AutomationSegmentMemberRow
 from infra.db.models.facts import MemberFactsRow
 from infra.repositories.facts import FACT_COLUMNS
 from infra.runtime import Runtime
-from tests.support import MovableClock, is_postgres
+from tests.support import MovableClock
 from tests.support.api import Api, relogin
 from tests.support.automations import (
     CREATE,
@@ -29,24 +29,19 @@ from tests.support.automations import (
     create,
     detail,
     messages,
+    move,
     run,
 )
 from tests.support.shoppers import Shopper, shopper
 
+pytestmark = pytest.mark.usefixtures("store_morning")
 SEGMENT = """mutation($i: CreateSegmentInput!) { createSegment(input: $i) {
   segment { id } errors { code } } }"""
 ARCHIVE = """mutation($i: ArchiveSegmentInput!) { archiveSegment(input: $i) { errors { code } } }"""
-MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ errors {{ code }} }} }}"""
 UPDATE = """mutation($i: UpdateAutomationInput!) { updateAutomation(input: $i) {
   errors { code field } } }"""
 TRIGGER = "query($id: ID!) { automation(id: $id) { trigger { kind segmentId } } }"
 RULE = "orders_365 >= 2"
-
-
-@pytest.fixture(autouse=True)
-def mornings(clock: MovableClock) -> None:
-    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run."""
-    clock.put(clock.today(), hour=10)
 
 
 async def _segment(admin: Api, name: str = "复购会员") -> str:
@@ -193,7 +188,7 @@ async def test_a_paused_automation_or_an_archived_segment_finds_no_one(
     await consent(who)
     segment_id = await _segment(admin)
     made = await _entering(admin, segment_id)
-    await admin.data(MOVE.format(op="pauseAutomation"), {"id": made["id"]})
+    await move(admin, "pauseAutomation", made)
     await _orders(who, 2, clock)
     await run(runtime)
     assert await _sends(api, made) == []
@@ -201,7 +196,7 @@ async def test_a_paused_automation_or_an_archived_segment_finds_no_one(
     admin = await relogin(api, "admin")
     archived = await admin.data(ARCHIVE, {"i": {"id": segment_id}})
     assert archived["archiveSegment"]["errors"] == []
-    await admin.data(MOVE.format(op="resumeAutomation"), {"id": made["id"]})
+    await move(admin, "resumeAutomation", made)
     await run(runtime)
     assert await _sends(api, made) == []
     dry = await _dry(api, made)
@@ -262,12 +257,6 @@ async def test_the_segment_is_checked_on_save_and_nothing_is_saved(
         (code, ["trigger", "segmentId"])
     ]
     assert await AutomationSegmentMemberRow.all().count() == 0
-
-
-@pytest.fixture
-def postgres(runtime: Runtime) -> None:
-    if not is_postgres(runtime.settings.database_url):
-        pytest.skip("races need PostgreSQL's row locks (SQLite runs one writer at a time)")
 
 
 @pytest.mark.usefixtures("postgres")

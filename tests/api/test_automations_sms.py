@@ -19,27 +19,14 @@ from infra.sms import FakeSmsSender
 from tests.support import MovableClock
 from tests.support.api import Api, relogin
 from tests.support.automations import DRY, consent, create, detail, messages, run
-from tests.support.orders import make_variants, receive
 from tests.support.referrals import handed_over
 from tests.support.shoppers import Shopper, shopper
 
+pytestmark = pytest.mark.usefixtures("store_morning")
 TEXT = "周末会员日, 全场九折"
 SMS = {"kind": "SEND_SMS", "text": TEXT}
 TIMELINE = """query($id: ID!) { node(id: $id) { ... on Member {
   automationSends { nodes { automationId action outcome messageKey } } } } }"""
-
-
-@pytest.fixture(autouse=True)
-def mornings(clock: MovableClock) -> None:
-    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run."""
-    clock.put(clock.today(), hour=10)
-
-
-@pytest.fixture
-async def mango(runtime: Runtime, stores: dict[str, Any]) -> Variant:
-    [variant] = await make_variants(runtime, ("MANGO", "1kg", 3000))
-    await receive(runtime, stores["SH-A"].id, variant, 50)
-    return variant
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ statements that do not grow with the months."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from typing import Any
 
@@ -24,6 +26,11 @@ PRICE = 3000
 COHORTS = """query($f: String!, $t: String!, $s: ID) { cohorts(from: $f, to: $t, storeId: $s) {
   timezone storeId cohorts { month members gmv lifetimeValue retentionBp }
   sources { source members gmv lifetimeValue } } }"""
+
+
+async def _csv(caller: Api, **params: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {caller.token}"} if caller.token else {}
+    return await caller.client.get("/engagement/cohorts.csv", params=params, headers=headers)
 
 
 def _month(day: date, back: int) -> date:
@@ -111,6 +118,29 @@ async def test_cohorts_retention_and_lifetime_value_by_source(
         REFERRAL=(1, bob_gmv), STORE=(1, PRICE), MINI_PROGRAM=(1, ann_gmv)
     )
 
+    # The CSV export says what `cohorts` says: a row per cohort (retention cells of months
+    # not begun are empty), then one per acquisition source.
+    sheet = await _csv(admin, **{"from": months["f"], "to": months["t"]})
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    header, *rows = list(csv.reader(io.StringIO(sheet.text)))
+    ages = [f"retention_{age}_bp" for age in range(1, 13)]
+    assert header == ["kind", "key", "members", "gmv", "lifetime_value", *ages]
+    assert len(rows) == len(found["cohorts"]) + len(found["sources"])
+    for row, cohort in zip(rows, found["cohorts"], strict=False):
+        retention = [str(bp) for bp in cohort["retentionBp"]]
+        assert row == [
+            "cohort",
+            cohort["month"],
+            str(cohort["members"]),
+            str(cohort["gmv"]),
+            str(cohort["lifetimeValue"]),
+            *retention,
+            *[""] * (12 - len(retention)),
+        ]
+    for row, source in zip(rows[len(found["cohorts"]) :], found["sources"], strict=True):
+        value = [str(source[k]) for k in ("members", "gmv", "lifetimeValue")]
+        assert row == ["source", source["source"], *value, *[""] * 12]
+
     # SH-A for its manager: its orders only (bob's third unit was bought at SH-B).
     manager_a = await cast.relogin("manager-a")
     mine = (await manager_a.data(COHORTS, {**months, "s": lid(stores, "SH-A")}))["cohorts"]
@@ -141,6 +171,17 @@ async def test_who_may_read_cohorts_bad_months_and_statements(
     for bad in ({"f": "2026-13"}, {"t": "26-01"}, {"f": "2026-04"}, {"t": "9999-12"}):
         assert _code(await admin(COHORTS, {**months, **bad})) == "INVALID_INPUT", bad
     assert _code(await admin(COHORTS, {"f": "2024-01", "t": "2026-01"})) == "RANGE_TOO_LONG"
+    # The CSV export: the same rule, refusals as JSON errors with the same codes.
+    sheet = {"from": "2026-01", "to": "2026-03"}
+    assert (await _csv(manager_a, **sheet, storeId=a)).status_code == 200
+    refused = await _csv(manager_b, **sheet, storeId=a)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await _csv(manager_b, **sheet)).status_code == 403
+    assert (await _csv(api, **sheet)).status_code == 401
+    bad = await _csv(admin, **{**sheet, "from": "2026-13"})
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
     async def statements(last: str) -> int:
         with count_sql() as seen:

@@ -1,13 +1,19 @@
 """The demo seed's shelf (issue 14): a Chinese brand's, in Chinese with English beside it, with
-pictures and attributes, found by Chinese, English and pinyin searches."""
+pictures and attributes, found by Chinese, English and pinyin searches. Its past (issue 19):
+the demo members' order history, so the engagement numbers answer at once after a seed."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from domain.identity.services import staff_login
+from infra.doctor import run_checks
 from infra.runtime import Runtime
-from infra.seed import seed_categories, seed_products
-from infra.seed_data import MEDIA_BASE_URL, PRODUCTS
+from infra.seed import seed, seed_categories, seed_products
+from infra.seed_data import ADMIN_PASSWORD, ADMIN_USERNAME, MEDIA_BASE_URL, PRODUCTS
+from infra.seed_history import PAST
+from tests.support import MovableClock
 from tests.support.api import Api
 
 SHELF = """query($after: String) { products(first: 100, after: $after) {
@@ -78,3 +84,57 @@ async def test_the_seeded_shelf_is_found_in_chinese_english_and_pinyin(
     assert await found("longjing") == ["西湖龙井"]
     assert await found("xhlj") == ["西湖龙井"]
     assert await found("FRT-MANGO-1KG") == ["海南贵妃芒"]
+
+
+NUMBERS = """query($f: Date!, $t: Date!, $cf: String!, $ct: String!) {
+  metrics(from: $f, to: $t, granularity: MONTH) {
+    periods { orders } total { orders gmv activeMembers repeatMembers handovers } }
+  cohorts(from: $cf, to: $ct) { cohorts { members } }
+  rfmSummary { segment members }
+  segments(first: 20) { edges { node { name size } } } }"""
+
+
+async def test_the_demo_seed_has_an_order_history_the_numbers_answer_from(
+    api: Api, runtime: Runtime, clock: MovableClock, capsys: Any
+) -> None:
+    await seed(runtime)
+    _, pair = await staff_login(runtime.auth, ADMIN_USERNAME, ADMIN_PASSWORD, "seed-test")
+    admin = api.as_(pair.access_token)
+    today = clock.today()
+    first = today - timedelta(days=max(max(p.days_ago) for p in PAST))
+    variables = {
+        "f": first.isoformat(),
+        "t": today.isoformat(),
+        "cf": first.strftime("%Y-%m"),
+        "ct": today.strftime("%Y-%m"),
+    }
+
+    async def numbers() -> dict[str, Any]:
+        found: dict[str, Any] = await admin.data(NUMBERS, variables)
+        return found
+
+    found = await numbers()
+    orders = sum(len(p.days_ago) for p in PAST)
+    total = found["metrics"]["total"]
+    assert total["orders"] == orders and total["handovers"] == orders and total["gmv"] > 0
+    assert total["activeMembers"] == len(PAST)
+    assert total["repeatMembers"] == sum(len(p.days_ago) >= 2 for p in PAST)
+    assert sum(p["orders"] for p in found["metrics"]["periods"]) == orders
+    assert sum(c["members"] for c in found["cohorts"]["cohorts"]) == len(PAST)
+    # Every member with an order (in 365 days) is RFM-scored, in one segment or another.
+    assert sum(s["members"] for s in found["rfmSummary"]) == len(PAST)
+    sizes = {e["node"]["name"]: e["node"]["size"] for e in found["segments"]["edges"]}
+    last = [min(p.days_ago) for p in PAST]
+    assert sizes["at_risk"] == sum(60 <= days < 90 for days in last) > 0
+    assert sizes["churned"] == sum(days >= 90 for days in last) > 0
+    assert sizes["active"] == sum(days < 60 for days in last)
+    # The past went the way orders go: stock ledger, payments, codes, the outbox delivered.
+    assert "none failing" in (await run_checks(now=clock.now())).text()
+
+    # A second seed places no order and the numbers stay as they were.
+    capsys.readouterr()
+    await seed(runtime)
+    out = capsys.readouterr().out
+    assert "order history: 0 orders for 0 members" in out
+    assert "stock: 0 set" in out
+    assert await numbers() == found

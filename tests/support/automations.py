@@ -1,17 +1,27 @@
-"""Automations over the API (tests/api/test_automations*.py): define one as ADMIN, run the
-job, read what it did, a member's consent, a store in another time zone."""
+"""Automations over the API (tests/api/test_automation*.py): define one as ADMIN, move it
+(pause, resume, archive), run the job, read what it did, a member's consent, a store in another
+time zone; and their shared fixtures (registered by tests/conftest.py as a plugin): the store's
+morning, a stocked variant, PostgreSQL only."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
+import pytest
+
+from api.relay import decode_id
+from domain.catalog.model import Variant
 from domain.locations.model import Location
 from domain.locations.services import LocationDraft, create_location
 from infra.db.models.outbox import OutboxMessageRow
 from infra.jobs import find_job, run_job
 from infra.runtime import Runtime
 from tests.support.api import Api
+from tests.support.clock import MovableClock
+from tests.support.db import is_postgres
+from tests.support.orders import make_variants, receive
 from tests.support.shoppers import Shopper
 
 ERRORS = "errors { code field message }"
@@ -25,6 +35,8 @@ SEND = """memberId outcome action periodKey messageKey couponId pointsEntryId de
 ONE = f"""query($id: ID!) {{ automation(id: $id) {{ name status
   runs {{ done pending blockedConsent blockedCap skipped failed }}
   sends(first: 20) {{ nodes {{ {SEND} }} }} }} }}"""
+MOVE = """mutation($id: ID!) {{ {op}(input: {{id: $id}}) {{ automation {{ status }}
+  errors {{ code field }} }} }}"""
 DRY = """query($id: ID!) { dryRunAutomation(id: $id) { candidates wouldHit blockedConsent
   blockedCap deferredQuietHours skippedConditions } }"""
 CONSENT = """mutation($c: [ConsentChangeInput!]!) { updateConsents(input: {changes: $c,
@@ -45,6 +57,17 @@ async def create(admin: Api, **fields: Any) -> dict[str, Any]:
     assert payload["errors"] == [], payload
     made: dict[str, Any] = payload["automation"]
     return made
+
+
+def automation_key(automation: dict[str, Any]) -> UUID:
+    return decode_id(automation["id"], "Automation")
+
+
+async def move(admin: Api, op: str, automation: dict[str, Any]) -> dict[str, Any]:
+    """pauseAutomation, resumeAutomation or archiveAutomation: its payload."""
+    done = await admin.data(MOVE.format(op=op), {"id": automation["id"]})
+    payload: dict[str, Any] = done[op]
+    return payload
 
 
 async def run(runtime: Runtime) -> int:
@@ -92,3 +115,24 @@ async def berlin_store(runtime: Runtime, stores: dict[str, Any]) -> Location:
             timezone="Europe/Berlin",
         ),
     )
+
+
+@pytest.fixture
+def store_morning(clock: MovableClock) -> None:
+    """Store-local 10:00, outside the default quiet hours, whatever the hour of the run (a
+    module takes it with `pytestmark = pytest.mark.usefixtures("store_morning")`)."""
+    clock.put(clock.today(), hour=10)
+
+
+@pytest.fixture
+async def mango(runtime: Runtime, stores: dict[str, Any]) -> Variant:
+    """A variant with 50 on the shelf of SH-A."""
+    [variant] = await make_variants(runtime, ("MANGO", "1kg", 3000))
+    await receive(runtime, stores["SH-A"].id, variant, 50)
+    return variant
+
+
+@pytest.fixture
+def postgres(runtime: Runtime) -> None:
+    if not is_postgres(runtime.settings.database_url):
+        pytest.skip("races need PostgreSQL's row locks (SQLite runs one writer at a time)")
