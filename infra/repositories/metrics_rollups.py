@@ -22,12 +22,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.engagement.metrics_model import Figures, Period, Scope, interpolate
+from domain.engagement.metrics_model import Figures, Period, Scope
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
 from infra.repositories.metrics_day_figures import EVERY, FIGURES_COLUMNS, day_figures, store_key
-from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, as_int
+from infra.repositories.metrics_ranges import (
+    lock_writers,
+    range_people,
+    range_percentiles,
+    replace_day,
+)
+from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, TIED, as_int
 
 WATERMARK = "roll_up_metrics"
 DAY_COLUMNS = (
@@ -53,13 +59,14 @@ HANDOVER_COLUMNS = (
     "with_after_sale",
 )
 SUBSCRIPTION_COLUMNS = ("id", "day", "store_id", "created_day", "active", "churned")
-TABLES = (
+DAY_TABLES = (
     "metrics_day",
     "metrics_member_day",
     "metrics_handover_day",
     "metrics_subscription_day",
     "metrics_day_figures",
 )
+TABLES = (*DAY_TABLES, "metrics_member_reach", "metrics_handover_month")
 
 MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
 PEOPLE = ("active_members", "repeat_members", "new_members")
@@ -161,7 +168,14 @@ class MetricsRollups:
             await self._orders(day, zone, start, end, found)
             await self._handed(day, zone, start, end, found)
             await self._subscriptions(day, zone, start, end, found)
-        for table in TABLES:
+        await self.write_day(day, found)
+
+    async def write_day(self, day: date, found: dict[str, list[Row]]) -> None:
+        """Replace the day's rows by `found` (per table, the rows but the id and the day), the
+        range tables brought along."""
+        await lock_writers()
+        await replace_day(day, found["metrics_member_day"], found["metrics_handover_day"])
+        for table in DAY_TABLES:
             await sql.execute(f"DELETE FROM {table} WHERE day = $1", day)
         for part in _chunks(found["metrics_day"]):
             await sql.insert("metrics_day", DAY_COLUMNS, [_day_row(day, r) for r in part])
@@ -190,7 +204,8 @@ class MetricsRollups:
             f"WITH paid AS (SELECT o.location_id, o.channel, o.member_id, {NET} AS net, "
             "(SELECT COUNT(*) FROM coupon c WHERE c.order_id = o.id AND c.status = 'USED') "
             "AS coupons, "
-            f"CASE WHEN o.member_id IS NOT NULL AND o.paid_at = {FIRST} THEN 1 ELSE 0 END "
+            f"CASE WHEN o.member_id IS NOT NULL AND o.paid_at = {FIRST} AND NOT EXISTS ({TIED}) "
+            "THEN 1 ELSE 0 END "
             "AS is_first FROM customer_order o WHERE o.paid_at >= $1 AND o.paid_at < $2 "
             f"AND {COUNTED} AND {_in_zone('o.location_id', zone, '$3')}) "
             "SELECT location_id, channel, member_id, COUNT(*) AS orders, "
@@ -310,14 +325,14 @@ class MetricsRollups:
             head + "SELECT w.n, MAX(w.s) AS s, SUM(m.handed_over) AS handed_over, "
             "SUM(m.with_after_sale) AS with_after_sale, SUM(m.handovers) AS handovers, "
             "MAX(m.active_members) AS active_members, MAX(m.repeat_members) AS repeat_members, "
-            "MAX(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
+            "SUM(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
             f"MAX(m.handover_p90_seconds) AS p90 FROM w JOIN metrics_day_figures m ON "
             f"m.day = w.day{span} AND m.store_key = ${len(keys) - 1} "
             f"AND m.channel = ${len(keys)} GROUP BY w.n",
             *keys,
         ):
             into = found[as_int(r["n"])]
-            into.update({k: as_int(r[k]) for k in HANDED})
+            into.update({k: as_int(r[k]) for k in (*HANDED, "new_members")})
             if as_int(r["s"]):
                 into.update({k: as_int(r[k]) for k in PEOPLE})
                 into["handover_median_seconds"] = r["median"]
@@ -332,57 +347,14 @@ class MetricsRollups:
             *at,
         ):
             found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
-        # Periods of several days count their distinct members and percentiles over the rows,
-        # each period's days as one range of the day index (a few periods: the total, weeks or
-        # months), so the rows are read once per period, not once per day of a VALUES list.
-        several = [(n, p) for n, p in enumerate(periods) if p.first_day != p.last_day]
-        if not several:
-            return [Figures(**found[n]) for n in range(len(periods))]
-        ranges: list[Any] = [d for _, p in several for d in (p.first_day, p.last_day)]
-        spans = ", ".join(
-            f"({n}, ${2 * k + 1}{cast}, ${2 * k + 2}{cast})" for k, (n, _) in enumerate(several)
-        )
-        mine = ""
-        if scope.store_id is not None:
-            ranges.append(scope.store_id)
-            mine += f" AND m.store_id = ${len(ranges)}"
-        if scope.channel is not None:
-            ranges.append(scope.channel.value)
-            mine += f" AND m.channel = ${len(ranges)}"
-        over = f"WITH r(n, a, b) AS (VALUES {spans}) "
-        within = f"ON m.day >= r.a AND m.day <= r.b{mine}"
-        for r in await sql.fetch(
-            over + ", b AS (SELECT r.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
-            f"FROM r JOIN metrics_member_day m {within} GROUP BY r.n, m.member_id) "
-            "SELECT n, COUNT(*) AS active_members, "
-            "SUM(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS repeat_members, "
-            "SUM(f) AS new_members FROM b GROUP BY n",
-            *ranges,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in PEOPLE})
-        # The percentiles in SQL (windowed running counts over the histogram), so one row per
-        # period comes back, not one per distinct second; `interpolate` finishes them.
-        ranks = ", ".join(
-            f"MIN(CASE WHEN upto > {per_cent} * (total - 1) / 100{extra} THEN seconds END) "
-            f"AS {name}{end}"
-            for name, per_cent in (("median", 50), ("p90", 90))
-            for end, extra in (("_lo", ""), ("_hi", " + 1"))
-        )
-        for r in await sql.fetch(
-            over + ", h AS (SELECT r.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
-            f"FROM r JOIN metrics_handover_day m {within} "
-            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY r.n, m.seconds), "
-            "k AS (SELECT n, seconds, "
-            "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
-            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h) "
-            f"SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n",
-            *ranges,
-        ):
-            into = found[as_int(r["n"])]
-            total = as_int(r["total"])
-            for name, per_cent in (("median", 50), ("p90", 90)):
-                if total:
-                    low = as_int(r[f"{name}_lo"])
-                    high = low if r[f"{name}_hi"] is None else as_int(r[f"{name}_hi"])
-                    into[f"handover_{name}_seconds"] = interpolate(low, high, total, per_cent)
+        # Periods of several days (the total; weeks or months): their distinct members and
+        # percentiles from the range tables (metrics_ranges), in two statements for all.
+        several = [
+            (n, p.first_day, p.last_day) for n, p in enumerate(periods) if p.first_day < p.last_day
+        ]
+        if several:
+            for n, people in (await range_people(several, scope)).items():
+                found[n].update(people)
+            for n, percentiles in (await range_percentiles(several, scope)).items():
+                found[n].update(percentiles)
         return [Figures(**found[n]) for n in range(len(periods))]
