@@ -7,12 +7,9 @@ the day they were created (`metrics_subscription_day`), and per store or `*` and
 
 Writing: a day is three reads of the source tables per store timezone (orders, hand-overs,
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
-rows deleted and inserted. Reading: five statements whatever the number of periods (the periods
-travel as one `VALUES` list of their days, joined on the day; a one-day period's members and
-percentiles are its `metrics_day_figures` row; longer periods travel as ranges to count their
-distinct members and percentiles over the rows); hand-over percentiles are computed from the
-histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the two
-ranks found in SQL by running counts, the interpolation in Python)."""
+rows deleted and inserted, the range tables brought along (`metrics_ranges.py`: each member's
+previous and next day per scope, the month's hand-over histogram). Reading: `metrics_read.py`,
+five statements whatever the number of periods."""
 
 from __future__ import annotations
 
@@ -26,13 +23,9 @@ from domain.engagement.metrics_model import Figures, Period, Scope
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
-from infra.repositories.metrics_day_figures import EVERY, FIGURES_COLUMNS, day_figures, store_key
-from infra.repositories.metrics_ranges import (
-    lock_writers,
-    range_people,
-    range_percentiles,
-    replace_day,
-)
+from infra.repositories.metrics_day_figures import FIGURES_COLUMNS, day_figures
+from infra.repositories.metrics_ranges import lock_writers, replace_day
+from infra.repositories.metrics_read import read_figures
 from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, TIED, as_int
 
 WATERMARK = "roll_up_metrics"
@@ -68,10 +61,6 @@ DAY_TABLES = (
 )
 TABLES = (*DAY_TABLES, "metrics_member_reach", "metrics_handover_month")
 
-MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
-PEOPLE = ("active_members", "repeat_members", "new_members")
-HANDED = ("handed_over", "with_after_sale", "handovers")
-SUBSCRIPTIONS = ("subscriptions_active", "subscriptions_churned")
 
 Row = list[Any]
 
@@ -284,77 +273,4 @@ class MetricsRollups:
         table += [[store, made, 0, count] for (store, made), count in churned.items()]
 
     async def figures(self, periods: Sequence[Period], scope: Scope) -> list[Figures]:
-        if not periods:
-            return []
-        # Every day of every period with the period's number, first day and whether it is one
-        # day: the rollups join it on the day by equality (a hash join), not on a range per
-        # period (a nested loop).
-        cast = "" if sql.is_sqlite() else "::date"
-        pairs = [(day, n, p) for n, p in enumerate(periods) for day in p.days()]
-        rows = ", ".join(
-            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast}, {int(p.first_day == p.last_day)})"
-            for k, (_, n, p) in enumerate(pairs)
-        )
-        values: list[Any] = [v for day, _, p in pairs for v in (day, p.first_day)]
-        values += [min(p.first_day for p in periods), max(p.last_day for p in periods)]
-        head = f"WITH w(day, n, f, s) AS (VALUES {rows}) "
-        span = f" AND m.day >= ${len(values) - 1}{cast} AND m.day <= ${len(values)}{cast}"
-        store = channel = ""
-        if scope.store_id is not None:
-            values.append(scope.store_id)
-            store = f" AND m.store_id = ${len(values)}"
-        at = values[:]
-        if scope.channel is not None:
-            values.append(scope.channel.value)
-            channel = f" AND m.channel = ${len(values)}"
-        join = "ON m.day = w.day" + span + store
-        keys = [*at[: len(at) - (scope.store_id is not None)], store_key(scope.store_id)]
-        keys.append(EVERY if scope.channel is None else scope.channel.value)
-        found: dict[int, dict[str, Any]] = {n: {} for n in range(len(periods))}
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(m.orders) AS orders, SUM(m.gmv) AS gmv, "
-            "SUM(m.coupons_used) AS coupons_used, SUM(m.coupon_orders) AS coupon_orders, "
-            f"SUM(m.coupon_gmv) AS coupon_gmv FROM w JOIN metrics_day m {join}{channel} "
-            "GROUP BY w.n",
-            *values,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in MONEY})
-        # The day's precomputed figures: the counts of any period are their sum, the distinct
-        # members and percentiles of a one-day period its single row.
-        for r in await sql.fetch(
-            head + "SELECT w.n, MAX(w.s) AS s, SUM(m.handed_over) AS handed_over, "
-            "SUM(m.with_after_sale) AS with_after_sale, SUM(m.handovers) AS handovers, "
-            "MAX(m.active_members) AS active_members, MAX(m.repeat_members) AS repeat_members, "
-            "SUM(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
-            f"MAX(m.handover_p90_seconds) AS p90 FROM w JOIN metrics_day_figures m ON "
-            f"m.day = w.day{span} AND m.store_key = ${len(keys) - 1} "
-            f"AND m.channel = ${len(keys)} GROUP BY w.n",
-            *keys,
-        ):
-            into = found[as_int(r["n"])]
-            into.update({k: as_int(r[k]) for k in (*HANDED, "new_members")})
-            if as_int(r["s"]):
-                into.update({k: as_int(r[k]) for k in PEOPLE})
-                into["handover_median_seconds"] = r["median"]
-                into["handover_p90_seconds"] = r["p90"]
-        # The channel does not apply: a subscription is not placed through one.
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
-            "THEN m.active ELSE 0 END) AS subscriptions_active, "
-            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
-            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
-            "GROUP BY w.n",
-            *at,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
-        # Periods of several days (the total; weeks or months): their distinct members and
-        # percentiles from the range tables (metrics_ranges), in two statements for all.
-        several = [
-            (n, p.first_day, p.last_day) for n, p in enumerate(periods) if p.first_day < p.last_day
-        ]
-        if several:
-            for n, people in (await range_people(several, scope)).items():
-                found[n].update(people)
-            for n, percentiles in (await range_percentiles(several, scope)).items():
-                found[n].update(percentiles)
-        return [Figures(**found[n]) for n in range(len(periods))]
+        return await read_figures(periods, scope)
