@@ -17,7 +17,6 @@ from domain.engagement.metrics_model import (
     Figures,
     Period,
     Scope,
-    percentile_of_histogram,
 )
 from domain.ids import new_id
 from domain.ordering.model import SalesChannel
@@ -25,6 +24,7 @@ from infra.db import sql
 from infra.repositories.metrics_ranges import full_months
 from infra.repositories.metrics_rollups import MetricsRollups
 from infra.runtime import Runtime
+from tests.support.metrics_world import straightforward
 
 FIRST, LAST = date(2026, 1, 27), date(2026, 3, 4)  # February whole, January and March cut
 CHANNELS = ("MINI_PROGRAM", "POS")
@@ -57,40 +57,6 @@ def _day(
     return found
 
 
-async def _straightforward(first: date, last: date, scope: Scope) -> dict[str, Any]:
-    """The old way: every member row of the range aggregated per member, every pickup second
-    of its histogram counted."""
-    where, values = "day >= $1 AND day <= $2", [first, last]
-    if scope.store_id is not None:
-        values.append(scope.store_id)
-        where += f" AND store_id = ${len(values)}"
-    if scope.channel is not None:
-        values.append(scope.channel.value)
-        where += f" AND channel = ${len(values)}"
-    bought: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in await sql.fetch(f"SELECT * FROM metrics_member_day WHERE {where}", *values):
-        seen = bought[str(r["member_id"])]
-        seen[0] += int(r["orders"])
-        seen[1] = max(seen[1], int(r["first_order"]))
-    waited: dict[int, int] = defaultdict(int)
-    handovers = 0
-    for r in await sql.fetch(
-        f"SELECT * FROM metrics_handover_day WHERE {where} AND pickup = 1", *values
-    ):
-        handovers += int(r["handed_over"])
-        if r["seconds"] is not None:
-            waited[int(r["seconds"])] += int(r["handed_over"])
-    histogram = sorted(waited.items())
-    return {
-        "active_members": len(bought),
-        "repeat_members": sum(1 for orders, _ in bought.values() if orders >= 2),
-        "new_members": sum(first for _, first in bought.values()),
-        "handovers": handovers,
-        "handover_median_seconds": percentile_of_histogram(histogram, 50),
-        "handover_p90_seconds": percentile_of_histogram(histogram, 90),
-    }
-
-
 def _read(figures: Figures) -> dict[str, Any]:
     return {
         "active_members": figures.active_members,
@@ -117,7 +83,7 @@ async def _agree(rollups: MetricsRollups, scopes: list[Scope], rng: random.Rando
         # All the spans in one read, as `metrics` reads a total next to its periods.
         found = await rollups.figures([Period(a, b) for a, b in spans], scope)
         for (a, b), figures in zip(spans, found, strict=True):
-            assert _read(figures) == await _straightforward(a, b, scope), (a, b, scope)
+            assert _read(figures) == await straightforward(a, b, scope), (a, b, scope)
             checked += 1
     return checked
 
