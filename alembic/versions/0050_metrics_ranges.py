@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_metrics_member_reach_day",
         "metrics_member_reach",
-        ["store_key", "channel", "day", "previous_day", "next_day", "orders"],
+        ["day", "store_key", "channel", "previous_day", "next_day", "orders"],
     )
     op.create_table(
         "metrics_handover_month",

@@ -124,10 +124,11 @@ async def _month(day: date, handovers: Sequence[Sequence[Any]]) -> None:
             "SET handovers = metrics_handover_month.handovers + excluded.handovers",
             *(v for row in part for v in row),
         )
-    await sql.execute(
-        "DELETE FROM metrics_handover_month WHERE month_start = $1 AND handovers = 0",
-        month_start(day),
-    )
+    if any(n < 0 for n in change.values()):  # only a count that fell can have reached 0
+        await sql.execute(
+            "DELETE FROM metrics_handover_month WHERE month_start = $1 AND handovers = 0",
+            month_start(day),
+        )
 
 
 async def _reach(day: date, members: Sequence[Sequence[Any]]) -> None:
@@ -175,7 +176,7 @@ async def range_people(
     several: Sequence[tuple[int, date, date]], scope: Scope
 ) -> dict[int, dict[str, int]]:
     """Per period n of [a, b]: its distinct active members and those with two orders or more.
-    One probe of the reach index per day of each period (`m.day = v.day`), reading only the
+    One probe of the reach index (day, scope, previous day) per day of each period, reading only the
     members' first rows in the range: the cost follows the days and the answer, not the rows."""
     cast = "" if sql.is_sqlite() else "::date"
     values: list[Any] = [store_key(scope.store_id)]

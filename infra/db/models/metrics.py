@@ -124,7 +124,9 @@ class MetricsMemberReachRow(Model):
     class Meta:
         table = "metrics_member_reach"
         unique_together = (("store_key", "channel", "member_id", "day"),)
-        indexes = (("store_key", "channel", "day", "previous_day", "next_day", "orders"),)
+        # Led by the day: a rebuild finds the day's rows by it, a read probes (day, scope) for
+        # the rows whose previous day is before the range, index only.
+        indexes = (("day", "store_key", "channel", "previous_day", "next_day", "orders"),)
 
 
 class MetricsHandoverMonthRow(Model):
