@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import random
 import sys
 import time
 import uuid
@@ -40,9 +38,9 @@ from typing import Any
 
 import asyncpg
 
-from bench.database import FreshDatabase, Secrets, dsn, runtime_settings
-from bench.driver import Client, Op, Recorder, drive
-from bench.stats import rate, summary
+from bench.database import dsn
+from bench.driver import Client, Op
+from bench.standalone import fresh_runtime, measure, parse, parser, run, started
 
 
 async def _members(runtime: Any, count: int, prefix: str) -> list[Any]:
@@ -188,23 +186,6 @@ async def checked_rush(runtime: Any, url: str, buyers: int = 1000, units: int = 
     return f"{buyers} buyers for {units} units: {found['outcomes']}, 0 oversold"
 
 
-async def _measure(op: Op, clients: int, warmup: float, seconds: float) -> dict[str, Any]:
-    rec = Recorder()
-    crowd = [Client(i, random.Random(i), rec) for i in range(clients)]
-
-    async def on_window(_: str) -> None:
-        return None
-
-    window = await drive(crowd, op, warmup, seconds, on_window)
-    return {
-        "clients": clients,
-        "orders_per_s": round(rate(len(rec.ops), window), 1),
-        "errors": rec.errors,
-        "error_samples": rec.samples[:3],
-        **summary(rec.ops),
-    }
-
-
 RAW_MEMBER_TAKE = (
     "INSERT INTO flash_sale_buyer (id, flash_sale_id, member_id, bought) VALUES ($1, $2, $3, 1) "
     "ON CONFLICT (flash_sale_id, member_id) DO UPDATE SET bought = flash_sale_buyer.bought + 1 "
@@ -237,7 +218,7 @@ async def throughput(
         member = buyers[c.index % len(buyers)]
         await place_order(runtime.ordering, member, _checkout(member, store, variant), None)
 
-    results["plain"] = await _measure(plain, clients, warmup, seconds)
+    results["plain"] = await measure(plain, clients, warmup, seconds)
     sale = await _sale(runtime, admin, store, variant, 1_000_000, 1_000_000)
     world = {
         "flash": {
@@ -248,13 +229,13 @@ async def throughput(
         }
     }
     flash, raw = flash_op(world, "domain", runtime, pool), flash_op(world, "raw", runtime, pool)
-    results["flash"] = await _measure(flash, clients, warmup, seconds)
-    results["raw"] = await _measure(raw, clients, warmup, seconds)
+    results["flash"] = await measure(flash, clients, warmup, seconds)
+    results["raw"] = await measure(raw, clients, warmup, seconds)
     # The same without the checkout's admission gate (domain/ordering/hot_rows.py).
     gate = runtime.ordering.hot_rows
     per_key, gate.per_key = gate.per_key, 0
     try:
-        results["flash_ungated"] = await _measure(flash, clients, warmup, seconds)
+        results["flash_ungated"] = await measure(flash, clients, warmup, seconds)
     finally:
         gate.per_key = per_key
     results["books"] = await flash_books(pool, world) or "ok"
@@ -347,48 +328,21 @@ async def flash_books(pool: asyncpg.Pool, world: dict[str, Any]) -> str | None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from infra.runtime import Runtime
-
-    async with FreshDatabase(args.admin_url, args.database) as url:
-        runtime = Runtime(
-            runtime_settings(url, Secrets(), args.pool_size), fast_password_hashing=True
+    async with fresh_runtime(args, min_pool=2) as (runtime, _, pool):
+        report = started()
+        report["rush"] = await rush(runtime, pool, args.buyers, args.units)
+        report["throughput"] = await throughput(
+            runtime, pool, args.clients, args.warmup, args.seconds
         )
-        await runtime.start()
-        pool = await asyncpg.create_pool(dsn(url), min_size=2, max_size=args.pool_size)
-        try:
-            load_before = os.getloadavg()
-            report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": load_before}
-            report["rush"] = await rush(runtime, pool, args.buyers, args.units)
-            report["throughput"] = await throughput(
-                runtime, pool, args.clients, args.warmup, args.seconds
-            )
-            report["load_after"] = os.getloadavg()
-            return report
-        finally:
-            await pool.close()
-            await runtime.stop()
+        report["load_after"] = os.getloadavg()
+        return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.flash_sale", description=__doc__)
-    parser.add_argument("--buyers", type=int, default=1000)
-    parser.add_argument("--units", type=int, default=100)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--pool-size", type=int, default=20)
-    parser.add_argument("--admin-url", default=os.environ.get("PG_ADMIN_URL"))
-    parser.add_argument("--database", default="omnishelf_h6_bench_flash")
-    parser.add_argument("--json-out")
-    args = parser.parse_args(argv)
-    if not args.admin_url:
-        parser.error("needs PostgreSQL: --admin-url or $PG_ADMIN_URL (scripts/with-services.sh)")
-    report = asyncio.run(main_async(args))
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if args.json_out:
-        with open(args.json_out, "w") as out:
-            out.write(text + "\n")
+    found = parser("python -m bench.flash_sale", __doc__, 32, 2.0, 20, "omnishelf_h6_bench_flash")
+    found.add_argument("--buyers", type=int, default=1000)
+    found.add_argument("--units", type=int, default=100)
+    report = run(main_async, parse(found, argv))
     return 0 if report["rush"]["ok"] else 1
 
 

@@ -18,8 +18,6 @@ Standalone, on a fresh database of its own:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import sys
 import uuid
@@ -28,9 +26,9 @@ from typing import Any
 
 import asyncpg
 
-from bench.database import FreshDatabase, Secrets, dsn, runtime_settings
 from bench.driver import Client, Op
-from bench.flash_sale import RAW_RESERVATION, RAW_RESERVE, _measure, _members, _world
+from bench.flash_sale import RAW_RESERVATION, RAW_RESERVE, _members, _world
+from bench.standalone import fresh_runtime, measure, parse, parser, run, started
 
 SIZE = 5
 BUYERS = 256  # at most 100 seats each (the per-member limit): 25,600 seats a run
@@ -174,46 +172,20 @@ async def group_books(pool: asyncpg.Pool, world: dict[str, Any]) -> str | None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from infra.runtime import Runtime
-
-    async with FreshDatabase(args.admin_url, args.database) as url:
-        runtime = Runtime(
-            runtime_settings(url, Secrets(), args.pool_size), fast_password_hashing=True
-        )
-        await runtime.start()
-        pool = await asyncpg.create_pool(dsn(url), min_size=2, max_size=args.pool_size)
-        try:
-            report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
-            world = {"group_buy": await seed_group_buy(runtime)}
-            for impl in ("domain", "raw"):
-                op = group_op(world, impl, runtime, pool)
-                report[impl] = await _measure(op, args.clients, args.warmup, args.seconds)
-            report["books"] = await group_books(pool, world) or "ok"
-            report["load_after"] = os.getloadavg()
-            return report
-        finally:
-            await pool.close()
-            await runtime.stop()
+    async with fresh_runtime(args, min_pool=2) as (runtime, _, pool):
+        report = started()
+        world = {"group_buy": await seed_group_buy(runtime)}
+        for impl in ("domain", "raw"):
+            op = group_op(world, impl, runtime, pool)
+            report[impl] = await measure(op, args.clients, args.warmup, args.seconds)
+        report["books"] = await group_books(pool, world) or "ok"
+        report["load_after"] = os.getloadavg()
+        return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.group_buy", description=__doc__)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--pool-size", type=int, default=20)
-    parser.add_argument("--admin-url", default=os.environ.get("PG_ADMIN_URL"))
-    parser.add_argument("--database", default="omnishelf_h4_bench_group")
-    parser.add_argument("--json-out")
-    args = parser.parse_args(argv)
-    if not args.admin_url:
-        parser.error("needs PostgreSQL: --admin-url or $PG_ADMIN_URL (scripts/with-services.sh)")
-    report = asyncio.run(main_async(args))
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if args.json_out:
-        with open(args.json_out, "w") as out:
-            out.write(text + "\n")
+    found = parser("python -m bench.group_buy", __doc__, 32, 2.0, 20, "omnishelf_h4_bench_group")
+    report = run(main_async, parse(found, argv))
     return 0 if report["books"] == "ok" else 1
 
 

@@ -36,7 +36,7 @@ def store_key(store_id: Any) -> str:
     return EVERY if store_id is None else str(store_id)
 
 
-def _keys(store: Any, channel: str) -> list[Key]:
+def scopes(store: Any, channel: str) -> list[Key]:
     """The scopes a row of (store, channel) counts in: an order of no store only in `*`."""
     stores = [EVERY] if store is None else [str(store), EVERY]
     return [(s, c) for s in stores for c in (channel, EVERY)]
@@ -50,14 +50,14 @@ def day_figures(
     pickup, seconds, handed_over, with_after_sale]."""
     bought: dict[Key, dict[Any, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for store, channel, member, orders, first in members:
-        for key in _keys(store, channel):
+        for key in scopes(store, channel):
             seen = bought[key][member]
             seen[0] += orders
             seen[1] = max(seen[1], first)
     waited: dict[Key, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
     for store, channel, pickup, seconds, handed, asked in handovers:
-        for key in _keys(store, channel):
+        for key in scopes(store, channel):
             into = counts[key]
             into[0] += handed if pickup == 1 else 0
             into[1] += handed

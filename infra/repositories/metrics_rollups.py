@@ -7,12 +7,9 @@ the day they were created (`metrics_subscription_day`), and per store or `*` and
 
 Writing: a day is three reads of the source tables per store timezone (orders, hand-overs,
 subscriptions; the same rules as `metrics` always had: `COUNTED`, `NET`, `FIRST`), then its
-rows deleted and inserted. Reading: five statements whatever the number of periods (the periods
-travel as one `VALUES` list of their days, joined on the day; a one-day period's members and
-percentiles are its `metrics_day_figures` row; longer periods travel as ranges to count their
-distinct members and percentiles over the rows); hand-over percentiles are computed from the
-histogram the way PostgreSQL's `percentile_cont` computes them over the durations (the two
-ranks found in SQL by running counts, the interpolation in Python)."""
+rows deleted and inserted, the range tables brought along (`metrics_ranges.py`: each member's
+previous and next day per scope, the month's hand-over histogram). Reading: `metrics_read.py`,
+five statements whatever the number of periods."""
 
 from __future__ import annotations
 
@@ -22,12 +19,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.engagement.metrics_model import Figures, Period, Scope, interpolate
+from domain.engagement.metrics_model import Figures, Period, Scope
 from domain.ids import new_id
 from domain.locations.model import DEFAULT_TIMEZONE
 from infra.db import sql
-from infra.repositories.metrics_day_figures import EVERY, FIGURES_COLUMNS, day_figures, store_key
-from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, as_int
+from infra.repositories.metrics_day_figures import FIGURES_COLUMNS, day_figures
+from infra.repositories.metrics_ranges import lock_writers, replace_day
+from infra.repositories.metrics_read import read_figures
+from infra.repositories.metrics_sql import COUNTED, FIRST, NET, SECONDS, TIED, as_int
 
 WATERMARK = "roll_up_metrics"
 DAY_COLUMNS = (
@@ -53,18 +52,15 @@ HANDOVER_COLUMNS = (
     "with_after_sale",
 )
 SUBSCRIPTION_COLUMNS = ("id", "day", "store_id", "created_day", "active", "churned")
-TABLES = (
+DAY_TABLES = (
     "metrics_day",
     "metrics_member_day",
     "metrics_handover_day",
     "metrics_subscription_day",
     "metrics_day_figures",
 )
+TABLES = (*DAY_TABLES, "metrics_member_reach", "metrics_handover_month")
 
-MONEY = ("orders", "gmv", "coupons_used", "coupon_orders", "coupon_gmv")
-PEOPLE = ("active_members", "repeat_members", "new_members")
-HANDED = ("handed_over", "with_after_sale", "handovers")
-SUBSCRIPTIONS = ("subscriptions_active", "subscriptions_churned")
 
 Row = list[Any]
 
@@ -161,7 +157,14 @@ class MetricsRollups:
             await self._orders(day, zone, start, end, found)
             await self._handed(day, zone, start, end, found)
             await self._subscriptions(day, zone, start, end, found)
-        for table in TABLES:
+        await self.write_day(day, found)
+
+    async def write_day(self, day: date, found: dict[str, list[Row]]) -> None:
+        """Replace the day's rows by `found` (per table, the rows but the id and the day), the
+        range tables brought along."""
+        await lock_writers()
+        await replace_day(day, found["metrics_member_day"], found["metrics_handover_day"])
+        for table in DAY_TABLES:
             await sql.execute(f"DELETE FROM {table} WHERE day = $1", day)
         for part in _chunks(found["metrics_day"]):
             await sql.insert("metrics_day", DAY_COLUMNS, [_day_row(day, r) for r in part])
@@ -190,7 +193,8 @@ class MetricsRollups:
             f"WITH paid AS (SELECT o.location_id, o.channel, o.member_id, {NET} AS net, "
             "(SELECT COUNT(*) FROM coupon c WHERE c.order_id = o.id AND c.status = 'USED') "
             "AS coupons, "
-            f"CASE WHEN o.member_id IS NOT NULL AND o.paid_at = {FIRST} THEN 1 ELSE 0 END "
+            f"CASE WHEN o.member_id IS NOT NULL AND o.paid_at = {FIRST} AND NOT EXISTS ({TIED}) "
+            "THEN 1 ELSE 0 END "
             "AS is_first FROM customer_order o WHERE o.paid_at >= $1 AND o.paid_at < $2 "
             f"AND {COUNTED} AND {_in_zone('o.location_id', zone, '$3')}) "
             "SELECT location_id, channel, member_id, COUNT(*) AS orders, "
@@ -269,120 +273,4 @@ class MetricsRollups:
         table += [[store, made, 0, count] for (store, made), count in churned.items()]
 
     async def figures(self, periods: Sequence[Period], scope: Scope) -> list[Figures]:
-        if not periods:
-            return []
-        # Every day of every period with the period's number, first day and whether it is one
-        # day: the rollups join it on the day by equality (a hash join), not on a range per
-        # period (a nested loop).
-        cast = "" if sql.is_sqlite() else "::date"
-        pairs = [(day, n, p) for n, p in enumerate(periods) for day in p.days()]
-        rows = ", ".join(
-            f"(${2 * k + 1}{cast}, {n}, ${2 * k + 2}{cast}, {int(p.first_day == p.last_day)})"
-            for k, (_, n, p) in enumerate(pairs)
-        )
-        values: list[Any] = [v for day, _, p in pairs for v in (day, p.first_day)]
-        values += [min(p.first_day for p in periods), max(p.last_day for p in periods)]
-        head = f"WITH w(day, n, f, s) AS (VALUES {rows}) "
-        span = f" AND m.day >= ${len(values) - 1}{cast} AND m.day <= ${len(values)}{cast}"
-        store = channel = ""
-        if scope.store_id is not None:
-            values.append(scope.store_id)
-            store = f" AND m.store_id = ${len(values)}"
-        at = values[:]
-        if scope.channel is not None:
-            values.append(scope.channel.value)
-            channel = f" AND m.channel = ${len(values)}"
-        join = "ON m.day = w.day" + span + store
-        keys = [*at[: len(at) - (scope.store_id is not None)], store_key(scope.store_id)]
-        keys.append(EVERY if scope.channel is None else scope.channel.value)
-        found: dict[int, dict[str, Any]] = {n: {} for n in range(len(periods))}
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(m.orders) AS orders, SUM(m.gmv) AS gmv, "
-            "SUM(m.coupons_used) AS coupons_used, SUM(m.coupon_orders) AS coupon_orders, "
-            f"SUM(m.coupon_gmv) AS coupon_gmv FROM w JOIN metrics_day m {join}{channel} "
-            "GROUP BY w.n",
-            *values,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in MONEY})
-        # The day's precomputed figures: the counts of any period are their sum, the distinct
-        # members and percentiles of a one-day period its single row.
-        for r in await sql.fetch(
-            head + "SELECT w.n, MAX(w.s) AS s, SUM(m.handed_over) AS handed_over, "
-            "SUM(m.with_after_sale) AS with_after_sale, SUM(m.handovers) AS handovers, "
-            "MAX(m.active_members) AS active_members, MAX(m.repeat_members) AS repeat_members, "
-            "MAX(m.new_members) AS new_members, MAX(m.handover_median_seconds) AS median, "
-            f"MAX(m.handover_p90_seconds) AS p90 FROM w JOIN metrics_day_figures m ON "
-            f"m.day = w.day{span} AND m.store_key = ${len(keys) - 1} "
-            f"AND m.channel = ${len(keys)} GROUP BY w.n",
-            *keys,
-        ):
-            into = found[as_int(r["n"])]
-            into.update({k: as_int(r[k]) for k in HANDED})
-            if as_int(r["s"]):
-                into.update({k: as_int(r[k]) for k in PEOPLE})
-                into["handover_median_seconds"] = r["median"]
-                into["handover_p90_seconds"] = r["p90"]
-        # The channel does not apply: a subscription is not placed through one.
-        for r in await sql.fetch(
-            head + "SELECT w.n, SUM(CASE WHEN m.created_day IS NULL AND m.day = w.f "
-            "THEN m.active ELSE 0 END) AS subscriptions_active, "
-            "SUM(CASE WHEN m.created_day < w.f THEN m.churned ELSE 0 END) "
-            f"AS subscriptions_churned FROM w JOIN metrics_subscription_day m {join} "
-            "GROUP BY w.n",
-            *at,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in SUBSCRIPTIONS})
-        # Periods of several days count their distinct members and percentiles over the rows,
-        # each period's days as one range of the day index (a few periods: the total, weeks or
-        # months), so the rows are read once per period, not once per day of a VALUES list.
-        several = [(n, p) for n, p in enumerate(periods) if p.first_day != p.last_day]
-        if not several:
-            return [Figures(**found[n]) for n in range(len(periods))]
-        ranges: list[Any] = [d for _, p in several for d in (p.first_day, p.last_day)]
-        spans = ", ".join(
-            f"({n}, ${2 * k + 1}{cast}, ${2 * k + 2}{cast})" for k, (n, _) in enumerate(several)
-        )
-        mine = ""
-        if scope.store_id is not None:
-            ranges.append(scope.store_id)
-            mine += f" AND m.store_id = ${len(ranges)}"
-        if scope.channel is not None:
-            ranges.append(scope.channel.value)
-            mine += f" AND m.channel = ${len(ranges)}"
-        over = f"WITH r(n, a, b) AS (VALUES {spans}) "
-        within = f"ON m.day >= r.a AND m.day <= r.b{mine}"
-        for r in await sql.fetch(
-            over + ", b AS (SELECT r.n, m.member_id, SUM(m.orders) AS k, MAX(m.first_order) AS f "
-            f"FROM r JOIN metrics_member_day m {within} GROUP BY r.n, m.member_id) "
-            "SELECT n, COUNT(*) AS active_members, "
-            "SUM(CASE WHEN k >= 2 THEN 1 ELSE 0 END) AS repeat_members, "
-            "SUM(f) AS new_members FROM b GROUP BY n",
-            *ranges,
-        ):
-            found[as_int(r["n"])].update({k: as_int(r[k]) for k in PEOPLE})
-        # The percentiles in SQL (windowed running counts over the histogram), so one row per
-        # period comes back, not one per distinct second; `interpolate` finishes them.
-        ranks = ", ".join(
-            f"MIN(CASE WHEN upto > {per_cent} * (total - 1) / 100{extra} THEN seconds END) "
-            f"AS {name}{end}"
-            for name, per_cent in (("median", 50), ("p90", 90))
-            for end, extra in (("_lo", ""), ("_hi", " + 1"))
-        )
-        for r in await sql.fetch(
-            over + ", h AS (SELECT r.n, m.seconds, CAST(SUM(m.handed_over) AS BIGINT) AS c "
-            f"FROM r JOIN metrics_handover_day m {within} "
-            "AND m.pickup = 1 AND m.seconds IS NOT NULL GROUP BY r.n, m.seconds), "
-            "k AS (SELECT n, seconds, "
-            "CAST(SUM(c) OVER (PARTITION BY n ORDER BY seconds) AS BIGINT) AS upto, "
-            "CAST(SUM(c) OVER (PARTITION BY n) AS BIGINT) AS total FROM h) "
-            f"SELECT n, MAX(total) AS total, {ranks} FROM k GROUP BY n",
-            *ranges,
-        ):
-            into = found[as_int(r["n"])]
-            total = as_int(r["total"])
-            for name, per_cent in (("median", 50), ("p90", 90)):
-                if total:
-                    low = as_int(r[f"{name}_lo"])
-                    high = low if r[f"{name}_hi"] is None else as_int(r[f"{name}_hi"])
-                    into[f"handover_{name}_seconds"] = interpolate(low, high, total, per_cent)
-        return [Figures(**found[n]) for n in range(len(periods))]
+        return await read_figures(periods, scope)

@@ -16,6 +16,12 @@ FIRST = (
     "(SELECT MIN(f.paid_at) FROM customer_order f WHERE f.member_id = o.member_id "
     "AND f.paid_at IS NOT NULL AND f.status NOT IN ('CANCELLED', 'UNCLAIMED'))"
 )
+# Another counted order of the member paid at the same instant with a smaller id: of two
+# orders paid at once, one is the first (a member is new on one day, in one store).
+TIED = (
+    "SELECT 1 FROM customer_order t WHERE t.member_id = o.member_id AND t.paid_at = o.paid_at "
+    "AND t.id < o.id AND t.status NOT IN ('CANCELLED', 'UNCLAIMED')"
+)
 SECONDS = {
     "postgres": "EXTRACT(EPOCH FROM e.at - o.paid_at)::float8",
     "sqlite": "(julianday(e.at) - julianday(o.paid_at)) * 86400.0",

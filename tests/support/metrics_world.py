@@ -3,6 +3,7 @@ moments, and the people who act in it logged in anew at each stop."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,8 +11,10 @@ import httpx
 import pytest
 
 from domain.catalog.model import Variant
+from domain.engagement.metrics_model import Scope, percentile_of_histogram
 from domain.identity.model import StaffRole
 from domain.identity.services import staff_login
+from infra.db import sql
 from infra.runtime import Runtime
 from tests.support import MovableClock
 from tests.support.api import STAFF_PASSWORD, Api, staff_api
@@ -101,3 +104,38 @@ async def hand_over(cast: Cast, clerk: str, who: str, order: Any, store: str) ->
     code = (await pickup_of(cast.members[who], order))["code"]
     done = await complete(staff, cast.stores, code, store)
     assert done["errors"] == [] and done["order"]["status"] == "PICKED_UP", done
+
+
+async def straightforward(first: date, last: date, scope: Scope) -> dict[str, Any]:
+    """The old way: every member row of the range aggregated per member, every pickup second
+    of its histogram counted."""
+    where = "day >= $1 AND day <= $2"
+    values: list[Any] = [first, last]
+    if scope.store_id is not None:
+        values.append(scope.store_id)
+        where += f" AND store_id = ${len(values)}"
+    if scope.channel is not None:
+        values.append(scope.channel.value)
+        where += f" AND channel = ${len(values)}"
+    bought: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in await sql.fetch(f"SELECT * FROM metrics_member_day WHERE {where}", *values):
+        seen = bought[str(r["member_id"])]
+        seen[0] += int(r["orders"])
+        seen[1] = max(seen[1], int(r["first_order"]))
+    waited: dict[int, int] = defaultdict(int)
+    handovers = 0
+    for r in await sql.fetch(
+        f"SELECT * FROM metrics_handover_day WHERE {where} AND pickup = 1", *values
+    ):
+        handovers += int(r["handed_over"])
+        if r["seconds"] is not None:
+            waited[int(r["seconds"])] += int(r["handed_over"])
+    histogram = sorted(waited.items())
+    return {
+        "active_members": len(bought),
+        "repeat_members": sum(1 for orders, _ in bought.values() if orders >= 2),
+        "new_members": sum(first for _, first in bought.values()),
+        "handovers": handovers,
+        "handover_median_seconds": percentile_of_histogram(histogram, 50),
+        "handover_p90_seconds": percentile_of_histogram(histogram, 90),
+    }

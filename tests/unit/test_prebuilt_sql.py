@@ -82,6 +82,8 @@ COLUMN_LISTS: dict[tuple[str, str], tuple[str, tuple[str, ...], frozenset[str]]]
     ("metrics_rollups", "HANDOVER_COLUMNS"): ("MetricsHandoverDayRow", (), frozenset()),
     ("metrics_rollups", "SUBSCRIPTION_COLUMNS"): ("MetricsSubscriptionDayRow", (), frozenset()),
     ("metrics_day_figures", "FIGURES_COLUMNS"): ("MetricsDayFiguresRow", (), frozenset()),
+    ("metrics_ranges", "REACH_COLUMNS"): ("MetricsMemberReachRow", (), frozenset()),
+    ("metrics_ranges", "MONTH_COLUMNS"): ("MetricsHandoverMonthRow", (), frozenset()),
     # A refresh writes the facts; the RFM scores only the nightly scoring.
     ("facts", "FACT_COLUMNS"): (
         "MemberFactsRow",

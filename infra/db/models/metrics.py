@@ -104,3 +104,42 @@ class MetricsRollupStateRow(Model):
 
     class Meta:
         table = "metrics_rollup_state"
+
+
+class MetricsMemberReachRow(Model):
+    """Per store-local day, store (or `*`) and channel (or `*`), each member who bought, their
+    orders, and the day they bought before and after in that scope (0001-01-01 / 9999-12-31
+    when none): the distinct members of a range are its rows whose previous day is before it
+    (`infra/repositories/metrics_ranges.py`)."""
+
+    id = fields.UUIDField(primary_key=True)
+    day = fields.DateField()
+    store_key = fields.CharField(max_length=36)
+    channel = fields.CharField(max_length=20)
+    member_id = fields.UUIDField()
+    orders = fields.IntField()
+    previous_day = fields.DateField()
+    next_day = fields.DateField()
+
+    class Meta:
+        table = "metrics_member_reach"
+        unique_together = (("store_key", "channel", "member_id", "day"),)
+        # Led by the day: a rebuild finds the day's rows by it, a read probes (day, scope) for
+        # the rows whose previous day is before the range, index only.
+        indexes = (("day", "store_key", "channel", "previous_day", "next_day", "orders"),)
+
+
+class MetricsHandoverMonthRow(Model):
+    """Per calendar month, store (or `*`) and channel (or `*`), the pickups handed over per
+    whole second paid -> picked up: the daily histograms of the month, added up."""
+
+    id = fields.UUIDField(primary_key=True)
+    month_start = fields.DateField()
+    store_key = fields.CharField(max_length=36)
+    channel = fields.CharField(max_length=20)
+    seconds = fields.IntField()
+    handovers = fields.BigIntField()
+
+    class Meta:
+        table = "metrics_handover_month"
+        unique_together = (("store_key", "channel", "month_start", "seconds"),)

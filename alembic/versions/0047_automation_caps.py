@@ -2,7 +2,7 @@
 message (`automation_cap`, one row per member, made on first use) before it counts the
 messages already written to them, so two runs never both see room for one more.
 
-Revision ID: 0048_automation_caps
+Revision ID: 0047_automation_caps
 Revises: 0046_metrics_fast
 Create Date: 2026-12-06
 """
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision = "0048_automation_caps"
+revision = "0047_automation_caps"
 down_revision = "0046_metrics_fast"
 branch_labels = None
 depends_on = None
