@@ -310,3 +310,58 @@ async def test_refunds_recorded_before_0018_name_their_payment_and_become_due(
     assert str(till_row["refund_of"]) == till
     assert till_row["status"] == "REFUND_AT_TILL"
     assert till_row["next_attempt_at"] is None
+
+
+async def test_0049_counts_the_hand_overs_made_before_automations(fresh_url: Any) -> None:
+    url = fresh_url()
+    migrate(url, "0048_metrics_ranges")
+    early, both, walk_in = str(uuid.uuid4()), str(uuid.uuid4()), None
+    orders = [  # (order, member, the statuses it went through)
+        (str(uuid.uuid4()), early, ["PAID", "PICKED_UP"]),
+        (str(uuid.uuid4()), early, ["PAID", "DELIVERED"]),
+        (str(uuid.uuid4()), early, ["PAID", "CANCELLED"]),  # never handed over
+        (str(uuid.uuid4()), both, ["PAID", "PICKED_UP"]),
+        (str(uuid.uuid4()), walk_in, ["PAID", "PICKED_UP"]),
+    ]
+    engine = sa.create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:
+        for n, (order, member, statuses) in enumerate(orders):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO customer_order (id, number, member_id, channel, fulfilment, "
+                    "location_id, status, currency, total, note, created_at, updated_at, "
+                    "at_risk, reminder_sent) VALUES (:id, :number, :member, 'POS', 'PICKUP', "
+                    ":store, :status, 'CNY', 100, '', :at, :at, false, false)"
+                ),
+                {
+                    "id": order,
+                    "number": f"N{n}",
+                    "member": member,
+                    "store": str(uuid.uuid4()),
+                    "status": statuses[-1],
+                    "at": AT,
+                },
+            )
+            for status in statuses:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO order_event (id, order_id, to_status, actor, reason, at) "
+                        "VALUES (:id, :order, :status, 'test', '', :at)"
+                    ),
+                    {"id": str(uuid.uuid4()), "order": order, "status": status, "at": AT},
+                )
+        # `both` collected its order after automations came: counted then, not twice now.
+        conn.execute(
+            sa.text("INSERT INTO automation_member (member_id, handed_over) VALUES (:m, 1)"),
+            {"m": both},
+        )
+    migrate(url)
+    with engine.connect() as conn:
+        counted = {
+            str(r["member_id"]): r["handed_over"]
+            for r in conn.execute(
+                sa.text("SELECT member_id, handed_over FROM automation_member")
+            ).mappings()
+        }
+    engine.dispose()
+    assert counted == {early: 2, both: 1}
