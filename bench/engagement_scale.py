@@ -117,6 +117,10 @@ SEED = (
 )
 
 
+def _log(message: str) -> None:
+    print(f"[engagement_scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def loads() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -320,6 +324,7 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
         quiet=QuietHours(0, 0),
     )
     automation = await create_automation(deps, admin, draft)
+    since = runtime.clock.now() - timedelta(days=days)  # whom the scan finds quiet
     phases: dict[str, Any] = {}
     tracemalloc.start()
     try:  # what run_automations does, a phase at a time: the scan makes sends, run_due acts
@@ -337,8 +342,7 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
             "SELECT count(*) FROM automation_send WHERE automation_id = $1", automation.id
         )
         quiet = await conn.fetchval(
-            "SELECT count(*) FROM member_facts WHERE last_order_at < $1",
-            runtime.clock.now() - timedelta(days=days),
+            "SELECT count(*) FROM member_facts WHERE last_order_at < $1", since
         )
     finally:
         await conn.close()
@@ -368,10 +372,11 @@ async def automations(runtime: Any, url: str) -> dict[str, Any]:
     finally:
         await conn.close()
     days = max(1, (runtime.clock.now() - tenth).days)
-    return {
-        "tenth": await automation_run(runtime, url, days),
-        "all": await automation_run(runtime, url, 1),
-    }
+    runs = {}
+    for name, quiet in (("tenth", days), ("all", 1)):
+        runs[name] = await automation_run(runtime, url, quiet)
+        _log(f"automation {name}: {runs[name]}")
+    return runs
 
 
 async def run_scenario(
@@ -384,11 +389,14 @@ async def run_scenario(
 
     report: dict[str, Any] = {"members": members, "cpus": os.cpu_count()}
     report["seeded"] = await seed_engagement(url, members, runtime.clock.now())
+    _log(f"seeded: {report['seeded']}")
     tag = await create_tag(
         runtime.member_facts, _admin(), "regular", TagKind.AUTOMATIC, "", TAG_RULE
     )
     report["rebuild"] = await rebuilds(runtime, url, tag.id)
+    _log(f"rebuilt: {report['rebuild']}")
     report["segment"] = await segment_counts(runtime, url)
+    _log(f"segment: { {k: v for k, v in report['segment'].items() if k != 'plan'} }")
     report["automations"] = await automations(runtime, url) if automations_too else {}
     return report
 
