@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from bench.database import dsn
-from bench.engagement_scale import ORDERS_PER_MEMBER, run_scenario, table
+from bench.engagement_scale import run_scenario, table
+from bench.engagement_seed import ORDERS_PER_MEMBER
 from infra.runtime import Runtime
 from tests.support import is_postgres
 
