@@ -1,10 +1,10 @@
 """Member facts and RFM: kept current in the transaction of each order's payment,
 cancellation and refund (the member's row recomputed from the source tables, the statement the
-nightly rebuild runs for a batch), of each change of points balance or tier (loyalty's values
-copied) and of consents (the two consent columns recomputed), and rebuilt every night for
-everyone in keyset batches, then scored (RFM quintiles, segments) and the automatic tags
-re-applied. Merges recompute the survivor's row and drop the absorbed member's; erasure drops
-the member's row."""
+rebuild runs for a batch), of each change of points balance or tier (loyalty's values copied)
+and of consents (the two consent columns recomputed), and rebuilt daily for everyone in keyset
+batches, then scored (RFM quintiles, segments) and the automatic tags re-applied: a cycle that
+resumes from its last batch across the job's runs. Merges recompute the survivor's row and drop
+the absorbed member's; erasure drops the member's row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.engagement.deps import FactsDeps
-from domain.engagement.facts_model import Cutoffs, MemberFacts
+from domain.engagement.facts_model import Cutoffs, MemberFacts, RebuildBudget
 from domain.engagement.rfm import SEGMENT_RULES, RfmSegment
 from domain.engagement.tags import apply_rules
 from domain.errors import EngagementError, EngagementErrorCode
@@ -42,28 +42,65 @@ class _AboutAnOrder(Protocol):
 
 @dataclass(frozen=True)
 class Rebuilt:
-    members: int
+    members: int  # rows refreshed by this call
     scored: int
     tags_changed: int
+    finished: bool  # the cycle is complete (this call ended it, or it was and is not due)
 
 
-async def rebuild_member_facts(deps: FactsDeps) -> Rebuilt:
-    """Every active member's row recomputed from the source tables, a batch of ids per
-    statement (keyset: a crash resumes nowhere special, a rerun gives the same rows), then
-    the RFM scores and the automatic tags. Idempotent."""
-    at = Cutoffs.at(deps.clock.now())
-    members, after = 0, None
-    while True:
-        async with deps.uow() as uow:
-            ids = await uow.member_facts.member_ids_after(after, deps.batch_size)
-            if not ids:
-                await uow.member_facts.drop_inactive()
-                break
-            members += await uow.member_facts.refresh_range(ids[0], ids[-1], at)
-        after = ids[-1]
+async def rebuild_member_facts(deps: FactsDeps, budget: RebuildBudget | None = None) -> Rebuilt:
+    """Every active member's row recomputed from the source tables in cycles of keyset
+    batches (one statement and one transaction each, the cursor saved with the batch), then
+    the RFM scores and the automatic tags. Without a budget (CLI, seeding, tests) a new cycle
+    starts now and runs to its end. With one (the job, every 10 min) an unfinished cycle goes
+    on from its cursor with its own cutoffs, a finished one is followed by a new one only when
+    it began `deps.cycle_every` ago, and the call stops when the budget is spent: a million
+    members take a few runs, the scoring waits for the last batch. Idempotent; two calls at
+    once share the batches (each takes the cycle's row lock)."""
+    began = deps.clock.now()
     async with deps.uow() as uow:
-        scored = await uow.member_facts.score_rfm(at, SEGMENT_RULES)
-    return Rebuilt(members, scored, await apply_rules(deps))
+        cycle = await uow.member_facts.rebuild_cycle(lock=True)
+        if budget is None or cycle is None or cycle.is_due(began, deps.cycle_every):
+            await uow.member_facts.start_rebuild(began)
+        elif cycle.finished_at is not None:
+            return Rebuilt(0, 0, 0, finished=True)
+    members = batches = 0
+    while budget is None or not budget.spent(deps.clock.now() - began, batches):
+        done = await _refresh_batch(deps)
+        if done is None:
+            return await _finish(deps, members)
+        members, batches = members + done, batches + 1
+    return Rebuilt(members, 0, 0, finished=False)
+
+
+async def _refresh_batch(deps: FactsDeps) -> int | None:
+    """The next batch of the current cycle (rows refreshed), None when none is left."""
+    async with deps.uow() as uow:
+        cycle = await uow.member_facts.rebuild_cycle(lock=True)
+        if cycle is None or cycle.finished_at is not None:
+            return None
+        ids = await uow.member_facts.member_ids_after(cycle.cursor, deps.batch_size)
+        if not ids:
+            return None
+        at = Cutoffs.at(cycle.started_at)
+        refreshed = await uow.member_facts.refresh_range(ids[0], ids[-1], at)
+        await uow.member_facts.advance_rebuild(ids[-1])
+        return refreshed
+
+
+async def _finish(deps: FactsDeps, members: int) -> Rebuilt:
+    """After the last batch: rows of members gone dropped, RFM scored, tags applied, then the
+    cycle marked finished (a run cut before that scores again: each step is idempotent)."""
+    async with deps.uow() as uow:
+        cycle = await uow.member_facts.rebuild_cycle(lock=True)
+        if cycle is None or cycle.finished_at is not None:  # another run finished it
+            return Rebuilt(members, 0, 0, finished=True)
+        await uow.member_facts.drop_inactive()
+        scored = await uow.member_facts.score_rfm(Cutoffs.at(cycle.started_at), SEGMENT_RULES)
+    tags_changed = await apply_rules(deps)
+    async with deps.uow() as uow:
+        await uow.member_facts.finish_rebuild(cycle.started_at, deps.clock.now())
+    return Rebuilt(members, scored, tags_changed, finished=True)
 
 
 async def facts_of(deps: FactsDeps, member_ids: Sequence[UUID]) -> list[MemberFacts]:
