@@ -61,7 +61,7 @@ async def rebuild_member_facts(deps: FactsDeps, budget: RebuildBudget | None = N
     async with deps.uow() as uow:
         cycle = await uow.member_facts.rebuild_cycle(lock=True)
         if budget is None or cycle is None or cycle.is_due(began, deps.cycle_every):
-            await uow.member_facts.start_rebuild(began)
+            await uow.member_facts.start_rebuild(began, replace=cycle is not None or budget is None)
         elif cycle.finished_at is not None:
             return Rebuilt(0, 0, 0, finished=True)
     members = batches = 0

@@ -44,8 +44,10 @@ class MemberFactsRepository(Protocol):
         transaction, so two runs take their batches one after the other."""
         ...
 
-    async def start_rebuild(self, started_at: datetime) -> None:
-        """Begin a new cycle at `started_at` (cursor None, not finished), replacing the last."""
+    async def start_rebuild(self, started_at: datetime, replace: bool = True) -> None:
+        """Begin a new cycle at `started_at` (cursor None, not finished) in place of the last;
+        `replace` False: keep a cycle that another run began meanwhile (the very first, which
+        no row lock can guard)."""
         ...
 
     async def advance_rebuild(self, cursor: UUID) -> None:

@@ -210,11 +210,15 @@ class TortoiseMemberFactsRepository(MemberFactsRepository):
             sql.as_optional_datetime(row["finished_at"]),
         )
 
-    async def start_rebuild(self, started_at: datetime) -> None:
+    async def start_rebuild(self, started_at: datetime, replace: bool = True) -> None:
+        conflict = (
+            "DO UPDATE SET started_at = excluded.started_at, cursor = NULL, finished_at = NULL"
+            if replace
+            else "DO NOTHING"
+        )
         await sql.execute(
             "INSERT INTO facts_rebuild (name, started_at, cursor, finished_at) "
-            "VALUES ($1, $2, NULL, NULL) ON CONFLICT (name) DO UPDATE SET "
-            "started_at = excluded.started_at, cursor = NULL, finished_at = NULL",
+            f"VALUES ($1, $2, NULL, NULL) ON CONFLICT (name) {conflict}",
             REBUILD,
             started_at,
         )
