@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -64,43 +65,51 @@ async def rebuild_member_facts(deps: FactsDeps, budget: RebuildBudget | None = N
             await uow.member_facts.start_rebuild(began, replace=cycle is not None or budget is None)
         elif cycle.finished_at is not None:
             return Rebuilt(0, 0, 0, finished=True)
-    members = batches = 0
-    while budget is None or not budget.spent(deps.clock.now() - began, batches):
-        done = await _refresh_batch(deps)
-        if done is None:
-            return await _finish(deps, members)
-        members, batches = members + done, batches + 1
+    members = steps = 0
+    while budget is None or not budget.spent(deps.clock.now() - began, steps):
+        step = await _step(deps)
+        members, steps = members + step.refreshed, steps + 1
+        if step.over:
+            return await _finish(deps, members, step)
     return Rebuilt(members, 0, 0, finished=False)
 
 
-async def _refresh_batch(deps: FactsDeps) -> int | None:
-    """The next batch of the current cycle (rows refreshed), None when none is left."""
+@dataclass(frozen=True)
+class _Step:
+    refreshed: int = 0  # rows of the batch
+    over: bool = False  # no batch was left: the cycle was scored (or another run finished it)
+    scored: int = 0
+    started_at: datetime | None = None  # of the cycle scored
+
+
+async def _step(deps: FactsDeps) -> _Step:
+    """One transaction under the cycle's row lock: the next batch of the cycle, its cursor
+    saved with it; when none is left, the rows of members gone dropped and RFM scored (in the
+    same lock, so a cycle begun meanwhile by another call is never scored half done)."""
     async with deps.uow() as uow:
         cycle = await uow.member_facts.rebuild_cycle(lock=True)
-        if cycle is None or cycle.finished_at is not None:
-            return None
-        ids = await uow.member_facts.member_ids_after(cycle.cursor, deps.batch_size)
-        if not ids:
-            return None
+        if cycle is None or cycle.finished_at is not None:  # another call finished it
+            return _Step(over=True)
         at = Cutoffs.at(cycle.started_at)
-        refreshed = await uow.member_facts.refresh_range(ids[0], ids[-1], at)
-        await uow.member_facts.advance_rebuild(ids[-1])
-        return refreshed
-
-
-async def _finish(deps: FactsDeps, members: int) -> Rebuilt:
-    """After the last batch: rows of members gone dropped, RFM scored, tags applied, then the
-    cycle marked finished (a run cut before that scores again: each step is idempotent)."""
-    async with deps.uow() as uow:
-        cycle = await uow.member_facts.rebuild_cycle(lock=True)
-        if cycle is None or cycle.finished_at is not None:  # another run finished it
-            return Rebuilt(members, 0, 0, finished=True)
+        ids = await uow.member_facts.member_ids_after(cycle.cursor, deps.batch_size)
+        if ids:
+            refreshed = await uow.member_facts.refresh_range(ids[0], ids[-1], at)
+            await uow.member_facts.advance_rebuild(ids[-1])
+            return _Step(refreshed)
         await uow.member_facts.drop_inactive()
-        scored = await uow.member_facts.score_rfm(Cutoffs.at(cycle.started_at), SEGMENT_RULES)
+        scored = await uow.member_facts.score_rfm(at, SEGMENT_RULES)
+        return _Step(over=True, scored=scored, started_at=cycle.started_at)
+
+
+async def _finish(deps: FactsDeps, members: int, scored: _Step) -> Rebuilt:
+    """After the scoring: the automatic tags, then the cycle marked finished (a call cut
+    before that scores and tags again: each step is idempotent)."""
+    if scored.started_at is None:
+        return Rebuilt(members, 0, 0, finished=True)
     tags_changed = await apply_rules(deps)
     async with deps.uow() as uow:
-        await uow.member_facts.finish_rebuild(cycle.started_at, deps.clock.now())
-    return Rebuilt(members, scored, tags_changed, finished=True)
+        await uow.member_facts.finish_rebuild(scored.started_at, deps.clock.now())
+    return Rebuilt(members, scored.scored, tags_changed, finished=True)
 
 
 async def facts_of(deps: FactsDeps, member_ids: Sequence[UUID]) -> list[MemberFacts]:

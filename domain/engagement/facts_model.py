@@ -100,13 +100,13 @@ class RebuildCycle:
 @dataclass(frozen=True)
 class RebuildBudget:
     """How much of a cycle one call may do (the job's: arq cancels it at 300 s). Counted before
-    each batch: the batch that starts within the budget runs to its end, and so does the
-    scoring that follows the last batch."""
+    each step, a batch or the scoring after the last one: a step begun within the budget runs
+    to its end."""
 
     seconds: float | None = 240.0  # by the deps' clock since the call began
-    max_batches: int | None = None  # tests cut a cycle after a number of batches
+    max_steps: int | None = None  # tests cut a cycle after a number of steps
 
-    def spent(self, elapsed: timedelta, batches: int) -> bool:
+    def spent(self, elapsed: timedelta, steps: int) -> bool:
         return (self.seconds is not None and elapsed.total_seconds() >= self.seconds) or (
-            self.max_batches is not None and batches >= self.max_batches
+            self.max_steps is not None and steps >= self.max_steps
         )

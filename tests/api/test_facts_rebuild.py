@@ -2,8 +2,8 @@
 PostgreSQL and SQLite: a cycle cut after one batch leaves the RFM scores and automatic tags as
 they were, the next call goes on from the cursor with the cycle's own cutoffs and ends with the
 rows a whole rebuild gives; the job's call starts no new cycle within 20 h of the last one's
-start and does after; a call without a budget rebuilds at once; two budgeted calls at once
-share the batches."""
+start and does after; a call without a budget rebuilds at once; the scoring after the last
+batch waits for a call with budget left; two budgeted calls at once share the batches."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from tests.support.clock import MovableClock
 from tests.support.orders import lid, make_variants, order_input, pay_online, placed, receive
 from tests.support.shoppers import shopper
 
-ONE_BATCH = RebuildBudget(seconds=None, max_batches=1)
+ONE_STEP = RebuildBudget(seconds=None, max_steps=1)
 UNBOUNDED = RebuildBudget(seconds=None)  # the job's call, never cut
 CREATE = """mutation($i: CreateTagInput!) { createTag(input: $i) { errors { code } } }"""
 
@@ -88,7 +88,7 @@ async def test_a_cut_cycle_resumes_from_its_cursor_and_ends_as_a_whole_rebuild(
     before = await _rows()  # the events' rows, never scored
     assert before and all(row[-4:] == (None,) * 4 for row in before.values())
 
-    cut = await rebuild_member_facts(_small(runtime), ONE_BATCH)
+    cut = await rebuild_member_facts(_small(runtime), ONE_STEP)
     assert (cut.members, cut.scored, cut.finished) == (2, 0, False)
     cycle = await _cycle()
     assert cycle.cursor == members[1] and cycle.finished_at is None
@@ -110,6 +110,21 @@ async def test_a_cut_cycle_resumes_from_its_cursor_and_ends_as_a_whole_rebuild(
     whole = await rebuild_member_facts(runtime.member_facts)
     assert (whole.members, whole.scored, whole.finished) == (5, 4, True)
     assert await _rows() == resumed_rows and await _tagged() == resumed_tags
+
+
+async def test_the_scoring_waits_for_a_call_with_budget_left_after_the_last_batch(
+    world: list[str], runtime: Runtime
+) -> None:
+    batches = await rebuild_member_facts(_small(runtime), RebuildBudget(None, max_steps=3))
+    assert (batches.members, batches.finished) == (5, False)  # every batch, not scored
+    assert all(row[-4:] == (None,) * 4 for row in (await _rows()).values())
+    assert (await _cycle()).finished_at is None
+    scoring = await rebuild_member_facts(_small(runtime), ONE_STEP)
+    assert (scoring.members, scoring.scored, scoring.finished) == (0, 4, True)
+    assert (await _cycle()).finished_at is not None
+    scored = await _rows()
+    await rebuild_member_facts(runtime.member_facts)
+    assert await _rows() == scored
 
 
 async def test_the_job_starts_a_cycle_20_hours_after_the_last_began_and_a_forced_call_at_once(
