@@ -7,8 +7,9 @@ over two years with their payments and refunds, one AUTOMATIC tag (`orders_90 >=
 rebuild re-applies a rule.
 
 Measured, each with the load averages at the time:
-1. `rebuild_member_facts` (facts in keyset batches, RFM scores and segments, automatic tags)
-   next to `raw`: the repository's own statements issued through asyncpg on one connection
+1. `rebuild_member_facts` without a budget, so one whole cycle (facts in keyset batches, RFM
+   scores and segments, automatic tags; the job does the same work in runs of 240 s) next to
+   `raw`: the repository's own statements issued through asyncpg on one connection
    (the same batches, the same RFM updates, the tag as one INSERT … SELECT), member_facts
    emptied before each.
 2. The size of segment `orders_365 >= 3` (about a fifth of the members) through the segments

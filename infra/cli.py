@@ -190,6 +190,20 @@ def cmd_metrics_rollup(args: argparse.Namespace) -> int:
     return _with_runtime(action)
 
 
+def cmd_facts_rebuild(_: argparse.Namespace) -> int:
+    from domain.engagement.facts import rebuild_member_facts
+
+    async def action(runtime: Any) -> int:
+        done = await rebuild_member_facts(runtime.member_facts)  # no budget: a whole cycle
+        print(
+            f"rebuilt the facts of {done.members} member(s): {done.scored} scored, "
+            f"{done.tags_changed} automatic tag change(s)"
+        )
+        return 0
+
+    return _with_runtime(action)
+
+
 def _batch_size(text: str) -> int:
     from domain.inventory.stock import MAX_BATCH
 
@@ -466,6 +480,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--day", required=True, type=_day, metavar="D", help="first day, 2026-12-01")
     q.add_argument("--to", type=_day, metavar="D2", help="last day (default: D)")
     q.set_defaults(func=cmd_metrics_rollup)
+
+    p = sub.add_parser(
+        "facts",
+        help="the engagement member facts",
+        description='Member facts (README "Engagement"): the job rebuild_member_facts '
+        "recomputes them in cycles, one every 20 h, resumed across its 10-minute runs.",
+    )
+    facts = p.add_subparsers(dest="facts_command", required=True, metavar="ACTION")
+    q = facts.add_parser(
+        "rebuild",
+        help="rebuild every member's facts, RFM scores and automatic tags now",
+        description="Start a new cycle of the facts rebuild now and run it to its end in this "
+        "process (every active member's row, then RFM scores and the automatic tags), whenever "
+        "the last began; the job then starts its next cycle 20 h after this one. A job run "
+        "beside it shares its batches. Exit status 0 when done.",
+    )
+    q.set_defaults(func=cmd_facts_rebuild)
 
     p = sub.add_parser("seed", help="load the demo data (idempotent)")
     p.set_defaults(func=cmd_seed)

@@ -6,6 +6,7 @@ promotions' coupons and loyalty's points, messages through the outbox), `Segment
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from domain.clock import Clock
 from domain.loyalty.deps import LoyaltyDeps
@@ -19,7 +20,8 @@ from domain.uow import UnitOfWorkFactory
 class FactsDeps:
     uow: UnitOfWorkFactory
     clock: Clock
-    batch_size: int = 500  # members per statement of the nightly rebuild
+    batch_size: int = 500  # members per statement (and per transaction) of the rebuild
+    cycle_every: timedelta = timedelta(hours=20)  # the job starts a new cycle this long after
 
 
 @dataclass(frozen=True)

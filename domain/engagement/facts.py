@@ -1,20 +1,21 @@
 """Member facts and RFM: kept current in the transaction of each order's payment,
 cancellation and refund (the member's row recomputed from the source tables, the statement the
-nightly rebuild runs for a batch), of each change of points balance or tier (loyalty's values
-copied) and of consents (the two consent columns recomputed), and rebuilt every night for
-everyone in keyset batches, then scored (RFM quintiles, segments) and the automatic tags
-re-applied. Merges recompute the survivor's row and drop the absorbed member's; erasure drops
-the member's row."""
+rebuild runs for a batch), of each change of points balance or tier (loyalty's values copied)
+and of consents (the two consent columns recomputed), and rebuilt daily for everyone in keyset
+batches, then scored (RFM quintiles, segments) and the automatic tags re-applied: a cycle that
+resumes from its last batch across the job's runs. Merges recompute the survivor's row and drop
+the absorbed member's; erasure drops the member's row."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.engagement.deps import FactsDeps
-from domain.engagement.facts_model import Cutoffs, MemberFacts
+from domain.engagement.facts_model import Cutoffs, MemberFacts, RebuildBudget
 from domain.engagement.rfm import SEGMENT_RULES, RfmSegment
 from domain.engagement.tags import apply_rules
 from domain.errors import EngagementError, EngagementErrorCode
@@ -42,28 +43,73 @@ class _AboutAnOrder(Protocol):
 
 @dataclass(frozen=True)
 class Rebuilt:
-    members: int
+    members: int  # rows refreshed by this call
     scored: int
     tags_changed: int
+    finished: bool  # the cycle is complete (this call ended it, or it was and is not due)
 
 
-async def rebuild_member_facts(deps: FactsDeps) -> Rebuilt:
-    """Every active member's row recomputed from the source tables, a batch of ids per
-    statement (keyset: a crash resumes nowhere special, a rerun gives the same rows), then
-    the RFM scores and the automatic tags. Idempotent."""
-    at = Cutoffs.at(deps.clock.now())
-    members, after = 0, None
-    while True:
-        async with deps.uow() as uow:
-            ids = await uow.member_facts.member_ids_after(after, deps.batch_size)
-            if not ids:
-                await uow.member_facts.drop_inactive()
-                break
-            members += await uow.member_facts.refresh_range(ids[0], ids[-1], at)
-        after = ids[-1]
+async def rebuild_member_facts(deps: FactsDeps, budget: RebuildBudget | None = None) -> Rebuilt:
+    """Every active member's row recomputed from the source tables in cycles of keyset
+    batches (one statement and one transaction each, the cursor saved with the batch), then
+    the RFM scores and the automatic tags. Without a budget (CLI, seeding, tests) a new cycle
+    starts now and runs to its end. With one (the job, every 10 min) an unfinished cycle goes
+    on from its cursor with its own cutoffs, a finished one is followed by a new one only when
+    it began `deps.cycle_every` ago, and the call stops when the budget is spent: a million
+    members take a few runs, the scoring waits for the last batch. Idempotent; two calls at
+    once share the batches (each takes the cycle's row lock)."""
+    began = deps.clock.now()
     async with deps.uow() as uow:
+        cycle = await uow.member_facts.rebuild_cycle(lock=True)
+        if budget is None or cycle is None or cycle.is_due(began, deps.cycle_every):
+            await uow.member_facts.start_rebuild(began, replace=cycle is not None or budget is None)
+        elif cycle.finished_at is not None:
+            return Rebuilt(0, 0, 0, finished=True)
+    members = steps = 0
+    while budget is None or not budget.spent(deps.clock.now() - began, steps):
+        step = await _step(deps)
+        members, steps = members + step.refreshed, steps + 1
+        if step.over:
+            return await _finish(deps, members, step)
+    return Rebuilt(members, 0, 0, finished=False)
+
+
+@dataclass(frozen=True)
+class _Step:
+    refreshed: int = 0  # rows of the batch
+    over: bool = False  # no batch was left: the cycle was scored (or another run finished it)
+    scored: int = 0
+    started_at: datetime | None = None  # of the cycle scored
+
+
+async def _step(deps: FactsDeps) -> _Step:
+    """One transaction under the cycle's row lock: the next batch of the cycle, its cursor
+    saved with it; when none is left, the rows of members gone dropped and RFM scored (in the
+    same lock, so a cycle begun meanwhile by another call is never scored half done)."""
+    async with deps.uow() as uow:
+        cycle = await uow.member_facts.rebuild_cycle(lock=True)
+        if cycle is None or cycle.finished_at is not None:  # another call finished it
+            return _Step(over=True)
+        at = Cutoffs.at(cycle.started_at)
+        ids = await uow.member_facts.member_ids_after(cycle.cursor, deps.batch_size)
+        if ids:
+            refreshed = await uow.member_facts.refresh_range(ids[0], ids[-1], at)
+            await uow.member_facts.advance_rebuild(ids[-1])
+            return _Step(refreshed)
+        await uow.member_facts.drop_inactive()
         scored = await uow.member_facts.score_rfm(at, SEGMENT_RULES)
-    return Rebuilt(members, scored, await apply_rules(deps))
+        return _Step(over=True, scored=scored, started_at=cycle.started_at)
+
+
+async def _finish(deps: FactsDeps, members: int, scored: _Step) -> Rebuilt:
+    """After the scoring: the automatic tags, then the cycle marked finished (a call cut
+    before that scores and tags again: each step is idempotent)."""
+    if scored.started_at is None:
+        return Rebuilt(members, 0, 0, finished=True)
+    tags_changed = await apply_rules(deps)
+    async with deps.uow() as uow:
+        await uow.member_facts.finish_rebuild(scored.started_at, deps.clock.now())
+    return Rebuilt(members, scored.scored, tags_changed, finished=True)
 
 
 async def facts_of(deps: FactsDeps, member_ids: Sequence[UUID]) -> list[MemberFacts]:

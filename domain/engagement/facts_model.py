@@ -80,3 +80,33 @@ class Cutoffs:
     @classmethod
     def at(cls, now: datetime) -> Cutoffs:
         return cls(now, *(now - timedelta(days=d) for d in WINDOWS))
+
+
+@dataclass(frozen=True)
+class RebuildCycle:
+    """One pass of the rebuild over every active member: its batches take their cutoffs at
+    `started_at` (a resumed cycle computes what an uncut one would), `cursor` is the last
+    member id refreshed (None before the first batch), `finished_at` None while it runs."""
+
+    started_at: datetime
+    cursor: UUID | None
+    finished_at: datetime | None
+
+    def is_due(self, now: datetime, every: timedelta) -> bool:
+        """Whether the job's call should start a new cycle (this one is finished and old)."""
+        return self.finished_at is not None and now - self.started_at >= every
+
+
+@dataclass(frozen=True)
+class RebuildBudget:
+    """How much of a cycle one call may do (the job's: arq cancels it at 300 s). Counted before
+    each step, a batch or the scoring after the last one: a step begun within the budget runs
+    to its end."""
+
+    seconds: float | None = 240.0  # by the deps' clock since the call began
+    max_steps: int | None = None  # tests cut a cycle after a number of steps
+
+    def spent(self, elapsed: timedelta, steps: int) -> bool:
+        return (self.seconds is not None and elapsed.total_seconds() >= self.seconds) or (
+            self.max_steps is not None and steps >= self.max_steps
+        )

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from domain.engagement.facts_model import Cutoffs, MemberFacts
+from domain.engagement.facts_model import Cutoffs, MemberFacts, RebuildCycle
 from domain.engagement.rfm import SegmentRule
 
 
@@ -37,6 +37,26 @@ class MemberFactsRepository(Protocol):
 
     async def refresh_range(self, first: UUID, last: UUID, at: Cutoffs) -> int:
         """Recompute every active member's row with first <= id <= last (one statement)."""
+        ...
+
+    async def rebuild_cycle(self, lock: bool = False) -> RebuildCycle | None:
+        """The rebuild's current cycle (None before the first); `lock`: held to the end of the
+        transaction, so two runs take their batches one after the other."""
+        ...
+
+    async def start_rebuild(self, started_at: datetime, replace: bool = True) -> None:
+        """Begin a new cycle at `started_at` (cursor None, not finished) in place of the last;
+        `replace` False: keep a cycle that another run began meanwhile (the very first, which
+        no row lock can guard)."""
+        ...
+
+    async def advance_rebuild(self, cursor: UUID) -> None:
+        """Record the last member id refreshed (in the transaction of the batch's upsert)."""
+        ...
+
+    async def finish_rebuild(self, started_at: datetime, finished_at: datetime) -> bool:
+        """Mark the cycle begun at `started_at` finished; False: it was already, or another
+        cycle has begun since."""
         ...
 
     async def drop_inactive(self) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from domain.engagement.facts_model import Cutoffs, MemberFacts
+from domain.engagement.facts_model import Cutoffs, MemberFacts, RebuildCycle
 from domain.engagement.facts_ports import MemberFactsRepository
 from domain.engagement.rfm import QUINTILES, SegmentRule
 from infra.db import sql
@@ -40,6 +40,7 @@ FACT_COLUMNS = (
     "updated_at",
 )
 RFM_FIELDS = ("r_score", "f_score", "m_score", "rfm_segment")
+REBUILD = "member_facts"  # the one row of `facts_rebuild`
 
 # $1 now, $2..$4 the starts of the 30/90/365-day windows; the scope's values from $5.
 _WINDOWS = (("30", "$2"), ("90", "$3"), ("365", "$4"))
@@ -192,6 +193,48 @@ class TortoiseMemberFactsRepository(MemberFactsRepository):
     async def refresh_range(self, first: UUID, last: UUID, at: Cutoffs) -> int:
         rows = await sql.fetch(refresh_sql("m.id >= $5 AND m.id <= $6"), *_cutoffs(at), first, last)
         return len(rows)
+
+    async def rebuild_cycle(self, lock: bool = False) -> RebuildCycle | None:
+        # FOR UPDATE on PostgreSQL; SQLite serialises writers itself.
+        clause = " FOR UPDATE" if lock and not sql.is_sqlite() else ""
+        rows = await sql.fetch(
+            f"SELECT started_at, cursor, finished_at FROM facts_rebuild WHERE name = $1{clause}",
+            REBUILD,
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return RebuildCycle(
+            sql.as_datetime(row["started_at"]),
+            sql.as_optional_uuid(row["cursor"]),
+            sql.as_optional_datetime(row["finished_at"]),
+        )
+
+    async def start_rebuild(self, started_at: datetime, replace: bool = True) -> None:
+        conflict = (
+            "DO UPDATE SET started_at = excluded.started_at, cursor = NULL, finished_at = NULL"
+            if replace
+            else "DO NOTHING"
+        )
+        await sql.execute(
+            "INSERT INTO facts_rebuild (name, started_at, cursor, finished_at) "
+            f"VALUES ($1, $2, NULL, NULL) ON CONFLICT (name) {conflict}",
+            REBUILD,
+            started_at,
+        )
+
+    async def advance_rebuild(self, cursor: UUID) -> None:
+        await sql.update("facts_rebuild", {"cursor": cursor}, "name = $1", REBUILD)
+
+    async def finish_rebuild(self, started_at: datetime, finished_at: datetime) -> bool:
+        changed = await sql.update(
+            "facts_rebuild",
+            {"finished_at": finished_at},
+            "name = $1 AND started_at = $2 AND finished_at IS NULL",
+            REBUILD,
+            started_at,
+        )
+        return bool(changed)
 
     async def drop_inactive(self) -> int:
         return await sql.execute(

@@ -26,6 +26,8 @@ COMMANDS = [
     "jobs run",
     "metrics",
     "metrics rollup",
+    "facts",
+    "facts rebuild",
     "devpay",
     "devpay pay",
     "persisted-queries",
@@ -159,6 +161,20 @@ def test_metrics_rollups_are_rebuilt_for_a_range_of_days(tmp_path: Path) -> None
     assert backwards.returncode == 2 and "INVALID_INPUT" in backwards.stderr
     garbled = _run(["metrics", "rollup", "--day", "yesterday"], env)
     assert garbled.returncode == 2 and "not a day like 2026-12-01" in garbled.stderr
+
+
+def test_facts_are_rebuilt_at_once_and_the_job_waits_for_its_next_cycle(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite://{tmp_path}/cli.sqlite3", "REDIS_URL": ""}
+    assert _run(["migrate"], env).returncode == 0
+    assert _run(["seed"], env).returncode == 0  # members and orders, their facts rebuilt
+    done = _run(["facts", "rebuild"], env)  # at once, though a cycle has just finished
+    assert done.returncode == 0, done.stderr
+    members = int(done.stdout.split("rebuilt the facts of ")[1].split(" ")[0])
+    assert members > 0 and "scored" in done.stdout
+    job = _run(["jobs", "run", "rebuild_member_facts"], env)
+    assert job.returncode == 0, job.stderr
+    assert ": 0 affected" in job.stdout  # the job's next cycle begins 20 h after this one
+    assert '"job": "rebuild_member_facts"' in job.stderr
 
 
 OPERATIONS = """

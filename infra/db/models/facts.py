@@ -35,3 +35,16 @@ class MemberFactsRow(Model):
     class Meta:
         table = "member_facts"
         indexes = (("last_order_at",), ("rfm_segment",), ("birthday",))
+
+
+class FactsRebuildRow(Model):
+    """The current cycle of the member-facts rebuild (one row, `name` 'member_facts'):
+    `domain/engagement/facts.rebuild_member_facts` resumes it from `cursor`."""
+
+    name = fields.CharField(max_length=20, primary_key=True)
+    started_at = fields.DatetimeField()
+    cursor = fields.UUIDField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "facts_rebuild"
