@@ -376,3 +376,41 @@ async def test_a_retried_order_keeps_its_one_hold_and_two_orders_racing_for_a_co
     on_hand, reserved = await level(runtime, stores["SH-A"].id, mango)
     assert (on_hand, reserved) == (before[0], before[1] + 2)  # one order's stock held
     assert (await _statuses(member))[coupon] == "HELD"
+
+
+SHIPS = """mutation($input: LocationUpdateInput!) { locationUpdate(input: $input) {
+  location { shipsOnline } errors { code } } }"""
+
+
+async def test_a_delivery_holds_its_coupon_and_a_second_delivery_with_it_is_refused(
+    api: Api, admin: Api, runtime: Runtime, stores: dict[str, Any], goods: tuple[Variant, Variant]
+) -> None:
+    mango, tea = goods
+    shipped = await admin.data(SHIPS, {"input": {"id": lid(stores, "SH-B"), "shipsOnline": True}})
+    assert shipped["locationUpdate"]["errors"] == []
+    for variant in goods:
+        await receive(runtime, stores["SH-B"].id, variant, 10)
+    member = await shopper(api, "coupon-delivery")
+    coupon = await _claim(
+        member, await _template(admin, name="满99减20", kind="AMOUNT_OFF", amountOff=2000,
+                                threshold=9900)
+    )  # fmt: skip
+    near = {"address": "88 Nanjing Road, Shanghai", "latitude": 31.2350, "longitude": 121.4750}
+    cart = {**order_input([(mango, 2), (tea, 1)], delivery=near), "couponIds": [coupon]}
+
+    first = await _place(member.api, cart)
+    assert first["errors"] == []
+    assert first["order"]["couponDiscount"]["amount"] == 2000
+    row = await CouponRow.get(id=decode_id(coupon, "Coupon"))
+    assert (row.status, str(row.order_id)) == (
+        "HELD",
+        str(decode_id(first["order"]["id"], "Order")),
+    )
+
+    stock = await level(runtime, stores["SH-B"].id, mango)
+    second = await _place(member.api, cart)
+    assert second["order"] is None
+    assert [(e["code"], e["field"]) for e in second["errors"]] == [
+        ("COUPON_UNAVAILABLE", ["couponIds", "0"])
+    ]
+    assert await level(runtime, stores["SH-B"].id, mango) == stock  # nothing reserved
