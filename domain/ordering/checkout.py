@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from domain.aftersales.member_codes import (
     decode_member_code,
     use_member_code_in_uow,
 )
-from domain.errors import OrderError, OrderErrorCode, PointsError
+from domain.errors import OrderError, OrderErrorCode, PointsError, PromotionError
 from domain.events import OrderPlaced
 from domain.idempotency import once
 from domain.identity.model import Principal, PrincipalKind
@@ -48,11 +48,10 @@ from domain.ordering.model import (
 from domain.ordering.ports import HotTake
 from domain.promotions.coupons_checkout import (
     coupon_taken,
-    hold_coupon_in_uow,
+    hold_options_in_uow,
     holds_of,
     mark_held,
 )
-from domain.promotions.coupons_model import CouponHold
 from domain.promotions.flash_sales import (
     flash_sold_out,
     live_flash_sales_in_uow,
@@ -319,8 +318,8 @@ async def place_order(
             holds = (
                 holds_of(price.coupons, member_id, order_id, now) if member_id is not None else []
             )
-            if checkout.delivery is not None:  # coupons held for the order, spent when paid
-                await _hold_coupons(uow, price, holds, order_id)  # (a pickup's: at the end)
+            if checkout.delivery is not None and member_id is not None:  # held for the order,
+                await _hold_coupons(uow, price, member_id, order_id, now)  # a pickup's at the end
                 location = await _reserve_delivery(
                     deps, uow, order_id, lines, checkout.delivery, ttl
                 )
@@ -453,12 +452,12 @@ async def quote_order(deps: OrderingDeps, actor: Principal | None, checkout: Che
 
 
 async def _hold_coupons(
-    uow: UnitOfWork, price: CartPrice, holds: list[CouponHold], order_id: UUID
+    uow: UnitOfWork, price: CartPrice, member_id: UUID, order_id: UUID, now: datetime
 ) -> None:
-    for one in holds:
-        if not await hold_coupon_in_uow(uow, one):
-            raise _coupon_taken(price, one.coupon_id)
-    mark_held(price.coupons, order_id)
+    try:
+        await hold_options_in_uow(uow, price.coupons, member_id, order_id, now)
+    except PromotionError as error:  # another order holds it now: the order's error
+        raise OrderError(OrderErrorCode(error.code.value), error.message, error.field) from None
 
 
 def _coupon_taken(price: CartPrice, coupon_id: UUID) -> OrderError:
