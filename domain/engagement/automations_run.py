@@ -6,7 +6,7 @@ twice); and a message only with the purpose's consent (`can_contact`, through th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from domain.engagement.automations_model import (
     grant_key,
     message_key,
 )
+from domain.engagement.automations_reads import BatchReads, automation_notice
 from domain.engagement.automations_triggers import (
     SCAN_TRIGGERS,
     candidate,
@@ -34,22 +35,13 @@ from domain.engagement.automations_triggers import (
 )
 from domain.engagement.deps import AutomationDeps
 from domain.engagement.tags import tag_member_in_uow
-from domain.errors import (
-    DomainError,
-)
+from domain.errors import DomainError
 from domain.identity.model import Principal
 from domain.locations.model import DEFAULT_TIMEZONE
-from domain.locations.services import timezone_in_uow
-from domain.loyalty.services import (
-    credit_reward_in_uow,
-    tiers_in_uow,
-)
-from domain.members.model import ConsentPurpose
-from domain.members.services import surviving_member_in_uow
+from domain.loyalty.services import credit_reward_in_uow
 from domain.outbox import Notification, enqueue
 from domain.outbox.services import reachable
 from domain.promotions.coupons import grant_in_uow
-from domain.uow import UnitOfWork
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # a member who has no store yet
 
@@ -61,71 +53,62 @@ class Verdict:
     zone: ZoneInfo  # the clock of the member's preferred store (member facts)
 
 
+@dataclass
+class _Batch:
+    """A claimed batch in its transaction: what it read ahead, the messages its sends wrote
+    (enqueued together at its end) and its sends settled (saved together)."""
+
+    reads: BatchReads
+    messages: list[tuple[Send, Notification]] = field(default_factory=list)
+    settled: list[Send] = field(default_factory=list)
+
+    async def flush(self, deps: AutomationDeps) -> None:
+        """The messages in one enqueue, then the sends in one write. A consent withdrawn
+        after the batch read it (another transaction's, committed meanwhile) is honoured:
+        that message is not written and its send says so."""
+        notices = [n for _, n in self.messages]
+        if notices and await enqueue(self.reads.uow, deps.clock, notices) < len(notices):
+            kept = {n.dedupe_key for n in await reachable(self.reads.uow, notices)}
+            for send, notice in self.messages:
+                if notice.dedupe_key not in kept:
+                    send.message_key, send.detail = None, "message without consent"
+        await self.reads.uow.automations.save_sends(self.settled)
+
+
 async def _verdict(
-    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
+    deps: AutomationDeps,
+    reads: BatchReads,
+    automation: Automation,
+    send: Send,
+    sent: dict[UUID, int],
 ) -> Verdict:
     """The rules in their order: the member, the conditions, quiet hours, consent, the cap."""
     draft = automation.draft
-    member = await surviving_member_in_uow(uow, send.member_id)
+    member = await reads.member(send.member_id)
     if member is None or not member.is_active:
         return Verdict(SendOutcome.SKIPPED, send.member_id, DEFAULT_ZONE)
-    facts = await uow.member_facts.get_many([member.id])
-    orders = facts[0].orders_365 if facts else 0
-    zone = ZoneInfo(await timezone_in_uow(uow, facts[0].preferred_store_id if facts else None))
+    facts = await reads.facts_of(member.id)
+    orders = facts.orders_365 if facts else 0
+    zone = await reads.zone(facts.preferred_store_id if facts else None)
     conditions = draft.conditions
     if orders < conditions.min_orders:
         return Verdict(SendOutcome.SKIPPED, member.id, zone)
-    if conditions.tiers:
-        tier = (await tiers_in_uow(deps.loyalty, uow, [member.id]))[member.id]
-        if tier.upper() not in conditions.tiers:
-            return Verdict(SendOutcome.SKIPPED, member.id, zone)
+    if conditions.tiers and (await reads.tier(member.id)).upper() not in conditions.tiers:
+        return Verdict(SendOutcome.SKIPPED, member.id, zone)
     contacts = draft.action.kind is not ActionKind.ADD_TAG  # a tag reaches no one
     if contacts and draft.quiet.contains(deps.clock.now().astimezone(zone).time()):
         return Verdict(SendOutcome.PENDING, member.id, zone)
     if draft.action.kind in MESSAGE_ACTIONS:
-        if not await _consents(uow, automation, member.id):
+        if not await reads.consents(automation, member.id):
             return Verdict(SendOutcome.BLOCKED_CONSENT, member.id, zone)
         if sent.get(member.id, 0) >= draft.cap.messages:
             return Verdict(SendOutcome.BLOCKED_CAP, member.id, zone)
     return Verdict(None, member.id, zone)
 
 
-def _marketing(
-    kind: str, member_id: UUID, dedupe_key: str, consent: ConsentPurpose, **data: str
-) -> Notification:
-    return Notification(
-        kind=kind,
-        member_id=member_id,
-        order_id=None,
-        data={**data},
-        dedupe_key=dedupe_key,
-        consent=consent,
-    )
-
-
-def _automation_notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
-    """The automation's message (outbox kind AUTOMATION_MESSAGE) under its channel's consent."""
-    action = automation.draft.action
-    assert action.channel is not None and action.text is not None
-    return _marketing(
-        "AUTOMATION_MESSAGE",
-        member_id,
-        dedupe_key,
-        action.channel.purpose,
-        text=action.text,
-        channel=action.channel.value,
-    )
-
-
-async def _consents(uow: UnitOfWork, automation: Automation, member_id: UUID) -> bool:
-    """The purpose's consent (`can_contact`), asked the way the outbox asks it."""
-    notice = _automation_notice(automation, member_id, message_key(automation.id))
-    return bool(await reachable(uow, [notice]))
-
-
 async def _act(
     deps: AutomationDeps,
-    uow: UnitOfWork,
+    batch: _Batch,
     automation: Automation,
     send: Send,
     member_id: UUID,
@@ -133,7 +116,7 @@ async def _act(
 ) -> None:
     """The action for `member_id` (the send's member, or who absorbed them), keyed by the
     send's own member and period, so a replay gives nothing twice."""
-    action = automation.draft.action
+    uow, action = batch.reads.uow, automation.draft.action
     key = grant_key(automation.id, send.member_id, send.period_key)
     if action.kind is ActionKind.GRANT_COUPON:
         assert action.coupon_template_id is not None
@@ -168,10 +151,11 @@ async def _act(
         # A grant is given whatever the member chose; its notice needs consent and room.
         if sent.get(member_id, 0) >= automation.draft.cap.messages:
             send.detail = "message over the frequency cap"
-        elif await enqueue(
-            uow, deps.clock, [_automation_notice(automation, member_id, message_key(send.id))]
-        ):
+        elif await batch.reads.consents(automation, member_id):
             send.message_key = message_key(send.id)
+            batch.messages.append(
+                (send, automation_notice(automation, member_id, send.message_key))
+            )
             sent[member_id] = sent.get(member_id, 0) + 1
         else:
             send.detail = "message without consent"
@@ -183,7 +167,9 @@ def _messages(automation: Automation | None) -> bool:
 
 
 async def run_due(deps: AutomationDeps) -> Tally:
-    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each."""
+    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each; what the rules
+    read of the batch's members is read once for the batch (`BatchReads`), and its messages
+    and sends are written together at its end."""
     tally = Tally()
     for _ in range(deps.policy.max_batches):
         async with deps.uow() as uow:
@@ -191,11 +177,15 @@ async def run_due(deps: AutomationDeps) -> Tally:
             if not claimed:
                 break
             by_id = {a.id: a for a in await uow.automations.active()}
-            members = sorted({s.member_id for s in claimed})
-            # The cap holds across runs at once: who may be messaged is locked before the
-            # messages already written to them are counted (the windows below).
+            batch = _Batch(BatchReads(deps, uow))
+            await batch.reads.read_ahead(claimed, by_id)
+            # The cap is counted for whom the message reaches (the survivor of a merge) and
+            # holds across runs at once: who may be messaged is locked before the messages
+            # already written to them are counted (the windows below).
+            survivors = [(await batch.reads.member(s.member_id), s) for s in claimed]
+            members = sorted({m.id for m, _ in survivors if m is not None})
             await uow.automations.lock_members(
-                [s.member_id for s in claimed if _messages(by_id.get(s.automation_id))],
+                [m.id for m, s in survivors if m and _messages(by_id.get(s.automation_id))],
                 deps.clock.now(),
             )
             windows: dict[int, dict[UUID, int]] = {}
@@ -207,11 +197,13 @@ async def run_due(deps: AutomationDeps) -> Tally:
                 if days not in windows:
                     since = deps.clock.now() - timedelta(days=days)
                     windows[days] = await uow.automations.messages_since(members, since)
-                await _one(deps, uow, automation, send, windows[days])
+                reached = await _one(deps, batch, automation, send, windows[days])
                 if send.message_key is not None:  # counts in every other window too
                     for other, counts in windows.items():
                         if other != days:
-                            counts[send.member_id] = counts.get(send.member_id, 0) + 1
+                            counts[reached] = counts.get(reached, 0) + 1
+            await batch.flush(deps)
+            for send in batch.settled:
                 tally.add(send.outcome.value)
         if len(claimed) < deps.policy.batch:
             break
@@ -219,24 +211,25 @@ async def run_due(deps: AutomationDeps) -> Tally:
 
 
 async def _one(
-    deps: AutomationDeps, uow: UnitOfWork, automation: Automation, send: Send, sent: dict[UUID, int]
-) -> None:
+    deps: AutomationDeps, batch: _Batch, automation: Automation, send: Send, sent: dict[UUID, int]
+) -> UUID:
+    """The send's verdict and, if it acts, its action; settled in the batch. Returns whom it
+    reached (the survivor of a merge)."""
     now = deps.clock.now()
-    verdict = await _verdict(deps, uow, automation, send, sent)
+    verdict = await _verdict(deps, batch.reads, automation, send, sent)
+    batch.settled.append(send)
     if verdict.outcome is SendOutcome.PENDING:  # quiet hours: wait until they end, not dropped
         send.due_at = automation.draft.quiet.next_end(now, verdict.zone)
-        await uow.automations.save_send(send)
-        return
+        return verdict.member_id
     if verdict.outcome is not None:
         send.outcome, send.done_at = verdict.outcome, now
-        await uow.automations.save_send(send)
-        return
+        return verdict.member_id
     try:
-        await _act(deps, uow, automation, send, verdict.member_id, sent)
+        await _act(deps, batch, automation, send, verdict.member_id, sent)
     except DomainError as refused:  # a template sold out or ended: recorded, not retried
         send.outcome, send.detail = SendOutcome.FAILED, refused.message[:200]
     send.done_at = now
-    await uow.automations.save_send(send)
+    return verdict.member_id
 
 
 async def run_automations(deps: AutomationDeps) -> Tally:
@@ -276,13 +269,16 @@ async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -
                 sends = [candidate(automation, m, p, deps) for m, p in found if (m, p) not in taken]
             else:
                 sends = await uow.automations.pending_of(automation.id, deps.policy.dry_run_limit)
+            reads = BatchReads(deps, uow)
+            await reads.read_ahead(sends, {automation.id: automation})
             since = deps.clock.now() - timedelta(days=draft.cap.days)
-            sent = await uow.automations.messages_since(sorted({s.member_id for s in sends}), since)
+            reached = {m.id for m in reads.survivors.values() if m is not None}
+            sent = await uow.automations.messages_since(sorted(reached), since)
             for send in sends:
-                verdict = await _verdict(deps, uow, automation, send, sent)
+                verdict = await _verdict(deps, reads, automation, send, sent)
                 outcome, member_id = verdict.outcome, verdict.member_id
                 if outcome is None and draft.action.messages:  # a grant's notice
-                    if not await _consents(uow, automation, member_id):
+                    if not await reads.consents(automation, member_id):
                         outcome = SendOutcome.BLOCKED_CONSENT
                     elif sent.get(member_id, 0) >= draft.cap.messages:
                         outcome = SendOutcome.BLOCKED_CAP

@@ -27,8 +27,8 @@ from domain.events import (
 )
 from domain.growth.referrals import rewarded_for_order_in_uow
 from domain.ids import new_id
-from domain.locations.model import local_date
-from domain.locations.services import timezone_in_uow
+from domain.locations.model import DEFAULT_TIMEZONE, local_date
+from domain.locations.services import timezones_in_uow
 from domain.loyalty.services import (
     members_with_points_expiring_in_uow,
 )
@@ -94,12 +94,12 @@ async def _birthdays(
         {d for delta in (-1, 0, 1) for d in birthdays_falling_on(utc + timedelta(days=delta))}
     )
     rows = await uow.member_facts.birthdays_on(days, after, size)
-    zones: dict[UUID | None, ZoneInfo] = {}
+    stores = await timezones_in_uow(uow, [s for _, _, s in rows if s is not None])
     found: list[tuple[UUID, str]] = []
     for member_id, month_day, store_id in rows:
-        if store_id not in zones:
-            zones[store_id] = ZoneInfo(await timezone_in_uow(uow, store_id))
-        local = now.astimezone(zones[store_id])
+        local = now.astimezone(
+            ZoneInfo(stores.get(store_id, DEFAULT_TIMEZONE) if store_id else DEFAULT_TIMEZONE)
+        )
         if local.hour >= BIRTHDAY_HOUR and Birthday.parse(month_day, None).falls_on(local.date()):
             found.append((member_id, f"birthday:{local.year}"))
     return found, (rows[-1][0] if len(rows) == size else None)

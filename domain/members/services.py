@@ -129,6 +129,21 @@ async def surviving_member_in_uow(uow: UnitOfWork, member_id: UUID) -> Member | 
     return await resolve_member(uow.members, member_id)
 
 
+async def surviving_members_in_uow(
+    uow: UnitOfWork, member_ids: Sequence[UUID]
+) -> dict[UUID, Member | None]:
+    """`surviving_member_in_uow` for many, by the id asked: one read, then the merge chains
+    of those absorbed followed one by one (few: a merge is rare)."""
+    found = {m.id: m for m in await uow.members.get_many(sorted(set(member_ids)))}
+    survivors: dict[UUID, Member | None] = {}
+    for member_id in member_ids:
+        member = found.get(member_id)
+        if member is not None and member.merged_into is not None:
+            member = await resolve_member(uow.members, member_id)
+        survivors[member_id] = member
+    return survivors
+
+
 async def display_names_in_uow(uow: UnitOfWork, member_ids: Sequence[UUID]) -> dict[UUID, str]:
     """The members' display names, by id, in one read (another context's export)."""
     return {m.id: m.display_name for m in await uow.members.get_many(member_ids)}

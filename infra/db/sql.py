@@ -64,6 +64,17 @@ async def execute(sql: str, *values: Any) -> int:
     return int(count)
 
 
+async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run one statement for each row of values, in one call to the driver (asyncpg sends
+    them pipelined, without a round trip each): the updates of many rows by key, each
+    with its own values."""
+    if not rows:
+        return
+    client = _client()
+    prepared = [_prepare(client, sql, tuple(row)) for row in rows]
+    await client.execute_many(prepared[0][0], [params for _, params in prepared])
+
+
 async def fetch(sql: str, *values: Any) -> list[dict[str, Any]]:
     client = _client()
     text, params = _prepare(client, sql, values)

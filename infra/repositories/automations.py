@@ -3,6 +3,7 @@ orders were handed over to each member."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,24 @@ SEND_COLUMNS = (
     "detail",
     "tag_id",
 )
+
+
+SETTLED = SEND_COLUMNS[4:]  # what a run changes of a send
+_UPDATE_SEND = (
+    "UPDATE automation_send SET "
+    + ", ".join(f"{c} = ${n}" for n, c in enumerate(SETTLED, start=1))
+    + f" WHERE id = ${len(SETTLED) + 1}"
+)
+SENDS_PER_INSERT = 1000  # 14 values a row: far below either database's limit of parameters
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sends(count: int) -> str:
+    rows = ", ".join(
+        f"({sql.placeholders(len(SEND_COLUMNS), start=n * len(SEND_COLUMNS) + 1)})"
+        for n in range(count)
+    )
+    return f"INSERT INTO automation_send ({', '.join(SEND_COLUMNS)}) VALUES {rows}"
 
 
 def _spec(draft: AutomationDraft) -> dict[str, Any]:
@@ -169,12 +188,13 @@ class TortoiseAutomationRepository(AutomationRepository):
 
     async def add_sends(self, sends: Sequence[Send]) -> int:
         made = 0
-        for send in sends:  # ON CONFLICT, not a caught IntegrityError: the caller's tx goes on
+        for start in range(0, len(sends), SENDS_PER_INSERT):
+            chunk = sends[start : start + SENDS_PER_INSERT]
+            # ON CONFLICT, not a caught IntegrityError: the caller's transaction goes on
             inserted = await sql.fetch(
-                f"INSERT INTO automation_send ({', '.join(SEND_COLUMNS)}) "
-                f"VALUES ({sql.placeholders(len(SEND_COLUMNS))}) "
+                f"{_insert_sends(len(chunk))} "
                 "ON CONFLICT (automation_id, member_id, period_key) DO NOTHING RETURNING id",
-                *[sql.as_driver_value(getattr(send, c)) for c in SEND_COLUMNS],
+                *[sql.as_driver_value(getattr(send, c)) for send in chunk for c in SEND_COLUMNS],
             )
             made += len(inserted)
         return made
@@ -197,9 +217,11 @@ class TortoiseAutomationRepository(AutomationRepository):
         ).order_by("due_at", "id")
         return [_send(r) for r in fresh]
 
-    async def save_send(self, send: Send) -> None:
-        changes = {c: getattr(send, c) for c in SEND_COLUMNS[4:]}
-        await AutomationSendRow.filter(id=send.id).update(**changes)
+    async def save_sends(self, sends: Sequence[Send]) -> None:
+        await sql.execute_many(
+            _UPDATE_SEND,
+            [[sql.as_driver_value(getattr(s, c)) for c in (*SETTLED, "id")] for s in sends],
+        )
 
     async def _sends(self, page: PageRequest, **where: Any) -> Page[Send]:
         query = AutomationSendRow.filter(**where)

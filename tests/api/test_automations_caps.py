@@ -1,6 +1,8 @@
 """The frequency cap under concurrency (PostgreSQL): runs at once that act for the same member
 through different automations take turns on the member's automation row, so each counts the
-messages the other wrote before writing its own, and the cap holds across processes."""
+messages the other wrote before writing its own, and the cap holds across processes. And, on
+both databases, a run's batch read and written in constant statements, and the cap of whom
+a merged member's send reaches."""
 
 from __future__ import annotations
 
@@ -16,11 +18,20 @@ from domain.catalog.model import Variant
 from domain.engagement.automations_run import run_due
 from domain.engagement.automations_triggers import scan_candidates
 from domain.engagement.deps import AutomationPolicy
+from domain.members.merge import merge_members
 from infra.runtime import Runtime
-from tests.support import MovableClock
+from tests.support import MovableClock, count_sql
 from tests.support.api import Api, relogin
 from tests.support.automations import consent, create, detail, messages, run
-from tests.support.orders import lid, make_variants, order_input, pay_online, placed, receive
+from tests.support.orders import (
+    ROOT,
+    lid,
+    make_variants,
+    order_input,
+    pay_online,
+    placed,
+    receive,
+)
 from tests.support.shoppers import Shopper, shopper
 
 pytestmark = pytest.mark.usefixtures("store_morning")
@@ -34,13 +45,17 @@ async def _quiet_members(
     stores: dict[str, Any],
     clock: MovableClock,
     count: int,
+    prefix: str = "cap",
+    without_consent: int = 0,
 ) -> list[Shopper]:
-    """`count` consenting members whose only paid order is 8 days old."""
-    [mango] = await make_variants(runtime, ("MANGO", "1kg", 3000))
+    """`count` members whose only paid order is 8 days old, consenting but the last
+    `without_consent`."""
+    [mango] = await make_variants(runtime, (f"MANGO-{prefix.upper()}", "1kg", 3000))
     await receive(runtime, stores["SH-A"].id, mango, 50)
-    members = [await shopper(api, f"cap-{n}") for n in range(count)]
-    for who in members:
-        await consent(who)
+    members = [await shopper(api, f"{prefix}-{n}") for n in range(count)]
+    for n, who in enumerate(members):
+        if n < count - without_consent:
+            await consent(who)
         await _paid(client, runtime, who, stores, mango)
     clock.put(clock.today() + timedelta(days=8), hour=10)
     return members
@@ -114,3 +129,65 @@ async def test_whole_job_runs_at_once_keep_the_cap_and_send_once_per_period(
     assert await _outcomes(api, made) == {m.id: ["BLOCKED_CAP", "DONE"] for m in members}
     for who in members:
         assert len(await messages(who)) == 1
+
+
+async def test_a_run_reads_and_writes_a_batch_in_statements_constant_in_its_size(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    clock: MovableClock,
+) -> None:
+    """The scan writes a batch's sends in one statement; a run reads the batch's members,
+    facts, stores and consents once and writes its messages and sends together: 2 members or
+    6 (one without consent), the same statements."""
+
+    async def statements(count: int) -> tuple[int, int]:
+        members = await _quiet_members(
+            client, api, runtime, stores, clock, count, f"batch{count}", without_consent=1
+        )
+        with count_sql() as scanned:
+            assert await scan_candidates(runtime.automations) == count
+        with count_sql() as acted:
+            tally = await run_due(runtime.automations)
+        assert tally.counts == {"DONE": count - 1, "BLOCKED_CONSENT": 1}
+        for who in members:
+            assert len(await messages(who)) == (0 if who is members[-1] else 1)
+        return len(scanned), len(acted)
+
+    await create(
+        await relogin(api, "admin"),
+        trigger={"kind": "NO_ORDER_FOR_DAYS", "days": 7},
+        action={"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "好久不见"},
+    )
+    assert await statements(2) == await statements(6)
+
+
+async def test_the_cap_counts_the_messages_of_whom_a_merged_members_send_reaches(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    clock: MovableClock,
+) -> None:
+    """Two quiet members with sends of the same periods merge: the absorbed one's sends
+    stay under its id (the survivor has those periods) and reach the survivor, whose cap of
+    one message counts what the survivor was sent, a send per run."""
+    survivor, duplicate = await _quiet_members(client, api, runtime, stores, clock, 2)
+    made = await _two_automations(api)
+    assert await scan_candidates(runtime.automations) == 4
+    await merge_members(runtime.members, ROOT, duplicate.key, survivor.key, "same person")
+    one_each = replace(runtime.automations, policy=AutomationPolicy(batch=1, max_batches=1))
+    for _ in range(4):
+        await run_due(one_each)
+    outcomes = await _outcomes(api, made)
+    assert sorted(o for found in outcomes.values() for o in found) == [
+        "BLOCKED_CAP",
+        "BLOCKED_CAP",
+        "BLOCKED_CAP",
+        "DONE",
+    ]
+    assert set(outcomes) == {survivor.id, duplicate.id}  # the absorbed member's stayed its own
+    assert len(await messages(survivor)) == 1 and await messages(duplicate) == []
