@@ -8,10 +8,11 @@ rebuild re-applies a rule.
 
 Measured, each with the load averages at the time:
 1. `rebuild_member_facts` without a budget, so one whole cycle (facts in keyset batches, RFM
-   scores and segments, automatic tags; the job does the same work in runs of 240 s) next to
-   `raw`: the repository's own statements issued through asyncpg on one connection
-   (the same batches, the same RFM updates, the tag as one INSERT … SELECT), member_facts
-   emptied before each.
+   scores and segments, automatic tags) next to `raw`: the repository's own statements issued
+   through asyncpg on one connection (the same batches, the same RFM updates, the tag as one
+   INSERT … SELECT), member_facts emptied before each. `--rebuilds raw,budgeted` times the
+   cycle as the job runs it instead: calls with the job's budget of 240 s, back to back,
+   until the cycle is finished, each call's time noted (the job's arq timeout is 300 s).
 2. The size of segment `orders_365 >= 3` (about a fifth of the members) through the segments
    service (`segment { size }`), COUNT times: median and p99, next to the same COUNT(*) by hand;
    the plan (EXPLAIN ANALYZE) once.
@@ -21,7 +22,8 @@ Measured, each with the load averages at the time:
    (tracemalloc) and time of each run's two phases (`scan_candidates` makes the sends,
    `run_due` acts on them: what `run_automations` calls in turn), and what it did. A run acts
    on at most `max_batches * batch` sends (the policy's bound on one run's work); the rest
-   wait for the next run.
+   wait for the next run, so the act phase calls `run_due` until a call finds nothing due,
+   each call's time noted.
 
 Standalone, on a fresh database of its own (dropped after; `--no-automations`: the rebuild
 and the segment only):
@@ -271,8 +273,10 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
         made, phases["scan"] = await _timed(lambda: scan_candidates(deps))
         phases["scan"]["peak_python_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
         tracemalloc.reset_peak()
-        tally, phases["act"] = await _timed(lambda: run_due(deps))
+        runs: list[dict[str, Any]] = []
+        outcomes, phases["act"] = await _timed(lambda: _drain(deps, run_due, runs))
         phases["act"]["peak_python_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        phases["act"]["runs"] = runs
     finally:
         tracemalloc.stop()
     await change_status(deps, admin, automation.id, AutomationStatus.ARCHIVED)
@@ -291,12 +295,31 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
         "quiet_members": quiet,
         "sends_made": made,
         "sends": sends,
-        "outcomes": tally.counts,
+        "outcomes": outcomes,
         "seconds": round(phases["scan"]["seconds"] + phases["act"]["seconds"], 2),
         "peak_python_mib": max(phases["scan"]["peak_python_mib"], phases["act"]["peak_python_mib"]),
         "load_before": phases["scan"]["load_before"],
         **phases,
     }
+
+
+async def _drain(
+    deps: Any, run_due: Callable[[Any], Awaitable[Any]], runs: list[dict[str, Any]]
+) -> dict[str, int]:
+    """`run_due` as the job calls it, once per run, until a run finds nothing due (a run acts
+    on at most the policy's `max_batches` x `batch` sends): each run's time and sends noted
+    in `runs`; the outcomes of all of them."""
+    outcomes: dict[str, int] = {}
+    while True:
+        began = time.perf_counter()
+        tally = await run_due(deps)
+        acted = sum(tally.counts.values())
+        if not acted:
+            return outcomes
+        runs.append({"seconds": round(time.perf_counter() - began, 1), "sends": acted})
+        _log(f"run_due {len(runs)}: {runs[-1]}")
+        for outcome, n in tally.counts.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
 
 
 async def automations(runtime: Any, url: str) -> dict[str, Any]:
@@ -383,7 +406,8 @@ def table(report: dict[str, Any]) -> str:
         lines.append(
             f"{label:44} {run['quiet_members']:,} quiet members: scan "
             f"{run['scan']['seconds']} s, {run['scan']['peak_python_mib']} MiB peak, "
-            f"{run['sends_made']:,} sends made; act {run['act']['seconds']} s, "
+            f"{run['sends_made']:,} sends made; act {run['act']['seconds']} s "
+            f"in {len(run['act']['runs'])} run(s), "
             f"{run['act']['peak_python_mib']} MiB peak, {run['outcomes']}  {run['load_before']}"
         )
     return "\n".join([*lines, "", "segment plan:", *segment["plan"]])
