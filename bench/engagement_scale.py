@@ -241,7 +241,9 @@ async def _first(sizes: Awaitable[list[int]]) -> int:
     return (await sizes)[0]
 
 
-async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
+async def automation_run(
+    runtime: Any, url: str, days: int, act_runs: int | None = None
+) -> dict[str, Any]:
     """A win-back for members quiet `days` days, run once by the job under tracemalloc, then
     archived (the next one runs alone)."""
     from domain.engagement.automations import change_status, create_automation
@@ -274,7 +276,7 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
         phases["scan"]["peak_python_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
         tracemalloc.reset_peak()
         runs: list[dict[str, Any]] = []
-        outcomes, phases["act"] = await _timed(lambda: _drain(deps, run_due, runs))
+        outcomes, phases["act"] = await _timed(lambda: _drain(deps, run_due, runs, act_runs))
         phases["act"]["peak_python_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
         phases["act"]["runs"] = runs
     finally:
@@ -304,13 +306,17 @@ async def automation_run(runtime: Any, url: str, days: int) -> dict[str, Any]:
 
 
 async def _drain(
-    deps: Any, run_due: Callable[[Any], Awaitable[Any]], runs: list[dict[str, Any]]
+    deps: Any,
+    run_due: Callable[[Any], Awaitable[Any]],
+    runs: list[dict[str, Any]],
+    most: int | None = None,
 ) -> dict[str, int]:
     """`run_due` as the job calls it, once per run, until a run finds nothing due (a run acts
     on at most the policy's `max_batches` x `batch` sends): each run's time and sends noted
-    in `runs`; the outcomes of all of them."""
+    in `runs`; the outcomes of all of them. At most `most` runs when given (the rest stays
+    due)."""
     outcomes: dict[str, int] = {}
-    while True:
+    while most is None or len(runs) < most:
         began = time.perf_counter()
         tally = await run_due(deps)
         acted = sum(tally.counts.values())
@@ -322,7 +328,7 @@ async def _drain(
             outcomes[outcome] = outcomes.get(outcome, 0) + n
 
 
-async def automations(runtime: Any, url: str) -> dict[str, Any]:
+async def automations(runtime: Any, url: str, act_runs: int | None = None) -> dict[str, Any]:
     """The first win-back finds about a tenth of the members, the second every member with an
     order (quiet for a day): the peak should not grow with them."""
     conn = await asyncpg.connect(dsn(url))
@@ -337,7 +343,7 @@ async def automations(runtime: Any, url: str) -> dict[str, Any]:
     days = max(1, (runtime.clock.now() - tenth).days)
     runs = {}
     for name, quiet in (("tenth", days), ("all", 1)):
-        runs[name] = await automation_run(runtime, url, quiet)
+        runs[name] = await automation_run(runtime, url, quiet, act_runs)
         _log(f"automation {name}: {runs[name]}")
     return runs
 
@@ -348,6 +354,7 @@ async def run_scenario(
     members: int,
     automations_too: bool = True,
     kinds: tuple[str, ...] = REBUILDS[:2],
+    act_runs: int | None = None,
 ) -> dict[str, Any]:
     """Seed, then the three measures (the third unless not `automations_too`), on a migrated
     PostgreSQL database of its own."""
@@ -364,7 +371,7 @@ async def run_scenario(
     _log(f"rebuilt: {report['rebuild']}")
     report["segment"] = await segment_counts(runtime, url)
     _log(f"segment: { {k: v for k, v in report['segment'].items() if k != 'plan'} }")
-    report["automations"] = await automations(runtime, url) if automations_too else {}
+    report["automations"] = await automations(runtime, url, act_runs) if automations_too else {}
     return report
 
 
@@ -421,7 +428,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await runtime.start()
         try:
             return await run_scenario(
-                runtime, url, args.members, not args.no_automations, tuple(args.rebuilds)
+                runtime,
+                url,
+                args.members,
+                not args.no_automations,
+                tuple(args.rebuilds),
+                args.act_runs,
             )
         finally:
             await runtime.stop()
@@ -444,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         help="which rebuilds to time, in turn, each from empty: raw (its statements by hand), "
         "domain (one whole cycle), budgeted (the job's calls of 240 s until the cycle is "
         "finished); default raw,domain",
+    )
+    parser.add_argument(
+        "--act-runs",
+        type=int,
+        help="call run_due at most this many times per win-back (default: until nothing is "
+        "due; each call acts on at most max_batches x batch sends)",
     )
     parser.add_argument("--json-out")
     args = parser.parse_args(argv)

@@ -237,6 +237,41 @@ async def test_facts_follow_orders_and_a_refund_and_the_rebuild_agrees(
     assert again.members == done.members and await _facts_rows() == rebuilt
 
 
+@pytest.mark.usefixtures("cs")
+async def test_the_preferred_store_is_the_most_ordered_in_a_year_then_the_latest(
+    api: Api,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: MovableClock,
+    stores: dict[str, Any],
+    mango: Variant,
+) -> None:
+    """Orders that count in 365 days, per store: the most, a tie to the latest; the event's
+    refresh and the rebuild agree at each step."""
+    await receive(runtime, stores["SH-B"].id, mango, 20)
+
+    async def orders(store: str, count: int) -> str:
+        buyer = await shopper(api, "facts-stores")  # a fresh session: the clock moves
+        for _ in range(count):
+            order = await placed(buyer.api, order_input([(mango, 1)], pickup=lid(stores, store)))
+            await pay_online(client, runtime, buyer, order)
+        cs = await relogin(api, "tag-cs")
+        facts = (await cs.data(FACTS, {"id": buyer.id}))["node"]["facts"]
+        assert facts["preferredChannel"] == order["channel"]
+        before = await _facts_rows()
+        await rebuild_member_facts(runtime.member_facts)
+        assert await _facts_rows() == before
+        return str(facts["preferredStore"]["id"])
+
+    a, b = lid(stores, "SH-A"), lid(stores, "SH-B")
+    assert await orders("SH-A", 2) == a
+    clock.advance(timedelta(days=10))
+    assert await orders("SH-B", 2) == b  # 2 each: the latest
+    assert await orders("SH-A", 2) == a  # 4 to 2
+    clock.advance(timedelta(days=360))
+    assert await orders("SH-B", 1) == b  # the first two at SH-A are over a year old: 2 to 3
+
+
 async def test_rfm_scores_and_segments_on_a_known_world(
     api: Api,
     client: httpx.AsyncClient,
