@@ -33,6 +33,17 @@ class AutomationRepository(Protocol):
         without failing the transaction); returns how many were new."""
         ...
 
+    async def scans(
+        self, automation_ids: Sequence[UUID]
+    ) -> dict[UUID, tuple[UUID | None, datetime]]:
+        """Each scan automation's sweep that has begun: the last id scanned (None: the next
+        batch starts a new sweep) and when it last scanned a batch."""
+        ...
+
+    async def save_scan(self, automation_id: UUID, cursor: UUID | None, at: datetime) -> None:
+        """Where the automation's sweep stands after a batch scanned at `at`."""
+        ...
+
     async def claim_due(self, now: datetime, limit: int) -> list[Send]:
         """PENDING sends of ACTIVE automations due by `now`, earliest first, locked until the
         commit with SKIP LOCKED (two runs at once take different sends)."""

@@ -162,23 +162,37 @@ async def scan_segment(deps: AutomationDeps, automation: Automation) -> int:
 
 async def scan_candidates(deps: AutomationDeps) -> int:
     """The scan triggers of every active automation: new candidates, a batch per transaction
-    (memory bounded by the batch; a period already taken is skipped by the unique key)."""
-    made = 0
+    (memory bounded by the batch; a period already taken is skipped by the unique key). Each
+    scan automation sweeps the members from where the last run left it (`scans`), the one
+    scanned longest ago first, until its sweep ends (the next run begins a new one) or the
+    run's share is spent: `policy.max_batches` batches or `policy.scan_seconds`. The rest
+    waits for the next run, and the due sends get the rest of this one. Runs at once may
+    scan a batch twice: the unique key keeps one send."""
+    began, made, batches = deps.clock.now(), 0, 0
     async with deps.uow() as uow:
         active = await uow.automations.active()
+        swept = await uow.automations.scans([a.id for a in active])
     for automation in active:
         if automation.draft.trigger.kind is TriggerKind.ENTERED_SEGMENT:
             made += await scan_segment(deps, automation)
+
+    def spent() -> bool:
+        elapsed = (deps.clock.now() - began).total_seconds()
+        return batches >= deps.policy.max_batches or elapsed >= deps.policy.scan_seconds
+
     scanned = [a for a in active if a.draft.trigger.kind in SCAN_TRIGGERS]
+    scanned.sort(key=lambda a: (a.id in swept, swept[a.id][1] if a.id in swept else began))
     for automation in scanned:
-        after: UUID | None = None
-        while True:
+        after = swept[automation.id][0] if automation.id in swept else None
+        while not spent():
             async with deps.uow() as uow:
                 found, after = await scan_batch(deps, uow, automation, after)
                 made += await uow.automations.add_sends(
                     [candidate(automation, m, p, deps) for m, p in found]
                 )
-            if after is None:
+                await uow.automations.save_scan(automation.id, after, deps.clock.now())
+            batches += 1
+            if after is None:  # the sweep is over: the next run begins a new one
                 break
     return made
 

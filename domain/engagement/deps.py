@@ -35,7 +35,8 @@ class MetricsDeps:
 @dataclass(frozen=True)
 class AutomationPolicy:
     batch: int = 500  # sends claimed per transaction, members scanned per statement
-    max_batches: int = 200  # per job run (bounded work; the next run goes on)
+    max_batches: int = 200  # per job run, of the scans and of the due sends (the next run goes on)
+    scan_seconds: float = 120.0  # of a run's scan triggers' sweeps (the due sends get the rest)
     dry_run_limit: int = 10_000  # pending sends a dry run of an event trigger looks at
     paused: bool = False  # AUTOMATIONS_PAUSED: the job does nothing (every automation waits)
 

@@ -33,6 +33,7 @@ from infra.db import sql
 from infra.db.models.automations import (
     AutomationMemberRow,
     AutomationRow,
+    AutomationScanRow,
     AutomationSegmentMemberRow,
     AutomationSendRow,
 )
@@ -198,6 +199,24 @@ class TortoiseAutomationRepository(AutomationRepository):
             )
             made += len(inserted)
         return made
+
+    async def scans(
+        self, automation_ids: Sequence[UUID]
+    ) -> dict[UUID, tuple[UUID | None, datetime]]:
+        if not automation_ids:
+            return {}
+        rows = await AutomationScanRow.filter(automation_id__in=list(automation_ids))
+        return {r.automation_id: (r.cursor, r.scanned_at) for r in rows}
+
+    async def save_scan(self, automation_id: UUID, cursor: UUID | None, at: datetime) -> None:
+        await sql.execute(
+            "INSERT INTO automation_scan (automation_id, cursor, scanned_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (automation_id) DO UPDATE SET cursor = excluded.cursor, "
+            "scanned_at = excluded.scanned_at",
+            automation_id,
+            cursor,
+            at,
+        )
 
     async def claim_due(self, now: datetime, limit: int) -> list[Send]:
         active = AutomationRow.filter(status=AutomationStatus.ACTIVE).values_list("id", flat=True)

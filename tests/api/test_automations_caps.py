@@ -1,8 +1,8 @@
 """The frequency cap under concurrency (PostgreSQL): runs at once that act for the same member
 through different automations take turns on the member's automation row, so each counts the
 messages the other wrote before writing its own, and the cap holds across processes. And, on
-both databases, a run's batch read and written in constant statements, and the cap of whom
-a merged member's send reaches."""
+both databases, a run's batch read and written in constant statements, the cap of whom a
+merged member's send reaches, and the scans' sweeps resuming across runs, in turns."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from domain.engagement.automations_run import run_due
 from domain.engagement.automations_triggers import scan_candidates
 from domain.engagement.deps import AutomationPolicy
 from domain.members.merge import merge_members
+from infra.db.models.automations import AutomationScanRow
 from infra.runtime import Runtime
 from tests.support import MovableClock, count_sql
 from tests.support.api import Api, relogin
@@ -191,3 +192,54 @@ async def test_the_cap_counts_the_messages_of_whom_a_merged_members_send_reaches
     ]
     assert set(outcomes) == {survivor.id, duplicate.id}  # the absorbed member's stayed its own
     assert len(await messages(survivor)) == 1 and await messages(duplicate) == []
+
+
+async def test_a_sweep_resumes_across_runs_and_the_next_begins_when_it_ends(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    clock: MovableClock,
+) -> None:
+    """A run scans at most its share (here one batch of two members): five quiet members
+    take three runs, each going on from where the last stopped; the fourth begins a new
+    sweep and finds every period taken. The due sends are acted on meanwhile."""
+    members = await _quiet_members(client, api, runtime, stores, clock, 5, "sweep")
+    made = await create(
+        await relogin(api, "admin"),
+        trigger={"kind": "NO_ORDER_FOR_DAYS", "days": 7},
+        action={"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "好久不见"},
+    )
+    small = replace(runtime.automations, policy=AutomationPolicy(batch=2, max_batches=1))
+    assert [await scan_candidates(small) for _ in range(3)] == [2, 2, 1]
+    [scan] = await AutomationScanRow.all()
+    assert scan.cursor is None  # the sweep is over
+    assert await scan_candidates(small) == 0  # a new one: every period is taken
+    [scan] = await AutomationScanRow.all()
+    assert scan.cursor is not None
+    while sum((await run_due(small)).counts.values()):
+        pass
+    assert await _outcomes(api, [made]) == {m.id: ["DONE"] for m in members}
+
+
+async def test_the_automation_scanned_longest_ago_goes_first_and_a_spent_budget_scans_nothing(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    clock: MovableClock,
+) -> None:
+    """One batch a run: the first run sweeps one automation, the second the other (not the
+    first again), each whole; with no seconds to spend a run scans nothing."""
+    members = await _quiet_members(client, api, runtime, stores, clock, 3, "turns")
+    first, second = await _two_automations(api)
+    none_left = replace(runtime.automations, policy=AutomationPolicy(scan_seconds=0))
+    assert await scan_candidates(none_left) == 0
+    one_batch = replace(runtime.automations, policy=AutomationPolicy(max_batches=1))
+    assert await scan_candidates(one_batch) == 3
+    assert len(await _outcomes(api, [first])) + len(await _outcomes(api, [second])) == 3
+    assert await scan_candidates(one_batch) == 3
+    ids = {m.id for m in members}
+    assert set(await _outcomes(api, [first])) == set(await _outcomes(api, [second])) == ids

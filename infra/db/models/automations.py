@@ -86,3 +86,15 @@ class AutomationSegmentMemberRow(Model):
     class Meta:
         table = "automation_segment_member"
         unique_together = (("automation_id", "member_id"),)
+
+
+class AutomationScanRow(Model):
+    """A scan automation's sweep over the members: the last id scanned (`cursor`; null: the
+    next run starts a new sweep) and when it last scanned a batch (the longest ago goes first)."""
+
+    automation_id = fields.UUIDField(primary_key=True)
+    cursor = fields.UUIDField(null=True)
+    scanned_at = fields.DatetimeField()
+
+    class Meta:
+        table = "automation_scan"
