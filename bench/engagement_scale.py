@@ -20,10 +20,11 @@ Measured, each with the load averages at the time:
    hour of the run does not matter) whose quiet spell a tenth of the members with an order are
    in, then one (archived the first) that every member with an order is in: peak Python memory
    (tracemalloc) and time of each run's two phases (`scan_candidates` makes the sends,
-   `run_due` acts on them: what `run_automations` calls in turn), and what it did. A run acts
-   on at most `max_batches * batch` sends (the policy's bound on one run's work); the rest
-   wait for the next run, so the act phase calls `run_due` until a call finds nothing due,
-   each call's time noted.
+   `run_due` acts on them: what `run_automations` calls in turn), and what it did. A run scans
+   at most its share of the sweep over the members (`max_batches` batches or `scan_seconds`)
+   and acts on at most `max_batches * batch` sends; the rest waits for the next run, so the
+   scan phase calls `scan_candidates` until the sweep is over and the act phase `run_due`
+   until a call finds nothing due, each call's time noted.
 
 Standalone, on a fresh database of its own (dropped after; `--no-automations`: the rebuild
 and the segment only):
@@ -272,8 +273,12 @@ async def automation_run(
     phases: dict[str, Any] = {}
     tracemalloc.start()
     try:  # what run_automations does, a phase at a time: the scan makes sends, run_due acts
-        made, phases["scan"] = await _timed(lambda: scan_candidates(deps))
+        sweeps: list[dict[str, Any]] = []
+        made, phases["scan"] = await _timed(
+            lambda: _sweep(url, deps, scan_candidates, automation.id, sweeps)
+        )
         phases["scan"]["peak_python_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        phases["scan"]["runs"] = sweeps
         tracemalloc.reset_peak()
         runs: list[dict[str, Any]] = []
         outcomes, phases["act"] = await _timed(lambda: _drain(deps, run_due, runs, act_runs))
@@ -303,6 +308,32 @@ async def automation_run(
         "load_before": phases["scan"]["load_before"],
         **phases,
     }
+
+
+async def _sweep(
+    url: str,
+    deps: Any,
+    scan_candidates: Callable[[Any], Awaitable[int]],
+    automation_id: uuid.UUID,
+    runs: list[dict[str, Any]],
+) -> int:
+    """`scan_candidates` as the job calls it, once per run (a run scans at most its share:
+    the policy's `max_batches` batches or `scan_seconds`), until the automation's sweep is
+    over: each run's time and sends made noted in `runs`; the sends made by all."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        while True:
+            began = time.perf_counter()
+            made = await scan_candidates(deps)
+            runs.append({"seconds": round(time.perf_counter() - began, 1), "sends": made})
+            _log(f"scan_candidates {len(runs)}: {runs[-1]}")
+            cursor = await conn.fetchval(
+                "SELECT cursor FROM automation_scan WHERE automation_id = $1", automation_id
+            )
+            if cursor is None:
+                return sum(r["sends"] for r in runs)
+    finally:
+        await conn.close()
 
 
 async def _drain(
@@ -412,7 +443,8 @@ def table(report: dict[str, Any]) -> str:
         label = f"run_automations, {name}: quiet {run['days']} d"
         lines.append(
             f"{label:44} {run['quiet_members']:,} quiet members: scan "
-            f"{run['scan']['seconds']} s, {run['scan']['peak_python_mib']} MiB peak, "
+            f"{run['scan']['seconds']} s in {len(run['scan']['runs'])} run(s), "
+            f"{run['scan']['peak_python_mib']} MiB peak, "
             f"{run['sends_made']:,} sends made; act {run['act']['seconds']} s "
             f"in {len(run['act']['runs'])} run(s), "
             f"{run['act']['peak_python_mib']} MiB peak, {run['outcomes']}  {run['load_before']}"

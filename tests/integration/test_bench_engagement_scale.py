@@ -72,6 +72,7 @@ async def test_the_scenario_runs_and_its_figures_agree_with_the_database(
             assert run["sends_made"] == run["sends"] == run["quiet_members"]
             assert sum(run["outcomes"].values()) == run["sends_made"]
             assert [r["sends"] for r in run["act"]["runs"]] == [run["sends_made"]]  # one run
+            assert [r["sends"] for r in run["scan"]["runs"]] == [run["sends_made"]]
             assert run["peak_python_mib"] > 0
         buyers = await conn.fetchval(
             "SELECT count(*) FROM member_facts WHERE last_order_at IS NOT NULL "
