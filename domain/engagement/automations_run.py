@@ -7,7 +7,7 @@ twice); and a message only with the purpose's consent (`can_contact`, through th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -166,12 +166,15 @@ def _messages(automation: Automation | None) -> bool:
     return automation is not None and automation.draft.action.messages
 
 
-async def run_due(deps: AutomationDeps) -> Tally:
-    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each; what the rules
-    read of the batch's members is read once for the batch (`BatchReads`), and its messages
-    and sends are written together at its end."""
+async def run_due(deps: AutomationDeps, until: datetime | None = None) -> Tally:
+    """Claim due sends (SKIP LOCKED) a batch per transaction and act on each, up to the
+    policy's `max_batches` and no batch begun at `until` or later; what the rules read of
+    the batch's members is read once for the batch (`BatchReads`), and its messages and
+    sends are written together at its end."""
     tally = Tally()
     for _ in range(deps.policy.max_batches):
+        if until is not None and deps.clock.now() >= until:
+            break
         async with deps.uow() as uow:
             claimed = await uow.automations.claim_due(deps.clock.now(), deps.policy.batch)
             if not claimed:
@@ -233,12 +236,14 @@ async def _one(
 
 
 async def run_automations(deps: AutomationDeps) -> Tally:
-    """The job: the scan triggers' candidates, then every due send (nothing at all while
-    `AUTOMATIONS_PAUSED` is set: pending sends wait)."""
+    """The job: the scan triggers' candidates (their share of the run), then the due sends
+    until `policy.run_seconds` after the start (nothing at all while `AUTOMATIONS_PAUSED` is
+    set: pending sends wait)."""
     if deps.policy.paused:
         return Tally()
+    until = deps.clock.now() + timedelta(seconds=deps.policy.run_seconds)
     await scan_candidates(deps)
-    return await run_due(deps)
+    return await run_due(deps, until)
 
 
 async def dry_run(deps: AutomationDeps, actor: Principal, automation_id: UUID) -> DryRun:

@@ -37,6 +37,7 @@ class AutomationPolicy:
     batch: int = 500  # sends claimed per transaction, members scanned per statement
     max_batches: int = 200  # per job run, of the scans and of the due sends (the next run goes on)
     scan_seconds: float = 120.0  # of a run's scan triggers' sweeps (the due sends get the rest)
+    run_seconds: float = 240.0  # a whole run, scans and sends: no batch begins after (arq: 300 s)
     dry_run_limit: int = 10_000  # pending sends a dry run of an event trigger looks at
     paused: bool = False  # AUTOMATIONS_PAUSED: the job does nothing (every automation waits)
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from domain.catalog.model import Variant
-from domain.engagement.automations_run import run_due
+from domain.engagement.automations_run import run_automations, run_due
 from domain.engagement.automations_triggers import scan_candidates
 from domain.engagement.deps import AutomationPolicy
 from domain.members.merge import merge_members
@@ -243,3 +243,23 @@ async def test_the_automation_scanned_longest_ago_goes_first_and_a_spent_budget_
     assert await scan_candidates(one_batch) == 3
     ids = {m.id for m in members}
     assert set(await _outcomes(api, [first])) == set(await _outcomes(api, [second])) == ids
+
+
+async def test_a_run_past_its_seconds_scans_but_begins_no_batch_of_due_sends(
+    client: httpx.AsyncClient,
+    api: Api,
+    admin: Api,
+    runtime: Runtime,
+    stores: dict[str, Any],
+    clock: MovableClock,
+) -> None:
+    members = await _quiet_members(client, api, runtime, stores, clock, 2, "late")
+    made = await create(
+        await relogin(api, "admin"),
+        trigger={"kind": "NO_ORDER_FOR_DAYS", "days": 7},
+        action={"kind": "SEND_MESSAGE", "channel": "WECHAT", "text": "好久不见"},
+    )
+    spent = replace(runtime.automations, policy=AutomationPolicy(run_seconds=0))
+    assert (await run_automations(spent)).counts == {}
+    assert await _outcomes(api, [made]) == {m.id: ["PENDING"] for m in members}
+    assert (await run_automations(runtime.automations)).counts == {"DONE": 2}
