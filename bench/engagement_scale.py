@@ -357,6 +357,7 @@ async def _drain(
         _log(f"run_due {len(runs)}: {runs[-1]}")
         for outcome, n in tally.counts.items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
+    return outcomes
 
 
 async def automations(runtime: Any, url: str, act_runs: int | None = None) -> dict[str, Any]:
