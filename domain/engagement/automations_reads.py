@@ -24,17 +24,30 @@ from domain.outbox.services import reachable
 from domain.uow import UnitOfWork
 
 
+def _marketing(
+    kind: str, member_id: UUID, dedupe_key: str, consent: ConsentPurpose, **data: str
+) -> Notification:
+    return Notification(
+        kind=kind,
+        member_id=member_id,
+        order_id=None,
+        data={**data},
+        dedupe_key=dedupe_key,
+        consent=consent,
+    )
+
+
 def automation_notice(automation: Automation, member_id: UUID, dedupe_key: str) -> Notification:
     """The automation's message (outbox kind AUTOMATION_MESSAGE) under its channel's consent."""
     action = automation.draft.action
     assert action.channel is not None and action.text is not None
-    return Notification(
-        kind="AUTOMATION_MESSAGE",
-        member_id=member_id,
-        order_id=None,
-        data={"text": action.text, "channel": action.channel.value},
-        dedupe_key=dedupe_key,
-        consent=action.channel.purpose,
+    return _marketing(
+        "AUTOMATION_MESSAGE",
+        member_id,
+        dedupe_key,
+        action.channel.purpose,
+        text=action.text,
+        channel=action.channel.value,
     )
 
 
